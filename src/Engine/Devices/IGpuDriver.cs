@@ -1,0 +1,80 @@
+using Gpuckpt.Engine.Topology;
+
+namespace Gpuckpt.Engine.Devices;
+
+/// <summary>
+/// A GPU driver as the engine sees it: the local GPUs and the KFD and render-node files of the processes using them.
+/// Shaped like the kernel: ioctl-style calls return 0 or an errno, BO contents are reached through a mapping.
+/// Backends: the simulated driver (a separate process behind a Unix socket) and the Linux KFD/DRM devices.
+/// </summary>
+public interface IGpuDriver : IDisposable
+{
+    /// <summary>"sim:/path/to/socket" or "kfd".</summary>
+    string Name { get; }
+
+    /// <summary>The local GPUs with every property the topology matcher compares.</summary>
+    IReadOnlyList<GpuNode> Topology();
+
+    /// <summary>The KFD file of a (ptrace-attached) target process. Throws DriverException(ESRCH) when it does not exist.</summary>
+    IKfdFile OpenKfd(uint pid);
+
+    /// <summary>A new, empty process to restore into; its pid.</summary>
+    uint CreateRestoreTarget();
+
+    /// <summary>The render node <paramref name="minor"/> (renderD{minor}) as opened by process <paramref name="pid"/>.</summary>
+    IRenderNode OpenRenderNode(uint pid, uint minor);
+
+    /// <summary>Maps a BO through its render node at its mmap offset, as mmap(2) of /dev/dri/renderD{minor} would.</summary>
+    IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable);
+
+    /// <summary>Identity of the buffer behind a dmabuf fd held by the engine (fstat's inode on Linux).</summary>
+    ulong DmabufInode(int fd);
+
+    /// <summary>Closes an fd the engine received (dmabuf fds from CHECKPOINT, RESTORE and PRIME_HANDLE_TO_FD).</summary>
+    void CloseFd(int fd);
+}
+
+/// <summary>A process's /dev/kfd file.</summary>
+public interface IKfdFile : IDisposable
+{
+    uint Pid { get; }
+
+    int GetVersion(ref Uapi.KfdIoctlGetVersionArgs args);
+
+    /// <summary>
+    /// AMDKFD_IOC_CRIU_OP. The spans are what args.devices, args.bos and args.priv_data point to; the backend sets
+    /// those pointers (pinned memory on a real device, the wire for the simulator). Returns 0 or an errno.
+    /// </summary>
+    int CriuOp(ref Uapi.KfdIoctlCriuArgs args, Span<Uapi.KfdCriuDeviceBucket> devices, Span<Uapi.KfdCriuBoBucket> bos, Span<byte> privData);
+}
+
+/// <summary>A process's open render node (/dev/dri/renderD{minor}). Every call returns 0 or an errno.</summary>
+public interface IRenderNode : IDisposable
+{
+    uint Minor { get; }
+
+    /// <summary>The fd number of this open file, as KFD RESTORE expects in kfd_criu_device_bucket.drm_fd.</summary>
+    int Fd { get; }
+
+    int GemCreate(ref Uapi.DrmAmdgpuGemCreate args);
+    int GemClose(ref Uapi.DrmGemClose args);
+    int GemMmap(ref Uapi.DrmAmdgpuGemMmap args);
+    int GemVa(ref Uapi.DrmAmdgpuGemVa args);
+    int GemChangeHandle(ref Uapi.DrmGemChangeHandle args);
+    int PrimeHandleToFd(ref Uapi.DrmPrimeHandle args);
+    int PrimeFdToHandle(ref Uapi.DrmPrimeHandle args);
+
+    /// <summary>CRIU_BO_INFO: every GEM handle of the process on this node. num_bos in: span length; out: the count.</summary>
+    int CriuBoInfo(ref Uapi.DrmAmdgpuCriuBoInfoArgs args, Span<Uapi.DrmAmdgpuCriuBoBucket> buckets);
+
+    /// <summary>CRIU_MAPPING_INFO: the VM mappings of one GEM handle. num_mappings in: span length; out: the count.</summary>
+    int CriuMappingInfo(ref Uapi.DrmAmdgpuCriuMappingInfoArgs args, Span<Uapi.DrmAmdgpuCriuVmBucket> buckets);
+}
+
+/// <summary>A CPU mapping of one BO. Offsets are 64-bit; Read and Write may be called from several threads.</summary>
+public interface IBoMapping : IDisposable
+{
+    ulong Size { get; }
+    void Read(ulong offset, Span<byte> destination);
+    void Write(ulong offset, ReadOnlySpan<byte> source);
+}

@@ -1,0 +1,67 @@
+using Gpuckpt.Engine.Devices;
+
+namespace Gpuckpt.Engine.Native;
+
+/// <summary>A BO mapped with mmap(2) from a device file at its mmap offset (a render node, or the simulator's memory file).</summary>
+public sealed unsafe class MmapBoMapping : IBoMapping
+{
+    private readonly nint _address;
+    private readonly nuint _length;
+    private int _disposed;
+
+    private MmapBoMapping(nint address, ulong size)
+    {
+        _address = address;
+        _length = (nuint)size;
+        Size = size;
+    }
+
+    public ulong Size { get; }
+
+    /// <summary>Opens <paramref name="devicePath"/> and maps [offset, offset+size). A zero-size BO maps nothing.</summary>
+    public static MmapBoMapping Map(string devicePath, ulong offset, ulong size, bool writable)
+    {
+        if (size == 0) return new MmapBoMapping(0, 0);
+        var fd = Libc.Open(devicePath, (writable ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_CLOEXEC);
+        if (fd < 0) throw new DriverException(Libc.LastErrno, "open", devicePath);
+        try
+        {
+            var prot = Libc.PROT_READ | (writable ? Libc.PROT_WRITE : 0);
+            var address = Libc.Mmap(0, (nuint)size, prot, Libc.MAP_SHARED, fd, checked((long)offset));
+            if (address == Libc.MapFailed)
+                throw new DriverException(Libc.LastErrno, "mmap", devicePath, $"offset 0x{offset:x} size {size}");
+            return new MmapBoMapping(address, size);
+        }
+        finally
+        {
+            // The mapping keeps its own reference to the file.
+            Libc.Close(fd);
+        }
+    }
+
+    public void Read(ulong offset, Span<byte> destination)
+    {
+        CheckRange(offset, (ulong)destination.Length);
+        new ReadOnlySpan<byte>((byte*)_address + offset, destination.Length).CopyTo(destination);
+    }
+
+    public void Write(ulong offset, ReadOnlySpan<byte> source)
+    {
+        CheckRange(offset, (ulong)source.Length);
+        source.CopyTo(new Span<byte>((byte*)_address + offset, source.Length));
+    }
+
+    private void CheckRange(ulong offset, ulong length)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (offset > Size || length > Size - offset)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range [{offset}, {offset + length}) outside BO of {Size} bytes");
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0 || _length == 0) return;
+        if (Libc.Munmap(_address, _length) != 0)
+            throw new DriverException(Libc.LastErrno, "munmap", $"0x{_address:x}");
+    }
+}

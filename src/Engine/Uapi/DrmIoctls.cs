@@ -1,0 +1,23 @@
+namespace Gpuckpt.Engine.Uapi;
+
+/// <summary>DRM core and amdgpu render-node request numbers (ioctl base 'd').</summary>
+public static class DrmIoctls
+{
+    public const char Base = 'd';
+    public const uint CommandBase = 0x40;
+
+    public static readonly uint GemClose = IoctlNumber.Iow<DrmGemClose>(Base, 0x09);
+    public static readonly uint PrimeHandleToFd = IoctlNumber.Iowr<DrmPrimeHandle>(Base, 0x2d);
+    public static readonly uint PrimeFdToHandle = IoctlNumber.Iowr<DrmPrimeHandle>(Base, 0x2e);
+    public static readonly uint GemChangeHandle = IoctlNumber.Iowr<DrmGemChangeHandle>(Base, 0xd2);
+
+    public static readonly uint AmdgpuGemCreate = IoctlNumber.Iowr<DrmAmdgpuGemCreate>(Base, CommandBase + 0x00);
+    public static readonly uint AmdgpuGemMmap = IoctlNumber.Iowr<DrmAmdgpuGemMmap>(Base, CommandBase + 0x01);
+    public static readonly uint AmdgpuGemVa = IoctlNumber.Iow<DrmAmdgpuGemVa>(Base, CommandBase + 0x08);
+    public static readonly uint AmdgpuGemOp = IoctlNumber.Iowr<DrmAmdgpuGemOp>(Base, CommandBase + 0x10);
+
+    /// <summary>Seed 000's single CRIU op (kept for the ABI record; the engine restores through the per-object ioctls).</summary>
+    public static readonly uint AmdgpuCriuOp = IoctlNumber.Iowr<DrmAmdgpuCriuArgs>(Base, CommandBase + 0x19);
+    public static readonly uint AmdgpuCriuBoInfo = IoctlNumber.Iowr<DrmAmdgpuCriuBoInfoArgs>(Base, CommandBase + 0x19);
+    public static readonly uint AmdgpuCriuMappingInfo = IoctlNumber.Iowr<DrmAmdgpuCriuMappingInfoArgs>(Base, CommandBase + 0x20);
+}

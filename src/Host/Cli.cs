@@ -1,0 +1,70 @@
+using System.CommandLine;
+using System.Text.Json;
+using Gpuckpt.Engine.Devices;
+
+namespace Gpuckpt.Host;
+
+/// <summary>What every command shares: the --json and --driver options, one-line errors, exit codes.</summary>
+public static class Cli
+{
+    public const int ExitOk = 0, ExitFailed = 1, ExitBadInput = 2;
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "print machine-readable JSON" };
+
+    public static Option<string> DriverOption() => new("--driver")
+    {
+        Description = "sim:SOCKET (the simulated driver) or kfd (the real /dev/kfd and render nodes)",
+        Required = true,
+    };
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = false,
+    };
+
+    public static void PrintJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
+
+    /// <summary>True when a person is watching: progress bars go to the terminal, never into --json output.</summary>
+    public static bool Interactive(bool json) => !json && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
+
+    public static async Task<int> InvokeAsync(RootCommand root, string[] args)
+    {
+        try
+        {
+            return await root.Parse(args).InvokeAsync();
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    /// <summary>Runs a command body, turning the errors a user can cause into one line on stderr and an exit code.</summary>
+    public static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    public static int Guard(Func<int> body) => Guard(() => Task.FromResult(body())).GetAwaiter().GetResult();
+
+    private static int Fail(Exception e)
+    {
+        var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
+        Console.Error.WriteLine($"gpuckpt: {inner.Message}");
+        if (Environment.GetEnvironmentVariable("GPUCKPT_TRACE") == "1") Console.Error.WriteLine(inner);
+        return inner is UsageException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+            ? ExitBadInput
+            : ExitFailed;
+    }
+}
+
+/// <summary>Bad command-line input: exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,17 @@
+using Gpuckpt.Host;
+using Gpuckpt.Host.Commands;
+
+var root = new System.CommandLine.RootCommand("gpuckpt: checkpoint and restore the GPU state of processes")
+{
+    SimulatorCommand.Create(),
+    SpawnCommand.Create(),
+    RunCommand.Create(),
+    StateCommand.Create(),
+    CheckpointCommand.Create(),
+    RestoreCommand.Create(),
+    InspectCommand.Create(),
+    VerifyCommand.Create(),
+    AbiCommand.Create(),
+    DemoCommand.Create(),
+};
+return await Cli.InvokeAsync(root, args);
