@@ -21,6 +21,9 @@ public interface IGpuDriver : IDisposable
     /// <summary>A new, empty process to restore into; its pid.</summary>
     uint CreateRestoreTarget();
 
+    /// <summary>The render-node minors a process has open (on Linux: its /proc/PID/fd links to /dev/dri/renderD*).</summary>
+    IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid);
+
     /// <summary>The render node <paramref name="minor"/> (renderD{minor}) as opened by process <paramref name="pid"/>.</summary>
     IRenderNode OpenRenderNode(uint pid, uint minor);
 
