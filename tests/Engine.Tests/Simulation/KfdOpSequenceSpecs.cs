@@ -220,7 +220,7 @@ public sealed class KfdOpSequenceSpecs : IDisposable
         var rng = new Random(77);
         var opaque = new byte[333];
         rng.NextBytes(opaque);
-        var program = new WorkloadProgram([new ProgramLink(new BoRef(BoKind.Kfd, 0x1234, 0x7f0000001000), [new BoRef(BoKind.Render, 0x99, 3)])], 42, opaque, 5);
+        var program = new WorkloadProgram([0x1234, 0x99], [new ProgramLink(new BoRef(BoKind.Kfd, 0x1234, 0x7f0000001000), [new BoRef(BoKind.Render, 0x99, 3)])], 42, opaque, 5);
         var bytes = program.Encode();
         Assert.Equal(program.EncodedSize, bytes.Length);
         var back = WorkloadProgram.Decode(bytes);

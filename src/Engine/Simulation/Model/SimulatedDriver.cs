@@ -237,7 +237,7 @@ internal sealed partial class SimulatedDriver : IDisposable
         if (spec.PrivDataSize < 0) throw new SimError(Errno.EINVAL, "priv_data_size is negative");
         var opaque = new byte[spec.PrivDataSize];
         ContentFill.Fill(opaque, SimTopology.Mix64(seed ^ 0x71756575));
-        p.Program = new WorkloadProgram(links, 0, opaque, spec.Queues + spec.Events);
+        p.Program = new WorkloadProgram(p.Devices.Select(d => d.UserGpuId).ToList(), links, 0, opaque, spec.Queues + spec.Events);
         p.Objects = spec.Queues + spec.Events;
     }
 
@@ -294,18 +294,21 @@ internal sealed partial class SimulatedDriver : IDisposable
             hash.Append(header.AsSpan(0, values.Length * 8));
         }
         var step = p.Program?.Step ?? 0;
+        // GPUs by their place in the workload, so that the same workload on other GPUs has the same digest.
+        var order = p.Program?.Gpus.ToList() ?? [];
+        ulong GpuKey(uint user) => order.IndexOf(user) is >= 0 and var i ? (ulong)i : (1UL << 32) | user;
         Put(step);
         ulong bytes = 0;
         var bos = 0;
-        foreach (var bo in p.KfdBos.OrderBy(b => p.UserIdOf(b.Gpu)).ThenBy(b => b.Addr))
+        foreach (var bo in p.KfdBos.OrderBy(b => GpuKey(p.UserIdOf(b.Gpu))).ThenBy(b => b.Addr))
         {
             bos++;
-            Put(1, p.UserIdOf(bo.Gpu), bo.Addr, bo.Size, (ulong)bo.Flags);
+            Put(1, GpuKey(p.UserIdOf(bo.Gpu)), bo.Addr, bo.Size, (ulong)bo.Flags);
             if (bo.Buffer is null) continue;
             AppendContents(hash, bo.Buffer);
             bytes += bo.Size;
         }
-        foreach (var (user, file) in p.RenderFiles.Values.Select(f => (p.UserIdOf(f.Gpu), f)).OrderBy(x => x.Item1))
+        foreach (var (user, file) in p.RenderFiles.Values.Select(f => (GpuKey(p.UserIdOf(f.Gpu)), f)).OrderBy(x => x.Item1))
             foreach (var bo in file.Handles.Values)
             {
                 bos++;

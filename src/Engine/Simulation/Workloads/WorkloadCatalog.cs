@@ -116,13 +116,18 @@ public static class WorkloadCatalog
         return weights.Select(w => Math.Max(GpuMemory.PageSize, GpuMemory.PageAlign(total * (ulong)w / sum))).ToArray();
     }
 
+    /// <summary>Log-uniform sizes from a page up to <paramref name="max"/>, one of each extreme, summing to about <paramref name="total"/>.</summary>
     private static ulong[] LogUniform(Random rng, int count, ulong total, ulong max)
     {
-        var raw = Enumerable.Range(0, count)
-            .Select(_ => Math.Exp(Math.Log(GpuMemory.PageSize) + rng.NextDouble() * (Math.Log(max) - Math.Log(GpuMemory.PageSize))))
+        var largest = Math.Max(GpuMemory.PageSize, Math.Min(max, GpuMemory.PageAlign(total / 16)));
+        var raw = Enumerable.Range(0, count - 2)
+            .Select(_ => Math.Exp(Math.Log(GpuMemory.PageSize) + rng.NextDouble() * (Math.Log(largest) - Math.Log(GpuMemory.PageSize))))
             .ToArray();
-        var scale = Math.Min(1.0, total / raw.Sum());
-        return raw.Select(r => Math.Clamp(GpuMemory.PageAlign((ulong)(r * scale)), GpuMemory.PageSize, max)).ToArray();
+        var rest = total > largest ? total - largest : 0;
+        var scale = Math.Min(1.0, 0.95 * rest / raw.Sum()); // headroom for sizes rounded up to pages
+        return raw.Select(r => Math.Clamp(GpuMemory.PageAlign((ulong)(r * scale)), GpuMemory.PageSize, largest))
+            .Append(largest).Append(GpuMemory.PageSize)
+            .OrderBy(_ => rng.Next()).ToArray();
     }
 
     private static List<MappingSpec> Mappings(Random rng, ulong boSize, int count)

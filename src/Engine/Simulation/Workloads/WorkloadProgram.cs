@@ -7,10 +7,13 @@ namespace Gpuckpt.Engine.Simulation.Workloads;
 /// What the process's queues run, kept in its KFD private data so it travels through CHECKPOINT/RESTORE byte-exact:
 /// the links, the step counter and the opaque queue/event state. Fixed size for a given program.
 /// </summary>
-internal sealed class WorkloadProgram(IReadOnlyList<ProgramLink> links, ulong step, byte[] opaque, uint objects)
+internal sealed class WorkloadProgram(IReadOnlyList<uint> gpus, IReadOnlyList<ProgramLink> links, ulong step, byte[] opaque, uint objects)
 {
     private const uint Magic = 0x4d535047; // "GPSM"
     private const uint Version = 1;
+
+    /// <summary>The user gpu ids in the workload's own order (its GPU 0, 1, ...): the digest names GPUs by this index.</summary>
+    public IReadOnlyList<uint> Gpus { get; } = gpus;
 
     public IReadOnlyList<ProgramLink> Links { get; } = links;
     public ulong Step { get; set; } = step;
@@ -19,7 +22,7 @@ internal sealed class WorkloadProgram(IReadOnlyList<ProgramLink> links, ulong st
     /// <summary>Queues and events: KFD's num_objects.</summary>
     public uint Objects { get; } = objects;
 
-    public int EncodedSize => 4 + 4 + 8 + 4 + 4 + Links.Sum(l => RefSize + 4 + l.Inputs.Count * RefSize) + 4 + Opaque.Length;
+    public int EncodedSize => 4 + 4 + 8 + 4 + 4 + Gpus.Count * 4 + 4 + Links.Sum(l => RefSize + 4 + l.Inputs.Count * RefSize) + 4 + Opaque.Length;
 
     private const int RefSize = 4 + 4 + 8;
 
@@ -29,7 +32,10 @@ internal sealed class WorkloadProgram(IReadOnlyList<ProgramLink> links, ulong st
         using (var w = new BinaryWriter(stream))
         {
             void Ref(BoRef r) { w.Write((uint)r.Kind); w.Write(r.UserGpuId); w.Write(r.Key); }
-            w.Write(Magic); w.Write(Version); w.Write(Step); w.Write(Objects); w.Write((uint)Links.Count);
+            w.Write(Magic); w.Write(Version); w.Write(Step); w.Write(Objects);
+            w.Write((uint)Gpus.Count);
+            foreach (var g in Gpus) w.Write(g);
+            w.Write((uint)Links.Count);
             foreach (var link in Links)
             {
                 Ref(link.Target);
@@ -60,6 +66,10 @@ internal sealed class WorkloadProgram(IReadOnlyList<ProgramLink> links, ulong st
             if (version != Version) throw new SimError(Errno.EINVAL, $"private data: version {version}, expected {Version}");
             var step = r.ReadUInt64();
             var objects = r.ReadUInt32();
+            var gpuCount = r.ReadUInt32();
+            if (gpuCount > (uint)data.Length) throw Short(r.BaseStream.Position);
+            var gpus = new uint[gpuCount];
+            for (var i = 0; i < gpuCount; i++) gpus[i] = r.ReadUInt32();
             var count = r.ReadUInt32();
             if (count > (uint)data.Length) throw Short(r.BaseStream.Position);
             var links = new List<ProgramLink>((int)count);
@@ -76,7 +86,7 @@ internal sealed class WorkloadProgram(IReadOnlyList<ProgramLink> links, ulong st
             var at = r.BaseStream.Position;
             if (opaqueLength != data.Length - at)
                 throw new SimError(Errno.EINVAL, $"private data: {data.Length} bytes, the queue state says {at + opaqueLength}");
-            return new WorkloadProgram(links, step, r.ReadBytes((int)opaqueLength), objects);
+            return new WorkloadProgram(gpus, links, step, r.ReadBytes((int)opaqueLength), objects);
         }
         catch (EndOfStreamException)
         {

@@ -1,0 +1,143 @@
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Engine.Simulation.Workloads;
+using Xunit;
+
+namespace Gpuckpt.Engine.Tests.Simulation;
+
+/// <summary>Deterministic workloads: the digest is a function of workload, seed and steps, whatever the GPUs.</summary>
+public sealed class WorkloadSpecs : IDisposable
+{
+    private readonly TestSimulator _a = new(gpus: 2, idSeed: 5);
+    private readonly TestSimulator _b = new(gpus: 2, idSeed: 6);
+
+    public void Dispose()
+    {
+        _a.Dispose();
+        _b.Dispose();
+    }
+
+    public static TheoryData<string, ulong> Workloads => new()
+    {
+        { "tiny", 0 },
+        { "train", 16UL << 20 },
+        { "many-bos", 0 },
+    };
+
+    private static WorkloadRequest Request(string name, ulong size, ulong seed) =>
+        WorkloadRequest.Named(name, seed, size == 0 ? null : size, name == "many-bos" ? 500 : null);
+
+    [Theory]
+    [MemberData(nameof(Workloads))]
+    public void Same_seed_gives_the_same_digest_on_other_gpus_and_different_seeds_differ(string name, ulong size)
+    {
+        const ulong seed = 31337;
+        var p1 = _a.Client.Spawn(Request(name, size, seed));
+        var p2 = _b.Client.Spawn(Request(name, size, seed));
+        var p3 = _a.Client.Spawn(Request(name, size, seed + 1));
+        var s1 = _a.Client.State(p1);
+        Assert.Equal(s1.Digest, _b.Client.State(p2).Digest);
+        Assert.NotEqual(s1.Digest, _a.Client.State(p3).Digest);
+        Assert.True(s1.Bytes > 0);
+
+        _a.Client.Run(p1, 2);
+        _a.Client.Run(p1, 3);
+        _b.Client.Run(p2, 5);
+        var after = _a.Client.State(p1);
+        Assert.Equal(5UL, after.Step);
+        Assert.True(after.Digest == _b.Client.State(p2).Digest, $"{name} seed {seed}: 2+3 steps differ from 5 steps on other GPUs");
+        Assert.NotEqual(s1.Digest, after.Digest);
+    }
+
+    [Fact]
+    public void Train_has_what_the_engine_must_handle()
+    {
+        var spec = WorkloadCatalog.Train(7, 1UL << 30);
+        Assert.Equal(2, spec.Gpus);
+        Assert.InRange(spec.KfdBos.Count + spec.RenderBos.Count, 200, 1000);
+        var sizes = spec.KfdBos.Where(b => b.Domain is "vram" or "gtt").Select(b => b.Size).ToList();
+        Assert.Equal(4096UL, sizes.Min());
+        Assert.Equal(64UL << 20, sizes.Max());
+        Assert.InRange(sizes.Aggregate(0UL, (a, b) => a + b), 600UL << 20, 1UL << 30);
+        Assert.Contains(spec.KfdBos, b => b.Domain == "userptr");
+        Assert.Contains(spec.KfdBos, b => b.Domain == "doorbell");
+        Assert.Contains(spec.KfdBos, b => b.Domain == "mmio");
+        Assert.Contains(spec.RenderBos, r => r.Import == "kfd:0" && r.Gpu == 1);
+        Assert.All(spec.RenderBos, r => Assert.InRange(r.Mappings.Count, 2, 3));
+        Assert.Equal(64 << 10, spec.PrivDataSize);
+    }
+
+    [Fact]
+    public void Contents_are_random_from_the_seed_not_zeros()
+    {
+        var pid = _a.Client.Spawn(WorkloadRequest.Named("tiny", 5));
+        using var kfd = _a.Client.OpenKfd(pid);
+        var info = new Uapi.KfdIoctlCriuArgs { op = (uint)Uapi.KfdCriuOp.ProcessInfo };
+        Assert.Equal(0, kfd.CriuOp(ref info, [], [], []));
+        var devices = new Uapi.KfdCriuDeviceBucket[info.num_devices];
+        var bos = new Uapi.KfdCriuBoBucket[info.num_bos];
+        var dump = info with { op = (uint)Uapi.KfdCriuOp.Checkpoint };
+        Assert.Equal(0, kfd.CriuOp(ref dump, devices, bos, new byte[info.priv_data_size]));
+        var minor = _a.Server.Topology.Gpus.Single(g => g.GpuId == devices[0].actual_gpu_id).DrmRenderMinor;
+        foreach (var bo in bos.Where(b => b.dmabuf_fd != uint.MaxValue))
+        {
+            using var map = _a.Client.MapBo(minor, bo.offset, bo.size, writable: false);
+            var bytes = new byte[bo.size];
+            map.Read(0, bytes);
+            Assert.True(bytes.Count(x => x == 0) < bytes.Length / 64, $"BO 0x{bo.addr:x} is mostly zeros");
+            _a.Client.CloseFd((int)bo.dmabuf_fd);
+        }
+    }
+
+    [Fact]
+    public void Many_bos_has_as_many_bos_as_asked()
+    {
+        var pid = _a.Client.Spawn(WorkloadRequest.Named("many-bos", 3, bos: 3000));
+        var state = _a.Client.State(pid);
+        Assert.Equal(3000 + 3000 / 20 + 3000 / 50, state.Bos);
+        Assert.Equal(1UL, _a.Client.Run(pid, 1));
+    }
+
+    [Fact]
+    public void A_spec_file_defines_gpus_bos_imports_and_links()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"gpuckpt-spec-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, """
+            {"gpus":2,
+             "kfd_bos":[{"gpu":0,"domain":"vram","size":65536},{"gpu":1,"domain":"gtt","size":8192},
+                        {"gpu":1,"domain":"doorbell","size":8192}],
+             "render_bos":[{"gpu":1,"import":"kfd:0","mappings":[{"offset":0,"size":65536}]},
+                           {"gpu":0,"domain":"gtt","size":8192,"mappings":[{"offset":0,"size":4096},{"offset":4096,"size":4096}]},
+                           {"gpu":1,"import":"render:1","mappings":[{"offset":0,"size":8192}]}],
+             "links":[{"target":"kfd:1","inputs":["render:0","render:2"]},{"target":"render:1","inputs":["kfd:0"]}],
+             "priv_data_size":1024,"queues":1,"events":3}
+            """);
+        try
+        {
+            var pid = _a.Client.Spawn(WorkloadRequest.FromSpecFile(path, 9));
+            var state = _a.Client.State(pid);
+            Assert.Equal(2, state.Gpus);
+            Assert.Equal(6, state.Bos);
+            Assert.Equal(2, _a.Client.RenderMinorsOpenedBy(pid).Count);
+            var before = state.Digest;
+            _a.Client.Run(pid, 1);
+            Assert.NotEqual(before, _a.Client.State(pid).Digest);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_bad_spec_is_refused_with_the_reason()
+    {
+        var bad = new WorkloadSpec { Gpus = 1, KfdBos = [new KfdBoSpec { Domain = "hbm" }] };
+        var e = Assert.Throws<DriverException>(() => _a.Client.Spawn(new WorkloadRequest(null, 1, SpecJson: bad.ToJson())));
+        Assert.Equal(Errno.EINVAL, e.ErrorNumber);
+        Assert.Contains("hbm", e.Message);
+        var tooMany = Assert.Throws<DriverException>(() => _a.Client.Spawn(new WorkloadRequest(null, 1, SpecJson: new WorkloadSpec { Gpus = 3 }.ToJson())));
+        Assert.Contains("3 GPUs", tooMany.Message);
+        Assert.Contains("unknown workload", Assert.Throws<DriverException>(() => _a.Client.Spawn(WorkloadRequest.Named("nope", 1))).Message);
+    }
+}
