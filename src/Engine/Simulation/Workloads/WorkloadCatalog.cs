@@ -90,12 +90,12 @@ public static class WorkloadCatalog
         return new WorkloadSpec { Gpus = 2, KfdBos = kfd, RenderBos = render, Links = links, PrivDataSize = 64 << 10, Queues = 8, Events = 16 };
     }
 
-    /// <summary>1 GPU, <paramref name="bos"/> small KFD BOs, a render BO per 20 and an import per 50.</summary>
+    /// <summary>1 GPU, <paramref name="bos"/> small KFD BOs (4-16 KiB, or about size/bos), a render BO per 20 and an import per 50.</summary>
     public static WorkloadSpec ManyBos(ulong seed, int bos, ulong? size)
     {
         if (bos < 2) throw new InvalidDataException($"many-bos needs at least 2 BOs, not {bos}");
         var rng = Rng(seed, 3);
-        var maxPages = size is { } s ? Math.Max(1, (int)Math.Min(4096, s / (ulong)bos / GpuMemory.PageSize)) : 16;
+        var maxPages = size is { } s ? Math.Max(1, (int)Math.Min(4096, 2 * s / (ulong)bos / GpuMemory.PageSize)) : 4;
         var kfd = Enumerable.Range(0, bos)
             .Select(i => new KfdBoSpec { Gpu = 0, Domain = i % 7 == 0 ? "gtt" : "vram", Size = (ulong)rng.Next(1, maxPages + 1) * GpuMemory.PageSize })
             .ToList();
