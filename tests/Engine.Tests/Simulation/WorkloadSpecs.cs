@@ -140,4 +140,26 @@ public sealed class WorkloadSpecs : IDisposable
         Assert.Contains("3 GPUs", tooMany.Message);
         Assert.Contains("unknown workload", Assert.Throws<DriverException>(() => _a.Client.Spawn(WorkloadRequest.Named("nope", 1))).Message);
     }
+
+    [Fact]
+    public void Vectorised_contents_equal_the_word_by_word_definition()
+    {
+        const ulong seed = 0x5eed;
+        var pid = _a.Client.Spawn(new WorkloadRequest(null, seed, SpecJson: new WorkloadSpec
+        {
+            Gpus = 1, KfdBos = [new KfdBoSpec { Size = 3 * 4096 }], Links = [],
+        }.ToJson()));
+        using var kfd = _a.Client.OpenKfd(pid);
+        var info = new Uapi.KfdIoctlCriuArgs { op = (uint)Uapi.KfdCriuOp.ProcessInfo };
+        Assert.Equal(0, kfd.CriuOp(ref info, [], [], []));
+        var bos = new Uapi.KfdCriuBoBucket[1];
+        var dump = info with { op = (uint)Uapi.KfdCriuOp.Checkpoint };
+        Assert.Equal(0, kfd.CriuOp(ref dump, new Uapi.KfdCriuDeviceBucket[1], bos, new byte[info.priv_data_size]));
+        var bytes = new byte[bos[0].size];
+        using (var map = _a.Client.MapBo(_a.Server.Topology.Gpus[0].DrmRenderMinor, bos[0].offset, bos[0].size, writable: false)) map.Read(0, bytes);
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(bytes);
+        var boSeed = SimTopology.Mix64(seed ^ 0x6b6664);
+        for (var i = 0; i < words.Length; i++)
+            Assert.True(words[i] == SimTopology.Mix64(boSeed + (ulong)i * 0x9e3779b97f4a7c15UL), $"seed {seed}: word {i} differs");
+    }
 }

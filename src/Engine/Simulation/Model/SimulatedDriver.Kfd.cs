@@ -108,18 +108,24 @@ internal sealed partial class SimulatedDriver
 
         // Check everything first, so that a refused RESTORE leaves nothing allocated.
         var need = new Dictionary<SimGpu, ulong>();
+        var seen = new HashSet<(uint, ulong)>();
+        ulong contentBytes = 0;
         for (var i = 0; i < args.num_bos; i++)
         {
             var b = bos[i];
             if (!map.TryGetValue(b.gpu_id, out var gpu))
                 throw new SimError(Errno.EINVAL, $"RESTORE: BO {i} (0x{b.addr:x}) is on user gpu 0x{b.gpu_id:x}, which no device bucket maps");
             if (b.size == 0) throw new SimError(Errno.EINVAL, $"RESTORE: BO {i} (0x{b.addr:x}) has size 0");
-            if ((b.alloc_flags & (uint)KfdAllocFlags.Vram) != 0 && ((KfdAllocFlags)b.alloc_flags).HasContents())
+            if (!seen.Add((b.gpu_id, b.addr))) throw new SimError(Errno.EINVAL, $"RESTORE: BO {i}: address 0x{b.addr:x} on user gpu 0x{b.gpu_id:x} given twice");
+            if (!((KfdAllocFlags)b.alloc_flags).HasContents()) continue;
+            contentBytes += GpuMemory.PageAlign(b.size);
+            if ((b.alloc_flags & (uint)KfdAllocFlags.Vram) != 0)
                 need[gpu] = need.GetValueOrDefault(gpu) + GpuMemory.PageAlign(b.size);
         }
         foreach (var (gpu, bytes) in need)
             if (!gpu.Memory.Fits(bytes))
                 throw new SimError(Errno.ENOMEM, $"RESTORE: {bytes} bytes of VRAM needed on {gpu}, {gpu.Memory.VramSize - gpu.Memory.VramUsed} free");
+        EnsureBackingSpace(contentBytes, Errno.ENOMEM, "RESTORE");
 
         var created = new List<KfdBo>();
         var newFds = new List<int>();

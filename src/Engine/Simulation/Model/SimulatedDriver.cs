@@ -129,8 +129,22 @@ internal sealed partial class SimulatedDriver : IDisposable
         return p.Pid;
     }
 
+    /// <summary>
+    /// Refuses work whose BO memory the memory directory's file system cannot hold: touching pages of a sparse file
+    /// beyond a full tmpfs kills the toucher with SIGBUS instead of failing a call.
+    /// </summary>
+    private void EnsureBackingSpace(ulong bytes, int errno, string op)
+    {
+        var free = (ulong)new DriveInfo(MemoryDir).AvailableFreeSpace;
+        if (bytes > free)
+            throw new SimError(errno, $"{op}: {bytes} bytes of BO memory wanted, {MemoryDir} has {free} free");
+    }
+
     private void Build(SimProcess p, WorkloadSpec spec, ulong seed)
     {
+        var contentBytes = spec.KfdBos.Where(b => b.Domain is "vram" or "gtt").Aggregate(0UL, (sum, b) => checked(sum + GpuMemory.PageAlign(b.Size)))
+                           + spec.RenderBos.Where(r => r.Import is null).Aggregate(0UL, (sum, r) => checked(sum + GpuMemory.PageAlign(r.Size)));
+        EnsureBackingSpace(contentBytes, Errno.ENOSPC, "spawn");
         for (var g = 0; g < spec.Gpus; g++)
         {
             p.Devices.Add(new DeviceBinding(_gpus[g].Id, _gpus[g]));
