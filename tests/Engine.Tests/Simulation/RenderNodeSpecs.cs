@@ -189,4 +189,46 @@ public sealed class RenderNodeSpecs : IDisposable
         map.Read(0, new byte[4 << 20]);
         Assert.True(clock.ElapsedMilliseconds >= 95, $"4 MiB at 25 ms/MiB took {clock.ElapsedMilliseconds} ms");
     }
+
+    [Fact]
+    public void A_buffer_imported_by_another_process_outlives_its_exporter()
+    {
+        var exporter = Client.Spawn(WorkloadRequest.Named("tiny", 61));
+        var minor = Client.RenderMinorsOpenedBy(exporter)[0];
+        byte[] expected;
+        int fd;
+        using (var node = Client.OpenRenderNode(exporter, minor))
+        {
+            var info = new DrmAmdgpuCriuBoInfoArgs { num_bos = 8 };
+            var buckets = new DrmAmdgpuCriuBoBucket[8];
+            Assert.Equal(0, node.CriuBoInfo(ref info, buckets));
+            var own = buckets.Take((int)info.num_bos).First(b => (b.flags & AmdgpuCriuFlags.BoIsImport) == 0);
+            expected = new byte[own.size];
+            using (var r = Client.MapBo(minor, own.offset, own.size, writable: false)) r.Read(0, expected);
+            var export = new DrmPrimeHandle { handle = own.gem_handle };
+            Assert.Equal(0, node.PrimeHandleToFd(ref export));
+            fd = export.fd;
+        }
+
+        var (importer, other) = FreshNode(0);
+        using var _ = other;
+        var import = new DrmPrimeHandle { fd = fd };
+        Assert.Equal(0, other.PrimeFdToHandle(ref import));
+        Client.CloseFd(fd);
+        Client.Kill(exporter);
+
+        // The importer's handle keeps the memory: same bytes, same place.
+        var mine = new DrmAmdgpuCriuBoInfoArgs { num_bos = 1 };
+        var bucket = new DrmAmdgpuCriuBoBucket[1];
+        Assert.Equal(0, other.CriuBoInfo(ref mine, bucket));
+        var bytes = new byte[bucket[0].size];
+        using (var r = Client.MapBo(other.Minor, bucket[0].offset, bucket[0].size, writable: false)) r.Read(0, bytes);
+        Assert.True(expected.AsSpan().SequenceEqual(bytes), "seed 61: the imported buffer changed when its exporter died");
+        Assert.Equal(1, Client.State(importer).Bos);
+
+        // Closing the last handle frees it: the range is no longer a BO.
+        var close = new DrmGemClose { handle = import.handle };
+        Assert.Equal(0, other.GemClose(ref close));
+        Assert.Equal(Errno.EINVAL, Assert.Throws<DriverException>(() => Client.MapBo(other.Minor, bucket[0].offset, bucket[0].size, false)).ErrorNumber);
+    }
 }
