@@ -1,15 +1,22 @@
 using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Native;
 using Microsoft.Win32.SafeHandles;
 
 namespace Gpuckpt.Engine.Simulation.Memory;
 
 /// <summary>
 /// One GPU's memory: a sparse file (renderD{minor}.mem) in which every BO lives at a page-aligned offset that is
-/// also its mmap offset. Tracks VRAM use against the GPU's VRAM size.
+/// also its mmap offset. Tracks VRAM use against the GPU's VRAM size. The simulator sees the whole file through one
+/// mapping inside a reserved address range that grows with the file (one VMA, however many BOs).
 /// </summary>
-internal sealed class GpuMemory : IDisposable
+internal sealed unsafe class GpuMemory : IDisposable
 {
     public const ulong PageSize = 4096;
+    public const ulong MaxFileSize = 1UL << 40;
+    private const int MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+
+    private readonly nint _base;
+    private ulong _mapped;
 
     private readonly SafeFileHandle _file;
     private readonly SortedList<ulong, SimBuffer> _live = new();
@@ -20,6 +27,13 @@ internal sealed class GpuMemory : IDisposable
         Path = path;
         VramSize = vramSize;
         _file = System.IO.File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite);
+        // Address space only: PROT_NONE and NORESERVE commit nothing until the file is mapped over it.
+        _base = Libc.Mmap(0, unchecked((nuint)MaxFileSize), 0, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        if (_base == Libc.MapFailed)
+        {
+            _file.Dispose();
+            throw new IOException($"reserving {MaxFileSize} bytes of address space for {path} failed: errno {Libc.LastErrno}");
+        }
     }
 
     public string Path { get; }
@@ -39,14 +53,31 @@ internal sealed class GpuMemory : IDisposable
         var vram = (domains & Uapi.AmdgpuGem.DomainVram) != 0 ? length : 0;
         if (!Fits(vram))
             throw new SimError(Errno.ENOMEM, $"{owner}: {length} bytes of VRAM wanted, {VramSize - VramUsed} of {VramSize} free on {System.IO.Path.GetFileName(Path)}");
+        if (length > MaxFileSize - _end) throw new SimError(Errno.ENOMEM, $"{owner}: {System.IO.Path.GetFileName(Path)} would pass {MaxFileSize} bytes");
         var offset = _end;
-        _end = checked(_end + length);
+        _end += length;
         // Sparse growth: untouched pages cost nothing.
         RandomAccess.SetLength(_file, checked((long)_end));
         VramUsed += vram;
         var buffer = new SimBuffer(this, id, offset, size, length, domains, domainFlags, vram);
         _live.Add(offset, buffer);
         return buffer;
+    }
+
+    /// <summary>The simulator's view of [offset, offset+length) of the file, mapping newly grown parts on first use.</summary>
+    public Span<byte> View(ulong offset, int length)
+    {
+        var end = checked(offset + (ulong)length);
+        if (end > _end) throw new ArgumentOutOfRangeException(nameof(offset), $"0x{offset:x}+{length} is past the end of {Path}");
+        if (end > _mapped)
+        {
+            var from = _mapped;
+            var a = Libc.Mmap(_base + (nint)from, (nuint)(_end - from), Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | MapFixed,
+                (int)_file.DangerousGetHandle(), checked((long)from));
+            if (a == Libc.MapFailed) throw new IOException($"mmap of {Path} at 0x{from:x}+{_end - from} failed: errno {Libc.LastErrno}");
+            _mapped = _end;
+        }
+        return new Span<byte>((byte*)_base + offset, length);
     }
 
     internal void Free(SimBuffer buffer)
@@ -74,8 +105,8 @@ internal sealed class GpuMemory : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in _live.Values.ToList()) b.Unmap();
         _live.Clear();
+        if (Libc.Munmap(_base, unchecked((nuint)MaxFileSize)) != 0) throw new IOException($"munmap of {Path}'s view failed: errno {Libc.LastErrno}");
         _file.Dispose();
     }
 }

@@ -1,15 +1,12 @@
-using Gpuckpt.Engine.Native;
-
 namespace Gpuckpt.Engine.Simulation.Memory;
 
 /// <summary>
 /// The memory behind one or more BO handles (an exporter and its imports share it). Its id is the dmabuf inode.
 /// Freed, and its pages returned, when the last handle or fd lets go.
 /// </summary>
-internal sealed unsafe class SimBuffer
+internal sealed class SimBuffer
 {
     private int _refs;
-    private nint _address;
 
     public SimBuffer(GpuMemory memory, ulong id, ulong offset, ulong size, ulong length, uint domains, ulong domainFlags, ulong vramBytes)
     {
@@ -43,28 +40,13 @@ internal sealed unsafe class SimBuffer
     {
         if (--_refs > 0 || Freed) return;
         Freed = true;
-        Unmap();
         Memory.Free(this);
     }
 
-    /// <summary>The buffer's bytes [offset, offset+length) in the simulator's own mapping (length below 2 GiB).</summary>
+    /// <summary>The buffer's bytes [offset, offset+length) in the simulator's own view of the memory file.</summary>
     public Span<byte> Bytes(ulong offset, int length)
     {
-        if (offset > Size || (ulong)length > Size - offset) throw new ArgumentOutOfRangeException(nameof(offset));
-        if (_address == 0)
-        {
-            var a = Libc.Mmap(0, (nuint)Length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED,
-                (int)Memory.File.DangerousGetHandle(), checked((long)Offset));
-            if (a == Libc.MapFailed) throw new IOException($"mmap of {Memory.Path} at 0x{Offset:x}+{Length} failed: errno {Libc.LastErrno}");
-            _address = a;
-        }
-        return new Span<byte>((byte*)_address + offset, length);
-    }
-
-    internal void Unmap()
-    {
-        if (_address == 0) return;
-        if (Libc.Munmap(_address, (nuint)Length) != 0) throw new IOException($"munmap of {Memory.Path} at 0x{Offset:x} failed: errno {Libc.LastErrno}");
-        _address = 0;
+        if (Freed || offset > Size || (ulong)length > Size - offset) throw new ArgumentOutOfRangeException(nameof(offset));
+        return Memory.View(Offset + offset, length);
     }
 }
