@@ -231,4 +231,17 @@ public sealed class RenderNodeSpecs : IDisposable
         Assert.Equal(0, other.GemClose(ref close));
         Assert.Equal(Errno.EINVAL, Assert.Throws<DriverException>(() => Client.MapBo(other.Minor, bucket[0].offset, bucket[0].size, false)).ErrorNumber);
     }
+
+    [Fact]
+    public void A_request_number_that_does_not_match_the_struct_is_refused()
+    {
+        var (_, node) = FreshNode();
+        using var _ = node;
+        var create = new DrmAmdgpuGemCreate { bo_size = Page, domains = AmdgpuGem.DomainGtt };
+        var wrongSize = IoctlNumber.Encode(IoctlNumber.Read | IoctlNumber.Write, DrmIoctls.Base, DrmIoctls.CommandBase + 0x00, 24);
+        Assert.Equal(Errno.EINVAL, Client.RenderIoctl(node.Fd, wrongSize, ref create, []));
+        var unknown = IoctlNumber.Encode(IoctlNumber.Read | IoctlNumber.Write, DrmIoctls.Base, 0x3f, Sizes.Of<DrmAmdgpuGemCreate>());
+        Assert.Equal(Errno.ENOTTY, Client.RenderIoctl(node.Fd, unknown, ref create, []));
+        Assert.Equal(Errno.EBADF, Client.RenderIoctl(12345, DrmIoctls.AmdgpuGemCreate, ref create, []));
+    }
 }
