@@ -172,7 +172,6 @@ internal sealed partial class SimulatedDriver : IDisposable
                 _ => throw new SimError(Errno.EINVAL, $"{name}: unknown domain '{s.Domain}' (vram, gtt, userptr, doorbell, mmio)"),
             } | (s.Writable ? KfdAllocFlags.Writable : 0) | (s.Executable ? KfdAllocFlags.Executable : 0) | KfdAllocFlags.NoSubstitute;
             SimBuffer? buffer = null;
-            ulong cookie = 0;
             if (flags.HasContents())
             {
                 buffer = Allocate(gpu, s.Size, (flags & KfdAllocFlags.Vram) != 0 ? AmdgpuGem.DomainVram : AmdgpuGem.DomainGtt, 0, name);
@@ -182,7 +181,7 @@ internal sealed partial class SimulatedDriver : IDisposable
             else
             {
                 // Userptr BOs report the CPU address as their offset; doorbell and MMIO BOs a driver cookie.
-                cookie = (flags & KfdAllocFlags.Userptr) != 0 ? 0x5500_0000_0000UL + (va - KfdVaBase) : NextCookie(s.Size);
+                var cookie = (flags & KfdAllocFlags.Userptr) != 0 ? 0x5500_0000_0000UL + (va - KfdVaBase) : NextCookie(s.Size);
                 p.KfdBos.Add(new KfdBo(gpu, va, s.Size, flags, null, cookie));
             }
             refs[name] = (new BoRef(BoKind.Kfd, gpu.Id, va), buffer, buffer is not null && s.Writable);
