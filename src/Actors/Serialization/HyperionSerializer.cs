@@ -8,7 +8,7 @@ namespace Gpuckpt.Actors.Serialization;
 /// Akka serializer over Hyperion for the engine's messages and events. Unsafe types stay disallowed; actor
 /// references travel as their path and are resolved against the receiving system.
 /// </summary>
-public sealed class HyperionSerializer : Serializer
+public sealed class HyperionSerializer : Akka.Serialization.Serializer
 {
     private readonly Hyperion.Serializer _serializer;
 
@@ -25,7 +25,8 @@ public sealed class HyperionSerializer : Serializer
             knownTypes: null,
             ignoreISerializable: true,
             packageNameOverrides: null,
-            disallowUnsafeTypes: true));
+            disallowUnsafeTypes: true,
+            typeFilter: DisabledTypeFilter.Instance));
     }
 
     /// <summary>Outside Akka's reserved range (0–40).</summary>

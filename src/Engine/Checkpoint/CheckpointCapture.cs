@@ -133,7 +133,7 @@ public static class CheckpointCapture
             {
                 Addr = bo.Mappings.Length > 0 ? bo.Mappings[0].start * AmdgpuGem.GpuPageSize : 0,
                 Size = bo.Bucket.size,
-                Offset = bo.Bucket.offset,
+                Offset = bo.MmapOffset,
                 AllocFlags = bo.Bucket.alloc_flags,
                 Alignment = AmdgpuGem.GpuPageSize,
                 PreferredDomains = bo.Bucket.preferred_domains,
@@ -176,7 +176,7 @@ public static class CheckpointCapture
             var bo = node.Bos[boIndex];
             if (bo.IsImport || bo.Bucket.size == 0) continue;
             var index = bos.Count;
-            bos.Add(new BoSource(node.Minor, bo.Bucket.offset, bo.Bucket.size, $"renderD{node.Minor} handle {bo.Handle}"));
+            bos.Add(new BoSource(node.Minor, bo.MmapOffset, bo.Bucket.size, $"renderD{node.Minor} handle {bo.Handle}"));
             files.Add(new ContentFile(ImageFileName.DrmPages(ImageIds.RenderNode(nodeIndex), node.Minor, boIndex), (long)bo.Bucket.size));
             chunks.AddRange(CopyPlanner.Plan([new BoExtent(index, bo.Bucket.size, 0)], chunkSize, files.Count - 1));
         }

@@ -3,8 +3,8 @@ using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Engine.Checkpoint;
 
-/// <summary>One GEM object of a render node as checkpointed: its bucket, its VM mappings, and its buffer's identity.</summary>
-public sealed record RenderBo(DrmAmdgpuCriuBoBucket Bucket, DrmAmdgpuCriuVmBucket[] Mappings, ulong DmabufInode)
+/// <summary>One GEM object of a render node as checkpointed: its bucket, mmap offset, VM mappings, and its buffer's identity.</summary>
+public sealed record RenderBo(DrmAmdgpuCriuBoBucket Bucket, ulong MmapOffset, DrmAmdgpuCriuVmBucket[] Mappings, ulong DmabufInode)
 {
     public uint Handle => Bucket.gem_handle;
     public bool IsImport => (Bucket.flags & AmdgpuCriuFlags.BoIsImport) != 0;
@@ -13,7 +13,7 @@ public sealed record RenderBo(DrmAmdgpuCriuBoBucket Bucket, DrmAmdgpuCriuVmBucke
 /// <summary>Every GEM object a process has on one render node.</summary>
 public sealed record RenderNodeSnapshot(uint Minor, uint GpuId, IReadOnlyList<RenderBo> Bos);
 
-/// <summary>Reads a render node's objects through CRIU_BO_INFO, CRIU_MAPPING_INFO and PRIME_HANDLE_TO_FD.</summary>
+/// <summary>Reads a render node's objects through CRIU_BO_INFO, CRIU_MAPPING_INFO, GEM_MMAP and PRIME_HANDLE_TO_FD.</summary>
 public static class RenderNodeScanner
 {
     private const int MaxRetries = 8;
@@ -26,6 +26,8 @@ public static class RenderNodeScanner
         foreach (var bucket in buckets)
         {
             var mappings = ListMappings(node, bucket.gem_handle, device);
+            var mmap = new DrmAmdgpuGemMmap { handle = bucket.gem_handle };
+            node.GemMmap(ref mmap).Check("GEM_MMAP", device, $"handle {bucket.gem_handle}");
             var prime = new DrmPrimeHandle { handle = bucket.gem_handle, flags = AmdgpuGem.DrmCloexec };
             node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, $"handle {bucket.gem_handle}");
             ulong inode;
@@ -37,7 +39,7 @@ public static class RenderNodeScanner
             {
                 driver.CloseFd(prime.fd);
             }
-            bos.Add(new RenderBo(bucket, mappings, inode));
+            bos.Add(new RenderBo(bucket, mmap.addr_ptr, mappings, inode));
         }
         return new RenderNodeSnapshot(node.Minor, gpuId, bos);
     }
