@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 
@@ -35,6 +36,10 @@ public sealed class EngineHost : IAsyncDisposable
     /// <summary>Runs a checkpoint to its end: <see cref="CheckpointCompleted"/> or <see cref="CheckpointFailed"/>.</summary>
     public async Task<ICheckpointMessage> CheckpointAsync(CheckpointRequest request, TimeSpan timeout) =>
         await Jobs.Ask<ICheckpointMessage>(request, timeout).ConfigureAwait(false);
+
+    /// <summary>Runs a restore to its end: <see cref="RestoreCompleted"/> or <see cref="RestoreFailed"/>.</summary>
+    public async Task<IRestoreMessage> RestoreAsync(RestoreRequest request, TimeSpan timeout) =>
+        await Jobs.Ask<IRestoreMessage>(request, timeout).ConfigureAwait(false);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 
@@ -20,6 +21,8 @@ public sealed class JobsActor : ReceiveActor
         _pool = pool;
         Receive<CheckpointRequest>(request =>
             Context.ActorOf(CheckpointSupervisor.Props(request, _driver, _settings, _pool, Sender), $"checkpoint-{request.Pid}-{++_jobs}"));
+        Receive<RestoreRequest>(request =>
+            Context.ActorOf(RestoreCoordinator.Props(request, _driver, _settings, _pool, Sender), $"restore-{++_jobs}"));
     }
 
     public static Props Props(IGpuDriver driver, EngineSettings settings, ChunkPool pool) =>

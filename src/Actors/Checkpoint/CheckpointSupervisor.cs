@@ -14,28 +14,24 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// GPU and render node copying contents in parallel → commit the image → UNPAUSE when asked to leave it running.
 /// Any failure marks the image failed and unpauses the process exactly once.
 /// </summary>
-public sealed class CheckpointSupervisor : ReceiveActor
+public sealed class CheckpointSupervisor : JobActor
 {
     private readonly CheckpointRequest _request;
     private readonly IGpuDriver _driver;
-    private readonly EngineSettings _settings;
     private readonly ChunkPool _pool;
     private readonly IActorRef _replyTo;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Stopwatch _pauseClock = new();
-    private readonly List<BoMappingTable> _tables = [];
-    private readonly HashSet<IActorRef> _devices = [];
     private IKfdFile? _kfd;
     private Captured? _captured;
     private bool _paused;
     private bool _unpauseIssued;
     private string? _failure;
 
-    public CheckpointSupervisor(CheckpointRequest request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
+    public CheckpointSupervisor(CheckpointRequest request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) : base(settings)
     {
         _request = request;
         _driver = driver;
-        _settings = settings;
         _pool = pool;
         _replyTo = replyTo;
         Pausing();
@@ -43,9 +39,6 @@ public sealed class CheckpointSupervisor : ReceiveActor
 
     public static Props Props(CheckpointRequest request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
         Akka.Actor.Props.Create(() => new CheckpointSupervisor(request, driver, settings, pool, replyTo));
-
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
 
     protected override void PreStart()
     {
@@ -67,7 +60,7 @@ public sealed class CheckpointSupervisor : ReceiveActor
 
     protected override void PostStop()
     {
-        foreach (var table in _tables) table.Dispose();
+        base.PostStop();
         _captured?.Writer.Dispose();
         _kfd?.Dispose();
     }
@@ -88,7 +81,7 @@ public sealed class CheckpointSupervisor : ReceiveActor
 
     private Captured Capture(IKfdFile kfd, KfdProcessInfo info)
     {
-        var process = CheckpointCapture.Capture(_driver, kfd, info, _settings.ChunkSize);
+        var process = CheckpointCapture.Capture(_driver, kfd, info, Settings.ChunkSize);
         var writer = ImageWriter.Create(_request.ImagesDir, new ImageHeader(
             Guid.NewGuid().ToString("N"), new ImageSource(_driver.Name, (int)_request.Pid, Environment.MachineName), process.Gpus));
         try
@@ -113,60 +106,26 @@ public sealed class CheckpointSupervisor : ReceiveActor
         Receive<Captured>(captured =>
         {
             _captured = captured;
-            foreach (var device in captured.Process.Devices) StartDevice(device, captured.Files[device.Device]);
             Become(Copying);
-            if (_devices.Count == 0) Commit();
+            var driver = _driver;
+            var pool = _pool;
+            StartCopies(captured.Process.Devices.Select(device =>
+            {
+                var bos = device.Bos;
+                var table = new BoMappingTable(device.Chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
+                var sinks = captured.Files[device.Device].Select(f => (IChunkSink)new PageFileSink(f)).ToArray();
+                return (device, table, (Func<CopyChunk, CancellationToken, Task>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
+            }));
+            if (!CopiesRunning) Commit();
         });
         Receive<StepFailed>(Fail);
     }
 
-    private void StartDevice(DeviceContents device, PageFile[] files)
+    private void Copying() => ReceiveCopies(failure =>
     {
-        var driver = _driver;
-        var bos = device.Bos;
-        var table = new BoMappingTable(device.Chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
-        _tables.Add(table);
-        var sinks = files.Select(f => (IChunkSink)new PageFileSink(f)).ToArray();
-        var pool = _pool;
-        var actor = Context.ActorOf(DeviceCopyActor.Props(device.Device, device.Chunks,
-            (chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct), _settings.WorkersPerDevice),
-            ActorName(device.Device));
-        Context.Watch(actor);
-        _devices.Add(actor);
-    }
-
-    private void Copying()
-    {
-        Receive<DeviceCopied>(copied =>
-        {
-            Context.Unwatch(Sender);
-            _devices.Remove(Sender);
-            if (_devices.Count == 0) AfterCopy();
-        });
-        Receive<DeviceCopyFailed>(failed =>
-        {
-            Context.Unwatch(Sender);
-            _devices.Remove(Sender);
-            _failure ??= failed.Reason;
-            foreach (var device in _devices) device.Tell(AbortCopy.Instance);
-            if (_devices.Count == 0) AfterCopy();
-        });
-        Receive<Terminated>(t =>
-        {
-            _devices.Remove(t.ActorRef);
-            _failure ??= $"{t.ActorRef.Path.Name} stopped unexpectedly";
-            foreach (var device in _devices) device.Tell(AbortCopy.Instance);
-            if (_devices.Count == 0) AfterCopy();
-        });
-    }
-
-    private void AfterCopy()
-    {
-        foreach (var table in _tables) table.Dispose();
-        _tables.Clear();
-        if (_failure is not null) Fail(new StepFailed("copy", new IOException(_failure)));
+        if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
         else Commit();
-    }
+    });
 
     private void Commit()
     {
@@ -246,8 +205,6 @@ public sealed class CheckpointSupervisor : ReceiveActor
         Receive<CleanupDone>(done => Reply(new CheckpointFailed(_request.Pid,
             done.UnpauseError is null ? _failure! : $"{_failure} (and UNPAUSE failed: {done.UnpauseError})", done.Unpaused)));
         Receive<StepFailed>(_ => { });
-        Receive<DeviceCopied>(_ => { });
-        Receive<DeviceCopyFailed>(_ => { });
     }
 
     private void Reply(object message)
@@ -255,13 +212,6 @@ public sealed class CheckpointSupervisor : ReceiveActor
         _replyTo.Tell(message);
         Context.Stop(Self);
     }
-
-    private void RunStep<T>(string step, Func<T> body) where T : notnull =>
-        Task.Run(() => (object)body()).WaitAsync(_settings.OpTimeout)
-            .PipeTo(Self, failure: e => new StepFailed(step, e is AggregateException { InnerException: { } inner } ? inner : e));
-
-    private static string ActorName(string device) =>
-        Uri.EscapeDataString(device.Replace(' ', '-'));
 
     private static ImageLink ToImageLink(ResolvedImport link, CapturedProcess process)
     {

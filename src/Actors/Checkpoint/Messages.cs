@@ -42,5 +42,4 @@ internal sealed class Unpaused : INoSerializationVerificationNeeded
     public static readonly Unpaused Instance = new();
     private Unpaused() { }
 }
-internal sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
 internal sealed record CleanupDone(bool Unpaused, string? UnpauseError) : INoSerializationVerificationNeeded;

@@ -156,30 +156,22 @@ public static class CheckpointCapture
 
     private static DeviceContents GpuContents(uint userGpuId, GpuNode gpu, KfdSnapshot snapshot, int chunkSize)
     {
-        var withContents = snapshot.Bos
+        var bos = snapshot.Bos
             .Select((b, i) => (Bucket: b, Index: i))
             .Where(x => x.Bucket.gpu_id == userGpuId && ((KfdAllocFlags)x.Bucket.alloc_flags).HasContents())
+            .Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size, $"KFD BO #{x.Index} at 0x{x.Bucket.addr:x}"))
             .ToList();
-        var bos = withContents.Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size, $"KFD BO #{x.Index} at 0x{x.Bucket.addr:x}")).ToList();
-        var layout = CopyPlanner.Layout(bos.Select((b, i) => (i, b.Size)));
-        var length = layout.Count == 0 ? 0 : layout[^1].FileOffset + (long)layout[^1].Size;
-        return new DeviceContents($"GPU 0x{userGpuId:x}", [new ContentFile(ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), length)], bos, CopyPlanner.Plan(layout, chunkSize));
+        return ContentPlanner.OnePageFile($"GPU 0x{userGpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), bos, chunkSize);
     }
 
     private static DeviceContents RenderContents(RenderNodeSnapshot node, int nodeIndex, int chunkSize)
     {
-        var files = new List<ContentFile>();
-        var bos = new List<BoSource>();
-        var chunks = new List<CopyChunk>();
-        for (var boIndex = 0; boIndex < node.Bos.Count; boIndex++)
-        {
-            var bo = node.Bos[boIndex];
-            if (bo.IsImport || bo.Bucket.size == 0) continue;
-            var index = bos.Count;
-            bos.Add(new BoSource(node.Minor, bo.MmapOffset, bo.Bucket.size, $"renderD{node.Minor} handle {bo.Handle}"));
-            files.Add(new ContentFile(ImageFileName.DrmPages(ImageIds.RenderNode(nodeIndex), node.Minor, boIndex), (long)bo.Bucket.size));
-            chunks.AddRange(CopyPlanner.Plan([new BoExtent(index, bo.Bucket.size, 0)], chunkSize, files.Count - 1));
-        }
-        return new DeviceContents($"renderD{node.Minor}", files, bos, chunks);
+        var bos = node.Bos
+            .Select((bo, boIndex) => (Bo: bo, Index: boIndex))
+            .Where(x => !x.Bo.IsImport && x.Bo.Bucket.size > 0)
+            .Select(x => (new BoSource(node.Minor, x.Bo.MmapOffset, x.Bo.Bucket.size, $"renderD{node.Minor} handle {x.Bo.Handle}"),
+                ImageFileName.DrmPages(ImageIds.RenderNode(nodeIndex), node.Minor, x.Index)))
+            .ToList();
+        return ContentPlanner.FilePerBo($"renderD{node.Minor}", bos, chunkSize);
     }
 }
