@@ -91,14 +91,7 @@ public sealed class SampleImage : IDisposable
             Pid = (uint)Random.Next(100, 1 << 22), NumOfGpus = (uint)Gpus.Count, NumOfCpus = 1, NumOfObjects = 7,
             SharedMemSize = (ulong)Random.Next(1, 1 << 20), SharedMemMagic = 0x43524955, PrivData = ByteString.CopyFrom(RandomBytes(300)),
         };
-        foreach (var g in Gpus)
-            kfd.DeviceEntries.Add(new KfdDeviceEntry
-            {
-                NodeId = g.NodeId, GpuId = g.GpuId, SimdCount = g.SimdCount, DeviceId = g.DeviceId, VendorId = g.VendorId,
-                DrmRenderMinor = g.DrmRenderMinor, HiveId = g.HiveId, VramSize = g.VramSize, NumSdmaEngines = g.NumSdmaEngines,
-                NumCpQueues = g.NumCpQueues, FwVersion = g.FwVersion, IoLinksCount = 1,
-                Iolinks = { new DevIolink { Type = 11, NodeToId = 0 } },
-            });
+        foreach (var g in Gpus) kfd.DeviceEntries.Add(g.ToDeviceEntry());
         for (var i = 0; i < 6; i++)
             kfd.BoEntries.Add(new KfdBoEntry
             {
