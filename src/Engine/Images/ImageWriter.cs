@@ -68,6 +68,12 @@ public sealed class ImageWriter : IDisposable
             Release(fileName);
             throw new ArgumentException($"{fileName}: a {kind} file holds {expected?.Name ?? "raw pages"}, not {message.GetType().Name}");
         }
+        var missing = RequiredFields.Missing(message);
+        if (missing.Count > 0)
+        {
+            Release(fileName);
+            throw new ArgumentException($"{fileName}: required fields unset, CRIU could not read the file: {string.Join(", ", missing)}");
+        }
         var payload = message.ToByteArray();
         var bytes = new byte[LengthPrefix.Size + payload.Length];
         LengthPrefix.Write(bytes, payload.Length);

@@ -26,13 +26,18 @@ public static class MessageFiles
         var length = LengthPrefix.Read(file);
         if (length != file.Length - LengthPrefix.Size)
             throw new ImageException(fileName, 0, $"length prefix says {length} payload bytes, the file holds {file.Length - LengthPrefix.Size}");
+        IMessage message;
         try
         {
-            return parser.ParseFrom(file[LengthPrefix.Size..]);
+            message = parser.ParseFrom(file[LengthPrefix.Size..]);
         }
         catch (InvalidProtocolBufferException e)
         {
             throw new ImageException(fileName, LengthPrefix.Size, $"payload is not a valid protobuf message: {e.Message}", e);
         }
+        var missing = RequiredFields.Missing(message);
+        if (missing.Count > 0)
+            throw new ImageException(fileName, LengthPrefix.Size, $"required fields missing: {string.Join(", ", missing)}");
+        return message;
     }
 }

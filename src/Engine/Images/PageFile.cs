@@ -43,7 +43,8 @@ public sealed class PageFile
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"{FileName}: piece [{offset}, {offset + data.Length}) lies outside the payload of {Length} bytes");
         var fileOffset = LengthPrefix.Size + offset;
-        var segment = new Segment(fileOffset, data.Length, XxHash64.HashToUInt64(data), data.IndexOfAnyExcept((byte)0) < 0);
+        var zero = data.IndexOfAnyExcept((byte)0) < 0;
+        var segment = new Segment(fileOffset, data.Length, zero ? ZeroHash(data.Length) : XxHash64.HashToUInt64(data), zero);
         bool rewrite;
         lock (_gate)
         {
@@ -58,6 +59,12 @@ public sealed class PageFile
             _segments[fileOffset] = segment;
         }
     }
+
+    /// <summary>The hash of n zero bytes depends on n alone; chunks repeat few sizes, so sparse BOs cost no hashing.</summary>
+    private static ulong ZeroHash(int length) =>
+        ZeroHashes.GetOrAdd(length, static n => XxHash64.HashToUInt64(new byte[n]));
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ulong> ZeroHashes = new();
 
     /// <summary>fsyncs and closes the file; returns its manifest entry once its segments cover it exactly.</summary>
     internal ManifestFile Close()
