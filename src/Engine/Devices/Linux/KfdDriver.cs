@@ -79,6 +79,10 @@ public sealed class KfdDriver : IGpuDriver
             detail: "on real devices the process to restore into must come from CRIU (criu restore with the amdgpu plugin); " +
                     "gpuckpt restores the GPU state of a process CRIU has recreated");
 
+    public void DiscardRestoreTarget(uint pid) =>
+        throw new DriverException(Errno.EOPNOTSUPP, "discard restore target", Name,
+            detail: $"pid {pid} was recreated by CRIU; CRIU ends it when its restore fails");
+
     public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid) => TargetFiles.RenderMinors(_paths.Proc, _paths.Dri, pid);
 
     public IRenderNode OpenRenderNode(uint pid, uint minor)
