@@ -23,6 +23,7 @@ public sealed class CheckpointSupervisor : JobActor
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Stopwatch _pauseClock = new();
     private IKfdFile? _kfd;
+    private ImageWriter? _writer;
     private Captured? _captured;
     private bool _paused;
     private bool _unpauseIssued;
@@ -43,9 +44,21 @@ public sealed class CheckpointSupervisor : JobActor
     protected override void PreStart()
     {
         var pid = _request.Pid;
+        var driver = _driver;
+        try
+        {
+            _writer = ImageWriter.Create(_request.ImagesDir, new ImageHeader(
+                Guid.NewGuid().ToString("N"), new ImageSource(driver.Name, (int)pid, Environment.MachineName), driver.Topology()));
+        }
+        catch (Exception e) when (e is IOException or ImageException or DriverException or UnauthorizedAccessException)
+        {
+            // Nothing was paused: the process is untouched.
+            Reply(new CheckpointFailed(pid, $"image: {e.Message}", Unpaused: false));
+            return;
+        }
         RunStep("pause", () =>
         {
-            var kfd = _driver.OpenKfd(pid);
+            var kfd = driver.OpenKfd(pid);
             try
             {
                 return new Paused(kfd, KfdCheckpoint.ProcessInfo(kfd));
@@ -61,7 +74,7 @@ public sealed class CheckpointSupervisor : JobActor
     protected override void PostStop()
     {
         base.PostStop();
-        _captured?.Writer.Dispose();
+        _writer?.Dispose();
         _kfd?.Dispose();
     }
 
@@ -82,23 +95,13 @@ public sealed class CheckpointSupervisor : JobActor
     private Captured Capture(IKfdFile kfd, KfdProcessInfo info)
     {
         var process = CheckpointCapture.Capture(_driver, kfd, info, Settings.ChunkSize);
-        var writer = ImageWriter.Create(_request.ImagesDir, new ImageHeader(
-            Guid.NewGuid().ToString("N"), new ImageSource(_driver.Name, (int)_request.Pid, Environment.MachineName), process.Gpus));
-        try
-        {
-            writer.WriteMessage(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
-            foreach (var node in process.RenderNodes) writer.WriteMessage(ImageFileName.RenderNode((int)node.Id), node);
-            for (var i = 0; i < process.Links.Count; i++)
-                writer.WriteMessage(ImageFileName.Dmabuf(ImageIds.Dmabuf(i)), new CriuDmabufNode { GemHandle = process.Links[i].Handle });
-            var files = process.Devices.ToDictionary(d => d.Device, d => d.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray());
-            return new Captured(process, writer, files);
-        }
-        catch
-        {
-            writer.Abort("capture failed");
-            writer.Dispose();
-            throw;
-        }
+        var writer = _writer!;
+        writer.WriteMessage(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
+        foreach (var node in process.RenderNodes) writer.WriteMessage(ImageFileName.RenderNode((int)node.Id), node);
+        for (var i = 0; i < process.Links.Count; i++)
+            writer.WriteMessage(ImageFileName.Dmabuf(ImageIds.Dmabuf(i)), new CriuDmabufNode { GemHandle = process.Links[i].Handle });
+        var files = process.Devices.ToDictionary(d => d.Device, d => d.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray());
+        return new Captured(process, writer, files);
     }
 
     private void Capturing()
@@ -179,13 +182,13 @@ public sealed class CheckpointSupervisor : JobActor
     {
         Become(Failing);
         var reason = $"{failed.Step}: {failed.Error.Message}";
-        var captured = _captured;
+        var writer = _writer;
         var kfd = _kfd;
         var unpause = _paused && !_unpauseIssued;
         _unpauseIssued |= unpause;
         Task.Run(() =>
         {
-            captured?.Writer.Abort(reason);
+            writer?.Abort(reason);
             if (!unpause || kfd is null) return new CleanupDone(false, null);
             try
             {
@@ -205,6 +208,12 @@ public sealed class CheckpointSupervisor : JobActor
         Receive<CleanupDone>(done => Reply(new CheckpointFailed(_request.Pid,
             done.UnpauseError is null ? _failure! : $"{_failure} (and UNPAUSE failed: {done.UnpauseError})", done.Unpaused)));
         Receive<StepFailed>(_ => { });
+        // A pause that answered after its step had timed out: that process must not stay paused.
+        Receive<Paused>(late => Task.Run(() =>
+        {
+            using var kfd = late.Kfd;
+            KfdCheckpoint.Unpause(kfd);
+        }));
     }
 
     private void Reply(object message)
