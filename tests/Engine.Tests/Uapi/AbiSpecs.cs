@@ -42,6 +42,22 @@ public sealed class AbiSpecs
     }
 
     [Fact]
+    public void Every_struct_declared_in_Uapi_is_in_the_catalog_with_every_field()
+    {
+        var declared = typeof(AbiCatalog).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(AbiCatalog).Namespace && t.IsValueType && !t.IsEnum && t.IsPublic)
+            .ToArray();
+        Assert.NotEmpty(declared);
+        foreach (var t in declared)
+        {
+            var entry = AbiCatalog.Structs.SingleOrDefault(s => s.ClrType == t);
+            Assert.True(entry is not null, $"{t.Name} is declared in Uapi but not in AbiCatalog, so nothing proves its layout");
+            var fields = t.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).Select(f => f.Name);
+            Assert.Equal(fields.Order(), entry!.Fields.Select(f => f.CsName).Order());
+        }
+    }
+
+    [Fact]
     public void Every_ioctl_encodes_the_size_of_its_argument_struct()
     {
         var expected = new Dictionary<string, string>
