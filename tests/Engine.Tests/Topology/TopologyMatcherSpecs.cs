@@ -237,7 +237,7 @@ public sealed class TopologyMatcherSpecs
         var image = new[] { At(m, 0x1001) };
         Assert.Equal(0x2001u, TopologyMatcher.Match(image, [At(m with { Capability = m.Capability ^ 0x80 }, 0x2001)]).ActualGpuId(0x1001));
         var e = Assert.Throws<TopologyMismatchException>(() =>
-            TopologyMatcher.Match(image, [At(m with { Capability = m.Capability ^ 0x100000 }, 0x2001)]));
+            TopologyMatcher.Match(image, [At(m with { Capability = m.Capability ^ 0x08000000 }, 0x2001)]));
         Assert.Contains("capability", e.Message);
     }
 

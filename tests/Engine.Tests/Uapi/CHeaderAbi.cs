@@ -60,6 +60,7 @@ internal static class CHeaderAbi
         c.AppendLine("#include <stdio.h>");
         c.AppendLine("#include <fcntl.h>");
         c.AppendLine("#include <linux/kfd_ioctl.h>");
+        c.AppendLine("#include <linux/kfd_sysfs.h>");
         c.AppendLine("#include <drm/drm.h>");
         c.AppendLine("#include <amdgpu_drm.h>");
         c.AppendLine("#include \"amdgpu_criu_proposals.h\"");
