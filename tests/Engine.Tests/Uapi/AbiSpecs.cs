@@ -16,6 +16,18 @@ public sealed class AbiSpecs
     }
 
     [Fact]
+    public void Missing_gcc_or_headers_fail_naming_the_package_to_install()
+    {
+        var nowhere = Path.Combine(Path.GetTempPath(), $"gpuckpt-no-such-dir-{Guid.NewGuid():n}");
+        var noGcc = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(searchPath: nowhere));
+        Assert.Contains("apt-get install gcc", noGcc.Message);
+        var noKfd = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(kfdHeader: Path.Combine(nowhere, "kfd_ioctl.h")));
+        Assert.Contains("apt-get install linux-libc-dev", noKfd.Message);
+        var noDrm = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(libdrmDir: nowhere));
+        Assert.Contains("apt-get install libdrm-dev", noDrm.Message);
+    }
+
+    [Fact]
     public void Gpuckpt_abi_json_prints_what_the_C_headers_say()
     {
         var host = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
