@@ -1,3 +1,5 @@
+using Gpuckpt.Engine.Uapi;
+
 namespace Gpuckpt.Engine.Topology;
 
 /// <summary>
@@ -7,11 +9,11 @@ namespace Gpuckpt.Engine.Topology;
 public static class GpuCompatibility
 {
     /// <summary>
-    /// Capability bits that must be equal: the doorbell type (0x3000) and AQL double mapping (0x4000) change the
-    /// queue state saved in the image, SVM support (0x100000) changes whether its SVM ranges can be restored.
-    /// The other bits (hot plug, watch points, ...) do not affect a restored process.
+    /// Capability bits that must be equal: the doorbell type and AQL double mapping change the queue state saved in
+    /// the image, SVM support decides whether its SVM ranges can be restored. The other bits (watch points, RAS,
+    /// debugger support, ASIC revision) do not change what a restored process finds.
     /// </summary>
-    public const uint CapabilityMask = 0x3000 | 0x4000 | 0x100000;
+    public const uint CapabilityMask = KfdSysfs.CapDoorbellTypeMask | KfdSysfs.CapAqlQueueDoubleMap | KfdSysfs.CapSvmApiSupported;
 
     private static readonly (string Name, Func<GpuNode, ulong> Get)[] Equal =
     [

@@ -2,9 +2,10 @@ namespace Gpuckpt.Engine.Topology;
 
 /// <summary>
 /// Maps each image GPU to a distinct local GPU it fits (see <see cref="GpuCompatibility"/>). Image XGMI hives
-/// (hive_id != 0) are placed first, each as a whole onto one local hive of its own; the other GPUs take any free
-/// local GPU. The search backtracks, so a first choice that strands a later GPU is undone. A local GPU with the same
-/// gpu_id as the image GPU is tried first, so a restore on the machine of the checkpoint keeps its ids.
+/// (hive_id != 0) are placed as a whole, each onto one local hive of its own: the search backtracks over which local
+/// hive each image hive takes, and for each choice assigns every GPU at once by bipartite matching (augmenting paths),
+/// so a first choice that strands a later GPU is undone. A local GPU with the same gpu_id as the image GPU is tried
+/// first, so a restore on the machine of the checkpoint keeps its ids.
 /// </summary>
 public static class TopologyMatcher
 {
@@ -14,7 +15,7 @@ public static class TopologyMatcher
             throw new ArgumentException("image topology lists a gpu_id twice", nameof(image));
         if (image.Count == 0) return new TopologyMap(new Dictionary<uint, GpuNode>(), new Dictionary<ulong, ulong>());
 
-        // Hives first (largest first: they are the hardest to place), then the GPUs outside any hive.
+        // Hive members first (largest hive first), then the GPUs outside any hive.
         var order = image.Where(g => g.HiveId != 0).GroupBy(g => g.HiveId).OrderByDescending(h => h.Count())
             .SelectMany(h => h).Concat(image.Where(g => g.HiveId == 0)).ToArray();
 
@@ -33,9 +34,7 @@ public static class TopologyMatcher
             if (candidates[i].Length == 0) throw NoMatch(g, local);
         }
 
-        var search = new Search(order, local, candidates);
-        if (!search.Place(0)) throw search.Failure();
-        return search.Result();
+        return new Search(order, local, candidates).Run();
     }
 
     private static TopologyMismatchException NoMatch(GpuNode g, IReadOnlyList<GpuNode> local)
@@ -48,61 +47,77 @@ public static class TopologyMatcher
         return new TopologyMismatchException(g.GpuId, $"image GPU 0x{g.GpuId:x}: no local GPU matches: {why}");
     }
 
-    /// <summary>Depth-first assignment with undo; remembers the deepest GPU it could not place for the error.</summary>
+    /// <summary>Backtracking over image hive → local hive; a bipartite matching of all GPUs for each complete choice.</summary>
     private sealed class Search(GpuNode[] order, IReadOnlyList<GpuNode> local, int[][] candidates)
     {
-        private readonly int[] _assigned = new int[order.Length];
-        private readonly bool[] _taken = new bool[local.Count];
+        private readonly ulong[] _imageHives = order.Where(g => g.HiveId != 0).Select(g => g.HiveId).Distinct().ToArray();
+        private readonly ulong[] _localHives = local.Where(g => g.HiveId != 0).Select(g => g.HiveId).Distinct().ToArray();
         private readonly Dictionary<ulong, ulong> _hiveOf = new();   // image hive → local hive
-        private readonly HashSet<ulong> _localHivesUsed = [];
-        private int _deepest = -1;
+        private int[]? _matched;                                      // order index → local index
+        private int _unmatched = -1;                                  // order index left over by the last failed matching
 
-        public bool Place(int i)
+        public TopologyMap Run()
         {
-            if (i == order.Length) return true;
-            var g = order[i];
-            foreach (var j in candidates[i])
+            if (!Place(0)) throw Failure();
+            return new TopologyMap(
+                Enumerable.Range(0, order.Length).ToDictionary(i => order[i].GpuId, i => local[_matched![i]]),
+                new Dictionary<ulong, ulong>(_hiveOf));
+        }
+
+        private bool Place(int hive)
+        {
+            if (hive == _imageHives.Length) return Assign(Enumerable.Range(0, order.Length));
+            var members = Enumerable.Range(0, order.Length).Where(i => order[i].HiveId == _imageHives[hive]).ToArray();
+            foreach (var target in _localHives)
             {
-                if (_taken[j]) continue;
-                var opensHive = false;
-                if (g.HiveId != 0)
-                {
-                    var target = local[j].HiveId;
-                    if (_hiveOf.TryGetValue(g.HiveId, out var chosen))
-                    {
-                        if (chosen != target) continue;
-                    }
-                    else
-                    {
-                        if (_localHivesUsed.Contains(target) || FreeIn(target) < order.Count(o => o.HiveId == g.HiveId)) continue;
-                        _hiveOf[g.HiveId] = target;
-                        _localHivesUsed.Add(target);
-                        opensHive = true;
-                    }
-                }
-                _taken[j] = true;
-                _assigned[i] = j;
-                if (Place(i + 1)) return true;
-                _taken[j] = false;
-                if (opensHive)
-                {
-                    _localHivesUsed.Remove(_hiveOf[g.HiveId]);
-                    _hiveOf.Remove(g.HiveId);
-                }
+                if (_hiveOf.ContainsValue(target)) continue;
+                _hiveOf[_imageHives[hive]] = target;
+                // The hive alone must fit its local hive before the rest is worth trying.
+                if (Assign(members) && Place(hive + 1)) return true;
+                _hiveOf.Remove(_imageHives[hive]);
             }
-            _deepest = Math.Max(_deepest, i);
+            if (_unmatched < 0) _unmatched = members[0];
             return false;
         }
 
-        private int FreeIn(ulong localHive) => Enumerable.Range(0, local.Count).Count(j => !_taken[j] && local[j].HiveId == localHive);
+        private bool Allowed(int i, int j) =>
+            order[i].HiveId == 0 || (_hiveOf.TryGetValue(order[i].HiveId, out var t) && local[j].HiveId == t);
 
-        public TopologyMap Result() => new(
-            Enumerable.Range(0, order.Length).ToDictionary(i => order[i].GpuId, i => local[_assigned[i]]),
-            new Dictionary<ulong, ulong>(_hiveOf));
-
-        public TopologyMismatchException Failure()
+        /// <summary>Kuhn's augmenting paths over <paramref name="which"/>; true when every one of them gets a local GPU.</summary>
+        private bool Assign(IEnumerable<int> which)
         {
-            var g = order[Math.Max(_deepest, 0)];
+            var owner = new int[local.Count];
+            Array.Fill(owner, -1);
+            var matched = new int[order.Length];
+            Array.Fill(matched, -1);
+            foreach (var i in which)
+            {
+                if (Augment(i, owner, matched, new bool[local.Count])) continue;
+                _unmatched = i;
+                return false;
+            }
+            _matched = matched;
+            return true;
+        }
+
+        private bool Augment(int i, int[] owner, int[] matched, bool[] seen)
+        {
+            foreach (var j in candidates[i])
+            {
+                if (seen[j] || !Allowed(i, j)) continue;
+                seen[j] = true;
+                if (owner[j] >= 0 && !Augment(owner[j], owner, matched, seen)) continue;
+                owner[j] = i;
+                matched[i] = j;
+                return true;
+            }
+            return false;
+        }
+
+        private TopologyMismatchException Failure()
+        {
+            var i = Math.Max(_unmatched, 0);
+            var g = order[i];
             if (g.HiveId != 0)
             {
                 var size = order.Count(o => o.HiveId == g.HiveId);
@@ -110,7 +125,7 @@ public static class TopologyMatcher
                     $"image GPU 0x{g.GpuId:x}: no local GPU matches: its XGMI hive 0x{g.HiveId:x} has {size} GPUs " +
                     "and no local hive of its own has that many matching GPUs free");
             }
-            var fits = string.Join(", ", candidates[Math.Max(_deepest, 0)].Select(j => $"0x{local[j].GpuId:x}"));
+            var fits = string.Join(", ", candidates[i].Select(j => $"0x{local[j].GpuId:x}"));
             return new TopologyMismatchException(g.GpuId,
                 $"image GPU 0x{g.GpuId:x}: no local GPU matches: every local GPU it fits ({fits}) is needed by another image GPU");
         }

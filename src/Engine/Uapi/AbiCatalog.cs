@@ -10,10 +10,10 @@ namespace Gpuckpt.Engine.Uapi;
 /// </summary>
 public static class AbiCatalog
 {
-    private const string Kfd = "linux/kfd_ioctl.h", Drm = "drm/drm.h", Amdgpu = "drm/amdgpu_drm.h";
+    private const string Kfd = "linux/kfd_ioctl.h", KfdSysfsH = "linux/kfd_sysfs.h", Drm = "drm/drm.h", Amdgpu = "drm/amdgpu_drm.h";
     private const string Seed000 = "seed 000 proposal (single amdgpu CRIU op)";
     private const string BoInfoSeries = "amdgpu CRIU_BO_INFO/MAPPING_INFO series (v9)";
-    private const string ChangeHandle = "drm.h DRM_IOCTL_GEM_CHANGE_HANDLE (6.18+)";
+    private const string ChangeHandle = "drm/drm.h of kernels newer than the installed headers";
 
     public static IReadOnlyList<AbiStruct> Structs { get; } =
     [
@@ -86,6 +86,11 @@ public static class AbiCatalog
         new("AMDGPU_GEM_OP_SET_PLACEMENT", AmdgpuGem.GemOpSetPlacement, Amdgpu),
         new("DRM_CLOEXEC", AmdgpuGem.DrmCloexec, Drm),
         new("DRM_RDWR", AmdgpuGem.DrmRdwr, Drm),
+        new("HSA_CAP_DOORBELL_TYPE_TOTALBITS_MASK", KfdSysfs.CapDoorbellTypeMask, KfdSysfsH),
+        new("HSA_CAP_AQL_QUEUE_DOUBLE_MAP", KfdSysfs.CapAqlQueueDoubleMap, KfdSysfsH),
+        new("HSA_CAP_SVMAPI_SUPPORTED", KfdSysfs.CapSvmApiSupported, KfdSysfsH),
+        new("HSA_MEM_HEAP_TYPE_FB_PUBLIC", KfdSysfs.HeapTypeFrameBufferPublic, KfdSysfsH),
+        new("HSA_MEM_HEAP_TYPE_FB_PRIVATE", KfdSysfs.HeapTypeFrameBufferPrivate, KfdSysfsH),
     ];
 
     /// <summary><c>{"structs":{NAME:{"size":N,"fields":{FIELD:OFFSET}}},"ioctls":{NAME:NUMBER},"constants":{NAME:VALUE}}</c>.</summary>

@@ -237,7 +237,23 @@ public sealed class TopologyMatcherSpecs
         var image = new[] { At(m, 0x1001) };
         Assert.Equal(0x2001u, TopologyMatcher.Match(image, [At(m with { Capability = m.Capability ^ 0x80 }, 0x2001)]).ActualGpuId(0x1001));
         var e = Assert.Throws<TopologyMismatchException>(() =>
-            TopologyMatcher.Match(image, [At(m with { Capability = m.Capability ^ 0x100000 }, 0x2001)]));
+            TopologyMatcher.Match(image, [At(m with { Capability = m.Capability ^ 0x08000000 }, 0x2001)]));
         Assert.Contains("capability", e.Message);
+    }
+
+    [Fact]
+    public void Sixteen_gpus_that_cannot_all_be_placed_are_refused_without_trying_every_permutation()
+    {
+        var rng = new Random(91);
+        var m = Model(rng);
+        var image = Enumerable.Range(0, 16).Select(i => At(m, (uint)(0x1000 + i))).ToArray();
+        var local = Enumerable.Range(0, 16).Select(i => At(i == 7 ? m with { VramSize = m.VramSize / 2 } : m, (uint)(0x2000 + i))).ToArray();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var e = Assert.Throws<TopologyMismatchException>(() => TopologyMatcher.Match(image, local));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.Contains("is needed by another image GPU", e.Message);
+        Assert.DoesNotContain("0x2007", e.Message);
     }
 }

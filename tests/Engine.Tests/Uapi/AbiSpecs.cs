@@ -16,6 +16,18 @@ public sealed class AbiSpecs
     }
 
     [Fact]
+    public void Missing_gcc_or_headers_fail_naming_the_package_to_install()
+    {
+        var nowhere = Path.Combine(Path.GetTempPath(), $"gpuckpt-no-such-dir-{Guid.NewGuid():n}");
+        var noGcc = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(searchPath: nowhere));
+        Assert.Contains("apt-get install gcc", noGcc.Message);
+        var noKfd = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(kfdHeader: Path.Combine(nowhere, "kfd_ioctl.h")));
+        Assert.Contains("apt-get install linux-libc-dev", noKfd.Message);
+        var noDrm = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(libdrmDir: nowhere));
+        Assert.Contains("apt-get install libdrm-dev", noDrm.Message);
+    }
+
+    [Fact]
     public void Gpuckpt_abi_json_prints_what_the_C_headers_say()
     {
         var host = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
@@ -39,6 +51,22 @@ public sealed class AbiSpecs
         Assert.True(rc == 0, $"gpuckpt abi exited {rc}: {stderr}");
         foreach (var s in AbiCatalog.Structs) Assert.Contains($"{s.CType}  size {s.Size}", stdout);
         foreach (var v in AbiCatalog.Ioctls) Assert.Contains($"0x{v.Value:x8}  {v.Name}", stdout);
+    }
+
+    [Fact]
+    public void Every_struct_declared_in_Uapi_is_in_the_catalog_with_every_field()
+    {
+        var declared = typeof(AbiCatalog).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(AbiCatalog).Namespace && t.IsValueType && !t.IsEnum && t.IsPublic)
+            .ToArray();
+        Assert.NotEmpty(declared);
+        foreach (var t in declared)
+        {
+            var entry = AbiCatalog.Structs.SingleOrDefault(s => s.ClrType == t);
+            Assert.True(entry is not null, $"{t.Name} is declared in Uapi but not in AbiCatalog, so nothing proves its layout");
+            var fields = t.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).Select(f => f.Name);
+            Assert.Equal(fields.Order(), entry!.Fields.Select(f => f.CsName).Order());
+        }
     }
 
     [Fact]

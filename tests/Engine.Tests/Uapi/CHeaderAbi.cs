@@ -12,22 +12,22 @@ namespace Gpuckpt.Engine.Tests.Uapi;
 /// </summary>
 internal static class CHeaderAbi
 {
-    private const string KfdHeader = "/usr/include/linux/kfd_ioctl.h";
-    private const string LibdrmDir = "/usr/include/libdrm";
+    public const string KfdHeader = "/usr/include/linux/kfd_ioctl.h";
+    public const string LibdrmDir = "/usr/include/libdrm";
 
     public static string ProposalsHeader([CallerFilePath] string here = "") =>
         Path.Combine(Path.GetDirectoryName(here)!, "amdgpu_criu_proposals.h");
 
     /// <summary>The JSON the C program prints; fails loudly, naming the apt package, when gcc or a header is missing.</summary>
-    public static JsonDocument Run()
+    public static JsonDocument Run(string? searchPath = null, string kfdHeader = KfdHeader, string libdrmDir = LibdrmDir)
     {
-        var gcc = FindOnPath("gcc") ?? throw new InvalidOperationException(
+        var gcc = FindOnPath("gcc", searchPath ?? Environment.GetEnvironmentVariable("PATH") ?? "") ?? throw new InvalidOperationException(
             "gcc not found on PATH: the ABI proof compiles against the C headers (apt-get install gcc)");
-        if (!File.Exists(KfdHeader))
-            throw new InvalidOperationException($"{KfdHeader} missing: apt-get install linux-libc-dev");
+        if (!File.Exists(kfdHeader))
+            throw new InvalidOperationException($"{kfdHeader} missing: apt-get install linux-libc-dev");
         foreach (var h in new[] { "drm.h", "amdgpu_drm.h" })
-            if (!File.Exists(Path.Combine(LibdrmDir, h)))
-                throw new InvalidOperationException($"{LibdrmDir}/{h} missing: apt-get install libdrm-dev");
+            if (!File.Exists(Path.Combine(libdrmDir, h)))
+                throw new InvalidOperationException($"{libdrmDir}/{h} missing: apt-get install libdrm-dev");
         var proposals = ProposalsHeader();
         if (!File.Exists(proposals)) throw new InvalidOperationException($"{proposals} missing from the test sources");
 
@@ -60,6 +60,7 @@ internal static class CHeaderAbi
         c.AppendLine("#include <stdio.h>");
         c.AppendLine("#include <fcntl.h>");
         c.AppendLine("#include <linux/kfd_ioctl.h>");
+        c.AppendLine("#include <linux/kfd_sysfs.h>");
         c.AppendLine("#include <drm/drm.h>");
         c.AppendLine("#include <amdgpu_drm.h>");
         c.AppendLine("#include \"amdgpu_criu_proposals.h\"");
@@ -115,7 +116,7 @@ internal static class CHeaderAbi
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+    private static string? FindOnPath(string name, string searchPath) =>
+        searchPath.Split(':', StringSplitOptions.RemoveEmptyEntries)
         .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 }

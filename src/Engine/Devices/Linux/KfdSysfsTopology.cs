@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gpuckpt.Engine.Topology;
+using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Engine.Devices.Linux;
 
@@ -9,9 +10,6 @@ namespace Gpuckpt.Engine.Devices.Linux;
 /// </summary>
 public static class KfdSysfsTopology
 {
-    // mem_banks heap_type values of the frame buffer: public (CPU visible) and private.
-    private const ulong HeapFrameBufferPublic = 1, HeapFrameBufferPrivate = 2;
-
     public static IReadOnlyList<GpuNode> Read(string root)
     {
         var nodesDir = Path.Combine(root, "nodes");
@@ -41,9 +39,9 @@ public static class KfdSysfsTopology
         {
             var b = Properties(Path.Combine(bank, "properties"));
             var heap = b.GetValueOrDefault("heap_type");
-            if (heap is not (HeapFrameBufferPublic or HeapFrameBufferPrivate)) continue;
+            if (heap is not (KfdSysfs.HeapTypeFrameBufferPublic or KfdSysfs.HeapTypeFrameBufferPrivate)) continue;
             vramSize = b.GetValueOrDefault("size_in_bytes");
-            vramPublic = heap == HeapFrameBufferPublic ? 1u : 0u;
+            vramPublic = heap == KfdSysfs.HeapTypeFrameBufferPublic ? 1u : 0u;
         }
 
         var links = new List<IoLink>();
