@@ -31,7 +31,8 @@ public sealed class EngineHost : IAsyncDisposable
         return new EngineHost(system, settings, pool, system.ActorOf(JobsActor.Props(driver, settings, pool), "jobs"));
     }
 
-    public static EngineHost Start(IGpuDriver driver, string? overrides = null) => Start(driver, EngineConfig.Load(overrides: overrides));
+    public static EngineHost Start(IGpuDriver driver, string? overrides = null, string name = "gpuckpt") =>
+        Start(driver, EngineConfig.Load(overrides: overrides), name);
 
     /// <summary>Runs a checkpoint to its end: <see cref="CheckpointCompleted"/> or <see cref="CheckpointFailed"/>.</summary>
     public async Task<ICheckpointMessage> CheckpointAsync(CheckpointRequest request, TimeSpan timeout) =>
