@@ -130,6 +130,9 @@ public sealed class SimulatorClient : IGpuDriver
 
     public uint CreateRestoreTarget() => Control(SimOpcode.CreateRestoreTarget, new WireWriter()).U32();
 
+    /// <summary>A failed restore's target goes away with everything it holds, as a killed process would.</summary>
+    public void DiscardRestoreTarget(uint pid) => Kill(pid);
+
     public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid)
     {
         var r = Control(SimOpcode.RenderMinors, new WireWriter().U32(pid), $"pid {pid}");

@@ -1,13 +1,58 @@
 using System.CommandLine;
+using Gpuckpt.Actors;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Engine.Devices;
 
 namespace Gpuckpt.Host.Commands;
 
+/// <summary>`gpuckpt checkpoint`: pause a process, save its GPU state to an image, commit it.</summary>
 public static class CheckpointCommand
 {
     public static Command Create()
     {
-        var command = new Command("checkpoint", "(not built yet)");
-        command.SetAction(_ => { Console.Error.WriteLine("gpuckpt: checkpoint is not built yet"); return Cli.ExitFailed; });
+        var driver = Cli.DriverOption();
+        var pid = new Option<uint>("--pid") { Description = "the process to checkpoint", Required = true };
+        var images = new Option<string>("--images") { Description = "directory for the image (absent or empty)", Required = true };
+        var leaveRunning = new Option<bool>("--leave-running")
+        {
+            Description = "unpause the process once the image is committed (default: it stays paused, holding exactly the saved state)",
+        };
+        var json = Cli.JsonOption();
+        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, json };
+        command.SetAction((parse, _) => Cli.Guard(async () =>
+        {
+            using var gpu = Drivers.Open(parse.GetValue(driver)!);
+            await using var engine = EngineHost.Start(gpu);
+            var asJson = parse.GetValue(json);
+            var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning));
+            var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
+                () => engine.CheckpointAsync(request, TimeSpan.FromDays(1)));
+            return Report(reply, asJson);
+        }));
         return command;
+    }
+
+    internal static int Report(ICheckpointMessage reply, bool json)
+    {
+        switch (reply)
+        {
+            case CheckpointCompleted { Summary: var s }:
+                if (json)
+                    Cli.PrintJson(new
+                    {
+                        pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        seconds = s.Seconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
+                    });
+                else
+                    Console.Out.WriteLine($"checkpointed pid {s.Pid} into {s.ImagesDir}: {s.Bytes} bytes, {s.Bos} BOs, {s.Devices} devices, " +
+                                          $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); " +
+                                          (s.LeftPaused ? "the process stays paused" : $"paused {s.PauseSeconds:F2} s, running again"));
+                return Cli.ExitOk;
+            case CheckpointFailed f:
+                Console.Error.WriteLine($"gpuckpt: checkpoint of pid {f.Pid} failed: {f.Reason}{(f.Unpaused ? " (the process was unpaused)" : "")}");
+                return Cli.ExitFailed;
+            default:
+                throw new InvalidOperationException($"unexpected reply {reply}");
+        }
     }
 }

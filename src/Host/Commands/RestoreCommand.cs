@@ -1,13 +1,70 @@
 using System.CommandLine;
+using Gpuckpt.Actors;
+using Gpuckpt.Actors.Restore;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Restore;
 
 namespace Gpuckpt.Host.Commands;
 
+/// <summary>`gpuckpt restore`: verify an image, map its GPUs, recreate the process's GPU state and resume it.</summary>
 public static class RestoreCommand
 {
     public static Command Create()
     {
-        var command = new Command("restore", "(not built yet)");
-        command.SetAction(_ => { Console.Error.WriteLine("gpuckpt: restore is not built yet"); return Cli.ExitFailed; });
+        var driver = Cli.DriverOption();
+        var images = new Option<string>("--images") { Description = "the image directory", Required = true };
+        var dryRun = new Option<bool>("--dry-run") { Description = "print the topology map and the stages without touching a device" };
+        var json = Cli.JsonOption();
+        var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, json };
+        command.SetAction((parse, _) => Cli.Guard(async () =>
+        {
+            var dir = Path.GetFullPath(parse.GetValue(images)!);
+            var asJson = parse.GetValue(json);
+            using var gpu = Drivers.Open(parse.GetValue(driver)!);
+            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson);
+            await using var engine = EngineHost.Start(gpu);
+            var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore",
+                () => engine.RestoreAsync(new RestoreRequest(dir), TimeSpan.FromDays(1)));
+            return Report(reply, asJson);
+        }));
         return command;
+    }
+
+    private static int DryRun(IGpuDriver gpu, string dir, bool json)
+    {
+        var plan = RestorePlan.Prepare(dir, gpu.Topology());
+        var stages = plan.Stages();
+        if (json)
+            Cli.PrintJson(new
+            {
+                topology = plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"),
+                stages = stages.Select(s => new { name = s.Name, detail = s.Detail }),
+            });
+        else
+            foreach (var stage in stages) Console.Out.WriteLine($"{stage.Name,-16} {stage.Detail}");
+        return Cli.ExitOk;
+    }
+
+    internal static int Report(IRestoreMessage reply, bool json)
+    {
+        switch (reply)
+        {
+            case RestoreCompleted { Summary: var s }:
+                if (json)
+                    Cli.PrintJson(new
+                    {
+                        pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        render_passes = s.RenderPasses, seconds = s.Seconds, gb_per_s = s.GigabytesPerSecond, gpu_map = s.GpuMap,
+                    });
+                else
+                    Console.Out.WriteLine($"restored {s.ImagesDir} as pid {s.Pid}: {s.Bytes} bytes, {s.Bos} BOs, {s.RenderPasses} render pass(es), " +
+                                          $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); GPUs {string.Join(", ", s.GpuMap.Select(kv => $"{kv.Key}->{kv.Value}"))}");
+                return Cli.ExitOk;
+            case RestoreFailed f:
+                Console.Error.WriteLine($"gpuckpt: restore of {f.ImagesDir} failed: {f.Reason}");
+                return Cli.ExitFailed;
+            default:
+                throw new InvalidOperationException($"unexpected reply {reply}");
+        }
     }
 }

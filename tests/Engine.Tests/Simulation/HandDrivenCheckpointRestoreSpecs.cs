@@ -70,8 +70,10 @@ public sealed class HandDrivenCheckpointRestoreSpecs
                 var inode = a.Client.DmabufInode(handle.fd);
                 a.Client.CloseFd(handle.fd);
                 var isImport = (bucket.flags & AmdgpuCriuFlags.BoIsImport) != 0;
+                var mmap = new DrmAmdgpuGemMmap { handle = bucket.gem_handle };
+                Assert.Equal(0, node.GemMmap(ref mmap));
                 image.Bos.Add(new RenderBoImage(bucket, MappingInfo(node, bucket.gem_handle), inode,
-                    isImport ? null : Read(a.Client, minor, bucket.offset, bucket.size)));
+                    isImport ? null : Read(a.Client, minor, mmap.addr_ptr, bucket.size)));
             }
             nodes.Add(image);
         }

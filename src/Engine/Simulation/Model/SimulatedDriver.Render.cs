@@ -142,7 +142,7 @@ internal sealed partial class SimulatedDriver
             foreach (var bo in file.Handles.Values)
                 buckets[i++] = new DrmAmdgpuCriuBoBucket
                 {
-                    size = bo.Buffer.Size, offset = bo.Buffer.Offset, alloc_flags = bo.Buffer.DomainFlags,
+                    size = bo.Buffer.Size, alloc_flags = bo.Buffer.DomainFlags,
                     preferred_domains = bo.Buffer.Domains, flags = bo.IsImport ? AmdgpuCriuFlags.BoIsImport : 0, gem_handle = bo.Handle,
                 };
         }

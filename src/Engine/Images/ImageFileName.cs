@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// The CRIU amdgpu plugin's file names. <c>id</c> is the image-wide id of one device file of the process, as CRIU's
+/// fd id is: the KFD file and each render node get distinct ids (so several render nodes never share a
+/// <c>amdgpu-renderD-&lt;id&gt;.img</c>), and a render node's drm-pages files carry that node's id.
+/// </summary>
+public sealed partial record ImageFileName(ImageFileKind Kind, int Id, uint GpuId, uint Minor, int BoIndex)
+{
+    public static string Kfd(int id) => $"amdgpu-kfd-{id}.img";
+
+    public static string KfdPages(int id, uint gpuId) => $"amdgpu-pages-{id}-{gpuId:x4}.img";
+
+    public static string RenderNode(int id) => $"amdgpu-renderD-{id}.img";
+
+    public static string DrmPages(int id, uint minor, int boIndex) => $"amdgpu-drm-pages-{id}-{minor}-{boIndex:x4}.img";
+
+    public static string Dmabuf(int id) => $"amdgpu-dmabuf_{id}.img";
+
+    /// <summary>The kind and numbers a file name encodes, or null when it is not an image file name.</summary>
+    public static ImageFileName? TryParse(string fileName)
+    {
+        Match m;
+        if ((m = KfdPattern().Match(fileName)).Success)
+            return new(ImageFileKind.Kfd, Dec(m, 1), 0, 0, 0);
+        if ((m = KfdPagesPattern().Match(fileName)).Success)
+            return new(ImageFileKind.KfdPages, Dec(m, 1), Hex(m, 2), 0, 0);
+        if ((m = RenderNodePattern().Match(fileName)).Success)
+            return new(ImageFileKind.RenderNode, Dec(m, 1), 0, 0, 0);
+        if ((m = DrmPagesPattern().Match(fileName)).Success)
+            return new(ImageFileKind.DrmPages, Dec(m, 1), 0, (uint)Dec(m, 2), (int)Hex(m, 3));
+        if ((m = DmabufPattern().Match(fileName)).Success)
+            return new(ImageFileKind.Dmabuf, Dec(m, 1), 0, 0, 0);
+        return null;
+    }
+
+    public static ImageFileName Parse(string fileName) =>
+        TryParse(fileName) ?? throw new ImageException(fileName, null, "not an amdgpu image file name");
+
+    private static int Dec(Match m, int group) => int.Parse(m.Groups[group].ValueSpan, CultureInfo.InvariantCulture);
+
+    private static uint Hex(Match m, int group) =>
+        uint.Parse(m.Groups[group].ValueSpan, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^amdgpu-kfd-(\d{1,9})\.img$")]
+    private static partial Regex KfdPattern();
+
+    [GeneratedRegex(@"^amdgpu-pages-(\d{1,9})-([0-9a-f]{4,8})\.img$")]
+    private static partial Regex KfdPagesPattern();
+
+    [GeneratedRegex(@"^amdgpu-renderD-(\d{1,9})\.img$")]
+    private static partial Regex RenderNodePattern();
+
+    [GeneratedRegex(@"^amdgpu-drm-pages-(\d{1,9})-(\d{1,9})-([0-9a-f]{4,7})\.img$")]
+    private static partial Regex DrmPagesPattern();
+
+    [GeneratedRegex(@"^amdgpu-dmabuf_(\d{1,9})\.img$")]
+    private static partial Regex DmabufPattern();
+}

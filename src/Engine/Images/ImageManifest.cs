@@ -1,0 +1,28 @@
+using Gpuckpt.Engine.Topology;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// manifest.json: what the CRIU files do not say. The image's identity, where it came from, the source topology,
+/// whether it is whole, every file with its checksummed segments, and the links the engine recorded.
+/// </summary>
+public sealed record ImageManifest
+{
+    public const int CurrentFormatVersion = 1;
+    public const string FileName = "manifest.json";
+
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    public required string ToolVersion { get; init; }
+    public required string ImageId { get; init; }
+    public required DateTimeOffset Created { get; init; }
+    public DateTimeOffset? Finished { get; init; }
+    public required ImageSource Source { get; init; }
+    public required IReadOnlyList<GpuNode> Topology { get; init; }
+    public required ImageState State { get; init; }
+    public string? FailureReason { get; init; }
+    public IReadOnlyList<ManifestFile> Files { get; init; } = [];
+    public IReadOnlyList<ImageLink> Links { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+
+    public ManifestFile? FindFile(string name) => Files.FirstOrDefault(f => f.Name == name);
+}

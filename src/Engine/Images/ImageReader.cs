@@ -1,0 +1,83 @@
+using Google.Protobuf;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// Opens a committed image for restore. Open checks the manifest, the state and every file's presence, size and
+/// segment cover; each read then checks the checksums of what it reads.
+/// </summary>
+public sealed class ImageReader
+{
+    private readonly Dictionary<string, (ManifestFile Entry, SegmentCover Cover)> _files;
+
+    private ImageReader(string directory, ImageManifest manifest, Dictionary<string, (ManifestFile, SegmentCover)> files)
+    {
+        Directory = directory;
+        Manifest = manifest;
+        _files = files;
+    }
+
+    public string Directory { get; }
+
+    public ImageManifest Manifest { get; }
+
+    /// <summary>File names of one kind, in name order.</summary>
+    public IReadOnlyList<string> FilesOf(ImageFileKind kind) =>
+        [.. Manifest.Files.Select(f => f.Name).Where(n => ImageFileName.TryParse(n)?.Kind == kind)];
+
+    public static ImageReader Open(string dir)
+    {
+        var manifest = ManifestCodec.Load(dir);
+        RequireCommitted(manifest);
+        var files = new Dictionary<string, (ManifestFile, SegmentCover)>();
+        foreach (var f in manifest.Files)
+        {
+            ImageFileName.Parse(f.Name);
+            var info = new FileInfo(Path.Combine(dir, f.Name));
+            if (!info.Exists) throw new ImageException(f.Name, null, "missing: the manifest lists it but the image directory has no such file");
+            if (info.Length != f.Size)
+                throw new ImageException(f.Name, Math.Min(info.Length, f.Size), info.Length < f.Size
+                    ? $"truncated: {info.Length} bytes, the manifest says {f.Size}"
+                    : $"{info.Length} bytes, the manifest says {f.Size}");
+            files[f.Name] = (f, SegmentCover.Build(f.Name, f.Size, f.Segments));
+        }
+        return new ImageReader(Path.GetFullPath(dir), manifest, files);
+    }
+
+    internal static void RequireCommitted(ImageManifest manifest)
+    {
+        switch (manifest.State)
+        {
+            case ImageState.Committed:
+                return;
+            case ImageState.InProgress:
+                throw new ImageException(ImageManifest.FileName, null, "image is in-progress, not committed (its writer is still running or died)");
+            default:
+                throw new ImageException(ImageManifest.FileName, null, $"image is {manifest.State.ToString().ToLowerInvariant()}, not committed: {manifest.FailureReason}");
+        }
+    }
+
+    /// <summary>Reads one protobuf file, checking its checksum, its length prefix and the parse.</summary>
+    public T Read<T>(string fileName, MessageParser<T> parser) where T : IMessage<T>
+    {
+        var (entry, cover) = Find(fileName);
+        var bytes = File.ReadAllBytes(Path.Combine(Directory, fileName));
+        if (bytes.Length != entry.Size)
+            throw new ImageException(fileName, Math.Min(bytes.Length, entry.Size), $"{bytes.Length} bytes, the manifest says {entry.Size}");
+        foreach (var s in cover.Segments)
+            SegmentIo.Check(fileName, s, System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan((int)s.Offset, (int)s.Length)));
+        return MessageFiles.Parse(fileName, bytes, parser);
+    }
+
+    public PageFileReader OpenPages(string fileName)
+    {
+        var (entry, cover) = Find(fileName);
+        if (!ImageFileName.Parse(fileName).Kind.IsPages()) throw new ImageException(fileName, null, "not a pages file");
+        return new PageFileReader(Directory, entry, cover);
+    }
+
+    public bool Contains(string fileName) => _files.ContainsKey(fileName);
+
+    private (ManifestFile, SegmentCover) Find(string fileName) =>
+        _files.TryGetValue(fileName, out var f) ? f : throw new ImageException(fileName, null, "not in this image");
+}

@@ -1,0 +1,179 @@
+using System.IO.Hashing;
+using System.Reflection;
+using Google.Protobuf;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// Writes one image directory. The manifest exists from the first moment, as in-progress, so an image whose writer
+/// crashed can never be taken for a whole one; <see cref="Commit"/> is the single atomic step that makes it whole.
+/// </summary>
+public sealed class ImageWriter : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, ManifestFile> _messages = [];
+    private readonly Dictionary<string, PageFile> _pages = [];
+    private readonly HashSet<string> _claimed = [];
+    private readonly ImageManifest _started;
+    private bool _finished;
+
+    private ImageWriter(string directory, ImageManifest started)
+    {
+        Directory = directory;
+        _started = started;
+    }
+
+    public string Directory { get; }
+
+    public string ImageId => _started.ImageId;
+
+    public static string ToolVersion { get; } =
+        typeof(ImageWriter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+
+    /// <summary>Creates <paramref name="dir"/> (absent or empty) and writes its manifest as in-progress.</summary>
+    public static ImageWriter Create(string dir, ImageHeader header)
+    {
+        var full = Path.GetFullPath(dir);
+        if (System.IO.Directory.Exists(full) && System.IO.Directory.EnumerateFileSystemEntries(full).Any())
+            throw new ImageException(dir, null, "image directory is not empty");
+        System.IO.Directory.CreateDirectory(full);
+        var parent = Path.GetDirectoryName(full.TrimEnd(Path.DirectorySeparatorChar));
+        var manifest = new ImageManifest
+        {
+            ToolVersion = ToolVersion,
+            ImageId = header.ImageId,
+            Created = DateTimeOffset.UtcNow,
+            Source = header.Source,
+            Topology = header.Topology,
+            State = ImageState.InProgress,
+        };
+        ManifestCodec.Store(full, manifest);
+        if (parent is not null) FileSync.Directory(parent);
+        return new ImageWriter(full, manifest);
+    }
+
+    /// <summary>Writes a length-prefixed protobuf file (CriuKfd, CriuRenderNode or CriuDmabufNode), checksummed and fsynced.</summary>
+    public void WriteMessage(string fileName, IMessage message)
+    {
+        var kind = Claim(fileName).Kind;
+        var expected = kind switch
+        {
+            ImageFileKind.Kfd => typeof(Proto.CriuKfd),
+            ImageFileKind.RenderNode => typeof(Proto.CriuRenderNode),
+            ImageFileKind.Dmabuf => typeof(Proto.CriuDmabufNode),
+            _ => null,
+        };
+        if (expected != message.GetType())
+        {
+            Release(fileName);
+            throw new ArgumentException($"{fileName}: a {kind} file holds {expected?.Name ?? "raw pages"}, not {message.GetType().Name}");
+        }
+        var missing = RequiredFields.Missing(message);
+        if (missing.Count > 0)
+        {
+            Release(fileName);
+            throw new ArgumentException($"{fileName}: required fields unset, CRIU could not read the file: {string.Join(", ", missing)}");
+        }
+        var payload = message.ToByteArray();
+        var bytes = new byte[LengthPrefix.Size + payload.Length];
+        LengthPrefix.Write(bytes, payload.Length);
+        payload.CopyTo(bytes, LengthPrefix.Size);
+        using (var handle = File.OpenHandle(Path.Combine(Directory, fileName), FileMode.CreateNew, FileAccess.Write))
+        {
+            RandomAccess.Write(handle, bytes, 0);
+            FileSync.File(handle, fileName);
+        }
+        var entry = new ManifestFile(fileName, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
+        lock (_gate) _messages[fileName] = entry;
+    }
+
+    /// <summary>Creates a raw-contents file of <paramref name="totalLength"/> payload bytes, to be filled by <see cref="PageFile.Write"/>.</summary>
+    public PageFile OpenPages(string fileName, long totalLength)
+    {
+        if (!Claim(fileName).Kind.IsPages())
+        {
+            Release(fileName);
+            throw new ArgumentException($"{fileName}: not a pages file name");
+        }
+        var file = new PageFile(Directory, fileName, totalLength);
+        lock (_gate) _pages[fileName] = file;
+        return file;
+    }
+
+    /// <summary>
+    /// Makes the image whole: fsyncs and closes every page file (each must be covered by its segments, or this throws
+    /// naming the first unwritten range), fsyncs the directory, then atomically replaces the manifest with a committed one.
+    /// </summary>
+    public ImageManifest Commit(IReadOnlyList<ImageLink>? links = null, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        lock (_gate)
+        {
+            EnsureOpen();
+            var unfinished = _claimed.FirstOrDefault(n => !_messages.ContainsKey(n) && !_pages.ContainsKey(n));
+            if (unfinished is not null) throw new ImageException(unfinished, null, "its write failed, so the image cannot be committed");
+            var files = _messages.Values.Concat(_pages.Values.Select(p => p.Close())).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+            FileSync.Directory(Directory);
+            var committed = _started with
+            {
+                State = ImageState.Committed,
+                Finished = DateTimeOffset.UtcNow,
+                Files = files,
+                Links = links ?? [],
+                Extra = extra ?? new Dictionary<string, string>(),
+            };
+            ManifestCodec.Store(Directory, committed);
+            _finished = true;
+            return committed;
+        }
+    }
+
+    /// <summary>Marks the image failed, with the reason, so nobody restores it or waits for it.</summary>
+    public void Abort(string reason)
+    {
+        lock (_gate)
+        {
+            EnsureOpen();
+            var files = _messages.Values.Concat(_pages.Values.Select(p => p.CloseUnchecked())).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+            ManifestCodec.Store(Directory, _started with
+            {
+                State = ImageState.Failed,
+                FailureReason = reason,
+                Finished = DateTimeOffset.UtcNow,
+                Files = files,
+            });
+            _finished = true;
+        }
+    }
+
+    /// <summary>Closes open files. Without Commit or Abort the manifest stays in-progress, as after a crash.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var p in _pages.Values) p.CloseUnchecked();
+            _finished = true;
+        }
+    }
+
+    private ImageFileName Claim(string fileName)
+    {
+        var name = ImageFileName.TryParse(fileName)
+                   ?? throw new ArgumentException($"{fileName}: not an amdgpu image file name", nameof(fileName));
+        lock (_gate)
+        {
+            EnsureOpen();
+            if (!_claimed.Add(fileName)) throw new ImageException(fileName, null, "written twice in one image");
+        }
+        return name;
+    }
+
+    private void Release(string fileName)
+    {
+        lock (_gate) _claimed.Remove(fileName);
+    }
+
+    private void EnsureOpen()
+    {
+        if (_finished) throw new InvalidOperationException($"{Directory}: image already committed, aborted or closed");
+    }
+}

@@ -1,0 +1,100 @@
+using System.IO.Hashing;
+using Microsoft.Win32.SafeHandles;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// A raw-contents file being written: pre-sized to its final length, written in pieces at any 64-bit offset from any
+/// number of threads at once. Every piece's xxHash64 is recorded as a segment of the manifest. A piece that is all
+/// zeros is not written (the file stays sparse there) but its segment is still recorded.
+/// Offsets given to <see cref="Write"/> count from the start of the payload, after the 8-byte length prefix.
+/// </summary>
+public sealed class PageFile
+{
+    private readonly SafeFileHandle _handle;
+    private readonly Dictionary<long, Segment> _segments = [];
+    private readonly Lock _gate = new();
+    private bool _closed;
+
+    internal PageFile(string dir, string fileName, long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        FileName = fileName;
+        Length = length;
+        _handle = File.OpenHandle(Path.Combine(dir, fileName), FileMode.CreateNew, FileAccess.ReadWrite);
+        // Pre-sizing makes every unwritten range a hole: zero pieces cost no disk.
+        RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
+        Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
+        LengthPrefix.Write(prefix, length);
+        RandomAccess.Write(_handle, prefix, 0);
+        _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
+    }
+
+    public string FileName { get; }
+
+    /// <summary>Payload length in bytes; the file is 8 bytes longer.</summary>
+    public long Length { get; }
+
+    /// <summary>Writes <paramref name="data"/> at payload offset <paramref name="offset"/> and records its checksum. Thread-safe.</summary>
+    public void Write(long offset, ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty) return;
+        if (offset < 0 || offset > Length - data.Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"{FileName}: piece [{offset}, {offset + data.Length}) lies outside the payload of {Length} bytes");
+        var fileOffset = LengthPrefix.Size + offset;
+        var zero = data.IndexOfAnyExcept((byte)0) < 0;
+        var segment = new Segment(fileOffset, data.Length, zero ? ZeroHash(data.Length) : XxHash64.HashToUInt64(data), zero);
+        bool rewrite;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            rewrite = _segments.ContainsKey(fileOffset);
+        }
+        // A retried piece must overwrite what the first attempt left, even with zeros.
+        if (!segment.Zero || rewrite) RandomAccess.Write(_handle, data, fileOffset);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _segments[fileOffset] = segment;
+        }
+    }
+
+    /// <summary>The hash of n zero bytes depends on n alone; chunks repeat few sizes, so sparse BOs cost no hashing.</summary>
+    private static ulong ZeroHash(int length) =>
+        ZeroHashes.GetOrAdd(length, static n => XxHash64.HashToUInt64(new byte[n]));
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ulong> ZeroHashes = new();
+
+    /// <summary>fsyncs and closes the file; returns its manifest entry once its segments cover it exactly.</summary>
+    internal ManifestFile Close()
+    {
+        Segment[] segments;
+        lock (_gate)
+        {
+            if (!_closed)
+            {
+                FileSync.File(_handle, FileName);
+                _handle.Dispose();
+                _closed = true;
+            }
+            segments = [.. _segments.Values];
+        }
+        var cover = SegmentCover.Build(FileName, LengthPrefix.Size + Length, segments);
+        return new ManifestFile(FileName, LengthPrefix.Size + Length, cover.Segments);
+    }
+
+    /// <summary>Closes without checking the cover (the image is being abandoned).</summary>
+    internal ManifestFile CloseUnchecked()
+    {
+        lock (_gate)
+        {
+            if (!_closed)
+            {
+                _handle.Dispose();
+                _closed = true;
+            }
+            return new ManifestFile(FileName, LengthPrefix.Size + Length, [.. _segments.Values.OrderBy(s => s.Offset)]);
+        }
+    }
+}

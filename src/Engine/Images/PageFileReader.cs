@@ -1,0 +1,72 @@
+using System.Buffers;
+using System.IO.Hashing;
+using Microsoft.Win32.SafeHandles;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// Reads a raw-contents file of a committed image, checking the checksum of every segment a read touches.
+/// Offsets count from the start of the payload (after the 8-byte prefix), as in <see cref="PageFile.Write"/>;
+/// errors name the file offset of the bad segment.
+/// </summary>
+public sealed class PageFileReader : IDisposable
+{
+    private readonly SafeFileHandle _handle;
+    private readonly SegmentCover _cover;
+
+    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover)
+    {
+        FileName = entry.Name;
+        Length = entry.Size - LengthPrefix.Size;
+        _cover = cover;
+        _handle = File.OpenHandle(Path.Combine(dir, entry.Name), FileMode.Open, FileAccess.Read);
+        SegmentIo.CheckPrefix(_handle, FileName, RandomAccess.GetLength(_handle));
+    }
+
+    public string FileName { get; }
+
+    /// <summary>Payload length in bytes.</summary>
+    public long Length { get; }
+
+    /// <summary>Fills <paramref name="dest"/> from payload offset <paramref name="offset"/>, verifying every segment it covers.</summary>
+    public void ReadVerified(long offset, Span<byte> dest)
+    {
+        if (dest.IsEmpty) return;
+        if (offset < 0 || offset > Length - dest.Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"{FileName}: range [{offset}, {offset + dest.Length}) lies outside the payload of {Length} bytes");
+        var start = LengthPrefix.Size + offset;
+        var end = start + dest.Length;
+        for (var i = _cover.IndexOf(start); i < _cover.Segments.Count && _cover.Segments[i].Offset < end; i++)
+        {
+            var s = _cover.Segments[i];
+            if (s.Offset >= start && s.End <= end)
+                ReadWhole(s, dest.Slice((int)(s.Offset - start), (int)s.Length));
+            else
+                ReadPart(s, start, end, dest);
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    private void ReadWhole(Segment s, Span<byte> part)
+    {
+        if (s.Zero && FileSync.IsHole(_handle, s.Offset, s.Length))
+        {
+            part.Clear();
+            SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
+            return;
+        }
+        SegmentIo.ReadExactly(_handle, FileName, part, s.Offset);
+        SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
+    }
+
+    /// <summary>A read that covers only part of a segment still checks all of it, then copies the part asked for.</summary>
+    private void ReadPart(Segment s, long start, long end, Span<byte> dest)
+    {
+        SegmentIo.Verify(_handle, FileName, s);
+        var from = Math.Max(s.Offset, start);
+        var to = Math.Min(s.End, end);
+        SegmentIo.ReadExactly(_handle, FileName, dest.Slice((int)(from - start), (int)(to - from)), from);
+    }
+}

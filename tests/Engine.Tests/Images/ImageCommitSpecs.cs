@@ -1,0 +1,88 @@
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Images.Proto;
+using Xunit;
+
+namespace Gpuckpt.Engine.Tests.Images;
+
+public sealed class ImageCommitSpecs
+{
+    [Fact]
+    public void Before_commit_the_image_is_not_readable_as_committed_and_after_it_is()
+    {
+        var seed = Environment.TickCount;
+        using var image = new SampleImage(seed, commit: false);
+
+        Assert.Equal(ImageState.InProgress, ManifestCodec.Load(image.Directory).State);
+        Assert.Throws<ImageException>(() => ImageReader.Open(image.Directory));
+        Assert.False(ImageVerifier.Verify(image.Directory).Ok);
+
+        image.Writer.Commit(image.Links);
+
+        Assert.Equal(ImageState.Committed, ImageReader.Open(image.Directory).Manifest.State);
+        Assert.True(ImageVerifier.Verify(image.Directory).Ok, image.Why);
+        Assert.False(File.Exists(image.FilePath("manifest.json.tmp")));
+    }
+
+    [Fact]
+    public void A_manifest_whose_replacement_never_landed_is_the_old_one_whole()
+    {
+        var seed = Environment.TickCount;
+        using var image = new SampleImage(seed, commit: false);
+        var before = File.ReadAllBytes(image.FilePath(ImageManifest.FileName));
+        image.Writer.Commit(image.Links);
+        var committed = File.ReadAllBytes(image.FilePath(ImageManifest.FileName));
+
+        // A crash between writing manifest.json.tmp and the rename leaves the in-progress manifest in place.
+        File.WriteAllBytes(image.FilePath("manifest.json.tmp"), committed);
+        File.WriteAllBytes(image.FilePath(ImageManifest.FileName), before);
+        Assert.Throws<ImageException>(() => ImageReader.Open(image.Directory));
+
+        // A half-written manifest (a crash inside a non-atomic write) is never mistaken for a good one.
+        File.WriteAllBytes(image.FilePath(ImageManifest.FileName), committed[..(committed.Length / 2)]);
+        var e = Assert.Throws<ImageException>(() => ImageReader.Open(image.Directory));
+        Assert.Equal(ImageManifest.FileName, e.File);
+    }
+
+    [Fact]
+    public void Commit_refuses_a_pages_file_with_an_unwritten_range()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-gap-{Guid.NewGuid():N}");
+        try
+        {
+            using var writer = ImageWriter.Create(dir, ImageHeader.New(new ImageSource("test", 1), []));
+            var name = ImageFileName.KfdPages(1, 0x1234);
+            var pages = writer.OpenPages(name, 3 * 4096);
+            var data = new byte[4096];
+            new Random(3).NextBytes(data);
+            pages.Write(0, data);
+            pages.Write(2 * 4096, data);
+
+            var e = Assert.Throws<ImageException>(() => writer.Commit());
+            Assert.Equal($"{name}: offset 4104: bytes [4104, 8200) were never written (no segment covers them)", e.Message);
+            Assert.Equal(ImageState.InProgress, ManifestCodec.Load(dir).State);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void Create_refuses_a_directory_that_is_not_empty_and_a_file_written_twice()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-dup-{Guid.NewGuid():N}");
+        try
+        {
+            using var writer = ImageWriter.Create(dir, ImageHeader.New(new ImageSource("test", 1), []));
+            Assert.Throws<ImageException>(() => ImageWriter.Create(dir, ImageHeader.New(new ImageSource("test", 1), [])));
+            writer.WriteMessage(ImageFileName.Dmabuf(1), new CriuDmabufNode { GemHandle = 5 });
+            var e = Assert.Throws<ImageException>(() => writer.WriteMessage(ImageFileName.Dmabuf(1), new CriuDmabufNode { GemHandle = 6 }));
+            Assert.Contains("written twice", e.Message);
+            Assert.Throws<ArgumentException>(() => writer.WriteMessage(ImageFileName.Kfd(2), new CriuDmabufNode { GemHandle = 6 }));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}

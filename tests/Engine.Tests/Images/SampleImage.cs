@@ -1,0 +1,131 @@
+using Google.Protobuf;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Images.Proto;
+using Gpuckpt.Engine.Topology;
+
+namespace Gpuckpt.Engine.Tests.Images;
+
+/// <summary>A small image with seeded random contents: two GPUs, KFD BOs, two render nodes with mappings, an import.</summary>
+public sealed class SampleImage : IDisposable
+{
+    public const int KfdId = 1, RenderAId = 2, RenderBId = 3, DmabufId = 4;
+
+    public SampleImage(int seed, bool commit = true)
+    {
+        Seed = seed;
+        Random = new Random(seed);
+        Directory = Path.Combine(Path.GetTempPath(), $"gpuckpt-img-{seed}-{Guid.NewGuid():N}");
+        Gpus = [MakeGpu(0x1a2b, 128), MakeGpu(0x3c4d, 129)];
+        Kfd = MakeKfd();
+        RenderA = MakeRenderNode(RenderAId, Gpus[0]);
+        RenderB = MakeRenderNode(RenderBId, Gpus[1]);
+        Dmabuf = new CriuDmabufNode { GemHandle = RenderB.BoEntries[0].Handle };
+        Links = [ImportLink.FromKfd(RenderBId, RenderB.BoEntries[0].Handle, Gpus[0].GpuId, Kfd.BoEntries[0].Addr)];
+
+        Writer = ImageWriter.Create(Directory, new ImageHeader($"img-{seed}", new ImageSource("sim:/tmp/sim.sock", 4242), Gpus));
+        Writer.WriteMessage(ImageFileName.Kfd(KfdId), Kfd);
+        Writer.WriteMessage(ImageFileName.RenderNode(RenderAId), RenderA);
+        Writer.WriteMessage(ImageFileName.RenderNode(RenderBId), RenderB);
+        Writer.WriteMessage(ImageFileName.Dmabuf(DmabufId), Dmabuf);
+        foreach (var gpu in Gpus)
+        {
+            var name = ImageFileName.KfdPages(KfdId, gpu.GpuId);
+            Pages[name] = WritePages(name, 5 + Random.Next(5), Random.Next(1, 5) * 64 * 1024);
+        }
+        var drm = ImageFileName.DrmPages(RenderAId, RenderA.DrmRenderMinor, 1);
+        Pages[drm] = WritePages(drm, 3, 16 * 1024);
+        if (commit) Writer.Commit(Links, new Dictionary<string, string> { ["note"] = "sample" });
+    }
+
+    public int Seed { get; }
+    public Random Random { get; }
+    public string Directory { get; }
+    public ImageWriter Writer { get; }
+    public IReadOnlyList<GpuNode> Gpus { get; }
+    public CriuKfd Kfd { get; }
+    public CriuRenderNode RenderA { get; }
+    public CriuRenderNode RenderB { get; }
+    public CriuDmabufNode Dmabuf { get; }
+    public IReadOnlyList<ImageLink> Links { get; }
+
+    /// <summary>Each pages file's payload and the (offset, length) chunks it was written in.</summary>
+    public Dictionary<string, (byte[] Payload, List<(long Offset, int Length)> Chunks)> Pages { get; } = [];
+
+    public string FilePath(string file) => Path.Combine(Directory, file);
+
+    public string Why => $"seed {Seed}";
+
+    public void Dispose()
+    {
+        Writer.Dispose();
+        if (System.IO.Directory.Exists(Directory)) System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
+    /// <summary>Writes random chunks (one all-zero) from several threads at once, in shuffled order.</summary>
+    private (byte[], List<(long, int)>) WritePages(string name, int chunkCount, int chunkSize)
+    {
+        var payload = new byte[(long)chunkCount * chunkSize - Random.Next(1, 4096)];
+        Random.NextBytes(payload);
+        var chunks = new List<(long Offset, int Length)>();
+        for (long o = 0; o < payload.Length; o += chunkSize) chunks.Add((o, (int)Math.Min(chunkSize, payload.Length - o)));
+        Array.Clear(payload, (int)chunks[1].Offset, chunks[1].Length);
+        var file = Writer.OpenPages(name, payload.Length);
+        var order = chunks.ToArray();
+        Random.Shuffle(order);
+        Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = 4 },
+            c => file.Write(c.Offset, payload.AsSpan((int)c.Offset, c.Length)));
+        return (payload, chunks);
+    }
+
+    private GpuNode MakeGpu(uint gpuId, uint minor) => new()
+    {
+        NodeId = (uint)Random.Next(1, 9), GpuId = gpuId, SimdCount = (uint)Random.Next(64, 512), DeviceId = 0x740f,
+        VendorId = 0x1002, DrmRenderMinor = minor, HiveId = (ulong)Random.NextInt64(), VramSize = (ulong)Random.Next(8, 192) << 30,
+        NumSdmaEngines = 2, NumCpQueues = 24, FwVersion = (uint)Random.Next(), IoLinks = [new IoLink(11, 0)],
+    };
+
+    private CriuKfd MakeKfd()
+    {
+        var kfd = new CriuKfd
+        {
+            Pid = (uint)Random.Next(100, 1 << 22), NumOfGpus = (uint)Gpus.Count, NumOfCpus = 1, NumOfObjects = 7,
+            SharedMemSize = (ulong)Random.Next(1, 1 << 20), SharedMemMagic = 0x43524955, PrivData = ByteString.CopyFrom(RandomBytes(300)),
+        };
+        foreach (var g in Gpus) kfd.DeviceEntries.Add(g.ToDeviceEntry());
+        for (var i = 0; i < 6; i++)
+            kfd.BoEntries.Add(new KfdBoEntry
+            {
+                Addr = (ulong)Random.NextInt64(1L << 40, 1L << 47) & ~0xfffUL, Size = (ulong)Random.Next(1, 1 << 16) << 12,
+                Offset = (ulong)Random.NextInt64(), AllocFlags = i % 3 == 0 ? 1u : 2u, GpuId = Gpus[i % 2].GpuId, Handle = (uint)Random.Next(),
+            });
+        kfd.NumOfBos = (ulong)kfd.BoEntries.Count;
+        return kfd;
+    }
+
+    private CriuRenderNode MakeRenderNode(int id, GpuNode gpu)
+    {
+        var node = new CriuRenderNode { GpuId = gpu.GpuId, Id = (uint)id, DrmRenderMinor = gpu.DrmRenderMinor };
+        for (var i = 0; i < 3; i++)
+        {
+            var bo = new DrmBoEntry
+            {
+                Addr = (ulong)Random.NextInt64(1L << 32, 1L << 46), Size = (ulong)Random.Next(1, 4096) << 12, Offset = (ulong)Random.NextInt64(),
+                AllocFlags = (ulong)Random.Next(), Alignment = 4096, PreferredDomains = i == 0 ? 4u : 2u, Handle = (uint)Random.Next(1, 1000),
+                IsImport = (uint)(id == RenderBId && i == 0 ? 1 : 0),
+            };
+            for (var v = 0; v < 1 + i; v++)
+                bo.VmEntries.Add(new DrmVmEntry { Addr = (ulong)Random.NextInt64(1L << 32, 1L << 46), Size = bo.Size, Offset = 0, Flags = 0xe });
+            bo.NumOfVms = (uint)bo.VmEntries.Count;
+            node.BoEntries.Add(bo);
+        }
+        node.NumOfBos = (ulong)node.BoEntries.Count;
+        return node;
+    }
+
+    private byte[] RandomBytes(int n)
+    {
+        var b = new byte[n];
+        Random.NextBytes(b);
+        return b;
+    }
+}
