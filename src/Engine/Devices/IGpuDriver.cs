@@ -21,6 +21,9 @@ public interface IGpuDriver : IDisposable
     /// <summary>A new, empty process to restore into; its pid.</summary>
     uint CreateRestoreTarget();
 
+    /// <summary>Throws a restore target away (a failed restore): its BOs and state are freed, it never runs.</summary>
+    void DiscardRestoreTarget(uint pid);
+
     /// <summary>The render-node minors a process has open (on Linux: its /proc/PID/fd links to /dev/dri/renderD*).</summary>
     IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid);
 

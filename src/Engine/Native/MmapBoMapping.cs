@@ -26,17 +26,27 @@ public sealed unsafe class MmapBoMapping : IBoMapping
         if (fd < 0) throw new DriverException(Libc.LastErrno, "open", devicePath);
         try
         {
-            var prot = Libc.PROT_READ | (writable ? Libc.PROT_WRITE : 0);
-            var address = Libc.Mmap(0, (nuint)size, prot, Libc.MAP_SHARED, fd, checked((long)offset));
-            if (address == Libc.MapFailed)
-                throw new DriverException(Libc.LastErrno, "mmap", devicePath, $"offset 0x{offset:x} size {size}");
-            return new MmapBoMapping(address, size);
+            return Map(fd, devicePath, offset, size, writable);
         }
         finally
         {
             // The mapping keeps its own reference to the file.
             Libc.Close(fd);
         }
+    }
+
+    /// <summary>
+    /// Maps [offset, offset+size) of an already open file <paramref name="fd"/> (named <paramref name="device"/> in errors).
+    /// A render node only lets the file that holds a BO's handle map it, so real BOs are mapped through that file.
+    /// </summary>
+    public static MmapBoMapping Map(int fd, string device, ulong offset, ulong size, bool writable)
+    {
+        if (size == 0) return new MmapBoMapping(0, 0);
+        var prot = Libc.PROT_READ | (writable ? Libc.PROT_WRITE : 0);
+        var address = Libc.Mmap(0, (nuint)size, prot, Libc.MAP_SHARED, fd, checked((long)offset));
+        if (address == Libc.MapFailed)
+            throw new DriverException(Libc.LastErrno, "mmap", device, $"offset 0x{offset:x} size {size}");
+        return new MmapBoMapping(address, size);
     }
 
     public void Read(ulong offset, Span<byte> destination)

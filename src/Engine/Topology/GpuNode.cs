@@ -21,6 +21,7 @@ public sealed record GpuNode
     public uint IoLinksCount { get; init; }
     public uint MaxWavesPerSimd { get; init; }
     public uint LdsSizeInKb { get; init; }
+    public uint GdsSizeInKb { get; init; }
     public uint NumGws { get; init; }
     public uint WaveFrontSize { get; init; }
     public uint ArrayCount { get; init; }

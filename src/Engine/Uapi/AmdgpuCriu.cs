@@ -60,26 +60,29 @@ public struct DrmAmdgpuCriuVmMappingPrivData
     public uint idr_handle;
 }
 
-/// <summary><c>struct drm_amdgpu_criu_bo_info_args</c> (CRIU_BO_INFO, the per-ioctl design of seed 003's series).</summary>
+/// <summary><c>struct drm_amdgpu_criu_bo_info_args</c> (CRIU_BO_INFO, v9 of the series seed 003 belongs to: explicit padding).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct DrmAmdgpuCriuBoInfoArgs
 {
+    /// <summary>User pointer to an array of drm_amdgpu_criu_bo_bucket.</summary>
+    public ulong bo_buckets;
     /// <summary>In: size of the bo_buckets array. Out: BOs in the process (retry when larger).</summary>
     public uint num_bos;
-    public uint pad;
-    public ulong bo_buckets;
+    public uint padding;
 }
 
-/// <summary><c>struct drm_amdgpu_criu_bo_bucket</c> (seed 003's series: one entry per GEM handle).</summary>
+/// <summary><c>struct drm_amdgpu_criu_bo_bucket</c> (CRIU_BO_INFO v9: one entry per GEM handle; the mmap offset comes from GEM_MMAP).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct DrmAmdgpuCriuBoBucket
 {
     public ulong size;
-    public ulong offset;
+    /// <summary>The GEM_CREATE flags to recreate the BO with.</summary>
     public ulong alloc_flags;
     public uint preferred_domains;
+    /// <summary>AMDGPU_CRIU_BO_FLAG_IS_IMPORT.</summary>
     public uint flags;
     public uint gem_handle;
+    public uint padding;
 }
 
 /// <summary><c>struct drm_amdgpu_criu_mapping_info_args</c> (seed 003).</summary>

@@ -44,7 +44,7 @@ public struct DrmAmdgpuGemCreate
 public struct DrmAmdgpuGemMmap
 {
     [FieldOffset(0)] public uint handle;
-    [FieldOffset(4)] public uint pad;
+    [FieldOffset(4)] public uint _pad;
     [FieldOffset(0)] public ulong addr_ptr;
 }
 
@@ -53,7 +53,7 @@ public struct DrmAmdgpuGemMmap
 public struct DrmAmdgpuGemVa
 {
     public uint handle;
-    public uint pad;
+    public uint _pad;
     public uint operation;
     public uint flags;
     public ulong va_address;

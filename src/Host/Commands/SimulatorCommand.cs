@@ -1,13 +1,50 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Engine.Topology;
 
 namespace Gpuckpt.Host.Commands;
 
+/// <summary>`gpuckpt simulator`: the simulated GPU driver, serving its socket until SIGTERM or SIGINT.</summary>
 public static class SimulatorCommand
 {
     public static Command Create()
     {
-        var command = new Command("simulator", "(not built yet)");
-        command.SetAction(_ => { Console.Error.WriteLine("gpuckpt: simulator is not built yet"); return Cli.ExitFailed; });
+        var socket = new Option<string>("--socket") { Description = "Unix socket path to serve", Required = true };
+        var topology = new Option<string?>("--topology") { Description = "topology JSON file of the GPUs ({\"gpus\":[...]})" };
+        var gpus = new Option<int>("--gpus") { Description = "number of generated GPUs (without --topology)", DefaultValueFactory = _ => 2 };
+        var idSeed = new Option<uint>("--id-seed") { Description = "seed of the generated gpu ids and render minors", DefaultValueFactory = _ => 0 };
+        var memoryDir = new Option<string?>("--memory-dir") { Description = "where BO memory files live (default: a fresh directory under /dev/shm)" };
+        var command = new Command("simulator", "run the simulated GPU driver on a Unix socket") { socket, topology, gpus, idSeed, memoryDir };
+        command.SetAction(parse => Cli.Guard(() =>
+        {
+            var topologyPath = parse.GetValue(topology);
+            var count = parse.GetValue(gpus);
+            if (topologyPath is null && count is < 1 or > 64) throw new UsageException($"--gpus {count}: between 1 and 64");
+            var options = new SimulatorOptions(parse.GetValue(socket)!)
+            {
+                Topology = topologyPath is null ? null : GpuTopology.Load(topologyPath),
+                Gpus = count,
+                IdSeed = parse.GetValue(idSeed),
+                MemoryDir = parse.GetValue(memoryDir),
+            };
+            using var stop = new ManualResetEventSlim();
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Set();
+            }
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using (var server = SimulatorServer.Start(options))
+            {
+                var ids = string.Join(", ", server.Topology.Gpus.Select(g => $"0x{g.GpuId:x}/renderD{g.DrmRenderMinor}"));
+                Console.Out.WriteLine($"simulator ready on {server.SocketPath}: {server.Topology.Gpus.Count} GPUs ({ids}), memory in {server.MemoryDir}");
+                Console.Out.Flush();
+                stop.Wait();
+            }
+            return Cli.ExitOk;
+        }));
         return command;
     }
 }

@@ -1,13 +1,35 @@
 using System.CommandLine;
+using Gpuckpt.Engine.Simulation;
 
 namespace Gpuckpt.Host.Commands;
 
+/// <summary>`gpuckpt spawn`: starts a simulated GPU process running a deterministic workload.</summary>
 public static class SpawnCommand
 {
     public static Command Create()
     {
-        var command = new Command("spawn", "(not built yet)");
-        command.SetAction(_ => { Console.Error.WriteLine("gpuckpt: spawn is not built yet"); return Cli.ExitFailed; });
+        var driver = Cli.DriverOption();
+        var workload = new Option<string?>("--workload") { Description = "tiny, train or many-bos" };
+        var spec = new Option<string?>("--spec") { Description = "workload spec JSON file (instead of --workload)" };
+        var seed = new Option<ulong>("--seed") { Description = "seed of sizes, contents and links", Required = true };
+        var size = new Option<ulong?>("--size") { Description = "total bytes of BO memory to aim for" };
+        var bos = new Option<int?>("--bos") { Description = "number of BOs (many-bos)" };
+        var json = Cli.JsonOption();
+        var command = new Command("spawn", "start a simulated GPU process") { driver, workload, spec, seed, size, bos, json };
+        command.SetAction(parse => Cli.Guard(() =>
+        {
+            var name = parse.GetValue(workload);
+            var specPath = parse.GetValue(spec);
+            if ((name is null) == (specPath is null)) throw new UsageException("give exactly one of --workload NAME and --spec FILE");
+            using var client = SimDriverOption.Open(parse.GetValue(driver)!, "spawn");
+            var request = specPath is null
+                ? WorkloadRequest.Named(name!, parse.GetValue(seed), parse.GetValue(size), parse.GetValue(bos))
+                : WorkloadRequest.FromSpecFile(specPath, parse.GetValue(seed));
+            var pid = client.Spawn(request);
+            if (parse.GetValue(json)) Cli.PrintJson(new { pid });
+            else Console.Out.WriteLine($"spawned pid {pid}");
+            return Cli.ExitOk;
+        }));
         return command;
     }
 }

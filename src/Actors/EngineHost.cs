@@ -1,0 +1,49 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Restore;
+using Gpuckpt.Engine.Copy;
+using Gpuckpt.Engine.Devices;
+
+namespace Gpuckpt.Actors;
+
+/// <summary>An ActorSystem running the engine against one driver: what the CLI and the tests start.</summary>
+public sealed class EngineHost : IAsyncDisposable
+{
+    private EngineHost(ActorSystem system, EngineSettings settings, ChunkPool pool, IActorRef jobs)
+    {
+        System = system;
+        Settings = settings;
+        Pool = pool;
+        Jobs = jobs;
+    }
+
+    public ActorSystem System { get; }
+    public EngineSettings Settings { get; }
+    public ChunkPool Pool { get; }
+    public IActorRef Jobs { get; }
+
+    public static EngineHost Start(IGpuDriver driver, Config config, string name = "gpuckpt")
+    {
+        var settings = EngineSettings.From(config);
+        var pool = new ChunkPool(settings.ChunkSize, settings.PoolChunks);
+        var system = ActorSystem.Create(name, config);
+        return new EngineHost(system, settings, pool, system.ActorOf(JobsActor.Props(driver, settings, pool), "jobs"));
+    }
+
+    public static EngineHost Start(IGpuDriver driver, string? overrides = null) => Start(driver, EngineConfig.Load(overrides: overrides));
+
+    /// <summary>Runs a checkpoint to its end: <see cref="CheckpointCompleted"/> or <see cref="CheckpointFailed"/>.</summary>
+    public async Task<ICheckpointMessage> CheckpointAsync(CheckpointRequest request, TimeSpan timeout) =>
+        await Jobs.Ask<ICheckpointMessage>(request, timeout).ConfigureAwait(false);
+
+    /// <summary>Runs a restore to its end: <see cref="RestoreCompleted"/> or <see cref="RestoreFailed"/>.</summary>
+    public async Task<IRestoreMessage> RestoreAsync(RestoreRequest request, TimeSpan timeout) =>
+        await Jobs.Ask<IRestoreMessage>(request, timeout).ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync()
+    {
+        await System.Terminate().ConfigureAwait(false);
+        Pool.Dispose();
+    }
+}

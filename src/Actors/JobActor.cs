@@ -1,0 +1,77 @@
+using Akka.Actor;
+using Gpuckpt.Actors.Copy;
+using Gpuckpt.Engine.Copy;
+
+namespace Gpuckpt.Actors;
+
+/// <summary>A step of a job failed (its task threw or timed out).</summary>
+internal sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
+
+/// <summary>
+/// What checkpoint and restore jobs share: driver steps run as tasks whose results come back as messages, and
+/// contents copied by one device actor per device, all of which must land (or drain after a failure) before the
+/// job goes on.
+/// </summary>
+public abstract class JobActor : ReceiveActor
+{
+    private readonly HashSet<IActorRef> _devices = [];
+    private readonly List<BoMappingTable> _tables = [];
+    private string? _copyFailure;
+
+    protected JobActor(EngineSettings settings) => Settings = settings;
+
+    protected EngineSettings Settings { get; }
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
+
+    protected override void PostStop() => DisposeTables();
+
+    /// <summary>Runs a blocking driver step off the actor; its result (or <see cref="StepFailed"/>) comes back to Self.</summary>
+    protected void RunStep<T>(string step, Func<T> body) where T : notnull =>
+        Task.Run(() => (object)body()).WaitAsync(Settings.OpTimeout)
+            .PipeTo(Self, failure: e => new StepFailed(step, e is AggregateException { InnerException: { } inner } ? inner : e));
+
+    /// <summary>Starts one device actor per device; <see cref="ReceiveCopies"/> reports when all are done.</summary>
+    protected void StartCopies(IEnumerable<(DeviceContents Device, BoMappingTable Table, Func<CopyChunk, CancellationToken, Task> Copy)> devices)
+    {
+        foreach (var (device, table, copy) in devices)
+        {
+            _tables.Add(table);
+            var actor = Context.ActorOf(DeviceCopyActor.Props(device.Device, device.Chunks, copy, Settings.WorkersPerDevice),
+                Uri.EscapeDataString(device.Device.Replace(' ', '-')));
+            Context.Watch(actor);
+            _devices.Add(actor);
+        }
+    }
+
+    protected bool CopiesRunning => _devices.Count > 0;
+
+    /// <summary>Handles the device actors' reports; calls <paramref name="done"/> once with null or the first failure.</summary>
+    protected void ReceiveCopies(Action<string?> done)
+    {
+        void Finished(IActorRef device, string? failure)
+        {
+            if (!_devices.Remove(device)) return;
+            Context.Unwatch(device);
+            if (failure is not null && _copyFailure is null)
+            {
+                _copyFailure = failure;
+                foreach (var other in _devices) other.Tell(AbortCopy.Instance);
+            }
+            if (_devices.Count > 0) return;
+            DisposeTables();
+            done(_copyFailure);
+        }
+
+        Receive<DeviceCopied>(_ => Finished(Sender, null));
+        Receive<DeviceCopyFailed>(f => Finished(Sender, f.Reason));
+        Receive<Terminated>(t => Finished(t.ActorRef, $"{Uri.UnescapeDataString(t.ActorRef.Path.Name)} stopped unexpectedly"));
+    }
+
+    private void DisposeTables()
+    {
+        foreach (var table in _tables) table.Dispose();
+        _tables.Clear();
+    }
+}

@@ -1,0 +1,34 @@
+using Akka.Actor;
+using Gpuckpt.Engine.Copy;
+using Gpuckpt.Engine.Restore;
+
+namespace Gpuckpt.Actors.Restore;
+
+/// <summary>The restore protocol: what a client asks and what it is told.</summary>
+public interface IRestoreMessage;
+
+/// <summary>Restore the image in <paramref name="ImagesDir"/> into a new process on this node's devices.</summary>
+public sealed record RestoreRequest(string ImagesDir) : IRestoreMessage;
+
+public sealed record RestoreSummary(
+    uint Pid,
+    string ImagesDir,
+    long Bytes,
+    int Bos,
+    int Devices,
+    int RenderPasses,
+    double Seconds,
+    IReadOnlyDictionary<string, string> GpuMap)
+{
+    public double GigabytesPerSecond => Seconds > 0 ? Bytes / Seconds / 1e9 : 0;
+}
+
+public sealed record RestoreCompleted(RestoreSummary Summary) : IRestoreMessage;
+
+/// <summary>The restore failed; what it had created on the device was rolled back (problems doing so are in the reason).</summary>
+public sealed record RestoreFailed(string ImagesDir, string Reason) : IRestoreMessage;
+
+internal sealed record Planned(RestorePlan Plan) : INoSerializationVerificationNeeded;
+internal sealed record DeviceStateRestored(RestoreSession Session, RenderPassLog Passes, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
+internal sealed record Resumed(uint Pid) : INoSerializationVerificationNeeded;
+internal sealed record RolledBack(string Reason) : INoSerializationVerificationNeeded;

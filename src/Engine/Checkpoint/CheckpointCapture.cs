@@ -1,0 +1,177 @@
+using Gpuckpt.Engine.Copy;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Images.Proto;
+using Gpuckpt.Engine.Topology;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Checkpoint;
+
+/// <summary>
+/// Turns a paused process's driver state into image metadata and a copy plan: KFD CHECKPOINT, every render node's
+/// BOs and mappings, the import links between them, and one <see cref="DeviceContents"/> per GPU and per render node.
+/// </summary>
+public static class CheckpointCapture
+{
+    public static CapturedProcess Capture(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, int chunkSize)
+    {
+        var topology = driver.Topology();
+        var snapshot = KfdCheckpoint.Checkpoint(kfd, info);
+        var fds = snapshot.Bos.Select(b => b.dmabuf_fd).Where(fd => fd != KfdSnapshot.InvalidFd).ToList();
+        try
+        {
+            var actualOf = snapshot.Devices.ToDictionary(d => d.user_gpu_id, d => d.actual_gpu_id);
+            var userOf = snapshot.Devices.ToDictionary(d => d.actual_gpu_id, d => d.user_gpu_id);
+            var gpuOf = snapshot.Devices.ToDictionary(d => d.user_gpu_id, d => LocalGpu(topology, d.actual_gpu_id));
+
+            var resolver = new ImportResolver();
+            resolver.AddKfd(snapshot.Bos
+                .Select((b, i) => (Bucket: b, Index: i))
+                .Where(x => x.Bucket.dmabuf_fd != KfdSnapshot.InvalidFd)
+                .Select(x => (x.Bucket.gpu_id, x.Index, x.Bucket.addr, driver.DmabufInode((int)x.Bucket.dmabuf_fd))));
+
+            var renderNodes = new List<RenderNodeSnapshot>();
+            foreach (var minor in driver.RenderMinorsOpenedBy(kfd.Pid).Order())
+            {
+                var gpu = topology.FirstOrDefault(g => g.DrmRenderMinor == minor)
+                          ?? throw new DriverException(Errno.ENODEV, "open", $"renderD{minor}", detail: "no such GPU in the topology");
+                if (!userOf.TryGetValue(gpu.GpuId, out var userGpuId))
+                    throw new DriverException(Errno.EINVAL, "CRIU_OP(CHECKPOINT)", $"renderD{minor}", detail: $"GPU 0x{gpu.GpuId:x} is not one of the process's KFD devices");
+                using var node = driver.OpenRenderNode(kfd.Pid, minor);
+                var scanned = RenderNodeScanner.Scan(driver, node, userGpuId);
+                renderNodes.Add(scanned);
+                resolver.AddRenderNode(scanned);
+            }
+            var links = resolver.Finish();
+
+            var kfdMessage = KfdMessage(snapshot, gpuOf);
+            var renderMessages = renderNodes.Select((n, i) => RenderMessage(n, i)).ToList();
+            var devices = new List<DeviceContents>();
+            foreach (var device in snapshot.Devices)
+                devices.Add(GpuContents(device.user_gpu_id, gpuOf[device.user_gpu_id], snapshot, chunkSize));
+            for (var i = 0; i < renderNodes.Count; i++)
+            {
+                var contents = RenderContents(renderNodes[i], i, chunkSize);
+                if (contents.Files.Count > 0) devices.Add(contents);
+            }
+            return new CapturedProcess(kfd.Pid, [.. snapshot.Devices.Select(d => gpuOf[d.user_gpu_id])], kfdMessage, renderMessages, links,
+                devices.Where(d => d.Chunks.Count > 0 || d.Files.Count > 0).ToList());
+        }
+        finally
+        {
+            foreach (var fd in fds) driver.CloseFd((int)fd);
+        }
+    }
+
+    private static GpuNode LocalGpu(IReadOnlyList<GpuNode> topology, uint actualGpuId) =>
+        topology.FirstOrDefault(g => g.GpuId == actualGpuId)
+        ?? throw new DriverException(Errno.ENODEV, "CRIU_OP(CHECKPOINT)", $"GPU 0x{actualGpuId:x}", detail: "reported by KFD but not in the topology");
+
+    private static CriuKfd KfdMessage(KfdSnapshot snapshot, IReadOnlyDictionary<uint, GpuNode> gpuOf)
+    {
+        var message = new CriuKfd
+        {
+            Pid = snapshot.Pid,
+            NumOfGpus = (uint)snapshot.Devices.Length,
+            NumOfCpus = 0,
+            NumOfBos = (ulong)snapshot.Bos.Length,
+            NumOfObjects = snapshot.NumObjects,
+            SharedMemSize = 0,
+            SharedMemMagic = 0,
+            PrivData = Google.Protobuf.ByteString.CopyFrom(snapshot.PrivData),
+        };
+        foreach (var device in snapshot.Devices) message.DeviceEntries.Add(DeviceEntry(gpuOf[device.user_gpu_id], device.user_gpu_id));
+        for (var i = 0; i < snapshot.Bos.Length; i++)
+        {
+            var b = snapshot.Bos[i];
+            message.BoEntries.Add(new KfdBoEntry { Addr = b.addr, Size = b.size, Offset = b.offset, AllocFlags = b.alloc_flags, GpuId = b.gpu_id, Handle = (uint)i });
+        }
+        return message;
+    }
+
+    /// <summary>The properties of the GPU the BOs lived on, under the gpu id the process knows it by.</summary>
+    public static KfdDeviceEntry DeviceEntry(GpuNode gpu, uint userGpuId)
+    {
+        var entry = new KfdDeviceEntry
+        {
+            NodeId = gpu.NodeId, GpuId = userGpuId, CpuCoresCount = gpu.CpuCoresCount, SimdCount = gpu.SimdCount,
+            MemBanksCount = gpu.MemBanksCount, CachesCount = gpu.CachesCount, IoLinksCount = gpu.IoLinksCount,
+            MaxWavesPerSimd = gpu.MaxWavesPerSimd, LdsSizeInKb = gpu.LdsSizeInKb, GdsSizeInKb = gpu.GdsSizeInKb,
+            NumGws = gpu.NumGws, WaveFrontSize = gpu.WaveFrontSize, ArrayCount = gpu.ArrayCount,
+            SimdArraysPerEngine = gpu.SimdArraysPerEngine, CuPerSimdArray = gpu.CuPerSimdArray, SimdPerCu = gpu.SimdPerCu,
+            MaxSlotsScratchCu = gpu.MaxSlotsScratchCu, VendorId = gpu.VendorId, DeviceId = gpu.DeviceId, Domain = gpu.Domain,
+            DrmRenderMinor = gpu.DrmRenderMinor, HiveId = gpu.HiveId, NumSdmaEngines = gpu.NumSdmaEngines,
+            NumSdmaXgmiEngines = gpu.NumSdmaXgmiEngines, NumSdmaQueuesPerEngine = gpu.NumSdmaQueuesPerEngine,
+            NumCpQueues = gpu.NumCpQueues, FwVersion = gpu.FwVersion, Capability = gpu.Capability,
+            SdmaFwVersion = gpu.SdmaFwVersion, VramPublic = gpu.VramPublic, VramSize = gpu.VramSize,
+        };
+        foreach (var link in gpu.IoLinks) entry.Iolinks.Add(new DevIolink { Type = link.Type, NodeToId = link.NodeToId });
+        return entry;
+    }
+
+    /// <summary>The image's GPU back as a GpuNode (gpu_id is the user gpu id), for topology matching.</summary>
+    public static GpuNode ToGpuNode(KfdDeviceEntry e) => new()
+    {
+        NodeId = e.NodeId, GpuId = e.GpuId, CpuCoresCount = e.CpuCoresCount, SimdCount = e.SimdCount,
+        MemBanksCount = e.MemBanksCount, CachesCount = e.CachesCount, IoLinksCount = e.IoLinksCount,
+        MaxWavesPerSimd = e.MaxWavesPerSimd, LdsSizeInKb = e.LdsSizeInKb, GdsSizeInKb = e.GdsSizeInKb, NumGws = e.NumGws,
+        WaveFrontSize = e.WaveFrontSize, ArrayCount = e.ArrayCount, SimdArraysPerEngine = e.SimdArraysPerEngine,
+        CuPerSimdArray = e.CuPerSimdArray, SimdPerCu = e.SimdPerCu, MaxSlotsScratchCu = e.MaxSlotsScratchCu,
+        VendorId = e.VendorId, DeviceId = e.DeviceId, Domain = e.Domain, DrmRenderMinor = e.DrmRenderMinor,
+        HiveId = e.HiveId, NumSdmaEngines = e.NumSdmaEngines, NumSdmaXgmiEngines = e.NumSdmaXgmiEngines,
+        NumSdmaQueuesPerEngine = e.NumSdmaQueuesPerEngine, NumCpQueues = e.NumCpQueues, FwVersion = e.FwVersion,
+        Capability = e.Capability, SdmaFwVersion = e.SdmaFwVersion, VramPublic = e.VramPublic, VramSize = e.VramSize,
+        IoLinks = [.. e.Iolinks.Select(l => new IoLink(l.Type, l.NodeToId))],
+    };
+
+    private static CriuRenderNode RenderMessage(RenderNodeSnapshot node, int index)
+    {
+        var message = new CriuRenderNode { GpuId = node.GpuId, Id = (uint)ImageIds.RenderNode(index), DrmRenderMinor = node.Minor, NumOfBos = (ulong)node.Bos.Count };
+        foreach (var bo in node.Bos)
+        {
+            var entry = new DrmBoEntry
+            {
+                Addr = bo.Mappings.Length > 0 ? bo.Mappings[0].start * AmdgpuGem.GpuPageSize : 0,
+                Size = bo.Bucket.size,
+                Offset = bo.MmapOffset,
+                AllocFlags = bo.Bucket.alloc_flags,
+                Alignment = AmdgpuGem.GpuPageSize,
+                PreferredDomains = bo.Bucket.preferred_domains,
+                Handle = bo.Handle,
+                IsImport = bo.IsImport ? 1u : 0u,
+                NumOfVms = (uint)bo.Mappings.Length,
+            };
+            foreach (var m in bo.Mappings)
+                entry.VmEntries.Add(new DrmVmEntry
+                {
+                    Addr = m.start * AmdgpuGem.GpuPageSize,
+                    Size = (m.last - m.start + 1) * AmdgpuGem.GpuPageSize,
+                    Offset = m.offset,
+                    Flags = m.flags,
+                });
+            message.BoEntries.Add(entry);
+        }
+        return message;
+    }
+
+    private static DeviceContents GpuContents(uint userGpuId, GpuNode gpu, KfdSnapshot snapshot, int chunkSize)
+    {
+        var bos = snapshot.Bos
+            .Select((b, i) => (Bucket: b, Index: i))
+            .Where(x => x.Bucket.gpu_id == userGpuId && ((KfdAllocFlags)x.Bucket.alloc_flags).HasContents())
+            .Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size, $"KFD BO #{x.Index} at 0x{x.Bucket.addr:x}"))
+            .ToList();
+        return ContentPlanner.OnePageFile($"GPU 0x{userGpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), bos, chunkSize);
+    }
+
+    private static DeviceContents RenderContents(RenderNodeSnapshot node, int nodeIndex, int chunkSize)
+    {
+        var bos = node.Bos
+            .Select((bo, boIndex) => (Bo: bo, Index: boIndex))
+            .Where(x => !x.Bo.IsImport && x.Bo.Bucket.size > 0)
+            .Select(x => (new BoSource(node.Minor, x.Bo.MmapOffset, x.Bo.Bucket.size, $"renderD{node.Minor} handle {x.Bo.Handle}"),
+                ImageFileName.DrmPages(ImageIds.RenderNode(nodeIndex), node.Minor, x.Index)))
+            .ToList();
+        return ContentPlanner.FilePerBo($"renderD{node.Minor}", bos, chunkSize);
+    }
+}

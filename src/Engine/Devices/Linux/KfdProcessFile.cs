@@ -1,0 +1,44 @@
+using Gpuckpt.Engine.Native;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Devices.Linux;
+
+/// <summary>A target process's /dev/kfd file, taken over from it, on which the CRIU ops act.</summary>
+internal sealed unsafe class KfdProcessFile(uint pid, int fd, string device) : IKfdFile
+{
+    private int _fd = fd;
+
+    public uint Pid { get; } = pid;
+
+    public int GetVersion(ref KfdIoctlGetVersionArgs args) => DeviceIoctl.Call(Fd(), KfdIoctls.GetVersion, ref args);
+
+    public int CriuOp(ref KfdIoctlCriuArgs args, Span<KfdCriuDeviceBucket> devices, Span<KfdCriuBoBucket> bos, Span<byte> privData)
+    {
+        // CHECKPOINT and RESTORE make the kernel read or write as many entries as the counts say: never past the spans.
+        if (args.op is (uint)KfdCriuOp.Checkpoint or (uint)KfdCriuOp.Restore
+            && (args.num_devices > (uint)devices.Length || args.num_bos > (uint)bos.Length || args.priv_data_size > (ulong)privData.Length))
+            return Errno.EINVAL;
+        fixed (KfdCriuDeviceBucket* d = devices)
+        fixed (KfdCriuBoBucket* b = bos)
+        fixed (byte* p = privData)
+        {
+            args.devices = DeviceIoctl.Address(d, devices.Length);
+            args.bos = DeviceIoctl.Address(b, bos.Length);
+            args.priv_data = DeviceIoctl.Address(p, privData.Length);
+            return DeviceIoctl.Call(Fd(), KfdIoctls.CriuOp, ref args);
+        }
+    }
+
+    private int Fd()
+    {
+        var fd = Volatile.Read(ref _fd);
+        ObjectDisposedException.ThrowIf(fd < 0, this);
+        return fd;
+    }
+
+    public void Dispose()
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0 && Libc.Close(fd) != 0) throw new DriverException(Libc.LastErrno, "close", $"{device} of pid {Pid}");
+    }
+}

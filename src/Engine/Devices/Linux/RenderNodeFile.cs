@@ -1,0 +1,61 @@
+using Gpuckpt.Engine.Native;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Devices.Linux;
+
+/// <summary>A target process's render node file (/dev/dri/renderD{minor}), taken over from it: its GEM handles and VM.</summary>
+internal sealed unsafe class RenderNodeFile(uint pid, uint minor, int fd, string device, Action<RenderNodeFile>? closed = null) : IRenderNode
+{
+    private int _fd = fd;
+
+    public uint Pid { get; } = pid;
+    public uint Minor { get; } = minor;
+    public string Device { get; } = device;
+
+    public int Fd
+    {
+        get
+        {
+            var fd = Volatile.Read(ref _fd);
+            ObjectDisposedException.ThrowIf(fd < 0, this);
+            return fd;
+        }
+    }
+
+    public int GemCreate(ref DrmAmdgpuGemCreate args) => DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuGemCreate, ref args);
+    public int GemClose(ref DrmGemClose args) => DeviceIoctl.Call(Fd, DrmIoctls.GemClose, ref args);
+    public int GemMmap(ref DrmAmdgpuGemMmap args) => DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuGemMmap, ref args);
+    public int GemVa(ref DrmAmdgpuGemVa args) => DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuGemVa, ref args);
+    public int GemChangeHandle(ref DrmGemChangeHandle args) => DeviceIoctl.Call(Fd, DrmIoctls.GemChangeHandle, ref args);
+    public int PrimeHandleToFd(ref DrmPrimeHandle args) => DeviceIoctl.Call(Fd, DrmIoctls.PrimeHandleToFd, ref args);
+    public int PrimeFdToHandle(ref DrmPrimeHandle args) => DeviceIoctl.Call(Fd, DrmIoctls.PrimeFdToHandle, ref args);
+
+    public int CriuBoInfo(ref DrmAmdgpuCriuBoInfoArgs args, Span<DrmAmdgpuCriuBoBucket> buckets)
+    {
+        // The kernel fills num_bos entries when they fit: the count must not promise more room than the span has.
+        if (args.num_bos > (uint)buckets.Length) return Errno.EINVAL;
+        fixed (DrmAmdgpuCriuBoBucket* b = buckets)
+        {
+            args.bo_buckets = DeviceIoctl.Address(b, buckets.Length);
+            return DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuCriuBoInfo, ref args);
+        }
+    }
+
+    public int CriuMappingInfo(ref DrmAmdgpuCriuMappingInfoArgs args, Span<DrmAmdgpuCriuVmBucket> buckets)
+    {
+        if (args.num_mappings > (uint)buckets.Length) return Errno.EINVAL;
+        fixed (DrmAmdgpuCriuVmBucket* b = buckets)
+        {
+            args.vm_buckets = DeviceIoctl.Address(b, buckets.Length);
+            return DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuCriuMappingInfo, ref args);
+        }
+    }
+
+    public void Dispose()
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd < 0) return;
+        closed?.Invoke(this);
+        if (Libc.Close(fd) != 0) throw new DriverException(Libc.LastErrno, "close", $"{Device} of pid {Pid}");
+    }
+}

@@ -1,0 +1,99 @@
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Images.Proto;
+
+namespace Gpuckpt.Engine.Restore;
+
+/// <summary>One render-node BO of the image: its node (by image id) and its entry.</summary>
+public sealed record RenderBoRef(int NodeId, uint GpuId, uint Minor, DrmBoEntry Entry)
+{
+    public uint Handle => Entry.Handle;
+    public override string ToString() => $"render BO handle {Handle} on GPU 0x{GpuId:x}";
+}
+
+/// <summary>What the passes do to a device (or, for a dry run, to nothing).</summary>
+public interface IRenderRestoreOps
+{
+    /// <summary>A non-import BO: create it, give it its original handle, map every VM mapping.</summary>
+    void Create(RenderBoRef bo);
+
+    /// <summary>An import whose exporter's dmabuf exists: import it, give it its original handle, map it.</summary>
+    void Import(RenderBoRef bo, ImportLink link);
+}
+
+/// <summary>What each pass restored, for the report and the dry run.</summary>
+public sealed record RenderPassLog(IReadOnlyList<IReadOnlyList<RenderBoRef>> Passes)
+{
+    public int Count => Passes.Count;
+}
+
+/// <summary>
+/// Restores render-node BOs in passes, node by node in the given order: a node's non-imports first, then each import
+/// whose exporter's dmabuf exists (a KFD BO always does after KFD RESTORE; a render BO once it is restored). An import
+/// whose exporter is not there yet is skipped and retried on the next pass; a pass without progress is an error naming
+/// what waits for what. Work done in an earlier pass is never redone.
+/// </summary>
+public static class RenderRestorePasses
+{
+    public static RenderPassLog Run(IReadOnlyList<CriuRenderNode> nodes, IReadOnlyList<ImportLink> links, CriuKfd kfd, IRenderRestoreOps ops, ISet<(int NodeId, uint Handle)>? alreadyDone = null)
+    {
+        var linkOf = new Dictionary<(int, uint), ImportLink>();
+        foreach (var link in links) linkOf[(link.RenderNodeId, link.GemHandle)] = link;
+        var done = alreadyDone ?? new HashSet<(int NodeId, uint Handle)>();
+        var all = nodes.SelectMany(n => n.BoEntries.Select(e => new RenderBoRef((int)n.Id, n.GpuId, n.DrmRenderMinor, e))).ToList();
+        CheckExporters(all, linkOf, kfd);
+
+        var passes = new List<IReadOnlyList<RenderBoRef>>();
+        while (all.Any(b => !done.Contains((b.NodeId, b.Handle))))
+        {
+            var pass = new List<RenderBoRef>();
+            foreach (var node in nodes)
+            {
+                var bos = all.Where(b => b.NodeId == (int)node.Id && !done.Contains((b.NodeId, b.Handle))).ToList();
+                foreach (var bo in bos.Where(b => b.Entry.IsImport == 0))
+                {
+                    ops.Create(bo);
+                    done.Add((bo.NodeId, bo.Handle));
+                    pass.Add(bo);
+                }
+                foreach (var bo in bos.Where(b => b.Entry.IsImport != 0))
+                {
+                    var link = linkOf[(bo.NodeId, bo.Handle)];
+                    if (link.ExporterKind == ExporterKind.Render && !done.Contains((link.ExporterRenderNodeId!.Value, link.ExporterHandle!.Value)))
+                        continue;
+                    ops.Import(bo, link);
+                    done.Add((bo.NodeId, bo.Handle));
+                    pass.Add(bo);
+                }
+            }
+            if (pass.Count == 0)
+            {
+                var waiting = all.Where(b => !done.Contains((b.NodeId, b.Handle)))
+                    .Select(b => $"{b} waits for {Describe(linkOf[(b.NodeId, b.Handle)])}");
+                throw new InvalidOperationException($"render restore pass {passes.Count + 1} made no progress: {string.Join("; ", waiting)}");
+            }
+            passes.Add(pass);
+        }
+        return new RenderPassLog(passes);
+    }
+
+    /// <summary>An import must have a recorded exporter, and that exporter must be in the image.</summary>
+    private static void CheckExporters(IReadOnlyList<RenderBoRef> all, IReadOnlyDictionary<(int, uint), ImportLink> linkOf, CriuKfd kfd)
+    {
+        var renderBos = all.Where(b => b.Entry.IsImport == 0).Select(b => (b.NodeId, b.Handle)).ToHashSet();
+        var kfdBos = kfd.BoEntries.Select(b => (b.GpuId, b.Addr)).ToHashSet();
+        foreach (var bo in all.Where(b => b.Entry.IsImport != 0))
+        {
+            if (!linkOf.TryGetValue((bo.NodeId, bo.Handle), out var link))
+                throw new ImageException(ImageManifest.FileName, null, $"{bo} is an import but the image records no exporter for it");
+            var present = link.ExporterKind == ExporterKind.Kfd
+                ? kfdBos.Contains((link.ExporterGpuId, link.ExporterAddr ?? ulong.MaxValue))
+                : renderBos.Contains((link.ExporterRenderNodeId ?? -1, link.ExporterHandle ?? uint.MaxValue));
+            if (!present)
+                throw new ImageException(ImageManifest.FileName, null, $"{bo} imports {Describe(link)}, which is not in the image");
+        }
+    }
+
+    public static string Describe(ImportLink link) => link.ExporterKind == ExporterKind.Kfd
+        ? $"KFD BO at 0x{link.ExporterAddr:x} on GPU 0x{link.ExporterGpuId:x}"
+        : $"render BO handle {link.ExporterHandle} on GPU 0x{link.ExporterGpuId:x}";
+}

@@ -1,0 +1,50 @@
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Topology;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Restore;
+
+/// <summary>
+/// What a restore will do, decided before it touches a device: the image (verified whole), the map of its GPUs onto
+/// local ones, and the stages with their render-node passes.
+/// </summary>
+public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
+{
+    /// <summary>Verifies every file and checksum, loads the metadata and maps the GPUs; throws with the reason otherwise.</summary>
+    public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus)
+    {
+        var verified = ImageVerifier.Verify(dir);
+        if (!verified.Ok) throw new ImageException(verified.File ?? dir, verified.Offset, verified.Reason ?? "verification failed");
+        var image = LoadedImage.Load(ImageReader.Open(dir));
+        return new RestorePlan(image, TopologyMatcher.Match(image.Gpus, localGpus));
+    }
+
+    /// <summary>The stages as a dry run prints them; the render passes are simulated, nothing is created.</summary>
+    public IReadOnlyList<RestoreStage> Stages()
+    {
+        var kfd = Image.Kfd;
+        var passes = RenderRestorePasses.Run(Image.RenderNodes, Image.Imports, kfd, new DryRun());
+        var contentBytes = kfd.BoEntries.Where(b => ((KfdAllocFlags)b.AllocFlags).HasContents()).Sum(b => (long)b.Size)
+                           + Image.RenderNodes.SelectMany(n => n.BoEntries).Where(e => e.IsImport == 0).Sum(e => (long)e.Size);
+        var stages = new List<RestoreStage>
+        {
+            new("verify", $"{Image.Reader.Manifest.Files.Count} files, checksums checked"),
+            new("topology", string.Join(", ", Map.ByUserGpuId.OrderBy(kv => kv.Key).Select(kv => $"0x{kv.Key:x} -> 0x{kv.Value.GpuId:x} (renderD{kv.Value.DrmRenderMinor})"))),
+            new("kfd-restore", $"{kfd.BoEntries.Count} BOs on {kfd.DeviceEntries.Count} GPUs, {kfd.PrivData.Length} bytes of queue/event state"),
+        };
+        for (var i = 0; i < passes.Count; i++)
+            stages.Add(new($"render-pass-{i + 1}", string.Join(", ", passes.Passes[i].Select(b => $"{(b.Entry.IsImport != 0 ? "import" : "create")} {b}"))));
+        stages.Add(new("contents", $"{contentBytes} bytes"));
+        stages.Add(new("resume", "RESUME once"));
+        return stages;
+    }
+
+    private sealed class DryRun : IRenderRestoreOps
+    {
+        public void Create(RenderBoRef bo) { }
+        public void Import(RenderBoRef bo, ImportLink link) { }
+    }
+}
+
+/// <summary>One stage of a restore plan, for --dry-run.</summary>
+public sealed record RestoreStage(string Name, string Detail);

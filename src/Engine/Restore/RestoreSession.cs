@@ -1,0 +1,242 @@
+using Gpuckpt.Engine.Checkpoint;
+using Gpuckpt.Engine.Copy;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Topology;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Restore;
+
+/// <summary>
+/// One restore on a device: the new process, its KFD file and render nodes, and everything created so far, so a
+/// failure can be rolled back. Render-node BOs are recreated through the same ioctls that create and import them.
+/// </summary>
+public sealed class RestoreSession : IDisposable, IRenderRestoreOps
+{
+    private readonly IGpuDriver _driver;
+    private readonly LoadedImage _image;
+    private readonly TopologyMap _map;
+    private readonly Dictionary<uint, IRenderNode> _nodes = new();
+    private readonly Dictionary<(int NodeId, uint Handle), ulong> _renderOffsets = new();
+    private readonly List<(IRenderNode Node, uint Handle)> _created = [];
+    private KfdCriuBoBucket[] _restored = [];
+    private bool _resumed;
+
+    private RestoreSession(IGpuDriver driver, LoadedImage image, TopologyMap map, uint pid, IKfdFile kfd)
+    {
+        _driver = driver;
+        _image = image;
+        _map = map;
+        Pid = pid;
+        Kfd = kfd;
+    }
+
+    public uint Pid { get; }
+    public IKfdFile Kfd { get; }
+
+    /// <summary>Creates the process to restore into and opens its KFD file and a render node per mapped GPU.</summary>
+    public static RestoreSession Begin(IGpuDriver driver, LoadedImage image, TopologyMap map)
+    {
+        var pid = driver.CreateRestoreTarget();
+        IKfdFile? kfd = null;
+        try
+        {
+            kfd = driver.OpenKfd(pid);
+            var session = new RestoreSession(driver, image, map, pid, kfd);
+            foreach (var gpu in image.Kfd.DeviceEntries)
+                session._nodes[gpu.GpuId] = driver.OpenRenderNode(pid, map[gpu.GpuId].DrmRenderMinor);
+            return session;
+        }
+        catch
+        {
+            kfd?.Dispose();
+            driver.DiscardRestoreTarget(pid);
+            throw;
+        }
+    }
+
+    /// <summary>KFD RESTORE: every KFD BO at its GPU address on its mapped GPU, and the queues, events and SVM ranges.</summary>
+    public void RestoreKfd()
+    {
+        var image = _image.Kfd;
+        var devices = image.DeviceEntries.Select(d => new KfdCriuDeviceBucket
+        {
+            user_gpu_id = d.GpuId,
+            actual_gpu_id = _map.ActualGpuId(d.GpuId),
+            drm_fd = (uint)_nodes[d.GpuId].Fd,
+        }).ToArray();
+        var bos = image.BoEntries.Select(b => new KfdCriuBoBucket
+        {
+            addr = b.Addr, size = b.Size, offset = b.Offset, gpu_id = b.GpuId, alloc_flags = b.AllocFlags,
+            dmabuf_fd = KfdSnapshot.InvalidFd,
+        }).ToArray();
+        var priv = image.PrivData.ToByteArray();
+        var args = new KfdIoctlCriuArgs
+        {
+            op = (uint)KfdCriuOp.Restore,
+            pid = Pid,
+            num_devices = (uint)devices.Length,
+            num_bos = (uint)bos.Length,
+            num_objects = image.NumOfObjects,
+            priv_data_size = (ulong)priv.Length,
+        };
+        Kfd.CriuOp(ref args, devices, bos, priv).Check("CRIU_OP(RESTORE)", $"/dev/kfd of pid {Pid}");
+        _restored = bos;
+    }
+
+    public void Create(RenderBoRef bo)
+    {
+        var node = _nodes[bo.GpuId];
+        var device = $"renderD{node.Minor}";
+        var create = new DrmAmdgpuGemCreate
+        {
+            bo_size = bo.Entry.Size,
+            alignment = bo.Entry.Alignment,
+            domains = bo.Entry.PreferredDomains,
+            domain_flags = bo.Entry.AllocFlags,
+        };
+        node.GemCreate(ref create).Check("GEM_CREATE", device, bo.ToString());
+        Place(node, create.handle, bo);
+    }
+
+    public void Import(RenderBoRef bo, ImportLink link)
+    {
+        var node = _nodes[bo.GpuId];
+        var device = $"renderD{node.Minor}";
+        var (fd, close) = ExporterFd(link, bo);
+        try
+        {
+            var prime = new DrmPrimeHandle { fd = fd };
+            node.PrimeFdToHandle(ref prime).Check("PRIME_FD_TO_HANDLE", device, bo.ToString());
+            Place(node, prime.handle, bo);
+        }
+        finally
+        {
+            if (close) _driver.CloseFd(fd);
+        }
+    }
+
+    /// <summary>Moves a new GEM object to the handle it had, then maps it where it was mapped.</summary>
+    private void Place(IRenderNode node, uint handle, RenderBoRef bo)
+    {
+        var device = $"renderD{node.Minor}";
+        _created.Add((node, handle));
+        if (handle != bo.Handle)
+        {
+            var change = new DrmGemChangeHandle { handle = handle, new_handle = bo.Handle };
+            node.GemChangeHandle(ref change).Check("GEM_CHANGE_HANDLE", device, bo.ToString());
+            _created[^1] = (node, bo.Handle);
+        }
+        foreach (var vm in bo.Entry.VmEntries)
+        {
+            var va = new DrmAmdgpuGemVa
+            {
+                handle = bo.Handle,
+                operation = AmdgpuGem.VaOpMap,
+                flags = (uint)vm.Flags,
+                va_address = vm.Addr,
+                offset_in_bo = vm.Offset,
+                map_size = vm.Size,
+            };
+            node.GemVa(ref va).Check("GEM_VA(MAP)", device, $"{bo} at 0x{vm.Addr:x}");
+        }
+        if (bo.Entry.IsImport == 0)
+        {
+            var mmap = new DrmAmdgpuGemMmap { handle = bo.Handle };
+            node.GemMmap(ref mmap).Check("GEM_MMAP", device, bo.ToString());
+            _renderOffsets[(bo.NodeId, bo.Handle)] = mmap.addr_ptr;
+        }
+    }
+
+    private (int Fd, bool Close) ExporterFd(ImportLink link, RenderBoRef bo)
+    {
+        if (link.ExporterKind == ExporterKind.Kfd)
+        {
+            var index = _image.Kfd.BoEntries.ToList().FindIndex(b => b.GpuId == link.ExporterGpuId && b.Addr == link.ExporterAddr);
+            var fd = _restored[index].dmabuf_fd;
+            if (fd == KfdSnapshot.InvalidFd)
+                throw new DriverException(Errno.EBADF, "CRIU_OP(RESTORE)", $"/dev/kfd of pid {Pid}", $"KFD BO #{index}", $"no dmabuf to import into {bo}");
+            return ((int)fd, false);
+        }
+        var exporter = _nodes[link.ExporterGpuId];
+        var prime = new DrmPrimeHandle { handle = link.ExporterHandle!.Value, flags = AmdgpuGem.DrmCloexec | AmdgpuGem.DrmRdwr };
+        exporter.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", $"renderD{exporter.Minor}", $"handle {prime.handle}");
+        return (prime.fd, true);
+    }
+
+    /// <summary>Where every BO's contents go: one device per GPU page file and one per render node.</summary>
+    public IReadOnlyList<DeviceContents> ContentsPlan(int chunkSize)
+    {
+        var image = _image.Kfd;
+        var devices = new List<DeviceContents>();
+        foreach (var gpu in image.DeviceEntries)
+        {
+            var minor = _map[gpu.GpuId].DrmRenderMinor;
+            var bos = image.BoEntries
+                .Select((b, i) => (Entry: b, Index: i))
+                .Where(x => x.Entry.GpuId == gpu.GpuId && ((KfdAllocFlags)x.Entry.AllocFlags).HasContents())
+                .Select(x => new BoSource(minor, _restored[x.Index].restored_offset, x.Entry.Size, $"KFD BO #{x.Index} at 0x{x.Entry.Addr:x}"))
+                .ToList();
+            if (bos.Count > 0)
+                devices.Add(ContentPlanner.OnePageFile($"GPU 0x{gpu.GpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, gpu.GpuId), bos, chunkSize));
+        }
+        foreach (var node in _image.RenderNodes)
+        {
+            var minor = _map[node.GpuId].DrmRenderMinor;
+            var bos = node.BoEntries
+                .Select((e, k) => (Entry: e, Index: k))
+                .Where(x => x.Entry.IsImport == 0 && x.Entry.Size > 0)
+                .Select(x => (new BoSource(minor, _renderOffsets[((int)node.Id, x.Entry.Handle)], x.Entry.Size, $"renderD{minor} handle {x.Entry.Handle}"),
+                    ImageFileName.DrmPages((int)node.Id, node.DrmRenderMinor, x.Index)))
+                .ToList();
+            if (bos.Count > 0) devices.Add(ContentPlanner.FilePerBo($"renderD{minor}", bos, chunkSize));
+        }
+        return devices;
+    }
+
+    /// <summary>RESUME: the restored process's queues start.</summary>
+    public void Resume()
+    {
+        var args = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Resume, pid = Pid };
+        Kfd.CriuOp(ref args, [], [], []).Check("CRIU_OP(RESUME)", $"/dev/kfd of pid {Pid}");
+        _resumed = true;
+        CloseKfdFds();
+    }
+
+    /// <summary>Undoes what this restore created: GEM handles, dmabuf fds, the new process itself.</summary>
+    public IReadOnlyList<string> Rollback()
+    {
+        var problems = new List<string>();
+        if (_resumed) return problems;
+        for (var i = _created.Count - 1; i >= 0; i--)
+        {
+            var (node, handle) = _created[i];
+            var close = new DrmGemClose { handle = handle };
+            var rc = node.GemClose(ref close);
+            if (rc != 0 && rc != Errno.ESRCH) problems.Add($"GEM_CLOSE handle {handle} on renderD{node.Minor}: {Errno.Name(rc)}");
+        }
+        _created.Clear();
+        CloseKfdFds();
+        try
+        {
+            _driver.DiscardRestoreTarget(Pid);
+        }
+        catch (DriverException e)
+        {
+            problems.Add(e.Message);
+        }
+        return problems;
+    }
+
+    private void CloseKfdFds()
+    {
+        foreach (var bo in _restored.Where(b => b.dmabuf_fd != KfdSnapshot.InvalidFd)) _driver.CloseFd((int)bo.dmabuf_fd);
+        _restored = [.. _restored.Select(b => b with { dmabuf_fd = KfdSnapshot.InvalidFd })];
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes.Values) node.Dispose();
+        Kfd.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+using Gpuckpt.Engine.Simulation.Memory;
+using Gpuckpt.Engine.Simulation.Workloads;
+
+namespace Gpuckpt.Engine.Simulation.Model;
+
+/// <summary>A GPU the process uses: the id the process knows it by, and the GPU it actually runs on.</summary>
+internal sealed record DeviceBinding(uint UserGpuId, SimGpu Gpu);
+
+/// <summary>The driver-side state of one simulated GPU process.</summary>
+internal sealed class SimProcess(uint pid, ProcessPhase phase)
+{
+    public uint Pid { get; } = pid;
+    public ProcessPhase Phase { get; set; } = phase;
+    public List<DeviceBinding> Devices { get; } = [];
+    public List<KfdBo> KfdBos { get; } = [];
+    public SortedDictionary<uint, RenderFile> RenderFiles { get; } = new();
+    public WorkloadProgram? Program { get; set; }
+    public uint Objects { get; set; }
+
+    public int ProcessInfoCalls, CheckpointCalls, UnpauseCalls, RestoreCalls, ResumeCalls;
+
+    public ProcessCounters Counters => new(ProcessInfoCalls, CheckpointCalls, UnpauseCalls, RestoreCalls, ResumeCalls);
+
+    /// <summary>The id this process knows <paramref name="gpu"/> by (its own id until a RESTORE maps another onto it).</summary>
+    public uint UserIdOf(SimGpu gpu) => Devices.FirstOrDefault(d => d.Gpu == gpu)?.UserGpuId ?? gpu.Id;
+
+    public RenderFile RenderFileOf(SimGpu gpu)
+    {
+        if (!RenderFiles.TryGetValue(gpu.Minor, out var file))
+            RenderFiles[gpu.Minor] = file = new RenderFile(gpu);
+        return file;
+    }
+
+    /// <summary>Every BO by stable identity, for binding the program and for the digest.</summary>
+    public Dictionary<BoRef, SimBuffer> BuffersByRef()
+    {
+        var map = new Dictionary<BoRef, SimBuffer>();
+        foreach (var bo in KfdBos)
+            if (bo.Buffer is not null)
+                map[new BoRef(BoKind.Kfd, UserIdOf(bo.Gpu), bo.Addr)] = bo.Buffer;
+        foreach (var file in RenderFiles.Values)
+        {
+            var user = UserIdOf(file.Gpu);
+            foreach (var bo in file.Handles.Values)
+                map[new BoRef(BoKind.Render, user, bo.Handle)] = bo.Buffer;
+        }
+        return map;
+    }
+
+    /// <summary>The process is gone: every handle lets go of its memory (imports elsewhere keep theirs alive).</summary>
+    public void ReleaseAll()
+    {
+        foreach (var bo in KfdBos) bo.Buffer?.Release();
+        KfdBos.Clear();
+        foreach (var file in RenderFiles.Values)
+            foreach (var bo in file.Handles.Values)
+                bo.Buffer.Release();
+        RenderFiles.Clear();
+    }
+}

@@ -1,0 +1,168 @@
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Simulation.Memory;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Simulation.Model;
+
+// The render-node (amdgpu DRM) ioctls the engine uses, on a process's render file reached through an fd.
+internal sealed partial class SimulatedDriver
+{
+    /// <summary>An fd on process <paramref name="pid"/>'s render node renderD<paramref name="minor"/>.</summary>
+    public int OpenRender(FdTable fds, uint pid, uint minor)
+    {
+        var p = Process(pid);
+        var gpu = GpuByMinor(minor);
+        if (!p.RenderFiles.ContainsKey(minor))
+        {
+            // A running process has the nodes it opened; a restore target opens what the engine restores into.
+            if (p.Phase is ProcessPhase.Running or ProcessPhase.Paused)
+                throw new SimError(Errno.ENOENT, $"process {pid} does not have renderD{minor} open");
+            p.RenderFileOf(gpu);
+        }
+        return fds.AddRender(pid, minor);
+    }
+
+    private (SimProcess Process, RenderFile File) RenderOf(FdTable fds, int fd, SimOp op)
+    {
+        var r = fds.Render(fd);
+        var p = Process(r.Pid);
+        Trip(p.Pid, op);
+        return (p, p.RenderFiles.TryGetValue(r.Minor, out var f) ? f : throw new SimError(Errno.EBADF, $"renderD{r.Minor} of process {r.Pid} is closed"));
+    }
+
+    private static RenderBo Handle(RenderFile file, uint handle, string op) =>
+        file.Handles.TryGetValue(handle, out var bo) ? bo : throw new SimError(Errno.ENOENT, $"{op}: no GEM handle {handle} on renderD{file.Gpu.Minor}");
+
+    public void GemCreate(FdTable fds, int fd, ref DrmAmdgpuGemCreate args)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.GemCreate);
+        var domains = (uint)args.domains;
+        if ((domains & (AmdgpuGem.DomainVram | AmdgpuGem.DomainGtt | AmdgpuGem.DomainCpu)) == 0 || args.domains > uint.MaxValue)
+            throw new SimError(Errno.EINVAL, $"GEM_CREATE: unsupported domains 0x{args.domains:x}");
+        var buffer = Allocate(file.Gpu, args.bo_size, domains, args.domain_flags, "GEM_CREATE");
+        var bo = new RenderBo(file.NextHandle(), buffer, isImport: false);
+        file.Handles[bo.Handle] = bo;
+        args = default;
+        args.handle = bo.Handle;
+    }
+
+    public void GemClose(FdTable fds, int fd, ref DrmGemClose args)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.GemClose);
+        var bo = Handle(file, args.handle, "GEM_CLOSE");
+        file.Handles.Remove(bo.Handle);
+        bo.Buffer.Release();
+    }
+
+    public void GemMmap(FdTable fds, int fd, ref DrmAmdgpuGemMmap args)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.GemMmap);
+        var bo = Handle(file, args.handle, "GEM_MMAP");
+        args.addr_ptr = bo.Buffer.Offset;
+    }
+
+    public void GemVa(FdTable fds, int fd, ref DrmAmdgpuGemVa args)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.GemVa);
+        var bo = Handle(file, args.handle, "GEM_VA");
+        switch (args.operation)
+        {
+            case AmdgpuGem.VaOpMap:
+                Map(file, bo, args, "GEM_VA");
+                break;
+            case AmdgpuGem.VaOpUnmap:
+                var start = args.va_address / GpuMemory.PageSize;
+                if (bo.Mappings.RemoveAll(m => m.Start == start) == 0)
+                    throw new SimError(Errno.EINVAL, $"GEM_VA unmap: handle {args.handle} has no mapping at 0x{args.va_address:x}");
+                break;
+            default:
+                throw new SimError(Errno.EINVAL, $"GEM_VA: unsupported operation {args.operation}");
+        }
+    }
+
+    private static void Map(RenderFile file, RenderBo bo, DrmAmdgpuGemVa args, string op)
+    {
+        const ulong mask = GpuMemory.PageSize - 1;
+        if (args.map_size == 0 || ((args.va_address | args.offset_in_bo | args.map_size) & mask) != 0)
+            throw new SimError(Errno.EINVAL, $"{op}: va 0x{args.va_address:x}, offset 0x{args.offset_in_bo:x}, size 0x{args.map_size:x} not page-aligned");
+        var length = GpuMemory.PageAlign(bo.Buffer.Size);
+        if (args.offset_in_bo > length || args.map_size > length - args.offset_in_bo)
+            throw new SimError(Errno.EINVAL, $"{op}: [0x{args.offset_in_bo:x}, +0x{args.map_size:x}) is outside handle {bo.Handle} of {bo.Buffer.Size} bytes");
+        var start = args.va_address / GpuMemory.PageSize;
+        var mapping = new VmMapping(start, start + args.map_size / GpuMemory.PageSize - 1, args.offset_in_bo, args.flags);
+        if (file.Overlapping(mapping) is { } other)
+            throw new SimError(Errno.EINVAL, $"{op}: va 0x{args.va_address:x}+0x{args.map_size:x} overlaps a mapping of handle {other.Handle}");
+        bo.Mappings.Add(mapping);
+    }
+
+    public void GemChangeHandle(FdTable fds, int fd, ref DrmGemChangeHandle args)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.GemChangeHandle);
+        var bo = Handle(file, args.handle, "GEM_CHANGE_HANDLE");
+        if (args.new_handle == args.handle) return;
+        if (args.new_handle == 0) throw new SimError(Errno.EINVAL, "GEM_CHANGE_HANDLE: handle 0 is never valid");
+        if (file.Handles.ContainsKey(args.new_handle))
+            throw new SimError(Errno.EEXIST, $"GEM_CHANGE_HANDLE: handle {args.new_handle} is taken on renderD{file.Gpu.Minor}");
+        file.Handles.Remove(bo.Handle);
+        bo.Handle = args.new_handle;
+        file.Handles[bo.Handle] = bo;
+    }
+
+    public void PrimeHandleToFd(FdTable fds, int fd, ref DrmPrimeHandle args)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.PrimeHandleToFd);
+        var bo = Handle(file, args.handle, "PRIME_HANDLE_TO_FD");
+        args.fd = fds.AddDmabuf(bo.Buffer);
+    }
+
+    public void PrimeFdToHandle(FdTable fds, int fd, ref DrmPrimeHandle args)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.PrimeFdToHandle);
+        var buffer = fds.Dmabuf(args.fd);
+        // The same buffer imported twice on one file gives the same handle, as drm_prime does.
+        if (file.Handles.Values.FirstOrDefault(b => b.Buffer == buffer) is { } existing)
+        {
+            args.handle = existing.Handle;
+            return;
+        }
+        var bo = new RenderBo(file.NextHandle(), buffer.AddRef(), isImport: true);
+        file.Handles[bo.Handle] = bo;
+        args.handle = bo.Handle;
+    }
+
+    public void CriuBoInfo(FdTable fds, int fd, ref DrmAmdgpuCriuBoInfoArgs args, Span<DrmAmdgpuCriuBoBucket> buckets)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.CriuBoInfo);
+        var count = (uint)file.Handles.Count;
+        // Too small an array: nothing filled, the real count returned, the caller retries.
+        if (args.num_bos >= count)
+        {
+            if (buckets.Length < count) throw new SimError(Errno.EFAULT, "CRIU_BO_INFO: array shorter than num_bos");
+            var i = 0;
+            foreach (var bo in file.Handles.Values)
+                buckets[i++] = new DrmAmdgpuCriuBoBucket
+                {
+                    size = bo.Buffer.Size, alloc_flags = bo.Buffer.DomainFlags,
+                    preferred_domains = bo.Buffer.Domains, flags = bo.IsImport ? AmdgpuCriuFlags.BoIsImport : 0, gem_handle = bo.Handle,
+                };
+        }
+        args.num_bos = count;
+    }
+
+    public void CriuMappingInfo(FdTable fds, int fd, ref DrmAmdgpuCriuMappingInfoArgs args, Span<DrmAmdgpuCriuVmBucket> buckets)
+    {
+        var (_, file) = RenderOf(fds, fd, SimOp.CriuMappingInfo);
+        var bo = Handle(file, args.gem_handle, "CRIU_MAPPING_INFO");
+        var count = (uint)bo.Mappings.Count;
+        if (args.num_mappings >= count)
+        {
+            if (buckets.Length < count) throw new SimError(Errno.EFAULT, "CRIU_MAPPING_INFO: array shorter than num_mappings");
+            for (var i = 0; i < bo.Mappings.Count; i++)
+            {
+                var m = bo.Mappings[i];
+                buckets[i] = new DrmAmdgpuCriuVmBucket { start = m.Start, last = m.Last, offset = m.Offset, flags = m.Flags };
+            }
+        }
+        args.num_mappings = count;
+    }
+}

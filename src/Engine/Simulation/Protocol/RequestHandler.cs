@@ -1,0 +1,188 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Simulation.Memory;
+using Gpuckpt.Engine.Simulation.Model;
+using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Simulation.Protocol;
+
+/// <summary>Decodes one connection's requests and applies them to the driver under its lock. Owns the connection's fds.</summary>
+internal sealed class RequestHandler(SimulatedDriver driver)
+{
+    private readonly FdTable _fds = new();
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public void Close()
+    {
+        lock (driver.Lock) _fds.CloseAll();
+    }
+
+    /// <summary>The reply payload; a refusal throws <see cref="SimError"/>.</summary>
+    public WireWriter Handle(SimOpcode op, WireReader r)
+    {
+        var w = new WireWriter();
+        lock (driver.Lock)
+        {
+            switch (op)
+            {
+                case SimOpcode.Topology:
+                    w.String(driver.Topology.ToJson());
+                    break;
+                case SimOpcode.OpenKfd:
+                    driver.OpenKfd(r.U32());
+                    break;
+                case SimOpcode.KfdIoctl:
+                    KfdIoctl(r, w);
+                    break;
+                case SimOpcode.OpenRender:
+                {
+                    var pid = r.U32();
+                    w.I32(driver.OpenRender(_fds, pid, r.U32()));
+                    break;
+                }
+                case SimOpcode.RenderIoctl:
+                    RenderIoctl(r, w);
+                    break;
+                case SimOpcode.CloseFd:
+                    _fds.Close(r.I32());
+                    break;
+                case SimOpcode.DmabufInode:
+                    w.U64(driver.DmabufInode(_fds, r.I32()));
+                    break;
+                case SimOpcode.MapInfo:
+                {
+                    var minor = r.U32();
+                    var offset = r.U64();
+                    var (path, delay) = driver.MapInfo(minor, offset, r.U64());
+                    w.String(path).U32(delay);
+                    break;
+                }
+                case SimOpcode.CreateRestoreTarget:
+                    w.U32(driver.CreateRestoreTarget());
+                    break;
+                case SimOpcode.RenderMinors:
+                {
+                    var minors = driver.RenderMinorsOpenedBy(r.U32());
+                    w.U32((uint)minors.Count);
+                    foreach (var m in minors) w.U32(m);
+                    break;
+                }
+                case SimOpcode.Spawn:
+                {
+                    var request = JsonSerializer.Deserialize<WorkloadRequest>(r.String(), Json)
+                                  ?? throw new SimError(Errno.EINVAL, "spawn: empty request");
+                    WorkloadSpec spec;
+                    try
+                    {
+                        spec = WorkloadCatalog.Create(request);
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        throw new SimError(Errno.EINVAL, e.Message);
+                    }
+                    w.U32(driver.Spawn(spec, request.Seed));
+                    break;
+                }
+                case SimOpcode.Run:
+                {
+                    var pid = r.U32();
+                    w.U64(driver.Run(pid, r.U64()));
+                    break;
+                }
+                case SimOpcode.State:
+                    w.String(JsonSerializer.Serialize(driver.State(r.U32()), Json));
+                    break;
+                case SimOpcode.Fault:
+                    driver.InjectFault(JsonSerializer.Deserialize<SimFault>(r.String(), Json) ?? throw new SimError(Errno.EINVAL, "fault: empty"));
+                    break;
+                case SimOpcode.Kill:
+                    driver.Kill(r.U32());
+                    break;
+                case SimOpcode.CopyDelay:
+                {
+                    var gpu = r.U32();
+                    driver.SetCopyDelay(gpu, r.U32());
+                    break;
+                }
+                default:
+                    throw new SimError(Errno.EINVAL, $"unknown opcode {(uint)op}");
+            }
+        }
+        return w;
+    }
+
+    private void KfdIoctl(WireReader r, WireWriter w)
+    {
+        var pid = r.U32();
+        var request = r.U32();
+        var args = r.Blob();
+        if (((request >> 8) & 0xff) != KfdIoctls.Base) throw new SimError(Errno.ENOTTY, $"request 0x{request:x} is not a KFD ioctl");
+        if (IoctlNumber.Nr(request) == IoctlNumber.Nr(KfdIoctls.GetVersion))
+        {
+            ref var v = ref Struct<KfdIoctlGetVersionArgs>(request, KfdIoctls.GetVersion, args);
+            driver.OpenKfd(pid);
+            v.major_version = SimulatedDriver.KfdMajorVersion;
+            v.minor_version = SimulatedDriver.KfdMinorVersion;
+            w.Blob(args);
+            return;
+        }
+        if (IoctlNumber.Nr(request) != IoctlNumber.Nr(KfdIoctls.CriuOp)) throw new SimError(Errno.ENOTTY, $"KFD ioctl nr 0x{IoctlNumber.Nr(request):x} is not simulated");
+        ref var a = ref Struct<KfdIoctlCriuArgs>(request, KfdIoctls.CriuOp, args);
+        var devices = r.Blob();
+        var bos = r.Blob();
+        var priv = r.Blob();
+        driver.KfdCriu(_fds, pid, ref a, Cast<KfdCriuDeviceBucket>(devices), Cast<KfdCriuBoBucket>(bos), priv);
+        w.Blob(args).Blob(devices).Blob(bos).Blob(priv);
+    }
+
+    private void RenderIoctl(WireReader r, WireWriter w)
+    {
+        var fd = r.I32();
+        var request = r.U32();
+        var args = r.Blob();
+        var array = r.Blob();
+        if (((request >> 8) & 0xff) != DrmIoctls.Base) throw new SimError(Errno.ENOTTY, $"request 0x{request:x} is not a DRM ioctl");
+        var nr = IoctlNumber.Nr(request);
+        if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemCreate))
+            driver.GemCreate(_fds, fd, ref Struct<DrmAmdgpuGemCreate>(request, DrmIoctls.AmdgpuGemCreate, args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.GemClose))
+            driver.GemClose(_fds, fd, ref Struct<DrmGemClose>(request, DrmIoctls.GemClose, args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemMmap))
+            driver.GemMmap(_fds, fd, ref Struct<DrmAmdgpuGemMmap>(request, DrmIoctls.AmdgpuGemMmap, args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemVa))
+            driver.GemVa(_fds, fd, ref Struct<DrmAmdgpuGemVa>(request, DrmIoctls.AmdgpuGemVa, args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.GemChangeHandle))
+            driver.GemChangeHandle(_fds, fd, ref Struct<DrmGemChangeHandle>(request, DrmIoctls.GemChangeHandle, args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.PrimeHandleToFd))
+            driver.PrimeHandleToFd(_fds, fd, ref Struct<DrmPrimeHandle>(request, DrmIoctls.PrimeHandleToFd, args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle))
+            driver.PrimeFdToHandle(_fds, fd, ref Struct<DrmPrimeHandle>(request, DrmIoctls.PrimeFdToHandle, args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuCriuBoInfo))
+            driver.CriuBoInfo(_fds, fd, ref Struct<DrmAmdgpuCriuBoInfoArgs>(request, DrmIoctls.AmdgpuCriuBoInfo, args), Cast<DrmAmdgpuCriuBoBucket>(array));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuCriuMappingInfo))
+            driver.CriuMappingInfo(_fds, fd, ref Struct<DrmAmdgpuCriuMappingInfoArgs>(request, DrmIoctls.AmdgpuCriuMappingInfo, args), Cast<DrmAmdgpuCriuVmBucket>(array));
+        else
+            throw new SimError(Errno.ENOTTY, $"DRM ioctl nr 0x{nr:x} is not simulated");
+        w.Blob(args).Blob(array);
+    }
+
+    /// <summary>The struct in <paramref name="bytes"/>; the request's size bits must be the struct's size (else EINVAL).</summary>
+    private static ref T Struct<T>(uint request, uint expected, byte[] bytes) where T : unmanaged
+    {
+        if (IoctlNumber.Size(request) != Sizes.Of<T>() || request != expected)
+            throw new SimError(Errno.EINVAL, $"request 0x{request:x} encodes size {IoctlNumber.Size(request)}, {typeof(T).Name} is {Sizes.Of<T>()} bytes (expected 0x{expected:x})");
+        if (bytes.Length != Sizes.Of<T>())
+            throw new SimError(Errno.EINVAL, $"{typeof(T).Name}: {bytes.Length} bytes sent, the struct has {Sizes.Of<T>()}");
+        return ref Unsafe.As<byte, T>(ref bytes[0]);
+    }
+
+    private static Span<T> Cast<T>(byte[] bytes) where T : unmanaged
+    {
+        if (bytes.Length % Sizes.Of<T>() != 0) throw new SimError(Errno.EINVAL, $"{typeof(T).Name} array of {bytes.Length} bytes");
+        return MemoryMarshal.Cast<byte, T>(bytes.AsSpan());
+    }
+}

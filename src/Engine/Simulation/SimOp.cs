@@ -1,0 +1,24 @@
+namespace Gpuckpt.Engine.Simulation;
+
+/// <summary>The simulated driver's calls a fault can be injected into.</summary>
+public enum SimOp
+{
+    ProcessInfo,
+    Checkpoint,
+    Unpause,
+    Restore,
+    Resume,
+    GemCreate,
+    GemClose,
+    GemMmap,
+    GemVa,
+    GemChangeHandle,
+    PrimeHandleToFd,
+    PrimeFdToHandle,
+    CriuBoInfo,
+    CriuMappingInfo,
+    MapBo,
+}
+
+/// <summary>Fail the next <see cref="Count"/> calls of <see cref="Op"/> on process <see cref="Pid"/> with <see cref="Errno"/>.</summary>
+public sealed record SimFault(uint Pid, SimOp Op, int Errno, int Count = 1);

@@ -1,0 +1,133 @@
+using System.Net.Sockets;
+using Gpuckpt.Engine.Simulation.Memory;
+using Gpuckpt.Engine.Simulation.Model;
+using Gpuckpt.Engine.Simulation.Protocol;
+using Gpuckpt.Engine.Topology;
+
+namespace Gpuckpt.Engine.Simulation;
+
+/// <summary>
+/// The simulated driver serving its Unix socket, in this process (`gpuckpt simulator` and the demo host it).
+/// Each connection is served on its own thread; Dispose stops serving and removes the socket and memory files.
+/// </summary>
+public sealed class SimulatorServer : IDisposable
+{
+    private readonly SimulatedDriver _driver;
+    private readonly Socket _listener;
+    private readonly bool _ownsMemoryDir;
+    private readonly List<Socket> _connections = [];
+    private readonly Thread _acceptor;
+    private int _disposed;
+
+    private SimulatorServer(SimulatorOptions options)
+    {
+        SocketPath = Path.GetFullPath(options.SocketPath);
+        Topology = options.Topology ?? SimTopology.Generate(options.Gpus, options.IdSeed);
+        if (Topology.Gpus.Count == 0) throw new InvalidDataException("the simulator needs at least one GPU");
+        _ownsMemoryDir = options.MemoryDir is null;
+        MemoryDir = options.MemoryDir ?? FreshMemoryDir(SocketPath);
+        Directory.CreateDirectory(MemoryDir);
+        _driver = new SimulatedDriver(Topology, MemoryDir);
+        try
+        {
+            if (File.Exists(SocketPath)) File.Delete(SocketPath);
+            _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+            _listener.Listen(64);
+        }
+        catch
+        {
+            _driver.Dispose();
+            throw;
+        }
+        _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "simulator-accept" };
+        _acceptor.Start();
+    }
+
+    public string SocketPath { get; }
+    public string MemoryDir { get; }
+    public GpuTopology Topology { get; }
+
+    public static SimulatorServer Start(SimulatorOptions options) => new(options);
+
+    /// <summary>A new directory under /dev/shm, or beside the socket where /dev/shm is missing.</summary>
+    private static string FreshMemoryDir(string socketPath)
+    {
+        var name = $"gpuckpt-sim-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var parent = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetDirectoryName(socketPath)!;
+        return Path.Combine(parent, name);
+    }
+
+    private void AcceptLoop()
+    {
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            Socket connection;
+            try
+            {
+                connection = _listener.Accept();
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            lock (_connections) _connections.Add(connection);
+            new Thread(() => Serve(connection)) { IsBackground = true, Name = "simulator-connection" }.Start();
+        }
+    }
+
+    private void Serve(Socket connection)
+    {
+        var handler = new RequestHandler(_driver);
+        try
+        {
+            using var stream = new NetworkStream(connection, ownsSocket: true);
+            while (Frames.Read(stream) is { } frame)
+            {
+                int errno;
+                WireWriter reply;
+                try
+                {
+                    reply = handler.Handle((SimOpcode)frame.Head, new WireReader(frame.Payload));
+                    errno = 0;
+                }
+                catch (SimError e)
+                {
+                    errno = e.ErrorNumber;
+                    reply = new WireWriter().String(e.Detail);
+                }
+                catch (Exception e)
+                {
+                    // A fault in the simulator itself must not take the whole driver down: the caller sees EIO.
+                    errno = Devices.Errno.EIO;
+                    reply = new WireWriter().String(e.Message);
+                }
+                Frames.Write(stream, unchecked((uint)errno), reply.Written);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException)
+        {
+            // The client went away mid-frame: its fds close below like a dead process's.
+        }
+        finally
+        {
+            if (Volatile.Read(ref _disposed) == 0) handler.Close();
+            lock (_connections) _connections.Remove(connection);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _listener.Dispose();
+        lock (_connections)
+            foreach (var c in _connections)
+                c.Dispose();
+        lock (_driver.Lock) _driver.Dispose();
+        if (File.Exists(SocketPath)) File.Delete(SocketPath);
+        if (_ownsMemoryDir && Directory.Exists(MemoryDir)) Directory.Delete(MemoryDir, recursive: true);
+        else
+            foreach (var g in Topology.Gpus)
+                File.Delete(Path.Combine(MemoryDir, $"renderD{g.DrmRenderMinor}.mem"));
+    }
+}

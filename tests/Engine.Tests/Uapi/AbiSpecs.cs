@@ -1,0 +1,154 @@
+using Xunit;
+using System.Text.Json;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Tests.Uapi;
+
+public sealed class AbiSpecs
+{
+    [Fact]
+    public void Every_struct_field_ioctl_and_constant_equals_what_the_C_headers_say()
+    {
+        using var c = CHeaderAbi.Run();
+        using var ours = JsonDocument.Parse(AbiCatalog.ToJson());
+        var mismatches = Compare(ours.RootElement, "C#", c.RootElement, "C headers");
+        Assert.True(mismatches.Count == 0, "ABI differs from the C headers:\n" + string.Join("\n", mismatches));
+    }
+
+    [Fact]
+    public void Missing_gcc_or_headers_fail_naming_the_package_to_install()
+    {
+        var nowhere = Path.Combine(Path.GetTempPath(), $"gpuckpt-no-such-dir-{Guid.NewGuid():n}");
+        var noGcc = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(searchPath: nowhere));
+        Assert.Contains("apt-get install gcc", noGcc.Message);
+        var noKfd = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(kfdHeader: Path.Combine(nowhere, "kfd_ioctl.h")));
+        Assert.Contains("apt-get install linux-libc-dev", noKfd.Message);
+        var noDrm = Assert.Throws<InvalidOperationException>(() => CHeaderAbi.Run(libdrmDir: nowhere));
+        Assert.Contains("apt-get install libdrm-dev", noDrm.Message);
+    }
+
+    [Fact]
+    public void Gpuckpt_abi_json_prints_what_the_C_headers_say()
+    {
+        var host = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
+        Assert.True(File.Exists(host), $"{host} missing: the test project references the Host");
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p ? p : "dotnet";
+        var (rc, stdout, stderr) = CHeaderAbi.Exec(dotnet, [host, "abi", "--json"]);
+        Assert.True(rc == 0, $"gpuckpt abi --json exited {rc}: {stderr}");
+
+        using var printed = JsonDocument.Parse(stdout);
+        using var c = CHeaderAbi.Run();
+        var mismatches = Compare(printed.RootElement, "gpuckpt abi --json", c.RootElement, "C headers");
+        Assert.True(mismatches.Count == 0, "gpuckpt abi --json differs from the C headers:\n" + string.Join("\n", mismatches));
+    }
+
+    [Fact]
+    public void Abi_text_table_names_every_struct_and_ioctl()
+    {
+        var host = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p ? p : "dotnet";
+        var (rc, stdout, stderr) = CHeaderAbi.Exec(dotnet, [host, "abi"]);
+        Assert.True(rc == 0, $"gpuckpt abi exited {rc}: {stderr}");
+        foreach (var s in AbiCatalog.Structs) Assert.Contains($"{s.CType}  size {s.Size}", stdout);
+        foreach (var v in AbiCatalog.Ioctls) Assert.Contains($"0x{v.Value:x8}  {v.Name}", stdout);
+    }
+
+    [Fact]
+    public void Every_struct_declared_in_Uapi_is_in_the_catalog_with_every_field()
+    {
+        var declared = typeof(AbiCatalog).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(AbiCatalog).Namespace && t.IsValueType && !t.IsEnum && t.IsPublic)
+            .ToArray();
+        Assert.NotEmpty(declared);
+        foreach (var t in declared)
+        {
+            var entry = AbiCatalog.Structs.SingleOrDefault(s => s.ClrType == t);
+            Assert.True(entry is not null, $"{t.Name} is declared in Uapi but not in AbiCatalog, so nothing proves its layout");
+            var fields = t.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).Select(f => f.Name);
+            Assert.Equal(fields.Order(), entry!.Fields.Select(f => f.CsName).Order());
+        }
+    }
+
+    [Fact]
+    public void Every_ioctl_encodes_the_size_of_its_argument_struct()
+    {
+        var expected = new Dictionary<string, string>
+        {
+            ["AMDKFD_IOC_GET_VERSION"] = "kfd_ioctl_get_version_args",
+            ["AMDKFD_IOC_CRIU_OP"] = "kfd_ioctl_criu_args",
+            ["DRM_IOCTL_GEM_CLOSE"] = "drm_gem_close",
+            ["DRM_IOCTL_PRIME_HANDLE_TO_FD"] = "drm_prime_handle",
+            ["DRM_IOCTL_PRIME_FD_TO_HANDLE"] = "drm_prime_handle",
+            ["DRM_IOCTL_GEM_CHANGE_HANDLE"] = "drm_gem_change_handle",
+            ["DRM_IOCTL_AMDGPU_GEM_CREATE"] = "drm_amdgpu_gem_create",
+            ["DRM_IOCTL_AMDGPU_GEM_MMAP"] = "drm_amdgpu_gem_mmap",
+            ["DRM_IOCTL_AMDGPU_GEM_VA"] = "drm_amdgpu_gem_va",
+            ["DRM_IOCTL_AMDGPU_GEM_OP"] = "drm_amdgpu_gem_op",
+            ["DRM_IOCTL_AMDGPU_CRIU_OP"] = "drm_amdgpu_criu_args",
+            ["DRM_IOCTL_AMDGPU_CRIU_BO_INFO"] = "drm_amdgpu_criu_bo_info_args",
+            ["DRM_IOCTL_AMDGPU_CRIU_MAPPING_INFO"] = "drm_amdgpu_criu_mapping_info_args",
+        };
+        Assert.Equal(expected.Keys.Order(), AbiCatalog.Ioctls.Select(i => i.Name).Order());
+        foreach (var ioctl in AbiCatalog.Ioctls)
+        {
+            var s = AbiCatalog.Structs.Single(x => x.Name == expected[ioctl.Name]);
+            Assert.True(IoctlNumber.Size((uint)ioctl.Value) == s.Size,
+                $"{ioctl.Name} encodes size {IoctlNumber.Size((uint)ioctl.Value)}, struct {s.Name} is {s.Size} bytes");
+        }
+    }
+
+    [Fact]
+    public void A_wrong_offset_is_reported_with_struct_and_field()
+    {
+        using var c = CHeaderAbi.Run();
+        var tampered = AbiCatalog.ToJson().Replace("\"offset_in_bo\":24", "\"offset_in_bo\":20", StringComparison.Ordinal);
+        Assert.NotEqual(AbiCatalog.ToJson(), tampered);
+        using var ours = JsonDocument.Parse(tampered);
+        var mismatches = Compare(ours.RootElement, "C#", c.RootElement, "C headers");
+        var only = Assert.Single(mismatches);
+        Assert.Equal("drm_amdgpu_gem_va.offset_in_bo: C# 20, C headers 24", only);
+    }
+
+    /// <summary>Every entry of <paramref name="a"/> against <paramref name="b"/> and back: one line per difference, naming struct and field.</summary>
+    internal static List<string> Compare(JsonElement a, string aName, JsonElement b, string bName)
+    {
+        var diffs = new List<string>();
+        var aStructs = a.GetProperty("structs");
+        var bStructs = b.GetProperty("structs");
+        foreach (var s in aStructs.EnumerateObject())
+        {
+            if (!bStructs.TryGetProperty(s.Name, out var other)) { diffs.Add($"{s.Name}: missing from {bName}"); continue; }
+            Number(diffs, $"{s.Name} size", s.Value.GetProperty("size"), aName, other.GetProperty("size"), bName);
+            var otherFields = other.GetProperty("fields");
+            foreach (var f in s.Value.GetProperty("fields").EnumerateObject())
+            {
+                if (!otherFields.TryGetProperty(f.Name, out var of)) diffs.Add($"{s.Name}.{f.Name}: missing from {bName}");
+                else Number(diffs, $"{s.Name}.{f.Name}", f.Value, aName, of, bName);
+            }
+            foreach (var f in otherFields.EnumerateObject())
+                if (!s.Value.GetProperty("fields").TryGetProperty(f.Name, out _)) diffs.Add($"{s.Name}.{f.Name}: missing from {aName}");
+        }
+        foreach (var s in bStructs.EnumerateObject())
+            if (!aStructs.TryGetProperty(s.Name, out _)) diffs.Add($"{s.Name}: missing from {aName}");
+        foreach (var section in new[] { "ioctls", "constants" })
+        {
+            var av = a.GetProperty(section);
+            var bv = b.GetProperty(section);
+            foreach (var v in av.EnumerateObject())
+            {
+                if (!bv.TryGetProperty(v.Name, out var o)) diffs.Add($"{section} {v.Name}: missing from {bName}");
+                else Number(diffs, v.Name, v.Value, aName, o, bName, hex: true);
+            }
+            foreach (var v in bv.EnumerateObject())
+                if (!av.TryGetProperty(v.Name, out _)) diffs.Add($"{section} {v.Name}: missing from {aName}");
+        }
+        return diffs;
+    }
+
+    private static void Number(List<string> diffs, string what, JsonElement a, string aName, JsonElement b, string bName, bool hex = false)
+    {
+        var x = a.GetUInt64();
+        var y = b.GetUInt64();
+        if (x != y) diffs.Add(hex ? $"{what}: {aName} 0x{x:x}, {bName} 0x{y:x}" : $"{what}: {aName} {x}, {bName} {y}");
+    }
+}
