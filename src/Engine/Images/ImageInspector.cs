@@ -18,7 +18,13 @@ public static class ImageInspector
         var dmabufs = new List<InspectedDmabuf>();
         var files = new List<InspectedFile>();
 
-        foreach (var entry in manifest.Files)
+        // An in-progress or failed image lists no files yet: show what its writer left on disk too.
+        var unlisted = Directory.EnumerateFiles(dir, "amdgpu-*").Select(p => Path.GetFileName(p))
+            .Where(n => manifest.FindFile(n) is null).Order(StringComparer.Ordinal)
+            .Select(n => new ManifestFile(n, new FileInfo(Path.Combine(dir, n)).Length, [])).ToList();
+        if (manifest.State == ImageState.Committed)
+            problems.AddRange(unlisted.Select(f => $"{f.Name}: not listed in the manifest"));
+        foreach (var entry in manifest.Files.Concat(unlisted))
         {
             var path = Path.Combine(dir, entry.Name);
             var present = File.Exists(path);
