@@ -48,7 +48,7 @@ public static class ImageInspector
         }
 
         var kfdBos = KfdBos(kfds);
-        var pagesFiles = manifest.Files.Select(f => ImageFileName.TryParse(f.Name)).OfType<ImageFileName>().ToList();
+        var pagesFiles = files.Select(f => ImageFileName.TryParse(f.Name)).OfType<ImageFileName>().ToList();
         var devices = (kfds.Count > 0 ? kfds.SelectMany(k => k.DeviceEntries).Select(e => e.ToGpuNode()) : manifest.Topology)
             .Select(g => new InspectedDevice(g.GpuId, g.NodeId, g.VendorId, g.DeviceId, g.DrmRenderMinor, g.HiveId, g.SimdCount, g.VramSize,
                 kfdBos.Count(b => b.GpuId == g.GpuId),

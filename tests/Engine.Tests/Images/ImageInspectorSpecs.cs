@@ -17,6 +17,7 @@ public sealed class ImageInspectorSpecs
         Assert.Equal(7, inspection.Files.Count);
         Assert.Equal(image.Kfd.BoEntries.Select(b => b.Addr), inspection.KfdBos.Select(b => b.Addr));
         Assert.Equal(2, inspection.RenderNodes.Count);
+        Assert.Equal(image.Gpus.Select(g => ImageFileName.KfdPages(SampleImage.KfdId, g.GpuId)), inspection.Devices.Select(d => d.PagesFile));
         Assert.Empty(inspection.Problems);
     }
 
