@@ -12,9 +12,11 @@ public abstract record ImageLink;
 public enum ExporterKind
 {
     /// <summary>A KFD BO, found by its GPU and its GPU virtual address.</summary>
+    [JsonStringEnumMemberName("kfd")]
     Kfd,
 
     /// <summary>A render-node BO, found by its render node's image id and its GEM handle.</summary>
+    [JsonStringEnumMemberName("render")]
     Render,
 }
 

@@ -9,7 +9,8 @@ namespace Gpuckpt.Engine.Images;
 /// </summary>
 public static class ImageVerifier
 {
-    public static VerifyResult Verify(string dir, CancellationToken cancel = default)
+    /// <param name="progress">Receives (bytes checked, bytes in the image) after each segment.</param>
+    public static VerifyResult Verify(string dir, IProgress<(long Done, long Total)>? progress = null, CancellationToken cancel = default)
     {
         int files = 0;
         long segments = 0, bytes = 0;
@@ -17,6 +18,7 @@ public static class ImageVerifier
         {
             var manifest = ManifestCodec.Load(dir);
             ImageReader.RequireCommitted(manifest);
+            var total = manifest.Files.Sum(f => f.Size);
             var listed = manifest.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
             foreach (var path in System.IO.Directory.EnumerateFiles(dir, "amdgpu-*").Order(StringComparer.Ordinal))
             {
@@ -43,6 +45,7 @@ public static class ImageVerifier
                     SegmentIo.Verify(handle, entry.Name, s);
                     segments++;
                     bytes += s.Length;
+                    progress?.Report((bytes, total));
                 }
                 if (MessageFiles.ParserFor(kind) is { } parser) ParseMessage(handle, entry, parser);
                 files++;

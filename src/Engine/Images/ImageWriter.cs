@@ -14,6 +14,7 @@ public sealed class ImageWriter : IDisposable
     private readonly Dictionary<string, ManifestFile> _messages = [];
     private readonly Dictionary<string, PageFile> _pages = [];
     private readonly HashSet<string> _claimed = [];
+    private readonly HashSet<string> _leftOver = [];
     private readonly ImageManifest _started;
     private bool _finished;
 
@@ -50,6 +51,50 @@ public sealed class ImageWriter : IDisposable
         ManifestCodec.Store(full, manifest);
         if (parent is not null) FileSync.Directory(parent);
         return new ImageWriter(full, manifest);
+    }
+
+    /// <summary>
+    /// Reopens an in-progress image whose writer died, to finish it. Message files that were fully written are kept
+    /// (see <see cref="Contains"/>); torn ones are deleted. Page files stay on disk until <see cref="OpenPages"/>
+    /// reopens them, whereupon <see cref="PageFile.Adopt"/> takes over each piece that survived.
+    /// </summary>
+    public static ImageWriter Reopen(string dir)
+    {
+        var full = Path.GetFullPath(dir);
+        var manifest = ManifestCodec.Load(full);
+        if (manifest.State != ImageState.InProgress)
+            throw new ImageException(ImageManifest.FileName, null, $"image is {ImageInspector.StateName(manifest.State)}: only an in-progress image can be reopened");
+        var writer = new ImageWriter(full, manifest);
+        foreach (var path in System.IO.Directory.EnumerateFiles(full, "amdgpu-*"))
+        {
+            var name = Path.GetFileName(path);
+            var kind = ImageFileName.TryParse(name)?.Kind;
+            if (kind is null) continue;
+            if (kind.Value.IsPages())
+            {
+                writer._leftOver.Add(name);
+                continue;
+            }
+            var bytes = File.ReadAllBytes(path);
+            try
+            {
+                MessageFiles.ParseAny(name, bytes, MessageFiles.ParserFor(kind.Value)!);
+                writer._claimed.Add(name);
+                writer._messages[name] = new ManifestFile(name, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
+            }
+            catch (ImageException)
+            {
+                File.Delete(path); // torn by the crash: the engine writes it again
+            }
+        }
+        FileSync.Directory(full);
+        return writer;
+    }
+
+    /// <summary>True when <paramref name="fileName"/> is already written whole (in a reopened image: before the crash).</summary>
+    public bool Contains(string fileName)
+    {
+        lock (_gate) return _messages.ContainsKey(fileName);
     }
 
     /// <summary>Writes a length-prefixed protobuf file (CriuKfd, CriuRenderNode or CriuDmabufNode), checksummed and fsynced.</summary>
@@ -95,7 +140,9 @@ public sealed class ImageWriter : IDisposable
             Release(fileName);
             throw new ArgumentException($"{fileName}: not a pages file name");
         }
-        var file = new PageFile(Directory, fileName, totalLength);
+        bool reuse;
+        lock (_gate) reuse = _leftOver.Remove(fileName);
+        var file = new PageFile(Directory, fileName, totalLength, reuse);
         lock (_gate) _pages[fileName] = file;
         return file;
     }
@@ -111,6 +158,8 @@ public sealed class ImageWriter : IDisposable
             EnsureOpen();
             var unfinished = _claimed.FirstOrDefault(n => !_messages.ContainsKey(n) && !_pages.ContainsKey(n));
             if (unfinished is not null) throw new ImageException(unfinished, null, "its write failed, so the image cannot be committed");
+            if (_leftOver.Count > 0)
+                throw new ImageException(_leftOver.Order(StringComparer.Ordinal).First(), null, "written before the crash but never reopened with OpenPages");
             var files = _messages.Values.Concat(_pages.Values.Select(p => p.Close())).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
             FileSync.Directory(Directory);
             var committed = _started with

@@ -16,16 +16,27 @@ public sealed class PageFile
     private readonly Lock _gate = new();
     private bool _closed;
 
-    internal PageFile(string dir, string fileName, long length)
+    internal PageFile(string dir, string fileName, long length, bool reuse = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         FileName = fileName;
         Length = length;
-        _handle = File.OpenHandle(Path.Combine(dir, fileName), FileMode.CreateNew, FileAccess.ReadWrite);
-        // Pre-sizing makes every unwritten range a hole: zero pieces cost no disk.
-        RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
+        var path = Path.Combine(dir, fileName);
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
+        if (reuse)
+        {
+            // Reopened after a crash: keep what the dead writer wrote, for Adopt to check piece by piece.
+            _handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+            if (RandomAccess.GetLength(_handle) != LengthPrefix.Size + length)
+                RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
+        }
+        else
+        {
+            _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+            // Pre-sizing makes every unwritten range a hole: zero pieces cost no disk.
+            RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
+        }
         RandomAccess.Write(_handle, prefix, 0);
         _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
     }
@@ -35,10 +46,13 @@ public sealed class PageFile
     /// <summary>Payload length in bytes; the file is 8 bytes longer.</summary>
     public long Length { get; }
 
-    /// <summary>Writes <paramref name="data"/> at payload offset <paramref name="offset"/> and records its checksum. Thread-safe.</summary>
-    public void Write(long offset, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Writes <paramref name="data"/> at payload offset <paramref name="offset"/> and records its checksum, which it
+    /// returns (the engine may journal it to <see cref="Adopt"/> the piece after a crash). Thread-safe.
+    /// </summary>
+    public ulong Write(long offset, ReadOnlySpan<byte> data)
     {
-        if (data.IsEmpty) return;
+        if (data.IsEmpty) return XxHash64.HashToUInt64(data);
         if (offset < 0 || offset > Length - data.Length)
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"{FileName}: piece [{offset}, {offset + data.Length}) lies outside the payload of {Length} bytes");
@@ -57,6 +71,37 @@ public sealed class PageFile
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             _segments[fileOffset] = segment;
+        }
+        return segment.Xxh64;
+    }
+
+    /// <summary>
+    /// In a reopened image, takes over a piece the previous writer wrote: reads payload [offset, offset+length) back
+    /// and records it as a segment if it still hashes to <paramref name="xxh64"/> (what <see cref="Write"/> returned).
+    /// False means the piece did not survive: write it again. Thread-safe.
+    /// </summary>
+    public bool Adopt(long offset, int length, ulong xxh64)
+    {
+        if (offset < 0 || length <= 0 || offset > Length - length)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"{FileName}: piece [{offset}, {offset + length}) lies outside the payload of {Length} bytes");
+        var fileOffset = LengthPrefix.Size + offset;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var piece = buffer.AsSpan(0, length);
+            SegmentIo.ReadExactly(_handle, FileName, piece, fileOffset);
+            if (XxHash64.HashToUInt64(piece) != xxh64) return false;
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_closed, this);
+                _segments[fileOffset] = new Segment(fileOffset, length, xxh64, piece.IndexOfAnyExcept((byte)0) < 0);
+            }
+            return true;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -1,13 +1,46 @@
 using System.CommandLine;
+using Gpuckpt.Engine.Images;
+using Spectre.Console;
 
 namespace Gpuckpt.Host.Commands;
 
+/// <summary><c>gpuckpt verify DIR [--json]</c>: re-reads every file and segment; exit 0 only for a whole, committed image.</summary>
 public static class VerifyCommand
 {
     public static Command Create()
     {
-        var command = new Command("verify", "(not built yet)");
-        command.SetAction(_ => { Console.Error.WriteLine("gpuckpt: verify is not built yet"); return Cli.ExitFailed; });
+        var dir = new Argument<string>("DIR") { Description = "image directory" };
+        var json = Cli.JsonOption();
+        var command = new Command("verify", "check every file, length prefix, segment checksum and message of an image") { dir, json };
+        command.SetAction(parse => Cli.Guard(() => Run(parse.GetValue(dir)!, parse.GetValue(json))));
         return command;
+    }
+
+    private static int Run(string dir, bool json)
+    {
+        var result = Cli.Interactive(json) ? WithProgress(dir) : ImageVerifier.Verify(dir);
+        if (json) Cli.PrintJson(result);
+        else if (result.Ok)
+            Console.Out.WriteLine($"{dir}: ok: {result.FilesChecked} files, {result.SegmentsChecked} segments, {result.BytesChecked} bytes verified");
+        if (result.Ok) return Cli.ExitOk;
+        Console.Error.WriteLine($"gpuckpt: {result.Describe()}");
+        return Cli.ExitFailed;
+    }
+
+    private static VerifyResult WithProgress(string dir) =>
+        AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+        {
+            var task = ctx.AddTask("verifying", maxValue: 1);
+            return ImageVerifier.Verify(dir, new InlineProgress(p =>
+            {
+                task.MaxValue = Math.Max(1, p.Total);
+                task.Value = p.Done;
+            }));
+        });
+
+    /// <summary>Reports on the verifying thread, in order (Progress&lt;T&gt; would post them to the pool, out of order).</summary>
+    private sealed class InlineProgress(Action<(long Done, long Total)> report) : IProgress<(long Done, long Total)>
+    {
+        public void Report((long Done, long Total) value) => report(value);
     }
 }

@@ -67,6 +67,29 @@ public sealed class ImageRoundTripSpecs
     }
 
     [Fact]
+    public void Manifest_is_plain_json_with_state_source_links_and_hex_checksums()
+    {
+        var seed = Environment.TickCount;
+        using var image = new SampleImage(seed);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(image.FilePath(ImageManifest.FileName)));
+        var root = doc.RootElement;
+        Assert.Matches("^[0-9a-f]{16}$", root.GetProperty("manifest_xxh64").GetString());
+        Assert.Equal(1, root.GetProperty("format_version").GetInt32());
+        Assert.Equal("committed", root.GetProperty("state").GetString());
+        Assert.Equal($"img-{seed}", root.GetProperty("image_id").GetString());
+        Assert.Equal(4242, root.GetProperty("source").GetProperty("pid").GetInt32());
+        Assert.Equal(image.Gpus[1].GpuId, root.GetProperty("topology")[1].GetProperty("gpu_id").GetUInt32());
+        var link = root.GetProperty("links")[0];
+        Assert.Equal("import", link.GetProperty("type").GetString());
+        Assert.Equal("kfd", link.GetProperty("exporter_kind").GetString());
+        Assert.Equal(image.Kfd.BoEntries[0].Addr, link.GetProperty("exporter_addr").GetUInt64());
+        var kfd = root.GetProperty("files").EnumerateArray().Single(f => f.GetProperty("name").GetString() == ImageFileName.Kfd(SampleImage.KfdId));
+        var bytes = File.ReadAllBytes(image.FilePath(ImageFileName.Kfd(SampleImage.KfdId)));
+        Assert.Equal(bytes.LongLength, kfd.GetProperty("size").GetInt64());
+        Assert.Equal(SegmentHash.Of(bytes).ToString("x16"), kfd.GetProperty("segments")[0].GetProperty("xxh64").GetString());
+    }
+
+    [Fact]
     public void Files_start_with_the_payload_length_as_8_little_endian_bytes()
     {
         var seed = Environment.TickCount;
