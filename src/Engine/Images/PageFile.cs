@@ -106,7 +106,7 @@ public sealed class PageFile
     }
 
     /// <summary>The hash of n zero bytes depends on n alone; chunks repeat few sizes, so sparse BOs cost no hashing.</summary>
-    private static ulong ZeroHash(int length) =>
+    internal static ulong ZeroHash(int length) =>
         ZeroHashes.GetOrAdd(length, static n => XxHash64.HashToUInt64(new byte[n]));
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ulong> ZeroHashes = new();

@@ -54,7 +54,7 @@ public sealed class PageFileReader : IDisposable
         if (s.Zero && FileSync.IsHole(_handle, s.Offset, s.Length))
         {
             part.Clear();
-            SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
+            SegmentIo.Check(FileName, s, PageFile.ZeroHash(part.Length));
             return;
         }
         SegmentIo.ReadExactly(_handle, FileName, part, s.Offset);
