@@ -56,11 +56,11 @@ public sealed class ClientConcurrencySpecs
         }
     }
 
-    private sealed class GpuNodeComparer : IEqualityComparer<Topology.GpuNode>
+    private sealed class GpuNodeComparer : IEqualityComparer<Gpuckpt.Engine.Topology.GpuNode>
     {
-        public bool Equals(Topology.GpuNode? x, Topology.GpuNode? y) =>
+        public bool Equals(Gpuckpt.Engine.Topology.GpuNode? x, Gpuckpt.Engine.Topology.GpuNode? y) =>
             x is not null && y is not null && (x with { IoLinks = [] }) == (y with { IoLinks = [] }) && x.IoLinks.SequenceEqual(y.IoLinks);
 
-        public int GetHashCode(Topology.GpuNode obj) => obj.GpuId.GetHashCode();
+        public int GetHashCode(Gpuckpt.Engine.Topology.GpuNode obj) => obj.GpuId.GetHashCode();
     }
 }
