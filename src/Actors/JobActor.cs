@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Persistence;
 using Gpuckpt.Actors.Copy;
 using Gpuckpt.Engine.Copy;
 
@@ -8,11 +9,11 @@ namespace Gpuckpt.Actors;
 internal sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
 
 /// <summary>
-/// What checkpoint and restore jobs share: driver steps run as tasks whose results come back as messages, and
-/// contents copied by one device actor per device, all of which must land (or drain after a failure) before the
-/// job goes on.
+/// What checkpoint and restore jobs share: they are persistent (every step that matters is journalled, so a restarted
+/// engine continues them); driver steps run as tasks whose results come back as messages; contents are copied by
+/// one device actor per device, all of which must land (or drain after a failure) before the job goes on.
 /// </summary>
-public abstract class JobActor : ReceiveActor
+public abstract class JobActor : ReceivePersistentActor
 {
     private readonly HashSet<IActorRef> _devices = [];
     private readonly List<BoMappingTable> _tables = [];
@@ -25,20 +26,25 @@ public abstract class JobActor : ReceiveActor
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
 
-    protected override void PostStop() => DisposeTables();
+    protected override void PostStop()
+    {
+        DisposeTables();
+        base.PostStop();
+    }
 
     /// <summary>Runs a blocking driver step off the actor; its result (or <see cref="StepFailed"/>) comes back to Self.</summary>
     protected void RunStep<T>(string step, Func<T> body) where T : notnull =>
         Task.Run(() => (object)body()).WaitAsync(Settings.OpTimeout)
             .PipeTo(Self, failure: e => new StepFailed(step, e is AggregateException { InnerException: { } inner } ? inner : e));
 
-    /// <summary>Starts one device actor per device; <see cref="ReceiveCopies"/> reports when all are done.</summary>
-    protected void StartCopies(IEnumerable<(DeviceContents Device, BoMappingTable Table, Func<CopyChunk, CancellationToken, Task> Copy)> devices)
+    /// <summary>Starts one device actor per device; <see cref="CommandCopies"/> reports when all are done.</summary>
+    protected void StartCopies(IEnumerable<(DeviceContents Device, IReadOnlyList<CopyChunk> Chunks, BoMappingTable Table, Func<CopyChunk, CancellationToken, Task<ulong>> Copy)> devices)
     {
-        foreach (var (device, table, copy) in devices)
+        _copyFailure = null;
+        foreach (var (device, chunks, table, copy) in devices)
         {
             _tables.Add(table);
-            var actor = Context.ActorOf(DeviceCopyActor.Props(device.Device, device.Chunks, copy, Settings.WorkersPerDevice),
+            var actor = Context.ActorOf(DeviceCopyActor.Props(device.Device, chunks, copy, Settings.WorkersPerDevice),
                 Uri.EscapeDataString(device.Device.Replace(' ', '-')));
             Context.Watch(actor);
             _devices.Add(actor);
@@ -47,8 +53,11 @@ public abstract class JobActor : ReceiveActor
 
     protected bool CopiesRunning => _devices.Count > 0;
 
-    /// <summary>Handles the device actors' reports; calls <paramref name="done"/> once with null or the first failure.</summary>
-    protected void ReceiveCopies(Action<string?> done)
+    /// <summary>
+    /// Handles the device actors' reports: <paramref name="landed"/> for every chunk in place, then
+    /// <paramref name="done"/> once with null or the first failure, after every device has stopped.
+    /// </summary>
+    protected void CommandCopies(Action<ChunkLanded> landed, Action<string?> done)
     {
         void Finished(IActorRef device, string? failure)
         {
@@ -64,9 +73,19 @@ public abstract class JobActor : ReceiveActor
             done(_copyFailure);
         }
 
-        Receive<DeviceCopied>(_ => Finished(Sender, null));
-        Receive<DeviceCopyFailed>(f => Finished(Sender, f.Reason));
-        Receive<Terminated>(t => Finished(t.ActorRef, $"{Uri.UnescapeDataString(t.ActorRef.Path.Name)} stopped unexpectedly"));
+        Command<ChunkLanded>(landed);
+        Command<DeviceCopied>(_ => Finished(Sender, null));
+        Command<DeviceCopyFailed>(f => Finished(Sender, f.Reason));
+        Command<Terminated>(t => Finished(t.ActorRef, $"{Uri.UnescapeDataString(t.ActorRef.Path.Name)} stopped unexpectedly"));
+    }
+
+    /// <summary>After a snapshot is stored, the events it covers are no longer needed.</summary>
+    protected void CommandSnapshots()
+    {
+        Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
+        Command<SaveSnapshotFailure>(_ => { });
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(_ => { });
     }
 
     private void DisposeTables()

@@ -6,13 +6,17 @@ using Gpuckpt.Engine.Devices;
 
 namespace Gpuckpt.Actors;
 
-/// <summary>The engine's entry point on a node: starts one supervisor per job; each replies to whoever asked.</summary>
+/// <summary>
+/// The engine's entry point on a node: starts one persistent job actor per checkpoint or restore (each replies to
+/// whoever asked) and continues journalled jobs on <see cref="ResumeJob"/>. Job ids say their kind: ckpt-… / rest-….
+/// </summary>
 public sealed class JobsActor : ReceiveActor
 {
+    public const string CheckpointPrefix = "ckpt-", RestorePrefix = "rest-";
+
     private readonly IGpuDriver _driver;
     private readonly EngineSettings _settings;
     private readonly ChunkPool _pool;
-    private int _jobs;
 
     public JobsActor(IGpuDriver driver, EngineSettings settings, ChunkPool pool)
     {
@@ -20,15 +24,40 @@ public sealed class JobsActor : ReceiveActor
         _settings = settings;
         _pool = pool;
         Receive<CheckpointRequest>(request =>
-            Context.ActorOf(CheckpointSupervisor.Props(request, _driver, _settings, _pool, Sender), $"checkpoint-{request.Pid}-{++_jobs}"));
+        {
+            var id = request.JobId ?? NewId(CheckpointPrefix);
+            Start(id, CheckpointSupervisor.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender));
+        });
         Receive<RestoreRequest>(request =>
-            Context.ActorOf(RestoreCoordinator.Props(request, _driver, _settings, _pool, Sender), $"restore-{++_jobs}"));
+        {
+            var id = request.JobId ?? NewId(RestorePrefix);
+            Start(id, RestoreCoordinator.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender));
+        });
+        Receive<ResumeJob>(resume =>
+        {
+            if (resume.JobId.StartsWith(RestorePrefix, StringComparison.Ordinal))
+                Start(resume.JobId, RestoreCoordinator.Props(resume.JobId, null, _driver, _settings, _pool, Sender));
+            else
+                Start(resume.JobId, CheckpointSupervisor.Props(resume.JobId, null, _driver, _settings, _pool, Sender));
+        });
     }
 
     public static Props Props(IGpuDriver driver, EngineSettings settings, ChunkPool pool) =>
         Akka.Actor.Props.Create(() => new JobsActor(driver, settings, pool));
 
+    public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N")[..12];
+
     /// <summary>A job that throws is a bug: stop it (its reply never comes, so the asker's timeout reports it).</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
+
+    private void Start(string id, Props props)
+    {
+        if (!Context.Child(id).IsNobody())
+        {
+            Sender.Tell(new Status.Failure(new InvalidOperationException($"job {id} is already running")));
+            return;
+        }
+        Context.ActorOf(props, id);
+    }
 }

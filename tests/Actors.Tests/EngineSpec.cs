@@ -15,6 +15,8 @@ public abstract class EngineSpec : Akka.TestKit.Xunit2.TestKit
 {
     public const string TestOverrides = """
         akka.actor.serialize-messages = on
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
         gpuckpt.copy.chunk-size = 256KiB
         gpuckpt.copy.pool-chunks = 8
         gpuckpt.copy.workers-per-device = 3

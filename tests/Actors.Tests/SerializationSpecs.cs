@@ -11,29 +11,66 @@ namespace Gpuckpt.Actors.Tests;
 
 public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
 {
-    private static readonly Type[] Protocols = [typeof(ICheckpointMessage), typeof(IRestoreMessage), typeof(ICopyMessage)];
+    private static readonly Type[] Protocols = [typeof(ICheckpointMessage), typeof(IRestoreMessage), typeof(ICopyMessage), typeof(ICheckpointEvent), typeof(IRestoreEvent)];
 
     private static IEnumerable<object> Samples() =>
     [
-        new CheckpointRequest(4242, "/var/lib/images/a", true),
-        new CheckpointCompleted(new CheckpointSummary(7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false)),
+        new CheckpointRequest(4242, "/var/lib/images/a", true, "ckpt-0123456789ab"),
+        new CheckpointCompleted(Summary),
         new CheckpointFailed(7, "copy: GPU 0x10: chunk at file offset 4294967296: EIO", true),
-        new RestoreRequest("/img"),
-        new RestoreCompleted(new RestoreSummary(1001, "/img", 1L << 33, 12, 3, 2, 4.5, new Dictionary<string, string> { ["0x10"] = "0x83dc" })),
+        new RestoreRequest("/img", "rest-0123456789ab"),
+        new RestoreCompleted(Restored),
         new RestoreFailed("/img", "verify: amdgpu-pages-1-0010.img: offset 8: checksum mismatch"),
         RequestWork.Instance,
         NoMoreWork.Instance,
         AbortCopy.Instance,
         new CopyChunkWork(17),
-        new ChunkCopied(17, 4 << 20),
+        new ChunkCopied(17, 4 << 20, 0xfeedface_cafebeefUL),
+        new ChunkLanded("GPU 0x10", 17, 0xfeedface_cafebeefUL),
+        new ResumeJob("ckpt-0123456789ab"),
+        new JobUnknown("ckpt-0123456789ab"),
+        new RestoreJobUnknown("rest-0123456789ab"),
+        new CheckpointStarted("ckpt-1", new CheckpointRequest(1, "/img", false, "ckpt-1"), "sim:/run/s.sock", 4 << 20, "abc"),
+        new ProcessPaused(2, 300, 7, 65536),
+        new ChunkSaved("GPU 0x10", 0, 5L << 32, 4 << 20, 0x0123456789abcdefUL),
+        new ImageCommitted(5L << 32, 300, 4),
+        new UnpauseIntended(),
+        new ProcessUnpaused(),
+        new CheckpointFailing("copy: EIO"),
+        new CheckpointFinished(new CheckpointCompleted(Summary)),
+        new RestoreStarted("rest-1", new RestoreRequest("/img", "rest-1"), "sim:/run/s.sock"),
+        new TargetCreated(1001),
+        new TargetDiscarded(1001),
+        new ResumeIntended(1001, Restored),
+        new ProcessResumed(1001),
+        new RestoreFinished(new RestoreFailed("/img", "verify: bad")),
         new ChunkFailed(17, "EFAULT"),
         new DeviceProgress("GPU 0x10", 1L << 32, 3L << 32, 3),
         new DeviceCopied("renderD128", 1L << 31, 0.5),
         new DeviceCopyFailed("renderD128", "aborted"),
     ];
 
+    private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false);
+    private static readonly RestoreSummary Restored = new("rest-1", 1001, "/img", 1L << 33, 12, 3, 2, 4.5, new Dictionary<string, string> { ["0x10"] = "0x83dc" });
+
     [Fact]
-    public void Every_protocol_message_round_trips_through_the_Hyperion_serializer()
+    public void A_checkpoint_snapshot_round_trips_with_its_chunks()
+    {
+        var state = new CheckpointState();
+        state.Apply(new CheckpointStarted("ckpt-1", new CheckpointRequest(1, "/img", true, "ckpt-1"), "sim:/s", 1 << 20, "abc"));
+        state.Apply(new ProcessPaused(1, 2, 3, 4));
+        for (var i = 0; i < 100; i++) state.Apply(new ChunkSaved("GPU 0x10", 0, (long)i << 20, 1 << 20, (ulong)i * 0x9e3779b97f4a7c15UL));
+        var serializer = Sys.Serialization.FindSerializerFor(state);
+
+        var back = (CheckpointState)serializer.FromBinary(serializer.ToBinary(state), typeof(CheckpointState));
+
+        Assert.Equal(state.Started, back.Started);
+        Assert.Equal(state.Paused, back.Paused);
+        Assert.Equal(state.Chunks.OrderBy(kv => kv.Key), back.Chunks.OrderBy(kv => kv.Key));
+    }
+
+    [Fact]
+    public void Every_protocol_message_and_event_round_trips_through_the_Hyperion_serializer()
     {
         var samples = Samples().ToList();
         var messageTypes = typeof(JobsActor).Assembly.GetTypes()

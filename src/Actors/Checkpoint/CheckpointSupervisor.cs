@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Persistence;
 using Gpuckpt.Actors.Copy;
 using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Copy;
@@ -12,64 +13,50 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// <summary>
 /// Owns one checkpoint of one process: PROCESS_INFO (pause) → CHECKPOINT and the render nodes → one device actor per
 /// GPU and render node copying contents in parallel → commit the image → UNPAUSE when asked to leave it running.
-/// Any failure marks the image failed and unpauses the process exactly once.
+/// Every step is journalled; a restarted engine continues the job where it stopped, adopting the chunks already in the
+/// image instead of copying them again, and issues UNPAUSE exactly once. Any failure marks the image failed and
+/// unpauses the process.
 /// </summary>
 public sealed class CheckpointSupervisor : JobActor
 {
-    private readonly CheckpointRequest _request;
+    private const int SnapshotEvery = 1000;
+    private readonly string _jobId;
+    private readonly CheckpointRequest? _request;
     private readonly IGpuDriver _driver;
     private readonly ChunkPool _pool;
     private readonly IActorRef _replyTo;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Stopwatch _pauseClock = new();
+    private CheckpointState _state = new();
     private IKfdFile? _kfd;
     private ImageWriter? _writer;
     private Captured? _captured;
-    private bool _paused;
-    private bool _unpauseIssued;
-    private string? _failure;
 
-    public CheckpointSupervisor(CheckpointRequest request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) : base(settings)
+    /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
+    public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
+        : base(settings)
     {
+        _jobId = jobId;
         _request = request;
         _driver = driver;
         _pool = pool;
         _replyTo = replyTo;
-        Pausing();
-    }
-
-    public static Props Props(CheckpointRequest request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new CheckpointSupervisor(request, driver, settings, pool, replyTo));
-
-    protected override void PreStart()
-    {
-        var pid = _request.Pid;
-        var driver = _driver;
-        try
+        Recover<SnapshotOffer>(offer =>
         {
-            _writer = ImageWriter.Create(_request.ImagesDir, new ImageHeader(
-                Guid.NewGuid().ToString("N"), new ImageSource(driver.Name, (int)pid, Environment.MachineName), driver.Topology()));
-        }
-        catch (Exception e) when (e is IOException or ImageException or DriverException or UnauthorizedAccessException)
-        {
-            // Nothing was paused: the process is untouched.
-            Reply(new CheckpointFailed(pid, $"image: {e.Message}", Unpaused: false));
-            return;
-        }
-        RunStep("pause", () =>
-        {
-            var kfd = driver.OpenKfd(pid);
-            try
-            {
-                return new Paused(kfd, KfdCheckpoint.ProcessInfo(kfd));
-            }
-            catch
-            {
-                kfd.Dispose();
-                throw;
-            }
+            if (offer.Snapshot is CheckpointState state) _state = state;
         });
+        Recover<ICheckpointEvent>(e => _state.Apply(e));
+        Recover<RecoveryCompleted>(_ => Self.Tell(Continue.Instance));
+        Waiting();
     }
+
+    public override string PersistenceId => $"checkpoint-{_jobId}";
+
+    public static Props Props(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
+        Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo));
+
+    private CheckpointStarted Started => _state.Started!;
+    private CheckpointRequest Request => Started.Request;
 
     protected override void PostStop()
     {
@@ -78,148 +65,370 @@ public sealed class CheckpointSupervisor : JobActor
         _kfd?.Dispose();
     }
 
-    private void Pausing()
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        Receive<Paused>(paused =>
-        {
-            _kfd = paused.Kfd;
-            _paused = true;
-            _pauseClock.Start();
-            Become(Capturing);
-            var kfd = paused.Kfd;
-            RunStep("capture", () => Capture(kfd, paused.Info));
-        });
-        Receive<StepFailed>(Fail);
+        _replyTo.Tell(new CheckpointFailed(_request?.Pid ?? 0, $"journal of job {_jobId} could not be read: {reason.Message}", false));
+        base.OnRecoveryFailure(reason, message);
     }
 
-    private Captured Capture(IKfdFile kfd, KfdProcessInfo info)
+    private void Waiting()
     {
-        var process = CheckpointCapture.Capture(_driver, kfd, info, Settings.ChunkSize);
+        Command<Continue>(_ => Next());
+        CommandSnapshots();
+    }
+
+    /// <summary>Decides the next step from what the journal says is done.</summary>
+    private void Next()
+    {
+        if (_state.Finished is { } outcome)
+        {
+            Reply(outcome);
+            return;
+        }
+        if (_state.Started is null)
+        {
+            if (_request is null)
+            {
+                Reply(new JobUnknown(_jobId));
+                return;
+            }
+            Persist(new CheckpointStarted(_jobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), e =>
+            {
+                _state.Apply(e);
+                Next();
+            });
+            return;
+        }
+        if (_state.Failing is not null)
+        {
+            AbortImage();
+            return;
+        }
+        if (_state.Committed is null)
+        {
+            Pause();
+            return;
+        }
+        if (Request.LeaveRunning && !_state.IntendsUnpause)
+        {
+            Persist(new UnpauseIntended(), e =>
+            {
+                _state.Apply(e);
+                Next();
+            });
+            return;
+        }
+        if (_state.IntendsUnpause && !_state.Unpaused)
+        {
+            Unpause(onFailure: error => Finish(new CheckpointFailed(Request.Pid, $"image committed, but UNPAUSE failed: {error}", false)));
+            return;
+        }
+        _pauseClock.Stop();
+        var committed = _state.Committed;
+        Finish(new CheckpointCompleted(new CheckpointSummary(
+            _jobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
+            _clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning)));
+    }
+
+    /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
+    private void Pause()
+    {
+        Become(Pausing);
+        var started = Started;
+        var driver = _driver;
+        RunStep("pause", () =>
+        {
+            var writer = OpenImage(started, driver);
+            if (writer is null) return (object)new Committed(CommittedFromManifest(started));
+            try
+            {
+                var kfd = driver.OpenKfd(started.Request.Pid);
+                try
+                {
+                    return new Paused(kfd, KfdCheckpoint.ProcessInfo(kfd), writer);
+                }
+                catch
+                {
+                    kfd.Dispose();
+                    throw;
+                }
+            }
+            catch
+            {
+                writer.Dispose();
+                throw;
+            }
+        });
+    }
+
+    private void Pausing()
+    {
+        Command<Paused>(paused =>
+        {
+            _kfd = paused.Kfd;
+            _writer = paused.Writer;
+            _pauseClock.Start();
+            CrashPoints.Hit("paused");
+            var e = new ProcessPaused(paused.Info.NumDevices, paused.Info.NumBos, paused.Info.NumObjects, paused.Info.PrivDataSize);
+            Persist(e, ev =>
+            {
+                _state.Apply(ev);
+                Capture(paused.Info);
+            });
+        });
+        Command<Committed>(OnCommitted);
+        Command<StepFailed>(Fail);
+        CommandSnapshots();
+    }
+
+    private void Capture(KfdProcessInfo info)
+    {
+        Become(Capturing);
+        var kfd = _kfd!;
         var writer = _writer!;
-        writer.WriteMessage(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
-        foreach (var node in process.RenderNodes) writer.WriteMessage(ImageFileName.RenderNode((int)node.Id), node);
+        var driver = _driver;
+        var chunkSize = Started.ChunkSize;
+        var saved = _state.Chunks;
+        RunStep("capture", () => CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved));
+    }
+
+    /// <summary>Re-reads the paused process, writes the metadata files not yet in the image and adopts journalled chunks.</summary>
+    private static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved)
+    {
+        var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
+        void Write(string name, Google.Protobuf.IMessage message)
+        {
+            if (!writer.Contains(name)) writer.WriteMessage(name, message);
+        }
+        Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
+        foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
         for (var i = 0; i < process.Links.Count; i++)
-            writer.WriteMessage(ImageFileName.Dmabuf(ImageIds.Dmabuf(i)), new CriuDmabufNode { GemHandle = process.Links[i].Handle });
-        var files = process.Devices.ToDictionary(d => d.Device, d => d.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray());
-        return new Captured(process, writer, files);
+            Write(ImageFileName.Dmabuf(ImageIds.Dmabuf(i)), new CriuDmabufNode { GemHandle = process.Links[i].Handle });
+        var files = new Dictionary<string, PageFile[]>();
+        var remaining = new Dictionary<string, IReadOnlyList<CopyChunk>>();
+        foreach (var device in process.Devices)
+        {
+            var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
+            files[device.Device] = pages;
+            remaining[device.Device] = device.Chunks
+                .Where(c => !(saved.TryGetValue($"{device.Device}|{c.FileIndex}|{c.FileOffset}", out var s)
+                              && s.Length == c.Length && pages[c.FileIndex].Adopt(c.FileOffset, c.Length, s.Checksum)))
+                .ToList();
+        }
+        return new Captured(process, files, remaining);
     }
 
     private void Capturing()
     {
-        Receive<Captured>(captured =>
+        Command<Captured>(captured =>
         {
             _captured = captured;
+            CrashPoints.Hit("captured");
             Become(Copying);
             var driver = _driver;
             var pool = _pool;
             StartCopies(captured.Process.Devices.Select(device =>
             {
                 var bos = device.Bos;
-                var table = new BoMappingTable(device.Chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
+                var chunks = captured.Remaining[device.Device];
+                var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
                 var sinks = captured.Files[device.Device].Select(f => (IChunkSink)new PageFileSink(f)).ToArray();
-                return (device, table, (Func<CopyChunk, CancellationToken, Task>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
-            }));
+                return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
+            }).ToList());
             if (!CopiesRunning) Commit();
         });
-        Receive<StepFailed>(Fail);
+        Command<StepFailed>(Fail);
+        CommandSnapshots();
     }
 
-    private void Copying() => ReceiveCopies(failure =>
+    private void Copying()
     {
-        if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
-        else Commit();
-    });
+        CommandCopies(
+            landed =>
+            {
+                var chunk = _captured!.Remaining[landed.Device][landed.ChunkIndex];
+                CrashPoints.Hit("chunk");
+                PersistAsync(new ChunkSaved(landed.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum), e =>
+                {
+                    _state.Apply(e);
+                    if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.Copy());
+                });
+            },
+            failure =>
+            {
+                if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
+                else Commit();
+            });
+        CommandSnapshots();
+    }
 
     private void Commit()
     {
         Become(Committing);
-        var captured = _captured!;
-        var links = captured.Process.Links.Select(l => ToImageLink(l, captured.Process)).ToList();
-        RunStep("commit", () => new Committed(captured.Writer.Commit(links)));
+        var process = _captured!.Process;
+        var writer = _writer!;
+        var links = process.Links.Select(l => ToImageLink(l, process)).ToList();
+        RunStep("commit", () =>
+        {
+            writer.Commit(links);
+            CrashPoints.Hit("committed");
+            return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
+        });
     }
 
     private void Committing()
     {
-        Receive<Committed>(_ =>
-        {
-            if (!_request.LeaveRunning)
-            {
-                Complete();
-                return;
-            }
-            Become(Unpausing);
-            _unpauseIssued = true;
-            var kfd = _kfd!;
-            RunStep("unpause", () =>
-            {
-                KfdCheckpoint.Unpause(kfd);
-                return Unpaused.Instance;
-            });
-        });
-        Receive<StepFailed>(Fail);
+        Command<Committed>(OnCommitted);
+        Command<StepFailed>(Fail);
+        CommandSnapshots();
     }
 
-    private void Unpausing()
+    private void OnCommitted(Committed committed) => Persist(committed.Event, e =>
     {
-        Receive<Unpaused>(_ =>
+        _state.Apply(e);
+        Become(Waiting);
+        Next();
+    });
+
+    /// <summary>UNPAUSE, journalled before and after. EINVAL means it is not paused: a UNPAUSE before the crash took effect.</summary>
+    private void Unpause(Action<string> onFailure)
+    {
+        Become(() => Unpausing(onFailure));
+        var pid = Request.Pid;
+        var kfd = _kfd;
+        var driver = _driver;
+        RunStep("unpause", () =>
+        {
+            CrashPoints.Hit("unpause-intended");
+            var file = kfd ?? driver.OpenKfd(pid);
+            try
+            {
+                KfdCheckpoint.Unpause(file);
+                return new UnpauseDone(true);
+            }
+            catch (DriverException e) when (e.ErrorNumber == Errno.EINVAL)
+            {
+                return new UnpauseDone(false);
+            }
+            finally
+            {
+                if (kfd is null) file.Dispose();
+            }
+        });
+    }
+
+    private void Unpausing(Action<string> onFailure)
+    {
+        Command<UnpauseDone>(_ =>
         {
             _pauseClock.Stop();
-            Complete();
+            CrashPoints.Hit("unpaused");
+            Persist(new ProcessUnpaused(), e =>
+            {
+                _state.Apply(e);
+                Become(Waiting);
+                Next();
+            });
         });
-        // The image is committed; only the unpause failed.
-        Receive<StepFailed>(f => Reply(new CheckpointFailed(_request.Pid, $"image committed, but UNPAUSE failed: {f.Error.Message}", false)));
-    }
-
-    private void Complete()
-    {
-        var process = _captured!.Process;
-        Reply(new CheckpointCompleted(new CheckpointSummary(
-            _request.Pid, _request.ImagesDir, _captured.Writer.ImageId, process.ContentBytes, process.BoCount,
-            process.Devices.Count, _clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !_request.LeaveRunning)));
+        Command<StepFailed>(f => onFailure(f.Error.Message));
+        CommandSnapshots();
     }
 
     private void Fail(StepFailed failed)
     {
-        Become(Failing);
-        var reason = $"{failed.Step}: {failed.Error.Message}";
-        var writer = _writer;
-        var kfd = _kfd;
-        var unpause = _paused && !_unpauseIssued;
-        _unpauseIssued |= unpause;
-        Task.Run(() =>
+        Become(Waiting);
+        Persist(new CheckpointFailing($"{failed.Step}: {failed.Error.Message}"), e =>
         {
-            writer?.Abort(reason);
-            if (!unpause || kfd is null) return new CleanupDone(false, null);
-            try
-            {
-                KfdCheckpoint.Unpause(kfd);
-                return new CleanupDone(true, null);
-            }
-            catch (Exception e)
-            {
-                return new CleanupDone(false, e.Message);
-            }
-        }).PipeTo(Self, failure: e => new CleanupDone(false, e.Message));
-        _failure = reason;
+            _state.Apply(e);
+            Next();
+        });
     }
 
-    private void Failing()
+    /// <summary>Failure path: mark the image failed, then unpause the process if this job paused it.</summary>
+    private void AbortImage()
     {
-        Receive<CleanupDone>(done => Reply(new CheckpointFailed(_request.Pid,
-            done.UnpauseError is null ? _failure! : $"{_failure} (and UNPAUSE failed: {done.UnpauseError})", done.Unpaused)));
-        Receive<StepFailed>(_ => { });
-        // A pause that answered after its step had timed out: that process must not stay paused.
-        Receive<Paused>(late => Task.Run(() =>
+        Become(Aborting);
+        var writer = _writer;
+        var started = Started;
+        var reason = _state.Failing!;
+        RunStep("abort", () =>
         {
-            using var kfd = late.Kfd;
-            KfdCheckpoint.Unpause(kfd);
-        }));
+            try
+            {
+                var w = writer ?? ReopenForAbort(started.Request.ImagesDir, started.ImageId);
+                w?.Abort(reason);
+                if (writer is null) w?.Dispose();
+                return new Aborted(null);
+            }
+            catch (Exception e) when (e is IOException or ImageException or ObjectDisposedException or InvalidOperationException)
+            {
+                return new Aborted(e.Message);
+            }
+        });
+    }
+
+    private void Aborting()
+    {
+        Command<Aborted>(_ =>
+        {
+            if (_state.Paused is not null && !_state.Unpaused)
+            {
+                if (!_state.IntendsUnpause)
+                    Persist(new UnpauseIntended(), e => _state.Apply(e));
+                Unpause(onFailure: error => Finish(new CheckpointFailed(Request.Pid, $"{_state.Failing} (and UNPAUSE failed: {error})", false)));
+                return;
+            }
+            Finish(new CheckpointFailed(Request.Pid, _state.Failing!, _state.Unpaused));
+        });
+        Command<StepFailed>(f => Finish(new CheckpointFailed(Request.Pid, $"{_state.Failing} (and {f.Step}: {f.Error.Message})", false)));
+        CommandSnapshots();
+    }
+
+    private void Finish(ICheckpointMessage outcome)
+    {
+        if (_state.Failing is not null && outcome is CheckpointCompleted) return;
+        if (_state.Failing is not null && _state.Unpaused && outcome is CheckpointFailed f) outcome = f with { Unpaused = true };
+        Become(Waiting);
+        Persist(new CheckpointFinished(outcome), e =>
+        {
+            _state.Apply(e);
+            Reply(outcome);
+        });
     }
 
     private void Reply(object message)
     {
         _replyTo.Tell(message);
         Context.Stop(Self);
+    }
+
+    /// <summary>The image of this job: created on first start, reopened after a crash; null when it was already committed.</summary>
+    private static ImageWriter? OpenImage(CheckpointStarted started, IGpuDriver driver)
+    {
+        var dir = started.Request.ImagesDir;
+        var manifest = Path.Combine(dir, ImageManifest.FileName);
+        if (!File.Exists(manifest))
+            return ImageWriter.Create(dir, new ImageHeader(started.ImageId,
+                new ImageSource(started.Driver, (int)started.Request.Pid, Environment.MachineName), driver.Topology()));
+        var existing = ManifestCodec.Load(dir);
+        if (existing.ImageId != started.ImageId)
+            throw new ImageException(ImageManifest.FileName, null, $"{dir} holds another image ({existing.ImageId}), not this job's");
+        return existing.State == ImageState.Committed ? null : ImageWriter.Reopen(dir);
+    }
+
+    private static ImageCommitted CommittedFromManifest(CheckpointStarted started)
+    {
+        var manifest = ImageReader.Open(started.Request.ImagesDir).Manifest;
+        var pages = manifest.Files.Where(f => ImageFileName.TryParse(f.Name)?.Kind.IsPages() == true).ToList();
+        var bytes = pages.Sum(f => f.Size - 8);
+        return new ImageCommitted(bytes, 0, pages.Count);
+    }
+
+    private static ImageWriter? ReopenForAbort(string dir, string imageId)
+    {
+        if (!File.Exists(Path.Combine(dir, ImageManifest.FileName))) return null;
+        var manifest = ManifestCodec.Load(dir);
+        return manifest.ImageId == imageId && manifest.State == ImageState.InProgress ? ImageWriter.Reopen(dir) : null;
     }
 
     private static ImageLink ToImageLink(ResolvedImport link, CapturedProcess process)
@@ -235,4 +444,11 @@ public sealed class CheckpointSupervisor : JobActor
 
     private static int NodeIdOf(CapturedProcess process, uint gpuId) =>
         (int)process.RenderNodes.First(n => n.GpuId == gpuId).Id;
+}
+
+/// <summary>Look at the journal and take the next step.</summary>
+internal sealed class Continue : INoSerializationVerificationNeeded
+{
+    public static readonly Continue Instance = new();
+    private Continue() { }
 }

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Gpuckpt.Engine.Checkpoint;
+using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
 
@@ -12,9 +13,10 @@ public interface ICheckpointMessage;
 /// Checkpoint process <paramref name="Pid"/> into <paramref name="ImagesDir"/>. The process stays paused afterwards,
 /// holding exactly the state in the image (ready to migrate); <paramref name="LeaveRunning"/> unpauses it after the commit.
 /// </summary>
-public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning) : ICheckpointMessage;
+public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null) : ICheckpointMessage;
 
 public sealed record CheckpointSummary(
+    string JobId,
     uint Pid,
     string ImagesDir,
     string ImageId,
@@ -34,12 +36,14 @@ public sealed record CheckpointCompleted(CheckpointSummary Summary) : ICheckpoin
 public sealed record CheckpointFailed(uint Pid, string Reason, bool Unpaused) : ICheckpointMessage;
 
 // Results of the supervisor's own tasks: they carry live driver objects and never leave the process.
-internal sealed record Paused(IKfdFile Kfd, KfdProcessInfo Info) : INoSerializationVerificationNeeded;
-internal sealed record Captured(CapturedProcess Process, ImageWriter Writer, IReadOnlyDictionary<string, PageFile[]> Files) : INoSerializationVerificationNeeded;
-internal sealed record Committed(ImageManifest Manifest) : INoSerializationVerificationNeeded;
-internal sealed class Unpaused : INoSerializationVerificationNeeded
-{
-    public static readonly Unpaused Instance = new();
-    private Unpaused() { }
-}
-internal sealed record CleanupDone(bool Unpaused, string? UnpauseError) : INoSerializationVerificationNeeded;
+internal sealed record Paused(IKfdFile Kfd, KfdProcessInfo Info, ImageWriter Writer) : INoSerializationVerificationNeeded;
+internal sealed record Captured(CapturedProcess Process, IReadOnlyDictionary<string, PageFile[]> Files, IReadOnlyDictionary<string, IReadOnlyList<CopyChunk>> Remaining) : INoSerializationVerificationNeeded;
+internal sealed record Committed(ImageCommitted Event) : INoSerializationVerificationNeeded;
+internal sealed record Aborted(string? Problem) : INoSerializationVerificationNeeded;
+internal sealed record UnpauseDone(bool TookEffect) : INoSerializationVerificationNeeded;
+
+/// <summary>Continue an unfinished job after the engine was restarted.</summary>
+public sealed record ResumeJob(string JobId) : ICheckpointMessage;
+
+/// <summary>No job with that id was ever started here.</summary>
+public sealed record JobUnknown(string JobId) : ICheckpointMessage;

@@ -6,5 +6,5 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// <summary>A page file of the image as the destination of checkpointed chunks.</summary>
 internal sealed class PageFileSink(PageFile file) : IChunkSink
 {
-    public void Write(long offset, ReadOnlySpan<byte> data) => file.Write(offset, data);
+    public ulong Write(long offset, ReadOnlySpan<byte> data) => file.Write(offset, data);
 }

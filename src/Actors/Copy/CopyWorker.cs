@@ -7,10 +7,10 @@ namespace Gpuckpt.Actors.Copy;
 public sealed class CopyWorker : ReceiveActor
 {
     private readonly IReadOnlyList<CopyChunk> _chunks;
-    private readonly Func<CopyChunk, CancellationToken, Task> _copy;
+    private readonly Func<CopyChunk, CancellationToken, Task<ulong>> _copy;
     private readonly CancellationTokenSource _cancel = new();
 
-    public CopyWorker(IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task> copy)
+    public CopyWorker(IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task<ulong>> copy)
     {
         _chunks = chunks;
         _copy = copy;
@@ -20,7 +20,7 @@ public sealed class CopyWorker : ReceiveActor
         Receive<NoMoreWork>(_ => Context.Stop(Self));
     }
 
-    public static Props Props(IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task> copy) =>
+    public static Props Props(IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task<ulong>> copy) =>
         Akka.Actor.Props.Create(() => new CopyWorker(chunks, copy));
 
     protected override void PreStart() => Context.Parent.Tell(RequestWork.Instance);
@@ -31,7 +31,7 @@ public sealed class CopyWorker : ReceiveActor
     {
         var chunk = _chunks[work.ChunkIndex];
         _copy(chunk, _cancel.Token).PipeTo(Self,
-            success: () => new ChunkCopied(work.ChunkIndex, chunk.Length),
+            success: checksum => new ChunkCopied(work.ChunkIndex, chunk.Length, checksum),
             failure: e => new ChunkFailed(work.ChunkIndex, (e is AggregateException { InnerException: { } inner } ? inner : e).Message));
     }
 }

@@ -13,7 +13,7 @@ public sealed class DeviceCopyActor : ReceiveActor
 {
     private readonly string _device;
     private readonly IReadOnlyList<CopyChunk> _chunks;
-    private readonly Func<CopyChunk, CancellationToken, Task> _copy;
+    private readonly Func<CopyChunk, CancellationToken, Task<ulong>> _copy;
     private readonly int _workers;
     private readonly long _total;
     private readonly Stopwatch _clock = new();
@@ -23,7 +23,7 @@ public sealed class DeviceCopyActor : ReceiveActor
     private long _bytes;
     private string? _failure;
 
-    public DeviceCopyActor(string device, IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task> copy, int workers)
+    public DeviceCopyActor(string device, IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task<ulong>> copy, int workers)
     {
         _device = device;
         _chunks = chunks;
@@ -40,7 +40,7 @@ public sealed class DeviceCopyActor : ReceiveActor
         });
     }
 
-    public static Props Props(string device, IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task> copy, int workers) =>
+    public static Props Props(string device, IReadOnlyList<CopyChunk> chunks, Func<CopyChunk, CancellationToken, Task<ulong>> copy, int workers) =>
         Akka.Actor.Props.Create(() => new DeviceCopyActor(device, chunks, copy, workers));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
@@ -74,6 +74,7 @@ public sealed class DeviceCopyActor : ReceiveActor
         _inFlight--;
         _done++;
         _bytes += copied.Bytes;
+        Context.Parent.Tell(new ChunkLanded(_device, copied.ChunkIndex, copied.Checksum));
         Context.System.EventStream.Publish(new DeviceProgress(_device, _bytes, _total, _inFlight));
         if (_failure is null && _done == _chunks.Count)
         {

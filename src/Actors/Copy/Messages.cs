@@ -20,7 +20,7 @@ public sealed class NoMoreWork : ICopyMessage
 public sealed record CopyChunkWork(int ChunkIndex) : ICopyMessage;
 
 /// <summary>A chunk is in place; the worker is ready for the next one.</summary>
-public sealed record ChunkCopied(int ChunkIndex, long Bytes) : ICopyMessage;
+public sealed record ChunkCopied(int ChunkIndex, long Bytes, ulong Checksum) : ICopyMessage;
 
 public sealed record ChunkFailed(int ChunkIndex, string Reason) : ICopyMessage;
 
@@ -39,3 +39,6 @@ public sealed class AbortCopy : ICopyMessage
     public static readonly AbortCopy Instance = new();
     private AbortCopy() { }
 }
+
+/// <summary>A chunk of a device is in place (its checksum, for the job's journal).</summary>
+public sealed record ChunkLanded(string Device, int ChunkIndex, ulong Checksum) : ICopyMessage;

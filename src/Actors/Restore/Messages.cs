@@ -8,9 +8,10 @@ namespace Gpuckpt.Actors.Restore;
 public interface IRestoreMessage;
 
 /// <summary>Restore the image in <paramref name="ImagesDir"/> into a new process on this node's devices.</summary>
-public sealed record RestoreRequest(string ImagesDir) : IRestoreMessage;
+public sealed record RestoreRequest(string ImagesDir, string? JobId = null) : IRestoreMessage;
 
 public sealed record RestoreSummary(
+    string JobId,
     uint Pid,
     string ImagesDir,
     long Bytes,
@@ -29,6 +30,11 @@ public sealed record RestoreCompleted(RestoreSummary Summary) : IRestoreMessage;
 public sealed record RestoreFailed(string ImagesDir, string Reason) : IRestoreMessage;
 
 internal sealed record Planned(RestorePlan Plan) : INoSerializationVerificationNeeded;
-internal sealed record DeviceStateRestored(RestoreSession Session, RenderPassLog Passes, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
-internal sealed record Resumed(uint Pid) : INoSerializationVerificationNeeded;
+internal sealed record TargetReady(RestoreSession Session) : INoSerializationVerificationNeeded;
+internal sealed record DeviceStateRestored(RenderPassLog Passes, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
+internal sealed record Discarded(string? Problem) : INoSerializationVerificationNeeded;
+internal sealed record ResumeDone(bool TookEffect) : INoSerializationVerificationNeeded;
 internal sealed record RolledBack(string Reason) : INoSerializationVerificationNeeded;
+
+/// <summary>No restore job with that id was ever started here.</summary>
+public sealed record RestoreJobUnknown(string JobId) : IRestoreMessage;

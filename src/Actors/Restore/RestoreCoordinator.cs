@@ -1,90 +1,164 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Persistence;
+using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Restore;
+using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Actors.Restore;
 
 /// <summary>
 /// Runs one restore in stages: verify the whole image (nothing touches a device before it is proven whole) → map its
-/// GPUs onto local ones → KFD RESTORE → render-node BOs in passes (imports once their exporters exist) → contents
-/// written back in parallel, checksums checked as they stream → RESUME once. A failure rolls back what was created.
+/// GPUs onto local ones → create the process → KFD RESTORE → render-node BOs in passes (imports once their exporters
+/// exist) → contents written back in parallel, checksums checked as they stream → RESUME once. A failure rolls back
+/// what was created. Journalled: after a crash the job discards a half-built process and builds it again, or, when
+/// RESUME was already intended, makes sure it happened exactly once.
 /// </summary>
 public sealed class RestoreCoordinator : JobActor
 {
-    private readonly RestoreRequest _request;
+    private readonly string _jobId;
+    private readonly RestoreRequest? _request;
     private readonly IGpuDriver _driver;
     private readonly ChunkPool _pool;
     private readonly IActorRef _replyTo;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<IDisposable> _sources = [];
-    private Planned? _planned;
+    private RestoreState _state = new();
+    private RestorePlan? _plan;
+    private RestoreSession? _session;
     private DeviceStateRestored? _restored;
 
-    public RestoreCoordinator(RestoreRequest request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) : base(settings)
+    /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
+    public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
+        : base(settings)
     {
+        _jobId = jobId;
         _request = request;
         _driver = driver;
         _pool = pool;
         _replyTo = replyTo;
-        Verifying();
+        Recover<IRestoreEvent>(e => _state.Apply(e));
+        Recover<RecoveryCompleted>(_ => Self.Tell(Checkpoint.Continue.Instance));
+        Waiting();
     }
 
-    public static Props Props(RestoreRequest request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new RestoreCoordinator(request, driver, settings, pool, replyTo));
+    public override string PersistenceId => $"restore-{_jobId}";
 
-    protected override void PreStart()
-    {
-        var dir = _request.ImagesDir;
-        var driver = _driver;
-        RunStep("verify", () => new Planned(RestorePlan.Prepare(dir, driver.Topology())));
-    }
+    public static Props Props(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
+        Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo));
+
+    private string ImagesDir => _state.Started?.Request.ImagesDir ?? _request?.ImagesDir ?? "";
 
     protected override void PostStop()
     {
         base.PostStop();
         foreach (var source in _sources) source.Dispose();
-        _restored?.Session.Dispose();
+        _session?.Dispose();
+    }
+
+    private void Waiting()
+    {
+        Command<Checkpoint.Continue>(_ => Next());
+        CommandSnapshots();
+    }
+
+    private void Next()
+    {
+        if (_state.Finished is { } outcome)
+        {
+            Reply(outcome);
+            return;
+        }
+        if (_state.Started is null)
+        {
+            if (_request is null)
+            {
+                Reply(new RestoreJobUnknown(_jobId));
+                return;
+            }
+            Persist(new RestoreStarted(_jobId, _request, _driver.Name), e =>
+            {
+                _state.Apply(e);
+                Next();
+            });
+            return;
+        }
+        if (_state.ResumeIntended is { } intended)
+        {
+            if (_state.Resumed) Finish(new RestoreCompleted(intended.Summary with { Seconds = _clock.Elapsed.TotalSeconds }));
+            else Resume(intended.Pid);
+            return;
+        }
+        if (_state.Target is { } stale)
+        {
+            // A process half built by an engine that died: its dmabuf fds died with it, so it is built again.
+            Discard(stale);
+            return;
+        }
+        Verify();
+    }
+
+    private void Verify()
+    {
+        Become(Verifying);
+        var dir = ImagesDir;
+        var driver = _driver;
+        RunStep("verify", () => new Planned(RestorePlan.Prepare(dir, driver.Topology())));
     }
 
     private void Verifying()
     {
-        Receive<Planned>(planned =>
+        Command<Planned>(planned =>
         {
-            _planned = planned;
-            Become(RestoringDeviceState);
+            _plan = planned.Plan;
+            CrashPoints.Hit("planned");
+            Become(CreatingTarget);
             var driver = _driver;
-            var chunkSize = Settings.ChunkSize;
-            RunStep("restore device state", () =>
+            var plan = planned.Plan;
+            RunStep("create process", () => new TargetReady(RestoreSession.Begin(driver, plan.Image, plan.Map)));
+        });
+        Command<StepFailed>(f => Finish(new RestoreFailed(ImagesDir, Describe(f))));
+        CommandSnapshots();
+    }
+
+    private void CreatingTarget()
+    {
+        Command<TargetReady>(ready =>
+        {
+            _session = ready.Session;
+            Persist(new TargetCreated(ready.Session.Pid), e =>
             {
-                var session = RestoreSession.Begin(driver, planned.Plan.Image, planned.Plan.Map);
-                try
+                _state.Apply(e);
+                CrashPoints.Hit("target-created");
+                Become(RestoringDeviceState);
+                var session = ready.Session;
+                var plan = _plan!;
+                var chunkSize = Settings.ChunkSize;
+                RunStep("restore device state", () =>
                 {
                     session.RestoreKfd();
-                    var passes = RenderRestorePasses.Run(planned.Plan.Image.RenderNodes, planned.Plan.Image.Imports, planned.Plan.Image.Kfd, session);
-                    return new DeviceStateRestored(session, passes, session.ContentsPlan(chunkSize));
-                }
-                catch (Exception e)
-                {
-                    var problems = session.Rollback();
-                    session.Dispose();
-                    throw problems.Count == 0 ? e : new AggregateException($"{e.Message} (rollback: {string.Join("; ", problems)})", e);
-                }
+                    CrashPoints.Hit("kfd-restored");
+                    var passes = RenderRestorePasses.Run(plan.Image.RenderNodes, plan.Image.Imports, plan.Image.Kfd, session);
+                    return new DeviceStateRestored(passes, session.ContentsPlan(chunkSize));
+                });
             });
         });
-        Receive<StepFailed>(f => Reply(new RestoreFailed(_request.ImagesDir, Describe(f))));
+        Command<StepFailed>(f => Finish(new RestoreFailed(ImagesDir, Describe(f))));
+        CommandSnapshots();
     }
 
     private void RestoringDeviceState()
     {
-        Receive<DeviceStateRestored>(restored =>
+        Command<DeviceStateRestored>(restored =>
         {
             _restored = restored;
+            CrashPoints.Hit("render-restored");
             Become(WritingContents);
             var driver = _driver;
             var pool = _pool;
-            var reader = _planned!.Plan.Image.Reader;
+            var reader = _plan!.Image.Reader;
             try
             {
                 StartCopies(restored.Contents.Select(device =>
@@ -97,7 +171,7 @@ public sealed class RestoreCoordinator : JobActor
                         _sources.Add(file);
                         return (IChunkSource)new PageFileSource(file);
                     }).ToArray();
-                    return (device, table, (Func<CopyChunk, CancellationToken, Task>)((chunk, ct) => ChunkCopier.RestoreAsync(chunk, table, sources, pool, ct)));
+                    return (device, device.Chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.RestoreAsync(chunk, table, sources, pool, ct)));
                 }).ToList());
             }
             catch (Exception e)
@@ -105,51 +179,115 @@ public sealed class RestoreCoordinator : JobActor
                 RollBack($"contents: {e.Message}");
                 return;
             }
-            if (!CopiesRunning) Resume();
+            if (!CopiesRunning) ContentsDone();
         });
-        Receive<StepFailed>(f => Reply(new RestoreFailed(_request.ImagesDir, Describe(f))));
+        Command<StepFailed>(f => RollBack(Describe(f)));
+        CommandSnapshots();
     }
 
-    private void WritingContents() => ReceiveCopies(failure =>
+    private void WritingContents()
     {
-        if (failure is not null) RollBack($"contents: {failure}");
-        else Resume();
-    });
+        CommandCopies(_ => CrashPoints.Hit("restore-chunk"), failure =>
+        {
+            if (failure is not null) RollBack($"contents: {failure}");
+            else ContentsDone();
+        });
+        CommandSnapshots();
+    }
 
-    private void Resume()
+    private void ContentsDone()
+    {
+        var image = _plan!.Image;
+        var contents = _restored!.Contents;
+        var summary = new RestoreSummary(
+            _jobId,
+            _session!.Pid,
+            ImagesDir,
+            contents.Sum(d => d.Bytes),
+            image.Kfd.BoEntries.Count + image.RenderNodes.Sum(n => n.BoEntries.Count),
+            contents.Count,
+            _restored.Passes.Count,
+            _clock.Elapsed.TotalSeconds,
+            _plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"));
+        Persist(new ResumeIntended(summary.Pid, summary), e =>
+        {
+            _state.Apply(e);
+            Resume(summary.Pid);
+        });
+    }
+
+    /// <summary>RESUME, journalled before and after. EINVAL on a process that runs means a RESUME before the crash took effect.</summary>
+    private void Resume(uint pid)
     {
         Become(Resuming);
-        var session = _restored!.Session;
+        var session = _session;
+        var driver = _driver;
         RunStep("resume", () =>
         {
-            session.Resume();
-            return new Resumed(session.Pid);
+            CrashPoints.Hit("resume-intended");
+            using var kfd = session is null ? driver.OpenKfd(pid) : null;
+            var args = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Resume, pid = pid };
+            var rc = (session?.Kfd ?? kfd!).CriuOp(ref args, [], [], []);
+            if (rc == Errno.EINVAL && session is null) return new ResumeDone(false);
+            rc.Check("CRIU_OP(RESUME)", $"/dev/kfd of pid {pid}");
+            session?.MarkResumed();
+            return new ResumeDone(true);
         });
     }
 
     private void Resuming()
     {
-        Receive<Resumed>(resumed =>
+        Command<ResumeDone>(_ =>
         {
-            var image = _planned!.Plan.Image;
-            var contents = _restored!.Contents;
-            Reply(new RestoreCompleted(new RestoreSummary(
-                resumed.Pid,
-                _request.ImagesDir,
-                contents.Sum(d => d.Bytes),
-                image.Kfd.BoEntries.Count + image.RenderNodes.Sum(n => n.BoEntries.Count),
-                contents.Count,
-                _restored.Passes.Count,
-                _clock.Elapsed.TotalSeconds,
-                _planned.Plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"))));
+            CrashPoints.Hit("resumed");
+            Persist(new ProcessResumed(_state.ResumeIntended!.Pid), e =>
+            {
+                _state.Apply(e);
+                Finish(new RestoreCompleted(_state.ResumeIntended!.Summary with { Seconds = _clock.Elapsed.TotalSeconds }));
+            });
         });
-        Receive<StepFailed>(f => RollBack(Describe(f)));
+        Command<StepFailed>(f =>
+        {
+            if (_session is not null) RollBack(Describe(f));
+            else Finish(new RestoreFailed(ImagesDir, Describe(f)));
+        });
+        CommandSnapshots();
+    }
+
+    private void Discard(uint pid)
+    {
+        Become(Discarding);
+        var driver = _driver;
+        RunStep("discard half-restored process", () =>
+        {
+            try
+            {
+                driver.DiscardRestoreTarget(pid);
+                return new Discarded(null);
+            }
+            catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
+            {
+                return new Discarded(null);
+            }
+        });
+    }
+
+    private void Discarding()
+    {
+        Command<Discarded>(_ => Persist(new TargetDiscarded(_state.Target!.Value), e =>
+        {
+            _state.Apply(e);
+            Become(Waiting);
+            Next();
+        }));
+        Command<StepFailed>(f => Finish(new RestoreFailed(ImagesDir, Describe(f))));
+        CommandSnapshots();
     }
 
     private void RollBack(string reason)
     {
         Become(RollingBack);
-        var session = _restored!.Session;
+        var session = _session!;
         Task.Run(() =>
         {
             var problems = session.Rollback();
@@ -157,7 +295,25 @@ public sealed class RestoreCoordinator : JobActor
         }).PipeTo(Self, failure: e => new RolledBack($"{reason} (rollback failed: {e.Message})"));
     }
 
-    private void RollingBack() => Receive<RolledBack>(r => Reply(new RestoreFailed(_request.ImagesDir, r.Reason)));
+    private void RollingBack()
+    {
+        Command<RolledBack>(r => Persist(new TargetDiscarded(_session!.Pid), e =>
+        {
+            _state.Apply(e);
+            Finish(new RestoreFailed(ImagesDir, r.Reason));
+        }));
+        CommandSnapshots();
+    }
+
+    private void Finish(IRestoreMessage outcome)
+    {
+        Become(Waiting);
+        Persist(new RestoreFinished(outcome), e =>
+        {
+            _state.Apply(e);
+            Reply(outcome);
+        });
+    }
 
     private static string Describe(StepFailed f) => $"{f.Step}: {f.Error.Message}";
 

@@ -3,7 +3,8 @@ namespace Gpuckpt.Engine.Copy;
 /// <summary>Where checkpointed chunks go: a page file's positional, checksummed writer.</summary>
 public interface IChunkSink
 {
-    void Write(long offset, ReadOnlySpan<byte> data);
+    /// <summary>Writes the chunk and returns its checksum (xxHash64), which the job journals.</summary>
+    ulong Write(long offset, ReadOnlySpan<byte> data);
 }
 
 /// <summary>Where restored chunks come from: a page file's positional reader that checks checksums as it streams.</summary>
@@ -15,12 +16,12 @@ public interface IChunkSource
 /// <summary>Moves one chunk between BO mappings and a page file through one pooled buffer.</summary>
 public static class ChunkCopier
 {
-    public static async Task SaveAsync(CopyChunk chunk, BoMappingTable mappings, IReadOnlyList<IChunkSink> files, ChunkPool pool, CancellationToken ct = default)
+    public static async Task<ulong> SaveAsync(CopyChunk chunk, BoMappingTable mappings, IReadOnlyList<IChunkSink> files, ChunkPool pool, CancellationToken ct = default)
     {
         using var lease = await pool.RentAsync(ct).ConfigureAwait(false);
         try
         {
-            Save(chunk, mappings, files[chunk.FileIndex], lease.Buffer);
+            return Save(chunk, mappings, files[chunk.FileIndex], lease.Buffer);
         }
         finally
         {
@@ -28,12 +29,13 @@ public static class ChunkCopier
         }
     }
 
-    public static async Task RestoreAsync(CopyChunk chunk, BoMappingTable mappings, IReadOnlyList<IChunkSource> files, ChunkPool pool, CancellationToken ct = default)
+    public static async Task<ulong> RestoreAsync(CopyChunk chunk, BoMappingTable mappings, IReadOnlyList<IChunkSource> files, ChunkPool pool, CancellationToken ct = default)
     {
         using var lease = await pool.RentAsync(ct).ConfigureAwait(false);
         try
         {
             Restore(chunk, mappings, files[chunk.FileIndex], lease.Buffer);
+            return 0;
         }
         finally
         {
@@ -41,12 +43,12 @@ public static class ChunkCopier
         }
     }
 
-    private static void Save(CopyChunk chunk, BoMappingTable mappings, IChunkSink sink, byte[] buffer)
+    private static ulong Save(CopyChunk chunk, BoMappingTable mappings, IChunkSink sink, byte[] buffer)
     {
         var span = buffer.AsSpan(0, chunk.Length);
         foreach (var piece in chunk.Pieces)
             mappings.Get(piece.BoIndex).Read(piece.BoOffset, span.Slice(piece.ChunkOffset, piece.Length));
-        sink.Write(chunk.FileOffset, span);
+        return sink.Write(chunk.FileOffset, span);
     }
 
     private static void Restore(CopyChunk chunk, BoMappingTable mappings, IChunkSource source, byte[] buffer)

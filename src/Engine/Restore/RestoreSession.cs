@@ -199,6 +199,12 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     {
         var args = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Resume, pid = Pid };
         Kfd.CriuOp(ref args, [], [], []).Check("CRIU_OP(RESUME)", $"/dev/kfd of pid {Pid}");
+        MarkResumed();
+    }
+
+    /// <summary>RESUME was issued through <see cref="Kfd"/>: nothing is rolled back any more.</summary>
+    public void MarkResumed()
+    {
         _resumed = true;
         CloseKfdFds();
     }

@@ -1,0 +1,62 @@
+namespace Gpuckpt.Actors.Checkpoint;
+
+/// <summary>What a checkpoint job journals: enough to continue it after the engine is killed at any point.</summary>
+public interface ICheckpointEvent;
+
+public sealed record CheckpointStarted(string JobId, CheckpointRequest Request, string Driver, int ChunkSize, string ImageId) : ICheckpointEvent;
+
+/// <summary>PROCESS_INFO returned: the process is paused.</summary>
+public sealed record ProcessPaused(uint NumDevices, uint NumBos, uint NumObjects, ulong PrivDataSize) : ICheckpointEvent;
+
+/// <summary>One chunk of one page file is written; its checksum lets a restarted job adopt it instead of copying it again.</summary>
+public sealed record ChunkSaved(string Device, int File, long Offset, int Length, ulong Checksum) : ICheckpointEvent
+{
+    public string Key => $"{Device}|{File}|{Offset}";
+}
+
+public sealed record ImageCommitted(long Bytes, int Bos, int Devices) : ICheckpointEvent;
+
+/// <summary>Recorded before UNPAUSE is issued, so a restart knows it may have been issued already.</summary>
+public sealed record UnpauseIntended : ICheckpointEvent;
+
+public sealed record ProcessUnpaused : ICheckpointEvent;
+
+/// <summary>The job cannot complete; from here it only marks the image failed and unpauses.</summary>
+public sealed record CheckpointFailing(string Reason) : ICheckpointEvent;
+
+public sealed record CheckpointFinished(ICheckpointMessage Outcome) : ICheckpointEvent;
+
+/// <summary>Everything the events say so far; also the snapshot.</summary>
+public sealed class CheckpointState
+{
+    public CheckpointStarted? Started { get; set; }
+    public ProcessPaused? Paused { get; set; }
+    public Dictionary<string, ChunkSaved> Chunks { get; set; } = new();
+    public ImageCommitted? Committed { get; set; }
+    public bool IntendsUnpause { get; set; }
+    public bool Unpaused { get; set; }
+    public string? Failing { get; set; }
+    public ICheckpointMessage? Finished { get; set; }
+
+    public CheckpointState Apply(ICheckpointEvent e)
+    {
+        switch (e)
+        {
+            case CheckpointStarted s: Started = s; break;
+            case ProcessPaused p: Paused = p; break;
+            case ChunkSaved c: Chunks[c.Key] = c; break;
+            case ImageCommitted c: Committed = c; break;
+            case UnpauseIntended: IntendsUnpause = true; break;
+            case ProcessUnpaused: Unpaused = true; break;
+            case CheckpointFailing f: Failing ??= f.Reason; break;
+            case CheckpointFinished f: Finished = f.Outcome; break;
+        }
+        return this;
+    }
+
+    public CheckpointState Copy() => new()
+    {
+        Started = Started, Paused = Paused, Chunks = new Dictionary<string, ChunkSaved>(Chunks), Committed = Committed,
+        IntendsUnpause = IntendsUnpause, Unpaused = Unpaused, Failing = Failing, Finished = Finished,
+    };
+}
