@@ -14,7 +14,7 @@ public static class JournalConfig
     /// <summary>The environment variable naming the state directory of the embedded journal.</summary>
     public const string StateDirVariable = "GPUCKPT_STATE_DIR";
 
-    /// <summary>The environment variable journal-postgres.conf takes the connection string from.</summary>
+    /// <summary>The environment variable that gives the connection string when the caller gives none.</summary>
     public const string PostgresVariable = "GPUCKPT_POSTGRES";
 
     /// <summary>The plugin ids the journal files configure.</summary>
@@ -36,7 +36,8 @@ public static class JournalConfig
     /// <summary>
     /// Parses <paramref name="journalConf"/> (a name in hocon/ or a path) with <c>gpuckpt.state-dir</c> set to
     /// <paramref name="stateDir"/> and, when given, <c>gpuckpt.journal.connection-string</c> set to
-    /// <paramref name="connectionString"/>; SQLite files are created in WAL mode. The plugin defaults come last.
+    /// <paramref name="connectionString"/> (else $GPUCKPT_POSTGRES, when set); SQLite files are created in WAL mode.
+    /// The plugin defaults come last.
     /// </summary>
     public static Config Load(string journalConf, string stateDir, string? connectionString = null)
     {
@@ -46,7 +47,9 @@ public static class JournalConfig
 
         // Appended after the file so that these values win and the file's substitutions resolve to them.
         var text = File.ReadAllText(path) + $"\ngpuckpt.state-dir = {Quote(fullStateDir)}\n";
-        if (connectionString is not null) text += $"gpuckpt.journal.connection-string = {Quote(connectionString)}\n";
+        connectionString ??= Environment.GetEnvironmentVariable(PostgresVariable);
+        // Appended only when known: an unset optional substitution in the file would shadow a later value.
+        if (!string.IsNullOrEmpty(connectionString)) text += $"gpuckpt.journal.connection-string = {Quote(connectionString)}\n";
 
         Config config;
         try
