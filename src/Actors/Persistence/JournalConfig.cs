@@ -1,0 +1,95 @@
+using Akka.Configuration;
+using Akka.Persistence.Sql;
+using Microsoft.Data.Sqlite;
+
+namespace Gpuckpt.Actors.Persistence;
+
+/// <summary>
+/// Loads a journal file of <c>hocon/</c> (journal-sqlite.conf, journal-postgres.conf) into the configuration of
+/// the SQL journal, snapshot store and read journal; combine it with the engine's settings:
+/// <c>JournalConfig.Load("journal-sqlite.conf", dir).WithFallback(EngineConfig.Load())</c>.
+/// </summary>
+public static class JournalConfig
+{
+    /// <summary>The environment variable naming the state directory of the embedded journal.</summary>
+    public const string StateDirVariable = "GPUCKPT_STATE_DIR";
+
+    /// <summary>The environment variable that gives the connection string when the caller gives none.</summary>
+    public const string PostgresVariable = "GPUCKPT_POSTGRES";
+
+    /// <summary>The plugin ids the journal files configure.</summary>
+    public const string JournalPluginId = "akka.persistence.journal.sql";
+    public const string SnapshotPluginId = "akka.persistence.snapshot-store.sql";
+    public const string QueryPluginId = "akka.persistence.query.journal.sql";
+
+    /// <summary>$GPUCKPT_STATE_DIR, else ~/.local/state/gpuckpt (the XDG state home).</summary>
+    public static string DefaultStateDir()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable(StateDirVariable);
+        if (!string.IsNullOrEmpty(fromEnv)) return Path.GetFullPath(fromEnv);
+        var xdg = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "gpuckpt");
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(home, ".local", "state", "gpuckpt");
+    }
+
+    /// <summary>
+    /// Parses <paramref name="journalConf"/> (a name in hocon/ or a path) with <c>gpuckpt.state-dir</c> set to
+    /// <paramref name="stateDir"/> and, when given, <c>gpuckpt.journal.connection-string</c> set to
+    /// <paramref name="connectionString"/> (else $GPUCKPT_POSTGRES, when set); SQLite files are created in WAL mode.
+    /// The plugin defaults come last.
+    /// </summary>
+    public static Config Load(string journalConf, string stateDir, string? connectionString = null)
+    {
+        var path = File.Exists(journalConf) ? journalConf : Path.Combine(EngineConfig.Directory(), journalConf);
+        if (!File.Exists(path)) throw new FileNotFoundException($"journal configuration not found: {path}", path);
+        var fullStateDir = Path.GetFullPath(stateDir);
+
+        // Appended after the file so that these values win and the file's substitutions resolve to them.
+        var text = File.ReadAllText(path) + $"\ngpuckpt.state-dir = {Quote(fullStateDir)}\n";
+        connectionString ??= Environment.GetEnvironmentVariable(PostgresVariable);
+        // Appended only when known: an unset optional substitution in the file would shadow a later value.
+        if (!string.IsNullOrEmpty(connectionString)) text += $"gpuckpt.journal.connection-string = {Quote(connectionString)}\n";
+
+        Config config;
+        try
+        {
+            config = ConfigurationFactory.ParseString(text);
+        }
+        catch (ConfigurationException e)
+        {
+            throw new ConfigurationException(
+                $"{path}: {e.Message} (a PostgreSQL journal needs ${PostgresVariable} or a connection string)", e);
+        }
+
+        foreach (var plugin in new[] { JournalPluginId, SnapshotPluginId })
+        {
+            var cs = config.GetString($"{plugin}.connection-string", "");
+            if (string.IsNullOrWhiteSpace(cs))
+                throw new ConfigurationException(
+                    $"{path}: {plugin}.connection-string is empty (set ${PostgresVariable} or pass a connection string)");
+            if (config.GetString($"{plugin}.provider-name", "").StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
+                PrepareSqlite(cs);
+        }
+        return config.WithFallback(SqlPersistence.DefaultConfiguration);
+    }
+
+    /// <summary>Creates the file's directory and turns on WAL, which the file remembers for every later connection.</summary>
+    private static void PrepareSqlite(string connectionString)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString);
+        if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:") return;
+        var dir = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode=WAL;";
+        var mode = pragma.ExecuteScalar() as string;
+        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            throw new IOException($"{builder.DataSource}: SQLite refused WAL journal mode (got '{mode}')");
+    }
+
+    /// <summary>A HOCON quoted string.</summary>
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}
