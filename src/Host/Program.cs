@@ -12,6 +12,8 @@ var root = new System.CommandLine.RootCommand("gpuckpt: checkpoint and restore t
     InspectCommand.Create(),
     VerifyCommand.Create(),
     AbiCommand.Create(),
+    JobsCommand.Create(),
+    ResumeCommand.Create(),
     DemoCommand.Create(),
 };
 return await Cli.InvokeAsync(root, args);

@@ -17,20 +17,27 @@ public static class CheckpointCommand
         {
             Description = "unpause the process once the image is committed (default: it stays paused, holding exactly the saved state)",
         };
+        var job = new Option<string?>("--job") { Description = "job id (ckpt-…) to journal it under; `gpuckpt resume` continues it after a crash" };
         var json = Cli.JsonOption();
-        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, json };
+        var engineOptions = new EngineOptions();
+        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, job, json };
+        engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
-            await using var engine = EngineHost.Start(gpu);
+            await using var engine = EngineHost.Start(gpu, engineOptions.Load(parse));
             var asJson = parse.GetValue(json);
-            var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning));
+            var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning), JobId(parse.GetValue(job)));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
                 () => engine.CheckpointAsync(request, TimeSpan.FromDays(1)));
             return Report(reply, asJson);
         }));
         return command;
     }
+
+    private static string? JobId(string? job) =>
+        job is null || job.StartsWith(JobsActor.CheckpointPrefix, StringComparison.Ordinal) ? job
+        : throw new UsageException($"a checkpoint job id starts with {JobsActor.CheckpointPrefix}: {job}");
 
     internal static int Report(ICheckpointMessage reply, bool json)
     {
@@ -40,7 +47,7 @@ public static class CheckpointCommand
                 if (json)
                     Cli.PrintJson(new
                     {
-                        pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        job = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
                         seconds = s.Seconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
                     });
                 else
@@ -48,6 +55,9 @@ public static class CheckpointCommand
                                           $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); " +
                                           (s.LeftPaused ? "the process stays paused" : $"paused {s.PauseSeconds:F2} s, running again"));
                 return Cli.ExitOk;
+            case JobUnknown u:
+                Console.Error.WriteLine($"gpuckpt: no job {u.JobId} in the journal");
+                return Cli.ExitBadInput;
             case CheckpointFailed f:
                 Console.Error.WriteLine($"gpuckpt: checkpoint of pid {f.Pid} failed: {f.Reason}{(f.Unpaused ? " (the process was unpaused)" : "")}");
                 return Cli.ExitFailed;

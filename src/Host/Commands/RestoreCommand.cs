@@ -14,17 +14,23 @@ public static class RestoreCommand
         var driver = Cli.DriverOption();
         var images = new Option<string>("--images") { Description = "the image directory", Required = true };
         var dryRun = new Option<bool>("--dry-run") { Description = "print the topology map and the stages without touching a device" };
+        var job = new Option<string?>("--job") { Description = "job id (rest-…) to journal it under; `gpuckpt resume` continues it after a crash" };
         var json = Cli.JsonOption();
-        var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, json };
+        var engineOptions = new EngineOptions();
+        var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, job, json };
+        engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             var dir = Path.GetFullPath(parse.GetValue(images)!);
             var asJson = parse.GetValue(json);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson);
-            await using var engine = EngineHost.Start(gpu);
+            var jobId = parse.GetValue(job);
+            if (jobId is not null && !jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal))
+                throw new UsageException($"a restore job id starts with {JobsActor.RestorePrefix}: {jobId}");
+            await using var engine = EngineHost.Start(gpu, engineOptions.Load(parse));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore",
-                () => engine.RestoreAsync(new RestoreRequest(dir), TimeSpan.FromDays(1)));
+                () => engine.RestoreAsync(new RestoreRequest(dir, jobId), TimeSpan.FromDays(1)));
             return Report(reply, asJson);
         }));
         return command;
@@ -53,13 +59,16 @@ public static class RestoreCommand
                 if (json)
                     Cli.PrintJson(new
                     {
-                        pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        job = s.JobId, pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
                         render_passes = s.RenderPasses, seconds = s.Seconds, gb_per_s = s.GigabytesPerSecond, gpu_map = s.GpuMap,
                     });
                 else
                     Console.Out.WriteLine($"restored {s.ImagesDir} as pid {s.Pid}: {s.Bytes} bytes, {s.Bos} BOs, {s.RenderPasses} render pass(es), " +
                                           $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); GPUs {string.Join(", ", s.GpuMap.Select(kv => $"{kv.Key}->{kv.Value}"))}");
                 return Cli.ExitOk;
+            case RestoreJobUnknown u:
+                Console.Error.WriteLine($"gpuckpt: no job {u.JobId} in the journal");
+                return Cli.ExitBadInput;
             case RestoreFailed f:
                 Console.Error.WriteLine($"gpuckpt: restore of {f.ImagesDir} failed: {f.Reason}");
                 return Cli.ExitFailed;

@@ -29,10 +29,10 @@ internal sealed partial class SimulatedDriver
                 Checkpoint(fds, p, ref args, devices, bos, priv);
                 break;
             case KfdCriuOp.Unpause:
-                p.UnpauseCalls++;
                 Trip(pid, SimOp.Unpause);
                 if (p.Phase != ProcessPhase.Paused) throw new SimError(Errno.EINVAL, $"UNPAUSE: process {pid} is {Describe(p.Phase)}");
                 p.Phase = ProcessPhase.Running;
+                p.UnpauseCalls++;
                 break;
             case KfdCriuOp.Restore:
                 p.RestoreCalls++;
@@ -40,11 +40,11 @@ internal sealed partial class SimulatedDriver
                 Restore(fds, p, ref args, devices, bos, priv);
                 break;
             case KfdCriuOp.Resume:
-                p.ResumeCalls++;
                 Trip(pid, SimOp.Resume);
                 if (p.Phase != ProcessPhase.Restored) throw new SimError(Errno.EINVAL, $"RESUME: process {pid} is {Describe(p.Phase)}");
                 Bind(p, p.Program ?? throw new SimError(Errno.EINVAL, $"RESUME: process {pid} has no queue state"), "RESUME");
                 p.Phase = ProcessPhase.Running;
+                p.ResumeCalls++;
                 break;
             default:
                 throw new SimError(Errno.EINVAL, $"unknown CRIU op {args.op}");

@@ -1,0 +1,82 @@
+using System.CommandLine;
+using Akka.Actor;
+using Akka.Configuration;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Persistence;
+using Gpuckpt.Actors.Restore;
+
+namespace Gpuckpt.Host.Commands;
+
+/// <summary>`gpuckpt jobs`: the journalled checkpoint and restore jobs and where each stands.</summary>
+public static class JobsCommand
+{
+    public static Command Create()
+    {
+        var json = Cli.JsonOption();
+        var engineOptions = new EngineOptions();
+        var command = new Command("jobs", "list checkpoint and restore jobs from the journal") { json };
+        engineOptions.AddTo(command);
+        command.SetAction((parse, _) => Cli.Guard(async () =>
+        {
+            var jobs = await List(engineOptions.Load(parse));
+            if (parse.GetValue(json))
+                Cli.PrintJson(jobs.Select(j => new { job = j.JobId, kind = j.Kind, state = j.State, driver = j.Driver, detail = j.Detail }));
+            else if (jobs.Count == 0)
+                Console.Out.WriteLine("no jobs");
+            else
+                foreach (var j in jobs) Console.Out.WriteLine($"{j.JobId,-20} {j.Kind,-10} {j.State,-10} {j.Detail}");
+            return Cli.ExitOk;
+        }));
+        return command;
+    }
+
+    /// <summary>One job as the journal tells it.</summary>
+    public sealed record JobInfo(string JobId, string Kind, string State, string? Driver, string Detail)
+    {
+        public bool Unfinished => State == "unfinished";
+    }
+
+    public static async Task<IReadOnlyList<JobInfo>> List(Config config)
+    {
+        var system = ActorSystem.Create("gpuckpt-jobs", config);
+        try
+        {
+            var journal = new JobJournal(system);
+            var jobs = new List<JobInfo>();
+            foreach (var entry in await journal.ListAsync())
+            {
+                var (kind, jobId) = entry.PersistenceId.Split('-', 2) switch
+                {
+                    ["checkpoint", var id] => ("checkpoint", id),
+                    ["restore", var id] => ("restore", id),
+                    _ => (null, null),
+                };
+                if (kind is null || jobId is null) continue;
+                var first = (await journal.EventsAsync(entry.PersistenceId, 1, 1)).FirstOrDefault()?.Event;
+                var driver = first switch
+                {
+                    CheckpointStarted c => c.Driver,
+                    RestoreStarted r => r.Driver,
+                    _ => null,
+                };
+                var (state, detail) = entry.LastEvent switch
+                {
+                    CheckpointFinished { Outcome: CheckpointCompleted c } => ("completed", $"pid {c.Summary.Pid} -> {c.Summary.ImagesDir}"),
+                    CheckpointFinished { Outcome: CheckpointFailed f } => ("failed", f.Reason),
+                    RestoreFinished { Outcome: RestoreCompleted c } => ("completed", $"{c.Summary.ImagesDir} -> pid {c.Summary.Pid}"),
+                    RestoreFinished { Outcome: RestoreFailed f } => ("failed", f.Reason),
+                    RestoreFinished { Outcome: var o } => ("failed", o.ToString() ?? ""),
+                    CheckpointFinished { Outcome: var o } => ("failed", o.ToString() ?? ""),
+                    null => ("unfinished", "(events trimmed behind a snapshot)"),
+                    var last => ("unfinished", $"last step: {last.GetType().Name}"),
+                };
+                jobs.Add(new JobInfo(jobId, kind, state, driver, detail));
+            }
+            return jobs;
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Gpuckpt.Actors;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Restore;
+using Akka.Actor;
+using Gpuckpt.Engine.Devices;
+
+namespace Gpuckpt.Host.Commands;
+
+/// <summary>`gpuckpt resume [JOB]`: continue a journalled job (or every unfinished one) after the engine stopped.</summary>
+public static class ResumeCommand
+{
+    public static Command Create()
+    {
+        var job = new Argument<string?>("job") { Description = "the job id (default: every unfinished job)", Arity = ArgumentArity.ZeroOrOne };
+        var driver = new Option<string?>("--driver") { Description = "sim:SOCKET or kfd (default: the driver the job was started with)" };
+        var json = Cli.JsonOption();
+        var engineOptions = new EngineOptions();
+        var command = new Command("resume", "continue an interrupted checkpoint or restore job") { job, driver, json };
+        engineOptions.AddTo(command);
+        command.SetAction((parse, _) => Cli.Guard(async () =>
+        {
+            var config = engineOptions.Load(parse);
+            var jobs = await JobsCommand.List(config);
+            var wanted = parse.GetValue(job);
+            var targets = wanted is null
+                ? jobs.Where(j => j.Unfinished).ToList()
+                : [jobs.FirstOrDefault(j => j.JobId == wanted) ?? throw new UsageException($"no job {wanted} in the journal")];
+            if (targets.Count == 0)
+            {
+                if (!parse.GetValue(json)) Console.Out.WriteLine("no unfinished jobs");
+                return Cli.ExitOk;
+            }
+            var exit = Cli.ExitOk;
+            foreach (var target in targets)
+            {
+                var spec = parse.GetValue(driver) ?? target.Driver
+                           ?? throw new UsageException($"job {target.JobId}: the journal no longer says which driver it used; pass --driver");
+                using var gpu = Drivers.Open(spec);
+                await using var engine = EngineHost.Start(gpu, config, "gpuckpt-resume");
+                var asJson = parse.GetValue(json);
+                var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), target.Kind,
+                    () => engine.Jobs.Ask<object>(new ResumeJob(target.JobId), TimeSpan.FromDays(1)));
+                var code = reply switch
+                {
+                    ICheckpointMessage c => CheckpointCommand.Report(c, asJson),
+                    IRestoreMessage r => RestoreCommand.Report(r, asJson),
+                    _ => throw new InvalidOperationException($"unexpected reply {reply}"),
+                };
+                if (code != Cli.ExitOk) exit = code;
+            }
+            return exit;
+        }));
+        return command;
+    }
+}

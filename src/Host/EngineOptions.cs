@@ -1,0 +1,41 @@
+using System.CommandLine;
+using Akka.Configuration;
+using Gpuckpt.Actors;
+using Gpuckpt.Actors.Persistence;
+
+namespace Gpuckpt.Host;
+
+/// <summary>Where the engine journals its jobs: options shared by checkpoint, restore, resume and jobs.</summary>
+public sealed class EngineOptions
+{
+    public Option<string?> StateDir { get; } = new("--state-dir")
+    {
+        Description = $"directory of the job journal (default ${JournalConfig.StateDirVariable}, else ~/.local/state/gpuckpt)",
+    };
+
+    public Option<string> Journal { get; } = new("--journal")
+    {
+        Description = $"sqlite (embedded, default) or postgres (connection string in ${JournalConfig.PostgresVariable}), or a .conf file",
+        DefaultValueFactory = _ => "sqlite",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(StateDir);
+        command.Options.Add(Journal);
+    }
+
+    /// <summary>hocon/engine.conf under the chosen journal's file.</summary>
+    public Config Load(ParseResult parse)
+    {
+        var stateDir = parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir();
+        Directory.CreateDirectory(stateDir);
+        var journal = parse.GetValue(Journal)! switch
+        {
+            "sqlite" => "journal-sqlite.conf",
+            "postgres" => "journal-postgres.conf",
+            var file => file,
+        };
+        return JournalConfig.Load(journal, stateDir).WithFallback(EngineConfig.Load());
+    }
+}
