@@ -5,6 +5,9 @@ namespace Gpuckpt.Actors;
 /// <summary>Loads the HOCON files of <c>hocon/</c>: the engine's settings live there, never in code.</summary>
 public static class EngineConfig
 {
+    /// <summary>Overrides gpuckpt.copy.chunk-size (e.g. 256KiB).</summary>
+    public const string ChunkSizeVariable = "GPUCKPT_CHUNK_SIZE";
+
     /// <summary>The directory holding the .conf files: next to the executable, else the repository's hocon/.</summary>
     public static string Directory()
     {
@@ -24,6 +27,9 @@ public static class EngineConfig
         var path = File.Exists(file) ? file : Path.Combine(Directory(), file);
         if (!File.Exists(path)) throw new FileNotFoundException($"configuration file not found: {path}", path);
         var config = ConfigurationFactory.ParseString(File.ReadAllText(path));
+        // The chunk size may come from the environment (HOCON's optional substitution cannot override a value in place).
+        if (Environment.GetEnvironmentVariable(ChunkSizeVariable) is { Length: > 0 } chunk)
+            config = ConfigurationFactory.ParseString($"gpuckpt.copy.chunk-size = \"{chunk}\"").WithFallback(config);
         return overrides is null ? config : ConfigurationFactory.ParseString(overrides).WithFallback(config);
     }
 }

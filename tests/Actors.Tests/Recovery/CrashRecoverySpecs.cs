@@ -1,0 +1,175 @@
+using System.Text.Json;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Restore;
+using Gpuckpt.Actors.Tests.Persistence;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Simulation;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Gpuckpt.Actors.Tests.Recovery;
+
+/// <summary>
+/// The engine as its own OS process, killed with SIGKILL at seeded points of a checkpoint and of a restore, then
+/// started again with `gpuckpt resume`: the job completes, the image is byte-identical to one taken without a crash,
+/// the continuation oracle holds, and the simulator counted exactly one UNPAUSE (or RESUME).
+/// </summary>
+public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
+{
+    private const ulong Seed = 77, StepsBefore = 2, StepsAfter = 3;
+    private const ulong Size = 12UL << 20;
+    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromMinutes(2);
+    private readonly SimNode _node = new(gpus: 2);
+    private readonly TempDir _dir = new();
+
+    /// <summary>The engine's --journal value and the environment it needs.</summary>
+    protected abstract (string Journal, IReadOnlyDictionary<string, string> Env) Journal();
+
+    private static readonly string[] CheckpointPoints = ["paused", "captured", "chunk", "committed", "unpause-intended", "unpaused"];
+    private static readonly string[] RestorePoints = ["planned", "target-created", "kfd-restored", "render-restored", "restore-chunk", "resume-intended", "resumed"];
+
+    /// <summary>Ten or more seeded points: every named point once, then chunk points at random depths.</summary>
+    private static List<string> Points(string[] named, string chunkPoint, int seed, int chunks)
+    {
+        var random = new Random(seed);
+        var points = named.Select(p => p == chunkPoint ? $"{p}#{random.Next(1, chunks)}" : p).ToList();
+        while (points.Count < 10)
+        {
+            var point = $"{chunkPoint}#{random.Next(1, chunks)}";
+            if (!points.Contains(point)) points.Add(point);
+        }
+        return points;
+    }
+
+    protected async Task A_checkpoint_killed_anywhere_completes_on_resume_with_the_same_image()
+    {
+        var seed = (int)Seed;
+        await using var engine = EngineHost.Start(_node.Client, "gpuckpt.copy.chunk-size = 256KiB", "oracle");
+        foreach (var point in Points(CheckpointPoints, "chunk", seed, 40))
+        {
+            var pid = Spawn();
+            var images = _dir.Sub($"crash-{point.Replace('#', '-')}");
+            var job = $"ckpt-{Guid.NewGuid():N}"[..17];
+            var crashed = await Engine(["checkpoint", "--pid", $"{pid}", "--images", images, "--leave-running", "--job", job], point);
+            Assert.True(crashed.Killed, $"seed {seed}, point {point}: the engine was not killed: {crashed}");
+
+            var resumed = await Engine(["resume", job], crashPoint: null);
+            Assert.True(resumed.ExitCode == 0, $"seed {seed}, point {point}: resume failed: {resumed}");
+            Assert.Equal(job, JsonDocument.Parse(resumed.Stdout).RootElement.GetProperty("job").GetString());
+            var unpauses = _node.Client.State(pid).Counters.Unpause;
+            Assert.True(unpauses == 1, $"seed {seed}, point {point}: {unpauses} UNPAUSEs took effect");
+
+            // The same process, not run since: an uninterrupted checkpoint must give the very same files.
+            var reference = _dir.Sub($"reference-{point.Replace('#', '-')}");
+            Assert.IsType<CheckpointCompleted>(await engine.CheckpointAsync(new CheckpointRequest(pid, reference, LeaveRunning: true), ProcessTimeout));
+            SameImage(reference, images, point);
+
+            // Continuation oracle: the image, restored, runs on exactly like the process it was taken from.
+            _node.Client.Run(pid, StepsAfter);
+            var restored = Assert.IsType<RestoreCompleted>(await engine.RestoreAsync(new RestoreRequest(images), ProcessTimeout)).Summary;
+            _node.Client.Run(restored.Pid, StepsAfter);
+            Assert.True(_node.Client.State(pid).Digest == _node.Client.State(restored.Pid).Digest,
+                $"seed {seed}, point {point}: the restored image diverged from its process");
+            _node.Client.Kill(pid);
+            _node.Client.Kill(restored.Pid);
+            output.WriteLine($"checkpoint killed at {point}: resumed, image identical to an uninterrupted one, one UNPAUSE, continuation equal");
+        }
+    }
+
+    protected async Task A_restore_killed_anywhere_completes_on_resume_and_continues_like_the_original()
+    {
+        var reference = await ReferenceCheckpoint();
+        var seed = (int)Seed + 1;
+        foreach (var point in Points(RestorePoints, "restore-chunk", seed, 30))
+        {
+            var job = $"rest-{Guid.NewGuid():N}"[..17];
+            var crashed = await Engine(["restore", "--images", reference.Images, "--job", job], point);
+            Assert.True(crashed.Killed, $"seed {seed}, point {point}: the engine was not killed: {crashed}");
+
+            var resumed = await Engine(["resume", job], crashPoint: null);
+            Assert.True(resumed.ExitCode == 0, $"seed {seed}, point {point}: resume failed: {resumed}");
+            var pid = JsonDocument.Parse(resumed.Stdout).RootElement.GetProperty("pid").GetUInt32();
+
+            var state = _node.Client.State(pid);
+            Assert.True(state.Counters.Resume == 1, $"seed {seed}, point {point}: {state.Counters.Resume} RESUMEs took effect");
+            _node.Client.Run(pid, StepsAfter);
+            Assert.True(_node.Client.State(pid).Digest == reference.Continued, $"seed {seed}, point {point}: the restored process diverged");
+            output.WriteLine($"restore killed at {point}: resumed as pid {pid}, continues like the original, one RESUME");
+        }
+    }
+
+    private uint Spawn()
+    {
+        var pid = _node.Client.Spawn(WorkloadRequest.Named("train", Seed, sizeBytes: Size));
+        _node.Client.Run(pid, StepsBefore);
+        return pid;
+    }
+
+    /// <summary>An uninterrupted checkpoint of the same workload, and the digest of its process StepsAfter later.</summary>
+    private async Task<(string Images, string Continued)> ReferenceCheckpoint()
+    {
+        var pid = Spawn();
+        var images = _dir.Sub("reference");
+        var done = await Engine(["checkpoint", "--pid", $"{pid}", "--images", images, "--leave-running"], crashPoint: null);
+        Assert.True(done.ExitCode == 0, $"reference checkpoint failed: {done}");
+        _node.Client.Run(pid, StepsAfter);
+        return (images, _node.Client.State(pid).Digest);
+    }
+
+    private async Task<EngineProcess.Result> Engine(string[] args, string? crashPoint)
+    {
+        var (journal, env) = Journal();
+        var all = args.Concat(["--driver", $"sim:{_node.Server.SocketPath}", "--state-dir", _dir.Sub("state"), "--journal", journal, "--json"]);
+        var environment = new Dictionary<string, string>(env) { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" };
+        if (crashPoint is not null) environment["GPUCKPT_CRASH_AT"] = crashPoint;
+        return await EngineProcess.Run(all, environment, ProcessTimeout);
+    }
+
+    /// <summary>Same files with the same bytes, and the same segments with the same checksums in the manifest.</summary>
+    private static void SameImage(string expectedDir, string actualDir, string point)
+    {
+        var expected = ManifestCodec.Load(expectedDir);
+        var actual = ManifestCodec.Load(actualDir);
+        Assert.Equal(ImageState.Committed, actual.State);
+        Assert.Equal(expected.Files.Select(f => f.Name), actual.Files.Select(f => f.Name));
+        foreach (var (e, a) in expected.Files.Zip(actual.Files))
+        {
+            Assert.True(e.Size == a.Size, $"point {point}: {a.Name} has {a.Size} bytes, {e.Size} expected");
+            Assert.True(e.Segments.SequenceEqual(a.Segments), $"point {point}: {a.Name} has other segments or checksums");
+            Assert.True(File.ReadAllBytes(Path.Combine(expectedDir, e.Name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(actualDir, a.Name))),
+                $"point {point}: {a.Name} differs from the uninterrupted image");
+        }
+        Assert.True(ImageVerifier.Verify(actualDir).Ok);
+    }
+
+    public void Dispose()
+    {
+        _node.Dispose();
+        _dir.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class SqliteCrashRecoverySpecs(ITestOutputHelper output) : CrashRecoverySpecs(output)
+{
+    protected override (string, IReadOnlyDictionary<string, string>) Journal() => ("sqlite", new Dictionary<string, string>());
+
+    [Fact]
+    public Task Checkpoint_killed_anywhere_completes_on_resume_sqlite() => A_checkpoint_killed_anywhere_completes_on_resume_with_the_same_image();
+
+    [Fact]
+    public Task Restore_killed_anywhere_completes_on_resume_sqlite() => A_restore_killed_anywhere_completes_on_resume_and_continues_like_the_original();
+}
+
+public sealed class PostgresCrashRecoverySpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
+    : CrashRecoverySpecs(output), IClassFixture<PostgresJournalSpecs.Server>
+{
+    protected override (string, IReadOnlyDictionary<string, string>) Journal() =>
+        ("postgres", new Dictionary<string, string> { ["GPUCKPT_POSTGRES"] = server.Cluster.ConnectionString });
+
+    [PostgresFact]
+    public Task Checkpoint_killed_anywhere_completes_on_resume_postgres() => A_checkpoint_killed_anywhere_completes_on_resume_with_the_same_image();
+
+    [PostgresFact]
+    public Task Restore_killed_anywhere_completes_on_resume_postgres() => A_restore_killed_anywhere_completes_on_resume_and_continues_like_the_original();
+}
