@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Gpuckpt.Actors;
 using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Simulation;
 using Spectre.Console;
@@ -48,7 +49,9 @@ public static class DemoCommand
 
             var images = Path.Combine(work, "image");
             CheckpointSummary checkpoint;
-            await using (var engineA = EngineHost.Start(a, name: "node-a"))
+            // The embedded default: jobs journalled in SQLite (here in the demo's own state directory).
+            var config = JournalConfig.Load("journal-sqlite.conf", Path.Combine(work, "state")).WithFallback(EngineConfig.Load());
+            await using (var engineA = EngineHost.Start(a, config, "node-a"))
             {
                 var reply = await ProgressView.Run(engineA.System, interactive, "checkpoint",
                     () => engineA.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true), TimeSpan.FromHours(1)));
@@ -57,7 +60,7 @@ public static class DemoCommand
             }
 
             RestoreSummary restore;
-            await using (var engineB = EngineHost.Start(b, name: "node-b"))
+            await using (var engineB = EngineHost.Start(b, config, "node-b"))
             {
                 var reply = await ProgressView.Run(engineB.System, interactive, "restore",
                     () => engineB.RestoreAsync(new RestoreRequest(images), TimeSpan.FromHours(1)));

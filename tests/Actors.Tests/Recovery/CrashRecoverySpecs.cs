@@ -74,6 +74,11 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
             _node.Client.Kill(restored.Pid);
             output.WriteLine($"checkpoint killed at {point}: resumed, image identical to an uninterrupted one, one UNPAUSE, continuation equal");
         }
+
+        var jobs = await Engine(["jobs"], crashPoint: null);
+        var listed = JsonDocument.Parse(jobs.Stdout).RootElement.EnumerateArray().ToList();
+        Assert.True(listed.Count >= 10, $"gpuckpt jobs listed {listed.Count} jobs: {jobs}");
+        Assert.All(listed, j => Assert.Equal("completed", j.GetProperty("state").GetString()));
     }
 
     protected async Task A_restore_killed_anywhere_completes_on_resume_and_continues_like_the_original()
@@ -119,7 +124,8 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
     private async Task<EngineProcess.Result> Engine(string[] args, string? crashPoint)
     {
         var (journal, env) = Journal();
-        var all = args.Concat(["--driver", $"sim:{_node.Server.SocketPath}", "--state-dir", _dir.Sub("state"), "--journal", journal, "--json"]);
+        var driver = args[0] == "jobs" ? [] : new[] { "--driver", $"sim:{_node.Server.SocketPath}" };
+        var all = args.Concat(driver).Concat(["--state-dir", _dir.Sub("state"), "--journal", journal, "--json"]);
         var environment = new Dictionary<string, string>(env) { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" };
         if (crashPoint is not null) environment["GPUCKPT_CRASH_AT"] = crashPoint;
         return await EngineProcess.Run(all, environment, ProcessTimeout);
