@@ -79,11 +79,17 @@ public abstract class JobActor : ReceivePersistentActor
         Command<Terminated>(t => Finished(t.ActorRef, $"{Uri.UnescapeDataString(t.ActorRef.Path.Name)} stopped unexpectedly"));
     }
 
-    /// <summary>After a snapshot is stored, the events it covers are no longer needed.</summary>
+    /// <summary>After a snapshot is stored, the events and older snapshots it covers are no longer needed.</summary>
     protected void CommandSnapshots()
     {
-        Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
         Command<SaveSnapshotFailure>(_ => { });
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(_ => { });
     }

@@ -31,6 +31,7 @@ public sealed class CheckpointSupervisor : JobActor
     private IKfdFile? _kfd;
     private ImageWriter? _writer;
     private Captured? _captured;
+    private double _recoverySeconds;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
@@ -46,7 +47,11 @@ public sealed class CheckpointSupervisor : JobActor
             if (offer.Snapshot is CheckpointState state) _state = state;
         });
         Recover<ICheckpointEvent>(e => _state.Apply(e));
-        Recover<RecoveryCompleted>(_ => Self.Tell(Continue.Instance));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            _recoverySeconds = _clock.Elapsed.TotalSeconds;
+            Self.Tell(Continue.Instance);
+        });
         Waiting();
     }
 
@@ -127,7 +132,7 @@ public sealed class CheckpointSupervisor : JobActor
         var committed = _state.Committed;
         Finish(new CheckpointCompleted(new CheckpointSummary(
             _jobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
-            _clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning)));
+            _clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, _recoverySeconds)));
     }
 
     /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>

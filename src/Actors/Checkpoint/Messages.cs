@@ -25,7 +25,8 @@ public sealed record CheckpointSummary(
     int Devices,
     double Seconds,
     double PauseSeconds,
-    bool LeftPaused)
+    bool LeftPaused,
+    double RecoverySeconds = 0)
 {
     public double GigabytesPerSecond => Seconds > 0 ? Bytes / Seconds / 1e9 : 0;
 }

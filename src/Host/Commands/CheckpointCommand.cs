@@ -48,7 +48,7 @@ public static class CheckpointCommand
                     Cli.PrintJson(new
                     {
                         job = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
-                        seconds = s.Seconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
+                        seconds = s.Seconds, recovery_seconds = s.RecoverySeconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
                     });
                 else
                     Console.Out.WriteLine($"checkpointed pid {s.Pid} into {s.ImagesDir}: {s.Bytes} bytes, {s.Bos} BOs, {s.Devices} devices, " +

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Persistence;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Actors.Restore;
@@ -36,6 +37,19 @@ public static class JobsCommand
         public bool Unfinished => State == "unfinished";
     }
 
+    /// <summary>A job's start event, from its latest snapshot once the journal trimmed the event itself.</summary>
+    private static async Task<object?> StartedFromSnapshot(ActorSystem system, string persistenceId)
+    {
+        var store = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
+        var loaded = await store.Ask<LoadSnapshotResult>(
+            new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(30));
+        return loaded.Snapshot?.Snapshot switch
+        {
+            CheckpointState c => c.Started,
+            _ => null,
+        };
+    }
+
     public static async Task<IReadOnlyList<JobInfo>> List(Config config)
     {
         var system = ActorSystem.Create("gpuckpt-jobs", config);
@@ -52,7 +66,8 @@ public static class JobsCommand
                     _ => (null, null),
                 };
                 if (kind is null || jobId is null) continue;
-                var first = (await journal.EventsAsync(entry.PersistenceId, 1, 1)).FirstOrDefault()?.Event;
+                var first = (await journal.EventsAsync(entry.PersistenceId, 1, 1)).FirstOrDefault()?.Event
+                            ?? await StartedFromSnapshot(system, entry.PersistenceId);
                 var driver = first switch
                 {
                     CheckpointStarted c => c.Driver,
@@ -67,7 +82,7 @@ public static class JobsCommand
                     RestoreFinished { Outcome: RestoreFailed f } => ("failed", f.Reason),
                     RestoreFinished { Outcome: var o } => ("failed", o.ToString() ?? ""),
                     CheckpointFinished { Outcome: var o } => ("failed", o.ToString() ?? ""),
-                    null => ("unfinished", "(events trimmed behind a snapshot)"),
+                    null => ("unfinished", "last step: a snapshot"),
                     var last => ("unfinished", $"last step: {last.GetType().Name}"),
                 };
                 jobs.Add(new JobInfo(jobId, kind, state, driver, detail));
