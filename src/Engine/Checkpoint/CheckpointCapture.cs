@@ -80,7 +80,7 @@ public static class CheckpointCapture
             SharedMemMagic = 0,
             PrivData = Google.Protobuf.ByteString.CopyFrom(snapshot.PrivData),
         };
-        foreach (var device in snapshot.Devices) message.DeviceEntries.Add(DeviceEntry(gpuOf[device.user_gpu_id], device.user_gpu_id));
+        foreach (var device in snapshot.Devices) message.DeviceEntries.Add((gpuOf[device.user_gpu_id] with { GpuId = device.user_gpu_id }).ToDeviceEntry());
         for (var i = 0; i < snapshot.Bos.Length; i++)
         {
             var b = snapshot.Bos[i];
@@ -88,41 +88,6 @@ public static class CheckpointCapture
         }
         return message;
     }
-
-    /// <summary>The properties of the GPU the BOs lived on, under the gpu id the process knows it by.</summary>
-    public static KfdDeviceEntry DeviceEntry(GpuNode gpu, uint userGpuId)
-    {
-        var entry = new KfdDeviceEntry
-        {
-            NodeId = gpu.NodeId, GpuId = userGpuId, CpuCoresCount = gpu.CpuCoresCount, SimdCount = gpu.SimdCount,
-            MemBanksCount = gpu.MemBanksCount, CachesCount = gpu.CachesCount, IoLinksCount = gpu.IoLinksCount,
-            MaxWavesPerSimd = gpu.MaxWavesPerSimd, LdsSizeInKb = gpu.LdsSizeInKb, GdsSizeInKb = gpu.GdsSizeInKb,
-            NumGws = gpu.NumGws, WaveFrontSize = gpu.WaveFrontSize, ArrayCount = gpu.ArrayCount,
-            SimdArraysPerEngine = gpu.SimdArraysPerEngine, CuPerSimdArray = gpu.CuPerSimdArray, SimdPerCu = gpu.SimdPerCu,
-            MaxSlotsScratchCu = gpu.MaxSlotsScratchCu, VendorId = gpu.VendorId, DeviceId = gpu.DeviceId, Domain = gpu.Domain,
-            DrmRenderMinor = gpu.DrmRenderMinor, HiveId = gpu.HiveId, NumSdmaEngines = gpu.NumSdmaEngines,
-            NumSdmaXgmiEngines = gpu.NumSdmaXgmiEngines, NumSdmaQueuesPerEngine = gpu.NumSdmaQueuesPerEngine,
-            NumCpQueues = gpu.NumCpQueues, FwVersion = gpu.FwVersion, Capability = gpu.Capability,
-            SdmaFwVersion = gpu.SdmaFwVersion, VramPublic = gpu.VramPublic, VramSize = gpu.VramSize,
-        };
-        foreach (var link in gpu.IoLinks) entry.Iolinks.Add(new DevIolink { Type = link.Type, NodeToId = link.NodeToId });
-        return entry;
-    }
-
-    /// <summary>The image's GPU back as a GpuNode (gpu_id is the user gpu id), for topology matching.</summary>
-    public static GpuNode ToGpuNode(KfdDeviceEntry e) => new()
-    {
-        NodeId = e.NodeId, GpuId = e.GpuId, CpuCoresCount = e.CpuCoresCount, SimdCount = e.SimdCount,
-        MemBanksCount = e.MemBanksCount, CachesCount = e.CachesCount, IoLinksCount = e.IoLinksCount,
-        MaxWavesPerSimd = e.MaxWavesPerSimd, LdsSizeInKb = e.LdsSizeInKb, GdsSizeInKb = e.GdsSizeInKb, NumGws = e.NumGws,
-        WaveFrontSize = e.WaveFrontSize, ArrayCount = e.ArrayCount, SimdArraysPerEngine = e.SimdArraysPerEngine,
-        CuPerSimdArray = e.CuPerSimdArray, SimdPerCu = e.SimdPerCu, MaxSlotsScratchCu = e.MaxSlotsScratchCu,
-        VendorId = e.VendorId, DeviceId = e.DeviceId, Domain = e.Domain, DrmRenderMinor = e.DrmRenderMinor,
-        HiveId = e.HiveId, NumSdmaEngines = e.NumSdmaEngines, NumSdmaXgmiEngines = e.NumSdmaXgmiEngines,
-        NumSdmaQueuesPerEngine = e.NumSdmaQueuesPerEngine, NumCpQueues = e.NumCpQueues, FwVersion = e.FwVersion,
-        Capability = e.Capability, SdmaFwVersion = e.SdmaFwVersion, VramPublic = e.VramPublic, VramSize = e.VramSize,
-        IoLinks = [.. e.Iolinks.Select(l => new IoLink(l.Type, l.NodeToId))],
-    };
 
     private static CriuRenderNode RenderMessage(RenderNodeSnapshot node, int index)
     {

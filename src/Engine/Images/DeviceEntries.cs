@@ -13,7 +13,7 @@ public static class DeviceEntries
             NodeId = g.NodeId, GpuId = g.GpuId, CpuCoresCount = g.CpuCoresCount, SimdCount = g.SimdCount,
             MemBanksCount = g.MemBanksCount, CachesCount = g.CachesCount, IoLinksCount = (uint)g.IoLinks.Count,
             MaxWavesPerSimd = g.MaxWavesPerSimd, LdsSizeInKb = g.LdsSizeInKb,
-            GdsSizeInKb = 0, // GpuNode does not model GDS; KFD reports 0 on the GPUs we restore to
+            GdsSizeInKb = g.GdsSizeInKb,
             NumGws = g.NumGws, WaveFrontSize = g.WaveFrontSize, ArrayCount = g.ArrayCount,
             SimdArraysPerEngine = g.SimdArraysPerEngine, CuPerSimdArray = g.CuPerSimdArray, SimdPerCu = g.SimdPerCu,
             MaxSlotsScratchCu = g.MaxSlotsScratchCu, VendorId = g.VendorId, DeviceId = g.DeviceId, Domain = g.Domain,
@@ -30,7 +30,7 @@ public static class DeviceEntries
     {
         NodeId = e.NodeId, GpuId = e.GpuId, CpuCoresCount = e.CpuCoresCount, SimdCount = e.SimdCount,
         MemBanksCount = e.MemBanksCount, CachesCount = e.CachesCount, IoLinksCount = e.IoLinksCount,
-        MaxWavesPerSimd = e.MaxWavesPerSimd, LdsSizeInKb = e.LdsSizeInKb, NumGws = e.NumGws,
+        MaxWavesPerSimd = e.MaxWavesPerSimd, LdsSizeInKb = e.LdsSizeInKb, GdsSizeInKb = e.GdsSizeInKb, NumGws = e.NumGws,
         WaveFrontSize = e.WaveFrontSize, ArrayCount = e.ArrayCount, SimdArraysPerEngine = e.SimdArraysPerEngine,
         CuPerSimdArray = e.CuPerSimdArray, SimdPerCu = e.SimdPerCu, MaxSlotsScratchCu = e.MaxSlotsScratchCu,
         VendorId = e.VendorId, DeviceId = e.DeviceId, Domain = e.Domain, DrmRenderMinor = e.DrmRenderMinor,

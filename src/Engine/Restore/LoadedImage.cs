@@ -11,7 +11,7 @@ public sealed record LoadedImage(ImageReader Reader, CriuKfd Kfd, IReadOnlyList<
     public string Directory => Reader.Directory;
 
     /// <summary>The image's GPUs, each under the gpu id the process knows it by.</summary>
-    public IReadOnlyList<GpuNode> Gpus => [.. Kfd.DeviceEntries.Select(CheckpointCapture.ToGpuNode)];
+    public IReadOnlyList<GpuNode> Gpus => [.. Kfd.DeviceEntries.Select(DeviceEntries.ToGpuNode)];
 
     public static LoadedImage Load(ImageReader reader)
     {
