@@ -1,0 +1,49 @@
+using Gpuckpt.Engine.Checkpoint;
+using Gpuckpt.Engine.Uapi;
+using Xunit;
+
+namespace Gpuckpt.Engine.Tests.Checkpoint;
+
+public class ImportResolverSpecs
+{
+    [Fact]
+    public void An_import_seen_before_its_exporter_is_deferred_then_linked()
+    {
+        var resolver = new ImportResolver();
+        resolver.AddRenderNode(Node(0x10, Bo(5, inode: 900, import: true)));
+        Assert.Equal(1, resolver.Deferred);
+
+        resolver.AddRenderNode(Node(0x20, Bo(7, inode: 900, import: false)));
+
+        var link = Assert.Single(resolver.Finish());
+        Assert.Equal((0x10u, 5u), (link.GpuId, link.Handle));
+        Assert.Equal(new Exporter.Render(0x20, 7), link.Exporter);
+    }
+
+    [Fact]
+    public void KFD_exports_are_exporters_of_render_imports()
+    {
+        var resolver = new ImportResolver();
+        resolver.AddKfd([(0x10u, 3, 0x7000_0000UL, 41UL)]);
+        resolver.AddRenderNode(Node(0x20, Bo(2, inode: 41, import: true)));
+
+        Assert.Equal(new Exporter.Kfd(0x10, 3, 0x7000_0000), Assert.Single(resolver.Finish()).Exporter);
+    }
+
+    [Fact]
+    public void An_import_nobody_in_the_process_exports_fails_the_dump_naming_it()
+    {
+        var resolver = new ImportResolver();
+        resolver.AddKfd([(0x10u, 0, 0x1000UL, 1UL)]);
+        resolver.AddRenderNode(Node(0x20, Bo(9, inode: 555, import: true)));
+
+        var error = Assert.Throws<InvalidOperationException>(resolver.Finish);
+        Assert.Contains("render BO handle 9 on GPU 0x20", error.Message);
+        Assert.Contains("inode 555", error.Message);
+    }
+
+    private static RenderBo Bo(uint handle, ulong inode, bool import) =>
+        new(new DrmAmdgpuCriuBoBucket { gem_handle = handle, size = 4096, flags = import ? AmdgpuCriuFlags.BoIsImport : 0 }, 0, [], inode);
+
+    private static RenderNodeSnapshot Node(uint gpu, params RenderBo[] bos) => new(128, gpu, bos);
+}
