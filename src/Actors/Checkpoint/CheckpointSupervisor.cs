@@ -143,8 +143,8 @@ public sealed class CheckpointSupervisor : JobActor
         var driver = _driver;
         RunStep("pause", () =>
         {
-            var writer = OpenImage(started, driver);
-            if (writer is null) return (object)new Committed(CommittedFromManifest(started));
+            var writer = CheckpointImage.Open(started, driver);
+            if (writer is null) return (object)new Committed(CheckpointImage.CommittedFromManifest(started));
             try
             {
                 var kfd = driver.OpenKfd(started.Request.Pid);
@@ -194,33 +194,7 @@ public sealed class CheckpointSupervisor : JobActor
         var driver = _driver;
         var chunkSize = Started.ChunkSize;
         var saved = _state.Chunks;
-        RunStep("capture", () => CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved));
-    }
-
-    /// <summary>Re-reads the paused process, writes the metadata files not yet in the image and adopts journalled chunks.</summary>
-    private static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved)
-    {
-        var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
-        void Write(string name, Google.Protobuf.IMessage message)
-        {
-            if (!writer.Contains(name)) writer.WriteMessage(name, message);
-        }
-        Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
-        foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
-        for (var i = 0; i < process.Links.Count; i++)
-            Write(ImageFileName.Dmabuf(ImageIds.Dmabuf(i)), new CriuDmabufNode { GemHandle = process.Links[i].Handle });
-        var files = new Dictionary<string, PageFile[]>();
-        var remaining = new Dictionary<string, IReadOnlyList<CopyChunk>>();
-        foreach (var device in process.Devices)
-        {
-            var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
-            files[device.Device] = pages;
-            remaining[device.Device] = device.Chunks
-                .Where(c => !(saved.TryGetValue($"{device.Device}|{c.FileIndex}|{c.FileOffset}", out var s)
-                              && s.Length == c.Length && pages[c.FileIndex].Adopt(c.FileOffset, c.Length, s.Checksum)))
-                .ToList();
-        }
-        return new Captured(process, files, remaining);
+        RunStep("capture", () => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved));
     }
 
     private void Capturing()
@@ -272,7 +246,7 @@ public sealed class CheckpointSupervisor : JobActor
         Become(Committing);
         var process = _captured!.Process;
         var writer = _writer!;
-        var links = process.Links.Select(l => ToImageLink(l, process)).ToList();
+        var links = process.Links.Select(l => CheckpointImage.ToImageLink(l, process)).ToList();
         RunStep("commit", () =>
         {
             writer.Commit(links);
@@ -360,7 +334,7 @@ public sealed class CheckpointSupervisor : JobActor
         {
             try
             {
-                var w = writer ?? ReopenForAbort(started.Request.ImagesDir, started.ImageId);
+                var w = writer ?? CheckpointImage.ReopenForAbort(started.Request.ImagesDir, started.ImageId);
                 w?.Abort(reason);
                 if (writer is null) w?.Dispose();
                 return new Aborted(null);
@@ -406,49 +380,6 @@ public sealed class CheckpointSupervisor : JobActor
         _replyTo.Tell(message);
         Context.Stop(Self);
     }
-
-    /// <summary>The image of this job: created on first start, reopened after a crash; null when it was already committed.</summary>
-    private static ImageWriter? OpenImage(CheckpointStarted started, IGpuDriver driver)
-    {
-        var dir = started.Request.ImagesDir;
-        var manifest = Path.Combine(dir, ImageManifest.FileName);
-        if (!File.Exists(manifest))
-            return ImageWriter.Create(dir, new ImageHeader(started.ImageId,
-                new ImageSource(started.Driver, (int)started.Request.Pid, Environment.MachineName), driver.Topology()));
-        var existing = ManifestCodec.Load(dir);
-        if (existing.ImageId != started.ImageId)
-            throw new ImageException(ImageManifest.FileName, null, $"{dir} holds another image ({existing.ImageId}), not this job's");
-        return existing.State == ImageState.Committed ? null : ImageWriter.Reopen(dir);
-    }
-
-    private static ImageCommitted CommittedFromManifest(CheckpointStarted started)
-    {
-        var manifest = ImageReader.Open(started.Request.ImagesDir).Manifest;
-        var pages = manifest.Files.Where(f => ImageFileName.TryParse(f.Name)?.Kind.IsPages() == true).ToList();
-        var bytes = pages.Sum(f => f.Size - 8);
-        return new ImageCommitted(bytes, 0, pages.Count);
-    }
-
-    private static ImageWriter? ReopenForAbort(string dir, string imageId)
-    {
-        if (!File.Exists(Path.Combine(dir, ImageManifest.FileName))) return null;
-        var manifest = ManifestCodec.Load(dir);
-        return manifest.ImageId == imageId && manifest.State == ImageState.InProgress ? ImageWriter.Reopen(dir) : null;
-    }
-
-    private static ImageLink ToImageLink(ResolvedImport link, CapturedProcess process)
-    {
-        var nodeId = NodeIdOf(process, link.GpuId);
-        return link.Exporter switch
-        {
-            Exporter.Kfd k => ImportLink.FromKfd(nodeId, link.Handle, k.GpuId, k.Addr),
-            Exporter.Render r => ImportLink.FromRender(nodeId, link.Handle, r.GpuId, NodeIdOf(process, r.GpuId), r.Handle),
-            _ => throw new InvalidOperationException($"unknown exporter {link.Exporter}"),
-        };
-    }
-
-    private static int NodeIdOf(CapturedProcess process, uint gpuId) =>
-        (int)process.RenderNodes.First(n => n.GpuId == gpuId).Id;
 }
 
 /// <summary>Look at the journal and take the next step.</summary>

@@ -1,0 +1,80 @@
+using Gpuckpt.Engine.Checkpoint;
+using Gpuckpt.Engine.Copy;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Images.Proto;
+
+namespace Gpuckpt.Actors.Checkpoint;
+
+/// <summary>The image side of a checkpoint job: opening (or reopening) it, filling it after a restart, its links.</summary>
+internal static class CheckpointImage
+{
+    /// <summary>Re-reads the paused process, writes the metadata files not yet in the image and adopts journalled chunks.</summary>
+    internal static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved)
+    {
+        var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
+        void Write(string name, Google.Protobuf.IMessage message)
+        {
+            if (!writer.Contains(name)) writer.WriteMessage(name, message);
+        }
+        Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
+        foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
+        for (var i = 0; i < process.Links.Count; i++)
+            Write(ImageFileName.Dmabuf(ImageIds.Dmabuf(i)), new CriuDmabufNode { GemHandle = process.Links[i].Handle });
+        var files = new Dictionary<string, PageFile[]>();
+        var remaining = new Dictionary<string, IReadOnlyList<CopyChunk>>();
+        foreach (var device in process.Devices)
+        {
+            var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
+            files[device.Device] = pages;
+            remaining[device.Device] = device.Chunks
+                .Where(c => !(saved.TryGetValue($"{device.Device}|{c.FileIndex}|{c.FileOffset}", out var s)
+                              && s.Length == c.Length && pages[c.FileIndex].Adopt(c.FileOffset, c.Length, s.Checksum)))
+                .ToList();
+        }
+        return new Captured(process, files, remaining);
+    }
+
+    /// <summary>The image of this job: created on first start, reopened after a crash; null when it was already committed.</summary>
+    public static ImageWriter? Open(CheckpointStarted started, IGpuDriver driver)
+    {
+        var dir = started.Request.ImagesDir;
+        var manifest = Path.Combine(dir, ImageManifest.FileName);
+        if (!File.Exists(manifest))
+            return ImageWriter.Create(dir, new ImageHeader(started.ImageId,
+                new ImageSource(started.Driver, (int)started.Request.Pid, Environment.MachineName), driver.Topology()));
+        var existing = ManifestCodec.Load(dir);
+        if (existing.ImageId != started.ImageId)
+            throw new ImageException(ImageManifest.FileName, null, $"{dir} holds another image ({existing.ImageId}), not this job's");
+        return existing.State == ImageState.Committed ? null : ImageWriter.Reopen(dir);
+    }
+
+    public static ImageCommitted CommittedFromManifest(CheckpointStarted started)
+    {
+        var manifest = ImageReader.Open(started.Request.ImagesDir).Manifest;
+        var pages = manifest.Files.Where(f => ImageFileName.TryParse(f.Name)?.Kind.IsPages() == true).ToList();
+        var bytes = pages.Sum(f => f.Size - 8);
+        return new ImageCommitted(bytes, 0, pages.Count);
+    }
+
+    public static ImageWriter? ReopenForAbort(string dir, string imageId)
+    {
+        if (!File.Exists(Path.Combine(dir, ImageManifest.FileName))) return null;
+        var manifest = ManifestCodec.Load(dir);
+        return manifest.ImageId == imageId && manifest.State == ImageState.InProgress ? ImageWriter.Reopen(dir) : null;
+    }
+
+    public static ImageLink ToImageLink(ResolvedImport link, CapturedProcess process)
+    {
+        var nodeId = NodeIdOf(process, link.GpuId);
+        return link.Exporter switch
+        {
+            Exporter.Kfd k => ImportLink.FromKfd(nodeId, link.Handle, k.GpuId, k.Addr),
+            Exporter.Render r => ImportLink.FromRender(nodeId, link.Handle, r.GpuId, NodeIdOf(process, r.GpuId), r.Handle),
+            _ => throw new InvalidOperationException($"unknown exporter {link.Exporter}"),
+        };
+    }
+
+    private static int NodeIdOf(CapturedProcess process, uint gpuId) =>
+        (int)process.RenderNodes.First(n => n.GpuId == gpuId).Id;
+}
