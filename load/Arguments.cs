@@ -1,0 +1,27 @@
+using System.Globalization;
+
+namespace Gpuckpt.Load;
+
+/// <summary>--name value pairs.</summary>
+public sealed class Arguments
+{
+    private readonly Dictionary<string, string> _values = new();
+
+    public static Arguments Parse(IEnumerable<string> args)
+    {
+        var result = new Arguments();
+        string? key = null;
+        foreach (var a in args)
+        {
+            if (a.StartsWith("--", StringComparison.Ordinal)) key = a[2..];
+            else if (key is not null) { result._values[key] = a; key = null; }
+        }
+        return result;
+    }
+
+    public ulong U64(string name, ulong fallback) =>
+        _values.TryGetValue(name, out var v) ? ulong.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    public int Int(string name, int fallback) =>
+        _values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+}
