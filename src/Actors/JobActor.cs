@@ -5,6 +5,13 @@ using Gpuckpt.Engine.Copy;
 
 namespace Gpuckpt.Actors;
 
+/// <summary>Look at the journal and take the next step.</summary>
+internal sealed class Continue : INoSerializationVerificationNeeded
+{
+    public static readonly Continue Instance = new();
+    private Continue() { }
+}
+
 /// <summary>A step of a job failed (its task threw or timed out).</summary>
 internal sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
 

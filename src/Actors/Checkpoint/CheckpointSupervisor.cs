@@ -381,10 +381,3 @@ public sealed class CheckpointSupervisor : JobActor
         Context.Stop(Self);
     }
 }
-
-/// <summary>Look at the journal and take the next step.</summary>
-internal sealed class Continue : INoSerializationVerificationNeeded
-{
-    public static readonly Continue Instance = new();
-    private Continue() { }
-}

@@ -40,7 +40,7 @@ public sealed class RestoreCoordinator : JobActor
         _pool = pool;
         _replyTo = replyTo;
         Recover<IRestoreEvent>(e => _state.Apply(e));
-        Recover<RecoveryCompleted>(_ => Self.Tell(Checkpoint.Continue.Instance));
+        Recover<RecoveryCompleted>(_ => Self.Tell(Continue.Instance));
         Waiting();
     }
 
@@ -60,7 +60,7 @@ public sealed class RestoreCoordinator : JobActor
 
     private void Waiting()
     {
-        Command<Checkpoint.Continue>(_ => Next());
+        Command<Continue>(_ => Next());
         CommandSnapshots();
     }
 
