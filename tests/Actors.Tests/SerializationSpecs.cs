@@ -41,6 +41,8 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new RestoreStarted("rest-1", new RestoreRequest("/img", "rest-1"), "sim:/run/s.sock"),
         new TargetCreated(1001),
         new TargetDiscarded(1001),
+        new DeviceStateDone(1001, [0x1000UL, 5UL << 32], 2),
+        new ContentChunkWritten("GPU 0x10", 0, 5L << 32),
         new ResumeIntended(1001, Restored),
         new ProcessResumed(1001),
         new RestoreFinished(new RestoreFailed("/img", "verify: bad")),

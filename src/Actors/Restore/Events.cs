@@ -10,6 +10,15 @@ public sealed record TargetCreated(uint Pid) : IRestoreEvent;
 
 public sealed record TargetDiscarded(uint Pid) : IRestoreEvent;
 
+/// <summary>KFD RESTORE and every render-node BO are done: a restarted job only has contents left to write.</summary>
+public sealed record DeviceStateDone(uint Pid, IReadOnlyList<ulong> RestoredOffsets, int RenderPasses) : IRestoreEvent;
+
+/// <summary>One chunk of contents is in the restored process's memory.</summary>
+public sealed record ContentChunkWritten(string Device, int File, long Offset) : IRestoreEvent
+{
+    public string Key => $"{Device}|{File}|{Offset}";
+}
+
 /// <summary>Recorded before RESUME is issued, so a restart knows it may have been issued already.</summary>
 public sealed record ResumeIntended(uint Pid, RestoreSummary Summary) : IRestoreEvent;
 
@@ -22,6 +31,8 @@ public sealed class RestoreState
 {
     public RestoreStarted? Started { get; set; }
     public uint? Target { get; set; }
+    public DeviceStateDone? DeviceState { get; set; }
+    public HashSet<string> Written { get; set; } = [];
     public ResumeIntended? ResumeIntended { get; set; }
     public bool Resumed { get; set; }
     public IRestoreMessage? Finished { get; set; }
@@ -32,11 +43,19 @@ public sealed class RestoreState
         {
             case RestoreStarted s: Started = s; break;
             case TargetCreated t: Target = t.Pid; break;
-            case TargetDiscarded: Target = null; break;
+            case TargetDiscarded: Target = null; DeviceState = null; Written.Clear(); break;
+            case DeviceStateDone d: DeviceState = d; break;
+            case ContentChunkWritten c: Written.Add(c.Key); break;
             case ResumeIntended r: ResumeIntended = r; break;
             case ProcessResumed: Resumed = true; break;
             case RestoreFinished f: Finished = f.Outcome; break;
         }
         return this;
     }
+
+    public RestoreState Copy() => new()
+    {
+        Started = Started, Target = Target, DeviceState = DeviceState, Written = [.. Written],
+        ResumeIntended = ResumeIntended, Resumed = Resumed, Finished = Finished,
+    };
 }

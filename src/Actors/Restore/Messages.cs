@@ -31,7 +31,8 @@ public sealed record RestoreFailed(string ImagesDir, string Reason) : IRestoreMe
 
 internal sealed record Planned(RestorePlan Plan) : INoSerializationVerificationNeeded;
 internal sealed record TargetReady(RestoreSession Session) : INoSerializationVerificationNeeded;
-internal sealed record DeviceStateRestored(RenderPassLog Passes, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
+internal sealed record DeviceStateRestored(RenderPassLog? Passes, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
+internal sealed record Reattached(RestoreSession Session, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
 internal sealed record Discarded(string? Problem) : INoSerializationVerificationNeeded;
 internal sealed record ResumeDone(bool TookEffect) : INoSerializationVerificationNeeded;
 internal sealed record RolledBack(string Reason) : INoSerializationVerificationNeeded;

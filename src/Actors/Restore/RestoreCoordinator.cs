@@ -29,6 +29,8 @@ public sealed class RestoreCoordinator : JobActor
     private RestorePlan? _plan;
     private RestoreSession? _session;
     private DeviceStateRestored? _restored;
+    private Dictionary<string, IReadOnlyList<CopyChunk>> _remaining = new();
+    private const int SnapshotEvery = 1000;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
@@ -39,6 +41,10 @@ public sealed class RestoreCoordinator : JobActor
         _driver = driver;
         _pool = pool;
         _replyTo = replyTo;
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is RestoreState state) _state = state;
+        });
         Recover<IRestoreEvent>(e => _state.Apply(e));
         Recover<RecoveryCompleted>(_ => Self.Tell(Continue.Instance));
         Waiting();
@@ -91,6 +97,12 @@ public sealed class RestoreCoordinator : JobActor
             else Resume(intended.Pid);
             return;
         }
+        if (_state.Target is { } target && _state.DeviceState is { } done && done.Pid == target)
+        {
+            // Only contents were left: reattach to the process and write the chunks not yet journalled.
+            Verify(done);
+            return;
+        }
         if (_state.Target is { } stale)
         {
             // A process half built by an engine that died: its dmabuf fds died with it, so it is built again.
@@ -100,20 +112,33 @@ public sealed class RestoreCoordinator : JobActor
         Verify();
     }
 
-    private void Verify()
+    private void Verify(DeviceStateDone? reattach = null)
     {
-        Become(Verifying);
+        Become(() => Verifying(reattach));
         var dir = ImagesDir;
         var driver = _driver;
         RunStep("verify", () => new Planned(RestorePlan.Prepare(dir, driver.Topology())));
     }
 
-    private void Verifying()
+    private void Verifying(DeviceStateDone? reattach)
     {
         Command<Planned>(planned =>
         {
             _plan = planned.Plan;
             CrashPoints.Hit("planned");
+            if (reattach is not null)
+            {
+                Become(Reattaching);
+                var d = _driver;
+                var p = planned.Plan;
+                var size = Settings.ChunkSize;
+                RunStep("reattach", () =>
+                {
+                    var session = RestoreSession.Reattach(d, p.Image, p.Map, reattach.Pid, reattach.RestoredOffsets);
+                    return new Reattached(session, session.ContentsPlan(size));
+                });
+                return;
+            }
             Become(CreatingTarget);
             var driver = _driver;
             var plan = planned.Plan;
@@ -153,41 +178,74 @@ public sealed class RestoreCoordinator : JobActor
     {
         Command<DeviceStateRestored>(restored =>
         {
-            _restored = restored;
             CrashPoints.Hit("render-restored");
-            Become(WritingContents);
-            var driver = _driver;
-            var pool = _pool;
-            var reader = _plan!.Image.Reader;
-            try
+            Persist(new DeviceStateDone(_session!.Pid, _session.RestoredOffsets, restored.Passes!.Count), e =>
             {
-                StartCopies(restored.Contents.Select(device =>
-                {
-                    var bos = device.Bos;
-                    var table = new BoMappingTable(device.Chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: true));
-                    var sources = device.Files.Select(f =>
-                    {
-                        var file = reader.OpenPages(f.FileName);
-                        _sources.Add(file);
-                        return (IChunkSource)new PageFileSource(file);
-                    }).ToArray();
-                    return (device, device.Chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.RestoreAsync(chunk, table, sources, pool, ct)));
-                }).ToList());
-            }
-            catch (Exception e)
-            {
-                RollBack($"contents: {e.Message}");
-                return;
-            }
-            if (!CopiesRunning) ContentsDone();
+                _state.Apply(e);
+                WriteContents(restored);
+            });
         });
         Command<StepFailed>(f => RollBack(Describe(f)));
         CommandSnapshots();
     }
 
+    private void Reattaching()
+    {
+        Command<Reattached>(r =>
+        {
+            _session = r.Session;
+            WriteContents(new DeviceStateRestored(null, r.Contents));
+        });
+        // The half-restored process cannot be reattached (gone, or its BOs are): build it again.
+        Command<StepFailed>(_ => Discard(_state.Target!.Value));
+        CommandSnapshots();
+    }
+
+    private void WriteContents(DeviceStateRestored restored)
+    {
+        _restored = restored;
+        Become(WritingContents);
+        var driver = _driver;
+        var pool = _pool;
+        var reader = _plan!.Image.Reader;
+        try
+        {
+            _remaining = restored.Contents.ToDictionary(d => d.Device, d => (IReadOnlyList<CopyChunk>)d.Chunks
+                .Where(c => !_state.Written.Contains($"{d.Device}|{c.FileIndex}|{c.FileOffset}")).ToList());
+            StartCopies(restored.Contents.Select(device =>
+            {
+                var bos = device.Bos;
+                var chunks = _remaining[device.Device];
+                var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: true));
+                var sources = device.Files.Select(f =>
+                {
+                    var file = reader.OpenPages(f.FileName);
+                    _sources.Add(file);
+                    return (IChunkSource)new PageFileSource(file);
+                }).ToArray();
+                return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.RestoreAsync(chunk, table, sources, pool, ct)));
+            }).ToList());
+        }
+        catch (Exception e)
+        {
+            RollBack($"contents: {e.Message}");
+            return;
+        }
+        if (!CopiesRunning) ContentsDone();
+    }
+
     private void WritingContents()
     {
-        CommandCopies(_ => CrashPoints.Hit("restore-chunk"), failure =>
+        CommandCopies(landed =>
+        {
+            var chunk = _remaining[landed.Device][landed.ChunkIndex];
+            CrashPoints.Hit("restore-chunk");
+            PersistAsync(new ContentChunkWritten(landed.Device, chunk.FileIndex, chunk.FileOffset), e =>
+            {
+                _state.Apply(e);
+                if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.Copy());
+            });
+        }, failure =>
         {
             if (failure is not null) RollBack($"contents: {failure}");
             else ContentsDone();
@@ -206,7 +264,7 @@ public sealed class RestoreCoordinator : JobActor
             contents.Sum(d => d.Bytes),
             image.Kfd.BoEntries.Count + image.RenderNodes.Sum(n => n.BoEntries.Count),
             contents.Count,
-            _restored.Passes.Count,
+            _state.DeviceState?.RenderPasses ?? 0,
             _clock.Elapsed.TotalSeconds,
             _plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"));
         Persist(new ResumeIntended(summary.Pid, summary), e =>

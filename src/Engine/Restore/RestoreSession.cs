@@ -55,6 +55,42 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         }
     }
 
+    /// <summary>
+    /// Reopens a restore a previous engine left after its device state was complete (KFD RESTORE and every render BO
+    /// done): the process's files, the KFD BOs' restored offsets as journalled, the render BOs' offsets from GEM_MMAP.
+    /// </summary>
+    public static RestoreSession Reattach(IGpuDriver driver, LoadedImage image, TopologyMap map, uint pid, IReadOnlyList<ulong> restoredOffsets)
+    {
+        var session = new RestoreSession(driver, image, map, pid, driver.OpenKfd(pid));
+        try
+        {
+            foreach (var gpu in image.Kfd.DeviceEntries)
+                session._nodes[gpu.GpuId] = driver.OpenRenderNode(pid, map[gpu.GpuId].DrmRenderMinor);
+            session._restored = [.. image.Kfd.BoEntries.Select((b, i) => new KfdCriuBoBucket
+            {
+                addr = b.Addr, size = b.Size, offset = b.Offset, gpu_id = b.GpuId, alloc_flags = b.AllocFlags,
+                restored_offset = restoredOffsets[i], dmabuf_fd = KfdSnapshot.InvalidFd,
+            })];
+            foreach (var node in image.RenderNodes)
+            foreach (var bo in node.BoEntries.Where(e => e.IsImport == 0))
+            {
+                var file = session._nodes[node.GpuId];
+                var mmap = new DrmAmdgpuGemMmap { handle = bo.Handle };
+                file.GemMmap(ref mmap).Check("GEM_MMAP", $"renderD{file.Minor}", $"handle {bo.Handle}");
+                session._renderOffsets[((int)node.Id, bo.Handle)] = mmap.addr_ptr;
+            }
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Where KFD RESTORE put each BO (bucket order), for the journal.</summary>
+    public IReadOnlyList<ulong> RestoredOffsets => [.. _restored.Select(b => b.restored_offset)];
+
     /// <summary>KFD RESTORE: every KFD BO at its GPU address on its mapped GPU, and the queues, events and SVM ranges.</summary>
     public void RestoreKfd()
     {

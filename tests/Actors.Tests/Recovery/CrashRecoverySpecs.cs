@@ -88,6 +88,8 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
         foreach (var point in Points(RestorePoints, "restore-chunk", seed, 30))
         {
             var job = $"rest-{Guid.NewGuid():N}"[..17];
+            // Pids are handed out in order: the crashed run's process is the next one.
+            var firstTarget = _node.Client.Spawn(WorkloadRequest.Named("tiny", 1)) + 1;
             var crashed = await Engine(["restore", "--images", reference.Images, "--job", job], point);
             Assert.True(crashed.Killed, $"seed {seed}, point {point}: the engine was not killed: {crashed}");
 
@@ -97,6 +99,10 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
 
             var state = _node.Client.State(pid);
             Assert.True(state.Counters.Resume == 1, $"seed {seed}, point {point}: {state.Counters.Resume} RESUMEs took effect");
+            Assert.Equal(1, state.Counters.Restore);
+            // Once the device state was journalled, the job goes on with that process instead of building another.
+            if (point.StartsWith("restore-chunk", StringComparison.Ordinal) || point.StartsWith("resume", StringComparison.Ordinal))
+                Assert.True(pid == firstTarget, $"seed {seed}, point {point}: resumed into pid {pid}, not the process the killed run built ({firstTarget})");
             _node.Client.Run(pid, StepsAfter);
             Assert.True(_node.Client.State(pid).Digest == reference.Continued, $"seed {seed}, point {point}: the restored process diverged");
             output.WriteLine($"restore killed at {point}: resumed as pid {pid}, continues like the original, one RESUME");
