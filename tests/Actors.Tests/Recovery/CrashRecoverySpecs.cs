@@ -109,6 +109,24 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
         }
     }
 
+    protected async Task A_job_whose_process_vanished_while_the_engine_was_down_ends_with_a_clear_reason()
+    {
+        var pid = Spawn();
+        var job = $"ckpt-{Guid.NewGuid():N}"[..17];
+        var images = _dir.Sub("vanished");
+        Assert.True((await Engine(["checkpoint", "--pid", $"{pid}", "--images", images, "--leave-running", "--job", job], "chunk#3")).Killed);
+        _node.Client.Kill(pid);
+
+        var resumed = await Engine(["resume", job], crashPoint: null);
+
+        Assert.Equal(1, resumed.ExitCode);
+        Assert.Contains("ESRCH", resumed.Stderr);
+        Assert.Contains($"pid {pid}", resumed.Stderr);
+        Assert.Equal(ImageState.Failed, ManifestCodec.Load(images).State);
+        var jobs = JsonDocument.Parse((await Engine(["jobs"], crashPoint: null)).Stdout).RootElement.EnumerateArray();
+        Assert.Equal("failed", jobs.Single(j => j.GetProperty("job").GetString() == job).GetProperty("state").GetString());
+    }
+
     private uint Spawn()
     {
         var pid = _node.Client.Spawn(WorkloadRequest.Named("train", Seed, sizeBytes: Size));
@@ -171,6 +189,9 @@ public sealed class SqliteCrashRecoverySpecs(ITestOutputHelper output) : CrashRe
 
     [Fact]
     public Task Restore_killed_anywhere_completes_on_resume_sqlite() => A_restore_killed_anywhere_completes_on_resume_and_continues_like_the_original();
+
+    [Fact]
+    public Task A_vanished_process_ends_the_resumed_job_clearly_sqlite() => A_job_whose_process_vanished_while_the_engine_was_down_ends_with_a_clear_reason();
 }
 
 public sealed class PostgresCrashRecoverySpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
