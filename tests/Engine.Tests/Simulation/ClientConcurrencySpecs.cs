@@ -1,5 +1,6 @@
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Uapi;
+using Gpuckpt.Engine.Topology;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Simulation;
@@ -56,11 +57,11 @@ public sealed class ClientConcurrencySpecs
         }
     }
 
-    private sealed class GpuNodeComparer : IEqualityComparer<Topology.GpuNode>
+    private sealed class GpuNodeComparer : IEqualityComparer<GpuNode>
     {
-        public bool Equals(Topology.GpuNode? x, Topology.GpuNode? y) =>
+        public bool Equals(GpuNode? x, GpuNode? y) =>
             x is not null && y is not null && (x with { IoLinks = [] }) == (y with { IoLinks = [] }) && x.IoLinks.SequenceEqual(y.IoLinks);
 
-        public int GetHashCode(Topology.GpuNode obj) => obj.GpuId.GetHashCode();
+        public int GetHashCode(GpuNode obj) => obj.GpuId.GetHashCode();
     }
 }

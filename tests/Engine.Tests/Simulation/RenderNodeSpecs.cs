@@ -132,9 +132,11 @@ public sealed class RenderNodeSpecs : IDisposable
         var bucket = new DrmAmdgpuCriuBoBucket[1];
         Assert.Equal(0, n1.CriuBoInfo(ref info, bucket));
         Assert.Equal(AmdgpuCriuFlags.BoIsImport, bucket[0].flags);
-        Assert.Equal(mmap.addr_ptr, bucket[0].offset);
+        var imported = new DrmAmdgpuGemMmap { handle = import.handle };
+        Assert.Equal(0, n1.GemMmap(ref imported));
+        Assert.Equal(mmap.addr_ptr, imported.addr_ptr);
         var back = new byte[data.Length];
-        using (var r = Client.MapBo(n0.Minor, bucket[0].offset, bucket[0].size, writable: false)) r.Read(0, back);
+        using (var r = Client.MapBo(n0.Minor, imported.addr_ptr, bucket[0].size, writable: false)) r.Read(0, back);
         Assert.True(data.AsSpan().SequenceEqual(back), $"seed {seed}: import does not see the exporter's bytes");
         Client.CloseFd(export.fd);
         Client.CloseFd(again.fd);
@@ -204,7 +206,9 @@ public sealed class RenderNodeSpecs : IDisposable
             Assert.Equal(0, node.CriuBoInfo(ref info, buckets));
             var own = buckets.Take((int)info.num_bos).First(b => (b.flags & AmdgpuCriuFlags.BoIsImport) == 0);
             expected = new byte[own.size];
-            using (var r = Client.MapBo(minor, own.offset, own.size, writable: false)) r.Read(0, expected);
+            var ownMmap = new DrmAmdgpuGemMmap { handle = own.gem_handle };
+            Assert.Equal(0, node.GemMmap(ref ownMmap));
+            using (var r = Client.MapBo(minor, ownMmap.addr_ptr, own.size, writable: false)) r.Read(0, expected);
             var export = new DrmPrimeHandle { handle = own.gem_handle };
             Assert.Equal(0, node.PrimeHandleToFd(ref export));
             fd = export.fd;
@@ -221,15 +225,17 @@ public sealed class RenderNodeSpecs : IDisposable
         var mine = new DrmAmdgpuCriuBoInfoArgs { num_bos = 1 };
         var bucket = new DrmAmdgpuCriuBoBucket[1];
         Assert.Equal(0, other.CriuBoInfo(ref mine, bucket));
+        var mmap = new DrmAmdgpuGemMmap { handle = import.handle };
+        Assert.Equal(0, other.GemMmap(ref mmap));
         var bytes = new byte[bucket[0].size];
-        using (var r = Client.MapBo(other.Minor, bucket[0].offset, bucket[0].size, writable: false)) r.Read(0, bytes);
+        using (var r = Client.MapBo(other.Minor, mmap.addr_ptr, bucket[0].size, writable: false)) r.Read(0, bytes);
         Assert.True(expected.AsSpan().SequenceEqual(bytes), "seed 61: the imported buffer changed when its exporter died");
         Assert.Equal(1, Client.State(importer).Bos);
 
         // Closing the last handle frees it: the range is no longer a BO.
         var close = new DrmGemClose { handle = import.handle };
         Assert.Equal(0, other.GemClose(ref close));
-        Assert.Equal(Errno.EINVAL, Assert.Throws<DriverException>(() => Client.MapBo(other.Minor, bucket[0].offset, bucket[0].size, false)).ErrorNumber);
+        Assert.Equal(Errno.EINVAL, Assert.Throws<DriverException>(() => Client.MapBo(other.Minor, mmap.addr_ptr, bucket[0].size, false)).ErrorNumber);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Engine.Uapi;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Simulation;
@@ -72,11 +73,11 @@ public sealed class WorkloadSpecs : IDisposable
     {
         var pid = _a.Client.Spawn(WorkloadRequest.Named("tiny", 5));
         using var kfd = _a.Client.OpenKfd(pid);
-        var info = new Uapi.KfdIoctlCriuArgs { op = (uint)Uapi.KfdCriuOp.ProcessInfo };
+        var info = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.ProcessInfo };
         Assert.Equal(0, kfd.CriuOp(ref info, [], [], []));
-        var devices = new Uapi.KfdCriuDeviceBucket[info.num_devices];
-        var bos = new Uapi.KfdCriuBoBucket[info.num_bos];
-        var dump = info with { op = (uint)Uapi.KfdCriuOp.Checkpoint };
+        var devices = new KfdCriuDeviceBucket[info.num_devices];
+        var bos = new KfdCriuBoBucket[info.num_bos];
+        var dump = info with { op = (uint)KfdCriuOp.Checkpoint };
         Assert.Equal(0, kfd.CriuOp(ref dump, devices, bos, new byte[info.priv_data_size]));
         var minor = _a.Server.Topology.Gpus.Single(g => g.GpuId == devices[0].actual_gpu_id).DrmRenderMinor;
         foreach (var bo in bos.Where(b => b.dmabuf_fd != uint.MaxValue))
@@ -150,11 +151,11 @@ public sealed class WorkloadSpecs : IDisposable
             Gpus = 1, KfdBos = [new KfdBoSpec { Size = 3 * 4096 }], Links = [],
         }.ToJson()));
         using var kfd = _a.Client.OpenKfd(pid);
-        var info = new Uapi.KfdIoctlCriuArgs { op = (uint)Uapi.KfdCriuOp.ProcessInfo };
+        var info = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.ProcessInfo };
         Assert.Equal(0, kfd.CriuOp(ref info, [], [], []));
-        var bos = new Uapi.KfdCriuBoBucket[1];
-        var dump = info with { op = (uint)Uapi.KfdCriuOp.Checkpoint };
-        Assert.Equal(0, kfd.CriuOp(ref dump, new Uapi.KfdCriuDeviceBucket[1], bos, new byte[info.priv_data_size]));
+        var bos = new KfdCriuBoBucket[1];
+        var dump = info with { op = (uint)KfdCriuOp.Checkpoint };
+        Assert.Equal(0, kfd.CriuOp(ref dump, new KfdCriuDeviceBucket[1], bos, new byte[info.priv_data_size]));
         var bytes = new byte[bos[0].size];
         using (var map = _a.Client.MapBo(_a.Server.Topology.Gpus[0].DrmRenderMinor, bos[0].offset, bos[0].size, writable: false)) map.Read(0, bytes);
         var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(bytes);
