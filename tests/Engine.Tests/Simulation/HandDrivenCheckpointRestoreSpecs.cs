@@ -56,7 +56,7 @@ public sealed class HandDrivenCheckpointRestoreSpecs
             a.Client.CloseFd((int)bos[i].dmabuf_fd);
         }
 
-        // Render nodes: every GEM handle with its mappings; imports remember the buffer (inode) they share.
+        // Render nodes: every GEM handle with its mappings, contents through GEM_MMAP's offset; imports keep only the inode they share.
         var nodes = new List<RenderNodeImage>();
         foreach (var minor in a.Client.RenderMinorsOpenedBy(pid))
         {

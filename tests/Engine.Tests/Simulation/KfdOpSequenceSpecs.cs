@@ -185,9 +185,11 @@ public sealed class KfdOpSequenceSpecs : IDisposable
         var unknown = IoctlNumber.Encode(IoctlNumber.Read | IoctlNumber.Write, KfdIoctls.Base, 0x7e, Sizes.Of<KfdIoctlCriuArgs>());
         Assert.Equal(Errno.ENOTTY, Client.KfdIoctl(pid, unknown, ref args, [], [], []));
         Assert.False(Client.State(pid).Paused);
+        using var kfd = Client.OpenKfd(pid);
+        Assert.Equal(Errno.EINVAL, Op(kfd, new KfdIoctlCriuArgs { op = 99 }));
+        Assert.Contains("op 99", SimulatorClient.LastErrorDetail);
 
         var version = new KfdIoctlGetVersionArgs();
-        using var kfd = Client.OpenKfd(pid);
         Assert.Equal(0, kfd.GetVersion(ref version));
         Assert.Equal(1u, version.major_version);
     }
