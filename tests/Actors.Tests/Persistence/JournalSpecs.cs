@@ -14,6 +14,8 @@ namespace Gpuckpt.Actors.Tests.Persistence;
 /// </summary>
 public abstract class JournalSpecs : IAsyncLifetime
 {
+    /// <summary>The identifier of Gpuckpt.Actors.Serialization.HyperionSerializer.</summary>
+    private const long HyperionSerializerId = 4242;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private readonly List<ActorSystem> _systems = [];
     private readonly ITestOutputHelper _output;
@@ -33,6 +35,9 @@ public abstract class JournalSpecs : IAsyncLifetime
     protected abstract Config Journal();
 
     protected virtual Task Cleanup() => Task.CompletedTask;
+
+    /// <summary>The distinct serializer ids of the stored events and snapshots of <paramref name="persistenceId"/>.</summary>
+    protected abstract Task<IReadOnlyList<long>> StoredSerializerIds(string persistenceId);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -64,6 +69,10 @@ public abstract class JournalSpecs : IAsyncLifetime
         Assert.True(state.EventsReplayed == after.Length,
             Because($"replayed {state.EventsReplayed} events, expected only the {after.Length} after the snapshot"));
         Assert.True(state.LastSequenceNr == before.Length + after.Length, Because($"last sequence nr {state.LastSequenceNr}"));
+
+        var serializers = await StoredSerializerIds(id);
+        Assert.True(serializers.SequenceEqual([HyperionSerializerId]),
+            Because($"events and snapshot stored by serializers [{string.Join(", ", serializers)}], expected Hyperion's {HyperionSerializerId}"));
 
         var journal = new JobJournal(second);
         var trimmed = await journal.EventsAsync(id, 0L, before.Length);
