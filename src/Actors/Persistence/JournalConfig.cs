@@ -23,11 +23,14 @@ public static class JournalConfig
     public const string QueryPluginId = "akka.persistence.query.journal.sql";
 
     /// <summary>$GPUCKPT_STATE_DIR, else ~/.local/state/gpuckpt (the XDG state home).</summary>
-    public static string DefaultStateDir()
+    public static string DefaultStateDir() => DefaultStateDir(Environment.GetEnvironmentVariable);
+
+    /// <summary><see cref="DefaultStateDir()"/> over a given environment.</summary>
+    internal static string DefaultStateDir(Func<string, string?> environment)
     {
-        var fromEnv = Environment.GetEnvironmentVariable(StateDirVariable);
+        var fromEnv = environment(StateDirVariable);
         if (!string.IsNullOrEmpty(fromEnv)) return Path.GetFullPath(fromEnv);
-        var xdg = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        var xdg = environment("XDG_STATE_HOME");
         if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "gpuckpt");
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         return Path.Combine(home, ".local", "state", "gpuckpt");
@@ -39,7 +42,12 @@ public static class JournalConfig
     /// <paramref name="connectionString"/> (else $GPUCKPT_POSTGRES, when set); SQLite files are created in WAL mode.
     /// The plugin defaults come last.
     /// </summary>
-    public static Config Load(string journalConf, string stateDir, string? connectionString = null)
+    public static Config Load(string journalConf, string stateDir, string? connectionString = null) =>
+        Load(journalConf, stateDir, connectionString, Environment.GetEnvironmentVariable);
+
+    /// <summary><see cref="Load(string, string, string?)"/> over a given environment.</summary>
+    internal static Config Load(
+        string journalConf, string stateDir, string? connectionString, Func<string, string?> environment)
     {
         var path = File.Exists(journalConf) ? journalConf : Path.Combine(EngineConfig.Directory(), journalConf);
         if (!File.Exists(path)) throw new FileNotFoundException($"journal configuration not found: {path}", path);
@@ -47,7 +55,7 @@ public static class JournalConfig
 
         // Appended after the file so that these values win and the file's substitutions resolve to them.
         var text = File.ReadAllText(path) + $"\ngpuckpt.state-dir = {Quote(fullStateDir)}\n";
-        connectionString ??= Environment.GetEnvironmentVariable(PostgresVariable);
+        connectionString ??= environment(PostgresVariable);
         // Appended only when known: an unset optional substitution in the file would shadow a later value.
         if (!string.IsNullOrEmpty(connectionString)) text += $"gpuckpt.journal.connection-string = {Quote(connectionString)}\n";
 
@@ -56,7 +64,7 @@ public static class JournalConfig
         {
             config = ConfigurationFactory.ParseString(text);
         }
-        catch (ConfigurationException e)
+        catch (Exception e) when (e is ConfigurationException or FormatException)
         {
             throw new ConfigurationException(
                 $"{path}: {e.Message} (a PostgreSQL journal needs ${PostgresVariable} or a connection string)", e);

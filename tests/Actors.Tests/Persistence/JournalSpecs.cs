@@ -14,6 +14,8 @@ namespace Gpuckpt.Actors.Tests.Persistence;
 /// </summary>
 public abstract class JournalSpecs : IAsyncLifetime
 {
+    /// <summary>The identifier of Gpuckpt.Actors.Serialization.HyperionSerializer.</summary>
+    private const long HyperionSerializerId = 4242;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private readonly List<ActorSystem> _systems = [];
     private readonly ITestOutputHelper _output;
@@ -33,6 +35,9 @@ public abstract class JournalSpecs : IAsyncLifetime
     protected abstract Config Journal();
 
     protected virtual Task Cleanup() => Task.CompletedTask;
+
+    /// <summary>The distinct serializer ids of the stored events and snapshots of <paramref name="persistenceId"/>.</summary>
+    protected abstract Task<IReadOnlyList<long>> StoredSerializerIds(string persistenceId);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -64,6 +69,10 @@ public abstract class JournalSpecs : IAsyncLifetime
         Assert.True(state.EventsReplayed == after.Length,
             Because($"replayed {state.EventsReplayed} events, expected only the {after.Length} after the snapshot"));
         Assert.True(state.LastSequenceNr == before.Length + after.Length, Because($"last sequence nr {state.LastSequenceNr}"));
+
+        var serializers = await StoredSerializerIds(id);
+        Assert.True(serializers.SequenceEqual([HyperionSerializerId]),
+            Because($"events and snapshot stored by serializers [{string.Join(", ", serializers)}], expected Hyperion's {HyperionSerializerId}"));
 
         var journal = new JobJournal(second);
         var trimmed = await journal.EventsAsync(id, 0L, before.Length);
@@ -121,18 +130,30 @@ public abstract class JournalSpecs : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < count; i += batch) await Ask<Appended>(ledger, new Append(values[i..(i + batch)]));
         var persisted = clock.Elapsed;
+        await Kill(first);
+
+        // Without a snapshot every event replays: the cost a snapshot saves.
+        var second = Start();
+        clock.Restart();
+        ledger = second.ActorOf(LedgerActor.Props(id));
+        var full = await Ask<LedgerState>(ledger, GetLedger.Instance);
+        var replayedAll = clock.Elapsed;
+        Assert.True(full.EventsReplayed == count && full.Values.SequenceEqual(values),
+            Because($"full replay gave {full.EventsReplayed} events, expected the {count} persisted"));
+
         clock.Restart();
         await Ask<Snapshotted>(ledger, TakeSnapshot.Instance);
         var snapshotted = clock.Elapsed;
         await Ask<Appended>(ledger, new Append(after));
-        await Kill(first);
+        await Kill(second);
 
-        var second = Start();
+        var third = Start();
         clock.Restart();
-        var state = await Ask<LedgerState>(second.ActorOf(LedgerActor.Props(id)), GetLedger.Instance);
+        var state = await Ask<LedgerState>(third.ActorOf(LedgerActor.Props(id)), GetLedger.Instance);
         var recovered = clock.Elapsed;
         _output.WriteLine($"{GetType().Name}: persist {count} events {persisted.TotalSeconds:F2} s "
-            + $"({count / persisted.TotalSeconds:F0}/s), snapshot+trim {snapshotted.TotalSeconds:F2} s, "
+            + $"({count / persisted.TotalSeconds:F0}/s), full replay {replayedAll.TotalMilliseconds:F0} ms, "
+            + $"snapshot+trim {snapshotted.TotalMilliseconds:F0} ms, "
             + $"recovery from snapshot + {after.Length} events {recovered.TotalMilliseconds:F0} ms");
 
         Assert.True(state.EventsReplayed == after.Length,

@@ -20,23 +20,34 @@ public sealed class PostgresCluster : IDisposable
     public PostgresCluster()
     {
         _bin = FindBinaries() ?? throw new InvalidOperationException(Unavailable());
-        _root = Directory.CreateTempSubdirectory("gpuckpt-pg-").FullName;
+        // As root the server runs as postgres, which must reach the dir: /tmp is open to all, $TMPDIR may not be.
+        var parent = Environment.IsPrivilegedProcess ? "/tmp" : Path.GetTempPath();
+        _root = Path.Combine(parent, $"gpuckpt-pg-{Guid.NewGuid():N}");
         _data = Path.Combine(_root, "data");
-        if (Environment.IsPrivilegedProcess) Run("chown", ["-R", "postgres:postgres", _root], asPostgres: false);
+        try
+        {
+            Directory.CreateDirectory(_root);
+            if (Environment.IsPrivilegedProcess) Run("chown", ["-R", "postgres:postgres", _root], asPostgres: false);
+            Run(Path.Combine(_bin, "initdb"),
+                ["-D", _data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
+            Port = FreePort();
+            // fsync off: the data dies with the test, durability would only cost time.
+            var options = $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off";
+            Run(Path.Combine(_bin, "pg_ctl"),
+                ["-D", _data, "-l", Path.Combine(_root, "server.log"), "-o", options, "-w", "start"]);
+            _running = true;
 
-        Run(Path.Combine(_bin, "initdb"),
-            ["-D", _data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
-        Port = FreePort();
-        // fsync off: the data dies with the test, durability would only cost time.
-        var options = $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off";
-        Run(Path.Combine(_bin, "pg_ctl"), ["-D", _data, "-l", Path.Combine(_root, "server.log"), "-o", options, "-w", "start"]);
-        _running = true;
-
-        using var admin = new NpgsqlConnection(Connection("postgres"));
-        admin.Open();
-        using var create = new NpgsqlCommand($"CREATE DATABASE {Database}", admin);
-        create.ExecuteNonQuery();
-        ConnectionString = Connection(Database);
+            using var admin = new NpgsqlConnection(Connection("postgres"));
+            admin.Open();
+            using var create = new NpgsqlCommand($"CREATE DATABASE {Database}", admin);
+            create.ExecuteNonQuery();
+            ConnectionString = Connection(Database);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     public int Port { get; }

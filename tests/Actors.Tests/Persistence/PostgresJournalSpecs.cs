@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using Gpuckpt.Actors.Persistence;
+using Npgsql;
 using Xunit.Abstractions;
 using Xunit;
 
@@ -11,6 +12,20 @@ public sealed class PostgresJournalSpecs(PostgresJournalSpecs.Server server, ITe
 {
     protected override Config Journal() =>
         JournalConfig.Load("journal-postgres.conf", Path.GetTempPath(), server.Cluster.ConnectionString);
+
+    protected override async Task<IReadOnlyList<long>> StoredSerializerIds(string persistenceId)
+    {
+        await using var connection = new NpgsqlConnection(server.Cluster.ConnectionString);
+        await connection.OpenAsync();
+        await using var select = new NpgsqlCommand(
+            "SELECT serializer_id FROM event_journal WHERE persistence_id = @id "
+            + "UNION SELECT serializer_id FROM snapshot_store WHERE persistence_id = @id ORDER BY 1", connection);
+        select.Parameters.AddWithValue("id", persistenceId);
+        var ids = new List<long>();
+        await using var reader = await select.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) ids.Add(Convert.ToInt64(reader.GetValue(0)));
+        return ids;
+    }
 
     [PostgresFact]
     public Task Recovers_snapshot_and_later_events_after_the_system_dies_postgres() =>

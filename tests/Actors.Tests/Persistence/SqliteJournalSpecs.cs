@@ -13,6 +13,23 @@ public sealed class SqliteJournalSpecs(ITestOutputHelper output) : JournalSpecs(
 
     protected override Config Journal() => JournalConfig.Load("journal-sqlite.conf", _stateDir);
 
+    protected override async Task<IReadOnlyList<long>> StoredSerializerIds(string persistenceId)
+    {
+        var ids = new SortedSet<long>();
+        foreach (var (file, table) in new[] { ("journal.db", "journal"), ("snapshots.db", "snapshot") })
+        {
+            await using var connection = new SqliteConnection($"Data Source={Path.Combine(_stateDir, file)};Mode=ReadOnly");
+            await connection.OpenAsync();
+            await using var select = connection.CreateCommand();
+            select.CommandText = $"SELECT DISTINCT serializer_id FROM {table} WHERE persistence_id = $id";
+            if (table == "journal") select.CommandText = select.CommandText.Replace("serializer_id", "identifier");
+            select.Parameters.AddWithValue("$id", persistenceId);
+            await using var reader = await select.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) ids.Add(reader.GetInt64(0));
+        }
+        return [.. ids];
+    }
+
     protected override Task Cleanup()
     {
         SqliteConnection.ClearAllPools();

@@ -1,0 +1,83 @@
+using Akka.Configuration;
+using Gpuckpt.Actors.Persistence;
+using Microsoft.Data.Sqlite;
+using Xunit;
+
+namespace Gpuckpt.Actors.Tests.Persistence;
+
+/// <summary>The journal files load into a working plugin configuration, and a missing setting names itself.</summary>
+public sealed class JournalConfigSpecs : IDisposable
+{
+    private readonly string _stateDir = Path.Combine(
+        Directory.CreateTempSubdirectory("gpuckpt-config-").FullName, "state dir with spaces");
+
+    private static string? NoEnvironment(string _) => null;
+
+    [Fact]
+    public void Sqlite_journal_and_snapshots_live_in_separate_wal_files_under_the_state_dir()
+    {
+        var config = JournalConfig.Load("journal-sqlite.conf", _stateDir, null, NoEnvironment);
+
+        var journal = new SqliteConnectionStringBuilder(config.GetString("akka.persistence.journal.sql.connection-string"));
+        var snapshots = new SqliteConnectionStringBuilder(config.GetString("akka.persistence.snapshot-store.sql.connection-string"));
+        var query = new SqliteConnectionStringBuilder(config.GetString("akka.persistence.query.journal.sql.connection-string"));
+        Assert.Equal(Path.Combine(_stateDir, "journal.db"), journal.DataSource);
+        Assert.Equal(Path.Combine(_stateDir, "snapshots.db"), snapshots.DataSource);
+        Assert.Equal(journal.DataSource, query.DataSource);
+        Assert.Equal("akka.persistence.journal.sql", config.GetString("akka.persistence.journal.plugin"));
+        Assert.Equal("akka.persistence.snapshot-store.sql", config.GetString("akka.persistence.snapshot-store.plugin"));
+        // The plugin's defaults are underneath: its class is known without the file naming it.
+        Assert.StartsWith("Akka.Persistence.Sql.Journal.SqlWriteJournal", config.GetString("akka.persistence.journal.sql.class"));
+        foreach (var file in new[] { journal.DataSource, snapshots.DataSource })
+            Assert.Equal("wal", JournalMode(file));
+    }
+
+    [Fact]
+    public void Postgres_connection_string_comes_from_the_caller_else_the_environment()
+    {
+        const string given = "Host=db.example;Port=6543;Database=jobs;Username=u;Password=p\"q";
+        const string fromEnv = "Host=env.example;Database=env";
+        string? Env(string name) => name == JournalConfig.PostgresVariable ? fromEnv : null;
+
+        var explicitly = JournalConfig.Load("journal-postgres.conf", _stateDir, given, Env);
+        foreach (var plugin in new[] { "journal.sql", "snapshot-store.sql", "query.journal.sql" })
+            Assert.Equal(given, explicitly.GetString($"akka.persistence.{plugin}.connection-string"));
+        Assert.Equal("PostgreSQL.15", explicitly.GetString("akka.persistence.journal.sql.provider-name"));
+
+        var byEnvironment = JournalConfig.Load("journal-postgres.conf", _stateDir, null, Env);
+        Assert.Equal(fromEnv, byEnvironment.GetString("akka.persistence.journal.sql.connection-string"));
+    }
+
+    [Fact]
+    public void Postgres_without_a_connection_string_names_the_file_and_the_variable()
+    {
+        var error = Assert.Throws<ConfigurationException>(
+            () => JournalConfig.Load("journal-postgres.conf", _stateDir, null, NoEnvironment));
+        Assert.Contains("journal-postgres.conf", error.Message);
+        Assert.Contains("$" + JournalConfig.PostgresVariable, error.Message);
+    }
+
+    [Fact]
+    public void State_dir_comes_from_the_variable_else_the_xdg_state_home()
+    {
+        Assert.Equal(_stateDir, JournalConfig.DefaultStateDir(n => n == JournalConfig.StateDirVariable ? _stateDir : null));
+        Assert.Equal(Path.Combine(_stateDir, "gpuckpt"), JournalConfig.DefaultStateDir(n => n == "XDG_STATE_HOME" ? _stateDir : null));
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        Assert.Equal(Path.Combine(home, ".local", "state", "gpuckpt"), JournalConfig.DefaultStateDir(NoEnvironment));
+    }
+
+    private static string? JournalMode(string file)
+    {
+        using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode;";
+        return pragma.ExecuteScalar() as string;
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(Path.GetDirectoryName(_stateDir)!, recursive: true);
+    }
+}
