@@ -162,4 +162,18 @@ public sealed class WorkloadSpecs : IDisposable
         for (var i = 0; i < words.Length; i++)
             Assert.True(words[i] == SimTopology.Mix64(boSeed + (ulong)i * 0x9e3779b97f4a7c15UL), $"seed {seed}: word {i} differs");
     }
+
+    [Fact]
+    public void A_workload_larger_than_the_memory_dir_can_hold_is_ENOSPC_not_a_crash()
+    {
+        using var huge = new TestSimulator(topology: SimTopology.Generate(1, 13, vramSize: 1UL << 50));
+        var free = (ulong)new DriveInfo(huge.Server.MemoryDir).AvailableFreeSpace;
+        var spec = new WorkloadSpec { Gpus = 1, KfdBos = [new KfdBoSpec { Size = GpuMemoryPage(free + (1UL << 30)) }], Links = [] };
+        var e = Assert.Throws<DriverException>(() => huge.Client.Spawn(new WorkloadRequest(null, 1, SpecJson: spec.ToJson())));
+        Assert.Equal(Errno.ENOSPC, e.ErrorNumber);
+        Assert.Contains(huge.Server.MemoryDir, e.Message);
+        Assert.Equal(0UL, huge.Client.Run(huge.Client.Spawn(WorkloadRequest.Named("tiny", 1)), 0));
+    }
+
+    private static ulong GpuMemoryPage(ulong bytes) => (bytes + 4095) & ~4095UL;
 }
