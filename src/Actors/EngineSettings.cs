@@ -18,5 +18,4 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
             config.GetTimeSpan("gpuckpt.op-timeout", TimeSpan.FromMinutes(2)));
     }
 
-    public long PoolBytes => (long)ChunkSize * PoolChunks;
 }

@@ -211,7 +211,7 @@ public sealed class CheckpointSupervisor : JobActor
                 var bos = device.Bos;
                 var chunks = captured.Remaining[device.Device];
                 var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
-                var sinks = captured.Files[device.Device].Select(f => (IChunkSink)new PageFileSink(f)).ToArray();
+                IReadOnlyList<IChunkSink> sinks = captured.Files[device.Device];
                 return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
             }).ToList());
             if (!CopiesRunning) Commit();

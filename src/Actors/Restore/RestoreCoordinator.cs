@@ -221,7 +221,7 @@ public sealed class RestoreCoordinator : JobActor
                 {
                     var file = reader.OpenPages(f.FileName);
                     _sources.Add(file);
-                    return (IChunkSource)new PageFileSource(file);
+                    return (IChunkSource)file;
                 }).ToArray();
                 return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.RestoreAsync(chunk, table, sources, pool, ct)));
             }).ToList());

@@ -23,8 +23,6 @@ public sealed class BoMappingTable : IDisposable
             _chunksLeft[piece.BoIndex] = _chunksLeft.GetValueOrDefault(piece.BoIndex) + 1;
     }
 
-    public int OpenCount { get { lock (_gate) return _mapped.Count; } }
-
     public IBoMapping Get(int boIndex)
     {
         lock (_gate)

@@ -9,7 +9,7 @@ namespace Gpuckpt.Engine.Images;
 /// zeros is not written (the file stays sparse there) but its segment is still recorded.
 /// Offsets given to <see cref="Write"/> count from the start of the payload, after the 8-byte length prefix.
 /// </summary>
-public sealed class PageFile
+public sealed class PageFile : Copy.IChunkSink
 {
     private readonly SafeFileHandle _handle;
     private readonly Dictionary<long, Segment> _segments = [];

@@ -9,7 +9,7 @@ namespace Gpuckpt.Engine.Images;
 /// Offsets count from the start of the payload (after the 8-byte prefix), as in <see cref="PageFile.Write"/>;
 /// errors name the file offset of the bad segment.
 /// </summary>
-public sealed class PageFileReader : IDisposable
+public sealed class PageFileReader : Copy.IChunkSource, IDisposable
 {
     private readonly SafeFileHandle _handle;
     private readonly SegmentCover _cover;

@@ -230,14 +230,6 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         return devices;
     }
 
-    /// <summary>RESUME: the restored process's queues start.</summary>
-    public void Resume()
-    {
-        var args = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Resume, pid = Pid };
-        Kfd.CriuOp(ref args, [], [], []).Check("CRIU_OP(RESUME)", $"/dev/kfd of pid {Pid}");
-        MarkResumed();
-    }
-
     /// <summary>RESUME was issued through <see cref="Kfd"/>: nothing is rolled back any more.</summary>
     public void MarkResumed()
     {
