@@ -32,6 +32,20 @@ public sealed class JournalConfigSpecs : IDisposable
             Assert.Equal("wal", JournalMode(file));
     }
 
+    [Theory]
+    [InlineData("journal-sqlite.conf")]
+    [InlineData("journal-postgres.conf")]
+    public void Production_configuration_binds_every_message_to_the_hyperion_serializer_alone(string file)
+    {
+        var config = JournalConfig.Load(file, _stateDir, "Host=db", NoEnvironment).WithFallback(EngineConfig.Load());
+
+        // No serializer that parks messages in the process: only Hyperion, bound to everything.
+        Assert.Equal(["hyperion"], config.GetConfig("akka.actor.serializers").AsEnumerable().Select(kv => kv.Key)
+            .Where(k => config.GetString($"akka.actor.serializers.{k}").StartsWith("Gpuckpt", StringComparison.Ordinal)));
+        Assert.DoesNotContain(config.GetConfig("akka.actor.serialization-bindings").AsEnumerable(), kv => kv.Key.Contains("WriteFinished"));
+        Assert.Null(typeof(EngineConfig).Assembly.GetType("Gpuckpt.Actors.Persistence.InProcessSerializer"));
+    }
+
     [Fact]
     public void Postgres_connection_string_comes_from_the_caller_else_the_environment()
     {

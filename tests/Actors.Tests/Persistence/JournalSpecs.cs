@@ -165,7 +165,7 @@ public abstract class JournalSpecs : IAsyncLifetime
 
     private ActorSystem Start()
     {
-        var config = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on")
+        var config = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on\n" + LocalOnlySerializer.Config)
             .WithFallback(Journal())
             .WithFallback(EngineConfig.Load());
         var system = ActorSystem.Create("journal-spec", config);
