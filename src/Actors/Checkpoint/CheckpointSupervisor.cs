@@ -66,6 +66,7 @@ public sealed class CheckpointSupervisor : JobActor
     protected override void PostStop()
     {
         base.PostStop();
+        _captured?.Process.Dispose();
         _writer?.Dispose();
         _kfd?.Dispose();
     }
@@ -246,7 +247,7 @@ public sealed class CheckpointSupervisor : JobActor
         Become(Committing);
         var process = _captured!.Process;
         var writer = _writer!;
-        var links = process.Links.Select(l => CheckpointImage.ToImageLink(l, process)).ToList();
+        var links = process.ImageLinks();
         RunStep("commit", () =>
         {
             writer.Commit(links);
