@@ -20,6 +20,9 @@ internal sealed record EmulatedKernelOptions
     public bool DropCapabilities { get; init; }
     /// <summary>Each stand-in holds a second fd (dup) of every render file, as processes sharing a file do.</summary>
     public bool DupRenderFds { get; init; }
+
+    /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
+    public bool WithoutKfd { get; init; }
 }
 
 /// <summary>What the command printed and how it ended, and which device requests reached the emulated kernel.</summary>
@@ -38,6 +41,9 @@ internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, I
 internal sealed class EmulatedKernel : IDisposable
 {
     private static readonly Lazy<string> Launcher = new(() => Build());
+
+    /// <summary>The kfdemu executable (built once per test run).</summary>
+    internal static string LauncherPath => Launcher.Value;
     private readonly TestSimulator _sim;
     private readonly SimulatorClient _client;
     private readonly EmulatedKernelOptions _options;
@@ -82,7 +88,8 @@ internal sealed class EmulatedKernel : IDisposable
         var stdout = Path.Combine(_dir.FullName, "stdout");
         var stderr = Path.Combine(_dir.FullName, "stderr");
         var start = new ProcessStartInfo(Launcher.Value) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        var args = new List<string> { "--kfd", Path.Combine(_dir.FullName, "kfd"), "--topology", Path.Combine(_dir.FullName, "topology"), "--stdout", stdout, "--stderr", stderr };
+        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology"), "--stdout", stdout, "--stderr", stderr };
+        if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
         foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={MemoryFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
             args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}"]);
@@ -196,10 +203,8 @@ internal sealed class EmulatedKernel : IDisposable
         {
             // Not a CRIU op: only the process that opened the file may ask.
             if (!own) return Errno.EBADF;
-            var version = new byte[8];
-            BitConverter.TryWriteBytes(version.AsSpan(0, 4), KfdDriverVersionMajor);
-            BitConverter.TryWriteBytes(version.AsSpan(4, 4), _options.KfdMinorVersion);
-            return Copy(n, tid, argp, version) ? 0 : Errno.EFAULT;
+            var version = new KfdIoctlGetVersionArgs { major_version = KfdDriverVersionMajor, minor_version = _options.KfdMinorVersion };
+            return Copy(n, tid, argp, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<KfdIoctlGetVersionArgs>(ref version)).ToArray()) ? 0 : Errno.EFAULT;
         }
         if (request != KfdIoctls.CriuOp) return Errno.ENOTTY;
         if (own) return Errno.EINVAL; // the checkpointer's own KFD process has no GPU state to act on
@@ -240,31 +245,36 @@ internal sealed class EmulatedKernel : IDisposable
         ulong arrayAt = 0;
         var array = Array.Empty<byte>();
         var callerFd = 0;
-        if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemListHandles) && args.Length >= 12)
+        if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemListHandles) && args.Length >= Sizes.Of<DrmAmdgpuGemListHandles>())
         {
-            arrayAt = BitConverter.ToUInt64(args, 0);
-            array = new byte[BitConverter.ToUInt32(args, 8) * (ulong)Sizes.Of<DrmAmdgpuGemListHandlesEntry>()];
+            var a = Unsafe.As<byte, DrmAmdgpuGemListHandles>(ref args[0]);
+            arrayAt = a.entries;
+            array = new byte[a.num_entries * (ulong)Sizes.Of<DrmAmdgpuGemListHandlesEntry>()];
         }
-        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemOp) && args.Length >= 20 && BitConverter.ToUInt32(args, 4) == AmdgpuGem.GemOpGetMappingInfo)
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemOp) && args.Length >= Sizes.Of<DrmAmdgpuGemOp>()
+                 && Unsafe.As<byte, DrmAmdgpuGemOp>(ref args[0]).op == AmdgpuGem.GemOpGetMappingInfo)
         {
-            arrayAt = BitConverter.ToUInt64(args, 8);
-            array = new byte[BitConverter.ToUInt32(args, 16) * (ulong)Sizes.Of<DrmAmdgpuGemVmEntry>()];
+            var a = Unsafe.As<byte, DrmAmdgpuGemOp>(ref args[0]);
+            arrayAt = a.value;
+            array = new byte[a.num_entries * (ulong)Sizes.Of<DrmAmdgpuGemVmEntry>()];
         }
-        else if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle) && args.Length >= 12)
+        else if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle) && args.Length >= Sizes.Of<DrmPrimeHandle>())
         {
-            callerFd = BitConverter.ToInt32(args, 8);
+            callerFd = Unsafe.As<byte, DrmPrimeHandle>(ref args[0]).fd;
             var inode = SeccompNative.FileId($"/proc/{tid}/fd/{callerFd}")?.Ino;
             var known = _dmabufs.Values.FirstOrDefault(d => SeccompNative.FileId($"/proc/self/fd/{d.Memfd}")?.Ino == inode);
             if (inode is null || known == default) return Errno.EBADF;
-            BitConverter.TryWriteBytes(args.AsSpan(8, 4), known.SimFd);
+            Unsafe.As<byte, DrmPrimeHandle>(ref args[0]).fd = known.SimFd;
         }
         if (!SeccompNative.Read(tid, arrayAt, array)) return Errno.EFAULT;
         var (errno, outArgs, outArray) = _client.RawRenderIoctl(node.Fd, request, args, array);
         if (errno != 0) return errno;
         if (nr == IoctlNumber.Nr(DrmIoctls.PrimeHandleToFd))
-            BitConverter.TryWriteBytes(outArgs.AsSpan(8, 4), Dmabuf(n, BitConverter.ToInt32(outArgs, 8)));
-        if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle))
-            BitConverter.TryWriteBytes(outArgs.AsSpan(8, 4), callerFd);
+        {
+            ref var prime = ref Unsafe.As<byte, DrmPrimeHandle>(ref outArgs[0]);
+            prime.fd = Dmabuf(n, prime.fd);
+        }
+        if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle)) Unsafe.As<byte, DrmPrimeHandle>(ref outArgs[0]).fd = callerFd;
         var copyOut = (request >> 30 & IoctlNumber.Read) != 0;
         return SeccompNative.Write(tid, arrayAt, outArray) && (!copyOut || Copy(n, tid, argp, outArgs)) ? 0 : Errno.EFAULT;
     }

@@ -82,6 +82,23 @@ public sealed class KfdEmulationSpecs : IDisposable
         Assert.Equal(sim.Client.State(pid).Digest, sim.Client.State(restored).Digest);
     }
 
+    [Fact]
+    public void The_supervisors_seccomp_declarations_match_the_kernel_headers()
+    {
+        var (rc, json, err) = CHeaderAbi.Exec(EmulatedKernel.LauncherPath, ["--abi"]);
+        Assert.True(rc == 0, err);
+        static long Off<T>(string field) => System.Runtime.InteropServices.Marshal.OffsetOf<T>(field).ToInt64();
+        var ours = new
+        {
+            seccomp_notif = new[] { Sizes.Of<SeccompNotif>(), Off<SeccompNotif>("pid"), Off<SeccompNotif>("nr"), Off<SeccompNotif>("args") },
+            seccomp_notif_resp = new[] { Sizes.Of<SeccompNotifResp>(), Off<SeccompNotifResp>("error"), Off<SeccompNotifResp>("flags") },
+            seccomp_notif_addfd = new[] { Sizes.Of<SeccompNotifAddfd>(), Off<SeccompNotifAddfd>("srcfd"), Off<SeccompNotifAddfd>("newfd_flags") },
+            ioctls = new[] { SeccompNative.NotifRecv, SeccompNative.NotifSend, SeccompNative.NotifIdValid, SeccompNative.NotifAddfd },
+            @continue = SeccompNative.UserNotifFlagContinue,
+        };
+        Assert.Equal(json.Trim(), JsonSerializer.Serialize(ours));
+    }
+
     private static List<string> Pages(string dir) =>
         [.. Directory.GetFiles(dir).Select(Path.GetFileName).OfType<string>().Where(n => n.Contains("pages-", StringComparison.Ordinal)).Order()];
 }

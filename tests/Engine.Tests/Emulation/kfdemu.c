@@ -7,9 +7,11 @@
  * ioctl to a supervisor through a user-notification listener. Everything else, mmap and pidfd_getfd included, is the
  * real kernel's.
  *
- * usage: kfdemu --kfd FILE --topology DIR [--render MINOR=FILE]... [--target NAME:MINOR[,MINOR...][+dup]]...
+ * usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... [--target NAME:MINOR[,MINOR...][+dup]]...
  *               [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND [ARG]...
+ * Without --kfd there is no /dev/kfd (a machine without the driver).
  * An ARG "@NAME" becomes the pid of stand-in NAME. "+dup" makes the stand-in hold a second fd of each render file.
+ * "kfdemu --abi" prints the seccomp notification layouts and request numbers, for the supervisor's declarations.
  * Protocol on stdout, one line each: "target NAME PID KFD_FD MINOR=FD...", "listener PID FD"; then it waits for a
  * line on stdin before the command runs, and prints "exit CODE" when it has ended.
  */
@@ -106,8 +108,10 @@ static void build_namespace(const char *kfd, struct render *renders, int nrender
 	if (umount2(old, MNT_DETACH) != 0) die("detach the old /dev");
 	rmdir(old);
 
-	make_file("/dev/kfd");
-	bind(kfd, "/dev/kfd", 0);
+	if (kfd) {
+		make_file("/dev/kfd");
+		bind(kfd, "/dev/kfd", 0);
+	}
 	if (mkdir("/dev/dri", 0755) != 0) die("/dev/dri");
 	for (int i = 0; i < nrenders; i++) {
 		snprintf(path, sizeof(path), "/dev/dri/renderD%u", renders[i].minor);
@@ -187,8 +191,22 @@ static void redirect(const char *file, int to)
 	close(fd);
 }
 
+static int print_abi(void)
+{
+	printf("{\"seccomp_notif\":[%zu,%zu,%zu,%zu],\"seccomp_notif_resp\":[%zu,%zu,%zu],\"seccomp_notif_addfd\":[%zu,%zu,%zu],"
+	       "\"ioctls\":[%lu,%lu,%lu,%lu],\"continue\":%u}\n",
+	       sizeof(struct seccomp_notif), offsetof(struct seccomp_notif, pid), offsetof(struct seccomp_notif, data.nr),
+	       offsetof(struct seccomp_notif, data.args), sizeof(struct seccomp_notif_resp), offsetof(struct seccomp_notif_resp, error),
+	       offsetof(struct seccomp_notif_resp, flags), sizeof(struct seccomp_notif_addfd), offsetof(struct seccomp_notif_addfd, srcfd),
+	       offsetof(struct seccomp_notif_addfd, newfd_flags), (unsigned long)SECCOMP_IOCTL_NOTIF_RECV,
+	       (unsigned long)SECCOMP_IOCTL_NOTIF_SEND, (unsigned long)SECCOMP_IOCTL_NOTIF_ID_VALID,
+	       (unsigned long)SECCOMP_IOCTL_NOTIF_ADDFD, (unsigned)SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--abi")) return print_abi();
 	const char *kfd = NULL, *topology = NULL, *out = NULL, *err = NULL;
 	struct render renders[MAX_ITEMS];
 	struct target targets[MAX_ITEMS];
@@ -220,8 +238,8 @@ int main(int argc, char **argv)
 				t->minors[t->nminors++] = (unsigned)strtoul(m, NULL, 10);
 		} else break;
 	}
-	if (i >= argc - 1 || strcmp(argv[i], "--") != 0 || !kfd || !topology) {
-		fprintf(stderr, "usage: kfdemu --kfd FILE --topology DIR [--render MINOR=FILE]... "
+	if (i >= argc - 1 || strcmp(argv[i], "--") != 0 || !topology || (!kfd && ntargets > 0)) {
+		fprintf(stderr, "usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... "
 				"[--target NAME:MINORS[+dup]]... [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND...\n");
 		return 125;
 	}

@@ -62,7 +62,7 @@ public sealed class KfdDriver : IGpuDriver
             if (rc != 0) throw new DriverException(rc, "AMDKFD_IOC_GET_VERSION", paths.Kfd);
             if (version.major_version != CriuMajor || version.minor_version < CriuMinor)
                 throw new DriverException(Errno.EOPNOTSUPP, "AMDKFD_IOC_GET_VERSION", paths.Kfd,
-                    detail: $"KFD ioctl version {version.major_version}.{version.minor_version} has no CRIU ops ({CriuMajor}.{CriuMinor} or later needed)");
+                    detail: $"KFD ioctl version {version.major_version}.{version.minor_version}: checkpointing needs {CriuMajor}.{CriuMinor} or later, as CRIU's amdgpu plugin does");
             return new KfdDriver(paths, fd, version);
         }
         catch
