@@ -77,12 +77,12 @@ public class CheckpointSpecs(ITestOutputHelper output) : EngineSpec(output)
         using var node = new SimNode();
         using var images = new TempDir();
         var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 6));
-        node.Client.InjectFault(new SimFault(pid, SimOp.CriuMappingInfo, Engine.Devices.Errno.EIO));
+        node.Client.InjectFault(new SimFault(pid, SimOp.GemMappingInfo, Engine.Devices.Errno.EIO));
 
         Jobs(node.Client).Tell(new CheckpointRequest(pid, images.Path, LeaveRunning: false), TestActor);
         var failed = await ExpectMsgAsync<CheckpointFailed>(JobTimeout);
 
-        Assert.Contains("CRIU_MAPPING_INFO", failed.Reason);
+        Assert.Contains("GEM_OP(GET_MAPPING_INFO)", failed.Reason);
         Assert.Contains("EIO", failed.Reason);
         Assert.True(failed.Unpaused);
         var state = node.Client.State(pid);

@@ -216,11 +216,13 @@ internal sealed class SimRenderNode(SimulatorClient client, uint minor, int fd) 
     public int PrimeHandleToFd(ref DrmPrimeHandle args) => client.RenderIoctl(Fd, DrmIoctls.PrimeHandleToFd, ref args, []);
     public int PrimeFdToHandle(ref DrmPrimeHandle args) => client.RenderIoctl(Fd, DrmIoctls.PrimeFdToHandle, ref args, []);
 
-    public int CriuBoInfo(ref DrmAmdgpuCriuBoInfoArgs args, Span<DrmAmdgpuCriuBoBucket> buckets) =>
-        args.num_bos > buckets.Length ? Errno.EFAULT : client.RenderIoctl(Fd, DrmIoctls.AmdgpuCriuBoInfo, ref args, MemoryMarshal.AsBytes(buckets[..(int)args.num_bos]));
+    public int GemListHandles(ref DrmAmdgpuGemListHandles args, Span<DrmAmdgpuGemListHandlesEntry> entries) =>
+        args.num_entries > entries.Length ? Errno.EINVAL : client.RenderIoctl(Fd, DrmIoctls.AmdgpuGemListHandles, ref args, MemoryMarshal.AsBytes(entries[..(int)args.num_entries]));
 
-    public int CriuMappingInfo(ref DrmAmdgpuCriuMappingInfoArgs args, Span<DrmAmdgpuCriuVmBucket> buckets) =>
-        args.num_mappings > buckets.Length ? Errno.EFAULT : client.RenderIoctl(Fd, DrmIoctls.AmdgpuCriuMappingInfo, ref args, MemoryMarshal.AsBytes(buckets[..(int)args.num_mappings]));
+    public int GemMappingInfo(ref DrmAmdgpuGemOp args, Span<DrmAmdgpuGemVmEntry> entries) =>
+        args.op != AmdgpuGem.GemOpGetMappingInfo || args.num_entries > entries.Length
+            ? Errno.EINVAL
+            : client.RenderIoctl(Fd, DrmIoctls.AmdgpuGemOp, ref args, MemoryMarshal.AsBytes(entries[..(int)args.num_entries]));
 
     public void Dispose()
     {
