@@ -36,7 +36,7 @@ public class IntentBeforeActSpecs(ITestOutputHelper output) : EngineSpec(output,
         using var images = new TempDir();
         var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 6));
         // The job fails while paused, so its failure path wants to unpause: first it must journal that it will.
-        node.Client.InjectFault(new SimFault(pid, SimOp.CriuMappingInfo, Engine.Devices.Errno.EIO));
+        node.Client.InjectFault(new SimFault(pid, SimOp.GemMappingInfo, Engine.Devices.Errno.EIO));
 
         Jobs(node.Client).Tell(new CheckpointRequest(pid, images.Path, LeaveRunning: true), TestActor);
         var failed = await ExpectMsgAsync<CheckpointFailed>(JobTimeout);
