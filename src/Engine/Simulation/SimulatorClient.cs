@@ -19,6 +19,7 @@ public sealed class SimulatorClient : IGpuDriver
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly object _gate = new();
+    private volatile CopyRendezvous? _rendezvous;
 
     [ThreadStatic] private static string? _lastErrorDetail;
 
@@ -171,8 +172,9 @@ public sealed class SimulatorClient : IGpuDriver
         var r = Control(SimOpcode.MapInfo, new WireWriter().U32(renderMinor).U64(mmapOffset).U64(size), $"renderD{renderMinor} offset 0x{mmapOffset:x}");
         var path = r.String();
         var micros = r.U32();
-        var mapping = MmapBoMapping.Map(path, mmapOffset, size, writable);
-        return micros == 0 ? mapping : new SlowBoMapping(mapping, micros);
+        IBoMapping mapping = MmapBoMapping.Map(path, mmapOffset, size, writable);
+        if (micros != 0) mapping = new SlowBoMapping(mapping, micros);
+        return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
     }
 
     public ulong DmabufInode(int fd) => Control(SimOpcode.DmabufInode, new WireWriter().I32(fd), $"fd {fd}").U64();
@@ -197,6 +199,9 @@ public sealed class SimulatorClient : IGpuDriver
 
     /// <summary>Makes every MiB read or written through mappings of this GPU's BOs take <paramref name="microsPerMiB"/> µs.</summary>
     public void SetCopyDelay(uint gpuId, uint microsPerMiB) => Control(SimOpcode.CopyDelay, new WireWriter().U32(gpuId).U32(microsPerMiB));
+
+    /// <summary>Reads through mappings made from now on meet at <paramref name="rendezvous"/> (tests of overlapping copies).</summary>
+    public void MeetCopiesAt(CopyRendezvous rendezvous) => _rendezvous = rendezvous;
 
     /// <summary>The process dies: it vanishes and later calls on it give ESRCH.</summary>
     public void Kill(uint pid) => Control(SimOpcode.Kill, new WireWriter().U32(pid), $"pid {pid}");

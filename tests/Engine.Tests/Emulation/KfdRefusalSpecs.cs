@@ -2,7 +2,7 @@ using System.Text.Json;
 using Gpuckpt.Engine.Devices.Linux;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
-using Gpuckpt.Engine.Tests.Uapi;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Emulation;
@@ -47,10 +47,9 @@ public sealed class KfdRefusalSpecs : IDisposable
         var state = _sim.Client.State(simPid);
         Assert.False(state.Paused);
         Assert.Equal(0, state.Counters.ProcessInfo);
-        var jobs = KfdEmulationSpecs.Gpuckpt("jobs", "--json", "--state-dir", State);
-        var (rc, json, err) = CHeaderAbi.Exec(jobs[0], jobs[1..]);
-        Assert.True(rc == 0, err);
-        Assert.Equal(0, JsonDocument.Parse(json).RootElement.GetArrayLength());
+        var jobs = GpuckptProcess.Run("jobs", "--json", "--state-dir", State);
+        Assert.True(jobs.ExitCode == 0, jobs.ToString());
+        Assert.Equal(0, JsonDocument.Parse(jobs.Stdout).RootElement.GetArrayLength());
     }
 
     [Fact]

@@ -1,10 +1,9 @@
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Tests.Emulation;
 using Gpuckpt.Engine.Tests.Simulation;
-using Gpuckpt.Engine.Tests.Uapi;
 using Gpuckpt.Engine.Topology;
 using Gpuckpt.Engine.Uapi;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -40,15 +39,14 @@ public sealed class ImageFieldMeaningSpecs : IDisposable
     [ProtocFact]
     public void Every_field_of_a_train_image_means_to_the_plugin_what_the_simulated_driver_holds()
     {
-        const ulong seed = 53;
+        var seed = (ulong)TestSeed.Fresh();
         using var sim = new TestSimulator(topology: Machine());
         var pid = sim.Client.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: 48UL << 20));
         sim.Client.Run(pid, 2);
         var images = Path.Combine(_dir.FullName, "image");
-        var command = KfdEmulationSpecs.Gpuckpt("checkpoint", "--driver", $"sim:{sim.SocketPath}", "--pid", $"{pid}", "--images", images,
+        var checkpoint = GpuckptProcess.Run("checkpoint", "--driver", $"sim:{sim.SocketPath}", "--pid", $"{pid}", "--images", images,
             "--json", "--state-dir", Path.Combine(_dir.FullName, "state"));
-        var (rc, _, err) = CHeaderAbi.Exec(command[0], command[1..]);
-        Assert.True(rc == 0, $"seed {seed}: checkpoint exited {rc}: {err}");
+        Assert.True(checkpoint.ExitCode == 0, $"seed {seed}: checkpoint exited {checkpoint}");
         var because = $"seed {seed}";
 
         var model = sim.Server.Model;
