@@ -31,13 +31,15 @@ public static class ImageConsistency
                 .Aggregate(0L, (sum, b) => checked(sum + (long)b.Size));
             if (bytes > 0) used[ImageFileName.KfdPages(ImageIds.Kfd, gpu.GpuId)] = bytes;
         }
-        var nonImports = CheckRenderNodes(renderNodes, gpus, used);
+        var optional = new Dictionary<string, long>();
+        var nonImports = CheckRenderNodes(renderNodes, gpus, used, optional);
         CheckImports(manifest, kfd, renderNodes, nonImports);
-        CheckDmabufs(manifest, dmabufs, used);
+        // CRIU's dmabuf files: fds the process holds. A restore here recreates imports from the links, not from these.
+        foreach (var (file, _) in dmabufs) used[file] = -1;
 
         foreach (var f in manifest.Files)
         {
-            if (!used.TryGetValue(f.Name, out var payload))
+            if (!used.TryGetValue(f.Name, out var payload) && !optional.TryGetValue(f.Name, out payload))
                 throw new ImageException(f.Name, null, "listed in the manifest but no BO or device of the image uses it");
             if (payload >= 0 && f.Size - LengthPrefix.Size != payload)
                 throw new ImageException(f.Name, 0, $"holds {f.Size - LengthPrefix.Size} payload bytes, its BOs need {payload}");
@@ -47,19 +49,28 @@ public static class ImageConsistency
         if (absent is not null) throw new ImageException(absent, null, "missing: the image's BOs need it but the manifest does not list it");
     }
 
-    /// <summary>Device entries: counted right, each GPU once, each one a GPU of the manifest's topology (same properties).</summary>
+    /// <summary>
+    /// Device entries: CPUs and GPUs counted right, each GPU once, each GPU entry a GPU of the manifest's topology with
+    /// the same properties (its links cut to the image's nodes, as the checkpoint writes them).
+    /// </summary>
     private static Dictionary<uint, KfdDeviceEntry> CheckDevices(ImageManifest manifest, CriuKfd kfd, string kfdFile)
     {
-        if (kfd.NumOfGpus != kfd.DeviceEntries.Count)
-            throw new ImageException(kfdFile, null, $"num_of_gpus is {kfd.NumOfGpus} but {kfd.DeviceEntries.Count} device entries follow");
-        if (kfd.DeviceEntries.Count == 0) throw new ImageException(kfdFile, null, "no device entries: the process used no GPU");
+        var cpus = kfd.DeviceEntries.Count(e => e.IsCpu());
+        var gpuEntries = kfd.DeviceEntries.Where(e => !e.IsCpu()).ToList();
+        if (kfd.NumOfGpus != gpuEntries.Count)
+            throw new ImageException(kfdFile, null, $"num_of_gpus is {kfd.NumOfGpus} but {gpuEntries.Count} GPU entries follow");
+        if (kfd.NumOfCpus != cpus)
+            throw new ImageException(kfdFile, null, $"num_of_cpus is {kfd.NumOfCpus} but {cpus} CPU entries follow");
+        if (gpuEntries.Count == 0) throw new ImageException(kfdFile, null, "no GPU device entries: the process used no GPU");
+        var nodeIds = kfd.DeviceEntries.Select(e => e.NodeId).ToHashSet();
         var gpus = new Dictionary<uint, KfdDeviceEntry>();
         var unmatched = manifest.Topology.ToList();
-        foreach (var d in kfd.DeviceEntries)
+        foreach (var d in gpuEntries)
         {
+            if (d.GpuId == 0) throw new ImageException(kfdFile, null, $"device entry of node {d.NodeId} has neither a gpu id nor CPU cores");
             if (!gpus.TryAdd(d.GpuId, d)) throw new ImageException(kfdFile, null, $"GPU 0x{d.GpuId:x} has two device entries");
             // The KFD file names a GPU by the id the process knows; the topology by its id on the source machine.
-            var source = unmatched.FirstOrDefault(g => (g with { GpuId = d.GpuId }).ToDeviceEntry().Equals(d));
+            var source = unmatched.FirstOrDefault(g => (g with { GpuId = d.GpuId }).ToDeviceEntry(nodeIds).Equals(d));
             if (source is null)
                 throw new ImageException(kfdFile, null,
                     $"device entry of GPU 0x{d.GpuId:x} matches no GPU of the manifest's topology (the two files disagree)");
@@ -85,12 +96,15 @@ public static class ImageConsistency
         }
     }
 
-    /// <summary>Render nodes: one per GPU, ids as named, counts right, handles unique; their page files recorded in <paramref name="used"/>.</summary>
+    /// <summary>
+    /// Render files: ids as named, on a GPU of the image with its minor, counts right, and handles unique per GPU (a
+    /// restore recreates every file of a GPU on one render node); their page files recorded in <paramref name="used"/>.
+    /// </summary>
     private static HashSet<(int Node, uint Handle)> CheckRenderNodes(IReadOnlyList<(string File, CriuRenderNode Node)> nodes,
-        Dictionary<uint, KfdDeviceEntry> gpus, Dictionary<string, long> used)
+        Dictionary<uint, KfdDeviceEntry> gpus, Dictionary<string, long> used, Dictionary<string, long> optional)
     {
         var nonImports = new HashSet<(int, uint)>();
-        var byGpu = new HashSet<uint>();
+        var handlesOfGpu = new Dictionary<uint, HashSet<uint>>();
         foreach (var (file, n) in nodes)
         {
             used[file] = -1;
@@ -98,18 +112,17 @@ public static class ImageConsistency
                 throw new ImageException(file, null, $"holds render node id {n.Id}, its name says {ImageFileName.Parse(file).Id}");
             if (!gpus.TryGetValue(n.GpuId, out var gpu))
                 throw new ImageException(file, null, $"render node of GPU 0x{n.GpuId:x}, which the image has no device entry for");
-            if (!byGpu.Add(n.GpuId)) throw new ImageException(file, null, $"a second render node of GPU 0x{n.GpuId:x}");
             if (n.DrmRenderMinor != gpu.DrmRenderMinor)
                 throw new ImageException(file, null, $"render minor {n.DrmRenderMinor}, GPU 0x{n.GpuId:x}'s device entry says {gpu.DrmRenderMinor}");
             if ((ulong)n.BoEntries.Count != n.NumOfBos)
                 throw new ImageException(file, null, $"num_of_bos is {n.NumOfBos} but {n.BoEntries.Count} BO entries follow");
-            var handles = new HashSet<uint>();
+            if (!handlesOfGpu.TryGetValue(n.GpuId, out var handles)) handlesOfGpu[n.GpuId] = handles = [];
             for (var i = 0; i < n.BoEntries.Count; i++)
             {
                 var bo = n.BoEntries[i];
                 var what = $"BO #{i} (handle {bo.Handle})";
                 if (bo.Handle == 0) throw new ImageException(file, null, $"{what}: GEM handle 0 is never a valid handle");
-                if (!handles.Add(bo.Handle)) throw new ImageException(file, null, $"{what}: handle {bo.Handle} appears twice");
+                if (!handles.Add(bo.Handle)) throw new ImageException(file, null, $"{what}: handle {bo.Handle} appears twice on GPU 0x{n.GpuId:x}");
                 if (bo.IsImport > 1) throw new ImageException(file, null, $"{what}: is_import is {bo.IsImport}, not 0 or 1");
                 if (bo.Size > AddressLimit) throw new ImageException(file, null, $"{what} of {bo.Size} bytes is larger than a GPU address space (2^57)");
                 if (bo.NumOfVms != bo.VmEntries.Count)
@@ -117,9 +130,18 @@ public static class ImageConsistency
                 foreach (var vm in bo.VmEntries)
                     if (vm.Size == 0 || vm.Offset > bo.Size || vm.Size > bo.Size - vm.Offset || vm.Addr > AddressLimit - Math.Min(vm.Size, AddressLimit))
                         throw new ImageException(file, null, $"{what}: mapping at 0x{vm.Addr:x} of {vm.Size} bytes from offset {vm.Offset} lies outside the BO ({bo.Size} bytes) or the address space");
-                if (bo.IsImport != 0) continue;
-                nonImports.Add(((int)n.Id, bo.Handle));
-                if (bo.Size > 0) used[ImageFileName.DrmPages((int)n.Id, n.DrmRenderMinor, i)] = (long)bo.Size;
+                if (bo.Size == 0) continue;
+                var pages = ImageFileName.DrmPages((int)n.Id, n.DrmRenderMinor, i);
+                if (bo.IsImport == 0)
+                {
+                    nonImports.Add(((int)n.Id, bo.Handle));
+                    used[pages] = (long)bo.Size;
+                }
+                else if ((bo.PreferredDomains & (AmdgpuGem.DomainVram | AmdgpuGem.DomainGtt)) != 0 && bo.VmEntries.Count > 0)
+                {
+                    // The plugin restores a mapped import's contents: the file may be there, at the import's size.
+                    optional[pages] = (long)bo.Size;
+                }
             }
         }
         return nonImports;
@@ -149,21 +171,6 @@ public static class ImageConsistency
         var orphan = imports.FirstOrDefault(i => !links.ContainsKey(i));
         if (imports.Count > links.Count)
             throw new ImageException(ImageFileName.RenderNode(orphan.Item1), null, $"handle {orphan.Item2} is an import but the manifest records no exporter for it");
-    }
-
-    /// <summary>The dmabuf files: one per import link, in link order, holding that import's handle.</summary>
-    private static void CheckDmabufs(ImageManifest manifest, IReadOnlyList<(string File, CriuDmabufNode Node)> dmabufs, Dictionary<string, long> used)
-    {
-        var links = manifest.Links.OfType<ImportLink>().ToList();
-        foreach (var (file, node) in dmabufs)
-        {
-            var index = ImageFileName.Parse(file).Id - ImageIds.Dmabuf(0);
-            if (index < 0 || index >= links.Count)
-                throw new ImageException(file, null, $"no import link {index} in the manifest for this dmabuf file");
-            if (node.GemHandle != links[index].GemHandle)
-                throw new ImageException(file, null, $"holds handle {node.GemHandle}, import link {index} is handle {links[index].GemHandle}");
-            used[file] = -1;
-        }
     }
 
     private static string Describe(ImportLink link) => link.ExporterKind == ExporterKind.Kfd

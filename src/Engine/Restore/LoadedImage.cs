@@ -10,8 +10,11 @@ public sealed record LoadedImage(ImageReader Reader, CriuKfd Kfd, IReadOnlyList<
 {
     public string Directory => Reader.Directory;
 
+    /// <summary>The device entries of the image's GPUs (the CPU nodes' entries left out).</summary>
+    public IReadOnlyList<KfdDeviceEntry> GpuEntries => [.. Kfd.DeviceEntries.Where(e => !e.IsCpu())];
+
     /// <summary>The image's GPUs, each under the gpu id the process knows it by.</summary>
-    public IReadOnlyList<GpuNode> Gpus => [.. Kfd.DeviceEntries.Select(DeviceEntries.ToGpuNode)];
+    public IReadOnlyList<GpuNode> Gpus => [.. GpuEntries.Select(DeviceEntries.ToGpuNode)];
 
     public static LoadedImage Load(ImageReader reader)
     {

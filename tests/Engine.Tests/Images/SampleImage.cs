@@ -15,7 +15,7 @@ public sealed class SampleImage : IDisposable
         Seed = seed;
         Random = new Random(seed);
         Directory = Path.Combine(Path.GetTempPath(), $"gpuckpt-img-{seed}-{Guid.NewGuid():N}");
-        Gpus = [MakeGpu(0x1a2b, 128), MakeGpu(0x3c4d, 129)];
+        Gpus = [MakeGpu(0x1a2b, 128, 1, 2), MakeGpu(0x3c4d, 129, 2, 1)];
         Kfd = MakeKfd();
         RenderA = MakeRenderNode(RenderAId, Gpus[0]);
         RenderB = MakeRenderNode(RenderBId, Gpus[1]);
@@ -88,21 +88,22 @@ public sealed class SampleImage : IDisposable
         return (payload, chunks);
     }
 
-    private GpuNode MakeGpu(uint gpuId, uint minor) => new()
+    private GpuNode MakeGpu(uint gpuId, uint minor, uint node, uint peer) => new()
     {
-        NodeId = (uint)Random.Next(1, 9), GpuId = gpuId, SimdCount = (uint)Random.Next(64, 512), DeviceId = 0x740f,
+        NodeId = node, GpuId = gpuId, SimdCount = (uint)Random.Next(64, 512), DeviceId = 0x740f,
         VendorId = 0x1002, DrmRenderMinor = minor, HiveId = (ulong)Random.NextInt64(), VramSize = (ulong)Random.Next(8, 192) << 30,
-        NumSdmaEngines = 2, NumCpQueues = 24, FwVersion = (uint)Random.Next(), IoLinks = [new IoLink(11, 0)],
+        NumSdmaEngines = 2, NumCpQueues = 24, FwVersion = (uint)Random.Next(), IoLinksCount = 1, IoLinks = [new IoLink(11, peer)],
     };
 
     private CriuKfd MakeKfd()
     {
         var kfd = new CriuKfd
         {
-            Pid = (uint)Random.Next(100, 1 << 22), NumOfGpus = (uint)Gpus.Count, NumOfCpus = 1, NumOfObjects = 7,
+            Pid = (uint)Random.Next(100, 1 << 22), NumOfGpus = (uint)Gpus.Count, NumOfCpus = 0, NumOfObjects = 7,
             SharedMemSize = (ulong)Random.Next(1, 1 << 20), SharedMemMagic = 0x43524955, PrivData = ByteString.CopyFrom(RandomBytes(300)),
         };
-        foreach (var g in Gpus) kfd.DeviceEntries.Add(g.ToDeviceEntry());
+        var nodes = Gpus.Select(g => g.NodeId).ToHashSet();
+        foreach (var g in Gpus) kfd.DeviceEntries.Add(g.ToDeviceEntry(nodes));
         for (var i = 0; i < 6; i++)
             kfd.BoEntries.Add(new KfdBoEntry
             {
