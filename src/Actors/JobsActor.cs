@@ -17,6 +17,8 @@ public sealed class JobsActor : ReceiveActor
     private readonly IGpuDriver _driver;
     private readonly EngineSettings _settings;
     private readonly ChunkPool _pool;
+    private readonly List<IActorRef> _drainWaiters = [];
+    private bool _draining;
 
     public JobsActor(IGpuDriver driver, EngineSettings settings, ChunkPool pool)
     {
@@ -33,6 +35,14 @@ public sealed class JobsActor : ReceiveActor
             var id = request.JobId ?? NewId(RestorePrefix);
             Start(id, RestoreCoordinator.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender));
         });
+        Receive<ListJobs>(_ => Sender.Tell(new RunningJobs([.. Context.GetChildren().Select(c => c.Path.Name).Order(StringComparer.Ordinal)])));
+        Receive<DrainJobs>(_ =>
+        {
+            _draining = true;
+            _drainWaiters.Add(Sender);
+            ReplyIfDrained();
+        });
+        Receive<Terminated>(_ => ReplyIfDrained());
         Receive<ResumeJob>(resume =>
         {
             if (resume.JobId.StartsWith(RestorePrefix, StringComparison.Ordinal))
@@ -51,13 +61,25 @@ public sealed class JobsActor : ReceiveActor
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
 
+    private void ReplyIfDrained()
+    {
+        if (!_draining || Context.GetChildren().Any()) return;
+        foreach (var waiter in _drainWaiters) waiter.Tell(JobsDrained.Instance);
+        _drainWaiters.Clear();
+    }
+
     private void Start(string id, Props props)
     {
+        if (_draining)
+        {
+            Sender.Tell(new Status.Failure(new InvalidOperationException($"job {id} refused: this node is leaving the cluster")));
+            return;
+        }
         if (!Context.Child(id).IsNobody())
         {
             Sender.Tell(new Status.Failure(new InvalidOperationException($"job {id} is already running")));
             return;
         }
-        Context.ActorOf(props, id);
+        Context.Watch(Context.ActorOf(props, id));
     }
 }
