@@ -42,9 +42,16 @@ public abstract class ClusterStatusSpecs(ITestOutputHelper output)
 
         var left = await cluster.Nodes["c"].Stop(TimeSpan.FromSeconds(60));
         Assert.True(left == 0, $"node c exited {left} on SIGTERM: {cluster.Nodes["c"].Output}");
-        var after = await cluster.Cli("cluster", "status", "--node", cluster.Address("a"), "--json");
-        var remaining = JsonDocument.Parse(after.Stdout).RootElement.GetProperty("members").EnumerateArray()
-            .Select(m => m.GetProperty("name").GetString()).ToList();
+        // The leader removes the member that left once every node has seen it exiting: wait for that, bounded.
+        var remaining = new List<string?>();
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            var after = await cluster.Cli("cluster", "status", "--node", cluster.Address("a"), "--json");
+            remaining = [.. JsonDocument.Parse(after.Stdout).RootElement.GetProperty("members").EnumerateArray()
+                .Where(m => m.GetProperty("status").GetString() == "up").Select(m => m.GetProperty("name").GetString())];
+            if (remaining.Count == 2) break;
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
         Assert.Equal(["a", "b"], remaining);
     }
 
