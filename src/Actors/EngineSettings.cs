@@ -5,6 +5,12 @@ namespace Gpuckpt.Actors;
 /// <summary>The engine's knobs, read from the <c>gpuckpt</c> section of the HOCON.</summary>
 public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPerDevice, TimeSpan OpTimeout)
 {
+    /// <summary>A job snapshots its state after this many events, so that recovery replays few.</summary>
+    public int SnapshotEvery { get; init; } = 1000;
+
+    /// <summary>How long a step that timed out and was cancelled is waited for before the job gives up on it.</summary>
+    public TimeSpan StepCancelGrace { get; init; } = TimeSpan.FromSeconds(10);
+
     public static EngineSettings From(Config config)
     {
         var c = config.GetConfig("gpuckpt.copy") ?? throw new ConfigurationException("missing gpuckpt.copy section");
@@ -15,7 +21,11 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
             (int)chunk,
             c.GetInt("pool-chunks", 32),
             c.GetInt("workers-per-device", 4),
-            config.GetTimeSpan("gpuckpt.op-timeout", TimeSpan.FromMinutes(2)));
+            config.GetTimeSpan("gpuckpt.op-timeout", TimeSpan.FromMinutes(2)))
+        {
+            SnapshotEvery = Math.Max(1, config.GetInt("gpuckpt.jobs.snapshot-every", 1000)),
+            StepCancelGrace = config.GetTimeSpan("gpuckpt.jobs.step-cancel-grace", TimeSpan.FromSeconds(10)),
+        };
     }
 
 }

@@ -25,7 +25,7 @@ public abstract class EngineSpec : Akka.TestKit.Xunit2.TestKit
     protected static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(120);
 
     protected EngineSpec(ITestOutputHelper output, string? extra = null)
-        : base(EngineConfig.Load(overrides: extra is null ? TestOverrides : extra + "\n" + TestOverrides), "engine-spec", output)
+        : base(EngineConfig.Load(overrides: extra is null ? TestOverrides : TestOverrides + "\n" + extra), "engine-spec", output)
     {
         Settings = EngineSettings.From(Sys.Settings.Config);
         Pool = new ChunkPool(Settings.ChunkSize, Settings.PoolChunks);

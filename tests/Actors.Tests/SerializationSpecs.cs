@@ -31,6 +31,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new JobUnknown("ckpt-0123456789ab"),
         new RestoreJobUnknown("rest-0123456789ab"),
         new CheckpointStarted("ckpt-1", new CheckpointRequest(1, "/img", false, "ckpt-1"), "sim:/run/s.sock", 4 << 20, "abc"),
+        new PauseIntended(),
         new ProcessPaused(2, 300, 7, 65536),
         new ChunkSaved("GPU 0x10", 0, 5L << 32, 4 << 20, 0x0123456789abcdefUL),
         new ImageCommitted(5L << 32, 300, 4),

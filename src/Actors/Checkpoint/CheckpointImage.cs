@@ -10,11 +10,12 @@ namespace Gpuckpt.Actors.Checkpoint;
 internal static class CheckpointImage
 {
     /// <summary>Re-reads the paused process, writes the metadata files not yet in the image and adopts journalled chunks.</summary>
-    internal static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved)
+    internal static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved, CancellationToken cancel)
     {
         var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
         void Write(string name, Google.Protobuf.IMessage message)
         {
+            cancel.ThrowIfCancellationRequested();
             if (!writer.Contains(name)) writer.WriteMessage(name, message);
         }
         Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
@@ -25,6 +26,7 @@ internal static class CheckpointImage
         var remaining = new Dictionary<string, IReadOnlyList<CopyChunk>>();
         foreach (var device in process.Devices)
         {
+            cancel.ThrowIfCancellationRequested();
             var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
             files[device.Device] = pages;
             remaining[device.Device] = device.Chunks

@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Persistence;
 using Gpuckpt.Actors.Copy;
 using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Images.Proto;
 
 namespace Gpuckpt.Actors.Checkpoint;
 
@@ -17,50 +15,32 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// image instead of copying them again, and issues UNPAUSE exactly once. Any failure marks the image failed and
 /// unpauses the process.
 /// </summary>
-public sealed class CheckpointSupervisor : JobActor
+public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheckpointEvent>
 {
-    private const int SnapshotEvery = 1000;
-    private readonly string _jobId;
     private readonly CheckpointRequest? _request;
     private readonly IGpuDriver _driver;
     private readonly ChunkPool _pool;
-    private readonly IActorRef _replyTo;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Stopwatch _pauseClock = new();
-    private CheckpointState _state = new();
     private IKfdFile? _kfd;
     private ImageWriter? _writer;
     private Captured? _captured;
-    private double _recoverySeconds;
+    private string? _aborted;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
-        : base(settings)
+        : base(jobId, settings, replyTo)
     {
-        _jobId = jobId;
         _request = request;
         _driver = driver;
         _pool = pool;
-        _replyTo = replyTo;
-        Recover<SnapshotOffer>(offer =>
-        {
-            if (offer.Snapshot is CheckpointState state) _state = state;
-        });
-        Recover<ICheckpointEvent>(e => _state.Apply(e));
-        Recover<RecoveryCompleted>(_ =>
-        {
-            _recoverySeconds = _clock.Elapsed.TotalSeconds;
-            Self.Tell(Continue.Instance);
-        });
-        Waiting();
     }
 
-    public override string PersistenceId => $"checkpoint-{_jobId}";
+    public override string PersistenceId => $"checkpoint-{JobId}";
 
     public static Props Props(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
         Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo));
 
-    private CheckpointStarted Started => _state.Started!;
+    private CheckpointStarted Started => State.Started!;
     private CheckpointRequest Request => Started.Request;
 
     protected override void PostStop()
@@ -70,81 +50,59 @@ public sealed class CheckpointSupervisor : JobActor
         _kfd?.Dispose();
     }
 
-    protected override void OnRecoveryFailure(Exception reason, object? message = null)
-    {
-        _replyTo.Tell(new CheckpointFailed(_request?.Pid ?? 0, $"journal of job {_jobId} could not be read: {reason.Message}", false));
-        base.OnRecoveryFailure(reason, message);
-    }
+    protected override object FailureOutcome(string reason) => new CheckpointFailed(_request?.Pid ?? 0, reason, false);
 
-    private void Waiting()
+    protected override void Next()
     {
-        Command<Continue>(_ => Next());
-        CommandSnapshots();
-    }
-
-    /// <summary>Decides the next step from what the journal says is done.</summary>
-    private void Next()
-    {
-        if (_state.Finished is { } outcome)
+        if (State.Finished is { } outcome)
         {
             Reply(outcome);
             return;
         }
-        if (_state.Started is null)
+        if (State.Started is null)
         {
-            if (_request is null)
-            {
-                Reply(new JobUnknown(_jobId));
-                return;
-            }
-            Persist(new CheckpointStarted(_jobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), e =>
-            {
-                _state.Apply(e);
-                Next();
-            });
+            if (_request is null) Reply(new JobUnknown(JobId));
+            else Record(new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), Next);
             return;
         }
-        if (_state.Failing is not null)
+        if (State.Failing is not null)
         {
-            AbortImage();
+            if (_aborted is null) AbortImage();
+            else AbandonProcess();
             return;
         }
-        if (_state.Committed is null)
+        if (State.Committed is null)
         {
-            Pause();
+            if (State.IntendsPause) Pause();
+            else Record(new PauseIntended(), Pause);
             return;
         }
-        if (Request.LeaveRunning && !_state.IntendsUnpause)
+        if (Request.LeaveRunning && !State.IntendsUnpause)
         {
-            Persist(new UnpauseIntended(), e =>
-            {
-                _state.Apply(e);
-                Next();
-            });
+            Record(new UnpauseIntended(), Next);
             return;
         }
-        if (_state.IntendsUnpause && !_state.Unpaused)
+        if (State.IntendsUnpause && !State.Unpaused)
         {
             Unpause(onFailure: error => Finish(new CheckpointFailed(Request.Pid, $"image committed, but UNPAUSE failed: {error}", false)));
             return;
         }
         _pauseClock.Stop();
-        var committed = _state.Committed;
+        var committed = State.Committed;
         Finish(new CheckpointCompleted(new CheckpointSummary(
-            _jobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
-            _clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, _recoverySeconds)));
+            JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
+            Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds)));
     }
 
     /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
     private void Pause()
     {
-        Become(Pausing);
         var started = Started;
         var driver = _driver;
-        RunStep("pause", () =>
+        RunStep<object>("pause", _ =>
         {
             var writer = CheckpointImage.Open(started, driver);
-            if (writer is null) return (object)new Committed(CheckpointImage.CommittedFromManifest(started));
+            if (writer is null) return new Committed(CheckpointImage.CommittedFromManifest(started));
             try
             {
                 var kfd = driver.OpenKfd(started.Request.Pid);
@@ -163,48 +121,34 @@ public sealed class CheckpointSupervisor : JobActor
                 writer.Dispose();
                 throw;
             }
-        });
-    }
-
-    private void Pausing()
-    {
-        Command<Paused>(paused =>
+        }, result =>
         {
+            if (result is Committed committed)
+            {
+                Record(committed.Event, Next);
+                return;
+            }
+            var paused = (Paused)result;
             _kfd = paused.Kfd;
             _writer = paused.Writer;
             _pauseClock.Start();
             CrashPoints.Hit("paused");
-            var e = new ProcessPaused(paused.Info.NumDevices, paused.Info.NumBos, paused.Info.NumObjects, paused.Info.PrivDataSize);
-            Persist(e, ev =>
-            {
-                _state.Apply(ev);
-                Capture(paused.Info);
-            });
-        });
-        Command<Committed>(OnCommitted);
-        Command<StepFailed>(Fail);
-        CommandSnapshots();
+            var info = paused.Info;
+            Record(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize), () => Capture(info));
+        }, Fail);
     }
 
     private void Capture(KfdProcessInfo info)
     {
-        Become(Capturing);
         var kfd = _kfd!;
         var writer = _writer!;
         var driver = _driver;
         var chunkSize = Started.ChunkSize;
-        var saved = _state.Chunks;
-        RunStep("capture", () => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved));
-    }
-
-    private void Capturing()
-    {
-        Command<Captured>(captured =>
+        var saved = State.Chunks;
+        RunStep("capture", cancel => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved, cancel), captured =>
         {
             _captured = captured;
             CrashPoints.Hit("captured");
-            Become(Copying);
-            var driver = _driver;
             var pool = _pool;
             StartCopies(captured.Process.Devices.Select(device =>
             {
@@ -213,73 +157,52 @@ public sealed class CheckpointSupervisor : JobActor
                 var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
                 IReadOnlyList<IChunkSink> sinks = captured.Files[device.Device];
                 return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
-            }).ToList());
-            if (!CopiesRunning) Commit();
-        });
-        Command<StepFailed>(Fail);
-        CommandSnapshots();
-    }
-
-    private void Copying()
-    {
-        CommandCopies(
-            landed =>
-            {
-                var chunk = _captured!.Remaining[landed.Device][landed.ChunkIndex];
-                CrashPoints.Hit("chunk");
-                PersistAsync(new ChunkSaved(landed.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum), e =>
-                {
-                    _state.Apply(e);
-                    if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.Copy());
-                });
-            },
-            failure =>
+            }).ToList(), Landed, failure =>
             {
                 if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
                 else Commit();
             });
-        CommandSnapshots();
+        }, Fail);
+    }
+
+    private void Landed(ChunkLanded landed)
+    {
+        var chunk = _captured!.Remaining[landed.Device][landed.ChunkIndex];
+        CrashPoints.Hit("chunk");
+        RecordProgress(new ChunkSaved(landed.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum));
     }
 
     private void Commit()
     {
-        Become(Committing);
         var process = _captured!.Process;
         var writer = _writer!;
         var links = process.Links.Select(l => CheckpointImage.ToImageLink(l, process)).ToList();
-        RunStep("commit", () =>
+        RunStep("commit", _ =>
         {
             writer.Commit(links);
             CrashPoints.Hit("committed");
             return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
-        });
+        }, committed => Record(committed.Event, Next), Fail);
     }
-
-    private void Committing()
-    {
-        Command<Committed>(OnCommitted);
-        Command<StepFailed>(Fail);
-        CommandSnapshots();
-    }
-
-    private void OnCommitted(Committed committed) => Persist(committed.Event, e =>
-    {
-        _state.Apply(e);
-        Become(Waiting);
-        Next();
-    });
 
     /// <summary>UNPAUSE, journalled before and after. EINVAL means it is not paused: a UNPAUSE before the crash took effect.</summary>
-    private void Unpause(Action<string> onFailure)
+    private void Unpause(Action<string> onFailure, bool abandoning = false)
     {
-        Become(() => Unpausing(onFailure));
         var pid = Request.Pid;
         var kfd = _kfd;
         var driver = _driver;
-        RunStep("unpause", () =>
+        RunStep("unpause", _ =>
         {
             CrashPoints.Hit("unpause-intended");
-            var file = kfd ?? driver.OpenKfd(pid);
+            IKfdFile file;
+            try
+            {
+                file = kfd ?? driver.OpenKfd(pid);
+            }
+            catch (DriverException e) when (abandoning && e.ErrorNumber == Errno.ESRCH)
+            {
+                return new UnpauseDone(false); // a failed job whose process is gone has nothing to unpause
+            }
             try
             {
                 KfdCheckpoint.Unpause(file);
@@ -293,44 +216,23 @@ public sealed class CheckpointSupervisor : JobActor
             {
                 if (kfd is null) file.Dispose();
             }
-        });
-    }
-
-    private void Unpausing(Action<string> onFailure)
-    {
-        Command<UnpauseDone>(_ =>
+        }, _ =>
         {
             _pauseClock.Stop();
             CrashPoints.Hit("unpaused");
-            Persist(new ProcessUnpaused(), e =>
-            {
-                _state.Apply(e);
-                Become(Waiting);
-                Next();
-            });
-        });
-        Command<StepFailed>(f => onFailure(f.Error.Message));
-        CommandSnapshots();
+            Record(new ProcessUnpaused(), Next);
+        }, f => onFailure(f.Error.Message));
     }
 
-    private void Fail(StepFailed failed)
-    {
-        Become(Waiting);
-        Persist(new CheckpointFailing($"{failed.Step}: {failed.Error.Message}"), e =>
-        {
-            _state.Apply(e);
-            Next();
-        });
-    }
+    private void Fail(StepFailed failed) => Record(new CheckpointFailing($"{failed.Step}: {failed.Error.Message}"), Next);
 
-    /// <summary>Failure path: mark the image failed, then unpause the process if this job paused it.</summary>
+    /// <summary>Failure path, first half: mark the image failed (a problem doing so joins the reason).</summary>
     private void AbortImage()
     {
-        Become(Aborting);
         var writer = _writer;
         var started = Started;
-        var reason = _state.Failing!;
-        RunStep("abort", () =>
+        var reason = State.Failing!;
+        RunStep("abort", _ =>
         {
             try
             {
@@ -343,41 +245,36 @@ public sealed class CheckpointSupervisor : JobActor
             {
                 return new Aborted(e.Message);
             }
+        }, aborted =>
+        {
+            _aborted = aborted.Problem is null ? "" : $" (and marking the image failed: {aborted.Problem})";
+            Next();
+        }, f =>
+        {
+            _aborted = $" (and {f.Step}: {f.Error.Message})";
+            Next();
         });
     }
 
-    private void Aborting()
+    /// <summary>Failure path, second half: unpause the process if this job may have paused it, then finish.</summary>
+    private void AbandonProcess()
     {
-        Command<Aborted>(_ =>
+        var reason = State.Failing + _aborted;
+        if (State.IntendsPause && !State.Unpaused)
         {
-            if (_state.Paused is not null && !_state.Unpaused)
-            {
-                if (!_state.IntendsUnpause)
-                    Persist(new UnpauseIntended(), e => _state.Apply(e));
-                Unpause(onFailure: error => Finish(new CheckpointFailed(Request.Pid, $"{_state.Failing} (and UNPAUSE failed: {error})", false)));
-                return;
-            }
-            Finish(new CheckpointFailed(Request.Pid, _state.Failing!, _state.Unpaused));
-        });
-        Command<StepFailed>(f => Finish(new CheckpointFailed(Request.Pid, $"{_state.Failing} (and {f.Step}: {f.Error.Message})", false)));
-        CommandSnapshots();
+            // PROCESS_INFO may have paused the process even when its answer never came: UNPAUSE then too (EINVAL: it was not).
+            void UnpauseNow() => Unpause(onFailure: error => Finish(new CheckpointFailed(Request.Pid, $"{reason} (and UNPAUSE failed: {error})", false)), abandoning: true);
+            if (State.IntendsUnpause) UnpauseNow();
+            else Record(new UnpauseIntended(), UnpauseNow);
+            return;
+        }
+        Finish(new CheckpointFailed(Request.Pid, reason, State.Unpaused));
     }
 
     private void Finish(ICheckpointMessage outcome)
     {
-        if (_state.Failing is not null && outcome is CheckpointCompleted) return;
-        if (_state.Failing is not null && _state.Unpaused && outcome is CheckpointFailed f) outcome = f with { Unpaused = true };
-        Become(Waiting);
-        Persist(new CheckpointFinished(outcome), e =>
-        {
-            _state.Apply(e);
-            Reply(outcome);
-        });
-    }
-
-    private void Reply(object message)
-    {
-        _replyTo.Tell(message);
-        Context.Stop(Self);
+        if (State.Failing is not null && outcome is CheckpointCompleted) return;
+        if (State.Failing is not null && State.Unpaused && outcome is CheckpointFailed f) outcome = f with { Unpaused = true };
+        Record(new CheckpointFinished(outcome), () => Reply(outcome));
     }
 }

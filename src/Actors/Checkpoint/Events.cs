@@ -5,6 +5,9 @@ public interface ICheckpointEvent;
 
 public sealed record CheckpointStarted(string JobId, CheckpointRequest Request, string Driver, int ChunkSize, string ImageId) : ICheckpointEvent;
 
+/// <summary>Recorded before PROCESS_INFO is issued: from here a failed job must make sure the process runs again.</summary>
+public sealed record PauseIntended : ICheckpointEvent;
+
 /// <summary>PROCESS_INFO returned: the process is paused.</summary>
 public sealed record ProcessPaused(uint NumDevices, uint NumBos, uint NumObjects, ulong PrivDataSize) : ICheckpointEvent;
 
@@ -27,9 +30,10 @@ public sealed record CheckpointFailing(string Reason) : ICheckpointEvent;
 public sealed record CheckpointFinished(ICheckpointMessage Outcome) : ICheckpointEvent;
 
 /// <summary>Everything the events say so far; also the snapshot.</summary>
-public sealed class CheckpointState
+public sealed class CheckpointState : IJobState<ICheckpointEvent>
 {
     public CheckpointStarted? Started { get; set; }
+    public bool IntendsPause { get; set; }
     public ProcessPaused? Paused { get; set; }
     public Dictionary<string, ChunkSaved> Chunks { get; set; } = new();
     public ImageCommitted? Committed { get; set; }
@@ -38,11 +42,18 @@ public sealed class CheckpointState
     public string? Failing { get; set; }
     public ICheckpointMessage? Finished { get; set; }
 
+    object? IJobState<ICheckpointEvent>.Outcome => Finished;
+
+    void IJobState<ICheckpointEvent>.Apply(ICheckpointEvent e) => Apply(e);
+
+    object IJobState<ICheckpointEvent>.Snapshot() => Copy();
+
     public CheckpointState Apply(ICheckpointEvent e)
     {
         switch (e)
         {
             case CheckpointStarted s: Started = s; break;
+            case PauseIntended: IntendsPause = true; break;
             case ProcessPaused p: Paused = p; break;
             case ChunkSaved c: Chunks[c.Key] = c; break;
             case ImageCommitted c: Committed = c; break;
@@ -56,7 +67,7 @@ public sealed class CheckpointState
 
     public CheckpointState Copy() => new()
     {
-        Started = Started, Paused = Paused, Chunks = new Dictionary<string, ChunkSaved>(Chunks), Committed = Committed,
+        Started = Started, IntendsPause = IntendsPause, Paused = Paused, Chunks = new Dictionary<string, ChunkSaved>(Chunks), Committed = Committed,
         IntendsUnpause = IntendsUnpause, Unpaused = Unpaused, Failing = Failing, Finished = Finished,
     };
 }

@@ -37,7 +37,15 @@ public sealed record CheckpointCompleted(CheckpointSummary Summary) : ICheckpoin
 public sealed record CheckpointFailed(uint Pid, string Reason, bool Unpaused) : ICheckpointMessage;
 
 // Results of the supervisor's own tasks: they carry live driver objects and never leave the process.
-internal sealed record Paused(IKfdFile Kfd, KfdProcessInfo Info, ImageWriter Writer) : INoSerializationVerificationNeeded;
+internal sealed record Paused(IKfdFile Kfd, KfdProcessInfo Info, ImageWriter Writer) : INoSerializationVerificationNeeded, IDisposable
+{
+    /// <summary>A pause that arrives after its step was given up on closes what it opened.</summary>
+    public void Dispose()
+    {
+        Writer.Dispose();
+        Kfd.Dispose();
+    }
+}
 internal sealed record Captured(CapturedProcess Process, IReadOnlyDictionary<string, PageFile[]> Files, IReadOnlyDictionary<string, IReadOnlyList<CopyChunk>> Remaining) : INoSerializationVerificationNeeded;
 internal sealed record Committed(ImageCommitted Event) : INoSerializationVerificationNeeded;
 internal sealed record Aborted(string? Problem) : INoSerializationVerificationNeeded;

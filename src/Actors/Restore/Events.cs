@@ -27,7 +27,7 @@ public sealed record ProcessResumed(uint Pid) : IRestoreEvent;
 public sealed record RestoreFinished(IRestoreMessage Outcome) : IRestoreEvent;
 
 /// <summary>Everything the events say so far.</summary>
-public sealed class RestoreState
+public sealed class RestoreState : IJobState<IRestoreEvent>
 {
     public RestoreStarted? Started { get; set; }
     public uint? Target { get; set; }
@@ -36,6 +36,12 @@ public sealed class RestoreState
     public ResumeIntended? ResumeIntended { get; set; }
     public bool Resumed { get; set; }
     public IRestoreMessage? Finished { get; set; }
+
+    object? IJobState<IRestoreEvent>.Outcome => Finished;
+
+    void IJobState<IRestoreEvent>.Apply(IRestoreEvent e) => Apply(e);
+
+    object IJobState<IRestoreEvent>.Snapshot() => Copy();
 
     public RestoreState Apply(IRestoreEvent e)
     {

@@ -96,12 +96,12 @@ public static class CheckpointCapture
         {
             var entry = new DrmBoEntry
             {
-                Addr = bo.Mappings.Length > 0 ? bo.Mappings[0].start * AmdgpuGem.GpuPageSize : 0,
-                Size = bo.Bucket.size,
+                Addr = bo.Mappings.Length > 0 ? bo.Mappings[0].addr : 0,
+                Size = bo.Entry.size,
                 Offset = bo.MmapOffset,
-                AllocFlags = bo.Bucket.alloc_flags,
+                AllocFlags = bo.Entry.alloc_flags,
                 Alignment = AmdgpuGem.GpuPageSize,
-                PreferredDomains = bo.Bucket.preferred_domains,
+                PreferredDomains = (uint)bo.Entry.preferred_domains,
                 Handle = bo.Handle,
                 IsImport = bo.IsImport ? 1u : 0u,
                 NumOfVms = (uint)bo.Mappings.Length,
@@ -109,8 +109,8 @@ public static class CheckpointCapture
             foreach (var m in bo.Mappings)
                 entry.VmEntries.Add(new DrmVmEntry
                 {
-                    Addr = m.start * AmdgpuGem.GpuPageSize,
-                    Size = (m.last - m.start + 1) * AmdgpuGem.GpuPageSize,
+                    Addr = m.addr,
+                    Size = m.size,
                     Offset = m.offset,
                     Flags = m.flags,
                 });
@@ -133,8 +133,8 @@ public static class CheckpointCapture
     {
         var bos = node.Bos
             .Select((bo, boIndex) => (Bo: bo, Index: boIndex))
-            .Where(x => !x.Bo.IsImport && x.Bo.Bucket.size > 0)
-            .Select(x => (new BoSource(node.Minor, x.Bo.MmapOffset, x.Bo.Bucket.size, $"renderD{node.Minor} handle {x.Bo.Handle}"),
+            .Where(x => !x.Bo.IsImport && x.Bo.Entry.size > 0)
+            .Select(x => (new BoSource(node.Minor, x.Bo.MmapOffset, x.Bo.Entry.size, $"renderD{node.Minor} handle {x.Bo.Handle}"),
                 ImageFileName.DrmPages(ImageIds.RenderNode(nodeIndex), node.Minor, x.Index)))
             .ToList();
         return ContentPlanner.FilePerBo($"renderD{node.Minor}", bos, chunkSize);

@@ -3,33 +3,36 @@ using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Engine.Checkpoint;
 
-/// <summary>One GEM object of a render node as checkpointed: its bucket, mmap offset, VM mappings, and its buffer's identity.</summary>
-public sealed record RenderBo(DrmAmdgpuCriuBoBucket Bucket, ulong MmapOffset, DrmAmdgpuCriuVmBucket[] Mappings, ulong DmabufInode)
+/// <summary>One GEM object of a render node as checkpointed: its list entry, mmap offset, VM mappings, and its buffer's identity.</summary>
+public sealed record RenderBo(DrmAmdgpuGemListHandlesEntry Entry, ulong MmapOffset, DrmAmdgpuGemVmEntry[] Mappings, ulong DmabufInode)
 {
-    public uint Handle => Bucket.gem_handle;
-    public bool IsImport => (Bucket.flags & AmdgpuCriuFlags.BoIsImport) != 0;
+    public uint Handle => Entry.gem_handle;
+    public bool IsImport => (Entry.flags & AmdgpuGem.ListHandlesFlagIsImport) != 0;
 }
 
 /// <summary>Every GEM object a process has on one render node.</summary>
 public sealed record RenderNodeSnapshot(uint Minor, uint GpuId, IReadOnlyList<RenderBo> Bos);
 
-/// <summary>Reads a render node's objects through CRIU_BO_INFO, CRIU_MAPPING_INFO, GEM_MMAP and PRIME_HANDLE_TO_FD.</summary>
+/// <summary>Reads a render node's objects through GEM_LIST_HANDLES, GEM_OP(GET_MAPPING_INFO), GEM_MMAP and PRIME_HANDLE_TO_FD.</summary>
 public static class RenderNodeScanner
 {
     private const int MaxRetries = 8;
 
+    /// <summary>The first array sizes tried; the kernel says how many it has when they are too small.</summary>
+    private const int FirstHandles = 64, FirstMappings = 4;
+
     public static RenderNodeSnapshot Scan(IGpuDriver driver, IRenderNode node, uint gpuId)
     {
         var device = $"renderD{node.Minor}";
-        var buckets = ListBos(node, device);
-        var bos = new List<RenderBo>(buckets.Length);
-        foreach (var bucket in buckets)
+        var entries = ListHandles(node, device);
+        var bos = new List<RenderBo>(entries.Length);
+        foreach (var entry in entries)
         {
-            var mappings = ListMappings(node, bucket.gem_handle, device);
-            var mmap = new DrmAmdgpuGemMmap { handle = bucket.gem_handle };
-            node.GemMmap(ref mmap).Check("GEM_MMAP", device, $"handle {bucket.gem_handle}");
-            var prime = new DrmPrimeHandle { handle = bucket.gem_handle, flags = AmdgpuGem.DrmCloexec };
-            node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, $"handle {bucket.gem_handle}");
+            var mappings = ListMappings(node, entry.gem_handle, device);
+            var mmap = new DrmAmdgpuGemMmap { handle = entry.gem_handle };
+            node.GemMmap(ref mmap).Check("GEM_MMAP", device, $"handle {entry.gem_handle}");
+            var prime = new DrmPrimeHandle { handle = entry.gem_handle, flags = AmdgpuGem.DrmCloexec };
+            node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, $"handle {entry.gem_handle}");
             ulong inode;
             try
             {
@@ -39,34 +42,35 @@ public static class RenderNodeScanner
             {
                 driver.CloseFd(prime.fd);
             }
-            bos.Add(new RenderBo(bucket, mmap.addr_ptr, mappings, inode));
+            bos.Add(new RenderBo(entry, mmap.addr_ptr, mappings, inode));
         }
         return new RenderNodeSnapshot(node.Minor, gpuId, bos);
     }
 
-    private static DrmAmdgpuCriuBoBucket[] ListBos(IRenderNode node, string device)
+    /// <summary>GEM_LIST_HANDLES, again with a larger array while the kernel reports more handles than fit.</summary>
+    private static DrmAmdgpuGemListHandlesEntry[] ListHandles(IRenderNode node, string device)
     {
-        var buckets = Array.Empty<DrmAmdgpuCriuBoBucket>();
+        var entries = new DrmAmdgpuGemListHandlesEntry[FirstHandles];
         for (var attempt = 0; attempt < MaxRetries; attempt++)
         {
-            var args = new DrmAmdgpuCriuBoInfoArgs { num_bos = (uint)buckets.Length };
-            node.CriuBoInfo(ref args, buckets).Check("CRIU_BO_INFO", device);
-            if (args.num_bos <= buckets.Length) return buckets[..(int)args.num_bos];
-            buckets = new DrmAmdgpuCriuBoBucket[args.num_bos];
+            var args = new DrmAmdgpuGemListHandles { num_entries = (uint)entries.Length };
+            node.GemListHandles(ref args, entries).Check("GEM_LIST_HANDLES", device);
+            if (args.num_entries <= entries.Length) return entries[..(int)args.num_entries];
+            entries = new DrmAmdgpuGemListHandlesEntry[args.num_entries];
         }
-        throw new DriverException(Errno.EAGAIN, "CRIU_BO_INFO", device, detail: "the BO count kept changing");
+        throw new DriverException(Errno.EAGAIN, "GEM_LIST_HANDLES", device, detail: "the handle count kept growing");
     }
 
-    private static DrmAmdgpuCriuVmBucket[] ListMappings(IRenderNode node, uint handle, string device)
+    private static DrmAmdgpuGemVmEntry[] ListMappings(IRenderNode node, uint handle, string device)
     {
-        var buckets = new DrmAmdgpuCriuVmBucket[4];
+        var entries = new DrmAmdgpuGemVmEntry[FirstMappings];
         for (var attempt = 0; attempt < MaxRetries; attempt++)
         {
-            var args = new DrmAmdgpuCriuMappingInfoArgs { gem_handle = handle, num_mappings = (uint)buckets.Length };
-            node.CriuMappingInfo(ref args, buckets).Check("CRIU_MAPPING_INFO", device, $"handle {handle}");
-            if (args.num_mappings <= buckets.Length) return buckets[..(int)args.num_mappings];
-            buckets = new DrmAmdgpuCriuVmBucket[args.num_mappings];
+            var args = new DrmAmdgpuGemOp { handle = handle, op = AmdgpuGem.GemOpGetMappingInfo, num_entries = (uint)entries.Length };
+            node.GemMappingInfo(ref args, entries).Check("GEM_OP(GET_MAPPING_INFO)", device, $"handle {handle}");
+            if (args.num_entries <= entries.Length) return entries[..(int)args.num_entries];
+            entries = new DrmAmdgpuGemVmEntry[args.num_entries];
         }
-        throw new DriverException(Errno.EAGAIN, "CRIU_MAPPING_INFO", device, $"handle {handle}", "the mapping count kept changing");
+        throw new DriverException(Errno.EAGAIN, "GEM_OP(GET_MAPPING_INFO)", device, $"handle {handle}", "the mapping count kept growing");
     }
 }

@@ -26,6 +26,9 @@ public sealed class ChunkPool : IDisposable
     public int Capacity { get; }
     public long Bytes => (long)ChunkSize * Capacity;
 
+    /// <summary>Buffers free to rent right now.</summary>
+    public int Free => _available.CurrentCount;
+
     /// <summary>The most buffers that were out at once: proof that the bound held.</summary>
     public int PeakRented { get { lock (_gate) return _peakRented; } }
 

@@ -70,11 +70,17 @@ public interface IRenderNode : IDisposable
     int PrimeHandleToFd(ref Uapi.DrmPrimeHandle args);
     int PrimeFdToHandle(ref Uapi.DrmPrimeHandle args);
 
-    /// <summary>CRIU_BO_INFO: every GEM handle of the process on this node. num_bos in: span length; out: the count.</summary>
-    int CriuBoInfo(ref Uapi.DrmAmdgpuCriuBoInfoArgs args, Span<Uapi.DrmAmdgpuCriuBoBucket> buckets);
+    /// <summary>
+    /// DRM_AMDGPU_GEM_LIST_HANDLES: every GEM handle of this file. num_entries in: at most the span's length; out: the
+    /// handle count, entries filled only when they fit (otherwise call again with a larger span).
+    /// </summary>
+    int GemListHandles(ref Uapi.DrmAmdgpuGemListHandles args, Span<Uapi.DrmAmdgpuGemListHandlesEntry> entries);
 
-    /// <summary>CRIU_MAPPING_INFO: the VM mappings of one GEM handle. num_mappings in: span length; out: the count.</summary>
-    int CriuMappingInfo(ref Uapi.DrmAmdgpuCriuMappingInfoArgs args, Span<Uapi.DrmAmdgpuCriuVmBucket> buckets);
+    /// <summary>
+    /// DRM_AMDGPU_GEM_OP with AMDGPU_GEM_OP_GET_MAPPING_INFO: the VM mappings of one handle. num_entries in: at most the
+    /// span's length; out: the mapping count, entries filled only when they fit.
+    /// </summary>
+    int GemMappingInfo(ref Uapi.DrmAmdgpuGemOp args, Span<Uapi.DrmAmdgpuGemVmEntry> entries);
 }
 
 /// <summary>A CPU mapping of one BO. Offsets are 64-bit; Read and Write may be called from several threads.</summary>

@@ -15,8 +15,8 @@ public enum SimOp
     GemChangeHandle,
     PrimeHandleToFd,
     PrimeFdToHandle,
-    CriuBoInfo,
-    CriuMappingInfo,
+    GemListHandles,
+    GemMappingInfo,
     MapBo,
 }
 

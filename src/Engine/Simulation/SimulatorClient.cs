@@ -19,6 +19,7 @@ public sealed class SimulatorClient : IGpuDriver
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly object _gate = new();
+    private volatile CopyRendezvous? _rendezvous;
 
     [ThreadStatic] private static string? _lastErrorDetail;
 
@@ -153,8 +154,9 @@ public sealed class SimulatorClient : IGpuDriver
         var r = Control(SimOpcode.MapInfo, new WireWriter().U32(renderMinor).U64(mmapOffset).U64(size), $"renderD{renderMinor} offset 0x{mmapOffset:x}");
         var path = r.String();
         var micros = r.U32();
-        var mapping = MmapBoMapping.Map(path, mmapOffset, size, writable);
-        return micros == 0 ? mapping : new SlowBoMapping(mapping, micros);
+        IBoMapping mapping = MmapBoMapping.Map(path, mmapOffset, size, writable);
+        if (micros != 0) mapping = new SlowBoMapping(mapping, micros);
+        return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
     }
 
     public ulong DmabufInode(int fd) => Control(SimOpcode.DmabufInode, new WireWriter().I32(fd), $"fd {fd}").U64();
@@ -179,6 +181,9 @@ public sealed class SimulatorClient : IGpuDriver
 
     /// <summary>Makes every MiB read or written through mappings of this GPU's BOs take <paramref name="microsPerMiB"/> µs.</summary>
     public void SetCopyDelay(uint gpuId, uint microsPerMiB) => Control(SimOpcode.CopyDelay, new WireWriter().U32(gpuId).U32(microsPerMiB));
+
+    /// <summary>Reads through mappings made from now on meet at <paramref name="rendezvous"/> (tests of overlapping copies).</summary>
+    public void MeetCopiesAt(CopyRendezvous rendezvous) => _rendezvous = rendezvous;
 
     /// <summary>The process dies: it vanishes and later calls on it give ESRCH.</summary>
     public void Kill(uint pid) => Control(SimOpcode.Kill, new WireWriter().U32(pid), $"pid {pid}");
@@ -216,11 +221,13 @@ internal sealed class SimRenderNode(SimulatorClient client, uint minor, int fd) 
     public int PrimeHandleToFd(ref DrmPrimeHandle args) => client.RenderIoctl(Fd, DrmIoctls.PrimeHandleToFd, ref args, []);
     public int PrimeFdToHandle(ref DrmPrimeHandle args) => client.RenderIoctl(Fd, DrmIoctls.PrimeFdToHandle, ref args, []);
 
-    public int CriuBoInfo(ref DrmAmdgpuCriuBoInfoArgs args, Span<DrmAmdgpuCriuBoBucket> buckets) =>
-        args.num_bos > buckets.Length ? Errno.EFAULT : client.RenderIoctl(Fd, DrmIoctls.AmdgpuCriuBoInfo, ref args, MemoryMarshal.AsBytes(buckets[..(int)args.num_bos]));
+    public int GemListHandles(ref DrmAmdgpuGemListHandles args, Span<DrmAmdgpuGemListHandlesEntry> entries) =>
+        args.num_entries > entries.Length ? Errno.EINVAL : client.RenderIoctl(Fd, DrmIoctls.AmdgpuGemListHandles, ref args, MemoryMarshal.AsBytes(entries[..(int)args.num_entries]));
 
-    public int CriuMappingInfo(ref DrmAmdgpuCriuMappingInfoArgs args, Span<DrmAmdgpuCriuVmBucket> buckets) =>
-        args.num_mappings > buckets.Length ? Errno.EFAULT : client.RenderIoctl(Fd, DrmIoctls.AmdgpuCriuMappingInfo, ref args, MemoryMarshal.AsBytes(buckets[..(int)args.num_mappings]));
+    public int GemMappingInfo(ref DrmAmdgpuGemOp args, Span<DrmAmdgpuGemVmEntry> entries) =>
+        args.op != AmdgpuGem.GemOpGetMappingInfo || args.num_entries > entries.Length
+            ? Errno.EINVAL
+            : client.RenderIoctl(Fd, DrmIoctls.AmdgpuGemOp, ref args, MemoryMarshal.AsBytes(entries[..(int)args.num_entries]));
 
     public void Dispose()
     {

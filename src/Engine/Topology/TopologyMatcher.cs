@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Gpuckpt.Engine.Topology;
 
 /// <summary>
@@ -9,7 +11,10 @@ namespace Gpuckpt.Engine.Topology;
 /// </summary>
 public static class TopologyMatcher
 {
-    public static TopologyMap Match(IReadOnlyList<GpuNode> image, IReadOnlyList<GpuNode> local)
+    public static TopologyMap Match(IReadOnlyList<GpuNode> image, IReadOnlyList<GpuNode> local) => Match(image, local, new StrongBox<long>());
+
+    /// <param name="steps">Counts the (image GPU, local GPU) pairs the search tried: its cost, independent of the machine.</param>
+    internal static TopologyMap Match(IReadOnlyList<GpuNode> image, IReadOnlyList<GpuNode> local, StrongBox<long> steps)
     {
         if (image.Select(g => g.GpuId).Distinct().Count() != image.Count)
             throw new ArgumentException("image topology lists a gpu_id twice", nameof(image));
@@ -34,7 +39,7 @@ public static class TopologyMatcher
             if (candidates[i].Length == 0) throw NoMatch(g, local);
         }
 
-        return new Search(order, local, candidates).Run();
+        return new Search(order, local, candidates, steps).Run();
     }
 
     private static TopologyMismatchException NoMatch(GpuNode g, IReadOnlyList<GpuNode> local)
@@ -48,7 +53,7 @@ public static class TopologyMatcher
     }
 
     /// <summary>Backtracking over image hive → local hive; a bipartite matching of all GPUs for each complete choice.</summary>
-    private sealed class Search(GpuNode[] order, IReadOnlyList<GpuNode> local, int[][] candidates)
+    private sealed class Search(GpuNode[] order, IReadOnlyList<GpuNode> local, int[][] candidates, StrongBox<long> steps)
     {
         private readonly ulong[] _imageHives = order.Where(g => g.HiveId != 0).Select(g => g.HiveId).Distinct().ToArray();
         private readonly ulong[] _localHives = local.Where(g => g.HiveId != 0).Select(g => g.HiveId).Distinct().ToArray();
@@ -104,6 +109,7 @@ public static class TopologyMatcher
         {
             foreach (var j in candidates[i])
             {
+                steps.Value++;
                 if (seen[j] || !Allowed(i, j)) continue;
                 seen[j] = true;
                 if (owner[j] >= 0 && !Augment(owner[j], owner, matched, seen)) continue;

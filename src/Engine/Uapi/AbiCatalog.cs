@@ -5,15 +5,21 @@ using System.Text.Json;
 namespace Gpuckpt.Engine.Uapi;
 
 /// <summary>
-/// Every struct, ioctl request number and constant of the kernel interface the engine declares, under its C name.
-/// A test compiles the same names against the C headers and compares; <c>gpuckpt abi</c> prints it.
+/// Every struct, ioctl request number and constant of the kernel interface the engine declares, under its C name:
+/// what mainline Linux defines (the engine speaks only these) and, as design history, the render-node CRIU proposals
+/// of the seed documents. A test compiles the same names against the C declarations and compares; <c>gpuckpt abi</c> prints it.
 /// </summary>
 public static class AbiCatalog
 {
-    private const string Kfd = "linux/kfd_ioctl.h", KfdSysfsH = "linux/kfd_sysfs.h", Drm = "drm/drm.h", Amdgpu = "drm/amdgpu_drm.h";
-    private const string Seed000 = "seed 000 proposal (single amdgpu CRIU op)";
-    private const string BoInfoSeries = "amdgpu CRIU_BO_INFO/MAPPING_INFO series (v9)";
-    private const string ChangeHandle = "drm/drm.h of kernels newer than the installed headers";
+    private const string Kfd = "linux/kfd_ioctl.h", KfdSysfsH = "linux/kfd_sysfs.h", Drm = "drm/drm.h";
+    private const string DrmMainline = "drm/drm.h (mainline; newer than Debian 12's)", Amdgpu = "drm/amdgpu_drm.h (mainline)";
+    private const string Seed000 = ProposalPrefix + "seed 000, one amdgpu CRIU op";
+    private const string BoInfoSeries = ProposalPrefix + "seed 003's series, CRIU_BO_INFO/MAPPING_INFO (v9)";
+
+    /// <summary>Origins of the interfaces Linux did not merge: kept as design history, never issued by the engine.</summary>
+    public const string ProposalPrefix = "proposal, not merged: ";
+
+    public static bool IsProposal(string origin) => origin.StartsWith(ProposalPrefix, StringComparison.Ordinal);
 
     public static IReadOnlyList<AbiStruct> Structs { get; } =
     [
@@ -23,7 +29,7 @@ public static class AbiCatalog
         Struct<KfdCriuBoBucket>("kfd_criu_bo_bucket", Kfd),
         Struct<DrmGemClose>("drm_gem_close", Drm),
         Struct<DrmPrimeHandle>("drm_prime_handle", Drm),
-        Struct<DrmGemChangeHandle>("drm_gem_change_handle", ChangeHandle),
+        Struct<DrmGemChangeHandle>("drm_gem_change_handle", DrmMainline),
         Union<DrmAmdgpuGemCreate>("drm_amdgpu_gem_create", Amdgpu,
             ("in.bo_size", nameof(DrmAmdgpuGemCreate.bo_size)), ("in.alignment", nameof(DrmAmdgpuGemCreate.alignment)),
             ("in.domains", nameof(DrmAmdgpuGemCreate.domains)), ("in.domain_flags", nameof(DrmAmdgpuGemCreate.domain_flags)),
@@ -33,6 +39,9 @@ public static class AbiCatalog
             ("out.addr_ptr", nameof(DrmAmdgpuGemMmap.addr_ptr))),
         Struct<DrmAmdgpuGemVa>("drm_amdgpu_gem_va", Amdgpu),
         Struct<DrmAmdgpuGemOp>("drm_amdgpu_gem_op", Amdgpu),
+        Struct<DrmAmdgpuGemVmEntry>("drm_amdgpu_gem_vm_entry", Amdgpu),
+        Struct<DrmAmdgpuGemListHandles>("drm_amdgpu_gem_list_handles", Amdgpu),
+        Struct<DrmAmdgpuGemListHandlesEntry>("drm_amdgpu_gem_list_handles_entry", Amdgpu),
         Struct<DrmAmdgpuCriuArgs>("drm_amdgpu_criu_args", Seed000),
         // Seed 000 and the later series both name their bucket drm_amdgpu_criu_bo_bucket; seed 000's keeps an _op_ infix here.
         Struct<DrmAmdgpuCriuOpBoBucket>("drm_amdgpu_criu_op_bo_bucket", Seed000),
@@ -51,14 +60,15 @@ public static class AbiCatalog
         new("DRM_IOCTL_GEM_CLOSE", DrmIoctls.GemClose, Drm),
         new("DRM_IOCTL_PRIME_HANDLE_TO_FD", DrmIoctls.PrimeHandleToFd, Drm),
         new("DRM_IOCTL_PRIME_FD_TO_HANDLE", DrmIoctls.PrimeFdToHandle, Drm),
-        new("DRM_IOCTL_GEM_CHANGE_HANDLE", DrmIoctls.GemChangeHandle, ChangeHandle),
+        new("DRM_IOCTL_GEM_CHANGE_HANDLE", DrmIoctls.GemChangeHandle, DrmMainline),
         new("DRM_IOCTL_AMDGPU_GEM_CREATE", DrmIoctls.AmdgpuGemCreate, Amdgpu),
         new("DRM_IOCTL_AMDGPU_GEM_MMAP", DrmIoctls.AmdgpuGemMmap, Amdgpu),
         new("DRM_IOCTL_AMDGPU_GEM_VA", DrmIoctls.AmdgpuGemVa, Amdgpu),
         new("DRM_IOCTL_AMDGPU_GEM_OP", DrmIoctls.AmdgpuGemOp, Amdgpu),
-        new("DRM_IOCTL_AMDGPU_CRIU_OP", DrmIoctls.AmdgpuCriuOp, Seed000),
-        new("DRM_IOCTL_AMDGPU_CRIU_BO_INFO", DrmIoctls.AmdgpuCriuBoInfo, BoInfoSeries),
-        new("DRM_IOCTL_AMDGPU_CRIU_MAPPING_INFO", DrmIoctls.AmdgpuCriuMappingInfo, BoInfoSeries),
+        new("DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES", DrmIoctls.AmdgpuGemListHandles, Amdgpu),
+        new("DRM_IOCTL_AMDGPU_CRIU_OP", AmdgpuCriuProposals.CriuOp, Seed000),
+        new("DRM_IOCTL_AMDGPU_CRIU_BO_INFO", AmdgpuCriuProposals.CriuBoInfo, BoInfoSeries),
+        new("DRM_IOCTL_AMDGPU_CRIU_MAPPING_INFO", AmdgpuCriuProposals.CriuMappingInfo, BoInfoSeries),
     ];
 
     public static IReadOnlyList<AbiValue> Constants { get; } =
@@ -66,8 +76,8 @@ public static class AbiCatalog
         .. Enum<KfdCriuOp>("KFD_CRIU_OP_", Kfd),
         .. Enum<DrmAmdgpuCriuOp>("AMDGPU_CRIU_OP_", Seed000),
         .. Enum<KfdAllocFlags>("KFD_IOC_ALLOC_MEM_FLAGS_", Kfd).Where(v => v.Value != 0),
-        new("AMDGPU_CRIU_BO_FLAG_IS_IMPORT", AmdgpuCriuFlags.BoIsImport, BoInfoSeries),
-        new("AMDGPU_CRIU_BO_FLAG_SKIP", AmdgpuCriuFlags.BoSkip, Seed000),
+        new("AMDGPU_CRIU_BO_FLAG_IS_IMPORT", AmdgpuCriuProposals.BoFlagIsImport, BoInfoSeries),
+        new("AMDGPU_CRIU_BO_FLAG_SKIP", AmdgpuCriuProposals.BoFlagSkip, Seed000),
         new("AMDGPU_GEM_DOMAIN_CPU", AmdgpuGem.DomainCpu, Amdgpu),
         new("AMDGPU_GEM_DOMAIN_GTT", AmdgpuGem.DomainGtt, Amdgpu),
         new("AMDGPU_GEM_DOMAIN_VRAM", AmdgpuGem.DomainVram, Amdgpu),
@@ -84,6 +94,8 @@ public static class AbiCatalog
         new("AMDGPU_VM_PAGE_PRT", AmdgpuGem.VmPagePrt, Amdgpu),
         new("AMDGPU_GEM_OP_GET_GEM_CREATE_INFO", AmdgpuGem.GemOpGetGemCreateInfo, Amdgpu),
         new("AMDGPU_GEM_OP_SET_PLACEMENT", AmdgpuGem.GemOpSetPlacement, Amdgpu),
+        new("AMDGPU_GEM_OP_GET_MAPPING_INFO", AmdgpuGem.GemOpGetMappingInfo, Amdgpu),
+        new("AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT", AmdgpuGem.ListHandlesFlagIsImport, Amdgpu),
         new("DRM_CLOEXEC", AmdgpuGem.DrmCloexec, Drm),
         new("DRM_RDWR", AmdgpuGem.DrmRdwr, Drm),
         new("HSA_CAP_DOORBELL_TYPE_TOTALBITS_MASK", KfdSysfs.CapDoorbellTypeMask, KfdSysfsH),

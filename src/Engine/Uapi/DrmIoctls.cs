@@ -1,6 +1,6 @@
 namespace Gpuckpt.Engine.Uapi;
 
-/// <summary>DRM core and amdgpu render-node request numbers (ioctl base 'd').</summary>
+/// <summary>DRM core and amdgpu render-node request numbers (ioctl base 'd'), as mainline Linux defines them.</summary>
 public static class DrmIoctls
 {
     public const char Base = 'd';
@@ -15,9 +15,5 @@ public static class DrmIoctls
     public static readonly uint AmdgpuGemMmap = IoctlNumber.Iowr<DrmAmdgpuGemMmap>(Base, CommandBase + 0x01);
     public static readonly uint AmdgpuGemVa = IoctlNumber.Iow<DrmAmdgpuGemVa>(Base, CommandBase + 0x08);
     public static readonly uint AmdgpuGemOp = IoctlNumber.Iowr<DrmAmdgpuGemOp>(Base, CommandBase + 0x10);
-
-    /// <summary>Seed 000's single CRIU op (kept for the ABI record; the engine restores through the per-object ioctls).</summary>
-    public static readonly uint AmdgpuCriuOp = IoctlNumber.Iowr<DrmAmdgpuCriuArgs>(Base, CommandBase + 0x19);
-    public static readonly uint AmdgpuCriuBoInfo = IoctlNumber.Iowr<DrmAmdgpuCriuBoInfoArgs>(Base, CommandBase + 0x19);
-    public static readonly uint AmdgpuCriuMappingInfo = IoctlNumber.Iowr<DrmAmdgpuCriuMappingInfoArgs>(Base, CommandBase + 0x20);
+    public static readonly uint AmdgpuGemListHandles = IoctlNumber.Iowr<DrmAmdgpuGemListHandles>(Base, CommandBase + 0x19);
 }

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Gpuckpt.Actors.Tests.Recovery;
 using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Actors.Tests.Cluster;
 
@@ -84,8 +84,8 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>Runs the gpuckpt CLI against the cluster (it talks to a node by address, never joins).</summary>
-    public Task<EngineProcess.Result> Cli(params string[] args) =>
-        EngineProcess.Run([.. args, "--config", _conf], new Dictionary<string, string>(), TimeSpan.FromMinutes(3));
+    public Task<GpuckptProcess.Result> Cli(params string[] args) =>
+        GpuckptProcess.RunAsync([.. args, "--config", _conf], timeout: TimeSpan.FromMinutes(3));
 
     private static int[] FreePorts(int count)
     {

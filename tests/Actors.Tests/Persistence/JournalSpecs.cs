@@ -2,8 +2,9 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
 using Gpuckpt.Actors.Persistence;
-using Xunit.Abstractions;
+using Gpuckpt.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Gpuckpt.Actors.Tests.Persistence;
 
@@ -23,7 +24,7 @@ public abstract class JournalSpecs : IAsyncLifetime
     protected JournalSpecs(ITestOutputHelper output)
     {
         _output = output;
-        Seed = int.TryParse(Environment.GetEnvironmentVariable("GPUCKPT_SEED"), out var s) ? s : Environment.TickCount;
+        Seed = TestSeed.Fresh(test: GetType().Name);
         Rng = new Random(Seed);
         _output.WriteLine($"seed {Seed}");
     }

@@ -4,6 +4,7 @@ using Gpuckpt.Actors.Restore;
 using Gpuckpt.Actors.Tests.Persistence;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -145,14 +146,14 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
         return (images, _node.Client.State(pid).Digest);
     }
 
-    private async Task<EngineProcess.Result> Engine(string[] args, string? crashPoint)
+    private async Task<GpuckptProcess.Result> Engine(string[] args, string? crashPoint)
     {
         var (journal, env) = Journal();
         var driver = args[0] == "jobs" ? [] : new[] { "--driver", $"sim:{_node.Server.SocketPath}" };
         var all = args.Concat(driver).Concat(["--state-dir", _dir.Sub("state"), "--journal", journal, "--json"]);
         var environment = new Dictionary<string, string>(env) { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" };
         if (crashPoint is not null) environment["GPUCKPT_CRASH_AT"] = crashPoint;
-        return await EngineProcess.Run(all, environment, ProcessTimeout);
+        return await GpuckptProcess.RunAsync(all, environment, ProcessTimeout);
     }
 
     /// <summary>Same files with the same bytes, and the same segments with the same checksums in the manifest.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -17,7 +18,7 @@ public class DryRunSpecs(ITestOutputHelper output) : EngineSpec(output)
         await Checkpoint(source.Client, pid, images.Path, leaveRunning: true);
         var before = target.Client.Spawn(WorkloadRequest.Named("tiny", 1));
 
-        var run = await EngineProcess.Run(["restore", "--driver", $"sim:{target.Server.SocketPath}", "--images", images.Path, "--dry-run", "--json"],
+        var run = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{target.Server.SocketPath}", "--images", images.Path, "--dry-run", "--json"],
             new Dictionary<string, string>(), TimeSpan.FromMinutes(1));
 
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -37,10 +38,10 @@ public class DryRunSpecs(ITestOutputHelper output) : EngineSpec(output)
     public async Task Bad_input_gets_one_line_and_a_non_zero_exit()
     {
         using var images = new TempDir();
-        var run = await EngineProcess.Run(["verify", images.Sub("missing")], new Dictionary<string, string>(), TimeSpan.FromMinutes(1));
+        var run = await GpuckptProcess.RunAsync(["verify", images.Sub("missing")], new Dictionary<string, string>(), TimeSpan.FromMinutes(1));
 
         Assert.NotEqual(0, run.ExitCode);
-        Assert.Single(run.Stderr.Split('\n'));
+        Assert.Single(run.Stderr.TrimEnd('\n').Split('\n'));
         Assert.StartsWith("gpuckpt: ", run.Stderr);
     }
 }

@@ -43,7 +43,7 @@ public class ImportResolverSpecs
     }
 
     private static RenderBo Bo(uint handle, ulong inode, bool import) =>
-        new(new DrmAmdgpuCriuBoBucket { gem_handle = handle, size = 4096, flags = import ? AmdgpuCriuFlags.BoIsImport : 0 }, 0, [], inode);
+        new(new DrmAmdgpuGemListHandlesEntry { gem_handle = handle, size = 4096, flags = import ? AmdgpuGem.ListHandlesFlagIsImport : 0 }, 0, [], inode);
 
     private static RenderNodeSnapshot Node(uint gpu, params RenderBo[] bos) => new(128, gpu, bos);
 }

@@ -182,9 +182,9 @@ public sealed class KfdDriverSpecs : IDisposable
 
         var close = new DrmGemClose { handle = 1 };
         Assert.Equal(Errno.ENOTTY, node.GemClose(ref close));
-        var info = new DrmAmdgpuCriuBoInfoArgs { num_bos = 4 };
-        Assert.Equal(Errno.EINVAL, node.CriuBoInfo(ref info, new DrmAmdgpuCriuBoBucket[2]));
-        Assert.Equal(Errno.ENOTTY, node.CriuBoInfo(ref info, new DrmAmdgpuCriuBoBucket[4]));
+        var info = new DrmAmdgpuGemListHandles { num_entries = 4 };
+        Assert.Equal(Errno.EINVAL, node.GemListHandles(ref info, new DrmAmdgpuGemListHandlesEntry[2]));
+        Assert.Equal(Errno.ENOTTY, node.GemListHandles(ref info, new DrmAmdgpuGemListHandlesEntry[4]));
     }
 
     [Fact]

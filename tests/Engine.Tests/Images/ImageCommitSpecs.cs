@@ -1,5 +1,6 @@
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Images.Proto;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -9,7 +10,7 @@ public sealed class ImageCommitSpecs
     [Fact]
     public void Before_commit_the_image_is_not_readable_as_committed_and_after_it_is()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed, commit: false);
 
         Assert.Equal(ImageState.InProgress, ManifestCodec.Load(image.Directory).State);
@@ -26,7 +27,7 @@ public sealed class ImageCommitSpecs
     [Fact]
     public void A_manifest_whose_replacement_never_landed_is_the_old_one_whole()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed, commit: false);
         var before = File.ReadAllBytes(image.FilePath(ImageManifest.FileName));
         image.Writer.Commit(image.Links);

@@ -1,4 +1,5 @@
 using Gpuckpt.Engine.Images;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -8,7 +9,7 @@ public sealed class ImageCorruptionSpecs
     [Fact]
     public void A_flipped_byte_anywhere_in_any_file_fails_verify_naming_that_file_and_segment()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         Assert.True(ImageVerifier.Verify(image.Directory).Ok, $"fresh image, {image.Why}");
         var manifest = ManifestCodec.Load(image.Directory);
@@ -46,7 +47,7 @@ public sealed class ImageCorruptionSpecs
     [Fact]
     public void A_flipped_byte_in_a_hole_fails_the_verified_read_of_that_segment()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var (name, (payload, chunks)) = image.Pages.First();
         var zeroChunk = chunks[1];
@@ -69,7 +70,7 @@ public sealed class ImageCorruptionSpecs
     [Fact]
     public void A_truncated_file_is_refused_with_its_name_and_sizes()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var name = image.Pages.Keys.Last();
         var path = image.FilePath(name);
@@ -88,7 +89,7 @@ public sealed class ImageCorruptionSpecs
     [Fact]
     public void A_missing_file_and_a_stray_file_are_refused()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var dmabuf = ImageFileName.Dmabuf(SampleImage.DmabufId);
         File.Move(image.FilePath(dmabuf), image.FilePath(ImageFileName.Dmabuf(99)));
@@ -107,7 +108,7 @@ public sealed class ImageCorruptionSpecs
     [Fact]
     public void An_in_progress_image_is_refused_by_open_and_verify()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed, commit: false);
 
         var e = Assert.Throws<ImageException>(() => ImageReader.Open(image.Directory));
@@ -121,7 +122,7 @@ public sealed class ImageCorruptionSpecs
     [Fact]
     public void An_aborted_image_says_why_it_failed()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed, commit: false);
         image.Writer.Abort("GPU 1a2b: copy failed: EIO");
 

@@ -1,4 +1,5 @@
 using Gpuckpt.Engine.Images;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -8,7 +9,7 @@ public sealed class ImageInspectorSpecs
     [Fact]
     public void An_unfinished_image_shows_its_state_and_what_its_writer_left()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed, commit: false);
         image.Writer.Dispose();
 
@@ -24,7 +25,7 @@ public sealed class ImageInspectorSpecs
     [Fact]
     public void Kfd_bo_contents_lie_back_to_back_per_gpu_in_bucket_order()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var inspection = ImageInspector.Inspect(image.Directory);
         foreach (var gpu in image.Gpus)
@@ -42,7 +43,7 @@ public sealed class ImageInspectorSpecs
     [Fact]
     public void A_committed_image_with_a_stray_file_reports_it_as_a_problem()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         File.WriteAllBytes(image.FilePath(ImageFileName.Dmabuf(77)), [1, 0, 0, 0, 0, 0, 0, 0, 8]);
         var inspection = ImageInspector.Inspect(image.Directory);

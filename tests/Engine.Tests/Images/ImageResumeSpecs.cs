@@ -1,5 +1,6 @@
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Images.Proto;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -9,7 +10,7 @@ public sealed class ImageResumeSpecs
     [Fact]
     public void A_reopened_image_keeps_surviving_pieces_redoes_damaged_ones_and_commits_whole()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed, commit: false);
         var (name, (payload, chunks)) = image.Pages.First();
         image.Writer.Dispose(); // the writer dies before Commit
@@ -59,7 +60,7 @@ public sealed class ImageResumeSpecs
     [Fact]
     public void Reopen_refuses_a_committed_image_and_commit_refuses_a_pages_file_left_behind()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using (var done = new SampleImage(seed))
         {
             var e = Assert.Throws<ImageException>(() => ImageWriter.Reopen(done.Directory));

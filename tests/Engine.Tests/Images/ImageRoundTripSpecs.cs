@@ -2,6 +2,7 @@ using Gpuckpt.Engine.Images;
 using System.Text.Json;
 using Gpuckpt.Engine.Images.Proto;
 using Gpuckpt.Engine.Topology;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -11,7 +12,7 @@ public sealed class ImageRoundTripSpecs
     [Fact]
     public void Messages_and_pages_read_back_equal_to_what_was_written()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var reader = ImageReader.Open(image.Directory);
 
@@ -44,7 +45,7 @@ public sealed class ImageRoundTripSpecs
     [Fact]
     public void Manifest_lists_every_file_with_a_sorted_gapless_cover_of_segments()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var manifest = ManifestCodec.Load(image.Directory);
 
@@ -69,7 +70,7 @@ public sealed class ImageRoundTripSpecs
     [Fact]
     public void Manifest_is_plain_json_with_state_source_links_and_hex_checksums()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         using var doc = JsonDocument.Parse(File.ReadAllBytes(image.FilePath(ImageManifest.FileName)));
         var root = doc.RootElement;
@@ -92,7 +93,7 @@ public sealed class ImageRoundTripSpecs
     [Fact]
     public void Files_start_with_the_payload_length_as_8_little_endian_bytes()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         foreach (var file in Directory.EnumerateFiles(image.Directory, "*.img"))
         {

@@ -1,4 +1,5 @@
 using Gpuckpt.Engine.Images;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -8,7 +9,7 @@ public sealed class LargeOffsetSpecs
     [Fact]
     public void A_pages_file_past_4_GiB_writes_reads_and_verifies_its_far_chunks()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         var random = new Random(seed);
         const int chunk = 8 << 20;
         const long length = (4L << 30) + 3L * chunk + 4096; // past 2^32, and not a multiple of the chunk

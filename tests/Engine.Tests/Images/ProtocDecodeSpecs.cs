@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Gpuckpt.Engine.Images;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -71,7 +72,7 @@ public sealed class ProtocDecodeSpecs
     [ProtocFact]
     public void Kfd_image_carries_the_plugin_field_numbers()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var root = Protoc.DecodeRaw(Payload(image, ImageFileName.Kfd(SampleImage.KfdId)));
 
@@ -109,7 +110,7 @@ public sealed class ProtocDecodeSpecs
     [ProtocFact]
     public void Render_node_and_dmabuf_images_carry_the_plugin_field_numbers()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
         var root = Protoc.DecodeRaw(Payload(image, ImageFileName.RenderNode(SampleImage.RenderBId)));
 

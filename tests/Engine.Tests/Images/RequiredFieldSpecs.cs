@@ -3,6 +3,7 @@ using System.Text.Json;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Images.Proto;
 using Gpuckpt.Engine.Topology;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
@@ -33,7 +34,7 @@ public sealed class RequiredFieldSpecs
     [Fact]
     public void A_gpu_survives_the_trip_through_its_device_entry()
     {
-        var seed = Environment.TickCount;
+        var seed = TestSeed.Fresh();
         var r = new Random(seed);
         uint U() => (uint)r.Next(1, int.MaxValue);
         var gpu = new GpuNode

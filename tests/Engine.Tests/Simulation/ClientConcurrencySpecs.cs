@@ -1,5 +1,6 @@
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Uapi;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Simulation;

@@ -13,7 +13,7 @@ namespace Gpuckpt.Engine.Tests.Simulation;
 public sealed class HandDrivenCheckpointRestoreSpecs
 {
     /// <summary>Everything a checkpoint keeps of one render BO.</summary>
-    private sealed record RenderBoImage(DrmAmdgpuCriuBoBucket Bucket, DrmAmdgpuCriuVmBucket[] Mappings, ulong Inode, byte[]? Contents);
+    private sealed record RenderBoImage(DrmAmdgpuGemListHandlesEntry Bucket, DrmAmdgpuGemVmEntry[] Mappings, ulong Inode, byte[]? Contents);
 
     /// <summary>Everything a checkpoint keeps of one render node: its GPU (by user gpu id) and its BOs.</summary>
     private sealed record RenderNodeImage(uint UserGpuId, List<RenderBoImage> Bos);
@@ -69,7 +69,7 @@ public sealed class HandDrivenCheckpointRestoreSpecs
                 Assert.Equal(0, node.PrimeHandleToFd(ref handle));
                 var inode = a.Client.DmabufInode(handle.fd);
                 a.Client.CloseFd(handle.fd);
-                var isImport = (bucket.flags & AmdgpuCriuFlags.BoIsImport) != 0;
+                var isImport = (bucket.flags & AmdgpuGem.ListHandlesFlagIsImport) != 0;
                 var mmap = new DrmAmdgpuGemMmap { handle = bucket.gem_handle };
                 Assert.Equal(0, node.GemMmap(ref mmap));
                 image.Bos.Add(new RenderBoImage(bucket, MappingInfo(node, bucket.gem_handle), inode,
@@ -77,7 +77,7 @@ public sealed class HandDrivenCheckpointRestoreSpecs
             }
             nodes.Add(image);
         }
-        Assert.Contains(nodes, n => n.Bos.Any(x => (x.Bucket.flags & AmdgpuCriuFlags.BoIsImport) != 0));
+        Assert.Contains(nodes, n => n.Bos.Any(x => (x.Bucket.flags & AmdgpuGem.ListHandlesFlagIsImport) != 0));
         Assert.All(nodes, n => Assert.Contains(n.Bos, x => x.Mappings.Length >= 2));
 
         var unpause = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Unpause };
@@ -167,24 +167,24 @@ public sealed class HandDrivenCheckpointRestoreSpecs
         map.Write(0, contents);
     }
 
-    /// <summary>CRIU_BO_INFO with the kernel's rule: too small an array fills nothing and returns the count; retry.</summary>
-    private static DrmAmdgpuCriuBoBucket[] BoInfo(IRenderNode node)
+    /// <summary>GEM_LIST_HANDLES with the kernel's rule: num_entries 0 (or too small) returns only the count; call again.</summary>
+    private static DrmAmdgpuGemListHandlesEntry[] BoInfo(IRenderNode node)
     {
-        var args = new DrmAmdgpuCriuBoInfoArgs { num_bos = 0 };
-        Assert.Equal(0, node.CriuBoInfo(ref args, []));
-        var buckets = new DrmAmdgpuCriuBoBucket[args.num_bos];
-        Assert.Equal(0, node.CriuBoInfo(ref args, buckets));
-        Assert.Equal(buckets.Length, (int)args.num_bos);
-        return buckets;
+        var args = new DrmAmdgpuGemListHandles { num_entries = 0 };
+        Assert.Equal(0, node.GemListHandles(ref args, []));
+        var entries = new DrmAmdgpuGemListHandlesEntry[args.num_entries];
+        Assert.Equal(0, node.GemListHandles(ref args, entries));
+        Assert.Equal(entries.Length, (int)args.num_entries);
+        return entries;
     }
 
-    private static DrmAmdgpuCriuVmBucket[] MappingInfo(IRenderNode node, uint handle)
+    private static DrmAmdgpuGemVmEntry[] MappingInfo(IRenderNode node, uint handle)
     {
-        var args = new DrmAmdgpuCriuMappingInfoArgs { gem_handle = handle, num_mappings = 0 };
-        Assert.Equal(0, node.CriuMappingInfo(ref args, []));
-        var buckets = new DrmAmdgpuCriuVmBucket[args.num_mappings];
-        Assert.Equal(0, node.CriuMappingInfo(ref args, buckets));
-        return buckets;
+        var args = new DrmAmdgpuGemOp { handle = handle, op = AmdgpuGem.GemOpGetMappingInfo, num_entries = 0 };
+        Assert.Equal(0, node.GemMappingInfo(ref args, []));
+        var entries = new DrmAmdgpuGemVmEntry[args.num_entries];
+        Assert.Equal(0, node.GemMappingInfo(ref args, entries));
+        return entries;
     }
 
     private static void ChangeHandle(IRenderNode node, uint from, uint to)
@@ -201,7 +201,7 @@ public sealed class HandDrivenCheckpointRestoreSpecs
             var va = new DrmAmdgpuGemVa
             {
                 handle = bo.Bucket.gem_handle, operation = AmdgpuGem.VaOpMap, flags = (uint)m.flags,
-                va_address = m.start * GpuPage, offset_in_bo = m.offset, map_size = (m.last - m.start + 1) * GpuPage,
+                va_address = m.addr, offset_in_bo = m.offset, map_size = m.size,
             };
             Assert.Equal(0, node.GemVa(ref va));
         }

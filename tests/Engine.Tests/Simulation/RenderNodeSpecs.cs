@@ -35,28 +35,77 @@ public sealed class RenderNodeSpecs : IDisposable
     }
 
     [Fact]
-    public void Bo_info_with_too_small_an_array_fills_nothing_and_returns_the_count()
+    public void List_handles_and_mapping_info_with_too_small_an_array_fill_nothing_and_return_the_count()
     {
         var pid = Client.Spawn(WorkloadRequest.Named("train", 5, sizeBytes: 8UL << 20));
         var minor = Client.RenderMinorsOpenedBy(pid)[0];
         using var node = Client.OpenRenderNode(pid, minor);
-        var sentinel = new DrmAmdgpuCriuBoBucket { gem_handle = 0xabcdef, size = 12345 };
+        var sentinel = new DrmAmdgpuGemListHandlesEntry { gem_handle = 0xabcdef, size = 12345, alignment = 77 };
         var small = new[] { sentinel, sentinel };
-        var args = new DrmAmdgpuCriuBoInfoArgs { num_bos = 2 };
-        Assert.Equal(0, node.CriuBoInfo(ref args, small));
-        Assert.True(args.num_bos > 20, $"{args.num_bos} BOs");
+        var args = new DrmAmdgpuGemListHandles { num_entries = 2 };
+        Assert.Equal(0, node.GemListHandles(ref args, small));
+        Assert.True(args.num_entries > 20, $"{args.num_entries} BOs");
         Assert.All(small, b => Assert.Equal(sentinel, b));
 
-        var all = new DrmAmdgpuCriuBoBucket[args.num_bos];
-        Assert.Equal(0, node.CriuBoInfo(ref args, all));
+        var all = new DrmAmdgpuGemListHandlesEntry[args.num_entries];
+        Assert.Equal(0, node.GemListHandles(ref args, all));
         Assert.Equal(all.Length, all.Select(b => b.gem_handle).Distinct().Count());
-        Assert.Contains(all, b => (b.flags & AmdgpuCriuFlags.BoIsImport) != 0);
+        Assert.Contains(all, b => (b.flags & AmdgpuGem.ListHandlesFlagIsImport) != 0);
+        // train asks for no alignment, a page, 64 KiB and 2 MiB; the kernel reports page_alignment in pages.
+        Assert.Equal(new ulong[] { 0, 1, 16, 512 }, all.Where(b => (b.flags & AmdgpuGem.ListHandlesFlagIsImport) == 0).Select(b => b.alignment).Distinct().Order());
 
-        var mappings = new DrmAmdgpuCriuMappingInfoArgs { gem_handle = all.First(b => (b.flags & AmdgpuCriuFlags.BoIsImport) == 0).gem_handle, num_mappings = 1 };
-        var one = new DrmAmdgpuCriuVmBucket[1];
-        Assert.Equal(0, node.CriuMappingInfo(ref mappings, one));
-        Assert.InRange(mappings.num_mappings, 2u, 3u);
+        var handle = all.First(b => (b.flags & AmdgpuGem.ListHandlesFlagIsImport) == 0).gem_handle;
+        var mappings = new DrmAmdgpuGemOp { handle = handle, op = AmdgpuGem.GemOpGetMappingInfo, num_entries = 1 };
+        var one = new DrmAmdgpuGemVmEntry[1];
+        Assert.Equal(0, node.GemMappingInfo(ref mappings, one));
+        Assert.InRange(mappings.num_entries, 2u, 3u);
         Assert.Equal(default, one[0]);
+
+        var every = new DrmAmdgpuGemVmEntry[mappings.num_entries];
+        Assert.Equal(0, node.GemMappingInfo(ref mappings, every));
+        Assert.All(every, m => Assert.True(m.size > 0 && m.addr % Page == 0 && m.size % Page == 0, $"mapping 0x{m.addr:x}+0x{m.size:x} not in bytes of whole pages"));
+    }
+
+    [Fact]
+    public void Gem_op_refuses_non_zero_padding_and_ops_it_does_not_know()
+    {
+        var (_, node) = FreshNode();
+        using var _ = node;
+        var handle = Create(node, 4 * Page);
+        var padded = new DrmAmdgpuGemOp { handle = handle, op = AmdgpuGem.GemOpGetMappingInfo, padding = 1 };
+        Assert.Equal(Errno.EINVAL, node.GemMappingInfo(ref padded, []));
+        var missing = new DrmAmdgpuGemOp { handle = handle + 100, op = AmdgpuGem.GemOpGetMappingInfo };
+        Assert.Equal(Errno.ENOENT, node.GemMappingInfo(ref missing, []));
+        var count = new DrmAmdgpuGemOp { handle = handle, op = AmdgpuGem.GemOpGetMappingInfo };
+        Assert.Equal(0, node.GemMappingInfo(ref count, []));
+        Assert.Equal(0u, count.num_entries);
+    }
+
+    /// <summary>drm_amdgpu_gem_va as Debian 12's headers declare it: the 40 bytes before mainline grew it.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct OlderGemVa
+    {
+        public uint handle, _pad, operation, flags;
+        public ulong va_address, offset_in_bo, map_size;
+    }
+
+    [Fact]
+    public void A_gem_va_from_older_headers_is_zero_extended_and_a_grown_one_with_syncobjs_is_refused()
+    {
+        var (_, node) = FreshNode();
+        using var _ = node;
+        var handle = Create(node, 8 * Page);
+        var older = new OlderGemVa { handle = handle, operation = AmdgpuGem.VaOpMap, flags = AmdgpuGem.VmPageReadable, va_address = 0x200000, map_size = 4 * Page };
+        var request = IoctlNumber.Encode(IoctlNumber.Write, DrmIoctls.Base, DrmIoctls.CommandBase + 0x08, Sizes.Of<OlderGemVa>());
+        Assert.Equal(40, IoctlNumber.Size(request));
+        Assert.Equal(0, Client.RenderIoctl(node.Fd, request, ref older, []));
+        var info = new DrmAmdgpuGemOp { handle = handle, op = AmdgpuGem.GemOpGetMappingInfo, num_entries = 1 };
+        var mapped = new DrmAmdgpuGemVmEntry[1];
+        Assert.Equal(0, node.GemMappingInfo(ref info, mapped));
+        Assert.Equal(new DrmAmdgpuGemVmEntry { addr = 0x200000, size = 4 * Page, offset = 0, flags = AmdgpuGem.VmPageReadable }, mapped[0]);
+
+        var fenced = new DrmAmdgpuGemVa { handle = handle, operation = AmdgpuGem.VaOpMap, va_address = 0x400000, map_size = Page, num_syncobj_handles = 1 };
+        Assert.Equal(Errno.EINVAL, node.GemVa(ref fenced));
     }
 
     [Fact]
@@ -128,10 +177,10 @@ public sealed class RenderNodeSpecs : IDisposable
         var mmap = new DrmAmdgpuGemMmap { handle = handle };
         Assert.Equal(0, n0.GemMmap(ref mmap));
         using (var w = Client.MapBo(n0.Minor, mmap.addr_ptr, (ulong)data.Length, writable: true)) w.Write(0, data);
-        var info = new DrmAmdgpuCriuBoInfoArgs { num_bos = 1 };
-        var bucket = new DrmAmdgpuCriuBoBucket[1];
-        Assert.Equal(0, n1.CriuBoInfo(ref info, bucket));
-        Assert.Equal(AmdgpuCriuFlags.BoIsImport, bucket[0].flags);
+        var info = new DrmAmdgpuGemListHandles { num_entries = 1 };
+        var bucket = new DrmAmdgpuGemListHandlesEntry[1];
+        Assert.Equal(0, n1.GemListHandles(ref info, bucket));
+        Assert.Equal(AmdgpuGem.ListHandlesFlagIsImport, bucket[0].flags);
         Assert.Equal(mmap.addr_ptr, MmapOffset(n1, bucket[0].gem_handle));
         var back = new byte[data.Length];
         using (var r = Client.MapBo(n0.Minor, MmapOffset(n1, bucket[0].gem_handle), bucket[0].size, writable: false)) r.Read(0, back);
@@ -199,10 +248,10 @@ public sealed class RenderNodeSpecs : IDisposable
         int fd;
         using (var node = Client.OpenRenderNode(exporter, minor))
         {
-            var info = new DrmAmdgpuCriuBoInfoArgs { num_bos = 8 };
-            var buckets = new DrmAmdgpuCriuBoBucket[8];
-            Assert.Equal(0, node.CriuBoInfo(ref info, buckets));
-            var own = buckets.Take((int)info.num_bos).First(b => (b.flags & AmdgpuCriuFlags.BoIsImport) == 0);
+            var info = new DrmAmdgpuGemListHandles { num_entries = 8 };
+            var buckets = new DrmAmdgpuGemListHandlesEntry[8];
+            Assert.Equal(0, node.GemListHandles(ref info, buckets));
+            var own = buckets.Take((int)info.num_entries).First(b => (b.flags & AmdgpuGem.ListHandlesFlagIsImport) == 0);
             expected = new byte[own.size];
             using (var r = Client.MapBo(minor, MmapOffset(node, own.gem_handle), own.size, writable: false)) r.Read(0, expected);
             var export = new DrmPrimeHandle { handle = own.gem_handle };
@@ -218,9 +267,9 @@ public sealed class RenderNodeSpecs : IDisposable
         Client.Kill(exporter);
 
         // The importer's handle keeps the memory: same bytes, same place.
-        var mine = new DrmAmdgpuCriuBoInfoArgs { num_bos = 1 };
-        var bucket = new DrmAmdgpuCriuBoBucket[1];
-        Assert.Equal(0, other.CriuBoInfo(ref mine, bucket));
+        var mine = new DrmAmdgpuGemListHandles { num_entries = 1 };
+        var bucket = new DrmAmdgpuGemListHandlesEntry[1];
+        Assert.Equal(0, other.GemListHandles(ref mine, bucket));
         var bytes = new byte[bucket[0].size];
         var offset = MmapOffset(other, bucket[0].gem_handle);
         using (var r = Client.MapBo(other.Minor, offset, bucket[0].size, writable: false)) r.Read(0, bytes);

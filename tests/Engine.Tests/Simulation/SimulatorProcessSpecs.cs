@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Uapi;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Simulation;
@@ -16,7 +16,7 @@ public sealed class SimulatorProcessSpecs
         var socket = TestSimulator.NewSocketPath();
         using (var sim = SimulatorProcess.Start(socket, gpus: 2, idSeed: 7))
         {
-            Assert.Contains("simulator ready", sim.Output);
+            Assert.StartsWith($"simulator ready on {socket}: 2 GPUs", sim.Ready);
             uint pid;
             string digest;
             using (var first = SimulatorClient.Connect(socket))
@@ -52,14 +52,14 @@ public sealed class SimulatorProcessSpecs
         using var sim = SimulatorProcess.Start(socket, gpus: 2, idSeed: 8);
         var driver = $"sim:{socket}";
 
-        var spawn = Gpuckpt("spawn", "--driver", driver, "--workload", "tiny", "--seed", "5", "--json");
-        Assert.Equal(0, spawn.Exit);
-        var pid = JsonDocument.Parse(spawn.Out).RootElement.GetProperty("pid").GetUInt32();
+        var spawn = GpuckptProcess.Run("spawn", "--driver", driver, "--workload", "tiny", "--seed", "5", "--json");
+        Assert.Equal(0, spawn.ExitCode);
+        var pid = JsonDocument.Parse(spawn.Stdout).RootElement.GetProperty("pid").GetUInt32();
 
-        Assert.Equal(0, Gpuckpt("run", "--driver", driver, "--pid", pid.ToString(), "--steps", "3").Exit);
-        var state = Gpuckpt("state", "--driver", driver, "--pid", pid.ToString(), "--json");
-        Assert.Equal(0, state.Exit);
-        var json = JsonDocument.Parse(state.Out).RootElement;
+        Assert.Equal(0, GpuckptProcess.Run("run", "--driver", driver, "--pid", pid.ToString(), "--steps", "3").ExitCode);
+        var state = GpuckptProcess.Run("state", "--driver", driver, "--pid", pid.ToString(), "--json");
+        Assert.Equal(0, state.ExitCode);
+        var json = JsonDocument.Parse(state.Stdout).RootElement;
         Assert.Equal(3UL, json.GetProperty("step").GetUInt64());
         Assert.True(json.GetProperty("running").GetBoolean());
 
@@ -69,31 +69,20 @@ public sealed class SimulatorProcessSpecs
         local.Client.Run(twin, 3);
         Assert.Equal(local.Client.State(twin).Digest, json.GetProperty("digest").GetString());
 
-        var missing = Gpuckpt("state", "--driver", driver, "--pid", "99999", "--json");
-        Assert.NotEqual(0, missing.Exit);
-        Assert.Contains("ESRCH", missing.Err);
-        var kfd = Gpuckpt("run", "--driver", "kfd", "--pid", "1", "--steps", "1");
-        Assert.Equal(2, kfd.Exit);
-        Assert.Contains("simulated driver", kfd.Err);
+        var missing = GpuckptProcess.Run("state", "--driver", driver, "--pid", "99999", "--json");
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("ESRCH", missing.Stderr);
+        var kfd = GpuckptProcess.Run("run", "--driver", "kfd", "--pid", "1", "--steps", "1");
+        Assert.Equal(2, kfd.ExitCode);
+        Assert.Contains("simulated driver", kfd.Stderr);
     }
 
     [Fact]
     public void The_simulator_refuses_a_missing_topology_file()
     {
-        var r = Gpuckpt("simulator", "--socket", TestSimulator.NewSocketPath(), "--topology", "/nonexistent/topology.json");
-        Assert.Equal(2, r.Exit);
-        Assert.Contains("/nonexistent/topology.json", r.Err);
+        var r = GpuckptProcess.Run("simulator", "--socket", TestSimulator.NewSocketPath(), "--topology", "/nonexistent/topology.json");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("/nonexistent/topology.json", r.Stderr);
     }
 
-    private static (int Exit, string Out, string Err) Gpuckpt(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), $"gpuckpt {string.Join(' ', args)} hung");
-        return (p.ExitCode, stdout.Result, stderr);
-    }
 }

@@ -84,6 +84,7 @@ public sealed class AbiSpecs
             ["DRM_IOCTL_AMDGPU_GEM_MMAP"] = "drm_amdgpu_gem_mmap",
             ["DRM_IOCTL_AMDGPU_GEM_VA"] = "drm_amdgpu_gem_va",
             ["DRM_IOCTL_AMDGPU_GEM_OP"] = "drm_amdgpu_gem_op",
+            ["DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES"] = "drm_amdgpu_gem_list_handles",
             ["DRM_IOCTL_AMDGPU_CRIU_OP"] = "drm_amdgpu_criu_args",
             ["DRM_IOCTL_AMDGPU_CRIU_BO_INFO"] = "drm_amdgpu_criu_bo_info_args",
             ["DRM_IOCTL_AMDGPU_CRIU_MAPPING_INFO"] = "drm_amdgpu_criu_mapping_info_args",
@@ -97,16 +98,81 @@ public sealed class AbiSpecs
         }
     }
 
-    [Fact]
-    public void A_wrong_offset_is_reported_with_struct_and_field()
+    [Theory]
+    [InlineData("\"offset_in_bo\":24", "\"offset_in_bo\":20", "drm_amdgpu_gem_va.offset_in_bo: C# 20, C headers 24")]
+    [InlineData("\"alignment\":32", "\"alignment\":24", "drm_amdgpu_gem_list_handles_entry.alignment: C# 24, C headers 32")]
+    [InlineData("\"num_entries\":16", "\"num_entries\":12", "drm_amdgpu_gem_op.num_entries: C# 12, C headers 16")]
+    public void A_wrong_offset_is_reported_with_struct_and_field(string right, string wrong, string message)
     {
         using var c = CHeaderAbi.Run();
-        var tampered = AbiCatalog.ToJson().Replace("\"offset_in_bo\":24", "\"offset_in_bo\":20", StringComparison.Ordinal);
-        Assert.NotEqual(AbiCatalog.ToJson(), tampered);
-        using var ours = JsonDocument.Parse(tampered);
+        var json = AbiCatalog.ToJson();
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(json, System.Text.RegularExpressions.Regex.Escape(right)));
+        using var ours = JsonDocument.Parse(json.Replace(right, wrong, StringComparison.Ordinal));
         var mismatches = Compare(ours.RootElement, "C#", c.RootElement, "C headers");
         var only = Assert.Single(mismatches);
-        Assert.Equal("drm_amdgpu_gem_va.offset_in_bo: C# 20, C headers 24", only);
+        Assert.Equal(message, only);
+    }
+
+    [Fact]
+    public void The_mainline_declaration_agrees_with_the_installed_amdgpu_header_on_every_member_both_have()
+    {
+        // Debian 12's amdgpu_drm.h (libdrm 2.4.114) has these members; mainline grew gem_va and gem_op behind them.
+        var older = new Dictionary<string, string[]>
+        {
+            ["drm_amdgpu_gem_create"] = ["in.bo_size", "in.alignment", "in.domains", "in.domain_flags", "out.handle"],
+            ["drm_amdgpu_gem_mmap"] = ["in.handle", "in._pad", "out.addr_ptr"],
+            ["drm_amdgpu_gem_va"] = ["handle", "_pad", "operation", "flags", "va_address", "offset_in_bo", "map_size"],
+            ["drm_amdgpu_gem_op"] = ["handle", "op", "value"],
+        };
+        var values = AbiCatalog.Constants.Where(v => v.Name.StartsWith("AMDGPU_", StringComparison.Ordinal) && !AbiCatalog.IsProposal(v.Origin)
+                                                     && v.Name is not ("AMDGPU_GEM_OP_GET_MAPPING_INFO" or "AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT"))
+            .Select(v => v.Name).ToList();
+        using var installed = CHeaderAbi.RunInstalled(older.Select(kv => (AbiCatalog.Structs.Single(s => s.Name == kv.Key), kv.Value)).ToList(), values);
+
+        var diffs = new List<string>();
+        foreach (var (name, members) in older)
+        {
+            var ours = AbiCatalog.Structs.Single(s => s.Name == name);
+            var theirs = installed.RootElement.GetProperty("structs").GetProperty(name);
+            var size = theirs.GetProperty("size").GetInt64();
+            if (size > ours.Size) diffs.Add($"{name}: installed {size} bytes, mainline declaration {ours.Size}");
+            foreach (var member in members)
+            {
+                var offset = theirs.GetProperty("fields").GetProperty(member).GetInt64();
+                var mine = ours.Fields.Single(f => f.CName == member).Offset;
+                if (offset != mine) diffs.Add($"{name}.{member}: installed {offset}, mainline declaration {mine}");
+            }
+        }
+        foreach (var name in values)
+        {
+            var theirs = installed.RootElement.GetProperty("constants").GetProperty(name).GetUInt64();
+            var mine = AbiCatalog.Constants.Single(v => v.Name == name).Value;
+            if (theirs != mine) diffs.Add($"{name}: installed 0x{theirs:x}, mainline declaration 0x{mine:x}");
+        }
+        Assert.True(diffs.Count == 0, string.Join("\n", diffs));
+        Assert.Equal(16, values.Count);
+    }
+
+    [Fact]
+    public void Every_request_the_engine_issues_is_mainline_and_no_proposal_is_among_them()
+    {
+        var issued = typeof(DrmIoctls).GetFields().Concat(typeof(KfdIoctls).GetFields())
+            .Where(f => f.IsStatic && !f.IsLiteral && f.FieldType == typeof(uint))
+            .Select(f => (uint)f.GetValue(null)!)
+            .ToList();
+        Assert.Equal(11, issued.Count);
+        foreach (var request in issued)
+        {
+            var entry = AbiCatalog.Ioctls.Where(v => v.Value == request && !AbiCatalog.IsProposal(v.Origin)).ToList();
+            Assert.True(entry.Count == 1, $"request 0x{request:x8} is not one mainline entry of the catalog");
+        }
+        var proposals = AbiCatalog.Ioctls.Where(v => AbiCatalog.IsProposal(v.Origin)).ToList();
+        Assert.Equal(3, proposals.Count);
+
+        // The trap the proposal left: BO_INFO has GEM_LIST_HANDLES' request number, but its entries are 8 bytes shorter.
+        Assert.Equal(DrmIoctls.AmdgpuGemListHandles, AmdgpuCriuProposals.CriuBoInfo);
+        Assert.Equal(40, Sizes.Of<DrmAmdgpuGemListHandlesEntry>());
+        Assert.Equal(32, Sizes.Of<DrmAmdgpuCriuBoBucket>());
     }
 
     /// <summary>Every entry of <paramref name="a"/> against <paramref name="b"/> and back: one line per difference, naming struct and field.</summary>

@@ -7,8 +7,11 @@ using Gpuckpt.Engine.Uapi;
 namespace Gpuckpt.Engine.Tests.Uapi;
 
 /// <summary>
-/// Compiles a C program against the installed kernel headers (plus the proposals they lack) that prints, for every
-/// name in <see cref="AbiCatalog"/>, what sizeof/offsetof and the ioctl macros say: the JSON `gpuckpt abi --json` prints.
+/// Compiles a C program that prints, for every name in <see cref="AbiCatalog"/>, what sizeof/offsetof and the ioctl
+/// macros say: the JSON `gpuckpt abi --json` prints. KFD and DRM core come from the installed headers; the amdgpu
+/// render-node part from the mainline declaration (amdgpu_drm_mainline.h, which Debian 12's headers predate); the
+/// unmerged proposals from their own declaration. <see cref="RunInstalled"/> compiles against the installed
+/// amdgpu_drm.h instead, to hold the mainline declaration to what both have.
 /// </summary>
 internal static class CHeaderAbi
 {
@@ -17,6 +20,12 @@ internal static class CHeaderAbi
 
     public static string ProposalsHeader([CallerFilePath] string here = "") =>
         Path.Combine(Path.GetDirectoryName(here)!, "amdgpu_criu_proposals.h");
+
+    public static string MainlineHeader([CallerFilePath] string here = "") =>
+        Path.Combine(Path.GetDirectoryName(here)!, "amdgpu_drm_mainline.h");
+
+    private static readonly string[] CatalogIncludes =
+        ["<linux/kfd_ioctl.h>", "<linux/kfd_sysfs.h>", "<drm/drm.h>", "\"amdgpu_drm_mainline.h\"", "\"amdgpu_criu_proposals.h\""];
 
     /// <summary>The JSON the C program prints; fails loudly, naming the apt package, when gcc or a header is missing.</summary>
     public static JsonDocument Run(string? searchPath = null, string kfdHeader = KfdHeader, string libdrmDir = LibdrmDir)
@@ -28,17 +37,34 @@ internal static class CHeaderAbi
         foreach (var h in new[] { "drm.h", "amdgpu_drm.h" })
             if (!File.Exists(Path.Combine(libdrmDir, h)))
                 throw new InvalidOperationException($"{libdrmDir}/{h} missing: apt-get install libdrm-dev");
-        var proposals = ProposalsHeader();
-        if (!File.Exists(proposals)) throw new InvalidOperationException($"{proposals} missing from the test sources");
+        return Compile(gcc, Program(CatalogIncludes, AbiCatalog.Structs.Select(st => (st, st.Fields.Select(f => f.CName).ToArray())).ToList(),
+            AbiCatalog.Ioctls.Select(v => v.Name).ToList(), AbiCatalog.Constants.Select(v => v.Name).ToList()));
+    }
 
+    /// <summary>
+    /// The same JSON for <paramref name="structs"/> (only the members named) and <paramref name="values"/>, compiled
+    /// against the installed &lt;amdgpu_drm.h&gt; (libdrm) and no mainline or proposal declarations.
+    /// </summary>
+    public static JsonDocument RunInstalled(IReadOnlyList<(AbiStruct Struct, string[] Members)> structs, IReadOnlyList<string> values)
+    {
+        var gcc = FindOnPath("gcc", Environment.GetEnvironmentVariable("PATH") ?? "") ?? throw new InvalidOperationException(
+            "gcc not found on PATH: the ABI proof compiles against the C headers (apt-get install gcc)");
+        return Compile(gcc, Program(["<linux/kfd_ioctl.h>", "<drm/drm.h>", "<amdgpu_drm.h>"], structs, [], values));
+    }
+
+    private static JsonDocument Compile(string gcc, string program)
+    {
+        foreach (var header in new[] { ProposalsHeader(), MainlineHeader() })
+            if (!File.Exists(header)) throw new InvalidOperationException($"{header} missing from the test sources");
         var dir = Directory.CreateTempSubdirectory("gpuckpt-abi-");
         try
         {
             // kfd_ioctl.h includes <drm/drm.h>; libdrm installs it as libdrm/drm.h.
             File.CreateSymbolicLink(Path.Combine(dir.FullName, "drm"), LibdrmDir);
-            File.Copy(proposals, Path.Combine(dir.FullName, "amdgpu_criu_proposals.h"));
+            foreach (var header in new[] { ProposalsHeader(), MainlineHeader() })
+                File.Copy(header, Path.Combine(dir.FullName, Path.GetFileName(header)));
             var source = Path.Combine(dir.FullName, "abi.c");
-            File.WriteAllText(source, Program());
+            File.WriteAllText(source, program);
             var exe = Path.Combine(dir.FullName, "abi");
             var (rc, _, err) = Exec(gcc, ["-std=gnu11", "-Wall", "-Werror", "-I", dir.FullName, "-I", LibdrmDir, "-o", exe, source]);
             if (rc != 0) throw new InvalidOperationException($"gcc failed ({rc}) on {source}:\n{err}");
@@ -52,50 +78,47 @@ internal static class CHeaderAbi
         }
     }
 
-    /// <summary>The C source: one printf per catalog entry, values from sizeof, offsetof and the header macros.</summary>
-    public static string Program()
+    /// <summary>The C source: one printf per entry, values from sizeof, offsetof and the header macros.</summary>
+    public static string Program(IReadOnlyList<string> includes, IReadOnlyList<(AbiStruct Struct, string[] Members)> structs,
+        IReadOnlyList<string> ioctls, IReadOnlyList<string> constants)
     {
         var c = new StringBuilder();
         c.AppendLine("#include <stddef.h>");
         c.AppendLine("#include <stdio.h>");
         c.AppendLine("#include <fcntl.h>");
-        c.AppendLine("#include <linux/kfd_ioctl.h>");
-        c.AppendLine("#include <linux/kfd_sysfs.h>");
-        c.AppendLine("#include <drm/drm.h>");
-        c.AppendLine("#include <amdgpu_drm.h>");
-        c.AppendLine("#include \"amdgpu_criu_proposals.h\"");
+        foreach (var include in includes) c.AppendLine($"#include {include}");
         c.AppendLine("int main(void) {");
         c.AppendLine("  printf(\"{\\\"structs\\\":{\");");
         var first = true;
-        foreach (var s in AbiCatalog.Structs)
+        foreach (var (s, members) in structs)
         {
             c.AppendLine($"  printf(\"{(first ? "" : ",")}\\\"{s.Name}\\\":{{\\\"size\\\":%zu,\\\"fields\\\":{{\", sizeof({s.CType}));");
             var firstField = true;
-            foreach (var f in s.Fields)
+            foreach (var member in members)
             {
-                c.AppendLine($"  printf(\"{(firstField ? "" : ",")}\\\"{f.CName}\\\":%zu\", offsetof({s.CType}, {f.CName}));");
+                c.AppendLine($"  printf(\"{(firstField ? "" : ",")}\\\"{member}\\\":%zu\", offsetof({s.CType}, {member}));");
                 firstField = false;
             }
             c.AppendLine("  printf(\"}}\");");
             first = false;
         }
         c.AppendLine("  printf(\"}\");");
-        Values(c, "ioctls", AbiCatalog.Ioctls);
-        Values(c, "constants", AbiCatalog.Constants);
+        Values(c, "ioctls", ioctls);
+        Values(c, "constants", constants);
         c.AppendLine("  printf(\"}\\n\");");
         c.AppendLine("  return 0;");
         c.AppendLine("}");
         return c.ToString();
     }
 
-    private static void Values(StringBuilder c, string section, IReadOnlyList<AbiValue> values)
+    private static void Values(StringBuilder c, string section, IReadOnlyList<string> names)
     {
         c.AppendLine($"  printf(\",\\\"{section}\\\":{{\");");
         var first = true;
-        foreach (var v in values)
+        foreach (var name in names)
         {
             // Through unsigned int: the headers spell bit 31 as (1 << 31), an int.
-            c.AppendLine($"  printf(\"{(first ? "" : ",")}\\\"{v.Name}\\\":%u\", (unsigned int)({v.Name}));");
+            c.AppendLine($"  printf(\"{(first ? "" : ",")}\\\"{name}\\\":%u\", (unsigned int)({name}));");
             first = false;
         }
         c.AppendLine("  printf(\"}\");");

@@ -1,17 +1,12 @@
-/* Kernel interface the installed headers may lack: declared from the seed documents and the upstream patch series. */
+/*
+ * Design history: the render-node CRIU interfaces the seed documents proposed and Linux did not merge, declared
+ * from the seed documents and the patch series. gpuckpt never issues them; the ABI catalog keeps their layouts.
+ */
 #ifndef GPUCKPT_AMDGPU_CRIU_PROPOSALS_H
 #define GPUCKPT_AMDGPU_CRIU_PROPOSALS_H
 
 #include <linux/types.h>
 #include <drm/drm.h>
-
-#ifndef DRM_IOCTL_GEM_CHANGE_HANDLE
-struct drm_gem_change_handle {
-	__u32 handle;
-	__u32 new_handle;
-};
-#define DRM_IOCTL_GEM_CHANGE_HANDLE DRM_IOWR(0xD2, struct drm_gem_change_handle)
-#endif
 
 /* Seed 000: one CRIU op ioctl on the render node. */
 #ifndef DRM_IOCTL_AMDGPU_CRIU_OP

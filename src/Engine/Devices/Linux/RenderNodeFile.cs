@@ -30,24 +30,24 @@ internal sealed unsafe class RenderNodeFile(uint pid, uint minor, int fd, string
     public int PrimeHandleToFd(ref DrmPrimeHandle args) => DeviceIoctl.Call(Fd, DrmIoctls.PrimeHandleToFd, ref args);
     public int PrimeFdToHandle(ref DrmPrimeHandle args) => DeviceIoctl.Call(Fd, DrmIoctls.PrimeFdToHandle, ref args);
 
-    public int CriuBoInfo(ref DrmAmdgpuCriuBoInfoArgs args, Span<DrmAmdgpuCriuBoBucket> buckets)
+    public int GemListHandles(ref DrmAmdgpuGemListHandles args, Span<DrmAmdgpuGemListHandlesEntry> entries)
     {
-        // The kernel fills num_bos entries when they fit: the count must not promise more room than the span has.
-        if (args.num_bos > (uint)buckets.Length) return Errno.EINVAL;
-        fixed (DrmAmdgpuCriuBoBucket* b = buckets)
+        // The kernel fills num_entries entries when they fit: the count must not promise more room than the span has.
+        if (args.num_entries > (uint)entries.Length) return Errno.EINVAL;
+        fixed (DrmAmdgpuGemListHandlesEntry* e = entries)
         {
-            args.bo_buckets = DeviceIoctl.Address(b, buckets.Length);
-            return DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuCriuBoInfo, ref args);
+            args.entries = DeviceIoctl.Address(e, entries.Length);
+            return DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuGemListHandles, ref args);
         }
     }
 
-    public int CriuMappingInfo(ref DrmAmdgpuCriuMappingInfoArgs args, Span<DrmAmdgpuCriuVmBucket> buckets)
+    public int GemMappingInfo(ref DrmAmdgpuGemOp args, Span<DrmAmdgpuGemVmEntry> entries)
     {
-        if (args.num_mappings > (uint)buckets.Length) return Errno.EINVAL;
-        fixed (DrmAmdgpuCriuVmBucket* b = buckets)
+        if (args.op != AmdgpuGem.GemOpGetMappingInfo || args.num_entries > (uint)entries.Length) return Errno.EINVAL;
+        fixed (DrmAmdgpuGemVmEntry* e = entries)
         {
-            args.vm_buckets = DeviceIoctl.Address(b, buckets.Length);
-            return DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuCriuMappingInfo, ref args);
+            args.value = DeviceIoctl.Address(e, entries.Length);
+            return DeviceIoctl.Call(Fd, DrmIoctls.AmdgpuGemOp, ref args);
         }
     }
 

@@ -46,20 +46,22 @@ internal sealed unsafe class GpuMemory : IDisposable
     /// <summary>Room for <paramref name="vramBytes"/> more VRAM bytes.</summary>
     public bool Fits(ulong vramBytes) => vramBytes <= VramSize && VramUsed <= VramSize - vramBytes;
 
-    public SimBuffer Allocate(ulong size, uint domains, ulong domainFlags, ulong id, string owner)
+    /// <summary>A BO of <paramref name="size"/> bytes at an offset that is a multiple of <paramref name="pageAlignment"/> pages (0 and 1: any page).</summary>
+    public SimBuffer Allocate(ulong size, uint domains, ulong domainFlags, ulong id, string owner, ulong pageAlignment = 1)
     {
         if (size == 0) throw new SimError(Errno.EINVAL, $"{owner}: zero-size BO");
         var length = PageAlign(size);
+        var align = Math.Max(1, pageAlignment) * PageSize;
         var vram = (domains & Uapi.AmdgpuGem.DomainVram) != 0 ? length : 0;
         if (!Fits(vram))
             throw new SimError(Errno.ENOMEM, $"{owner}: {length} bytes of VRAM wanted, {VramSize - VramUsed} of {VramSize} free on {System.IO.Path.GetFileName(Path)}");
-        if (length > MaxFileSize - _end) throw new SimError(Errno.ENOMEM, $"{owner}: {System.IO.Path.GetFileName(Path)} would pass {MaxFileSize} bytes");
-        var offset = _end;
-        _end += length;
+        var offset = (_end + align - 1) / align * align;
+        if (offset > MaxFileSize || length > MaxFileSize - offset) throw new SimError(Errno.ENOMEM, $"{owner}: {System.IO.Path.GetFileName(Path)} would pass {MaxFileSize} bytes");
+        _end = offset + length;
         // Sparse growth: untouched pages cost nothing.
         RandomAccess.SetLength(_file, checked((long)_end));
         VramUsed += vram;
-        var buffer = new SimBuffer(this, id, offset, size, length, domains, domainFlags, vram);
+        var buffer = new SimBuffer(this, id, offset, size, length, domains, domainFlags, vram, pageAlignment);
         _live.Add(offset, buffer);
         return buffer;
     }

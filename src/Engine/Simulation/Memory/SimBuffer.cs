@@ -8,8 +8,9 @@ internal sealed class SimBuffer
 {
     private int _refs;
 
-    public SimBuffer(GpuMemory memory, ulong id, ulong offset, ulong size, ulong length, uint domains, ulong domainFlags, ulong vramBytes)
+    public SimBuffer(GpuMemory memory, ulong id, ulong offset, ulong size, ulong length, uint domains, ulong domainFlags, ulong vramBytes, ulong pageAlignment)
     {
+        PageAlignment = pageAlignment;
         Memory = memory;
         Id = id;
         Offset = offset;
@@ -28,6 +29,9 @@ internal sealed class SimBuffer
     public uint Domains { get; }
     public ulong DomainFlags { get; }
     public ulong VramBytes { get; }
+
+    /// <summary>The kernel's page_alignment of the BO: its GEM_CREATE alignment in pages, rounded up (0 when none was asked).</summary>
+    public ulong PageAlignment { get; }
     public bool Freed { get; private set; }
 
     public SimBuffer AddRef()

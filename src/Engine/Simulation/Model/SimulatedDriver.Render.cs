@@ -39,7 +39,7 @@ internal sealed partial class SimulatedDriver
         var domains = (uint)args.domains;
         if ((domains & (AmdgpuGem.DomainVram | AmdgpuGem.DomainGtt | AmdgpuGem.DomainCpu)) == 0 || args.domains > uint.MaxValue)
             throw new SimError(Errno.EINVAL, $"GEM_CREATE: unsupported domains 0x{args.domains:x}");
-        var buffer = Allocate(file.Gpu, args.bo_size, domains, args.domain_flags, "GEM_CREATE");
+        var buffer = Allocate(file.Gpu, args.bo_size, domains, args.domain_flags, "GEM_CREATE", PageAlignment(args.alignment));
         var bo = new RenderBo(file.NextHandle(), buffer, isImport: false);
         file.Handles[bo.Handle] = bo;
         args = default;
@@ -64,6 +64,8 @@ internal sealed partial class SimulatedDriver
     public void GemVa(FdTable fds, int fd, ref DrmAmdgpuGemVa args)
     {
         var (_, file) = RenderOf(fds, fd, SimOp.GemVa);
+        if (args.num_syncobj_handles != 0 || args.vm_timeline_syncobj_out != 0)
+            throw new SimError(Errno.EINVAL, "GEM_VA: syncobj fences and timelines are not simulated");
         var bo = Handle(file, args.handle, "GEM_VA");
         switch (args.operation)
         {
@@ -130,39 +132,59 @@ internal sealed partial class SimulatedDriver
         args.handle = bo.Handle;
     }
 
-    public void CriuBoInfo(FdTable fds, int fd, ref DrmAmdgpuCriuBoInfoArgs args, Span<DrmAmdgpuCriuBoBucket> buckets)
+    /// <summary>
+    /// GEM_LIST_HANDLES as mainline answers it: with num_entries 0 or too small, only the count comes back (call again
+    /// with room for that many); otherwise every handle in handle order.
+    /// </summary>
+    public void GemListHandles(FdTable fds, int fd, ref DrmAmdgpuGemListHandles args, Span<DrmAmdgpuGemListHandlesEntry> entries)
     {
-        var (_, file) = RenderOf(fds, fd, SimOp.CriuBoInfo);
+        var (_, file) = RenderOf(fds, fd, SimOp.GemListHandles);
         var count = (uint)file.Handles.Count;
-        // Too small an array: nothing filled, the real count returned, the caller retries.
-        if (args.num_bos >= count)
+        if (args.num_entries >= count && count > 0)
         {
-            if (buckets.Length < count) throw new SimError(Errno.EFAULT, "CRIU_BO_INFO: array shorter than num_bos");
+            if (entries.Length < count) throw new SimError(Errno.EFAULT, "GEM_LIST_HANDLES: entries shorter than num_entries");
             var i = 0;
             foreach (var bo in file.Handles.Values)
-                buckets[i++] = new DrmAmdgpuCriuBoBucket
+                entries[i++] = new DrmAmdgpuGemListHandlesEntry
                 {
-                    size = bo.Buffer.Size, alloc_flags = bo.Buffer.DomainFlags,
-                    preferred_domains = bo.Buffer.Domains, flags = bo.IsImport ? AmdgpuCriuFlags.BoIsImport : 0, gem_handle = bo.Handle,
+                    gem_handle = bo.Handle,
+                    flags = bo.IsImport ? AmdgpuGem.ListHandlesFlagIsImport : 0,
+                    size = bo.Buffer.Size,
+                    preferred_domains = bo.Buffer.Domains,
+                    alloc_flags = bo.Buffer.DomainFlags,
+                    alignment = bo.Buffer.PageAlignment,
                 };
         }
-        args.num_bos = count;
+        args.num_entries = count;
     }
 
-    public void CriuMappingInfo(FdTable fds, int fd, ref DrmAmdgpuCriuMappingInfoArgs args, Span<DrmAmdgpuCriuVmBucket> buckets)
+    /// <summary>GEM_OP(GET_MAPPING_INFO) as mainline answers it: addresses and sizes in bytes, the count when the array is too small.</summary>
+    public void GemMappingInfo(FdTable fds, int fd, ref DrmAmdgpuGemOp args, Span<DrmAmdgpuGemVmEntry> entries)
     {
-        var (_, file) = RenderOf(fds, fd, SimOp.CriuMappingInfo);
-        var bo = Handle(file, args.gem_handle, "CRIU_MAPPING_INFO");
+        var (_, file) = RenderOf(fds, fd, SimOp.GemMappingInfo);
+        if (args.padding != 0) throw new SimError(Errno.EINVAL, "GEM_OP: padding must be 0");
+        var bo = Handle(file, args.handle, "GEM_OP");
+        if (args.op != AmdgpuGem.GemOpGetMappingInfo) throw new SimError(Errno.EINVAL, $"GEM_OP: op {args.op} is not simulated");
+        if (args.num_entries > MaxMappingEntries) throw new SimError(Errno.EINVAL, $"GEM_OP(GET_MAPPING_INFO): num_entries {args.num_entries} above {MaxMappingEntries}");
         var count = (uint)bo.Mappings.Count;
-        if (args.num_mappings >= count)
+        if (args.num_entries >= count)
         {
-            if (buckets.Length < count) throw new SimError(Errno.EFAULT, "CRIU_MAPPING_INFO: array shorter than num_mappings");
+            if (entries.Length < count) throw new SimError(Errno.EFAULT, "GEM_OP(GET_MAPPING_INFO): entries shorter than num_entries");
             for (var i = 0; i < bo.Mappings.Count; i++)
             {
                 var m = bo.Mappings[i];
-                buckets[i] = new DrmAmdgpuCriuVmBucket { start = m.Start, last = m.Last, offset = m.Offset, flags = m.Flags };
+                entries[i] = new DrmAmdgpuGemVmEntry
+                {
+                    addr = m.Start * GpuMemory.PageSize,
+                    size = (m.Last - m.Start + 1) * GpuMemory.PageSize,
+                    offset = m.Offset,
+                    flags = m.Flags,
+                };
             }
         }
-        args.num_mappings = count;
+        args.num_entries = count;
     }
+
+    /// <summary>The kernel refuses larger GET_MAPPING_INFO arrays outright.</summary>
+    private const uint MaxMappingEntries = 65536;
 }

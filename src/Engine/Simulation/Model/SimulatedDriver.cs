@@ -94,8 +94,11 @@ internal sealed partial class SimulatedDriver : IDisposable
 
     // ---- BO memory ---------------------------------------------------------------------------------------------
 
-    private SimBuffer Allocate(SimGpu gpu, ulong size, uint domains, ulong domainFlags, string owner) =>
-        gpu.Memory.Allocate(size, domains, domainFlags, _nextBufferId++, owner).AddRef();
+    private SimBuffer Allocate(SimGpu gpu, ulong size, uint domains, ulong domainFlags, string owner, ulong pageAlignment = 1) =>
+        gpu.Memory.Allocate(size, domains, domainFlags, _nextBufferId++, owner, pageAlignment).AddRef();
+
+    /// <summary>The kernel's page_alignment for a GEM_CREATE alignment in bytes: rounded up to whole pages.</summary>
+    private static ulong PageAlignment(ulong alignmentBytes) => (alignmentBytes + GpuMemory.PageSize - 1) / GpuMemory.PageSize;
 
     /// <summary>Where the engine maps [offset, offset+size) of renderD{minor}: the memory file and the copy delay.</summary>
     public (string Path, uint MicrosPerMiB) MapInfo(uint minor, ulong offset, ulong size)
@@ -211,7 +214,7 @@ internal sealed partial class SimulatedDriver : IDisposable
                     "gtt" => AmdgpuGem.DomainGtt,
                     _ => throw new SimError(Errno.EINVAL, $"{name}: unknown render domain '{s.Domain}' (vram, gtt)"),
                 };
-                var buffer = Allocate(gpu, s.Size, domains, 0, name);
+                var buffer = Allocate(gpu, s.Size, domains, 0, name, PageAlignment(s.Alignment));
                 bo = new RenderBo(file.NextHandle(), buffer, isImport: false);
                 ContentFill.Fill(buffer, SimTopology.Mix64(seed ^ ((ulong)i << 32) ^ 0x72656e64));
             }

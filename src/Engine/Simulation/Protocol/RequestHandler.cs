@@ -144,30 +144,47 @@ internal sealed class RequestHandler(SimulatedDriver driver)
         var fd = r.I32();
         var request = r.U32();
         var args = r.Blob();
+        var sent = args.Length;
         var array = r.Blob();
         if (((request >> 8) & 0xff) != DrmIoctls.Base) throw new SimError(Errno.ENOTTY, $"request 0x{request:x} is not a DRM ioctl");
         var nr = IoctlNumber.Nr(request);
         if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemCreate))
-            driver.GemCreate(_fds, fd, ref Struct<DrmAmdgpuGemCreate>(request, DrmIoctls.AmdgpuGemCreate, args));
+            driver.GemCreate(_fds, fd, ref Drm<DrmAmdgpuGemCreate>(request, DrmIoctls.AmdgpuGemCreate, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.GemClose))
-            driver.GemClose(_fds, fd, ref Struct<DrmGemClose>(request, DrmIoctls.GemClose, args));
+            driver.GemClose(_fds, fd, ref Drm<DrmGemClose>(request, DrmIoctls.GemClose, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemMmap))
-            driver.GemMmap(_fds, fd, ref Struct<DrmAmdgpuGemMmap>(request, DrmIoctls.AmdgpuGemMmap, args));
+            driver.GemMmap(_fds, fd, ref Drm<DrmAmdgpuGemMmap>(request, DrmIoctls.AmdgpuGemMmap, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemVa))
-            driver.GemVa(_fds, fd, ref Struct<DrmAmdgpuGemVa>(request, DrmIoctls.AmdgpuGemVa, args));
+            driver.GemVa(_fds, fd, ref Drm<DrmAmdgpuGemVa>(request, DrmIoctls.AmdgpuGemVa, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.GemChangeHandle))
-            driver.GemChangeHandle(_fds, fd, ref Struct<DrmGemChangeHandle>(request, DrmIoctls.GemChangeHandle, args));
+            driver.GemChangeHandle(_fds, fd, ref Drm<DrmGemChangeHandle>(request, DrmIoctls.GemChangeHandle, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.PrimeHandleToFd))
-            driver.PrimeHandleToFd(_fds, fd, ref Struct<DrmPrimeHandle>(request, DrmIoctls.PrimeHandleToFd, args));
+            driver.PrimeHandleToFd(_fds, fd, ref Drm<DrmPrimeHandle>(request, DrmIoctls.PrimeHandleToFd, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle))
-            driver.PrimeFdToHandle(_fds, fd, ref Struct<DrmPrimeHandle>(request, DrmIoctls.PrimeFdToHandle, args));
-        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuCriuBoInfo))
-            driver.CriuBoInfo(_fds, fd, ref Struct<DrmAmdgpuCriuBoInfoArgs>(request, DrmIoctls.AmdgpuCriuBoInfo, args), Cast<DrmAmdgpuCriuBoBucket>(array));
-        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuCriuMappingInfo))
-            driver.CriuMappingInfo(_fds, fd, ref Struct<DrmAmdgpuCriuMappingInfoArgs>(request, DrmIoctls.AmdgpuCriuMappingInfo, args), Cast<DrmAmdgpuCriuVmBucket>(array));
+            driver.PrimeFdToHandle(_fds, fd, ref Drm<DrmPrimeHandle>(request, DrmIoctls.PrimeFdToHandle, ref args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemListHandles))
+            driver.GemListHandles(_fds, fd, ref Drm<DrmAmdgpuGemListHandles>(request, DrmIoctls.AmdgpuGemListHandles, ref args), Cast<DrmAmdgpuGemListHandlesEntry>(array));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemOp))
+            driver.GemMappingInfo(_fds, fd, ref Drm<DrmAmdgpuGemOp>(request, DrmIoctls.AmdgpuGemOp, ref args), Cast<DrmAmdgpuGemVmEntry>(array));
         else
             throw new SimError(Errno.ENOTTY, $"DRM ioctl nr 0x{nr:x} is not simulated");
-        w.Blob(args).Blob(array);
+        w.Blob(args.AsSpan(0, sent)).Blob(array);
+    }
+
+    /// <summary>
+    /// A DRM argument struct as drm_ioctl hands it to the driver: dispatched by number, its size taken from the request;
+    /// a shorter struct (older headers) is zero-extended, a longer one cut to the driver's size. The reply keeps the
+    /// caller's size. The direction bits must be the driver's.
+    /// </summary>
+    private static ref T Drm<T>(uint request, uint expected, ref byte[] bytes) where T : unmanaged
+    {
+        if (request >> 30 != expected >> 30)
+            throw new SimError(Errno.EINVAL, $"request 0x{request:x} has other direction bits than 0x{expected:x}");
+        var size = IoctlNumber.Size(request);
+        if (bytes.Length != size)
+            throw new SimError(Errno.EINVAL, $"{typeof(T).Name}: {bytes.Length} bytes sent, the request encodes {size}");
+        if (size < Sizes.Of<T>()) Array.Resize(ref bytes, Sizes.Of<T>());
+        return ref Unsafe.As<byte, T>(ref bytes[0]);
     }
 
     /// <summary>The struct in <paramref name="bytes"/>; the request's size bits must be the struct's size (else EINVAL).</summary>

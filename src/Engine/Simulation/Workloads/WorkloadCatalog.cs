@@ -65,7 +65,11 @@ public static class WorkloadCatalog
             for (var i = 0; i < 20; i++)
             {
                 var s = (ulong)rng.Next(1, 257) * GpuMemory.PageSize;
-                render.Add(new RenderBoSpec { Gpu = g, Domain = rng.Next(2) == 0 ? "vram" : "gtt", Size = s, Mappings = Mappings(rng, s, rng.Next(2, 4)) });
+                render.Add(new RenderBoSpec
+                {
+                    Gpu = g, Domain = rng.Next(2) == 0 ? "vram" : "gtt", Size = s, Mappings = Mappings(rng, s, rng.Next(2, 4)),
+                    Alignment = Alignments[i % Alignments.Length],
+                });
             }
         for (var g = 0; g < 2; g++)
             for (var i = 0; i < 4; i++)
@@ -106,6 +110,9 @@ public static class WorkloadCatalog
             render.Add(new RenderBoSpec { Gpu = 0, Import = $"kfd:{i * 50 + 1}", Mappings = Mappings(rng, kfd[i * 50 + 1].Size, 1) });
         return new WorkloadSpec { Gpus = 1, KfdBos = kfd, RenderBos = render, Links = null, PrivDataSize = 8192, Queues = 4, Events = 4 };
     }
+
+    /// <summary>GEM_CREATE alignments render BOs ask for: none, a page, 64 KiB, 2 MiB (huge pages).</summary>
+    private static readonly ulong[] Alignments = [0, GpuMemory.PageSize, 64 << 10, 2 << 20];
 
     internal static Random Rng(ulong seed, ulong salt) => new(unchecked((int)SimTopology.Mix64(seed * 31 + salt)));
 

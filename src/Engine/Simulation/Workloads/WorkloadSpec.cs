@@ -66,6 +66,10 @@ public sealed record RenderBoSpec
     public string Domain { get; init; } = "vram";
     public ulong Size { get; init; } = 4096;
     public string? Import { get; init; }
+
+    /// <summary>The GEM_CREATE alignment in bytes (0: none asked).</summary>
+    public ulong Alignment { get; init; }
+
     public List<MappingSpec> Mappings { get; init; } = [];
 }
 

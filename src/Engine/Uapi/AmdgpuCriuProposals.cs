@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace Gpuckpt.Engine.Uapi;
 
-// The amdgpu render-node CRIU proposals, as declared in the seed documents (not yet in released headers).
+// Design history: the amdgpu render-node CRIU interfaces proposed in the seed documents, which Linux did not merge.
+// Mainline has GEM_LIST_HANDLES, GEM_OP(GET_MAPPING_INFO) and GEM_CHANGE_HANDLE instead (AmdgpuGem.cs). The ABI
+// catalog keeps these layouts, proven against their declarations, so the difference stays visible: BO_INFO has the
+// request number of GEM_LIST_HANDLES but 32-byte entries. The engine never issues them.
 
 /// <summary><c>enum drm_amdgpu_criu_op</c> (proposal of seed 000).</summary>
 public enum DrmAmdgpuCriuOp : uint
@@ -60,26 +63,22 @@ public struct DrmAmdgpuCriuVmMappingPrivData
     public uint idr_handle;
 }
 
-/// <summary><c>struct drm_amdgpu_criu_bo_info_args</c> (CRIU_BO_INFO, v9 of the series seed 003 belongs to: explicit padding).</summary>
+/// <summary><c>struct drm_amdgpu_criu_bo_info_args</c> (CRIU_BO_INFO, v9 of the series seed 003 belongs to).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct DrmAmdgpuCriuBoInfoArgs
 {
-    /// <summary>User pointer to an array of drm_amdgpu_criu_bo_bucket.</summary>
     public ulong bo_buckets;
-    /// <summary>In: size of the bo_buckets array. Out: BOs in the process (retry when larger).</summary>
     public uint num_bos;
     public uint padding;
 }
 
-/// <summary><c>struct drm_amdgpu_criu_bo_bucket</c> (CRIU_BO_INFO v9: one entry per GEM handle; the mmap offset comes from GEM_MMAP).</summary>
+/// <summary><c>struct drm_amdgpu_criu_bo_bucket</c> (CRIU_BO_INFO v9): 32 bytes, where mainline's list entry has 40.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct DrmAmdgpuCriuBoBucket
 {
     public ulong size;
-    /// <summary>The GEM_CREATE flags to recreate the BO with.</summary>
     public ulong alloc_flags;
     public uint preferred_domains;
-    /// <summary>AMDGPU_CRIU_BO_FLAG_IS_IMPORT.</summary>
     public uint flags;
     public uint gem_handle;
     public uint padding;
@@ -90,12 +89,11 @@ public struct DrmAmdgpuCriuBoBucket
 public struct DrmAmdgpuCriuMappingInfoArgs
 {
     public uint gem_handle;
-    /// <summary>In: size of vm_buckets. Out: mappings of the BO (retry when larger).</summary>
     public uint num_mappings;
     public ulong vm_buckets;
 }
 
-/// <summary><c>struct drm_amdgpu_criu_vm_bucket</c> (seed 003): start and last in GPU pages.</summary>
+/// <summary><c>struct drm_amdgpu_criu_vm_bucket</c> (seed 003): start and last in GPU pages, where mainline reports bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct DrmAmdgpuCriuVmBucket
 {
@@ -105,8 +103,17 @@ public struct DrmAmdgpuCriuVmBucket
     public ulong flags;
 }
 
-public static class AmdgpuCriuFlags
+/// <summary>The proposals' flags and request numbers.</summary>
+public static class AmdgpuCriuProposals
 {
-    public const uint BoIsImport = 1u << 0;
-    public const uint BoSkip = 1u << 1;
+    public const uint BoFlagIsImport = 1u << 0;
+    public const uint BoFlagSkip = 1u << 1;
+
+    /// <summary>Seed 000's single CRIU op.</summary>
+    public static readonly uint CriuOp = IoctlNumber.Iowr<DrmAmdgpuCriuArgs>(DrmIoctls.Base, DrmIoctls.CommandBase + 0x19);
+
+    /// <summary>The v9 series' BO_INFO: the same number as mainline's GEM_LIST_HANDLES (equal 16-byte argument struct).</summary>
+    public static readonly uint CriuBoInfo = IoctlNumber.Iowr<DrmAmdgpuCriuBoInfoArgs>(DrmIoctls.Base, DrmIoctls.CommandBase + 0x19);
+
+    public static readonly uint CriuMappingInfo = IoctlNumber.Iowr<DrmAmdgpuCriuMappingInfoArgs>(DrmIoctls.Base, DrmIoctls.CommandBase + 0x20);
 }

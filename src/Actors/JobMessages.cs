@@ -1,0 +1,28 @@
+using Akka.Actor;
+
+namespace Gpuckpt.Actors;
+
+/// <summary>Look at the journal and take the next step.</summary>
+internal sealed class Continue : INoSerializationVerificationNeeded
+{
+    public static readonly Continue Instance = new();
+    private Continue() { }
+}
+
+/// <summary>A step of a job failed: its task threw, or it timed out and was cancelled.</summary>
+public sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
+
+/// <summary>The task of step <paramref name="Id"/> ended with a result or an exception.</summary>
+internal sealed record StepDone(long Id, object? Result, Exception? Error) : INoSerializationVerificationNeeded;
+
+/// <summary>Step <paramref name="Id"/> ran past its timeout: cancel it.</summary>
+internal sealed record StepTimedOut(long Id) : INoSerializationVerificationNeeded;
+
+/// <summary>A cancelled step <paramref name="Id"/> did not stop within the grace period.</summary>
+internal sealed record StepGraceOver(long Id) : INoSerializationVerificationNeeded;
+
+/// <summary>A job tells its parent that it replied to its client and stops.</summary>
+public sealed record JobEnded(string JobId);
+
+/// <summary>A job tells its parent why it is about to die (a handler threw, the journal failed).</summary>
+public sealed record JobCrashed(string JobId, string Reason);

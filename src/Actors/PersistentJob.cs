@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Persistence;
+using Gpuckpt.Actors.Copy;
+using Gpuckpt.Engine.Copy;
+
+namespace Gpuckpt.Actors;
+
+/// <summary>What a job's events add up to (also its snapshot).</summary>
+public interface IJobState<in TEvent>
+{
+    /// <summary>The outcome the job finished with, once it has.</summary>
+    object? Outcome { get; }
+
+    void Apply(TEvent e);
+
+    /// <summary>A copy to store as a snapshot while the job goes on changing its own.</summary>
+    object Snapshot();
+}
+
+/// <summary>
+/// The shape every job shares: it is persistent (each step that matters is journalled, so a restarted engine continues
+/// it from the journal: waiting → <see cref="Next"/> → … → finish); what an event allows is done only once the event is
+/// durable (<see cref="Record"/>); blocking steps run as cancellable tasks with a timeout (<see cref="RunStep{T}"/>), one
+/// at a time, and a step that times out is cancelled and waited for before anything else happens; snapshots are taken
+/// every <see cref="EngineSettings.SnapshotEvery"/> events and older events trimmed. Its parent learns when it ends and
+/// why it died, if it dies.
+/// </summary>
+public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IWithTimers
+    where TState : class, IJobState<TEvent>, new()
+    where TEvent : class
+{
+    private readonly HashSet<IActorRef> _devices = [];
+    private readonly List<BoMappingTable> _tables = [];
+    private Step? _step;
+    private long _stepIds;
+    private long _eventsSinceSnapshot;
+    private string? _copyFailure;
+    private Action<ChunkLanded>? _landed;
+    private Action<string?>? _copiesDone;
+
+    protected PersistentJob(string jobId, EngineSettings settings, IActorRef replyTo)
+    {
+        JobId = jobId;
+        Settings = settings;
+        ReplyTo = replyTo;
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is TState state) State = state;
+        });
+        Recover<TEvent>(e => State.Apply(e));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            RecoverySeconds = Clock.Elapsed.TotalSeconds;
+            Self.Tell(Continue.Instance);
+        });
+        Command<Continue>(_ => Next());
+        Command<StepDone>(OnStepDone);
+        Command<StepTimedOut>(OnStepTimedOut);
+        Command<StepGraceOver>(OnStepGraceOver);
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
+        Command<ChunkLanded>(l => _landed?.Invoke(l));
+        Command<DeviceCopied>(_ => DeviceFinished(Sender, null));
+        Command<DeviceCopyFailed>(f => DeviceFinished(Sender, f.Reason));
+        Command<Terminated>(t => DeviceFinished(t.ActorRef, $"{Uri.UnescapeDataString(t.ActorRef.Path.Name)} stopped unexpectedly"));
+        Command<SaveSnapshotFailure>(_ => { });
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(_ => { });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected string JobId { get; }
+    protected EngineSettings Settings { get; }
+    protected IActorRef ReplyTo { get; }
+    protected TState State { get; private set; } = new();
+    protected Stopwatch Clock { get; } = Stopwatch.StartNew();
+
+    /// <summary>Seconds from the actor's start until the journal was replayed.</summary>
+    protected double RecoverySeconds { get; private set; }
+
+    /// <summary>True while a step's task runs (or a cancelled one has not stopped yet).</summary>
+    protected bool StepRunning => _step is not null;
+
+    /// <summary>Decides the next step from what the journal says is done.</summary>
+    protected abstract void Next();
+
+    /// <summary>The failure this job answers with when it cannot go on at all (its journal cannot be read).</summary>
+    protected abstract object FailureOutcome(string reason);
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        ReplyTo.Tell(FailureOutcome($"journal of job {JobId} could not be read: {reason.Message}"));
+        Context.Parent.Tell(new JobEnded(JobId));
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    /// <summary>Journals <paramref name="e"/>, applies it, and only then does <paramref name="then"/>: intent is durable before the act.</summary>
+    protected void Record(TEvent e, Action? then = null) => Persist(e, ev =>
+    {
+        State.Apply(ev);
+        Counted();
+        then?.Invoke();
+    });
+
+    /// <summary>Journals a progress event without holding up other messages (chunks landing); applied once durable.</summary>
+    protected void RecordProgress(TEvent e) => PersistAsync(e, ev =>
+    {
+        State.Apply(ev);
+        Counted();
+    });
+
+    /// <summary>Several progress events written together: one journal round trip for the batch.</summary>
+    protected void RecordProgress(IReadOnlyList<TEvent> events)
+    {
+        if (events.Count == 0) return;
+        PersistAllAsync(events, ev =>
+        {
+            State.Apply(ev);
+            Counted();
+        });
+    }
+
+    private void Counted()
+    {
+        if (++_eventsSinceSnapshot < Settings.SnapshotEvery) return;
+        _eventsSinceSnapshot = 0;
+        SaveSnapshot(State.Snapshot());
+    }
+
+    /// <summary>
+    /// Runs a blocking step as a task with the job's step timeout. <paramref name="then"/> gets its result on the actor;
+    /// <paramref name="failed"/> gets its exception, or a timeout once the cancelled task has stopped (or the grace
+    /// period has passed). A late result of a step given up on is disposed when it is disposable.
+    /// </summary>
+    protected void RunStep<T>(string name, Func<CancellationToken, T> body, Action<T> then, Action<StepFailed> failed) where T : notnull
+    {
+        if (_step is not null) throw new InvalidOperationException($"step {name} started while step {_step.Name} runs");
+        var id = ++_stepIds;
+        var cancel = new CancellationTokenSource();
+        _step = new Step(id, name, cancel, r => then((T)r), failed);
+        var self = Self;
+        var token = cancel.Token;
+        Task.Run(() => (object)body(token), token).ContinueWith(t => self.Tell(t.IsCompletedSuccessfully
+                ? new StepDone(id, t.Result, null)
+                : new StepDone(id, null, Unwrap(t.Exception) ?? new OperationCanceledException($"{name} was cancelled"))),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Timers.StartSingleTimer(("step", id), new StepTimedOut(id), Settings.OpTimeout);
+    }
+
+    private static Exception? Unwrap(AggregateException? e) => e is { InnerException: { } inner } ? inner : e;
+
+    private void OnStepDone(StepDone done)
+    {
+        if (_step is not { } step || step.Id != done.Id)
+        {
+            // A step already given up on: what it opened is closed, nothing else happens.
+            (done.Result as IDisposable)?.Dispose();
+            return;
+        }
+        _step = null;
+        Timers.Cancel(("step", done.Id));
+        Timers.Cancel(("grace", done.Id));
+        step.Cancel.Dispose();
+        if (step.TimedOut)
+        {
+            (done.Result as IDisposable)?.Dispose();
+            step.Failed(new StepFailed(step.Name, new TimeoutException($"timed out after {Settings.OpTimeout.TotalSeconds:0.#} s and was cancelled")));
+        }
+        else if (done.Error is not null) step.Failed(new StepFailed(step.Name, done.Error));
+        else step.Then(done.Result!);
+    }
+
+    private void OnStepTimedOut(StepTimedOut timeout)
+    {
+        if (_step is not { } step || step.Id != timeout.Id) return;
+        step.TimedOut = true;
+        step.Cancel.Cancel();
+        Timers.StartSingleTimer(("grace", step.Id), new StepGraceOver(step.Id), Settings.StepCancelGrace);
+    }
+
+    private void OnStepGraceOver(StepGraceOver over)
+    {
+        if (_step is not { } step || step.Id != over.Id) return;
+        _step = null;
+        step.Failed(new StepFailed(step.Name, new TimeoutException(
+            $"timed out after {Settings.OpTimeout.TotalSeconds:0.#} s and did not stop within {Settings.StepCancelGrace.TotalSeconds:0.#} s of being cancelled")));
+    }
+
+    /// <summary>Answers the client, tells the parent the job ended, and stops.</summary>
+    protected void Reply(object outcome)
+    {
+        ReplyTo.Tell(outcome);
+        Context.Parent.Tell(new JobEnded(JobId));
+        Context.Stop(Self);
+    }
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            Context.Parent.Tell(new JobCrashed(JobId, $"{e.GetType().Name}: {e.Message}"));
+            throw;
+        }
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        Context.Parent.Tell(new JobCrashed(JobId, $"the journal could not store {@event.GetType().Name}: {cause.Message}"));
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        Context.Parent.Tell(new JobCrashed(JobId, $"the journal rejected {@event.GetType().Name}: {cause.Message}"));
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
+
+    protected override void PostStop()
+    {
+        _step?.Cancel.Cancel();
+        DisposeTables();
+        base.PostStop();
+    }
+
+    /// <summary>
+    /// Starts one device actor per device. <paramref name="landed"/> is told of every chunk in place, then
+    /// <paramref name="done"/> once, with null or the first failure, after every device has stopped.
+    /// </summary>
+    protected void StartCopies(
+        IEnumerable<(DeviceContents Device, IReadOnlyList<CopyChunk> Chunks, BoMappingTable Table, Func<CopyChunk, CancellationToken, Task<ulong>> Copy)> devices,
+        Action<ChunkLanded> landed, Action<string?> done)
+    {
+        _copyFailure = null;
+        _landed = landed;
+        _copiesDone = done;
+        foreach (var (device, chunks, table, copy) in devices)
+        {
+            _tables.Add(table);
+            var actor = Context.ActorOf(DeviceCopyActor.Props(device.Device, chunks, copy, Settings.WorkersPerDevice),
+                Uri.EscapeDataString(device.Device.Replace(' ', '-')));
+            Context.Watch(actor);
+            _devices.Add(actor);
+        }
+        if (_devices.Count == 0) CopiesFinished();
+    }
+
+    private void DeviceFinished(IActorRef device, string? failure)
+    {
+        if (!_devices.Remove(device)) return;
+        Context.Unwatch(device);
+        if (failure is not null && _copyFailure is null)
+        {
+            _copyFailure = failure;
+            foreach (var other in _devices) other.Tell(AbortCopy.Instance);
+        }
+        if (_devices.Count == 0) CopiesFinished();
+    }
+
+    private void CopiesFinished()
+    {
+        DisposeTables();
+        var done = _copiesDone;
+        _landed = null;
+        _copiesDone = null;
+        done?.Invoke(_copyFailure);
+    }
+
+    private void DisposeTables()
+    {
+        foreach (var table in _tables) table.Dispose();
+        _tables.Clear();
+    }
+
+    private sealed class Step(long id, string name, CancellationTokenSource cancel, Action<object> then, Action<StepFailed> failed)
+    {
+        public long Id { get; } = id;
+        public string Name { get; } = name;
+        public CancellationTokenSource Cancel { get; } = cancel;
+        public Action<object> Then { get; } = then;
+        public Action<StepFailed> Failed { get; } = failed;
+        public bool TimedOut { get; set; }
+    }
+}

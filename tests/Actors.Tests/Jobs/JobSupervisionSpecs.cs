@@ -1,0 +1,77 @@
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Simulation;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Gpuckpt.Actors.Tests.Jobs;
+
+/// <summary>A job whose journal fails dies; its client is answered at once, with the reason.</summary>
+public class JobDeathSpecs(ITestOutputHelper output) : EngineSpec(output, FailingJournal.Config(nameof(ImageCommitted)))
+{
+    [Fact]
+    public async Task A_job_that_dies_is_answered_with_a_failure_naming_the_cause()
+    {
+        using var node = new SimNode(gpus: 1);
+        using var images = new TempDir();
+        var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 5));
+
+        Jobs(node.Client).Tell(new CheckpointRequest(pid, images.Path, LeaveRunning: true), TestActor);
+        var failed = await ExpectMsgAsync<CheckpointFailed>(JobTimeout);
+
+        Assert.Contains("ImageCommitted", failed.Reason);
+        Assert.Contains("journal disk failed", failed.Reason);
+        Assert.Contains("gpuckpt resume", failed.Reason);
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+    }
+}
+
+/// <summary>UNPAUSE is an act whose intent is journalled first: when that record cannot be written, nothing is unpaused.</summary>
+public class IntentBeforeActSpecs(ITestOutputHelper output) : EngineSpec(output, FailingJournal.Config(nameof(UnpauseIntended)))
+{
+    [Fact]
+    public async Task Unpause_is_never_issued_before_its_intent_is_in_the_journal()
+    {
+        using var node = new SimNode(gpus: 1);
+        using var images = new TempDir();
+        var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 6));
+        // The job fails while paused, so its failure path wants to unpause: first it must journal that it will.
+        node.Client.InjectFault(new SimFault(pid, SimOp.GemMappingInfo, Engine.Devices.Errno.EIO));
+
+        Jobs(node.Client).Tell(new CheckpointRequest(pid, images.Path, LeaveRunning: true), TestActor);
+        var failed = await ExpectMsgAsync<CheckpointFailed>(JobTimeout);
+
+        Assert.Contains("UnpauseIntended", failed.Reason);
+        var state = node.Client.State(pid);
+        Assert.True(state.Paused, "the process was unpaused although the intent to unpause never reached the journal");
+        Assert.Equal(0, state.Counters.Unpause);
+    }
+}
+
+/// <summary>A step that times out is cancelled and waited for: nothing else happens beside it.</summary>
+public class StepTimeoutSpecs(ITestOutputHelper output) : EngineSpec(output, "gpuckpt.op-timeout = 300ms\ngpuckpt.jobs.step-cancel-grace = 60s")
+{
+    [Fact]
+    public async Task A_timed_out_step_is_cancelled_and_the_process_unpaused_only_after_it_stopped()
+    {
+        using var node = new SimNode(gpus: 1);
+        using var images = new TempDir();
+        var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 7));
+        using var gated = new GatedDriver(node.Client, () => node.Client.State(pid));
+
+        Jobs(gated).Tell(new CheckpointRequest(pid, images.Path, LeaveRunning: true), TestActor);
+        await gated.Entered.WaitAsync(JobTimeout);
+        // Held far past the step's timeout: a job that went on beside it would unpause meanwhile.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        gated.Release();
+        var failed = await ExpectMsgAsync<CheckpointFailed>(JobTimeout);
+
+        var atRelease = Assert.IsType<SimProcessState>(gated.ObservedAtRelease);
+        Assert.True(atRelease.Paused && atRelease.Counters.Unpause == 0, "the job unpaused the process while its timed-out step still ran");
+        Assert.Contains("capture: timed out", failed.Reason);
+        Assert.Contains("cancelled", failed.Reason);
+        Assert.True(failed.Unpaused);
+        Assert.Equal(1, node.Client.State(pid).Counters.Unpause);
+        Assert.Equal(ImageState.Failed, ManifestCodec.Load(images.Path).State);
+    }
+}

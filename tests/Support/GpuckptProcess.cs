@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Gpuckpt.Tests.Support;
+
+/// <summary>
+/// The gpuckpt executable as its own OS process, the way a user (or a crash) meets it: the one way tests start it.
+/// Output is read line by line by two reader tasks; a test waits for a line it expects (<see cref="WaitForLineAsync"/>)
+/// or for the exit (<see cref="WaitForExitAsync"/>), each bounded by a timeout that kills the process and says so.
+/// </summary>
+public sealed partial class GpuckptProcess : IDisposable
+{
+    /// <summary>The exit code and every line printed (each ending in a newline).</summary>
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        /// <summary>128 + SIGKILL: how .NET reports a child that was killed.</summary>
+        public bool Killed => ExitCode == 137;
+        public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+    }
+
+    public const int SigTerm = 15, SigKill = 9;
+
+    /// <summary>Environment variables a test run may carry that must not leak into a child unless a test sets them.</summary>
+    private static readonly string[] Scrubbed = ["GPUCKPT_CRASH_AT"];
+
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new(), _stderr = new();
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
+    private readonly Task _readers;
+    private bool _drained;
+
+    private GpuckptProcess(Process process, IReadOnlyList<string> args)
+    {
+        _process = process;
+        Arguments = args;
+        _readers = Task.WhenAll(Pump(process.StandardOutput, _stdout), Pump(process.StandardError, _stderr))
+            .ContinueWith(_ => Drained(), TaskScheduler.Default);
+    }
+
+    public IReadOnlyList<string> Arguments { get; }
+    public int ProcessId => _process.Id;
+
+    /// <summary>What it printed so far on stdout and stderr.</summary>
+    public string Output
+    {
+        get { lock (_waiters) return _stdout.ToString() + _stderr; }
+    }
+
+    public static GpuckptProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"gpuckpt.dll not found beside the running assemblies in {AppContext.BaseDirectory}", dll);
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(dll);
+        var list = args.ToList();
+        foreach (var a in list) info.ArgumentList.Add(a);
+        foreach (var name in Scrubbed) info.Environment.Remove(name);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
+        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        return new GpuckptProcess(process, list);
+    }
+
+    /// <summary>Runs gpuckpt to its exit; a run longer than <paramref name="timeout"/> is killed and reported.</summary>
+    public static async Task<Result> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        using var process = Start(args, environment);
+        return await process.WaitForExitAsync(timeout ?? TimeSpan.FromMinutes(2)).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs gpuckpt to its exit (at most two minutes).</summary>
+    public static Result Run(params string[] args) => RunAsync(args).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Waits until a line of output matches, the process exits without printing one (an exception with its output),
+    /// or the timeout passes (the process is killed). The line itself is returned.
+    /// </summary>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout)
+    {
+        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiters)
+        {
+            var seen = (_stdout.ToString() + _stderr).Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(match);
+            if (seen is not null) return seen;
+            if (_drained) throw Ended("exited before printing the expected line");
+            _waiters.Add((match, found));
+        }
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            return await found.Task.WaitAsync(cancel.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            throw new TimeoutException($"gpuckpt {string.Join(' ', Arguments)} printed no expected line in {timeout}: {Output.Trim()}");
+        }
+    }
+
+    /// <summary>Waits for the exit and for every line of its output; past the timeout the process is killed and reported.</summary>
+    public async Task<Result> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            throw new TimeoutException($"gpuckpt {string.Join(' ', Arguments)} did not finish in {timeout}: {Output.Trim()}");
+        }
+        await _readers.ConfigureAwait(false);
+        lock (_waiters) return new Result(_process.ExitCode, _stdout.ToString(), _stderr.ToString());
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Sends a signal (SIGTERM lets gpuckpt clean up; SIGKILL is a crash).</summary>
+    public void Signal(int signal)
+    {
+        if (_process.HasExited) return;
+        if (KillSyscall(_process.Id, signal) != 0 && !_process.HasExited)
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>SIGTERM, then SIGKILL of the whole tree if it has not exited within <paramref name="grace"/>.</summary>
+    public void Stop(TimeSpan grace)
+    {
+        Signal(SigTerm);
+        if (!_process.WaitForExit(grace)) Kill();
+        _process.WaitForExit();
+    }
+
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited between the check and the kill.
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.WaitForExit();
+        _process.Dispose();
+    }
+
+    private async Task Pump(StreamReader reader, StringBuilder into)
+    {
+        while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+        {
+            List<TaskCompletionSource<string>> hits;
+            lock (_waiters)
+            {
+                into.AppendLine(line);
+                hits = _waiters.Where(w => w.Match(line)).Select(w => w.Found).ToList();
+                _waiters.RemoveAll(w => hits.Contains(w.Found));
+            }
+            foreach (var hit in hits) hit.TrySetResult(line);
+        }
+    }
+
+    private void Drained()
+    {
+        List<TaskCompletionSource<string>> left;
+        lock (_waiters)
+        {
+            _drained = true;
+            left = _waiters.Select(w => w.Found).ToList();
+            _waiters.Clear();
+        }
+        foreach (var w in left) w.TrySetException(Ended("exited before printing the expected line"));
+    }
+
+    private InvalidOperationException Ended(string what)
+    {
+        _process.WaitForExit();
+        return new InvalidOperationException($"gpuckpt {string.Join(' ', Arguments)} {what} (exit {_process.ExitCode}): {Output.Trim()}");
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int KillSyscall(int pid, int signal);
+}
