@@ -46,6 +46,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
     protected override void PostStop()
     {
         base.PostStop();
+        _captured?.Process.Dispose();
         _writer?.Dispose();
         _kfd?.Dispose();
     }
@@ -176,7 +177,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
     {
         var process = _captured!.Process;
         var writer = _writer!;
-        var links = process.Links.Select(l => CheckpointImage.ToImageLink(l, process)).ToList();
+        var links = process.ImageLinks();
         RunStep("commit", _ =>
         {
             writer.Commit(links);
