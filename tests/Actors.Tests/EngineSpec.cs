@@ -20,7 +20,7 @@ public abstract class EngineSpec : Akka.TestKit.Xunit2.TestKit
         gpuckpt.copy.chunk-size = 256KiB
         gpuckpt.copy.pool-chunks = 8
         gpuckpt.copy.workers-per-device = 3
-        """ + "\n" + Persistence.LocalOnlySerializer.Config;
+        """;
 
     protected static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(120);
 
