@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Claims;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
@@ -10,6 +11,8 @@ namespace Gpuckpt.Actors;
 /// The engine's entry point on a node: starts one persistent job actor per checkpoint or restore (each replies to
 /// whoever asked) and continues journalled jobs on <see cref="ResumeJob"/>. Job ids say their kind: ckpt-… / rest-….
 /// It watches its jobs: one that dies without having answered is answered for, with a failure saying why.
+/// A checkpoint starts only once it holds its process's claim (<see cref="ProcessClaim"/>, in the journal): a second
+/// job on a process is refused with the job that holds it; the claim is let go when the holder answers.
 /// </summary>
 public sealed class JobsActor : ReceiveActor
 {
@@ -20,6 +23,9 @@ public sealed class JobsActor : ReceiveActor
     private readonly ChunkPool _pool;
     private readonly Dictionary<string, Running> _running = new();
     private readonly List<IActorRef> _drainWaiters = [];
+    private readonly Dictionary<string, (Props Props, IActorRef ReplyTo, Func<string, object> Failure)> _claiming = new();
+    private readonly Dictionary<string, string> _claimingKeys = new();
+    private readonly Dictionary<string, string> _holds = new();
     private bool _draining;
 
     public JobsActor(IGpuDriver driver, EngineSettings settings, ChunkPool pool)
@@ -30,9 +36,24 @@ public sealed class JobsActor : ReceiveActor
         Receive<CheckpointRequest>(request =>
         {
             var id = request.JobId ?? NewId(CheckpointPrefix);
-            Start(id, CheckpointSupervisor.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender),
+            Claim(id, ProcessClaim.KeyOf(_driver.Name, request.Pid), $"checkpoint of pid {request.Pid} into {request.ImagesDir}",
+                CheckpointSupervisor.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender),
                 reason => new CheckpointFailed(request.Pid, reason, false));
         });
+        Receive<ClaimGranted>(granted =>
+        {
+            _claimingKeys.Remove(granted.Key);
+            if (!_claiming.Remove(granted.JobId, out var pending)) return;
+            _holds[granted.JobId] = granted.Key;
+            Start(granted.JobId, pending.Props, pending.Failure, pending.ReplyTo);
+        });
+        Receive<ClaimRefused>(refused =>
+        {
+            _claimingKeys.Remove(refused.Key);
+            if (_claiming.Remove(refused.JobId, out var pending))
+                pending.ReplyTo.Tell(pending.Failure(Held(refused.Key, refused.Holder, refused.What)));
+        });
+        Receive<JobHolds>(holds => _holds[holds.JobId] = holds.Key);
         Receive<RestoreRequest>(request =>
         {
             var id = request.JobId ?? NewId(RestorePrefix);
@@ -58,6 +79,8 @@ public sealed class JobsActor : ReceiveActor
         Receive<JobEnded>(ended =>
         {
             if (_running.TryGetValue(ended.JobId, out var job)) job.Answered = true;
+            // It let go of its claim before it answered (a job that died unanswered keeps it until resumed).
+            _holds.Remove(ended.JobId);
         });
         Receive<JobCrashed>(crashed =>
         {
@@ -88,21 +111,40 @@ public sealed class JobsActor : ReceiveActor
         _drainWaiters.Clear();
     }
 
-    private void Start(string id, Props props, Func<string, object> failure)
+    /// <summary>Claims the process for job <paramref name="id"/>, then starts it; refuses at once while another claim on it is in flight.</summary>
+    private void Claim(string id, string key, string what, Props props, Func<string, object> failure)
+    {
+        var holder = _claimingKeys.TryGetValue(key, out var claiming) ? claiming : _holds.FirstOrDefault(h => h.Value == key && h.Key != id).Key;
+        if (holder is not null)
+        {
+            Sender.Tell(failure(Held(key, holder, "running in this engine")));
+            return;
+        }
+        _claimingKeys[key] = id;
+        _claiming[id] = (props, Sender, failure);
+        Context.ActorOf(ProcessClaim.Claim(key, id, what, Self), $"claim-{Guid.NewGuid():N}");
+    }
+
+    private static string Held(string key, string holder, string what) =>
+        $"process {key[(key.IndexOf('|') + 1)..]} is held by job {holder} ({what}): wait for it to finish, or `gpuckpt resume {holder}` if its engine died";
+
+    private void Start(string id, Props props, Func<string, object> failure) => Start(id, props, failure, Sender);
+
+    private void Start(string id, Props props, Func<string, object> failure, IActorRef replyTo)
     {
         if (_draining)
         {
-            Sender.Tell(new Status.Failure(new InvalidOperationException($"job {id} refused: this node is leaving the cluster")));
+            replyTo.Tell(new Status.Failure(new InvalidOperationException($"job {id} refused: this node is leaving the cluster")));
             return;
         }
         if (!Context.Child(id).IsNobody())
         {
-            Sender.Tell(new Status.Failure(new InvalidOperationException($"job {id} is already running")));
+            replyTo.Tell(new Status.Failure(new InvalidOperationException($"job {id} is already running")));
             return;
         }
         var job = Context.ActorOf(props, id);
         Context.Watch(job);
-        _running[id] = new Running(Sender, failure);
+        _running[id] = new Running(replyTo, failure);
     }
 
     private sealed class Running(IActorRef replyTo, Func<string, object> failure)

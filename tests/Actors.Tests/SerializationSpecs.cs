@@ -1,3 +1,4 @@
+using Gpuckpt.Actors.Claims;
 using System.Text.Json;
 using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
@@ -11,7 +12,8 @@ namespace Gpuckpt.Actors.Tests;
 
 public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
 {
-    private static readonly Type[] Protocols = [typeof(ICheckpointMessage), typeof(IRestoreMessage), typeof(ICopyMessage), typeof(ICheckpointEvent), typeof(IRestoreEvent)];
+    private static readonly Type[] Protocols =
+        [typeof(ICheckpointMessage), typeof(IRestoreMessage), typeof(ICopyMessage), typeof(ICheckpointEvent), typeof(IRestoreEvent), typeof(IClaimMessage), typeof(IClaimEvent)];
 
     private static IEnumerable<object> Samples() =>
     [
@@ -40,6 +42,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new CheckpointFailing("copy: EIO"),
         new CheckpointFinished(new CheckpointCompleted(Summary)),
         new RestoreStarted("rest-1", new RestoreRequest("/img", "rest-1"), "sim:/run/s.sock"),
+        new TargetIntended("restore-rest-1"),
         new TargetCreated(1001),
         new TargetDiscarded(1001),
         new DeviceStateDone(1001, new ulong[] { 0x1000UL, 5UL << 32 }, 2),
@@ -51,6 +54,12 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new DeviceProgress("GPU 0x10", 1L << 32, 3L << 32, 3),
         new DeviceCopied("renderD128", 1L << 31, 0.5),
         new DeviceCopyFailed("renderD128", "aborted"),
+        new ClaimGranted("ckpt-1", "node|sim:/run/s.sock|1001"),
+        new ClaimRefused("ckpt-2", "node|sim:/run/s.sock|1001", "ckpt-1", "checkpoint of pid 1001 into /img"),
+        new ClaimReleased("ckpt-1"),
+        new JobHolds("ckpt-1", "node|sim:/run/s.sock|1001"),
+        new Claimed("ckpt-1", "checkpoint of pid 1001 into /img"),
+        new Released("ckpt-1"),
     ];
 
     private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false);

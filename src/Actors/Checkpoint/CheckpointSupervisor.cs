@@ -25,6 +25,8 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
     private ImageWriter? _writer;
     private Captured? _captured;
     private string? _aborted;
+    private bool _holdsAnnounced;
+    private object? _answer;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
@@ -33,6 +35,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         _request = request;
         _driver = driver;
         _pool = pool;
+        Command<Claims.ClaimReleased>(_ => Reply(_answer!));
     }
 
     public override string PersistenceId => $"checkpoint-{JobId}";
@@ -55,9 +58,22 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
 
     protected override void Next()
     {
+        if (_request is not null && State.Started is { } earlier && !SameJob(earlier.Request, _request))
+        {
+            // A job id names one job: reused for another process or directory, it is refused, never taken for that job.
+            Answer(_request.Pid, new CheckpointFailed(_request.Pid, $"job {JobId} already exists: a checkpoint of pid {earlier.Request.Pid} into {earlier.Request.ImagesDir} " +
+                $"({(State.Finished is null ? "unfinished" : "finished")}); choose another --job", false));
+            return;
+        }
+        // A resumed job holds its process's claim since it first started: its parent releases it when it answers.
+        if (State.Started is { } started && !_holdsAnnounced)
+        {
+            _holdsAnnounced = true;
+            Context.Parent.Tell(new Claims.JobHolds(JobId, Claims.ProcessClaim.KeyOf(started.Driver, started.Request.Pid)));
+        }
         if (State.Finished is { } outcome)
         {
-            Reply(outcome);
+            Answer(Request.Pid, outcome);
             return;
         }
         if (State.Started is null)
@@ -94,6 +110,17 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
             JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
             Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds)));
     }
+
+    /// <summary>Lets go of the process's claim, then answers: the client never sees the answer while the process is still claimed.</summary>
+    private void Answer(uint pid, object outcome)
+    {
+        if (_answer is not null) return;
+        _answer = outcome;
+        Context.ActorOf(Claims.ProcessClaim.Release(Claims.ProcessClaim.KeyOf(_driver.Name, pid), JobId, Self), "claim-release");
+    }
+
+    private static bool SameJob(CheckpointRequest a, CheckpointRequest b) =>
+        a.Pid == b.Pid && a.ImagesDir == b.ImagesDir && a.LeaveRunning == b.LeaveRunning;
 
     /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
     private void Pause()
@@ -276,6 +303,6 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
     {
         if (State.Failing is not null && outcome is CheckpointCompleted) return;
         if (State.Failing is not null && State.Unpaused && outcome is CheckpointFailed f) outcome = f with { Unpaused = true };
-        Record(new CheckpointFinished(outcome), () => Reply(outcome));
+        Record(new CheckpointFinished(outcome), () => Answer(Request.Pid, outcome));
     }
 }

@@ -5,6 +5,12 @@ public interface IRestoreEvent;
 
 public sealed record RestoreStarted(string JobId, RestoreRequest Request, string Driver) : IRestoreEvent;
 
+/// <summary>
+/// A process to restore into is about to be created with <paramref name="Tag"/>: journalled first, so that an engine
+/// killed before <see cref="TargetCreated"/> is durable still finds the process (by its tag) and removes it.
+/// </summary>
+public sealed record TargetIntended(string Tag) : IRestoreEvent;
+
 /// <summary>A process to restore into exists on the device (to be discarded if the restore has to start over).</summary>
 public sealed record TargetCreated(uint Pid) : IRestoreEvent;
 
@@ -31,6 +37,7 @@ public sealed class RestoreState : IJobState<IRestoreEvent>
 {
     public RestoreStarted? Started { get; set; }
     public uint? Target { get; set; }
+    public string? TargetTag { get; set; }
     public DeviceStateDone? DeviceState { get; set; }
     public HashSet<string> Written { get; set; } = [];
     public ResumeIntended? ResumeIntended { get; set; }
@@ -48,8 +55,9 @@ public sealed class RestoreState : IJobState<IRestoreEvent>
         switch (e)
         {
             case RestoreStarted s: Started = s; break;
+            case TargetIntended i: TargetTag = i.Tag; break;
             case TargetCreated t: Target = t.Pid; break;
-            case TargetDiscarded: Target = null; DeviceState = null; Written.Clear(); break;
+            case TargetDiscarded: Target = null; TargetTag = null; DeviceState = null; Written.Clear(); break;
             case DeviceStateDone d: DeviceState = d; break;
             case ContentChunkWritten c: Written.Add(c.Key); break;
             case ResumeIntended r: ResumeIntended = r; break;
@@ -61,7 +69,7 @@ public sealed class RestoreState : IJobState<IRestoreEvent>
 
     public RestoreState Copy() => new()
     {
-        Started = Started, Target = Target, DeviceState = DeviceState, Written = [.. Written],
+        Started = Started, Target = Target, TargetTag = TargetTag, DeviceState = DeviceState, Written = [.. Written],
         ResumeIntended = ResumeIntended, Resumed = Resumed, Finished = Finished,
     };
 }

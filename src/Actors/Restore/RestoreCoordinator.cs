@@ -54,6 +54,13 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
 
     protected override void Next()
     {
+        if (_request is not null && State.Started is { } earlier && earlier.Request.ImagesDir != _request.ImagesDir)
+        {
+            // A job id names one job: reused for another image, it is refused, never taken for that job.
+            Reply(new RestoreFailed(_request.ImagesDir, $"job {JobId} already exists: a restore of {earlier.Request.ImagesDir} " +
+                $"({(State.Finished is null ? "unfinished" : "finished")}); choose another --job"));
+            return;
+        }
         if (State.Finished is { } outcome)
         {
             Reply(outcome);
@@ -81,6 +88,12 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
         {
             // A process half built by an engine that died: its dmabuf fds died with it, so it is built again.
             Discard(stale);
+            return;
+        }
+        if (State.TargetTag is not null)
+        {
+            // The engine died between creating a process and journalling its pid: the tag finds it.
+            Discard(null);
             return;
         }
         Verify();
@@ -121,7 +134,13 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     {
         var driver = _driver;
         var plan = _plan!;
-        RunStep("create process", _ => new TargetReady(RestoreSession.Begin(driver, plan.Image, plan.Map)), ready =>
+        var tag = $"{PersistenceId}";
+        Record(new TargetIntended(tag), () => RunStep("create process", _ =>
+        {
+            var session = RestoreSession.Begin(driver, plan.Image, plan.Map, tag);
+            CrashPoints.Hit("target-made");
+            return new TargetReady(session);
+        }, ready =>
         {
             _session = ready.Session;
             Record(new TargetCreated(ready.Session.Pid), () =>
@@ -129,7 +148,7 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
                 CrashPoints.Hit("target-created");
                 RestoreDeviceState();
             });
-        }, FailBeforeTarget);
+        }, FailBeforeTarget));
     }
 
     private void RestoreDeviceState()
@@ -235,21 +254,27 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
         });
     }
 
-    private void Discard(uint pid)
+    /// <summary>Removes the half-built process: the one journalled, and any other this job's tag marks.</summary>
+    private void Discard(uint? pid)
     {
         var driver = _driver;
+        var tag = State.TargetTag;
         RunStep("discard half-restored process", _ =>
         {
-            try
+            var doomed = (pid is { } p ? [p] : Array.Empty<uint>()).Concat(tag is null ? [] : driver.RestoreTargetsTagged(tag)).Distinct();
+            foreach (var target in doomed)
             {
-                driver.DiscardRestoreTarget(pid);
-            }
-            catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
-            {
-                // Already gone: nothing to discard.
+                try
+                {
+                    driver.DiscardRestoreTarget(target);
+                }
+                catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
+                {
+                    // Already gone: nothing to discard.
+                }
             }
             return new Discarded(null);
-        }, _ => Record(new TargetDiscarded(pid), Next), FailBeforeTarget);
+        }, _ => Record(new TargetDiscarded(pid ?? 0), Next), FailBeforeTarget);
     }
 
     private void RollBack(string reason)

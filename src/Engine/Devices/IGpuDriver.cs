@@ -24,6 +24,15 @@ public interface IGpuDriver : IDisposable
     /// <summary>A new, empty process to restore into; its pid.</summary>
     uint CreateRestoreTarget();
 
+    /// <summary>
+    /// A new, empty process to restore into, marked with <paramref name="tag"/> (a restore journals the tag before it
+    /// creates the process, so that after a crash it finds the process through <see cref="RestoreTargetsTagged"/>).
+    /// </summary>
+    uint CreateRestoreTarget(string tag) => CreateRestoreTarget();
+
+    /// <summary>The restore targets created with <paramref name="tag"/> that still exist (none where a backend cannot mark them).</summary>
+    IReadOnlyList<uint> RestoreTargetsTagged(string tag) => [];
+
     /// <summary>Throws a restore target away (a failed restore): its BOs and state are freed, it never runs.</summary>
     void DiscardRestoreTarget(uint pid);
 

@@ -35,9 +35,9 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     public IKfdFile Kfd { get; }
 
     /// <summary>Creates the process to restore into and opens its KFD file and a render node per mapped GPU.</summary>
-    public static RestoreSession Begin(IGpuDriver driver, LoadedImage image, TopologyMap map)
+    public static RestoreSession Begin(IGpuDriver driver, LoadedImage image, TopologyMap map, string? tag = null)
     {
-        var pid = driver.CreateRestoreTarget();
+        var pid = tag is null ? driver.CreateRestoreTarget() : driver.CreateRestoreTarget(tag);
         IKfdFile? kfd = null;
         try
         {

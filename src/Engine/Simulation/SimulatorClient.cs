@@ -171,6 +171,16 @@ public sealed class SimulatorClient : IGpuDriver
 
     public uint CreateRestoreTarget() => Control(SimOpcode.CreateRestoreTarget, new WireWriter()).U32();
 
+    public uint CreateRestoreTarget(string tag) => Control(SimOpcode.CreateRestoreTarget, new WireWriter().String(tag)).U32();
+
+    public IReadOnlyList<uint> RestoreTargetsTagged(string tag)
+    {
+        var r = Control(SimOpcode.RestoreTargets, new WireWriter().String(tag));
+        var pids = new uint[r.U32()];
+        for (var i = 0; i < pids.Length; i++) pids[i] = r.U32();
+        return pids;
+    }
+
     /// <summary>A failed restore's target goes away with everything it holds, as a killed process would.</summary>
     public void DiscardRestoreTarget(uint pid) => Kill(pid);
 

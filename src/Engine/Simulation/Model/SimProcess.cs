@@ -17,6 +17,9 @@ internal sealed class SimProcess(uint pid, ProcessPhase phase)
     public WorkloadProgram? Program { get; set; }
     public uint Objects { get; set; }
 
+    /// <summary>The tag a restore created this target with, so that a restarted engine can find it.</summary>
+    public string? Tag { get; init; }
+
     public int ProcessInfoCalls, CheckpointCalls, UnpauseCalls, RestoreCalls, ResumeCalls;
 
     public ProcessCounters Counters => new(ProcessInfoCalls, CheckpointCalls, UnpauseCalls, RestoreCalls, ResumeCalls);

@@ -48,12 +48,16 @@ internal sealed partial class SimulatedDriver : IDisposable
     public SimProcess Process(uint pid) =>
         _processes.TryGetValue(pid, out var p) ? p : throw new SimError(Errno.ESRCH, $"no process {pid}");
 
-    public uint CreateRestoreTarget()
+    public uint CreateRestoreTarget(string? tag = null)
     {
-        var p = new SimProcess(_nextPid++, ProcessPhase.Fresh);
+        var p = new SimProcess(_nextPid++, ProcessPhase.Fresh) { Tag = tag };
         _processes[p.Pid] = p;
         return p.Pid;
     }
+
+    /// <summary>The live processes created as restore targets with <paramref name="tag"/>.</summary>
+    public IReadOnlyList<uint> RestoreTargetsTagged(string tag) =>
+        [.. _processes.Values.Where(p => p.Tag == tag).Select(p => p.Pid).Order()];
 
     public void Kill(uint pid)
     {

@@ -66,8 +66,15 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                     break;
                 }
                 case SimOpcode.CreateRestoreTarget:
-                    w.U32(driver.CreateRestoreTarget());
+                    w.U32(driver.CreateRestoreTarget(r.AtEnd ? null : r.String()));
                     break;
+                case SimOpcode.RestoreTargets:
+                {
+                    var pids = driver.RestoreTargetsTagged(r.String());
+                    w.U32((uint)pids.Count);
+                    foreach (var p in pids) w.U32(p);
+                    break;
+                }
                 case SimOpcode.RenderMinors:
                 {
                     var minors = driver.RenderMinorsOpenedBy(r.U32());

@@ -22,4 +22,5 @@ internal enum SimOpcode : uint
     Fault = 14,
     Kill = 15,
     CopyDelay = 16,
+    RestoreTargets = 17,
 }

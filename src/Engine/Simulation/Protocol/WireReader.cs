@@ -10,6 +10,9 @@ internal sealed class WireReader(byte[] data, int start = 0)
 {
     private int _at = start;
 
+    /// <summary>True when every byte was read (an optional trailing field is absent).</summary>
+    public bool AtEnd => _at >= data.Length;
+
     private ReadOnlySpan<byte> Take(int n)
     {
         if (n < 0 || data.Length - _at < n) throw new SimError(Errno.EINVAL, $"frame cut short at byte {_at}");

@@ -1,0 +1,16 @@
+namespace Gpuckpt.Actors.Claims;
+
+/// <summary>Answers of a <see cref="ProcessClaim"/> to the jobs actor.</summary>
+public interface IClaimMessage;
+
+/// <summary>Job <paramref name="JobId"/> now holds the process (or already did).</summary>
+public sealed record ClaimGranted(string JobId, string Key) : IClaimMessage;
+
+/// <summary>The process is held by <paramref name="Holder"/>, doing <paramref name="What"/>: job <paramref name="JobId"/> may not start.</summary>
+public sealed record ClaimRefused(string JobId, string Key, string Holder, string What) : IClaimMessage;
+
+/// <summary>The claim of <paramref name="JobId"/> is let go (or was not held): the job may answer its client.</summary>
+public sealed record ClaimReleased(string JobId) : IClaimMessage;
+
+/// <summary>A job tells the jobs actor which process it holds, so that its claim is released when it ends.</summary>
+public sealed record JobHolds(string JobId, string Key) : IClaimMessage;
