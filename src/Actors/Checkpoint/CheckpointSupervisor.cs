@@ -205,9 +205,10 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var process = _captured!.Process;
         var writer = _writer!;
         var links = process.ImageLinks();
+        var sign = Settings.Trust.Sign ? Settings.Trust.Key : null;
         RunStep("commit", _ =>
         {
-            writer.Commit(links);
+            writer.Commit(links, signWith: sign);
             CrashPoints.Hit("committed");
             return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
         }, committed => Record(committed.Event, Next), Fail);
@@ -219,6 +220,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var pid = Request.Pid;
         var kfd = _kfd;
         var driver = _driver;
+        var attempts = Settings.UnpauseAttempts;
         RunStep("unpause", _ =>
         {
             CrashPoints.Hit("unpause-intended");
@@ -233,12 +235,22 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
             }
             try
             {
-                KfdCheckpoint.Unpause(file);
-                return new UnpauseDone(true);
-            }
-            catch (DriverException e) when (e.ErrorNumber == Errno.EINVAL)
-            {
-                return new UnpauseDone(false);
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        KfdCheckpoint.Unpause(file);
+                        return new UnpauseDone(true);
+                    }
+                    catch (DriverException e) when (e.ErrorNumber == Errno.EINVAL)
+                    {
+                        return new UnpauseDone(false); // not paused: an earlier attempt took effect
+                    }
+                    catch (DriverException e) when (attempt < attempts && e.ErrorNumber is Errno.EIO or Errno.EAGAIN or Errno.EINTR or Errno.EBUSY)
+                    {
+                        Thread.Sleep(TimeSpan.FromMilliseconds(50 * attempt));
+                    }
+                }
             }
             finally
             {

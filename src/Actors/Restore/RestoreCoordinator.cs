@@ -103,7 +103,8 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     {
         var dir = ImagesDir;
         var driver = _driver;
-        RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology())), planned =>
+        var trust = Settings.Trust;
+        RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology(), trust)), planned =>
         {
             _plan = planned.Plan;
             CrashPoints.Hit("planned");

@@ -24,5 +24,8 @@ public sealed record ImageManifest
     public IReadOnlyList<ImageLink> Links { get; init; } = [];
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Set when the image was committed with a node key (<see cref="ImageSignature"/>); null when unsigned.</summary>
+    public ImageSignature? Signature { get; init; }
+
     public ManifestFile? FindFile(string name) => Files.FirstOrDefault(f => f.Name == name);
 }

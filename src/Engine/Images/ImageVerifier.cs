@@ -15,13 +15,14 @@ namespace Gpuckpt.Engine.Images;
 public static class ImageVerifier
 {
     /// <param name="progress">Receives (bytes checked, bytes in the image) after each segment.</param>
-    public static VerifyResult Verify(string dir, IProgress<(long Done, long Total)>? progress = null, CancellationToken cancel = default) =>
-        Run(dir, consistency: true, progress, cancel);
+    /// <param name="trust">The node key to check a signature with, and whether an unsigned image is refused; null: signatures unchecked.</param>
+    public static VerifyResult Verify(string dir, IProgress<(long Done, long Total)>? progress = null, CancellationToken cancel = default, ImageTrust? trust = null) =>
+        Run(dir, consistency: true, progress, cancel, trust);
 
     /// <summary>Files, segments, prefixes and message parses only: for images that hold contents but no process (tests of the format).</summary>
-    public static VerifyResult VerifyFiles(string dir) => Run(dir, consistency: false, null, default);
+    public static VerifyResult VerifyFiles(string dir) => Run(dir, consistency: false, null, default, null);
 
-    private static VerifyResult Run(string dir, bool consistency, IProgress<(long Done, long Total)>? progress, CancellationToken cancel)
+    private static VerifyResult Run(string dir, bool consistency, IProgress<(long Done, long Total)>? progress, CancellationToken cancel, ImageTrust? trust)
     {
         int files = 0;
         long segments = 0, bytes = 0;
@@ -37,6 +38,9 @@ public static class ImageVerifier
                 var name = Path.GetFileName(path);
                 if (!listed.Contains(name)) throw new ImageException(ManifestRules.Printable(name), null, "not listed in the manifest (left over from another image?)");
             }
+            if (trust is { Require: true, Key: null }) throw new ImageException(ImageManifest.FileName, null, "signed images are required but this node has no image key");
+            var signed = trust?.Key is not null && (manifest.Signature is not null || trust.Require);
+            var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
             CriuKfd? kfd = null;
             var renderNodes = new List<(string, CriuRenderNode)>();
             var dmabufs = new List<(string, CriuDmabufNode)>();
@@ -53,14 +57,16 @@ public static class ImageVerifier
                         : $"{size} bytes, the manifest says {entry.Size}");
                 SegmentIo.CheckPrefix(handle, entry.Name, size);
                 var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
+                using var sha256 = signed ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
                 foreach (var s in cover.Segments)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    SegmentIo.Verify(handle, entry.Name, s);
+                    SegmentIo.Verify(handle, entry.Name, s, sha256);
                     segments++;
                     bytes += s.Length;
                     progress?.Report((bytes, total));
                 }
+                if (sha256 is not null) hashes[entry.Name] = Convert.ToHexStringLower(sha256.GetHashAndReset());
                 if (MessageFiles.ParserFor(kind) is { } parser)
                 {
                     switch (ParseMessage(handle, entry, parser))
@@ -73,6 +79,7 @@ public static class ImageVerifier
                 files++;
             }
             current = ImageManifest.FileName;
+            if (signed) ImageSignature.Check(manifest, hashes, trust!.Key!);
             if (!consistency) return new VerifyResult(true, null, null, null, files, segments, bytes);
             var kfdFile = ImageFileName.Kfd(ImageIds.Kfd);
             if (kfd is null) throw new ImageException(kfdFile, null, "missing: the manifest does not list it");

@@ -151,7 +151,8 @@ public sealed class ImageWriter : IDisposable
     /// Makes the image whole: fsyncs and closes every page file (each must be covered by its segments, or this throws
     /// naming the first unwritten range), fsyncs the directory, then atomically replaces the manifest with a committed one.
     /// </summary>
-    public ImageManifest Commit(IReadOnlyList<ImageLink>? links = null, IReadOnlyDictionary<string, string>? extra = null)
+    /// <param name="signWith">The node key to sign the manifest with (every file's SHA-256, read back once); null: unsigned.</param>
+    public ImageManifest Commit(IReadOnlyList<ImageLink>? links = null, IReadOnlyDictionary<string, string>? extra = null, ImageKey? signWith = null)
     {
         lock (_gate)
         {
@@ -170,9 +171,33 @@ public sealed class ImageWriter : IDisposable
                 Links = links ?? [],
                 Extra = extra ?? new Dictionary<string, string>(),
             };
+            if (signWith is not null)
+                committed = committed with { Signature = ImageSignature.Sign(committed, files.ToDictionary(f => f.Name, f => Sha256(f.Name), StringComparer.Ordinal), signWith) };
             ManifestCodec.Store(Directory, committed);
             _finished = true;
             return committed;
+        }
+    }
+
+    private string Sha256(string name)
+    {
+        using var handle = ImageFiles.OpenRead(Directory, name);
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(SegmentIo.BufferSize);
+        try
+        {
+            long at = 0;
+            int n;
+            while ((n = RandomAccess.Read(handle, buffer, at)) > 0)
+            {
+                sha.AppendData(buffer, 0, n);
+                at += n;
+            }
+            return Convert.ToHexStringLower(sha.GetHashAndReset());
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -22,18 +22,28 @@ internal static class SegmentIo
     }
 
     /// <summary>Checks one segment, reading it through a pooled buffer; a hole stands for a zero segment unread.</summary>
-    public static void Verify(SafeFileHandle handle, string file, Segment segment)
+    /// <param name="sha256">Also fed every byte of the segment (zeros for a hole), when the image's signature is checked.</param>
+    public static void Verify(SafeFileHandle handle, string file, Segment segment, System.Security.Cryptography.IncrementalHash? sha256 = null)
     {
-        if (segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length)) return;
+        var hole = segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length);
+        if (hole && sha256 is null) return;
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
         try
         {
+            if (hole)
+            {
+                buffer.AsSpan().Clear();
+                for (long pos = 0; pos < segment.Length; pos += buffer.Length)
+                    sha256!.AppendData(buffer, 0, (int)Math.Min(buffer.Length, segment.Length - pos));
+                return;
+            }
             var hash = new XxHash64();
             for (long pos = 0; pos < segment.Length;)
             {
                 var n = (int)Math.Min(buffer.Length, segment.Length - pos);
                 ReadExactly(handle, file, buffer.AsSpan(0, n), segment.Offset + pos);
                 hash.Append(buffer.AsSpan(0, n));
+                sha256?.AppendData(buffer, 0, n);
                 pos += n;
             }
             Check(file, segment, hash.GetCurrentHashAsUInt64());

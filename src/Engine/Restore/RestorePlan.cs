@@ -11,9 +11,9 @@ namespace Gpuckpt.Engine.Restore;
 public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
 {
     /// <summary>Verifies every file and checksum, loads the metadata and maps the GPUs; throws with the reason otherwise.</summary>
-    public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus)
+    public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus, ImageTrust? trust = null)
     {
-        var verified = ImageVerifier.Verify(dir);
+        var verified = ImageVerifier.Verify(dir, trust: trust);
         if (!verified.Ok) throw new ImageException(verified.File ?? dir, verified.Offset, verified.Reason ?? "verification failed");
         var image = LoadedImage.Load(ImageReader.Open(dir));
         return new RestorePlan(image, TopologyMatcher.Match(image.Gpus, localGpus));

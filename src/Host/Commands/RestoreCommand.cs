@@ -26,7 +26,7 @@ public static class RestoreCommand
             var asJson = parse.GetValue(json);
             if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
-            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson);
+            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, EngineSettings.LoadTrust(engineOptions.Load(parse)));
             var jobId = parse.GetValue(job);
             if (jobId is not null && !jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal))
                 throw new UsageException($"a restore job id starts with {JobsActor.RestorePrefix}: {jobId}");
@@ -44,9 +44,9 @@ public static class RestoreCommand
         if (driver == "kfd") throw new UsageException($"restore --driver kfd is refused: {KfdDriver.RestoreRefusal}");
     }
 
-    private static int DryRun(IGpuDriver gpu, string dir, bool json)
+    private static int DryRun(IGpuDriver gpu, string dir, bool json, Engine.Images.ImageTrust trust)
     {
-        var plan = RestorePlan.Prepare(dir, gpu.Topology());
+        var plan = RestorePlan.Prepare(dir, gpu.Topology(), trust);
         var stages = plan.Stages();
         if (json)
             Cli.PrintJson(new

@@ -74,6 +74,7 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
             _node.Client.Kill(pid);
             _node.Client.Kill(restored.Pid);
             output.WriteLine($"checkpoint killed at {point}: resumed, image identical to an uninterrupted one, one UNPAUSE, continuation equal");
+            Faults.FaultReport.Add(new("engine killed (SIGKILL)", $"checkpoint: at {point} ({Journal().Journal})", "completed on resume, image identical", unpauses, 0, 0, 0, true));
         }
 
         var jobs = await Engine(["jobs"], crashPoint: null);
@@ -107,6 +108,7 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
             _node.Client.Run(pid, StepsAfter);
             Assert.True(_node.Client.State(pid).Digest == reference.Continued, $"seed {seed}, point {point}: the restored process diverged");
             output.WriteLine($"restore killed at {point}: resumed as pid {pid}, continues like the original, one RESUME");
+            Faults.FaultReport.Add(new("engine killed (SIGKILL)", $"restore: at {point} ({Journal().Journal})", "completed on resume, continuation equal", 0, state.Counters.Resume, 0, 0, true));
         }
     }
 

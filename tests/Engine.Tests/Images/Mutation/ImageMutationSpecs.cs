@@ -28,10 +28,16 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
     }
 
     [Fact]
-    public void Every_mutated_image_is_refused_naming_a_file_or_is_a_consistent_forgery()
+    public void Every_mutated_image_is_refused_naming_a_file_or_is_a_consistent_forgery() => Sample(signed: false, ImageMutation.All, 300, 5000);
+
+    [Fact]
+    public void Every_forgery_of_a_signed_image_is_refused_naming_a_file() =>
+        Sample(signed: true, [.. ImageMutation.All.Where(m => m.Sealed)], 100, 1000);
+
+    private void Sample(bool signed, IReadOnlyList<ImageMutation> mutations, int ci, int night)
     {
         var nightly = Environment.GetEnvironmentVariable("GPUCKPT_NIGHTLY") == "1";
-        var cases = int.TryParse(Environment.GetEnvironmentVariable("GPUCKPT_MUTATION_CASES"), out var n) ? n : nightly ? 5000 : 300;
+        var cases = int.TryParse(Environment.GetEnvironmentVariable("GPUCKPT_MUTATION_CASES"), out var n) ? (signed ? Math.Max(1, n / 3) : n) : nightly ? night : ci;
         var runSeed = TestSeed.Fresh();
         var counts = new ConcurrentDictionary<(string Mutation, string Outcome), int>();
         var imageBytes = Directory.EnumerateFiles(image.Directory).Sum(f => new FileInfo(f).Length);
@@ -41,30 +47,31 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
         {
             var i = Interlocked.Increment(ref next);
             var seed = HashCode.Combine(runSeed, i) & int.MaxValue;
-            return new Case(ImageMutation.All[seed % ImageMutation.All.Count], seed);
+            return new Case(mutations[seed % mutations.Count], seed);
         });
         gen.Sample(c =>
         {
-            var outcome = Run(c, imageBytes);
+            var outcome = Run(c, imageBytes, signed);
             counts.AddOrUpdate((c.Mutation.Name, outcome), 1, (_, v) => v + 1);
         }, iter: cases, threads: 2, print: c => c.ToString());
 
-        var report = Report(counts, cases, nightly, runSeed);
+        var report = Report(counts, mutations, cases, nightly, runSeed, signed);
         output.WriteLine(report);
-        var path = ReportFile(nightly ? "mutation-nightly.md" : "mutation-ci.md");
+        var path = ReportFile($"mutation{(signed ? "-signed" : "")}-{(nightly ? "nightly" : "ci")}.md");
         File.WriteAllText(path, report);
         output.WriteLine($"written to {path}");
         Assert.Equal(cases, counts.Values.Sum());
     }
 
-    private string Run(Case c, long imageBytes)
+    private string Run(Case c, long imageBytes, bool signed)
     {
-        var dir = image.Copy();
+        var dir = image.Copy(signed);
         try
         {
             var mutated = c.Mutation.Apply(dir, new Random(c.Seed), image);
             var why = $"{c}: {mutated.Description}";
-            var check = Task.Factory.StartNew(() => Check(dir), TaskCreationOptions.LongRunning);
+            var trust = signed ? new ImageTrust(image.Key, Sign: false, Require: true) : null;
+            var check = Task.Factory.StartNew(() => Check(dir, trust), TaskCreationOptions.LongRunning);
             Assert.True(check.Wait(CaseLimit), $"{why}: no answer within {CaseLimit.TotalSeconds} s (a hang)");
             var (verify, prepared, allocated) = check.Result;
             var budget = (64L << 20) + 4 * imageBytes;
@@ -72,6 +79,7 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
             if (mutated.NoOp) return "no-op (identical files)";
             if (verify.Ok)
             {
+                Assert.False(signed, $"{why}: a forgery of a signed image was accepted");
                 Assert.True(c.Mutation.Sealed && !mutated.MustRefuse, $"{why}: accepted by verify");
                 Assert.True(prepared is null or TopologyMismatchException, $"{why}: verify accepted, the restore refused: {prepared?.Message}");
                 return "accepted: consistent forgery";
@@ -93,14 +101,14 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
     }
 
     /// <summary>Verify, then the restore's preparation (everything before a device is touched), with the bytes this thread allocated.</summary>
-    private (VerifyResult Verify, Exception? Prepared, long Allocated) Check(string dir)
+    private (VerifyResult Verify, Exception? Prepared, long Allocated) Check(string dir, ImageTrust? trust)
     {
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var verify = ImageVerifier.Verify(dir);
+        var verify = ImageVerifier.Verify(dir, trust: trust);
         Exception? prepared = null;
         try
         {
-            RestorePlan.Prepare(dir, image.LocalGpus);
+            RestorePlan.Prepare(dir, image.LocalGpus, trust);
         }
         catch (Exception e)
         {
@@ -109,17 +117,17 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
         return (verify, prepared, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
-    private static string Report(ConcurrentDictionary<(string Mutation, string Outcome), int> counts, int cases, bool nightly, int seed)
+    private static string Report(ConcurrentDictionary<(string Mutation, string Outcome), int> counts, IReadOnlyList<ImageMutation> mutations, int cases, bool nightly, int seed, bool signed)
     {
         var outcomes = counts.Keys.Select(k => k.Outcome).Distinct().Order().ToList();
         var lines = new List<string>
         {
-            $"# Image mutations ({(nightly ? "nightly" : "CI")}): {cases} cases, seed {seed}",
+            $"# Image mutations{(signed ? " of a signed image (node key required)" : "")} ({(nightly ? "nightly" : "CI")}): {cases} cases, seed {seed}",
             "",
             $"| mutation | cases | {string.Join(" | ", outcomes)} |",
             $"|---|---:|{string.Concat(outcomes.Select(_ => "---:|"))}",
         };
-        foreach (var m in ImageMutation.All)
+        foreach (var m in mutations)
         {
             var row = outcomes.Select(o => counts.GetValueOrDefault((m.Name, o))).ToList();
             lines.Add($"| {m.Name}{(m.Sealed ? " (sealed)" : "")} | {row.Sum()} | {string.Join(" | ", row)} |");

@@ -28,7 +28,21 @@ public sealed class RealImage : IDisposable
         if (!verified.Ok) throw new InvalidOperationException($"the pristine image does not verify: {verified.Describe()}");
         LocalGpus = _sim.Client.Topology();
         Files = [.. ManifestCodec.Load(Directory).Files.Select(f => f.Name), ImageManifest.FileName];
+
+        // The same image as a signing engine commits it.
+        Key = ImageKey.LoadOrCreate(Path.Combine(_root, "image.key"));
+        SignedDirectory = Path.Combine(_root, "signed");
+        ImageForge.CopyDirectory(Directory, SignedDirectory);
+        var manifest = ManifestCodec.Load(SignedDirectory);
+        var hashes = manifest.Files.ToDictionary(f => f.Name,
+            f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(SignedDirectory, f.Name)))));
+        ManifestCodec.Store(SignedDirectory, manifest with { Signature = ImageSignature.Sign(manifest, hashes, Key) });
     }
+
+    /// <summary>The image signed with <see cref="Key"/>; never modified.</summary>
+    public string SignedDirectory { get; }
+
+    public ImageKey Key { get; }
 
     /// <summary>The committed image; never modified (each case works on a copy).</summary>
     public string Directory { get; }
@@ -41,10 +55,10 @@ public sealed class RealImage : IDisposable
     public IReadOnlyList<string> Files { get; }
 
     /// <summary>A fresh copy of the image to damage.</summary>
-    public string Copy()
+    public string Copy(bool signed = false)
     {
         var dir = Path.Combine(_root, Guid.NewGuid().ToString("N"));
-        ImageForge.CopyDirectory(Directory, dir);
+        ImageForge.CopyDirectory(signed ? SignedDirectory : Directory, dir);
         return dir;
     }
 
