@@ -36,6 +36,7 @@ public sealed class MigrationCoordinator : ReceivePersistentActor, IWithTimers
     private TransferDone? _transfer;
     private long _confirmed, _announced, _resent;
     private int _attempts;
+    private string _step = "dry check";
 
     public MigrationCoordinator(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
         MigrationSettings settings, IActorRef replyTo)
@@ -92,8 +93,11 @@ public sealed class MigrationCoordinator : ReceivePersistentActor, IWithTimers
         Command<Failed>(f => Abort(f.Node, f.Step, f.Reason));
         Command<Terminated>(t =>
         {
-            if (t.ActorRef.Equals(_sender) && _transfer is null && !_rollingBack && _state.Committed is null)
-                Abort(_state.Started?.Request.To ?? "target", "transfer", "the transfer stopped unexpectedly");
+            if (_rollingBack || _state.Committed is not null) return;
+            if (t.ActorRef.Equals(_target))
+                Abort(Request.To, _step, $"node {Request.To} stopped (its engine died, or it left the cluster)");
+            else if (t.ActorRef.Equals(_sender) && _transfer is null)
+                Abort(Request.To, "transfer", "the transfer stopped unexpectedly");
         });
     }
 
@@ -211,6 +215,8 @@ public sealed class MigrationCoordinator : ReceivePersistentActor, IWithTimers
         if (_target is not null || _state.Aborting is not null) return;
         Timers.Cancel("retry");
         _target = prepared.Target;
+        // A target node that dies (or is downed) before the commit rolls the migration back; after it, commits are retried.
+        Context.Watch(_target);
         _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings), "transfer");
         Context.Watch(_sender);
         _checkpointRunning = true;
@@ -480,6 +486,7 @@ public sealed class MigrationCoordinator : ReceivePersistentActor, IWithTimers
 
     private void Report(string step)
     {
+        _step = step;
         if (step == "transfer" && _sinceReport.ElapsedMilliseconds < 200) return;
         _sinceReport.Restart();
         _replyTo.Tell(new MigrationProgress(_migrationId, step, _confirmed, _announced, _resent));

@@ -48,6 +48,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         Command<SealImage>(Seal);
         Command<Sealed>(s =>
         {
+            CrashPoints.Hit("target-sealed");
             _sealed = true;
             s.ReplyTo.Tell(new ImageSealed(_migrationId, s.Bytes));
         });
@@ -141,6 +142,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
 
     private void Frame(byte[] bytes)
     {
+        CrashPoints.Hit("target-frame");
         var sender = Sender;
         var receiver = _receiver;
         if (receiver is null || _sealed)
