@@ -114,6 +114,11 @@ public sealed class JobsActor : ReceiveActor
     /// <summary>Claims the process for job <paramref name="id"/>, then starts it; refuses at once while another claim on it is in flight.</summary>
     private void Claim(string id, string key, string what, Props props, Func<string, object> failure)
     {
+        if (_draining)
+        {
+            Start(id, props, failure); // refuses: nothing may be claimed for a job that will not run
+            return;
+        }
         var holder = _claimingKeys.TryGetValue(key, out var claiming) ? claiming : _holds.FirstOrDefault(h => h.Value == key && h.Key != id).Key;
         if (holder is not null)
         {

@@ -28,14 +28,14 @@ public sealed class JobJournal
         _materializer = system.Materializer();
     }
 
-    /// <summary>Every persistence id in the journal, ordered by id, with its last stored event.</summary>
-    public async Task<IReadOnlyList<JournalEntry>> ListAsync(CancellationToken cancellation = default)
+    /// <summary>Every persistence id in the journal (those <paramref name="include"/> accepts), ordered by id, with its last stored event.</summary>
+    public async Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default)
     {
         var ids = await _ids.CurrentPersistenceIds()
             .RunWith(Sink.Seq<string>(), _materializer)
             .WaitAsync(cancellation);
         var entries = new List<JournalEntry>(ids.Count);
-        foreach (var id in ids.Distinct().Order(StringComparer.Ordinal))
+        foreach (var id in ids.Distinct().Where(include ?? (_ => true)).Order(StringComparer.Ordinal))
             entries.Add(await LastAsync(id, cancellation));
         return entries;
     }

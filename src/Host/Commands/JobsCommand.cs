@@ -57,7 +57,8 @@ public static class JobsCommand
         {
             var journal = new JobJournal(system);
             var jobs = new List<JobInfo>();
-            foreach (var entry in await journal.ListAsync())
+            // Jobs only: the journal also holds the processes' claims, whose last events need not be read.
+            foreach (var entry in await journal.ListAsync(id => id.StartsWith("checkpoint-", StringComparison.Ordinal) || id.StartsWith("restore-", StringComparison.Ordinal)))
             {
                 var (kind, jobId) = entry.PersistenceId.Split('-', 2) switch
                 {
