@@ -55,7 +55,7 @@ public static class JobsCommand
         var system = ActorSystem.Create("gpuckpt-jobs", config);
         try
         {
-            var journal = new JobJournal(system);
+            var journal = await JobJournal.OpenAsync(system);
             var jobs = new List<JobInfo>();
             // Jobs only: the journal also holds the processes' claims, whose last events need not be read.
             foreach (var entry in await journal.ListAsync(id => id.StartsWith("checkpoint-", StringComparison.Ordinal) || id.StartsWith("restore-", StringComparison.Ordinal)))
