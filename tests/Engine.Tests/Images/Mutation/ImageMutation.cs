@@ -146,8 +146,10 @@ public sealed partial record ImageMutation(string Name, bool Sealed, Func<string
             var bytes = File.ReadAllBytes(Path.Combine(dir, f));
             var message = MessageFiles.ParseAny(f, bytes, MessageFiles.ParserFor(kind)!);
             var what = MutateField(message, r, out var mustRefuse);
-            ImageForge.RewriteFile(dir, f, ImageForge.WithPrefix(message.ToByteArray()));
-            return new($"{f}: {what}, sealed", null, mustRefuse);
+            var forged = ImageForge.WithPrefix(message.ToByteArray());
+            ImageForge.RewriteFile(dir, f, forged);
+            // A field set to the value it had leaves the file as it was: nothing to refuse.
+            return new($"{f}: {what}, sealed", null, mustRefuse, NoOp: forged.AsSpan().SequenceEqual(bytes));
         }),
         new("sealed-contents", true, (dir, r, img) =>
         {
@@ -162,7 +164,7 @@ public sealed partial record ImageMutation(string Name, bool Sealed, Func<string
         new("sealed-manifest", true, (dir, r, img) =>
         {
             var (what, mustRefuse) = ManifestEdits.Apply(dir, r, img);
-            return new($"manifest.json: {what}, sealed", null, mustRefuse);
+            return new($"manifest.json: {what}, sealed", null, mustRefuse, NoOp: what == ManifestEdits.NoLinks);
         }),
     ];
 

@@ -15,6 +15,8 @@ internal static class ManifestEdits
         "amdgpu-kfd-\u0661.img", "..", "", "amdgpu-pages-1-ABCD.img", "amdgpu-drm-pages-2-128-0000.img/..",
     ];
 
+    public const string NoLinks = "no links to edit";
+
     public static (string What, bool MustRefuse) Apply(string dir, Random r, RealImage img)
     {
         var m = ImageForge.ReadManifest(dir);
@@ -93,7 +95,7 @@ internal static class ManifestEdits
             case 9:
             {
                 var links = m["links"]!.AsArray();
-                if (links.Count == 0) return ("no links to edit", false);
+                if (links.Count == 0) return (NoLinks, false);
                 var link = links[r.Next(links.Count)]!.AsObject();
                 switch (r.Next(5))
                 {
