@@ -163,12 +163,27 @@ public sealed partial record ImageMutation(string Name, bool Sealed, Func<string
         }),
         new("sealed-manifest", true, (dir, r, img) =>
         {
+            var before = Meaning(dir);
             var (what, mustRefuse) = ManifestEdits.Apply(dir, r, img);
-            return new($"manifest.json: {what}, sealed", null, mustRefuse, NoOp: what == ManifestEdits.NoLinks);
+            // An edit that leaves what the manifest says as it was (a member removed that defaults to its value) forges nothing.
+            return new($"manifest.json: {what}, sealed", null, mustRefuse, NoOp: what == ManifestEdits.NoLinks || (before is not null && before == Meaning(dir)));
         }),
     ];
 
     private static T Pick<T>(Random r, IReadOnlyList<T> items) => items[r.Next(items.Count)];
+
+    /// <summary>What the manifest says, as its own JSON writes it; null when it cannot be read.</summary>
+    private static string? Meaning(string dir)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Serialize(ManifestCodec.Load(dir), ManifestCodec.Json);
+        }
+        catch (ImageException)
+        {
+            return null;
+        }
+    }
 
     private static List<string> MessageFilesOf(RealImage img) =>
         img.Files.Where(n => ImageFileName.TryParse(n) is { } k && !k.Kind.IsPages()).ToList();
