@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Persistence;
-using Gpuckpt.Actors.Copy;
-using Gpuckpt.Engine.Copy;
 
 namespace Gpuckpt.Actors;
 
@@ -30,14 +28,9 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     where TState : class, IJobState<TEvent>, new()
     where TEvent : class
 {
-    private readonly HashSet<IActorRef> _devices = [];
-    private readonly List<BoMappingTable> _tables = [];
     private Step? _step;
     private long _stepIds;
     private long _eventsSinceSnapshot;
-    private string? _copyFailure;
-    private Action<ChunkLanded>? _landed;
-    private Action<string?>? _copiesDone;
 
     protected PersistentJob(string jobId, EngineSettings settings, IActorRef replyTo)
     {
@@ -63,10 +56,6 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
             DeleteMessages(s.Metadata.SequenceNr);
             DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
         });
-        Command<ChunkLanded>(l => _landed?.Invoke(l));
-        Command<DeviceCopied>(_ => DeviceFinished(Sender, null));
-        Command<DeviceCopyFailed>(f => DeviceFinished(Sender, f.Reason));
-        Command<Terminated>(t => DeviceFinished(t.ActorRef, $"{Uri.UnescapeDataString(t.ActorRef.Path.Name)} stopped unexpectedly"));
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
@@ -232,57 +221,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     protected override void PostStop()
     {
         _step?.Cancel.Cancel();
-        DisposeTables();
         base.PostStop();
-    }
-
-    /// <summary>
-    /// Starts one device actor per device. <paramref name="landed"/> is told of every chunk in place, then
-    /// <paramref name="done"/> once, with null or the first failure, after every device has stopped.
-    /// </summary>
-    protected void StartCopies(
-        IEnumerable<(DeviceContents Device, IReadOnlyList<CopyChunk> Chunks, BoMappingTable Table, Func<CopyChunk, CancellationToken, Task<ulong>> Copy)> devices,
-        Action<ChunkLanded> landed, Action<string?> done)
-    {
-        _copyFailure = null;
-        _landed = landed;
-        _copiesDone = done;
-        foreach (var (device, chunks, table, copy) in devices)
-        {
-            _tables.Add(table);
-            var actor = Context.ActorOf(DeviceCopyActor.Props(device.Device, chunks, copy, Settings.WorkersPerDevice),
-                Uri.EscapeDataString(device.Device.Replace(' ', '-')));
-            Context.Watch(actor);
-            _devices.Add(actor);
-        }
-        if (_devices.Count == 0) CopiesFinished();
-    }
-
-    private void DeviceFinished(IActorRef device, string? failure)
-    {
-        if (!_devices.Remove(device)) return;
-        Context.Unwatch(device);
-        if (failure is not null && _copyFailure is null)
-        {
-            _copyFailure = failure;
-            foreach (var other in _devices) other.Tell(AbortCopy.Instance);
-        }
-        if (_devices.Count == 0) CopiesFinished();
-    }
-
-    private void CopiesFinished()
-    {
-        DisposeTables();
-        var done = _copiesDone;
-        _landed = null;
-        _copiesDone = null;
-        done?.Invoke(_copyFailure);
-    }
-
-    private void DisposeTables()
-    {
-        foreach (var table in _tables) table.Dispose();
-        _tables.Clear();
     }
 
     private sealed class Step(long id, string name, CancellationTokenSource cancel, Action<object> then, Action<StepFailed> failed)

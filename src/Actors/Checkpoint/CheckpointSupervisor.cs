@@ -15,11 +15,10 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// image instead of copying them again, and issues UNPAUSE exactly once. Any failure marks the image failed and
 /// unpauses the process.
 /// </summary>
-public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheckpointEvent>
+public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpointEvent>
 {
     private readonly CheckpointRequest? _request;
     private readonly IGpuDriver _driver;
-    private readonly ChunkPool _pool;
     private readonly Stopwatch _pauseClock = new();
     private IKfdFile? _kfd;
     private ImageWriter? _writer;
@@ -28,11 +27,10 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
-        : base(jobId, settings, replyTo)
+        : base(jobId, settings, pool, replyTo)
     {
         _request = request;
         _driver = driver;
-        _pool = pool;
     }
 
     public override string PersistenceId => $"checkpoint-{JobId}";
@@ -149,15 +147,9 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         {
             _captured = captured;
             CrashPoints.Hit("captured");
-            var pool = _pool;
-            StartCopies(captured.Process.Devices.Select(device =>
-            {
-                var bos = device.Bos;
-                var chunks = captured.Remaining[device.Device];
-                var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
-                IReadOnlyList<IChunkSink> sinks = captured.Files[device.Device];
-                return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
-            }).ToList(), Landed, failure =>
+            StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
+                device, captured.Remaining[device.Device], captured.Files[device.Device], null,
+                bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false)))], Landed, failure =>
             {
                 if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
                 else Commit();
@@ -165,11 +157,13 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         }, Fail);
     }
 
-    private void Landed(ChunkLanded landed)
+    private void Landed(DeviceWork work, ChunkLanded landed)
     {
-        var chunk = _captured!.Remaining[landed.Device][landed.ChunkIndex];
+        var plan = work.Plan;
+        var chunk = plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("chunk");
-        RecordProgress(new ChunkSaved(landed.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum));
+        RecordProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
+            plan.Bos[chunk.Pieces[0].BoIndex].Id, plan.Bos[chunk.Pieces[^1].BoIndex].Id));
     }
 
     private void Commit()
@@ -177,9 +171,10 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var process = _captured!.Process;
         var writer = _writer!;
         var links = process.Links.Select(l => CheckpointImage.ToImageLink(l, process)).ToList();
+        var extra = new Dictionary<string, string> { [ManifestExtra.ChunkSize] = Started.ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         RunStep("commit", _ =>
         {
-            writer.Commit(links);
+            writer.Commit(links, extra);
             CrashPoints.Hit("committed");
             return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
         }, committed => Record(committed.Event, Next), Fail);

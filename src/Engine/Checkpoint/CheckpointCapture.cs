@@ -124,7 +124,8 @@ public static class CheckpointCapture
         var bos = snapshot.Bos
             .Select((b, i) => (Bucket: b, Index: i))
             .Where(x => x.Bucket.gpu_id == userGpuId && ((KfdAllocFlags)x.Bucket.alloc_flags).HasContents())
-            .Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size, $"KFD BO #{x.Index} at 0x{x.Bucket.addr:x}"))
+            .Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size,
+                BoNames.Kfd(x.Index, userGpuId, x.Bucket.addr, x.Bucket.size), (uint)x.Index))
             .ToList();
         return ContentPlanner.OnePageFile($"GPU 0x{userGpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), bos, chunkSize);
     }
@@ -134,7 +135,8 @@ public static class CheckpointCapture
         var bos = node.Bos
             .Select((bo, boIndex) => (Bo: bo, Index: boIndex))
             .Where(x => !x.Bo.IsImport && x.Bo.Entry.size > 0)
-            .Select(x => (new BoSource(node.Minor, x.Bo.MmapOffset, x.Bo.Entry.size, $"renderD{node.Minor} handle {x.Bo.Handle}"),
+            .Select(x => (new BoSource(node.Minor, x.Bo.MmapOffset, x.Bo.Entry.size,
+                    BoNames.Render(x.Bo.Handle, node.Minor, node.GpuId, x.Bo.Mappings.Length > 0 ? x.Bo.Mappings[0].addr : 0, x.Bo.Entry.size), x.Bo.Handle),
                 ImageFileName.DrmPages(ImageIds.RenderNode(nodeIndex), node.Minor, x.Index)))
             .ToList();
         return ContentPlanner.FilePerBo($"renderD{node.Minor}", bos, chunkSize);
