@@ -28,6 +28,9 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     where TState : class, IJobState<TEvent>, new()
     where TEvent : class
 {
+    private readonly List<PhaseTime> _phases = [];
+    private string? _phase;
+    private TimeSpan _phaseStart;
     private Step? _step;
     private long _stepIds;
     private long _eventsSinceSnapshot;
@@ -79,6 +82,24 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
 
     /// <summary>Decides the next step from what the journal says is done.</summary>
     protected abstract void Next();
+
+    /// <summary>Ends the current phase and starts <paramref name="name"/>, telling progress views (what the user waits for, timed).</summary>
+    protected void BeginPhase(string name)
+    {
+        if (_phase == name) return;
+        EndPhase();
+        _phase = name;
+        _phaseStart = Clock.Elapsed;
+        Context.System.EventStream.Publish(new JobPhaseStarted(JobId, name, [.. _phases]));
+    }
+
+    /// <summary>Ends the current phase; the phases so far with their times.</summary>
+    protected IReadOnlyList<PhaseTime> EndPhase()
+    {
+        if (_phase is not null) _phases.Add(new PhaseTime(_phase, (Clock.Elapsed - _phaseStart).TotalSeconds));
+        _phase = null;
+        return [.. _phases];
+    }
 
     /// <summary>The failure this job answers with when it cannot go on at all (its journal cannot be read).</summary>
     protected abstract object FailureOutcome(string reason);

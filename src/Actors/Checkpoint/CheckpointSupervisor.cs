@@ -89,7 +89,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var committed = State.Committed;
         Finish(new CheckpointCompleted(new CheckpointSummary(
             JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
-            Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds)));
+            Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase())));
     }
 
     /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
@@ -97,6 +97,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     {
         var started = Started;
         var driver = _driver;
+        BeginPhase("pause");
         RunStep<object>("pause", _ =>
         {
             var writer = CheckpointImage.Open(started, driver);
@@ -143,10 +144,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var driver = _driver;
         var chunkSize = Started.ChunkSize;
         var saved = State.Chunks;
+        BeginPhase("capture");
         RunStep("capture", cancel => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved, cancel), captured =>
         {
             _captured = captured;
             CrashPoints.Hit("captured");
+            BeginPhase("copy");
             StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
                 device, captured.Remaining[device.Device], captured.Files[device.Device], null,
                 bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false)))], Landed, failure =>
@@ -172,6 +175,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var writer = _writer!;
         var links = process.Links.Select(l => CheckpointImage.ToImageLink(l, process)).ToList();
         var extra = new Dictionary<string, string> { [ManifestExtra.ChunkSize] = Started.ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        BeginPhase("commit");
         RunStep("commit", _ =>
         {
             writer.Commit(links, extra);
@@ -186,6 +190,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var pid = Request.Pid;
         var kfd = _kfd;
         var driver = _driver;
+        BeginPhase("unpause");
         RunStep("unpause", _ =>
         {
             CrashPoints.Hit("unpause-intended");
@@ -227,6 +232,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var writer = _writer;
         var started = Started;
         var reason = State.Failing!;
+        BeginPhase("abort");
         RunStep("abort", _ =>
         {
             try

@@ -26,7 +26,8 @@ public sealed record CheckpointSummary(
     double Seconds,
     double PauseSeconds,
     bool LeftPaused,
-    double RecoverySeconds = 0)
+    double RecoverySeconds = 0,
+    IReadOnlyList<PhaseTime>? Phases = null)
 {
     public double GigabytesPerSecond => Seconds > 0 ? Bytes / Seconds / 1e9 : 0;
 }

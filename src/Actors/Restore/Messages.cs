@@ -21,7 +21,8 @@ public sealed record RestoreSummary(
     double Seconds,
     IReadOnlyDictionary<string, string> GpuMap,
     long ContentBytesRead = 0,
-    long MetadataBytesRead = 0)
+    long MetadataBytesRead = 0,
+    IReadOnlyList<PhaseTime>? Phases = null)
 {
     /// <summary>Content bytes read from the image per content byte restored: 1 when each is read once (less where zeros stayed holes).</summary>
     public double ReadsPerContentByte => Bytes > 0 ? (double)ContentBytesRead / Bytes : 0;

@@ -77,7 +77,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
         }
         if (State.ResumeIntended is { } intended)
         {
-            if (State.Resumed) Finish(new RestoreCompleted(intended.Summary with { Seconds = Clock.Elapsed.TotalSeconds }));
+            if (State.Resumed) Finish(new RestoreCompleted(intended.Summary with { Seconds = Clock.Elapsed.TotalSeconds, Phases = EndPhase() }));
             else Resume(intended.Pid);
             return;
         }
@@ -100,6 +100,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
     {
         var dir = ImagesDir;
         var driver = _driver;
+        BeginPhase("verify");
         RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology())), planned =>
         {
             _plan = planned.Plan;
@@ -126,6 +127,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
     {
         var driver = _driver;
         var plan = _plan!;
+        BeginPhase("device state");
         RunStep("create process", _ => new TargetReady(RestoreSession.Begin(driver, plan.Image, plan.Map)), ready =>
         {
             _session = ready.Session;
@@ -154,6 +156,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
     /// <summary>One device actor per render node, its BO actors ready for the passes; the passes visit the nodes in image order.</summary>
     private void StartPasses()
     {
+        BeginPhase("passes");
         var image = _plan!.Image;
         var links = image.Imports.ToDictionary(l => (l.RenderNodeId, l.GemHandle));
         foreach (var node in image.RenderNodes.Where(n => n.BoEntries.Count > 0))
@@ -224,6 +227,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
         var session = _session!;
         var reader = _plan!.Image.Reader;
         var chunkSize = ChunkSize;
+        BeginPhase("contents");
         RunStep("open contents", _ =>
         {
             var contents = session.ContentsPlan(chunkSize);
@@ -290,6 +294,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
     {
         var session = _session;
         var driver = _driver;
+        BeginPhase("resume");
         RunStep("resume", _ =>
         {
             CrashPoints.Hit("resume-intended");
@@ -304,7 +309,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
         {
             CrashPoints.Hit("resumed");
             Record(new ProcessResumed(State.ResumeIntended!.Pid),
-                () => Finish(new RestoreCompleted(State.ResumeIntended!.Summary with { Seconds = Clock.Elapsed.TotalSeconds })));
+                () => Finish(new RestoreCompleted(State.ResumeIntended!.Summary with { Seconds = Clock.Elapsed.TotalSeconds, Phases = EndPhase() })));
         }, f =>
         {
             if (_session is not null) RollBack(Describe(f));
@@ -332,6 +337,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
     private void RollBack(string reason)
     {
         var session = _session!;
+        BeginPhase("roll back");
         RunStep("roll back", _ =>
         {
             var problems = session.Rollback();
