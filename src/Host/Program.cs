@@ -12,6 +12,7 @@ var root = new System.CommandLine.RootCommand("gpuckpt: checkpoint and restore t
     InspectCommand.Create(),
     VerifyCommand.Create(),
     AbiCommand.Create(),
+    DoctorCommand.Create(),
     JobsCommand.Create(),
     ResumeCommand.Create(),
     DemoCommand.Create(),

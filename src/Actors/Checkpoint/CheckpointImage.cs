@@ -13,29 +13,35 @@ internal static class CheckpointImage
     internal static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved, CancellationToken cancel)
     {
         var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
-        void Write(string name, Google.Protobuf.IMessage message)
+        try
         {
-            cancel.ThrowIfCancellationRequested();
-            if (!writer.Contains(name)) writer.WriteMessage(name, message);
+            void Write(string name, Google.Protobuf.IMessage message)
+            {
+                cancel.ThrowIfCancellationRequested();
+                if (!writer.Contains(name)) writer.WriteMessage(name, message);
+            }
+            Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
+            foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
+            var files = new Dictionary<string, PageFile[]>();
+            var remaining = new Dictionary<string, IReadOnlyList<int>>();
+            foreach (var device in process.Devices)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
+                files[device.Device] = pages;
+                // A journalled chunk is adopted only if its bytes still hash to what was journalled; else it is copied again.
+                remaining[device.Device] = Enumerable.Range(0, device.Chunks.Count)
+                    .Where(i => !(saved.TryGetValue(ChunkSaved.KeyOf(device.Device, device.Chunks[i]), out var s)
+                                  && s.Length == device.Chunks[i].Length && pages[device.Chunks[i].FileIndex].Adopt(device.Chunks[i].FileOffset, s.Length, s.Checksum)))
+                    .ToList();
+            }
+            return new Captured(process, files, remaining);
         }
-        Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
-        foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
-        for (var i = 0; i < process.Links.Count; i++)
-            Write(ImageFileName.Dmabuf(ImageIds.Dmabuf(i)), new CriuDmabufNode { GemHandle = process.Links[i].Handle });
-        var files = new Dictionary<string, PageFile[]>();
-        var remaining = new Dictionary<string, IReadOnlyList<int>>();
-        foreach (var device in process.Devices)
+        catch
         {
-            cancel.ThrowIfCancellationRequested();
-            var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
-            files[device.Device] = pages;
-            // A journalled chunk is adopted only if its bytes still hash to what was journalled; else it is copied again.
-            remaining[device.Device] = Enumerable.Range(0, device.Chunks.Count)
-                .Where(i => !(saved.TryGetValue(ChunkSaved.KeyOf(device.Device, device.Chunks[i]), out var s)
-                              && s.Length == device.Chunks[i].Length && pages[device.Chunks[i].FileIndex].Adopt(device.Chunks[i].FileOffset, s.Length, s.Checksum)))
-                .ToList();
+            process.Dispose();
+            throw;
         }
-        return new Captured(process, files, remaining);
     }
 
     /// <summary>The image of this job: created on first start, reopened after a crash; null when it was already committed.</summary>
@@ -66,18 +72,4 @@ internal static class CheckpointImage
         var manifest = ManifestCodec.Load(dir);
         return manifest.ImageId == imageId && manifest.State == ImageState.InProgress ? ImageWriter.Reopen(dir) : null;
     }
-
-    public static ImageLink ToImageLink(ResolvedImport link, CapturedProcess process)
-    {
-        var nodeId = NodeIdOf(process, link.GpuId);
-        return link.Exporter switch
-        {
-            Exporter.Kfd k => ImportLink.FromKfd(nodeId, link.Handle, k.GpuId, k.Addr),
-            Exporter.Render r => ImportLink.FromRender(nodeId, link.Handle, r.GpuId, NodeIdOf(process, r.GpuId), r.Handle),
-            _ => throw new InvalidOperationException($"unknown exporter {link.Exporter}"),
-        };
-    }
-
-    private static int NodeIdOf(CapturedProcess process, uint gpuId) =>
-        (int)process.RenderNodes.First(n => n.GpuId == gpuId).Id;
 }

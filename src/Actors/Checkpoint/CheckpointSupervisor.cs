@@ -44,6 +44,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     protected override void PostStop()
     {
         base.PostStop();
+        _captured?.Process.Dispose();
         _writer?.Dispose();
         _kfd?.Dispose();
     }
@@ -173,7 +174,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     {
         var process = _captured!.Process;
         var writer = _writer!;
-        var links = process.Links.Select(l => CheckpointImage.ToImageLink(l, process)).ToList();
+        var links = process.ImageLinks();
         var extra = new Dictionary<string, string> { [ManifestExtra.ChunkSize] = Started.ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         BeginPhase("commit");
         RunStep("commit", _ =>

@@ -8,54 +8,63 @@ using Gpuckpt.Engine.Uapi;
 namespace Gpuckpt.Engine.Checkpoint;
 
 /// <summary>
-/// Turns a paused process's driver state into image metadata and a copy plan: KFD CHECKPOINT, every render node's
-/// BOs and mappings, the import links between them, and one <see cref="DeviceContents"/> per GPU and per render node.
+/// Turns a paused process's driver state into image metadata and a copy plan: KFD CHECKPOINT, every open render file's
+/// BOs and mappings, the import links between them, and one <see cref="DeviceContents"/> per GPU and per render file.
+/// The render files stay open in the result until its copy is done. Field meanings are those of CRIU's amdgpu plugin.
 /// </summary>
 public static class CheckpointCapture
 {
     public static CapturedProcess Capture(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, int chunkSize)
     {
         var topology = driver.Topology();
+        var cpus = driver.CpuNodes();
         var snapshot = KfdCheckpoint.Checkpoint(kfd, info);
         var fds = snapshot.Bos.Select(b => b.dmabuf_fd).Where(fd => fd != KfdSnapshot.InvalidFd).ToList();
+        var open = new List<IRenderNode>();
         try
         {
-            var actualOf = snapshot.Devices.ToDictionary(d => d.user_gpu_id, d => d.actual_gpu_id);
             var userOf = snapshot.Devices.ToDictionary(d => d.actual_gpu_id, d => d.user_gpu_id);
             var gpuOf = snapshot.Devices.ToDictionary(d => d.user_gpu_id, d => LocalGpu(topology, d.actual_gpu_id));
 
+            var kfdInodes = snapshot.Bos.Select(b => b.dmabuf_fd == KfdSnapshot.InvalidFd ? (ulong?)null : driver.DmabufInode((int)b.dmabuf_fd)).ToArray();
             var resolver = new ImportResolver();
             resolver.AddKfd(snapshot.Bos
                 .Select((b, i) => (Bucket: b, Index: i))
-                .Where(x => x.Bucket.dmabuf_fd != KfdSnapshot.InvalidFd)
-                .Select(x => (x.Bucket.gpu_id, x.Index, x.Bucket.addr, driver.DmabufInode((int)x.Bucket.dmabuf_fd))));
+                .Where(x => kfdInodes[x.Index] is not null)
+                .Select(x => (x.Bucket.gpu_id, x.Index, x.Bucket.addr, kfdInodes[x.Index]!.Value)));
 
             var renderNodes = new List<RenderNodeSnapshot>();
-            foreach (var minor in driver.RenderMinorsOpenedBy(kfd.Pid).Order())
+            foreach (var file in driver.RenderFilesOpenedBy(kfd.Pid).OrderBy(f => f.Minor).ThenBy(f => f.Index))
             {
-                var gpu = topology.FirstOrDefault(g => g.DrmRenderMinor == minor)
-                          ?? throw new DriverException(Errno.ENODEV, "open", $"renderD{minor}", detail: "no such GPU in the topology");
+                var gpu = topology.FirstOrDefault(g => g.DrmRenderMinor == file.Minor)
+                          ?? throw new DriverException(Errno.ENODEV, "open", file.ToString(), detail: "no such GPU in the topology");
                 if (!userOf.TryGetValue(gpu.GpuId, out var userGpuId))
-                    throw new DriverException(Errno.EINVAL, "CRIU_OP(CHECKPOINT)", $"renderD{minor}", detail: $"GPU 0x{gpu.GpuId:x} is not one of the process's KFD devices");
-                using var node = driver.OpenRenderNode(kfd.Pid, minor);
+                    throw new DriverException(Errno.EINVAL, "CRIU_OP(CHECKPOINT)", file.ToString(), detail: $"GPU 0x{gpu.GpuId:x} is not one of the process's KFD devices");
+                var node = driver.OpenRenderFile(kfd.Pid, file);
+                open.Add(node);
                 var scanned = RenderNodeScanner.Scan(driver, node, userGpuId);
                 renderNodes.Add(scanned);
                 resolver.AddRenderNode(scanned);
             }
             var links = resolver.Finish();
 
-            var kfdMessage = KfdMessage(snapshot, gpuOf);
-            var renderMessages = renderNodes.Select((n, i) => RenderMessage(n, i)).ToList();
+            var kfdMessage = CaptureMessages.Kfd(snapshot, gpuOf, cpus, KfdHandles(snapshot, kfdInodes, renderNodes));
+            var renderMessages = renderNodes.Select((n, i) => CaptureMessages.RenderNode(n, ImageIds.RenderNode(i), resolver)).ToList();
             var devices = new List<DeviceContents>();
             foreach (var device in snapshot.Devices)
                 devices.Add(GpuContents(device.user_gpu_id, gpuOf[device.user_gpu_id], snapshot, chunkSize));
             for (var i = 0; i < renderNodes.Count; i++)
             {
-                var contents = RenderContents(renderNodes[i], i, chunkSize);
+                var contents = RenderContents(renderNodes, i, resolver, links, snapshot, gpuOf, chunkSize);
                 if (contents.Files.Count > 0) devices.Add(contents);
             }
             return new CapturedProcess(kfd.Pid, [.. snapshot.Devices.Select(d => gpuOf[d.user_gpu_id])], kfdMessage, renderMessages, links,
-                devices.Where(d => d.Chunks.Count > 0 || d.Files.Count > 0).ToList());
+                devices.Where(d => d.Chunks.Count > 0 || d.Files.Count > 0).ToList(), open);
+        }
+        catch
+        {
+            foreach (var node in open) node.Dispose();
+            throw;
         }
         finally
         {
@@ -67,56 +76,22 @@ public static class CheckpointCapture
         topology.FirstOrDefault(g => g.GpuId == actualGpuId)
         ?? throw new DriverException(Errno.ENODEV, "CRIU_OP(CHECKPOINT)", $"GPU 0x{actualGpuId:x}", detail: "reported by KFD but not in the topology");
 
-    private static CriuKfd KfdMessage(KfdSnapshot snapshot, IReadOnlyDictionary<uint, GpuNode> gpuOf)
+    /// <summary>
+    /// kfd_bo_entry.handle as the plugin means it: the GEM handle under which a render file of the process holds the
+    /// BO's buffer (a file of the BO's own GPU first), or 0xFFFFFFFF when none does.
+    /// </summary>
+    private static uint[] KfdHandles(KfdSnapshot snapshot, ulong?[] inodes, IReadOnlyList<RenderNodeSnapshot> nodes)
     {
-        var message = new CriuKfd
+        var handles = new uint[snapshot.Bos.Length];
+        for (var i = 0; i < handles.Length; i++)
         {
-            Pid = snapshot.Pid,
-            NumOfGpus = (uint)snapshot.Devices.Length,
-            NumOfCpus = 0,
-            NumOfBos = (ulong)snapshot.Bos.Length,
-            NumOfObjects = snapshot.NumObjects,
-            SharedMemSize = 0,
-            SharedMemMagic = 0,
-            PrivData = Google.Protobuf.ByteString.CopyFrom(snapshot.PrivData),
-        };
-        foreach (var device in snapshot.Devices) message.DeviceEntries.Add((gpuOf[device.user_gpu_id] with { GpuId = device.user_gpu_id }).ToDeviceEntry());
-        for (var i = 0; i < snapshot.Bos.Length; i++)
-        {
-            var b = snapshot.Bos[i];
-            message.BoEntries.Add(new KfdBoEntry { Addr = b.addr, Size = b.size, Offset = b.offset, AllocFlags = b.alloc_flags, GpuId = b.gpu_id, Handle = (uint)i });
+            handles[i] = CaptureMessages.NoHandle;
+            if (inodes[i] is not { } inode) continue;
+            var holder = nodes.OrderBy(n => n.GpuId == snapshot.Bos[i].gpu_id ? 0 : 1)
+                .SelectMany(n => n.Bos).FirstOrDefault(b => b.DmabufInode == inode);
+            if (holder is not null) handles[i] = holder.Handle;
         }
-        return message;
-    }
-
-    private static CriuRenderNode RenderMessage(RenderNodeSnapshot node, int index)
-    {
-        var message = new CriuRenderNode { GpuId = node.GpuId, Id = (uint)ImageIds.RenderNode(index), DrmRenderMinor = node.Minor, NumOfBos = (ulong)node.Bos.Count };
-        foreach (var bo in node.Bos)
-        {
-            var entry = new DrmBoEntry
-            {
-                Addr = bo.Mappings.Length > 0 ? bo.Mappings[0].addr : 0,
-                Size = bo.Entry.size,
-                Offset = bo.MmapOffset,
-                AllocFlags = bo.Entry.alloc_flags,
-                Alignment = AmdgpuGem.GpuPageSize,
-                PreferredDomains = (uint)bo.Entry.preferred_domains,
-                Handle = bo.Handle,
-                IsImport = bo.IsImport ? 1u : 0u,
-                NumOfVms = (uint)bo.Mappings.Length,
-            };
-            foreach (var m in bo.Mappings)
-                entry.VmEntries.Add(new DrmVmEntry
-                {
-                    Addr = m.addr,
-                    Size = m.size,
-                    Offset = m.offset,
-                    Flags = m.flags,
-                });
-            message.BoEntries.Add(entry);
-        }
-        return message;
+        return handles;
     }
 
     private static DeviceContents GpuContents(uint userGpuId, GpuNode gpu, KfdSnapshot snapshot, int chunkSize)
@@ -130,15 +105,36 @@ public static class CheckpointCapture
         return ContentPlanner.OnePageFile($"GPU 0x{userGpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), bos, chunkSize);
     }
 
-    private static DeviceContents RenderContents(RenderNodeSnapshot node, int nodeIndex, int chunkSize)
+    /// <summary>
+    /// One drm-pages file per BO the plugin restores contents of: every BO it owns, and every import with VRAM/GTT
+    /// contents and a mapping. An import's bytes are read where its exporter keeps them (the same memory).
+    /// </summary>
+    private static DeviceContents RenderContents(IReadOnlyList<RenderNodeSnapshot> nodes, int index, ImportResolver resolver,
+        IReadOnlyList<ResolvedImport> links, KfdSnapshot snapshot, IReadOnlyDictionary<uint, GpuNode> gpuOf, int chunkSize)
     {
-        var bos = node.Bos
-            .Select((bo, boIndex) => (Bo: bo, Index: boIndex))
-            .Where(x => !x.Bo.IsImport && x.Bo.Entry.size > 0)
-            .Select(x => (new BoSource(node.Minor, x.Bo.MmapOffset, x.Bo.Entry.size,
-                    BoNames.Render(x.Bo.Handle, node.Minor, node.GpuId, x.Bo.Mappings.Length > 0 ? x.Bo.Mappings[0].addr : 0, x.Bo.Entry.size), x.Bo.Handle),
-                ImageFileName.DrmPages(ImageIds.RenderNode(nodeIndex), node.Minor, x.Index)))
-            .ToList();
-        return ContentPlanner.FilePerBo($"renderD{node.Minor}", bos, chunkSize);
+        var node = nodes[index];
+        var id = ImageIds.RenderNode(index);
+        var device = index == 0 || nodes[index - 1].Minor != node.Minor ? $"renderD{node.Minor}" : $"renderD{node.Minor} (file {id})";
+        var bos = new List<(BoSource, string)>();
+        for (var k = 0; k < node.Bos.Count; k++)
+        {
+            var bo = node.Bos[k];
+            if (bo.Entry.size == 0) continue;
+            var label = BoNames.Render(bo.Handle, node.Minor, node.GpuId, bo.Mappings.Length > 0 ? bo.Mappings[0].addr : 0, bo.Entry.size);
+            BoSource source;
+            if (!resolver.IsImport(bo))
+                source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label, bo.Handle);
+            else if (CaptureMessages.ImportHasContents(bo))
+                source = links.Single(l => l.NodeIndex == index && l.Handle == bo.Handle).Exporter switch
+                {
+                    Exporter.Kfd e => new BoSource(gpuOf[e.GpuId].DrmRenderMinor, snapshot.Bos[e.BoIndex].offset, bo.Entry.size, label, bo.Handle),
+                    Exporter.Render e => new BoSource(nodes[e.NodeIndex].Minor, nodes[e.NodeIndex].Bos.Single(b => b.Handle == e.Handle).MmapOffset, bo.Entry.size, label, bo.Handle),
+                    var other => throw new InvalidOperationException($"unknown exporter {other}"),
+                };
+            else
+                continue;
+            bos.Add((source, ImageFileName.DrmPages(id, node.Minor, k)));
+        }
+        return ContentPlanner.FilePerBo(device, bos, chunkSize);
     }
 }

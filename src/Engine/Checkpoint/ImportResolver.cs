@@ -9,25 +9,29 @@ public abstract record Exporter
         public override string ToString() => $"KFD BO #{BoIndex} at 0x{Addr:x} on GPU 0x{GpuId:x}";
     }
 
-    /// <summary>A non-import BO of one of the process's render nodes.</summary>
-    public sealed record Render(uint GpuId, uint Handle) : Exporter
+    /// <summary>A non-import BO of one of the process's render files (by its index in capture order).</summary>
+    public sealed record Render(int NodeIndex, uint GpuId, uint Handle) : Exporter
     {
         public override string ToString() => $"render BO handle {Handle} on GPU 0x{GpuId:x}";
     }
 }
 
-/// <summary>One render-node import and the BO that exports its buffer.</summary>
-public sealed record ResolvedImport(uint GpuId, uint Handle, Exporter Exporter);
+/// <summary>One render-node import (render file <see cref="NodeIndex"/> in capture order) and the BO that exports its buffer.</summary>
+public sealed record ResolvedImport(int NodeIndex, uint GpuId, uint Handle, Exporter Exporter);
 
 /// <summary>
-/// Links every render-node import to its exporter by the identity of the dmabuf behind it. An import whose exporter
+/// Links every render-node import to its exporter by the identity of the dmabuf behind it. A render BO is an import
+/// when the kernel flags it (a buffer of another device) or when its buffer is a KFD BO's: importing a KFD BO of the
+/// same device gives back the KFD BO itself, without the flag, as CRIU's plugin also knows. An import whose exporter
 /// has not been seen yet is deferred and retried as more exporters arrive; what remains at the end is an error.
 /// </summary>
 public sealed class ImportResolver
 {
     private readonly Dictionary<ulong, Exporter> _exporters = new();
-    private readonly List<(uint GpuId, RenderBo Bo)> _deferred = [];
+    private readonly HashSet<ulong> _kfdBuffers = [];
+    private readonly List<(int NodeIndex, uint GpuId, RenderBo Bo)> _deferred = [];
     private readonly List<ResolvedImport> _links = [];
+    private int _nodes;
 
     public IReadOnlyList<ResolvedImport> Links => _links;
     public int Deferred => _deferred.Count;
@@ -35,17 +39,25 @@ public sealed class ImportResolver
     /// <summary>The KFD BOs and the inode of the dmabuf each was exported as (BOs without contents have none).</summary>
     public void AddKfd(IEnumerable<(uint GpuId, int BoIndex, ulong Addr, ulong Inode)> bos)
     {
-        foreach (var (gpuId, index, addr, inode) in bos) _exporters.TryAdd(inode, new Exporter.Kfd(gpuId, index, addr));
+        foreach (var (gpuId, index, addr, inode) in bos)
+        {
+            _exporters.TryAdd(inode, new Exporter.Kfd(gpuId, index, addr));
+            _kfdBuffers.Add(inode);
+        }
         Retry();
     }
 
-    /// <summary>A render node: its non-imports become exporters, its imports are linked now or deferred.</summary>
+    /// <summary>Whether <paramref name="bo"/> imports a buffer rather than owning it (call after the KFD BOs were added).</summary>
+    public bool IsImport(RenderBo bo) => bo.IsImport || _kfdBuffers.Contains(bo.DmabufInode);
+
+    /// <summary>A render file, in capture order: its non-imports become exporters, its imports are linked now or deferred.</summary>
     public void AddRenderNode(RenderNodeSnapshot node)
     {
-        foreach (var bo in node.Bos.Where(b => !b.IsImport))
-            _exporters.TryAdd(bo.DmabufInode, new Exporter.Render(node.GpuId, bo.Handle));
-        foreach (var bo in node.Bos.Where(b => b.IsImport))
-            _deferred.Add((node.GpuId, bo));
+        var index = _nodes++;
+        foreach (var bo in node.Bos.Where(b => !IsImport(b)))
+            _exporters.TryAdd(bo.DmabufInode, new Exporter.Render(index, node.GpuId, bo.Handle));
+        foreach (var bo in node.Bos.Where(IsImport))
+            _deferred.Add((index, node.GpuId, bo));
         Retry();
     }
 
@@ -63,9 +75,9 @@ public sealed class ImportResolver
     {
         for (var i = _deferred.Count - 1; i >= 0; i--)
         {
-            var (gpuId, bo) = _deferred[i];
+            var (node, gpuId, bo) = _deferred[i];
             if (!_exporters.TryGetValue(bo.DmabufInode, out var exporter)) continue;
-            _links.Add(new ResolvedImport(gpuId, bo.Handle, exporter));
+            _links.Add(new ResolvedImport(node, gpuId, bo.Handle, exporter));
             _deferred.RemoveAt(i);
         }
     }

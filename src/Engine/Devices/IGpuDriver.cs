@@ -15,6 +15,9 @@ public interface IGpuDriver : IDisposable
     /// <summary>The local GPUs with every property the topology matcher compares.</summary>
     IReadOnlyList<GpuNode> Topology();
 
+    /// <summary>The local CPU nodes of the KFD topology, which images list beside the GPUs (none where a backend knows of none).</summary>
+    IReadOnlyList<CpuNode> CpuNodes() => [];
+
     /// <summary>The KFD file of a (ptrace-attached) target process. Throws DriverException(ESRCH) when it does not exist.</summary>
     IKfdFile OpenKfd(uint pid);
 
@@ -29,6 +32,14 @@ public interface IGpuDriver : IDisposable
 
     /// <summary>The render node <paramref name="minor"/> (renderD{minor}) as opened by process <paramref name="pid"/>.</summary>
     IRenderNode OpenRenderNode(uint pid, uint minor);
+
+    /// <summary>Every distinct open render file of a process, by minor (a backend whose processes open each node once: one per minor).</summary>
+    IReadOnlyList<RenderFileRef> RenderFilesOpenedBy(uint pid) => [.. RenderMinorsOpenedBy(pid).Select(m => new RenderFileRef(m, 0))];
+
+    /// <summary>One of the process's open render files, as <see cref="RenderFilesOpenedBy"/> listed it.</summary>
+    IRenderNode OpenRenderFile(uint pid, RenderFileRef file) => file.Index == 0
+        ? OpenRenderNode(pid, file.Minor)
+        : throw new DriverException(Errno.ENOENT, "open", file.ToString(), detail: $"{Name} opens one file per render node and process");
 
     /// <summary>Maps a BO through its render node at its mmap offset, as mmap(2) of /dev/dri/renderD{minor} would.</summary>
     IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable);

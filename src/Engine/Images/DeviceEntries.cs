@@ -3,15 +3,19 @@ using Gpuckpt.Engine.Topology;
 
 namespace Gpuckpt.Engine.Images;
 
-/// <summary>Conversions between a GPU's properties and the image's kfd_device_entry, with every required field set.</summary>
+/// <summary>Conversions between a node's properties and the image's kfd_device_entry, with every required field set.</summary>
 public static class DeviceEntries
 {
-    public static KfdDeviceEntry ToDeviceEntry(this GpuNode g)
+    /// <summary>
+    /// A GPU's entry as the plugin writes it: no cpu_cores_count (an entry with cores is a CPU to the plugin), the
+    /// io_links_count sysfs reports, and the PCIe and XGMI links to nodes in <paramref name="imageNodes"/> (all when null).
+    /// </summary>
+    public static KfdDeviceEntry ToDeviceEntry(this GpuNode g, IReadOnlySet<uint>? imageNodes = null)
     {
         var entry = new KfdDeviceEntry
         {
-            NodeId = g.NodeId, GpuId = g.GpuId, CpuCoresCount = g.CpuCoresCount, SimdCount = g.SimdCount,
-            MemBanksCount = g.MemBanksCount, CachesCount = g.CachesCount, IoLinksCount = (uint)g.IoLinks.Count,
+            NodeId = g.NodeId, GpuId = g.GpuId, CpuCoresCount = 0, SimdCount = g.SimdCount,
+            MemBanksCount = g.MemBanksCount, CachesCount = g.CachesCount, IoLinksCount = g.IoLinksCount,
             MaxWavesPerSimd = g.MaxWavesPerSimd, LdsSizeInKb = g.LdsSizeInKb,
             GdsSizeInKb = g.GdsSizeInKb,
             NumGws = g.NumGws, WaveFrontSize = g.WaveFrontSize, ArrayCount = g.ArrayCount,
@@ -22,8 +26,37 @@ public static class DeviceEntries
             NumCpQueues = g.NumCpQueues, FwVersion = g.FwVersion, Capability = g.Capability,
             SdmaFwVersion = g.SdmaFwVersion, VramPublic = g.VramPublic, VramSize = g.VramSize,
         };
-        foreach (var link in g.IoLinks) entry.Iolinks.Add(new DevIolink { Type = link.Type, NodeToId = link.NodeToId });
+        AddLinks(entry, g.IoLinks, imageNodes);
         return entry;
+    }
+
+    /// <summary>A CPU node's entry as the plugin writes it: node id, core count and links; every GPU field 0.</summary>
+    public static KfdDeviceEntry ToDeviceEntry(this CpuNode c, IReadOnlySet<uint>? imageNodes = null)
+    {
+        var entry = new KfdDeviceEntry
+        {
+            NodeId = c.NodeId, GpuId = 0, CpuCoresCount = c.CpuCoresCount, SimdCount = 0, MemBanksCount = 0, CachesCount = 0,
+            IoLinksCount = 0, MaxWavesPerSimd = 0, LdsSizeInKb = 0, GdsSizeInKb = 0, NumGws = 0, WaveFrontSize = 0,
+            ArrayCount = 0, SimdArraysPerEngine = 0, CuPerSimdArray = 0, SimdPerCu = 0, MaxSlotsScratchCu = 0, VendorId = 0,
+            DeviceId = 0, Domain = 0, DrmRenderMinor = 0, HiveId = 0, NumSdmaEngines = 0, NumSdmaXgmiEngines = 0,
+            NumSdmaQueuesPerEngine = 0, NumCpQueues = 0, FwVersion = 0, Capability = 0, SdmaFwVersion = 0, VramPublic = 0,
+            VramSize = 0,
+        };
+        AddLinks(entry, c.IoLinks, imageNodes);
+        return entry;
+    }
+
+    /// <summary>An entry of the plugin's is a CPU when it has no gpu id and some cores.</summary>
+    public static bool IsCpu(this KfdDeviceEntry e) => e.GpuId == 0 && e.CpuCoresCount > 0;
+
+    public static CpuNode ToCpuNode(this KfdDeviceEntry e) =>
+        new(e.NodeId, e.CpuCoresCount, [.. e.Iolinks.Select(l => new IoLink(l.Type, l.NodeToId))]);
+
+    /// <summary>The plugin keeps only PCIe and XGMI links, and only those to nodes it saves.</summary>
+    private static void AddLinks(KfdDeviceEntry entry, IEnumerable<IoLink> links, IReadOnlySet<uint>? imageNodes)
+    {
+        foreach (var link in links.Where(l => l.Type is IoLink.Pcie or IoLink.Xgmi && (imageNodes is null || imageNodes.Contains(l.NodeToId))))
+            entry.Iolinks.Add(new DevIolink { Type = link.Type, NodeToId = link.NodeToId });
     }
 
     public static GpuNode ToGpuNode(this KfdDeviceEntry e) => new()

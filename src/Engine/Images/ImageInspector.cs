@@ -49,7 +49,7 @@ public static class ImageInspector
 
         var kfdBos = KfdBos(kfds);
         var pagesFiles = files.Select(f => ImageFileName.TryParse(f.Name)).OfType<ImageFileName>().ToList();
-        var devices = (kfds.Count > 0 ? kfds.SelectMany(k => k.DeviceEntries).Select(e => e.ToGpuNode()) : manifest.Topology)
+        var devices = (kfds.Count > 0 ? kfds.SelectMany(k => k.DeviceEntries).Where(e => !e.IsCpu()).Select(e => e.ToGpuNode()) : manifest.Topology)
             .Select(g => new InspectedDevice(g.GpuId, g.NodeId, g.VendorId, g.DeviceId, g.DrmRenderMinor, g.HiveId, g.SimdCount, g.VramSize,
                 kfdBos.Count(b => b.GpuId == g.GpuId),
                 kfdBos.Where(b => b.GpuId == g.GpuId && b.PagesOffset is not null).Aggregate(0UL, (s, b) => s + b.Size),
@@ -61,7 +61,7 @@ public static class ImageInspector
             [.. r.Node.BoEntries.Select((bo, i) => new InspectedRenderBo(i, bo.Handle, Domains(bo.PreferredDomains), bo.Addr, bo.Size,
                 bo.AllocFlags, bo.Alignment, bo.IsImport != 0,
                 [.. bo.VmEntries.Select(v => new InspectedMapping(v.Addr, v.Size, v.Offset, v.Flags))],
-                bo.IsImport == 0 && pagesFiles.Contains(new ImageFileName(ImageFileKind.DrmPages, r.Name.Id, 0, r.Node.DrmRenderMinor, i))
+                pagesFiles.Contains(new ImageFileName(ImageFileKind.DrmPages, r.Name.Id, 0, r.Node.DrmRenderMinor, i))
                     ? ImageFileName.DrmPages(r.Name.Id, r.Node.DrmRenderMinor, i) : null,
                 imports.FirstOrDefault(l => l.RenderNodeId == r.Name.Id && l.GemHandle == bo.Handle) is { } link ? Describe(link) : null))]))
             .ToList();

@@ -10,8 +10,11 @@ public sealed record LoadedImage(ImageReader Reader, CriuKfd Kfd, IReadOnlyList<
 {
     public string Directory => Reader.Directory;
 
+    /// <summary>The device entries of the image's GPUs (the CPU nodes' entries left out).</summary>
+    public IReadOnlyList<KfdDeviceEntry> GpuEntries => [.. Kfd.DeviceEntries.Where(e => !e.IsCpu())];
+
     /// <summary>The image's GPUs, each under the gpu id the process knows it by.</summary>
-    public IReadOnlyList<GpuNode> Gpus => [.. Kfd.DeviceEntries.Select(DeviceEntries.ToGpuNode)];
+    public IReadOnlyList<GpuNode> Gpus => [.. GpuEntries.Select(DeviceEntries.ToGpuNode)];
 
     public static LoadedImage Load(ImageReader reader)
     {
@@ -30,7 +33,7 @@ public sealed record LoadedImage(ImageReader Reader, CriuKfd Kfd, IReadOnlyList<
     /// <summary>Cross-file consistency: every BO is on a GPU of the image, every render node on one of its GPUs.</summary>
     private static void Check(CriuKfd kfd, IReadOnlyList<CriuRenderNode> nodes, string kfdFile)
     {
-        var gpus = kfd.DeviceEntries.Select(d => d.GpuId).ToHashSet();
+        var gpus = kfd.DeviceEntries.Where(e => !e.IsCpu()).Select(d => d.GpuId).ToHashSet();
         if ((ulong)kfd.BoEntries.Count != kfd.NumOfBos)
             throw new ImageException(kfdFile, null, $"num_of_bos is {kfd.NumOfBos} but {kfd.BoEntries.Count} BO entries follow");
         for (var i = 0; i < kfd.BoEntries.Count; i++)

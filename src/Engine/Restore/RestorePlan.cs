@@ -36,7 +36,7 @@ public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
         {
             new("verify", $"{Image.Reader.Manifest.Files.Count} files, checksums checked"),
             new("topology", string.Join(", ", Map.ByUserGpuId.OrderBy(kv => kv.Key).Select(kv => $"0x{kv.Key:x} -> 0x{kv.Value.GpuId:x} (renderD{kv.Value.DrmRenderMinor})"))),
-            new("kfd-restore", $"{kfd.BoEntries.Count} BOs on {kfd.DeviceEntries.Count} GPUs, {kfd.PrivData.Length} bytes of queue/event state"),
+            new("kfd-restore", $"{kfd.BoEntries.Count} BOs on {Image.GpuEntries.Count} GPUs, {kfd.PrivData.Length} bytes of queue/event state"),
         };
         for (var i = 0; i < passes.Count; i++)
             stages.Add(new($"render-pass-{i + 1}", string.Join(", ", passes.Passes[i].Select(b => $"{(b.Entry.IsImport != 0 ? "import" : "create")} {b}"))));

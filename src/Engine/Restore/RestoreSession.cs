@@ -47,7 +47,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         {
             kfd = driver.OpenKfd(pid);
             var session = new RestoreSession(driver, image, map, pid, kfd);
-            foreach (var gpu in image.Kfd.DeviceEntries)
+            foreach (var gpu in image.GpuEntries)
                 session._nodes[gpu.GpuId] = driver.OpenRenderNode(pid, map[gpu.GpuId].DrmRenderMinor);
             return session;
         }
@@ -68,7 +68,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         var session = new RestoreSession(driver, image, map, pid, driver.OpenKfd(pid));
         try
         {
-            foreach (var gpu in image.Kfd.DeviceEntries)
+            foreach (var gpu in image.GpuEntries)
                 session._nodes[gpu.GpuId] = driver.OpenRenderNode(pid, map[gpu.GpuId].DrmRenderMinor);
             session._restored = [.. image.Kfd.BoEntries.Select((b, i) => new KfdCriuBoBucket
             {
@@ -99,7 +99,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     public void RestoreKfd()
     {
         var image = _image.Kfd;
-        var devices = image.DeviceEntries.Select(d => new KfdCriuDeviceBucket
+        var devices = _image.GpuEntries.Select(d => new KfdCriuDeviceBucket
         {
             user_gpu_id = d.GpuId,
             actual_gpu_id = _map.ActualGpuId(d.GpuId),
@@ -273,7 +273,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     {
         var image = _image.Kfd;
         var devices = new List<DeviceContents>();
-        foreach (var gpu in image.DeviceEntries)
+        foreach (var gpu in _image.GpuEntries)
         {
             var minor = _map[gpu.GpuId].DrmRenderMinor;
             var bos = image.BoEntries

@@ -5,8 +5,11 @@ namespace Gpuckpt.Engine.Simulation;
 /// <summary>Generated machines of identical GPUs in one XGMI hive; the id seed makes gpu ids and render minors differ.</summary>
 public static class SimTopology
 {
-    public const uint XgmiLinkType = 11;
+    public const uint XgmiLinkType = IoLink.Xgmi;
     public const ulong DefaultVramSize = 64UL << 30;
+
+    /// <summary>The one CPU node (node 0) of a generated machine: its cores, a PCIe link to every GPU.</summary>
+    public const uint CpuCores = 64;
 
     /// <summary><paramref name="gpus"/> identical GPUs; distinct gpu ids and render minors derived from <paramref name="idSeed"/>.</summary>
     public static GpuTopology Generate(int gpus, uint idSeed, ulong vramSize = DefaultVramSize)
@@ -31,7 +34,7 @@ public static class SimTopology
                 SimdCount = 416,
                 MemBanksCount = 1,
                 CachesCount = 3,
-                IoLinksCount = (uint)gpus - 1,
+                IoLinksCount = (uint)gpus,
                 MaxWavesPerSimd = 8,
                 LdsSizeInKb = 64,
                 NumGws = 64,
@@ -55,10 +58,13 @@ public static class SimTopology
                 SdmaFwVersion = 18,
                 VramPublic = 1,
                 VramSize = vramSize,
-                IoLinks = Enumerable.Range(1, gpus).Where(n => n != (int)nodeId).Select(n => new IoLink(XgmiLinkType, (uint)n)).ToList(),
+                IoLinks = [new IoLink(IoLink.Pcie, 0), .. Enumerable.Range(1, gpus).Where(n => n != (int)nodeId).Select(n => new IoLink(XgmiLinkType, (uint)n))],
             });
         }
-        return new GpuTopology(nodes);
+        return new GpuTopology(nodes)
+        {
+            Cpus = [new CpuNode(0, CpuCores, [.. nodes.Select(g => new IoLink(IoLink.Pcie, g.NodeId))])],
+        };
     }
 
     internal static ulong Mix64(ulong x)

@@ -109,6 +109,20 @@ public sealed class SimulatorClient : IGpuDriver
         return 0;
     }
 
+    /// <summary>A render-node ioctl as raw bytes (an emulated kernel forwards what a process passed): errno, then the bytes back.</summary>
+    internal (int Errno, byte[] Args, byte[] Array) RawRenderIoctl(int fd, uint request, byte[] args, byte[] array)
+    {
+        var (errno, reply) = Call(SimOpcode.RenderIoctl, new WireWriter().I32(fd).U32(request).Blob(args).Blob(array));
+        return errno != 0 ? (errno, args, array) : (0, reply.Blob(), reply.Blob());
+    }
+
+    /// <summary>A KFD CRIU op as raw bytes, on process <paramref name="pid"/>'s KFD file.</summary>
+    internal (int Errno, byte[] Args, byte[] Devices, byte[] Bos, byte[] Priv) RawKfdIoctl(uint pid, uint request, byte[] args, byte[] devices, byte[] bos, byte[] priv)
+    {
+        var (errno, reply) = Call(SimOpcode.KfdIoctl, new WireWriter().U32(pid).U32(request).Blob(args).Blob(devices).Blob(bos).Blob(priv));
+        return errno != 0 ? (errno, args, devices, bos, priv) : (0, reply.Blob(), reply.Blob(), reply.Blob(), reply.Blob());
+    }
+
     private static void CopyBack(byte[] from, Span<byte> to)
     {
         if (from.Length != to.Length) throw new InvalidDataException($"simulator replied {from.Length} bytes for a {to.Length}-byte buffer");
@@ -117,10 +131,14 @@ public sealed class SimulatorClient : IGpuDriver
 
     // ---- IGpuDriver ----------------------------------------------------------------------------------------------
 
-    public IReadOnlyList<GpuNode> Topology()
+    public IReadOnlyList<GpuNode> Topology() => Machine().Gpus;
+
+    public IReadOnlyList<CpuNode> CpuNodes() => Machine().Cpus;
+
+    private GpuTopology Machine()
     {
         var json = Control(SimOpcode.Topology, new WireWriter()).String();
-        return (JsonSerializer.Deserialize<GpuTopology>(json, GpuNode.Json) ?? throw new InvalidDataException("empty topology")).Gpus;
+        return JsonSerializer.Deserialize<GpuTopology>(json, GpuNode.Json) ?? throw new InvalidDataException("empty topology");
     }
 
     public IKfdFile OpenKfd(uint pid)

@@ -46,6 +46,9 @@ public sealed class SimulatorServer : IDisposable
 
     public string SocketPath { get; }
     public string MemoryDir { get; }
+
+    /// <summary>The driver's model itself, for specs that check an image against the truth (take <see cref="SimulatedDriver.Lock"/>).</summary>
+    internal SimulatedDriver Model => _driver;
     public GpuTopology Topology { get; }
 
     public static SimulatorServer Start(SimulatorOptions options) => new(options);

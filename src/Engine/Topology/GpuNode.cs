@@ -3,8 +3,12 @@ using System.Text.Json.Serialization;
 
 namespace Gpuckpt.Engine.Topology;
 
-/// <summary>An io link of a GPU (kfd_device_entry.iolinks).</summary>
-public sealed record IoLink(uint Type, uint NodeToId);
+/// <summary>An io link of a node (kfd_device_entry.iolinks): its HSA io link type and the node it leads to.</summary>
+public sealed record IoLink(uint Type, uint NodeToId)
+{
+    /// <summary>HSA_IOLINKTYPE_PCIEXPRESS and HSA_IOLINK_TYPE_XGMI: the only links the image keeps.</summary>
+    public const uint Pcie = 2, Xgmi = 11;
+}
 
 /// <summary>
 /// One GPU with the properties KFD reports for it (the fields of the image's kfd_device_entry).
@@ -53,9 +57,12 @@ public sealed record GpuNode
     };
 }
 
-/// <summary>A machine's GPUs, as a topology file holds them: {"gpus":[{...}, ...]}.</summary>
+/// <summary>A machine's GPUs and CPU nodes, as a topology file holds them: {"gpus":[{...}, ...], "cpus":[...]}.</summary>
 public sealed record GpuTopology(IReadOnlyList<GpuNode> Gpus)
 {
+    /// <summary>The CPU nodes (absent from older topology files: none).</summary>
+    public IReadOnlyList<CpuNode> Cpus { get; init; } = [];
+
     public static GpuTopology Load(string path)
     {
         try

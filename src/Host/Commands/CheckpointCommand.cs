@@ -25,6 +25,8 @@ public static class CheckpointCommand
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
+            // A missing or unreachable target is refused before a job, an image or a pause exists.
+            using (gpu.OpenKfd(parse.GetValue(pid))) { }
             await using var engine = EngineHost.Start(gpu, engineOptions.Load(parse));
             var asJson = parse.GetValue(json);
             var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning), JobId(parse.GetValue(job)));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Gpuckpt.Actors;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Devices.Linux;
 using Gpuckpt.Engine.Restore;
 
 namespace Gpuckpt.Host.Commands;
@@ -23,6 +24,7 @@ public static class RestoreCommand
         {
             var dir = Path.GetFullPath(parse.GetValue(images)!);
             var asJson = parse.GetValue(json);
+            if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson);
             var jobId = parse.GetValue(job);
@@ -34,6 +36,12 @@ public static class RestoreCommand
             return Report(reply, asJson);
         }));
         return command;
+    }
+
+    /// <summary>A real restore cannot run from outside the restored process: refused before anything is opened.</summary>
+    internal static void RefuseKfd(string driver)
+    {
+        if (driver == "kfd") throw new UsageException($"restore --driver kfd is refused: {KfdDriver.RestoreRefusal}");
     }
 
     private static int DryRun(IGpuDriver gpu, string dir, bool json)

@@ -36,6 +36,7 @@ public static class ResumeCommand
             {
                 var spec = parse.GetValue(driver) ?? target.Driver
                            ?? throw new UsageException($"job {target.JobId}: the journal no longer says which driver it used; pass --driver");
+                if (target.Kind == "restore") RestoreCommand.RefuseKfd(spec);
                 using var gpu = Drivers.Open(spec);
                 await using var engine = EngineHost.Start(gpu, config, "gpuckpt-resume");
                 var asJson = parse.GetValue(json);

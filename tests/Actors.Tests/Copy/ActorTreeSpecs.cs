@@ -38,10 +38,12 @@ public class ActorTreeSpecs(ITestOutputHelper output) : EngineSpec(output, "gpuc
         Assert.StartsWith("ckpt-", Name(job));
         foreach (var (gpu, bos) in kfdBos)
             Assert.Equal(bos, Children(checkpointTree, $"{job}/{gpu}"));
-        foreach (var node in source.Client.Topology())
+        // Under a render node, an actor for each BO with a drm-pages file (its own contents, or an import's).
+        foreach (var node in image.RenderNodes)
         {
-            var withContents = image.RenderNodes.Where(n => n.DrmRenderMinor == node.DrmRenderMinor).SelectMany(n => n.BoEntries)
-                .Where(e => e.IsImport == 0 && e.Size > 0).Select(e => $"bo-{e.Handle}").ToHashSet();
+            var withContents = image.Reader.Manifest.Files.Select(f => ImageFileName.TryParse(f.Name))
+                .Where(f => f?.Kind == ImageFileKind.DrmPages && f.Id == (int)node.Id)
+                .Select(f => $"bo-{node.BoEntries[f!.BoIndex].Handle}").ToHashSet();
             if (withContents.Count > 0) Assert.Equal(withContents, Children(checkpointTree, $"{job}/renderD{node.DrmRenderMinor}"));
         }
 

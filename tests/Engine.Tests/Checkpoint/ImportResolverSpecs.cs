@@ -16,8 +16,8 @@ public class ImportResolverSpecs
         resolver.AddRenderNode(Node(0x20, Bo(7, inode: 900, import: false)));
 
         var link = Assert.Single(resolver.Finish());
-        Assert.Equal((0x10u, 5u), (link.GpuId, link.Handle));
-        Assert.Equal(new Exporter.Render(0x20, 7), link.Exporter);
+        Assert.Equal((0, 0x10u, 5u), (link.NodeIndex, link.GpuId, link.Handle));
+        Assert.Equal(new Exporter.Render(1, 0x20, 7), link.Exporter);
     }
 
     [Fact]
@@ -40,6 +40,22 @@ public class ImportResolverSpecs
         var error = Assert.Throws<InvalidOperationException>(resolver.Finish);
         Assert.Contains("render BO handle 9 on GPU 0x20", error.Message);
         Assert.Contains("inode 555", error.Message);
+    }
+
+    [Fact]
+    public void A_render_BO_holding_a_KFD_buffer_is_an_import_even_without_the_kernel_flag()
+    {
+        // Importing a KFD BO into a render node of the same device gives the KFD BO itself: no IS_IMPORT flag.
+        var resolver = new ImportResolver();
+        resolver.AddKfd([(0x10u, 4, 0x7100_0000UL, 77UL)]);
+        var selfImport = Bo(3, inode: 77, import: false);
+        var own = Bo(4, inode: 78, import: false);
+        resolver.AddRenderNode(Node(0x10, selfImport, own));
+
+        Assert.True(resolver.IsImport(selfImport));
+        Assert.False(resolver.IsImport(own));
+        var link = Assert.Single(resolver.Finish());
+        Assert.Equal((3u, new Exporter.Kfd(0x10, 4, 0x7100_0000) as Exporter), (link.Handle, link.Exporter));
     }
 
     private static RenderBo Bo(uint handle, ulong inode, bool import) =>

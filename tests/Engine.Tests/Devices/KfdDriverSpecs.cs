@@ -11,11 +11,32 @@ public sealed class KfdDriverSpecs : IDisposable
     private const string AllCaps = "CapEff:\t000001ffffffffff";
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("gpuckpt-kfd-");
     private readonly List<IDisposable> _open = [];
+    private readonly List<System.Diagnostics.Process> _targets = [];
 
     public void Dispose()
     {
         foreach (var d in _open) d.Dispose();
+        foreach (var p in _targets)
+        {
+            p.Kill();
+            p.WaitForExit();
+            p.Dispose();
+        }
         _dir.Delete(recursive: true);
+    }
+
+    /// <summary>
+    /// Another process holding <paramref name="path"/> open as fd 3, as a GPU process holds /dev/kfd: KFD takes CRIU ops
+    /// only from the target's ptrace parent, and a process cannot trace itself.
+    /// </summary>
+    private uint Target(string path)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("sh") { RedirectStandardOutput = true };
+        foreach (var a in new[] { "-c", "exec 3<>\"$0\"; echo ready; exec sleep 600", path }) start.ArgumentList.Add(a);
+        var p = System.Diagnostics.Process.Start(start)!;
+        _targets.Add(p);
+        Assert.Equal("ready", p.StandardOutput.ReadLine());
+        return (uint)p.Id;
     }
 
     private string Status(string capEff)
@@ -72,7 +93,7 @@ public sealed class KfdDriverSpecs : IDisposable
         }
         catch (DriverException e)
         {
-            Assert.Matches("CAP_CHECKPOINT_RESTORE|no CRIU ops|EACCES", e.Message);
+            Assert.Matches("CAP_CHECKPOINT_RESTORE|checkpointing needs|EACCES", e.Message);
         }
     }
 
@@ -102,14 +123,42 @@ public sealed class KfdDriverSpecs : IDisposable
     {
         var (kfd, _, _) = Device("kfd", 4096, 3);
         var driver = Driver(new KfdDriverPaths { Kfd = kfd, Dri = _dir.FullName });
+        var target = Target(kfd);
 
-        using var file = driver.OpenKfd((uint)Environment.ProcessId);
+        using var file = driver.OpenKfd(target);
         var version = new KfdIoctlGetVersionArgs();
         var args = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.ProcessInfo };
 
-        Assert.Equal((uint)Environment.ProcessId, file.Pid);
+        Assert.Equal(target, file.Pid);
+        // KFD takes CRIU ops only from the target's ptrace parent: a thread of this process seized it.
+        var tracer = TracerOf(target);
+        Assert.True(tracer != 0 && Directory.Exists($"/proc/self/task/{tracer}"), $"pid {target} is traced by {tracer}, not by a thread of this process");
         Assert.Equal(Errno.ENOTTY, file.GetVersion(ref version));
         Assert.Equal(Errno.ENOTTY, file.CriuOp(ref args, [], [], []));
+
+        file.Dispose();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (TracerOf(target) != 0 && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.Equal(0u, TracerOf(target));
+    }
+
+    private static uint TracerOf(uint pid) =>
+        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("TracerPid:", StringComparison.Ordinal))
+            .Select(l => uint.Parse(l.AsSpan(10).Trim())).Single();
+
+    [Fact]
+    public void OpenKfd_of_a_process_already_traced_by_another_says_who_traces_it()
+    {
+        var (kfd, _, _) = Device("kfd", 4096, 23);
+        var driver = Driver(new KfdDriverPaths { Kfd = kfd, Dri = _dir.FullName });
+        var target = Target(kfd);
+        using var first = driver.OpenKfd(target);
+        var tracer = TracerOf(target);
+
+        var e = Assert.Throws<DriverException>(() => driver.OpenKfd(target));
+
+        Assert.Equal(Errno.EPERM, e.ErrorNumber);
+        Assert.Equal($"PTRACE_SEIZE on pid {target} failed: EPERM: it is already traced by pid {tracer}; KFD takes CRIU ops only from the one ptrace parent", e.Message);
     }
 
     [Fact]
@@ -117,7 +166,7 @@ public sealed class KfdDriverSpecs : IDisposable
     {
         var (kfd, _, _) = Device("kfd", 4096, 4);
         var driver = Driver(new KfdDriverPaths { Kfd = kfd });
-        using var file = driver.OpenKfd((uint)Environment.ProcessId);
+        using var file = driver.OpenKfd(Target(kfd));
         var args = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Checkpoint, num_devices = 2, num_bos = 3, priv_data_size = 64 };
 
         Assert.Equal(Errno.EINVAL, file.CriuOp(ref args, new KfdCriuDeviceBucket[2], new KfdCriuBoBucket[2], new byte[64]));
@@ -150,15 +199,22 @@ public sealed class KfdDriverSpecs : IDisposable
     }
 
     [Fact]
-    public void Render_nodes_of_a_process_are_found_in_its_fd_links()
+    public void Render_nodes_of_a_process_are_found_in_its_fd_links_one_entry_per_open_file()
     {
         var driver = Driver(new KfdDriverPaths { Kfd = Device("kfd", 4096, 8).Path, Dri = _dir.FullName });
         Device("renderD129", 4096, 9);
         Device("renderD128", 4096, 10);
-        Device("renderD128", 4096, 11);
+        // Opened again: a second open file of the node, with handles of its own.
+        var (again, _, _) = Device("renderD128", 4096, 11);
         Device("card0", 4096, 12);
+        var pid = (uint)Environment.ProcessId;
+        var before = driver.RenderFilesOpenedBy(pid);
 
-        Assert.Equal([128u, 129u], driver.RenderMinorsOpenedBy((uint)Environment.ProcessId));
+        Assert.Equal([128u, 129u], driver.RenderMinorsOpenedBy(pid));
+        Assert.Equal([new RenderFileRef(128, 0), new RenderFileRef(128, 1), new RenderFileRef(129, 0)], before);
+        // Another fd of an open file that is there already (as dup gives) is no further file.
+        using (var node = driver.OpenRenderFile(pid, new RenderFileRef(128, 1)))
+            Assert.Equal(before, driver.RenderFilesOpenedBy(pid));
     }
 
     [Fact]
@@ -232,11 +288,11 @@ public sealed class KfdDriverSpecs : IDisposable
     }
 
     [Fact]
-    public void CreateRestoreTarget_says_the_process_must_come_from_CRIU()
+    public void CreateRestoreTarget_says_a_real_restore_runs_inside_the_restored_process()
     {
         var driver = Driver(new KfdDriverPaths { Kfd = Device("kfd", 4096, 22).Path });
         var e = Assert.Throws<DriverException>(() => driver.CreateRestoreTarget());
         Assert.Equal(Errno.EOPNOTSUPP, e.ErrorNumber);
-        Assert.Contains("must come from CRIU", e.Message);
+        Assert.Equal($"create restore target on kfd failed: EOPNOTSUPP: {KfdDriver.RestoreRefusal}", e.Message);
     }
 }

@@ -39,16 +39,22 @@ public sealed class RequiredFieldSpecs
         uint U() => (uint)r.Next(1, int.MaxValue);
         var gpu = new GpuNode
         {
-            NodeId = U(), GpuId = U(), CpuCoresCount = U(), SimdCount = U(), MemBanksCount = U(), CachesCount = U(), IoLinksCount = 2,
+            NodeId = U(), GpuId = U(), CpuCoresCount = 0, SimdCount = U(), MemBanksCount = U(), CachesCount = U(), IoLinksCount = 2,
             MaxWavesPerSimd = U(), LdsSizeInKb = U(), NumGws = U(), WaveFrontSize = U(), ArrayCount = U(), SimdArraysPerEngine = U(),
             CuPerSimdArray = U(), SimdPerCu = U(), MaxSlotsScratchCu = U(), VendorId = U(), DeviceId = U(), Domain = U(),
             DrmRenderMinor = U(), HiveId = (ulong)r.NextInt64(), NumSdmaEngines = U(), NumSdmaXgmiEngines = U(),
             NumSdmaQueuesPerEngine = U(), NumCpQueues = U(), FwVersion = U(), Capability = U(), SdmaFwVersion = U(),
-            VramPublic = U(), VramSize = (ulong)r.NextInt64(), IoLinks = [new IoLink(U(), U()), new IoLink(U(), U())],
+            VramPublic = U(), VramSize = (ulong)r.NextInt64(), IoLinks = [new IoLink(IoLink.Pcie, U()), new IoLink(IoLink.Xgmi, U())],
         };
         var entry = gpu.ToDeviceEntry();
         Assert.Empty(RequiredFields.Missing(entry));
         var back = KfdDeviceEntry.Parser.ParseFrom(entry.ToByteArray()).ToGpuNode();
         Assert.True(JsonSerializer.Serialize(gpu, GpuNode.Json) == JsonSerializer.Serialize(back, GpuNode.Json), $"seed {seed}");
+
+        // An APU's cores and links of other kinds or to nodes not saved do not reach the entry: the plugin would misread them.
+        var apu = gpu with { CpuCoresCount = U(), IoLinks = [.. gpu.IoLinks, new IoLink(1, U())] };
+        var saved = apu.ToDeviceEntry(new HashSet<uint> { gpu.IoLinks[0].NodeToId });
+        Assert.True(saved.CpuCoresCount == 0 && !saved.IsCpu(), $"seed {seed}");
+        Assert.Equal([gpu.IoLinks[0].NodeToId], saved.Iolinks.Select(l => l.NodeToId));
     }
 }

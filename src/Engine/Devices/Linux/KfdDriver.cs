@@ -7,16 +7,18 @@ namespace Gpuckpt.Engine.Devices.Linux;
 
 /// <summary>
 /// The real /dev/kfd and /dev/dri/renderD* devices. The CRIU ioctls act on the target process's own open files, which
-/// this driver takes over with pidfd_getfd; it needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) and ptrace rights.
+/// this driver takes over with pidfd_getfd; KFD accepts the CRIU ops on them only from the target's ptrace parent, so
+/// opening a target's KFD file PTRACE_SEIZEs it from a thread that then issues every op. It needs
+/// CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) and ptrace rights over the target.
 /// </summary>
 public sealed class KfdDriver : IGpuDriver
 {
-    /// <summary>AMDKFD_IOC_CRIU_OP arrived with KFD ioctl version 1.7.</summary>
-    public const uint CriuMajor = 1, CriuMinor = 7;
+    /// <summary>The KFD ioctl version CRIU's amdgpu plugin requires (1.8: the CRIU op as merged, with its dmabuf export of BOs).</summary>
+    public const uint CriuMajor = 1, CriuMinor = 8;
 
     private readonly KfdDriverPaths _paths;
     private readonly ConcurrentDictionary<RenderNodeFile, uint> _renderNodes = new();
-    private readonly Lazy<IReadOnlyList<GpuNode>> _topology;
+    private readonly Lazy<GpuTopology> _topology;
     private int _kfd;
 
     internal KfdDriver(KfdDriverPaths paths, int kfdFd, KfdIoctlGetVersionArgs version)
@@ -24,7 +26,7 @@ public sealed class KfdDriver : IGpuDriver
         _paths = paths;
         _kfd = kfdFd;
         Version = version;
-        _topology = new(() => KfdSysfsTopology.Read(paths.Topology));
+        _topology = new(() => KfdSysfsTopology.ReadMachine(paths.Topology));
     }
 
     public string Name => "kfd";
@@ -60,7 +62,7 @@ public sealed class KfdDriver : IGpuDriver
             if (rc != 0) throw new DriverException(rc, "AMDKFD_IOC_GET_VERSION", paths.Kfd);
             if (version.major_version != CriuMajor || version.minor_version < CriuMinor)
                 throw new DriverException(Errno.EOPNOTSUPP, "AMDKFD_IOC_GET_VERSION", paths.Kfd,
-                    detail: $"KFD ioctl version {version.major_version}.{version.minor_version} has no CRIU ops ({CriuMajor}.{CriuMinor} or later needed)");
+                    detail: $"KFD ioctl version {version.major_version}.{version.minor_version}: checkpointing needs {CriuMajor}.{CriuMinor} or later, as CRIU's amdgpu plugin does");
             return new KfdDriver(paths, fd, version);
         }
         catch
@@ -70,41 +72,78 @@ public sealed class KfdDriver : IGpuDriver
         }
     }
 
-    public IReadOnlyList<GpuNode> Topology() => _topology.Value;
+    public IReadOnlyList<GpuNode> Topology() => _topology.Value.Gpus;
 
-    public IKfdFile OpenKfd(uint pid) => new KfdProcessFile(pid, TargetFiles.Take(_paths.Proc, pid, _paths.Kfd), _paths.Kfd);
+    public IReadOnlyList<CpuNode> CpuNodes() => _topology.Value.Cpus;
+
+    public IKfdFile OpenKfd(uint pid)
+    {
+        var fd = TargetFiles.Take(_paths.Proc, pid, _paths.Kfd);
+        try
+        {
+            return new KfdProcessFile(pid, fd, _paths.Kfd, PtraceThread.Seize(pid));
+        }
+        catch
+        {
+            Libc.Close(fd); // already failing: the seize error is the one to report
+            throw;
+        }
+    }
+
+    /// <summary>Why a real restore cannot be run from here: the one line <c>restore --driver kfd</c> refuses with.</summary>
+    public const string RestoreRefusal =
+        "KFD binds a restored process to the memory of the process that issues RESTORE, so a real restore must run " +
+        "inside the restored process (CRIU's amdgpu plugin does); restore this image with --driver sim:SOCKET, " +
+        "or on real devices through the CRIU bridge (src/Engine/Devices/Linux/BRIDGE.md)";
 
     public uint CreateRestoreTarget() =>
-        throw new DriverException(Errno.EOPNOTSUPP, "create restore target", Name,
-            detail: "on real devices the process to restore into must come from CRIU (criu restore with the amdgpu plugin); " +
-                    "gpuckpt restores the GPU state of a process CRIU has recreated");
+        throw new DriverException(Errno.EOPNOTSUPP, "create restore target", Name, detail: RestoreRefusal);
 
     public void DiscardRestoreTarget(uint pid) =>
         throw new DriverException(Errno.EOPNOTSUPP, "discard restore target", Name,
             detail: $"pid {pid} was recreated by CRIU; CRIU ends it when its restore fails");
 
-    public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid) => TargetFiles.RenderMinors(_paths.Proc, _paths.Dri, pid);
+    public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid) => [.. RenderFilesOpenedBy(pid).Select(f => f.Minor).Distinct()];
 
-    public IRenderNode OpenRenderNode(uint pid, uint minor)
+    /// <summary>Every distinct open render file: fds of one minor that kcmp finds to be one open file (dup'ed) count once.</summary>
+    public IReadOnlyList<RenderFileRef> RenderFilesOpenedBy(uint pid) =>
+        [.. TargetFiles.RenderFiles(_paths.Proc, _paths.Dri, pid).Select(f => f.File)];
+
+    public IRenderNode OpenRenderNode(uint pid, uint minor) => OpenRenderFile(pid, new RenderFileRef(minor, 0));
+
+    public IRenderNode OpenRenderFile(uint pid, RenderFileRef file)
     {
-        var device = _paths.RenderNode(minor);
-        var file = new RenderNodeFile(pid, minor, TargetFiles.Take(_paths.Proc, pid, device), device,
+        var device = _paths.RenderNode(file.Minor);
+        var fd = TargetFiles.RenderFiles(_paths.Proc, _paths.Dri, pid).Where(f => f.File == file).Select(f => (int?)f.Fd).FirstOrDefault()
+                 ?? throw new DriverException(Errno.ESRCH, "open", device, detail: $"process {pid} has no {file} open");
+        var node = new RenderNodeFile(pid, file.Minor, TargetFiles.TakeFd(pid, fd, device), device,
             closed: f => _renderNodes.TryRemove(f, out _));
-        _renderNodes[file] = minor;
-        return file;
+        _renderNodes[node] = file.Minor;
+        return node;
     }
 
     /// <summary>
-    /// Maps a BO through the open render node file of that minor: the kernel lets only the file holding the BO's
-    /// handle map its offset, so the node must have been opened with <see cref="OpenRenderNode"/> first.
+    /// Maps a BO through an open render file of that minor: the kernel lets only a file holding the BO's handle (or,
+    /// for a KFD BO, the file its process gave KFD) map its offset, so the files are tried in turn; one must have been
+    /// opened with <see cref="OpenRenderFile"/> and still be open.
     /// </summary>
     public IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable)
     {
-        var file = _renderNodes.Keys.FirstOrDefault(f => f.Minor == renderMinor);
-        if (file is null)
+        var files = _renderNodes.Keys.Where(f => f.Minor == renderMinor).ToList();
+        if (files.Count == 0)
             throw new DriverException(Errno.EBADF, "mmap", _paths.RenderNode(renderMinor), $"offset 0x{mmapOffset:x} size {size}",
                 "the render node is not open: open it with OpenRenderNode (a BO maps only through the file holding its handle)");
-        return MmapBoMapping.Map(file.Fd, file.Device, mmapOffset, size, writable);
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return MmapBoMapping.Map(files[i].Fd, files[i].Device, mmapOffset, size, writable);
+            }
+            catch (DriverException e) when (e.ErrorNumber == Errno.EACCES && i + 1 < files.Count)
+            {
+                // Not this file's BO: the next file of the node may hold it.
+            }
+        }
     }
 
     public ulong DmabufInode(int fd)

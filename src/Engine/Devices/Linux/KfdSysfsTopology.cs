@@ -5,24 +5,45 @@ using Gpuckpt.Engine.Uapi;
 namespace Gpuckpt.Engine.Devices.Linux;
 
 /// <summary>
-/// The GPUs KFD reports under /sys/class/kfd/kfd/topology: nodes/N/{gpu_id,properties,mem_banks/*,io_links/*}.
-/// Nodes with gpu_id 0 are CPUs and are left out.
+/// The nodes KFD reports under /sys/class/kfd/kfd/topology: nodes/N/{gpu_id,properties,mem_banks/*,io_links/*}.
+/// A node with gpu_id 0 and at least one CPU core is a CPU (as CRIU's plugin reads it); the others are GPUs.
 /// </summary>
 public static class KfdSysfsTopology
 {
-    public static IReadOnlyList<GpuNode> Read(string root)
+    /// <summary>The GPUs, in node order.</summary>
+    public static IReadOnlyList<GpuNode> Read(string root) => ReadMachine(root).Gpus;
+
+    /// <summary>The GPUs and the CPU nodes, in node order.</summary>
+    public static GpuTopology ReadMachine(string root)
     {
         var nodesDir = Path.Combine(root, "nodes");
         if (!Directory.Exists(nodesDir))
             throw new DriverException(Errno.ENOENT, "read topology", nodesDir, detail: "no KFD topology (is the amdgpu driver loaded?)");
         var gpus = new List<GpuNode>();
+        var cpus = new List<CpuNode>();
         foreach (var (nodeId, dir) in Numbered(nodesDir))
         {
             var gpuId = ReadNumber(Path.Combine(dir, "gpu_id"));
-            if (gpuId == 0) continue;
-            gpus.Add(Node(nodeId, (uint)gpuId, dir));
+            if (gpuId != 0)
+            {
+                gpus.Add(Node(nodeId, (uint)gpuId, dir));
+                continue;
+            }
+            var cores = Properties(Path.Combine(dir, "properties")).GetValueOrDefault("cpu_cores_count");
+            if (cores >= 1) cpus.Add(new CpuNode(nodeId, (uint)Math.Min(cores, uint.MaxValue), Links(dir)));
         }
-        return gpus;
+        return new GpuTopology(gpus) { Cpus = cpus };
+    }
+
+    private static List<IoLink> Links(string nodeDir)
+    {
+        var links = new List<IoLink>();
+        foreach (var (_, link) in Numbered(Path.Combine(nodeDir, "io_links")))
+        {
+            var l = Properties(Path.Combine(link, "properties"));
+            links.Add(new IoLink((uint)l.GetValueOrDefault("type"), (uint)l.GetValueOrDefault("node_to")));
+        }
+        return links;
     }
 
     private static GpuNode Node(uint nodeId, uint gpuId, string dir)
@@ -44,12 +65,7 @@ public static class KfdSysfsTopology
             vramPublic = heap == KfdSysfs.HeapTypeFrameBufferPublic ? 1u : 0u;
         }
 
-        var links = new List<IoLink>();
-        foreach (var (_, link) in Numbered(Path.Combine(dir, "io_links")))
-        {
-            var l = Properties(Path.Combine(link, "properties"));
-            links.Add(new IoLink((uint)l.GetValueOrDefault("type"), (uint)l.GetValueOrDefault("node_to")));
-        }
+        var links = Links(dir);
 
         return new GpuNode
         {

@@ -5,7 +5,7 @@ namespace Gpuckpt.Engine.Devices.Linux;
 /// <summary>The checkpointer's effective capabilities, from the CapEff line of its /proc status file.</summary>
 public static class LinuxCapabilities
 {
-    public const int CapSysAdmin = 21, CapCheckpointRestore = 40;
+    public const int CapSysPtrace = 19, CapSysAdmin = 21, CapCheckpointRestore = 40;
 
     public static ulong Effective(string statusPath)
     {

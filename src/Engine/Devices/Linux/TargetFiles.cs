@@ -49,13 +49,41 @@ internal static class TargetFiles
         }
     }
 
-    /// <summary>The minors of the render nodes under <paramref name="dri"/> the target has open.</summary>
-    public static IReadOnlyList<uint> RenderMinors(string proc, string dri, uint pid)
+    /// <summary>
+    /// The target's distinct open files of render nodes under <paramref name="dri"/>, each with its lowest fd, in
+    /// minor and fd order. A process may open a node more than once (each open file has its own GEM handles); fds
+    /// that kcmp finds to be one open file (dup'ed) are one.
+    /// </summary>
+    public static IReadOnlyList<(RenderFileRef File, int Fd)> RenderFiles(string proc, string dri, uint pid)
     {
         var prefix = Path.Combine(dri, "renderD");
-        return Links(proc, pid)
-            .Select(l => l.Target.StartsWith(prefix, StringComparison.Ordinal) && uint.TryParse(l.Target.AsSpan(prefix.Length), out var m) ? m : (uint?)null)
-            .OfType<uint>().Distinct().Order().ToArray();
+        var byMinor = Links(proc, pid)
+            .Select(l => (l.Fd, Minor: l.Target.StartsWith(prefix, StringComparison.Ordinal) && uint.TryParse(l.Target.AsSpan(prefix.Length), out var m) ? m : (uint?)null))
+            .Where(x => x.Minor is not null)
+            .GroupBy(x => x.Minor!.Value)
+            .OrderBy(g => g.Key);
+        var files = new List<(RenderFileRef, int)>();
+        foreach (var minor in byMinor)
+        {
+            var firsts = new List<int>();
+            foreach (var fd in minor.Select(x => x.Fd).Order())
+                if (!firsts.Any(first => SameFile(pid, first, fd))) firsts.Add(fd);
+            files.AddRange(firsts.Select((fd, i) => (new RenderFileRef(minor.Key, i), fd)));
+        }
+        return files;
+    }
+
+    private static bool SameFile(uint pid, int a, int b)
+    {
+        var rc = LinuxSyscalls.SameFile(pid, a, b);
+        if (rc >= 0) return rc == 0;
+        var errno = LinuxSyscalls.LastErrno;
+        throw new DriverException(errno, "kcmp(KCMP_FILE)", $"fds {a} and {b} of pid {pid}", detail: errno switch
+        {
+            Errno.EPERM or Errno.EACCES => PtraceHint,
+            Errno.ENOSYS => "the kernel lacks kcmp (CONFIG_KCMP), needed to tell a process's render files apart",
+            _ => null,
+        });
     }
 
     /// <summary>A duplicate, in this process, of the target's fd open on <paramref name="device"/>; the caller closes it.</summary>
@@ -63,6 +91,12 @@ internal static class TargetFiles
     {
         var found = Links(proc, pid).Where(l => l.Target == device).Select(l => (int?)l.Fd).FirstOrDefault()
             ?? throw new DriverException(Errno.ESRCH, "open", device, detail: $"process {pid} has no {device} open");
+        return TakeFd(pid, found, device);
+    }
+
+    /// <summary>A duplicate, in this process, of the target's fd <paramref name="found"/> (open on <paramref name="device"/>).</summary>
+    public static int TakeFd(uint pid, int found, string device)
+    {
         var pidfd = LinuxSyscalls.PidfdOpen(pid);
         if (pidfd < 0)
         {

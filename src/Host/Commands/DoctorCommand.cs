@@ -1,0 +1,42 @@
+using System.CommandLine;
+using Gpuckpt.Engine.Devices.Linux;
+
+namespace Gpuckpt.Host.Commands;
+
+/// <summary>`gpuckpt doctor [--json]`: what this machine offers each backend, and how to get what is missing.</summary>
+public static class DoctorCommand
+{
+    public static Command Create()
+    {
+        var json = Cli.JsonOption();
+        var command = new Command("doctor", "check what this machine offers the kfd and simulator backends") { json };
+        command.SetAction(parse => Cli.Guard(() =>
+        {
+            var report = KfdDoctor.Examine(new KfdDriverPaths());
+            if (parse.GetValue(json))
+            {
+                Cli.PrintJson(new
+                {
+                    backends = new
+                    {
+                        kfd = new { usable = report.KfdUsable, missing = report.Missing.Select(c => c.Name) },
+                        sim = new { usable = report.SimulatorUsable, how = "gpuckpt simulator --socket PATH, then --driver sim:PATH" },
+                    },
+                    checks = report.Checks.Select(c => new { name = c.Name, ok = c.Ok, detail = c.Detail, fix = c.Fix }),
+                });
+                return Cli.ExitOk;
+            }
+            foreach (var c in report.Checks)
+            {
+                Console.Out.WriteLine($"{(c.Ok ? "ok" : "MISSING"),-8} {c.Name,-13} {c.Detail}");
+                if (c.Fix is not null) Console.Out.WriteLine($"{"",-8} {"",-13} fix: {c.Fix}");
+            }
+            Console.Out.WriteLine(report.KfdUsable
+                ? "kfd backend: usable (checkpoint --driver kfd; restore runs inside the restored process, see the CRIU bridge)"
+                : $"kfd backend: not usable here ({string.Join(", ", report.Missing.Select(c => c.Name))} missing)");
+            Console.Out.WriteLine("sim backend: usable (gpuckpt simulator --socket PATH, then --driver sim:PATH)");
+            return Cli.ExitOk;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,350 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Engine.Tests.Simulation;
+using Gpuckpt.Engine.Tests.Uapi;
+using Gpuckpt.Engine.Uapi;
+
+namespace Gpuckpt.Engine.Tests.Emulation;
+
+/// <summary>What an emulated kernel should look like: the simulated process each stand-in plays, the KFD version, the checkpointer's capabilities.</summary>
+internal sealed record EmulatedKernelOptions
+{
+    /// <summary>Stand-in name (an argument "@name" becomes its pid) and the simulated process it plays.</summary>
+    public IReadOnlyList<(string Name, uint SimPid)> Targets { get; init; } = [];
+    public uint KfdMinorVersion { get; init; } = 14;
+    /// <summary>The command runs without CAP_CHECKPOINT_RESTORE and CAP_SYS_ADMIN.</summary>
+    public bool DropCapabilities { get; init; }
+    /// <summary>Each stand-in holds a second fd (dup) of every render file, as processes sharing a file do.</summary>
+    public bool DupRenderFds { get; init; }
+
+    /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
+    public bool WithoutKfd { get; init; }
+}
+
+/// <summary>What the command printed and how it ended, and which device requests reached the emulated kernel.</summary>
+internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, IReadOnlyDictionary<uint, int> Requests);
+
+/// <summary>
+/// A kernel for the real <c>--driver kfd</c> backend on a machine without an AMD GPU. <c>kfdemu</c> (C, built here with
+/// gcc) gives the command a mount namespace where /dev/kfd, /dev/dri/renderD* and the KFD sysfs topology exist, starts
+/// stand-in processes holding those files as the simulated GPU processes would, and runs the command under a seccomp
+/// filter that sends every KFD and DRM ioctl here. This supervisor answers them from the simulator's model, through the
+/// same wire as the simulator's own client, reading and writing the caller's memory where the arguments point. Render
+/// files are the simulator's GPU memory files, so mmap of a BO is the real kernel's; dmabuf fds are memfds (one per
+/// buffer) installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD. KFD's rules hold: CRIU ops only from the target's
+/// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file.
+/// </summary>
+internal sealed class EmulatedKernel : IDisposable
+{
+    private static readonly Lazy<string> Launcher = new(() => Build());
+
+    /// <summary>The kfdemu executable (built once per test run).</summary>
+    internal static string LauncherPath => Launcher.Value;
+    private readonly TestSimulator _sim;
+    private readonly SimulatorClient _client;
+    private readonly EmulatedKernelOptions _options;
+    private readonly DirectoryInfo _dir;
+    private readonly List<StandIn> _standIns = [];
+    private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
+    private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
+    private readonly ConcurrentDictionary<uint, int> _requests = new();
+    private readonly (ulong Dev, ulong Ino) _kfdId;
+    private Process? _launcher;
+    private int _listener = -1;
+    private Thread? _supervisor;
+    private volatile bool _stopping;
+
+    private sealed record StandIn(string Name, uint SimPid, int Pid, int KfdFd, IReadOnlyList<(uint Minor, int Fd)> RenderFds)
+    {
+        public Dictionary<uint, IRenderNode> SimNodes { get; } = new();
+    }
+
+    public EmulatedKernel(TestSimulator sim, EmulatedKernelOptions options)
+    {
+        _sim = sim;
+        _options = options;
+        _client = SimulatorClient.Connect(sim.SocketPath);
+        _dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-");
+        var kfd = Path.Combine(_dir.FullName, "kfd");
+        File.WriteAllBytes(kfd, []);
+        _kfdId = SeccompNative.FileId(kfd) ?? throw new IOException($"{kfd} vanished");
+        KfdSysfsTree.Write(Path.Combine(_dir.FullName, "topology"), sim.Server.Topology);
+        foreach (var g in sim.Server.Topology.Gpus)
+            _renderMinorOf[SeccompNative.FileId(MemoryFile(g.DrmRenderMinor)) ?? throw new IOException("no memory file")] = g.DrmRenderMinor;
+    }
+
+    /// <summary>All stand-ins' and this emulator's device requests, by request number.</summary>
+    public IReadOnlyDictionary<uint, int> Requests => _requests;
+
+    private string MemoryFile(uint minor) => Path.Combine(_sim.Server.MemoryDir, $"renderD{minor}.mem");
+
+    /// <summary>Runs <paramref name="command"/> (an argument "@name" is that stand-in's pid) and waits for it to end.</summary>
+    public EmulatedRun Run(IReadOnlyList<string> command, TimeSpan timeout)
+    {
+        var stdout = Path.Combine(_dir.FullName, "stdout");
+        var stderr = Path.Combine(_dir.FullName, "stderr");
+        var start = new ProcessStartInfo(Launcher.Value) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology"), "--stdout", stdout, "--stderr", stderr };
+        if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
+        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={MemoryFile(g.DrmRenderMinor)}"]);
+        foreach (var (name, simPid) in _options.Targets)
+            args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}"]);
+        if (_options.DropCapabilities) args.Add("--drop-caps");
+        args.Add("--");
+        args.AddRange(command);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        _launcher = Process.Start(start) ?? throw new InvalidOperationException("kfdemu did not start");
+        var launcherErr = _launcher.StandardError.ReadToEndAsync();
+
+        string? line;
+        while ((line = _launcher.StandardOutput.ReadLine()) is not null && !line.StartsWith("listener ", StringComparison.Ordinal))
+        {
+            var f = line.Split(' ');
+            if (f[0] != "target") throw new InvalidOperationException($"kfdemu: unexpected '{line}'");
+            var simPid = _options.Targets.Single(t => t.Name == f[1]).SimPid;
+            var renders = f.Skip(4).Select(x => x.Split('=')).Select(x => (uint.Parse(x[0]), int.Parse(x[1]))).ToList();
+            _standIns.Add(new StandIn(f[1], simPid, int.Parse(f[2]), int.Parse(f[3]), renders));
+        }
+        if (line is null) throw new InvalidOperationException($"kfdemu ended before running the command: {launcherErr.Result}");
+        var l = line.Split(' ');
+        _listener = TakeFd(int.Parse(l[1]), int.Parse(l[2]));
+        _supervisor = new Thread(Supervise) { IsBackground = true, Name = "kfdemu supervisor" };
+        _supervisor.Start();
+        _launcher.StandardInput.WriteLine("go");
+        _launcher.StandardInput.Flush();
+
+        if (!_launcher.WaitForExit(timeout))
+        {
+            _launcher.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{string.Join(' ', command)} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
+        }
+        _launcher.WaitForExit();
+        var rest = _launcher.StandardOutput.ReadToEnd();
+        var exit = rest.Split('\n').FirstOrDefault(x => x.StartsWith("exit ", StringComparison.Ordinal))
+                   ?? throw new InvalidOperationException($"kfdemu did not report how the command ended: {launcherErr.Result}");
+        Stop();
+        return new EmulatedRun(int.Parse(exit[5..]), File.ReadAllText(stdout), File.ReadAllText(stderr), new Dictionary<uint, int>(_requests));
+    }
+
+    private static int TakeFd(int pid, int fd)
+    {
+        var pidfd = SeccompNative.PidfdOpen(pid);
+        if (pidfd < 0) throw new IOException($"pidfd_open({pid}): errno {SeccompNative.LastErrno}");
+        var mine = SeccompNative.PidfdGetfd(pidfd, fd);
+        var errno = SeccompNative.LastErrno;
+        SeccompNative.Close(pidfd);
+        return mine >= 0 ? mine : throw new IOException($"pidfd_getfd({pid}, {fd}): errno {errno}");
+    }
+
+    // ---- the supervisor ------------------------------------------------------------------------------------------
+
+    private unsafe void Supervise()
+    {
+        var poll = new PollFd { fd = _listener, events = SeccompNative.PollIn };
+        while (!_stopping)
+        {
+            poll.revents = 0;
+            if (SeccompNative.Poll(&poll, 1, 100) <= 0) continue;
+            if ((poll.revents & SeccompNative.PollIn) == 0)
+            {
+                if ((poll.revents & SeccompNative.PollHup) != 0) return; // every filtered task has exited
+                continue;
+            }
+            var notif = new SeccompNotif();
+            if (SeccompNative.Ioctl(_listener, SeccompNative.NotifRecv, &notif) != 0) continue; // the caller died meanwhile
+            var resp = Answer(notif);
+            resp.id = notif.id;
+            SeccompNative.Ioctl(_listener, SeccompNative.NotifSend, &resp);
+        }
+    }
+
+    private unsafe SeccompNotifResp Answer(SeccompNotif n)
+    {
+        if (n.nr != SeccompNative.SysIoctl) return new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue };
+        var tid = (int)n.pid;
+        var fd = (int)n.args[0];
+        var request = (uint)n.args[1];
+        var argp = n.args[2];
+        try
+        {
+            var id = SeccompNative.FileId($"/proc/{tid}/fd/{fd}");
+            if (id is null) return Error(Errno.EBADF);
+            int errno;
+            if (id.Value == _kfdId)
+                errno = Kfd(n, tid, fd, request, argp);
+            else if (_renderMinorOf.TryGetValue(id.Value, out var minor) && _standIns.FirstOrDefault(s => Holds(s, tid, fd, minor)) is { } owner)
+                errno = Render(n, tid, owner, minor, request, argp);
+            else
+                return new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue }; // not a device of ours: the real kernel answers
+            _requests.AddOrUpdate(request, 1, (_, c) => c + 1);
+            return errno == 0 ? new SeccompNotifResp() : Error(errno);
+        }
+        catch (Exception e) when (e is DriverException or IOException or InvalidDataException)
+        {
+            return Error(e is DriverException d ? d.ErrorNumber : Errno.EIO);
+        }
+    }
+
+    private static SeccompNotifResp Error(int errno) => new() { error = -errno, val = -1 };
+
+    private static bool Holds(StandIn s, int tid, int fd, uint minor) =>
+        s.RenderFds.Any(r => r.Minor == minor && SeccompNative.SameFile(tid, fd, s.Pid, r.Fd) == 0);
+
+    /// <summary>A KFD request, with KFD's rules on who may issue it.</summary>
+    private int Kfd(SeccompNotif n, int tid, int fd, uint request, ulong argp)
+    {
+        var owner = _standIns.FirstOrDefault(s => SeccompNative.SameFile(tid, fd, s.Pid, s.KfdFd) == 0);
+        var own = owner is null; // the checkpointer's own /dev/kfd
+        if (request == KfdIoctls.GetVersion)
+        {
+            // Not a CRIU op: only the process that opened the file may ask.
+            if (!own) return Errno.EBADF;
+            var version = new KfdIoctlGetVersionArgs { major_version = KfdDriverVersionMajor, minor_version = _options.KfdMinorVersion };
+            return Copy(n, tid, argp, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<KfdIoctlGetVersionArgs>(ref version)).ToArray()) ? 0 : Errno.EFAULT;
+        }
+        if (request != KfdIoctls.CriuOp) return Errno.ENOTTY;
+        if (own) return Errno.EINVAL; // the checkpointer's own KFD process has no GPU state to act on
+        if (TracerOf(owner!.Pid) != tid) return Errno.EBADF; // "Using KFD FD in wrong process"
+        if (!MayCheckpoint(tid)) return Errno.EACCES;
+
+        var args = new byte[Sizes.Of<KfdIoctlCriuArgs>()];
+        if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
+        var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
+        var arrays = a.op is (uint)KfdCriuOp.Checkpoint or (uint)KfdCriuOp.Restore;
+        var devices = arrays ? new byte[a.num_devices * (ulong)Sizes.Of<KfdCriuDeviceBucket>()] : [];
+        var bos = arrays ? new byte[a.num_bos * (ulong)Sizes.Of<KfdCriuBoBucket>()] : [];
+        var priv = arrays ? new byte[a.priv_data_size] : [];
+        if (!SeccompNative.Read(tid, a.devices, devices) || !SeccompNative.Read(tid, a.bos, bos) || !SeccompNative.Read(tid, a.priv_data, priv))
+            return Errno.EFAULT;
+        var (errno, outArgs, outDevices, outBos, outPriv) = _client.RawKfdIoctl(owner.SimPid, request, args, devices, bos, priv);
+        if (errno != 0) return errno;
+        ref var result = ref Unsafe.As<byte, KfdIoctlCriuArgs>(ref outArgs[0]);
+        if (a.op == (uint)KfdCriuOp.ProcessInfo) result.pid = (uint)owner.Pid;
+        var buckets = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, KfdCriuBoBucket>(outBos.AsSpan());
+        for (var i = 0; i < buckets.Length; i++)
+            if (buckets[i].dmabuf_fd != uint.MaxValue)
+                buckets[i].dmabuf_fd = (uint)Dmabuf(n, (int)buckets[i].dmabuf_fd);
+        var ok = SeccompNative.Write(tid, a.devices, outDevices) && SeccompNative.Write(tid, a.bos, outBos)
+                 && SeccompNative.Write(tid, a.priv_data, outPriv) && Copy(n, tid, argp, outArgs);
+        return ok ? 0 : Errno.EFAULT;
+    }
+
+    private const uint KfdDriverVersionMajor = 1;
+
+    /// <summary>A DRM request on a stand-in's render file: forwarded with the array its pointer field names, dmabuf fds translated.</summary>
+    private int Render(SeccompNotif n, int tid, StandIn owner, uint minor, uint request, ulong argp)
+    {
+        if (!owner.SimNodes.TryGetValue(minor, out var node)) owner.SimNodes[minor] = node = _client.OpenRenderNode(owner.SimPid, minor);
+        var args = new byte[IoctlNumber.Size(request)];
+        if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
+        var nr = IoctlNumber.Nr(request);
+        ulong arrayAt = 0;
+        var array = Array.Empty<byte>();
+        var callerFd = 0;
+        if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemListHandles) && args.Length >= Sizes.Of<DrmAmdgpuGemListHandles>())
+        {
+            var a = Unsafe.As<byte, DrmAmdgpuGemListHandles>(ref args[0]);
+            arrayAt = a.entries;
+            array = new byte[a.num_entries * (ulong)Sizes.Of<DrmAmdgpuGemListHandlesEntry>()];
+        }
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemOp) && args.Length >= Sizes.Of<DrmAmdgpuGemOp>()
+                 && Unsafe.As<byte, DrmAmdgpuGemOp>(ref args[0]).op == AmdgpuGem.GemOpGetMappingInfo)
+        {
+            var a = Unsafe.As<byte, DrmAmdgpuGemOp>(ref args[0]);
+            arrayAt = a.value;
+            array = new byte[a.num_entries * (ulong)Sizes.Of<DrmAmdgpuGemVmEntry>()];
+        }
+        else if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle) && args.Length >= Sizes.Of<DrmPrimeHandle>())
+        {
+            callerFd = Unsafe.As<byte, DrmPrimeHandle>(ref args[0]).fd;
+            var inode = SeccompNative.FileId($"/proc/{tid}/fd/{callerFd}")?.Ino;
+            var known = _dmabufs.Values.FirstOrDefault(d => SeccompNative.FileId($"/proc/self/fd/{d.Memfd}")?.Ino == inode);
+            if (inode is null || known == default) return Errno.EBADF;
+            Unsafe.As<byte, DrmPrimeHandle>(ref args[0]).fd = known.SimFd;
+        }
+        if (!SeccompNative.Read(tid, arrayAt, array)) return Errno.EFAULT;
+        var (errno, outArgs, outArray) = _client.RawRenderIoctl(node.Fd, request, args, array);
+        if (errno != 0) return errno;
+        if (nr == IoctlNumber.Nr(DrmIoctls.PrimeHandleToFd))
+        {
+            ref var prime = ref Unsafe.As<byte, DrmPrimeHandle>(ref outArgs[0]);
+            prime.fd = Dmabuf(n, prime.fd);
+        }
+        if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle)) Unsafe.As<byte, DrmPrimeHandle>(ref outArgs[0]).fd = callerFd;
+        var copyOut = (request >> 30 & IoctlNumber.Read) != 0;
+        return SeccompNative.Write(tid, arrayAt, outArray) && (!copyOut || Copy(n, tid, argp, outArgs)) ? 0 : Errno.EFAULT;
+    }
+
+    /// <summary>
+    /// A dmabuf fd in the caller for the simulator's fd <paramref name="simFd"/>: one memfd per buffer, so that its inode
+    /// names the buffer as a real dmabuf's does.
+    /// </summary>
+    private unsafe int Dmabuf(SeccompNotif n, int simFd)
+    {
+        var buffer = _client.DmabufInode(simFd);
+        if (_dmabufs.TryGetValue(buffer, out var known)) _client.CloseFd(simFd);
+        else _dmabufs[buffer] = known = (SeccompNative.MemfdCreate($"dmabuf:{buffer}", 1), simFd);
+        var add = new SeccompNotifAddfd { id = n.id, srcfd = (uint)known.Memfd, newfd_flags = SeccompNative.OCloexec };
+        var fd = SeccompNative.Ioctl(_listener, SeccompNative.NotifAddfd, &add);
+        return fd >= 0 ? fd : throw new DriverException(SeccompNative.LastErrno, "SECCOMP_IOCTL_NOTIF_ADDFD", $"dmabuf of buffer {buffer}");
+    }
+
+    /// <summary>Writes a reply into the caller's memory, once the call is known to be still waiting for it.</summary>
+    private unsafe bool Copy(SeccompNotif n, int tid, ulong address, byte[] bytes)
+    {
+        var id = n.id;
+        return SeccompNative.Ioctl(_listener, SeccompNative.NotifIdValid, &id) == 0 && SeccompNative.Write(tid, address, bytes);
+    }
+
+    private static int TracerOf(int pid) => int.Parse(Status(pid, "TracerPid:"));
+
+    private static bool MayCheckpoint(int tid)
+    {
+        var caps = ulong.Parse(Status(tid, "CapEff:"), System.Globalization.NumberStyles.HexNumber);
+        return (caps & (1UL << 40)) != 0 || (caps & (1UL << 21)) != 0;
+    }
+
+    private static string Status(int pid, string key) =>
+        File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(key, StringComparison.Ordinal))[key.Length..].Trim();
+
+    // ---- the launcher --------------------------------------------------------------------------------------------
+
+    private static string Build([CallerFilePath] string here = "")
+    {
+        var source = Path.Combine(Path.GetDirectoryName(here)!, "kfdemu.c");
+        var dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-bin-");
+        var exe = Path.Combine(dir.FullName, "kfdemu");
+        var (rc, _, err) = CHeaderAbi.Exec("gcc", ["-std=gnu11", "-Wall", "-Werror", "-O2", "-o", exe, source]);
+        if (rc != 0) throw new InvalidOperationException($"gcc failed ({rc}) on {source}:\n{err}");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => dir.Delete(recursive: true);
+        return exe;
+    }
+
+    private void Stop()
+    {
+        _stopping = true;
+        _supervisor?.Join();
+        if (_listener >= 0) SeccompNative.Close(_listener);
+        _listener = -1;
+    }
+
+    public void Dispose()
+    {
+        if (_launcher is { HasExited: false }) _launcher.Kill(entireProcessTree: true);
+        _launcher?.Dispose();
+        Stop();
+        foreach (var s in _standIns)
+            foreach (var node in s.SimNodes.Values) node.Dispose();
+        foreach (var (memfd, simFd) in _dmabufs.Values)
+        {
+            SeccompNative.Close(memfd);
+            _client.CloseFd(simFd);
+        }
+        _client.Dispose();
+        _dir.Delete(recursive: true);
+    }
+}
