@@ -90,7 +90,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
         EndPhase();
         _phase = name;
         _phaseStart = Clock.Elapsed;
-        Context.System.EventStream.Publish(new JobPhaseStarted(JobId, name, [.. _phases]));
+        Context.System.EventStream.Publish(new JobPhaseStarted(JobId, name, _phases.ToArray()));
     }
 
     /// <summary>Ends the current phase; the phases so far with their times.</summary>
@@ -98,7 +98,8 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     {
         if (_phase is not null) _phases.Add(new PhaseTime(_phase, (Clock.Elapsed - _phaseStart).TotalSeconds));
         _phase = null;
-        return [.. _phases];
+        // A plain array: messages and events carry no compiler-made collection types (the serializer refuses those).
+        return _phases.ToArray();
     }
 
     /// <summary>The failure this job answers with when it cannot go on at all (its journal cannot be read).</summary>

@@ -26,7 +26,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new ActorStartedAt("/user/jobs/ckpt-0123456789ab/GPU-0x10/bo-17"),
         new RenderBoPassed(2, "render BO handle 5 on GPU 0x10", true, null, "/user/jobs/rest-1/renderD128/bo-5"),
         new ResumeJob("ckpt-0123456789ab"),
-        new JobPhaseStarted("ckpt-0123456789ab", "copy", [new PhaseTime("pause", 0.01), new PhaseTime("capture", 0.2)]),
+        new JobPhaseStarted("ckpt-0123456789ab", "copy", new[] { new PhaseTime("pause", 0.01), new PhaseTime("capture", 0.2) }),
         new JobUnknown("ckpt-0123456789ab"),
         new RestoreJobUnknown("rest-0123456789ab"),
         new CheckpointStarted("ckpt-1", new CheckpointRequest(1, "/img", false, "ckpt-1"), "sim:/run/s.sock", 4 << 20, "abc"),
@@ -51,7 +51,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new DeviceCopyFailed("renderD128", "aborted"),
     ];
 
-    private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false, 0.4, [new PhaseTime("copy", 10.5)]);
+    private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false, 0.4, new[] { new PhaseTime("copy", 10.5) });
     private static readonly RestoreSummary Restored = new("rest-1", 1001, "/img", 1L << 33, 12, 3, 2, 4.5, new Dictionary<string, string> { ["0x10"] = "0x83dc" }, 1L << 33, 65536);
 
     [Fact]
