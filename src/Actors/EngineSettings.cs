@@ -7,9 +7,6 @@ namespace Gpuckpt.Actors;
 /// <param name="WorkersPerDevice">At most this many chunks of one device are in flight (the device's copy slots).</param>
 public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPerDevice, TimeSpan OpTimeout)
 {
-    /// <summary>The dispatcher whose dedicated threads run the copy's blocking I/O (mmap reads, hashing, writes, driver calls).</summary>
-    public const string IoDispatcher = "gpuckpt.io-dispatcher";
-
     /// <summary>A job snapshots its state after this many events, so that recovery replays few.</summary>
     public int SnapshotEvery { get; init; } = 1000;
 
@@ -21,6 +18,9 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
 
     /// <summary>How transient chunk faults are retried.</summary>
     public RetryPolicy Retry { get; init; } = new(3, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(1));
+
+    /// <summary>Dedicated threads that run the copy's blocking I/O (mapping reads and writes, hashing, file writes and reads, driver calls).</summary>
+    public int IoThreads { get; init; } = 8;
 
     /// <summary>Faults injected into the copy (tests only; none unless gpuckpt.copy.faults is set).</summary>
     public ChunkFaults Faults { get; init; } = ChunkFaults.None;
@@ -49,6 +49,7 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
                 c.GetTimeSpan("retry.max-backoff", TimeSpan.FromSeconds(1))),
             Faults = ParseFaults(c),
             PublishActorTree = c.GetBoolean("publish-actor-tree", false),
+            IoThreads = Math.Max(1, c.GetInt("io-threads", 8)),
         };
     }
 

@@ -41,6 +41,7 @@ public sealed class BoActor : ReceiveActor, IWithTimers
         if (contents is not null) SetContents(contents);
         Receive<BoContents>(SetContents);
         Receive<CopyPiece>(Copy);
+        Receive<CopyWhole>(CopyWhole);
         Receive<RestoreBo>(Restore);
         Receive<IoDone>(OnIo);
         Receive<IoTimedOut>(t => _io.Handle(t));
@@ -61,7 +62,7 @@ public sealed class BoActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _io = new RetryingIo(Self, Timers, DispatcherTaskScheduler.For(Context.System), _settings, _stop.Token);
+        _io = new RetryingIo(Self, Timers, IoThreads.For(Context.System), _settings, _stop.Token);
         if (_settings.PublishActorTree) Context.System.EventStream.Publish(new ActorStartedAt(Self.Path.ToStringWithoutAddress()));
     }
 
@@ -121,6 +122,55 @@ public sealed class BoActor : ReceiveActor, IWithTimers
         });
     }
 
+    /// <summary>A chunk of this BO alone: hashed and written straight from the mapping (checkpoint), or read straight into it and verified (restore).</summary>
+    private void CopyWhole(CopyWhole work)
+    {
+        var mapping = _mapping!;
+        var faults = _settings.Faults;
+        var device = _device;
+        var chunk = work.Chunk;
+        var piece = chunk.Pieces[0];
+        _pending.Add(work.Index);
+        _io.Start(work.Index, _ =>
+        {
+            var bo = mapping.Get();
+            var direct = bo as IDirectBoMapping;
+            object? result = null;
+            if (work.Sink is { } sink)
+            {
+                faults.At(device, work.Index, FaultSide.Bo, "read of the BO's mapping");
+                Span<byte> bytes;
+                if (direct is not null) bytes = direct.Span(piece.BoOffset, piece.Length);
+                else
+                {
+                    bytes = work.Buffer.AsSpan(0, piece.Length);
+                    bo.Read(piece.BoOffset, bytes);
+                }
+                if (faults.Due(device, work.Index, FaultSide.File) is { } errno)
+                {
+                    if (errno == ChunkIoException.ShortWrite) sink.Write(chunk.FileOffset, bytes[..(bytes.Length / 2)]);
+                    throw new ChunkIoException(errno, "write of the page file", "injected");
+                }
+                result = sink.Write(chunk.FileOffset, bytes);
+            }
+            else
+            {
+                var source = work.Source!;
+                faults.At(device, work.Index, FaultSide.File, "read of the page file");
+                if (direct is not null) source.ReadVerified(chunk.FileOffset, direct.Span(piece.BoOffset, piece.Length));
+                else
+                {
+                    var bytes = work.Buffer.AsSpan(0, piece.Length);
+                    source.ReadVerified(chunk.FileOffset, bytes);
+                    faults.At(device, work.Index, FaultSide.Bo, "write of the BO's mapping");
+                    bo.Write(piece.BoOffset, bytes);
+                }
+            }
+            mapping.Done();
+            return result;
+        });
+    }
+
     private void OnIo(IoDone done)
     {
         if (done.Key is int chunk) Answer(chunk, _io.Handle(done), done);
@@ -132,7 +182,7 @@ public sealed class BoActor : ReceiveActor, IWithTimers
         if (outcome.Stale || outcome.Retrying) return;
         _pending.Remove(chunk);
         var boIndex = _contents!.Index;
-        if (outcome.Succeeded) Context.Parent.Tell(new PieceDone(chunk, boIndex));
+        if (outcome.Succeeded) Context.Parent.Tell(new PieceDone(chunk, boIndex, outcome.Result is ulong checksum ? checksum : 0));
         else
         {
             _mapping!.Done();
@@ -158,7 +208,7 @@ public sealed class BoActor : ReceiveActor, IWithTimers
             {
                 if (link is null) session.Create(bo);
                 else session.Import(bo, link);
-            }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, DispatcherTaskScheduler.For(Context.System))
+            }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, IoThreads.For(Context.System))
             .ContinueWith(t => self.Tell(new IoDone(pass, 1, null, t.Exception?.InnerException)),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }

@@ -42,8 +42,8 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         Receive<AbortCopy>(_ => Abort($"{_device}: stopped because another device failed"));
         Receive<BufferRented>(OnRented);
         Receive<RentFailed>(f => EndChunk(_inFlight[f.Chunk], landed: false, 0));
-        Receive<PieceDone>(p => OnPiece(p.Chunk, p.BoIndex, null));
-        Receive<PieceFailed>(p => OnPiece(p.Chunk, p.BoIndex, p.Reason));
+        Receive<PieceDone>(p => OnPiece(p.Chunk, p.BoIndex, null, p.Checksum));
+        Receive<PieceFailed>(p => OnPiece(p.Chunk, p.BoIndex, p.Reason, 0));
         Receive<IoDone>(d => OnFileIo((int)d.Key, _fileIo.Handle(d)));
         Receive<IoTimedOut>(t => _fileIo.Handle(t));
         Receive<IoRetry>(r => OnFileIo((int)r.Key, _fileIo.Handle(r)));
@@ -72,7 +72,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _fileIo = new RetryingIo(Self, Timers, DispatcherTaskScheduler.For(Context.System), _settings, _stop.Token);
+        _fileIo = new RetryingIo(Self, Timers, IoThreads.For(Context.System), _settings, _stop.Token);
         if (_settings.PublishActorTree) Context.System.EventStream.Publish(new ActorStartedAt(Self.Path.ToStringWithoutAddress()));
         if (_render is not null) StartRenderBos();
         if (_work is not null) StartContents(_work);
@@ -122,9 +122,20 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     {
         var chunk = _inFlight[rented.Chunk];
         chunk.Lease = rented.Lease;
+        var c = Work.Plan.Chunks[chunk.Index];
         if (_failure is not null) EndChunk(chunk, landed: false, 0);
+        else if (c.Pieces.Count == 1) SendWhole(chunk, c);
         else if (Work.Saving) SendPieces(chunk);
         else ReadChunk(chunk);
+    }
+
+    /// <summary>A chunk of one BO is that BO actor's to move, file side included (one task, no copy it can avoid).</summary>
+    private void SendWhole(InFlight chunk, CopyChunk c)
+    {
+        chunk.Whole = true;
+        chunk.PiecesLeft = 1;
+        BoActorOf(c.Pieces[0].BoIndex).Tell(new CopyWhole(c, chunk.Index, chunk.Lease!.Buffer,
+            Work.Saving ? Work.Sinks![c.FileIndex] : null, Work.Saving ? null : Work.Sources![c.FileIndex]));
     }
 
     private void SendPieces(InFlight chunk)
@@ -153,7 +164,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         return actor;
     }
 
-    private void OnPiece(int index, int boIndex, string? failure)
+    private void OnPiece(int index, int boIndex, string? failure, ulong checksum)
     {
         if (--_answersLeft[boIndex] == 0) _bos.Remove(boIndex);
         var chunk = _inFlight[index];
@@ -163,7 +174,9 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
             _failure ??= $"{failure}, {Work.Plan.DescribeChunk(index)}";
         }
         if (--chunk.PiecesLeft > 0) return;
-        if (chunk.Failed || _failure is not null) EndChunk(chunk, landed: false, 0);
+        if (chunk.Failed) EndChunk(chunk, landed: false, 0);
+        else if (chunk.Whole) EndChunk(chunk, landed: true, checksum);
+        else if (_failure is not null) EndChunk(chunk, landed: false, 0);
         else if (Work.Saving) WriteChunk(chunk);
         else EndChunk(chunk, landed: true, 0);
     }
@@ -180,7 +193,11 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var index = chunk.Index;
         _fileIo.Start(index, _ =>
         {
-            faults.At(device, index, FaultSide.File, "write of the page file", () => sink.Write(c.FileOffset, buffer.AsSpan(0, c.Length / 2)));
+            if (faults.Due(device, index, FaultSide.File) is { } errno)
+            {
+                if (errno == ChunkIoException.ShortWrite) sink.Write(c.FileOffset, buffer.AsSpan(0, c.Length / 2));
+                throw new ChunkIoException(errno, "write of the page file", "injected");
+            }
             return sink.Write(c.FileOffset, buffer.AsSpan(0, c.Length));
         });
     }
@@ -266,5 +283,6 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         public ChunkPool.Lease? Lease { get; set; }
         public int PiecesLeft { get; set; }
         public bool Failed { get; set; }
+        public bool Whole { get; set; }
     }
 }

@@ -27,20 +27,25 @@ public sealed class ChunkFaults(IReadOnlyList<ChunkFault> faults)
 
     public IReadOnlyList<ChunkFault> Faults { get; } = faults;
 
-    /// <summary>Throws the fault due at this point, if any; before a short write, <paramref name="partial"/> writes part of the chunk.</summary>
-    public void At(string device, int chunk, FaultSide side, string op, Action? partial = null)
+    /// <summary>The errno of the fault due at this point (it counts as fired), or null.</summary>
+    public int? Due(string device, int chunk, FaultSide side)
     {
-        if (Faults.Count == 0) return;
+        if (Faults.Count == 0) return null;
         var fault = Faults.FirstOrDefault(f => f.Device == device && f.Chunk == chunk && f.Side == side);
-        if (fault is null) return;
+        if (fault is null) return null;
         lock (_gate)
         {
             var hits = _hits.GetValueOrDefault((device, chunk, side));
-            if (hits >= fault.Times) return;
+            if (hits >= fault.Times) return null;
             _hits[(device, chunk, side)] = hits + 1;
         }
-        if (fault.ErrorNumber == ChunkIoException.ShortWrite) partial?.Invoke();
-        throw new ChunkIoException(fault.ErrorNumber, op, "injected");
+        return fault.ErrorNumber;
+    }
+
+    /// <summary>Throws the fault due at this point, if any (a short write is one only where something is written).</summary>
+    public void At(string device, int chunk, FaultSide side, string op)
+    {
+        if (Due(device, chunk, side) is { } errno) throw new ChunkIoException(errno, op, "injected");
     }
 
     /// <summary>How many times <paramref name="fault"/> has fired.</summary>

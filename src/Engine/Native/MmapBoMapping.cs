@@ -1,9 +1,10 @@
+using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 
 namespace Gpuckpt.Engine.Native;
 
 /// <summary>A BO mapped with mmap(2) from a device file at its mmap offset (a render node, or the simulator's memory file).</summary>
-public sealed unsafe class MmapBoMapping : IBoMapping
+public sealed unsafe class MmapBoMapping : IBoMapping, IDirectBoMapping
 {
     private readonly nint _address;
     private readonly nuint _length;
@@ -59,6 +60,12 @@ public sealed unsafe class MmapBoMapping : IBoMapping
     {
         CheckRange(offset, (ulong)source.Length);
         source.CopyTo(new Span<byte>((byte*)_address + offset, source.Length));
+    }
+
+    public Span<byte> Span(ulong offset, int length)
+    {
+        CheckRange(offset, (ulong)length);
+        return new Span<byte>((byte*)_address + offset, length);
     }
 
     private void CheckRange(ulong offset, ulong length)
