@@ -117,6 +117,7 @@ public abstract class ContentJob<TState, TEvent> : PersistentJob<TState, TEvent>
 
     private void CopiesFinished()
     {
+        WriteProgress();
         var done = _copiesDone;
         _landed = null;
         _copiesDone = null;

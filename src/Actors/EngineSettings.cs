@@ -10,6 +10,12 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
     /// <summary>A job snapshots its state after this many events, so that recovery replays few.</summary>
     public int SnapshotEvery { get; init; } = 1000;
 
+    /// <summary>Progress events (chunks landed) journalled in one write.</summary>
+    public int JournalBatch { get; init; } = 64;
+
+    /// <summary>How long a progress event waits at most for others to share its journal write.</summary>
+    public TimeSpan JournalFlush { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>How long a step that timed out and was cancelled is waited for before the job gives up on it.</summary>
     public TimeSpan StepCancelGrace { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -42,6 +48,8 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
         {
             SnapshotEvery = Math.Max(1, config.GetInt("gpuckpt.jobs.snapshot-every", 1000)),
             StepCancelGrace = config.GetTimeSpan("gpuckpt.jobs.step-cancel-grace", TimeSpan.FromSeconds(10)),
+            JournalBatch = Math.Max(1, config.GetInt("gpuckpt.jobs.journal-batch", 64)),
+            JournalFlush = config.GetTimeSpan("gpuckpt.jobs.journal-flush", TimeSpan.FromMilliseconds(100)),
             ChunkTimeout = c.GetTimeSpan("chunk-timeout", TimeSpan.FromSeconds(60)),
             Retry = new RetryPolicy(
                 Math.Max(0, c.GetInt("retry.max-retries", 3)),

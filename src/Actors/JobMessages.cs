@@ -9,6 +9,13 @@ internal sealed class Continue : INoSerializationVerificationNeeded
     private Continue() { }
 }
 
+/// <summary>Journal the progress events queued so far.</summary>
+internal sealed class FlushProgress : INoSerializationVerificationNeeded
+{
+    public static readonly FlushProgress Instance = new();
+    private FlushProgress() { }
+}
+
 /// <summary>A step of a job failed: its task threw, or it timed out and was cancelled.</summary>
 public sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
 

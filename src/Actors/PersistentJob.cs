@@ -29,6 +29,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     where TEvent : class
 {
     private readonly List<PhaseTime> _phases = [];
+    private readonly List<TEvent> _progress = [];
     private string? _phase;
     private TimeSpan _phaseStart;
     private Step? _step;
@@ -51,6 +52,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
             Self.Tell(Continue.Instance);
         });
         Command<Continue>(_ => Next());
+        Command<FlushProgress>(_ => WriteProgress());
         Command<StepDone>(OnStepDone);
         Command<StepTimedOut>(OnStepTimedOut);
         Command<StepGraceOver>(OnStepGraceOver);
@@ -120,18 +122,45 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
         then?.Invoke();
     });
 
-    /// <summary>Journals a progress event without holding up other messages (chunks landing); applied once durable.</summary>
-    protected void RecordProgress(TEvent e) => PersistAsync(e, ev =>
+    /// <summary>Journals several events in one write (one fsync of the journal), applies them, then does <paramref name="then"/>.</summary>
+    protected void Record(IReadOnlyList<TEvent> events, Action then)
+    {
+        var left = events.Count;
+        PersistAll(events, ev =>
+        {
+            State.Apply(ev);
+            Counted();
+            if (--left == 0) then();
+        });
+    }
+
+    /// <summary>Journals a record of what happened without holding up what follows (nothing waits on it being durable).</summary>
+    protected void RecordAfter(TEvent e) => PersistAsync(e, ev =>
     {
         State.Apply(ev);
         Counted();
     });
 
-    /// <summary>Several progress events written together: one journal round trip for the batch.</summary>
-    protected void RecordProgress(IReadOnlyList<TEvent> events)
+    /// <summary>
+    /// Queues a progress event (a chunk landed); queued events are journalled together, one write for up to
+    /// <see cref="EngineSettings.JournalBatch"/> of them or after <see cref="EngineSettings.JournalFlush"/>, so persisting
+    /// progress costs little. One not yet written when the engine dies is only work to redo (its chunk is copied again).
+    /// </summary>
+    protected void QueueProgress(TEvent e)
     {
-        if (events.Count == 0) return;
-        PersistAllAsync(events, ev =>
+        _progress.Add(e);
+        if (_progress.Count >= Settings.JournalBatch) WriteProgress();
+        else if (_progress.Count == 1) Timers.StartSingleTimer(nameof(FlushProgress), FlushProgress.Instance, Settings.JournalFlush);
+    }
+
+    /// <summary>Journals the queued progress events now (before a step that needs them, such as a commit).</summary>
+    protected void WriteProgress()
+    {
+        Timers.Cancel(nameof(FlushProgress));
+        if (_progress.Count == 0) return;
+        var batch = _progress.ToArray();
+        _progress.Clear();
+        PersistAllAsync(batch, ev =>
         {
             State.Apply(ev);
             Counted();

@@ -61,7 +61,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         if (State.Started is null)
         {
             if (_request is null) Reply(new JobUnknown(JobId));
-            else Record(new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), Next);
+            else Record([new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), new PauseIntended()], Next);
             return;
         }
         if (State.Failing is not null)
@@ -87,11 +87,13 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             return;
         }
         _pauseClock.Stop();
-        var committed = State.Committed;
-        Finish(new CheckpointCompleted(new CheckpointSummary(
-            JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
-            Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase())));
+        Finish(Completion()!);
     }
+
+    /// <summary>The summary of a committed checkpoint, from the journal and the clocks.</summary>
+    private CheckpointCompleted? Completion() => State.Committed is not { } committed ? null : new CheckpointCompleted(new CheckpointSummary(
+        JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
+        Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase()));
 
     /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
     private void Pause()
@@ -134,7 +136,9 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             _pauseClock.Start();
             CrashPoints.Hit("paused");
             var info = paused.Info;
-            Record(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize), () => Capture(info));
+            // What PROCESS_INFO said is a record, not an intent: the capture need not wait for it (a restart repeats PROCESS_INFO).
+            RecordAfter(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize));
+            Capture(info);
         }, Fail);
     }
 
@@ -166,7 +170,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var plan = work.Plan;
         var chunk = plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("chunk");
-        RecordProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
+        QueueProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
             plan.Bos[chunk.Pieces[0].BoIndex].Id, plan.Bos[chunk.Pieces[^1].BoIndex].Id));
     }
 
@@ -182,7 +186,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             writer.Commit(links, extra);
             CrashPoints.Hit("committed");
             return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
-        }, committed => Record(committed.Event, Next), Fail);
+        }, committed =>
+        {
+            // Leaving it running: the intent to UNPAUSE goes into the journal with the commit, in one write.
+            if (Request.LeaveRunning && !State.IntendsUnpause) Record([committed.Event, new UnpauseIntended()], Next);
+            else Record(committed.Event, Next);
+        }, Fail);
     }
 
     /// <summary>UNPAUSE, journalled before and after. EINVAL means it is not paused: a UNPAUSE before the crash took effect.</summary>
@@ -221,7 +230,8 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         {
             _pauseClock.Stop();
             CrashPoints.Hit("unpaused");
-            Record(new ProcessUnpaused(), Next);
+            if (State.Failing is null && Completion() is { } done) Record([new ProcessUnpaused(), new CheckpointFinished(done)], () => Reply(done));
+            else Record(new ProcessUnpaused(), Next);
         }, f => onFailure(f.Error.Message));
     }
 

@@ -52,11 +52,11 @@ public sealed class BoActor : ReceiveActor, IWithTimers
 
     /// <summary>A BO whose contents are copied.</summary>
     public static Props ForContents(string device, BoContents contents, EngineSettings settings) =>
-        Akka.Actor.Props.Create(() => new BoActor(device, contents, null, null, null, settings));
+        ActorFactory<BoActor>.Props(() => new BoActor(device, contents, null, null, null, settings));
 
     /// <summary>A render BO to restore in passes (its contents, if any, come later).</summary>
     public static Props ForRenderRestore(string device, RenderBoRef bo, ImportLink? link, RestoreSession session, EngineSettings settings) =>
-        Akka.Actor.Props.Create(() => new BoActor(device, null, bo, link, session, settings));
+        ActorFactory<BoActor>.Props(() => new BoActor(device, null, bo, link, session, settings));
 
     private string Name => _contents?.Source.Label ?? _render?.ToString() ?? Self.Path.Name;
 

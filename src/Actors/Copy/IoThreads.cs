@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Akka.Actor;
 
@@ -12,8 +11,10 @@ namespace Gpuckpt.Actors.Copy;
 internal sealed class IoThreads : TaskScheduler, IDisposable
 {
     private static readonly ConditionalWeakTable<ActorSystem, IoThreads> Systems = new();
-    private readonly BlockingCollection<Task> _queue = new();
+    private readonly Queue<Task> _queue = new();
+    private readonly object _gate = new();
     private readonly Thread[] _threads;
+    private bool _stopping;
 
     private IoThreads(int count)
     {
@@ -35,16 +36,44 @@ internal sealed class IoThreads : TaskScheduler, IDisposable
 
     public override int MaximumConcurrencyLevel => _threads.Length;
 
-    protected override void QueueTask(Task task) => _queue.Add(task);
+    protected override void QueueTask(Task task)
+    {
+        lock (_gate)
+        {
+            _queue.Enqueue(task);
+            Monitor.Pulse(_gate);
+        }
+    }
 
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
 
-    protected override IEnumerable<Task> GetScheduledTasks() => _queue.ToArray();
+    protected override IEnumerable<Task> GetScheduledTasks()
+    {
+        lock (_gate) return _queue.ToArray();
+    }
 
-    public void Dispose() => _queue.CompleteAdding();
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+        }
+    }
 
+    /// <summary>An idle thread sleeps on the monitor: no spinning, which on a machine of two cores would take them from the copy.</summary>
     private void Work()
     {
-        foreach (var task in _queue.GetConsumingEnumerable()) TryExecuteTask(task);
+        while (true)
+        {
+            Task task;
+            lock (_gate)
+            {
+                while (_queue.Count == 0 && !_stopping) Monitor.Wait(_gate);
+                if (_queue.Count == 0) return;
+                task = _queue.Dequeue();
+            }
+            TryExecuteTask(task);
+        }
     }
 }

@@ -267,7 +267,7 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
     {
         var chunk = work.Plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("restore-chunk");
-        RecordProgress(new ContentChunkWritten(work.Plan.Device, chunk.FileIndex, chunk.FileOffset));
+        QueueProgress(new ContentChunkWritten(work.Plan.Device, chunk.FileIndex, chunk.FileOffset));
     }
 
     private void ContentsDone()
@@ -308,8 +308,8 @@ public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
         }, _ =>
         {
             CrashPoints.Hit("resumed");
-            Record(new ProcessResumed(State.ResumeIntended!.Pid),
-                () => Finish(new RestoreCompleted(State.ResumeIntended!.Summary with { Seconds = Clock.Elapsed.TotalSeconds, Phases = EndPhase() })));
+            var done = new RestoreCompleted(State.ResumeIntended!.Summary with { Seconds = Clock.Elapsed.TotalSeconds, Phases = EndPhase() });
+            Record([new ProcessResumed(State.ResumeIntended!.Pid), new RestoreFinished(done)], () => Reply(done));
         }, f =>
         {
             if (_session is not null) RollBack(Describe(f));
