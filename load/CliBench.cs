@@ -17,6 +17,8 @@ public static class CliBench
     public static async Task<int> Run(Arguments args)
     {
         var runs = args.Int("runs", 3);
+        // Memory measurements of large images: the command alone, no dd beside it and no restore (which would need the memory twice).
+        var checkpointOnly = args.Has("checkpoint-only");
         var gpuckpt = args.String("gpuckpt", Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll"));
         if (!File.Exists(gpuckpt)) throw new FileNotFoundException($"{gpuckpt} not found: build src/Host or pass --gpuckpt PATH/gpuckpt.dll");
         var work = Directory.CreateTempSubdirectory("gpuckpt-cli-bench-").FullName;
@@ -40,6 +42,12 @@ public static class CliBench
                 var checkpoint = await Gpuckpt(gpuckpt, ["checkpoint", "--driver", driver, "--pid", $"{pid}", "--images", images, "--leave-running", "--state-dir", state, "--json"]);
                 bytes = checkpoint.Json.GetProperty("bytes").GetInt64();
                 bos = checkpoint.Json.GetProperty("bos").GetInt32();
+                if (checkpointOnly)
+                {
+                    Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s, pause {checkpoint.Json.GetProperty("pause_seconds").GetDouble():F2} s, peak RSS {checkpoint.PeakKiB / 1024:F0} MiB");
+                    if (run > 0) rows.Add(new Row(checkpoint.Seconds, 0, checkpoint.Json.GetProperty("pause_seconds").GetDouble(), checkpoint.PeakKiB, 0, 0, 0, 0));
+                    continue;
+                }
                 var source = Path.Combine(shm, "dd.in");
                 if (!File.Exists(source)) Fill(source, bytes);
                 var ddSave = await Timed("dd", [$"if={source}", $"of={ddOut}", "bs=4M", "conv=fsync", "status=none"]);
@@ -54,6 +62,12 @@ public static class CliBench
             }
             client.Kill(pid);
             double Median(Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
+            if (checkpointOnly)
+            {
+                Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; median of {runs} runs");
+                Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   pause {Median(r => r.Pause):F2} s   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB (max {rows.Max(r => r.CheckpointKiB) / 1024:F0} MiB)");
+                return 0;
+            }
             Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; median of {runs} runs, each pair in the same run");
             Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   dd {Median(r => r.DdSave):F2} s   dd/gpuckpt {Median(r => r.DdSave / r.Checkpoint):F2}   " +
                               $"pause {Median(r => r.Pause):F2} s   {Median(r => r.Checkpoint) * 1e6 / bos:F1} µs/BO   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB");

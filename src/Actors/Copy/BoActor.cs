@@ -140,7 +140,11 @@ public sealed class BoActor : ReceiveActor, IWithTimers
             {
                 faults.At(device, work.Index, FaultSide.Bo, "read of the BO's mapping");
                 Span<byte> bytes;
-                if (direct is not null) bytes = direct.Span(piece.BoOffset, piece.Length);
+                if (direct is not null)
+                {
+                    direct.Prefetch(piece.BoOffset, piece.Length, write: false);
+                    bytes = direct.Span(piece.BoOffset, piece.Length);
+                }
                 else
                 {
                     bytes = work.Buffer.AsSpan(0, piece.Length);
@@ -152,12 +156,18 @@ public sealed class BoActor : ReceiveActor, IWithTimers
                     throw new ChunkIoException(errno, "write of the page file", "injected");
                 }
                 result = sink.Write(chunk.FileOffset, bytes);
+                direct?.Release(piece.BoOffset, piece.Length);
             }
             else
             {
                 var source = work.Source!;
                 faults.At(device, work.Index, FaultSide.File, "read of the page file");
-                if (direct is not null) source.ReadVerified(chunk.FileOffset, direct.Span(piece.BoOffset, piece.Length));
+                if (direct is not null)
+                {
+                    direct.Prefetch(piece.BoOffset, piece.Length, write: true);
+                    source.ReadVerified(chunk.FileOffset, direct.Span(piece.BoOffset, piece.Length));
+                    direct.Release(piece.BoOffset, piece.Length);
+                }
                 else
                 {
                     var bytes = work.Buffer.AsSpan(0, piece.Length);

@@ -8,4 +8,10 @@ public interface IDirectBoMapping
 {
     /// <summary>The mapped bytes [offset, offset+length), valid until the mapping is disposed.</summary>
     Span<byte> Span(ulong offset, int length);
+
+    /// <summary>Makes [offset, offset+length) resident before it is copied, in one call; advisory.</summary>
+    void Prefetch(ulong offset, int length, bool write);
+
+    /// <summary>Lets go of [offset, offset+length) once copied, so the process's memory stays flat; advisory.</summary>
+    void Release(ulong offset, int length);
 }
