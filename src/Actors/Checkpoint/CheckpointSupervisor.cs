@@ -172,6 +172,11 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         CrashPoints.Hit("chunk");
         QueueProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
             plan.Bos[chunk.Pieces[0].BoIndex].Id, plan.Bos[chunk.Pieces[^1].BoIndex].Id));
+        if (Request.ReportChunks)
+        {
+            var file = _captured!.Files[plan.Device][chunk.FileIndex];
+            ReplyTo.Tell(new ImageChunkWritten(file.FileName, file.Length, chunk.FileOffset, chunk.Length, landed.Checksum));
+        }
     }
 
     private void Commit()
