@@ -15,11 +15,10 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// image instead of copying them again, and issues UNPAUSE exactly once. Any failure marks the image failed and
 /// unpauses the process.
 /// </summary>
-public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheckpointEvent>
+public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpointEvent>
 {
     private readonly CheckpointRequest? _request;
     private readonly IGpuDriver _driver;
-    private readonly ChunkPool _pool;
     private readonly Stopwatch _pauseClock = new();
     private IKfdFile? _kfd;
     private ImageWriter? _writer;
@@ -30,11 +29,10 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
-        : base(jobId, settings, replyTo)
+        : base(jobId, settings, pool, replyTo)
     {
         _request = request;
         _driver = driver;
-        _pool = pool;
         Command<Claims.ClaimReleased>(_ => Reply(_answer!));
     }
 
@@ -79,7 +77,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         if (State.Started is null)
         {
             if (_request is null) Reply(new JobUnknown(JobId));
-            else Record(new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), Next);
+            else Record([new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), new PauseIntended()], Next);
             return;
         }
         if (State.Failing is not null)
@@ -105,10 +103,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
             return;
         }
         _pauseClock.Stop();
-        var committed = State.Committed;
-        Finish(new CheckpointCompleted(new CheckpointSummary(
-            JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
-            Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds)));
+        Finish(Completion()!);
     }
 
     /// <summary>Lets go of the process's claim, then answers: the client never sees the answer while the process is still claimed.</summary>
@@ -122,11 +117,17 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
     private static bool SameJob(CheckpointRequest a, CheckpointRequest b) =>
         a.Pid == b.Pid && a.ImagesDir == b.ImagesDir && a.LeaveRunning == b.LeaveRunning;
 
+    /// <summary>The summary of a committed checkpoint, from the journal and the clocks.</summary>
+    private CheckpointCompleted? Completion() => State.Committed is not { } committed ? null : new CheckpointCompleted(new CheckpointSummary(
+        JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
+        Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase()));
+
     /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
     private void Pause()
     {
         var started = Started;
         var driver = _driver;
+        BeginPhase("pause");
         RunStep<object>("pause", _ =>
         {
             var writer = CheckpointImage.Open(started, driver);
@@ -162,7 +163,9 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
             _pauseClock.Start();
             CrashPoints.Hit("paused");
             var info = paused.Info;
-            Record(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize), () => Capture(info));
+            // What PROCESS_INFO said is a record, not an intent: the capture need not wait for it (a restart repeats PROCESS_INFO).
+            RecordAfter(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize));
+            Capture(info);
         }, Fail);
     }
 
@@ -173,19 +176,15 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var driver = _driver;
         var chunkSize = Started.ChunkSize;
         var saved = State.Chunks;
+        BeginPhase("capture");
         RunStep("capture", cancel => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved, cancel), captured =>
         {
             _captured = captured;
             CrashPoints.Hit("captured");
-            var pool = _pool;
-            StartCopies(captured.Process.Devices.Select(device =>
-            {
-                var bos = device.Bos;
-                var chunks = captured.Remaining[device.Device];
-                var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
-                IReadOnlyList<IChunkSink> sinks = captured.Files[device.Device];
-                return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
-            }).ToList(), Landed, failure =>
+            BeginPhase("copy");
+            StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
+                device, captured.Remaining[device.Device], captured.Files[device.Device], null,
+                bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false)))], Landed, failure =>
             {
                 if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
                 else Commit();
@@ -193,14 +192,16 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         }, Fail);
     }
 
-    private void Landed(ChunkLanded landed)
+    private void Landed(DeviceWork work, ChunkLanded landed)
     {
-        var chunk = _captured!.Remaining[landed.Device][landed.ChunkIndex];
+        var plan = work.Plan;
+        var chunk = plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("chunk");
-        RecordProgress(new ChunkSaved(landed.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum));
+        QueueProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
+            plan.Bos[chunk.Pieces[0].BoIndex].Id, plan.Bos[chunk.Pieces[^1].BoIndex].Id));
         if (Request.ReportChunks)
         {
-            var file = _captured.Files[landed.Device][chunk.FileIndex];
+            var file = _captured!.Files[plan.Device][chunk.FileIndex];
             ReplyTo.Tell(new ImageChunkWritten(file.FileName, file.Length, chunk.FileOffset, chunk.Length, landed.Checksum));
         }
     }
@@ -211,12 +212,19 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var writer = _writer!;
         var links = process.ImageLinks();
         var sign = Settings.Trust.Sign ? Settings.Trust.Key : null;
+        var extra = new Dictionary<string, string> { [ManifestExtra.ChunkSize] = Started.ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        BeginPhase("commit");
         RunStep("commit", _ =>
         {
-            writer.Commit(links, signWith: sign);
+            writer.Commit(links, extra, signWith: sign);
             CrashPoints.Hit("committed");
             return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
-        }, committed => Record(committed.Event, Next), Fail);
+        }, committed =>
+        {
+            // Leaving it running: the intent to UNPAUSE goes into the journal with the commit, in one write.
+            if (Request.LeaveRunning && !State.IntendsUnpause) Record([committed.Event, new UnpauseIntended()], Next);
+            else Record(committed.Event, Next);
+        }, Fail);
     }
 
     /// <summary>UNPAUSE, journalled before and after. EINVAL means it is not paused: a UNPAUSE before the crash took effect.</summary>
@@ -226,6 +234,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var kfd = _kfd;
         var driver = _driver;
         var attempts = Settings.UnpauseAttempts;
+        BeginPhase("unpause");
         RunStep("unpause", _ =>
         {
             CrashPoints.Hit("unpause-intended");
@@ -265,7 +274,8 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         {
             _pauseClock.Stop();
             CrashPoints.Hit("unpaused");
-            Record(new ProcessUnpaused(), Next);
+            if (State.Failing is null && Completion() is { } done) Record([new ProcessUnpaused(), new CheckpointFinished(done)], () => Reply(done));
+            else Record(new ProcessUnpaused(), Next);
         }, f => onFailure(f.Error.Message));
     }
 
@@ -277,6 +287,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var writer = _writer;
         var started = Started;
         var reason = State.Failing!;
+        BeginPhase("abort");
         RunStep("abort", _ =>
         {
             try

@@ -21,12 +21,15 @@ internal static class SegmentIo
         }
     }
 
-    /// <summary>Checks one segment, reading it through a pooled buffer; a hole stands for a zero segment unread.</summary>
+    /// <summary>
+    /// Checks one segment, reading it through a pooled buffer; a hole stands for a zero segment unread. Returns the
+    /// bytes read.
+    /// </summary>
     /// <param name="sha256">Also fed every byte of the segment (zeros for a hole), when the image's signature is checked.</param>
-    public static void Verify(SafeFileHandle handle, string file, Segment segment, System.Security.Cryptography.IncrementalHash? sha256 = null)
+    public static long Verify(SafeFileHandle handle, string file, Segment segment, System.Security.Cryptography.IncrementalHash? sha256 = null)
     {
         var hole = segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length);
-        if (hole && sha256 is null) return;
+        if (hole && sha256 is null) return 0;
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
         try
         {
@@ -35,7 +38,7 @@ internal static class SegmentIo
                 buffer.AsSpan().Clear();
                 for (long pos = 0; pos < segment.Length; pos += buffer.Length)
                     sha256!.AppendData(buffer, 0, (int)Math.Min(buffer.Length, segment.Length - pos));
-                return;
+                return 0;
             }
             var hash = new XxHash64();
             for (long pos = 0; pos < segment.Length;)
@@ -47,6 +50,7 @@ internal static class SegmentIo
                 pos += n;
             }
             Check(file, segment, hash.GetCurrentHashAsUInt64());
+            return segment.Length;
         }
         finally
         {
