@@ -19,6 +19,8 @@ public sealed class JobsActor : ReceiveActor
     private readonly EngineSettings _settings;
     private readonly ChunkPool _pool;
     private readonly Dictionary<string, Running> _running = new();
+    private readonly List<IActorRef> _drainWaiters = [];
+    private bool _draining;
 
     public JobsActor(IGpuDriver driver, EngineSettings settings, ChunkPool pool)
     {
@@ -46,6 +48,13 @@ public sealed class JobsActor : ReceiveActor
                 Start(resume.JobId, CheckpointSupervisor.Props(resume.JobId, null, _driver, _settings, _pool, Sender),
                     reason => new CheckpointFailed(0, reason, false));
         });
+        Receive<ListJobs>(_ => Sender.Tell(new RunningJobs([.. _running.Keys.Order(StringComparer.Ordinal)])));
+        Receive<DrainJobs>(_ =>
+        {
+            _draining = true;
+            _drainWaiters.Add(Sender);
+            ReplyIfDrained();
+        });
         Receive<JobEnded>(ended =>
         {
             if (_running.TryGetValue(ended.JobId, out var job)) job.Answered = true;
@@ -57,8 +66,9 @@ public sealed class JobsActor : ReceiveActor
         Receive<Terminated>(t =>
         {
             var id = t.ActorRef.Path.Name;
-            if (!_running.Remove(id, out var job) || job.Answered) return;
-            job.ReplyTo.Tell(job.Failure($"job {id} stopped before it finished: {job.Crash ?? "it stopped unexpectedly"}; `gpuckpt resume {id}` continues it"));
+            if (_running.Remove(id, out var job) && !job.Answered)
+                job.ReplyTo.Tell(job.Failure($"job {id} stopped before it finished: {job.Crash ?? "it stopped unexpectedly"}; `gpuckpt resume {id}` continues it"));
+            ReplyIfDrained();
         });
     }
 
@@ -71,8 +81,20 @@ public sealed class JobsActor : ReceiveActor
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
 
+    private void ReplyIfDrained()
+    {
+        if (!_draining || _running.Count > 0) return;
+        foreach (var waiter in _drainWaiters) waiter.Tell(JobsDrained.Instance);
+        _drainWaiters.Clear();
+    }
+
     private void Start(string id, Props props, Func<string, object> failure)
     {
+        if (_draining)
+        {
+            Sender.Tell(new Status.Failure(new InvalidOperationException($"job {id} refused: this node is leaving the cluster")));
+            return;
+        }
         if (!Context.Child(id).IsNobody())
         {
             Sender.Tell(new Status.Failure(new InvalidOperationException($"job {id} is already running")));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Text.Json;
 using Gpuckpt.Engine.Devices;
 
@@ -32,12 +33,26 @@ public static class Cli
     {
         try
         {
-            return await root.Parse(args).InvokeAsync();
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                // One line on stderr and exit 2, as for any bad input; `--help` shows the usage.
+                Console.Error.WriteLine($"gpuckpt: {UsageErrors.Describe(parse.Errors[0].Message)} (see gpuckpt {CommandPath(parse)}--help)");
+                return ExitBadInput;
+            }
+            return await parse.InvokeAsync();
         }
         catch (Exception e)
         {
             return Fail(e);
         }
+    }
+
+    private static string CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var r = parse.CommandResult; r.Parent is CommandResult parent; r = parent) names.Insert(0, r.Command.Name);
+        return names.Count == 0 ? "" : string.Join(' ', names) + " ";
     }
 
     /// <summary>Runs a command body, turning the errors a user can cause into one line on stderr and an exit code.</summary>

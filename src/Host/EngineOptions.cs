@@ -25,11 +25,18 @@ public sealed class EngineOptions
         command.Options.Add(Journal);
     }
 
+    /// <summary>The state directory chosen (created if absent).</summary>
+    public string StateDirOf(ParseResult parse)
+    {
+        var stateDir = Path.GetFullPath(parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir());
+        Directory.CreateDirectory(stateDir);
+        return stateDir;
+    }
+
     /// <summary>hocon/engine.conf under the chosen journal's file.</summary>
     public Config Load(ParseResult parse)
     {
-        var stateDir = parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir();
-        Directory.CreateDirectory(stateDir);
+        var stateDir = StateDirOf(parse);
         var journal = parse.GetValue(Journal)! switch
         {
             "sqlite" => "journal-sqlite.conf",

@@ -16,5 +16,7 @@ var root = new System.CommandLine.RootCommand("gpuckpt: checkpoint and restore t
     JobsCommand.Create(),
     ResumeCommand.Create(),
     DemoCommand.Create(),
+    NodeCommand.Create(),
+    ClusterCommand.Create(),
 };
 return await Cli.InvokeAsync(root, args);

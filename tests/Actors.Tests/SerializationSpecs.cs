@@ -42,7 +42,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new RestoreStarted("rest-1", new RestoreRequest("/img", "rest-1"), "sim:/run/s.sock"),
         new TargetCreated(1001),
         new TargetDiscarded(1001),
-        new DeviceStateDone(1001, [0x1000UL, 5UL << 32], 2),
+        new DeviceStateDone(1001, new ulong[] { 0x1000UL, 5UL << 32 }, 2),
         new ContentChunkWritten("GPU 0x10", 0, 5L << 32),
         new ResumeIntended(1001, Restored),
         new ProcessResumed(1001),
@@ -94,15 +94,50 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
     }
 
     [Fact]
-    public void Actor_references_travel_as_paths_and_resolve_on_the_receiving_side()
+    public void A_payload_naming_a_type_outside_the_allow_list_is_refused()
     {
-        var probe = CreateTestProbe();
         var serializer = (HyperionSerializer)Sys.Serialization.FindSerializerForType(typeof(object));
-        var back = (Envelope)serializer.FromBinary(serializer.ToBinary(new Envelope(probe.Ref, "x")), typeof(Envelope));
+        // The forger's Hyperion has no filter; ours must refuse what it wrote, and refuse to write such a type too.
+        var forger = new Hyperion.Serializer(new Hyperion.SerializerOptions(versionTolerance: true, preserveObjectReferences: true, surrogates: null, serializerFactories: null, knownTypes: null,
+            ignoreISerializable: true, packageNameOverrides: null, disallowUnsafeTypes: false, typeFilter: Hyperion.DisabledTypeFilter.Instance));
+        byte[] Forge(object value)
+        {
+            using var stream = new MemoryStream();
+            forger.Serialize(value, stream);
+            return stream.ToArray();
+        }
 
-        back.ReplyTo.Tell("hello");
-        probe.ExpectMsg("hello");
+        var refused = Assert.ThrowsAny<Exception>(() => serializer.FromBinary(Forge(new Smuggled("rm -rf /")), typeof(object)));
+        var nested = Assert.ThrowsAny<Exception>(() => serializer.FromBinary(Forge(new List<Smuggled> { new("x") }), typeof(object)));
+        var written = Assert.ThrowsAny<Exception>(() => serializer.ToBinary(new Smuggled("x")));
+        Assert.Contains("Smuggled", refused.ToString());
+        Assert.Contains("Smuggled", nested.ToString());
+        Assert.Contains("Smuggled", written.ToString());
+        // The same bytes read by an unfiltered Hyperion do give the object back: the filter, not a broken payload, refused it.
+        using var readBack = new MemoryStream(Forge(new Smuggled("rm -rf /")));
+        Assert.Equal(new Smuggled("rm -rf /"), forger.Deserialize<object>(readBack));
     }
 
-    private sealed record Envelope(IActorRef ReplyTo, string Payload);
+    [Theory]
+    [InlineData("Gpuckpt.Actors.Checkpoint.CheckpointRequest, Gpuckpt.Actors", true)]
+    [InlineData("System.Collections.Generic.Dictionary`2[[System.String, %core%],[Gpuckpt.Actors.Checkpoint.ChunkSaved, Gpuckpt.Actors]], %core%", true)]
+    [InlineData("System.UInt64[], %core%", true)]
+    [InlineData("Gpuckpt.Actors.Tests.Smuggled, Gpuckpt.Actors.Tests", false)]
+    [InlineData("System.Diagnostics.ProcessStartInfo, System.Diagnostics.Process", false)]
+    [InlineData("System.IO.FileInfo, %core%", false)]
+    [InlineData("System.Collections.Generic.List`1[[System.IO.FileInfo, %core%]], %core%", false)]
+    [InlineData("Gpuckpt.Evil, Evil.Assembly", false)]
+    [InlineData("System.Collections.Generic.List`1[[System.String, %core%]][]x, %core%", false)]
+    public void The_type_filter_allows_project_types_and_their_collections_only(string typeName, bool allowed) =>
+        Assert.Equal(allowed, new AllowListTypeFilter(["Gpuckpt.Actors", "Gpuckpt.Engine"]).IsAllowed(typeName));
+
+    [Fact]
+    public void Chunk_payloads_are_raw_bytes_through_the_byte_array_serializer()
+    {
+        var serializer = Sys.Serialization.FindSerializerFor(new byte[] { 1, 2, 3 });
+        Assert.IsType<Akka.Serialization.ByteArraySerializer>(serializer);
+    }
 }
+
+/// <summary>A type outside the allow-list (this test assembly is not allowed in the engine's configuration).</summary>
+public sealed record Smuggled(string Command);

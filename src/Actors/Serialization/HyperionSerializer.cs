@@ -5,8 +5,9 @@ using Hyperion;
 namespace Gpuckpt.Actors.Serialization;
 
 /// <summary>
-/// Akka serializer over Hyperion for the engine's messages and events. Unsafe types stay disallowed; actor
-/// references travel as their path and are resolved against the receiving system.
+/// Akka serializer over Hyperion for the engine's messages and events. A payload may name only the types of
+/// <see cref="AllowListTypeFilter"/> (the project's assemblies from gpuckpt.serialization.allowed-assemblies, and the
+/// runtime types they are made of); actor references travel as their path and are resolved against the receiving system.
 /// </summary>
 public sealed class HyperionSerializer : Akka.Serialization.Serializer
 {
@@ -26,7 +27,13 @@ public sealed class HyperionSerializer : Akka.Serialization.Serializer
             ignoreISerializable: true,
             packageNameOverrides: null,
             disallowUnsafeTypes: true,
-            typeFilter: DisabledTypeFilter.Instance));
+            typeFilter: new AllowListTypeFilter(AllowedAssemblies(system))));
+    }
+
+    private static IEnumerable<string> AllowedAssemblies(ExtendedActorSystem system)
+    {
+        var configured = system.Settings.Config.GetStringList("gpuckpt.serialization.allowed-assemblies", []);
+        return configured.Count > 0 ? configured : ["Gpuckpt.Actors", "Gpuckpt.Engine"];
     }
 
     /// <summary>Outside Akka's reserved range (0–40).</summary>

@@ -20,8 +20,27 @@ public sealed partial record ImageFileName(ImageFileKind Kind, int Id, uint GpuI
 
     public static string Dmabuf(int id) => $"amdgpu-dmabuf_{id}.img";
 
-    /// <summary>The kind and numbers a file name encodes, or null when it is not an image file name.</summary>
+    /// <summary>The name these numbers give, in the one spelling the writer uses.</summary>
+    public string FileName => Kind switch
+    {
+        ImageFileKind.Kfd => Kfd(Id),
+        ImageFileKind.KfdPages => KfdPages(Id, GpuId),
+        ImageFileKind.RenderNode => RenderNode(Id),
+        ImageFileKind.DrmPages => DrmPages(Id, Minor, BoIndex),
+        _ => Dmabuf(Id),
+    };
+
+    /// <summary>
+    /// The kind and numbers a file name encodes, or null when it is not an image file name in its one spelling
+    /// (no leading zeros, lowercase hex): two names must never mean the same file.
+    /// </summary>
     public static ImageFileName? TryParse(string fileName)
+    {
+        var parsed = Match(fileName);
+        return parsed is not null && parsed.FileName == fileName ? parsed : null;
+    }
+
+    private static ImageFileName? Match(string fileName)
     {
         Match m;
         if ((m = KfdPattern().Match(fileName)).Success)
@@ -45,18 +64,19 @@ public sealed partial record ImageFileName(ImageFileKind Kind, int Id, uint GpuI
     private static uint Hex(Match m, int group) =>
         uint.Parse(m.Groups[group].ValueSpan, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
 
-    [GeneratedRegex(@"^amdgpu-kfd-(\d{1,9})\.img$")]
+    // [0-9] and \z, not \d and $: \d takes any Unicode digit and $ a trailing newline, either would name another file.
+    [GeneratedRegex(@"^amdgpu-kfd-([0-9]{1,9})\.img\z")]
     private static partial Regex KfdPattern();
 
-    [GeneratedRegex(@"^amdgpu-pages-(\d{1,9})-([0-9a-f]{4,8})\.img$")]
+    [GeneratedRegex(@"^amdgpu-pages-([0-9]{1,9})-([0-9a-f]{4,8})\.img\z")]
     private static partial Regex KfdPagesPattern();
 
-    [GeneratedRegex(@"^amdgpu-renderD-(\d{1,9})\.img$")]
+    [GeneratedRegex(@"^amdgpu-renderD-([0-9]{1,9})\.img\z")]
     private static partial Regex RenderNodePattern();
 
-    [GeneratedRegex(@"^amdgpu-drm-pages-(\d{1,9})-(\d{1,9})-([0-9a-f]{4,7})\.img$")]
+    [GeneratedRegex(@"^amdgpu-drm-pages-([0-9]{1,9})-([0-9]{1,9})-([0-9a-f]{4,7})\.img\z")]
     private static partial Regex DrmPagesPattern();
 
-    [GeneratedRegex(@"^amdgpu-dmabuf_(\d{1,9})\.img$")]
+    [GeneratedRegex(@"^amdgpu-dmabuf_([0-9]{1,9})\.img\z")]
     private static partial Regex DmabufPattern();
 }

@@ -34,7 +34,7 @@ public static class ImageInspector
             if (name is null || !present || MessageFiles.ParserFor(name.Kind) is not { } parser) continue;
             try
             {
-                switch (MessageFiles.ParseAny(entry.Name, File.ReadAllBytes(path), parser))
+                switch (MessageFiles.ParseAny(entry.Name, ImageFiles.ReadMessageFile(dir, entry.Name), parser))
                 {
                     case CriuKfd kfd: kfds.Add(kfd); break;
                     case CriuRenderNode node: renders.Add((name, entry.Name, node)); break;

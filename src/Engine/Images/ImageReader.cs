@@ -32,13 +32,12 @@ public sealed class ImageReader
         var files = new Dictionary<string, (ManifestFile, SegmentCover)>();
         foreach (var f in manifest.Files)
         {
-            ImageFileName.Parse(f.Name);
-            var info = new FileInfo(Path.Combine(dir, f.Name));
-            if (!info.Exists) throw new ImageException(f.Name, null, "missing: the manifest lists it but the image directory has no such file");
-            if (info.Length != f.Size)
-                throw new ImageException(f.Name, Math.Min(info.Length, f.Size), info.Length < f.Size
-                    ? $"truncated: {info.Length} bytes, the manifest says {f.Size}"
-                    : $"{info.Length} bytes, the manifest says {f.Size}");
+            long length;
+            using (var handle = ImageFiles.OpenRead(dir, f.Name)) length = RandomAccess.GetLength(handle);
+            if (length != f.Size)
+                throw new ImageException(f.Name, Math.Min(length, f.Size), length < f.Size
+                    ? $"truncated: {length} bytes, the manifest says {f.Size}"
+                    : $"{length} bytes, the manifest says {f.Size}");
             files[f.Name] = (f, SegmentCover.Build(f.Name, f.Size, f.Segments));
         }
         return new ImageReader(Path.GetFullPath(dir), manifest, files);
@@ -61,9 +60,17 @@ public sealed class ImageReader
     public T Read<T>(string fileName, MessageParser<T> parser) where T : IMessage<T>
     {
         var (entry, cover) = Find(fileName);
-        var bytes = File.ReadAllBytes(Path.Combine(Directory, fileName));
-        if (bytes.Length != entry.Size)
-            throw new ImageException(fileName, Math.Min(bytes.Length, entry.Size), $"{bytes.Length} bytes, the manifest says {entry.Size}");
+        if (entry.Size > MessageFiles.MaxFileSize)
+            throw new ImageException(fileName, null, $"{entry.Size} bytes: a message file is at most {MessageFiles.MaxFileSize}");
+        byte[] bytes;
+        using (var handle = ImageFiles.OpenRead(Directory, fileName))
+        {
+            var length = RandomAccess.GetLength(handle);
+            if (length != entry.Size)
+                throw new ImageException(fileName, Math.Min(length, entry.Size), $"{length} bytes, the manifest says {entry.Size}");
+            bytes = new byte[length];
+            SegmentIo.ReadExactly(handle, fileName, bytes, 0);
+        }
         foreach (var s in cover.Segments)
             SegmentIo.Check(fileName, s, System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan((int)s.Offset, (int)s.Length)));
         return MessageFiles.Parse(fileName, bytes, parser);

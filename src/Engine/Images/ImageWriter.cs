@@ -37,7 +37,7 @@ public sealed class ImageWriter : IDisposable
         var full = Path.GetFullPath(dir);
         if (System.IO.Directory.Exists(full) && System.IO.Directory.EnumerateFileSystemEntries(full).Any())
             throw new ImageException(dir, null, "image directory is not empty");
-        System.IO.Directory.CreateDirectory(full);
+        ImageFiles.CreateDirectory(full);
         var parent = Path.GetDirectoryName(full.TrimEnd(Path.DirectorySeparatorChar));
         var manifest = new ImageManifest
         {
@@ -123,7 +123,7 @@ public sealed class ImageWriter : IDisposable
         var bytes = new byte[LengthPrefix.Size + payload.Length];
         LengthPrefix.Write(bytes, payload.Length);
         payload.CopyTo(bytes, LengthPrefix.Size);
-        using (var handle = File.OpenHandle(Path.Combine(Directory, fileName), FileMode.CreateNew, FileAccess.Write))
+        using (var handle = ImageFiles.OpenWrite(Path.Combine(Directory, fileName), FileMode.CreateNew, FileAccess.Write))
         {
             RandomAccess.Write(handle, bytes, 0);
             FileSync.File(handle, fileName);
@@ -183,14 +183,19 @@ public sealed class ImageWriter : IDisposable
         {
             EnsureOpen();
             var files = _messages.Values.Concat(_pages.Values.Select(p => p.CloseUnchecked())).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
-            ManifestCodec.Store(Directory, _started with
-            {
-                State = ImageState.Failed,
-                FailureReason = reason,
-                Finished = DateTimeOffset.UtcNow,
-                Files = files,
-            });
+            var failed = _started with { State = ImageState.Failed, FailureReason = reason, Finished = DateTimeOffset.UtcNow, Files = files };
             _finished = true;
+            try
+            {
+                ManifestCodec.Store(Directory, failed);
+            }
+            catch (IOException)
+            {
+                // Most likely the disk is full, the very reason the image failed: its data is worthless now, and
+                // deleting it makes room for the few bytes that say so.
+                foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "amdgpu-*")) File.Delete(path);
+                ManifestCodec.Store(Directory, failed with { Files = [], FailureReason = reason + " (its files were deleted to record this)" });
+            }
         }
     }
 

@@ -62,11 +62,17 @@ public static class ManifestCodec
         }
         catch (JsonException e)
         {
-            throw new ImageException(name, HeadLength - 1 + (e.BytePositionInLine ?? 0), $"not a valid manifest: {e.Message}", e);
+            throw new ImageException(name, HeadLength - 1 + (e.BytePositionInLine ?? 0), $"not a valid manifest: {JsonProblem.Describe(e)}", e);
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        {
+            // A link without a known "type", a value out of range: the serializer's own wording names .NET types, not the file.
+            throw new ImageException(name, null, $"not a valid manifest: {JsonProblem.Describe(e)}", e);
         }
         if (manifest is null) throw new ImageException(name, 0, "empty manifest");
         if (manifest.FormatVersion != ImageManifest.CurrentFormatVersion)
             throw new ImageException(name, null, $"format version {manifest.FormatVersion}, this build reads {ImageManifest.CurrentFormatVersion}");
+        ManifestRules.Check(manifest);
         return manifest;
     }
 
@@ -86,12 +92,21 @@ public static class ManifestCodec
     {
         var path = Path.Combine(dir, ImageManifest.FileName);
         var tmp = path + ".tmp";
-        using (var handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.Write))
+        try
         {
-            RandomAccess.Write(handle, Encode(manifest), 0);
-            FileSync.File(handle, tmp);
+            using (var handle = ImageFiles.OpenWrite(tmp, FileMode.Create, FileAccess.Write))
+            {
+                RandomAccess.Write(handle, Encode(manifest), 0);
+                FileSync.File(handle, tmp);
+            }
+            File.Move(tmp, path, overwrite: true);
         }
-        File.Move(tmp, path, overwrite: true);
+        catch
+        {
+            // A full disk or a failed fsync: the old manifest stands, and no half-written .tmp is left beside it.
+            File.Delete(tmp);
+            throw;
+        }
         FileSync.Directory(dir);
     }
 }

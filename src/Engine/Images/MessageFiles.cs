@@ -6,6 +6,9 @@ namespace Gpuckpt.Engine.Images;
 /// <summary>Decoding of the protobuf .img files: the length prefix, then one message.</summary>
 public static class MessageFiles
 {
+    /// <summary>Message files are metadata (a KFD file of 100 000 BOs is a few MiB): anything larger is refused unread.</summary>
+    public const long MaxFileSize = 256L << 20;
+
     /// <summary>The parser for a message file kind; null for raw pages.</summary>
     public static MessageParser? ParserFor(ImageFileKind kind) => kind switch
     {

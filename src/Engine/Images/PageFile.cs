@@ -27,13 +27,13 @@ public sealed class PageFile : Copy.IChunkSink
         if (reuse)
         {
             // Reopened after a crash: keep what the dead writer wrote, for Adopt to check piece by piece.
-            _handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+            _handle = ImageFiles.OpenWrite(path, FileMode.Open, FileAccess.ReadWrite);
             if (RandomAccess.GetLength(_handle) != LengthPrefix.Size + length)
                 RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
         }
         else
         {
-            _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+            _handle = ImageFiles.OpenWrite(path, FileMode.CreateNew, FileAccess.ReadWrite);
             // Pre-sizing makes every unwritten range a hole: zero pieces cost no disk.
             RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
         }

@@ -19,7 +19,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         FileName = entry.Name;
         Length = entry.Size - LengthPrefix.Size;
         _cover = cover;
-        _handle = File.OpenHandle(Path.Combine(dir, entry.Name), FileMode.Open, FileAccess.Read);
+        _handle = ImageFiles.OpenRead(dir, entry.Name);
         SegmentIo.CheckPrefix(_handle, FileName, RandomAccess.GetLength(_handle));
     }
 

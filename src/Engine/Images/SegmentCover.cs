@@ -17,6 +17,9 @@ public sealed class SegmentCover
         foreach (var s in sorted)
         {
             if (s.Length <= 0) throw new ImageException(file, s.Offset, $"segment of length {s.Length}");
+            // Checked before End is computed: a forged offset or length near 2^63 must not wrap around.
+            if (s.Offset < 0 || s.Offset > size || s.Length > size - s.Offset)
+                throw new ImageException(file, Math.Clamp(s.Offset, 0, size), $"segment [{s.Offset}, +{s.Length}) runs past the end of the file ({size} bytes)");
             if (s.Offset < expected)
                 throw new ImageException(file, s.Offset, $"segments overlap: [{s.Offset}, {s.End}) starts before {expected}");
             if (s.Offset > expected)

@@ -5,7 +5,10 @@ namespace Gpuckpt.Engine.Native;
 /// <summary>The few libc calls the device backends need. Every caller checks the result and reads errno.</summary>
 internal static unsafe partial class Libc
 {
-    public const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
+    public const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NOFOLLOW = 0x20000, O_NONBLOCK = 0x800;
+    public const int AT_EMPTY_PATH = 0x1000;
+    public const uint STATX_TYPE = 0x1, STATX_INO = 0x100;
+    public const int S_IFMT = 0xF000, S_IFREG = 0x8000;
     public const int PROT_READ = 1, PROT_WRITE = 2;
     public const int MAP_SHARED = 1;
     public static readonly nint MapFailed = -1;
@@ -24,6 +27,31 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(nint addr, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int Fchmod(int fd, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Chmod(string path, uint mode);
+
+    /// <summary>statx(2) into a 256-byte struct statx; stx_mode is the u16 at offset 28 on every architecture.</summary>
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Statx(int dirfd, string path, int flags, uint mask, byte* statxBuffer);
+
+    /// <summary>
+    /// The inode number and mode (type bits included) of <paramref name="path"/>, not following a final link, or null
+    /// when it is absent. stx_mode is the u16 at offset 28 and stx_ino the u64 at offset 32 of struct statx.
+    /// </summary>
+    public static (ulong Inode, int Mode)? StatPath(string path)
+    {
+        var buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO, buffer) != 0) return null;
+        return (*(ulong*)(buffer + 32), *(ushort*)(buffer + 28));
+    }
+
+    public const int S_IFSOCK = 0xC000;
+
+    public const int AtFdCwd = -100, AT_SYMLINK_NOFOLLOW = 0x100;
 
     public static int LastErrno => Marshal.GetLastPInvokeError();
 }

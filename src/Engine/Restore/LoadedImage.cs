@@ -22,24 +22,12 @@ public sealed record LoadedImage(ImageReader Reader, CriuKfd Kfd, IReadOnlyList<
         if (!reader.Contains(kfdFile)) throw new ImageException(kfdFile, null, "missing from the image");
         var kfd = reader.Read(kfdFile, CriuKfd.Parser);
         var nodes = reader.FilesOf(ImageFileKind.RenderNode)
-            .Select(f => reader.Read(f, CriuRenderNode.Parser))
-            .OrderBy(n => n.Id)
+            .Select(f => (File: f, Node: reader.Read(f, CriuRenderNode.Parser)))
+            .OrderBy(n => n.Node.Id)
             .ToList();
+        var dmabufs = reader.FilesOf(ImageFileKind.Dmabuf).Select(f => (f, reader.Read(f, CriuDmabufNode.Parser))).ToList();
+        ImageConsistency.Check(reader.Manifest, kfd, nodes, dmabufs);
         var imports = reader.Manifest.Links.OfType<ImportLink>().ToList();
-        Check(kfd, nodes, kfdFile);
-        return new LoadedImage(reader, kfd, nodes, imports);
-    }
-
-    /// <summary>Cross-file consistency: every BO is on a GPU of the image, every render node on one of its GPUs.</summary>
-    private static void Check(CriuKfd kfd, IReadOnlyList<CriuRenderNode> nodes, string kfdFile)
-    {
-        var gpus = kfd.DeviceEntries.Where(e => !e.IsCpu()).Select(d => d.GpuId).ToHashSet();
-        if ((ulong)kfd.BoEntries.Count != kfd.NumOfBos)
-            throw new ImageException(kfdFile, null, $"num_of_bos is {kfd.NumOfBos} but {kfd.BoEntries.Count} BO entries follow");
-        for (var i = 0; i < kfd.BoEntries.Count; i++)
-            if (!gpus.Contains(kfd.BoEntries[i].GpuId))
-                throw new ImageException(kfdFile, null, $"BO #{i} is on GPU 0x{kfd.BoEntries[i].GpuId:x}, which the image has no device entry for");
-        foreach (var node in nodes.Where(n => !gpus.Contains(n.GpuId)))
-            throw new ImageException(ImageFileName.RenderNode((int)node.Id), null, $"render node of GPU 0x{node.GpuId:x}, which the image has no device entry for");
+        return new LoadedImage(reader, kfd, [.. nodes.Select(n => n.Node)], imports);
     }
 }

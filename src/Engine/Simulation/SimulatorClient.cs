@@ -36,9 +36,24 @@ public sealed class SimulatorClient : IGpuDriver
     /// <summary>Why the last ioctl-style call on this thread failed (the simulator's reason; errno alone travels in the return value).</summary>
     public static string? LastErrorDetail => _lastErrorDetail;
 
-    public static SimulatorClient Connect(string socketPath)
+    /// <summary>How long one call may wait for its answer: $GPUCKPT_SIM_TIMEOUT seconds, else 120.</summary>
+    public static TimeSpan DefaultTimeout =>
+        double.TryParse(Environment.GetEnvironmentVariable("GPUCKPT_SIM_TIMEOUT"), System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+            ? TimeSpan.FromSeconds(s)
+            : TimeSpan.FromMinutes(2);
+
+    /// <summary>The longest a call waits for its answer; then it fails with ETIMEDOUT and the connection is closed.</summary>
+    public TimeSpan Timeout { get; private init; }
+
+    public static SimulatorClient Connect(string socketPath) => Connect(socketPath, DefaultTimeout);
+
+    public static SimulatorClient Connect(string socketPath, TimeSpan timeout)
     {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+        {
+            ReceiveTimeout = (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue),
+            SendTimeout = (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue),
+        };
         try
         {
             socket.Connect(new UnixDomainSocketEndPoint(socketPath));
@@ -49,7 +64,7 @@ public sealed class SimulatorClient : IGpuDriver
             throw new DriverException(e.SocketErrorCode == SocketError.AddressNotAvailable ? Errno.ENOENT : Errno.ENODEV,
                 "connect", $"sim:{socketPath}", detail: $"no simulator answers there ({e.Message})");
         }
-        return new SimulatorClient(socketPath, socket);
+        return new SimulatorClient(socketPath, socket) { Timeout = timeout };
     }
 
     // ---- transport -------------------------------------------------------------------------------------------
@@ -64,6 +79,13 @@ public sealed class SimulatorClient : IGpuDriver
             {
                 Frames.Write(_stream, (uint)op, request.Written);
                 frame = Frames.Read(_stream);
+            }
+            catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
+            {
+                // The answer may still come later and would be taken for the next call's: this connection is done.
+                _stream.Dispose();
+                throw new DriverException(Errno.ETIMEDOUT, op.ToString(), Name,
+                    detail: $"no answer from the simulator within {Timeout.TotalSeconds:0.#} s (a hung simulator, or a socket that is not one); connection closed");
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {

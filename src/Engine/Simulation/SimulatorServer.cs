@@ -17,6 +17,7 @@ public sealed class SimulatorServer : IDisposable
     private readonly bool _ownsMemoryDir;
     private readonly List<Socket> _connections = [];
     private readonly Thread _acceptor;
+    private readonly ulong? _socketInode;
     private int _disposed;
 
     private SimulatorServer(SimulatorOptions options)
@@ -30,14 +31,24 @@ public sealed class SimulatorServer : IDisposable
         _driver = new SimulatedDriver(Topology, MemoryDir);
         try
         {
-            if (File.Exists(SocketPath)) File.Delete(SocketPath);
+            RemoveStaleSocket(SocketPath);
             _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
-            _listener.Listen(64);
+            try
+            {
+                _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+                _listener.Listen(64);
+            }
+            catch (Exception e) when (e is SocketException or ArgumentException)
+            {
+                _listener.Dispose();
+                throw new IOException($"cannot listen on {SocketPath}: {e.Message}", e);
+            }
+            _socketInode = Native.Libc.StatPath(SocketPath)?.Inode;
         }
         catch
         {
             _driver.Dispose();
+            if (_ownsMemoryDir && Directory.Exists(MemoryDir)) Directory.Delete(MemoryDir, recursive: true);
             throw;
         }
         _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "simulator-accept" };
@@ -52,6 +63,28 @@ public sealed class SimulatorServer : IDisposable
     public GpuTopology Topology { get; }
 
     public static SimulatorServer Start(SimulatorOptions options) => new(options);
+
+    /// <summary>
+    /// A socket file left by a simulator that died is removed; one that a live simulator answers on is refused, so a
+    /// second simulator never takes the first one's socket (and its processes) away. Anything else there is refused too.
+    /// </summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        if (Native.Libc.StatPath(path) is not { } found) return;
+        if ((found.Mode & Native.Libc.S_IFMT) != Native.Libc.S_IFSOCK)
+            throw new IOException($"cannot listen on {path}: a file that is not a socket is there");
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path); // nobody listens: a dead simulator's socket
+            return;
+        }
+        throw new IOException($"cannot listen on {path}: another simulator is serving it (stop that one, or choose another --socket)");
+    }
 
     /// <summary>A new directory under /dev/shm, or beside the socket where /dev/shm is missing.</summary>
     private static string FreshMemoryDir(string socketPath)
@@ -81,7 +114,8 @@ public sealed class SimulatorServer : IDisposable
 
     private void Serve(Socket connection)
     {
-        var handler = new RequestHandler(_driver);
+        // A client that hung up mid-request: its long work stops at the next slice.
+        var handler = new RequestHandler(_driver, () => connection.Poll(0, SelectMode.SelectRead) && connection.Available == 0);
         try
         {
             using var stream = new NetworkStream(connection, ownsSocket: true);
@@ -126,8 +160,9 @@ public sealed class SimulatorServer : IDisposable
         lock (_connections)
             foreach (var c in _connections)
                 c.Dispose();
-        lock (_driver.Lock) _driver.Dispose();
-        if (File.Exists(SocketPath)) File.Delete(SocketPath);
+        using (_driver.Lock.Enter()) _driver.Dispose();
+        // Only our own socket: if another process bound the path since, its socket stays.
+        if (_socketInode is { } inode && Native.Libc.StatPath(SocketPath)?.Inode == inode) File.Delete(SocketPath);
         if (_ownsMemoryDir && Directory.Exists(MemoryDir)) Directory.Delete(MemoryDir, recursive: true);
         else
             foreach (var g in Topology.Gpus)

@@ -6,6 +6,9 @@ namespace Gpuckpt.Host.Commands;
 /// <summary>`gpuckpt spawn`: starts a simulated GPU process running a deterministic workload.</summary>
 public static class SpawnCommand
 {
+    private const ulong MinSize = 4096, MaxSize = 1UL << 48;
+    private const int MaxBos = 10_000_000;
+
     public static Command Create()
     {
         var driver = Cli.DriverOption();
@@ -21,6 +24,10 @@ public static class SpawnCommand
             var name = parse.GetValue(workload);
             var specPath = parse.GetValue(spec);
             if ((name is null) == (specPath is null)) throw new UsageException("give exactly one of --workload NAME and --spec FILE");
+            if (parse.GetValue(size) is { } bytes and (< MinSize or > MaxSize))
+                throw new UsageException($"--size {bytes}: between {MinSize} (one page) and {MaxSize} bytes (2^48, more than any GPU holds)");
+            if (parse.GetValue(bos) is { } count and (< 1 or > MaxBos))
+                throw new UsageException($"--bos {count}: between 1 and {MaxBos}");
             using var client = SimDriverOption.Open(parse.GetValue(driver)!, "spawn");
             var request = specPath is null
                 ? WorkloadRequest.Named(name!, parse.GetValue(seed), parse.GetValue(size), parse.GetValue(bos))

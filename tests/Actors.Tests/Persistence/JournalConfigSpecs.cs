@@ -32,6 +32,41 @@ public sealed class JournalConfigSpecs : IDisposable
             Assert.Equal("wal", JournalMode(file));
     }
 
+    [Theory]
+    [InlineData("journal-sqlite.conf")]
+    [InlineData("journal-postgres.conf")]
+    public void The_journal_files_bind_no_serializer_of_their_own(string file)
+    {
+        var config = JournalConfig.Load(file, _stateDir, "Host=db", NoEnvironment);
+
+        Assert.False(config.HasPath("akka.actor.serializers"), $"{file} declares serializers");
+        Assert.False(config.HasPath("akka.actor.serialization-bindings"), $"{file} binds types to serializers");
+    }
+
+    [Fact]
+    public void The_in_process_serializer_hands_a_message_over_on_its_thread_and_keeps_nothing()
+    {
+        using var system = Akka.Actor.ActorSystem.Create("in-process", EngineConfig.Load());
+        var serializer = new InProcessSerializer((Akka.Actor.ExtendedActorSystem)system);
+        var message = new object();
+        for (var i = 0; i < 1000; i++)
+        {
+            var bytes = serializer.ToBinary(message);
+            Assert.Same(message, serializer.FromBinary(bytes, typeof(object)));
+        }
+        Assert.False(InProcessSerializer.Holding);
+
+        // A ticket read twice, or on another thread, is refused rather than answered from a table.
+        var ticket = serializer.ToBinary(message);
+        Exception? elsewhere = null;
+        var other = new Thread(() => elsewhere = Record.Exception(() => serializer.FromBinary(ticket, typeof(object))));
+        other.Start();
+        other.Join();
+        Assert.IsType<System.Runtime.Serialization.SerializationException>(elsewhere);
+        Assert.Same(message, serializer.FromBinary(ticket, typeof(object)));
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(ticket, typeof(object)));
+    }
+
     [Fact]
     public void Postgres_connection_string_comes_from_the_caller_else_the_environment()
     {

@@ -165,7 +165,11 @@ public abstract class JournalSpecs : IAsyncLifetime
 
     private ActorSystem Start()
     {
-        var config = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on")
+        // The ledger's events are this test assembly's types: allowed here on top of the engine's own.
+        var config = ConfigurationFactory.ParseString("""
+                akka.actor.serialize-messages = on
+                gpuckpt.serialization.allowed-assemblies = ["Gpuckpt.Actors", "Gpuckpt.Engine", "Gpuckpt.Actors.Tests"]
+                """)
             .WithFallback(Journal())
             .WithFallback(EngineConfig.Load());
         var system = ActorSystem.Create("journal-spec", config);

@@ -43,7 +43,7 @@ public sealed class LargeOffsetSpecs
             }
             Assert.Equal(LengthPrefix.Size + length, new FileInfo(Path.Combine(dir, name)).Length);
 
-            var verified = ImageVerifier.Verify(dir);
+            var verified = ImageVerifier.VerifyFiles(dir);
             Assert.True(verified.Ok, $"seed {seed}: {verified.Describe()}");
             Assert.Equal(LengthPrefix.Size + length, verified.BytesChecked);
 

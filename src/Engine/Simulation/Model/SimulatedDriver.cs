@@ -32,7 +32,7 @@ internal sealed partial class SimulatedDriver : IDisposable
             _gpus.Add(new SimGpu(node, new GpuMemory(Path.Combine(memoryDir, $"renderD{node.DrmRenderMinor}.mem"), node.VramSize)));
     }
 
-    public object Lock { get; } = new();
+    public FairLock Lock { get; } = new();
     public GpuTopology Topology { get; }
     public string MemoryDir { get; }
 
@@ -265,20 +265,28 @@ internal sealed partial class SimulatedDriver : IDisposable
     }
 
     /// <summary>Advances the workload <paramref name="steps"/> steps; EBUSY unless its queues run.</summary>
-    public ulong Run(uint pid, ulong steps)
+    public ulong Run(uint pid, ulong steps) => RunSlice(pid, steps, long.MaxValue).Step;
+
+    /// <summary>
+    /// Advances the workload up to <paramref name="steps"/> steps, stopping early once <paramref name="ticks"/>
+    /// Stopwatch ticks have passed (so a long run can let go of the driver lock between slices); how many ran.
+    /// </summary>
+    public (ulong Ran, ulong Step) RunSlice(uint pid, ulong steps, long ticks)
     {
         var p = Process(pid);
         if (p.Phase != ProcessPhase.Running)
             throw new SimError(Errno.EBUSY, $"process {pid} is {Describe(p.Phase)}: its queues do not run");
         var program = p.Program ?? throw new SimError(Errno.EINVAL, $"process {pid} has no workload");
         var bound = Bind(p, program, "run");
-        for (ulong s = 0; s < steps; s++)
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        ulong s = 0;
+        for (; s < steps && (s == 0 || System.Diagnostics.Stopwatch.GetTimestamp() - start < ticks); s++)
         {
             for (var i = 0; i < bound.Count; i++)
                 Mixer.Mix(bound[i].Target, bound[i].Inputs, program.Step, i);
             program.Step++;
         }
-        return program.Step;
+        return (s, program.Step);
     }
 
     private static string Describe(ProcessPhase phase) => phase switch

@@ -10,22 +10,26 @@ using Gpuckpt.Engine.Uapi;
 namespace Gpuckpt.Engine.Simulation.Protocol;
 
 /// <summary>Decodes one connection's requests and applies them to the driver under its lock. Owns the connection's fds.</summary>
-internal sealed class RequestHandler(SimulatedDriver driver)
+internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGone)
 {
+    /// <summary>How long a run holds the driver before other clients get their turn.</summary>
+    private static readonly long RunSliceTicks = System.Diagnostics.Stopwatch.Frequency / 50;
+
     private readonly FdTable _fds = new();
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public void Close()
     {
-        lock (driver.Lock) _fds.CloseAll();
+        using (driver.Lock.Enter()) _fds.CloseAll();
     }
 
     /// <summary>The reply payload; a refusal throws <see cref="SimError"/>.</summary>
     public WireWriter Handle(SimOpcode op, WireReader r)
     {
         var w = new WireWriter();
-        lock (driver.Lock)
+        if (op == SimOpcode.Run) return Run(r, w);
+        using (driver.Lock.Enter())
         {
             switch (op)
             {
@@ -87,12 +91,6 @@ internal sealed class RequestHandler(SimulatedDriver driver)
                     w.U32(driver.Spawn(spec, request.Seed));
                     break;
                 }
-                case SimOpcode.Run:
-                {
-                    var pid = r.U32();
-                    w.U64(driver.Run(pid, r.U64()));
-                    break;
-                }
                 case SimOpcode.State:
                     w.String(JsonSerializer.Serialize(driver.State(r.U32()), Json));
                     break;
@@ -113,6 +111,25 @@ internal sealed class RequestHandler(SimulatedDriver driver)
             }
         }
         return w;
+    }
+
+    /// <summary>
+    /// A run in slices of at most 20 ms, each under the lock: other clients are served in between, and a client that
+    /// hangs up stops its run at the next slice, so no step count can wedge the driver.
+    /// </summary>
+    private WireWriter Run(WireReader r, WireWriter w)
+    {
+        var pid = r.U32();
+        var steps = r.U64();
+        ulong done = 0;
+        while (true)
+        {
+            (ulong Ran, ulong Step) slice;
+            using (driver.Lock.Enter()) slice = driver.RunSlice(pid, steps - done, RunSliceTicks);
+            done += slice.Ran;
+            if (done >= steps) return w.U64(slice.Step);
+            if (clientGone()) throw new SimError(Errno.EINTR, $"run of process {pid}: the client went away after {done} of {steps} steps");
+        }
     }
 
     private void KfdIoctl(WireReader r, WireWriter w)

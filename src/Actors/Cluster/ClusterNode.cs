@@ -1,0 +1,71 @@
+using Akka;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Gpuckpt.Engine.Devices;
+
+namespace Gpuckpt.Actors.Cluster;
+
+/// <summary>
+/// One cluster member with its own driver: the engine (jobs), /user/node (status). A graceful leave first refuses new
+/// jobs and lets running ones finish (up to gpuckpt.node.drain-timeout), then leaves the cluster.
+/// </summary>
+public sealed class ClusterNode : IAsyncDisposable
+{
+    private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ClusterNode(EngineHost engine, NodeSettings settings, IGpuDriver driver)
+    {
+        Engine = engine;
+        Settings = settings;
+        Driver = driver;
+    }
+
+    public EngineHost Engine { get; }
+    public NodeSettings Settings { get; }
+    public IGpuDriver Driver { get; }
+    public ActorSystem System => Engine.System;
+    public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
+
+    /// <summary>Completes once this member is Up in the cluster.</summary>
+    public Task Up => _up.Task;
+
+    public static ClusterNode Start(IGpuDriver driver, Config config)
+    {
+        var settings = NodeSettings.From(config);
+        var engine = EngineHost.Start(driver, config, settings.SystemName);
+        var node = new ClusterNode(engine, settings, driver);
+        var system = engine.System;
+        system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs, () => Task.FromResult<IReadOnlyList<NodeJob>>([])), NodeActor.Name);
+        var jobs = engine.Jobs;
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "drain-jobs", async () =>
+        {
+            try
+            {
+                await jobs.Ask<JobsDrained>(DrainJobs.Instance, settings.DrainTimeout).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException)
+            {
+                system.Log.Warning("leaving with jobs still running after {0}: they continue when an engine resumes them", settings.DrainTimeout);
+            }
+            return Done.Instance;
+        });
+        Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => node._up.TrySetResult());
+        return node;
+    }
+
+    /// <summary>Leaves the cluster gracefully (jobs drained first) and stops the ActorSystem.</summary>
+    public Task LeaveAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+
+    /// <summary>True when the cluster downed this member (rather than it leaving by itself).</summary>
+    public bool Downed => CoordinatedShutdown.Get(System).ShutdownReason is CoordinatedShutdown.ClusterDowningReason;
+
+    /// <summary>Completes when the ActorSystem has stopped (after a leave, or when the cluster downed this member).</summary>
+    public Task Terminated => System.WhenTerminated;
+
+    public async ValueTask DisposeAsync()
+    {
+        await LeaveAsync().ConfigureAwait(false);
+        await Engine.DisposeAsync().ConfigureAwait(false);
+    }
+}

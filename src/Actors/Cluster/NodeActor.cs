@@ -1,0 +1,81 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Gpuckpt.Engine.Devices;
+
+namespace Gpuckpt.Actors.Cluster;
+
+/// <summary>
+/// A node's front door (/user/node): reports the node's GPUs and jobs, and, for the CLI, the whole cluster as this
+/// member sees it, with each member's own report.
+/// </summary>
+public sealed class NodeActor : ReceiveActor
+{
+    public const string Name = "node";
+
+    private readonly NodeSettings _settings;
+    private readonly IGpuDriver _driver;
+    private readonly IActorRef _jobs;
+    private readonly Func<Task<IReadOnlyList<NodeJob>>> _otherJobs;
+
+    public NodeActor(NodeSettings settings, IGpuDriver driver, IActorRef jobs, Func<Task<IReadOnlyList<NodeJob>>> otherJobs)
+    {
+        _settings = settings;
+        _driver = driver;
+        _jobs = jobs;
+        _otherJobs = otherJobs;
+        Receive<NodeInfoRequest>(_ => Info().PipeTo(Sender));
+        Receive<ClusterStatusRequest>(_ => Status().PipeTo(Sender));
+    }
+
+    public static Props Props(NodeSettings settings, IGpuDriver driver, IActorRef jobs, Func<Task<IReadOnlyList<NodeJob>>> otherJobs) =>
+        Akka.Actor.Props.Create(() => new NodeActor(settings, driver, jobs, otherJobs));
+
+    /// <summary>The node name a member carries in its roles (role node:NAME), else its host:port.</summary>
+    public static string NameOf(Member member) =>
+        member.Roles.FirstOrDefault(r => r.StartsWith(NodeConfig.NameRolePrefix, StringComparison.Ordinal))?[NodeConfig.NameRolePrefix.Length..]
+        ?? $"{member.Address.Host}:{member.Address.Port}";
+
+    private async Task<NodeInfo> Info()
+    {
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
+        var driver = _driver;
+        var gpus = await Task.Run(driver.Topology).ConfigureAwait(false);
+        var running = await _jobs.Ask<RunningJobs>(ListJobs.Instance, _settings.StatusTimeout).ConfigureAwait(false);
+        var jobs = running.JobIds.Select(id => new NodeJob(id, KindOf(id), "running", "")).ToList();
+        jobs.AddRange(await _otherJobs().ConfigureAwait(false));
+        return new NodeInfo(_settings.Name, self.ToString(), driver.Name, gpus, jobs);
+    }
+
+    private async Task<ClusterStatus> Status()
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        var state = cluster.State;
+        var system = Context.System;
+        var timeout = _settings.StatusTimeout;
+        var reports = state.Members.Select(async m =>
+        {
+            var reachable = !state.Unreachable.Contains(m);
+            NodeInfo? info = null;
+            if (reachable && m.Status is MemberStatus.Up or MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Leaving)
+            {
+                try
+                {
+                    info = await system.ActorSelection(new RootActorPath(m.Address) / "user" / Name)
+                        .Ask<NodeInfo>(NodeInfoRequest.Instance, timeout).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    info = null;
+                }
+            }
+            return new MemberInfo(NameOf(m), m.Address.ToString(), m.Status.ToString().ToLowerInvariant(), reachable, [.. m.Roles.Order(StringComparer.Ordinal)], info);
+        });
+        var members = await Task.WhenAll(reports).ConfigureAwait(false);
+        return new ClusterStatus(_settings.Name, state.Leader?.ToString(), [.. members.OrderBy(m => m.Name, StringComparer.Ordinal)]);
+    }
+
+    private static string KindOf(string jobId) =>
+        jobId.StartsWith(JobsActor.CheckpointPrefix, StringComparison.Ordinal) ? "checkpoint"
+        : jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal) ? "restore"
+        : "job";
+}

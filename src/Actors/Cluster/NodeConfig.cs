@@ -1,0 +1,55 @@
+using Akka.Configuration;
+
+namespace Gpuckpt.Actors.Cluster;
+
+/// <summary>
+/// Loads a node's HOCON file (hocon/node.conf) with the environment's overrides on top and the node's name added to
+/// its roles (role <c>node:NAME</c>), so every member can tell the others' names from the cluster state alone.
+/// </summary>
+public static class NodeConfig
+{
+    public const string NameVariable = "GPUCKPT_NODE_NAME";
+    public const string HostnameVariable = "GPUCKPT_NODE_HOSTNAME";
+    public const string PortVariable = "GPUCKPT_NODE_PORT";
+    public const string SeedsVariable = "GPUCKPT_SEED_NODES";
+    public const string RolesVariable = "GPUCKPT_NODE_ROLES";
+
+    /// <summary>The role prefix that carries a member's node name.</summary>
+    public const string NameRolePrefix = "node:";
+
+    public static Config Load(string file) => Load(file, Environment.GetEnvironmentVariable);
+
+    /// <summary><see cref="Load(string)"/> over a given environment.</summary>
+    public static Config Load(string file, Func<string, string?> environment)
+    {
+        var config = EngineConfig.Load(file);
+        var system = config.GetString("gpuckpt.node.system-name", "gpuckpt");
+        var lines = new List<string>();
+        if (environment(HostnameVariable) is { Length: > 0 } host) lines.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(host)}");
+        if (environment(PortVariable) is { Length: > 0 } port)
+            lines.Add($"akka.remote.dot-netty.tcp.port = {int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)}");
+        if (environment(SeedsVariable) is { Length: > 0 } seeds)
+            lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", Split(seeds).Select(s => Quote(SeedAddress(s, system))))}]");
+        if (environment(RolesVariable) is { Length: > 0 } roles)
+            lines.Add($"akka.cluster.roles = [{string.Join(", ", Split(roles).Select(Quote))}]");
+        if (environment(NameVariable) is { Length: > 0 } name) lines.Add($"gpuckpt.node.name = {Quote(name)}");
+        if (lines.Count > 0) config = ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
+
+        var settings = NodeSettings.From(config);
+        var withName = config.GetStringList("akka.cluster.roles", []).Where(r => !r.StartsWith(NameRolePrefix, StringComparison.Ordinal))
+            .Append(NameRolePrefix + settings.Name);
+        return ConfigurationFactory.ParseString($"""
+            akka.cluster.roles = [{string.Join(", ", withName.Select(Quote))}]
+            gpuckpt.node.name = {Quote(settings.Name)}
+            """).WithFallback(config);
+    }
+
+    /// <summary>HOST:PORT or a full akka.tcp:// address.</summary>
+    public static string SeedAddress(string seed, string system) =>
+        seed.Contains("://", StringComparison.Ordinal) ? seed : $"akka.tcp://{system}@{seed}";
+
+    private static IEnumerable<string> Split(string list) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}

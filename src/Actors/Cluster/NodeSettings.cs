@@ -1,0 +1,31 @@
+using Akka.Configuration;
+
+namespace Gpuckpt.Actors.Cluster;
+
+/// <summary>A node's identity and knobs: <c>gpuckpt.node</c> and the remoting address of its HOCON.</summary>
+public sealed record NodeSettings(
+    string Name,
+    string SystemName,
+    string Hostname,
+    int Port,
+    TimeSpan DrainTimeout,
+    TimeSpan StatusTimeout,
+    int SimulatorGpus,
+    uint SimulatorIdSeed)
+{
+    public static NodeSettings From(Config config)
+    {
+        var host = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1");
+        var port = config.GetInt("akka.remote.dot-netty.tcp.port", 0);
+        var name = config.GetString("gpuckpt.node.name", "");
+        return new NodeSettings(
+            string.IsNullOrWhiteSpace(name) ? $"{host}:{port}" : name,
+            config.GetString("gpuckpt.node.system-name", "gpuckpt"),
+            host,
+            port,
+            config.GetTimeSpan("gpuckpt.node.drain-timeout", TimeSpan.FromMinutes(5)),
+            config.GetTimeSpan("gpuckpt.node.status-timeout", TimeSpan.FromSeconds(5)),
+            config.GetInt("gpuckpt.node.simulator.gpus", 2),
+            (uint)config.GetInt("gpuckpt.node.simulator.id-seed", 0));
+    }
+}

@@ -1,0 +1,64 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Gpuckpt.Actors;
+using Gpuckpt.Actors.Cluster;
+
+namespace Gpuckpt.Host;
+
+/// <summary>
+/// The CLI's way into a cluster: a remoting-only ActorSystem (it never joins, so it is never a GPU member) that
+/// talks to one node's /user/node by its address.
+/// </summary>
+public sealed class ClusterContact : IAsyncDisposable
+{
+    private ClusterContact(ActorSystem system, string nodeAddress, TimeSpan timeout)
+    {
+        System = system;
+        NodeAddress = nodeAddress;
+        Timeout = timeout;
+    }
+
+    public ActorSystem System { get; }
+    public string NodeAddress { get; }
+    public TimeSpan Timeout { get; }
+
+    /// <param name="node">HOST:PORT or an akka.tcp:// address; default: the first seed node of the node configuration.</param>
+    public static ClusterContact Open(string? node, string configFile)
+    {
+        var nodeConfig = NodeConfig.Load(configFile);
+        var settings = NodeSettings.From(nodeConfig);
+        var address = node is not null
+            ? NodeConfig.SeedAddress(node, settings.SystemName)
+            : nodeConfig.GetStringList("akka.cluster.seed-nodes", []).FirstOrDefault()
+              ?? throw new UsageException($"{configFile} names no seed node: pass --node HOST:PORT");
+        var host = nodeConfig.GetString("gpuckpt.cli.hostname", "127.0.0.1");
+        var config = ConfigurationFactory.ParseString($"""
+                akka.actor.provider = remote
+                akka.remote.dot-netty.tcp.hostname = "{host}"
+                akka.remote.dot-netty.tcp.port = 0
+                akka.cluster.seed-nodes = []
+                akka.loglevel = ERROR
+                akka.stdout-loglevel = ERROR
+                """)
+            .WithFallback(nodeConfig)
+            .WithFallback(EngineConfig.Load());
+        var timeout = nodeConfig.GetTimeSpan("gpuckpt.cli.ask-timeout", TimeSpan.FromSeconds(30));
+        return new ClusterContact(ActorSystem.Create("gpuckpt-cli", config), address, timeout);
+    }
+
+    /// <summary>Asks the contacted node's /user/node; a node that does not answer is a one-line error.</summary>
+    public async Task<T> AskNode<T>(object message, TimeSpan? timeout = null)
+    {
+        var selection = System.ActorSelection($"{NodeAddress}/user/{NodeActor.Name}");
+        try
+        {
+            return await selection.Ask<T>(message, timeout ?? Timeout);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new InvalidOperationException($"no gpuckpt node answered at {NodeAddress} within {(timeout ?? Timeout).TotalSeconds:F0} s");
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await System.Terminate();
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Sockets;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Tests.Support;
+
+namespace Gpuckpt.Actors.Tests.Cluster;
+
+/// <summary>
+/// Nodes as OS processes on 127.0.0.1, each with its own simulator process and state directory, all seeded with each
+/// other's addresses; the journal is each node's SQLite file or one shared PostgreSQL database.
+/// </summary>
+internal sealed class TestCluster : IAsyncDisposable
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly string? _postgres;
+    private readonly string _conf;
+    private readonly Dictionary<string, string> _extraEnv;
+
+    public TestCluster(int nodes, string? postgres, string? confOverrides = null, IReadOnlyDictionary<string, string>? env = null)
+    {
+        _postgres = postgres;
+        _extraEnv = new Dictionary<string, string>(env ?? new Dictionary<string, string>());
+        Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
+        // Faster failure detection and downing than production: a killed node is decided on in seconds.
+        _conf = Path.Combine(Dir, "node.conf");
+        File.WriteAllText(_conf, File.ReadAllText(Path.Combine(EngineConfig.Directory(), "node.conf")) + """
+
+            akka.cluster.split-brain-resolver.stable-after = 4s
+            akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
+            akka.remote.dot-netty.tcp.connection-timeout = 3s
+            gpuckpt.copy.chunk-size = 256KiB
+            """ + "\n" + (confOverrides ?? ""));
+        Names = [.. Enumerable.Range(0, nodes).Select(i => ((char)('a' + i)).ToString())];
+        Ports = FreePorts(nodes);
+        for (var i = 0; i < nodes; i++)
+        {
+            var name = Names[i];
+            Directory.CreateDirectory(StateDir(name));
+            Simulators[name] = SimulatorProcess.Start(Path.Combine(Dir, $"sim-{name}.sock"), gpus: 2, idSeed: (uint)(7 * i));
+            Clients[name] = SimulatorClient.Connect(Simulators[name].SocketPath);
+        }
+    }
+
+    public string Dir { get; }
+    public IReadOnlyList<string> Names { get; }
+    public IReadOnlyList<int> Ports { get; }
+    public Dictionary<string, SimulatorProcess> Simulators { get; } = new();
+    public Dictionary<string, SimulatorClient> Clients { get; } = new();
+    public Dictionary<string, NodeProcess> Nodes { get; } = new();
+
+    public string Journal => _postgres is null ? "sqlite" : "postgres";
+    public string StateDir(string name) => Path.Combine(Dir, $"state-{name}");
+    public string Address(string name) => $"127.0.0.1:{Ports[Names.ToList().IndexOf(name)]}";
+
+    /// <summary>Starts every node and waits until all are up.</summary>
+    public async Task StartAll()
+    {
+        foreach (var name in Names) StartNode(name);
+        await Task.WhenAll(Nodes.Values.Select(n => n.WaitUp(StartTimeout)));
+    }
+
+    /// <summary>Starts (or restarts) one node; <paramref name="crashAt"/> arms a crash point in it.</summary>
+    public NodeProcess StartNode(string name, string? crashAt = null)
+    {
+        if (Nodes.TryGetValue(name, out var old)) old.Dispose();
+        var node = NodeProcess.Start(name,
+            ["--config", _conf, "--driver", Simulators[name].Driver, "--state-dir", StateDir(name), "--journal", Journal],
+            NodeEnv(name, crashAt));
+        Nodes[name] = node;
+        return node;
+    }
+
+    private Dictionary<string, string> NodeEnv(string name, string? crashAt)
+    {
+        var env = new Dictionary<string, string>(_extraEnv)
+        {
+            ["GPUCKPT_NODE_NAME"] = name,
+            ["GPUCKPT_NODE_PORT"] = Ports[Names.ToList().IndexOf(name)].ToString(),
+            ["GPUCKPT_SEED_NODES"] = string.Join(",", Ports.Select(p => $"127.0.0.1:{p}")),
+        };
+        if (_postgres is not null) env["GPUCKPT_POSTGRES"] = _postgres;
+        if (crashAt is not null) env["GPUCKPT_CRASH_AT"] = crashAt;
+        return env;
+    }
+
+    /// <summary>Runs the gpuckpt CLI against the cluster (it talks to a node by address, never joins).</summary>
+    public Task<GpuckptProcess.Result> Cli(params string[] args) =>
+        GpuckptProcess.RunAsync([.. args, "--config", _conf], timeout: TimeSpan.FromMinutes(3));
+
+    private static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        foreach (var l in listeners) l.Start();
+        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        foreach (var l in listeners) l.Stop();
+        return ports;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in Nodes.Values) node.Dispose();
+        foreach (var client in Clients.Values) client.Dispose();
+        foreach (var sim in Simulators.Values) sim.Dispose();
+        await Task.Yield();
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using CsCheck;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Restore;
+using Gpuckpt.Engine.Topology;
+using Gpuckpt.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Gpuckpt.Engine.Tests.Images.Mutation;
+
+/// <summary>
+/// Property: whatever is done to a valid image (damage, or a forgery with every checksum fixed), verify and the
+/// restore's preparation never crash, hang or allocate in proportion to a size the image claims; they refuse with an
+/// error naming a file of the image, or accept only a forgery that is consistent (a restore of it cannot fail for a
+/// reason the image could tell). A few hundred cases per run; GPUCKPT_NIGHTLY=1 runs thousands
+/// (GPUCKPT_MUTATION_CASES=N sets the number). The counts go to mutation-*.md in the report directory.
+/// </summary>
+public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output) : IClassFixture<RealImage>
+{
+    private static readonly TimeSpan CaseLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>One case: which mutation, and the seed that drives it (replays it alone).</summary>
+    public sealed record Case(ImageMutation Mutation, int Seed)
+    {
+        public override string ToString() => $"{Mutation.Name} seed {Seed}";
+    }
+
+    [Fact]
+    public void Every_mutated_image_is_refused_naming_a_file_or_is_a_consistent_forgery()
+    {
+        var nightly = Environment.GetEnvironmentVariable("GPUCKPT_NIGHTLY") == "1";
+        var cases = int.TryParse(Environment.GetEnvironmentVariable("GPUCKPT_MUTATION_CASES"), out var n) ? n : nightly ? 5000 : 300;
+        var runSeed = TestSeed.Fresh();
+        var counts = new ConcurrentDictionary<(string Mutation, string Outcome), int>();
+        var imageBytes = Directory.EnumerateFiles(image.Directory).Sum(f => new FileInfo(f).Length);
+        var next = 0;
+        // Case seeds come from the run seed, so GPUCKPT_SEED replays the whole run; each failure names its case seed.
+        var gen = Gen.Int[0, int.MaxValue].Select(_ =>
+        {
+            var i = Interlocked.Increment(ref next);
+            var seed = HashCode.Combine(runSeed, i) & int.MaxValue;
+            return new Case(ImageMutation.All[seed % ImageMutation.All.Count], seed);
+        });
+        gen.Sample(c =>
+        {
+            var outcome = Run(c, imageBytes);
+            counts.AddOrUpdate((c.Mutation.Name, outcome), 1, (_, v) => v + 1);
+        }, iter: cases, threads: 2, print: c => c.ToString());
+
+        var report = Report(counts, cases, nightly, runSeed);
+        output.WriteLine(report);
+        var path = ReportFile(nightly ? "mutation-nightly.md" : "mutation-ci.md");
+        File.WriteAllText(path, report);
+        output.WriteLine($"written to {path}");
+        Assert.Equal(cases, counts.Values.Sum());
+    }
+
+    private string Run(Case c, long imageBytes)
+    {
+        var dir = image.Copy();
+        try
+        {
+            var mutated = c.Mutation.Apply(dir, new Random(c.Seed), image);
+            var why = $"{c}: {mutated.Description}";
+            var check = Task.Factory.StartNew(() => Check(dir), TaskCreationOptions.LongRunning);
+            Assert.True(check.Wait(CaseLimit), $"{why}: no answer within {CaseLimit.TotalSeconds} s (a hang)");
+            var (verify, prepared, allocated) = check.Result;
+            var budget = (64L << 20) + 4 * imageBytes;
+            Assert.True(allocated < budget, $"{why}: allocated {allocated} bytes, more than {budget} (in proportion to a claimed size?)");
+            if (mutated.NoOp) return "no-op (identical files)";
+            if (verify.Ok)
+            {
+                Assert.True(c.Mutation.Sealed && !mutated.MustRefuse, $"{why}: accepted by verify");
+                Assert.True(prepared is null or TopologyMismatchException, $"{why}: verify accepted, the restore refused: {prepared?.Message}");
+                return "accepted: consistent forgery";
+            }
+            var named = verify.File!;
+            Assert.True(named == ImageManifest.FileName || ImageFileName.TryParse(named) is not null, $"{why}: the error names '{named}', not a file of the image: {verify.Describe()}");
+            if (mutated.Names is { } names) Assert.True(names.Contains(named), $"{why}: the error names {named}, expected one of {string.Join(", ", names)}: {verify.Describe()}");
+            foreach (var leak in new[] { "System.", "Exception", "internal error", "Parameter '" })
+                Assert.False(verify.Reason!.Contains(leak, StringComparison.Ordinal), $"{why}: a .NET message leaked: {verify.Describe()}");
+            var refused = Assert.IsType<ImageException>(prepared);
+            Assert.True(refused.File == named, $"{why}: verify names {named}, the restore {refused.Message}");
+            return "refused, naming the file";
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir + "-outside")) Directory.Delete(dir + "-outside", recursive: true);
+        }
+    }
+
+    /// <summary>Verify, then the restore's preparation (everything before a device is touched), with the bytes this thread allocated.</summary>
+    private (VerifyResult Verify, Exception? Prepared, long Allocated) Check(string dir)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var verify = ImageVerifier.Verify(dir);
+        Exception? prepared = null;
+        try
+        {
+            RestorePlan.Prepare(dir, image.LocalGpus);
+        }
+        catch (Exception e)
+        {
+            prepared = e;
+        }
+        return (verify, prepared, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static string Report(ConcurrentDictionary<(string Mutation, string Outcome), int> counts, int cases, bool nightly, int seed)
+    {
+        var outcomes = counts.Keys.Select(k => k.Outcome).Distinct().Order().ToList();
+        var lines = new List<string>
+        {
+            $"# Image mutations ({(nightly ? "nightly" : "CI")}): {cases} cases, seed {seed}",
+            "",
+            $"| mutation | cases | {string.Join(" | ", outcomes)} |",
+            $"|---|---:|{string.Concat(outcomes.Select(_ => "---:|"))}",
+        };
+        foreach (var m in ImageMutation.All)
+        {
+            var row = outcomes.Select(o => counts.GetValueOrDefault((m.Name, o))).ToList();
+            lines.Add($"| {m.Name}{(m.Sealed ? " (sealed)" : "")} | {row.Sum()} | {string.Join(" | ", row)} |");
+        }
+        var totals = outcomes.Select(o => counts.Where(kv => kv.Key.Outcome == o).Sum(kv => kv.Value)).ToList();
+        lines.Add($"| **all** | {totals.Sum()} | {string.Join(" | ", totals)} |");
+        lines.Add("");
+        lines.Add("0 crashes, 0 hangs, 0 errors without a file name: any of them fails the spec.");
+        return string.Join('\n', lines) + "\n";
+    }
+
+    internal static string ReportFile(string name)
+    {
+        var dir = Environment.GetEnvironmentVariable("GPUCKPT_REPORT_DIR") is { Length: > 0 } d ? d : Path.Combine(Path.GetTempPath(), "gpuckpt-reports");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, name);
+    }
+}

@@ -1,0 +1,56 @@
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Engine.Tests.Simulation;
+using Gpuckpt.Engine.Topology;
+using Gpuckpt.Tests.Support;
+
+namespace Gpuckpt.Engine.Tests.Images.Mutation;
+
+/// <summary>
+/// One image taken by `gpuckpt checkpoint` of a `train` process (two GPUs, KFD and render BOs, imports) on an
+/// in-process simulator, shared by the mutation specs; the simulator stays up so that restores can be tried.
+/// </summary>
+public sealed class RealImage : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"gpuckpt-mut-{Guid.NewGuid():N}");
+    private readonly TestSimulator _sim = new(gpus: 2, idSeed: 5);
+
+    public RealImage()
+    {
+        System.IO.Directory.CreateDirectory(_root);
+        Directory = Path.Combine(_root, "pristine");
+        var pid = _sim.Client.Spawn(WorkloadRequest.Named("train", 77, sizeBytes: 3UL << 20));
+        _sim.Client.Run(pid, 2);
+        var r = GpuckptProcess.RunAsync(["checkpoint", "--driver", Driver, "--pid", pid.ToString(), "--images", Directory,
+            "--leave-running", "--state-dir", Path.Combine(_root, "state")], timeout: TimeSpan.FromMinutes(3)).GetAwaiter().GetResult();
+        if (r.ExitCode != 0) throw new InvalidOperationException($"checkpoint for the mutation specs failed: {r}");
+        var verified = ImageVerifier.Verify(Directory);
+        if (!verified.Ok) throw new InvalidOperationException($"the pristine image does not verify: {verified.Describe()}");
+        LocalGpus = _sim.Client.Topology();
+        Files = [.. ManifestCodec.Load(Directory).Files.Select(f => f.Name), ImageManifest.FileName];
+    }
+
+    /// <summary>The committed image; never modified (each case works on a copy).</summary>
+    public string Directory { get; }
+
+    public string Driver => $"sim:{_sim.SocketPath}";
+    public SimulatorClient Client => _sim.Client;
+    public IReadOnlyList<GpuNode> LocalGpus { get; }
+
+    /// <summary>Every file of the image, manifest.json last.</summary>
+    public IReadOnlyList<string> Files { get; }
+
+    /// <summary>A fresh copy of the image to damage.</summary>
+    public string Copy()
+    {
+        var dir = Path.Combine(_root, Guid.NewGuid().ToString("N"));
+        ImageForge.CopyDirectory(Directory, dir);
+        return dir;
+    }
+
+    public void Dispose()
+    {
+        _sim.Dispose();
+        if (System.IO.Directory.Exists(_root)) System.IO.Directory.Delete(_root, recursive: true);
+    }
+}
