@@ -18,5 +18,6 @@ var root = new System.CommandLine.RootCommand("gpuckpt: checkpoint and restore t
     DemoCommand.Create(),
     NodeCommand.Create(),
     ClusterCommand.Create(),
+    MigrateCommand.Create(),
 };
 return await Cli.InvokeAsync(root, args);

@@ -1,6 +1,10 @@
 using System.Text.Json;
 using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Cluster;
+using Gpuckpt.Actors.Migration;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Topology;
 using Gpuckpt.Actors.Copy;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Actors.Serialization;
@@ -11,10 +15,69 @@ namespace Gpuckpt.Actors.Tests;
 
 public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
 {
-    private static readonly Type[] Protocols = [typeof(ICheckpointMessage), typeof(IRestoreMessage), typeof(ICopyMessage), typeof(ICheckpointEvent), typeof(IRestoreEvent)];
+    private static readonly Type[] Protocols =
+    [
+        typeof(ICheckpointMessage), typeof(IRestoreMessage), typeof(ICopyMessage), typeof(ICheckpointEvent), typeof(IRestoreEvent),
+        typeof(IJobsMessage), typeof(IClusterMessage), typeof(IMigrationMessage), typeof(IMigrationEvent), typeof(ITargetEvent),
+    ];
+
+    private static readonly GpuNode Gpu = new() { GpuId = 0x83dc, DrmRenderMinor = 129, SimdCount = 416, VramSize = 64UL << 30, HiveId = 0xfeed, IoLinks = new[] { new IoLink(11, 2) } };
+    private static readonly MigrationSummary Moved = new("migr-1", 1000, "a", "b", 1003, 1L << 30, (1L << 30) + 4096, 1 << 20, 1, 9.5, 4.25, 6.5,
+        new Dictionary<string, string> { ["0x10"] = "0x83dc" });
+
+    /// <summary>Messages that carry actor references: compared by their text, which names the references' paths.</summary>
+    private IEnumerable<object> SamplesWithRefs() =>
+    [
+        new PrepareTarget("migr-1", "a", TestActor),
+        new TargetPrepared("migr-1", TestActor),
+    ];
 
     private static IEnumerable<object> Samples() =>
     [
+        new ImageChunkWritten("amdgpu-pages-1-0010.img", 5L << 32, 4L << 32, 4 << 20, 0xfeedface_cafebeefUL),
+        new RestoreHeld(Restored),
+        new ReleaseRestore(false, "node a rolled the migration back"),
+        new RestoreHoldReached(1001, Restored),
+        ListJobs.Instance,
+        new RunningJobs(new[] { "ckpt-0123456789ab", "rest-0123456789ab" }),
+        DrainJobs.Instance,
+        JobsDrained.Instance,
+        ClusterStatusRequest.Instance,
+        NodeInfoRequest.Instance,
+        new NodeInfo("a", "akka.tcp://gpuckpt@127.0.0.1:4711", "sim:/run/a.sock", new[] { Gpu }, new[] { new NodeJob("migr-1", "process", "running", "pid 1003, migrated from a") }),
+        new ClusterStatus("a", "akka.tcp://gpuckpt@127.0.0.1:4711", new[] { new MemberInfo("a", "akka.tcp://gpuckpt@127.0.0.1:4711", "up", true, new[] { "gpu", "node:a" }, null) }),
+        new MigrateRequest(4242, "a", "b"),
+        new MigrationProgress("migr-1", "transfer", 1L << 31, 1L << 32, 4096),
+        new MigrationCompleted(Moved),
+        new MigrationFailed("migr-1", 4242, "b", "restore", "ENOMEM on GPU 0x83dc", true),
+        new BeginImage("migr-1", "abc123", new ImageSource("sim:/run/a.sock", 4242, "node-a"), new[] { Gpu }),
+        new ImageBegun("migr-1"),
+        new FrameAck(5L << 32),
+        new FrameRejected(17, "amdgpu-pages-1-0010.img: offset 8: frame 17 checksum mismatch"),
+        new SealImage("migr-1", new[] { new SealedFile("amdgpu-kfd-1.img", 4104) }, new ImageLink[] { ImportLink.FromKfd(2, 7, 0x10, 0x7f0000000000) }),
+        new ImageSealed("migr-1", 1L << 32),
+        new StartTargetRestore("migr-1"),
+        new TargetHeld("migr-1", 1003, new Dictionary<string, string> { ["0x10"] = "0x83dc" }),
+        new CommitTarget("migr-1"),
+        new TargetResumed("migr-1", 1003),
+        new AbortTarget("migr-1", "node b stopped"),
+        new TargetAborted("migr-1"),
+        new TargetFailed("migr-1", "b", "write image", "ENOSPC"),
+        new QueryMigration("migr-1", "b", "the engine on node b restarted"),
+        new MigrationDecision("migr-1", false),
+        ListMigrations.Instance,
+        new MigrationsList(new[] { new NodeJob("migr-1", "migration", "running", "out of this node") }),
+        new MigrationStarted("migr-1", new MigrateRequest(4242, "a", "b"), "akka.tcp://gpuckpt@127.0.0.1:4712", "ckpt-0123456789ab"),
+        new MigrationCommitted(1003, new Dictionary<string, string> { ["0x10"] = "0x83dc" }),
+        new MigrationAborting("b", "transfer", "no acknowledgement"),
+        new SourceUnpauseIntended(),
+        new SourceUnpaused(true),
+        new SourceReleased(1003),
+        new MigrationFinished(new MigrationCompleted(Moved)),
+        new TargetStarted("migr-1", "a", "akka.tcp://gpuckpt@127.0.0.1:4711"),
+        new TargetRestoreStarted("rest-0123456789ab"),
+        new TargetCommitSeen(),
+        new TargetEnded(1003, "resumed as pid 1003"),
         new CheckpointRequest(4242, "/var/lib/images/a", true, "ckpt-0123456789ab"),
         new CheckpointCompleted(Summary),
         new CheckpointFailed(7, "copy: GPU 0x10: chunk at file offset 4294967296: EIO", true),
@@ -76,11 +139,12 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
     public void Every_protocol_message_and_event_round_trips_through_the_Hyperion_serializer()
     {
         var samples = Samples().ToList();
+        var withRefs = SamplesWithRefs().ToList();
         var messageTypes = typeof(JobsActor).Assembly.GetTypes()
             .Where(t => t is { IsClass: true, IsAbstract: false } && Protocols.Any(p => p.IsAssignableFrom(t)))
             .Where(t => !typeof(INoSerializationVerificationNeeded).IsAssignableFrom(t))
             .ToList();
-        var missing = messageTypes.Where(t => samples.All(s => s.GetType() != t)).Select(t => t.Name).ToList();
+        var missing = messageTypes.Where(t => samples.Concat(withRefs).All(s => s.GetType() != t)).Select(t => t.Name).ToList();
         Assert.True(missing.Count == 0, $"no sample for: {string.Join(", ", missing)}");
 
         foreach (var sample in samples)
@@ -91,6 +155,24 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
             Assert.Equal(sample.GetType(), back.GetType());
             Assert.Equal(JsonSerializer.Serialize(sample, sample.GetType()), JsonSerializer.Serialize(back, back.GetType()));
         }
+        foreach (var sample in withRefs)
+        {
+            var serializer = Sys.Serialization.FindSerializerFor(sample);
+            Assert.IsType<HyperionSerializer>(serializer);
+            var back = serializer.FromBinary(serializer.ToBinary(sample), sample.GetType());
+            Assert.Equal(sample, back);
+        }
+    }
+
+    [Fact]
+    public void An_actor_reference_in_a_migration_message_resolves_on_the_receiving_side()
+    {
+        var probe = CreateTestProbe();
+        var serializer = Sys.Serialization.FindSerializerFor(new TargetPrepared("migr-1", probe.Ref));
+        var back = (TargetPrepared)serializer.FromBinary(serializer.ToBinary(new TargetPrepared("migr-1", probe.Ref)), typeof(TargetPrepared));
+
+        back.Target.Tell("hello");
+        probe.ExpectMsg("hello");
     }
 
     [Fact]

@@ -171,6 +171,11 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var chunk = _captured!.Remaining[landed.Device][landed.ChunkIndex];
         CrashPoints.Hit("chunk");
         RecordProgress(new ChunkSaved(landed.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum));
+        if (Request.ReportChunks)
+        {
+            var file = _captured.Files[landed.Device][chunk.FileIndex];
+            ReplyTo.Tell(new ImageChunkWritten(file.FileName, file.Length, chunk.FileOffset, chunk.Length, landed.Checksum));
+        }
     }
 
     private void Commit()

@@ -12,8 +12,16 @@ public interface ICheckpointMessage;
 /// <summary>
 /// Checkpoint process <paramref name="Pid"/> into <paramref name="ImagesDir"/>. The process stays paused afterwards,
 /// holding exactly the state in the image (ready to migrate); <paramref name="LeaveRunning"/> unpauses it after the commit.
+/// With <paramref name="ReportChunks"/> the client is also told <see cref="ImageChunkWritten"/> for every chunk as it
+/// lands in the image (a migration streams them on while the rest is still being copied).
 /// </summary>
-public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null) : ICheckpointMessage;
+public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null, bool ReportChunks = false) : ICheckpointMessage;
+
+/// <summary>
+/// A chunk is in the image: payload bytes [Offset, Offset+Length) of page file <paramref name="FileName"/> (whose payload
+/// is <paramref name="FileLength"/> bytes) hash to <paramref name="Checksum"/>.
+/// </summary>
+public sealed record ImageChunkWritten(string FileName, long FileLength, long Offset, int Length, ulong Checksum) : ICheckpointMessage;
 
 public sealed record CheckpointSummary(
     string JobId,

@@ -2,6 +2,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using Gpuckpt.Actors.Migration;
 using Gpuckpt.Engine.Devices;
 
 namespace Gpuckpt.Actors.Cluster;
@@ -36,7 +37,11 @@ public sealed class ClusterNode : IAsyncDisposable
         var engine = EngineHost.Start(driver, config, settings.SystemName);
         var node = new ClusterNode(engine, settings, driver);
         var system = engine.System;
-        system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs, () => Task.FromResult<IReadOnlyList<NodeJob>>([])), NodeActor.Name);
+        var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
+        var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);
+        var askTimeout = settings.StatusTimeout;
+        system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs, async () =>
+            (await migrations.Ask<MigrationsList>(ListMigrations.Instance, askTimeout).ConfigureAwait(false)).Jobs), NodeActor.Name);
         var jobs = engine.Jobs;
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "drain-jobs", async () =>
         {

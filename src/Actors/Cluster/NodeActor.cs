@@ -25,6 +25,8 @@ public sealed class NodeActor : ReceiveActor
         _otherJobs = otherJobs;
         Receive<NodeInfoRequest>(_ => Info().PipeTo(Sender));
         Receive<ClusterStatusRequest>(_ => Status().PipeTo(Sender));
+        // The CLI may ask any node; the source node's migrations actor coordinates.
+        Receive<Migration.MigrateRequest>(m => Context.ActorSelection($"/user/{Migration.MigrationsActor.Name}").Tell(m, Sender));
     }
 
     public static Props Props(NodeSettings settings, IGpuDriver driver, IActorRef jobs, Func<Task<IReadOnlyList<NodeJob>>> otherJobs) =>

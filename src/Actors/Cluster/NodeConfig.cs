@@ -11,6 +11,7 @@ public static class NodeConfig
     public const string NameVariable = "GPUCKPT_NODE_NAME";
     public const string HostnameVariable = "GPUCKPT_NODE_HOSTNAME";
     public const string PortVariable = "GPUCKPT_NODE_PORT";
+    public const string PublicPortVariable = "GPUCKPT_NODE_PUBLIC_PORT";
     public const string SeedsVariable = "GPUCKPT_SEED_NODES";
     public const string RolesVariable = "GPUCKPT_NODE_ROLES";
 
@@ -28,6 +29,8 @@ public static class NodeConfig
         if (environment(HostnameVariable) is { Length: > 0 } host) lines.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(host)}");
         if (environment(PortVariable) is { Length: > 0 } port)
             lines.Add($"akka.remote.dot-netty.tcp.port = {int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)}");
+        if (environment(PublicPortVariable) is { Length: > 0 } publicPort)
+            lines.Add($"akka.remote.dot-netty.tcp.public-port = {int.Parse(publicPort, System.Globalization.CultureInfo.InvariantCulture)}");
         if (environment(SeedsVariable) is { Length: > 0 } seeds)
             lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", Split(seeds).Select(s => Quote(SeedAddress(s, system))))}]");
         if (environment(RolesVariable) is { Length: > 0 } roles)

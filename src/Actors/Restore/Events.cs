@@ -24,6 +24,9 @@ public sealed record ResumeIntended(uint Pid, RestoreSummary Summary) : IRestore
 
 public sealed record ProcessResumed(uint Pid) : IRestoreEvent;
 
+/// <summary>A held restore reached its hold point: everything but RESUME is in place.</summary>
+public sealed record RestoreHoldReached(uint Pid, RestoreSummary Summary) : IRestoreEvent;
+
 public sealed record RestoreFinished(IRestoreMessage Outcome) : IRestoreEvent;
 
 /// <summary>Everything the events say so far.</summary>
@@ -35,6 +38,7 @@ public sealed class RestoreState : IJobState<IRestoreEvent>
     public HashSet<string> Written { get; set; } = [];
     public ResumeIntended? ResumeIntended { get; set; }
     public bool Resumed { get; set; }
+    public RestoreHoldReached? Held { get; set; }
     public IRestoreMessage? Finished { get; set; }
 
     object? IJobState<IRestoreEvent>.Outcome => Finished;
@@ -54,6 +58,7 @@ public sealed class RestoreState : IJobState<IRestoreEvent>
             case ContentChunkWritten c: Written.Add(c.Key); break;
             case ResumeIntended r: ResumeIntended = r; break;
             case ProcessResumed: Resumed = true; break;
+            case RestoreHoldReached h: Held = h; break;
             case RestoreFinished f: Finished = f.Outcome; break;
         }
         return this;
@@ -62,6 +67,6 @@ public sealed class RestoreState : IJobState<IRestoreEvent>
     public RestoreState Copy() => new()
     {
         Started = Started, Target = Target, DeviceState = DeviceState, Written = [.. Written],
-        ResumeIntended = ResumeIntended, Resumed = Resumed, Finished = Finished,
+        ResumeIntended = ResumeIntended, Resumed = Resumed, Held = Held, Finished = Finished,
     };
 }

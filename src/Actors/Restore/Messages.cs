@@ -7,8 +7,19 @@ namespace Gpuckpt.Actors.Restore;
 /// <summary>The restore protocol: what a client asks and what it is told.</summary>
 public interface IRestoreMessage;
 
-/// <summary>Restore the image in <paramref name="ImagesDir"/> into a new process on this node's devices.</summary>
-public sealed record RestoreRequest(string ImagesDir, string? JobId = null) : IRestoreMessage;
+/// <summary>
+/// Restore the image in <paramref name="ImagesDir"/> into a new process on this node's devices. With
+/// <paramref name="HoldBeforeResume"/> the job stops short of RESUME, answers <see cref="RestoreHeld"/> and waits for
+/// <see cref="ReleaseRestore"/> (a migration's commit decides); resumed from the journal before it was held, it
+/// discards what it built and fails instead of building again.
+/// </summary>
+public sealed record RestoreRequest(string ImagesDir, string? JobId = null, bool HoldBeforeResume = false) : IRestoreMessage;
+
+/// <summary>Everything but RESUME is done; the process waits for <see cref="ReleaseRestore"/>.</summary>
+public sealed record RestoreHeld(RestoreSummary Summary) : IRestoreMessage;
+
+/// <summary>A held restore goes on: RESUME (<paramref name="Resume"/>) or discard the process, naming why.</summary>
+public sealed record ReleaseRestore(bool Resume, string Reason) : IRestoreMessage;
 
 public sealed record RestoreSummary(
     string JobId,

@@ -24,6 +24,7 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     private readonly List<IDisposable> _sources = [];
     private RestorePlan? _plan;
     private RestoreSession? _session;
+    private ReleaseRestore? _release;
     private DeviceStateRestored? _restored;
     private Dictionary<string, IReadOnlyList<CopyChunk>> _remaining = new();
 
@@ -31,6 +32,7 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
         : base(jobId, settings, replyTo)
     {
+        Command<ReleaseRestore>(Release);
         _request = request;
         _driver = driver;
         _pool = pool;
@@ -69,6 +71,20 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
         {
             if (State.Resumed) Finish(new RestoreCompleted(intended.Summary with { Seconds = Clock.Elapsed.TotalSeconds }));
             else Resume(intended.Pid);
+            return;
+        }
+        if (State.Held is { } held)
+        {
+            // Held short of RESUME: (again, after a restart) tell the client and wait for its decision.
+            ReplyTo.Tell(new RestoreHeld(held.Summary));
+            if (_release is { } early) Release(early);
+            return;
+        }
+        if (Hold && _request is null)
+        {
+            // A held restore's client decides from what it was told; one rebuilt after a crash it never saw is not built.
+            if (State.Target is { } half) Discard(half);
+            else Finish(new RestoreFailed(ImagesDir, "the engine restarted before this held restore reached its hold point; what it had built was discarded"));
             return;
         }
         if (State.Target is { } target && State.DeviceState is { } done && done.Pid == target)
@@ -205,7 +221,46 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
             State.DeviceState?.RenderPasses ?? 0,
             Clock.Elapsed.TotalSeconds,
             _plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"));
-        Record(new ResumeIntended(summary.Pid, summary), () => Resume(summary.Pid));
+        if (Hold) Record(new RestoreHoldReached(summary.Pid, summary), Next);
+        else Record(new ResumeIntended(summary.Pid, summary), () => Resume(summary.Pid));
+    }
+
+    private bool Hold => State.Started?.Request.HoldBeforeResume ?? _request?.HoldBeforeResume ?? false;
+
+    /// <summary>The decision on a held restore: RESUME it, or discard the process. One that comes early waits for the hold.</summary>
+    private void Release(ReleaseRestore release)
+    {
+        if (State.Held is not { } held || State.ResumeIntended is not null || State.Finished is not null || StepRunning)
+        {
+            _release = State.Finished is null ? release : null;
+            return;
+        }
+        _release = null;
+        if (release.Resume)
+        {
+            Record(new ResumeIntended(held.Pid, held.Summary), () => Resume(held.Pid));
+            return;
+        }
+        var reason = $"discarded before RESUME: {release.Reason}";
+        if (_session is not null)
+        {
+            RollBack(reason);
+            return;
+        }
+        var driver = _driver;
+        RunStep("discard held process", _ =>
+        {
+            try
+            {
+                driver.DiscardRestoreTarget(held.Pid);
+            }
+            catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
+            {
+                // Already gone: nothing of it is left.
+            }
+            return new Discarded(null);
+        }, _ => Record(new TargetDiscarded(held.Pid), () => Finish(new RestoreFailed(ImagesDir, reason))),
+        f => Finish(new RestoreFailed(ImagesDir, $"{reason} (and {Describe(f)})")));
     }
 
     /// <summary>RESUME, journalled before and after. EINVAL on a process that runs means a RESUME before the crash took effect.</summary>

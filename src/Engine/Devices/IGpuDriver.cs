@@ -27,6 +27,13 @@ public interface IGpuDriver : IDisposable
     /// <summary>Throws a restore target away (a failed restore): its BOs and state are freed, it never runs.</summary>
     void DiscardRestoreTarget(uint pid);
 
+    /// <summary>
+    /// Ends a process for good (SIGKILL): how a migration releases its source once the copy on the target runs.
+    /// Throws DriverException(ESRCH) when it no longer exists.
+    /// </summary>
+    void KillProcess(uint pid) =>
+        throw new DriverException(Errno.EOPNOTSUPP, "kill process", Name, detail: $"this driver cannot end pid {pid}");
+
     /// <summary>The render-node minors a process has open (on Linux: its /proc/PID/fd links to /dev/dri/renderD*).</summary>
     IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid);
 

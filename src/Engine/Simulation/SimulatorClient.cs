@@ -225,6 +225,8 @@ public sealed class SimulatorClient : IGpuDriver
     /// <summary>Reads through mappings made from now on meet at <paramref name="rendezvous"/> (tests of overlapping copies).</summary>
     public void MeetCopiesAt(CopyRendezvous rendezvous) => _rendezvous = rendezvous;
 
+    void IGpuDriver.KillProcess(uint pid) => Kill(pid);
+
     /// <summary>The process dies: it vanishes and later calls on it give ESRCH.</summary>
     public void Kill(uint pid) => Control(SimOpcode.Kill, new WireWriter().U32(pid), $"pid {pid}");
 

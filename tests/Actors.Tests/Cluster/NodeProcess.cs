@@ -36,6 +36,9 @@ internal sealed class NodeProcess : IDisposable
         _process.WaitForExitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
     }
 
+    /// <summary>Waits for the process to end by itself (a crash point killed it); its result.</summary>
+    public Task<GpuckptProcess.Result> Exited(TimeSpan timeout) => _process.WaitForExitAsync(timeout);
+
     /// <summary>SIGTERM: a graceful leave; the exit code.</summary>
     public async Task<int> Stop(TimeSpan timeout)
     {

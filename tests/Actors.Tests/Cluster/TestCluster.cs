@@ -7,19 +7,18 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 
 /// <summary>
 /// Nodes as OS processes on 127.0.0.1, each with its own simulator process and state directory, all seeded with each
-/// other's addresses; the journal is each node's SQLite file or one shared PostgreSQL database.
+/// other's addresses; the journal is each node's SQLite file or one shared PostgreSQL database. One node may sit
+/// behind a <see cref="TcpProxy"/> (it advertises the proxy's port), so a test can break its links.
 /// </summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly string? _postgres;
     private readonly string _conf;
-    private readonly Dictionary<string, string> _extraEnv;
 
-    public TestCluster(int nodes, string? postgres, string? confOverrides = null, IReadOnlyDictionary<string, string>? env = null)
+    public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null)
     {
         _postgres = postgres;
-        _extraEnv = new Dictionary<string, string>(env ?? new Dictionary<string, string>());
         Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
         // Faster failure detection and downing than production: a killed node is decided on in seconds.
         _conf = Path.Combine(Dir, "node.conf");
@@ -29,13 +28,23 @@ internal sealed class TestCluster : IAsyncDisposable
             akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
             akka.remote.dot-netty.tcp.connection-timeout = 3s
             gpuckpt.copy.chunk-size = 256KiB
+            gpuckpt.migration.ack-timeout = 2s
+            gpuckpt.migration.retry-budget = 3
+            gpuckpt.migration.request-timeout = 10s
             """ + "\n" + (confOverrides ?? ""));
         Names = [.. Enumerable.Range(0, nodes).Select(i => ((char)('a' + i)).ToString())];
         Ports = FreePorts(nodes);
+        if (proxied is not null)
+        {
+            Proxy = new TcpProxy { TargetPort = Ports[Index(proxied)] };
+            Proxy.Start();
+            ProxiedNode = proxied;
+        }
         for (var i = 0; i < nodes; i++)
         {
             var name = Names[i];
             Directory.CreateDirectory(StateDir(name));
+            // a and b number their GPUs alike only by chance of the seed: the target maps them (TopologyMatcher).
             Simulators[name] = SimulatorProcess.Start(Path.Combine(Dir, $"sim-{name}.sock"), gpus: 2, idSeed: (uint)(7 * i));
             Clients[name] = SimulatorClient.Connect(Simulators[name].SocketPath);
         }
@@ -44,13 +53,17 @@ internal sealed class TestCluster : IAsyncDisposable
     public string Dir { get; }
     public IReadOnlyList<string> Names { get; }
     public IReadOnlyList<int> Ports { get; }
+    public TcpProxy? Proxy { get; }
+    public string? ProxiedNode { get; }
     public Dictionary<string, SimulatorProcess> Simulators { get; } = new();
     public Dictionary<string, SimulatorClient> Clients { get; } = new();
     public Dictionary<string, NodeProcess> Nodes { get; } = new();
 
     public string Journal => _postgres is null ? "sqlite" : "postgres";
     public string StateDir(string name) => Path.Combine(Dir, $"state-{name}");
-    public string Address(string name) => $"127.0.0.1:{Ports[Names.ToList().IndexOf(name)]}";
+    private int Index(string name) => Names.ToList().IndexOf(name);
+    private int AdvertisedPort(string name) => name == ProxiedNode ? Proxy!.Port : Ports[Index(name)];
+    public string Address(string name) => $"127.0.0.1:{AdvertisedPort(name)}";
 
     /// <summary>Starts every node and waits until all are up.</summary>
     public async Task StartAll()
@@ -70,14 +83,18 @@ internal sealed class TestCluster : IAsyncDisposable
         return node;
     }
 
+    /// <summary>Restarts a node and waits until it is up again.</summary>
+    public async Task Restart(string name, string? crashAt = null) => await StartNode(name, crashAt).WaitUp(StartTimeout);
+
     private Dictionary<string, string> NodeEnv(string name, string? crashAt)
     {
-        var env = new Dictionary<string, string>(_extraEnv)
+        var env = new Dictionary<string, string>
         {
             ["GPUCKPT_NODE_NAME"] = name,
-            ["GPUCKPT_NODE_PORT"] = Ports[Names.ToList().IndexOf(name)].ToString(),
-            ["GPUCKPT_SEED_NODES"] = string.Join(",", Ports.Select(p => $"127.0.0.1:{p}")),
+            ["GPUCKPT_NODE_PORT"] = Ports[Index(name)].ToString(),
+            ["GPUCKPT_SEED_NODES"] = string.Join(",", Names.Select(Address)),
         };
+        if (name == ProxiedNode) env["GPUCKPT_NODE_PUBLIC_PORT"] = Proxy!.Port.ToString();
         if (_postgres is not null) env["GPUCKPT_POSTGRES"] = _postgres;
         if (crashAt is not null) env["GPUCKPT_CRASH_AT"] = crashAt;
         return env;
@@ -86,6 +103,18 @@ internal sealed class TestCluster : IAsyncDisposable
     /// <summary>Runs the gpuckpt CLI against the cluster (it talks to a node by address, never joins).</summary>
     public Task<GpuckptProcess.Result> Cli(params string[] args) =>
         GpuckptProcess.RunAsync([.. args, "--config", _conf], timeout: TimeSpan.FromMinutes(3));
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes; false then.</summary>
+    public static async Task<bool> Eventually(Func<bool> condition, TimeSpan timeout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (condition()) return true;
+            await Task.Delay(250);
+        }
+        return condition();
+    }
 
     private static int[] FreePorts(int count)
     {
@@ -99,6 +128,7 @@ internal sealed class TestCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var node in Nodes.Values) node.Dispose();
+        Proxy?.Dispose();
         foreach (var client in Clients.Values) client.Dispose();
         foreach (var sim in Simulators.Values) sim.Dispose();
         await Task.Yield();

@@ -103,6 +103,14 @@ public sealed class KfdDriver : IGpuDriver
         throw new DriverException(Errno.EOPNOTSUPP, "discard restore target", Name,
             detail: $"pid {pid} was recreated by CRIU; CRIU ends it when its restore fails");
 
+    /// <summary>SIGKILL, as the checkpointer ends a process whose copy now runs elsewhere.</summary>
+    public void KillProcess(uint pid)
+    {
+        const int sigKill = 9;
+        if (Native.Libc.Kill((int)pid, sigKill) != 0)
+            throw new DriverException(Native.Libc.LastErrno, "kill(SIGKILL)", Name, detail: $"pid {pid}");
+    }
+
     public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid) => [.. RenderFilesOpenedBy(pid).Select(f => f.Minor).Distinct()];
 
     /// <summary>Every distinct open render file: fds of one minor that kcmp finds to be one open file (dup'ed) count once.</summary>

@@ -1,0 +1,25 @@
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Transfer;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>What a committed image adds to the stream: every segment of every file (those already sent are skipped), its files and links.</summary>
+internal sealed record ImageListed(IReadOnlyList<TransferPiece> Pieces, IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links)
+    : Akka.Actor.INoSerializationVerificationNeeded
+{
+    public static ImageListed From(string dir)
+    {
+        var manifest = ManifestCodec.Load(dir);
+        if (manifest.State != ImageState.Committed) throw new ImageException(ImageManifest.FileName, null, "the source image is not committed");
+        var pieces = new List<TransferPiece>();
+        foreach (var file in manifest.Files)
+        {
+            if (ImageFileName.Parse(file.Name).Kind.IsPages())
+                pieces.AddRange(file.Segments.Where(s => s.Offset >= LengthPrefix.Size)
+                    .Select(s => new TransferPiece(file.Name, file.Size, s.Offset, s.Length, s.Xxh64)));
+            else
+                pieces.Add(new TransferPiece(file.Name, file.Size, 0, file.Size, file.Segments.Single().Xxh64));
+        }
+        return new ImageListed(pieces, [.. manifest.Files.Select(f => new SealedFile(f.Name, f.Size))], manifest.Links);
+    }
+}

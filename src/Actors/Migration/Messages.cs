@@ -1,0 +1,112 @@
+using Akka.Actor;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Topology;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>The migration protocol: the CLI and the coordinator, the coordinator and the target node.</summary>
+public interface IMigrationMessage;
+
+/// <summary>Move process <paramref name="Pid"/> from node <paramref name="From"/> to node <paramref name="To"/> (names or HOST:PORT).</summary>
+public sealed record MigrateRequest(uint Pid, string From, string To) : IMigrationMessage;
+
+/// <summary>Where a running migration stands, for a progress bar.</summary>
+public sealed record MigrationProgress(string MigrationId, string Step, long BytesSent, long BytesTotal, long BytesResent) : IMigrationMessage;
+
+public sealed record MigrationSummary(
+    string MigrationId,
+    uint SourcePid,
+    string From,
+    string To,
+    uint TargetPid,
+    long ImageBytes,
+    long BytesSent,
+    long BytesResent,
+    int LinkBreaks,
+    double Seconds,
+    double TransferSeconds,
+    double PauseSeconds,
+    IReadOnlyDictionary<string, string> GpuMap);
+
+public sealed record MigrationCompleted(MigrationSummary Summary) : IMigrationMessage;
+
+/// <summary>
+/// The migration ended before its commit: <paramref name="Node"/> and <paramref name="Step"/> say where it failed; the
+/// source process runs again (<paramref name="SourceResumed"/>) or was never paused.
+/// </summary>
+public sealed record MigrationFailed(string MigrationId, uint Pid, string Node, string Step, string Reason, bool SourceResumed) : IMigrationMessage;
+
+// ---- coordinator → target ------------------------------------------------------------------------------------------
+
+/// <summary>Be the target of a migration: answer <see cref="TargetPrepared"/>.</summary>
+public sealed record PrepareTarget(string MigrationId, string From, IActorRef Coordinator) : IMigrationMessage;
+
+public sealed record TargetPrepared(string MigrationId, IActorRef Target) : IMigrationMessage;
+
+/// <summary>The image's identity: the target creates its copy with it; answered with <see cref="ImageBegun"/>.</summary>
+public sealed record BeginImage(string MigrationId, string ImageId, ImageSource Source, IReadOnlyList<GpuNode> Topology) : IMigrationMessage;
+
+public sealed record ImageBegun(string MigrationId) : IMigrationMessage;
+
+/// <summary>The target wrote frame <paramref name="Seq"/> (its checksum held).</summary>
+public sealed record FrameAck(long Seq) : IMigrationMessage;
+
+/// <summary>Frame <paramref name="Seq"/> failed its check on arrival: send it again.</summary>
+public sealed record FrameRejected(long Seq, string Reason) : IMigrationMessage;
+
+/// <summary>Every frame is confirmed: commit the copy with these files and links; answered with <see cref="ImageSealed"/>.</summary>
+public sealed record SealImage(string MigrationId, IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links) : IMigrationMessage;
+
+public sealed record SealedFile(string Name, long Size);
+
+public sealed record ImageSealed(string MigrationId, long Bytes) : IMigrationMessage;
+
+/// <summary>Restore the copy up to, not including, RESUME; answered with <see cref="TargetHeld"/>.</summary>
+public sealed record StartTargetRestore(string MigrationId) : IMigrationMessage;
+
+public sealed record TargetHeld(string MigrationId, uint Pid, IReadOnlyDictionary<string, string> GpuMap) : IMigrationMessage;
+
+/// <summary>The commit is recorded: RESUME the held process; answered with <see cref="TargetResumed"/>.</summary>
+public sealed record CommitTarget(string MigrationId) : IMigrationMessage;
+
+public sealed record TargetResumed(string MigrationId, uint Pid) : IMigrationMessage;
+
+/// <summary>The migration rolls back: discard everything of it on the target; answered with <see cref="TargetAborted"/>.</summary>
+public sealed record AbortTarget(string MigrationId, string Reason) : IMigrationMessage;
+
+public sealed record TargetAborted(string MigrationId) : IMigrationMessage;
+
+/// <summary>The target cannot go on: <paramref name="Step"/> failed there.</summary>
+public sealed record TargetFailed(string MigrationId, string Node, string Step, string Reason) : IMigrationMessage;
+
+/// <summary>A target engine that restarted asks the coordinator what was decided; answered with <see cref="MigrationDecision"/>.</summary>
+public sealed record QueryMigration(string MigrationId, string Node, string Reason) : IMigrationMessage;
+
+/// <summary>Committed: the target goes forward. Otherwise it discards what it holds.</summary>
+public sealed record MigrationDecision(string MigrationId, bool Committed) : IMigrationMessage;
+
+/// <summary>Asks a node's migrations actor for the migrations it runs, as <see cref="Cluster.NodeJob"/>s.</summary>
+public sealed class ListMigrations : IMigrationMessage
+{
+    public static readonly ListMigrations Instance = new();
+    private ListMigrations() { }
+}
+
+public sealed record MigrationsList(IReadOnlyList<Cluster.NodeJob> Jobs) : IMigrationMessage;
+
+// ---- coordinator ↔ its transfer sender (local) ---------------------------------------------------------------------
+
+/// <summary>Pieces of the source image to stream (chunks as they land; the rest once the image is committed).</summary>
+internal sealed record SendPieces(IReadOnlyList<Gpuckpt.Engine.Transfer.TransferPiece> Pieces) : INoSerializationVerificationNeeded;
+
+/// <summary>Every piece is announced: once all are confirmed, seal the target's copy with these files and links.</summary>
+internal sealed record SealWhenDone(IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links) : INoSerializationVerificationNeeded;
+
+internal sealed record TransferProgress(long BytesConfirmed, long BytesAnnounced, long BytesResent) : INoSerializationVerificationNeeded;
+
+internal sealed record TransferDone(long ImageBytes, long BytesSent, long BytesResent, int LinkBreaks, int Retries, double Seconds) : INoSerializationVerificationNeeded;
+
+internal sealed record TransferFailed(string Reason, long BytesConfirmed, long BytesResent) : INoSerializationVerificationNeeded;
+
+/// <summary>A migrated process now runs on this node (the target tells its node, for `cluster status`).</summary>
+internal sealed record ProcessArrived(string MigrationId, uint Pid, string From) : INoSerializationVerificationNeeded;

@@ -1,0 +1,516 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Persistence;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Cluster;
+using Gpuckpt.Engine.Checkpoint;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Topology;
+using Gpuckpt.Engine.Transfer;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>
+/// Moves one process from this node to another: a dry topology check (nothing paused if it fails) → checkpoint here
+/// while the image streams to the target → the target commits its copy and restores it up to RESUME → the commit,
+/// journalled here → RESUME on the target → the source is killed. Before the commit any failure rolls back: the
+/// target discards what it has and the source is unpaused, exactly once. After it, the migration only goes forward.
+/// An engine restarted mid-migration continues from the journal: forward if committed, else roll back.
+/// </summary>
+public sealed class MigrationCoordinator : ReceivePersistentActor, IWithTimers
+{
+    private readonly string _migrationId;
+    private readonly MigrateRequest? _request;
+    private readonly string _self;
+    private readonly IGpuDriver _driver;
+    private readonly IActorRef _jobs;
+    private readonly MigrationSettings _settings;
+    private readonly MigrationState _state = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Stopwatch _sinceReport = Stopwatch.StartNew();
+    private IActorRef _replyTo;
+    private IActorRef? _target, _sender;
+    private bool _checkpointRunning, _rollingBack, _forward, _targetAborted;
+    private double _pauseStartedAt = -1, _transferSeconds;
+    private TransferDone? _transfer;
+    private long _confirmed, _announced, _resent;
+    private int _attempts;
+    private string _step = "dry check";
+
+    public MigrationCoordinator(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
+        MigrationSettings settings, IActorRef replyTo)
+    {
+        _migrationId = migrationId;
+        _request = request;
+        _self = selfName;
+        _driver = driver;
+        _jobs = jobs;
+        _settings = settings;
+        _replyTo = replyTo;
+        Recover<IMigrationEvent>(_state.Apply);
+        Recover<RecoveryCompleted>(_ => Self.Tell(Go.Instance));
+        Command<Go>(_ => Next());
+        Command<Checked>(c => Record(new MigrationStarted(_migrationId, _request!, c.TargetNode, JobsActor.NewId(JobsActor.CheckpointPrefix)), Prepare));
+        Command<TargetPrepared>(Prepared);
+        Command<ImageChunkWritten>(c => _sender?.Tell(new SendPieces([
+            new TransferPiece(c.FileName, LengthPrefix.Size + c.FileLength, LengthPrefix.Size + c.Offset, c.Length, c.Checksum)])));
+        Command<CheckpointCompleted>(CheckpointDone);
+        Command<CheckpointFailed>(f => CheckpointEnded(f.Reason));
+        Command<JobUnknown>(_ => CheckpointEnded(null));
+        Command<ImageListed>(l =>
+        {
+            _sender?.Tell(new SendPieces(l.Pieces));
+            _sender?.Tell(new SealWhenDone(l.Files, l.Links));
+        });
+        Command<TransferProgress>(p =>
+        {
+            (_confirmed, _announced, _resent) = (p.BytesConfirmed, p.BytesAnnounced, p.BytesResent);
+            Report("transfer");
+        });
+        Command<TransferDone>(TransferDone);
+        Command<TransferFailed>(f => Abort(_state.Started?.Request.To ?? "target", "transfer", f.Reason));
+        Command<TargetFailed>(f => Abort(f.Node, f.Step, f.Reason));
+        Command<TargetHeld>(Held);
+        Command<TargetResumed>(Resumed);
+        Command<TargetAborted>(_ =>
+        {
+            _targetAborted = true;
+            Timers.Cancel("abort-target");
+            if (_state.Unpaused) FinishRollback();
+        });
+        Command<QueryMigration>(Query);
+        Command<Retry>(r => RetryRequest(r.What));
+        Command<Unpaused>(u => Record(new SourceUnpaused(u.TookEffect), () =>
+        {
+            CrashPoints.Hit("migration-unpaused");
+            AbortTargetOnce();
+            if (_targetAborted || _state.Started is null) FinishRollback();
+            else Timers.StartSingleTimer("give-up-target", GiveUpTarget.Instance, _settings.RequestTimeout);
+        }));
+        Command<GiveUpTarget>(_ => FinishRollback());
+        Command<Released>(_ => Record(new SourceReleased(_state.Committed!.TargetPid), Next));
+        Command<Failed>(f => Abort(f.Node, f.Step, f.Reason));
+        Command<Terminated>(t =>
+        {
+            if (_rollingBack || _state.Committed is not null) return;
+            if (t.ActorRef.Equals(_target))
+                Abort(Request.To, _step, $"node {Request.To} stopped (its engine died, or it left the cluster)");
+            else if (t.ActorRef.Equals(_sender) && _transfer is null)
+                Abort(Request.To, "transfer", "the transfer stopped unexpectedly");
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public override string PersistenceId => $"migration-{_migrationId}";
+
+    public static Props Props(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
+        MigrationSettings settings, IActorRef replyTo) =>
+        Akka.Actor.Props.Create(() => new MigrationCoordinator(migrationId, request, selfName, driver, jobs, settings, replyTo));
+
+    private MigrateRequest Request => _state.Started?.Request ?? _request!;
+    private string Dir => _settings.OutgoingDir(_migrationId);
+    private string ImageDir => Path.Combine(Dir, "image");
+    private ActorSelection TargetMigrations => Context.ActorSelection($"{_state.Started!.TargetNode}/user/{MigrationsActor.Name}");
+
+    private void Record(IMigrationEvent e, Action? then = null) => Persist(e, ev =>
+    {
+        _state.Apply(ev);
+        then?.Invoke();
+    });
+
+    /// <summary>Decides the next step from what the journal says.</summary>
+    private void Next()
+    {
+        if (_state.Finished is { } outcome)
+        {
+            Reply(outcome);
+            return;
+        }
+        if (_state.Started is null)
+        {
+            if (_request is null)
+            {
+                Context.Stop(Self);
+                return;
+            }
+            DryCheck();
+            return;
+        }
+        if (_state.Committed is { } committed)
+        {
+            if (_state.Released) Finish(new MigrationCompleted(Summary(committed)));
+            else Forward();
+            return;
+        }
+        if (_state.Aborting is null)
+        {
+            // Only a restarted engine gets here: it never saw the target hold the process, so the migration rolls back.
+            Abort(_self, "engine restart", $"the engine on node {_self} restarted during the migration");
+            return;
+        }
+        Rollback();
+    }
+
+    /// <summary>The target must be able to hold the process's GPUs (the restore's matcher) before anything is paused.</summary>
+    private void DryCheck()
+    {
+        Report("dry-check");
+        var request = Request;
+        var driver = _driver;
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        var target = cluster.State.Members.FirstOrDefault(m => m.Status == Akka.Cluster.MemberStatus.Up &&
+            (NodeActor.NameOf(m) == request.To || $"{m.Address.Host}:{m.Address.Port}" == request.To));
+        if (target is null)
+        {
+            Reply(new MigrationFailed(_migrationId, request.Pid, request.To, "dry check", $"no member named {request.To} is up in the cluster", false));
+            return;
+        }
+        if (target.Address == cluster.SelfAddress)
+        {
+            Reply(new MigrationFailed(_migrationId, request.Pid, request.To, "dry check", "the target is the source node itself", false));
+            return;
+        }
+        var node = Context.ActorSelection(new RootActorPath(target.Address) / "user" / NodeActor.Name);
+        var timeout = _settings.RequestTimeout;
+        var to = request.To;
+        var from = _self;
+        Task.Run(async () =>
+        {
+            var remote = await node.Ask<NodeInfo>(NodeInfoRequest.Instance, timeout).ConfigureAwait(false);
+            IReadOnlyList<GpuNode> used;
+            try
+            {
+                var minors = driver.RenderMinorsOpenedBy(request.Pid).ToHashSet();
+                used = [.. driver.Topology().Where(g => minors.Contains(g.DrmRenderMinor))];
+            }
+            catch (DriverException e)
+            {
+                return (object)new Failed(from, "dry check", e.Message);
+            }
+            try
+            {
+                TopologyMatcher.Match(used, remote.Gpus);
+            }
+            catch (TopologyMismatchException e)
+            {
+                return new Failed(to, "dry check", $"node {to} cannot hold pid {request.Pid}'s GPUs: {e.Message}");
+            }
+            return new Checked(target.Address.ToString());
+        }).PipeTo(Self, failure: e => new Failed(to, "dry check", $"node {to} did not answer: {e.Message}"));
+    }
+
+    private void Prepare()
+    {
+        Directory.CreateDirectory(Dir);
+        CrashPoints.Hit("migration-started");
+        Report("prepare target");
+        TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
+        StartRetries("prepare");
+    }
+
+    private void Prepared(TargetPrepared prepared)
+    {
+        if (_target is not null || _state.Aborting is not null) return;
+        Timers.Cancel("retry");
+        _target = prepared.Target;
+        // A target node that dies (or is downed) before the commit rolls the migration back; after it, commits are retried.
+        Context.Watch(_target);
+        _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings), "transfer");
+        Context.Watch(_sender);
+        _checkpointRunning = true;
+        _jobs.Tell(new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _state.Started!.CheckpointJobId, ReportChunks: true), Self);
+        Report("transfer");
+    }
+
+    private void CheckpointDone(CheckpointCompleted done)
+    {
+        _checkpointRunning = false;
+        var s = done.Summary;
+        // The process was paused (PROCESS_INFO) this long before the checkpoint job ended.
+        _pauseStartedAt = _clock.Elapsed.TotalSeconds - s.PauseSeconds;
+        if (_rollingBack)
+        {
+            Rollback();
+            return;
+        }
+        var dir = ImageDir;
+        Task.Run(() => ImageListed.From(dir)).PipeTo(Self, failure: e => new Failed(_self, "checkpoint", $"the committed image cannot be read: {e.Message}"));
+    }
+
+    private void CheckpointEnded(string? reason)
+    {
+        _checkpointRunning = false;
+        if (_rollingBack) Rollback();
+        else Abort(_self, "checkpoint", reason ?? "the checkpoint job is unknown");
+    }
+
+    private void TransferDone(TransferDone done)
+    {
+        _transfer = done;
+        _transferSeconds = done.Seconds;
+        (_confirmed, _resent) = (done.ImageBytes, done.BytesResent);
+        CrashPoints.Hit("migration-transferred");
+        Report("restore");
+        _target!.Tell(new StartTargetRestore(_migrationId), Self);
+        Timers.StartSingleTimer("restore-timeout", new Failed(Request.To, "restore", $"no answer within {_settings.RestoreTimeout}"), _settings.RestoreTimeout);
+    }
+
+    private void Held(TargetHeld held)
+    {
+        if (_state.Committed is not null || _state.Aborting is not null) return;
+        Timers.Cancel("restore-timeout");
+        CrashPoints.Hit("migration-held");
+        Record(new MigrationCommitted(held.Pid, held.GpuMap), () =>
+        {
+            CrashPoints.Hit("migration-committed");
+            Forward();
+        });
+    }
+
+    /// <summary>After the commit: RESUME on the target (asked until it answers), then the source is killed.</summary>
+    private void Forward()
+    {
+        if (_forward) return;
+        _forward = true;
+        Report("commit");
+        TargetMigrations.Tell(new CommitTarget(_migrationId), Self);
+        Timers.StartPeriodicTimer("commit", new Retry("commit"), _settings.RetryBackoff + _settings.AckTimeout);
+    }
+
+    private void Resumed(TargetResumed resumed)
+    {
+        if (_state.Committed is null || _state.Released || !_forward) return;
+        Timers.Cancel("commit");
+        CrashPoints.Hit("migration-target-resumed");
+        Report("release source");
+        var driver = _driver;
+        var pid = Request.Pid;
+        Task.Run(() =>
+        {
+            try
+            {
+                driver.KillProcess(pid);
+            }
+            catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
+            {
+                // Killed before a restart: it is released all the same.
+            }
+            return new Released();
+        }).PipeTo(Self, failure: e => new Retry("release"));
+    }
+
+    private void Query(QueryMigration query)
+    {
+        var replyTo = Sender;
+        if (_state.Committed is not null)
+        {
+            replyTo.Tell(new MigrationDecision(_migrationId, true));
+            return;
+        }
+        if (_state.Aborting is not null || _state.Started is null)
+        {
+            replyTo.Tell(new MigrationDecision(_migrationId, false));
+            return;
+        }
+        // Not committed yet, and the target lost its state: decide now, for good, to roll back.
+        Abort(query.Node, "engine restart", query.Reason, () => replyTo.Tell(new MigrationDecision(_migrationId, false)));
+    }
+
+    /// <summary>Before the commit: journal the rollback (the decision), then undo. After the commit a failure changes nothing.</summary>
+    private void Abort(string node, string step, string reason, Action? then = null)
+    {
+        if (_state.Committed is not null)
+        {
+            then?.Invoke();
+            return;
+        }
+        if (_state.Started is null)
+        {
+            Reply(new MigrationFailed(_migrationId, Request.Pid, node, step, reason, false));
+            return;
+        }
+        if (_state.Aborting is not null)
+        {
+            then?.Invoke();
+            if (!_rollingBack) Rollback();
+            return;
+        }
+        Record(new MigrationAborting(node, step, reason), () =>
+        {
+            then?.Invoke();
+            Rollback();
+        });
+    }
+
+    /// <summary>The checkpoint job ends first (resumed if the engine restarted), then UNPAUSE once, then the target discards.</summary>
+    private void Rollback()
+    {
+        _rollingBack = true;
+        Timers.Cancel("retry");
+        Timers.Cancel("restore-timeout");
+        if (_sender is not null)
+        {
+            Context.Unwatch(_sender);
+            Context.Stop(_sender);
+            _sender = null;
+        }
+        Report("rollback");
+        if (_checkpointRunning) return;
+        if (!_state.UnpauseIntended)
+        {
+            if (_request is null && _pauseStartedAt < 0 && !_resumedCheckpoint)
+            {
+                // A restarted engine: let the checkpoint job end properly first (it may still hold the process paused).
+                _resumedCheckpoint = true;
+                _checkpointRunning = true;
+                _jobs.Tell(new ResumeJob(_state.Started!.CheckpointJobId), Self);
+                return;
+            }
+            Record(new SourceUnpauseIntended(), Unpause);
+            return;
+        }
+        if (!_state.Unpaused)
+        {
+            Unpause();
+            return;
+        }
+        AbortTargetOnce();
+        FinishRollback();
+    }
+
+    private bool _resumedCheckpoint;
+    private bool _abortSent;
+
+    private void AbortTargetOnce()
+    {
+        if (_abortSent || _state.Started is null) return;
+        _abortSent = true;
+        TargetMigrations.Tell(new AbortTarget(_migrationId, _state.Aborting?.Reason ?? "rolled back"), Self);
+    }
+
+    /// <summary>UNPAUSE the source; EINVAL means it was not paused (never, or an UNPAUSE before a restart took effect).</summary>
+    private void Unpause()
+    {
+        var driver = _driver;
+        var pid = Request.Pid;
+        Task.Run(() =>
+        {
+            CrashPoints.Hit("migration-unpause-intended");
+            try
+            {
+                using var kfd = driver.OpenKfd(pid);
+                KfdCheckpoint.Unpause(kfd);
+                return new Unpaused(true);
+            }
+            catch (DriverException e) when (e.ErrorNumber is Errno.EINVAL or Errno.ESRCH)
+            {
+                return new Unpaused(false);
+            }
+        }).PipeTo(Self, failure: e => new Retry("unpause"));
+    }
+
+    private void FinishRollback()
+    {
+        if (_state.Finished is not null || !_state.Unpaused) return;
+        Timers.Cancel("give-up-target");
+        var a = _state.Aborting!;
+        DeleteDir();
+        Finish(new MigrationFailed(_migrationId, Request.Pid, a.Node, a.Step, a.Reason, SourceResumed: true));
+    }
+
+    private void StartRetries(string what)
+    {
+        _attempts = 0;
+        Timers.StartPeriodicTimer("retry", new Retry(what), _settings.AckTimeout + _settings.RetryBackoff);
+    }
+
+    private void RetryRequest(string what)
+    {
+        switch (what)
+        {
+            case "prepare":
+                if (++_attempts > _settings.RetryBudget)
+                {
+                    Timers.Cancel("retry");
+                    Abort(Request.To, "prepare target", $"node {Request.To} did not answer; retry budget of {_settings.RetryBudget} spent");
+                    return;
+                }
+                TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
+                break;
+            case "commit":
+                TargetMigrations.Tell(new CommitTarget(_migrationId), Self);
+                break;
+            case "release":
+                _forward = true;
+                Resumed(new TargetResumed(_migrationId, _state.Committed!.TargetPid));
+                break;
+            case "unpause":
+                Timers.StartSingleTimer("unpause", Go.Instance, _settings.RetryBackoff);
+                break;
+        }
+    }
+
+    private MigrationSummary Summary(MigrationCommitted committed)
+    {
+        var pause = _pauseStartedAt >= 0 ? _clock.Elapsed.TotalSeconds - _pauseStartedAt : 0;
+        return new MigrationSummary(_migrationId, Request.Pid, _self, Request.To, committed.TargetPid, _transfer?.ImageBytes ?? 0,
+            _transfer?.BytesSent ?? 0, _transfer?.BytesResent ?? 0, _transfer?.LinkBreaks ?? 0, _clock.Elapsed.TotalSeconds,
+            _transferSeconds, pause, committed.GpuMap);
+    }
+
+    private void Finish(IMigrationMessage outcome)
+    {
+        if (outcome is MigrationCompleted) DeleteDir();
+        Record(new MigrationFinished(outcome), () => Reply(outcome));
+    }
+
+    private void DeleteDir()
+    {
+        try
+        {
+            if (Directory.Exists(Dir)) Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover directory is removed when the node starts next.
+        }
+    }
+
+    private void Reply(object outcome)
+    {
+        _replyTo.Tell(outcome);
+        Context.Stop(Self);
+    }
+
+    private void Report(string step)
+    {
+        _step = step;
+        if (step == "transfer" && _sinceReport.ElapsedMilliseconds < 200) return;
+        _sinceReport.Restart();
+        _replyTo.Tell(new MigrationProgress(_migrationId, step, _confirmed, _announced, _resent));
+    }
+
+    private sealed class Go
+    {
+        public static readonly Go Instance = new();
+        private Go() { }
+    }
+
+    private sealed class GiveUpTarget
+    {
+        public static readonly GiveUpTarget Instance = new();
+        private GiveUpTarget() { }
+    }
+
+    private sealed record Retry(string What);
+
+    private sealed record Checked(string TargetNode) : INoSerializationVerificationNeeded;
+
+    private sealed record Failed(string Node, string Step, string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed record Unpaused(bool TookEffect) : INoSerializationVerificationNeeded;
+
+    private sealed record Released : INoSerializationVerificationNeeded;
+}

@@ -1,0 +1,39 @@
+using Akka.Configuration;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>The <c>gpuckpt.migration</c> section: frame size, window, retry budget and timeouts.</summary>
+public sealed record MigrationSettings(
+    int FrameSize,
+    int Window,
+    TimeSpan AckTimeout,
+    int RetryBudget,
+    TimeSpan RetryBackoff,
+    TimeSpan RequestTimeout,
+    TimeSpan RestoreTimeout,
+    string StateDir)
+{
+    public static MigrationSettings From(Config config, string stateDir)
+    {
+        var frame = config.GetByteSize("gpuckpt.migration.frame-size") ?? 256 * 1024;
+        var maxFrame = config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size") ?? 128000;
+        // Header and remoting envelope must fit beside the payload under the transport's maximum.
+        if (frame <= 0 || frame + 4096 > maxFrame)
+            throw new ConfigurationException($"gpuckpt.migration.frame-size ({frame}) must be positive and at least 4 KiB below akka.remote.dot-netty.tcp.maximum-frame-size ({maxFrame})");
+        return new MigrationSettings(
+            (int)frame,
+            Math.Max(1, config.GetInt("gpuckpt.migration.window", 16)),
+            config.GetTimeSpan("gpuckpt.migration.ack-timeout", TimeSpan.FromSeconds(3)),
+            Math.Max(0, config.GetInt("gpuckpt.migration.retry-budget", 5)),
+            config.GetTimeSpan("gpuckpt.migration.retry-backoff", TimeSpan.FromSeconds(1)),
+            config.GetTimeSpan("gpuckpt.migration.request-timeout", TimeSpan.FromSeconds(30)),
+            config.GetTimeSpan("gpuckpt.migration.restore-timeout", TimeSpan.FromMinutes(10)),
+            stateDir);
+    }
+
+    /// <summary>Where the source side keeps a migration's image and marker (one directory per migration).</summary>
+    public string OutgoingDir(string migrationId) => Path.Combine(StateDir, "migrations", "out", migrationId);
+
+    /// <summary>Where the target side writes its copy of the image.</summary>
+    public string IncomingDir(string migrationId) => Path.Combine(StateDir, "migrations", "in", migrationId);
+}

@@ -1,0 +1,346 @@
+using Akka.Actor;
+using Akka.Persistence;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Restore;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Transfer;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>
+/// The target side of one migration: receives the streamed frames (each checked on arrival, acknowledged once
+/// written), commits its own copy of the image, restores it up to RESUME, and then does what the coordinator decided:
+/// RESUME on commit, discard everything otherwise. Journalled: an engine that restarts asks the coordinator what was
+/// decided; before the commit that is always a rollback, after it always forward.
+/// </summary>
+public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
+{
+    private readonly string _migrationId;
+    private readonly string _node;
+    private readonly IActorRef _jobs;
+    private readonly MigrationSettings _settings;
+    private readonly TargetState _state = new();
+    private ImageReceiver? _receiver;
+    private bool _sealed;
+    private IActorRef? _coordinator;
+    private IActorRef? _restoreJob;
+    private RestoreSummary? _held;
+    private string? _abortReason;
+    private readonly List<IActorRef> _abortWaiters = [];
+
+    public MigrationTarget(string migrationId, string node, IActorRef jobs, MigrationSettings settings)
+    {
+        _migrationId = migrationId;
+        _node = node;
+        _jobs = jobs;
+        _settings = settings;
+        Recover<ITargetEvent>(_state.Apply);
+        Recover<RecoveryCompleted>(_ => Self.Tell(Recovered.Instance));
+        Command<Recovered>(_ => OnRecovered());
+        Command<PrepareTarget>(Prepare);
+        Command<BeginImage>(Begin);
+        Command<ReceiverReady>(r =>
+        {
+            _receiver = r.Receiver;
+            r.ReplyTo.Tell(new ImageBegun(_migrationId));
+        });
+        Command<byte[]>(Frame);
+        Command<SealImage>(Seal);
+        Command<Sealed>(s =>
+        {
+            CrashPoints.Hit("target-sealed");
+            _sealed = true;
+            s.ReplyTo.Tell(new ImageSealed(_migrationId, s.Bytes));
+        });
+        Command<StartTargetRestore>(StartRestore);
+        Command<RestoreHeld>(Held);
+        Command<RestoreCompleted>(Resumed);
+        Command<RestoreFailed>(RestoreEnded);
+        Command<CommitTarget>(Commit);
+        Command<MigrationDecision>(d =>
+        {
+            Timers.Cancel("ask");
+            if (d.Committed) Self.Tell(new CommitTarget(_migrationId));
+            else Self.Tell(new AbortTarget(_migrationId, "the coordinator rolled the migration back"));
+        });
+        Command<AbortTarget>(Abort);
+        Command<AskDecision>(_ => AskCoordinator());
+        Command<Status.Failure>(f => Fail("receive", f.Cause.Message));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public override string PersistenceId => $"migration-target-{_migrationId}";
+
+    public static Props Props(string migrationId, string node, IActorRef jobs, MigrationSettings settings) =>
+        Akka.Actor.Props.Create(() => new MigrationTarget(migrationId, node, jobs, settings));
+
+    private string Dir => _settings.IncomingDir(_migrationId);
+    private string ImageDir => Path.Combine(Dir, "image");
+
+    protected override void PostStop()
+    {
+        _receiver?.Dispose();
+        base.PostStop();
+    }
+
+    private void OnRecovered()
+    {
+        if (_state.Started is null || _state.Ended is not null) return;
+        if (_coordinator is not null) return;
+        // The engine restarted in the middle of this migration: the coordinator decides (before its commit: roll back).
+        if (_state.CommitSeen) Commit(new CommitTarget(_migrationId));
+        else AskCoordinator();
+    }
+
+    private void AskCoordinator()
+    {
+        if (_state.Ended is not null || _state.Started is not { } started) return;
+        Context.ActorSelection($"{started.CoordinatorNode}/user/{MigrationsActor.Name}")
+            .Tell(new QueryMigration(_migrationId, _node, $"the engine on node {_node} restarted during the migration"), Self);
+        Timers.StartSingleTimer("ask", AskDecision.Instance, _settings.RequestTimeout);
+    }
+
+    private void Prepare(PrepareTarget prepare)
+    {
+        _coordinator = prepare.Coordinator;
+        if (_state.Ended is not null)
+        {
+            Sender.Tell(new TargetFailed(_migrationId, _node, "prepare", "this migration already ended here"));
+            return;
+        }
+        var replyTo = Sender;
+        if (_state.Started is not null)
+        {
+            replyTo.Tell(new TargetPrepared(_migrationId, Self));
+            return;
+        }
+        var coordinatorNode = prepare.Coordinator.Path.Address.ToString();
+        Persist(new TargetStarted(_migrationId, prepare.From, coordinatorNode), e =>
+        {
+            _state.Apply(e);
+            replyTo.Tell(new TargetPrepared(_migrationId, Self));
+        });
+    }
+
+    private void Begin(BeginImage begin)
+    {
+        var replyTo = Sender;
+        if (_receiver is not null)
+        {
+            replyTo.Tell(new ImageBegun(_migrationId));
+            return;
+        }
+        var dir = ImageDir;
+        Task.Run(() =>
+        {
+            // A copy left by an earlier start of this target is started again: frames not confirmed are resent anyway.
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            return new ReceiverReady(ImageReceiver.Create(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology)), replyTo);
+        }).PipeTo(Self);
+    }
+
+    private void Frame(byte[] bytes)
+    {
+        CrashPoints.Hit("target-frame");
+        var sender = Sender;
+        var receiver = _receiver;
+        if (receiver is null || _sealed)
+        {
+            // Before the copy exists or after it is sealed a frame is not written; a sealed copy already holds it.
+            if (_sealed) sender.Tell(new FrameAck(TransferFrame.PeekSeq(bytes)));
+            return;
+        }
+        Task.Run(() =>
+        {
+            try
+            {
+                var frame = TransferFrame.Decode(bytes, out var payload);
+                receiver.Write(frame, payload);
+                return (object)new FrameAck(frame.Seq);
+            }
+            catch (Exception e) when (e is InvalidDataException or ImageException or IOException)
+            {
+                return new FrameRejected(TransferFrame.PeekSeq(bytes), e.Message);
+            }
+        }).PipeTo(sender);
+    }
+
+    private void Seal(SealImage seal)
+    {
+        var replyTo = Sender;
+        if (_sealed)
+        {
+            replyTo.Tell(new ImageSealed(_migrationId, _receiver?.Bytes ?? 0));
+            return;
+        }
+        if (_receiver is not { } receiver)
+        {
+            replyTo.Tell(new TargetFailed(_migrationId, _node, "write image", "sealed before any frame arrived"));
+            return;
+        }
+        var files = seal.Files.Select(f => (f.Name, f.Size)).ToList();
+        Task.Run(() =>
+        {
+            try
+            {
+                receiver.Commit(files, seal.Links);
+                return (object)new Sealed(receiver.Bytes, replyTo);
+            }
+            catch (Exception e) when (e is ImageException or IOException or InvalidOperationException or InvalidDataException)
+            {
+                return new TargetFailed(_migrationId, _node, "write image", e.Message);
+            }
+        }).PipeTo(Self);
+    }
+
+    private void StartRestore(StartTargetRestore start)
+    {
+        _coordinator = Sender;
+        if (_held is { } held)
+        {
+            Sender.Tell(new TargetHeld(_migrationId, held.Pid, held.GpuMap));
+            return;
+        }
+        if (_state.RestoreJobId is not null) return;
+        var jobId = JobsActor.NewId(JobsActor.RestorePrefix);
+        Persist(new TargetRestoreStarted(jobId), e =>
+        {
+            _state.Apply(e);
+            _jobs.Tell(new RestoreRequest(ImageDir, jobId, HoldBeforeResume: true), Self);
+        });
+    }
+
+    private void Held(RestoreHeld held)
+    {
+        _restoreJob = Sender;
+        _held = held.Summary;
+        if (_abortReason is not null)
+        {
+            _restoreJob.Tell(new ReleaseRestore(false, _abortReason));
+            return;
+        }
+        if (_state.CommitSeen)
+        {
+            _restoreJob.Tell(new ReleaseRestore(true, "migration committed"));
+            return;
+        }
+        _coordinator?.Tell(new TargetHeld(_migrationId, held.Summary.Pid, held.Summary.GpuMap));
+    }
+
+    private void Commit(CommitTarget commit)
+    {
+        if (Sender != Self && !Sender.IsNobody()) _coordinator = Sender;
+        if (_state.Started is null)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        if (_state.Ended is { } ended)
+        {
+            if (ended.Pid != 0) _coordinator?.Tell(new TargetResumed(_migrationId, ended.Pid));
+            return;
+        }
+        void Go()
+        {
+            if (_restoreJob is not null && _held is not null) _restoreJob.Tell(new ReleaseRestore(true, "migration committed"));
+            else if (_state.RestoreJobId is { } job) _jobs.Tell(new ResumeJob(job), Self);
+        }
+        if (_state.CommitSeen) Go();
+        else Persist(new TargetCommitSeen(), e =>
+        {
+            _state.Apply(e);
+            Go();
+        });
+    }
+
+    private void Resumed(RestoreCompleted done)
+    {
+        var pid = done.Summary.Pid;
+        Persist(new TargetEnded(pid, $"resumed as pid {pid}"), e =>
+        {
+            _state.Apply(e);
+            _coordinator?.Tell(new TargetResumed(_migrationId, pid));
+            Context.Parent.Tell(new ProcessArrived(_migrationId, pid, _state.Started?.From ?? "?"));
+            CleanUp(keepNothing: true);
+        });
+    }
+
+    private void RestoreEnded(RestoreFailed failed)
+    {
+        _held = null;
+        _restoreJob = null;
+        if (_abortReason is not null)
+        {
+            Discarded();
+            return;
+        }
+        _coordinator?.Tell(new TargetFailed(_migrationId, _node, "restore", failed.Reason));
+    }
+
+    private void Abort(AbortTarget abort)
+    {
+        if (Sender != Self && !Sender.IsNobody()) _abortWaiters.Add(Sender);
+        if (_state.Ended is not null)
+        {
+            Discarded();
+            return;
+        }
+        if (_state.CommitSeen)
+        {
+            // After the commit the target only goes forward: the coordinator cannot have asked for this.
+            Sender.Tell(new TargetFailed(_migrationId, _node, "abort", "the migration is committed; it goes forward"));
+            return;
+        }
+        _abortReason ??= abort.Reason;
+        if (_restoreJob is not null && _held is not null) _restoreJob.Tell(new ReleaseRestore(false, _abortReason));
+        else if (_state.RestoreJobId is { } job && _restoreJob is null) _jobs.Tell(new ResumeJob(job), Self);
+        else if (_state.RestoreJobId is null) Discarded();
+    }
+
+    private void Discarded()
+    {
+        void Done()
+        {
+            foreach (var waiter in _abortWaiters) waiter.Tell(new TargetAborted(_migrationId));
+            _abortWaiters.Clear();
+            CleanUp(keepNothing: true);
+        }
+        if (_state.Ended is not null || _state.Started is null) Done();
+        else Persist(new TargetEnded(0, $"discarded: {_abortReason}"), e =>
+        {
+            _state.Apply(e);
+            Done();
+        });
+    }
+
+    /// <summary>The copy of the image is not kept: the process runs (or was discarded), the source holds the original.</summary>
+    private void CleanUp(bool keepNothing)
+    {
+        _receiver?.Dispose();
+        _receiver = null;
+        if (keepNothing && Directory.Exists(Dir))
+        {
+            try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
+        }
+        Context.Stop(Self);
+    }
+
+    private void Fail(string step, string reason) => _coordinator?.Tell(new TargetFailed(_migrationId, _node, step, reason));
+
+    private sealed class Recovered
+    {
+        public static readonly Recovered Instance = new();
+        private Recovered() { }
+    }
+
+    private sealed class AskDecision
+    {
+        public static readonly AskDecision Instance = new();
+        private AskDecision() { }
+    }
+
+    private sealed record ReceiverReady(ImageReceiver Receiver, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+
+    private sealed record Sealed(long Bytes, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+}

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Remote;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Transfer;
+using Microsoft.Win32.SafeHandles;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>
+/// Streams the source image to the target while it is being written: pieces (chunks as they land, then whatever the
+/// committed manifest adds) are read back from the source image, checked against their checksums, cut into frames
+/// and sent as byte arrays, at most <see cref="MigrationSettings.Window"/> unacknowledged. A frame counts as delivered
+/// only when the target acknowledges it; when acknowledgements stop for the ack timeout (a broken association, a lost
+/// frame), the frames not yet confirmed are sent again — never the confirmed ones — within the retry budget.
+/// </summary>
+public sealed class TransferSender : ReceiveActor, IWithTimers
+{
+    private readonly string _migrationId;
+    private readonly IActorRef _target;
+    private readonly string _sourceDir;
+    private readonly MigrationSettings _settings;
+    private readonly Queue<TransferPiece> _pending = new();
+    private readonly HashSet<string> _announced = [];
+    private readonly Queue<(long Seq, byte[] Frame)> _ready = new();
+    private readonly SortedDictionary<long, byte[]> _inFlight = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Stopwatch _sinceProgress = Stopwatch.StartNew();
+    private SealImage? _seal;
+    private object? _awaiting;
+    private bool _begun, _reading, _sealSent;
+    private long _nextSeq, _bytesSent, _bytesResent, _bytesConfirmed, _imageBytes;
+    private int _retries, _linkBreaks;
+
+    public TransferSender(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings)
+    {
+        _migrationId = migrationId;
+        _target = target;
+        _sourceDir = sourceDir;
+        _settings = settings;
+        Receive<SendPieces>(p =>
+        {
+            foreach (var piece in p.Pieces)
+                if (_announced.Add(piece.Key))
+                {
+                    _pending.Enqueue(piece);
+                    _imageBytes += piece.Length;
+                }
+            Pump();
+        });
+        Receive<SealWhenDone>(s =>
+        {
+            _seal = new SealImage(_migrationId, s.Files, s.Links);
+            Pump();
+        });
+        Receive<Begun>(b => Ask(new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology)));
+        Receive<ImageBegun>(_ =>
+        {
+            if (_begun) return;
+            _begun = true;
+            _awaiting = null;
+            Progressed();
+            Pump();
+        });
+        Receive<PieceRead>(r =>
+        {
+            _reading = false;
+            foreach (var frame in r.Frames) _ready.Enqueue(frame);
+            Pump();
+        });
+        Receive<FrameAck>(a =>
+        {
+            if (!_inFlight.Remove(a.Seq, out var frame)) return;
+            _bytesConfirmed += frame.Length;
+            Progressed();
+            Pump();
+        });
+        Receive<FrameRejected>(r =>
+        {
+            if (!_inFlight.TryGetValue(r.Seq, out var frame)) return;
+            if (!Spend($"frame {r.Seq} was refused on arrival: {r.Reason}")) return;
+            Send(r.Seq, frame, again: true);
+        });
+        Receive<ImageSealed>(s =>
+        {
+            if (_awaiting is not SealImage) return;
+            _awaiting = null;
+            Context.Parent.Tell(new TransferDone(_imageBytes, _bytesSent, _bytesResent, _linkBreaks, _retries, _clock.Elapsed.TotalSeconds));
+            Context.Stop(Self);
+        });
+        Receive<TargetFailed>(f =>
+        {
+            Context.Parent.Tell(f);
+            Context.Stop(Self);
+        });
+        Receive<Status.Failure>(f => Fail($"reading the source image: {f.Cause.Message}"));
+        Receive<DisassociatedEvent>(d =>
+        {
+            if (d.RemoteAddress == _target.Path.Address) _linkBreaks++;
+        });
+        Receive<Tick>(_ => CheckProgress());
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings) =>
+        Akka.Actor.Props.Create(() => new TransferSender(migrationId, target, sourceDir, settings));
+
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(Math.Max(100, _settings.AckTimeout.TotalMilliseconds / 4)));
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    private void Pump()
+    {
+        if (_awaiting is not null) return;
+        if (!_begun)
+        {
+            if (_pending.Count == 0 && _seal is null) return;
+            // The manifest exists (in progress) once the first chunk or the commit was reported.
+            var dir = _sourceDir;
+            Task.Run(() => new Begun(ManifestCodec.Load(dir))).PipeTo(Self);
+            _awaiting = "begin";
+            return;
+        }
+        while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, again: false);
+        if (!_reading && _pending.Count > 0 && _ready.Count < _settings.Window)
+        {
+            var piece = _pending.Dequeue();
+            var frames = (int)Math.Max(1, (piece.Length + _settings.FrameSize - 1) / _settings.FrameSize);
+            var first = _nextSeq;
+            _nextSeq += frames;
+            _reading = true;
+            var dir = _sourceDir;
+            var frameSize = _settings.FrameSize;
+            Task.Run(() => Read(dir, piece, first, frameSize)).PipeTo(Self);
+        }
+        if (_seal is not null && !_sealSent && !_reading && _pending.Count == 0 && _ready.Count == 0 && _inFlight.Count == 0)
+        {
+            _sealSent = true;
+            Ask(_seal);
+        }
+    }
+
+    /// <summary>Reads a piece back from the source image, checks it against its checksum, cuts it into frames.</summary>
+    private static PieceRead Read(string dir, TransferPiece piece, long firstSeq, int frameSize)
+    {
+        var bytes = new byte[piece.Length];
+        using (SafeFileHandle handle = File.OpenHandle(Path.Combine(dir, piece.FileName), FileMode.Open, FileAccess.Read))
+        {
+            var done = 0;
+            while (done < bytes.Length)
+            {
+                var n = RandomAccess.Read(handle, bytes.AsSpan(done), piece.Offset + done);
+                if (n <= 0) throw new EndOfStreamException($"{piece.FileName}: offset {piece.Offset + done}: file ends early");
+                done += n;
+            }
+        }
+        var actual = SegmentHash.Of(bytes);
+        if (actual != piece.Xxh64)
+            throw new InvalidDataException($"{piece.FileName}: offset {piece.Offset}: source chunk checksum mismatch (recorded {piece.Xxh64:x16}, reads {actual:x16})");
+        var frames = new List<(long, byte[])>();
+        for (long at = 0, seq = firstSeq; at < bytes.Length || (bytes.Length == 0 && seq == firstSeq); at += frameSize, seq++)
+        {
+            var length = (int)Math.Min(frameSize, bytes.Length - at);
+            frames.Add((seq, TransferFrame.Encode(seq, piece.FileName, piece.FileSize, piece.Offset + at, bytes.AsSpan((int)at, length))));
+        }
+        return new PieceRead(frames);
+    }
+
+    private void Send(long seq, byte[] frame, bool again)
+    {
+        _inFlight[seq] = frame;
+        if (again) _bytesResent += frame.Length;
+        _bytesSent += frame.Length;
+        _target.Tell(frame, Self);
+    }
+
+    private void Ask(object request)
+    {
+        _awaiting = request;
+        _sinceProgress.Restart();
+        _target.Tell(request, Self);
+    }
+
+    private void Progressed()
+    {
+        _sinceProgress.Restart();
+        Context.Parent.Tell(new TransferProgress(_bytesConfirmed, _imageBytes, _bytesResent));
+    }
+
+    /// <summary>No acknowledgement for the ack timeout: the link broke or frames were lost; resend what is unconfirmed.</summary>
+    private void CheckProgress()
+    {
+        var waiting = _inFlight.Count > 0 || _awaiting is BeginImage or SealImage;
+        if (!waiting || _sinceProgress.Elapsed < _settings.AckTimeout) return;
+        if (!Spend($"no acknowledgement from the target for {_settings.AckTimeout.TotalSeconds:0.#} s")) return;
+        _sinceProgress.Restart();
+        if (_awaiting is { } request and not string) _target.Tell(request, Self);
+        foreach (var (seq, frame) in _inFlight.ToList()) Send(seq, frame, again: true);
+    }
+
+    private bool Spend(string why)
+    {
+        if (++_retries <= _settings.RetryBudget) return true;
+        Fail($"{why}; retry budget of {_settings.RetryBudget} spent");
+        return false;
+    }
+
+    private void Fail(string reason)
+    {
+        Context.Parent.Tell(new TransferFailed(reason, _bytesConfirmed, _bytesResent));
+        Context.Stop(Self);
+    }
+
+    private sealed class Tick
+    {
+        public static readonly Tick Instance = new();
+        private Tick() { }
+    }
+
+    private sealed record Begun(ImageManifest Manifest) : INoSerializationVerificationNeeded;
+
+    private sealed record PieceRead(IReadOnlyList<(long Seq, byte[] Frame)> Frames) : INoSerializationVerificationNeeded;
+}

@@ -1,0 +1,108 @@
+using Gpuckpt.Engine.Images;
+
+namespace Gpuckpt.Engine.Transfer;
+
+/// <summary>
+/// The receiving end of a streamed image: writes the frames it is given (already checked) into an image of its own,
+/// through <see cref="ImageWriter"/>, so the copy is checksummed segment by segment and committed atomically like any
+/// image. Page-file frames go straight to their offset; a message file is gathered whole, parsed and written.
+/// Thread-safe: frames of page files may be written concurrently.
+/// </summary>
+public sealed class ImageReceiver : IDisposable
+{
+    private readonly ImageWriter _writer;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, PageFile> _pages = [];
+    private readonly Dictionary<string, (byte[] Bytes, HashSet<long> Offsets, long Received)> _messages = [];
+    private long _bytes;
+
+    private ImageReceiver(ImageWriter writer) => _writer = writer;
+
+    public string Directory => _writer.Directory;
+
+    /// <summary>Payload bytes written so far (frames sent again count once).</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Starts the copy in <paramref name="dir"/> (absent or empty) with the source image's identity and topology.</summary>
+    public static ImageReceiver Create(string dir, ImageHeader header) => new(ImageWriter.Create(dir, header));
+
+    /// <summary>Writes one frame's payload; a frame seen before is written again (same bytes, same place).</summary>
+    public void Write(TransferFrame frame, byte[] payload)
+    {
+        var kind = (ImageFileName.TryParse(frame.FileName) ?? throw new InvalidDataException($"{frame.FileName}: not an image file name")).Kind;
+        if (kind.IsPages())
+        {
+            WritePages(frame, payload);
+            return;
+        }
+        byte[]? whole = null;
+        lock (_gate)
+        {
+            if (_writer.Contains(frame.FileName)) return;
+            if (!_messages.TryGetValue(frame.FileName, out var entry))
+                _messages[frame.FileName] = entry = (new byte[frame.FileSize], [], 0);
+            if (entry.Bytes.Length != frame.FileSize)
+                throw new InvalidDataException($"{frame.FileName}: frames disagree on its size ({entry.Bytes.Length} and {frame.FileSize} bytes)");
+            payload.CopyTo(entry.Bytes, frame.Offset);
+            if (entry.Offsets.Add(frame.Offset)) entry = entry with { Received = entry.Received + frame.Length };
+            _messages[frame.FileName] = entry;
+            if (entry.Received == entry.Bytes.Length)
+            {
+                whole = entry.Bytes;
+                _messages.Remove(frame.FileName);
+            }
+        }
+        Interlocked.Add(ref _bytes, frame.Length);
+        if (whole is null) return;
+        var message = MessageFiles.ParseAny(frame.FileName, whole, MessageFiles.ParserFor(kind)!);
+        _writer.WriteMessage(frame.FileName, message);
+    }
+
+    private void WritePages(TransferFrame frame, byte[] payload)
+    {
+        PageFile file;
+        lock (_gate)
+        {
+            if (!_pages.TryGetValue(frame.FileName, out file!))
+                _pages[frame.FileName] = file = _writer.OpenPages(frame.FileName, frame.FileSize - LengthPrefix.Size);
+        }
+        if (file.Length != frame.FileSize - LengthPrefix.Size)
+            throw new InvalidDataException($"{frame.FileName}: frames disagree on its size ({file.Length + LengthPrefix.Size} and {frame.FileSize} bytes)");
+        // The length prefix is the page file's own (written when it was opened); a frame of it must agree.
+        var payloadOffset = frame.Offset - LengthPrefix.Size;
+        if (payloadOffset < 0)
+        {
+            if (frame.Offset != 0 || frame.Length != LengthPrefix.Size || LengthPrefix.Read(payload) != file.Length)
+                throw new InvalidDataException($"{frame.FileName}: offset {frame.Offset}: a frame overlapping the length prefix must be the prefix itself");
+            return;
+        }
+        file.Write(payloadOffset, payload);
+        Interlocked.Add(ref _bytes, frame.Length);
+    }
+
+    /// <summary>
+    /// Commits the copy once every file of <paramref name="files"/> arrived whole (a page file not covered, or a message
+    /// file missing, is named), then verifies it end to end as a restore would.
+    /// </summary>
+    public ImageManifest Commit(IReadOnlyList<(string Name, long Size)> files, IReadOnlyList<ImageLink> links)
+    {
+        foreach (var (name, size) in files)
+        {
+            var kind = ImageFileName.Parse(name).Kind;
+            if (kind.IsPages())
+            {
+                // An empty page file has no frame but its prefix: open it here so it exists in the copy too.
+                lock (_gate)
+                    if (!_pages.ContainsKey(name)) _pages[name] = _writer.OpenPages(name, size - LengthPrefix.Size);
+            }
+            else if (!_writer.Contains(name))
+                throw new ImageException(name, null, "never arrived whole");
+        }
+        var manifest = _writer.Commit(links);
+        var verified = ImageVerifier.Verify(_writer.Directory);
+        if (!verified.Ok) throw new ImageException(verified.File ?? _writer.Directory, verified.Offset, verified.Reason ?? "verification failed");
+        return manifest;
+    }
+
+    public void Dispose() => _writer.Dispose();
+}

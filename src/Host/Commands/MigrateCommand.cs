@@ -1,0 +1,135 @@
+using System.CommandLine;
+using Akka.Actor;
+using Gpuckpt.Actors.Cluster;
+using Gpuckpt.Actors.Migration;
+using Spectre.Console;
+
+namespace Gpuckpt.Host.Commands;
+
+/// <summary>`gpuckpt migrate`: move a paused-for-the-move process from one node to another, through any node.</summary>
+public static class MigrateCommand
+{
+    public static Command Create()
+    {
+        var pid = new Option<uint>("--pid") { Description = "the process to move (on --from)", Required = true };
+        var from = new Option<string>("--from") { Description = "source node: its name or HOST:PORT", Required = true };
+        var to = new Option<string>("--to") { Description = "target node: its name or HOST:PORT", Required = true };
+        var node = new Option<string?>("--node") { Description = "HOST:PORT of any node to ask (default: the first seed node of --config)" };
+        var config = new Option<string>("--config") { Description = "node HOCON file naming the seed nodes", DefaultValueFactory = _ => "node.conf" };
+        var json = Cli.JsonOption();
+        var command = new Command("migrate", "move a process to another node: checkpoint, stream, restore, commit, resume there, release here")
+            { pid, from, to, node, config, json };
+        command.SetAction((parse, _) => Cli.Guard(async () =>
+        {
+            var asJson = parse.GetValue(json);
+            await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
+            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
+            var outcome = Cli.Interactive(asJson) ? await WithProgress(contact, request) : await Run(contact, request, _ => { });
+            return Report(outcome, request, asJson);
+        }));
+        return command;
+    }
+
+    private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request) =>
+        await AnsiConsole.Progress().AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask($"migrate pid {request.Pid} {Markup.Escape(request.From)} -> {Markup.Escape(request.To)}", maxValue: 1);
+                var gate = new object();
+                return await Run(contact, request, p =>
+                {
+                    lock (gate)
+                    {
+                        task.Description = $"{Markup.Escape(p.Step)} pid {request.Pid} {Markup.Escape(request.From)} -> {Markup.Escape(request.To)}";
+                        task.MaxValue = Math.Max(1, p.BytesTotal);
+                        task.Value = p.BytesSent;
+                    }
+                });
+            });
+
+    private static async Task<IMigrationMessage> Run(ClusterContact contact, MigrateRequest request, Action<MigrationProgress> progress)
+    {
+        var done = new TaskCompletionSource<IMigrationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var listener = contact.System.ActorOf(Listener.Props(progress, done));
+        contact.System.ActorSelection($"{contact.NodeAddress}/user/{NodeActor.Name}").Tell(request, listener);
+        var first = await Task.WhenAny(done.Task, Task.Delay(contact.Timeout));
+        if (first != done.Task && !Listener.Started(listener))
+            throw new InvalidOperationException($"no gpuckpt node answered at {contact.NodeAddress} within {contact.Timeout.TotalSeconds:F0} s");
+        return await done.Task;
+    }
+
+    private static int Report(IMigrationMessage outcome, MigrateRequest request, bool json)
+    {
+        switch (outcome)
+        {
+            case MigrationCompleted { Summary: var s }:
+                var rate = s.TransferSeconds > 0 ? s.ImageBytes / s.TransferSeconds / 1e6 : 0;
+                if (json)
+                    Cli.PrintJson(new
+                    {
+                        migration = s.MigrationId, pid = s.SourcePid, from = s.From, to = s.To, target_pid = s.TargetPid,
+                        image_bytes = s.ImageBytes, bytes_sent = s.BytesSent, bytes_resent = s.BytesResent, link_breaks = s.LinkBreaks,
+                        seconds = s.Seconds, transfer_seconds = s.TransferSeconds, pause_seconds = s.PauseSeconds, transfer_mb_per_s = rate,
+                        gpu_map = s.GpuMap,
+                    });
+                else
+                    Console.Out.WriteLine($"migrated pid {s.SourcePid} from {s.From} to {s.To}: pid {s.TargetPid} runs there, the source is released; " +
+                                          $"{s.ImageBytes} bytes in {s.TransferSeconds:F2} s ({rate:F0} MB/s), {s.BytesResent} bytes resent, " +
+                                          $"source paused {s.PauseSeconds:F2} s, {s.Seconds:F2} s in all");
+                return Cli.ExitOk;
+            case MigrationFailed f:
+                if (json)
+                    Cli.PrintJson(new { migration = f.MigrationId, pid = f.Pid, failed = true, node = f.Node, step = f.Step, reason = f.Reason, source_resumed = f.SourceResumed });
+                Console.Error.WriteLine($"gpuckpt: migration of pid {f.Pid} failed on node {f.Node} at {f.Step}: {f.Reason}" +
+                                        (f.SourceResumed ? "; the source process runs again" : "; nothing was paused"));
+                return Cli.ExitFailed;
+            default:
+                throw new InvalidOperationException($"unexpected reply {outcome}");
+        }
+    }
+
+    /// <summary>Receives progress and the outcome; if the coordinator's node dies, says so instead of waiting forever.</summary>
+    private sealed class Listener : ReceiveActor
+    {
+        private static readonly HashSet<IActorRef> Heard = [];
+        private IActorRef? _coordinator;
+
+        public Listener(Action<MigrationProgress> progress, TaskCompletionSource<IMigrationMessage> done)
+        {
+            _done = done;
+            Receive<MigrationProgress>(p =>
+            {
+                lock (Heard) Heard.Add(Self);
+                if (_coordinator is null && !Sender.IsNobody())
+                {
+                    _coordinator = Sender;
+                    Context.Watch(_coordinator);
+                }
+                progress(p);
+            });
+            Receive<MigrationCompleted>(c => Done(c));
+            Receive<MigrationFailed>(f => Done(f));
+            // The coordinator stops right after its answer: only a stop without one is a failure.
+            Receive<Akka.Actor.Terminated>(t => done.TrySetException(new InvalidOperationException(
+                $"the migration's coordinator ({t.ActorRef.Path.Address}) stopped before it finished; its node continues it when its engine restarts " +
+                "(`gpuckpt cluster status` shows where the process runs)")));
+        }
+
+        private void Done(IMigrationMessage outcome)
+        {
+            if (_coordinator is not null) Context.Unwatch(_coordinator);
+            _done.TrySetResult(outcome);
+        }
+
+        private readonly TaskCompletionSource<IMigrationMessage> _done;
+
+        public static bool Started(IActorRef listener)
+        {
+            lock (Heard) return Heard.Contains(listener);
+        }
+
+        public static Props Props(Action<MigrationProgress> progress, TaskCompletionSource<IMigrationMessage> done) =>
+            Akka.Actor.Props.Create(() => new Listener(progress, done));
+    }
+}

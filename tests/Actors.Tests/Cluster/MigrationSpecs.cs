@@ -1,0 +1,230 @@
+using System.Text.Json;
+using Gpuckpt.Actors.Tests.Persistence;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Gpuckpt.Actors.Tests.Cluster;
+
+/// <summary>
+/// `gpuckpt migrate` between three node processes (each with its own simulator): the process moves from a to b and
+/// continues there exactly like an uninterrupted twin; a killed target rolls the migration back (the source runs again
+/// after exactly one UNPAUSE, nothing stays on b); a killed source engine, restarted, completes or rolls back with
+/// exactly one copy running; a link broken mid-transfer costs only the unconfirmed frames.
+/// </summary>
+public abstract class MigrationSpecs(ITestOutputHelper output)
+{
+    private const ulong StepsBefore = 2, StepsAfter = 3;
+    private const ulong Size = 8UL << 20;
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(90);
+
+    protected abstract string? Postgres();
+
+    /// <summary>The process to move and its twin (same workload and seed, same simulator): the uninterrupted run.</summary>
+    private static (uint Pid, uint Twin) Spawn(TestCluster cluster, ulong seed)
+    {
+        var a = cluster.Clients["a"];
+        var pid = a.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: Size));
+        var twin = a.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: Size));
+        a.Run(pid, StepsBefore);
+        a.Run(twin, StepsBefore);
+        return (pid, twin);
+    }
+
+    private static Task<GpuckptProcess.Result> Migrate(TestCluster cluster, uint pid) =>
+        cluster.Cli("migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("c"), "--json");
+
+    private static bool Empty(string dir) => !Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any();
+
+    private static bool Gone(SimulatorClient client, uint pid)
+    {
+        try
+        {
+            client.State(pid);
+            return false;
+        }
+        catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Runs both on and compares: the copy continues exactly like the process that never moved.</summary>
+    private static void SameContinuation(SimulatorClient copyNode, uint copy, SimulatorClient twinNode, uint twin, string because)
+    {
+        copyNode.Run(copy, StepsAfter);
+        twinNode.Run(twin, StepsAfter);
+        var (a, b) = (copyNode.State(copy), twinNode.State(twin));
+        Assert.True(a.Step == b.Step && a.Digest == b.Digest, $"{because}: step {a.Step} digest {a.Digest}, uninterrupted: step {b.Step} digest {b.Digest}");
+    }
+
+    protected async Task A_process_moves_to_b_and_continues_there_like_an_uninterrupted_run()
+    {
+        await using var cluster = new TestCluster(3, Postgres());
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 11);
+
+        var result = await Migrate(cluster, pid);
+
+        Assert.True(result.ExitCode == 0, $"migrate failed: {result}");
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        var target = json.GetProperty("target_pid").GetUInt32();
+        output.WriteLine(result.Stdout);
+        Assert.True(Gone(cluster.Clients["a"], pid), $"pid {pid} still exists on a after the migration");
+        var moved = cluster.Clients["b"].State(target);
+        Assert.Equal(1, moved.Counters.Resume);
+        SameContinuation(cluster.Clients["b"], target, cluster.Clients["a"], twin, "the migrated process on b");
+        Assert.Equal(0, json.GetProperty("bytes_resent").GetInt64());
+
+        var status = await cluster.Cli("cluster", "status", "--node", cluster.Address("a"), "--json");
+        var b = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray()
+            .Single(m => m.GetProperty("name").GetString() == "b");
+        Assert.Contains(b.GetProperty("jobs").EnumerateArray(),
+            j => j.GetProperty("kind").GetString() == "process" && j.GetProperty("detail").GetString()!.Contains($"pid {target},"));
+        Assert.True(Empty(Path.Combine(cluster.StateDir("a"), "migrations", "out")), "a kept the migration's image");
+    }
+
+    protected async Task A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(int seed)
+    {
+        var random = new Random(seed);
+        // One point in the transfer, one in the target's restore.
+        string[] points = [random.Next(3) == 0 ? "target-sealed" : $"target-frame#{random.Next(1, 24)}",
+            new[] { "planned", "target-created", "render-restored", $"restore-chunk#{random.Next(1, 24)}" }[random.Next(4)]];
+        await using var cluster = new TestCluster(3, Postgres());
+        await cluster.StartAll();
+        foreach (var point in points)
+        {
+            await cluster.Restart("b", crashAt: point);
+            var (pid, twin) = Spawn(cluster, (ulong)seed);
+            // Pids are handed out in order: a restore target b builds would be the next one.
+            var probe = cluster.Clients["b"].Spawn(WorkloadRequest.Named("tiny", 1));
+
+            var result = await Migrate(cluster, pid);
+
+            Assert.True(result.ExitCode == 1, $"seed {seed}, point {point}: migrate did not fail: {result}");
+            var failed = JsonDocument.Parse(result.Stdout).RootElement;
+            Assert.Equal("b", failed.GetProperty("node").GetString());
+            Assert.True(failed.GetProperty("source_resumed").GetBoolean(), $"seed {seed}, point {point}: {result}");
+            var source = cluster.Clients["a"].State(pid);
+            Assert.True(source.Running && source.Counters.Unpause == 1, $"seed {seed}, point {point}: source {source}");
+            SameContinuation(cluster.Clients["a"], pid, cluster.Clients["a"], twin, $"seed {seed}, point {point}: the source after the rollback");
+
+            // b comes back and settles with the coordinator: nothing of the failed migration stays there.
+            await cluster.Restart("b");
+            var incoming = Path.Combine(cluster.StateDir("b"), "migrations", "in");
+            Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle),
+                $"seed {seed}, point {point}: b still holds {string.Join(", ", Directory.EnumerateFileSystemEntries(incoming))}");
+            Assert.True(await TestCluster.Eventually(() => Gone(cluster.Clients["b"], probe + 1), Settle),
+                $"seed {seed}, point {point}: b still has the restore target pid {probe + 1}");
+            output.WriteLine($"b killed at {point}: {failed.GetProperty("step").GetString()}: {failed.GetProperty("reason").GetString()}; source resumed once, continues like its twin, b clean");
+            cluster.Clients["a"].Kill(pid);
+            cluster.Clients["a"].Kill(twin);
+            cluster.Clients["b"].Kill(probe);
+        }
+    }
+
+    protected async Task A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(int seed)
+    {
+        var random = new Random(seed);
+        string[] all = ["migration-started", "paused", $"chunk#{random.Next(1, 24)}", "migration-transferred", "migration-held",
+            "migration-committed", "migration-target-resumed"];
+        var points = all.OrderBy(_ => random.Next()).Take(2).ToList();
+        await using var cluster = new TestCluster(3, Postgres());
+        await cluster.StartAll();
+        foreach (var point in points)
+        {
+            await cluster.Restart("a", crashAt: point);
+            var (pid, twin) = Spawn(cluster, (ulong)seed);
+            var probe = cluster.Clients["b"].Spawn(WorkloadRequest.Named("tiny", 1));
+
+            var result = await Migrate(cluster, pid);
+            var killed = await cluster.Nodes["a"].Exited(TimeSpan.FromSeconds(60));
+            Assert.True(killed.Killed, $"seed {seed}, point {point}: a's engine was not killed: {killed}; migrate: {result}");
+            await cluster.Restart("a");
+
+            var outgoing = Path.Combine(cluster.StateDir("a"), "migrations", "out");
+            Assert.True(await TestCluster.Eventually(() => Empty(outgoing), Settle),
+                $"seed {seed}, point {point}: the migration did not end after a restarted: {result}\n{cluster.Nodes["a"].Output}");
+            var incoming = Path.Combine(cluster.StateDir("b"), "migrations", "in");
+            Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle),
+                $"seed {seed}, point {point}: b still holds the migration's files");
+            var target = probe + 1;
+            var onA = !Gone(cluster.Clients["a"], pid) && cluster.Clients["a"].State(pid).Running;
+            var onB = await TestCluster.Eventually(() => !Gone(cluster.Clients["b"], target) && cluster.Clients["b"].State(target).Running, TimeSpan.FromSeconds(2));
+            Assert.True(onA ^ onB, $"seed {seed}, point {point}: running on a: {onA}, on b: {onB} (exactly one copy must run)");
+            if (onA)
+            {
+                // Paused (PROCESS_INFO) or not yet, it runs; a pause was undone by exactly one UNPAUSE.
+                var counters = cluster.Clients["a"].State(pid).Counters;
+                Assert.True(counters.Unpause == (counters.ProcessInfo > 0 ? 1 : 0), $"seed {seed}, point {point}: {counters}");
+                Assert.True(Gone(cluster.Clients["b"], target), $"seed {seed}, point {point}: a rolled back but b kept pid {target}");
+                SameContinuation(cluster.Clients["a"], pid, cluster.Clients["a"], twin, $"seed {seed}, point {point}: the source after the rollback");
+                cluster.Clients["a"].Kill(pid);
+            }
+            else
+            {
+                Assert.True(Gone(cluster.Clients["a"], pid), $"seed {seed}, point {point}: b runs the copy but a kept pid {pid}");
+                SameContinuation(cluster.Clients["b"], target, cluster.Clients["a"], twin, $"seed {seed}, point {point}: the copy on b");
+                cluster.Clients["b"].Kill(target);
+            }
+            output.WriteLine($"a killed at {point}: {(onA ? "rolled back, the source runs on a" : "completed, the copy runs on b")}");
+            cluster.Clients["a"].Kill(twin);
+            cluster.Clients["b"].Kill(probe);
+        }
+    }
+
+    protected async Task A_link_broken_mid_transfer_resends_only_unconfirmed_frames(int seed)
+    {
+        await using var cluster = new TestCluster(3, Postgres(), proxied: "b");
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, (ulong)seed);
+        // The link breaks once somewhere in the first three quarters of the image's bytes.
+        cluster.Proxy!.BreakAfter = cluster.Proxy.Forwarded + (long)(Size * (0.25 + new Random(seed).NextDouble() / 2));
+
+        var result = await Migrate(cluster, pid);
+
+        Assert.True(result.ExitCode == 0, $"seed {seed}: migrate failed after the link broke: {result}");
+        Assert.True(cluster.Proxy.Broken, $"seed {seed}: the link never broke (only {cluster.Proxy.Forwarded} bytes went through)");
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        var image = json.GetProperty("image_bytes").GetInt64();
+        var resent = json.GetProperty("bytes_resent").GetInt64();
+        output.WriteLine($"seed {seed}: link broken after {cluster.Proxy.BreakAfter} bytes; {resent} of {image} image bytes resent, " +
+                         $"{json.GetProperty("link_breaks").GetInt32()} breaks seen: {result.Stdout}");
+        Assert.True(resent < image, $"seed {seed}: {resent} bytes resent, the image holds {image}");
+        SameContinuation(cluster.Clients["b"], json.GetProperty("target_pid").GetUInt32(), cluster.Clients["a"], twin, $"seed {seed}: the copy after the broken link");
+    }
+}
+
+public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSpecs(output)
+{
+    protected override string? Postgres() => null;
+
+    [Fact]
+    public Task Migrates_train_from_a_to_b_sqlite() => A_process_moves_to_b_and_continues_there_like_an_uninterrupted_run();
+
+    [Fact]
+    public Task A_killed_target_rolls_back_sqlite() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
+
+    [Fact]
+    public Task A_killed_source_engine_ends_with_one_copy_sqlite() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
+
+    [Fact]
+    public Task A_broken_link_resumes_the_transfer_sqlite() => A_link_broken_mid_transfer_resends_only_unconfirmed_frames(TestSeed.Fresh());
+}
+
+public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
+    : MigrationSpecs(output), IClassFixture<PostgresJournalSpecs.Server>
+{
+    protected override string? Postgres() => server.Cluster.ConnectionString;
+
+    [PostgresFact]
+    public Task Migrates_train_from_a_to_b_postgres() => A_process_moves_to_b_and_continues_there_like_an_uninterrupted_run();
+
+    [PostgresFact]
+    public Task A_killed_target_rolls_back_postgres() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
+
+    [PostgresFact]
+    public Task A_killed_source_engine_ends_with_one_copy_postgres() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
+}
