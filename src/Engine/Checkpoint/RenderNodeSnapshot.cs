@@ -18,8 +18,8 @@ public static class RenderNodeScanner
 {
     private const int MaxRetries = 8;
 
-    /// <summary>The first array sizes tried; the kernel says how many it has when they are too small.</summary>
-    private const int FirstHandles = 64, FirstMappings = 4;
+    /// <summary>The first array sizes tried (CRIU's plugin starts with 8); the kernel says how many it has when they are too small.</summary>
+    private const int FirstHandles = 8, FirstMappings = 2;
 
     public static RenderNodeSnapshot Scan(IGpuDriver driver, IRenderNode node, uint gpuId)
     {

@@ -74,6 +74,10 @@ public sealed class KfdEmulationSpecs : IDisposable
         Assert.All(run.Requests.Keys, r => Assert.Contains(AbiCatalog.Ioctls, v => v.Value == r && !AbiCatalog.IsProposal(v.Origin)));
         foreach (var wanted in new[] { KfdIoctls.GetVersion, KfdIoctls.CriuOp, DrmIoctls.AmdgpuGemListHandles, DrmIoctls.AmdgpuGemOp, DrmIoctls.AmdgpuGemMmap, DrmIoctls.PrimeHandleToFd })
             Assert.True(run.Requests.ContainsKey(wanted), $"request 0x{wanted:x8} never reached the kernel");
+        // Every render file has more handles, and some BOs more mappings, than the first arrays hold: each list was asked again.
+        var renderBos = kfdReader.FilesOf(ImageFileKind.RenderNode).Sum(f => kfdReader.Read(f, CriuRenderNode.Parser).BoEntries.Count);
+        Assert.Equal(2 * 2, run.Requests[DrmIoctls.AmdgpuGemListHandles]);
+        Assert.True(run.Requests[DrmIoctls.AmdgpuGemOp] > renderBos, $"{because}: {run.Requests[DrmIoctls.AmdgpuGemOp]} GEM_OPs for {renderBos} BOs: no mapping list was asked again");
 
         // The kfd image restores on the simulator path, and the restored process continues as the original does.
         var (restoreRc, restoreOut, restoreErr) = Sim("restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore"));

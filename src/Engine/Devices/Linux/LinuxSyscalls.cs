@@ -9,7 +9,7 @@ internal static unsafe partial class LinuxSyscalls
     private const long SysPidfdOpen = 434, SysPidfdGetfd = 438;
     private static readonly long SysKcmp = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 272 : 312;
     private const int KcmpFile = 0;
-    public const int PtraceCont = 7, PtraceSeize = 0x4206, PtraceListen = 0x4208;
+    public const int PtraceCont = 7, PtraceDetach = 17, PtraceSeize = 0x4206, PtraceInterrupt = 0x4207, PtraceListen = 0x4208;
     public const int WNoHang = 1, WAll = 0x40000000;
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]

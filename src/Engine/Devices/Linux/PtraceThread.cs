@@ -6,11 +6,11 @@ namespace Gpuckpt.Engine.Devices.Linux;
 /// The thread that may issue KFD CRIU ops on another process's /dev/kfd file. KFD takes an ioctl on a KFD file only
 /// from the process that opened it, or, for the CRIU ops, from that process's ptrace parent, and the parent is the
 /// tracing task (thread) itself. So one dedicated thread seizes the target (PTRACE_SEIZE: traced, not stopped) and runs
-/// every op; signals the target receives meanwhile are passed on; when the thread ends the kernel detaches it.
+/// every op; signals the target receives meanwhile are passed on; at the end the thread detaches it and exits.
 /// </summary>
 internal sealed class PtraceThread : IDisposable
 {
-    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50), DetachWait = TimeSpan.FromSeconds(5);
     private readonly BlockingCollection<Action> _work = new();
     private readonly Thread _thread;
     private readonly uint _pid;
@@ -78,6 +78,28 @@ internal sealed class PtraceThread : IDisposable
             if (_work.TryTake(out var work, Tick)) work();
             if (tracing) tracing = PassOnStops();
         }
+        if (tracing) Detach();
+    }
+
+    /// <summary>
+    /// PTRACE_DETACH needs the target in a ptrace stop: interrupt it and detach once it has stopped (passing on a
+    /// signal it stopped for). The stop is awaited by retrying the detach, not by waiting for its status, which
+    /// another thread of this process may reap first when the target is also its child. Done before Dispose returns,
+    /// so the target can be seized again at once; should it never stop, the thread's exit detaches it.
+    /// </summary>
+    private void Detach()
+    {
+        if (LinuxSyscalls.Ptrace(LinuxSyscalls.PtraceInterrupt, _pid) != 0) return; // gone already
+        var signal = 0;
+        var deadline = Environment.TickCount64 + (long)DetachWait.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline)
+        {
+            var rc = LinuxSyscalls.WaitPid(_pid, out var status, LinuxSyscalls.WNoHang | LinuxSyscalls.WAll);
+            if (rc > 0 && (status & 0x7f) != 0x7f) return; // exited: nothing to detach
+            if (rc > 0 && (status >> 16) == 0) signal = (status >> 8) & 0xff;
+            if (LinuxSyscalls.Ptrace(LinuxSyscalls.PtraceDetach, _pid, signal) == 0 || LinuxSyscalls.LastErrno != Errno.ESRCH) return;
+            Thread.Sleep(1); // not stopped yet
+        }
     }
 
     /// <summary>A seized target that stops for a signal waits for its tracer: let it go on as it would untraced.</summary>
@@ -111,7 +133,7 @@ internal sealed class PtraceThread : IDisposable
         return null;
     }
 
-    /// <summary>Ends the thread; the kernel detaches the target when its tracer exits.</summary>
+    /// <summary>Detaches the target and ends the thread.</summary>
     public void Dispose()
     {
         _work.CompleteAdding();
