@@ -82,14 +82,22 @@ public static class CheckpointCapture
     /// </summary>
     private static uint[] KfdHandles(KfdSnapshot snapshot, ulong?[] inodes, IReadOnlyList<RenderNodeSnapshot> nodes)
     {
+        // Indexed once (a process may hold 100 000 BOs): the handle of the first render BO of each dmabuf, on the BO's
+        // own GPU first, else on any GPU, in the nodes' order.
+        var onGpu = new Dictionary<(uint GpuId, ulong Inode), uint>();
+        var anywhere = new Dictionary<ulong, uint>();
+        foreach (var node in nodes)
+        foreach (var bo in node.Bos)
+        {
+            onGpu.TryAdd((node.GpuId, bo.DmabufInode), bo.Handle);
+            anywhere.TryAdd(bo.DmabufInode, bo.Handle);
+        }
         var handles = new uint[snapshot.Bos.Length];
         for (var i = 0; i < handles.Length; i++)
         {
             handles[i] = CaptureMessages.NoHandle;
             if (inodes[i] is not { } inode) continue;
-            var holder = nodes.OrderBy(n => n.GpuId == snapshot.Bos[i].gpu_id ? 0 : 1)
-                .SelectMany(n => n.Bos).FirstOrDefault(b => b.DmabufInode == inode);
-            if (holder is not null) handles[i] = holder.Handle;
+            if (onGpu.TryGetValue((snapshot.Bos[i].gpu_id, inode), out var handle) || anywhere.TryGetValue(inode, out handle)) handles[i] = handle;
         }
         return handles;
     }
