@@ -16,7 +16,8 @@ internal sealed class TestCluster : IAsyncDisposable
     private readonly string? _postgres;
     private readonly string _conf;
 
-    public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null)
+    /// <param name="gpus">GPUs of each node's simulator (default: 2 each).</param>
+    public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null, int[]? gpus = null)
     {
         _postgres = postgres;
         Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
@@ -45,7 +46,7 @@ internal sealed class TestCluster : IAsyncDisposable
             var name = Names[i];
             Directory.CreateDirectory(StateDir(name));
             // a and b number their GPUs alike only by chance of the seed: the target maps them (TopologyMatcher).
-            Simulators[name] = SimulatorProcess.Start(Path.Combine(Dir, $"sim-{name}.sock"), gpus: 2, idSeed: (uint)(7 * i));
+            Simulators[name] = SimulatorProcess.Start(Path.Combine(Dir, $"sim-{name}.sock"), gpus: gpus?[i] ?? 2, idSeed: (uint)(7 * i));
             Clients[name] = SimulatorClient.Connect(Simulators[name].SocketPath);
         }
     }
