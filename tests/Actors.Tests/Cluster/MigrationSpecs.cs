@@ -38,7 +38,8 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
     /// <summary>The JSON line of a --json run's stdout.</summary>
     private static JsonElement Json(GpuckptProcess.Result result) =>
-        JsonDocument.Parse(result.Stdout.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
+        JsonDocument.Parse(result.Stdout.Split('\n').LastOrDefault(l => l.StartsWith('{'))
+                           ?? throw new Xunit.Sdk.XunitException($"no JSON line from gpuckpt: {result}")).RootElement;
 
     private static bool Empty(string dir) => !Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any();
 
