@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Persistence;
 using Gpuckpt.Actors.Copy;
 using Gpuckpt.Engine.Copy;
@@ -181,6 +182,8 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     {
         if (_step is not { } step || step.Id != timeout.Id) return;
         step.TimedOut = true;
+        Context.GetLogger().Warning("job {0}: step {1} timed out after {2:0.#} s; cancelled, waiting for it to stop",
+            JobId, step.Name, Settings.OpTimeout.TotalSeconds);
         step.Cancel.Cancel();
         Timers.StartSingleTimer(("grace", step.Id), new StepGraceOver(step.Id), Settings.StepCancelGrace);
     }

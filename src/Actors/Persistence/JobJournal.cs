@@ -20,12 +20,26 @@ public sealed class JobJournal
     private readonly ICurrentEventsByPersistenceIdQuery _events;
     private readonly IMaterializer _materializer;
 
-    public JobJournal(ActorSystem system)
+    private JobJournal(ActorSystem system)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(JournalConfig.QueryPluginId);
         _ids = journal;
         _events = journal;
         _materializer = system.Materializer();
+    }
+
+    /// <summary>
+    /// The read journal of <paramref name="system"/>, once its write journal has started. The SQL read journal gives
+    /// the write journal only 5 s to initialize (tables, connection), which a busy host can exceed: wait for it first,
+    /// for gpuckpt.jobs.journal-start-timeout, through a replay of nothing (the journal stashes it until it is ready).
+    /// </summary>
+    public static async Task<JobJournal> OpenAsync(ActorSystem system)
+    {
+        var timeout = system.Settings.Config.GetTimeSpan("gpuckpt.jobs.journal-start-timeout", TimeSpan.FromMinutes(2));
+        var writer = Akka.Persistence.Persistence.Instance.Apply(system).JournalFor(JournalConfig.JournalPluginId);
+        Func<IActorRef, object> replayNothing = replyTo => new Akka.Persistence.ReplayMessages(0, 0, 0, "gpuckpt-journal-started", replyTo);
+        await writer.Ask<Akka.Persistence.RecoverySuccess>(replayNothing, timeout, CancellationToken.None).ConfigureAwait(false);
+        return new JobJournal(system);
     }
 
     /// <summary>Every persistence id in the journal, ordered by id, with its last stored event.</summary>

@@ -55,7 +55,7 @@ public static class JobsCommand
         var system = ActorSystem.Create("gpuckpt-jobs", config);
         try
         {
-            var journal = new JobJournal(system);
+            var journal = await JobJournal.OpenAsync(system);
             var jobs = new List<JobInfo>();
             foreach (var entry in await journal.ListAsync())
             {

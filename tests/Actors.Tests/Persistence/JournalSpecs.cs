@@ -75,7 +75,7 @@ public abstract class JournalSpecs : IAsyncLifetime
         Assert.True(serializers.SequenceEqual([HyperionSerializerId]),
             Because($"events and snapshot stored by serializers [{string.Join(", ", serializers)}], expected Hyperion's {HyperionSerializerId}"));
 
-        var journal = new JobJournal(second);
+        var journal = await JobJournal.OpenAsync(second);
         var trimmed = await journal.EventsAsync(id, 0L, before.Length);
         Assert.True(trimmed.Count == 0, Because($"{trimmed.Count} events up to the snapshot are still in the journal"));
         var kept = await journal.EventsAsync(id, before.Length + 1L, long.MaxValue);
@@ -105,7 +105,7 @@ public abstract class JournalSpecs : IAsyncLifetime
         }
         await Kill(first);
 
-        var listed = await new JobJournal(Start()).ListAsync();
+        var listed = await (await JobJournal.OpenAsync(Start())).ListAsync();
         foreach (var (id, values) in expected)
         {
             var entry = listed.SingleOrDefault(e => e.PersistenceId == id);
