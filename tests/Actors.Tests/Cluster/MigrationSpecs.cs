@@ -202,7 +202,9 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
     protected async Task A_link_broken_mid_transfer_resends_only_unconfirmed_frames(int seed)
     {
-        await using var cluster = new TestCluster(3, Postgres(), proxied: "b");
+        // Each node sends over its own connection, so that a's frames to b cross the proxy in front of b (with passive
+        // connections a could answer over the one b opened to a).
+        await using var cluster = new TestCluster(3, Postgres(), "akka.remote.use-passive-connections = off", proxied: "b");
         await cluster.StartAll();
         var (pid, twin) = Spawn(cluster, (ulong)seed);
         // The link breaks once somewhere in the first three quarters of the image's bytes.
