@@ -224,6 +224,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     }
 }
 
+[Collection(nameof(NodesCollection))]
 public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSpecs(output)
 {
     protected override string? Postgres() => null;
@@ -244,6 +245,7 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_broken_link_resumes_the_transfer_sqlite() => A_link_broken_mid_transfer_resends_only_unconfirmed_frames(TestSeed.Fresh());
 }
 
+[Collection(nameof(NodesCollection))]
 public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
     : MigrationSpecs(output), IClassFixture<PostgresJournalSpecs.Server>
 {
