@@ -22,6 +22,10 @@ public sealed class Arguments
     public ulong U64(string name, ulong fallback) =>
         _values.TryGetValue(name, out var v) ? ulong.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
+    public string String(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
+
+    public bool Has(string name) => _values.ContainsKey(name);
+
     public int Int(string name, int fallback) =>
         _values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 }

@@ -9,6 +9,13 @@ internal sealed class Continue : INoSerializationVerificationNeeded
     private Continue() { }
 }
 
+/// <summary>Journal the progress events queued so far.</summary>
+internal sealed class FlushProgress : INoSerializationVerificationNeeded
+{
+    public static readonly FlushProgress Instance = new();
+    private FlushProgress() { }
+}
+
 /// <summary>A step of a job failed: its task threw, or it timed out and was cancelled.</summary>
 public sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
 
@@ -26,3 +33,12 @@ public sealed record JobEnded(string JobId);
 
 /// <summary>A job tells its parent why it is about to die (a handler threw, the journal failed).</summary>
 public sealed record JobCrashed(string JobId, string Reason);
+
+/// <summary>What a job publishes on the event stream while it runs (progress views listen).</summary>
+public interface IJobProgress;
+
+/// <summary>How long one phase of a job took (pause, capture, copy, commit, unpause; verify, device state, passes, contents, resume).</summary>
+public sealed record PhaseTime(string Phase, double Seconds);
+
+/// <summary>Job <paramref name="JobId"/> entered <paramref name="Phase"/>; <paramref name="Done"/> are the phases behind it.</summary>
+public sealed record JobPhaseStarted(string JobId, string Phase, IReadOnlyList<PhaseTime> Done) : IJobProgress;

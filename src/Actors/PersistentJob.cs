@@ -2,8 +2,6 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
-using Gpuckpt.Actors.Copy;
-using Gpuckpt.Engine.Copy;
 
 namespace Gpuckpt.Actors;
 
@@ -31,14 +29,13 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     where TState : class, IJobState<TEvent>, new()
     where TEvent : class
 {
-    private readonly HashSet<IActorRef> _devices = [];
-    private readonly List<BoMappingTable> _tables = [];
+    private readonly List<PhaseTime> _phases = [];
+    private readonly List<TEvent> _progress = [];
+    private string? _phase;
+    private TimeSpan _phaseStart;
     private Step? _step;
     private long _stepIds;
     private long _eventsSinceSnapshot;
-    private string? _copyFailure;
-    private Action<ChunkLanded>? _landed;
-    private Action<string?>? _copiesDone;
 
     protected PersistentJob(string jobId, EngineSettings settings, IActorRef replyTo)
     {
@@ -56,6 +53,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
             Self.Tell(Continue.Instance);
         });
         Command<Continue>(_ => Next());
+        Command<FlushProgress>(_ => WriteProgress());
         Command<StepDone>(OnStepDone);
         Command<StepTimedOut>(OnStepTimedOut);
         Command<StepGraceOver>(OnStepGraceOver);
@@ -64,10 +62,6 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
             DeleteMessages(s.Metadata.SequenceNr);
             DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
         });
-        Command<ChunkLanded>(l => _landed?.Invoke(l));
-        Command<DeviceCopied>(_ => DeviceFinished(Sender, null));
-        Command<DeviceCopyFailed>(f => DeviceFinished(Sender, f.Reason));
-        Command<Terminated>(t => DeviceFinished(t.ActorRef, $"{Uri.UnescapeDataString(t.ActorRef.Path.Name)} stopped unexpectedly"));
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
@@ -92,6 +86,25 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     /// <summary>Decides the next step from what the journal says is done.</summary>
     protected abstract void Next();
 
+    /// <summary>Ends the current phase and starts <paramref name="name"/>, telling progress views (what the user waits for, timed).</summary>
+    protected void BeginPhase(string name)
+    {
+        if (_phase == name) return;
+        EndPhase();
+        _phase = name;
+        _phaseStart = Clock.Elapsed;
+        Context.System.EventStream.Publish(new JobPhaseStarted(JobId, name, _phases.ToArray()));
+    }
+
+    /// <summary>Ends the current phase; the phases so far with their times.</summary>
+    protected IReadOnlyList<PhaseTime> EndPhase()
+    {
+        if (_phase is not null) _phases.Add(new PhaseTime(_phase, (Clock.Elapsed - _phaseStart).TotalSeconds));
+        _phase = null;
+        // A plain array: messages and events carry no compiler-made collection types (the serializer refuses those).
+        return _phases.ToArray();
+    }
+
     /// <summary>The failure this job answers with when it cannot go on at all (its journal cannot be read).</summary>
     protected abstract object FailureOutcome(string reason);
 
@@ -110,18 +123,45 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
         then?.Invoke();
     });
 
-    /// <summary>Journals a progress event without holding up other messages (chunks landing); applied once durable.</summary>
-    protected void RecordProgress(TEvent e) => PersistAsync(e, ev =>
+    /// <summary>Journals several events in one write (one fsync of the journal), applies them, then does <paramref name="then"/>.</summary>
+    protected void Record(IReadOnlyList<TEvent> events, Action then)
+    {
+        var left = events.Count;
+        PersistAll(events, ev =>
+        {
+            State.Apply(ev);
+            Counted();
+            if (--left == 0) then();
+        });
+    }
+
+    /// <summary>Journals a record of what happened without holding up what follows (nothing waits on it being durable).</summary>
+    protected void RecordAfter(TEvent e) => PersistAsync(e, ev =>
     {
         State.Apply(ev);
         Counted();
     });
 
-    /// <summary>Several progress events written together: one journal round trip for the batch.</summary>
-    protected void RecordProgress(IReadOnlyList<TEvent> events)
+    /// <summary>
+    /// Queues a progress event (a chunk landed); queued events are journalled together, one write for up to
+    /// <see cref="EngineSettings.JournalBatch"/> of them or after <see cref="EngineSettings.JournalFlush"/>, so persisting
+    /// progress costs little. One not yet written when the engine dies is only work to redo (its chunk is copied again).
+    /// </summary>
+    protected void QueueProgress(TEvent e)
     {
-        if (events.Count == 0) return;
-        PersistAllAsync(events, ev =>
+        _progress.Add(e);
+        if (_progress.Count >= Settings.JournalBatch) WriteProgress();
+        else if (_progress.Count == 1) Timers.StartSingleTimer(nameof(FlushProgress), FlushProgress.Instance, Settings.JournalFlush);
+    }
+
+    /// <summary>Journals the queued progress events now (before a step that needs them, such as a commit).</summary>
+    protected void WriteProgress()
+    {
+        Timers.Cancel(nameof(FlushProgress));
+        if (_progress.Count == 0) return;
+        var batch = _progress.ToArray();
+        _progress.Clear();
+        PersistAllAsync(batch, ev =>
         {
             State.Apply(ev);
             Counted();
@@ -235,57 +275,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     protected override void PostStop()
     {
         _step?.Cancel.Cancel();
-        DisposeTables();
         base.PostStop();
-    }
-
-    /// <summary>
-    /// Starts one device actor per device. <paramref name="landed"/> is told of every chunk in place, then
-    /// <paramref name="done"/> once, with null or the first failure, after every device has stopped.
-    /// </summary>
-    protected void StartCopies(
-        IEnumerable<(DeviceContents Device, IReadOnlyList<CopyChunk> Chunks, BoMappingTable Table, Func<CopyChunk, CancellationToken, Task<ulong>> Copy)> devices,
-        Action<ChunkLanded> landed, Action<string?> done)
-    {
-        _copyFailure = null;
-        _landed = landed;
-        _copiesDone = done;
-        foreach (var (device, chunks, table, copy) in devices)
-        {
-            _tables.Add(table);
-            var actor = Context.ActorOf(DeviceCopyActor.Props(device.Device, chunks, copy, Settings.WorkersPerDevice),
-                Uri.EscapeDataString(device.Device.Replace(' ', '-')));
-            Context.Watch(actor);
-            _devices.Add(actor);
-        }
-        if (_devices.Count == 0) CopiesFinished();
-    }
-
-    private void DeviceFinished(IActorRef device, string? failure)
-    {
-        if (!_devices.Remove(device)) return;
-        Context.Unwatch(device);
-        if (failure is not null && _copyFailure is null)
-        {
-            _copyFailure = failure;
-            foreach (var other in _devices) other.Tell(AbortCopy.Instance);
-        }
-        if (_devices.Count == 0) CopiesFinished();
-    }
-
-    private void CopiesFinished()
-    {
-        DisposeTables();
-        var done = _copiesDone;
-        _landed = null;
-        _copiesDone = null;
-        done?.Invoke(_copyFailure);
-    }
-
-    private void DisposeTables()
-    {
-        foreach (var table in _tables) table.Dispose();
-        _tables.Clear();
     }
 
     private sealed class Step(long id, string name, CancellationTokenSource cancel, Action<object> then, Action<StepFailed> failed)

@@ -26,6 +26,16 @@ public static class Cli
 
     public static void PrintJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
 
+    /// <summary>Phases as JSON: name → seconds, in the order they ran.</summary>
+    public static IReadOnlyList<object> Phases(IReadOnlyList<Actors.PhaseTime>? phases) =>
+        [.. (phases ?? []).Select(p => new { phase = p.Phase, seconds = p.Seconds })];
+
+    /// <summary>"pause 0.01 s, capture 0.20 s, copy 0.80 s (1.31 GB/s), …": the rate is over the copy phase's wall time.</summary>
+    public static string DescribePhases(IReadOnlyList<Actors.PhaseTime>? phases, long bytes, string copyPhase) =>
+        "phases: " + string.Join(", ", (phases ?? []).Select(p => p.Phase == copyPhase && p.Seconds > 0
+            ? $"{p.Phase} {p.Seconds:F2} s ({bytes / p.Seconds / 1e9:F2} GB/s)"
+            : $"{p.Phase} {p.Seconds:F2} s"));
+
     /// <summary>True when a person is watching: progress bars go to the terminal, never into --json output.</summary>
     public static bool Interactive(bool json) => !json && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
 

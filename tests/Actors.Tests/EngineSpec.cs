@@ -27,10 +27,12 @@ public abstract class EngineSpec : Akka.TestKit.Xunit2.TestKit
     protected EngineSpec(ITestOutputHelper output, string? extra = null)
         : base(EngineConfig.Load(overrides: extra is null ? TestOverrides : TestOverrides + "\n" + extra), "engine-spec", output)
     {
+        Out = output;
         Settings = EngineSettings.From(Sys.Settings.Config);
         Pool = new ChunkPool(Settings.ChunkSize, Settings.PoolChunks);
     }
 
+    protected ITestOutputHelper Out { get; }
     protected EngineSettings Settings { get; }
     protected ChunkPool Pool { get; }
 

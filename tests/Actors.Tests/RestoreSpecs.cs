@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpuckpt.Actors.Copy;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
@@ -48,34 +49,88 @@ public class RestoreSpecs(ITestOutputHelper output) : EngineSpec(output)
                            {"gpu":0,"import":"render:0","mappings":[{"offset":0,"size":8192},{"offset":8192,"size":4096}]}],
              "links":[{"target":"kfd:0","inputs":["render:1"]},{"target":"render:0","inputs":["kfd:1"]}]}
             """;
+        var passes = CreateTestProbe();
+        Sys.EventStream.Subscribe(passes.Ref, typeof(RenderBoPassed));
+
         var summary = await ContinuationHolds(source, target, new WorkloadRequest(null, 41, SpecJson: spec), 41);
-        Assert.True(summary.RenderPasses >= 2, $"restored in {summary.RenderPasses} pass(es)");
+
+        Assert.Equal(2, summary.RenderPasses);
+        var answers = new List<RenderBoPassed>();
+        while (passes.HasMessages) answers.Add(passes.ExpectMsg<RenderBoPassed>(TimeSpan.Zero));
+        foreach (var a in answers) Out.WriteLine($"pass {a.Pass}: {a.Actor}: {(a.Restored ? "restored" : $"skipped, waits for {a.WaitsFor}")} ({a.Bo})");
+        // The import's own BO actor answers: skipped in pass 1 (its exporter's dmabuf does not exist yet), restored in pass 2.
+        var import = answers.Where(a => !a.Restored).Select(a => a.Actor).Single();
+        Assert.Equal([(1, false), (2, true)], answers.Where(a => a.Actor == import).Select(a => (a.Pass, a.Restored)));
+        Assert.Contains("render BO handle", answers.First(a => a.Actor == import).WaitsFor);
+        Assert.All(answers.Where(a => a.Actor != import), a => Assert.Equal((1, true), (a.Pass, a.Restored)));
     }
 
     [Fact]
-    public async Task A_corrupted_image_is_refused_before_anything_is_created_on_the_device()
+    public async Task A_restore_reads_each_content_byte_of_the_image_once()
+    {
+        using var node = new SimNode(gpus: 2);
+        using var images = new TempDir();
+        var pid = node.Client.Spawn(WorkloadRequest.Named("train", 71, sizeBytes: 16UL << 20));
+        await Checkpoint(node.Client, pid, images.Path, leaveRunning: true);
+
+        var restored = await Restore(node.Client, images.Path);
+
+        Out.WriteLine($"content bytes {restored.Bytes}, read {restored.ContentBytesRead} (x{restored.ReadsPerContentByte:F3}); metadata read {restored.MetadataBytesRead}");
+        // train's contents are random, so no chunk was a hole skipped unread: every byte read exactly once.
+        Assert.Equal(restored.Bytes, restored.ContentBytesRead);
+        Assert.True(restored.MetadataBytesRead < restored.Bytes / 100, $"{restored.MetadataBytesRead} bytes of metadata read");
+    }
+
+    [Fact]
+    public async Task Corrupted_metadata_is_refused_before_anything_is_created_on_the_device()
     {
         using var node = new SimNode(gpus: 2);
         using var images = new TempDir();
         var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 51));
         await Checkpoint(node.Client, pid, images.Path, leaveRunning: true);
-        var pages = Directory.GetFiles(images.Path, "amdgpu-pages-*.img").First();
-        using (var file = File.Open(pages, FileMode.Open, FileAccess.ReadWrite))
-        {
-            file.Position = 8 + 4100;
-            var b = file.ReadByte();
-            file.Position = 8 + 4100;
-            file.WriteByte((byte)(b ^ 0x20));
-        }
+        var kfd = Directory.GetFiles(images.Path, "amdgpu-kfd-*.img").Single();
+        FlipBit(kfd, 8 + 3);
         var before = node.Client.Spawn(WorkloadRequest.Named("tiny", 52));
 
         Jobs(node.Client).Tell(new RestoreRequest(images.Path), TestActor);
         var failed = await ExpectMsgAsync<RestoreFailed>(JobTimeout);
 
-        Assert.Contains(Path.GetFileName(pages), failed.Reason);
+        Assert.Contains(Path.GetFileName(kfd), failed.Reason);
         Assert.Contains("verify", failed.Reason);
         // Pids are handed out in order: the next one proves no restore target was ever created.
         Assert.Equal(before + 1, node.Client.Spawn(WorkloadRequest.Named("tiny", 53)));
+    }
+
+    [Fact]
+    public async Task Corrupted_contents_roll_the_process_back_and_it_is_never_resumed()
+    {
+        using var node = new SimNode(gpus: 2);
+        using var images = new TempDir();
+        var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 54));
+        await Checkpoint(node.Client, pid, images.Path, leaveRunning: true);
+        var pages = Directory.GetFiles(images.Path, "amdgpu-pages-*.img").First();
+        FlipBit(pages, 8 + 4100);
+        var before = node.Client.Spawn(WorkloadRequest.Named("tiny", 55));
+
+        Jobs(node.Client).Tell(new RestoreRequest(images.Path), TestActor);
+        var failed = await ExpectMsgAsync<RestoreFailed>(JobTimeout);
+
+        Out.WriteLine(failed.Reason);
+        Assert.Contains(Path.GetFileName(pages), failed.Reason);
+        Assert.Contains("checksum mismatch", failed.Reason);
+        Assert.Contains("contents", failed.Reason);
+        // The process built for the restore (the next pid) was discarded, never resumed.
+        var error = Assert.Throws<Engine.Devices.DriverException>(() => node.Client.State(before + 1));
+        Assert.Equal(Engine.Devices.Errno.ESRCH, error.ErrorNumber);
+    }
+
+    private static void FlipBit(string path, long offset)
+    {
+        using var file = File.Open(path, FileMode.Open, FileAccess.ReadWrite);
+        file.Position = offset;
+        var b = file.ReadByte();
+        file.Position = offset;
+        file.WriteByte((byte)(b ^ 0x20));
     }
 
     [Fact]

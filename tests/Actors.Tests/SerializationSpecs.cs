@@ -18,7 +18,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
     private static readonly Type[] Protocols =
     [
         typeof(ICheckpointMessage), typeof(IRestoreMessage), typeof(ICopyMessage), typeof(ICheckpointEvent), typeof(IRestoreEvent),
-        typeof(IJobsMessage), typeof(IClusterMessage), typeof(IMigrationMessage), typeof(IMigrationEvent), typeof(ITargetEvent),
+        typeof(IJobsMessage), typeof(IClusterMessage), typeof(IMigrationMessage), typeof(IMigrationEvent), typeof(ITargetEvent), typeof(IJobProgress),
     ];
 
     private static readonly GpuNode Gpu = new() { GpuId = 0x83dc, DrmRenderMinor = 129, SimdCount = 416, VramSize = 64UL << 30, HiveId = 0xfeed, IoLinks = new[] { new IoLink(11, 2) } };
@@ -84,19 +84,18 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new RestoreRequest("/img", "rest-0123456789ab"),
         new RestoreCompleted(Restored),
         new RestoreFailed("/img", "verify: amdgpu-pages-1-0010.img: offset 8: checksum mismatch"),
-        RequestWork.Instance,
-        NoMoreWork.Instance,
         AbortCopy.Instance,
-        new CopyChunkWork(17),
-        new ChunkCopied(17, 4 << 20, 0xfeedface_cafebeefUL),
         new ChunkLanded("GPU 0x10", 17, 0xfeedface_cafebeefUL),
+        new ActorStartedAt("/user/jobs/ckpt-0123456789ab/GPU-0x10/bo-17"),
+        new RenderBoPassed(2, "render BO handle 5 on GPU 0x10", true, null, "/user/jobs/rest-1/renderD128/bo-5"),
         new ResumeJob("ckpt-0123456789ab"),
+        new JobPhaseStarted("ckpt-0123456789ab", "copy", new[] { new PhaseTime("pause", 0.01), new PhaseTime("capture", 0.2) }),
         new JobUnknown("ckpt-0123456789ab"),
         new RestoreJobUnknown("rest-0123456789ab"),
         new CheckpointStarted("ckpt-1", new CheckpointRequest(1, "/img", false, "ckpt-1"), "sim:/run/s.sock", 4 << 20, "abc"),
         new PauseIntended(),
         new ProcessPaused(2, 300, 7, 65536),
-        new ChunkSaved("GPU 0x10", 0, 5L << 32, 4 << 20, 0x0123456789abcdefUL),
+        new ChunkSaved("GPU 0x10", 0, 5L << 32, 4 << 20, 0x0123456789abcdefUL, 12, 411),
         new ImageCommitted(5L << 32, 300, 4),
         new UnpauseIntended(),
         new ProcessUnpaused(),
@@ -110,14 +109,13 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new ResumeIntended(1001, Restored),
         new ProcessResumed(1001),
         new RestoreFinished(new RestoreFailed("/img", "verify: bad")),
-        new ChunkFailed(17, "EFAULT"),
-        new DeviceProgress("GPU 0x10", 1L << 32, 3L << 32, 3),
+        new DeviceProgress("GPU 0x10", 1L << 32, 3L << 32, 3, 100, 400),
         new DeviceCopied("renderD128", 1L << 31, 0.5),
         new DeviceCopyFailed("renderD128", "aborted"),
     ];
 
-    private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false);
-    private static readonly RestoreSummary Restored = new("rest-1", 1001, "/img", 1L << 33, 12, 3, 2, 4.5, new Dictionary<string, string> { ["0x10"] = "0x83dc" });
+    private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false, 0.4, new[] { new PhaseTime("copy", 10.5) });
+    private static readonly RestoreSummary Restored = new("rest-1", 1001, "/img", 1L << 33, 12, 3, 2, 4.5, new Dictionary<string, string> { ["0x10"] = "0x83dc" }, 1L << 33, 65536);
 
     [Fact]
     public void A_checkpoint_snapshot_round_trips_with_its_chunks()

@@ -23,15 +23,16 @@ internal static class CheckpointImage
             Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
             foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
             var files = new Dictionary<string, PageFile[]>();
-            var remaining = new Dictionary<string, IReadOnlyList<CopyChunk>>();
+            var remaining = new Dictionary<string, IReadOnlyList<int>>();
             foreach (var device in process.Devices)
             {
                 cancel.ThrowIfCancellationRequested();
                 var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
                 files[device.Device] = pages;
-                remaining[device.Device] = device.Chunks
-                    .Where(c => !(saved.TryGetValue($"{device.Device}|{c.FileIndex}|{c.FileOffset}", out var s)
-                                  && s.Length == c.Length && pages[c.FileIndex].Adopt(c.FileOffset, c.Length, s.Checksum)))
+                // A journalled chunk is adopted only if its bytes still hash to what was journalled; else it is copied again.
+                remaining[device.Device] = Enumerable.Range(0, device.Chunks.Count)
+                    .Where(i => !(saved.TryGetValue(ChunkSaved.KeyOf(device.Device, device.Chunks[i]), out var s)
+                                  && s.Length == device.Chunks[i].Length && pages[device.Chunks[i].FileIndex].Adopt(device.Chunks[i].FileOffset, s.Length, s.Checksum)))
                     .ToList();
             }
             return new Captured(process, files, remaining);

@@ -15,11 +15,10 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// image instead of copying them again, and issues UNPAUSE exactly once. Any failure marks the image failed and
 /// unpauses the process.
 /// </summary>
-public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheckpointEvent>
+public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpointEvent>
 {
     private readonly CheckpointRequest? _request;
     private readonly IGpuDriver _driver;
-    private readonly ChunkPool _pool;
     private readonly Stopwatch _pauseClock = new();
     private IKfdFile? _kfd;
     private ImageWriter? _writer;
@@ -28,11 +27,10 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
-        : base(jobId, settings, replyTo)
+        : base(jobId, settings, pool, replyTo)
     {
         _request = request;
         _driver = driver;
-        _pool = pool;
     }
 
     public override string PersistenceId => $"checkpoint-{JobId}";
@@ -63,7 +61,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         if (State.Started is null)
         {
             if (_request is null) Reply(new JobUnknown(JobId));
-            else Record(new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), Next);
+            else Record([new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), new PauseIntended()], Next);
             return;
         }
         if (State.Failing is not null)
@@ -89,17 +87,20 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
             return;
         }
         _pauseClock.Stop();
-        var committed = State.Committed;
-        Finish(new CheckpointCompleted(new CheckpointSummary(
-            JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
-            Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds)));
+        Finish(Completion()!);
     }
+
+    /// <summary>The summary of a committed checkpoint, from the journal and the clocks.</summary>
+    private CheckpointCompleted? Completion() => State.Committed is not { } committed ? null : new CheckpointCompleted(new CheckpointSummary(
+        JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
+        Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase()));
 
     /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
     private void Pause()
     {
         var started = Started;
         var driver = _driver;
+        BeginPhase("pause");
         RunStep<object>("pause", _ =>
         {
             var writer = CheckpointImage.Open(started, driver);
@@ -135,7 +136,9 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
             _pauseClock.Start();
             CrashPoints.Hit("paused");
             var info = paused.Info;
-            Record(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize), () => Capture(info));
+            // What PROCESS_INFO said is a record, not an intent: the capture need not wait for it (a restart repeats PROCESS_INFO).
+            RecordAfter(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize));
+            Capture(info);
         }, Fail);
     }
 
@@ -146,19 +149,15 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var driver = _driver;
         var chunkSize = Started.ChunkSize;
         var saved = State.Chunks;
+        BeginPhase("capture");
         RunStep("capture", cancel => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved, cancel), captured =>
         {
             _captured = captured;
             CrashPoints.Hit("captured");
-            var pool = _pool;
-            StartCopies(captured.Process.Devices.Select(device =>
-            {
-                var bos = device.Bos;
-                var chunks = captured.Remaining[device.Device];
-                var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: false));
-                IReadOnlyList<IChunkSink> sinks = captured.Files[device.Device];
-                return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.SaveAsync(chunk, table, sinks, pool, ct)));
-            }).ToList(), Landed, failure =>
+            BeginPhase("copy");
+            StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
+                device, captured.Remaining[device.Device], captured.Files[device.Device], null,
+                bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false)))], Landed, failure =>
             {
                 if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
                 else Commit();
@@ -166,14 +165,16 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         }, Fail);
     }
 
-    private void Landed(ChunkLanded landed)
+    private void Landed(DeviceWork work, ChunkLanded landed)
     {
-        var chunk = _captured!.Remaining[landed.Device][landed.ChunkIndex];
+        var plan = work.Plan;
+        var chunk = plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("chunk");
-        RecordProgress(new ChunkSaved(landed.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum));
+        QueueProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
+            plan.Bos[chunk.Pieces[0].BoIndex].Id, plan.Bos[chunk.Pieces[^1].BoIndex].Id));
         if (Request.ReportChunks)
         {
-            var file = _captured.Files[landed.Device][chunk.FileIndex];
+            var file = _captured!.Files[plan.Device][chunk.FileIndex];
             ReplyTo.Tell(new ImageChunkWritten(file.FileName, file.Length, chunk.FileOffset, chunk.Length, landed.Checksum));
         }
     }
@@ -183,12 +184,19 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var process = _captured!.Process;
         var writer = _writer!;
         var links = process.ImageLinks();
+        var extra = new Dictionary<string, string> { [ManifestExtra.ChunkSize] = Started.ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        BeginPhase("commit");
         RunStep("commit", _ =>
         {
-            writer.Commit(links);
+            writer.Commit(links, extra);
             CrashPoints.Hit("committed");
             return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
-        }, committed => Record(committed.Event, Next), Fail);
+        }, committed =>
+        {
+            // Leaving it running: the intent to UNPAUSE goes into the journal with the commit, in one write.
+            if (Request.LeaveRunning && !State.IntendsUnpause) Record([committed.Event, new UnpauseIntended()], Next);
+            else Record(committed.Event, Next);
+        }, Fail);
     }
 
     /// <summary>UNPAUSE, journalled before and after. EINVAL means it is not paused: a UNPAUSE before the crash took effect.</summary>
@@ -197,6 +205,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var pid = Request.Pid;
         var kfd = _kfd;
         var driver = _driver;
+        BeginPhase("unpause");
         RunStep("unpause", _ =>
         {
             CrashPoints.Hit("unpause-intended");
@@ -226,7 +235,8 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         {
             _pauseClock.Stop();
             CrashPoints.Hit("unpaused");
-            Record(new ProcessUnpaused(), Next);
+            if (State.Failing is null && Completion() is { } done) Record([new ProcessUnpaused(), new CheckpointFinished(done)], () => Reply(done));
+            else Record(new ProcessUnpaused(), Next);
         }, f => onFailure(f.Error.Message));
     }
 
@@ -238,6 +248,7 @@ public sealed class CheckpointSupervisor : PersistentJob<CheckpointState, ICheck
         var writer = _writer;
         var started = Started;
         var reason = State.Failing!;
+        BeginPhase("abort");
         RunStep("abort", _ =>
         {
             try

@@ -34,7 +34,8 @@ public sealed record CheckpointSummary(
     double Seconds,
     double PauseSeconds,
     bool LeftPaused,
-    double RecoverySeconds = 0)
+    double RecoverySeconds = 0,
+    IReadOnlyList<PhaseTime>? Phases = null)
 {
     public double GigabytesPerSecond => Seconds > 0 ? Bytes / Seconds / 1e9 : 0;
 }
@@ -54,7 +55,8 @@ internal sealed record Paused(IKfdFile Kfd, KfdProcessInfo Info, ImageWriter Wri
         Kfd.Dispose();
     }
 }
-internal sealed record Captured(CapturedProcess Process, IReadOnlyDictionary<string, PageFile[]> Files, IReadOnlyDictionary<string, IReadOnlyList<CopyChunk>> Remaining) : INoSerializationVerificationNeeded;
+/// <param name="Remaining">Per device, the indexes of the chunks still to copy (those not adopted from before a crash).</param>
+internal sealed record Captured(CapturedProcess Process, IReadOnlyDictionary<string, PageFile[]> Files, IReadOnlyDictionary<string, IReadOnlyList<int>> Remaining) : INoSerializationVerificationNeeded;
 internal sealed record Committed(ImageCommitted Event) : INoSerializationVerificationNeeded;
 internal sealed record Aborted(string? Problem) : INoSerializationVerificationNeeded;
 internal sealed record UnpauseDone(bool TookEffect) : INoSerializationVerificationNeeded;

@@ -70,23 +70,37 @@ public static class JournalConfig
                 $"{path}: {e.Message} (a PostgreSQL journal needs ${PostgresVariable} or a connection string)", e);
         }
 
-        foreach (var plugin in new[] { JournalPluginId, SnapshotPluginId })
+        var withDefaults = config.WithFallback(SqlPersistence.DefaultConfiguration);
+        var initialized = new List<string>();
+        foreach (var (plugin, tables) in new[]
+                 {
+                     (JournalPluginId, new[] { TableName(withDefaults, JournalPluginId, "journal"), TableName(withDefaults, JournalPluginId, "tag") }),
+                     (SnapshotPluginId, new[] { TableName(withDefaults, SnapshotPluginId, "snapshot") }),
+                 })
         {
             var cs = config.GetString($"{plugin}.connection-string", "");
             if (string.IsNullOrWhiteSpace(cs))
                 throw new ConfigurationException(
                     $"{path}: {plugin}.connection-string is empty (set ${PostgresVariable} or pass a connection string)");
-            if (config.GetString($"{plugin}.provider-name", "").StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
-                PrepareSqlite(cs);
+            if (config.GetString($"{plugin}.provider-name", "").StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) && PrepareSqlite(cs, tables))
+                initialized.Add(plugin);
         }
-        return config.WithFallback(SqlPersistence.DefaultConfiguration);
+        // Creating tables that exist costs the engine's start a good part of a second: only a new file needs it.
+        var skip = string.Concat(initialized.Select(p => $"{p}.auto-initialize = off\n"));
+        return skip.Length == 0 ? withDefaults : ConfigurationFactory.ParseString(skip).WithFallback(withDefaults);
     }
 
-    /// <summary>Creates the file's directory and turns on WAL, which the file remembers for every later connection.</summary>
-    private static void PrepareSqlite(string connectionString)
+    private static string TableName(Config config, string plugin, string table) =>
+        config.GetString($"{plugin}.default.{table}.table-name", table == "tag" ? "tags" : table);
+
+    /// <summary>
+    /// Creates the file's directory and turns on WAL, which the file remembers for every later connection. True when
+    /// the file already holds <paramref name="tables"/> (an earlier start created them).
+    /// </summary>
+    private static bool PrepareSqlite(string connectionString, IReadOnlyList<string> tables)
     {
         var builder = new SqliteConnectionStringBuilder(connectionString);
-        if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:") return;
+        if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:") return false;
         var dir = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
         if (dir is not null) Directory.CreateDirectory(dir);
         using var connection = new SqliteConnection(connectionString);
@@ -96,6 +110,10 @@ public static class JournalConfig
         var mode = pragma.ExecuteScalar() as string;
         if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
             throw new IOException($"{builder.DataSource}: SQLite refused WAL journal mode (got '{mode}')");
+        using var query = connection.CreateCommand();
+        query.CommandText = $"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({string.Join(", ", tables.Select((_, i) => $"$t{i}"))})";
+        for (var i = 0; i < tables.Count; i++) query.Parameters.AddWithValue($"$t{i}", tables[i]);
+        return Convert.ToInt32(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == tables.Count;
     }
 
     /// <summary>A HOCON quoted string.</summary>

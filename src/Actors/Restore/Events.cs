@@ -17,6 +17,8 @@ public sealed record DeviceStateDone(uint Pid, IReadOnlyList<ulong> RestoredOffs
 public sealed record ContentChunkWritten(string Device, int File, long Offset) : IRestoreEvent
 {
     public string Key => $"{Device}|{File}|{Offset}";
+
+    public static string KeyOf(string device, Engine.Copy.CopyChunk chunk) => $"{device}|{chunk.FileIndex}|{chunk.FileOffset}";
 }
 
 /// <summary>Recorded before RESUME is issued, so a restart knows it may have been issued already.</summary>

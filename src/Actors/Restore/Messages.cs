@@ -30,8 +30,14 @@ public sealed record RestoreSummary(
     int Devices,
     int RenderPasses,
     double Seconds,
-    IReadOnlyDictionary<string, string> GpuMap)
+    IReadOnlyDictionary<string, string> GpuMap,
+    long ContentBytesRead = 0,
+    long MetadataBytesRead = 0,
+    IReadOnlyList<PhaseTime>? Phases = null)
 {
+    /// <summary>Content bytes read from the image per content byte restored: 1 when each is read once (less where zeros stayed holes).</summary>
+    public double ReadsPerContentByte => Bytes > 0 ? (double)ContentBytesRead / Bytes : 0;
+
     public double GigabytesPerSecond => Seconds > 0 ? Bytes / Seconds / 1e9 : 0;
 }
 
@@ -42,8 +48,9 @@ public sealed record RestoreFailed(string ImagesDir, string Reason) : IRestoreMe
 
 internal sealed record Planned(RestorePlan Plan) : INoSerializationVerificationNeeded;
 internal sealed record TargetReady(RestoreSession Session) : INoSerializationVerificationNeeded;
-internal sealed record DeviceStateRestored(RenderPassLog? Passes, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
-internal sealed record Reattached(RestoreSession Session, IReadOnlyList<DeviceContents> Contents) : INoSerializationVerificationNeeded;
+internal sealed record KfdRestored : INoSerializationVerificationNeeded;
+internal sealed record ContentsOpened(IReadOnlyList<DeviceContents> Contents, IReadOnlyList<Engine.Images.PageFileReader[]> Sources) : INoSerializationVerificationNeeded;
+internal sealed record Reattached(RestoreSession Session) : INoSerializationVerificationNeeded;
 internal sealed record Discarded(string? Problem) : INoSerializationVerificationNeeded;
 internal sealed record ResumeDone(bool TookEffect) : INoSerializationVerificationNeeded;
 internal sealed record RolledBack(string Reason) : INoSerializationVerificationNeeded;

@@ -10,32 +10,36 @@ using Gpuckpt.Engine.Uapi;
 namespace Gpuckpt.Actors.Restore;
 
 /// <summary>
-/// Runs one restore in stages: verify the whole image (nothing touches a device before it is proven whole) → map its
-/// GPUs onto local ones → create the process → KFD RESTORE → render-node BOs in passes (imports once their exporters
-/// exist) → contents written back in parallel, checksums checked as they stream → RESUME once. A failure rolls back
-/// what was created. Journalled: after a crash the job discards a half-built process and builds it again, or, when
-/// RESUME was already intended, makes sure it happened exactly once.
+/// Runs one restore in stages: verify the image's metadata (manifest, every file's length prefix, every protobuf
+/// message and metadata checksum: nothing touches a device before that) → map its GPUs onto local ones → create the
+/// process → KFD RESTORE → render-node BOs in passes, at the level of their BO actors (imports once their exporters
+/// exist) → contents written back by device and BO actors, each content byte read once and its checksum checked as it
+/// streams → RESUME once. A failure, a content checksum mismatch included, rolls back what was created, so no process
+/// is ever resumed with a byte that failed its checksum. Journalled: after a crash the job discards a half-built
+/// process and builds it again, or writes only the missing chunks, or, when RESUME was already intended, makes sure it
+/// happened exactly once.
 /// </summary>
-public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEvent>
+public sealed class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
 {
     private readonly RestoreRequest? _request;
     private readonly IGpuDriver _driver;
-    private readonly ChunkPool _pool;
     private readonly List<IDisposable> _sources = [];
+    private readonly List<(string Device, IActorRef Actor)> _renderNodes = [];
     private RestorePlan? _plan;
     private RestoreSession? _session;
+    private ContentsOpened? _contents;
+    private int _pass, _passNode, _passRestored, _passLeft;
+    private readonly List<string> _waiting = [];
     private ReleaseRestore? _release;
-    private DeviceStateRestored? _restored;
-    private Dictionary<string, IReadOnlyList<CopyChunk>> _remaining = new();
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
-        : base(jobId, settings, replyTo)
+        : base(jobId, settings, pool, replyTo)
     {
         Command<ReleaseRestore>(Release);
         _request = request;
         _driver = driver;
-        _pool = pool;
+        Command<PassDone>(OnPassDone);
     }
 
     public override string PersistenceId => $"restore-{JobId}";
@@ -44,6 +48,12 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
         Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo));
 
     private string ImagesDir => State.Started?.Request.ImagesDir ?? _request?.ImagesDir ?? "";
+
+    /// <summary>The chunk size the image was written with (so each chunk read is whole segments), within the pool's buffers.</summary>
+    private int ChunkSize => _plan!.Image.Reader.Manifest.Extra.TryGetValue(Engine.Images.ManifestExtra.ChunkSize, out var v)
+                             && int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var size) && size > 0 && size <= Settings.ChunkSize
+        ? size
+        : Settings.ChunkSize;
 
     protected override void PostStop()
     {
@@ -69,7 +79,7 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
         }
         if (State.ResumeIntended is { } intended)
         {
-            if (State.Resumed) Finish(new RestoreCompleted(intended.Summary with { Seconds = Clock.Elapsed.TotalSeconds }));
+            if (State.Resumed) Finish(new RestoreCompleted(intended.Summary with { Seconds = Clock.Elapsed.TotalSeconds, Phases = EndPhase() }));
             else Resume(intended.Pid);
             return;
         }
@@ -106,6 +116,7 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     {
         var dir = ImagesDir;
         var driver = _driver;
+        BeginPhase("verify");
         RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology())), planned =>
         {
             _plan = planned.Plan;
@@ -119,15 +130,10 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     {
         var driver = _driver;
         var plan = _plan!;
-        var size = Settings.ChunkSize;
-        RunStep("reattach", _ =>
-        {
-            var session = RestoreSession.Reattach(driver, plan.Image, plan.Map, done.Pid, done.RestoredOffsets);
-            return new Reattached(session, session.ContentsPlan(size));
-        }, r =>
+        RunStep("reattach", _ => new Reattached(RestoreSession.Reattach(driver, plan.Image, plan.Map, done.Pid, done.RestoredOffsets)), r =>
         {
             _session = r.Session;
-            WriteContents(new DeviceStateRestored(null, r.Contents));
+            OpenContents();
         },
         // The half-restored process cannot be reattached (gone, or its BOs are): build it again.
         _ => Discard(State.Target!.Value));
@@ -137,90 +143,165 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     {
         var driver = _driver;
         var plan = _plan!;
+        BeginPhase("device state");
         RunStep("create process", _ => new TargetReady(RestoreSession.Begin(driver, plan.Image, plan.Map)), ready =>
         {
             _session = ready.Session;
             Record(new TargetCreated(ready.Session.Pid), () =>
             {
                 CrashPoints.Hit("target-created");
-                RestoreDeviceState();
+                RestoreKfd();
             });
         }, FailBeforeTarget);
     }
 
-    private void RestoreDeviceState()
+    private void RestoreKfd()
     {
         var session = _session!;
-        var plan = _plan!;
-        var chunkSize = Settings.ChunkSize;
-        RunStep("restore device state", _ =>
+        RunStep("KFD restore", _ =>
         {
             session.RestoreKfd();
-            CrashPoints.Hit("kfd-restored");
-            var passes = RenderRestorePasses.Run(plan.Image.RenderNodes, plan.Image.Imports, plan.Image.Kfd, session);
-            return new DeviceStateRestored(passes, session.ContentsPlan(chunkSize));
-        }, restored =>
+            return new KfdRestored();
+        }, _ =>
         {
-            CrashPoints.Hit("render-restored");
-            Record(new DeviceStateDone(_session!.Pid, _session.RestoredOffsets, restored.Passes!.Count), () => WriteContents(restored));
+            CrashPoints.Hit("kfd-restored");
+            StartPasses();
         }, f => RollBack(Describe(f)));
     }
 
-    private void WriteContents(DeviceStateRestored restored)
+    /// <summary>One device actor per render node, its BO actors ready for the passes; the passes visit the nodes in image order.</summary>
+    private void StartPasses()
     {
-        _restored = restored;
-        var driver = _driver;
-        var pool = _pool;
-        var reader = _plan!.Image.Reader;
-        try
+        BeginPhase("passes");
+        var image = _plan!.Image;
+        var links = image.Imports.ToDictionary(l => (l.RenderNodeId, l.GemHandle));
+        foreach (var node in image.RenderNodes.Where(n => n.BoEntries.Count > 0))
         {
-            _remaining = restored.Contents.ToDictionary(d => d.Device, d => (IReadOnlyList<CopyChunk>)d.Chunks
-                .Where(c => !State.Written.Contains($"{d.Device}|{c.FileIndex}|{c.FileOffset}")).ToList());
-            StartCopies(restored.Contents.Select(device =>
-            {
-                var bos = device.Bos;
-                var chunks = _remaining[device.Device];
-                var table = new BoMappingTable(chunks, i => driver.MapBo(bos[i].Minor, bos[i].MmapOffset, bos[i].Size, writable: true));
-                var sources = device.Files.Select(f =>
-                {
-                    var file = reader.OpenPages(f.FileName);
-                    _sources.Add(file);
-                    return (IChunkSource)file;
-                }).ToArray();
-                return (device, chunks, table, (Func<CopyChunk, CancellationToken, Task<ulong>>)((chunk, ct) => ChunkCopier.RestoreAsync(chunk, table, sources, pool, ct)));
-            }).ToList(), Landed, failure =>
-            {
-                if (failure is not null) RollBack($"contents: {failure}");
-                else ContentsDone();
-            });
+            var device = $"renderD{_plan.Map[node.GpuId].DrmRenderMinor}";
+            var bos = RenderRestorePasses.BosOf([node])
+                .Select(b => (b, b.IsImport ? links[(b.NodeId, b.Handle)] : null))
+                .ToList();
+            _renderNodes.Add((device, StartRenderNode(device, new RenderNodeWork(bos, _session!))));
         }
-        catch (Exception e)
-        {
-            RollBack($"contents: {e.Message}");
-        }
+        _pass = 0;
+        NextPass();
     }
 
-    private void Landed(ChunkLanded landed)
+    private void NextPass()
     {
-        var chunk = _remaining[landed.Device][landed.ChunkIndex];
+        if (_renderNodes.Count == 0 || (_pass > 0 && _passLeft == 0))
+        {
+            PassesDone();
+            return;
+        }
+        if (_pass > 0 && _passRestored == 0)
+        {
+            StopDevices();
+            RollBack($"render restore pass {_pass} made no progress: {string.Join("; ", _waiting)}");
+            return;
+        }
+        _pass++;
+        _passNode = 0;
+        _passRestored = 0;
+        _passLeft = 0;
+        _waiting.Clear();
+        _renderNodes[0].Actor.Tell(new RunPass(_pass));
+    }
+
+    private void OnPassDone(PassDone done)
+    {
+        if (done.Failure is not null)
+        {
+            StopDevices();
+            RollBack($"render restore pass {done.Pass}: {done.Failure}");
+            return;
+        }
+        _passRestored += done.Restored;
+        _passLeft += done.Left;
+        _waiting.AddRange(done.Waiting);
+        if (++_passNode < _renderNodes.Count) _renderNodes[_passNode].Actor.Tell(new RunPass(_pass));
+        else NextPass();
+    }
+
+    protected override void OnDeviceLost(string device, string reason)
+    {
+        if (_session is null || State.DeviceState is not null) return;
+        StopDevices();
+        RollBack($"render restore: {Uri.UnescapeDataString(device)} {reason}");
+    }
+
+    private void PassesDone()
+    {
+        CrashPoints.Hit("render-restored");
+        var session = _session!;
+        Record(new DeviceStateDone(session.Pid, session.RestoredOffsets, _pass), OpenContents);
+    }
+
+    /// <summary>Plans the contents and opens the page files (a task: opening files blocks), then starts the copy.</summary>
+    private void OpenContents()
+    {
+        var session = _session!;
+        var reader = _plan!.Image.Reader;
+        var chunkSize = ChunkSize;
+        BeginPhase("contents");
+        RunStep("open contents", _ =>
+        {
+            var contents = session.ContentsPlan(chunkSize);
+            var sources = new List<Engine.Images.PageFileReader[]>();
+            try
+            {
+                foreach (var device in contents) sources.Add([.. device.Files.Select(f => reader.OpenPages(f.FileName))]);
+            }
+            catch
+            {
+                foreach (var file in sources.SelectMany(f => f)) file.Dispose();
+                throw;
+            }
+            return new ContentsOpened(contents, sources);
+        }, WriteContents, f => RollBack(Describe(f)));
+    }
+
+    private void WriteContents(ContentsOpened opened)
+    {
+        _contents = opened;
+        _sources.AddRange(opened.Sources.SelectMany(s => s));
+        var driver = _driver;
+        var works = opened.Contents.Select((device, i) => new DeviceWork(
+            device,
+            [.. Enumerable.Range(0, device.Chunks.Count).Where(c => !State.Written.Contains(ContentChunkWritten.KeyOf(device.Device, device.Chunks[c])))],
+            null,
+            opened.Sources[i],
+            bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: true))).ToList();
+        StartContents(works, Landed, failure =>
+        {
+            if (failure is not null) RollBack($"contents: {failure}");
+            else ContentsDone();
+        });
+    }
+
+    private void Landed(DeviceWork work, ChunkLanded landed)
+    {
+        var chunk = work.Plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("restore-chunk");
-        RecordProgress(new ContentChunkWritten(landed.Device, chunk.FileIndex, chunk.FileOffset));
+        QueueProgress(new ContentChunkWritten(work.Plan.Device, chunk.FileIndex, chunk.FileOffset));
     }
 
     private void ContentsDone()
     {
         var image = _plan!.Image;
-        var contents = _restored!.Contents;
+        var contents = _contents!;
         var summary = new RestoreSummary(
             JobId,
             _session!.Pid,
             ImagesDir,
-            contents.Sum(d => d.Bytes),
+            contents.Contents.Sum(d => d.Bytes),
             image.Kfd.BoEntries.Count + image.RenderNodes.Sum(n => n.BoEntries.Count),
-            contents.Count,
+            contents.Contents.Count,
             State.DeviceState?.RenderPasses ?? 0,
             Clock.Elapsed.TotalSeconds,
-            _plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"));
+            _plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"),
+            contents.Sources.SelectMany(s => s).Sum(f => f.BytesRead - Engine.Images.LengthPrefix.Size),
+            image.Reader.MetadataBytesRead);
         if (Hold) Record(new RestoreHoldReached(summary.Pid, summary), Next);
         else Record(new ResumeIntended(summary.Pid, summary), () => Resume(summary.Pid));
     }
@@ -268,6 +349,7 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     {
         var session = _session;
         var driver = _driver;
+        BeginPhase("resume");
         RunStep("resume", _ =>
         {
             CrashPoints.Hit("resume-intended");
@@ -281,8 +363,8 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
         }, _ =>
         {
             CrashPoints.Hit("resumed");
-            Record(new ProcessResumed(State.ResumeIntended!.Pid),
-                () => Finish(new RestoreCompleted(State.ResumeIntended!.Summary with { Seconds = Clock.Elapsed.TotalSeconds })));
+            var done = new RestoreCompleted(State.ResumeIntended!.Summary with { Seconds = Clock.Elapsed.TotalSeconds, Phases = EndPhase() });
+            Record([new ProcessResumed(State.ResumeIntended!.Pid), new RestoreFinished(done)], () => Reply(done));
         }, f =>
         {
             if (_session is not null) RollBack(Describe(f));
@@ -310,6 +392,7 @@ public sealed class RestoreCoordinator : PersistentJob<RestoreState, IRestoreEve
     private void RollBack(string reason)
     {
         var session = _session!;
+        BeginPhase("roll back");
         RunStep("roll back", _ =>
         {
             var problems = session.Rollback();

@@ -99,7 +99,8 @@ public static class CheckpointCapture
         var bos = snapshot.Bos
             .Select((b, i) => (Bucket: b, Index: i))
             .Where(x => x.Bucket.gpu_id == userGpuId && ((KfdAllocFlags)x.Bucket.alloc_flags).HasContents())
-            .Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size, $"KFD BO #{x.Index} at 0x{x.Bucket.addr:x}"))
+            .Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size,
+                BoNames.Kfd(x.Index, userGpuId, x.Bucket.addr, x.Bucket.size), (uint)x.Index))
             .ToList();
         return ContentPlanner.OnePageFile($"GPU 0x{userGpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), bos, chunkSize);
     }
@@ -119,15 +120,15 @@ public static class CheckpointCapture
         {
             var bo = node.Bos[k];
             if (bo.Entry.size == 0) continue;
-            var label = $"renderD{node.Minor} handle {bo.Handle}";
+            var label = BoNames.Render(bo.Handle, node.Minor, node.GpuId, bo.Mappings.Length > 0 ? bo.Mappings[0].addr : 0, bo.Entry.size);
             BoSource source;
             if (!resolver.IsImport(bo))
-                source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label);
+                source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label, bo.Handle);
             else if (CaptureMessages.ImportHasContents(bo))
                 source = links.Single(l => l.NodeIndex == index && l.Handle == bo.Handle).Exporter switch
                 {
-                    Exporter.Kfd e => new BoSource(gpuOf[e.GpuId].DrmRenderMinor, snapshot.Bos[e.BoIndex].offset, bo.Entry.size, label),
-                    Exporter.Render e => new BoSource(nodes[e.NodeIndex].Minor, nodes[e.NodeIndex].Bos.Single(b => b.Handle == e.Handle).MmapOffset, bo.Entry.size, label),
+                    Exporter.Kfd e => new BoSource(gpuOf[e.GpuId].DrmRenderMinor, snapshot.Bos[e.BoIndex].offset, bo.Entry.size, label, bo.Handle),
+                    Exporter.Render e => new BoSource(nodes[e.NodeIndex].Minor, nodes[e.NodeIndex].Bos.Single(b => b.Handle == e.Handle).MmapOffset, bo.Entry.size, label, bo.Handle),
                     var other => throw new InvalidOperationException($"unknown exporter {other}"),
                 };
             else

@@ -7,16 +7,21 @@ public sealed record BoExtent(int BoIndex, ulong Size, long FileOffset);
 public readonly record struct BoPiece(int BoIndex, ulong BoOffset, int Length, int ChunkOffset);
 
 /// <summary>
-/// One unit of copy work: a contiguous range of a page file and the BO pieces that fill it.
-/// A large BO yields many chunks (spread across workers); consecutive small BOs share one chunk (one write).
+/// One unit of copy work: a contiguous range of a page file and the BO pieces that fill it. A chunk holds either one
+/// slice of one BO (a large BO yields many chunks, copied in parallel) or whole small BOs back to back (one write).
 /// </summary>
-public sealed record CopyChunk(long FileOffset, int Length, IReadOnlyList<BoPiece> Pieces, int FileIndex = 0);
+public sealed record CopyChunk(long FileOffset, int Length, IReadOnlyList<BoPiece> Pieces, int FileIndex = 0)
+{
+    public long End => FileOffset + Length;
+}
 
 public static class CopyPlanner
 {
     /// <summary>
-    /// Splits the extents into chunks of at most <paramref name="chunkSize"/> bytes. Extents must be in file order and
-    /// contiguous where a chunk is to span them; a gap in the file starts a new chunk.
+    /// Splits the extents into chunks of at most <paramref name="chunkSize"/> bytes. BOs that fit in what is left of the
+    /// current chunk join it whole; a BO that does not starts a chunk of its own, and one larger than a chunk is cut into
+    /// chunk-size slices, its last slice alone. So every BO lies wholly in one chunk or owns all of its chunks. Extents
+    /// must be in file order and contiguous where a chunk is to span them; a gap in the file starts a new chunk.
     /// </summary>
     public static IReadOnlyList<CopyChunk> Plan(IEnumerable<BoExtent> extents, int chunkSize, int fileIndex = 0)
     {
@@ -37,7 +42,7 @@ public static class CopyPlanner
         foreach (var bo in extents)
         {
             if (bo.Size == 0) continue;
-            if (chunkLength > 0 && chunkStart + chunkLength != bo.FileOffset) Flush();
+            if (chunkLength > 0 && (chunkStart + chunkLength != bo.FileOffset || bo.Size > (ulong)(chunkSize - chunkLength))) Flush();
             ulong done = 0;
             while (done < bo.Size)
             {
@@ -49,6 +54,7 @@ public static class CopyPlanner
                 done += (ulong)take;
                 if (chunkLength == chunkSize) Flush();
             }
+            if (bo.Size > (ulong)chunkSize) Flush();
         }
         Flush();
         return chunks;

@@ -1,7 +1,10 @@
 namespace Gpuckpt.Engine.Copy;
 
-/// <summary>Where one BO's contents are read from: its render node and mmap offset.</summary>
-public sealed record BoSource(uint Minor, ulong MmapOffset, ulong Size, string Label);
+/// <summary>
+/// Where one BO's contents are read from (its render node and mmap offset), its id in the image (KFD bucket index or
+/// GEM handle) and its name for errors and progress (<see cref="BoNames"/>).
+/// </summary>
+public sealed record BoSource(uint Minor, ulong MmapOffset, ulong Size, string Label, uint Id = 0);
 
 /// <summary>A page file of the image and its length in bytes.</summary>
 public sealed record ContentFile(string FileName, long Length);
@@ -13,6 +16,24 @@ public sealed record ContentFile(string FileName, long Length);
 public sealed record DeviceContents(string Device, IReadOnlyList<ContentFile> Files, IReadOnlyList<BoSource> Bos, IReadOnlyList<CopyChunk> Chunks)
 {
     public long Bytes => Files.Sum(f => f.Length);
+
+    /// <summary>How progress names the device; a restore says which image GPU goes to which local one (GPU 0x10→0x7aa0).</summary>
+    public string Label { get; init; } = Device;
+
+    /// <summary>The BOs a chunk holds, for errors: one name, or the first and last of a shared write.</summary>
+    public string BosOf(CopyChunk chunk)
+    {
+        var first = Bos[chunk.Pieces[0].BoIndex];
+        if (chunk.Pieces.Count == 1) return first.Label;
+        return $"{chunk.Pieces.Count} BOs sharing one write, {first.Label} to {Bos[chunk.Pieces[^1].BoIndex].Label}";
+    }
+
+    /// <summary>Chunk <paramref name="index"/> as errors name it: its index, file, offset and length.</summary>
+    public string DescribeChunk(int index)
+    {
+        var chunk = Chunks[index];
+        return $"chunk {index} ({Files[chunk.FileIndex].FileName} bytes [{chunk.FileOffset}, {chunk.End}))";
+    }
 }
 
 /// <summary>Builds the copy plan of one GPU's page file or of a render node's per-BO files.</summary>

@@ -9,6 +9,7 @@ namespace Gpuckpt.Engine.Images;
 public sealed class ImageReader
 {
     private readonly Dictionary<string, (ManifestFile Entry, SegmentCover Cover)> _files;
+    private long _metadataBytesRead;
 
     private ImageReader(string directory, ImageManifest manifest, Dictionary<string, (ManifestFile, SegmentCover)> files)
     {
@@ -56,6 +57,29 @@ public sealed class ImageReader
         }
     }
 
+    /// <summary>Bytes of metadata read so far: message files whole, the length prefixes of page files.</summary>
+    public long MetadataBytesRead => Interlocked.Read(ref _metadataBytesRead);
+
+    /// <summary>
+    /// Checks what a restore needs before it touches a device, short of the contents: no stray amdgpu file, and the
+    /// length prefix of every pages file equal to its size (message files are checked whole by <see cref="Read{T}"/>).
+    /// </summary>
+    public void CheckLayout()
+    {
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "amdgpu-*").Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(path);
+            if (!_files.ContainsKey(name)) throw new ImageException(name, null, "not listed in the manifest (left over from another image?)");
+        }
+        foreach (var (entry, _) in _files.Values)
+        {
+            if (!ImageFileName.Parse(entry.Name).Kind.IsPages()) continue;
+            using var handle = ImageFiles.OpenRead(Directory, entry.Name);
+            SegmentIo.CheckPrefix(handle, entry.Name, RandomAccess.GetLength(handle));
+            Interlocked.Add(ref _metadataBytesRead, LengthPrefix.Size);
+        }
+    }
+
     /// <summary>Reads one protobuf file, checking its checksum, its length prefix and the parse.</summary>
     public T Read<T>(string fileName, MessageParser<T> parser) where T : IMessage<T>
     {
@@ -71,6 +95,7 @@ public sealed class ImageReader
             bytes = new byte[length];
             SegmentIo.ReadExactly(handle, fileName, bytes, 0);
         }
+        Interlocked.Add(ref _metadataBytesRead, bytes.Length);
         foreach (var s in cover.Segments)
             SegmentIo.Check(fileName, s, System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan((int)s.Offset, (int)s.Length)));
         return MessageFiles.Parse(fileName, bytes, parser);

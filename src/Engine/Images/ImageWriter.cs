@@ -160,6 +160,8 @@ public sealed class ImageWriter : IDisposable
             if (unfinished is not null) throw new ImageException(unfinished, null, "its write failed, so the image cannot be committed");
             if (_leftOver.Count > 0)
                 throw new ImageException(_leftOver.Order(StringComparer.Ordinal).First(), null, "written before the crash but never reopened with OpenPages");
+            // Many small files (a render node's BOs each have one) flush together: the filesystem groups their commits.
+            Parallel.ForEach(_pages.Values, new ParallelOptions { MaxDegreeOfParallelism = 8 }, p => p.Sync());
             var files = _messages.Values.Concat(_pages.Values.Select(p => p.Close())).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
             FileSync.Directory(Directory);
             var committed = _started with

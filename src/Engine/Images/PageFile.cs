@@ -15,6 +15,7 @@ public sealed class PageFile : Copy.IChunkSink
     private readonly Dictionary<long, Segment> _segments = [];
     private readonly Lock _gate = new();
     private bool _closed;
+    private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
 
     internal PageFile(string dir, string fileName, long length, bool reuse = false)
     {
@@ -66,11 +67,16 @@ public sealed class PageFile : Copy.IChunkSink
             rewrite = _segments.ContainsKey(fileOffset);
         }
         // A retried piece must overwrite what the first attempt left, even with zeros.
-        if (!segment.Zero || rewrite) RandomAccess.Write(_handle, data, fileOffset);
+        if (!segment.Zero || rewrite)
+        {
+            RandomAccess.Write(_handle, data, fileOffset);
+            FileSync.StartWriteback(_handle, FileName, fileOffset, data.Length);
+        }
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             _segments[fileOffset] = segment;
+            _dirty = true;
         }
         return segment.Xxh64;
     }
@@ -111,6 +117,17 @@ public sealed class PageFile : Copy.IChunkSink
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ulong> ZeroHashes = new();
 
+    /// <summary>fsyncs the file (commit fsyncs many at once, before closing them one by one).</summary>
+    internal void Sync()
+    {
+        lock (_gate)
+        {
+            if (_closed || !_dirty) return;
+            FileSync.File(_handle, FileName);
+            _dirty = false;
+        }
+    }
+
     /// <summary>fsyncs and closes the file; returns its manifest entry once its segments cover it exactly.</summary>
     internal ManifestFile Close()
     {
@@ -119,7 +136,7 @@ public sealed class PageFile : Copy.IChunkSink
         {
             if (!_closed)
             {
-                FileSync.File(_handle, FileName);
+                if (_dirty) FileSync.File(_handle, FileName);
                 _handle.Dispose();
                 _closed = true;
             }

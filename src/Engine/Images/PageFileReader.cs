@@ -13,6 +13,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
 {
     private readonly SafeFileHandle _handle;
     private readonly SegmentCover _cover;
+    private long _bytesRead;
 
     internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover)
     {
@@ -21,7 +22,11 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         _cover = cover;
         _handle = ImageFiles.OpenRead(dir, entry.Name);
         SegmentIo.CheckPrefix(_handle, FileName, RandomAccess.GetLength(_handle));
+        _bytesRead = LengthPrefix.Size;
     }
+
+    /// <summary>Bytes read from the file so far, the length prefix included: what "each byte read once" is counted by.</summary>
+    public long BytesRead => Interlocked.Read(ref _bytesRead);
 
     public string FileName { get; }
 
@@ -58,15 +63,17 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             return;
         }
         SegmentIo.ReadExactly(_handle, FileName, part, s.Offset);
+        Interlocked.Add(ref _bytesRead, part.Length);
         SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
     }
 
     /// <summary>A read that covers only part of a segment still checks all of it, then copies the part asked for.</summary>
     private void ReadPart(Segment s, long start, long end, Span<byte> dest)
     {
-        SegmentIo.Verify(_handle, FileName, s);
+        Interlocked.Add(ref _bytesRead, SegmentIo.Verify(_handle, FileName, s));
         var from = Math.Max(s.Offset, start);
         var to = Math.Min(s.End, end);
         SegmentIo.ReadExactly(_handle, FileName, dest.Slice((int)(from - start), (int)(to - from)), from);
+        Interlocked.Add(ref _bytesRead, to - from);
     }
 }

@@ -21,10 +21,10 @@ internal static class SegmentIo
         }
     }
 
-    /// <summary>Checks one segment, reading it through a pooled buffer; a hole stands for a zero segment unread.</summary>
-    public static void Verify(SafeFileHandle handle, string file, Segment segment)
+    /// <summary>Checks one segment, reading it through a pooled buffer; a hole stands for a zero segment unread. Returns the bytes read.</summary>
+    public static long Verify(SafeFileHandle handle, string file, Segment segment)
     {
-        if (segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length)) return;
+        if (segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length)) return 0;
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
         try
         {
@@ -37,6 +37,7 @@ internal static class SegmentIo
                 pos += n;
             }
             Check(file, segment, hash.GetCurrentHashAsUInt64());
+            return segment.Length;
         }
         finally
         {

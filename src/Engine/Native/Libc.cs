@@ -11,6 +11,7 @@ internal static unsafe partial class Libc
     public const int S_IFMT = 0xF000, S_IFREG = 0x8000;
     public const int PROT_READ = 1, PROT_WRITE = 2;
     public const int MAP_SHARED = 1;
+    public const int MADV_DONTNEED = 4, MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23;
     public static readonly nint MapFailed = -1;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -55,6 +56,9 @@ internal static unsafe partial class Libc
     public const int S_IFSOCK = 0xC000;
 
     public const int AtFdCwd = -100, AT_SYMLINK_NOFOLLOW = 0x100;
+
+    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    public static partial int Madvise(nint addr, nuint length, int advice);
 
     public static int LastErrno => Marshal.GetLastPInvokeError();
 }

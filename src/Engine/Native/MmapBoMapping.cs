@@ -1,9 +1,10 @@
+using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 
 namespace Gpuckpt.Engine.Native;
 
 /// <summary>A BO mapped with mmap(2) from a device file at its mmap offset (a render node, or the simulator's memory file).</summary>
-public sealed unsafe class MmapBoMapping : IBoMapping
+public sealed unsafe class MmapBoMapping : IBoMapping, IDirectBoMapping
 {
     private readonly nint _address;
     private readonly nuint _length;
@@ -59,6 +60,39 @@ public sealed unsafe class MmapBoMapping : IBoMapping
     {
         CheckRange(offset, (ulong)source.Length);
         source.CopyTo(new Span<byte>((byte*)_address + offset, source.Length));
+    }
+
+    public Span<byte> Span(ulong offset, int length)
+    {
+        CheckRange(offset, (ulong)length);
+        return new Span<byte>((byte*)_address + offset, length);
+    }
+
+    /// <summary>Fills the page tables of [offset, offset+length) in one call (cheaper than a fault per page); advisory.</summary>
+    public void Prefetch(ulong offset, int length, bool write)
+    {
+        CheckRange(offset, (ulong)length);
+        if (length > 0) Libc.Madvise(PageStart(offset), PageSpan(offset, length), write ? Libc.MADV_POPULATE_WRITE : Libc.MADV_POPULATE_READ);
+    }
+
+    /// <summary>
+    /// Drops the page-table entries of [offset, offset+length) once copied, so a BO larger than memory never sits in
+    /// this process's resident set (the bytes stay in the BO); advisory: device memory mappings refuse it, harmlessly.
+    /// </summary>
+    public void Release(ulong offset, int length)
+    {
+        CheckRange(offset, (ulong)length);
+        if (length > 0) Libc.Madvise(PageStart(offset), PageSpan(offset, length), Libc.MADV_DONTNEED);
+    }
+
+    private nint PageStart(ulong offset) => _address + (nint)(offset & ~(ulong)(Environment.SystemPageSize - 1));
+
+    private static nuint PageSpan(ulong offset, int length)
+    {
+        var page = (ulong)Environment.SystemPageSize;
+        var start = offset & ~(page - 1);
+        var end = (offset + (ulong)length + page - 1) & ~(page - 1);
+        return (nuint)(end - start);
     }
 
     private void CheckRange(ulong offset, ulong length)

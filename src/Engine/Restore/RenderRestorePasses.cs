@@ -7,7 +7,8 @@ namespace Gpuckpt.Engine.Restore;
 public sealed record RenderBoRef(int NodeId, uint GpuId, uint Minor, DrmBoEntry Entry)
 {
     public uint Handle => Entry.Handle;
-    public override string ToString() => $"render BO handle {Handle} on GPU 0x{GpuId:x}";
+    public bool IsImport => Entry.IsImport != 0;
+    public override string ToString() => $"render BO handle {Handle} on GPU 0x{GpuId:x} (renderD{Minor}, address 0x{Entry.Addr:x}, {Entry.Size} bytes)";
 }
 
 /// <summary>What the passes do to a device (or, for a dry run, to nothing).</summary>
@@ -34,12 +35,12 @@ public sealed record RenderPassLog(IReadOnlyList<IReadOnlyList<RenderBoRef>> Pas
 /// </summary>
 public static class RenderRestorePasses
 {
-    public static RenderPassLog Run(IReadOnlyList<CriuRenderNode> nodes, IReadOnlyList<ImportLink> links, CriuKfd kfd, IRenderRestoreOps ops, ISet<(int NodeId, uint Handle)>? alreadyDone = null)
+    public static RenderPassLog Run(IReadOnlyList<CriuRenderNode> nodes, IReadOnlyList<ImportLink> links, CriuKfd kfd, IRenderRestoreOps ops, HashSet<(int NodeId, uint Handle)>? alreadyDone = null)
     {
         var linkOf = new Dictionary<(int, uint), ImportLink>();
         foreach (var link in links) linkOf[(link.RenderNodeId, link.GemHandle)] = link;
         var done = alreadyDone ?? new HashSet<(int NodeId, uint Handle)>();
-        var all = nodes.SelectMany(n => n.BoEntries.Select(e => new RenderBoRef((int)n.Id, n.GpuId, n.DrmRenderMinor, e))).ToList();
+        var all = BosOf(nodes);
         CheckExporters(all, linkOf, kfd);
 
         var passes = new List<IReadOnlyList<RenderBoRef>>();
@@ -58,8 +59,7 @@ public static class RenderRestorePasses
                 foreach (var bo in bos.Where(b => b.Entry.IsImport != 0))
                 {
                     var link = linkOf[(bo.NodeId, bo.Handle)];
-                    if (link.ExporterKind == ExporterKind.Render && !done.Contains((link.ExporterRenderNodeId!.Value, link.ExporterHandle!.Value)))
-                        continue;
+                    if (ExporterMissing(link, done)) continue;
                     ops.Import(bo, link);
                     done.Add((bo.NodeId, bo.Handle));
                     pass.Add(bo);
@@ -76,7 +76,22 @@ public static class RenderRestorePasses
         return new RenderPassLog(passes);
     }
 
+    /// <summary>The rule of every pass: an import waits while its exporter is a render BO not restored yet (a KFD BO's dmabuf exists after RESTORE).</summary>
+    public static bool ExporterMissing(ImportLink link, IReadOnlySet<(int NodeId, uint Handle)> done) =>
+        link.ExporterKind == ExporterKind.Render && !done.Contains((link.ExporterRenderNodeId!.Value, link.ExporterHandle!.Value));
+
+    /// <summary>The render BOs of the image, node by node in the image's order.</summary>
+    public static IReadOnlyList<RenderBoRef> BosOf(IReadOnlyList<CriuRenderNode> nodes) =>
+        [.. nodes.SelectMany(n => n.BoEntries.Select(e => new RenderBoRef((int)n.Id, n.GpuId, n.DrmRenderMinor, e)))];
+
     /// <summary>An import must have a recorded exporter, and that exporter must be in the image.</summary>
+    public static void CheckExporters(IReadOnlyList<CriuRenderNode> nodes, IReadOnlyList<ImportLink> links, CriuKfd kfd)
+    {
+        var linkOf = new Dictionary<(int, uint), ImportLink>();
+        foreach (var link in links) linkOf[(link.RenderNodeId, link.GemHandle)] = link;
+        CheckExporters(BosOf(nodes), linkOf, kfd);
+    }
+
     private static void CheckExporters(IReadOnlyList<RenderBoRef> all, IReadOnlyDictionary<(int, uint), ImportLink> linkOf, CriuKfd kfd)
     {
         var renderBos = all.Where(b => b.Entry.IsImport == 0).Select(b => (b.NodeId, b.Handle)).ToHashSet();

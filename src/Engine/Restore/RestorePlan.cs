@@ -10,12 +10,18 @@ namespace Gpuckpt.Engine.Restore;
 /// </summary>
 public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
 {
-    /// <summary>Verifies every file and checksum, loads the metadata and maps the GPUs; throws with the reason otherwise.</summary>
+    /// <summary>
+    /// Verifies all of the image but its contents before any device is touched: the manifest and its state, every
+    /// file's presence, size and length prefix, every metadata file's checksum and protobuf parse, the segments that
+    /// will check the contents, and that every import's exporter is in the image; then maps the GPUs. Contents are
+    /// verified as they stream (<see cref="PageFileReader"/>), so each content byte is read once. Throws with the reason.
+    /// </summary>
     public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus)
     {
-        var verified = ImageVerifier.Verify(dir);
-        if (!verified.Ok) throw new ImageException(verified.File ?? dir, verified.Offset, verified.Reason ?? "verification failed");
-        var image = LoadedImage.Load(ImageReader.Open(dir));
+        var reader = ImageReader.Open(dir);
+        reader.CheckLayout();
+        var image = LoadedImage.Load(reader);
+        RenderRestorePasses.CheckExporters(image.RenderNodes, image.Imports, image.Kfd);
         return new RestorePlan(image, TopologyMatcher.Match(image.Gpus, localGpus));
     }
 

@@ -19,6 +19,10 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     private readonly Dictionary<uint, IRenderNode> _nodes = new();
     private readonly Dictionary<(int NodeId, uint Handle), ulong> _renderOffsets = new();
     private readonly List<(IRenderNode Node, uint Handle)> _created = [];
+    private readonly HashSet<(int NodeId, uint Handle)> _renderDone = [];
+    private readonly Lock _gate = new();
+    private readonly Dictionary<uint, Lock> _handleLocks = new();
+    private Dictionary<(uint GpuId, ulong Addr), int>? _kfdIndex;
     private KfdCriuBoBucket[] _restored = [];
     private bool _resumed;
 
@@ -131,8 +135,13 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             domains = bo.Entry.PreferredDomains,
             domain_flags = bo.Entry.AllocFlags,
         };
-        node.GemCreate(ref create).Check("GEM_CREATE", device, bo.ToString());
-        Place(node, create.handle, bo);
+        // A new handle is whatever the node hands out: until it is changed back, it may be another BO's original one.
+        lock (HandleLock(bo.GpuId))
+        {
+            node.GemCreate(ref create).Check("GEM_CREATE", device, bo.ToString());
+            TakeHandle(node, create.handle, bo);
+        }
+        Map(node, bo);
     }
 
     public void Import(RenderBoRef bo, ImportLink link)
@@ -143,26 +152,58 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         try
         {
             var prime = new DrmPrimeHandle { fd = fd };
-            node.PrimeFdToHandle(ref prime).Check("PRIME_FD_TO_HANDLE", device, bo.ToString());
-            Place(node, prime.handle, bo);
+            lock (HandleLock(bo.GpuId))
+            {
+                node.PrimeFdToHandle(ref prime).Check("PRIME_FD_TO_HANDLE", device, bo.ToString());
+                TakeHandle(node, prime.handle, bo);
+            }
         }
         finally
         {
             if (close) _driver.CloseFd(fd);
         }
+        Map(node, bo);
     }
 
-    /// <summary>Moves a new GEM object to the handle it had, then maps it where it was mapped.</summary>
-    private void Place(IRenderNode node, uint handle, RenderBoRef bo)
+    /// <summary>
+    /// The exporter an import still waits for (a render BO not restored yet), or null when its dmabuf can be had now.
+    /// Render BOs of one restore may be restored from several threads at once.
+    /// </summary>
+    public string? WaitsFor(ImportLink link)
+    {
+        lock (_gate) return RenderRestorePasses.ExporterMissing(link, _renderDone) ? RenderRestorePasses.Describe(link) : null;
+    }
+
+    /// <summary>Where GEM_MMAP put a restored render BO.</summary>
+    public ulong RenderOffset(int nodeId, uint handle)
+    {
+        lock (_gate) return _renderOffsets[(nodeId, handle)];
+    }
+
+    /// <summary>One lock per render node: its handle namespace is shared by every BO restored on it.</summary>
+    private Lock HandleLock(uint gpuId)
+    {
+        lock (_gate)
+        {
+            if (!_handleLocks.TryGetValue(gpuId, out var gate)) _handleLocks[gpuId] = gate = new Lock();
+            return gate;
+        }
+    }
+
+    /// <summary>Moves a new GEM object to the handle it had (under the node's lock, taken by the caller).</summary>
+    private void TakeHandle(IRenderNode node, uint handle, RenderBoRef bo)
+    {
+        var slot = Created(node, handle);
+        if (handle == bo.Handle) return;
+        var change = new DrmGemChangeHandle { handle = handle, new_handle = bo.Handle };
+        node.GemChangeHandle(ref change).Check("GEM_CHANGE_HANDLE", $"renderD{node.Minor}", bo.ToString());
+        lock (_gate) _created[slot] = (node, bo.Handle);
+    }
+
+    /// <summary>Maps a restored BO where it was mapped, and learns its mmap offset.</summary>
+    private void Map(IRenderNode node, RenderBoRef bo)
     {
         var device = $"renderD{node.Minor}";
-        _created.Add((node, handle));
-        if (handle != bo.Handle)
-        {
-            var change = new DrmGemChangeHandle { handle = handle, new_handle = bo.Handle };
-            node.GemChangeHandle(ref change).Check("GEM_CHANGE_HANDLE", device, bo.ToString());
-            _created[^1] = (node, bo.Handle);
-        }
         foreach (var vm in bo.Entry.VmEntries)
         {
             var va = new DrmAmdgpuGemVa
@@ -176,11 +217,26 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             };
             node.GemVa(ref va).Check("GEM_VA(MAP)", device, $"{bo} at 0x{vm.Addr:x}");
         }
+        ulong? offset = null;
         if (bo.Entry.IsImport == 0)
         {
             var mmap = new DrmAmdgpuGemMmap { handle = bo.Handle };
             node.GemMmap(ref mmap).Check("GEM_MMAP", device, bo.ToString());
-            _renderOffsets[(bo.NodeId, bo.Handle)] = mmap.addr_ptr;
+            offset = mmap.addr_ptr;
+        }
+        lock (_gate)
+        {
+            if (offset is { } o) _renderOffsets[(bo.NodeId, bo.Handle)] = o;
+            _renderDone.Add((bo.NodeId, bo.Handle));
+        }
+    }
+
+    private int Created(IRenderNode node, uint handle)
+    {
+        lock (_gate)
+        {
+            _created.Add((node, handle));
+            return _created.Count - 1;
         }
     }
 
@@ -188,7 +244,8 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     {
         if (link.ExporterKind == ExporterKind.Kfd)
         {
-            var index = _image.Kfd.BoEntries.ToList().FindIndex(b => b.GpuId == link.ExporterGpuId && b.Addr == link.ExporterAddr);
+            var index = KfdIndex().GetValueOrDefault((link.ExporterGpuId, link.ExporterAddr ?? ulong.MaxValue), -1);
+            if (index < 0) throw new DriverException(Errno.EINVAL, "PRIME_FD_TO_HANDLE", $"/dev/kfd of pid {Pid}", bo.ToString(), "its KFD exporter is not in the image");
             var fd = _restored[index].dmabuf_fd;
             if (fd == KfdSnapshot.InvalidFd)
                 throw new DriverException(Errno.EBADF, "CRIU_OP(RESTORE)", $"/dev/kfd of pid {Pid}", $"KFD BO #{index}", $"no dmabuf to import into {bo}");
@@ -198,6 +255,17 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         var prime = new DrmPrimeHandle { handle = link.ExporterHandle!.Value, flags = AmdgpuGem.DrmCloexec | AmdgpuGem.DrmRdwr };
         exporter.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", $"renderD{exporter.Minor}", $"handle {prime.handle}");
         return (prime.fd, true);
+    }
+
+    private Dictionary<(uint GpuId, ulong Addr), int> KfdIndex()
+    {
+        lock (_gate)
+        {
+            if (_kfdIndex is not null) return _kfdIndex;
+            var index = new Dictionary<(uint, ulong), int>();
+            for (var i = 0; i < _image.Kfd.BoEntries.Count; i++) index.TryAdd((_image.Kfd.BoEntries[i].GpuId, _image.Kfd.BoEntries[i].Addr), i);
+            return _kfdIndex = index;
+        }
     }
 
     /// <summary>Where every BO's contents go: one device per GPU page file and one per render node.</summary>
@@ -211,10 +279,12 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             var bos = image.BoEntries
                 .Select((b, i) => (Entry: b, Index: i))
                 .Where(x => x.Entry.GpuId == gpu.GpuId && ((KfdAllocFlags)x.Entry.AllocFlags).HasContents())
-                .Select(x => new BoSource(minor, _restored[x.Index].restored_offset, x.Entry.Size, $"KFD BO #{x.Index} at 0x{x.Entry.Addr:x}"))
+                .Select(x => new BoSource(minor, _restored[x.Index].restored_offset, x.Entry.Size,
+                    BoNames.Kfd(x.Index, gpu.GpuId, x.Entry.Addr, x.Entry.Size), (uint)x.Index))
                 .ToList();
             if (bos.Count > 0)
-                devices.Add(ContentPlanner.OnePageFile($"GPU 0x{gpu.GpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, gpu.GpuId), bos, chunkSize));
+                devices.Add(ContentPlanner.OnePageFile($"GPU 0x{gpu.GpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, gpu.GpuId), bos, chunkSize)
+                    with { Label = $"GPU 0x{gpu.GpuId:x}→0x{_map.ActualGpuId(gpu.GpuId):x}" });
         }
         foreach (var node in _image.RenderNodes)
         {
@@ -222,10 +292,12 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             var bos = node.BoEntries
                 .Select((e, k) => (Entry: e, Index: k))
                 .Where(x => x.Entry.IsImport == 0 && x.Entry.Size > 0)
-                .Select(x => (new BoSource(minor, _renderOffsets[((int)node.Id, x.Entry.Handle)], x.Entry.Size, $"renderD{minor} handle {x.Entry.Handle}"),
+                .Select(x => (new BoSource(minor, RenderOffset((int)node.Id, x.Entry.Handle), x.Entry.Size,
+                        BoNames.Render(x.Entry.Handle, minor, node.GpuId, x.Entry.Addr, x.Entry.Size), x.Entry.Handle),
                     ImageFileName.DrmPages((int)node.Id, node.DrmRenderMinor, x.Index)))
                 .ToList();
-            if (bos.Count > 0) devices.Add(ContentPlanner.FilePerBo($"renderD{minor}", bos, chunkSize));
+            if (bos.Count > 0)
+                devices.Add(ContentPlanner.FilePerBo($"renderD{minor}", bos, chunkSize) with { Label = $"renderD{node.DrmRenderMinor}→renderD{minor}" });
         }
         return devices;
     }

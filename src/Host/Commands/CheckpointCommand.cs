@@ -51,11 +51,15 @@ public static class CheckpointCommand
                     {
                         job = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
                         seconds = s.Seconds, recovery_seconds = s.RecoverySeconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
+                        phases = Cli.Phases(s.Phases),
                     });
                 else
+                {
                     Console.Out.WriteLine($"checkpointed pid {s.Pid} into {s.ImagesDir}: {s.Bytes} bytes, {s.Bos} BOs, {s.Devices} devices, " +
                                           $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); " +
                                           (s.LeftPaused ? "the process stays paused" : $"paused {s.PauseSeconds:F2} s, running again"));
+                    Console.Out.WriteLine($"  {Cli.DescribePhases(s.Phases, s.Bytes, "copy")}");
+                }
                 return Cli.ExitOk;
             case JobUnknown u:
                 Console.Error.WriteLine($"gpuckpt: no job {u.JobId} in the journal");

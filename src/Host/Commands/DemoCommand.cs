@@ -83,6 +83,7 @@ public static class DemoCommand
                     bytes = checkpoint.Bytes, bos = checkpoint.Bos,
                     checkpoint_gb_per_s = checkpoint.GigabytesPerSecond, restore_gb_per_s = restore.GigabytesPerSecond,
                     pause_seconds = checkpoint.PauseSeconds, gpu_map = restore.GpuMap, render_passes = restore.RenderPasses,
+                    checkpoint_phases = Cli.Phases(checkpoint.Phases), restore_phases = Cli.Phases(restore.Phases),
                 });
             else
             {
@@ -90,9 +91,11 @@ public static class DemoCommand
                 table.AddRow("BO contents", $"{checkpoint.Bytes / 1048576.0:F1} MiB");
                 table.AddRow("BOs", $"{checkpoint.Bos}");
                 table.AddRow("checkpoint", $"{checkpoint.Seconds:F2} s, {checkpoint.GigabytesPerSecond:F2} GB/s");
+                table.AddRow("  phases", Markup.Escape(Cli.DescribePhases(checkpoint.Phases, checkpoint.Bytes, "copy")));
                 table.AddRow("restore", $"{restore.Seconds:F2} s, {restore.GigabytesPerSecond:F2} GB/s");
-                table.AddRow("pause", $"{checkpoint.PauseSeconds:F2} s");
-                table.AddRow("GPU map A -> B", Markup.Escape(string.Join(", ", restore.GpuMap.Select(kv => $"{kv.Key}->{kv.Value}"))));
+                table.AddRow("  phases", Markup.Escape(Cli.DescribePhases(restore.Phases, restore.Bytes, "contents")));
+                table.AddRow("pause (PROCESS_INFO → UNPAUSE)", $"{checkpoint.PauseSeconds:F2} s");
+                table.AddRow("GPU map A → B", Markup.Escape(string.Join(", ", restore.GpuMap.Select(kv => $"{kv.Key}→{kv.Value}"))));
                 table.AddRow("render passes", $"{restore.RenderPasses}");
                 table.AddRow($"digest after +{steps} steps (A)", original.Digest);
                 table.AddRow($"digest after +{steps} steps (B)", restored.Digest);

@@ -69,10 +69,15 @@ public static class RestoreCommand
                     {
                         job = s.JobId, pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
                         render_passes = s.RenderPasses, seconds = s.Seconds, gb_per_s = s.GigabytesPerSecond, gpu_map = s.GpuMap,
+                        content_bytes_read = s.ContentBytesRead, metadata_bytes_read = s.MetadataBytesRead, reads_per_content_byte = s.ReadsPerContentByte,
+                        phases = Cli.Phases(s.Phases),
                     });
                 else
+                {
                     Console.Out.WriteLine($"restored {s.ImagesDir} as pid {s.Pid}: {s.Bytes} bytes, {s.Bos} BOs, {s.RenderPasses} render pass(es), " +
-                                          $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); GPUs {string.Join(", ", s.GpuMap.Select(kv => $"{kv.Key}->{kv.Value}"))}");
+                                          $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); GPUs {string.Join(", ", s.GpuMap.Select(kv => $"{kv.Key}→{kv.Value}"))}");
+                    Console.Out.WriteLine($"  {Cli.DescribePhases(s.Phases, s.Bytes, "contents")}; content bytes read {s.ReadsPerContentByte:F2}× each");
+                }
                 return Cli.ExitOk;
             case RestoreJobUnknown u:
                 Console.Error.WriteLine($"gpuckpt: no job {u.JobId} in the journal");

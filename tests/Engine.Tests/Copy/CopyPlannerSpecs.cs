@@ -45,12 +45,36 @@ public class CopyPlannerSpecs
     [Fact]
     public void Small_BOs_share_a_chunk_and_a_large_BO_is_split()
     {
-        var layout = CopyPlanner.Layout([(0, 4096UL), (1, 4096UL), (2, 4096UL), (3, 10UL * 65536)]);
+        var layout = CopyPlanner.Layout([(0, 4096UL), (1, 4096UL), (2, 4096UL), (3, 10UL * 65536 + 4096), (4, 4096UL), (5, 60000UL), (6, 8192UL)]);
         var chunks = CopyPlanner.Plan(layout, 65536);
 
-        Assert.Equal([0, 1, 2, 3], chunks[0].Pieces.Select(p => p.BoIndex));
-        Assert.Equal(11, chunks.Count);
-        Assert.All(chunks.Skip(1), c => Assert.Equal(3, Assert.Single(c.Pieces).BoIndex));
+        Assert.Equal([0, 1, 2], chunks[0].Pieces.Select(p => p.BoIndex));
+        Assert.All(chunks.Skip(1).Take(11), c => Assert.Equal(3, Assert.Single(c.Pieces).BoIndex));
+        Assert.Equal(4096, chunks[11].Length);
+        Assert.Equal([4, 5], chunks[12].Pieces.Select(p => p.BoIndex));
+        Assert.Equal([6], chunks[13].Pieces.Select(p => p.BoIndex));
+        Assert.Equal(14, chunks.Count);
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    public void Every_BO_lies_in_one_chunk_or_owns_all_of_its_chunks(int seed)
+    {
+        var random = new Random(seed);
+        var chunkSize = 4096 * random.Next(1, 16);
+        var sizes = Enumerable.Range(0, random.Next(1, 300))
+            .Select(i => (i, (ulong)(random.Next(4) == 0 ? random.Next(1, 10 * chunkSize) : random.Next(1, 3 * 4096))))
+            .ToList();
+        var chunks = CopyPlanner.Plan(CopyPlanner.Layout(sizes), chunkSize);
+
+        foreach (var group in chunks.SelectMany(c => c.Pieces.Select(p => (Chunk: c, p.BoIndex))).GroupBy(x => x.BoIndex))
+        {
+            var holders = group.Select(x => x.Chunk).Distinct().ToList();
+            Assert.True(holders.Count == 1 || holders.All(c => c.Pieces.Count == 1),
+                $"seed {seed}: BO {group.Key} spans {holders.Count} chunks shared with other BOs");
+        }
     }
 
     [Fact]

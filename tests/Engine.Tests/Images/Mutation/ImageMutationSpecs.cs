@@ -92,7 +92,11 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
         }
     }
 
-    /// <summary>Verify, then the restore's preparation (everything before a device is touched), with the bytes this thread allocated.</summary>
+    /// <summary>
+    /// Verify, then what a restore reads before it resumes: its preparation (everything but the contents, before a
+    /// device is touched), then the contents as it streams them, each segment checked as it is read (a mismatch there
+    /// rolls the process back). With the bytes this thread allocated.
+    /// </summary>
     private (VerifyResult Verify, Exception? Prepared, long Allocated) Check(string dir)
     {
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -100,13 +104,25 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
         Exception? prepared = null;
         try
         {
-            RestorePlan.Prepare(dir, image.LocalGpus);
+            StreamContents(RestorePlan.Prepare(dir, image.LocalGpus));
         }
         catch (Exception e)
         {
             prepared = e;
         }
         return (verify, prepared, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static void StreamContents(RestorePlan plan)
+    {
+        var reader = plan.Image.Reader;
+        var buffer = new byte[1 << 20];
+        foreach (var name in reader.Manifest.Files.Select(f => f.Name).Where(n => ImageFileName.TryParse(n)?.Kind.IsPages() == true))
+        {
+            using var pages = reader.OpenPages(name);
+            for (long at = 0; at < pages.Length; at += buffer.Length)
+                pages.ReadVerified(at, buffer.AsSpan(0, (int)Math.Min(buffer.Length, pages.Length - at)));
+        }
     }
 
     private static string Report(ConcurrentDictionary<(string Mutation, string Outcome), int> counts, int cases, bool nightly, int seed)

@@ -1,0 +1,235 @@
+using Akka.Actor;
+using Gpuckpt.Engine.Copy;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Restore;
+
+namespace Gpuckpt.Actors.Copy;
+
+/// <summary>The contents side of a BO actor: where its bytes live and how many pieces of them this copy moves.</summary>
+/// <param name="Index">The BO's index in its device's plan.</param>
+public sealed record BoContents(int Index, BoSource Source, int Pieces, bool Saving, Func<BoSource, Engine.Devices.IBoMapping> Map) : INoSerializationVerificationNeeded;
+
+/// <summary>
+/// One BO's work, child of its device actor. For its contents it moves its pieces of the chunks the device grants it
+/// (read from its mapping into the chunk's buffer on a checkpoint, written from it on a restore), several at once for
+/// a large BO, each as a task on the I/O threads, transient faults retried with backoff; it opens its mapping for the
+/// first piece and closes it after the last, and stops when its pieces are done. A render BO being restored first
+/// restores itself in the restore passes: create or import, change its handle back, map every VM mapping; an import
+/// whose exporter does not exist yet answers that it is skipped. Every failure it reports names the BO.
+/// </summary>
+public sealed class BoActor : ReceiveActor, IWithTimers
+{
+    private readonly string _device;
+    private readonly EngineSettings _settings;
+    private readonly RenderBoRef? _render;
+    private readonly ImportLink? _link;
+    private readonly RestoreSession? _session;
+    private readonly CancellationTokenSource _stop = new();
+    private RetryingIo _io = null!;
+    private BoContents? _contents;
+    private LazyBoMapping? _mapping;
+    private int _answered;
+    private readonly HashSet<int> _pending = [];
+
+    public BoActor(string device, BoContents? contents, RenderBoRef? render, ImportLink? link, RestoreSession? session, EngineSettings settings)
+    {
+        _device = device;
+        _settings = settings;
+        _render = render;
+        _link = link;
+        _session = session;
+        if (contents is not null) SetContents(contents);
+        Receive<BoContents>(SetContents);
+        Receive<CopyPiece>(Copy);
+        Receive<CopyWhole>(CopyWhole);
+        Receive<RestoreBo>(Restore);
+        Receive<IoDone>(OnIo);
+        Receive<IoTimedOut>(t => _io.Handle(t));
+        Receive<IoRetry>(r => Answer((int)r.Key, _io.Handle(r), null));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>A BO whose contents are copied.</summary>
+    public static Props ForContents(string device, BoContents contents, EngineSettings settings) =>
+        ActorFactory<BoActor>.Props(() => new BoActor(device, contents, null, null, null, settings));
+
+    /// <summary>A render BO to restore in passes (its contents, if any, come later).</summary>
+    public static Props ForRenderRestore(string device, RenderBoRef bo, ImportLink? link, RestoreSession session, EngineSettings settings) =>
+        ActorFactory<BoActor>.Props(() => new BoActor(device, null, bo, link, session, settings));
+
+    private string Name => _contents?.Source.Label ?? _render?.ToString() ?? Self.Path.Name;
+
+    protected override void PreStart()
+    {
+        _io = new RetryingIo(Self, Timers, IoThreads.For(Context.System), _settings, _stop.Token);
+        if (_settings.PublishActorTree) Context.System.EventStream.Publish(new ActorStartedAt(Self.Path.ToStringWithoutAddress()));
+    }
+
+    protected override void PostStop()
+    {
+        _stop.Cancel();
+        _mapping?.Dispose();
+    }
+
+    /// <summary>A handler that throws is a bug: the pieces it held are answered as failed before the actor stops.</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            foreach (var chunk in _pending) Context.Parent.Tell(new PieceFailed(chunk, _contents!.Index, $"{Name}: {e.GetType().Name}: {e.Message}"));
+            _pending.Clear();
+            throw;
+        }
+    }
+
+    private void SetContents(BoContents contents)
+    {
+        _contents = contents;
+        _answered = 0;
+        _mapping = new LazyBoMapping(() => contents.Map(contents.Source), contents.Pieces);
+    }
+
+    private void Copy(CopyPiece work)
+    {
+        var contents = _contents!;
+        var mapping = _mapping!;
+        var faults = _settings.Faults;
+        var device = _device;
+        var piece = work.Piece;
+        var buffer = work.Buffer;
+        _pending.Add(work.Chunk);
+        _io.Start(work.Chunk, _ =>
+        {
+            var bo = mapping.Get();
+            var span = buffer.AsSpan(piece.ChunkOffset, piece.Length);
+            if (contents.Saving)
+            {
+                faults.At(device, work.Chunk, FaultSide.Bo, "read of the BO's mapping");
+                bo.Read(piece.BoOffset, span);
+            }
+            else
+            {
+                faults.At(device, work.Chunk, FaultSide.Bo, "write of the BO's mapping");
+                bo.Write(piece.BoOffset, span);
+            }
+            mapping.Done();
+            return null;
+        });
+    }
+
+    /// <summary>A chunk of this BO alone: hashed and written straight from the mapping (checkpoint), or read straight into it and verified (restore).</summary>
+    private void CopyWhole(CopyWhole work)
+    {
+        var mapping = _mapping!;
+        var faults = _settings.Faults;
+        var device = _device;
+        var chunk = work.Chunk;
+        var piece = chunk.Pieces[0];
+        _pending.Add(work.Index);
+        _io.Start(work.Index, _ =>
+        {
+            var bo = mapping.Get();
+            var direct = bo as IDirectBoMapping;
+            object? result = null;
+            if (work.Sink is { } sink)
+            {
+                faults.At(device, work.Index, FaultSide.Bo, "read of the BO's mapping");
+                Span<byte> bytes;
+                if (direct is not null)
+                {
+                    direct.Prefetch(piece.BoOffset, piece.Length, write: false);
+                    bytes = direct.Span(piece.BoOffset, piece.Length);
+                }
+                else
+                {
+                    bytes = work.Buffer.AsSpan(0, piece.Length);
+                    bo.Read(piece.BoOffset, bytes);
+                }
+                if (faults.Due(device, work.Index, FaultSide.File) is { } errno)
+                {
+                    if (errno == ChunkIoException.ShortWrite) sink.Write(chunk.FileOffset, bytes[..(bytes.Length / 2)]);
+                    throw new ChunkIoException(errno, "write of the page file", "injected");
+                }
+                result = sink.Write(chunk.FileOffset, bytes);
+                direct?.Release(piece.BoOffset, piece.Length);
+            }
+            else
+            {
+                var source = work.Source!;
+                faults.At(device, work.Index, FaultSide.File, "read of the page file");
+                if (direct is not null)
+                {
+                    direct.Prefetch(piece.BoOffset, piece.Length, write: true);
+                    source.ReadVerified(chunk.FileOffset, direct.Span(piece.BoOffset, piece.Length));
+                    direct.Release(piece.BoOffset, piece.Length);
+                }
+                else
+                {
+                    var bytes = work.Buffer.AsSpan(0, piece.Length);
+                    source.ReadVerified(chunk.FileOffset, bytes);
+                    faults.At(device, work.Index, FaultSide.Bo, "write of the BO's mapping");
+                    bo.Write(piece.BoOffset, bytes);
+                }
+            }
+            mapping.Done();
+            return result;
+        });
+    }
+
+    private void OnIo(IoDone done)
+    {
+        if (done.Key is int chunk) Answer(chunk, _io.Handle(done), done);
+        else Restored(done);
+    }
+
+    private void Answer(int chunk, IoOutcome outcome, IoDone? done)
+    {
+        if (outcome.Stale || outcome.Retrying) return;
+        _pending.Remove(chunk);
+        var boIndex = _contents!.Index;
+        if (outcome.Succeeded) Context.Parent.Tell(new PieceDone(chunk, boIndex, outcome.Result is ulong checksum ? checksum : 0));
+        else
+        {
+            _mapping!.Done();
+            Context.Parent.Tell(new PieceFailed(chunk, boIndex, $"{Name}: {CopyErrors.Describe(outcome.Error!, outcome.Attempts)}"));
+        }
+        if (++_answered == _contents.Pieces) Context.Stop(Self);
+    }
+
+    /// <summary>One restore pass: skipped while an import's exporter is missing, else created or imported as a task.</summary>
+    private void Restore(RestoreBo pass)
+    {
+        var bo = _render!;
+        var session = _session!;
+        var link = _link;
+        if (link is not null && session.WaitsFor(link) is { } exporter)
+        {
+            Context.System.EventStream.Publish(new RenderBoPassed(pass.Pass, bo.ToString(), false, exporter, Self.Path.ToStringWithoutAddress()));
+            Context.Parent.Tell(new BoSkipped(pass.Pass, bo.Handle, exporter));
+            return;
+        }
+        var self = Self;
+        Task.Factory.StartNew(() =>
+            {
+                if (link is null) session.Create(bo);
+                else session.Import(bo, link);
+            }, CancellationToken.None, TaskCreationOptions.DenyChildAttach, IoThreads.For(Context.System))
+            .ContinueWith(t => self.Tell(new IoDone(pass, 1, null, t.Exception?.InnerException)),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void Restored(IoDone done)
+    {
+        var pass = (RestoreBo)done.Key;
+        var bo = _render!;
+        if (done.Error is null) Context.System.EventStream.Publish(new RenderBoPassed(pass.Pass, bo.ToString(), true, null, Self.Path.ToStringWithoutAddress()));
+        Context.Parent.Tell(done.Error is null
+            ? new BoRestored(pass.Pass, bo.Handle)
+            : new BoRestoreFailed(pass.Pass, bo.Handle, $"{bo}: {CopyErrors.Describe(done.Error, 1)}"));
+    }
+}

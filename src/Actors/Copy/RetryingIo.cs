@@ -1,0 +1,102 @@
+using Akka.Actor;
+using Gpuckpt.Engine.Copy;
+
+namespace Gpuckpt.Actors.Copy;
+
+/// <summary>How a keyed piece of I/O ended: done with a result, waiting to be tried again, or failed for good.</summary>
+internal readonly record struct IoOutcome(bool Succeeded, bool Retrying, object? Result, Exception? Error, int Attempts)
+{
+    /// <summary>The message was about an attempt no longer current: nothing to do.</summary>
+    public bool Stale => !Succeeded && !Retrying && Error is null;
+
+    public bool Failed => !Succeeded && !Retrying && Error is not null;
+}
+
+/// <summary>
+/// Blocking I/O of an actor, keyed (a chunk, a piece): each attempt runs as a task on the I/O dispatcher's threads and
+/// comes back as <see cref="IoDone"/>; an attempt that runs past the chunk timeout is cancelled, and its retry starts
+/// only once it has stopped (never beside it); transient faults are retried with backoff (<see cref="RetryPolicy"/>).
+/// The owning actor routes <see cref="IoDone"/>, <see cref="IoTimedOut"/> and <see cref="IoRetry"/> here.
+/// </summary>
+internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskScheduler io, EngineSettings settings, CancellationToken stop)
+{
+    private readonly Dictionary<object, Attempt> _running = new();
+
+    /// <summary>Attempts under way or waiting for their retry.</summary>
+    public int Count => _running.Count;
+
+    public void Start(object key, Func<CancellationToken, object?> body)
+    {
+        var attempt = new Attempt(body, CancellationTokenSource.CreateLinkedTokenSource(stop));
+        _running[key] = attempt;
+        Run(key, attempt);
+    }
+
+    public IoOutcome Handle(IoDone done)
+    {
+        if (!_running.TryGetValue(done.Key, out var attempt) || attempt.Number != done.Attempt) return default;
+        timers.Cancel(("timeout", done.Key));
+        attempt.Cancel.Dispose();
+        if (done.Error is null)
+        {
+            // A late success is a success: the bytes are in place.
+            _running.Remove(done.Key);
+            return new IoOutcome(true, false, done.Result, null, attempt.Number);
+        }
+        var error = attempt.TimedOut ? new TimeoutException($"no answer within {settings.ChunkTimeout.TotalSeconds:0.#} s", done.Error) : done.Error;
+        if (!stop.IsCancellationRequested && settings.Retry.ShouldRetry(error, attempt.Number))
+        {
+            attempt.LastError = error;
+            timers.StartSingleTimer(("retry", done.Key), new IoRetry(done.Key), settings.Retry.Backoff(attempt.Number));
+            return new IoOutcome(false, true, null, error, attempt.Number);
+        }
+        _running.Remove(done.Key);
+        return new IoOutcome(false, false, null, error, attempt.Number);
+    }
+
+    public void Handle(IoTimedOut timeout)
+    {
+        if (!_running.TryGetValue(timeout.Key, out var attempt) || attempt.Number != timeout.Attempt) return;
+        attempt.TimedOut = true;
+        attempt.Cancel.Cancel();
+    }
+
+    /// <summary>Starts the next attempt, or gives up when the owner is stopping.</summary>
+    public IoOutcome Handle(IoRetry retry)
+    {
+        if (!_running.TryGetValue(retry.Key, out var attempt)) return default;
+        if (stop.IsCancellationRequested)
+        {
+            _running.Remove(retry.Key);
+            return new IoOutcome(false, false, null, attempt.LastError ?? new OperationCanceledException(), attempt.Number);
+        }
+        attempt.Number++;
+        attempt.TimedOut = false;
+        attempt.Cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        Run(retry.Key, attempt);
+        return new IoOutcome(false, true, null, null, attempt.Number);
+    }
+
+    private void Run(object key, Attempt attempt)
+    {
+        var number = attempt.Number;
+        var token = attempt.Cancel.Token;
+        var target = self;
+        var body = attempt.Body;
+        Task.Factory.StartNew(() => body(token), token, TaskCreationOptions.DenyChildAttach, io)
+            .ContinueWith(t => target.Tell(t.IsCompletedSuccessfully
+                    ? new IoDone(key, number, t.Result, null)
+                    : new IoDone(key, number, null, t.Exception?.InnerException ?? new OperationCanceledException("cancelled before it ran"))),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        timers.StartSingleTimer(("timeout", key), new IoTimedOut(key, number), settings.ChunkTimeout);
+    }
+
+    private sealed class Attempt(Func<CancellationToken, object?> body, CancellationTokenSource cancel)
+    {
+        public Func<CancellationToken, object?> Body { get; } = body;
+        public int Number { get; set; } = 1;
+        public bool TimedOut { get; set; }
+        public Exception? LastError { get; set; }
+        public CancellationTokenSource Cancel { get; set; } = cancel;
+    }
+}
