@@ -32,13 +32,14 @@ public sealed class ClusterContact : IAsyncDisposable
             : nodeConfig.GetStringList("akka.cluster.seed-nodes", []).FirstOrDefault()
               ?? throw new UsageException($"{configFile} names no seed node: pass --node HOST:PORT");
         var host = nodeConfig.GetString("gpuckpt.cli.hostname", "127.0.0.1");
+        // The CLI reports in its own words (stdout stays JSON with --json); remoting's own log lines are not shown.
         var config = ConfigurationFactory.ParseString($"""
                 akka.actor.provider = remote
                 akka.remote.dot-netty.tcp.hostname = "{host}"
                 akka.remote.dot-netty.tcp.port = 0
                 akka.cluster.seed-nodes = []
-                akka.loglevel = ERROR
-                akka.stdout-loglevel = ERROR
+                akka.loglevel = OFF
+                akka.stdout-loglevel = OFF
                 """)
             .WithFallback(nodeConfig)
             .WithFallback(EngineConfig.Load());

@@ -21,7 +21,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
     private readonly MigrationSettings _settings;
     private readonly TargetState _state = new();
     private ImageReceiver? _receiver;
-    private bool _sealed;
+    private bool _sealed, _beginning, _sealing;
     private IActorRef? _coordinator;
     private IActorRef? _restoreJob;
     private RestoreSummary? _held;
@@ -131,6 +131,9 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
             replyTo.Tell(new ImageBegun(_migrationId));
             return;
         }
+        // A request repeated while the copy is being created is answered by the first one.
+        if (_beginning) return;
+        _beginning = true;
         var dir = ImageDir;
         Task.Run(() =>
         {
@@ -179,6 +182,8 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
             replyTo.Tell(new TargetFailed(_migrationId, _node, "write image", "sealed before any frame arrived"));
             return;
         }
+        if (_sealing) return;
+        _sealing = true;
         var files = seal.Files.Select(f => (f.Name, f.Size)).ToList();
         Task.Run(() =>
         {

@@ -40,6 +40,8 @@ public sealed class MigrationsActor : ReceiveActor
             .Select(n => n.StartsWith(OutPrefix, StringComparison.Ordinal)
                 ? new NodeJob(n[OutPrefix.Length..], "migration", "running", "out of this node")
                 : new NodeJob(n[InPrefix.Length..], "migration", "running", "into this node")), .. _arrived])));
+        // Coordinators a restart resumed report to this actor: nobody is watching their progress.
+        Receive<MigrationProgress>(_ => { });
         Receive<MigrationCompleted>(_ => { });
         Receive<MigrationFailed>(_ => { });
     }

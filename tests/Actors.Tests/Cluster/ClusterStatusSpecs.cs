@@ -77,6 +77,7 @@ public abstract class ClusterStatusSpecs(ITestOutputHelper output)
     }
 }
 
+[Collection(nameof(NodesCollection))]
 public sealed class SqliteClusterStatusSpecs(ITestOutputHelper output) : ClusterStatusSpecs(output)
 {
     protected override string? Postgres() => null;
@@ -85,6 +86,7 @@ public sealed class SqliteClusterStatusSpecs(ITestOutputHelper output) : Cluster
     public Task Three_nodes_report_the_cluster_and_leave_gracefully_sqlite() => Three_nodes_report_the_cluster_through_any_node_and_leave_gracefully();
 }
 
+[Collection(nameof(NodesCollection))]
 public sealed class PostgresClusterStatusSpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
     : ClusterStatusSpecs(output), IClassFixture<PostgresJournalSpecs.Server>
 {

@@ -36,6 +36,11 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     private static Task<GpuckptProcess.Result> Migrate(TestCluster cluster, uint pid) =>
         cluster.Cli("migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("c"), "--json");
 
+    /// <summary>The JSON line of a --json run's stdout.</summary>
+    private static JsonElement Json(GpuckptProcess.Result result) =>
+        JsonDocument.Parse(result.Stdout.Split('\n').LastOrDefault(l => l.StartsWith('{'))
+                           ?? throw new Xunit.Sdk.XunitException($"no JSON line from gpuckpt: {result}")).RootElement;
+
     private static bool Empty(string dir) => !Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any();
 
     private static bool Gone(SimulatorClient client, uint pid)
@@ -69,7 +74,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         var result = await Migrate(cluster, pid);
 
         Assert.True(result.ExitCode == 0, $"migrate failed: {result}");
-        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        var json = Json(result);
         var target = json.GetProperty("target_pid").GetUInt32();
         output.WriteLine(result.Stdout);
         Assert.True(Gone(cluster.Clients["a"], pid), $"pid {pid} still exists on a after the migration");
@@ -84,6 +89,26 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         Assert.Contains(b.GetProperty("jobs").EnumerateArray(),
             j => j.GetProperty("kind").GetString() == "process" && j.GetProperty("detail").GetString()!.Contains($"pid {target},"));
         Assert.True(Empty(Path.Combine(cluster.StateDir("a"), "migrations", "out")), "a kept the migration's image");
+    }
+
+    protected async Task A_target_that_cannot_hold_the_GPUs_is_refused_before_anything_is_paused()
+    {
+        await using var cluster = new TestCluster(3, Postgres(), gpus: [2, 1, 2]);
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 5);
+
+        var result = await Migrate(cluster, pid);
+
+        Assert.True(result.ExitCode == 1, $"migrate to a node with one GPU did not fail: {result}");
+        var failed = Json(result);
+        Assert.Equal("b", failed.GetProperty("node").GetString());
+        Assert.Equal("dry check", failed.GetProperty("step").GetString());
+        Assert.False(failed.GetProperty("source_resumed").GetBoolean());
+        Assert.Contains("GPU", failed.GetProperty("reason").GetString());
+        var source = cluster.Clients["a"].State(pid);
+        Assert.True(source.Running && source.Counters.ProcessInfo == 0 && source.Counters.Unpause == 0, $"the source was touched: {source}");
+        SameContinuation(cluster.Clients["a"], pid, cluster.Clients["a"], twin, "the source after a refused migration");
+        output.WriteLine(result.Stderr);
     }
 
     protected async Task A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(int seed)
@@ -104,7 +129,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
             var result = await Migrate(cluster, pid);
 
             Assert.True(result.ExitCode == 1, $"seed {seed}, point {point}: migrate did not fail: {result}");
-            var failed = JsonDocument.Parse(result.Stdout).RootElement;
+            var failed = Json(result);
             Assert.Equal("b", failed.GetProperty("node").GetString());
             Assert.True(failed.GetProperty("source_resumed").GetBoolean(), $"seed {seed}, point {point}: {result}");
             var source = cluster.Clients["a"].State(pid);
@@ -177,7 +202,9 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
     protected async Task A_link_broken_mid_transfer_resends_only_unconfirmed_frames(int seed)
     {
-        await using var cluster = new TestCluster(3, Postgres(), proxied: "b");
+        // Each node sends over its own connection, so that a's frames to b cross the proxy in front of b (with passive
+        // connections a could answer over the one b opened to a).
+        await using var cluster = new TestCluster(3, Postgres(), "akka.remote.use-passive-connections = off", proxied: "b");
         await cluster.StartAll();
         var (pid, twin) = Spawn(cluster, (ulong)seed);
         // The link breaks once somewhere in the first three quarters of the image's bytes.
@@ -187,7 +214,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
         Assert.True(result.ExitCode == 0, $"seed {seed}: migrate failed after the link broke: {result}");
         Assert.True(cluster.Proxy.Broken, $"seed {seed}: the link never broke (only {cluster.Proxy.Forwarded} bytes went through)");
-        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        var json = Json(result);
         var image = json.GetProperty("image_bytes").GetInt64();
         var resent = json.GetProperty("bytes_resent").GetInt64();
         output.WriteLine($"seed {seed}: link broken after {cluster.Proxy.BreakAfter} bytes; {resent} of {image} image bytes resent, " +
@@ -197,12 +224,16 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     }
 }
 
+[Collection(nameof(NodesCollection))]
 public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSpecs(output)
 {
     protected override string? Postgres() => null;
 
     [Fact]
     public Task Migrates_train_from_a_to_b_sqlite() => A_process_moves_to_b_and_continues_there_like_an_uninterrupted_run();
+
+    [Fact]
+    public Task A_target_too_small_is_refused_before_the_pause_sqlite() => A_target_that_cannot_hold_the_GPUs_is_refused_before_anything_is_paused();
 
     [Fact]
     public Task A_killed_target_rolls_back_sqlite() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
@@ -214,6 +245,7 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_broken_link_resumes_the_transfer_sqlite() => A_link_broken_mid_transfer_resends_only_unconfirmed_frames(TestSeed.Fresh());
 }
 
+[Collection(nameof(NodesCollection))]
 public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
     : MigrationSpecs(output), IClassFixture<PostgresJournalSpecs.Server>
 {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Net;
 using System.Net.Sockets;
 using Gpuckpt.Engine.Simulation;
@@ -16,7 +17,8 @@ internal sealed class TestCluster : IAsyncDisposable
     private readonly string? _postgres;
     private readonly string _conf;
 
-    public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null)
+    /// <param name="gpus">GPUs of each node's simulator (default: 2 each).</param>
+    public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null, int[]? gpus = null)
     {
         _postgres = postgres;
         Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
@@ -45,7 +47,7 @@ internal sealed class TestCluster : IAsyncDisposable
             var name = Names[i];
             Directory.CreateDirectory(StateDir(name));
             // a and b number their GPUs alike only by chance of the seed: the target maps them (TopologyMatcher).
-            Simulators[name] = SimulatorProcess.Start(Path.Combine(Dir, $"sim-{name}.sock"), gpus: 2, idSeed: (uint)(7 * i));
+            Simulators[name] = SimulatorProcess.Start(Path.Combine(Dir, $"sim-{name}.sock"), gpus: gpus?[i] ?? 2, idSeed: (uint)(7 * i));
             Clients[name] = SimulatorClient.Connect(Simulators[name].SocketPath);
         }
     }
@@ -65,11 +67,12 @@ internal sealed class TestCluster : IAsyncDisposable
     private int AdvertisedPort(string name) => name == ProxiedNode ? Proxy!.Port : Ports[Index(name)];
     public string Address(string name) => $"127.0.0.1:{AdvertisedPort(name)}";
 
-    /// <summary>Starts every node and waits until all are up.</summary>
+    /// <summary>Starts every node and waits until all are up and every node sees every other one up.</summary>
     public async Task StartAll()
     {
         foreach (var name in Names) StartNode(name);
         await Task.WhenAll(Nodes.Values.Select(n => n.WaitUp(StartTimeout)));
+        await Converged();
     }
 
     /// <summary>Starts (or restarts) one node; <paramref name="crashAt"/> arms a crash point in it.</summary>
@@ -83,8 +86,35 @@ internal sealed class TestCluster : IAsyncDisposable
         return node;
     }
 
-    /// <summary>Restarts a node and waits until it is up again.</summary>
-    public async Task Restart(string name, string? crashAt = null) => await StartNode(name, crashAt).WaitUp(StartTimeout);
+    /// <summary>Restarts a node and waits until it is up again and the other nodes see it up.</summary>
+    public async Task Restart(string name, string? crashAt = null)
+    {
+        await StartNode(name, crashAt).WaitUp(StartTimeout);
+        await Converged();
+    }
+
+    /// <summary>
+    /// Waits until each node reports every node of the cluster up and reachable: a node that has just come up may not
+    /// be known to the others yet (its old incarnation is still being removed), and a migration would then be refused.
+    /// </summary>
+    public async Task Converged()
+    {
+        foreach (var from in Names)
+        {
+            var last = "";
+            var seen = await Eventually(() =>
+            {
+                var status = Cli("cluster", "status", "--node", Address(from), "--json").GetAwaiter().GetResult();
+                last = status.ToString();
+                if (status.ExitCode != 0) return false;
+                var members = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray().ToList();
+                return Names.All(n => members.Count(m => m.GetProperty("name").GetString() == n) == 1
+                    && members.Single(m => m.GetProperty("name").GetString() == n) is var m
+                    && m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
+            }, StartTimeout);
+            if (!seen) throw new TimeoutException($"node {from} did not see every node up within {StartTimeout}: {last}");
+        }
+    }
 
     private Dictionary<string, string> NodeEnv(string name, string? crashAt)
     {
