@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Host;
 
 namespace Gpuckpt.Load;
 
@@ -18,24 +19,23 @@ public static class MigrateLoad
     {
         var size = args.U64("size", 1UL << 30);
         var work = Directory.CreateTempSubdirectory("gpuckpt-migrate-load-").FullName;
-        var processes = new List<Process>();
         try
         {
             using var simA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "a.sock")) { Gpus = 2, IdSeed = 0 });
             using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
             using var a = SimulatorClient.Connect(simA.SocketPath);
             using var b = SimulatorClient.Connect(simB.SocketPath);
-            var ports = FreePorts(2);
-            var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
-            foreach (var (name, port, sim) in new[] { ("a", ports[0], simA.SocketPath), ("b", ports[1], simB.SocketPath) })
-                processes.Add(await StartNode(name, port, seeds, $"sim:{sim}", Path.Combine(work, $"state-{name}")));
+            await using var nodes = await LocalNodes.Start([
+                ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
+                ("b", $"sim:{simB.SocketPath}", Path.Combine(work, "state-b")),
+            ]);
 
             var pid = a.Spawn(WorkloadRequest.Named("train", 2026, sizeBytes: size));
             var twin = a.Spawn(WorkloadRequest.Named("train", 2026, sizeBytes: size));
             a.Run(pid, 2);
             a.Run(twin, 2);
 
-            var migrate = await Gpuckpt(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", $"127.0.0.1:{ports[1]}", "--json"]);
+            var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"]);
             var m = JsonDocument.Parse(migrate).RootElement;
             var bytes = m.GetProperty("image_bytes").GetInt64();
             var transfer = m.GetProperty("transfer_seconds").GetDouble();
@@ -48,7 +48,7 @@ public static class MigrateLoad
 
             // The same bytes: an image of the twin (same workload, same steps before the move), copied raw over TCP.
             var image = Path.Combine(work, "twin-image");
-            await Gpuckpt(["checkpoint", "--driver", $"sim:{simA.SocketPath}", "--pid", $"{twin}", "--images", image, "--leave-running",
+            await LocalNodes.Run(["checkpoint", "--driver", $"sim:{simA.SocketPath}", "--pid", $"{twin}", "--images", image, "--leave-running",
                 "--state-dir", Path.Combine(work, "state-cli"), "--json"]);
             var (rawBytes, rawSeconds) = await RawTcpCopy(image, Path.Combine(work, "raw-copy"));
 
@@ -64,57 +64,8 @@ public static class MigrateLoad
         }
         finally
         {
-            foreach (var p in processes)
-            {
-                if (!p.HasExited) p.Kill(entireProcessTree: true);
-                p.Dispose();
-            }
             try { Directory.Delete(work, true); } catch (IOException) { }
         }
-    }
-
-    private static async Task<Process> StartNode(string name, int port, string seeds, string driver, string stateDir)
-    {
-        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json"]);
-        info.Environment["GPUCKPT_NODE_NAME"] = name;
-        info.Environment["GPUCKPT_NODE_PORT"] = port.ToString(CultureInfo.InvariantCulture);
-        info.Environment["GPUCKPT_SEED_NODES"] = seeds;
-        var process = Process.Start(info) ?? throw new InvalidOperationException("gpuckpt node did not start");
-        var errors = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            while (await process.StandardOutput.ReadLineAsync(cancel.Token) is { } line)
-            {
-                if (!line.Contains("\"state\":\"up\"", StringComparison.Ordinal)) continue;
-                _ = process.StandardOutput.ReadToEndAsync();
-                return process;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Reported below with what it printed.
-        }
-        process.Kill(entireProcessTree: true);
-        throw new InvalidOperationException($"node {name} did not come up: {await errors}");
-    }
-
-    private static async Task<string> Gpuckpt(string[] args)
-    {
-        using var process = Process.Start(Info(args)) ?? throw new InvalidOperationException("gpuckpt did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"gpuckpt {string.Join(' ', args)}: exit {process.ExitCode}: {await stderr}");
-        return await stdout;
-    }
-
-    private static ProcessStartInfo Info(IEnumerable<string> args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
-        return info;
     }
 
     /// <summary>Every file of <paramref name="from"/> through one loopback connection into <paramref name="to"/>, fsynced.</summary>
@@ -157,14 +108,5 @@ public static class MigrateLoad
         }
         await receive;
         return (files.Sum(f => f.Item2), clock.Elapsed.TotalSeconds);
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
     }
 }

@@ -19,9 +19,15 @@ public static class DemoCommand
         var size = new Option<ulong>("--size") { Description = "bytes of GPU memory the train workload uses", DefaultValueFactory = _ => 1UL << 30 };
         var steps = new Option<ulong>("--steps") { Description = "steps before the checkpoint and after it", DefaultValueFactory = _ => 3 };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 2026 };
+        var cluster = new Option<bool>("--cluster")
+        {
+            Description = "migrate the job between two gpuckpt node processes on loopback instead (checkpoint streamed, restored, resumed there, released here)",
+        };
         var json = Cli.JsonOption();
-        var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, json };
-        command.SetAction((parse, _) => Cli.Guard(() => Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))));
+        var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, cluster, json };
+        command.SetAction((parse, _) => Cli.Guard(() => parse.GetValue(cluster)
+            ? ClusterDemo.Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
+            : Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))));
         return command;
     }
 

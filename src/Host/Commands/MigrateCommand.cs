@@ -24,11 +24,14 @@ public static class MigrateCommand
             var asJson = parse.GetValue(json);
             await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
             var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
-            var outcome = Cli.Interactive(asJson) ? await WithProgress(contact, request) : await Run(contact, request, _ => { });
-            return Report(outcome, request, asJson);
+            return Report(await Migrate(contact, request, Cli.Interactive(asJson)), asJson);
         }));
         return command;
     }
+
+    /// <summary>Asks the contacted node to run the migration and waits for its outcome, with a progress bar when <paramref name="interactive"/>.</summary>
+    internal static Task<IMigrationMessage> Migrate(ClusterContact contact, MigrateRequest request, bool interactive) =>
+        interactive ? WithProgress(contact, request) : Run(contact, request, _ => { });
 
     private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request) =>
         await AnsiConsole.Progress().AutoClear(false)
@@ -59,7 +62,7 @@ public static class MigrateCommand
         return await done.Task;
     }
 
-    private static int Report(IMigrationMessage outcome, MigrateRequest request, bool json)
+    internal static int Report(IMigrationMessage outcome, bool json)
     {
         switch (outcome)
         {

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Gpuckpt.Engine.Native;
+
+namespace Gpuckpt.Host;
+
+/// <summary>
+/// A cluster on this machine: one `gpuckpt node` OS process per node on loopback, each seeded with all of them, each
+/// with its own driver and state directory. Used by `gpuckpt demo --cluster` and the load driver. Disposing leaves
+/// gracefully (SIGTERM) and kills a node that has not left within the grace.
+/// </summary>
+public sealed class LocalNodes : IAsyncDisposable
+{
+    private static readonly TimeSpan UpTimeout = TimeSpan.FromMinutes(2), LeaveGrace = TimeSpan.FromSeconds(30);
+    private readonly Dictionary<string, (Process Process, int Port, StringBuilder Errors)> _nodes = [];
+
+    private LocalNodes()
+    {
+    }
+
+    /// <summary>The names of the nodes, in the order they were started.</summary>
+    public IReadOnlyList<string> Names => [.. _nodes.Keys];
+
+    /// <summary>HOST:PORT of a node, as `migrate --node` and `cluster status --node` take it.</summary>
+    public string Endpoint(string name) => $"127.0.0.1:{_nodes[name].Port}";
+
+    /// <summary>Starts every node and returns once each has printed that it is up.</summary>
+    /// <param name="nodes">each node's name, driver (`sim:SOCKET` or `kfd`) and state directory</param>
+    public static async Task<LocalNodes> Start(IReadOnlyList<(string Name, string Driver, string StateDir)> nodes)
+    {
+        var cluster = new LocalNodes();
+        try
+        {
+            var ports = FreePorts(nodes.Count);
+            var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
+            var started = nodes.Select((n, i) => cluster.StartNode(n.Name, ports[i], seeds, n.Driver, n.StateDir)).ToList();
+            await Task.WhenAll(started);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartNode(string name, int port, string seeds, string driver, string stateDir)
+    {
+        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json"]);
+        info.Environment["GPUCKPT_NODE_NAME"] = name;
+        info.Environment["GPUCKPT_NODE_PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        info.Environment["GPUCKPT_SEED_NODES"] = seeds;
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"gpuckpt node {name} did not start");
+        var errors = new StringBuilder();
+        lock (_nodes) _nodes[name] = (process, port, errors);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (errors) errors.AppendLine(e.Data);
+        };
+        process.BeginErrorReadLine();
+        using var cancel = new CancellationTokenSource(UpTimeout);
+        try
+        {
+            while (await process.StandardOutput.ReadLineAsync(cancel.Token) is { } line)
+            {
+                if (!line.Contains("\"state\":\"up\"", StringComparison.Ordinal)) continue;
+                // Nothing else it prints is needed, but it must not block on a full pipe.
+                _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
+                return;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"node {name} was not up within {UpTimeout.TotalSeconds:F0} s: {Errors(errors)}");
+        }
+        await process.WaitForExitAsync(CancellationToken.None);
+        throw new InvalidOperationException($"node {name} exited ({process.ExitCode}) before it was up: {Errors(errors)}");
+    }
+
+    /// <summary>Runs a gpuckpt command to its end and returns what it printed on stdout; a non-zero exit is an exception with its stderr.</summary>
+    public static async Task<string> Run(IReadOnlyList<string> args)
+    {
+        using var process = Process.Start(Info(args)) ?? throw new InvalidOperationException("gpuckpt did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"gpuckpt {string.Join(' ', args)}: exit {process.ExitCode}: {(await stderr).Trim()}");
+        return await stdout;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        List<(Process Process, int Port, StringBuilder Errors)> nodes;
+        lock (_nodes) nodes = [.. _nodes.Values];
+        foreach (var (process, _, _) in nodes)
+            if (!process.HasExited) Signal(process);
+        foreach (var (process, _, _) in nodes)
+        {
+            using var grace = new CancellationTokenSource(LeaveGrace);
+            try
+            {
+                await process.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync(CancellationToken.None);
+            }
+            process.Dispose();
+        }
+    }
+
+    /// <summary>SIGTERM: the node leaves the cluster and exits.</summary>
+    private static void Signal(Process process)
+    {
+        if (Libc.Kill(process.Id, 15) != 0 && !process.HasExited)
+            throw new InvalidOperationException($"kill({process.Id}, SIGTERM) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
+    private static string Errors(StringBuilder errors)
+    {
+        lock (errors) return errors.Length == 0 ? "(nothing on stderr)" : errors.ToString().Trim();
+    }
+
+    /// <summary>The gpuckpt executable beside this assembly (its apphost, else the dotnet host with the assembly), whoever loaded it.</summary>
+    private static ProcessStartInfo Info(IEnumerable<string> args)
+    {
+        var assembly = typeof(LocalNodes).Assembly.Location;
+        var apphost = Path.ChangeExtension(assembly, null);
+        var useApphost = File.Exists(apphost);
+        var info = new ProcessStartInfo(useApphost ? apphost : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        if (!useApphost) info.ArgumentList.Add(assembly);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+
+    private static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        foreach (var l in listeners) l.Start();
+        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        foreach (var l in listeners) l.Stop();
+        return ports;
+    }
+}
