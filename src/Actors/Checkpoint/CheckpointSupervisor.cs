@@ -274,7 +274,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         {
             _pauseClock.Stop();
             CrashPoints.Hit("unpaused");
-            if (State.Failing is null && Completion() is { } done) Record([new ProcessUnpaused(), new CheckpointFinished(done)], () => Reply(done));
+            if (State.Failing is null && Completion() is { } done) Record([new ProcessUnpaused(), new CheckpointFinished(done)], () => Answer(Request.Pid, done));
             else Record(new ProcessUnpaused(), Next);
         }, f => onFailure(f.Error.Message));
     }
