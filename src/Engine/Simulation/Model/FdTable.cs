@@ -13,6 +13,9 @@ internal sealed record RenderFd(uint Pid, uint Minor);
 internal sealed class FdTable
 {
     private readonly Dictionary<int, object> _fds = new();
+    // Numbers below _next that are free again: the lowest is the next one handed out, as open(2) does, without a scan.
+    private readonly SortedSet<int> _free = [];
+    private int _next = 3;
 
     public int AddDmabuf(SimBuffer buffer) => Add(buffer.AddRef());
 
@@ -21,8 +24,13 @@ internal sealed class FdTable
     private int Add(object target)
     {
         // Lowest free number from 3 up, as open(2) gives them.
-        var fd = 3;
-        while (_fds.ContainsKey(fd)) fd++;
+        int fd;
+        if (_free.Count > 0)
+        {
+            fd = _free.Min;
+            _free.Remove(fd);
+        }
+        else fd = _next++;
         _fds[fd] = target;
         return fd;
     }
@@ -36,6 +44,7 @@ internal sealed class FdTable
     public void Close(int fd)
     {
         if (!_fds.Remove(fd, out var t)) throw new SimError(Errno.EBADF, $"fd {fd} is not open");
+        _free.Add(fd);
         (t as SimBuffer)?.Release();
     }
 
