@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Gpuckpt.Load;
 
-/// <summary>--name value pairs.</summary>
+/// <summary>--name value pairs, and --flag alone (a name followed by another name or by nothing).</summary>
 public sealed class Arguments
 {
     private readonly Dictionary<string, string> _values = new();
@@ -13,9 +13,14 @@ public sealed class Arguments
         string? key = null;
         foreach (var a in args)
         {
-            if (a.StartsWith("--", StringComparison.Ordinal)) key = a[2..];
+            if (a.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (key is not null) result._values[key] = "true";
+                key = a[2..];
+            }
             else if (key is not null) { result._values[key] = a; key = null; }
         }
+        if (key is not null) result._values[key] = "true";
         return result;
     }
 
