@@ -14,6 +14,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 internal sealed class TestCluster : IAsyncDisposable
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    /// <summary>A restarted node is removed and joins again while a busy node may answer late: the wait for every node to agree is longer than a start.</summary>
+    private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromMinutes(3);
     private readonly string? _postgres;
     private readonly string _conf;
 
@@ -111,10 +113,14 @@ internal sealed class TestCluster : IAsyncDisposable
                 return Names.All(n => members.Count(m => m.GetProperty("name").GetString() == n) == 1
                     && members.Single(m => m.GetProperty("name").GetString() == n) is var m
                     && m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
-            }, StartTimeout);
-            if (!seen) throw new TimeoutException($"node {from} did not see every node up within {StartTimeout}: {last}");
+            }, ConvergeTimeout);
+            if (!seen)
+                throw new TimeoutException($"node {from} did not see every node up within {ConvergeTimeout}: {last}\n" +
+                    string.Join("\n", Names.Select(n => $"--- node {n}:\n{Tail(Nodes[n].Output, 60)}")));
         }
     }
+
+    private static string Tail(string output, int lines) => string.Join("\n", output.Split('\n').TakeLast(lines));
 
     private Dictionary<string, string> NodeEnv(string name, string? crashAt)
     {
