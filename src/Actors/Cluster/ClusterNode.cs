@@ -15,16 +15,20 @@ public sealed class ClusterNode : IAsyncDisposable
 {
     private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ClusterNode(EngineHost engine, NodeSettings settings, IGpuDriver driver)
+    private ClusterNode(EngineHost engine, NodeSettings settings, IGpuDriver driver, MembershipRecord membership)
     {
         Engine = engine;
         Settings = settings;
         Driver = driver;
+        Membership = membership;
     }
 
     public EngineHost Engine { get; }
     public NodeSettings Settings { get; }
     public IGpuDriver Driver { get; }
+
+    /// <summary>This node's record of having been a member (see <see cref="MembershipRecord"/>).</summary>
+    public MembershipRecord Membership { get; }
     public ActorSystem System => Engine.System;
     public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
 
@@ -34,9 +38,26 @@ public sealed class ClusterNode : IAsyncDisposable
     public static ClusterNode Start(IGpuDriver driver, Config config)
     {
         var settings = NodeSettings.From(config);
+        var membership = new MembershipRecord(config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
+        (config, var rejoinOnly) = membership.Seeds(config, settings.SelfAddress);
         var engine = EngineHost.Start(driver, config, settings.SystemName);
-        var node = new ClusterNode(engine, settings, driver);
+        var node = new ClusterNode(engine, settings, driver, membership);
         var system = engine.System;
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        if (rejoinOnly)
+        {
+            var formAfter = config.GetTimeSpan("gpuckpt.node.form-after", TimeSpan.FromMinutes(2));
+            system.Log.Info("node {0} was a member before and did not leave: it rejoins the cluster through the other seeds " +
+                            "and forms a new one only if none answers within {1}", settings.Name, formAfter);
+            system.Scheduler.Advanced.ScheduleOnce(formAfter, () =>
+            {
+                if (node._up.Task.IsCompleted) return;
+                system.Log.Warning("no seed node answered within {0}: node {1} forms a new cluster", formAfter, settings.Name);
+                cluster.Join(cluster.SelfAddress);
+            });
+        }
+        StallWatch.Start(system, config.GetTimeSpan("gpuckpt.node.stall-watch.interval", TimeSpan.FromMilliseconds(250)),
+            config.GetTimeSpan("gpuckpt.node.stall-watch.threshold", TimeSpan.FromSeconds(1)));
         var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
         var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);
         var askTimeout = settings.StatusTimeout;
@@ -55,11 +76,25 @@ public sealed class ClusterNode : IAsyncDisposable
             }
             return Done.Instance;
         });
-        Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => node._up.TrySetResult());
+        // Whoever starts the shutdown (a leave, SIGTERM through the runtime's exit): once the node has left, it no longer
+        // has to rejoin; a node the cluster downed keeps its record.
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "forget-membership", () =>
+        {
+            if (node._up.Task.IsCompleted && !node.Downed) membership.Clear();
+            return Task.FromResult(Done.Instance);
+        });
+        cluster.RegisterOnMemberUp(() =>
+        {
+            membership.Write(cluster.SelfAddress.ToString());
+            node._up.TrySetResult();
+        });
         return node;
     }
 
-    /// <summary>Leaves the cluster gracefully (jobs drained first) and stops the ActorSystem.</summary>
+    /// <summary>
+    /// Leaves the cluster gracefully (jobs drained first) and stops the ActorSystem; the node then no longer counts as
+    /// a member that must rejoin (unless the cluster had downed it first).
+    /// </summary>
     public Task LeaveAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
 
     /// <summary>True when the cluster downed this member (rather than it leaving by itself).</summary>

@@ -11,8 +11,12 @@ public sealed record NodeSettings(
     TimeSpan DrainTimeout,
     TimeSpan StatusTimeout,
     int SimulatorGpus,
-    uint SimulatorIdSeed)
+    uint SimulatorIdSeed,
+    int PublicPort = 0)
 {
+    /// <summary>The address other members know this node by (the public port where one is set, behind a forwarder).</summary>
+    public string SelfAddress => $"akka.tcp://{SystemName}@{Hostname}:{(PublicPort > 0 ? PublicPort : Port)}";
+
     public static NodeSettings From(Config config)
     {
         var host = config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1");
@@ -26,6 +30,7 @@ public sealed record NodeSettings(
             config.GetTimeSpan("gpuckpt.node.drain-timeout", TimeSpan.FromMinutes(5)),
             config.GetTimeSpan("gpuckpt.node.status-timeout", TimeSpan.FromSeconds(5)),
             config.GetInt("gpuckpt.node.simulator.gpus", 2),
-            (uint)config.GetInt("gpuckpt.node.simulator.id-seed", 0));
+            (uint)config.GetInt("gpuckpt.node.simulator.id-seed", 0),
+            config.GetInt("akka.remote.dot-netty.tcp.public-port", 0));
     }
 }
