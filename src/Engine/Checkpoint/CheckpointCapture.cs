@@ -19,14 +19,16 @@ public static class CheckpointCapture
         var topology = driver.Topology();
         var cpus = driver.CpuNodes();
         var snapshot = KfdCheckpoint.Checkpoint(kfd, info);
-        var fds = snapshot.Bos.Select(b => b.dmabuf_fd).Where(fd => fd != KfdSnapshot.InvalidFd).ToList();
+        var fds = snapshot.Bos.Where(b => b.dmabuf_fd != KfdSnapshot.InvalidFd).Select(b => (int)b.dmabuf_fd).ToList();
         var open = new List<IRenderNode>();
         try
         {
             var userOf = snapshot.Devices.ToDictionary(d => d.actual_gpu_id, d => d.user_gpu_id);
             var gpuOf = snapshot.Devices.ToDictionary(d => d.user_gpu_id, d => LocalGpu(topology, d.actual_gpu_id));
 
-            var kfdInodes = snapshot.Bos.Select(b => b.dmabuf_fd == KfdSnapshot.InvalidFd ? (ulong?)null : driver.DmabufInode((int)b.dmabuf_fd)).ToArray();
+            var inodeOf = driver.DmabufInodes(fds);
+            var next = 0;
+            var kfdInodes = snapshot.Bos.Select(b => b.dmabuf_fd == KfdSnapshot.InvalidFd ? (ulong?)null : inodeOf[next++]).ToArray();
             var resolver = new ImportResolver();
             resolver.AddKfd(snapshot.Bos
                 .Select((b, i) => (Bucket: b, Index: i))
@@ -68,7 +70,7 @@ public static class CheckpointCapture
         }
         finally
         {
-            foreach (var fd in fds) driver.CloseFd((int)fd);
+            driver.CloseFds(fds);
         }
     }
 

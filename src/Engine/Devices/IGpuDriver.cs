@@ -65,6 +65,38 @@ public interface IGpuDriver : IDisposable
 
     /// <summary>Closes an fd the engine received (dmabuf fds from CHECKPOINT, RESTORE and PRIME_HANDLE_TO_FD).</summary>
     void CloseFd(int fd);
+
+    /// <summary>
+    /// <see cref="DmabufInode"/> of many fds (CHECKPOINT hands out one per BO, 100 000 for a large process): one call
+    /// where the driver is remote, fstat each where it is local.
+    /// </summary>
+    ulong[] DmabufInodes(IReadOnlyList<int> fds)
+    {
+        var inodes = new ulong[fds.Count];
+        for (var i = 0; i < inodes.Length; i++) inodes[i] = DmabufInode(fds[i]);
+        return inodes;
+    }
+
+    /// <summary>
+    /// Closes every one of <paramref name="fds"/>, even past one that fails; then throws for the first failure.
+    /// One call where the driver is remote.
+    /// </summary>
+    void CloseFds(IReadOnlyList<int> fds)
+    {
+        DriverException? first = null;
+        foreach (var fd in fds)
+        {
+            try
+            {
+                CloseFd(fd);
+            }
+            catch (DriverException e)
+            {
+                first ??= e;
+            }
+        }
+        if (first is not null) throw first;
+    }
 }
 
 /// <summary>A process's /dev/kfd file.</summary>

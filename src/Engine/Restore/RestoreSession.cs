@@ -336,7 +336,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
 
     private void CloseKfdFds()
     {
-        foreach (var bo in _restored.Where(b => b.dmabuf_fd != KfdSnapshot.InvalidFd)) _driver.CloseFd((int)bo.dmabuf_fd);
+        _driver.CloseFds([.. _restored.Where(b => b.dmabuf_fd != KfdSnapshot.InvalidFd).Select(b => (int)b.dmabuf_fd)]);
         _restored = [.. _restored.Select(b => b with { dmabuf_fd = KfdSnapshot.InvalidFd })];
     }
 

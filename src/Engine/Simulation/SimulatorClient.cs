@@ -213,6 +213,26 @@ public sealed class SimulatorClient : IGpuDriver
 
     public void CloseFd(int fd) => Control(SimOpcode.CloseFd, new WireWriter().I32(fd), $"fd {fd}");
 
+    public ulong[] DmabufInodes(IReadOnlyList<int> fds)
+    {
+        if (fds.Count == 0) return [];
+        var request = new WireWriter().U32((uint)fds.Count);
+        foreach (var fd in fds) request.I32(fd);
+        var r = Control(SimOpcode.DmabufInodes, request, $"{fds.Count} fds");
+        var inodes = new ulong[r.U32()];
+        if (inodes.Length != fds.Count) throw new InvalidDataException($"simulator answered {inodes.Length} inodes for {fds.Count} fds");
+        for (var i = 0; i < inodes.Length; i++) inodes[i] = r.U64();
+        return inodes;
+    }
+
+    public void CloseFds(IReadOnlyList<int> fds)
+    {
+        if (fds.Count == 0) return;
+        var request = new WireWriter().U32((uint)fds.Count);
+        foreach (var fd in fds) request.I32(fd);
+        Control(SimOpcode.CloseFds, request, $"{fds.Count} fds");
+    }
+
     // ---- simulator-only calls --------------------------------------------------------------------------------------
 
     /// <summary>Starts a simulated GPU process running <paramref name="request"/>'s workload; its pid.</summary>

@@ -39,6 +39,8 @@ internal sealed class GatedDriver(IGpuDriver inner, Func<object> observe) : IGpu
     public IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) => inner.MapBo(renderMinor, mmapOffset, size, writable);
     public ulong DmabufInode(int fd) => inner.DmabufInode(fd);
     public void CloseFd(int fd) => inner.CloseFd(fd);
+    public ulong[] DmabufInodes(IReadOnlyList<int> fds) => inner.DmabufInodes(fds);
+    public void CloseFds(IReadOnlyList<int> fds) => inner.CloseFds(fds);
 
     public void Dispose()
     {

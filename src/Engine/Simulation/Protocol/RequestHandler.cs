@@ -57,6 +57,33 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                 case SimOpcode.DmabufInode:
                     w.U64(driver.DmabufInode(_fds, r.I32()));
                     break;
+                case SimOpcode.DmabufInodes:
+                {
+                    var count = r.U32();
+                    var fds = new int[count];
+                    for (var i = 0; i < fds.Length; i++) fds[i] = r.I32();
+                    w.U32(count);
+                    foreach (var fd in fds) w.U64(driver.DmabufInode(_fds, fd));
+                    break;
+                }
+                case SimOpcode.CloseFds:
+                {
+                    var count = r.U32();
+                    SimError? first = null;
+                    for (var i = 0; i < count; i++)
+                    {
+                        try
+                        {
+                            _fds.Close(r.I32());
+                        }
+                        catch (SimError e)
+                        {
+                            first ??= e;
+                        }
+                    }
+                    if (first is not null) throw first;
+                    break;
+                }
                 case SimOpcode.MapInfo:
                 {
                     var minor = r.U32();

@@ -23,4 +23,6 @@ internal enum SimOpcode : uint
     Kill = 15,
     CopyDelay = 16,
     RestoreTargets = 17,
+    DmabufInodes = 18,
+    CloseFds = 19,
 }
