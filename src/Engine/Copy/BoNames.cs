@@ -17,5 +17,5 @@ public static class BoNames
 
     /// <summary>Whether <paramref name="label"/> names the BO <paramref name="name"/>: the whole label, or its name before the details.</summary>
     public static bool Names(string label, string name) =>
-        label == name || (label.Length > name.Length + 2 && label.StartsWith(name, StringComparison.Ordinal) && label.AsSpan(name.Length).StartsWith(" ("));
+        label == name || label.StartsWith(name + " (", StringComparison.Ordinal);
 }
