@@ -1,8 +1,4 @@
-using Akka.Actor;
-using Gpuckpt.Actors.Checkpoint;
-using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Tests.Support;
 using Xunit;
