@@ -85,16 +85,28 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
         return new Gpuckpt.Engine.Images.ImageTrust(Gpuckpt.Engine.Images.ImageKey.LoadOrCreate(path), sign, require);
     }
 
-    /// <summary>gpuckpt.copy.faults = [{ device = "GPU 0x10", chunk = 3, side = file, error = EIO, times = 1 }]: tests only.</summary>
+    /// <summary>
+    /// gpuckpt.copy.faults = [{ device = "GPU 0x10", chunk = 3, side = file, error = EIO, times = 1 }], or with
+    /// bo = "KFD BO #7" instead of chunk, every chunk that carries a piece of that BO: tests only.
+    /// </summary>
     private static ChunkFaults ParseFaults(Config copy)
     {
         if (!copy.HasPath("faults")) return ChunkFaults.None;
-        var faults = copy.GetValue("faults").GetArray().Select(v => v.GetObject()).Select(o => new ChunkFault(
-            o.GetKey("device").GetString(),
-            o.GetKey("chunk").GetInt(),
-            Enum.Parse<FaultSide>(o.GetKey("side").GetString(), ignoreCase: true),
-            ChunkFaults.ParseError(o.GetKey("error").GetString()),
-            o.GetKey("times").GetInt())).ToList();
+        var faults = copy.GetValue("faults").GetArray().Select(v => v.GetObject()).Select(o =>
+        {
+            var device = o.GetKey("device").GetString();
+            var side = Enum.Parse<FaultSide>(o.GetKey("side").GetString(), ignoreCase: true);
+            var error = ChunkFaults.ParseError(o.GetKey("error").GetString());
+            var times = o.GetKey("times").GetInt();
+            var bo = o.Items.TryGetValue("bo", out var named) ? named.GetString() : null;
+            var chunk = o.Items.TryGetValue("chunk", out var index) ? index.GetInt() : (int?)null;
+            return (bo, chunk) switch
+            {
+                (null, { } c) => new ChunkFault(device, c, side, error, times),
+                ({ } b, null) => ChunkFault.OnBo(device, b, side, error, times),
+                _ => throw new ConfigurationException($"gpuckpt.copy.faults: a fault on {device} names either a chunk or a bo, not {(bo is null ? "neither" : "both")}"),
+            };
+        }).ToList();
         return new ChunkFaults(faults);
     }
 }

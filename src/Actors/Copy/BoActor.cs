@@ -102,19 +102,20 @@ public sealed class BoActor : ReceiveActor, IWithTimers
         var device = _device;
         var piece = work.Piece;
         var buffer = work.Buffer;
+        string[] label = [contents.Source.Label];
         _pending.Add(work.Chunk);
-        _io.Start(work.Chunk, _ =>
+        _io.Start(work.Chunk, cancel =>
         {
             var bo = mapping.Get();
             var span = buffer.AsSpan(piece.ChunkOffset, piece.Length);
             if (contents.Saving)
             {
-                faults.At(device, work.Chunk, FaultSide.Bo, "read of the BO's mapping");
+                faults.At(device, work.Chunk, FaultSide.Bo, "read of the BO's mapping", cancel, label);
                 bo.Read(piece.BoOffset, span);
             }
             else
             {
-                faults.At(device, work.Chunk, FaultSide.Bo, "write of the BO's mapping");
+                faults.At(device, work.Chunk, FaultSide.Bo, "write of the BO's mapping", cancel, label);
                 bo.Write(piece.BoOffset, span);
             }
             mapping.Done();
@@ -130,15 +131,16 @@ public sealed class BoActor : ReceiveActor, IWithTimers
         var device = _device;
         var chunk = work.Chunk;
         var piece = chunk.Pieces[0];
+        string[] label = [_contents!.Source.Label];
         _pending.Add(work.Index);
-        _io.Start(work.Index, _ =>
+        _io.Start(work.Index, cancel =>
         {
             var bo = mapping.Get();
             var direct = bo as IDirectBoMapping;
             object? result = null;
             if (work.Sink is { } sink)
             {
-                faults.At(device, work.Index, FaultSide.Bo, "read of the BO's mapping");
+                faults.At(device, work.Index, FaultSide.Bo, "read of the BO's mapping", cancel, label);
                 Span<byte> bytes;
                 if (direct is not null)
                 {
@@ -150,10 +152,10 @@ public sealed class BoActor : ReceiveActor, IWithTimers
                     bytes = work.Buffer.AsSpan(0, piece.Length);
                     bo.Read(piece.BoOffset, bytes);
                 }
-                if (faults.Due(device, work.Index, FaultSide.File) is { } errno)
+                if (faults.Due(device, work.Index, FaultSide.File, label) is { } errno)
                 {
                     if (errno == ChunkIoException.ShortWrite) sink.Write(chunk.FileOffset, bytes[..(bytes.Length / 2)]);
-                    throw new ChunkIoException(errno, "write of the page file", "injected");
+                    ChunkFaults.Strike(errno, "write of the page file", cancel);
                 }
                 result = sink.Write(chunk.FileOffset, bytes);
                 direct?.Release(piece.BoOffset, piece.Length);
@@ -161,7 +163,7 @@ public sealed class BoActor : ReceiveActor, IWithTimers
             else
             {
                 var source = work.Source!;
-                faults.At(device, work.Index, FaultSide.File, "read of the page file");
+                faults.At(device, work.Index, FaultSide.File, "read of the page file", cancel, label);
                 if (direct is not null)
                 {
                     direct.Prefetch(piece.BoOffset, piece.Length, write: true);
@@ -172,7 +174,7 @@ public sealed class BoActor : ReceiveActor, IWithTimers
                 {
                     var bytes = work.Buffer.AsSpan(0, piece.Length);
                     source.ReadVerified(chunk.FileOffset, bytes);
-                    faults.At(device, work.Index, FaultSide.Bo, "write of the BO's mapping");
+                    faults.At(device, work.Index, FaultSide.Bo, "write of the BO's mapping", cancel, label);
                     bo.Write(piece.BoOffset, bytes);
                 }
             }

@@ -191,12 +191,13 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var faults = _settings.Faults;
         var device = _device;
         var index = chunk.Index;
-        _fileIo.Start(index, _ =>
+        var bos = plan.Bos;
+        _fileIo.Start(index, cancel =>
         {
-            if (faults.Due(device, index, FaultSide.File) is { } errno)
+            if (faults.Due(device, index, FaultSide.File, c.Pieces.Select(p => bos[p.BoIndex].Label)) is { } errno)
             {
                 if (errno == ChunkIoException.ShortWrite) sink.Write(c.FileOffset, buffer.AsSpan(0, c.Length / 2));
-                throw new ChunkIoException(errno, "write of the page file", "injected");
+                ChunkFaults.Strike(errno, "write of the page file", cancel);
             }
             return sink.Write(c.FileOffset, buffer.AsSpan(0, c.Length));
         });
@@ -211,9 +212,10 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var faults = _settings.Faults;
         var device = _device;
         var index = chunk.Index;
-        _fileIo.Start(index, _ =>
+        var bos = Work.Plan.Bos;
+        _fileIo.Start(index, cancel =>
         {
-            faults.At(device, index, FaultSide.File, "read of the page file");
+            faults.At(device, index, FaultSide.File, "read of the page file", cancel, c.Pieces.Select(p => bos[p.BoIndex].Label));
             source.ReadVerified(c.FileOffset, buffer.AsSpan(0, c.Length));
             return null;
         });

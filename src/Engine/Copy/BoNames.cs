@@ -4,8 +4,18 @@ namespace Gpuckpt.Engine.Copy;
 public static class BoNames
 {
     public static string Kfd(int bucket, uint gpuId, ulong address, ulong size) =>
-        $"KFD BO #{bucket} (GPU 0x{gpuId:x}, address 0x{address:x}, {size} bytes)";
+        $"{KfdName(bucket)} (GPU 0x{gpuId:x}, address 0x{address:x}, {size} bytes)";
 
     public static string Render(uint handle, uint minor, uint gpuId, ulong address, ulong size) =>
-        $"render BO handle {handle} (renderD{minor} of GPU 0x{gpuId:x}, address 0x{address:x}, {size} bytes)";
+        $"{RenderName(handle)} (renderD{minor} of GPU 0x{gpuId:x}, address 0x{address:x}, {size} bytes)";
+
+    /// <summary>A KFD BO's name without its details: its bucket index, which one process holds once.</summary>
+    public static string KfdName(int bucket) => $"KFD BO #{bucket}";
+
+    /// <summary>A render BO's name without its details: its GEM handle, which one render file holds once.</summary>
+    public static string RenderName(uint handle) => $"render BO handle {handle}";
+
+    /// <summary>Whether <paramref name="label"/> names the BO <paramref name="name"/>: the whole label, or its name before the details.</summary>
+    public static bool Names(string label, string name) =>
+        label == name || label.StartsWith(name + " (", StringComparison.Ordinal);
 }

@@ -1,8 +1,4 @@
-using Akka.Actor;
-using Gpuckpt.Actors.Checkpoint;
-using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Tests.Support;
 using Xunit;
@@ -16,7 +12,7 @@ namespace Gpuckpt.Actors.Tests.Faults;
 /// complete; a paused process is unpaused exactly once; no image is reported committed unless it restores to exactly
 /// the process it was taken from; a failed restore leaves no process behind. Every case is a row of faults.md.
 /// </summary>
-public sealed class FaultMatrixSpecs(ITestOutputHelper output) : EngineSpec(output)
+public sealed class FaultMatrixSpecs(ITestOutputHelper output) : FaultTableSpec(output)
 {
     private static readonly (string Fault, string Phase, SimOp Op, int Errno)[] CheckpointOps =
     [
@@ -86,102 +82,10 @@ public sealed class FaultMatrixSpecs(ITestOutputHelper output) : EngineSpec(outp
         foreach (var (fault, phase, op, errno) in RestoreOps)
         {
             node.Client.InjectFault(new SimFault(0, op, errno));
-            var before = node.Client.Spawn(WorkloadRequest.Named("tiny", 1));
-            Jobs(node.Client).Tell(new RestoreRequest(images), TestActor);
-            var reply = await ExpectMsgAsync<IRestoreMessage>(JobTimeout);
-            node.Client.InjectFault(new SimFault(0, op, errno, Count: 0));
-            var after = node.Client.Spawn(WorkloadRequest.Named("tiny", 1));
-            var left = Enumerable.Range((int)before + 1, (int)(after - before - 1)).Select(p => (uint)p).Where(p => Exists(node, p)).ToList();
-            var resumes = left.Sum(p => node.Client.State(p).Counters.Resume);
-            var (outcome, ok) = reply switch
-            {
-                RestoreFailed f => ($"failed: {f.Reason}", f.Reason.Contains(Errno.Name(errno), StringComparison.Ordinal) && left.Count == 0),
-                // The fault was never reached (the op was not needed): the restore must then be exactly right.
-                RestoreCompleted c => ($"completed as pid {c.Summary.Pid} (fault not reached)",
-                    left.SequenceEqual([c.Summary.Pid]) && node.Client.State(c.Summary.Pid).Digest == node.Client.State(source).Digest),
-                _ => ($"{reply}", false),
-            };
-            FaultReport.Add(new(fault, phase, outcome, 0, resumes, 0, 0, ok));
-            if (!ok) failures.Add($"{fault} / {phase}: {outcome}; processes left: {string.Join(", ", left)}");
-            foreach (var p in left.Append(before).Append(after)) node.Client.Kill(p);
+            failures.AddRange(await RestoreRow(node, images, fault, phase, node.Client.State(source).Digest,
+                reason => reason.Contains(Errno.Name(errno), StringComparison.Ordinal),
+                disarm: () => node.Client.InjectFault(new SimFault(0, op, errno, Count: 0))));
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
-    }
-
-    /// <param name="pauses">Whether the process gets paused before the fault strikes (then exactly one UNPAUSE must follow).</param>
-    private async Task<List<string>> CheckpointRow(SimNode node, uint pid, string images, string fault, string phase, bool pauses, Action? afterPause = null)
-    {
-        var before = node.Client.State(pid);
-        Jobs(node.Client).Tell(new CheckpointRequest(pid, images, LeaveRunning: true), TestActor);
-        if (afterPause is not null)
-        {
-            while (!node.Client.State(pid).Paused) await Task.Delay(10);
-            afterPause();
-        }
-        var reply = await ExpectMsgAsync<ICheckpointMessage>(JobTimeout);
-        var alive = Exists(node, pid);
-        var after = alive ? node.Client.State(pid) : null;
-        var unpauses = after is null ? 0 : after.Counters.Unpause - before.Counters.Unpause;
-        var wasPaused = pauses;
-        var state = File.Exists(Path.Combine(images, ImageManifest.FileName)) ? ManifestCodec.Load(images).State : (ImageState?)null;
-        var problems = new List<string>();
-        long lost = 0;
-        var wrongly = 0;
-        string outcome;
-        switch (reply)
-        {
-            case CheckpointCompleted:
-                outcome = "completed";
-                if (!alive) problems.Add("completed although the process died");
-                else
-                {
-                    // Committed: it must restore to exactly the process it was taken from (not run since).
-                    var restored = await Restore(node.Client, images);
-                    if (node.Client.State(restored.Pid).Digest != after!.Digest)
-                    {
-                        lost = restored.Bytes;
-                        wrongly = 1;
-                        problems.Add("the committed image restores to another state");
-                    }
-                    node.Client.Kill(restored.Pid);
-                }
-                break;
-            case CheckpointFailed f:
-                outcome = $"failed: {f.Reason}";
-                if (state == ImageState.Committed) wrongly = 1;
-                if (after is not null && after.Digest != before.Digest) lost = (long)after.Bytes;
-                if (after is not null && !after.Running) problems.Add("left paused");
-                break;
-            default:
-                outcome = $"{reply}";
-                problems.Add("no answer a client understands");
-                break;
-        }
-        if (wasPaused && alive && unpauses != 1) problems.Add($"{unpauses} UNPAUSEs took effect");
-        if (wrongly > 0) problems.Add("image reported committed");
-        if (lost > 0) problems.Add($"{lost} bytes lost");
-        FaultReport.Add(new(fault, phase, outcome, unpauses, 0, wrongly, lost, problems.Count == 0));
-        if (alive) node.Client.Kill(pid);
-        return [.. problems.Select(p => $"{fault} / {phase}: {p} ({outcome})")];
-    }
-
-    private static uint Spawn(SimNode node)
-    {
-        var pid = node.Client.Spawn(WorkloadRequest.Named("train", 41, sizeBytes: 6UL << 20));
-        node.Client.Run(pid, 2);
-        return pid;
-    }
-
-    private static bool Exists(SimNode node, uint pid)
-    {
-        try
-        {
-            node.Client.State(pid);
-            return true;
-        }
-        catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
-        {
-            return false;
-        }
     }
 }

@@ -31,11 +31,7 @@ public sealed class PostgresCluster : IDisposable
             Run(Path.Combine(_bin, "initdb"),
                 ["-D", _data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
             Port = FreePort();
-            // fsync off: the data dies with the test, durability would only cost time.
-            var options = $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off";
-            Run(Path.Combine(_bin, "pg_ctl"),
-                ["-D", _data, "-l", Path.Combine(_root, "server.log"), "-o", options, "-w", "start"]);
-            _running = true;
+            Start();
 
             using var admin = new NpgsqlConnection(Connection("postgres"));
             admin.Open();
@@ -78,6 +74,26 @@ public sealed class PostgresCluster : IDisposable
             .OrderByDescending(d => d.Version)
             .Select(d => d.Bin)
             .FirstOrDefault();
+    }
+
+    /// <summary>Starts the server (again, after <see cref="Stop"/>) on its port, with the data it had.</summary>
+    public void Start()
+    {
+        // fsync off: the data dies with the test, durability would only cost time.
+        var options = $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off";
+        Run(Path.Combine(_bin, "pg_ctl"),
+            ["-D", _data, "-l", Path.Combine(_root, "server.log"), "-o", options, "-w", "start"]);
+        _running = true;
+    }
+
+    /// <summary>
+    /// Stops the server as an administrator would (fast shutdown: every client is disconnected, what was committed is
+    /// written out), leaving its data for <see cref="Start"/>.
+    /// </summary>
+    public void Stop()
+    {
+        Run(Path.Combine(_bin, "pg_ctl"), ["-D", _data, "-m", "fast", "-w", "stop"]);
+        _running = false;
     }
 
     private string Connection(string database) =>
