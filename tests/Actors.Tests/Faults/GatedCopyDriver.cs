@@ -1,5 +1,5 @@
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Topology;
+using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Actors.Tests.Faults;
 
@@ -8,7 +8,7 @@ namespace Gpuckpt.Actors.Tests.Faults;
 /// more as the test <see cref="Allow"/>s, or all once it is <see cref="Open"/>: a checkpoint provably in the middle of its
 /// copy, for as long as the test needs (no slow copy and no luck). Everything else goes straight to <paramref name="inner"/>.
 /// </summary>
-internal sealed class GatedCopyDriver(IGpuDriver inner, int passing) : IGpuDriver
+internal sealed class GatedCopyDriver(IGpuDriver inner, int passing) : ForwardingDriver(inner)
 {
     private readonly object _gate = new();
     private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -50,27 +50,11 @@ internal sealed class GatedCopyDriver(IGpuDriver inner, int passing) : IGpuDrive
         }
     }
 
-    public IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) =>
-        new GatedMapping(inner.MapBo(renderMinor, mmapOffset, size, writable), this);
-
-    public string Name => inner.Name;
-    public IReadOnlyList<GpuNode> Topology() => inner.Topology();
-    public IReadOnlyList<CpuNode> CpuNodes() => inner.CpuNodes();
-    public IKfdFile OpenKfd(uint pid) => inner.OpenKfd(pid);
-    public uint CreateRestoreTarget() => inner.CreateRestoreTarget();
-    public uint CreateRestoreTarget(string tag) => inner.CreateRestoreTarget(tag);
-    public IReadOnlyList<uint> RestoreTargetsTagged(string tag) => inner.RestoreTargetsTagged(tag);
-    public void DiscardRestoreTarget(uint pid) => inner.DiscardRestoreTarget(pid);
-    public void KillProcess(uint pid) => inner.KillProcess(pid);
-    public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid) => inner.RenderMinorsOpenedBy(pid);
-    public IRenderNode OpenRenderNode(uint pid, uint minor) => inner.OpenRenderNode(pid, minor);
-    public IReadOnlyList<RenderFileRef> RenderFilesOpenedBy(uint pid) => inner.RenderFilesOpenedBy(pid);
-    public IRenderNode OpenRenderFile(uint pid, RenderFileRef file) => inner.OpenRenderFile(pid, file);
-    public ulong DmabufInode(int fd) => inner.DmabufInode(fd);
-    public void CloseFd(int fd) => inner.CloseFd(fd);
+    public override IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) =>
+        new GatedMapping(Inner.MapBo(renderMinor, mmapOffset, size, writable), this);
 
     /// <summary>Opens the gate: a test that fails never leaves a copy thread waiting.</summary>
-    public void Dispose() => Open();
+    public override void Dispose() => Open();
 
     private sealed class GatedMapping(IBoMapping mapping, GatedCopyDriver driver) : IBoMapping
     {

@@ -1,13 +1,13 @@
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Topology;
+using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Actors.Tests.Jobs;
 
 /// <summary>
-/// A driver whose RenderMinorsOpenedBy (a call of the checkpoint's capture step) blocks until <see cref="Release"/>, as a
+/// A driver whose RenderFilesOpenedBy (a call of the checkpoint's capture step) blocks until <see cref="Release"/>, as a
 /// hung ioctl would; the state of the process at the moment of release is kept for the test to look at.
 /// </summary>
-internal sealed class GatedDriver(IGpuDriver inner, Func<object> observe) : IGpuDriver
+internal sealed class GatedDriver(IGpuDriver inner, Func<object> observe) : ForwardingDriver(inner)
 {
     private readonly ManualResetEventSlim _gate = new();
     private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -23,26 +23,14 @@ internal sealed class GatedDriver(IGpuDriver inner, Func<object> observe) : IGpu
         _gate.Set();
     }
 
-    public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid)
+    public override IReadOnlyList<RenderFileRef> RenderFilesOpenedBy(uint pid)
     {
         _entered.TrySetResult();
         _gate.Wait();
-        return inner.RenderMinorsOpenedBy(pid);
+        return Inner.RenderFilesOpenedBy(pid);
     }
 
-    public string Name => inner.Name;
-    public IReadOnlyList<GpuNode> Topology() => inner.Topology();
-    public IKfdFile OpenKfd(uint pid) => inner.OpenKfd(pid);
-    public uint CreateRestoreTarget() => inner.CreateRestoreTarget();
-    public void DiscardRestoreTarget(uint pid) => inner.DiscardRestoreTarget(pid);
-    public IRenderNode OpenRenderNode(uint pid, uint minor) => inner.OpenRenderNode(pid, minor);
-    public IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) => inner.MapBo(renderMinor, mmapOffset, size, writable);
-    public ulong DmabufInode(int fd) => inner.DmabufInode(fd);
-    public void CloseFd(int fd) => inner.CloseFd(fd);
-    public ulong[] DmabufInodes(IReadOnlyList<int> fds) => inner.DmabufInodes(fds);
-    public void CloseFds(IReadOnlyList<int> fds) => inner.CloseFds(fds);
-
-    public void Dispose()
+    public override void Dispose()
     {
         _gate.Set();
         _gate.Dispose();
