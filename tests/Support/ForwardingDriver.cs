@@ -25,6 +25,7 @@ public abstract class ForwardingDriver(IGpuDriver inner) : IGpuDriver
     public virtual IReadOnlyList<RenderFileRef> RenderFilesOpenedBy(uint pid) => Inner.RenderFilesOpenedBy(pid);
     public virtual IRenderNode OpenRenderFile(uint pid, RenderFileRef file) => Inner.OpenRenderFile(pid, file);
     public virtual IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) => Inner.MapBo(renderMinor, mmapOffset, size, writable);
+    public virtual void PrepareMaps(IReadOnlyList<BoRange> bos) => Inner.PrepareMaps(bos);
     public virtual ulong DmabufInode(int fd) => Inner.DmabufInode(fd);
     public virtual void CloseFd(int fd) => Inner.CloseFd(fd);
     public virtual ulong[] DmabufInodes(IReadOnlyList<int> fds) => Inner.DmabufInodes(fds);

@@ -184,7 +184,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             BeginPhase("copy");
             StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
                 device, captured.Remaining[device.Device], captured.Files[device.Device], null,
-                bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false)))], Landed, failure =>
+                bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false), bos => driver.PrepareMaps([.. bos.Select(b => b.Range)])))], Landed, failure =>
             {
                 if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
                 else Commit();

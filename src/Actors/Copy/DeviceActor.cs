@@ -42,6 +42,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         Receive<AbortCopy>(_ => Abort($"{_device}: stopped because another device failed"));
         Receive<BufferRented>(OnRented);
         Receive<RentFailed>(f => EndChunk(_inFlight[f.Chunk], landed: false, 0));
+        Receive<MapsPrepared>(m => Share(_inFlight[m.Chunk]));
         Receive<PieceDone>(p => OnPiece(p.Chunk, p.BoIndex, null, p.Checksum));
         Receive<PieceFailed>(p => OnPiece(p.Chunk, p.BoIndex, p.Reason, 0));
         Receive<IoDone>(d => OnFileIo((int)d.Key, _fileIo.Handle(d)));
@@ -125,6 +126,37 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var c = Work.Plan.Chunks[chunk.Index];
         if (_failure is not null) EndChunk(chunk, landed: false, 0);
         else if (c.Pieces.Count == 1) SendWhole(chunk, c);
+        else PrepareMaps(chunk, c);
+    }
+
+    /// <summary>
+    /// A chunk shared by small BOs: the ones whose only piece it holds, and that have no mapping yet, are declared to
+    /// the driver together (one call instead of one per BO), as a task; the chunk goes on when that is done, whatever
+    /// its outcome (a BO the driver refuses fails on its own MapBo, naming itself).
+    /// </summary>
+    private void PrepareMaps(InFlight chunk, CopyChunk c)
+    {
+        if (Work.PrepareMaps is not { } prepare)
+        {
+            Share(chunk);
+            return;
+        }
+        var single = c.Pieces.Where(p => _answersLeft[p.BoIndex] == 1 && !_bos.ContainsKey(p.BoIndex))
+            .Select(p => Work.Plan.Bos[p.BoIndex]).ToList();
+        if (single.Count < 2)
+        {
+            Share(chunk);
+            return;
+        }
+        var index = chunk.Index;
+        Task.Factory.StartNew(() => prepare(single), _stop.Token, TaskCreationOptions.DenyChildAttach, IoThreads.For(Context.System))
+            .PipeTo(Self, success: () => new MapsPrepared(index), failure: _ => new MapsPrepared(index));
+    }
+
+    /// <summary>A shared chunk's pieces go to their BO actors (checkpoint), or the chunk is read first (restore).</summary>
+    private void Share(InFlight chunk)
+    {
+        if (_failure is not null) EndChunk(chunk, landed: false, 0);
         else if (Work.Saving) SendPieces(chunk);
         else ReadChunk(chunk);
     }

@@ -44,7 +44,8 @@ public sealed record DeviceWork(
     IReadOnlyList<int> Remaining,
     IReadOnlyList<IChunkSink>? Sinks,
     IReadOnlyList<IChunkSource>? Sources,
-    Func<BoSource, IBoMapping> Map)
+    Func<BoSource, IBoMapping> Map,
+    Action<IReadOnlyList<BoSource>>? PrepareMaps = null)
 {
     public bool Saving => Sinks is not null;
 }
@@ -66,6 +67,9 @@ internal sealed record PassDone(string Device, int Pass, int Restored, int Left,
 internal sealed record BufferRented(int Chunk, ChunkPool.Lease Lease) : INoSerializationVerificationNeeded;
 
 internal sealed record RentFailed(int Chunk, Exception Error) : INoSerializationVerificationNeeded;
+
+/// <summary>The BOs of a shared chunk were declared to the driver (or that was skipped): the chunk goes on.</summary>
+internal sealed record MapsPrepared(int Chunk) : INoSerializationVerificationNeeded;
 
 /// <summary>A BO actor's turn for one piece of a chunk: read it into (checkpoint) or write it from (restore) the buffer.</summary>
 internal sealed record CopyPiece(int Chunk, BoPiece Piece, byte[] Buffer) : INoSerializationVerificationNeeded;

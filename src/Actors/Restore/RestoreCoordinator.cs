@@ -220,7 +220,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
             [.. Enumerable.Range(0, device.Chunks.Count).Where(c => !State.Written.Contains(ContentChunkWritten.KeyOf(device.Device, device.Chunks[c])))],
             null,
             opened.Sources[i],
-            bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: true))).ToList();
+            bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: true), bos => driver.PrepareMaps([.. bos.Select(b => b.Range)]))).ToList();
         StartContents(works, Landed, failure =>
         {
             if (failure is not null) RollBack($"contents: {failure}");

@@ -21,30 +21,47 @@ public static class RenderNodeScanner
     /// <summary>The first array sizes tried (CRIU's plugin starts with 8); the kernel says how many it has when they are too small.</summary>
     private const int FirstHandles = 8, FirstMappings = 2;
 
+    /// <summary>The per-BO queries run on this many threads at once (a remote driver answers them in turn, without idling).</summary>
+    private const int Threads = 8;
+
     public static RenderNodeSnapshot Scan(IGpuDriver driver, IRenderNode node, uint gpuId)
     {
         var device = $"renderD{node.Minor}";
         var entries = ListHandles(node, device);
-        var bos = new List<RenderBo>(entries.Length);
-        foreach (var entry in entries)
+        var mappings = new DrmAmdgpuGemVmEntry[entries.Length][];
+        var offsets = new ulong[entries.Length];
+        var fds = new int[entries.Length];
+        Array.Fill(fds, -1);
+        try
         {
-            var mappings = ListMappings(node, entry.gem_handle, device);
-            var mmap = new DrmAmdgpuGemMmap { handle = entry.gem_handle };
-            node.GemMmap(ref mmap).Check("GEM_MMAP", device, $"handle {entry.gem_handle}");
-            var prime = new DrmPrimeHandle { handle = entry.gem_handle, flags = AmdgpuGem.DrmCloexec };
-            node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, $"handle {entry.gem_handle}");
-            ulong inode;
-            try
+            // Each BO's queries are independent ioctls on the same file: several threads keep them coming.
+            Parallel.For(0, entries.Length, new ParallelOptions { MaxDegreeOfParallelism = Threads }, i =>
             {
-                inode = driver.DmabufInode(prime.fd);
-            }
-            finally
-            {
-                driver.CloseFd(prime.fd);
-            }
-            bos.Add(new RenderBo(entry, mmap.addr_ptr, mappings, inode));
+                var handle = entries[i].gem_handle;
+                mappings[i] = ListMappings(node, handle, device);
+                var mmap = new DrmAmdgpuGemMmap { handle = handle };
+                node.GemMmap(ref mmap).Check("GEM_MMAP", device, $"handle {handle}");
+                offsets[i] = mmap.addr_ptr;
+                var prime = new DrmPrimeHandle { handle = handle, flags = AmdgpuGem.DrmCloexec };
+                node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, $"handle {handle}");
+                fds[i] = prime.fd;
+            });
+            var inodes = driver.DmabufInodes(fds);
+            var bos = new List<RenderBo>(entries.Length);
+            for (var i = 0; i < entries.Length; i++) bos.Add(new RenderBo(entries[i], offsets[i], mappings[i], inodes[i]));
+            return new RenderNodeSnapshot(node.Minor, gpuId, bos);
         }
-        return new RenderNodeSnapshot(node.Minor, gpuId, bos);
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // The first BO that failed, as a sequential scan would have reported it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
+        finally
+        {
+            var open = fds.Where(fd => fd >= 0).ToList();
+            if (open.Count > 0) driver.CloseFds(open);
+        }
     }
 
     /// <summary>GEM_LIST_HANDLES, again with a larger array while the kernel reports more handles than fit.</summary>

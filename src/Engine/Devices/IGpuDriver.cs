@@ -60,6 +60,13 @@ public interface IGpuDriver : IDisposable
     /// <summary>Maps a BO through its render node at its mmap offset, as mmap(2) of /dev/dri/renderD{minor} would.</summary>
     IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable);
 
+    /// <summary>
+    /// Says which BOs are about to be mapped, one each (the small BOs that share a chunk): a remote driver checks them
+    /// all in one call, and the <see cref="MapBo"/> of each that follows needs no call of its own. Only a hint: a local
+    /// driver ignores it, and MapBo works without it.
+    /// </summary>
+    void PrepareMaps(IReadOnlyList<BoRange> bos) { }
+
     /// <summary>Identity of the buffer behind a dmabuf fd held by the engine (fstat's inode on Linux).</summary>
     ulong DmabufInode(int fd);
 

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Native;
 using Gpuckpt.Engine.Simulation.Protocol;
@@ -19,7 +20,14 @@ public sealed class SimulatorClient : IGpuDriver
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly object _gate = new();
+    private readonly object _send = new();
+    private readonly object _read = new();
+    private readonly Queue<Answer> _waiting = new();
+    private string? _lost;
+    private bool _lostByTimeout;
     private volatile CopyRendezvous? _rendezvous;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<BoRange, PreparedMap> _prepared = new();
+    private readonly Dictionary<(string Path, bool Writable), SafeFileHandle> _files = new();
 
     [ThreadStatic] private static string? _lastErrorDetail;
 
@@ -69,34 +77,141 @@ public sealed class SimulatorClient : IGpuDriver
 
     // ---- transport -------------------------------------------------------------------------------------------
 
-    /// <summary>Sends one request and returns errno and the reply payload.</summary>
+    /// <summary>
+    /// Sends one request and returns errno and the reply payload. Requests of several threads are pipelined: each is
+    /// written as soon as its thread has it, and answers come back in the order of the requests (the simulator answers
+    /// a connection's requests in turn). One caller at a time reads: it hands each answer to its caller until its own
+    /// has come, then passes the reading on to the oldest caller still waiting. A lone caller reads its own answer
+    /// directly; many keep the simulator busy without waiting for each caller to wake up.
+    /// </summary>
     internal (int Errno, WireReader Reply) Call(SimOpcode op, WireWriter request)
     {
-        (uint Head, byte[] Payload)? frame;
-        lock (_gate)
+        var answer = new Answer();
+        // Writes are ordered by _send, the queue by _gate: a large request being written never keeps the reader from
+        // draining the answers the simulator writes meanwhile.
+        lock (_send)
         {
+            lock (_gate)
+            {
+                if (_lost is { } lost) throw new DriverException(Errno.EIO, op.ToString(), Name, detail: lost);
+                _waiting.Enqueue(answer);
+            }
             try
             {
                 Frames.Write(_stream, (uint)op, request.Written);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            {
+                Lose($"simulator connection lost: {e.Message}");
+            }
+        }
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (!answer.Done)
+        {
+            if (Monitor.TryEnter(_read))
+            {
+                try
+                {
+                    ReadUntil(answer);
+                }
+                finally
+                {
+                    Monitor.Exit(_read);
+                }
+                lock (_gate)
+                {
+                    if (_waiting.TryPeek(out var next)) next.Wake.Set();
+                }
+                continue;
+            }
+            var left = Timeout - deadline.Elapsed;
+            if (left <= TimeSpan.Zero || !answer.Wake.Wait(left))
+            {
+                Lose($"no answer from the simulator within {Timeout.TotalSeconds:0.#} s", timedOut: true);
+                break;
+            }
+            answer.Wake.Reset();
+        }
+        if (answer.Frame is not { } frame)
+            throw new DriverException(answer.TimedOut ? Errno.ETIMEDOUT : Errno.EIO, op.ToString(), Name, detail: answer.Lost);
+        var errno = unchecked((int)frame.Head);
+        var reply = new WireReader(frame.Payload);
+        _lastErrorDetail = errno == 0 ? null : reply.String();
+        return (errno, errno == 0 ? reply : new WireReader([]));
+    }
+
+    /// <summary>Reads answers, each for the oldest call waiting, until <paramref name="mine"/> has its own (or the connection is lost).</summary>
+    private void ReadUntil(Answer mine)
+    {
+        while (!mine.Done)
+        {
+            (uint Head, byte[] Payload)? frame;
+            try
+            {
                 frame = Frames.Read(_stream);
             }
             catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
             {
-                // The answer may still come later and would be taken for the next call's: this connection is done.
-                _stream.Dispose();
-                throw new DriverException(Errno.ETIMEDOUT, op.ToString(), Name,
-                    detail: $"no answer from the simulator within {Timeout.TotalSeconds:0.#} s (a hung simulator, or a socket that is not one); connection closed");
+                Lose($"no answer from the simulator within {Timeout.TotalSeconds:0.#} s", timedOut: true);
+                return;
             }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException)
             {
-                throw new DriverException(Errno.EIO, op.ToString(), Name, detail: $"simulator connection lost: {e.Message}");
+                Lose($"simulator connection lost: {e.Message}");
+                return;
+            }
+            if (frame is null)
+            {
+                Lose("simulator closed the connection");
+                return;
+            }
+            Answer? answer;
+            lock (_gate) _waiting.TryDequeue(out answer);
+            if (answer is null)
+            {
+                Lose("the simulator answered a request never made");
+                return;
+            }
+            answer.Frame = frame;
+            answer.Done = true;
+            answer.Wake.Set();
+        }
+    }
+
+    /// <summary>
+    /// The connection is done: every call waiting, and every later one, fails with <paramref name="why"/>; an answer
+    /// that might still come would be taken for another call's.
+    /// </summary>
+    private void Lose(string why, bool timedOut = false)
+    {
+        lock (_gate)
+        {
+            if (_lost is null)
+            {
+                _lost = why;
+                _lostByTimeout = timedOut;
+            }
+            while (_waiting.TryDequeue(out var answer))
+            {
+                answer.Lost = _lost + (_lostByTimeout ? " (a hung simulator, or a socket that is not one); connection closed" : "");
+                answer.TimedOut = _lostByTimeout;
+                answer.Done = true;
+                answer.Wake.Set();
             }
         }
-        if (frame is null) throw new DriverException(Errno.EIO, op.ToString(), Name, detail: "simulator closed the connection");
-        var errno = unchecked((int)frame.Value.Head);
-        var reply = new WireReader(frame.Value.Payload);
-        _lastErrorDetail = errno == 0 ? null : reply.String();
-        return (errno, errno == 0 ? reply : new WireReader([]));
+        _stream.Dispose();
+    }
+
+    /// <summary>One call's answer, handed over by whichever caller reads.</summary>
+    private sealed class Answer
+    {
+        private volatile bool _done;
+
+        public ManualResetEventSlim Wake { get; } = new();
+        public bool Done { get => _done; set => _done = value; }
+        public (uint Head, byte[] Payload)? Frame { get; set; }
+        public string Lost { get; set; } = "simulator connection lost";
+        public bool TimedOut { get; set; }
     }
 
     /// <summary>A control call: throws <see cref="DriverException"/> with the errno and the simulator's reason.</summary>
@@ -201,13 +316,71 @@ public sealed class SimulatorClient : IGpuDriver
 
     public IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable)
     {
-        var r = Control(SimOpcode.MapInfo, new WireWriter().U32(renderMinor).U64(mmapOffset).U64(size), $"renderD{renderMinor} offset 0x{mmapOffset:x}");
-        var path = r.String();
-        var micros = r.U32();
-        IBoMapping mapping = MmapBoMapping.Map(path, mmapOffset, size, writable);
+        string path;
+        uint micros;
+        if (_prepared.TryRemove(new BoRange(renderMinor, mmapOffset, size), out var ticket))
+        {
+            if (ticket.Errno != 0)
+                throw new DriverException(ticket.Errno, nameof(SimOpcode.MapInfo), Name, $"renderD{renderMinor} offset 0x{mmapOffset:x}", ticket.Path);
+            (path, micros) = (ticket.Path, ticket.MicrosPerMiB);
+        }
+        else
+        {
+            var r = Control(SimOpcode.MapInfo, new WireWriter().U32(renderMinor).U64(mmapOffset).U64(size), $"renderD{renderMinor} offset 0x{mmapOffset:x}");
+            path = r.String();
+            micros = r.U32();
+        }
+        var file = MemoryFile(path, writable);
+        // A small BO is moved by offset in the memory file (as a copy engine would): mapping and unmapping 100 000 of them
+        // would cost a TLB flush and the process's mapping lock each. A large one is mapped, for copies without a buffer.
+        IBoMapping mapping = size <= FileCopyLimit
+            ? new FileBoMapping(file, path, mmapOffset, size)
+            : MmapBoMapping.Map((int)file.DangerousGetHandle(), path, mmapOffset, size, writable);
         if (micros != 0) mapping = new SlowBoMapping(mapping, micros);
         return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
     }
+
+    /// <summary>
+    /// One call checks every range; each answer (where its memory is, or why it cannot be mapped) waits for the one
+    /// MapBo of that range. A range prepared again replaces its earlier answer.
+    /// </summary>
+    public void PrepareMaps(IReadOnlyList<BoRange> bos)
+    {
+        if (bos.Count == 0) return;
+        var request = new WireWriter().U32((uint)bos.Count);
+        foreach (var bo in bos) request.U32(bo.RenderMinor).U64(bo.MmapOffset).U64(bo.Size);
+        var r = Control(SimOpcode.MapInfos, request, $"{bos.Count} BOs");
+        var count = r.U32();
+        if (count != bos.Count) throw new InvalidDataException($"simulator answered {count} mappings for {bos.Count} BOs");
+        foreach (var bo in bos)
+        {
+            var errno = r.I32();
+            _prepared[bo] = errno == 0 ? new PreparedMap(0, r.String(), r.U32()) : new PreparedMap(errno, r.String(), 0);
+        }
+    }
+
+    /// <summary>
+    /// The simulator's memory file, opened once per access mode and kept open (as a render node stays open in the
+    /// process that maps its BOs): no open and close per BO mapped.
+    /// </summary>
+    private SafeFileHandle MemoryFile(string path, bool writable)
+    {
+        lock (_files)
+        {
+            if (_files.TryGetValue((path, writable), out var file)) return file;
+            var fd = Libc.Open(path, (writable ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_CLOEXEC);
+            if (fd < 0) throw new DriverException(Libc.LastErrno, "open", path);
+            file = new SafeFileHandle(fd, ownsHandle: true);
+            _files[(path, writable)] = file;
+            return file;
+        }
+    }
+
+    /// <summary>BOs up to this size are read and written by offset in the memory file; larger ones are mapped.</summary>
+    public const ulong FileCopyLimit = ulong.MaxValue;
+
+    /// <summary>A prepared range's answer: its memory file and copy delay, or (Errno set) the reason it cannot be mapped.</summary>
+    private readonly record struct PreparedMap(int Errno, string Path, uint MicrosPerMiB);
 
     public ulong DmabufInode(int fd) => Control(SimOpcode.DmabufInode, new WireWriter().I32(fd), $"fd {fd}").U64();
 
@@ -260,7 +433,15 @@ public sealed class SimulatorClient : IGpuDriver
     /// <summary>The process dies: it vanishes and later calls on it give ESRCH.</summary>
     public void Kill(uint pid) => Control(SimOpcode.Kill, new WireWriter().U32(pid), $"pid {pid}");
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        Lose("the client was closed");
+        lock (_files)
+        {
+            foreach (var file in _files.Values) file.Dispose();
+            _files.Clear();
+        }
+    }
 }
 
 /// <summary>A process's /dev/kfd as the simulator serves it.</summary>

@@ -1,19 +1,83 @@
+using Gpuckpt.Engine.Simulation.Memory;
+
 namespace Gpuckpt.Engine.Simulation.Model;
 
-/// <summary>A process's open render node: its GEM handle table and its GPU VM.</summary>
+/// <summary>
+/// A process's open render node: its GEM handle table and its GPU VM. Every change goes through this class, which keeps
+/// the indexes a process of 100 000 BOs needs: the lowest free handle, the buffer behind each handle, the VM's mappings
+/// ordered by address.
+/// </summary>
 internal sealed class RenderFile(SimGpu gpu)
 {
+    private readonly SortedDictionary<uint, RenderBo> _handles = new();
+    private readonly Dictionary<SimBuffer, RenderBo> _byBuffer = new(ReferenceEqualityComparer.Instance);
+    private readonly SortedSet<(ulong Start, ulong Last, RenderBo Bo)> _vm = new(Comparer<(ulong Start, ulong Last, RenderBo Bo)>.Create((a, b) => a.Start.CompareTo(b.Start)));
+    private uint _lowestMaybeFree = 1;
+
     public SimGpu Gpu { get; } = gpu;
-    public SortedDictionary<uint, RenderBo> Handles { get; } = new();
+
+    /// <summary>The handles in order.</summary>
+    public IReadOnlyDictionary<uint, RenderBo> Handles => _handles;
 
     /// <summary>The lowest free handle, as the kernel's idr hands them out.</summary>
     public uint NextHandle()
     {
-        uint h = 1;
-        while (Handles.ContainsKey(h)) h++;
-        return h;
+        while (_handles.ContainsKey(_lowestMaybeFree)) _lowestMaybeFree++;
+        return _lowestMaybeFree;
     }
 
-    public RenderBo? Overlapping(VmMapping m) =>
-        Handles.Values.FirstOrDefault(bo => bo.Mappings.Any(x => x.Overlaps(m)));
+    public void Add(RenderBo bo)
+    {
+        _handles.Add(bo.Handle, bo);
+        _byBuffer.TryAdd(bo.Buffer, bo);
+        foreach (var m in bo.Mappings) _vm.Add((m.Start, m.Last, bo));
+    }
+
+    /// <summary>Takes <paramref name="bo"/> out of the table, with its mappings; its handle is free again.</summary>
+    public void Remove(RenderBo bo)
+    {
+        _handles.Remove(bo.Handle);
+        if (_byBuffer.TryGetValue(bo.Buffer, out var holder) && holder == bo) _byBuffer.Remove(bo.Buffer);
+        foreach (var m in bo.Mappings) _vm.Remove((m.Start, m.Last, bo));
+        _lowestMaybeFree = Math.Min(_lowestMaybeFree, bo.Handle);
+    }
+
+    /// <summary>GEM_CHANGE_HANDLE: the same BO under another (free) handle.</summary>
+    public void Rehandle(RenderBo bo, uint handle)
+    {
+        Remove(bo);
+        bo.Handle = handle;
+        Add(bo);
+    }
+
+    /// <summary>The handle that holds <paramref name="buffer"/> on this file, if any (drm_prime gives it back on import).</summary>
+    public RenderBo? HolderOf(SimBuffer buffer) => _byBuffer.GetValueOrDefault(buffer);
+
+    /// <summary>The BO whose mapping overlaps <paramref name="m"/>, if any.</summary>
+    public RenderBo? Overlapping(VmMapping m)
+    {
+        // Mappings never overlap one another, so only the last one starting at or before m's end can overlap m.
+        var before = _vm.GetViewBetween((0, 0, null!), (m.Last, 0, null!));
+        return before.Count > 0 && before.Max.Last >= m.Start ? before.Max.Bo : null;
+    }
+
+    public void Map(RenderBo bo, VmMapping m)
+    {
+        bo.Mappings.Add(m);
+        _vm.Add((m.Start, m.Last, bo));
+    }
+
+    /// <summary>Removes <paramref name="bo"/>'s mapping that starts at page <paramref name="start"/>; false when it has none there.</summary>
+    public bool Unmap(RenderBo bo, ulong start)
+    {
+        var index = bo.Mappings.FindIndex(m => m.Start == start);
+        if (index < 0) return false;
+        var m = bo.Mappings[index];
+        bo.Mappings.RemoveAt(index);
+        _vm.Remove((m.Start, m.Last, bo));
+        return true;
+    }
+
+    /// <summary>The first page after every mapping of this file (0 when nothing is mapped).</summary>
+    public ulong VmEnd => _vm.Count == 0 ? 0 : _vm.Max.Last + 1;
 }

@@ -41,7 +41,7 @@ internal sealed partial class SimulatedDriver
             throw new SimError(Errno.EINVAL, $"GEM_CREATE: unsupported domains 0x{args.domains:x}");
         var buffer = Allocate(file.Gpu, args.bo_size, domains, args.domain_flags, "GEM_CREATE", PageAlignment(args.alignment));
         var bo = new RenderBo(file.NextHandle(), buffer, isImport: false);
-        file.Handles[bo.Handle] = bo;
+        file.Add(bo);
         args = default;
         args.handle = bo.Handle;
     }
@@ -50,7 +50,7 @@ internal sealed partial class SimulatedDriver
     {
         var (_, file) = RenderOf(fds, fd, SimOp.GemClose);
         var bo = Handle(file, args.handle, "GEM_CLOSE");
-        file.Handles.Remove(bo.Handle);
+        file.Remove(bo);
         bo.Buffer.Release();
     }
 
@@ -74,7 +74,7 @@ internal sealed partial class SimulatedDriver
                 break;
             case AmdgpuGem.VaOpUnmap:
                 var start = args.va_address / GpuMemory.PageSize;
-                if (bo.Mappings.RemoveAll(m => m.Start == start) == 0)
+                if (!file.Unmap(bo, start))
                     throw new SimError(Errno.EINVAL, $"GEM_VA unmap: handle {args.handle} has no mapping at 0x{args.va_address:x}");
                 break;
             default:
@@ -94,7 +94,7 @@ internal sealed partial class SimulatedDriver
         var mapping = new VmMapping(start, start + args.map_size / GpuMemory.PageSize - 1, args.offset_in_bo, args.flags);
         if (file.Overlapping(mapping) is { } other)
             throw new SimError(Errno.EINVAL, $"{op}: va 0x{args.va_address:x}+0x{args.map_size:x} overlaps a mapping of handle {other.Handle}");
-        bo.Mappings.Add(mapping);
+        file.Map(bo, mapping);
     }
 
     public void GemChangeHandle(FdTable fds, int fd, ref DrmGemChangeHandle args)
@@ -105,9 +105,7 @@ internal sealed partial class SimulatedDriver
         if (args.new_handle == 0) throw new SimError(Errno.EINVAL, "GEM_CHANGE_HANDLE: handle 0 is never valid");
         if (file.Handles.ContainsKey(args.new_handle))
             throw new SimError(Errno.EEXIST, $"GEM_CHANGE_HANDLE: handle {args.new_handle} is taken on renderD{file.Gpu.Minor}");
-        file.Handles.Remove(bo.Handle);
-        bo.Handle = args.new_handle;
-        file.Handles[bo.Handle] = bo;
+        file.Rehandle(bo, args.new_handle);
     }
 
     public void PrimeHandleToFd(FdTable fds, int fd, ref DrmPrimeHandle args)
@@ -122,13 +120,13 @@ internal sealed partial class SimulatedDriver
         var (_, file) = RenderOf(fds, fd, SimOp.PrimeFdToHandle);
         var buffer = fds.Dmabuf(args.fd);
         // The same buffer imported twice on one file gives the same handle, as drm_prime does.
-        if (file.Handles.Values.FirstOrDefault(b => b.Buffer == buffer) is { } existing)
+        if (file.HolderOf(buffer) is { } existing)
         {
             args.handle = existing.Handle;
             return;
         }
         var bo = new RenderBo(file.NextHandle(), buffer.AddRef(), isImport: true);
-        file.Handles[bo.Handle] = bo;
+        file.Add(bo);
         args.handle = bo.Handle;
     }
 

@@ -206,7 +206,7 @@ internal sealed partial class SimulatedDriver : IDisposable
             {
                 if (!refs.TryGetValue(source, out var src) || src.Buffer is null)
                     throw new SimError(Errno.EINVAL, $"{name}: imports '{source}', which is not an earlier BO with memory");
-                if (file.Handles.Values.Any(b => b.Buffer == src.Buffer))
+                if (file.HolderOf(src.Buffer) is not null)
                     throw new SimError(Errno.EINVAL, $"{name}: '{source}' is already imported on that node");
                 bo = new RenderBo(file.NextHandle(), src.Buffer.AddRef(), isImport: true);
             }
@@ -222,8 +222,8 @@ internal sealed partial class SimulatedDriver : IDisposable
                 bo = new RenderBo(file.NextHandle(), buffer, isImport: false);
                 ContentFill.Fill(buffer, SimTopology.Mix64(seed ^ ((ulong)i << 32) ^ 0x72656e64));
             }
-            file.Handles[bo.Handle] = bo;
-            var nodeVa = RenderVaBase + file.Handles.Values.SelectMany(b => b.Mappings).Select(m => (m.Last + 1) * GpuMemory.PageSize).DefaultIfEmpty(0UL).Max();
+            file.Add(bo);
+            var nodeVa = RenderVaBase + file.VmEnd * GpuMemory.PageSize;
             foreach (var m in s.Mappings)
             {
                 Map(file, bo, new DrmAmdgpuGemVa

@@ -84,6 +84,29 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                     if (first is not null) throw first;
                     break;
                 }
+                case SimOpcode.MapInfos:
+                {
+                    // Each range is checked as its own MapInfo would be (injected faults included); a refusal is
+                    // answered for that range alone.
+                    var count = r.U32();
+                    w.U32(count);
+                    for (var i = 0; i < count; i++)
+                    {
+                        var minor = r.U32();
+                        var offset = r.U64();
+                        var size = r.U64();
+                        try
+                        {
+                            var (path, delay) = driver.MapInfo(minor, offset, size);
+                            w.I32(0).String(path).U32(delay);
+                        }
+                        catch (SimError e)
+                        {
+                            w.I32(e.ErrorNumber).String(e.Detail);
+                        }
+                    }
+                    break;
+                }
                 case SimOpcode.MapInfo:
                 {
                     var minor = r.U32();

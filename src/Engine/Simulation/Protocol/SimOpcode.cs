@@ -25,4 +25,5 @@ internal enum SimOpcode : uint
     RestoreTargets = 17,
     DmabufInodes = 18,
     CloseFds = 19,
+    MapInfos = 20,
 }
