@@ -433,5 +433,8 @@ public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, I
     public Task A_killed_target_rolls_back_postgres() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
 
     [PostgresFact]
+    public Task A_target_out_of_VRAM_rolls_back_postgres() => A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on();
+
+    [PostgresFact]
     public Task A_killed_source_engine_ends_with_one_copy_postgres() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
 }
