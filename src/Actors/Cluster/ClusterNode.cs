@@ -9,7 +9,7 @@ namespace Gpuckpt.Actors.Cluster;
 
 /// <summary>
 /// One cluster member with its own driver: the engine (jobs), /user/node (status). A graceful leave first refuses new
-/// jobs and lets running ones finish (up to gpuckpt.node.drain-timeout), then leaves the cluster.
+/// migrations and lets running ones finish, then its jobs (all within gpuckpt.node.drain-timeout), then leaves the cluster.
 /// </summary>
 public sealed class ClusterNode : IAsyncDisposable
 {
@@ -61,14 +61,25 @@ public sealed class ClusterNode : IAsyncDisposable
         var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
         var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);
         var askTimeout = settings.StatusTimeout;
-        system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs, async () =>
-            (await migrations.Ask<MigrationsList>(ListMigrations.Instance, askTimeout).ConfigureAwait(false)).Jobs), NodeActor.Name);
+        system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs,
+            () => migrations.Ask<MigrationsList>(ListMigrations.Instance, askTimeout)), NodeActor.Name);
         var jobs = engine.Jobs;
-        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "drain-jobs", async () =>
+        // Migrations first: a migration into this node still needs the jobs actor to start its restore.
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "drain", async () =>
         {
+            var clock = global::System.Diagnostics.Stopwatch.StartNew();
             try
             {
-                await jobs.Ask<JobsDrained>(DrainJobs.Instance, settings.DrainTimeout).ConfigureAwait(false);
+                await migrations.Ask<MigrationsDrained>(DrainMigrations.Instance, settings.DrainTimeout).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException)
+            {
+                system.Log.Warning("leaving with migrations still running after {0}: they continue when this node's engine restarts", settings.DrainTimeout);
+            }
+            var left = settings.DrainTimeout - clock.Elapsed;
+            try
+            {
+                await jobs.Ask<JobsDrained>(DrainJobs.Instance, left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
             }
             catch (AskTimeoutException)
             {

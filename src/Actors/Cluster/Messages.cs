@@ -22,8 +22,9 @@ public sealed class NodeInfoRequest : IClusterMessage
 /// <summary>One job a node holds: a running checkpoint or restore, a migration, or a process it received.</summary>
 public sealed record NodeJob(string Id, string Kind, string State, string Detail);
 
-/// <summary>A node's own report: its driver, its GPUs and its jobs.</summary>
-public sealed record NodeInfo(string Name, string Address, string Driver, IReadOnlyList<GpuNode> Gpus, IReadOnlyList<NodeJob> Jobs) : IClusterMessage;
+/// <summary>A node's own report: its driver, its GPUs and its jobs; <paramref name="Leaving"/>: it takes no new migrations.</summary>
+public sealed record NodeInfo(string Name, string Address, string Driver, IReadOnlyList<GpuNode> Gpus, IReadOnlyList<NodeJob> Jobs, bool Leaving)
+    : IClusterMessage;
 
 /// <summary>One cluster member as the contacted node sees it; <paramref name="Info"/> is null when it did not answer.</summary>
 public sealed record MemberInfo(string Name, string Address, string Status, bool Reachable, IReadOnlyList<string> Roles, NodeInfo? Info);

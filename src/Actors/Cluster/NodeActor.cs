@@ -15,22 +15,22 @@ public sealed class NodeActor : ReceiveActor
     private readonly NodeSettings _settings;
     private readonly IGpuDriver _driver;
     private readonly IActorRef _jobs;
-    private readonly Func<Task<IReadOnlyList<NodeJob>>> _otherJobs;
+    private readonly Func<Task<Migration.MigrationsList>> _migrations;
 
-    public NodeActor(NodeSettings settings, IGpuDriver driver, IActorRef jobs, Func<Task<IReadOnlyList<NodeJob>>> otherJobs)
+    public NodeActor(NodeSettings settings, IGpuDriver driver, IActorRef jobs, Func<Task<Migration.MigrationsList>> migrations)
     {
         _settings = settings;
         _driver = driver;
         _jobs = jobs;
-        _otherJobs = otherJobs;
+        _migrations = migrations;
         Receive<NodeInfoRequest>(_ => Info().PipeTo(Sender));
         Receive<ClusterStatusRequest>(_ => Status().PipeTo(Sender));
         // The CLI may ask any node; the source node's migrations actor coordinates.
         Receive<Migration.MigrateRequest>(m => Context.ActorSelection($"/user/{Migration.MigrationsActor.Name}").Tell(m, Sender));
     }
 
-    public static Props Props(NodeSettings settings, IGpuDriver driver, IActorRef jobs, Func<Task<IReadOnlyList<NodeJob>>> otherJobs) =>
-        Akka.Actor.Props.Create(() => new NodeActor(settings, driver, jobs, otherJobs));
+    public static Props Props(NodeSettings settings, IGpuDriver driver, IActorRef jobs, Func<Task<Migration.MigrationsList>> migrations) =>
+        Akka.Actor.Props.Create(() => new NodeActor(settings, driver, jobs, migrations));
 
     /// <summary>The node name a member carries in its roles (role node:NAME), else its host:port.</summary>
     public static string NameOf(Member member) =>
@@ -44,8 +44,9 @@ public sealed class NodeActor : ReceiveActor
         var gpus = await Task.Run(driver.Topology).ConfigureAwait(false);
         var running = await _jobs.Ask<RunningJobs>(ListJobs.Instance, _settings.StatusTimeout).ConfigureAwait(false);
         var jobs = running.JobIds.Select(id => new NodeJob(id, KindOf(id), "running", "")).ToList();
-        jobs.AddRange(await _otherJobs().ConfigureAwait(false));
-        return new NodeInfo(_settings.Name, self.ToString(), driver.Name, gpus, jobs);
+        var migrations = await _migrations().ConfigureAwait(false);
+        jobs.AddRange(migrations.Jobs);
+        return new NodeInfo(_settings.Name, self.ToString(), driver.Name, gpus, jobs, migrations.Leaving);
     }
 
     private async Task<ClusterStatus> Status()

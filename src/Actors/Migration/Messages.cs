@@ -92,7 +92,21 @@ public sealed class ListMigrations : IMigrationMessage
     private ListMigrations() { }
 }
 
-public sealed record MigrationsList(IReadOnlyList<Cluster.NodeJob> Jobs) : IMigrationMessage;
+/// <summary>The node's migrations and arrived processes; <paramref name="Leaving"/>: the node takes no new migrations.</summary>
+public sealed record MigrationsList(IReadOnlyList<Cluster.NodeJob> Jobs, bool Leaving) : IMigrationMessage;
+
+/// <summary>The node is leaving: refuse new migrations, answer <see cref="MigrationsDrained"/> once every running one has ended.</summary>
+public sealed class DrainMigrations : IMigrationMessage
+{
+    public static readonly DrainMigrations Instance = new();
+    private DrainMigrations() { }
+}
+
+public sealed class MigrationsDrained : IMigrationMessage
+{
+    public static readonly MigrationsDrained Instance = new();
+    private MigrationsDrained() { }
+}
 
 // ---- coordinator ↔ its transfer sender (local) ---------------------------------------------------------------------
 
@@ -108,5 +122,14 @@ internal sealed record TransferDone(long ImageBytes, long BytesSent, long BytesR
 
 internal sealed record TransferFailed(string Reason, long BytesConfirmed, long BytesResent) : INoSerializationVerificationNeeded;
 
-/// <summary>A migrated process now runs on this node (the target tells its node, for `cluster status`).</summary>
+/// <summary>
+/// A migrated process now runs on this node (the target tells its node, for `cluster status`); answered with
+/// <see cref="ArrivalRecorded"/> once the node's list of arrived processes holds it on disk.
+/// </summary>
 internal sealed record ProcessArrived(string MigrationId, uint Pid, string From) : INoSerializationVerificationNeeded;
+
+internal sealed class ArrivalRecorded : INoSerializationVerificationNeeded
+{
+    public static readonly ArrivalRecorded Instance = new();
+    private ArrivalRecorded() { }
+}

@@ -179,6 +179,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         Task.Run(async () =>
         {
             var remote = await node.Ask<NodeInfo>(NodeInfoRequest.Instance, timeout).ConfigureAwait(false);
+            if (remote.Leaving) return (object)new Failed(to, "dry check", MigrationsActor.LeavingReason(to));
             IReadOnlyList<GpuNode> used;
             try
             {
@@ -187,7 +188,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
             }
             catch (DriverException e)
             {
-                return (object)new Failed(from, "dry check", e.Message);
+                return new Failed(from, "dry check", e.Message);
             }
             try
             {

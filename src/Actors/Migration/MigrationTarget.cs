@@ -2,6 +2,8 @@ using Akka.Actor;
 using Akka.Persistence;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
+using Gpuckpt.Engine.Copy;
+using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Transfer;
 
@@ -21,7 +23,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
     private readonly MigrationSettings _settings;
     private readonly TargetState _state = new();
     private ImageReceiver? _receiver;
-    private bool _sealed, _beginning, _sealing;
+    private bool _sealed, _beginning, _sealing, _discarding;
     private IActorRef? _coordinator;
     private IActorRef? _restoreJob;
     private RestoreSummary? _held;
@@ -64,6 +66,13 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
             else Self.Tell(new AbortTarget(_migrationId, "the coordinator rolled the migration back"));
         });
         Command<AbortTarget>(Abort);
+        Command<ImageDeleted>(_ => Persist(new TargetEnded(0, $"discarded: {_abortReason}"), e =>
+        {
+            _state.Apply(e);
+            AbortDone();
+        }));
+        // The node's list of arrived processes holds this one: nothing of the migration is left to keep here.
+        Command<ArrivalRecorded>(_ => CleanUp(keepNothing: true));
         Command<AskDecision>(_ => AskCoordinator());
         Command<Status.Failure>(f => Fail("receive", f.Cause.Message));
     }
@@ -86,7 +95,14 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
 
     private void OnRecovered()
     {
-        if (_state.Started is null || _state.Ended is not null) return;
+        if (_state.Ended is { } ended)
+        {
+            // It ended before the engine died, but its directory stayed: make sure the node lists a process that arrived.
+            if (ended.Pid != 0) Context.Parent.Tell(new ProcessArrived(_migrationId, ended.Pid, _state.Started?.From ?? "?"));
+            else CleanUp(keepNothing: true);
+            return;
+        }
+        if (_state.Started is null) return;
         if (_coordinator is not null) return;
         // The engine restarted in the middle of this migration: the coordinator decides (before its commit: roll back).
         if (_state.CommitSeen) Commit(new CommitTarget(_migrationId));
@@ -148,6 +164,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         CrashPoints.Hit("target-frame");
         var sender = Sender;
         var receiver = _receiver;
+        var (migrationId, node) = (_migrationId, _node);
         if (receiver is null || _sealed)
         {
             // Before the copy exists or after it is sealed a frame is not written; a sealed copy already holds it.
@@ -161,6 +178,11 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
                 var frame = TransferFrame.Decode(bytes, out var payload);
                 receiver.Write(frame, payload);
                 return (object)new FrameAck(frame.Seq);
+            }
+            catch (IOException e) when (RetryPolicy.ErrorNumber(e) == Errno.ENOSPC)
+            {
+                // Sending the frame again cannot help: the migration must roll back now.
+                return new TargetFailed(migrationId, node, "write image", $"{Errno.Name(Errno.ENOSPC)}: the copy of the image does not fit on node {node}: {e.Message}");
             }
             catch (Exception e) when (e is InvalidDataException or ImageException or IOException)
             {
@@ -266,8 +288,8 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         {
             _state.Apply(e);
             _coordinator?.Tell(new TargetResumed(_migrationId, pid));
+            // The directory (and the journal's word) stay until the node has the process in its list on disk.
             Context.Parent.Tell(new ProcessArrived(_migrationId, pid, _state.Started?.From ?? "?"));
-            CleanUp(keepNothing: true);
         });
     }
 
@@ -305,18 +327,29 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
 
     private void Discarded()
     {
-        void Done()
+        if (_state.Ended is not null || _state.Started is null)
         {
-            foreach (var waiter in _abortWaiters) waiter.Tell(new TargetAborted(_migrationId));
-            _abortWaiters.Clear();
-            CleanUp(keepNothing: true);
+            AbortDone();
+            return;
         }
-        if (_state.Ended is not null || _state.Started is null) Done();
-        else Persist(new TargetEnded(0, $"discarded: {_abortReason}"), e =>
+        if (_discarding) return;
+        _discarding = true;
+        _receiver?.Dispose();
+        _receiver = null;
+        var image = ImageDir;
+        // The copy is worthless now; on a full disk, deleting it first makes room to journal that it was discarded.
+        Task.Run(() =>
         {
-            _state.Apply(e);
-            Done();
-        });
+            if (Directory.Exists(image)) Directory.Delete(image, recursive: true);
+            return ImageDeleted.Instance;
+        }).PipeTo(Self, failure: _ => ImageDeleted.Instance);
+    }
+
+    private void AbortDone()
+    {
+        foreach (var waiter in _abortWaiters) waiter.Tell(new TargetAborted(_migrationId));
+        _abortWaiters.Clear();
+        CleanUp(keepNothing: true);
     }
 
     /// <summary>The copy of the image is not kept: the process runs (or was discarded), the source holds the original.</summary>
@@ -337,6 +370,12 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
     {
         public static readonly Recovered Instance = new();
         private Recovered() { }
+    }
+
+    private sealed class ImageDeleted
+    {
+        public static readonly ImageDeleted Instance = new();
+        private ImageDeleted() { }
     }
 
     private sealed class AskDecision

@@ -1,14 +1,18 @@
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Transfer;
 
 namespace Gpuckpt.Actors.Migration;
 
 /// <summary>
 /// A node's migrations (/user/migrations): starts a coordinator for each migration out of this node and a target for
 /// each one into it, routes their messages by migration id, and on start continues those a killed engine left
-/// (their directories under the state directory say which).
+/// (their directories under the state directory say which). It keeps the list of processes that arrived here by
+/// migration (<see cref="ArrivedProcesses"/>, on disk). A leaving node (<see cref="DrainMigrations"/>) refuses new
+/// migrations, in or out, and answers once those running have ended.
 /// </summary>
 public sealed class MigrationsActor : ReceiveActor
 {
@@ -19,7 +23,13 @@ public sealed class MigrationsActor : ReceiveActor
     private readonly IGpuDriver _driver;
     private readonly IActorRef _jobs;
     private readonly MigrationSettings _settings;
-    private readonly List<NodeJob> _arrived = [];
+    private readonly ArrivedProcesses _record;
+    private readonly Dictionary<string, ArrivedProcess> _arrived = new(StringComparer.Ordinal);
+    private readonly HashSet<IActorRef> _running = [];
+    private readonly List<IActorRef> _drainWaiters = [];
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private List<IActorRef> _recordWaiters = [];
+    private bool _loaded, _writing, _dirty, _leaving;
 
     public MigrationsActor(NodeSettings node, IGpuDriver driver, IActorRef jobs, MigrationSettings settings)
     {
@@ -27,19 +37,37 @@ public sealed class MigrationsActor : ReceiveActor
         _driver = driver;
         _jobs = jobs;
         _settings = settings;
+        _record = new ArrivedProcesses(settings.StateDir);
         Receive<MigrateRequest>(Migrate);
-        Receive<PrepareTarget>(p => Target(p.MigrationId).Forward(p));
+        Receive<PrepareTarget>(Prepare);
         Receive<CommitTarget>(c => Target(c.MigrationId).Forward(c));
         Receive<AbortTarget>(a => Target(a.MigrationId).Forward(a));
         Receive<QueryMigration>(q => Coordinator(q.MigrationId).Forward(q));
         Receive<MigrationDecision>(d => Target(d.MigrationId).Forward(d));
         Receive<TargetResumed>(r => Coordinator(r.MigrationId).Forward(r));
         Receive<TargetAborted>(a => Coordinator(a.MigrationId).Forward(a));
-        Receive<ProcessArrived>(a => _arrived.Add(new NodeJob(a.MigrationId, "process", "running", $"pid {a.Pid}, migrated from {a.From}")));
-        Receive<ListMigrations>(_ => Sender.Tell(new MigrationsList([.. Context.GetChildren().Select(c => c.Path.Name).Order(StringComparer.Ordinal)
-            .Select(n => n.StartsWith(OutPrefix, StringComparison.Ordinal)
-                ? new NodeJob(n[OutPrefix.Length..], "migration", "running", "out of this node")
-                : new NodeJob(n[InPrefix.Length..], "migration", "running", "into this node")), .. _arrived])));
+        Receive<ProcessArrived>(a =>
+        {
+            _arrived[a.MigrationId] = new ArrivedProcess(a.MigrationId, a.Pid, a.From);
+            RecordArrived(Sender);
+        });
+        Receive<ArrivedLoaded>(Loaded);
+        Receive<ArrivedWritten>(Written);
+        Receive<ListMigrations>(_ => List());
+        Receive<ArrivedChecked>(Checked);
+        Receive<DrainMigrations>(_ =>
+        {
+            _leaving = true;
+            _drainWaiters.Add(Sender);
+            if (_running.Count > 0)
+                _log.Info("node {0} is leaving: waiting for its {1} running migrations to end", _node.Name, _running.Count);
+            ReplyIfDrained();
+        });
+        Receive<Terminated>(t =>
+        {
+            _running.Remove(t.ActorRef);
+            ReplyIfDrained();
+        });
         // Coordinators a restart resumed report to this actor: nobody is watching their progress.
         Receive<MigrationProgress>(_ => { });
         Receive<MigrationCompleted>(_ => { });
@@ -51,9 +79,16 @@ public sealed class MigrationsActor : ReceiveActor
 
     public static string NewId() => "migr-" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>Why a leaving node takes no new migration, in or out.</summary>
+    public static string LeavingReason(string node) =>
+        $"node {node} is leaving the cluster: it finishes its running migrations and takes no new ones";
+
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(0, TimeSpan.Zero, _ => Directive.Stop);
 
-    /// <summary>Migrations a killed engine left: continued (coordinators) or settled with their coordinator (targets).</summary>
+    /// <summary>
+    /// Migrations a killed engine left: continued (coordinators) or settled with their coordinator (targets). The list
+    /// of arrived processes is read back, without those that no longer exist.
+    /// </summary>
     protected override void PreStart()
     {
         foreach (var (root, start) in new (string, Func<string, IActorRef>)[]
@@ -65,6 +100,21 @@ public sealed class MigrationsActor : ReceiveActor
             if (!Directory.Exists(root)) continue;
             foreach (var dir in Directory.EnumerateDirectories(root)) start(Path.GetFileName(dir));
         }
+        var record = _record;
+        var driver = _driver;
+        Task.Run(() =>
+        {
+            IReadOnlyList<ArrivedProcess> all;
+            try
+            {
+                all = record.Read();
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                return new ArrivedLoaded([], 0, e.Message);
+            }
+            return new ArrivedLoaded(ArrivedProcesses.StillRunning(driver, all), all.Count, null);
+        }).PipeTo(Self, failure: e => new ArrivedLoaded([], 0, e.GetBaseException().Message));
     }
 
     private void Migrate(MigrateRequest request)
@@ -83,21 +133,148 @@ public sealed class MigrationsActor : ReceiveActor
             Context.ActorSelection(new RootActorPath(source.Address) / "user" / Name).Tell(request, Sender);
             return;
         }
+        if (_leaving)
+        {
+            Sender.Tell(new MigrationFailed("", request.Pid, _node.Name, "dry check", LeavingReason(_node.Name), false));
+            return;
+        }
         var id = NewId();
-        Context.ActorOf(MigrationCoordinator.Props(id, request, _node.Name, _driver, _jobs, _settings, Sender), OutPrefix + id);
+        Start(MigrationCoordinator.Props(id, request, _node.Name, _driver, _jobs, _settings, Sender), OutPrefix + id);
+    }
+
+    /// <summary>A leaving node refuses to be the target of a migration it does not already hold.</summary>
+    private void Prepare(PrepareTarget prepare)
+    {
+        if (_leaving && Context.Child(InPrefix + prepare.MigrationId).IsNobody())
+        {
+            Sender.Tell(new TargetFailed(prepare.MigrationId, _node.Name, "prepare target", LeavingReason(_node.Name)));
+            return;
+        }
+        Target(prepare.MigrationId).Forward(prepare);
     }
 
     private IActorRef Coordinator(string id)
     {
         var child = Context.Child(OutPrefix + id);
         return child.IsNobody()
-            ? Context.ActorOf(MigrationCoordinator.Props(id, null, _node.Name, _driver, _jobs, _settings, Self), OutPrefix + id)
+            ? Start(MigrationCoordinator.Props(id, null, _node.Name, _driver, _jobs, _settings, Self), OutPrefix + id)
             : child;
     }
 
     private IActorRef Target(string id)
     {
         var child = Context.Child(InPrefix + id);
-        return child.IsNobody() ? Context.ActorOf(MigrationTarget.Props(id, _node.Name, _jobs, _settings), InPrefix + id) : child;
+        return child.IsNobody() ? Start(MigrationTarget.Props(id, _node.Name, _jobs, _settings), InPrefix + id) : child;
     }
+
+    /// <summary>Every coordinator and target is watched: a leaving node waits for them to stop.</summary>
+    private IActorRef Start(Props props, string name)
+    {
+        var child = Context.ActorOf(props, name);
+        Context.Watch(child);
+        _running.Add(child);
+        return child;
+    }
+
+    private void ReplyIfDrained()
+    {
+        if (!_leaving || _running.Count > 0) return;
+        foreach (var waiter in _drainWaiters) waiter.Tell(MigrationsDrained.Instance);
+        _drainWaiters.Clear();
+    }
+
+    // ---- the processes that arrived here -------------------------------------------------------------------------
+
+    private void Loaded(ArrivedLoaded loaded)
+    {
+        _loaded = true;
+        if (loaded.Error is not null)
+            _log.Warning("the list of processes that arrived by migration ({0}) could not be read, so `cluster status` does not show them: {1}",
+                _record.Path, loaded.Error);
+        // Arrivals announced while the file was being read are newer than what it says.
+        foreach (var process in loaded.Running) _arrived.TryAdd(process.MigrationId, process);
+        if (loaded.Running.Count < loaded.Read) _dirty = true;
+        WriteArrived();
+    }
+
+    private void RecordArrived(IActorRef? waiter)
+    {
+        if (waiter is not null && !waiter.IsNobody()) _recordWaiters.Add(waiter);
+        _dirty = true;
+        WriteArrived();
+    }
+
+    /// <summary>One write at a time, of the whole list; changes made meanwhile go into the next.</summary>
+    private void WriteArrived()
+    {
+        if (!_loaded || _writing || !_dirty) return;
+        _dirty = false;
+        _writing = true;
+        var waiters = _recordWaiters;
+        _recordWaiters = [];
+        var list = _arrived.Values.ToList();
+        var record = _record;
+        Task.Run(() =>
+        {
+            try
+            {
+                record.Write(list);
+                return new ArrivedWritten(waiters, null);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new ArrivedWritten(waiters, e.Message);
+            }
+        }).PipeTo(Self, failure: e => new ArrivedWritten(waiters, e.GetBaseException().Message));
+    }
+
+    private void Written(ArrivedWritten written)
+    {
+        _writing = false;
+        if (written.Error is not null)
+            _log.Warning("the list of processes that arrived by migration could not be written to {0}: {1}; a restarted node will not list them",
+                _record.Path, written.Error);
+        foreach (var waiter in written.Waiters) waiter.Tell(ArrivalRecorded.Instance);
+        WriteArrived();
+    }
+
+    /// <summary>Running migrations, then the arrived processes that still exist (those gone are dropped from the list).</summary>
+    private void List()
+    {
+        var replyTo = Sender;
+        var leaving = _leaving;
+        List<Cluster.NodeJob> migrations = [.. Context.GetChildren().Select(c => c.Path.Name).Order(StringComparer.Ordinal)
+            .Select(n => n.StartsWith(OutPrefix, StringComparison.Ordinal)
+                ? new Cluster.NodeJob(n[OutPrefix.Length..], "migration", "running", "out of this node")
+                : new Cluster.NodeJob(n[InPrefix.Length..], "migration", "running", "into this node"))];
+        var arrived = _arrived.Values.ToList();
+        if (arrived.Count == 0)
+        {
+            replyTo.Tell(new MigrationsList(migrations, leaving));
+            return;
+        }
+        var driver = _driver;
+        Task.Run(() => new ArrivedChecked(arrived, ArrivedProcesses.StillRunning(driver, arrived), migrations, leaving, replyTo))
+            .PipeTo(Self, failure: _ => new ArrivedChecked(arrived, arrived, migrations, leaving, replyTo));
+    }
+
+    private void Checked(ArrivedChecked check)
+    {
+        var gone = check.Listed.Except(check.Running).Where(p => _arrived.TryGetValue(p.MigrationId, out var now) && now == p).ToList();
+        foreach (var process in gone) _arrived.Remove(process.MigrationId);
+        if (gone.Count > 0) RecordArrived(null);
+        check.ReplyTo.Tell(new MigrationsList([.. check.Migrations, .. check.Running.Select(p =>
+            new Cluster.NodeJob(p.MigrationId, "process", "running", $"pid {p.Pid}, migrated from {p.From}"))], check.Leaving));
+    }
+
+    private sealed record ArrivedLoaded(IReadOnlyList<ArrivedProcess> Running, int Read, string? Error) : INoSerializationVerificationNeeded;
+
+    private sealed record ArrivedWritten(IReadOnlyList<IActorRef> Waiters, string? Error) : INoSerializationVerificationNeeded;
+
+    private sealed record ArrivedChecked(
+        IReadOnlyList<ArrivedProcess> Listed,
+        IReadOnlyList<ArrivedProcess> Running,
+        IReadOnlyList<Cluster.NodeJob> Migrations,
+        bool Leaving,
+        IActorRef ReplyTo) : INoSerializationVerificationNeeded;
 }

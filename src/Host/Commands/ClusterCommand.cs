@@ -35,6 +35,7 @@ public static class ClusterCommand
             reachable = m.Reachable,
             roles = m.Roles,
             driver = m.Info?.Driver,
+            leaving = m.Info?.Leaving,
             gpus = m.Info?.Gpus.Select(g => new
             {
                 gpu_id = g.GpuId, render_minor = g.DrmRenderMinor, device_id = g.DeviceId, simd_count = g.SimdCount,
@@ -50,7 +51,8 @@ public static class ClusterCommand
         foreach (var m in s.Members)
         {
             var gpus = m.Info is null ? "no report" : string.Join(", ", m.Info.Gpus.Select(g => $"0x{g.GpuId:x}/renderD{g.DrmRenderMinor} {g.VramSize >> 20} MiB"));
-            Console.Out.WriteLine($"{m.Name,-16} {m.Status,-8} {(m.Reachable ? "reachable" : "UNREACHABLE"),-11} {m.Address}  GPUs: {gpus}");
+            var status = m.Info?.Leaving == true ? "leaving" : m.Status;
+            Console.Out.WriteLine($"{m.Name,-16} {status,-8} {(m.Reachable ? "reachable" : "UNREACHABLE"),-11} {m.Address}  GPUs: {gpus}");
             foreach (var j in m.Info?.Jobs ?? [])
                 Console.Out.WriteLine($"    {j.Id,-22} {j.Kind,-10} {j.State,-10} {j.Detail}");
         }

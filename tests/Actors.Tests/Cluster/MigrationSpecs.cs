@@ -10,9 +10,11 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 
 /// <summary>
 /// `gpuckpt migrate` between three node processes (each with its own simulator): the process moves from a to b and
-/// continues there exactly like an uninterrupted twin; a killed target rolls the migration back (the source runs again
-/// after exactly one UNPAUSE, nothing stays on b); a killed source engine, restarted, completes or rolls back with
-/// exactly one copy running; a link broken mid-transfer costs only the unconfirmed frames.
+/// continues there exactly like an uninterrupted twin; a killed target, or one that runs out of VRAM or disk, rolls the
+/// migration back (the source runs again after exactly one UNPAUSE, nothing stays on b); a killed source engine,
+/// restarted, completes or rolls back with exactly one copy running; a link broken mid-transfer costs only the
+/// unconfirmed frames; a source told to leave finishes its migration first and refuses new ones; a restarted target
+/// still lists the process that arrived.
 /// </summary>
 public abstract class MigrationSpecs(ITestOutputHelper output)
 {
@@ -33,13 +35,24 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         return (pid, twin);
     }
 
-    private static Task<GpuckptProcess.Result> Migrate(TestCluster cluster, uint pid) =>
-        cluster.Cli("migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("c"), "--json");
+    private static Task<GpuckptProcess.Result> Migrate(TestCluster cluster, uint pid, TimeSpan? within = null) =>
+        cluster.CliWithin(within ?? TimeSpan.FromMinutes(3), "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("c"), "--json");
 
     /// <summary>The JSON line of a --json run's stdout.</summary>
     private static JsonElement Json(GpuckptProcess.Result result) =>
         JsonDocument.Parse(result.Stdout.Split('\n').LastOrDefault(l => l.StartsWith('{'))
                            ?? throw new Xunit.Sdk.XunitException($"no JSON line from gpuckpt: {result}")).RootElement;
+
+    /// <summary>The jobs node <paramref name="node"/> reports, as `cluster status` through <paramref name="via"/> shows them; null when it gave no report.</summary>
+    private static async Task<List<(string Kind, string Detail)>?> Jobs(TestCluster cluster, string via, string node)
+    {
+        var status = await cluster.Cli("cluster", "status", "--node", cluster.Address(via), "--json");
+        Assert.True(status.ExitCode == 0, $"cluster status through {via} failed: {status}");
+        var member = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray()
+            .Single(m => m.GetProperty("name").GetString() == node);
+        return member.GetProperty("jobs").ValueKind != JsonValueKind.Array ? null
+            : [.. member.GetProperty("jobs").EnumerateArray().Select(j => (j.GetProperty("kind").GetString()!, j.GetProperty("detail").GetString()!))];
+    }
 
     private static bool Empty(string dir) => !Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any();
 
@@ -150,6 +163,156 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The migration failed before its commit and rolled back: it names node b and the step, the source ran again after
+    /// exactly one UNPAUSE and continues like its twin, and b holds nothing of it (no image, no restore target).
+    /// </summary>
+    private async Task RolledBackOnB(TestCluster cluster, GpuckptProcess.Result result, uint pid, uint twin, uint probe, string step,
+        string reasonMentions)
+    {
+        Assert.True(result.ExitCode == 1, $"migrate did not fail: {result}");
+        var failed = Json(result);
+        Assert.True(failed.GetProperty("node").GetString() == "b" && failed.GetProperty("step").GetString() == step,
+            $"the failure names node {failed.GetProperty("node")} at step {failed.GetProperty("step")}, not b at {step}: {result}");
+        Assert.True(failed.GetProperty("reason").GetString()!.Contains(reasonMentions, StringComparison.Ordinal),
+            $"the reason does not mention {reasonMentions}: {result}");
+        Assert.True(failed.GetProperty("source_resumed").GetBoolean(), $"source not resumed: {result}");
+        var source = cluster.Clients["a"].State(pid);
+        Assert.True(source.Running && source.Counters.ProcessInfo == 1 && source.Counters.Unpause == 1,
+            $"the source was not paused once and unpaused once: {source}");
+        SameContinuation(cluster.Clients["a"], pid, cluster.Clients["a"], twin, "the source after the rollback");
+        var incoming = Path.Combine(cluster.StateDir("b"), "migrations", "in");
+        Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle),
+            $"b still holds {string.Join(", ", Directory.EnumerateFileSystemEntries(incoming))}");
+        // Pids are handed out in order: a restore target b built would be the one after the probe.
+        Assert.True(Gone(cluster.Clients["b"], probe + 1), $"b still has the restore target pid {probe + 1}");
+        output.WriteLine($"{failed.GetProperty("step").GetString()} on b: {failed.GetProperty("reason").GetString()}; " +
+                         "source resumed once, continues like its twin, b clean");
+    }
+
+    protected async Task A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on()
+    {
+        await using var cluster = new TestCluster(3, Postgres());
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 17);
+        var probe = cluster.Clients["b"].Spawn(WorkloadRequest.Named("tiny", 1));
+        // KFD RESTORE on b cannot allocate the process's VRAM.
+        cluster.Clients["b"].InjectFault(new SimFault(0, SimOp.Restore, Errno.ENOMEM));
+
+        var result = await Migrate(cluster, pid);
+
+        await RolledBackOnB(cluster, result, pid, twin, probe, "restore", "ENOMEM");
+    }
+
+    protected async Task A_target_whose_disk_fills_rolls_back_and_the_source_runs_on()
+    {
+        // b's state directory, where it writes its copy of the image, holds 4 MiB: the 8 MiB image cannot fit.
+        using var disk = SmallTmpfs.Mount(4 << 20);
+        await using var cluster = new TestCluster(3, Postgres(), stateDirs: new Dictionary<string, string> { ["b"] = disk.Path });
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 19);
+        var probe = cluster.Clients["b"].Spawn(WorkloadRequest.Named("tiny", 1));
+
+        var result = await Migrate(cluster, pid);
+
+        await RolledBackOnB(cluster, result, pid, twin, probe, "write image", "ENOSPC");
+        Assert.False(Json(result).GetProperty("reason").GetString()!.Contains("retry budget", StringComparison.Ordinal),
+            $"a full disk was retried as if the frames were lost: {result}");
+    }
+
+    protected async Task A_leaving_source_finishes_its_migration_before_it_leaves_and_refuses_new_ones()
+    {
+        await using var cluster = new TestCluster(3, Postgres());
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 23);
+        var (a, b) = (cluster.Clients["a"], cluster.Clients["b"]);
+        var probe = b.Spawn(WorkloadRequest.Named("tiny", 1));
+        // Every MiB copied out of a BO mapped on a from now on takes 64 s (a 256 KiB chunk 16 s, under chunk-timeout):
+        // the migration stays in its transfer until the spec lifts the delay. On b every MiB restored takes 16 s: the
+        // restore there outlasts a's checkpoint job by far more than a leave takes, so a node that waited for its jobs
+        // only would be gone before the commit.
+        foreach (var gpu in a.Topology()) a.SetCopyDelay(gpu.GpuId, 64_000_000);
+        foreach (var gpu in b.Topology()) b.SetCopyDelay(gpu.GpuId, 16_000_000);
+        var migrating = Migrate(cluster, pid, TimeSpan.FromMinutes(6));
+        Assert.True(await TestCluster.Eventually(() => migrating.IsCompleted || a.State(pid).Paused, TimeSpan.FromSeconds(90)),
+            "the migration never paused its source");
+        Assert.False(migrating.IsCompleted, $"the migration ended before a was told to leave: {(migrating.IsCompleted ? migrating.Result : null)}");
+
+        var left = cluster.Nodes["a"].Leave(TimeSpan.FromMinutes(5));
+        List<(string Kind, string Detail)>? jobs = null;
+        var leaving = false;
+        Assert.True(await TestCluster.Eventually(() =>
+        {
+            var status = cluster.Cli("cluster", "status", "--node", cluster.Address("c"), "--json").GetAwaiter().GetResult();
+            if (status.ExitCode != 0) return false;
+            var member = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray()
+                .Single(m => m.GetProperty("name").GetString() == "a");
+            leaving = member.GetProperty("leaving").ValueKind == JsonValueKind.True;
+            jobs = [.. member.GetProperty("jobs").EnumerateArray().Select(j => (j.GetProperty("kind").GetString()!, j.GetProperty("detail").GetString()!))];
+            return leaving;
+        }, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1)), $"a never reported itself leaving; its jobs: {string.Join("; ", jobs ?? [])}");
+        Assert.Contains(jobs!, j => j.Kind == "migration" && j.Detail == "out of this node");
+
+        // Nothing new starts on a leaving node, out of it or into it, and nothing is paused for the attempt.
+        var fromA = await cluster.Cli("migrate", "--pid", $"{twin}", "--from", "a", "--to", "c", "--node", cluster.Address("c"), "--json");
+        var onC = cluster.Clients["c"].Spawn(WorkloadRequest.Named("tiny", 3));
+        var toA = await cluster.Cli("migrate", "--pid", $"{onC}", "--from", "c", "--to", "a", "--node", cluster.Address("c"), "--json");
+        foreach (var (refused, what) in new[] { (fromA, "out of a"), (toA, "into a") })
+        {
+            Assert.True(refused.ExitCode == 1, $"a migration {what} was not refused while a was leaving: {refused}");
+            var json = Json(refused);
+            Assert.True(json.GetProperty("node").GetString() == "a" && json.GetProperty("step").GetString() == "dry check"
+                        && json.GetProperty("reason").GetString()!.Contains("node a is leaving", StringComparison.Ordinal)
+                        && !json.GetProperty("source_resumed").GetBoolean(), $"the refusal {what} does not name a as leaving: {refused}");
+            Assert.Contains("node a is leaving", refused.Stderr);
+        }
+        Assert.Equal(0, a.State(twin).Counters.ProcessInfo);
+        Assert.Equal(0, cluster.Clients["c"].State(onC).Counters.ProcessInfo);
+        Assert.False(migrating.IsCompleted, $"the migration ended while the copies were held: {(migrating.IsCompleted ? migrating.Result : null)}");
+        Assert.False(cluster.Nodes["a"].HasExited, $"a left while its migration was still in transfer: {cluster.Nodes["a"].Output}");
+
+        foreach (var gpu in a.Topology()) a.SetCopyDelay(gpu.GpuId, 0);
+        // The restore target exists on b once the image is sealed there: a's checkpoint job has ended, the restore runs.
+        Assert.True(await TestCluster.Eventually(() => migrating.IsCompleted || !Gone(b, probe + 1), TimeSpan.FromMinutes(3)),
+            "the restore on b never started");
+        Assert.False(migrating.IsCompleted, $"the migration ended before its restore on b: {(migrating.IsCompleted ? migrating.Result : null)}");
+        var result = await migrating;
+
+        // The coordinator runs on a: a migration that completes is one a stayed for.
+        Assert.True(result.ExitCode == 0, $"migrate failed while a was leaving: {result}\n--- node a:\n{cluster.Nodes["a"].Output}");
+        var exit = await left;
+        Assert.True(exit.ExitCode == 0, $"a exited {exit.ExitCode} after its migration: {exit}");
+        Assert.True(Gone(a, pid), $"pid {pid} still exists on a after it left");
+        var target = Json(result).GetProperty("target_pid").GetUInt32();
+        Assert.Equal(probe + 1, target);
+        Assert.Equal(1, b.State(target).Counters.Resume);
+        SameContinuation(b, target, a, twin, "the process migrated off the leaving node");
+        output.WriteLine($"a left after its migration completed; refused while leaving: {fromA.Stderr.Trim()} / {toA.Stderr.Trim()}");
+    }
+
+    protected async Task A_restarted_target_still_lists_the_process_that_arrived()
+    {
+        await using var cluster = new TestCluster(3, Postgres());
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 29);
+        var result = await Migrate(cluster, pid);
+        Assert.True(result.ExitCode == 0, $"migrate failed: {result}");
+        var target = Json(result).GetProperty("target_pid").GetUInt32();
+        bool Listed(List<(string Kind, string Detail)>? jobs) =>
+            jobs is not null && jobs.Any(j => j.Kind == "process" && j.Detail == $"pid {target}, migrated from a");
+
+        await cluster.Restart("b");
+
+        var after = await Jobs(cluster, "c", "b");
+        Assert.True(Listed(after), $"b, restarted, does not list pid {target} that arrived from a; its jobs: {string.Join("; ", after ?? [])}");
+        SameContinuation(cluster.Clients["b"], target, cluster.Clients["a"], twin, "the arrived process after b restarted");
+
+        // A process that no longer exists on b's driver is no longer listed.
+        cluster.Clients["b"].Kill(target);
+        var gone = await Jobs(cluster, "c", "b");
+        Assert.True(gone is not null && !Listed(gone), $"b still lists pid {target} after it ended; its jobs: {string.Join("; ", gone ?? [])}");
+    }
+
     protected async Task A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(int seed)
     {
         var random = new Random(seed);
@@ -239,6 +402,18 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_killed_target_rolls_back_sqlite() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
 
     [Fact]
+    public Task A_target_out_of_VRAM_rolls_back_sqlite() => A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on();
+
+    [TmpfsFact]
+    public Task A_target_with_a_full_disk_rolls_back_sqlite() => A_target_whose_disk_fills_rolls_back_and_the_source_runs_on();
+
+    [Fact]
+    public Task A_leaving_source_finishes_its_migration_first_sqlite() => A_leaving_source_finishes_its_migration_before_it_leaves_and_refuses_new_ones();
+
+    [Fact]
+    public Task A_restarted_target_lists_the_arrived_process_sqlite() => A_restarted_target_still_lists_the_process_that_arrived();
+
+    [Fact]
     public Task A_killed_source_engine_ends_with_one_copy_sqlite() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
 
     [Fact]
@@ -256,6 +431,9 @@ public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, I
 
     [PostgresFact]
     public Task A_killed_target_rolls_back_postgres() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
+
+    [PostgresFact]
+    public Task A_target_out_of_VRAM_rolls_back_postgres() => A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on();
 
     [PostgresFact]
     public Task A_killed_source_engine_ends_with_one_copy_postgres() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());

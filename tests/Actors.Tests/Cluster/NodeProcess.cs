@@ -40,10 +40,13 @@ internal sealed class NodeProcess : IDisposable
     public Task<GpuckptProcess.Result> Exited(TimeSpan timeout) => _process.WaitForExitAsync(timeout);
 
     /// <summary>SIGTERM: a graceful leave; the exit code.</summary>
-    public async Task<int> Stop(TimeSpan timeout)
+    public async Task<int> Stop(TimeSpan timeout) => (await Leave(timeout)).ExitCode;
+
+    /// <summary>SIGTERM now; the task completes when the node has left and exited (killed past <paramref name="timeout"/>).</summary>
+    public Task<GpuckptProcess.Result> Leave(TimeSpan timeout)
     {
         _process.Signal(GpuckptProcess.SigTerm);
-        return (await _process.WaitForExitAsync(timeout)).ExitCode;
+        return _process.WaitForExitAsync(timeout);
     }
 
     public void Dispose() => _process.Dispose();

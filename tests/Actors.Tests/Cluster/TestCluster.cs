@@ -18,11 +18,15 @@ internal sealed class TestCluster : IAsyncDisposable
     private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromMinutes(3);
     private readonly string? _postgres;
     private readonly string _conf;
+    private readonly IReadOnlyDictionary<string, string> _stateDirs;
 
     /// <param name="gpus">GPUs of each node's simulator (default: 2 each).</param>
-    public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null, int[]? gpus = null)
+    /// <param name="stateDirs">A node's own state directory (a small file system, say), by node name; the others get one under <see cref="Dir"/>.</param>
+    public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null, int[]? gpus = null,
+        IReadOnlyDictionary<string, string>? stateDirs = null)
     {
         _postgres = postgres;
+        _stateDirs = stateDirs ?? new Dictionary<string, string>();
         Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
         // Faster downing than production (a killed node is decided on in seconds), but a busy node, one starting up
         // beside other specs on two cores, is not taken for dead.
@@ -65,7 +69,7 @@ internal sealed class TestCluster : IAsyncDisposable
     public Dictionary<string, NodeProcess> Nodes { get; } = new();
 
     public string Journal => _postgres is null ? "sqlite" : "postgres";
-    public string StateDir(string name) => Path.Combine(Dir, $"state-{name}");
+    public string StateDir(string name) => _stateDirs.TryGetValue(name, out var dir) ? dir : Path.Combine(Dir, $"state-{name}");
     private int Index(string name) => Names.ToList().IndexOf(name);
     private int AdvertisedPort(string name) => name == ProxiedNode ? Proxy!.Port : Ports[Index(name)];
     public string Address(string name) => $"127.0.0.1:{AdvertisedPort(name)}";
@@ -138,8 +142,11 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>Runs the gpuckpt CLI against the cluster (it talks to a node by address, never joins).</summary>
-    public Task<GpuckptProcess.Result> Cli(params string[] args) =>
-        GpuckptProcess.RunAsync([.. args, "--config", _conf], timeout: TimeSpan.FromMinutes(3));
+    public Task<GpuckptProcess.Result> Cli(params string[] args) => CliWithin(TimeSpan.FromMinutes(3), args);
+
+    /// <summary><see cref="Cli"/> for a command that may take longer than three minutes.</summary>
+    public Task<GpuckptProcess.Result> CliWithin(TimeSpan timeout, params string[] args) =>
+        GpuckptProcess.RunAsync([.. args, "--config", _conf], timeout: timeout);
 
     /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes; false then.</summary>
     public static async Task<bool> Eventually(Func<bool> condition, TimeSpan timeout, TimeSpan? every = null)
