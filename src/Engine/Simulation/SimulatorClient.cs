@@ -13,7 +13,7 @@ namespace Gpuckpt.Engine.Simulation;
 /// <summary>
 /// The engine's side of the simulated driver's Unix socket: an <see cref="IGpuDriver"/> plus the sim-only calls
 /// (spawn, run, state, faults, kill). One connection, one request at a time (thread-safe); fds it receives are
-/// numbered in this connection's table. BO contents are mapped straight from the simulator's memory files.
+/// numbered in this connection's table. BO contents are read and written by offset in the simulator's memory files.
 /// </summary>
 public sealed class SimulatorClient : IGpuDriver
 {
@@ -330,12 +330,9 @@ public sealed class SimulatorClient : IGpuDriver
             path = r.String();
             micros = r.U32();
         }
-        var file = MemoryFile(path, writable);
-        // A small BO is moved by offset in the memory file (as a copy engine would): mapping and unmapping 100 000 of them
-        // would cost a TLB flush and the process's mapping lock each. A large one is mapped, for copies without a buffer.
-        IBoMapping mapping = size <= FileCopyLimit
-            ? new FileBoMapping(file, path, mmapOffset, size)
-            : MmapBoMapping.Map((int)file.DangerousGetHandle(), path, mmapOffset, size, writable);
+        // The BO is moved by offset in the memory file, as a copy engine moves it: mapping it instead costs page-table work
+        // for every page and, for 100 000 small BOs, a TLB flush and the process's mapping lock each.
+        IBoMapping mapping = new FileBoMapping(MemoryFile(path, writable), path, mmapOffset, size);
         if (micros != 0) mapping = new SlowBoMapping(mapping, micros);
         return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
     }
@@ -376,8 +373,6 @@ public sealed class SimulatorClient : IGpuDriver
         }
     }
 
-    /// <summary>BOs up to this size are read and written by offset in the memory file; larger ones are mapped.</summary>
-    public const ulong FileCopyLimit = ulong.MaxValue;
 
     /// <summary>A prepared range's answer: its memory file and copy delay, or (Errno set) the reason it cannot be mapped.</summary>
     private readonly record struct PreparedMap(int Errno, string Path, uint MicrosPerMiB);
