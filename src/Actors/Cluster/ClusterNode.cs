@@ -58,7 +58,11 @@ public sealed class ClusterNode : IAsyncDisposable
         }
         StallWatch.Start(system, config.GetTimeSpan("gpuckpt.node.stall-watch.interval", TimeSpan.FromMilliseconds(250)),
             config.GetTimeSpan("gpuckpt.node.stall-watch.threshold", TimeSpan.FromSeconds(1)));
-        var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
+        var trust = engine.Settings.Trust;
+        var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath())) with
+        {
+            SignWith = trust.Sign || trust.Require ? trust.Key : null,
+        };
         var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);
         var askTimeout = settings.StatusTimeout;
         system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs,

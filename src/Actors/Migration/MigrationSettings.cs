@@ -13,6 +13,12 @@ public sealed record MigrationSettings(
     TimeSpan RestoreTimeout,
     string StateDir)
 {
+    /// <summary>
+    /// The key this node signs its copy of an incoming image with (null: unsigned): a node that requires signed images
+    /// restores a migrated process only from a copy it signed itself, after every frame passed its checksum.
+    /// </summary>
+    public Gpuckpt.Engine.Images.ImageKey? SignWith { get; init; }
+
     public static MigrationSettings From(Config config, string stateDir)
     {
         var frame = config.GetByteSize("gpuckpt.migration.frame-size") ?? 256 * 1024;

@@ -207,11 +207,12 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         if (_sealing) return;
         _sealing = true;
         var files = seal.Files.Select(f => (f.Name, f.Size)).ToList();
+        var signWith = _settings.SignWith;
         Task.Run(() =>
         {
             try
             {
-                receiver.Commit(files, seal.Links);
+                receiver.Commit(files, seal.Links, signWith);
                 return (object)new Sealed(receiver.Bytes, replyTo);
             }
             catch (Exception e) when (e is ImageException or IOException or InvalidOperationException or InvalidDataException)

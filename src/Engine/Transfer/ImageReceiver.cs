@@ -82,9 +82,10 @@ public sealed class ImageReceiver : IDisposable
 
     /// <summary>
     /// Commits the copy once every file of <paramref name="files"/> arrived whole (a page file not covered, or a message
-    /// file missing, is named), then verifies it end to end as a restore would.
+    /// file missing, is named), then verifies it end to end as a restore would; signed with <paramref name="signWith"/>
+    /// when given, and then checked against that key too.
     /// </summary>
-    public ImageManifest Commit(IReadOnlyList<(string Name, long Size)> files, IReadOnlyList<ImageLink> links)
+    public ImageManifest Commit(IReadOnlyList<(string Name, long Size)> files, IReadOnlyList<ImageLink> links, ImageKey? signWith = null)
     {
         foreach (var (name, size) in files)
         {
@@ -98,8 +99,9 @@ public sealed class ImageReceiver : IDisposable
             else if (!_writer.Contains(name))
                 throw new ImageException(name, null, "never arrived whole");
         }
-        var manifest = _writer.Commit(links);
-        var verified = ImageVerifier.Verify(_writer.Directory);
+        var manifest = _writer.Commit(links, signWith: signWith);
+        var trust = signWith is null ? null : new ImageTrust(signWith, Sign: false, Require: true);
+        var verified = ImageVerifier.Verify(_writer.Directory, trust: trust);
         if (!verified.Ok) throw new ImageException(verified.File ?? _writer.Directory, verified.Offset, verified.Reason ?? "verification failed");
         return manifest;
     }
