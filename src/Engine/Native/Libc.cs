@@ -38,6 +38,10 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Chmod(string path, uint mode);
 
+    /// <summary>link(2): a second name for a file; fails with EEXIST rather than replace what the new name holds.</summary>
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Link(string existing, string newPath);
+
     /// <summary>statx(2) into a 256-byte struct statx; stx_mode is the u16 at offset 28 on every architecture.</summary>
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Statx(int dirfd, string path, int flags, uint mask, byte* statxBuffer);

@@ -32,16 +32,24 @@ public sealed class SimulatorServer : IDisposable
         try
         {
             RemoveStaleSocket(SocketPath);
+            // .NET unlinks the path a socket was bound to when it is disposed, whoever holds that path by then: the
+            // listener is bound to a private name beside the socket and published under the real one with link(2),
+            // which never replaces what is there; the private name goes at once.
+            var bound = Path.Combine(Path.GetDirectoryName(SocketPath)!, $".gpuckpt-{Guid.NewGuid():N}"[..18]);
             _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+                _listener.Bind(new UnixDomainSocketEndPoint(bound));
                 _listener.Listen(64);
+                var linked = Native.Libc.Link(bound, SocketPath) == 0 ? 0 : Native.Libc.LastErrno;
+                File.Delete(bound);
+                if (linked != 0)
+                    throw new IOException($"cannot listen on {SocketPath}: {(linked == Devices.Errno.EEXIST ? "another simulator took it first" : Devices.Errno.Name(linked))}");
             }
-            catch (Exception e) when (e is SocketException or ArgumentException)
+            catch (Exception e) when (e is SocketException or ArgumentException or IOException)
             {
                 _listener.Dispose();
-                throw new IOException($"cannot listen on {SocketPath}: {e.Message}", e);
+                throw e is IOException ? e : new IOException($"cannot listen on {SocketPath}: {e.Message}", e);
             }
             _socketInode = Native.Libc.StatPath(SocketPath)?.Inode;
         }

@@ -44,6 +44,25 @@ public sealed class SimulatorGuardSpecs
     }
 
     [Fact]
+    public void A_simulator_that_stops_leaves_a_socket_another_one_bound_since()
+    {
+        var socket = TestSimulator.NewSocketPath();
+        var first = SimulatorServer.Start(new SimulatorOptions(socket));
+        // Its socket unlinked by hand (a wrong cleanup, an operator), and a second simulator bound at the same path.
+        File.Delete(socket);
+        using var second = SimulatorServer.Start(new SimulatorOptions(socket));
+        uint pid;
+        using (var client = SimulatorClient.Connect(socket)) pid = client.Spawn(WorkloadRequest.Named("tiny", 3));
+
+        first.Dispose();
+
+        // The path is the second one's: the first, going away, unlinks nothing that is not its own.
+        Assert.True(File.Exists(socket), $"{socket} was unlinked by the simulator that stopped");
+        using var again = SimulatorClient.Connect(socket);
+        Assert.Equal(pid, again.State(pid).Pid);
+    }
+
+    [Fact]
     public async Task A_huge_run_neither_wedges_other_clients_nor_outlives_its_killed_client()
     {
         var socket = TestSimulator.NewSocketPath();

@@ -45,6 +45,7 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_copy_signed_with_the_target_key_holds_the_source_bytes_and_verifies_only_under_that_key()
     {
         var targetKey = ImageKey.LoadOrCreate(Path.Combine(_root, "target.key"));
@@ -53,6 +54,9 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
         foreach (var file in ManifestCodec.Load(image.Directory).Files.Where(f => ImageFileName.Parse(f.Name).Kind.IsPages()))
             Assert.True(File.ReadAllBytes(Path.Combine(image.Directory, file.Name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir, file.Name))),
                 $"{file.Name}: the copy differs from the source");
+        // Like every image: the node's copy of another node's GPU memory is for its owner only.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(dir));
+        Assert.All(Directory.GetFiles(dir), f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
         var underTarget = ImageVerifier.Verify(dir, trust: new ImageTrust(targetKey, Sign: false, Require: true));
         Assert.True(underTarget.Ok, $"the target's own copy is refused under its key: {underTarget.Describe()}");
 
