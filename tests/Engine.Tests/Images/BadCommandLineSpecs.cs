@@ -29,6 +29,23 @@ public sealed class BadCommandLineSpecs
         Assert.DoesNotContain("System.", line);
     }
 
+    [Theory]
+    [InlineData("--workload", "tiny", "--size", "0")]
+    [InlineData("--workload", "tiny", "--size", "4611686018427387904")]
+    [InlineData("--workload", "many-bos", "--bos", "0")]
+    public void An_absurd_size_is_refused_and_nothing_is_spawned_on_a_live_simulator(params string[] args)
+    {
+        using var sim = new TestSimulator();
+        var before = sim.Client.Spawn(WorkloadRequest.Named("tiny", 1));
+
+        var r = GpuckptProcess.Run(["spawn", "--driver", $"sim:{sim.SocketPath}", "--seed", "1", .. args]);
+
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.StartsWith("gpuckpt: ", Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        // Pids are handed out in order: the next one right after the first means nothing was spawned in between.
+        Assert.Equal(before + 1, sim.Client.Spawn(WorkloadRequest.Named("tiny", 2)));
+    }
+
     [Fact]
     public async Task A_simulator_that_cannot_listen_names_its_socket_and_removes_its_memory_directory()
     {
