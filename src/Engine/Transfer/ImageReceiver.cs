@@ -14,6 +14,8 @@ public sealed class ImageReceiver : IDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<string, PageFile> _pages = [];
     private readonly Dictionary<string, (byte[] Bytes, HashSet<long> Offsets, long Received)> _messages = [];
+    // Message files gathered whole and being (or already) written: a frame sent again meanwhile is not a second copy.
+    private readonly HashSet<string> _taken = [];
     private long _bytes;
 
     private ImageReceiver(ImageWriter writer) => _writer = writer;
@@ -38,7 +40,7 @@ public sealed class ImageReceiver : IDisposable
         byte[]? whole = null;
         lock (_gate)
         {
-            if (_writer.Contains(frame.FileName)) return;
+            if (_taken.Contains(frame.FileName) || _writer.Contains(frame.FileName)) return;
             if (!_messages.TryGetValue(frame.FileName, out var entry))
                 _messages[frame.FileName] = entry = (new byte[frame.FileSize], [], 0);
             if (entry.Bytes.Length != frame.FileSize)
@@ -50,12 +52,22 @@ public sealed class ImageReceiver : IDisposable
             {
                 whole = entry.Bytes;
                 _messages.Remove(frame.FileName);
+                _taken.Add(frame.FileName);
             }
         }
         Interlocked.Add(ref _bytes, frame.Length);
         if (whole is null) return;
-        var message = MessageFiles.ParseAny(frame.FileName, whole, MessageFiles.ParserFor(kind)!);
-        _writer.WriteMessage(frame.FileName, message);
+        try
+        {
+            var message = MessageFiles.ParseAny(frame.FileName, whole, MessageFiles.ParserFor(kind)!);
+            _writer.WriteMessage(frame.FileName, message);
+        }
+        catch
+        {
+            // Not written: the frame is refused, and the one sent again is gathered anew.
+            lock (_gate) _taken.Remove(frame.FileName);
+            throw;
+        }
     }
 
     private void WritePages(TransferFrame frame, byte[] payload)
