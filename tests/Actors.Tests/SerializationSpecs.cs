@@ -25,7 +25,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
 
     private static readonly GpuNode Gpu = new() { GpuId = 0x83dc, DrmRenderMinor = 129, SimdCount = 416, VramSize = 64UL << 30, HiveId = 0xfeed, IoLinks = new[] { new IoLink(11, 2) } };
     private static readonly MigrationSummary Moved = new("migr-1", 1000, "a", "b", 1003, 1L << 30, (1L << 30) + 4096, 1 << 20, 1, 9.5, 4.25, 6.5,
-        new Dictionary<string, string> { ["0x10"] = "0x83dc" });
+        new Dictionary<string, string> { ["0x10"] = "0x83dc" }, TargetRestarts: 1, BytesKept: 3L << 20);
 
     /// <summary>Messages that carry actor references: compared by their text, which names the references' paths.</summary>
     private IEnumerable<object> SamplesWithRefs() =>
@@ -56,6 +56,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new ImageBegun("migr-1"),
         new FrameAck(5L << 32),
         new FrameRejected(17, "amdgpu-pages-1-0010.img: offset 8: frame 17 checksum mismatch"),
+        new FrameMissing(18),
         new SealImage("migr-1", new[] { new SealedFile("amdgpu-kfd-1.img", 4104) }, new ImageLink[] { ImportLink.FromKfd(2, 7, 0x10, 0x7f0000000000) }),
         new ImageSealed("migr-1", 1L << 32),
         new StartTargetRestore("migr-1"),
@@ -65,7 +66,8 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new AbortTarget("migr-1", "node b stopped"),
         new TargetAborted("migr-1"),
         new TargetFailed("migr-1", "b", "write image", "ENOSPC"),
-        new QueryMigration("migr-1", "b", "the engine on node b restarted"),
+        new QueryMigration("migr-1", "b", "the engine on node b restarted", CanContinue: true),
+        new TransferResumes("migr-1"),
         new MigrationDecision("migr-1", false),
         ListMigrations.Instance,
         new MigrationsList(new[] { new NodeJob("migr-1", "migration", "running", "out of this node") }, true),

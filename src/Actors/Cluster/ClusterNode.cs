@@ -58,10 +58,10 @@ public sealed class ClusterNode : IAsyncDisposable
         }
         StallWatch.Start(system, config.GetTimeSpan("gpuckpt.node.stall-watch.interval", TimeSpan.FromMilliseconds(250)),
             config.GetTimeSpan("gpuckpt.node.stall-watch.threshold", TimeSpan.FromSeconds(1)));
-        var trust = engine.Settings.Trust;
+        // The node's key (none when it neither signs nor requires signatures) signs its copies of incoming images.
         var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath())) with
         {
-            SignWith = trust.Sign || trust.Require ? trust.Key : null,
+            SignWith = engine.Settings.Trust.Key,
         };
         var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);
         var askTimeout = settings.StatusTimeout;

@@ -26,7 +26,9 @@ public sealed record MigrationSummary(
     double Seconds,
     double TransferSeconds,
     double PauseSeconds,
-    IReadOnlyDictionary<string, string> GpuMap);
+    IReadOnlyDictionary<string, string> GpuMap,
+    int TargetRestarts = 0,
+    long BytesKept = 0);
 
 public sealed record MigrationCompleted(MigrationSummary Summary) : IMigrationMessage;
 
@@ -54,6 +56,9 @@ public sealed record FrameAck(long Seq) : IMigrationMessage;
 /// <summary>Frame <paramref name="Seq"/> failed its check on arrival: send it again.</summary>
 public sealed record FrameRejected(long Seq, string Reason) : IMigrationMessage;
 
+/// <summary>The answer to a check frame: the restarted target does not hold frame <paramref name="Seq"/> any more; send its bytes.</summary>
+public sealed record FrameMissing(long Seq) : IMigrationMessage;
+
 /// <summary>Every frame is confirmed: commit the copy with these files and links; answered with <see cref="ImageSealed"/>.</summary>
 public sealed record SealImage(string MigrationId, IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links) : IMigrationMessage;
 
@@ -79,8 +84,15 @@ public sealed record TargetAborted(string MigrationId) : IMigrationMessage;
 /// <summary>The target cannot go on: <paramref name="Step"/> failed there.</summary>
 public sealed record TargetFailed(string MigrationId, string Node, string Step, string Reason) : IMigrationMessage;
 
-/// <summary>A target engine that restarted asks the coordinator what was decided; answered with <see cref="MigrationDecision"/>.</summary>
-public sealed record QueryMigration(string MigrationId, string Node, string Reason) : IMigrationMessage;
+/// <summary>
+/// A target engine that restarted asks the coordinator what was decided; answered with <see cref="MigrationDecision"/>,
+/// or, when the target was still receiving the image (<paramref name="CanContinue"/>) and the coordinator waits for it,
+/// with <see cref="TransferResumes"/>.
+/// </summary>
+public sealed record QueryMigration(string MigrationId, string Node, string Reason, bool CanContinue = false) : IMigrationMessage;
+
+/// <summary>The transfer goes on to the restarted target: the frames it confirmed before are checked, not sent again.</summary>
+public sealed record TransferResumes(string MigrationId) : IMigrationMessage;
 
 /// <summary>Committed: the target goes forward. Otherwise it discards what it holds.</summary>
 public sealed record MigrationDecision(string MigrationId, bool Committed) : IMigrationMessage;
@@ -118,9 +130,23 @@ internal sealed record SealWhenDone(IReadOnlyList<SealedFile> Files, IReadOnlyLi
 
 internal sealed record TransferProgress(long BytesConfirmed, long BytesAnnounced, long BytesResent) : INoSerializationVerificationNeeded;
 
-internal sealed record TransferDone(long ImageBytes, long BytesSent, long BytesResent, int LinkBreaks, int Retries, double Seconds) : INoSerializationVerificationNeeded;
+internal sealed record TransferDone(long ImageBytes, long BytesSent, long BytesResent, int LinkBreaks, int Retries, double Seconds,
+    int TargetRestarts, long BytesKept) : INoSerializationVerificationNeeded;
 
 internal sealed record TransferFailed(string Reason, long BytesConfirmed, long BytesResent) : INoSerializationVerificationNeeded;
+
+/// <summary>The target stopped acknowledging within the retry budget: the sender holds everything until told where to send.</summary>
+internal sealed record TargetSilent(string Reason) : INoSerializationVerificationNeeded;
+
+/// <summary>The target is gone (its engine died): hold everything, spend no retries, until <see cref="Retarget"/>.</summary>
+internal sealed class TargetLost : INoSerializationVerificationNeeded
+{
+    public static readonly TargetLost Instance = new();
+    private TargetLost() { }
+}
+
+/// <summary>The target's engine restarted as <paramref name="Target"/>: begin the copy there again, check what it confirmed, send the rest.</summary>
+internal sealed record Retarget(IActorRef Target) : INoSerializationVerificationNeeded;
 
 /// <summary>
 /// A migrated process now runs on this node (the target tells its node, for `cluster status`); answered with

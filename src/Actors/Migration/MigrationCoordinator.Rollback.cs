@@ -21,6 +21,17 @@ public sealed partial class MigrationCoordinator
             replyTo.Tell(new MigrationDecision(_migrationId, false));
             return;
         }
+        if (query.CanContinue && query.Node == Request.To && replyTo.Equals(_target) && _targetLost is null)
+        {
+            // Asked again before the answer arrived: the transfer already goes on there.
+            replyTo.Tell(new TransferResumes(_migrationId));
+            return;
+        }
+        if (query.CanContinue && query.Node == Request.To && Waits)
+        {
+            TargetReturned(replyTo);
+            return;
+        }
         // Not committed yet, and the target lost its state: decide now, for good, to roll back.
         Abort(query.Node, "engine restart", query.Reason, () => replyTo.Tell(new MigrationDecision(_migrationId, false)));
     }
@@ -57,6 +68,8 @@ public sealed partial class MigrationCoordinator
         _rollingBack = true;
         Timers.Cancel("retry");
         Timers.Cancel("restore-timeout");
+        Timers.Cancel("target-return");
+        Timers.Cancel("find-target");
         if (_sender is not null)
         {
             Context.Unwatch(_sender);

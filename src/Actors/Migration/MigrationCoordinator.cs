@@ -16,7 +16,9 @@ namespace Gpuckpt.Actors.Migration;
 /// while the image streams to the target → the target commits its copy and restores it up to RESUME → the commit,
 /// journalled here → RESUME on the target → the source is killed. Before the commit any failure rolls back: the
 /// target discards what it has and the source is unpaused, exactly once. After it, the migration only goes forward.
-/// An engine restarted mid-migration continues from the journal: forward if committed, else roll back.
+/// An engine restarted mid-migration continues from the journal: forward if committed, else roll back. A target
+/// whose engine dies while the image streams is waited for (<see cref="MigrationSettings.TargetReturn"/>): if it
+/// restarts in time, the transfer goes on from what it had confirmed; if not, the migration rolls back.
 /// </summary>
 public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWithTimers
 {
@@ -35,7 +37,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private double _pauseStartedAt = -1, _transferSeconds;
     private TransferDone? _transfer;
     private long _confirmed, _announced, _resent;
-    private int _attempts;
+    private int _attempts, _targetReturns;
+    private string? _targetLost, _confirming;
     private string _step = "dry check";
 
     public MigrationCoordinator(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
@@ -70,6 +73,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         });
         Command<TransferDone>(TransferDone);
         Command<TransferFailed>(f => Abort(_state.Started?.Request.To ?? "target", "transfer", f.Reason));
+        Command<TargetSilent>(s => TargetLost(s.Reason));
         Command<TargetFailed>(f => Abort(f.Node, f.Step, f.Reason));
         Command<TargetHeld>(Held);
         Command<TargetResumed>(Resumed);
@@ -95,7 +99,12 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         {
             if (_rollingBack || _state.Committed is not null) return;
             if (t.ActorRef.Equals(_target))
-                Abort(Request.To, _step, $"node {Request.To} stopped (its engine died, or it left the cluster)");
+            {
+                var why = $"node {Request.To} stopped (its engine died, or it left the cluster)";
+                if (Waits) TargetLost(why);
+                else if (_targetReturns > 0) Confirm(why);
+                else Abort(Request.To, _step, why);
+            }
             else if (t.ActorRef.Equals(_sender) && _transfer is null)
                 Abort(Request.To, "transfer", "the transfer stopped unexpectedly");
         });
@@ -213,7 +222,26 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
 
     private void Prepared(TargetPrepared prepared)
     {
-        if (_target is not null || _state.Aborting is not null) return;
+        if (_state.Aborting is not null || _state.Committed is not null) return;
+        if (_confirming is { } why)
+        {
+            if (!prepared.Target.Equals(_target))
+            {
+                Abort(Request.To, _step, $"{why}; its engine restarted");
+                return;
+            }
+            Timers.Cancel("target-return");
+            Timers.Cancel("find-target");
+            _confirming = null;
+            Context.Watch(_target);
+            return;
+        }
+        if (_targetLost is not null && Waits)
+        {
+            TargetReturned(prepared.Target);
+            return;
+        }
+        if (_target is not null) return;
         Timers.Cancel("retry");
         _target = prepared.Target;
         // A target node that dies (or is downed) before the commit rolls the migration back; after it, commits are retried.
@@ -222,6 +250,60 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         Context.Watch(_sender);
         _checkpointRunning = true;
         _jobs.Tell(new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _state.Started!.CheckpointJobId, ReportChunks: true), Self);
+        Report("transfer");
+    }
+
+    /// <summary>The image is still streaming: a target lost now may come back and continue it.</summary>
+    private bool Waits => _sender is not null && _transfer is null && _settings.TargetReturn > TimeSpan.Zero &&
+                          _targetReturns < _settings.RetryBudget;
+
+    /// <summary>The target went silent or its engine died during the transfer: hold the frames, wait for it to restart.</summary>
+    private void TargetLost(string reason)
+    {
+        if (!Waits)
+        {
+            Abort(Request.To, "transfer", reason);
+            return;
+        }
+        if (_targetLost is not null) return;
+        _targetLost = reason;
+        _sender!.Tell(Migration.TargetLost.Instance);
+        Timers.StartSingleTimer("target-return",
+            new Failed(Request.To, "transfer", $"{reason}; it did not come back within {_settings.TargetReturn.TotalSeconds:0.#} s"),
+            _settings.TargetReturn);
+        // Asked until it answers: a restarted engine answers with its target (which also asks us, once, on its own).
+        Timers.StartPeriodicTimer("find-target", new Retry("find target"), _settings.AckTimeout + _settings.RetryBackoff);
+    }
+
+    /// <summary>
+    /// The watch on a target that restarted once ended: the removal of its dead incarnation ends every watch on its
+    /// address, the new one's too. It goes on if the same target answers; otherwise the migration rolls back.
+    /// </summary>
+    private void Confirm(string why)
+    {
+        if (_confirming is not null) return;
+        _confirming = why;
+        Timers.StartSingleTimer("target-return", new Failed(Request.To, _step, why), _settings.RequestTimeout);
+        Timers.StartPeriodicTimer("find-target", new Retry("find target"), _settings.AckTimeout + _settings.RetryBackoff);
+        TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
+    }
+
+    /// <summary>
+    /// The target answers again: a restarted engine that still holds its copy in progress (the transfer goes on there),
+    /// or the same actor whose node only looked gone (a restarted incarnation at its address ends the watch on it too).
+    /// </summary>
+    private void TargetReturned(IActorRef target)
+    {
+        Timers.Cancel("target-return");
+        Timers.Cancel("find-target");
+        _targetLost = null;
+        if (_target is not null) Context.Unwatch(_target);
+        // Counted against the retry budget either way: a target that keeps going silent does not hold the source forever.
+        _targetReturns++;
+        _target = target;
+        Context.Watch(target);
+        _sender!.Tell(new Retarget(target));
+        target.Tell(new TransferResumes(_migrationId));
         Report("transfer");
     }
 
@@ -321,6 +403,9 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
                 }
                 TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
                 break;
+            case "find target":
+                TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
+                break;
             case "commit":
                 TargetMigrations.Tell(new CommitTarget(_migrationId), Self);
                 break;
@@ -339,7 +424,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         var pause = _pauseStartedAt >= 0 ? _clock.Elapsed.TotalSeconds - _pauseStartedAt : 0;
         return new MigrationSummary(_migrationId, Request.Pid, _self, Request.To, committed.TargetPid, _transfer?.ImageBytes ?? 0,
             _transfer?.BytesSent ?? 0, _transfer?.BytesResent ?? 0, _transfer?.LinkBreaks ?? 0, _clock.Elapsed.TotalSeconds,
-            _transferSeconds, pause, committed.GpuMap);
+            _transferSeconds, pause, committed.GpuMap, _transfer?.TargetRestarts ?? 0, _transfer?.BytesKept ?? 0);
     }
 
     private void Finish(IMigrationMessage outcome)

@@ -3,6 +3,7 @@ using Akka.Configuration;
 namespace Gpuckpt.Actors.Migration;
 
 /// <summary>The <c>gpuckpt.migration</c> section: frame size, window, retry budget and timeouts.</summary>
+/// <param name="TargetReturn">How long a target whose engine died during the transfer is waited for (zero: roll back at once).</param>
 public sealed record MigrationSettings(
     int FrameSize,
     int Window,
@@ -11,6 +12,7 @@ public sealed record MigrationSettings(
     TimeSpan RetryBackoff,
     TimeSpan RequestTimeout,
     TimeSpan RestoreTimeout,
+    TimeSpan TargetReturn,
     string StateDir)
 {
     /// <summary>
@@ -34,6 +36,7 @@ public sealed record MigrationSettings(
             config.GetTimeSpan("gpuckpt.migration.retry-backoff", TimeSpan.FromSeconds(1)),
             config.GetTimeSpan("gpuckpt.migration.request-timeout", TimeSpan.FromSeconds(30)),
             config.GetTimeSpan("gpuckpt.migration.restore-timeout", TimeSpan.FromMinutes(10)),
+            config.GetTimeSpan("gpuckpt.migration.target-return", TimeSpan.FromSeconds(30)),
             stateDir);
     }
 

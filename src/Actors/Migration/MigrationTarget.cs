@@ -73,6 +73,11 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         }));
         // The node's list of arrived processes holds this one: nothing of the migration is left to keep here.
         Command<ArrivalRecorded>(_ => CleanUp(keepNothing: true));
+        Command<TransferResumes>(_ =>
+        {
+            Timers.Cancel("ask");
+            _coordinator = Sender;
+        });
         Command<AskDecision>(_ => AskCoordinator());
         Command<Status.Failure>(f => Fail("receive", f.Cause.Message));
     }
@@ -104,7 +109,8 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         }
         if (_state.Started is null) return;
         if (_coordinator is not null) return;
-        // The engine restarted in the middle of this migration: the coordinator decides (before its commit: roll back).
+        // The engine restarted in the middle of this migration: the coordinator decides. Before its commit that is a
+        // rollback, unless the image was still streaming here: then the transfer may go on into the copy on disk.
         if (_state.CommitSeen) Commit(new CommitTarget(_migrationId));
         else AskCoordinator();
     }
@@ -113,7 +119,8 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
     {
         if (_state.Ended is not null || _state.Started is not { } started) return;
         Context.ActorSelection($"{started.CoordinatorNode}/user/{MigrationsActor.Name}")
-            .Tell(new QueryMigration(_migrationId, _node, $"the engine on node {_node} restarted during the migration"), Self);
+            .Tell(new QueryMigration(_migrationId, _node, $"the engine on node {_node} restarted during the migration",
+                CanContinue: _state.RestoreJobId is null && !_state.CommitSeen), Self);
         Timers.StartSingleTimer("ask", AskDecision.Instance, _settings.RequestTimeout);
     }
 
@@ -152,11 +159,8 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         _beginning = true;
         var dir = ImageDir;
         Task.Run(() =>
-        {
-            // A copy left by an earlier start of this target is started again: frames not confirmed are resent anyway.
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            return new ReceiverReady(ImageReceiver.Create(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology)), replyTo);
-        }).PipeTo(Self);
+            // A copy that an earlier start of this target left in progress is taken up: the sender checks what it confirmed.
+            new ReceiverReady(ImageReceiver.Resume(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology)), replyTo)).PipeTo(Self);
     }
 
     private void Frame(byte[] bytes)
@@ -176,6 +180,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
             try
             {
                 var frame = TransferFrame.Decode(bytes, out var payload);
+                if (frame.Check) return receiver.Holds(frame) ? (object)new FrameAck(frame.Seq) : new FrameMissing(frame.Seq);
                 receiver.Write(frame, payload);
                 return (object)new FrameAck(frame.Seq);
             }

@@ -12,25 +12,32 @@ namespace Gpuckpt.Actors.Migration;
 /// committed manifest adds) are read back from the source image, checked against their checksums, cut into frames
 /// and sent as byte arrays, at most <see cref="MigrationSettings.Window"/> unacknowledged. A frame counts as delivered
 /// only when the target acknowledges it; when acknowledgements stop for the ack timeout (a broken association, a lost
-/// frame), the frames not yet confirmed are sent again — never the confirmed ones — within the retry budget.
+/// frame), the frames not yet confirmed are sent again — never the confirmed ones — within the retry budget. When the
+/// budget is spent the sender tells its coordinator and holds everything; if the target's engine restarted
+/// (<see cref="Retarget"/>), the copy is begun again there, every confirmed frame is checked against what the new
+/// incarnation finds on its disk (a check frame: header and checksum, no bytes), and only the frames it lost are read
+/// back and sent.
 /// </summary>
 public sealed class TransferSender : ReceiveActor, IWithTimers
 {
     private readonly string _migrationId;
-    private readonly IActorRef _target;
     private readonly string _sourceDir;
     private readonly MigrationSettings _settings;
     private readonly Queue<TransferPiece> _pending = new();
     private readonly HashSet<string> _announced = [];
-    private readonly Queue<(long Seq, byte[] Frame)> _ready = new();
+    private readonly Queue<(long Seq, byte[] Frame, bool Again)> _ready = new();
     private readonly SortedDictionary<long, byte[]> _inFlight = new();
+    // Every frame the target confirmed, by seq (header only): what a restarted target is asked to check.
+    private readonly Dictionary<long, TransferFrame> _confirmed = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Stopwatch _sinceProgress = Stopwatch.StartNew();
+    private IActorRef _target;
     private SealImage? _seal;
+    private BeginImage? _begin;
     private object? _awaiting;
-    private bool _begun, _reading, _sealSent;
-    private long _nextSeq, _bytesSent, _bytesResent, _bytesConfirmed, _imageBytes;
-    private int _retries, _linkBreaks;
+    private bool _begun, _reading, _sealSent, _held;
+    private long _nextSeq, _bytesSent, _bytesResent, _bytesConfirmed, _bytesKept, _imageBytes;
+    private int _retries, _linkBreaks, _rereading, _restarts;
 
     public TransferSender(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings)
     {
@@ -53,7 +60,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             _seal = new SealImage(_migrationId, s.Files, s.Links);
             Pump();
         });
-        Receive<Begun>(b => Ask(new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology)));
+        Receive<Begun>(b => Ask(_begin = new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology)));
         Receive<ImageBegun>(_ =>
         {
             if (_begun) return;
@@ -65,16 +72,35 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         Receive<PieceRead>(r =>
         {
             _reading = false;
-            foreach (var frame in r.Frames) _ready.Enqueue(frame);
+            foreach (var (seq, frame) in r.Frames) _ready.Enqueue((seq, frame, false));
             Pump();
         });
         Receive<FrameAck>(a =>
         {
             if (!_inFlight.Remove(a.Seq, out var frame)) return;
-            _bytesConfirmed += frame.Length;
+            var header = TransferFrame.ReadHeader(frame);
+            if (header.Check) _bytesKept += header.Length;
+            else if (_confirmed.TryAdd(a.Seq, header)) _bytesConfirmed += frame.Length;
             Progressed();
             Pump();
         });
+        Receive<FrameMissing>(m =>
+        {
+            if (!_inFlight.Remove(m.Seq, out var check)) return;
+            var lost = TransferFrame.ReadHeader(check);
+            var dir = _sourceDir;
+            _rereading++;
+            Task.Run(() => ReadAgain(dir, lost)).PipeTo(Self);
+            Pump();
+        });
+        Receive<Reread>(r =>
+        {
+            _rereading--;
+            _ready.Enqueue((r.Seq, r.Frame, true));
+            Pump();
+        });
+        Receive<TargetLost>(_ => _held = true);
+        Receive<Retarget>(r => Retarget(r.Target));
         Receive<FrameRejected>(r =>
         {
             if (!_inFlight.TryGetValue(r.Seq, out var frame)) return;
@@ -85,7 +111,8 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         {
             if (_awaiting is not SealImage) return;
             _awaiting = null;
-            Context.Parent.Tell(new TransferDone(_imageBytes, _bytesSent, _bytesResent, _linkBreaks, _retries, _clock.Elapsed.TotalSeconds));
+            Context.Parent.Tell(new TransferDone(_imageBytes, _bytesSent, _bytesResent, _linkBreaks, _retries, _clock.Elapsed.TotalSeconds,
+                _restarts, _bytesKept));
             Context.Stop(Self);
         });
         Receive<TargetFailed>(f =>
@@ -116,7 +143,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
 
     private void Pump()
     {
-        if (_awaiting is not null) return;
+        if (_awaiting is not null || _held) return;
         if (!_begun)
         {
             if (_pending.Count == 0 && _seal is null) return;
@@ -126,7 +153,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             _awaiting = "begin";
             return;
         }
-        while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, again: false);
+        while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, next.Again);
         if (!_reading && _pending.Count > 0 && _ready.Count < _settings.Window)
         {
             var piece = _pending.Dequeue();
@@ -138,7 +165,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             var frameSize = _settings.FrameSize;
             Task.Run(() => Read(dir, piece, first, frameSize)).PipeTo(Self);
         }
-        if (_seal is not null && !_sealSent && !_reading && _pending.Count == 0 && _ready.Count == 0 && _inFlight.Count == 0)
+        if (_seal is not null && !_sealSent && !_reading && _rereading == 0 && _pending.Count == 0 && _ready.Count == 0 && _inFlight.Count == 0)
         {
             _sealSent = true;
             Ask(_seal);
@@ -148,17 +175,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     /// <summary>Reads a piece back from the source image, checks it against its checksum, cuts it into frames.</summary>
     private static PieceRead Read(string dir, TransferPiece piece, long firstSeq, int frameSize)
     {
-        var bytes = new byte[piece.Length];
-        using (SafeFileHandle handle = File.OpenHandle(Path.Combine(dir, piece.FileName), FileMode.Open, FileAccess.Read))
-        {
-            var done = 0;
-            while (done < bytes.Length)
-            {
-                var n = RandomAccess.Read(handle, bytes.AsSpan(done), piece.Offset + done);
-                if (n <= 0) throw new EndOfStreamException($"{piece.FileName}: offset {piece.Offset + done}: file ends early");
-                done += n;
-            }
-        }
+        var bytes = ReadRange(dir, piece.FileName, piece.Offset, piece.Length);
         var actual = SegmentHash.Of(bytes);
         if (actual != piece.Xxh64)
             throw new InvalidDataException($"{piece.FileName}: offset {piece.Offset}: source chunk checksum mismatch (recorded {piece.Xxh64:x16}, reads {actual:x16})");
@@ -169,6 +186,67 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             frames.Add((seq, TransferFrame.Encode(seq, piece.FileName, piece.FileSize, piece.Offset + at, bytes.AsSpan((int)at, length))));
         }
         return new PieceRead(frames);
+    }
+
+    private static byte[] ReadRange(string dir, string fileName, long offset, long length)
+    {
+        var bytes = new byte[length];
+        using SafeFileHandle handle = File.OpenHandle(Path.Combine(dir, fileName), FileMode.Open, FileAccess.Read);
+        var done = 0;
+        while (done < bytes.Length)
+        {
+            var n = RandomAccess.Read(handle, bytes.AsSpan(done), offset + done);
+            if (n <= 0) throw new EndOfStreamException($"{fileName}: offset {offset + done}: file ends early");
+            done += n;
+        }
+        return bytes;
+    }
+
+    /// <summary>Reads a lost frame's bytes back from the source image; they must still hash to what was sent first.</summary>
+    private static Reread ReadAgain(string dir, TransferFrame lost)
+    {
+        var bytes = ReadRange(dir, lost.FileName, lost.Offset, lost.Length);
+        var frame = TransferFrame.Encode(lost.Seq, lost.FileName, lost.FileSize, lost.Offset, bytes);
+        var actual = TransferFrame.ReadHeader(frame).Xxh64;
+        if (actual != lost.Xxh64)
+            throw new InvalidDataException($"{lost.FileName}: offset {lost.Offset}: source bytes changed since they were sent (sent {lost.Xxh64:x16}, reads {actual:x16})");
+        return new Reread(lost.Seq, frame);
+    }
+
+    /// <summary>
+    /// The target's engine restarted: everything unconfirmed goes to the new incarnation, every confirmed frame is
+    /// checked there, and the copy is begun again (the target takes up what its dead engine wrote).
+    /// </summary>
+    private void Retarget(IActorRef target)
+    {
+        _held = false;
+        _retries = 0;
+        _sinceProgress.Restart();
+        if (target.Equals(_target))
+        {
+            // The same target answers again: what it has not acknowledged goes again at the next ack timeout.
+            Pump();
+            return;
+        }
+        _target = target;
+        _restarts++;
+        var again = _inFlight.Select(f => (f.Key, f.Value)).ToList();
+        _inFlight.Clear();
+        var queued = _ready.ToList();
+        _ready.Clear();
+        foreach (var (seq, frame) in again)
+        {
+            var header = TransferFrame.ReadHeader(frame);
+            // A check that was under way is asked again; a frame never confirmed is sent whole.
+            _ready.Enqueue(header.Check ? (seq, frame, false) : (seq, frame, true));
+        }
+        foreach (var confirmed in _confirmed.Values.OrderBy(c => c.Seq)) _ready.Enqueue((confirmed.Seq, TransferFrame.EncodeCheck(confirmed), false));
+        foreach (var entry in queued) _ready.Enqueue(entry);
+        _sealSent = false;
+        _begun = false;
+        _awaiting = null;
+        if (_begin is not null) Ask(_begin);
+        else Pump();
     }
 
     private void Send(long seq, byte[] frame, bool again)
@@ -196,11 +274,19 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private void CheckProgress()
     {
         var waiting = _inFlight.Count > 0 || _awaiting is BeginImage or SealImage;
-        if (!waiting || _sinceProgress.Elapsed < _settings.AckTimeout) return;
-        if (!Spend($"no acknowledgement from the target for {_settings.AckTimeout.TotalSeconds:0.#} s")) return;
+        if (_held || !waiting || _sinceProgress.Elapsed < _settings.AckTimeout) return;
+        var why = $"no acknowledgement from the target for {_settings.AckTimeout.TotalSeconds:0.#} s";
+        if (_retries >= _settings.RetryBudget)
+        {
+            // Silence, not refusal: the coordinator decides whether to wait for a restarted target or to roll back.
+            _held = true;
+            Context.Parent.Tell(new TargetSilent($"{why}; retry budget of {_settings.RetryBudget} spent"));
+            return;
+        }
+        _retries++;
         _sinceProgress.Restart();
         if (_awaiting is { } request and not string) _target.Tell(request, Self);
-        foreach (var (seq, frame) in _inFlight.ToList()) Send(seq, frame, again: true);
+        foreach (var (seq, frame) in _inFlight.ToList()) Send(seq, frame, again: !TransferFrame.ReadHeader(frame).Check);
     }
 
     private bool Spend(string why)
@@ -225,4 +311,6 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private sealed record Begun(ImageManifest Manifest) : INoSerializationVerificationNeeded;
 
     private sealed record PieceRead(IReadOnlyList<(long Seq, byte[] Frame)> Frames) : INoSerializationVerificationNeeded;
+
+    private sealed record Reread(long Seq, byte[] Frame) : INoSerializationVerificationNeeded;
 }

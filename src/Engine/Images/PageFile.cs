@@ -16,6 +16,7 @@ public sealed class PageFile : Copy.IChunkSink
     private readonly Lock _gate = new();
     private bool _closed;
     private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
+    private readonly bool _reused; // ... and no range of it is known to be a hole
 
     internal PageFile(string dir, string fileName, long length, bool reuse = false)
     {
@@ -28,6 +29,7 @@ public sealed class PageFile : Copy.IChunkSink
         if (reuse)
         {
             // Reopened after a crash: keep what the dead writer wrote, for Adopt to check piece by piece.
+            _reused = true;
             _handle = ImageFiles.OpenWrite(path, FileMode.Open, FileAccess.ReadWrite);
             if (RandomAccess.GetLength(_handle) != LengthPrefix.Size + length)
                 RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
@@ -66,8 +68,9 @@ public sealed class PageFile : Copy.IChunkSink
             ObjectDisposedException.ThrowIf(_closed, this);
             rewrite = _segments.ContainsKey(fileOffset);
         }
-        // A retried piece must overwrite what the first attempt left, even with zeros.
-        if (!segment.Zero || rewrite)
+        // A retried piece must overwrite what the first attempt left, even with zeros; so must any piece of a file a dead
+        // writer left, since a range it did not adopt may hold anything.
+        if (!segment.Zero || rewrite || _reused)
         {
             RandomAccess.Write(_handle, data, fileOffset);
             FileSync.StartWriteback(_handle, FileName, fileOffset, data.Length);

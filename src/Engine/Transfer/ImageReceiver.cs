@@ -28,6 +28,46 @@ public sealed class ImageReceiver : IDisposable
     /// <summary>Starts the copy in <paramref name="dir"/> (absent or empty) with the source image's identity and topology.</summary>
     public static ImageReceiver Create(string dir, ImageHeader header) => new(ImageWriter.Create(dir, header));
 
+    /// <summary>
+    /// Takes up the copy a receiver that died left in <paramref name="dir"/>, when it is an in-progress copy of the same
+    /// image: what it wrote stays, to be kept piece by piece through <see cref="Holds"/>. Anything else there (no copy,
+    /// another image, a sealed or unreadable one) is deleted and the copy starts empty.
+    /// </summary>
+    public static ImageReceiver Resume(string dir, ImageHeader header)
+    {
+        if (System.IO.Directory.Exists(dir))
+        {
+            try
+            {
+                var writer = ImageWriter.Reopen(dir);
+                if (writer.ImageId == header.ImageId) return new ImageReceiver(writer);
+                writer.Dispose();
+            }
+            catch (Exception e) when (e is ImageException or IOException or InvalidDataException)
+            {
+                // Not a copy to continue: it is written again from the first frame.
+            }
+            System.IO.Directory.Delete(dir, recursive: true);
+        }
+        return Create(dir, header);
+    }
+
+    /// <summary>
+    /// For a check frame: true when the copy holds the piece the frame names with the frame's checksum (a page-file piece
+    /// read back and kept as written; a message file written whole). False: the piece must be sent again.
+    /// </summary>
+    public bool Holds(TransferFrame frame)
+    {
+        var kind = (ImageFileName.TryParse(frame.FileName) ?? throw new InvalidDataException($"{frame.FileName}: not an image file name")).Kind;
+        if (!kind.IsPages()) return _writer.Contains(frame.FileName);
+        var file = PagesOf(frame);
+        // The length prefix is written when the file is opened; an empty piece holds nothing to lose.
+        if (frame.Offset < LengthPrefix.Size || frame.Length == 0) return true;
+        if (!file.Adopt(frame.Offset - LengthPrefix.Size, frame.Length, frame.Xxh64)) return false;
+        Interlocked.Add(ref _bytes, frame.Length);
+        return true;
+    }
+
     /// <summary>Writes one frame's payload; a frame seen before is written again (same bytes, same place).</summary>
     public void Write(TransferFrame frame, byte[] payload)
     {
@@ -70,7 +110,8 @@ public sealed class ImageReceiver : IDisposable
         }
     }
 
-    private void WritePages(TransferFrame frame, byte[] payload)
+    /// <summary>The page file a frame belongs to, opened at its first frame; every frame must agree on its size.</summary>
+    private PageFile PagesOf(TransferFrame frame)
     {
         PageFile file;
         lock (_gate)
@@ -80,6 +121,12 @@ public sealed class ImageReceiver : IDisposable
         }
         if (file.Length != frame.FileSize - LengthPrefix.Size)
             throw new InvalidDataException($"{frame.FileName}: frames disagree on its size ({file.Length + LengthPrefix.Size} and {frame.FileSize} bytes)");
+        return file;
+    }
+
+    private void WritePages(TransferFrame frame, byte[] payload)
+    {
+        var file = PagesOf(frame);
         // The length prefix is the page file's own (written when it was opened); a frame of it must agree.
         var payloadOffset = frame.Offset - LengthPrefix.Size;
         if (payloadOffset < 0)

@@ -7,14 +7,17 @@ namespace Gpuckpt.Engine.Transfer;
 /// <summary>
 /// One frame of an image streamed between nodes: a piece of one image file at a 64-bit file offset, with the xxHash64
 /// of its bytes, so the receiver checks every frame on arrival. The frame travels as a plain byte array (Akka's
-/// byte-array serializer). A piece that is all zeros travels without its bytes (<see cref="Zero"/>).
-/// Layout, little-endian: magic "GPTF", u64 seq, i64 file size, i64 offset, i32 length, u8 flags, u64 xxh64,
-/// u16 name length, name (UTF-8), then the payload.
+/// byte-array serializer). A piece that is all zeros travels without its bytes (<see cref="Zero"/>). A check frame
+/// (<see cref="Check"/>) carries no bytes either: it asks a target that restarted whether the piece it confirmed before
+/// is still on its disk with that checksum.
+/// Layout, little-endian: magic "GPTF", u64 seq, i64 file size, i64 offset, i32 length, u8 flags (1: zero, 2: check),
+/// u64 xxh64, u16 name length, name (UTF-8), then the payload.
 /// </summary>
-public sealed record TransferFrame(long Seq, string FileName, long FileSize, long Offset, int Length, bool Zero, ulong Xxh64)
+public sealed record TransferFrame(long Seq, string FileName, long FileSize, long Offset, int Length, bool Zero, ulong Xxh64, bool Check = false)
 {
     public const uint Magic = 0x46545047;
     private const int FixedHeader = 4 + 8 + 8 + 8 + 4 + 1 + 8 + 2;
+    private const byte ZeroFlag = 1, CheckFlag = 2;
 
     /// <summary>Header bytes a frame for <paramref name="fileName"/> needs before its payload.</summary>
     public static int HeaderSize(string fileName) => FixedHeader + Encoding.UTF8.GetByteCount(fileName);
@@ -23,20 +26,32 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
     public static byte[] Encode(long seq, string fileName, long fileSize, long offset, ReadOnlySpan<byte> payload)
     {
         var zero = payload.IndexOfAnyExcept((byte)0) < 0;
+        var bytes = Header(seq, fileName, fileSize, offset, payload.Length, zero ? ZeroFlag : (byte)0, XxHash64.HashToUInt64(payload),
+            zero ? 0 : payload.Length, out var payloadAt);
+        if (!zero) payload.CopyTo(bytes.AsSpan(payloadAt));
+        return bytes;
+    }
+
+    /// <summary>The check frame for a frame confirmed before: same seq, file, range and checksum, no payload.</summary>
+    public static byte[] EncodeCheck(TransferFrame confirmed) =>
+        Header(confirmed.Seq, confirmed.FileName, confirmed.FileSize, confirmed.Offset, confirmed.Length, CheckFlag, confirmed.Xxh64, 0, out _);
+
+    private static byte[] Header(long seq, string fileName, long fileSize, long offset, int length, byte flags, ulong xxh64, int carried, out int payloadAt)
+    {
         var name = Encoding.UTF8.GetBytes(fileName);
         if (name.Length > ushort.MaxValue) throw new ArgumentException($"{fileName}: name too long for a frame");
-        var bytes = new byte[FixedHeader + name.Length + (zero ? 0 : payload.Length)];
+        payloadAt = FixedHeader + name.Length;
+        var bytes = new byte[payloadAt + carried];
         var span = bytes.AsSpan();
         BinaryPrimitives.WriteUInt32LittleEndian(span, Magic);
         BinaryPrimitives.WriteInt64LittleEndian(span[4..], seq);
         BinaryPrimitives.WriteInt64LittleEndian(span[12..], fileSize);
         BinaryPrimitives.WriteInt64LittleEndian(span[20..], offset);
-        BinaryPrimitives.WriteInt32LittleEndian(span[28..], payload.Length);
-        span[32] = zero ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt64LittleEndian(span[33..], XxHash64.HashToUInt64(payload));
+        BinaryPrimitives.WriteInt32LittleEndian(span[28..], length);
+        span[32] = flags;
+        BinaryPrimitives.WriteUInt64LittleEndian(span[33..], xxh64);
         BinaryPrimitives.WriteUInt16LittleEndian(span[41..], (ushort)name.Length);
         name.CopyTo(span[FixedHeader..]);
-        if (!zero) payload.CopyTo(span[(FixedHeader + name.Length)..]);
         return bytes;
     }
 
@@ -44,9 +59,27 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
     public static long PeekSeq(ReadOnlySpan<byte> bytes) =>
         bytes.Length >= 12 && BinaryPrimitives.ReadUInt32LittleEndian(bytes) == Magic ? BinaryPrimitives.ReadInt64LittleEndian(bytes[4..]) : -1;
 
+    /// <summary>The header of a frame this side built (no checks beyond its magic): what the sender keeps of a confirmed frame.</summary>
+    public static TransferFrame ReadHeader(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < FixedHeader || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
+            throw new InvalidDataException($"not an image transfer frame ({bytes.Length} bytes)");
+        var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes[41..]);
+        return new TransferFrame(
+            BinaryPrimitives.ReadInt64LittleEndian(bytes[4..]),
+            Encoding.UTF8.GetString(bytes.Slice(FixedHeader, nameLength)),
+            BinaryPrimitives.ReadInt64LittleEndian(bytes[12..]),
+            BinaryPrimitives.ReadInt64LittleEndian(bytes[20..]),
+            BinaryPrimitives.ReadInt32LittleEndian(bytes[28..]),
+            bytes[32] == ZeroFlag,
+            BinaryPrimitives.ReadUInt64LittleEndian(bytes[33..]),
+            bytes[32] == CheckFlag);
+    }
+
     /// <summary>
     /// Decodes a frame and checks it: its layout, its bounds and the checksum of its payload. The payload is written to
-    /// <paramref name="payload"/> (resized to the frame's length; zeros for a zero frame). Throws naming the file and offset.
+    /// <paramref name="payload"/> (resized to the frame's length; zeros for a zero frame; empty for a check frame, whose
+    /// checksum is the one to compare with what the target holds). Throws naming the file and offset.
     /// </summary>
     public static TransferFrame Decode(ReadOnlySpan<byte> bytes, out byte[] payload)
     {
@@ -56,7 +89,10 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
         var fileSize = BinaryPrimitives.ReadInt64LittleEndian(bytes[12..]);
         var offset = BinaryPrimitives.ReadInt64LittleEndian(bytes[20..]);
         var length = BinaryPrimitives.ReadInt32LittleEndian(bytes[28..]);
-        var zero = bytes[32] == 1;
+        var flags = bytes[32];
+        if ((flags & ~(ZeroFlag | CheckFlag)) != 0 || flags == (ZeroFlag | CheckFlag))
+            throw new InvalidDataException($"frame {seq}: unknown flags 0x{flags:x2}");
+        var (zero, check) = (flags == ZeroFlag, flags == CheckFlag);
         var xxh = BinaryPrimitives.ReadUInt64LittleEndian(bytes[33..]);
         var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes[41..]);
         if (bytes.Length < FixedHeader + nameLength) throw new InvalidDataException($"frame {seq}: truncated name");
@@ -64,8 +100,14 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
         var body = bytes[(FixedHeader + nameLength)..];
         if (length < 0 || offset < 0 || fileSize < 0 || offset > fileSize - length)
             throw new InvalidDataException($"{name}: frame {seq} piece [{offset}, {offset + length}) lies outside the file of {fileSize} bytes");
-        if (body.Length != (zero ? 0 : length))
-            throw new InvalidDataException($"{name}: offset {offset}: frame {seq} carries {body.Length} bytes, its header says {(zero ? 0 : length)}");
+        var carried = zero || check ? 0 : length;
+        if (body.Length != carried)
+            throw new InvalidDataException($"{name}: offset {offset}: frame {seq} carries {body.Length} bytes, its header says {carried}");
+        if (check)
+        {
+            payload = [];
+            return new TransferFrame(seq, name, fileSize, offset, length, false, xxh, Check: true);
+        }
         payload = new byte[length];
         if (!zero) body.CopyTo(payload);
         var actual = XxHash64.HashToUInt64(payload);

@@ -73,12 +73,14 @@ public static class MigrateCommand
                     {
                         migration = s.MigrationId, pid = s.SourcePid, from = s.From, to = s.To, target_pid = s.TargetPid,
                         image_bytes = s.ImageBytes, bytes_sent = s.BytesSent, bytes_resent = s.BytesResent, link_breaks = s.LinkBreaks,
+                        target_restarts = s.TargetRestarts, bytes_kept = s.BytesKept,
                         seconds = s.Seconds, transfer_seconds = s.TransferSeconds, pause_seconds = s.PauseSeconds, transfer_mb_per_s = rate,
                         gpu_map = s.GpuMap,
                     });
                 else
                     Console.Out.WriteLine($"migrated pid {s.SourcePid} from {s.From} to {s.To}: pid {s.TargetPid} runs there, the source is released; " +
                                           $"{s.ImageBytes} bytes in {s.TransferSeconds:F2} s ({rate:F0} MB/s), {s.BytesResent} bytes resent, " +
+                                          (s.TargetRestarts > 0 ? $"{s.TargetRestarts} target restart(s) survived ({s.BytesKept} bytes kept there), " : "") +
                                           $"source paused {s.PauseSeconds:F2} s, {s.Seconds:F2} s in all");
                 return Cli.ExitOk;
             case MigrationFailed f:

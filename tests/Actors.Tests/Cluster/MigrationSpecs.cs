@@ -12,7 +12,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// `gpuckpt migrate` between three node processes (each with its own simulator): the process moves from a to b and
 /// continues there exactly like an uninterrupted twin; a killed target, or one that runs out of VRAM or disk, rolls the
 /// migration back (the source runs again after exactly one UNPAUSE, nothing stays on b); a killed source engine,
-/// restarted, completes or rolls back with exactly one copy running; a link broken mid-transfer costs only the
+/// restarted, completes or rolls back with exactly one copy running; a target engine restarted mid-transfer takes up its
+/// copy and the migration completes; a link broken mid-transfer costs only the
 /// unconfirmed frames; a source told to leave finishes its migration first and refuses new ones; a restarted target
 /// still lists the process that arrived.
 /// </summary>
@@ -363,6 +364,36 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         }
     }
 
+    protected async Task A_target_engine_restarted_mid_transfer_takes_up_its_copy_and_the_migration_completes(int seed)
+    {
+        // Past the first window of frames: the sender has had some of them confirmed when b's engine dies.
+        var point = $"target-frame#{new Random(seed).Next(18, 28)}";
+        await using var cluster = new TestCluster(3, Postgres());
+        await cluster.StartAll();
+        await cluster.Restart("b", crashAt: point);
+        var (pid, twin) = Spawn(cluster, (ulong)seed);
+
+        var migrating = Migrate(cluster, pid);
+        var killed = await cluster.Nodes["b"].Exited(TimeSpan.FromSeconds(90));
+        Assert.True(killed.Killed, $"seed {seed}: b's engine was not killed at {point}: {killed}");
+        await cluster.Restart("b");
+        var result = await migrating;
+
+        Assert.True(result.ExitCode == 0, $"seed {seed}: migrate failed although b's engine came back: {result}\n--- node a:\n{cluster.Nodes["a"].Output}");
+        var json = Json(result);
+        var (image, resent, kept) = (json.GetProperty("image_bytes").GetInt64(), json.GetProperty("bytes_resent").GetInt64(), json.GetProperty("bytes_kept").GetInt64());
+        output.WriteLine($"seed {seed}: b killed at {point} and restarted; {kept} bytes kept by b, {resent} of {image} image bytes resent: {result.Stdout}");
+        Assert.Equal(1, json.GetProperty("target_restarts").GetInt32());
+        Assert.True(kept > 0, $"seed {seed}: the restarted target kept nothing of what it had confirmed: {result.Stdout}");
+        Assert.True(resent < image, $"seed {seed}: {resent} bytes resent, the image holds {image}: the transfer started over");
+        var target = json.GetProperty("target_pid").GetUInt32();
+        Assert.True(Gone(cluster.Clients["a"], pid), $"seed {seed}: pid {pid} still exists on a after the migration");
+        Assert.Equal(1, cluster.Clients["b"].State(target).Counters.Resume);
+        SameContinuation(cluster.Clients["b"], target, cluster.Clients["a"], twin, $"seed {seed}: the copy taken up after b restarted");
+        var incoming = Path.Combine(cluster.StateDir("b"), "migrations", "in");
+        Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle), $"seed {seed}: b still holds the migration's files");
+    }
+
     protected async Task A_link_broken_mid_transfer_resends_only_unconfirmed_frames(int seed)
     {
         // Each node sends over its own connection, so that a's frames to b cross the proxy in front of b (with passive
@@ -402,6 +433,9 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_killed_target_rolls_back_sqlite() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
 
     [Fact]
+    public Task A_restarted_target_engine_continues_the_transfer_sqlite() => A_target_engine_restarted_mid_transfer_takes_up_its_copy_and_the_migration_completes(TestSeed.Fresh());
+
+    [Fact]
     public Task A_target_out_of_VRAM_rolls_back_sqlite() => A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on();
 
     [TmpfsFact]
@@ -431,6 +465,9 @@ public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, I
 
     [PostgresFact]
     public Task A_killed_target_rolls_back_postgres() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
+
+    [PostgresFact]
+    public Task A_restarted_target_engine_continues_the_transfer_postgres() => A_target_engine_restarted_mid_transfer_takes_up_its_copy_and_the_migration_completes(TestSeed.Fresh());
 
     [PostgresFact]
     public Task A_target_out_of_VRAM_rolls_back_postgres() => A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on();

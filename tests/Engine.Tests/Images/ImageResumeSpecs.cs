@@ -58,6 +58,38 @@ public sealed class ImageResumeSpecs
     }
 
     [Fact]
+    public void A_piece_of_zeros_written_into_a_reopened_file_replaces_what_the_dead_writer_left_there()
+    {
+        var seed = TestSeed.Fresh();
+        using var image = new SampleImage(seed, commit: false);
+        image.Writer.Dispose();
+        using var writer = ImageWriter.Reopen(image.Directory);
+        var (name, (payload, chunks)) = image.Pages.First();
+        var (zeroAt, zeroLength) = chunks[0];
+
+        foreach (var pagesName in image.Pages.Keys)
+        {
+            var (data, pieces) = image.Pages[pagesName];
+            var file = writer.OpenPages(pagesName, data.Length);
+            foreach (var (offset, length) in pieces)
+            {
+                // The first piece is zeros now; the dead writer's bytes are still on disk in that range.
+                if (pagesName == name && offset == zeroAt) file.Write(offset, new byte[length]);
+                else if (!file.Adopt(offset, length, SegmentHash.Of(data.AsSpan((int)offset, length)))) file.Write(offset, data.AsSpan((int)offset, length));
+            }
+        }
+        writer.Commit(image.Links);
+
+        var result = ImageVerifier.Verify(image.Directory);
+        Assert.True(result.Ok, $"seed {seed}: {result.Describe()}");
+        using var pages = ImageReader.Open(image.Directory).OpenPages(name);
+        var back = new byte[zeroLength];
+        pages.ReadVerified(zeroAt, back);
+        Assert.True(back.All(b => b == 0), $"seed {seed}: {name}: the zeros written at {zeroAt} read back as the old bytes");
+        Assert.True(payload.AsSpan((int)zeroAt, zeroLength).IndexOfAnyExcept((byte)0) >= 0, $"seed {seed}: the old piece was zeros already");
+    }
+
+    [Fact]
     public void Reopen_refuses_a_committed_image_and_commit_refuses_a_pages_file_left_behind()
     {
         var seed = TestSeed.Fresh();

@@ -8,7 +8,8 @@ namespace Gpuckpt.Engine.Tests.Transfer;
 /// <summary>
 /// A target's copy of a migrating image, received frame by frame as the source sends it: byte-identical to the
 /// source's files, and signed with the target's own key when the node signs (the cluster default), so that a node
-/// requiring signed images restores from it and from nothing another key signed.
+/// requiring signed images restores from it and from nothing another key signed. A copy whose receiving engine died
+/// is taken up by the next one, which keeps every piece still on its disk with its checksum and asks for the others.
 /// </summary>
 public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImage>, IDisposable
 {
@@ -19,11 +20,10 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
     /// Every file of the source image cut into frames as the source sends them (a page file's length prefix in a frame
     /// of its own), last file first: the order of arrival does not matter.
     /// </summary>
-    private string Receive(ImageKey? signWith)
+    private List<byte[]> Frames()
     {
         var source = ManifestCodec.Load(image.Directory);
-        var dir = Path.Combine(_root, Guid.NewGuid().ToString("N"));
-        using var receiver = ImageReceiver.Create(dir, new ImageHeader(source.ImageId, source.Source, source.Topology));
+        var frames = new List<byte[]>();
         long seq = 0;
         foreach (var file in source.Files.Reverse())
         {
@@ -35,13 +35,113 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
             {
                 var at = starts[i];
                 var end = i + 1 < starts.Count ? starts[i + 1] : bytes.Length;
-                var encoded = TransferFrame.Encode(seq++, file.Name, bytes.Length, at, bytes.AsSpan(at, end - at));
-                var frame = TransferFrame.Decode(encoded, out var payload);
-                receiver.Write(frame, payload);
+                frames.Add(TransferFrame.Encode(seq++, file.Name, bytes.Length, at, bytes.AsSpan(at, end - at)));
             }
         }
+        return frames;
+    }
+
+    private static void Write(ImageReceiver receiver, byte[] encoded)
+    {
+        var frame = TransferFrame.Decode(encoded, out var payload);
+        receiver.Write(frame, payload);
+    }
+
+    private ImageHeader Header()
+    {
+        var source = ManifestCodec.Load(image.Directory);
+        return new ImageHeader(source.ImageId, source.Source, source.Topology);
+    }
+
+    private string Receive(ImageKey? signWith)
+    {
+        var source = ManifestCodec.Load(image.Directory);
+        var dir = Path.Combine(_root, Guid.NewGuid().ToString("N"));
+        using var receiver = ImageReceiver.Create(dir, Header());
+        foreach (var frame in Frames()) Write(receiver, frame);
         receiver.Commit([.. source.Files.Select(f => (f.Name, f.Size))], source.Links, signWith);
         return dir;
+    }
+
+    private void SameAsSource(string dir)
+    {
+        foreach (var file in ManifestCodec.Load(image.Directory).Files.Where(f => ImageFileName.Parse(f.Name).Kind.IsPages()))
+            Assert.True(File.ReadAllBytes(Path.Combine(image.Directory, file.Name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir, file.Name))),
+                $"{file.Name}: the copy differs from the source");
+    }
+
+    [Fact]
+    public void A_copy_whose_receiver_died_is_taken_up_keeping_what_it_wrote_and_asking_again_for_what_it_lost()
+    {
+        var source = ManifestCodec.Load(image.Directory);
+        var frames = Frames();
+        var headers = frames.Select(f => TransferFrame.ReadHeader(f)).ToList();
+        var confirmed = frames.Count * 2 / 3;
+        var dir = Path.Combine(_root, "copy");
+        using (var dying = ImageReceiver.Create(dir, Header()))
+            foreach (var frame in frames.Take(confirmed)) Write(dying, frame);
+        // The receiving engine died there. A piece it had written is damaged on its disk since.
+        var damaged = new[] { headers.Take(confirmed).First(h => ImageFileName.Parse(h.FileName).Kind.IsPages() && h.Offset >= LengthPrefix.Size && h.Length > 100) };
+        foreach (var piece in damaged)
+        {
+            using var file = File.OpenHandle(Path.Combine(dir, piece.FileName), FileMode.Open, FileAccess.ReadWrite);
+            var one = new byte[1];
+            RandomAccess.Read(file, one, piece.Offset + 100);
+            one[0] ^= 0x5a;
+            RandomAccess.Write(file, one, piece.Offset + 100);
+        }
+
+        using var resumed = ImageReceiver.Resume(dir, Header());
+        var missing = headers.Take(confirmed)
+            .Where(h => !resumed.Holds(TransferFrame.Decode(TransferFrame.EncodeCheck(h), out _))).Select(h => h.Seq).ToHashSet();
+
+        // Lost: the damaged piece, and the frames of a message file that had not arrived whole (it was gathered in memory).
+        var wholeMessages = headers.Take(confirmed).GroupBy(h => h.FileName)
+            .Where(g => !ImageFileName.Parse(g.Key).Kind.IsPages() && g.Sum(h => (long)h.Length) == g.First().FileSize).Select(g => g.Key).ToHashSet();
+        var expected = headers.Take(confirmed)
+            .Where(h => damaged.Contains(h) || (!ImageFileName.Parse(h.FileName).Kind.IsPages() && !wholeMessages.Contains(h.FileName))).Select(h => h.Seq).ToHashSet();
+        Assert.Equal(expected.Order(), missing.Order());
+        Assert.True(missing.Count < confirmed / 2, $"{missing.Count} of {confirmed} confirmed frames were lost: the copy was not taken up");
+
+        foreach (var frame in frames.Where((_, i) => i >= confirmed || missing.Contains(headers[i].Seq))) Write(resumed, frame);
+        resumed.Commit([.. source.Files.Select(f => (f.Name, f.Size))], source.Links);
+        SameAsSource(dir);
+        Assert.True(ImageVerifier.Verify(dir).Ok, "the copy taken up does not verify");
+    }
+
+    [Fact]
+    public void A_copy_of_another_image_is_not_taken_up()
+    {
+        var frames = Frames();
+        var dir = Path.Combine(_root, "copy");
+        var other = Header() with { ImageId = "another-image" };
+        using (var dying = ImageReceiver.Create(dir, other))
+            foreach (var frame in frames) Write(dying, frame);
+
+        using var resumed = ImageReceiver.Resume(dir, Header());
+
+        var held = frames.Select(f => TransferFrame.ReadHeader(f)).Where(h => h.Offset >= LengthPrefix.Size && h.Length > 0)
+            .Count(h => resumed.Holds(TransferFrame.Decode(TransferFrame.EncodeCheck(h), out _)));
+        Assert.Equal(0, held);
+        Assert.Equal(Header().ImageId, ManifestCodec.Load(dir).ImageId);
+    }
+
+    [Fact]
+    public void A_check_frame_names_the_piece_and_its_checksum_and_carries_no_bytes()
+    {
+        var payload = new byte[4096];
+        new Random(7).NextBytes(payload);
+        var data = TransferFrame.ReadHeader(TransferFrame.Encode(42, "amdgpu-pages-1-0010.img", 1L << 40, (1L << 33) + 8, payload));
+
+        var check = TransferFrame.EncodeCheck(data);
+        var decoded = TransferFrame.Decode(check, out var carried);
+
+        Assert.Equal(data with { Check = true }, decoded);
+        Assert.Empty(carried);
+        Assert.True(check.Length < 100, $"a check frame takes {check.Length} bytes");
+        check[32] = 3;
+        var refused = Assert.Throws<InvalidDataException>(() => TransferFrame.Decode(check, out _));
+        Assert.Contains("frame 42", refused.Message);
     }
 
     [Fact]
@@ -51,9 +151,7 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
         var targetKey = ImageKey.LoadOrCreate(Path.Combine(_root, "target.key"));
         var dir = Receive(targetKey);
 
-        foreach (var file in ManifestCodec.Load(image.Directory).Files.Where(f => ImageFileName.Parse(f.Name).Kind.IsPages()))
-            Assert.True(File.ReadAllBytes(Path.Combine(image.Directory, file.Name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir, file.Name))),
-                $"{file.Name}: the copy differs from the source");
+        SameAsSource(dir);
         // Like every image: the node's copy of another node's GPU memory is for its owner only.
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(dir));
         Assert.All(Directory.GetFiles(dir), f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
