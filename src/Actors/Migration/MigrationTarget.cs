@@ -13,7 +13,8 @@ namespace Gpuckpt.Actors.Migration;
 /// The target side of one migration: receives the streamed frames (each checked on arrival, acknowledged once
 /// written), commits its own copy of the image, restores it up to RESUME, and then does what the coordinator decided:
 /// RESUME on commit, discard everything otherwise. Journalled: an engine that restarts asks the coordinator what was
-/// decided; before the commit that is always a rollback, after it always forward.
+/// decided. While the image was still arriving, the coordinator may let the transfer go on into the copy on disk;
+/// past that and before the commit it is a rollback; after the commit, always forward.
 /// </summary>
 public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
 {
