@@ -11,43 +11,34 @@ namespace Gpuckpt.Actors.Persistence;
 public sealed record JournalEntry(string PersistenceId, long LastSequenceNr, object? LastEvent);
 
 /// <summary>
-/// Reads the SQL journal through its read journal (<see cref="JournalConfig.QueryPluginId"/>) without starting
-/// any persistent actor: what <c>gpuckpt jobs</c> shows.
+/// Reads the journal without starting any persistent actor: what <c>gpuckpt jobs</c> shows. The embedded journal's
+/// file is read directly (<see cref="SqliteJournal"/>'s tables); the SQL plugin's through its read journal
+/// (<see cref="JournalConfig.QueryPluginId"/>).
 /// </summary>
-public sealed class JobJournal
+public abstract class JobJournal
 {
-    private readonly ICurrentPersistenceIdsQuery _ids;
-    private readonly ICurrentEventsByPersistenceIdQuery _events;
-    private readonly IMaterializer _materializer;
-
-    private JobJournal(ActorSystem system)
-    {
-        var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(JournalConfig.QueryPluginId);
-        _ids = journal;
-        _events = journal;
-        _materializer = system.Materializer();
-    }
-
     /// <summary>
-    /// The read journal of <paramref name="system"/>, once its write journal has started. The SQL read journal gives
-    /// the write journal only 5 s to initialize (tables, connection), which a busy host can exceed: wait for it first,
-    /// for gpuckpt.jobs.journal-start-timeout, through a replay of nothing (the journal stashes it until it is ready).
+    /// The reader of <paramref name="system"/>'s journal, once its write journal has started. The SQL read journal
+    /// gives the write journal only 5 s to initialize (tables, connection), which a busy host can exceed: wait for it
+    /// first, for gpuckpt.jobs.journal-start-timeout, through a replay of nothing (the journal stashes it until it is ready).
     /// </summary>
     public static async Task<JobJournal> OpenAsync(ActorSystem system)
     {
-        var timeout = system.Settings.Config.GetTimeSpan("gpuckpt.jobs.journal-start-timeout", TimeSpan.FromMinutes(2));
-        var writer = Akka.Persistence.Persistence.Instance.Apply(system).JournalFor(JournalConfig.JournalPluginId);
+        var config = system.Settings.Config;
+        var timeout = config.GetTimeSpan("gpuckpt.jobs.journal-start-timeout", TimeSpan.FromMinutes(2));
+        var plugin = config.GetString("akka.persistence.journal.plugin", "");
+        var writer = Akka.Persistence.Persistence.Instance.Apply(system).JournalFor(plugin);
         Func<IActorRef, object> replayNothing = replyTo => new Akka.Persistence.ReplayMessages(0, 0, 0, "gpuckpt-journal-started", replyTo);
         await writer.Ask<Akka.Persistence.RecoverySuccess>(replayNothing, timeout, CancellationToken.None).ConfigureAwait(false);
-        return new JobJournal(system);
+        return plugin == JournalConfig.EmbeddedJournalPluginId
+            ? new Embedded(system, config.GetString($"{plugin}.connection-string"))
+            : new Sql(system);
     }
 
     /// <summary>Every persistence id in the journal (those <paramref name="include"/> accepts), ordered by id, with its last stored event.</summary>
     public async Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default)
     {
-        var ids = await _ids.CurrentPersistenceIds()
-            .RunWith(Sink.Seq<string>(), _materializer)
-            .WaitAsync(cancellation);
+        var ids = await IdsAsync(cancellation);
         var entries = new List<JournalEntry>(ids.Count);
         foreach (var id in ids.Distinct().Where(include ?? (_ => true)).Order(StringComparer.Ordinal))
             entries.Add(await LastAsync(id, cancellation));
@@ -57,18 +48,73 @@ public sealed class JobJournal
     /// <summary>The last stored event of <paramref name="persistenceId"/>; sequence number 0 when it has none.</summary>
     public async Task<JournalEntry> LastAsync(string persistenceId, CancellationToken cancellation = default)
     {
-        var last = await _events.CurrentEventsByPersistenceId(persistenceId, 0L, long.MaxValue)
-            .RunWith(Sink.LastOrDefault<EventEnvelope>(), _materializer)
-            .WaitAsync(cancellation);
+        var last = await LastEventAsync(persistenceId, cancellation);
         return last is null
             ? new JournalEntry(persistenceId, 0L, null)
             : new JournalEntry(persistenceId, last.SequenceNr, last.Event);
     }
 
     /// <summary>The stored events of <paramref name="persistenceId"/> in [from, to], oldest first.</summary>
-    public async Task<IReadOnlyList<EventEnvelope>> EventsAsync(
-        string persistenceId, long fromSequenceNr, long toSequenceNr, CancellationToken cancellation = default) =>
-        await _events.CurrentEventsByPersistenceId(persistenceId, fromSequenceNr, toSequenceNr)
-            .RunWith(Sink.Seq<EventEnvelope>(), _materializer)
-            .WaitAsync(cancellation);
+    public abstract Task<IReadOnlyList<EventEnvelope>> EventsAsync(
+        string persistenceId, long fromSequenceNr, long toSequenceNr, CancellationToken cancellation = default);
+
+    protected abstract Task<IReadOnlyList<string>> IdsAsync(CancellationToken cancellation);
+
+    protected abstract Task<EventEnvelope?> LastEventAsync(string persistenceId, CancellationToken cancellation);
+
+    /// <summary>The embedded journal's file, read on a connection of its own.</summary>
+    private sealed class Embedded(ActorSystem system, string connectionString) : JobJournal
+    {
+        public override Task<IReadOnlyList<EventEnvelope>> EventsAsync(
+            string persistenceId, long fromSequenceNr, long toSequenceNr, CancellationToken cancellation = default) =>
+            Read<IReadOnlyList<EventEnvelope>>(store =>
+                [.. SqliteJournal.Rows(store, persistenceId, fromSequenceNr, toSequenceNr, long.MaxValue).Select(Envelope)], cancellation);
+
+        protected override Task<IReadOnlyList<string>> IdsAsync(CancellationToken cancellation) =>
+            Read<IReadOnlyList<string>>(SqliteJournal.Ids, cancellation);
+
+        protected override Task<EventEnvelope?> LastEventAsync(string persistenceId, CancellationToken cancellation) =>
+            Read(store => SqliteJournal.Rows(store, persistenceId, 0L, long.MaxValue, 1, newestFirst: true).Select(Envelope).FirstOrDefault(), cancellation);
+
+        private EventEnvelope Envelope(SqliteJournal.Row row) =>
+            new(Offset.Sequence(row.SequenceNr), row.PersistenceId, row.SequenceNr, row.Event(system.Serialization), row.Timestamp, []);
+
+        private async Task<T> Read<T>(Func<SqliteStore, T> read, CancellationToken cancellation)
+        {
+            using var store = new SqliteStore(connectionString, "gpuckpt-journal-reader", SqliteJournal.Schema);
+            return await store.Read(read).WaitAsync(cancellation).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The SQL plugin's read journal.</summary>
+    private sealed class Sql : JobJournal
+    {
+        private readonly ICurrentPersistenceIdsQuery _ids;
+        private readonly ICurrentEventsByPersistenceIdQuery _events;
+        private readonly IMaterializer _materializer;
+
+        public Sql(ActorSystem system)
+        {
+            var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(JournalConfig.QueryPluginId);
+            _ids = journal;
+            _events = journal;
+            _materializer = system.Materializer();
+        }
+
+        public override async Task<IReadOnlyList<EventEnvelope>> EventsAsync(
+            string persistenceId, long fromSequenceNr, long toSequenceNr, CancellationToken cancellation = default) =>
+            await _events.CurrentEventsByPersistenceId(persistenceId, fromSequenceNr, toSequenceNr)
+                .RunWith(Sink.Seq<EventEnvelope>(), _materializer)
+                .WaitAsync(cancellation);
+
+        protected override async Task<IReadOnlyList<string>> IdsAsync(CancellationToken cancellation) =>
+            await _ids.CurrentPersistenceIds()
+                .RunWith(Sink.Seq<string>(), _materializer)
+                .WaitAsync(cancellation);
+
+        protected override async Task<EventEnvelope?> LastEventAsync(string persistenceId, CancellationToken cancellation) =>
+            await _events.CurrentEventsByPersistenceId(persistenceId, 0L, long.MaxValue)
+                .RunWith(Sink.LastOrDefault<EventEnvelope>(), _materializer)
+                .WaitAsync(cancellation);
+    }
 }

@@ -5,8 +5,9 @@ using Microsoft.Data.Sqlite;
 namespace Gpuckpt.Actors.Persistence;
 
 /// <summary>
-/// Loads a journal file of <c>hocon/</c> (journal-sqlite.conf, journal-postgres.conf) into the configuration of
-/// the SQL journal, snapshot store and read journal; combine it with the engine's settings:
+/// Loads a journal file of <c>hocon/</c> into the configuration of the journal, snapshot store and read side:
+/// journal-sqlite.conf (the embedded journal, <see cref="SqliteJournal"/>) or journal-postgres.conf (the SQL plugin
+/// and its read journal); combine it with the engine's settings:
 /// <c>JournalConfig.Load("journal-sqlite.conf", dir).WithFallback(EngineConfig.Load())</c>.
 /// </summary>
 public static class JournalConfig
@@ -17,7 +18,11 @@ public static class JournalConfig
     /// <summary>The environment variable that gives the connection string when the caller gives none.</summary>
     public const string PostgresVariable = "GPUCKPT_POSTGRES";
 
-    /// <summary>The plugin ids the journal files configure.</summary>
+    /// <summary>The plugin ids of the embedded journal (journal-sqlite.conf).</summary>
+    public const string EmbeddedJournalPluginId = "gpuckpt.persistence.journal";
+    public const string EmbeddedSnapshotPluginId = "gpuckpt.persistence.snapshot-store";
+
+    /// <summary>The plugin ids of the SQL plugin (journal-postgres.conf).</summary>
     public const string JournalPluginId = "akka.persistence.journal.sql";
     public const string SnapshotPluginId = "akka.persistence.snapshot-store.sql";
     public const string QueryPluginId = "akka.persistence.query.journal.sql";
@@ -39,8 +44,8 @@ public static class JournalConfig
     /// <summary>
     /// Parses <paramref name="journalConf"/> (a name in hocon/ or a path) with <c>gpuckpt.state-dir</c> set to
     /// <paramref name="stateDir"/> and, when given, <c>gpuckpt.journal.connection-string</c> set to
-    /// <paramref name="connectionString"/> (else $GPUCKPT_POSTGRES, when set); SQLite files are created in WAL mode.
-    /// The plugin defaults come last.
+    /// <paramref name="connectionString"/> (else $GPUCKPT_POSTGRES, when set). The SQL plugin's defaults come last
+    /// when the file uses it; SQLite files it names are created in WAL mode.
     /// </summary>
     public static Config Load(string journalConf, string stateDir, string? connectionString = null) =>
         Load(journalConf, stateDir, connectionString, Environment.GetEnvironmentVariable);
@@ -70,6 +75,19 @@ public static class JournalConfig
                 $"{path}: {e.Message} (a PostgreSQL journal needs ${PostgresVariable} or a connection string)", e);
         }
 
+        if (config.GetString("akka.persistence.journal.plugin", "") == EmbeddedJournalPluginId)
+        {
+            foreach (var plugin in new[] { EmbeddedJournalPluginId, EmbeddedSnapshotPluginId })
+                if (string.IsNullOrWhiteSpace(config.GetString($"{plugin}.connection-string", "")))
+                    throw new ConfigurationException($"{path}: {plugin}.connection-string is empty");
+            return config;
+        }
+        return WithSqlPlugin(config, path);
+    }
+
+    /// <summary>The SQL plugin's defaults under <paramref name="config"/>, its SQLite files in WAL mode, tables created once.</summary>
+    private static Config WithSqlPlugin(Config config, string path)
+    {
         var withDefaults = config.WithFallback(SqlPersistence.DefaultConfiguration);
         var initialized = new List<string>();
         foreach (var (plugin, tables) in new[]

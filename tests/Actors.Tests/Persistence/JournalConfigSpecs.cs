@@ -14,22 +14,29 @@ public sealed class JournalConfigSpecs : IDisposable
     private static string? NoEnvironment(string _) => null;
 
     [Fact]
-    public void Sqlite_journal_and_snapshots_live_in_separate_wal_files_under_the_state_dir()
+    public async Task Sqlite_journal_and_snapshots_live_in_separate_wal_files_under_the_state_dir()
     {
         var config = JournalConfig.Load("journal-sqlite.conf", _stateDir, null, NoEnvironment);
 
-        var journal = new SqliteConnectionStringBuilder(config.GetString("akka.persistence.journal.sql.connection-string"));
-        var snapshots = new SqliteConnectionStringBuilder(config.GetString("akka.persistence.snapshot-store.sql.connection-string"));
-        var query = new SqliteConnectionStringBuilder(config.GetString("akka.persistence.query.journal.sql.connection-string"));
-        Assert.Equal(Path.Combine(_stateDir, "journal.db"), journal.DataSource);
-        Assert.Equal(Path.Combine(_stateDir, "snapshots.db"), snapshots.DataSource);
-        Assert.Equal(journal.DataSource, query.DataSource);
-        Assert.Equal("akka.persistence.journal.sql", config.GetString("akka.persistence.journal.plugin"));
-        Assert.Equal("akka.persistence.snapshot-store.sql", config.GetString("akka.persistence.snapshot-store.plugin"));
-        // The plugin's defaults are underneath: its class is known without the file naming it.
-        Assert.StartsWith("Akka.Persistence.Sql.Journal.SqlWriteJournal", config.GetString("akka.persistence.journal.sql.class"));
+        Assert.Equal(JournalConfig.EmbeddedJournalPluginId, config.GetString("akka.persistence.journal.plugin"));
+        Assert.Equal(JournalConfig.EmbeddedSnapshotPluginId, config.GetString("akka.persistence.snapshot-store.plugin"));
+        var journal = new SqliteConnectionStringBuilder(config.GetString($"{JournalConfig.EmbeddedJournalPluginId}.connection-string"));
+        var snapshots = new SqliteConnectionStringBuilder(config.GetString($"{JournalConfig.EmbeddedSnapshotPluginId}.connection-string"));
+        Assert.Equal(Path.Combine(_stateDir, "jobs-journal.db"), journal.DataSource);
+        Assert.Equal(Path.Combine(_stateDir, "jobs-snapshots.db"), snapshots.DataSource);
+        Assert.Equal(typeof(SqliteJournal), Type.GetType(config.GetString($"{JournalConfig.EmbeddedJournalPluginId}.class"), throwOnError: true));
+        Assert.Equal(typeof(SqliteSnapshotStore), Type.GetType(config.GetString($"{JournalConfig.EmbeddedSnapshotPluginId}.class"), throwOnError: true));
+        // The SQL plugin is not loaded for the embedded journal: none of its defaults are underneath.
+        Assert.False(config.HasPath("akka.persistence.journal.sql.class"));
+
+        // The files exist, in WAL mode, once each plugin has started.
+        using var system = Akka.Actor.ActorSystem.Create("sqlite-files", config.WithFallback(EngineConfig.Load()));
+        var persistence = Akka.Persistence.Persistence.Instance.Apply(system);
+        foreach (var plugin in new[] { persistence.JournalFor(null), persistence.SnapshotStoreFor(null) })
+            await Akka.Actor.Futures.Ask<Akka.Actor.ActorIdentity>(plugin, new Akka.Actor.Identify(1), TimeSpan.FromSeconds(30));
         foreach (var file in new[] { journal.DataSource, snapshots.DataSource })
             Assert.Equal("wal", JournalMode(file));
+        await system.Terminate();
     }
 
     [Theory]

@@ -16,13 +16,12 @@ public sealed class SqliteJournalSpecs(ITestOutputHelper output) : JournalSpecs(
     protected override async Task<IReadOnlyList<long>> StoredSerializerIds(string persistenceId)
     {
         var ids = new SortedSet<long>();
-        foreach (var (file, table) in new[] { ("journal.db", "journal"), ("snapshots.db", "snapshot") })
+        foreach (var (file, table) in new[] { ("jobs-journal.db", "events"), ("jobs-snapshots.db", "snapshots") })
         {
-            await using var connection = new SqliteConnection($"Data Source={Path.Combine(_stateDir, file)};Mode=ReadOnly");
+            await using var connection = new SqliteConnection($"Data Source={Path.Combine(_stateDir, file)};Mode=ReadOnly;Pooling=False");
             await connection.OpenAsync();
             await using var select = connection.CreateCommand();
             select.CommandText = $"SELECT DISTINCT serializer_id FROM {table} WHERE persistence_id = $id";
-            if (table == "journal") select.CommandText = select.CommandText.Replace("serializer_id", "identifier");
             select.Parameters.AddWithValue("$id", persistenceId);
             await using var reader = await select.ExecuteReaderAsync();
             while (await reader.ReadAsync()) ids.Add(reader.GetInt64(0));
