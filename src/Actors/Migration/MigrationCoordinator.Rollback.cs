@@ -21,16 +21,19 @@ public sealed partial class MigrationCoordinator
             replyTo.Tell(new MigrationDecision(_migrationId, false));
             return;
         }
-        if (query.CanContinue && query.Node == Request.To && replyTo.Equals(_target) && _targetLost is null)
+        if (query.CanContinue && query.Node == Request.To)
         {
             // Asked again before the answer arrived: the transfer already goes on there.
-            replyTo.Tell(new TransferResumes(_migrationId));
-            return;
-        }
-        if (query.CanContinue && query.Node == Request.To && Waits)
-        {
-            TargetReturned(replyTo);
-            return;
+            if (replyTo.Equals(_target) && _targetLost is null)
+            {
+                replyTo.Tell(new TransferResumes(_migrationId));
+                return;
+            }
+            if (Waits)
+            {
+                TargetReturned(replyTo);
+                return;
+            }
         }
         // Not committed yet, and the target lost its state: decide now, for good, to roll back.
         Abort(query.Node, "engine restart", query.Reason, () => replyTo.Tell(new MigrationDecision(_migrationId, false)));
