@@ -120,7 +120,12 @@ public sealed class RenderNodeSpecs : IDisposable
         Assert.Equal(Errno.EINVAL, Map(node, b, 0x200000, 8 * Page, 9 * Page));
         Assert.Equal(Errno.EINVAL, Map(node, b, 0x200001, 0, Page));
         Assert.Equal(Errno.ENOENT, Map(node, 999, 0x300000, 0, Page));
+        // A range that starts below a mapping and runs into it overlaps it; one that ends just below it does not.
+        Assert.Equal(Errno.EINVAL, Map(node, b, 0x100000 - 2 * Page, 0, 4 * Page));
+        Assert.Equal(0, Map(node, b, 0x100000 - 2 * Page, 0, 2 * Page));
         Assert.Equal(0, Map(node, b, 0x100000 + 8 * Page, 0, 16 * Page));
+        // Between the two mappings of b and the one of a, nothing is free any more.
+        Assert.Equal(Errno.EINVAL, Map(node, a, 0x100000 + 12 * Page, 0, Page));
     }
 
     [Fact]

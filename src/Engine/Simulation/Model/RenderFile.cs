@@ -11,7 +11,9 @@ internal sealed class RenderFile(SimGpu gpu)
 {
     private readonly SortedDictionary<uint, RenderBo> _handles = new();
     private readonly Dictionary<SimBuffer, RenderBo> _byBuffer = new(ReferenceEqualityComparer.Instance);
-    private readonly SortedSet<(ulong Start, ulong Last, RenderBo Bo)> _vm = new(Comparer<(ulong Start, ulong Last, RenderBo Bo)>.Create((a, b) => a.Start.CompareTo(b.Start)));
+    // The VM's mappings ordered by first page (they never overlap, so first pages are unique). A sorted list and binary
+    // search: a SortedSet view between two bounds counts every element in it when made, which made GEM_VA quadratic.
+    private readonly List<(ulong Start, ulong Last, RenderBo Bo)> _vm = [];
     private uint _lowestMaybeFree = 1;
 
     public SimGpu Gpu { get; } = gpu;
@@ -30,7 +32,7 @@ internal sealed class RenderFile(SimGpu gpu)
     {
         _handles.Add(bo.Handle, bo);
         _byBuffer.TryAdd(bo.Buffer, bo);
-        foreach (var m in bo.Mappings) _vm.Add((m.Start, m.Last, bo));
+        foreach (var m in bo.Mappings) AddMapping(m, bo);
     }
 
     /// <summary>Takes <paramref name="bo"/> out of the table, with its mappings; its handle is free again.</summary>
@@ -38,7 +40,7 @@ internal sealed class RenderFile(SimGpu gpu)
     {
         _handles.Remove(bo.Handle);
         if (_byBuffer.TryGetValue(bo.Buffer, out var holder) && holder == bo) _byBuffer.Remove(bo.Buffer);
-        foreach (var m in bo.Mappings) _vm.Remove((m.Start, m.Last, bo));
+        foreach (var m in bo.Mappings) RemoveMapping(m.Start);
         _lowestMaybeFree = Math.Min(_lowestMaybeFree, bo.Handle);
     }
 
@@ -57,14 +59,14 @@ internal sealed class RenderFile(SimGpu gpu)
     public RenderBo? Overlapping(VmMapping m)
     {
         // Mappings never overlap one another, so only the last one starting at or before m's end can overlap m.
-        var before = _vm.GetViewBetween((0, 0, null!), (m.Last, 0, null!));
-        return before.Count > 0 && before.Max.Last >= m.Start ? before.Max.Bo : null;
+        var at = Floor(m.Last);
+        return at >= 0 && _vm[at].Last >= m.Start ? _vm[at].Bo : null;
     }
 
     public void Map(RenderBo bo, VmMapping m)
     {
         bo.Mappings.Add(m);
-        _vm.Add((m.Start, m.Last, bo));
+        AddMapping(m, bo);
     }
 
     /// <summary>Removes <paramref name="bo"/>'s mapping that starts at page <paramref name="start"/>; false when it has none there.</summary>
@@ -74,10 +76,41 @@ internal sealed class RenderFile(SimGpu gpu)
         if (index < 0) return false;
         var m = bo.Mappings[index];
         bo.Mappings.RemoveAt(index);
-        _vm.Remove((m.Start, m.Last, bo));
+        RemoveMapping(m.Start);
         return true;
     }
 
     /// <summary>The first page after every mapping of this file (0 when nothing is mapped).</summary>
-    public ulong VmEnd => _vm.Count == 0 ? 0 : _vm.Max.Last + 1;
+    public ulong VmEnd => _vm.Count == 0 ? 0 : _vm[^1].Last + 1;
+
+    /// <summary>Index of the last mapping starting at or before <paramref name="page"/>; -1 when none does.</summary>
+    private int Floor(ulong page)
+    {
+        int lo = 0, hi = _vm.Count - 1, found = -1;
+        while (lo <= hi)
+        {
+            var mid = lo + (hi - lo) / 2;
+            if (_vm[mid].Start <= page)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else hi = mid - 1;
+        }
+        return found;
+    }
+
+    /// <summary>Adds a mapping in order; one whose first page is taken already is not added (callers check overlaps first).</summary>
+    private void AddMapping(VmMapping m, RenderBo bo)
+    {
+        var at = Floor(m.Start);
+        if (at >= 0 && _vm[at].Start == m.Start) return;
+        _vm.Insert(at + 1, (m.Start, m.Last, bo));
+    }
+
+    private void RemoveMapping(ulong start)
+    {
+        var at = Floor(start);
+        if (at >= 0 && _vm[at].Start == start) _vm.RemoveAt(at);
+    }
 }
