@@ -36,7 +36,7 @@ public abstract class JobJournal
     }
 
     /// <summary>Every persistence id in the journal (those <paramref name="include"/> accepts), ordered by id, with its last stored event.</summary>
-    public async Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default)
+    public virtual async Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default)
     {
         var ids = await IdsAsync(cancellation);
         var entries = new List<JournalEntry>(ids.Count);
@@ -69,6 +69,16 @@ public abstract class JobJournal
             string persistenceId, long fromSequenceNr, long toSequenceNr, CancellationToken cancellation = default) =>
             Read<IReadOnlyList<EventEnvelope>>(store =>
                 [.. SqliteJournal.Rows(store, persistenceId, fromSequenceNr, toSequenceNr, long.MaxValue).Select(Envelope)], cancellation);
+
+        /// <summary>The ids and the last event of each in one read of the file.</summary>
+        public override Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default) =>
+            Read<IReadOnlyList<JournalEntry>>(store =>
+            [
+                .. SqliteJournal.Ids(store).Where(include ?? (_ => true)).Order(StringComparer.Ordinal).Select(id =>
+                    SqliteJournal.Rows(store, id, 0L, long.MaxValue, 1, newestFirst: true).Select(Envelope).FirstOrDefault() is { } last
+                        ? new JournalEntry(id, last.SequenceNr, last.Event)
+                        : new JournalEntry(id, 0L, null)),
+            ], cancellation);
 
         protected override Task<IReadOnlyList<string>> IdsAsync(CancellationToken cancellation) =>
             Read<IReadOnlyList<string>>(SqliteJournal.Ids, cancellation);
