@@ -36,29 +36,18 @@ public abstract class JobJournal
     }
 
     /// <summary>Every persistence id in the journal (those <paramref name="include"/> accepts), ordered by id, with its last stored event.</summary>
-    public virtual async Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default)
-    {
-        var ids = await IdsAsync(cancellation);
-        var entries = new List<JournalEntry>(ids.Count);
-        foreach (var id in ids.Distinct().Where(include ?? (_ => true)).Order(StringComparer.Ordinal))
-            entries.Add(await LastAsync(id, cancellation));
-        return entries;
-    }
+    public abstract Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default);
 
     /// <summary>The last stored event of <paramref name="persistenceId"/>; sequence number 0 when it has none.</summary>
-    public async Task<JournalEntry> LastAsync(string persistenceId, CancellationToken cancellation = default)
-    {
-        var last = await LastEventAsync(persistenceId, cancellation);
-        return last is null
-            ? new JournalEntry(persistenceId, 0L, null)
-            : new JournalEntry(persistenceId, last.SequenceNr, last.Event);
-    }
+    public async Task<JournalEntry> LastAsync(string persistenceId, CancellationToken cancellation = default) =>
+        Entry(persistenceId, await LastEventAsync(persistenceId, cancellation));
+
+    private static JournalEntry Entry(string persistenceId, EventEnvelope? last) =>
+        last is null ? new JournalEntry(persistenceId, 0L, null) : new JournalEntry(persistenceId, last.SequenceNr, last.Event);
 
     /// <summary>The stored events of <paramref name="persistenceId"/> in [from, to], oldest first.</summary>
     public abstract Task<IReadOnlyList<EventEnvelope>> EventsAsync(
         string persistenceId, long fromSequenceNr, long toSequenceNr, CancellationToken cancellation = default);
-
-    protected abstract Task<IReadOnlyList<string>> IdsAsync(CancellationToken cancellation);
 
     protected abstract Task<EventEnvelope?> LastEventAsync(string persistenceId, CancellationToken cancellation);
 
@@ -73,18 +62,14 @@ public abstract class JobJournal
         /// <summary>The ids and the last event of each in one read of the file.</summary>
         public override Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default) =>
             Read<IReadOnlyList<JournalEntry>>(store =>
-            [
-                .. SqliteJournal.Ids(store).Where(include ?? (_ => true)).Order(StringComparer.Ordinal).Select(id =>
-                    SqliteJournal.Rows(store, id, 0L, long.MaxValue, 1, newestFirst: true).Select(Envelope).FirstOrDefault() is { } last
-                        ? new JournalEntry(id, last.SequenceNr, last.Event)
-                        : new JournalEntry(id, 0L, null)),
-            ], cancellation);
-
-        protected override Task<IReadOnlyList<string>> IdsAsync(CancellationToken cancellation) =>
-            Read<IReadOnlyList<string>>(SqliteJournal.Ids, cancellation);
+                [.. SqliteJournal.Ids(store).Where(include ?? (_ => true)).Order(StringComparer.Ordinal).Select(id => Entry(id, LastOf(store, id)))],
+                cancellation);
 
         protected override Task<EventEnvelope?> LastEventAsync(string persistenceId, CancellationToken cancellation) =>
-            Read(store => SqliteJournal.Rows(store, persistenceId, 0L, long.MaxValue, 1, newestFirst: true).Select(Envelope).FirstOrDefault(), cancellation);
+            Read(store => LastOf(store, persistenceId), cancellation);
+
+        private EventEnvelope? LastOf(SqliteStore store, string persistenceId) =>
+            SqliteJournal.Last(store, persistenceId) is { } row ? Envelope(row) : null;
 
         private EventEnvelope Envelope(SqliteJournal.Row row) =>
             new(Offset.Sequence(row.SequenceNr), row.PersistenceId, row.SequenceNr, row.Event(system.Serialization), row.Timestamp, []);
@@ -117,10 +102,16 @@ public abstract class JobJournal
                 .RunWith(Sink.Seq<EventEnvelope>(), _materializer)
                 .WaitAsync(cancellation);
 
-        protected override async Task<IReadOnlyList<string>> IdsAsync(CancellationToken cancellation) =>
-            await _ids.CurrentPersistenceIds()
+        public override async Task<IReadOnlyList<JournalEntry>> ListAsync(Func<string, bool>? include = null, CancellationToken cancellation = default)
+        {
+            var ids = await _ids.CurrentPersistenceIds()
                 .RunWith(Sink.Seq<string>(), _materializer)
                 .WaitAsync(cancellation);
+            var entries = new List<JournalEntry>(ids.Count);
+            foreach (var id in ids.Distinct().Where(include ?? (_ => true)).Order(StringComparer.Ordinal))
+                entries.Add(await LastAsync(id, cancellation));
+            return entries;
+        }
 
         protected override async Task<EventEnvelope?> LastEventAsync(string persistenceId, CancellationToken cancellation) =>
             await _events.CurrentEventsByPersistenceId(persistenceId, 0L, long.MaxValue)

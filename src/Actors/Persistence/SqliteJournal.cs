@@ -49,7 +49,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
         base.PostStop();
     }
 
-    protected override Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
         var rows = new List<Row[]>();
         var results = new List<Exception?>();
@@ -68,8 +68,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
                 results.Add(e);
             }
         }
-        if (rows.Count == 0) return Task.FromResult<IImmutableList<Exception?>>([.. results]);
-        return _store.Write(store =>
+        if (rows.Count > 0) await _store.Write(store =>
             {
                 using var insert = store.Command(
                     $"INSERT INTO events (persistence_id, {Columns}) VALUES ($id, $seq, $ts, $writer, $event_manifest, $serializer, $manifest, $payload)");
@@ -87,20 +86,15 @@ public sealed class SqliteJournal : AsyncWriteJournal
                     (eventManifest.Value, serializer.Value, manifest.Value, payload.Value) = (row.EventManifest, row.SerializerId, row.Manifest, row.Payload);
                     insert.ExecuteNonQuery();
                 }
-            })
-            .ContinueWith(t =>
-            {
-                if (t.Exception is { } e) throw e.InnerException!;
-                return (IImmutableList<Exception?>)results.ToImmutableList();
-            }, TaskContinuationOptions.ExecuteSynchronously);
+            });
+        return [.. results];
     }
 
     private Row Serialize(IPersistentRepresentation e, long now)
     {
-        var serializer = _serialization.FindSerializerFor(e.Payload);
-        var bytes = Akka.Serialization.Serialization.WithTransport(_serialization.System, () => serializer.ToBinary(e.Payload));
+        var (serializerId, manifest, bytes) = StoredPayload.Of(_serialization, e.Payload);
         return new Row(e.PersistenceId, e.SequenceNr, e.Timestamp == 0 ? now : e.Timestamp, e.WriterGuid ?? "", e.Manifest ?? "",
-            serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, e.Payload), bytes);
+            serializerId, manifest, bytes);
     }
 
     protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
@@ -161,6 +155,10 @@ public sealed class SqliteJournal : AsyncWriteJournal
                 reader.GetInt32(4), reader.GetString(5), (byte[])reader.GetValue(6));
     }
 
+    /// <summary>The newest stored event of an id; null when it has none (every one trimmed, or never any).</summary>
+    internal static Row? Last(SqliteStore store, string persistenceId) =>
+        Rows(store, persistenceId, 0L, long.MaxValue, 1, newestFirst: true).FirstOrDefault();
+
     /// <summary>Every persistence id that has events or had them, ordered.</summary>
     internal static List<string> Ids(SqliteStore store)
     {
@@ -175,6 +173,21 @@ public sealed class SqliteJournal : AsyncWriteJournal
     internal sealed record Row(string PersistenceId, long SequenceNr, long Timestamp, string WriterUuid, string EventManifest,
         int SerializerId, string Manifest, byte[] Payload)
     {
-        public object Event(Akka.Serialization.Serialization serialization) => serialization.Deserialize(Payload, SerializerId, Manifest);
+        public object Event(Akka.Serialization.Serialization serialization) => StoredPayload.Read(serialization, SerializerId, Manifest, Payload);
     }
+}
+
+/// <summary>What Akka's serialization makes of an event or a snapshot, as the embedded journal stores it.</summary>
+internal static class StoredPayload
+{
+    /// <summary>Serializer id, manifest and bytes of <paramref name="payload"/> (actor refs with their full address).</summary>
+    public static (int SerializerId, string Manifest, byte[] Bytes) Of(Akka.Serialization.Serialization serialization, object payload)
+    {
+        var serializer = serialization.FindSerializerFor(payload);
+        var bytes = Akka.Serialization.Serialization.WithTransport(serialization.System, () => serializer.ToBinary(payload));
+        return (serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, payload), bytes);
+    }
+
+    public static object Read(Akka.Serialization.Serialization serialization, int serializerId, string manifest, byte[] bytes) =>
+        serialization.Deserialize(bytes, serializerId, manifest);
 }

@@ -51,16 +51,14 @@ public sealed class SqliteSnapshotStore : SnapshotStore
             using var reader = select.ExecuteReader();
             if (!reader.Read()) return null;
             var metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTime(reader.GetInt64(1), DateTimeKind.Utc));
-            var snapshot = serialization.Deserialize((byte[])reader.GetValue(4), reader.GetInt32(2), reader.GetString(3));
+            var snapshot = StoredPayload.Read(serialization, reader.GetInt32(2), reader.GetString(3), (byte[])reader.GetValue(4));
             return new SelectedSnapshot(metadata, snapshot);
         });
     }
 
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {
-        var serializer = _serialization.FindSerializerFor(snapshot);
-        var bytes = Akka.Serialization.Serialization.WithTransport(_serialization.System, () => serializer.ToBinary(snapshot));
-        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, snapshot);
+        var (serializerId, manifest, bytes) = StoredPayload.Of(_serialization, snapshot);
         return _store.Write(store =>
         {
             using var insert = store.Command(
@@ -68,7 +66,7 @@ public sealed class SqliteSnapshotStore : SnapshotStore
             insert.Parameters.AddWithValue("$id", metadata.PersistenceId);
             insert.Parameters.AddWithValue("$seq", metadata.SequenceNr);
             insert.Parameters.AddWithValue("$ts", metadata.Timestamp.ToUniversalTime().Ticks);
-            insert.Parameters.AddWithValue("$serializer", serializer.Identifier);
+            insert.Parameters.AddWithValue("$serializer", serializerId);
             insert.Parameters.AddWithValue("$manifest", manifest);
             insert.Parameters.Add("$payload", SqliteType.Blob).Value = bytes;
             insert.ExecuteNonQuery();

@@ -35,12 +35,11 @@ internal sealed class SqliteStore : IDisposable
     public string File { get; }
 
     /// <summary>Runs <paramref name="read"/> on the store's thread.</summary>
-    public Task<T> Read<T>(Func<SqliteStore, T> read)
+    public async Task<T> Read<T>(Func<SqliteStore, T> read)
     {
         var work = new Work(c => read(c), Grouped: false);
         Enqueue(work);
-        return work.Done.Task.ContinueWith(t => (T)t.Result!, CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return (T)(await work.Done.Task.ConfigureAwait(false))!;
     }
 
     /// <summary>Runs <paramref name="write"/> on the store's thread inside a transaction, possibly shared with other writes.</summary>
