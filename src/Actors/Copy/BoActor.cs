@@ -16,8 +16,10 @@ public sealed record BoContents(int Index, BoSource Source, int Pieces, bool Sav
 /// first piece and closes it after the last, and stops when its pieces are done. A render BO being restored first
 /// restores itself in the restore passes: create or import, change its handle back, map every VM mapping; an import
 /// whose exporter does not exist yet answers that it is skipped. Every failure it reports names the BO.
+/// It dispatches with a switch rather than <see cref="ReceiveActor"/> handlers: a job starts one per BO (100 000 of
+/// them), and a receive actor builds its handler table anew for every instance.
 /// </summary>
-public sealed class BoActor : ReceiveActor, IWithTimers
+public sealed class BoActor : UntypedActor, IWithTimers
 {
     private readonly string _device;
     private readonly EngineSettings _settings;
@@ -39,13 +41,6 @@ public sealed class BoActor : ReceiveActor, IWithTimers
         _link = link;
         _session = session;
         if (contents is not null) SetContents(contents);
-        Receive<BoContents>(SetContents);
-        Receive<CopyPiece>(Copy);
-        Receive<CopyWhole>(CopyWhole);
-        Receive<RestoreBo>(Restore);
-        Receive<IoDone>(OnIo);
-        Receive<IoTimedOut>(t => _io.Handle(t));
-        Receive<IoRetry>(r => Answer((int)r.Key, _io.Handle(r), null));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -84,6 +79,20 @@ public sealed class BoActor : ReceiveActor, IWithTimers
             foreach (var chunk in _pending) Context.Parent.Tell(new PieceFailed(chunk, _contents!.Index, $"{Name}: {e.GetType().Name}: {e.Message}"));
             _pending.Clear();
             throw;
+        }
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case CopyPiece piece: Copy(piece); break;
+            case CopyWhole whole: CopyWhole(whole); break;
+            case IoDone done: OnIo(done); break;
+            case IoRetry retry: Answer((int)retry.Key, _io.Handle(retry), null); break;
+            case BoContents contents: SetContents(contents); break;
+            case RestoreBo pass: Restore(pass); break;
+            default: Unhandled(message); break;
         }
     }
 

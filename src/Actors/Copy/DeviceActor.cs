@@ -46,7 +46,6 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         Receive<PieceDone>(p => OnPiece(p.Chunk, p.BoIndex, null, p.Checksum));
         Receive<PieceFailed>(p => OnPiece(p.Chunk, p.BoIndex, p.Reason, 0));
         Receive<IoDone>(d => OnFileIo((int)d.Key, _fileIo.Handle(d)));
-        Receive<IoTimedOut>(t => _fileIo.Handle(t));
         Receive<IoRetry>(r => OnFileIo((int)r.Key, _fileIo.Handle(r)));
         Passes();
     }

@@ -97,6 +97,5 @@ internal sealed record BoRestoreFailed(int Pass, uint Handle, string Reason) : I
 /// <summary>An attempt at some I/O ended; <paramref name="Attempt"/> tells a late one from the current one.</summary>
 internal sealed record IoDone(object Key, int Attempt, object? Result, Exception? Error) : INoSerializationVerificationNeeded;
 
-internal sealed record IoTimedOut(object Key, int Attempt) : INoSerializationVerificationNeeded;
-
+/// <summary>A failed attempt's backoff is over: try it again.</summary>
 internal sealed record IoRetry(object Key) : INoSerializationVerificationNeeded;

@@ -14,9 +14,10 @@ internal readonly record struct IoOutcome(bool Succeeded, bool Retrying, object?
 
 /// <summary>
 /// Blocking I/O of an actor, keyed (a chunk, a piece): each attempt runs as a task on the I/O dispatcher's threads and
-/// comes back as <see cref="IoDone"/>; an attempt that runs past the chunk timeout is cancelled, and its retry starts
-/// only once it has stopped (never beside it); transient faults are retried with backoff (<see cref="RetryPolicy"/>).
-/// The owning actor routes <see cref="IoDone"/>, <see cref="IoTimedOut"/> and <see cref="IoRetry"/> here.
+/// comes back as <see cref="IoDone"/>; an attempt that runs past the chunk timeout is cancelled (its token's own
+/// timer: no scheduler message per attempt, of which a job of 100 000 BOs has as many), and its retry starts only once
+/// it has stopped (never beside it); transient faults are retried with backoff (<see cref="RetryPolicy"/>).
+/// The owning actor routes <see cref="IoDone"/> and <see cref="IoRetry"/> here.
 /// </summary>
 internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskScheduler io, EngineSettings settings, CancellationToken stop)
 {
@@ -35,7 +36,8 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
     public IoOutcome Handle(IoDone done)
     {
         if (!_running.TryGetValue(done.Key, out var attempt) || attempt.Number != done.Attempt) return default;
-        timers.Cancel(("timeout", done.Key));
+        // Cancelled while the owner was not stopping: the attempt ran past the chunk timeout.
+        var timedOut = attempt.Cancel.IsCancellationRequested && !stop.IsCancellationRequested;
         attempt.Cancel.Dispose();
         if (done.Error is null)
         {
@@ -43,7 +45,7 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
             _running.Remove(done.Key);
             return new IoOutcome(true, false, done.Result, null, attempt.Number);
         }
-        var error = attempt.TimedOut ? new TimeoutException($"no answer within {settings.ChunkTimeout.TotalSeconds:0.#} s", done.Error) : done.Error;
+        var error = timedOut ? new TimeoutException($"no answer within {settings.ChunkTimeout.TotalSeconds:0.#} s", done.Error) : done.Error;
         if (!stop.IsCancellationRequested && settings.Retry.ShouldRetry(error, attempt.Number))
         {
             attempt.LastError = error;
@@ -52,13 +54,6 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
         }
         _running.Remove(done.Key);
         return new IoOutcome(false, false, null, error, attempt.Number);
-    }
-
-    public void Handle(IoTimedOut timeout)
-    {
-        if (!_running.TryGetValue(timeout.Key, out var attempt) || attempt.Number != timeout.Attempt) return;
-        attempt.TimedOut = true;
-        attempt.Cancel.Cancel();
     }
 
     /// <summary>Starts the next attempt, or gives up when the owner is stopping.</summary>
@@ -71,7 +66,6 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
             return new IoOutcome(false, false, null, attempt.LastError ?? new OperationCanceledException(), attempt.Number);
         }
         attempt.Number++;
-        attempt.TimedOut = false;
         attempt.Cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
         Run(retry.Key, attempt);
         return new IoOutcome(false, true, null, null, attempt.Number);
@@ -80,6 +74,7 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
     private void Run(object key, Attempt attempt)
     {
         var number = attempt.Number;
+        attempt.Cancel.CancelAfter(settings.ChunkTimeout);
         var token = attempt.Cancel.Token;
         var target = self;
         var body = attempt.Body;
@@ -88,14 +83,12 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
                     ? new IoDone(key, number, t.Result, null)
                     : new IoDone(key, number, null, t.Exception?.InnerException ?? new OperationCanceledException("cancelled before it ran"))),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        timers.StartSingleTimer(("timeout", key), new IoTimedOut(key, number), settings.ChunkTimeout);
     }
 
     private sealed class Attempt(Func<CancellationToken, object?> body, CancellationTokenSource cancel)
     {
         public Func<CancellationToken, object?> Body { get; } = body;
         public int Number { get; set; } = 1;
-        public bool TimedOut { get; set; }
         public Exception? LastError { get; set; }
         public CancellationTokenSource Cancel { get; set; } = cancel;
     }

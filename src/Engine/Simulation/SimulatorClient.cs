@@ -27,7 +27,7 @@ public sealed class SimulatorClient : IGpuDriver
     private bool _lostByTimeout;
     private volatile CopyRendezvous? _rendezvous;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<BoRange, PreparedMap> _prepared = new();
-    private readonly Dictionary<(string Path, bool Writable), SafeFileHandle> _files = new();
+    private readonly Dictionary<(string Path, bool Writable), MemoryFileHandle> _files = new();
 
     [ThreadStatic] private static string? _lastErrorDetail;
 
@@ -360,14 +360,14 @@ public sealed class SimulatorClient : IGpuDriver
     /// The simulator's memory file, opened once per access mode and kept open (as a render node stays open in the
     /// process that maps its BOs): no open and close per BO mapped.
     /// </summary>
-    private SafeFileHandle MemoryFile(string path, bool writable)
+    private MemoryFileHandle MemoryFile(string path, bool writable)
     {
         lock (_files)
         {
             if (_files.TryGetValue((path, writable), out var file)) return file;
             var fd = Libc.Open(path, (writable ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_CLOEXEC);
             if (fd < 0) throw new DriverException(Libc.LastErrno, "open", path);
-            file = new SafeFileHandle(fd, ownsHandle: true);
+            file = new MemoryFileHandle(new SafeFileHandle(fd, ownsHandle: true));
             _files[(path, writable)] = file;
             return file;
         }
@@ -433,7 +433,7 @@ public sealed class SimulatorClient : IGpuDriver
         Lose("the client was closed");
         lock (_files)
         {
-            foreach (var file in _files.Values) file.Dispose();
+            foreach (var file in _files.Values) file.Handle.Dispose();
             _files.Clear();
         }
     }
