@@ -27,18 +27,8 @@ internal static class CheckpointImage
             foreach (var device in process.Devices)
             {
                 cancel.ThrowIfCancellationRequested();
-                // A render node's BOs have a file each (thousands): created on several threads, the filesystem overlaps them.
-                var pages = new PageFile[device.Files.Count];
-                try
-                {
-                    Parallel.For(0, pages.Length, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancel },
-                        i => pages[i] = writer.OpenPages(device.Files[i].FileName, device.Files[i].Length));
-                }
-                catch (AggregateException e) when (e.InnerExceptions.Count > 0)
-                {
-                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-                    throw;
-                }
+                // A render node's BOs have a file each (thousands): each is created by its first write, while the copy runs.
+                var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
                 files[device.Device] = pages;
                 // A journalled chunk is adopted only if its bytes still hash to what was journalled; else it is copied again.
                 remaining[device.Device] = Enumerable.Range(0, device.Chunks.Count)

@@ -11,6 +11,7 @@ namespace Gpuckpt.Engine.Images;
 public sealed class ImageWriter : IDisposable
 {
     private readonly Lock _gate = new();
+    private readonly Lock _creates = new(); // held while a page file is created (see PageFile)
     private readonly Dictionary<string, ManifestFile> _messages = [];
     private readonly Dictionary<string, PageFile> _pages = [];
     private readonly HashSet<string> _claimed = [];
@@ -142,7 +143,7 @@ public sealed class ImageWriter : IDisposable
         }
         bool reuse;
         lock (_gate) reuse = _leftOver.Remove(fileName);
-        var file = new PageFile(Directory, fileName, totalLength, reuse);
+        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates);
         lock (_gate) _pages[fileName] = file;
         return file;
     }

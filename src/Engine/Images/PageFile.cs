@@ -11,37 +11,78 @@ namespace Gpuckpt.Engine.Images;
 /// </summary>
 public sealed class PageFile : Copy.IChunkSink
 {
-    private readonly SafeFileHandle _handle;
+    private readonly string _path;
+    private readonly Lock _creates;
+    private SafeFileHandle? _handle;
     private readonly Dictionary<long, Segment> _segments = [];
     private readonly Lock _gate = new();
+    private readonly Lock _opening = new();
     private bool _closed;
     private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
     private readonly bool _reused; // ... and no range of it is known to be a hole
 
-    internal PageFile(string dir, string fileName, long length, bool reuse = false)
+    /// <summary>
+    /// The file is opened (created, pre-sized, its length prefix written) by its first write, adoption or sync, not
+    /// here: an image of thousands of page files creates them while the copy runs, not before it starts.
+    /// <paramref name="creates"/> is held while a file is created: creations in one directory take its lock in the
+    /// kernel one at a time anyway, and a thread that waits here sleeps instead of spinning there.
+    /// </summary>
+    internal PageFile(string dir, string fileName, long length, bool reuse = false, Lock? creates = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         FileName = fileName;
         Length = length;
-        var path = Path.Combine(dir, fileName);
+        _path = Path.Combine(dir, fileName);
+        _creates = creates ?? new Lock();
+        _reused = reuse;
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
-        if (reuse)
+        _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
+    }
+
+    private SafeFileHandle Handle
+    {
+        get
+        {
+            if (Volatile.Read(ref _handle) is { } open) return open;
+            lock (_opening)
+            {
+                if (_handle is { } raced) return raced;
+                ObjectDisposedException.ThrowIf(_closed, this);
+                var handle = Open();
+                Volatile.Write(ref _handle, handle);
+                return handle;
+            }
+        }
+    }
+
+    private SafeFileHandle Open()
+    {
+        SafeFileHandle handle;
+        if (_reused)
         {
             // Reopened after a crash: keep what the dead writer wrote, for Adopt to check piece by piece.
-            _reused = true;
-            _handle = ImageFiles.OpenWrite(path, FileMode.Open, FileAccess.ReadWrite);
-            if (RandomAccess.GetLength(_handle) != LengthPrefix.Size + length)
-                RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
+            handle = ImageFiles.OpenWrite(_path, FileMode.Open, FileAccess.ReadWrite);
         }
         else
         {
-            _handle = ImageFiles.OpenWrite(path, FileMode.CreateNew, FileAccess.ReadWrite);
-            // Pre-sizing makes every unwritten range a hole: zero pieces cost no disk.
-            RandomAccess.SetLength(_handle, LengthPrefix.Size + length);
+            lock (_creates) handle = ImageFiles.OpenWrite(_path, FileMode.CreateNew, FileAccess.ReadWrite);
         }
-        RandomAccess.Write(_handle, prefix, 0);
-        _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
+        try
+        {
+            // Pre-sizing makes every unwritten range a hole: zero pieces cost no disk.
+            if (!_reused || RandomAccess.GetLength(handle) != LengthPrefix.Size + Length)
+                RandomAccess.SetLength(handle, LengthPrefix.Size + Length);
+            Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
+            LengthPrefix.Write(prefix, Length);
+            RandomAccess.Write(handle, prefix, 0);
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
     }
 
     public string FileName { get; }
@@ -72,8 +113,9 @@ public sealed class PageFile : Copy.IChunkSink
         // writer left, since a range it did not adopt may hold anything.
         if (!segment.Zero || rewrite || _reused)
         {
-            RandomAccess.Write(_handle, data, fileOffset);
-            FileSync.StartWriteback(_handle, FileName, fileOffset, data.Length);
+            var handle = Handle;
+            RandomAccess.Write(handle, data, fileOffset);
+            FileSync.StartWriteback(handle, FileName, fileOffset, data.Length);
         }
         lock (_gate)
         {
@@ -99,7 +141,7 @@ public sealed class PageFile : Copy.IChunkSink
         try
         {
             var piece = buffer.AsSpan(0, length);
-            SegmentIo.ReadExactly(_handle, FileName, piece, fileOffset);
+            SegmentIo.ReadExactly(Handle, FileName, piece, fileOffset);
             if (XxHash64.HashToUInt64(piece) != xxh64) return false;
             lock (_gate)
             {
@@ -123,10 +165,12 @@ public sealed class PageFile : Copy.IChunkSink
     /// <summary>fsyncs the file (commit fsyncs many at once, before closing them one by one).</summary>
     internal void Sync()
     {
+        if (Volatile.Read(ref _closed)) return;
+        var handle = Handle; // a file no piece reached (all zeros) is created now
         lock (_gate)
         {
             if (_closed || !_dirty) return;
-            FileSync.File(_handle, FileName);
+            FileSync.File(handle, FileName);
             _dirty = false;
         }
     }
@@ -135,13 +179,17 @@ public sealed class PageFile : Copy.IChunkSink
     internal ManifestFile Close()
     {
         Segment[] segments;
+        var handle = _closed ? null : Handle;
         lock (_gate)
         {
             if (!_closed)
             {
-                if (_dirty) FileSync.File(_handle, FileName);
-                _handle.Dispose();
-                _closed = true;
+                if (_dirty) FileSync.File(handle!, FileName);
+                lock (_opening)
+                {
+                    handle!.Dispose();
+                    _closed = true;
+                }
             }
             segments = [.. _segments.Values];
         }
@@ -156,8 +204,11 @@ public sealed class PageFile : Copy.IChunkSink
         {
             if (!_closed)
             {
-                _handle.Dispose();
-                _closed = true;
+                lock (_opening)
+                {
+                    _handle?.Dispose();
+                    _closed = true;
+                }
             }
             return new ManifestFile(FileName, LengthPrefix.Size + Length, [.. _segments.Values.OrderBy(s => s.Offset)]);
         }
