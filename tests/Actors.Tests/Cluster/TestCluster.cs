@@ -29,7 +29,8 @@ internal sealed class TestCluster : IAsyncDisposable
         _stateDirs = stateDirs ?? new Dictionary<string, string>();
         Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
         // Faster downing than production (a killed node is decided on in seconds), but a busy node, one starting up
-        // beside other specs on two cores, is not taken for dead.
+        // beside other specs on two cores, is not taken for dead. Frames of 256 KiB: the specs' 8 MiB images are 32 of
+        // them, and their crash points count frames.
         _conf = Path.Combine(Dir, "node.conf");
         File.WriteAllText(_conf, File.ReadAllText(Path.Combine(EngineConfig.Directory(), "node.conf")) + """
 
@@ -37,6 +38,7 @@ internal sealed class TestCluster : IAsyncDisposable
             akka.cluster.failure-detector.acceptable-heartbeat-pause = 6s
             akka.remote.dot-netty.tcp.connection-timeout = 3s
             gpuckpt.copy.chunk-size = 256KiB
+            gpuckpt.migration.frame-size = 256KiB
             gpuckpt.migration.ack-timeout = 2s
             gpuckpt.migration.retry-budget = 3
             gpuckpt.migration.request-timeout = 10s
