@@ -16,7 +16,6 @@ public sealed class PageFile : Copy.IChunkSink
     private SafeFileHandle? _handle;
     private readonly Dictionary<long, Segment> _segments = [];
     private readonly Lock _gate = new();
-    private readonly Lock _opening = new();
     private bool _closed;
     private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
     private readonly bool _reused; // ... and no range of it is known to be a hole
@@ -27,13 +26,13 @@ public sealed class PageFile : Copy.IChunkSink
     /// <paramref name="creates"/> is held while a file is created: creations in one directory take its lock in the
     /// kernel one at a time anyway, and a thread that waits here sleeps instead of spinning there.
     /// </summary>
-    internal PageFile(string dir, string fileName, long length, bool reuse = false, Lock? creates = null)
+    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         FileName = fileName;
         Length = length;
         _path = Path.Combine(dir, fileName);
-        _creates = creates ?? new Lock();
+        _creates = creates;
         _reused = reuse;
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
@@ -45,13 +44,11 @@ public sealed class PageFile : Copy.IChunkSink
         get
         {
             if (Volatile.Read(ref _handle) is { } open) return open;
-            lock (_opening)
+            lock (_gate)
             {
-                if (_handle is { } raced) return raced;
                 ObjectDisposedException.ThrowIf(_closed, this);
-                var handle = Open();
-                Volatile.Write(ref _handle, handle);
-                return handle;
+                if (_handle is null) Volatile.Write(ref _handle, Open());
+                return _handle!;
             }
         }
     }
@@ -165,12 +162,10 @@ public sealed class PageFile : Copy.IChunkSink
     /// <summary>fsyncs the file (commit fsyncs many at once, before closing them one by one).</summary>
     internal void Sync()
     {
-        if (Volatile.Read(ref _closed)) return;
-        var handle = Handle; // a file no piece reached (all zeros) is created now
         lock (_gate)
         {
             if (_closed || !_dirty) return;
-            FileSync.File(handle, FileName);
+            FileSync.File(Handle, FileName); // a file no piece reached (all zeros) is created now
             _dirty = false;
         }
     }
@@ -179,17 +174,14 @@ public sealed class PageFile : Copy.IChunkSink
     internal ManifestFile Close()
     {
         Segment[] segments;
-        var handle = _closed ? null : Handle;
         lock (_gate)
         {
             if (!_closed)
             {
-                if (_dirty) FileSync.File(handle!, FileName);
-                lock (_opening)
-                {
-                    handle!.Dispose();
-                    _closed = true;
-                }
+                var handle = Handle;
+                if (_dirty) FileSync.File(handle, FileName);
+                handle.Dispose();
+                _closed = true;
             }
             segments = [.. _segments.Values];
         }
@@ -204,11 +196,8 @@ public sealed class PageFile : Copy.IChunkSink
         {
             if (!_closed)
             {
-                lock (_opening)
-                {
-                    _handle?.Dispose();
-                    _closed = true;
-                }
+                _handle?.Dispose();
+                _closed = true;
             }
             return new ManifestFile(FileName, LengthPrefix.Size + Length, [.. _segments.Values.OrderBy(s => s.Offset)]);
         }

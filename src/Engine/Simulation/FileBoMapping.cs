@@ -1,5 +1,4 @@
 using Gpuckpt.Engine.Devices;
-using Microsoft.Win32.SafeHandles;
 
 namespace Gpuckpt.Engine.Simulation;
 
@@ -9,7 +8,6 @@ namespace Gpuckpt.Engine.Simulation;
 /// </summary>
 internal sealed class FileBoMapping(MemoryFileHandle memory, string path, ulong offset, ulong size) : IBoMapping
 {
-    private readonly SafeFileHandle file = memory.Handle;
     private int _disposed;
 
     public ulong Size { get; } = size;
@@ -20,7 +18,7 @@ internal sealed class FileBoMapping(MemoryFileHandle memory, string path, ulong 
         var done = 0;
         while (done < destination.Length)
         {
-            var n = RandomAccess.Read(file, destination[done..], position + done);
+            var n = RandomAccess.Read(memory.Handle, destination[done..], position + done);
             if (n == 0) throw new DriverException(Errno.EFAULT, "read", path, $"offset 0x{offset:x}", $"memory file ends at {position + done}");
             done += n;
         }
@@ -29,7 +27,7 @@ internal sealed class FileBoMapping(MemoryFileHandle memory, string path, ulong 
     public void Write(ulong at, ReadOnlySpan<byte> source)
     {
         var position = Position(at, source.Length);
-        lock (memory.Writes) RandomAccess.Write(file, source, position);
+        lock (memory.Writes) RandomAccess.Write(memory.Handle, source, position);
     }
 
     private long Position(ulong at, int length)
@@ -41,16 +39,4 @@ internal sealed class FileBoMapping(MemoryFileHandle memory, string path, ulong 
     }
 
     public void Dispose() => Volatile.Write(ref _disposed, 1);
-}
-
-/// <summary>
-/// The simulator's memory file as a client holds it open. Writes to a tmpfs file hold its inode lock, so they run one
-/// at a time whatever the threads; they take <see cref="Writes"/> first, and a writer that waits sleeps here instead of
-/// spinning in the kernel on the cores the copy needs (100 000 small BOs are 100 000 writes). Reads need no lock.
-/// </summary>
-internal sealed class MemoryFileHandle(SafeFileHandle handle)
-{
-    public SafeFileHandle Handle { get; } = handle;
-
-    public Lock Writes { get; } = new();
 }
