@@ -18,6 +18,8 @@ public static class MigrateLoad
     public static async Task<int> Run(Arguments args)
     {
         var size = args.U64("size", 1UL << 30);
+        // The gpuckpt that the nodes and commands run: users run the published one (ReadyToRun), not a build output.
+        var gpuckpt = args.String("gpuckpt", "") is { Length: > 0 } given ? given : null;
         var work = Directory.CreateTempSubdirectory("gpuckpt-migrate-load-").FullName;
         try
         {
@@ -28,14 +30,14 @@ public static class MigrateLoad
             await using var nodes = await LocalNodes.Start([
                 ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
                 ("b", $"sim:{simB.SocketPath}", Path.Combine(work, "state-b")),
-            ]);
+            ], gpuckpt);
 
             var pid = a.Spawn(WorkloadRequest.Named("train", 2026, sizeBytes: size));
             var twin = a.Spawn(WorkloadRequest.Named("train", 2026, sizeBytes: size));
             a.Run(pid, 2);
             a.Run(twin, 2);
 
-            var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"]);
+            var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"], gpuckpt);
             var m = JsonDocument.Parse(migrate).RootElement;
             var bytes = m.GetProperty("image_bytes").GetInt64();
             var transfer = m.GetProperty("transfer_seconds").GetDouble();
@@ -49,13 +51,13 @@ public static class MigrateLoad
             // The same bytes: an image of the twin (same workload, same steps before the move), copied raw over TCP.
             var image = Path.Combine(work, "twin-image");
             await LocalNodes.Run(["checkpoint", "--driver", $"sim:{simA.SocketPath}", "--pid", $"{twin}", "--images", image, "--leave-running",
-                "--state-dir", Path.Combine(work, "state-cli"), "--json"]);
+                "--state-dir", Path.Combine(work, "state-cli"), "--json"], gpuckpt);
             var (rawBytes, rawSeconds) = await RawTcpCopy(image, Path.Combine(work, "raw-copy"));
 
             var migrateRate = bytes / transfer / 1e6;
             var rawRate = rawBytes / rawSeconds / 1e6;
             Console.WriteLine($"train, {bytes} image bytes, a -> b on loopback (frames {m.GetProperty("bytes_sent").GetInt64()} bytes, {m.GetProperty("bytes_resent").GetInt64()} resent)");
-            Console.WriteLine($"migration transfer (checkpoint streamed while written, target writes and verifies its copy): {transfer:F2} s, {migrateRate:F0} MB/s");
+            Console.WriteLine($"migration transfer (checkpoint streamed while written, target writes, commits and signs its copy): {transfer:F2} s, {migrateRate:F0} MB/s");
             Console.WriteLine($"raw TCP copy of {rawBytes} bytes of the same process's image (read, send, write, fsync): {rawSeconds:F2} s, {rawRate:F0} MB/s");
             Console.WriteLine($"migration/raw: {migrateRate / rawRate:F2}");
             Console.WriteLine($"source paused (PROCESS_INFO -> source released): {pause:F2} s; whole migration {total:F2} s");

@@ -13,6 +13,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: gpuckpt-load bench [--size BYTES] [--runs N] | jobs [--jobs N] [--concurrency C] [--size BYTES]\n" +
                             "       gpuckpt-load cli [--workload train|many-bos] [--size BYTES] [--bos N] [--spec FILE] [--runs N] [--gpuckpt PATH/gpuckpt.dll]\n" +
-                            "       gpuckpt-load migrate [--size BYTES]");
+                            "       gpuckpt-load migrate [--size BYTES] [--gpuckpt PATH]");
     return 2;
 }

@@ -16,10 +16,9 @@ public sealed class LocalNodes : IAsyncDisposable
 {
     private static readonly TimeSpan UpTimeout = TimeSpan.FromMinutes(2), LeaveGrace = TimeSpan.FromSeconds(30);
     private readonly Dictionary<string, (Process Process, int Port, StringBuilder Errors)> _nodes = [];
+    private readonly string? _executable;
 
-    private LocalNodes()
-    {
-    }
+    private LocalNodes(string? executable) => _executable = executable;
 
     /// <summary>The names of the nodes, in the order they were started.</summary>
     public IReadOnlyList<string> Names => [.. _nodes.Keys];
@@ -29,9 +28,10 @@ public sealed class LocalNodes : IAsyncDisposable
 
     /// <summary>Starts every node and returns once each has printed that it is up.</summary>
     /// <param name="nodes">each node's name, driver (`sim:SOCKET` or `kfd`) and state directory</param>
-    public static async Task<LocalNodes> Start(IReadOnlyList<(string Name, string Driver, string StateDir)> nodes)
+    /// <param name="executable">the gpuckpt to run (its apphost or gpuckpt.dll; default: the one beside this assembly)</param>
+    public static async Task<LocalNodes> Start(IReadOnlyList<(string Name, string Driver, string StateDir)> nodes, string? executable = null)
     {
-        var cluster = new LocalNodes();
+        var cluster = new LocalNodes(executable);
         try
         {
             var ports = FreePorts(nodes.Count);
@@ -49,7 +49,7 @@ public sealed class LocalNodes : IAsyncDisposable
 
     private async Task StartNode(string name, int port, string seeds, string driver, string stateDir)
     {
-        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json"]);
+        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json"], _executable);
         info.Environment["GPUCKPT_NODE_NAME"] = name;
         info.Environment["GPUCKPT_NODE_PORT"] = port.ToString(CultureInfo.InvariantCulture);
         info.Environment["GPUCKPT_SEED_NODES"] = seeds;
@@ -82,9 +82,9 @@ public sealed class LocalNodes : IAsyncDisposable
     }
 
     /// <summary>Runs a gpuckpt command to its end and returns what it printed on stdout; a non-zero exit is an exception with its stderr.</summary>
-    public static async Task<string> Run(IReadOnlyList<string> args)
+    public static async Task<string> Run(IReadOnlyList<string> args, string? executable = null)
     {
-        using var process = Process.Start(Info(args)) ?? throw new InvalidOperationException("gpuckpt did not start");
+        using var process = Process.Start(Info(args, executable)) ?? throw new InvalidOperationException("gpuckpt did not start");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
@@ -127,10 +127,13 @@ public sealed class LocalNodes : IAsyncDisposable
         lock (errors) return errors.Length == 0 ? "(nothing on stderr)" : errors.ToString().Trim();
     }
 
-    /// <summary>The gpuckpt executable beside this assembly (its apphost, else the dotnet host with the assembly), whoever loaded it.</summary>
-    private static ProcessStartInfo Info(IEnumerable<string> args)
+    /// <summary>
+    /// The gpuckpt executable given, else the one beside this assembly (its apphost, else the dotnet host with the
+    /// assembly), whoever loaded it.
+    /// </summary>
+    private static ProcessStartInfo Info(IEnumerable<string> args, string? executable)
     {
-        var assembly = typeof(LocalNodes).Assembly.Location;
+        var assembly = executable ?? typeof(LocalNodes).Assembly.Location;
         var apphost = Path.ChangeExtension(assembly, null);
         var useApphost = File.Exists(apphost);
         var info = new ProcessStartInfo(useApphost ? apphost : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")

@@ -53,7 +53,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new MigrationCompleted(Moved),
         new MigrationFailed("migr-1", 4242, "b", "restore", "ENOMEM on GPU 0x83dc", true),
         new BeginImage("migr-1", "abc123", new ImageSource("sim:/run/a.sock", 4242, "node-a"), new[] { Gpu }),
-        new ImageBegun("migr-1"),
+        new ImageBegun("migr-1", 40123, "5f0e" + new string('a', 60)),
         new FrameAck(5L << 32),
         new FrameRejected(17, "amdgpu-pages-1-0010.img: offset 8: frame 17 checksum mismatch"),
         new FrameMissing(18),

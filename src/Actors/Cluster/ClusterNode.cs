@@ -63,6 +63,23 @@ public sealed class ClusterNode : IAsyncDisposable
         {
             SignWith = engine.Settings.Trust.Key,
         };
+        if (migrationSettings.DataLink)
+        {
+            // Image frames come in over a data port of their own, on the address remoting binds.
+            FrameListener listener;
+            try
+            {
+                listener = FrameListener.Start(config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"), migrationSettings.DataPort,
+                    migrationSettings.DataPublicPort, migrationSettings.MaximumFrame, system.Log);
+            }
+            catch
+            {
+                engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                throw;
+            }
+            system.RegisterOnTermination(listener.Dispose);
+            migrationSettings = migrationSettings with { Listener = listener };
+        }
         var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);
         var askTimeout = settings.StatusTimeout;
         system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs,

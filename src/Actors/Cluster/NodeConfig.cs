@@ -14,6 +14,8 @@ public static class NodeConfig
     public const string PublicPortVariable = "GPUCKPT_NODE_PUBLIC_PORT";
     public const string SeedsVariable = "GPUCKPT_SEED_NODES";
     public const string RolesVariable = "GPUCKPT_NODE_ROLES";
+    public const string DataPortVariable = "GPUCKPT_NODE_DATA_PORT";
+    public const string DataPublicPortVariable = "GPUCKPT_NODE_DATA_PUBLIC_PORT";
 
     /// <summary>The role prefix that carries a member's node name.</summary>
     public const string NameRolePrefix = "node:";
@@ -35,6 +37,10 @@ public static class NodeConfig
             lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", Split(seeds).Select(s => Quote(SeedAddress(s, system))))}]");
         if (environment(RolesVariable) is { Length: > 0 } roles)
             lines.Add($"akka.cluster.roles = [{string.Join(", ", Split(roles).Select(Quote))}]");
+        if (environment(DataPortVariable) is { Length: > 0 } dataPort)
+            lines.Add($"gpuckpt.migration.data-port = {int.Parse(dataPort, System.Globalization.CultureInfo.InvariantCulture)}");
+        if (environment(DataPublicPortVariable) is { Length: > 0 } dataPublicPort)
+            lines.Add($"gpuckpt.migration.data-public-port = {int.Parse(dataPublicPort, System.Globalization.CultureInfo.InvariantCulture)}");
         if (environment(NameVariable) is { Length: > 0 } name) lines.Add($"gpuckpt.node.name = {Quote(name)}");
         if (lines.Count > 0) config = ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
 

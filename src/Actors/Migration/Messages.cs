@@ -48,7 +48,11 @@ public sealed record TargetPrepared(string MigrationId, IActorRef Target) : IMig
 /// <summary>The image's identity: the target creates its copy with it; answered with <see cref="ImageBegun"/>.</summary>
 public sealed record BeginImage(string MigrationId, string ImageId, ImageSource Source, IReadOnlyList<GpuNode> Topology) : IMigrationMessage;
 
-public sealed record ImageBegun(string MigrationId) : IMigrationMessage;
+/// <summary>
+/// The target's copy exists. <paramref name="DataPort"/> and <paramref name="DataToken"/> (when the target's node has a
+/// data port) say where to send frames instead of through remoting, and the token that admits them there.
+/// </summary>
+public sealed record ImageBegun(string MigrationId, int DataPort = 0, string? DataToken = null) : IMigrationMessage;
 
 /// <summary>The target wrote frame <paramref name="Seq"/> (its checksum held).</summary>
 public sealed record FrameAck(long Seq) : IMigrationMessage;

@@ -21,6 +21,23 @@ public sealed record MigrationSettings(
     /// </summary>
     public Gpuckpt.Engine.Images.ImageKey? SignWith { get; init; }
 
+    /// <summary>
+    /// This node's data port (null: frames travel through remoting): targets here register with it, and their senders
+    /// send frames over a connection of their own to it.
+    /// </summary>
+    public FrameListener? Listener { get; init; }
+
+    /// <summary>Whether a node opens a data port (<c>gpuckpt.migration.data-link</c>).</summary>
+    public bool DataLink { get; init; } = true;
+
+    /// <summary>The data port to bind (0: any free one) and the one senders reach (0: the bound one).</summary>
+    public int DataPort { get; init; }
+
+    public int DataPublicPort { get; init; }
+
+    /// <summary>Remoting's maximum frame size: a data link refuses larger frames too.</summary>
+    public int MaximumFrame { get; init; }
+
     public static MigrationSettings From(Config config, string stateDir)
     {
         var frame = config.GetByteSize("gpuckpt.migration.frame-size") ?? 256 * 1024;
@@ -37,7 +54,13 @@ public sealed record MigrationSettings(
             config.GetTimeSpan("gpuckpt.migration.request-timeout", TimeSpan.FromSeconds(30)),
             config.GetTimeSpan("gpuckpt.migration.restore-timeout", TimeSpan.FromMinutes(10)),
             config.GetTimeSpan("gpuckpt.migration.target-return", TimeSpan.FromSeconds(30)),
-            stateDir);
+            stateDir)
+        {
+            DataLink = config.GetBoolean("gpuckpt.migration.data-link", true),
+            DataPort = config.GetInt("gpuckpt.migration.data-port", 0),
+            DataPublicPort = config.GetInt("gpuckpt.migration.data-public-port", 0),
+            MaximumFrame = (int)maxFrame,
+        };
     }
 
     /// <summary>Where the source side keeps a migration's image and marker (one directory per migration).</summary>

@@ -24,6 +24,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
     private readonly MigrationSettings _settings;
     private readonly TargetState _state = new();
     private ImageReceiver? _receiver;
+    private string? _dataToken;
     private bool _sealed, _beginning, _sealing, _discarding;
     private IActorRef? _coordinator;
     private IActorRef? _restoreJob;
@@ -45,9 +46,10 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         Command<ReceiverReady>(r =>
         {
             _receiver = r.Receiver;
-            r.ReplyTo.Tell(new ImageBegun(_migrationId));
+            r.ReplyTo.Tell(Begun(r.ReplyTo));
         });
-        Command<byte[]>(Frame);
+        Command<byte[]>(f => Frame(f, pooled: false));
+        Command<LinkFrame>(f => Frame(f.Bytes, pooled: true));
         Command<SealImage>(Seal);
         Command<Sealed>(s =>
         {
@@ -95,6 +97,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        if (_dataToken is not null) _settings.Listener?.Unregister(_dataToken);
         _receiver?.Dispose();
         base.PostStop();
     }
@@ -152,7 +155,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         var replyTo = Sender;
         if (_receiver is not null)
         {
-            replyTo.Tell(new ImageBegun(_migrationId));
+            replyTo.Tell(Begun(replyTo));
             return;
         }
         // A request repeated while the copy is being created is answered by the first one.
@@ -164,7 +167,20 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
             new ReceiverReady(ImageReceiver.Resume(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology)), replyTo)).PipeTo(Self);
     }
 
-    private void Frame(byte[] bytes)
+    /// <summary>
+    /// The copy exists: frames may come. With a data port on this node they come over it, admitted by a token of this
+    /// incarnation's (a restarted target hands out a new one); acknowledgements still go back through remoting.
+    /// </summary>
+    private ImageBegun Begun(IActorRef sender)
+    {
+        if (_settings.Listener is not { } listener) return new ImageBegun(_migrationId);
+        if (_dataToken is not null) listener.Unregister(_dataToken);
+        _dataToken = listener.Register(Self, sender);
+        return new ImageBegun(_migrationId, listener.AdvertisedPort, _dataToken);
+    }
+
+    /// <summary>A frame is decoded, checked and written as a task; one that came over the data link goes back to the pool after.</summary>
+    private void Frame(byte[] bytes, bool pooled)
     {
         CrashPoints.Hit("target-frame");
         var sender = Sender;
@@ -174,6 +190,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
         {
             // Before the copy exists or after it is sealed a frame is not written; a sealed copy already holds it.
             if (_sealed) sender.Tell(new FrameAck(TransferFrame.PeekSeq(bytes)));
+            if (pooled) FramePool.Shared.Return(bytes);
             return;
         }
         Task.Run(() =>
@@ -182,7 +199,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
             {
                 var frame = TransferFrame.Decode(bytes, out var payload);
                 if (frame.Check) return receiver.Holds(frame) ? (object)new FrameAck(frame.Seq) : new FrameMissing(frame.Seq);
-                receiver.Write(frame, payload);
+                receiver.Write(frame, payload.Span);
                 return (object)new FrameAck(frame.Seq);
             }
             catch (IOException e) when (RetryPolicy.ErrorNumber(e) == Errno.ENOSPC)
@@ -193,6 +210,10 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
             catch (Exception e) when (e is InvalidDataException or ImageException or IOException)
             {
                 return new FrameRejected(TransferFrame.PeekSeq(bytes), e.Message);
+            }
+            finally
+            {
+                if (pooled) FramePool.Shared.Return(bytes);
             }
         }).PipeTo(sender);
     }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.IO.Hashing;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Remote;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Transfer;
@@ -27,11 +29,16 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private readonly HashSet<string> _announced = [];
     private readonly Queue<(long Seq, byte[] Frame, bool Again)> _ready = new();
     private readonly SortedDictionary<long, byte[]> _inFlight = new();
+    // Frames put on the wire more than once: their arrays are not returned to the pool.
+    private readonly HashSet<long> _sentAgain = [];
     // Every frame the target confirmed, by seq (header only): what a restarted target is asked to check.
     private readonly Dictionary<long, TransferFrame> _confirmed = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Stopwatch _sinceProgress = Stopwatch.StartNew();
     private IActorRef _target;
+    private FrameLink? _link;
+    private (string Host, int Port, string Token)? _data;
+    private readonly Stopwatch _linkOpened = new();
     private SealImage? _seal;
     private BeginImage? _begin;
     private object? _awaiting;
@@ -61,11 +68,12 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             Pump();
         });
         Receive<Begun>(b => Ask(_begin = new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology)));
-        Receive<ImageBegun>(_ =>
+        Receive<ImageBegun>(b =>
         {
             if (_begun) return;
             _begun = true;
             _awaiting = null;
+            OpenLink(b);
             Progressed();
             Pump();
         });
@@ -81,6 +89,8 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             var header = TransferFrame.ReadHeader(frame);
             if (header.Check) _bytesKept += header.Length;
             else if (_confirmed.TryAdd(a.Seq, header)) _bytesConfirmed += frame.Length;
+            // A frame sent once is no one's once acknowledged; one sent again may still wait in a link or in remoting.
+            if (!_sentAgain.Remove(a.Seq)) FramePool.Shared.Return(frame);
             Progressed();
             Pump();
         });
@@ -121,6 +131,23 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             Context.Stop(Self);
         });
         Receive<Status.Failure>(f => Fail($"reading the source image: {f.Cause.Message}"));
+        Receive<LinkFailed>(f =>
+        {
+            if (f.Link != _link) return;
+            _link.Dispose();
+            _link = null;
+            // A link that never connected is not tried again: frames go through remoting. One that broke is opened again
+            // at once, unless it had just been opened (a target that closes every link must not make the sender spin):
+            // then at the next ack timeout. What it lost goes again at the ack timeout.
+            if (f.Connected)
+            {
+                _linkBreaks++;
+                if (_linkOpened.Elapsed >= _settings.AckTimeout) OpenLink();
+            }
+            else _data = null;
+            Context.GetLogger().Warning("migration {0}: the data link to the target failed ({1}); {2}", _migrationId, f.Reason,
+                f.Connected ? "it is opened again and what it lost is sent again" : "frames go through remoting");
+        });
         Receive<DisassociatedEvent>(d =>
         {
             if (d.RemoteAddress == _target.Path.Address) _linkBreaks++;
@@ -139,7 +166,27 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(Math.Max(100, _settings.AckTimeout.TotalMilliseconds / 4)));
     }
 
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        _link?.Dispose();
+        Context.System.EventStream.Unsubscribe(Self);
+    }
+
+    /// <summary>A target whose node has a data port gets its frames over a connection of their own; any other through remoting.</summary>
+    private void OpenLink(ImageBegun begun)
+    {
+        _link?.Dispose();
+        _link = null;
+        _data = begun is { DataPort: > 0, DataToken: { } token } && _target.Path.Address.Host is { } host ? (host, begun.DataPort, token) : null;
+        OpenLink();
+    }
+
+    private void OpenLink()
+    {
+        if (_data is not { } data) return;
+        _link = FrameLink.Open(data.Host, data.Port, data.Token, Self);
+        _linkOpened.Restart();
+    }
 
     private void Pump()
     {
@@ -172,33 +219,51 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Reads a piece back from the source image, checks it against its checksum, cuts it into frames.</summary>
+    /// <summary>
+    /// Reads a piece back from the source image straight into its frames (arrays of <see cref="FramePool.Shared"/>),
+    /// checks the piece against its checksum, and puts each frame's header in front of its bytes.
+    /// </summary>
     private static PieceRead Read(string dir, TransferPiece piece, long firstSeq, int frameSize)
     {
-        var bytes = ReadRange(dir, piece.FileName, piece.Offset, piece.Length);
-        var actual = SegmentHash.Of(bytes);
-        if (actual != piece.Xxh64)
-            throw new InvalidDataException($"{piece.FileName}: offset {piece.Offset}: source chunk checksum mismatch (recorded {piece.Xxh64:x16}, reads {actual:x16})");
         var frames = new List<(long, byte[])>();
-        for (long at = 0, seq = firstSeq; at < bytes.Length || (bytes.Length == 0 && seq == firstSeq); at += frameSize, seq++)
+        using var handle = File.OpenHandle(Path.Combine(dir, piece.FileName), FileMode.Open, FileAccess.Read);
+        var whole = new XxHash64();
+        var payloadAt = TransferFrame.HeaderSize(piece.FileName);
+        for (long at = 0, seq = firstSeq; at < piece.Length || (piece.Length == 0 && seq == firstSeq); at += frameSize, seq++)
         {
-            var length = (int)Math.Min(frameSize, bytes.Length - at);
-            frames.Add((seq, TransferFrame.Encode(seq, piece.FileName, piece.FileSize, piece.Offset + at, bytes.AsSpan((int)at, length))));
+            var length = (int)Math.Min(frameSize, piece.Length - at);
+            var buffer = FramePool.Shared.Rent(payloadAt + length);
+            ReadExactly(handle, piece.FileName, buffer.AsSpan(payloadAt, length), piece.Offset + at);
+            whole.Append(buffer.AsSpan(payloadAt, length));
+            var frame = TransferFrame.EncodeAround(buffer, seq, piece.FileName, piece.FileSize, piece.Offset + at, length, out _);
+            if (frame != buffer) FramePool.Shared.Return(buffer);
+            frames.Add((seq, frame));
+        }
+        var actual = whole.GetCurrentHashAsUInt64();
+        if (actual != piece.Xxh64)
+        {
+            foreach (var (_, frame) in frames) FramePool.Shared.Return(frame);
+            throw new InvalidDataException($"{piece.FileName}: offset {piece.Offset}: source chunk checksum mismatch (recorded {piece.Xxh64:x16}, reads {actual:x16})");
         }
         return new PieceRead(frames);
     }
 
-    private static byte[] ReadRange(string dir, string fileName, long offset, long length)
+    private static void ReadExactly(SafeFileHandle handle, string fileName, Span<byte> bytes, long offset)
     {
-        var bytes = new byte[length];
-        using SafeFileHandle handle = File.OpenHandle(Path.Combine(dir, fileName), FileMode.Open, FileAccess.Read);
         var done = 0;
         while (done < bytes.Length)
         {
-            var n = RandomAccess.Read(handle, bytes.AsSpan(done), offset + done);
+            var n = RandomAccess.Read(handle, bytes[done..], offset + done);
             if (n <= 0) throw new EndOfStreamException($"{fileName}: offset {offset + done}: file ends early");
             done += n;
         }
+    }
+
+    private static byte[] ReadRange(string dir, string fileName, long offset, int length)
+    {
+        var bytes = new byte[length];
+        using var handle = File.OpenHandle(Path.Combine(dir, fileName), FileMode.Open, FileAccess.Read);
+        ReadExactly(handle, fileName, bytes, offset);
         return bytes;
     }
 
@@ -230,7 +295,11 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         }
         _target = target;
         _restarts++;
+        _link?.Dispose();
+        _link = null;
+        _data = null;
         var again = _inFlight.Select(f => (f.Key, f.Value)).ToList();
+        _sentAgain.UnionWith(_inFlight.Keys);
         _inFlight.Clear();
         var queued = _ready.ToList();
         _ready.Clear();
@@ -251,10 +320,11 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
 
     private void Send(long seq, byte[] frame, bool again)
     {
+        if (_inFlight.ContainsKey(seq)) _sentAgain.Add(seq);
         _inFlight[seq] = frame;
         if (again) _bytesResent += frame.Length;
         _bytesSent += frame.Length;
-        _target.Tell(frame, Self);
+        if (_link is null || !_link.Post(frame)) _target.Tell(frame, Self);
     }
 
     private void Ask(object request)
@@ -285,6 +355,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         }
         _retries++;
         _sinceProgress.Restart();
+        if (_link is null) OpenLink();
         if (_awaiting is { } request and not string) _target.Tell(request, Self);
         foreach (var (seq, frame) in _inFlight.ToList()) Send(seq, frame, again: !TransferFrame.ReadHeader(frame).Check);
     }

@@ -32,17 +32,39 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
         return bytes;
     }
 
+    /// <summary>
+    /// Builds a frame around a payload already in place: <paramref name="buffer"/> holds <paramref name="length"/> payload
+    /// bytes at <see cref="HeaderSize"/>(<paramref name="fileName"/>), and gets the header in front of them (no copy of
+    /// the payload). Returns the frame: <paramref name="buffer"/> itself, or for an all-zero payload a new header-only
+    /// zero frame (the buffer is then free again). <paramref name="xxh64"/> is the payload's checksum.
+    /// </summary>
+    public static byte[] EncodeAround(byte[] buffer, long seq, string fileName, long fileSize, long offset, int length, out ulong xxh64)
+    {
+        var payloadAt = HeaderSize(fileName);
+        if (buffer.Length != payloadAt + length) throw new ArgumentException($"{fileName}: a frame of {length} payload bytes is {payloadAt + length} bytes, not {buffer.Length}");
+        var payload = buffer.AsSpan(payloadAt, length);
+        xxh64 = XxHash64.HashToUInt64(payload);
+        if (payload.IndexOfAnyExcept((byte)0) < 0) return Header(seq, fileName, fileSize, offset, length, ZeroFlag, xxh64, 0, out _);
+        WriteHeader(buffer, seq, fileName, fileSize, offset, length, 0, xxh64);
+        return buffer;
+    }
+
     /// <summary>The check frame for a frame confirmed before: same seq, file, range and checksum, no payload.</summary>
     public static byte[] EncodeCheck(TransferFrame confirmed) =>
         Header(confirmed.Seq, confirmed.FileName, confirmed.FileSize, confirmed.Offset, confirmed.Length, CheckFlag, confirmed.Xxh64, 0, out _);
 
     private static byte[] Header(long seq, string fileName, long fileSize, long offset, int length, byte flags, ulong xxh64, int carried, out int payloadAt)
     {
+        payloadAt = HeaderSize(fileName);
+        var bytes = new byte[payloadAt + carried];
+        WriteHeader(bytes, seq, fileName, fileSize, offset, length, flags, xxh64);
+        return bytes;
+    }
+
+    private static void WriteHeader(Span<byte> span, long seq, string fileName, long fileSize, long offset, int length, byte flags, ulong xxh64)
+    {
         var name = Encoding.UTF8.GetBytes(fileName);
         if (name.Length > ushort.MaxValue) throw new ArgumentException($"{fileName}: name too long for a frame");
-        payloadAt = FixedHeader + name.Length;
-        var bytes = new byte[payloadAt + carried];
-        var span = bytes.AsSpan();
         BinaryPrimitives.WriteUInt32LittleEndian(span, Magic);
         BinaryPrimitives.WriteInt64LittleEndian(span[4..], seq);
         BinaryPrimitives.WriteInt64LittleEndian(span[12..], fileSize);
@@ -52,7 +74,16 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
         BinaryPrimitives.WriteUInt64LittleEndian(span[33..], xxh64);
         BinaryPrimitives.WriteUInt16LittleEndian(span[41..], (ushort)name.Length);
         name.CopyTo(span[FixedHeader..]);
-        return bytes;
+    }
+
+    private static byte[] _zeros = [];
+
+    /// <summary>The payload of a zero frame: a shared array of zeros that nobody writes.</summary>
+    private static ReadOnlyMemory<byte> Zeros(int length)
+    {
+        var zeros = Volatile.Read(ref _zeros);
+        if (zeros.Length < length) Volatile.Write(ref _zeros, zeros = new byte[length]);
+        return zeros.AsMemory(0, length);
     }
 
     /// <summary>The sequence number of a frame whose bytes may not pass <see cref="Decode"/>; -1 when not even that is there.</summary>
@@ -77,12 +108,13 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
     }
 
     /// <summary>
-    /// Decodes a frame and checks it: its layout, its bounds and the checksum of its payload. The payload is written to
-    /// <paramref name="payload"/> (resized to the frame's length; zeros for a zero frame; empty for a check frame, whose
+    /// Decodes a frame and checks it: its layout, its bounds and the checksum of its payload. <paramref name="payload"/>
+    /// is the payload within <paramref name="frame"/> (not copied; zeros for a zero frame; empty for a check frame, whose
     /// checksum is the one to compare with what the target holds). Throws naming the file and offset.
     /// </summary>
-    public static TransferFrame Decode(ReadOnlySpan<byte> bytes, out byte[] payload)
+    public static TransferFrame Decode(byte[] frame, out ReadOnlyMemory<byte> payload)
     {
+        ReadOnlySpan<byte> bytes = frame;
         if (bytes.Length < FixedHeader || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
             throw new InvalidDataException($"not an image transfer frame ({bytes.Length} bytes)");
         var seq = BinaryPrimitives.ReadInt64LittleEndian(bytes[4..]);
@@ -105,12 +137,11 @@ public sealed record TransferFrame(long Seq, string FileName, long FileSize, lon
             throw new InvalidDataException($"{name}: offset {offset}: frame {seq} carries {body.Length} bytes, its header says {carried}");
         if (check)
         {
-            payload = [];
+            payload = ReadOnlyMemory<byte>.Empty;
             return new TransferFrame(seq, name, fileSize, offset, length, false, xxh, Check: true);
         }
-        payload = new byte[length];
-        if (!zero) body.CopyTo(payload);
-        var actual = XxHash64.HashToUInt64(payload);
+        payload = zero ? Zeros(length) : frame.AsMemory(FixedHeader + nameLength, length);
+        var actual = XxHash64.HashToUInt64(payload.Span);
         if (actual != xxh)
             throw new InvalidDataException($"{name}: offset {offset}: frame {seq} checksum mismatch (sent {xxh:x16}, arrived {actual:x16})");
         return new TransferFrame(seq, name, fileSize, offset, length, zero, xxh);

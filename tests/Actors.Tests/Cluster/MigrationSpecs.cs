@@ -396,22 +396,27 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
     protected async Task A_link_broken_mid_transfer_resends_only_unconfirmed_frames(int seed)
     {
-        // Each node sends over its own connection, so that a's frames to b cross the proxy in front of b (with passive
-        // connections a could answer over the one b opened to a).
+        // Frames cross the proxy in front of b's data port; control messages the one in front of its remoting port (each
+        // node sends over its own connection: with passive connections a could answer over the one b opened to a).
         await using var cluster = new TestCluster(3, Postgres(), "akka.remote.use-passive-connections = off", proxied: "b");
         await cluster.StartAll();
         var (pid, twin) = Spawn(cluster, (ulong)seed);
-        // The link breaks once somewhere in the first three quarters of the image's bytes.
-        cluster.Proxy!.BreakAfter = cluster.Proxy.Forwarded + (long)(Size * (0.25 + new Random(seed).NextDouble() / 2));
+        // The data link breaks once somewhere in the first three quarters of the image's bytes, and the association with
+        // it: both links drop at the same moment.
+        var data = cluster.DataProxy!;
+        data.BreakAfter = data.Forwarded + (long)(Size * (0.25 + new Random(seed).NextDouble() / 2));
+        data.OnBreak = cluster.Proxy!.BreakNow;
 
         var result = await Migrate(cluster, pid);
 
         Assert.True(result.ExitCode == 0, $"seed {seed}: migrate failed after the link broke: {result}");
-        Assert.True(cluster.Proxy.Broken, $"seed {seed}: the link never broke (only {cluster.Proxy.Forwarded} bytes went through)");
+        Assert.True(data.Broken, $"seed {seed}: the data link never broke (only {data.Forwarded} bytes went through)");
+        Assert.True(cluster.Proxy.Broken, $"seed {seed}: the association never broke");
         var json = Json(result);
         var image = json.GetProperty("image_bytes").GetInt64();
         var resent = json.GetProperty("bytes_resent").GetInt64();
-        output.WriteLine($"seed {seed}: link broken after {cluster.Proxy.BreakAfter} bytes; {resent} of {image} image bytes resent, " +
+        Assert.True(json.GetProperty("link_breaks").GetInt32() >= 1, $"seed {seed}: the sender saw no link break: {result.Stdout}");
+        output.WriteLine($"seed {seed}: link broken after {data.BreakAfter} frame bytes; {resent} of {image} image bytes resent, " +
                          $"{json.GetProperty("link_breaks").GetInt32()} breaks seen: {result.Stdout}");
         Assert.True(resent < image, $"seed {seed}: {resent} bytes resent, the image holds {image}");
         SameContinuation(cluster.Clients["b"], json.GetProperty("target_pid").GetUInt32(), cluster.Clients["a"], twin, $"seed {seed}: the copy after the broken link");

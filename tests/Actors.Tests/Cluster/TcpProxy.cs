@@ -4,8 +4,9 @@ using System.Net.Sockets;
 namespace Gpuckpt.Actors.Tests.Cluster;
 
 /// <summary>
-/// A TCP forwarder on 127.0.0.1 in front of one node's remoting port (the node advertises the proxy's port), so a
-/// test can break the link for real: once <see cref="BreakAfter"/> bytes went through, every connection is reset once.
+/// A TCP forwarder on 127.0.0.1 in front of one of a node's ports (remoting's or the migration data port; the node
+/// advertises the proxy's port), so a test can break the link for real: once <see cref="BreakAfter"/> bytes went
+/// through, every connection is reset once, and <see cref="OnBreak"/> runs (to break another proxy at the same moment).
 /// </summary>
 internal sealed class TcpProxy : IDisposable
 {
@@ -28,6 +29,9 @@ internal sealed class TcpProxy : IDisposable
 
     /// <summary>Reset every connection once this many bytes went through (toward the node); -1: never.</summary>
     public long BreakAfter { get; set; } = -1;
+
+    /// <summary>Runs once, when this proxy breaks its connections.</summary>
+    public Action? OnBreak { get; set; }
 
     public long Forwarded => Interlocked.Read(ref _forwarded);
     public bool Broken => _broken == 1;
@@ -76,7 +80,11 @@ internal sealed class TcpProxy : IDisposable
                 await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
                 if (!toNode) continue;
                 var total = Interlocked.Add(ref _forwarded, n);
-                if (BreakAfter >= 0 && total >= BreakAfter && Interlocked.Exchange(ref _broken, 1) == 0) ResetAll();
+                if (BreakAfter >= 0 && total >= BreakAfter && Interlocked.Exchange(ref _broken, 1) == 0)
+                {
+                    ResetAll();
+                    OnBreak?.Invoke();
+                }
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
@@ -85,6 +93,12 @@ internal sealed class TcpProxy : IDisposable
         }
         Close(from);
         Close(to);
+    }
+
+    /// <summary>Breaks every connection now (once).</summary>
+    public void BreakNow()
+    {
+        if (Interlocked.Exchange(ref _broken, 1) == 0) ResetAll();
     }
 
     /// <summary>RST on every connection through the proxy: both nodes see the link break.</summary>

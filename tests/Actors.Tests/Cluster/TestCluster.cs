@@ -9,7 +9,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// <summary>
 /// Nodes as OS processes on 127.0.0.1, each with its own simulator process and state directory, all seeded with each
 /// other's addresses; the journal is each node's SQLite file or one shared PostgreSQL database. One node may sit
-/// behind a <see cref="TcpProxy"/> (it advertises the proxy's port), so a test can break its links.
+/// behind two <see cref="TcpProxy"/>s, one for remoting and one for its migration data port (it advertises the
+/// proxies' ports), so a test can break its links.
 /// </summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
@@ -49,6 +50,9 @@ internal sealed class TestCluster : IAsyncDisposable
         {
             Proxy = new TcpProxy { TargetPort = Ports[Index(proxied)] };
             Proxy.Start();
+            _dataPort = FreePorts(1)[0];
+            DataProxy = new TcpProxy { TargetPort = _dataPort };
+            DataProxy.Start();
             ProxiedNode = proxied;
         }
         for (var i = 0; i < nodes; i++)
@@ -65,6 +69,10 @@ internal sealed class TestCluster : IAsyncDisposable
     public IReadOnlyList<string> Names { get; }
     public IReadOnlyList<int> Ports { get; }
     public TcpProxy? Proxy { get; }
+
+    /// <summary>The proxy in front of the proxied node's migration data port, where image frames arrive.</summary>
+    public TcpProxy? DataProxy { get; }
+    private readonly int _dataPort;
     public string? ProxiedNode { get; }
     public Dictionary<string, SimulatorProcess> Simulators { get; } = new();
     public Dictionary<string, SimulatorClient> Clients { get; } = new();
@@ -137,7 +145,12 @@ internal sealed class TestCluster : IAsyncDisposable
             ["GPUCKPT_NODE_PORT"] = Ports[Index(name)].ToString(),
             ["GPUCKPT_SEED_NODES"] = string.Join(",", Names.Select(Address)),
         };
-        if (name == ProxiedNode) env["GPUCKPT_NODE_PUBLIC_PORT"] = Proxy!.Port.ToString();
+        if (name == ProxiedNode)
+        {
+            env["GPUCKPT_NODE_PUBLIC_PORT"] = Proxy!.Port.ToString();
+            env["GPUCKPT_NODE_DATA_PORT"] = _dataPort.ToString();
+            env["GPUCKPT_NODE_DATA_PUBLIC_PORT"] = DataProxy!.Port.ToString();
+        }
         if (_postgres is not null) env["GPUCKPT_POSTGRES"] = _postgres;
         if (crashAt is not null) env["GPUCKPT_CRASH_AT"] = crashAt;
         return env;
@@ -175,6 +188,7 @@ internal sealed class TestCluster : IAsyncDisposable
     {
         foreach (var node in Nodes.Values) node.Dispose();
         Proxy?.Dispose();
+        DataProxy?.Dispose();
         foreach (var client in Clients.Values) client.Dispose();
         foreach (var sim in Simulators.Values) sim.Dispose();
         await Task.Yield();

@@ -44,7 +44,7 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
     private static void Write(ImageReceiver receiver, byte[] encoded)
     {
         var frame = TransferFrame.Decode(encoded, out var payload);
-        receiver.Write(frame, payload);
+        receiver.Write(frame, payload.Span);
     }
 
     private ImageHeader Header()
@@ -127,6 +127,39 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
     }
 
     [Fact]
+    public void A_frame_built_around_its_bytes_in_place_is_the_frame_encoded_from_a_copy()
+    {
+        const string name = "amdgpu-pages-1-0010.img";
+        var payload = new byte[100_000];
+        new Random(11).NextBytes(payload);
+        var at = TransferFrame.HeaderSize(name);
+        var buffer = new byte[at + payload.Length];
+        payload.CopyTo(buffer, at);
+
+        var frame = TransferFrame.EncodeAround(buffer, 9, name, 1L << 40, (1L << 35) + 8, payload.Length, out var xxh64);
+
+        Assert.Same(buffer, frame);
+        Assert.Equal(TransferFrame.Encode(9, name, 1L << 40, (1L << 35) + 8, payload), frame);
+        var decoded = TransferFrame.Decode(frame, out var carried);
+        Assert.Equal(xxh64, decoded.Xxh64);
+        Assert.True(carried.Span.SequenceEqual(payload), "the decoded payload differs from the bytes sent");
+
+        // All zeros: a header-only zero frame, which decodes to as many zeros.
+        var zeros = new byte[at + 4096];
+        var zero = TransferFrame.EncodeAround(zeros, 10, name, 1L << 40, 8, 4096, out _);
+        Assert.Equal(TransferFrame.Encode(10, name, 1L << 40, 8, new byte[4096]), zero);
+        Assert.Equal(at, zero.Length);
+        Assert.True(TransferFrame.Decode(zero, out var none).Zero);
+        Assert.Equal(4096, none.Length);
+        Assert.True(none.Span.IndexOfAnyExcept((byte)0) < 0);
+
+        // A flipped payload byte fails the frame's checksum, naming the file and offset.
+        frame[at + 500] ^= 1;
+        var refused = Assert.Throws<InvalidDataException>(() => TransferFrame.Decode(frame, out _));
+        Assert.Contains($"{name}: offset {(1L << 35) + 8}", refused.Message);
+    }
+
+    [Fact]
     public void A_check_frame_names_the_piece_and_its_checksum_and_carries_no_bytes()
     {
         var payload = new byte[4096];
@@ -137,7 +170,7 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
         var decoded = TransferFrame.Decode(check, out var carried);
 
         Assert.Equal(data with { Check = true }, decoded);
-        Assert.Empty(carried);
+        Assert.True(carried.IsEmpty, $"a check frame carried {carried.Length} bytes");
         Assert.True(check.Length < 100, $"a check frame takes {check.Length} bytes");
         check[32] = 3;
         var refused = Assert.Throws<InvalidDataException>(() => TransferFrame.Decode(check, out _));

@@ -1,0 +1,88 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Akka.Actor;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>
+/// The sender's end of a data connection to a target's <see cref="FrameListener"/>: frames posted here are written in
+/// order on one TCP connection, by a task of their own. The link does not retry: when it cannot connect or a write
+/// fails, it tells its owner once (<see cref="LinkFailed"/>) and drops what it still held; the owner's acknowledgement
+/// timeout sends the unconfirmed frames again.
+/// </summary>
+public sealed class FrameLink : IDisposable
+{
+    private readonly Channel<byte[]> _frames = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private volatile bool _failed;
+
+    private FrameLink(string host, int port, string token, IActorRef owner) => _ = Run(host, port, token, owner);
+
+    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/> and presents <paramref name="token"/>; frames may be posted at once.</summary>
+    public static FrameLink Open(string host, int port, string token, IActorRef owner) => new(host, port, token, owner);
+
+    /// <summary>False once the link has failed: the frame was not taken.</summary>
+    public bool Post(byte[] frame) => !_failed && _frames.Writer.TryWrite(frame);
+
+    private async Task Run(string host, int port, string token, IActorRef owner)
+    {
+        var connected = false;
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(host, port, _stop.Token);
+            connected = true;
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            await stream.WriteAsync(Convert.FromHexString(token), _stop.Token);
+            // The listener never writes: a read that ends means the link closed, noticed even while nothing is sent.
+            var closed = WatchClose(socket);
+            var prefix = new byte[4];
+            while (true)
+            {
+                var next = _frames.Reader.WaitToReadAsync(_stop.Token).AsTask();
+                if (await Task.WhenAny(next, closed) == closed) throw new IOException("the target closed the link");
+                if (!await next) break;
+                while (_frames.Reader.TryRead(out var frame))
+                {
+                    BinaryPrimitives.WriteUInt32LittleEndian(prefix, (uint)frame.Length);
+                    await stream.WriteAsync(prefix, _stop.Token);
+                    await stream.WriteAsync(frame, _stop.Token);
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            if (_stop.IsCancellationRequested) return; // disposed by its owner
+            _failed = true;
+            _frames.Writer.TryComplete();
+            owner.Tell(new LinkFailed(this, connected, $"{host}:{port}: {e.Message}"));
+        }
+    }
+
+    private async Task WatchClose(Socket socket)
+    {
+        var one = new byte[1];
+        try
+        {
+            while (await socket.ReceiveAsync(one, SocketFlags.None, _stop.Token) > 0)
+            {
+                // Nothing is expected from the listener; anything it sends is ignored.
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Reset, or disposed by the owner.
+        }
+    }
+
+    public void Dispose()
+    {
+        _failed = true;
+        _frames.Writer.TryComplete();
+        _stop.Cancel();
+    }
+}
+
+/// <summary>A data link could not connect (<paramref name="Connected"/> false) or broke after it had.</summary>
+public sealed record LinkFailed(FrameLink Link, bool Connected, string Reason) : INoSerializationVerificationNeeded;
