@@ -1,36 +1,74 @@
-using System.Collections.Concurrent;
-
 namespace Gpuckpt.Engine.Transfer;
 
 /// <summary>
 /// Frame arrays kept for reuse, by exact length (a frame travels as a whole array, so its length is its size). A
-/// migration moves thousands of frames of the same few sizes: reusing their arrays spares allocating, zeroing and
-/// faulting in a fresh megabyte for each. At most <see cref="PerLength"/> arrays of a length are kept; the rest are
-/// left to the collector. An array must not be used by anyone once returned.
+/// migration of large BOs moves thousands of frames of the same few sizes (a full frame's payload plus a file name's
+/// header): reusing their arrays spares allocating, zeroing and faulting in a fresh megabyte for each. Bounded whatever
+/// comes through: arrays under <see cref="MinLength"/> are not kept, at most <see cref="PerLength"/> of a length, and
+/// when a return would hold more than <see cref="MaxLengths"/> lengths or <see cref="MaxBytes"/> in all, everything held
+/// is let go first (the sizes now coming through replace the old ones). An array must not be used once returned.
 /// </summary>
 public sealed class FramePool
 {
-    public const int PerLength = 32;
-
-    /// <summary>Smaller arrays (headers, metadata) are not kept: they cost little, and their sizes vary.</summary>
     public const int MinLength = 64 * 1024;
-    private readonly ConcurrentDictionary<int, ConcurrentBag<byte[]>> _free = new();
+    public const int PerLength = 32;
+    public const int MaxLengths = 8;
+    public const long MaxBytes = 64L << 20;
+    private readonly Dictionary<int, Stack<byte[]>> _free = [];
+    private readonly Lock _gate = new();
+    private long _bytes;
 
     /// <summary>One pool per process: senders and receivers of every migration share it.</summary>
     public static FramePool Shared { get; } = new();
+
+    /// <summary>Bytes held for reuse now.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_gate) return _bytes;
+        }
+    }
 
     /// <summary>An array of exactly <paramref name="length"/> bytes, whose contents are whatever it held before.</summary>
     public byte[] Rent(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        if (length < MinLength) return new byte[length];
-        return _free.TryGetValue(length, out var bag) && bag.TryTake(out var array) ? array : new byte[length];
+        if (length >= MinLength)
+            lock (_gate)
+                if (_free.TryGetValue(length, out var stack) && stack.TryPop(out var array))
+                {
+                    _bytes -= array.Length;
+                    return array;
+                }
+        return new byte[length];
     }
 
     public void Return(byte[] array)
     {
         if (array.Length < MinLength) return;
-        var bag = _free.GetOrAdd(array.Length, static _ => []);
-        if (bag.Count < PerLength) bag.Add(array);
+        lock (_gate)
+        {
+            if (!_free.TryGetValue(array.Length, out var stack))
+            {
+                if (_free.Count >= MaxLengths) Clear();
+                _free[array.Length] = stack = new Stack<byte[]>();
+            }
+            if (stack.Count >= PerLength) return;
+            if (_bytes + array.Length > MaxBytes)
+            {
+                Clear();
+                _free[array.Length] = stack;
+            }
+            stack.Push(array);
+            _bytes += array.Length;
+        }
+    }
+
+    private void Clear()
+    {
+        foreach (var stack in _free.Values) stack.Clear();
+        _free.Clear();
+        _bytes = 0;
     }
 }
