@@ -25,6 +25,7 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
     private readonly TargetState _state = new();
     private ImageReceiver? _receiver;
     private string? _dataToken;
+    private IActorRef? _dataSender;
     private bool _sealed, _beginning, _sealing, _discarding;
     private IActorRef? _coordinator;
     private IActorRef? _restoreJob;
@@ -169,13 +170,18 @@ public sealed class MigrationTarget : ReceivePersistentActor, IWithTimers
 
     /// <summary>
     /// The copy exists: frames may come. With a data port on this node they come over it, admitted by a token of this
-    /// incarnation's (a restarted target hands out a new one); acknowledgements still go back through remoting.
+    /// incarnation's for this sender (a restarted target, or a new sender after the source's engine restarted, gets a
+    /// new one; a sender that asks again gets the same); acknowledgements still go back through remoting.
     /// </summary>
     private ImageBegun Begun(IActorRef sender)
     {
         if (_settings.Listener is not { } listener) return new ImageBegun(_migrationId);
-        if (_dataToken is not null) listener.Unregister(_dataToken);
-        _dataToken = listener.Register(Self, sender);
+        if (_dataToken is null || !sender.Equals(_dataSender))
+        {
+            if (_dataToken is not null) listener.Unregister(_dataToken);
+            _dataToken = listener.Register(Self, sender);
+            _dataSender = sender;
+        }
         return new ImageBegun(_migrationId, listener.AdvertisedPort, _dataToken);
     }
 
