@@ -12,9 +12,11 @@ namespace Gpuckpt.Actors.Migration;
 /// <summary>
 /// Streams the source image to the target while it is being written: pieces (chunks as they land, then whatever the
 /// committed manifest adds) are read back from the source image, checked against their checksums, cut into frames
-/// and sent as byte arrays, at most <see cref="MigrationSettings.Window"/> unacknowledged. A frame counts as delivered
-/// only when the target acknowledges it; when acknowledgements stop for the ack timeout (a broken association, a lost
-/// frame), the frames not yet confirmed are sent again — never the confirmed ones — within the retry budget. When the
+/// and sent, at most <see cref="MigrationSettings.Window"/> unacknowledged: over the target node's data port
+/// (<see cref="FrameLink"/>) when it has one, else through remoting as byte arrays. A frame counts as delivered only
+/// when the target acknowledges it (through remoting); when acknowledgements stop for the ack timeout (a broken link or
+/// association, a lost frame), the frames not yet confirmed are sent again — never the confirmed ones — within the
+/// retry budget. When the
 /// budget is spent the sender tells its coordinator and holds everything; if the target's engine restarted
 /// (<see cref="Retarget"/>), the copy is begun again there, every confirmed frame is checked against what the new
 /// incarnation finds on its disk (a check frame: header and checksum, no bytes), and only the frames it lost are read

@@ -6,8 +6,8 @@ namespace Gpuckpt.Engine.Transfer;
 
 /// <summary>
 /// One frame of an image streamed between nodes: a piece of one image file at a 64-bit file offset, with the xxHash64
-/// of its bytes, so the receiver checks every frame on arrival. The frame travels as a plain byte array (Akka's
-/// byte-array serializer). A piece that is all zeros travels without its bytes (<see cref="Zero"/>). A check frame
+/// of its bytes, so the receiver checks every frame on arrival. The frame travels as a plain byte array: over a
+/// node's migration data port, or through remoting (Akka's byte-array serializer). A piece that is all zeros travels without its bytes (<see cref="Zero"/>). A check frame
 /// (<see cref="Check"/>) carries no bytes either: it asks a target that restarted whether the piece it confirmed before
 /// is still on its disk with that checksum.
 /// Layout, little-endian: magic "GPTF", u64 seq, i64 file size, i64 offset, i32 length, u8 flags (1: zero, 2: check),
