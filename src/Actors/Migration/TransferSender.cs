@@ -230,16 +230,10 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         var frames = new List<(long, byte[])>();
         using var handle = File.OpenHandle(Path.Combine(dir, piece.FileName), FileMode.Open, FileAccess.Read);
         var whole = new XxHash64();
-        var payloadAt = TransferFrame.HeaderSize(piece.FileName);
         for (long at = 0, seq = firstSeq; at < piece.Length || (piece.Length == 0 && seq == firstSeq); at += frameSize, seq++)
         {
             var length = (int)Math.Min(frameSize, piece.Length - at);
-            var buffer = FramePool.Shared.Rent(payloadAt + length);
-            ReadExactly(handle, piece.FileName, buffer.AsSpan(payloadAt, length), piece.Offset + at);
-            whole.Append(buffer.AsSpan(payloadAt, length));
-            var frame = TransferFrame.EncodeAround(buffer, seq, piece.FileName, piece.FileSize, piece.Offset + at, length, out _);
-            if (frame != buffer) FramePool.Shared.Return(buffer);
-            frames.Add((seq, frame));
+            frames.Add((seq, ReadFrame(handle, seq, piece.FileName, piece.FileSize, piece.Offset + at, length, whole, out _)));
         }
         var actual = whole.GetCurrentHashAsUInt64();
         if (actual != piece.Xxh64)
@@ -250,31 +244,28 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         return new PieceRead(frames);
     }
 
-    private static void ReadExactly(SafeFileHandle handle, string fileName, Span<byte> bytes, long offset)
+    /// <summary>
+    /// Reads [<paramref name="offset"/>, +<paramref name="length"/>) of a source file straight into a frame's array (of
+    /// <see cref="FramePool.Shared"/>) and puts the header in front; the bytes are also appended to <paramref name="whole"/>
+    /// when given. <paramref name="xxh64"/> is their checksum.
+    /// </summary>
+    private static byte[] ReadFrame(SafeFileHandle handle, long seq, string fileName, long fileSize, long offset, int length, XxHash64? whole, out ulong xxh64)
     {
-        var done = 0;
-        while (done < bytes.Length)
-        {
-            var n = RandomAccess.Read(handle, bytes[done..], offset + done);
-            if (n <= 0) throw new EndOfStreamException($"{fileName}: offset {offset + done}: file ends early");
-            done += n;
-        }
-    }
-
-    private static byte[] ReadRange(string dir, string fileName, long offset, int length)
-    {
-        var bytes = new byte[length];
-        using var handle = File.OpenHandle(Path.Combine(dir, fileName), FileMode.Open, FileAccess.Read);
-        ReadExactly(handle, fileName, bytes, offset);
-        return bytes;
+        var payloadAt = TransferFrame.HeaderSize(fileName);
+        var buffer = FramePool.Shared.Rent(payloadAt + length);
+        var payload = buffer.AsSpan(payloadAt, length);
+        SegmentIo.ReadExactly(handle, fileName, payload, offset);
+        whole?.Append(payload);
+        var frame = TransferFrame.EncodeAround(buffer, seq, fileName, fileSize, offset, length, out xxh64);
+        if (frame != buffer) FramePool.Shared.Return(buffer);
+        return frame;
     }
 
     /// <summary>Reads a lost frame's bytes back from the source image; they must still hash to what was sent first.</summary>
     private static Reread ReadAgain(string dir, TransferFrame lost)
     {
-        var bytes = ReadRange(dir, lost.FileName, lost.Offset, lost.Length);
-        var frame = TransferFrame.Encode(lost.Seq, lost.FileName, lost.FileSize, lost.Offset, bytes);
-        var actual = TransferFrame.ReadHeader(frame).Xxh64;
+        using var handle = File.OpenHandle(Path.Combine(dir, lost.FileName), FileMode.Open, FileAccess.Read);
+        var frame = ReadFrame(handle, lost.Seq, lost.FileName, lost.FileSize, lost.Offset, lost.Length, null, out var actual);
         if (actual != lost.Xxh64)
             throw new InvalidDataException($"{lost.FileName}: offset {lost.Offset}: source bytes changed since they were sent (sent {lost.Xxh64:x16}, reads {actual:x16})");
         return new Reread(lost.Seq, frame);

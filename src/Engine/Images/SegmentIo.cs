@@ -5,7 +5,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Gpuckpt.Engine.Images;
 
 /// <summary>Positional reads that fail with the file and offset, and segment checks with bounded memory.</summary>
-internal static class SegmentIo
+public static class SegmentIo
 {
     public const int BufferSize = 1 << 20;
 

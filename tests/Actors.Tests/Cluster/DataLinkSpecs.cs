@@ -17,13 +17,20 @@ public sealed class DataLinkSpecs(ITestOutputHelper output) : TestKit(EngineConf
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
+    /// <summary>A data port of 1 MiB frames with one target registered: frames with the token go to it, sent by the sender.</summary>
+    private (FrameListener Listener, Akka.TestKit.TestProbe Target, Akka.TestKit.TestProbe Sender, string Token) Listen()
+    {
+        var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log);
+        var target = CreateTestProbe();
+        var sender = CreateTestProbe();
+        return (listener, target, sender, listener.Register(target.Ref, sender.Ref));
+    }
+
     [Fact]
     public async Task Frames_sent_with_the_token_arrive_whole_in_order_as_from_the_sender()
     {
-        using var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log);
-        var target = CreateTestProbe();
-        var sender = CreateTestProbe();
-        var token = listener.Register(target.Ref, sender.Ref);
+        var (listener, target, sender, token) = Listen();
+        using var _ = listener;
         var frames = Enumerable.Range(0, 5).Select(i =>
         {
             var bytes = new byte[100_000 + i];
@@ -46,10 +53,8 @@ public sealed class DataLinkSpecs(ITestOutputHelper output) : TestKit(EngineConf
     [Fact]
     public async Task A_connection_with_another_token_is_closed_and_delivers_nothing()
     {
-        using var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log);
-        var target = CreateTestProbe();
-        var owner = CreateTestProbe();
-        var token = listener.Register(target.Ref, owner.Ref);
+        var (listener, target, owner, token) = Listen();
+        using var _ = listener;
         var forged = token[..^2] + (token[^2..] == "00" ? "01" : "00");
 
         using var link = FrameLink.Open("127.0.0.1", listener.Port, forged, owner.Ref);
