@@ -34,6 +34,9 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
     /// <summary>Dedicated threads that run the copy's blocking I/O (mapping reads and writes, hashing, file writes and reads, driver calls).</summary>
     public int IoThreads { get; init; } = 8;
 
+    /// <summary>Page files of 1 MiB and more are written and read with O_DIRECT, past the page cache, where the filesystem allows.</summary>
+    public bool DirectIo { get; init; } = true;
+
     /// <summary>Faults injected into the copy (tests only; none unless gpuckpt.copy.faults is set).</summary>
     public ChunkFaults Faults { get; init; } = ChunkFaults.None;
 
@@ -66,6 +69,7 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
             Faults = ParseFaults(c),
             PublishActorTree = c.GetBoolean("publish-actor-tree", false),
             IoThreads = Math.Max(1, c.GetInt("io-threads", 8)),
+            DirectIo = c.GetBoolean("direct-io", true),
         };
     }
 

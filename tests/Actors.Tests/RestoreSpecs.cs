@@ -75,9 +75,13 @@ public class RestoreSpecs(ITestOutputHelper output) : EngineSpec(output)
 
         var restored = await Restore(node.Client, images.Path);
 
-        Out.WriteLine($"content bytes {restored.Bytes}, read {restored.ContentBytesRead} (x{restored.ReadsPerContentByte:F3}); metadata read {restored.MetadataBytesRead}");
-        // train's contents are random, so no chunk was a hole skipped unread: every byte read exactly once.
-        Assert.Equal(restored.Bytes, restored.ContentBytesRead);
+        Out.WriteLine($"content bytes {restored.Bytes}, read {restored.ContentBytesRead} (x{restored.ReadsPerContentByte:F4}); metadata read {restored.MetadataBytesRead}");
+        // train's contents are random, so no chunk was a hole skipped unread: every byte read once. A segment read with
+        // O_DIRECT reads whole blocks, so the block at each of its ends, shared with a neighbour, counts too: less than
+        // two blocks per segment beyond the contents.
+        var segments = ImageReader.Open(images.Path).Manifest.Files
+            .Where(f => ImageFileName.TryParse(f.Name)?.Kind.IsPages() == true).Sum(f => f.Segments.Count);
+        Assert.InRange(restored.ContentBytesRead, restored.Bytes, restored.Bytes + segments * 2L * 4096 - 1);
         Assert.True(restored.MetadataBytesRead < restored.Bytes / 100, $"{restored.MetadataBytesRead} bytes of metadata read");
     }
 

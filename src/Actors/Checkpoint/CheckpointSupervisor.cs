@@ -127,11 +127,13 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     {
         var started = Started;
         var driver = _driver;
+        var directIo = Settings.DirectIo;
         BeginPhase("pause");
         RunStep<object>("pause", _ =>
         {
             var writer = CheckpointImage.Open(started, driver);
             if (writer is null) return new Committed(CheckpointImage.CommittedFromManifest(started));
+            writer.DirectIo = directIo;
             try
             {
                 var kfd = driver.OpenKfd(started.Request.Pid);

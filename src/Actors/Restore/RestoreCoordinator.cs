@@ -191,6 +191,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     {
         var session = _session!;
         var reader = _plan!.Image.Reader;
+        reader.DirectIo = Settings.DirectIo;
         var chunkSize = ChunkSize;
         BeginPhase("contents");
         RunStep("open contents", _ =>

@@ -101,11 +101,14 @@ public sealed class ImageReader
         return MessageFiles.Parse(fileName, bytes, parser);
     }
 
+    /// <summary>Large segments of page files are read with O_DIRECT where the filesystem allows (see <see cref="PageFileReader"/>).</summary>
+    public bool DirectIo { get; set; } = true;
+
     public PageFileReader OpenPages(string fileName)
     {
         var (entry, cover) = Find(fileName);
         if (!ImageFileName.Parse(fileName).Kind.IsPages()) throw new ImageException(fileName, null, "not a pages file");
-        return new PageFileReader(Directory, entry, cover);
+        return new PageFileReader(Directory, entry, cover, DirectIo);
     }
 
     public bool Contains(string fileName) => _files.ContainsKey(fileName);

@@ -29,6 +29,9 @@ public sealed class ImageWriter : IDisposable
 
     public string ImageId => _started.ImageId;
 
+    /// <summary>Page files of 1 MiB and more are written with O_DIRECT where the filesystem allows (see <see cref="PageFile"/>).</summary>
+    public bool DirectIo { get; set; } = true;
+
     public static string ToolVersion { get; } =
         typeof(ImageWriter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
@@ -143,7 +146,7 @@ public sealed class ImageWriter : IDisposable
         }
         bool reuse;
         lock (_gate) reuse = _leftOver.Remove(fileName);
-        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates);
+        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates, DirectIo);
         lock (_gate) _pages[fileName] = file;
         return file;
     }

@@ -9,7 +9,7 @@ namespace Gpuckpt.Engine.Images;
 /// zeros is not written (the file stays sparse there) but its segment is still recorded.
 /// Offsets given to <see cref="Write"/> count from the start of the payload, after the 8-byte length prefix.
 /// </summary>
-public sealed class PageFile : Copy.IChunkSink
+public sealed partial class PageFile : Copy.IChunkSink
 {
     private readonly string _path;
     private readonly Lock _creates;
@@ -26,7 +26,7 @@ public sealed class PageFile : Copy.IChunkSink
     /// <paramref name="creates"/> is held while a file is created: creations in one directory take its lock in the
     /// kernel one at a time anyway, and a thread that waits here sleeps instead of spinning there.
     /// </summary>
-    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates)
+    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates, bool directIo = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         FileName = fileName;
@@ -34,6 +34,8 @@ public sealed class PageFile : Copy.IChunkSink
         _path = Path.Combine(dir, fileName);
         _creates = creates;
         _reused = reuse;
+        // A reopened file keeps the buffered path: its pieces are adopted from what is on disk, not deposited here.
+        _wantDirect = directIo && !reuse && length >= DirectMinLength;
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
         _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
@@ -72,7 +74,15 @@ public sealed class PageFile : Copy.IChunkSink
                 RandomAccess.SetLength(handle, LengthPrefix.Size + Length);
             Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
             LengthPrefix.Write(prefix, Length);
-            RandomAccess.Write(handle, prefix, 0);
+            if (_wantDirect && DirectIo.Reopen(handle, FileName, write: true) is { } direct)
+            {
+                _direct = direct;
+                Patch(handle, 0, prefix);
+            }
+            else
+            {
+                RandomAccess.Write(handle, prefix, 0);
+            }
             return handle;
         }
         catch
@@ -111,8 +121,15 @@ public sealed class PageFile : Copy.IChunkSink
         if (!segment.Zero || rewrite || _reused)
         {
             var handle = Handle;
-            RandomAccess.Write(handle, data, fileOffset);
-            FileSync.StartWriteback(handle, FileName, fileOffset, data.Length);
+            if (_direct is not null)
+            {
+                WriteDirect(handle, fileOffset, data);
+            }
+            else
+            {
+                RandomAccess.Write(handle, data, fileOffset);
+                FileSync.StartWriteback(handle, FileName, fileOffset, data.Length);
+            }
         }
         lock (_gate)
         {
@@ -181,6 +198,7 @@ public sealed class PageFile : Copy.IChunkSink
                 var handle = Handle;
                 if (_dirty) FileSync.File(handle, FileName);
                 handle.Dispose();
+                ReleaseDirect();
                 _closed = true;
             }
             segments = [.. _segments.Values];
@@ -197,6 +215,7 @@ public sealed class PageFile : Copy.IChunkSink
             if (!_closed)
             {
                 _handle?.Dispose();
+                ReleaseDirect();
                 _closed = true;
             }
             return new ManifestFile(FileName, LengthPrefix.Size + Length, [.. _segments.Values.OrderBy(s => s.Offset)]);

@@ -12,10 +12,12 @@ namespace Gpuckpt.Engine.Images;
 public sealed class PageFileReader : Copy.IChunkSource, IDisposable
 {
     private readonly SafeFileHandle _handle;
+    private readonly SafeFileHandle? _direct;
     private readonly SegmentCover _cover;
     private long _bytesRead;
 
-    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover)
+    /// <param name="directIo">Read segments of <see cref="DirectMinSegment"/> and more with O_DIRECT, past the page cache, where the filesystem allows.</param>
+    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover, bool directIo = false)
     {
         FileName = entry.Name;
         Length = entry.Size - LengthPrefix.Size;
@@ -23,7 +25,14 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         _handle = ImageFiles.OpenRead(dir, entry.Name);
         SegmentIo.CheckPrefix(_handle, FileName, RandomAccess.GetLength(_handle));
         _bytesRead = LengthPrefix.Size;
+        if (directIo && Length >= PageFile.DirectMinLength) _direct = DirectIo.Reopen(_handle, FileName, write: false);
     }
+
+    /// <summary>Segments shorter than this are read through the page cache.</summary>
+    public const int DirectMinSegment = 64 << 10;
+
+    /// <summary>True when large segments are read with O_DIRECT.</summary>
+    public bool Direct => _direct is not null;
 
     /// <summary>Bytes read from the file so far, the length prefix included: what "each byte read once" is counted by.</summary>
     public long BytesRead => Interlocked.Read(ref _bytesRead);
@@ -52,7 +61,11 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _handle.Dispose();
+        _direct?.Dispose();
+    }
 
     private void ReadWhole(Segment s, Span<byte> part)
     {
@@ -62,9 +75,45 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             SegmentIo.Check(FileName, s, PageFile.ZeroHash(part.Length));
             return;
         }
-        SegmentIo.ReadExactly(_handle, FileName, part, s.Offset);
-        Interlocked.Add(ref _bytesRead, part.Length);
+        if (_direct is not null && part.Length >= DirectMinSegment)
+        {
+            ReadDirect(s.Offset, part);
+        }
+        else
+        {
+            SegmentIo.ReadExactly(_handle, FileName, part, s.Offset);
+            Interlocked.Add(ref _bytesRead, part.Length);
+        }
         SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
+    }
+
+    /// <summary>
+    /// Reads [offset, offset + dest.Length) of the file with O_DIRECT: the aligned blocks around it into a staging
+    /// buffer, then the bytes asked for out of it. Counts the blocks read, neighbours' bytes included.
+    /// </summary>
+    private void ReadDirect(long offset, Span<byte> dest)
+    {
+        var end = offset + dest.Length;
+        var to = DirectIo.AlignUp(end);
+        var stage = DirectIo.Rent();
+        try
+        {
+            for (var at = DirectIo.AlignDown(offset); at < to; at += DirectIo.StageSize)
+            {
+                var want = (int)Math.Min(DirectIo.StageSize, to - at);
+                var block = DirectIo.Span(stage, want);
+                var got = DirectIo.Read(_direct!, FileName, block, at);
+                Interlocked.Add(ref _bytesRead, got);
+                var from = Math.Max(at, offset);
+                var upTo = Math.Min(at + want, end);
+                if (at + got < upTo) throw new ImageException(FileName, at + got, "file ends early (truncated)");
+                block[(int)(from - at)..(int)(upTo - at)].CopyTo(dest[(int)(from - offset)..]);
+            }
+        }
+        finally
+        {
+            DirectIo.Return(stage);
+        }
     }
 
     /// <summary>A read that covers only part of a segment still checks all of it, then copies the part asked for.</summary>
