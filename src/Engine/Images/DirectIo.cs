@@ -21,7 +21,7 @@ internal static unsafe partial class DirectIo
     /// <summary>Staging buffers kept for reuse (the I/O threads' worth); more are freed when given back.</summary>
     private const int PooledStages = 16;
 
-    private const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, EINVAL = 22;
+    private const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, ENOENT = 2, EACCES = 13, EINVAL = 22;
 
     private static int O_DIRECT => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
 
@@ -42,7 +42,7 @@ internal static unsafe partial class DirectIo
         if (fd >= 0) return new SafeFileHandle(fd, ownsHandle: true);
         var errno = Marshal.GetLastPInvokeError();
         // EINVAL: this filesystem does not do O_DIRECT. ENOENT/EACCES: no /proc here. Either way buffered I/O serves.
-        if (errno is EINVAL or 2 or 13) return null;
+        if (errno is EINVAL or ENOENT or EACCES) return null;
         throw new IOException($"{name}: reopening with O_DIRECT failed: {Describe(errno)}", errno);
     }
 
@@ -116,7 +116,7 @@ internal static unsafe partial class DirectIo
 
     public static Span<byte> Span(nint stage, int length) => new((void*)stage, length);
 
-    /// <summary>One aligned block, for a block two pieces share (see <see cref="PageFile"/>).</summary>
+    /// <summary>One aligned block, through which a page file patches the blocks its pieces share (see <see cref="PageFile"/>).</summary>
     public static nint AllocBlock() => (nint)NativeMemory.AlignedAlloc(Block, Block);
 
     public static void FreeBlock(nint block) => NativeMemory.AlignedFree((void*)block);
