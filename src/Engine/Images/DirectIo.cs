@@ -21,7 +21,7 @@ internal static unsafe partial class DirectIo
     /// <summary>Staging buffers kept for reuse (the I/O threads' worth); more are freed when given back.</summary>
     private const int PooledStages = 16;
 
-    private const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, ENOENT = 2, EACCES = 13, EINVAL = 22;
+    private const int ENOENT = 2, EACCES = 13, EINVAL = 22;
 
     private static int O_DIRECT => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
 
@@ -38,9 +38,9 @@ internal static unsafe partial class DirectIo
     /// </summary>
     public static SafeFileHandle? Reopen(SafeFileHandle open, string name, bool write)
     {
-        var fd = Open($"/proc/self/fd/{open.DangerousGetHandle()}", (write ? O_RDWR : O_RDONLY) | O_DIRECT | O_CLOEXEC);
+        var fd = Native.Libc.Open($"/proc/self/fd/{open.DangerousGetHandle()}", (write ? Native.Libc.O_RDWR : Native.Libc.O_RDONLY) | O_DIRECT | Native.Libc.O_CLOEXEC);
         if (fd >= 0) return new SafeFileHandle(fd, ownsHandle: true);
-        var errno = Marshal.GetLastPInvokeError();
+        var errno = Native.Libc.LastErrno;
         // EINVAL: this filesystem does not do O_DIRECT. ENOENT/EACCES: no /proc here. Either way buffered I/O serves.
         if (errno is EINVAL or ENOENT or EACCES) return null;
         throw new IOException($"{name}: reopening with O_DIRECT failed: {Describe(errno)}", errno);
@@ -120,9 +120,6 @@ internal static unsafe partial class DirectIo
     public static nint AllocBlock() => (nint)NativeMemory.AlignedAlloc(Block, Block);
 
     public static void FreeBlock(nint block) => NativeMemory.AlignedFree((void*)block);
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
 
     [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
     private static partial nint PWrite(int fd, byte* buffer, nuint count, long offset);
