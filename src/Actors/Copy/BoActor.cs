@@ -116,7 +116,7 @@ public sealed class BoActor : UntypedActor, IWithTimers
         _io.Start(work.Chunk, cancel =>
         {
             var bo = mapping.Get();
-            var span = buffer.AsSpan(piece.ChunkOffset, piece.Length);
+            var span = buffer.Span.Slice(piece.ChunkOffset, piece.Length);
             if (contents.Saving)
             {
                 faults.At(device, work.Chunk, FaultSide.Bo, "read of the BO's mapping", cancel, label);
@@ -132,7 +132,10 @@ public sealed class BoActor : UntypedActor, IWithTimers
         });
     }
 
-    /// <summary>A chunk of this BO alone: hashed and written straight from the mapping (checkpoint), or read straight into it and verified (restore).</summary>
+    /// <summary>
+    /// A chunk of this BO alone: hashed and written straight from the mapping (checkpoint), or read straight into it
+    /// (restore), or, for a mapping that is not memory, written into it from wherever the source read it, verified as it streams.
+    /// </summary>
     private void CopyWhole(CopyWhole work)
     {
         var mapping = _mapping!;
@@ -158,7 +161,7 @@ public sealed class BoActor : UntypedActor, IWithTimers
                 }
                 else
                 {
-                    bytes = work.Buffer.AsSpan(0, piece.Length);
+                    bytes = work.Buffer.Span[..piece.Length];
                     bo.Read(piece.BoOffset, bytes);
                 }
                 if (faults.Due(device, work.Index, FaultSide.File, label) is { } errno)
@@ -181,10 +184,10 @@ public sealed class BoActor : UntypedActor, IWithTimers
                 }
                 else
                 {
-                    var bytes = work.Buffer.AsSpan(0, piece.Length);
-                    source.ReadVerified(chunk.FileOffset, bytes);
+                    // Unverified bytes may reach the BO here; a mismatch then fails the chunk and the restore, and the
+                    // process they went into is never resumed.
                     faults.At(device, work.Index, FaultSide.Bo, "write of the BO's mapping", cancel, label);
-                    bo.Write(piece.BoOffset, bytes);
+                    source.ReadVerified(chunk.FileOffset, work.Buffer.Span[..piece.Length], (at, bytes) => bo.Write(piece.BoOffset + (ulong)at, bytes));
                 }
             }
             mapping.Done();

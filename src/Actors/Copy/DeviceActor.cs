@@ -227,10 +227,10 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         {
             if (faults.Due(device, index, FaultSide.File, c.Pieces.Select(p => bos[p.BoIndex].Label)) is { } errno)
             {
-                if (errno == ChunkIoException.ShortWrite) sink.Write(c.FileOffset, buffer.AsSpan(0, c.Length / 2));
+                if (errno == ChunkIoException.ShortWrite) sink.Write(c.FileOffset, buffer.Span[..(c.Length / 2)]);
                 ChunkFaults.Strike(errno, "write of the page file", cancel);
             }
-            return sink.Write(c.FileOffset, buffer.AsSpan(0, c.Length));
+            return sink.Write(c.FileOffset, buffer.Span[..c.Length]);
         });
     }
 
@@ -247,7 +247,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         _fileIo.Start(index, cancel =>
         {
             faults.At(device, index, FaultSide.File, "read of the page file", cancel, c.Pieces.Select(p => bos[p.BoIndex].Label));
-            source.ReadVerified(c.FileOffset, buffer.AsSpan(0, c.Length));
+            source.ReadVerified(c.FileOffset, buffer.Span[..c.Length]);
             return null;
         });
     }

@@ -72,13 +72,13 @@ internal sealed record RentFailed(int Chunk, Exception Error) : INoSerialization
 internal sealed record MapsPrepared(int Chunk) : INoSerializationVerificationNeeded;
 
 /// <summary>A BO actor's turn for one piece of a chunk: read it into (checkpoint) or write it from (restore) the buffer.</summary>
-internal sealed record CopyPiece(int Chunk, BoPiece Piece, byte[] Buffer) : INoSerializationVerificationNeeded;
+internal sealed record CopyPiece(int Chunk, BoPiece Piece, Memory<byte> Buffer) : INoSerializationVerificationNeeded;
 
 /// <summary>
 /// A chunk that holds one slice of one BO: the BO actor moves it whole, mapping and file side (straight between its
 /// mapping and the file when the mapping allows, else through <paramref name="Buffer"/>).
 /// </summary>
-internal sealed record CopyWhole(CopyChunk Chunk, int Index, byte[] Buffer, IChunkSink? Sink, IChunkSource? Source) : INoSerializationVerificationNeeded;
+internal sealed record CopyWhole(CopyChunk Chunk, int Index, Memory<byte> Buffer, IChunkSink? Sink, IChunkSource? Source) : INoSerializationVerificationNeeded;
 
 /// <param name="Checksum">For a whole chunk saved by its BO actor: the checksum of its write.</param>
 internal sealed record PieceDone(int Chunk, int BoIndex, ulong Checksum = 0) : INoSerializationVerificationNeeded;

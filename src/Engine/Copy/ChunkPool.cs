@@ -2,12 +2,15 @@ namespace Gpuckpt.Engine.Copy;
 
 /// <summary>
 /// A fixed set of equal-size buffers shared by every copy of a job: the engine's memory for BO contents is
-/// <see cref="Capacity"/> × <see cref="ChunkSize"/> whatever the number and size of the BOs.
+/// <see cref="Capacity"/> × <see cref="ChunkSize"/> whatever the number and size of the BOs. Each buffer starts
+/// <see cref="Images.LengthPrefix.Size"/> bytes past a 4 KiB boundary of memory, as every chunk starts past a block
+/// boundary of its page file (behind the file's length prefix): the whole blocks of a chunk then lie aligned in memory
+/// too, and go to the disk with O_DIRECT straight from the buffer.
 /// </summary>
 public sealed class ChunkPool : IDisposable
 {
     private readonly SemaphoreSlim _available;
-    private readonly Stack<byte[]> _free = new();
+    private readonly Stack<Memory<byte>> _free = new();
     private readonly object _gate = new();
     private int _rented;
     private int _peakRented;
@@ -19,7 +22,19 @@ public sealed class ChunkPool : IDisposable
         ChunkSize = chunkSize;
         Capacity = capacity;
         _available = new SemaphoreSlim(capacity, capacity);
-        for (var i = 0; i < capacity; i++) _free.Push(GC.AllocateUninitializedArray<byte>(chunkSize, pinned: true));
+        for (var i = 0; i < capacity; i++) _free.Push(Allocate(chunkSize));
+    }
+
+    /// <summary>A pinned buffer (it never moves) whose first byte lies <see cref="Images.LengthPrefix.Size"/> bytes past a 4 KiB boundary.</summary>
+    private static unsafe Memory<byte> Allocate(int chunkSize)
+    {
+        const int Page = 4096;
+        var array = GC.AllocateUninitializedArray<byte>(chunkSize + Page, pinned: true);
+        fixed (byte* p = array)
+        {
+            var skip = (int)((Images.LengthPrefix.Size - (long)p % Page + Page) % Page);
+            return new Memory<byte>(array, skip, chunkSize);
+        }
     }
 
     public int ChunkSize { get; }
@@ -44,7 +59,7 @@ public sealed class ChunkPool : IDisposable
         }
     }
 
-    private void Return(byte[] buffer)
+    private void Return(Memory<byte> buffer)
     {
         lock (_gate)
         {
@@ -60,13 +75,14 @@ public sealed class ChunkPool : IDisposable
     {
         private ChunkPool? _pool;
 
-        internal Lease(ChunkPool pool, byte[] buffer)
+        internal Lease(ChunkPool pool, Memory<byte> buffer)
         {
             _pool = pool;
             Buffer = buffer;
         }
 
-        public byte[] Buffer { get; }
+        /// <summary><see cref="ChunkSize"/> bytes, pinned.</summary>
+        public Memory<byte> Buffer { get; }
 
         public void Dispose() => Interlocked.Exchange(ref _pool, null)?.Return(Buffer);
     }

@@ -32,6 +32,12 @@ internal static unsafe partial class DirectIo
 
     public static long AlignUp(long offset) => AlignDown(offset + Block - 1);
 
+    /// <summary>True when <paramref name="bytes"/> start at a <see cref="Block"/> boundary of memory (O_DIRECT may use them as they are).</summary>
+    public static bool IsAligned(ReadOnlySpan<byte> bytes)
+    {
+        fixed (byte* p = bytes) return (nint)p % Block == 0;
+    }
+
     /// <summary>
     /// Opens the file <paramref name="open"/> refers to a second time, with O_DIRECT (through /proc/self/fd, so the
     /// very same inode, not whatever the path names now). Null when the filesystem or /proc refuses; other errors throw.

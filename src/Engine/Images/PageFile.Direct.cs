@@ -4,12 +4,13 @@ namespace Gpuckpt.Engine.Images;
 
 /// <summary>
 /// The O_DIRECT path of a page file. The 8-byte length prefix puts every piece 8 bytes past a block boundary, so a
-/// piece covers whole blocks in its middle, written straight to the disk from an aligned staging buffer, and shares
-/// the block at each end with its neighbour. A shared block is patched: read, the piece's bytes put in, written back,
-/// one patch of the file at a time, so that neighbours never undo each other. When <see cref="Write"/> returns, every
-/// byte of the piece is in the file (as with the buffered path): the journal may adopt it after a crash, and a
-/// migration may read it back while the rest is still being written. The last block of the file, shorter than
-/// <see cref="DirectIo.Block"/>, is patched through the page cache; no other block ever is.
+/// piece covers whole blocks in its middle and shares the block at each end with its neighbour. The whole blocks go to
+/// the disk straight from the piece's memory where that is aligned too (a buffer of the chunk pool), else through an
+/// aligned staging buffer. A shared block is patched: read, the piece's bytes put in, written back, one patch of the
+/// file at a time, so that neighbours never undo each other. When <see cref="Write"/> returns, every byte of the piece
+/// is in the file (as with the buffered path): the journal may adopt it after a crash, and a migration may read it
+/// back while the rest is still being written. The last block of the file, shorter than <see cref="DirectIo.Block"/>,
+/// is patched through the page cache; no other block ever is.
 /// </summary>
 public sealed partial class PageFile
 {
@@ -36,7 +37,12 @@ public sealed partial class PageFile
         var first = DirectIo.AlignUp(fileOffset);
         var last = DirectIo.AlignDown(end);
         if (first > fileOffset) Patch(handle, fileOffset, data[..(int)(first - fileOffset)]);
-        if (last > first)
+        if (last > first && DirectIo.IsAligned(data[(int)(first - fileOffset)..]))
+        {
+            // The whole blocks lie aligned in memory too (a chunk buffer of the pool): no staging copy.
+            DirectIo.Write(_direct!, FileName, data.Slice((int)(first - fileOffset), (int)(last - first)), first);
+        }
+        else if (last > first)
         {
             var stage = DirectIo.Rent();
             try

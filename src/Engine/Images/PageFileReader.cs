@@ -61,6 +61,46 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         }
     }
 
+    /// <summary>
+    /// A range that is one whole segment of <see cref="DirectMinSegment"/> or more goes from the O_DIRECT staging buffer
+    /// straight to <paramref name="consume"/>, hashed on its way, and the segment's checksum is checked after its last
+    /// piece: one copy fewer than through <paramref name="buffer"/>. Any other range is read into the buffer first.
+    /// </summary>
+    public void ReadVerified(long offset, Span<byte> buffer, Copy.ChunkConsumer consume)
+    {
+        if (WholeDirectSegment(offset, buffer.Length) is not { } s)
+        {
+            ReadVerified(offset, buffer);
+            consume(0, buffer);
+            return;
+        }
+        var hash = new XxHash64();
+        var stage = DirectIo.Rent();
+        try
+        {
+            for (var at = DirectIo.AlignDown(s.Offset); at < s.End; at += DirectIo.StageSize)
+            {
+                var part = ReadStage(stage, at, s.Offset, s.End);
+                hash.Append(part);
+                consume((int)(Math.Max(at, s.Offset) - s.Offset), part);
+            }
+        }
+        finally
+        {
+            DirectIo.Return(stage);
+        }
+        SegmentIo.Check(FileName, s, hash.GetCurrentHashAsUInt64());
+    }
+
+    /// <summary>The segment that is exactly [offset, offset + length) of the payload, when it is read with O_DIRECT; else null.</summary>
+    private Segment? WholeDirectSegment(long offset, int length)
+    {
+        if (_direct is null || length < DirectMinSegment || offset < 0 || offset > Length - length) return null;
+        var s = _cover.Segments[_cover.IndexOf(LengthPrefix.Size + offset)];
+        if (s.Offset != LengthPrefix.Size + offset || s.Length != length) return null;
+        return s.Zero && FileSync.IsHole(_handle, s.Offset, s.Length) ? null : s;
+    }
+
     public void Dispose()
     {
         _handle.Dispose();
@@ -89,31 +129,38 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
 
     /// <summary>
     /// Reads [offset, offset + dest.Length) of the file with O_DIRECT: the aligned blocks around it into a staging
-    /// buffer, then the bytes asked for out of it. Counts the blocks read, neighbours' bytes included.
+    /// buffer, then the bytes asked for out of it.
     /// </summary>
     private void ReadDirect(long offset, Span<byte> dest)
     {
         var end = offset + dest.Length;
-        var to = DirectIo.AlignUp(end);
         var stage = DirectIo.Rent();
         try
         {
-            for (var at = DirectIo.AlignDown(offset); at < to; at += DirectIo.StageSize)
-            {
-                var want = (int)Math.Min(DirectIo.StageSize, to - at);
-                var block = DirectIo.Span(stage, want);
-                var got = DirectIo.Read(_direct!, FileName, block, at);
-                Interlocked.Add(ref _bytesRead, got);
-                var from = Math.Max(at, offset);
-                var upTo = Math.Min(at + want, end);
-                if (at + got < upTo) throw new ImageException(FileName, at + got, "file ends early (truncated)");
-                block[(int)(from - at)..(int)(upTo - at)].CopyTo(dest[(int)(from - offset)..]);
-            }
+            for (var at = DirectIo.AlignDown(offset); at < end; at += DirectIo.StageSize)
+                ReadStage(stage, at, offset, end).CopyTo(dest[(int)(Math.Max(at, offset) - offset)..]);
         }
         finally
         {
             DirectIo.Return(stage);
         }
+    }
+
+    /// <summary>
+    /// One stage of an O_DIRECT read of [offset, end): the aligned blocks from <paramref name="at"/> on, up to
+    /// <see cref="DirectIo.StageSize"/>, into <paramref name="stage"/>; returns the bytes of the range among them.
+    /// Counts the blocks read, neighbours' bytes included.
+    /// </summary>
+    private Span<byte> ReadStage(nint stage, long at, long offset, long end)
+    {
+        var want = (int)Math.Min(DirectIo.StageSize, DirectIo.AlignUp(end) - at);
+        var block = DirectIo.Span(stage, want);
+        var got = DirectIo.Read(_direct!, FileName, block, at);
+        Interlocked.Add(ref _bytesRead, got);
+        var from = Math.Max(at, offset);
+        var upTo = Math.Min(at + want, end);
+        if (at + got < upTo) throw new ImageException(FileName, at + got, "file ends early (truncated)");
+        return block[(int)(from - at)..(int)(upTo - at)];
     }
 
     /// <summary>A read that covers only part of a segment still checks all of it, then copies the part asked for.</summary>
