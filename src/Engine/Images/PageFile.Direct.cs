@@ -37,30 +37,34 @@ public sealed partial class PageFile
         var first = DirectIo.AlignUp(fileOffset);
         var last = DirectIo.AlignDown(end);
         if (first > fileOffset) Patch(handle, fileOffset, data[..(int)(first - fileOffset)]);
-        if (last > first && DirectIo.IsAligned(data[(int)(first - fileOffset)..]))
+        if (last > first)
         {
-            // The whole blocks lie aligned in memory too (a chunk buffer of the pool): no staging copy.
-            DirectIo.Write(_direct!, FileName, data.Slice((int)(first - fileOffset), (int)(last - first)), first);
-        }
-        else if (last > first)
-        {
-            var stage = DirectIo.Rent();
-            try
-            {
-                for (var at = first; at < last; at += DirectIo.StageSize)
-                {
-                    var n = (int)Math.Min(DirectIo.StageSize, last - at);
-                    var span = DirectIo.Span(stage, n);
-                    data.Slice((int)(at - fileOffset), n).CopyTo(span);
-                    DirectIo.Write(_direct!, FileName, span, at);
-                }
-            }
-            finally
-            {
-                DirectIo.Return(stage);
-            }
+            var whole = data.Slice((int)(first - fileOffset), (int)(last - first));
+            // Whole blocks that lie aligned in memory too (a chunk buffer of the pool) need no staging copy.
+            if (DirectIo.IsAligned(whole)) DirectIo.Write(_direct!, FileName, whole, first);
+            else WriteStaged(whole, first);
         }
         if (last < end) Patch(handle, last, data[(int)(last - fileOffset)..]);
+    }
+
+    /// <summary>Whole blocks from memory that is not aligned: through an aligned staging buffer, one stage at a time.</summary>
+    private void WriteStaged(ReadOnlySpan<byte> blocks, long fileOffset)
+    {
+        var stage = DirectIo.Rent();
+        try
+        {
+            for (var done = 0; done < blocks.Length; done += DirectIo.StageSize)
+            {
+                var n = Math.Min(DirectIo.StageSize, blocks.Length - done);
+                var span = DirectIo.Span(stage, n);
+                blocks.Slice(done, n).CopyTo(span);
+                DirectIo.Write(_direct!, FileName, span, fileOffset + done);
+            }
+        }
+        finally
+        {
+            DirectIo.Return(stage);
+        }
     }
 
     /// <summary>Puts <paramref name="part"/> at file offset <paramref name="at"/> into the block that holds it: read, change, write.</summary>
