@@ -43,6 +43,8 @@ _Static_assert(sizeof(struct kfd_ioctl_criu_args) == sizeof(((struct bridge_kfd_
 #define KFD_NO_FD 0xffffffffu
 
 static int engine = -1;
+static pid_t engine_pid = -1;
+static int engine_stage = -1;
 static int slots[BRIDGE_SLOTS];
 static bool slots_ready;
 /* The slot whose KFD file a PROCESS_INFO paused and no UNPAUSE has released yet. */
@@ -400,6 +402,8 @@ static int serve_kfd_op(const struct message *m)
  * Sends one hook to the engine and serves its requests until it replies. Returns the engine's rc, or -ENOTCONN when
  * the engine is unreachable (then the dump or restore fails: a missing engine never leaves a half image).
  */
+static int connect_engine(int stage);
+
 static int hook_call(uint32_t hook, const struct bridge_hook *args, const char *path, int fd, struct bridge_reply *reply)
 {
 	struct bridge_hook h = *args;
@@ -408,6 +412,21 @@ static int hook_call(uint32_t hook, const struct bridge_hook *args, const char *
 
 	memset(reply, 0, sizeof(*reply));
 	reply->slot = -1;
+	if (engine >= 0 && engine_pid != getpid()) {
+		/* A task CRIU forked inherited the socket: its hooks get a connection of their own. */
+		if (close(engine))
+			log_err("close of the inherited bridge socket failed: errno %d (%s)", errno, strerror(errno));
+		engine = -1;
+		paused_slot = -1;
+		for (int i = 0; i < BRIDGE_SLOTS; i++) {
+			/* The parent's held files: this task's copies are not its own to keep. */
+			if (slots[i] >= 0 && close(slots[i]))
+				log_err("close of inherited slot %d (fd %d) failed: errno %d (%s)", i, slots[i], errno, strerror(errno));
+			slots[i] = -1;
+		}
+		if (connect_engine(engine_stage))
+			return -ENOTCONN;
+	}
 	if (engine < 0) {
 		log_err("hook %u (pid %d, id %d, fd %d): not connected to the gpuckpt engine", hook, args->pid, args->id, fd);
 		return -ENOTCONN;
@@ -481,17 +500,15 @@ static int simple_hook(uint32_t hook, int pid, int id, int fd)
 
 static uint64_t registered_hooks(void);
 
-static int bridge_init(int stage)
+/* Connects to the engine and says hello; a forked task (a restored one) connects anew, never sharing CRIU's socket. */
+static int connect_engine(int stage)
 {
 	const char *path = getenv("GPUCKPT_BRIDGE_SOCKET");
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct bridge_hello hello = { .protocol = BRIDGE_PROTOCOL_VERSION, .stage = (uint32_t)stage, .criu_pid = getpid(),
 				      .hooks = registered_hooks() };
 	struct iovec part = { .iov_base = &hello, .iov_len = sizeof(hello) };
-	struct bridge_hook h = { .pid = getpid(), .stage = stage };
-	struct bridge_reply r;
 
-	init_slots();
 	if (!path || !*path) {
 		log_err("GPUCKPT_BRIDGE_SOCKET is not set: run this through `gpuckpt checkpoint --criu` or "
 			"`gpuckpt restore --criu`, which serve the bridge");
@@ -520,6 +537,19 @@ static int bridge_init(int stage)
 		engine = -1;
 		return -1;
 	}
+	engine_pid = getpid();
+	engine_stage = stage;
+	return 0;
+}
+
+static int bridge_init(int stage)
+{
+	struct bridge_hook h = { .pid = getpid(), .stage = stage };
+	struct bridge_reply r;
+
+	init_slots();
+	if (connect_engine(stage))
+		return -1;
 	return hook_call(BRIDGE_HOOK_INIT, &h, NULL, -1, &r) ? -1 : 0;
 }
 

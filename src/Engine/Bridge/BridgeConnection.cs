@@ -4,9 +4,6 @@ using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Engine.Bridge;
 
-/// <summary>A hook as it reached the engine: its arguments and the fd CRIU passed with it (-1 if none; the receiver closes it).</summary>
-public sealed record BridgeHookArrived(BridgeHookCall Call, int Fd);
-
 /// <summary>
 /// One connected bridge (one CRIU process, or one restored task). Hooks arrive one at a time; while a hook waits for
 /// its <see cref="Reply"/>, the bridge serves this side's requests (open, take, KFD op, close) in its own thread, which

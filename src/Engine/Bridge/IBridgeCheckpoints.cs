@@ -10,5 +10,3 @@ public interface IBridgeCheckpoints
     Task<BridgeCheckpointOutcome> CheckpointAsync(uint pid, string imagesDir, CancellationToken cancel);
 }
 
-/// <summary>The end of a GPU checkpoint: committed (and still paused), or failed with its reason (and unpaused).</summary>
-public sealed record BridgeCheckpointOutcome(bool Committed, string Summary);

@@ -26,7 +26,9 @@ public static class VerifyCommand
 
     private static int Run(string dir, bool json, ImageTrust? trust)
     {
-        var result = Cli.Interactive(json) ? WithProgress(dir, trust) : ImageVerifier.Verify(dir, trust: trust);
+        // A whole-process image: CRIU's files and the GPU image beside them, under one manifest.
+        var result = File.Exists(Path.Combine(dir, ProcessManifest.FileName)) ? ProcessManifest.Verify(dir)
+            : Cli.Interactive(json) ? WithProgress(dir, trust) : ImageVerifier.Verify(dir, trust: trust);
         if (json) Cli.PrintJson(result);
         else if (result.Ok)
             Console.Out.WriteLine($"{dir}: ok: {result.FilesChecked} files, {result.SegmentsChecked} segments, {result.BytesChecked} bytes verified");
