@@ -30,6 +30,16 @@ public sealed record CriuInstall(string Path, Version Version, string BridgeDir)
         return new CriuInstall(path, version, dir);
     }
 
+    /// <summary>Whether the bridge was built beside gpuckpt, as doctor reports it.</summary>
+    public static Devices.Linux.DoctorCheck BridgeCheck(string? bridgeDir = null)
+    {
+        var so = System.IO.Path.Combine(bridgeDir ?? DefaultBridgeDir, BridgeFile);
+        return File.Exists(so)
+            ? new("criu bridge", true, so)
+            : new("criu bridge", false, $"{so} not built: CRIU's plugin header was missing when gpuckpt was built",
+                $"{InstallHint}; then rebuild gpuckpt (checkpoint --criu and restore --criu need the bridge)");
+    }
+
     public static string? Find()
     {
         if (Environment.GetEnvironmentVariable("GPUCKPT_CRIU") is { Length: > 0 } set) return File.Exists(set) ? set : null;

@@ -13,6 +13,7 @@ public static class DoctorCommand
         command.SetAction(parse => Cli.Guard(() =>
         {
             var report = KfdDoctor.Examine(new KfdDriverPaths());
+            var bridge = Engine.Bridge.CriuInstall.BridgeCheck();
             if (parse.GetValue(json))
             {
                 Cli.PrintJson(new
@@ -22,11 +23,11 @@ public static class DoctorCommand
                         kfd = new { usable = report.KfdUsable, missing = report.Missing.Select(c => c.Name) },
                         sim = new { usable = report.SimulatorUsable, how = "gpuckpt simulator --socket PATH, then --driver sim:PATH" },
                     },
-                    checks = report.Checks.Select(c => new { name = c.Name, ok = c.Ok, detail = c.Detail, fix = c.Fix }),
+                    checks = report.Checks.Append(bridge).Select(c => new { name = c.Name, ok = c.Ok, detail = c.Detail, fix = c.Fix }),
                 });
                 return Cli.ExitOk;
             }
-            foreach (var c in report.Checks)
+            foreach (var c in report.Checks.Append(bridge))
             {
                 Console.Out.WriteLine($"{(c.Ok ? "ok" : "MISSING"),-8} {c.Name,-13} {c.Detail}");
                 if (c.Fix is not null) Console.Out.WriteLine($"{"",-8} {"",-13} fix: {c.Fix}");

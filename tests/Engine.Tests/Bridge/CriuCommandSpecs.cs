@@ -132,6 +132,11 @@ public sealed class CriuCommandSpecs : IDisposable
         Directory.CreateDirectory(empty);
         var e = Assert.Throws<InvalidOperationException>(() => CriuInstall.Require(empty));
         Assert.Equal($"the CRIU bridge (gpuckpt_bridge.so) is not built in {empty}: install CRIU's plugin header ({CriuInstall.InstallHint}) and rebuild gpuckpt", e.Message);
+        // doctor says the same, with the fix.
+        var check = CriuInstall.BridgeCheck(empty);
+        Assert.False(check.Ok);
+        Assert.Contains(CriuInstall.InstallHint, check.Fix);
+        Assert.True(CriuInstall.BridgeCheck().Ok, "the build put gpuckpt_bridge.so beside gpuckpt");
         Assert.Equal(new Version(4, 2, 1), CriuInstall.ParseVersion("Version: 4.2.1\nGitID: v4.2.1\n"));
         Assert.Equal(new Version(3, 17), CriuInstall.ParseVersion("Version: 3.17\n"));
         Assert.Null(CriuInstall.ParseVersion("criu: unknown option"));
