@@ -36,13 +36,14 @@ internal static class CriuRun
         }
     }
 
-    /// <summary>The lines of CRIU's log that say what went wrong: ours (gpuckpt) first, else its first errors.</summary>
+    /// <summary>What went wrong, from CRIU's log: its first error (the cause), then what the engine and the bridge said of it.</summary>
     private static string Problem(string log, string output)
     {
-        var lines = File.Exists(log) ? File.ReadAllLines(log) : output.Split('\n');
-        var ours = lines.Where(l => l.Contains("gpuckpt", StringComparison.Ordinal) && !l.Contains("GPU unpaused", StringComparison.Ordinal)).Select(Strip).ToList();
-        var errors = lines.Where(l => l.Contains("Error", StringComparison.Ordinal)).Select(Strip).Take(2).ToList();
-        var picked = ours.Count > 0 ? ours.TakeLast(2).ToList() : errors;
+        var lines = (File.Exists(log) ? File.ReadAllLines(log) : output.Split('\n')).Select(Strip).ToList();
+        var ours = lines.Where(l => (l.StartsWith("gpuckpt: ", StringComparison.Ordinal) && !l.Contains(" saved: ", StringComparison.Ordinal))
+                                    || l.StartsWith("gpuckpt_bridge: ", StringComparison.Ordinal)).ToList();
+        var cause = lines.FirstOrDefault(l => l.StartsWith("Error (", StringComparison.Ordinal) && !l.Contains("gpuckpt", StringComparison.Ordinal));
+        var picked = (cause is null ? ours.TakeLast(2) : ours.TakeLast(2).Prepend(cause)).ToList();
         return picked.Count > 0 ? string.Join(" | ", picked) : output.Trim();
     }
 
