@@ -36,14 +36,15 @@ internal static class CriuRun
         }
     }
 
-    /// <summary>What went wrong, from CRIU's log: its first error (the cause), then what the engine and the bridge said of it.</summary>
+    /// <summary>What went wrong, from CRIU's log: its last errors before it gave up, then what the engine and the bridge said of it.</summary>
     private static string Problem(string log, string output)
     {
         var lines = (File.Exists(log) ? File.ReadAllLines(log) : output.Split('\n')).Select(Strip).ToList();
         var ours = lines.Where(l => (l.StartsWith("gpuckpt: ", StringComparison.Ordinal) && !l.Contains(" saved: ", StringComparison.Ordinal))
                                     || l.StartsWith("gpuckpt_bridge: ", StringComparison.Ordinal)).ToList();
-        var cause = lines.FirstOrDefault(l => l.StartsWith("Error (", StringComparison.Ordinal) && !l.Contains("gpuckpt", StringComparison.Ordinal));
-        var picked = (cause is null ? ours.TakeLast(2) : ours.TakeLast(2).Prepend(cause)).ToList();
+        var causes = lines.Where(l => l.StartsWith("Error (", StringComparison.Ordinal) && !l.EndsWith("FAILED.", StringComparison.Ordinal)
+                                      && !l.Contains("gpuckpt", StringComparison.Ordinal)).TakeLast(2);
+        var picked = causes.Concat(ours.TakeLast(2)).ToList();
         return picked.Count > 0 ? string.Join(" | ", picked) : output.Trim();
     }
 

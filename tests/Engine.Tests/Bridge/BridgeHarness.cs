@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Gpuckpt.Engine.Tests.Uapi;
 
@@ -46,17 +47,20 @@ internal static class BridgeHarness
         var exe = Binary.Value;
         var file = wrapper is { Count: > 0 } ? wrapper[0] : exe;
         var args = (wrapper is { Count: > 0 } ? [.. wrapper.Skip(1), exe] : new List<string>()).Concat([bridge, kfd, scenario, bos.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        var previous = Environment.GetEnvironmentVariable("GPUCKPT_BRIDGE_SOCKET");
-        Environment.SetEnvironmentVariable("GPUCKPT_BRIDGE_SOCKET", socket);
-        try
+        // The socket goes to the harness alone: specs of other classes run meanwhile in this process.
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (socket is null) start.Environment.Remove("GPUCKPT_BRIDGE_SOCKET");
+        else start.Environment["GPUCKPT_BRIDGE_SOCKET"] = socket;
+        using var p = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
         {
-            var (rc, stdout, stderr) = CHeaderAbi.Exec(file, args);
-            return new HarnessRun(rc, stdout, stderr);
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} did not finish in 60 s: {stderr.Result}");
         }
-        finally
-        {
-            Environment.SetEnvironmentVariable("GPUCKPT_BRIDGE_SOCKET", previous);
-        }
+        return new HarnessRun(p.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>chmod(2), checked.</summary>

@@ -12,9 +12,10 @@ namespace Gpuckpt.Engine.Tests.Bridge;
 /// <summary>
 /// <c>gpuckpt checkpoint --criu</c> of a GPU process under the emulated kernel, with real CRIU and the bridge: the KFD
 /// ops are issued from CRIU's thread (the task's tracer, as the emulated KFD requires), the render files and contents are
-/// read by the engine's journalled job. CRIU is made to fail after that (its own fault injection, CRIU_FAULT=3: the
-/// task's memory pages), so the spec sees the failure path whole: the GPU saved byte for byte as the simulator path
-/// saves it, then unpaused exactly once, its image marked failed, no whole-process manifest, one line for the user.
+/// read by the engine's journalled job. CRIU then fails after the device hooks: at the latest at its own injected fault
+/// (CRIU_FAULT=3, the task's memory pages); today already at the stand-in's mappings (its launcher binary lies on a
+/// mount of another namespace). The spec sees the failure path whole: the GPU saved byte for byte as the simulator
+/// path saves it, then unpaused exactly once, its image marked failed, no whole-process manifest, one line for the user.
 /// </summary>
 [Trait("Tier", "Full")]
 public sealed class CriuBridgeEmulationSpecs : IDisposable
@@ -35,21 +36,15 @@ public sealed class CriuBridgeEmulationSpecs : IDisposable
         var pid = sim.Client.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: 24UL << 20));
         sim.Client.Run(pid, 3);
         var images = Dir("criu");
-        EmulatedRun run;
-        Environment.SetEnvironmentVariable("CRIU_FAULT", "3");
-        try
-        {
-            using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)] });
-            run = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running", "--shell-job",
-                "--state-dir", Dir("state-criu")), Timeout);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("CRIU_FAULT", null);
-        }
+        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)] });
+        // The fault reaches this command's criu alone (through env), not the criu of specs running meanwhile.
+        var run = kernel.Run(["env", "CRIU_FAULT=3", .. KfdEmulationSpecs.Gpuckpt("checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running",
+            "--shell-job", "--state-dir", Dir("state-criu"))], Timeout);
         Assert.True(run.ExitCode == 1, $"{because}: checkpoint --criu exited {run.ExitCode}: {run.Stderr}");
         var lines = run.Stderr.Trim().Split('\n');
         Assert.StartsWith("gpuckpt: criu dump of pid ", lines[^1]);
+        Assert.Contains("Error (criu/", lines[^1]); // CRIU's cause
+        Assert.Contains("GPU unpaused at exit", lines[^1]);
         Assert.Contains("marked failed", lines[^1]);
         Assert.Contains("GPU state of pid", run.Stderr); // the bridge's job did save it first
         // One PROCESS_INFO, one CHECKPOINT (both from CRIU's thread), one UNPAUSE: the GPU runs again, the pause balanced.
@@ -59,6 +54,9 @@ public sealed class CriuBridgeEmulationSpecs : IDisposable
         Assert.Equal(ImageState.Failed, ManifestCodec.Load(gpu).State);
         Assert.False(ImageVerifier.Verify(gpu).Ok);
         Assert.False(File.Exists(Path.Combine(images, ProcessManifest.FileName)));
+        var verify = GpuckptProcess.Run("verify", images);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains("the whole-process checkpoint did not complete", verify.Stderr);
 
         // What the bridge's job wrote before CRIU failed is what the simulator path saves.
         var sim2 = GpuckptProcess.Run("checkpoint", "--driver", $"sim:{sim.SocketPath}", "--pid", $"{pid}", "--images", Dir("sim"), "--leave-running",
