@@ -83,7 +83,13 @@ internal sealed class EmulatedKernel : IDisposable
     private string MemoryFile(uint minor) => Path.Combine(_sim.Server.MemoryDir, $"renderD{minor}.mem");
 
     /// <summary>Runs <paramref name="command"/> (an argument "@name" is that stand-in's pid) and waits for it to end.</summary>
-    public EmulatedRun Run(IReadOnlyList<string> command, TimeSpan timeout)
+    public EmulatedRun Run(IReadOnlyList<string> command, TimeSpan timeout) => RunAll([command], timeout)[0];
+
+    /// <summary>
+    /// Runs <paramref name="commands"/> one after the other against the same stand-ins (a checkpointer killed midway,
+    /// then its resume) and waits for them all; each run's <see cref="EmulatedRun.Requests"/> counts the whole session.
+    /// </summary>
+    public IReadOnlyList<EmulatedRun> RunAll(IReadOnlyList<IReadOnlyList<string>> commands, TimeSpan timeout)
     {
         var stdout = Path.Combine(_dir.FullName, "stdout");
         var stderr = Path.Combine(_dir.FullName, "stderr");
@@ -95,7 +101,11 @@ internal sealed class EmulatedKernel : IDisposable
             args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}"]);
         if (_options.DropCapabilities) args.Add("--drop-caps");
         args.Add("--");
-        args.AddRange(command);
+        for (var i = 0; i < commands.Count; i++)
+        {
+            if (i > 0) args.Add("--then");
+            args.AddRange(commands[i]);
+        }
         foreach (var a in args) start.ArgumentList.Add(a);
         _launcher = Process.Start(start) ?? throw new InvalidOperationException("kfdemu did not start");
         var launcherErr = _launcher.StandardError.ReadToEndAsync();
@@ -120,15 +130,19 @@ internal sealed class EmulatedKernel : IDisposable
         if (!_launcher.WaitForExit(timeout))
         {
             _launcher.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{string.Join(' ', command)} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
+            throw new TimeoutException($"{string.Join(' ', commands[0])} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
         }
         _launcher.WaitForExit();
         var rest = _launcher.StandardOutput.ReadToEnd();
-        var exit = rest.Split('\n').FirstOrDefault(x => x.StartsWith("exit ", StringComparison.Ordinal))
-                   ?? throw new InvalidOperationException($"kfdemu did not report how the command ended: {launcherErr.Result}");
+        var exits = rest.Split('\n').Where(x => x.StartsWith("exit ", StringComparison.Ordinal)).Select(x => int.Parse(x[5..])).ToList();
+        if (exits.Count != commands.Count)
+            throw new InvalidOperationException($"kfdemu reported {exits.Count} of {commands.Count} commands ended: {launcherErr.Result}");
         Stop();
-        return new EmulatedRun(int.Parse(exit[5..]), File.ReadAllText(stdout), File.ReadAllText(stderr), new Dictionary<uint, int>(_requests));
+        var requests = new Dictionary<uint, int>(_requests);
+        return [.. exits.Select((code, i) => new EmulatedRun(code, ReadIfAny(i == 0 ? stdout : $"{stdout}.{i}"), ReadIfAny(i == 0 ? stderr : $"{stderr}.{i}"), requests))];
     }
+
+    private static string ReadIfAny(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
 
     private static int TakeFd(int pid, int fd)
     {
