@@ -228,6 +228,10 @@ internal sealed class EmulatedKernel : IDisposable
         var args = new byte[Sizes.Of<KfdIoctlCriuArgs>()];
         if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
         var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
+        // kfd_chardev.c: CHECKPOINT refuses a NULL array whatever its count; RESTORE also refuses zero counts.
+        if (a.op == (uint)KfdCriuOp.Checkpoint && (a.devices == 0 || a.bos == 0 || a.priv_data == 0)) return Errno.EINVAL;
+        if (a.op == (uint)KfdCriuOp.Restore && (a.devices == 0 || a.bos == 0 || a.priv_data == 0 || a.priv_data_size == 0 || a.num_devices == 0 || a.num_bos == 0))
+            return Errno.EINVAL;
         var arrays = a.op is (uint)KfdCriuOp.Checkpoint or (uint)KfdCriuOp.Restore;
         var devices = arrays ? new byte[a.num_devices * (ulong)Sizes.Of<KfdCriuDeviceBucket>()] : [];
         var bos = arrays ? new byte[a.num_bos * (ulong)Sizes.Of<KfdCriuBoBucket>()] : [];
