@@ -91,7 +91,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             // The kernel counts pauses: a process the journal knows paused is never paused a second time.
             if (State.Paused is { } paused) Pause(new KfdProcessInfo(paused.NumDevices, paused.NumBos, paused.NumObjects, paused.PrivDataSize));
             else if (State.IntendsPause) UndoUnknownPause();
-            else Record(new PauseIntended(), () => Pause(known: null));
+            else CheckThenPause();
             return;
         }
         if (Request.LeaveRunning && !State.IntendsUnpause)
@@ -183,6 +183,19 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
                 Capture(info);
             });
         }, Fail);
+    }
+
+    /// <summary>A kernel lacking an interface the job needs refuses it before the pause is even intended: nothing to undo.</summary>
+    private void CheckThenPause()
+    {
+        var pid = Request.Pid;
+        var driver = _driver;
+        BeginPhase("pause");
+        RunStep("check", _ =>
+        {
+            driver.CheckCheckpointable(pid);
+            return true;
+        }, _ => Record(new PauseIntended(), () => Pause(known: null)), Fail);
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ public static class DoctorCommand
                         sim = new { usable = report.SimulatorUsable, how = "gpuckpt simulator --socket PATH, then --driver sim:PATH" },
                     },
                     checks = report.Checks.Select(c => new { name = c.Name, ok = c.Ok, detail = c.Detail, fix = c.Fix }),
+                    ioctls = (report.Ioctls ?? []).Select(i => new { name = i.Name, state = i.State, since = i.Since, needed_for = i.NeededFor, detail = i.Detail }),
                 });
                 return Cli.ExitOk;
             }

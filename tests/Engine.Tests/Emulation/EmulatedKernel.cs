@@ -23,6 +23,9 @@ internal sealed record EmulatedKernelOptions
 
     /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
     public bool WithoutKfd { get; init; }
+
+    /// <summary>DRM requests this kernel does not have (an older one): EINVAL, as drm_ioctl answers a number with no table entry.</summary>
+    public IReadOnlyList<uint> AbsentIoctls { get; init; } = [];
 }
 
 /// <summary>What the command printed and how it ended, and which device requests reached the emulated kernel.</summary>
@@ -49,6 +52,7 @@ internal sealed class EmulatedKernel : IDisposable
     private readonly EmulatedKernelOptions _options;
     private readonly DirectoryInfo _dir;
     private readonly List<StandIn> _standIns = [];
+    private readonly Dictionary<int, StandIn> _own = new();
     private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
     private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
     private readonly ConcurrentDictionary<uint, int> _requests = new();
@@ -190,8 +194,8 @@ internal sealed class EmulatedKernel : IDisposable
             int errno;
             if (id.Value == _kfdId)
                 errno = Kfd(n, tid, fd, request, argp);
-            else if (_renderMinorOf.TryGetValue(id.Value, out var minor) && _standIns.FirstOrDefault(s => Holds(s, tid, fd, minor)) is { } owner)
-                errno = Render(n, tid, owner, minor, request, argp);
+            else if (_renderMinorOf.TryGetValue(id.Value, out var minor))
+                errno = Render(n, tid, _standIns.FirstOrDefault(s => Holds(s, tid, fd, minor)) ?? OwnFiles(tid), minor, request, argp);
             else
                 return new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue }; // not a device of ours: the real kernel answers
             _requests.AddOrUpdate(request, 1, (_, c) => c + 1);
@@ -253,9 +257,21 @@ internal sealed class EmulatedKernel : IDisposable
 
     private const uint KfdDriverVersionMajor = 1;
 
-    /// <summary>A DRM request on a stand-in's render file: forwarded with the array its pointer field names, dmabuf fds translated.</summary>
+    /// <summary>
+    /// The render files a process opened itself (the checkpointer's doctor, say): each is a DRM file of its own, empty,
+    /// played by a simulated process that never runs.
+    /// </summary>
+    private StandIn OwnFiles(int tid)
+    {
+        var tgid = int.Parse(Status(tid, "Tgid:"));
+        if (!_own.TryGetValue(tgid, out var own)) _own[tgid] = own = new StandIn($"own {tgid}", _client.CreateRestoreTarget(), tgid, -1, []);
+        return own;
+    }
+
+    /// <summary>A DRM request on a render file: forwarded with the array its pointer field names, dmabuf fds translated.</summary>
     private int Render(SeccompNotif n, int tid, StandIn owner, uint minor, uint request, ulong argp)
     {
+        if (_options.AbsentIoctls.Any(r => IoctlNumber.Nr(r) == IoctlNumber.Nr(request))) return Errno.EINVAL;
         if (!owner.SimNodes.TryGetValue(minor, out var node)) owner.SimNodes[minor] = node = _client.OpenRenderNode(owner.SimPid, minor);
         var args = new byte[IoctlNumber.Size(request)];
         if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
@@ -355,8 +371,9 @@ internal sealed class EmulatedKernel : IDisposable
         if (_launcher is { HasExited: false }) _launcher.Kill(entireProcessTree: true);
         _launcher?.Dispose();
         Stop();
-        foreach (var s in _standIns)
+        foreach (var s in _standIns.Concat(_own.Values))
             foreach (var node in s.SimNodes.Values) node.Dispose();
+        foreach (var own in _own.Values) _client.DiscardRestoreTarget(own.SimPid);
         foreach (var (memfd, simFd) in _dmabufs.Values)
         {
             SeccompNative.Close(memfd);

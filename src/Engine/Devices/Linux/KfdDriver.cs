@@ -90,6 +90,24 @@ public sealed class KfdDriver : IGpuDriver
         }
     }
 
+    /// <summary>
+    /// Probes every render file of <paramref name="pid"/> (taken over, probed, closed) for the DRM ioctls a checkpoint and
+    /// its restore need; one a kernel lacks refuses the checkpoint before PROCESS_INFO, naming it.
+    /// </summary>
+    public void CheckCheckpointable(uint pid)
+    {
+        foreach (var (file, fd) in TargetFiles.RenderFiles(_paths.Proc, _paths.Dri, pid))
+        {
+            var device = _paths.RenderNode(file.Minor);
+            using var node = new RenderNodeFile(pid, file.Minor, TargetFiles.TakeFd(pid, fd, device), device);
+            var missing = RenderIoctlProbe.Probe(node, device, createBo: false).Where(i => i.Present == false).ToList();
+            if (missing.Count > 0)
+                throw new DriverException(Errno.EOPNOTSUPP, string.Join(", ", missing.Select(m => m.Name)), device,
+                    detail: $"this kernel lacks {(missing.Count == 1 ? "it" : "them")} ({missing[0].Detail}); {string.Join(", ", missing.Select(m => $"{m.NeededFor} needs {m.Name}"))}, " +
+                            $"which {missing[0].Since} has; nothing was paused");
+        }
+    }
+
     /// <summary>Why a real restore cannot be run from here: the one line <c>restore --driver kfd</c> refuses with.</summary>
     public const string RestoreRefusal =
         "KFD binds a restored process to the memory of the process that issues RESTORE, so a real restore must run " +
