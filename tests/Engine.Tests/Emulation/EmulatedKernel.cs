@@ -21,6 +21,9 @@ internal sealed record EmulatedKernelOptions
     /// <summary>Each stand-in holds a second fd (dup) of every render file, as processes sharing a file do.</summary>
     public bool DupRenderFds { get; init; }
 
+    /// <summary>Each stand-in runs two more threads that keep running, as a job's host threads do.</summary>
+    public bool ThreadedTargets { get; init; }
+
     /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
     public bool WithoutKfd { get; init; }
 
@@ -53,6 +56,7 @@ internal sealed class EmulatedKernel : IDisposable
     private readonly DirectoryInfo _dir;
     private readonly List<StandIn> _standIns = [];
     private readonly Dictionary<int, StandIn> _own = new();
+    private readonly ConcurrentQueue<(KfdCriuOp, string)> _threadsAtCriuOps = new();
     private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
     private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
     private readonly ConcurrentDictionary<uint, int> _requests = new();
@@ -81,6 +85,12 @@ internal sealed class EmulatedKernel : IDisposable
             _renderMinorOf[SeccompNative.FileId(MemoryFile(g.DrmRenderMinor)) ?? throw new IOException("no memory file")] = g.DrmRenderMinor;
     }
 
+    /// <summary>
+    /// At each CRIU op on a stand-in's KFD file: the op and the state letter of each of that stand-in's threads
+    /// (/proc/PID/task/*/stat; 't' is a ptrace stop).
+    /// </summary>
+    public IReadOnlyList<(KfdCriuOp Op, string Threads)> ThreadsAtCriuOps => [.. _threadsAtCriuOps];
+
     /// <summary>All stand-ins' and this emulator's device requests, by request number.</summary>
     public IReadOnlyDictionary<uint, int> Requests => _requests;
 
@@ -102,7 +112,7 @@ internal sealed class EmulatedKernel : IDisposable
         if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
         foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={MemoryFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
-            args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}"]);
+            args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}{(_options.ThreadedTargets ? "+threads" : "")}"]);
         if (_options.DropCapabilities) args.Add("--drop-caps");
         args.Add("--");
         for (var i = 0; i < commands.Count; i++)
@@ -232,6 +242,7 @@ internal sealed class EmulatedKernel : IDisposable
         var args = new byte[Sizes.Of<KfdIoctlCriuArgs>()];
         if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
         var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
+        _threadsAtCriuOps.Enqueue(((KfdCriuOp)a.op, ThreadStates(owner.Pid)));
         // kfd_chardev.c: CHECKPOINT refuses a NULL array whatever its count; RESTORE also refuses zero counts.
         if (a.op == (uint)KfdCriuOp.Checkpoint && (a.devices == 0 || a.bos == 0 || a.priv_data == 0)) return Errno.EINVAL;
         if (a.op == (uint)KfdCriuOp.Restore && (a.devices == 0 || a.bos == 0 || a.priv_data == 0 || a.priv_data_size == 0 || a.num_devices == 0 || a.num_bos == 0))
@@ -334,6 +345,9 @@ internal sealed class EmulatedKernel : IDisposable
         return SeccompNative.Ioctl(_listener, SeccompNative.NotifIdValid, &id) == 0 && SeccompNative.Write(tid, address, bytes);
     }
 
+    private static string ThreadStates(int pid) => string.Concat(Directory.EnumerateDirectories($"/proc/{pid}/task").Order(StringComparer.Ordinal)
+        .Select(t => File.ReadAllText(Path.Combine(t, "stat"))).Select(stat => stat[(stat.LastIndexOf(')') + 2)..][0]));
+
     private static int TracerOf(int pid) => int.Parse(Status(pid, "TracerPid:"));
 
     private static bool MayCheckpoint(int tid)
@@ -352,7 +366,7 @@ internal sealed class EmulatedKernel : IDisposable
         var source = Path.Combine(Path.GetDirectoryName(here)!, "kfdemu.c");
         var dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-bin-");
         var exe = Path.Combine(dir.FullName, "kfdemu");
-        var (rc, _, err) = CHeaderAbi.Exec("gcc", ["-std=gnu11", "-Wall", "-Werror", "-O2", "-o", exe, source]);
+        var (rc, _, err) = CHeaderAbi.Exec("gcc", ["-std=gnu11", "-Wall", "-Werror", "-O2", "-pthread", "-o", exe, source]);
         if (rc != 0) throw new InvalidOperationException($"gcc failed ({rc}) on {source}:\n{err}");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => dir.Delete(recursive: true);
         return exe;

@@ -7,10 +7,11 @@
  * ioctl to a supervisor through a user-notification listener. Everything else, mmap and pidfd_getfd included, is the
  * real kernel's.
  *
- * usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... [--target NAME:MINOR[,MINOR...][+dup]]...
+ * usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... [--target NAME:MINOR[,MINOR...][+dup][+threads]]...
  *               [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND [ARG]... [--then COMMAND [ARG]...]...
  * Without --kfd there is no /dev/kfd (a machine without the driver).
- * An ARG "@NAME" becomes the pid of stand-in NAME. "+dup" makes the stand-in hold a second fd of each render file.
+ * An ARG "@NAME" becomes the pid of stand-in NAME. "+dup" makes the stand-in hold a second fd of each render file;
+ * "+threads" gives it two more threads that keep running.
  * Commands joined by "--then" run one after the other, against the same stand-ins (a killed checkpointer, then its
  * resume); the first writes to FILE, the n-th (from 0) to FILE.n.
  * "kfdemu --abi" prints the seccomp notification layouts and request numbers, for the supervisor's declarations.
@@ -23,6 +24,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -34,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -51,7 +54,7 @@
 #define MAX_ITEMS 32
 
 struct render { unsigned minor; const char *file; };
-struct target { char name[64]; unsigned minors[MAX_ITEMS]; int nminors; int dup; pid_t pid; };
+struct target { char name[64]; unsigned minors[MAX_ITEMS]; int nminors; int dup; int threads; pid_t pid; };
 
 static void die(const char *what)
 {
@@ -128,9 +131,26 @@ static void build_namespace(const char *kfd, struct render *renders, int nrender
 	bind(topology, "/sys/class/kfd/kfd/topology", 1);
 }
 
+/* A worker thread of a stand-in: it keeps running (as a training job's host threads do) until something stops it. */
+static void *worker(void *arg)
+{
+	volatile unsigned long *ticks = arg;
+	struct timespec ms = { 0, 1000000 };
+	for (;;) {
+		nanosleep(&ms, NULL);
+		(*ticks)++;
+	}
+	return NULL;
+}
+
 /* A stand-in GPU process: opens the devices as a ROCm process would and waits to be checkpointed. */
 static void stand_in(struct target *t, int report)
 {
+	static volatile unsigned long ticks[2];
+	for (int i = 0; t->threads && i < 2; i++) {
+		pthread_t thread;
+		if (pthread_create(&thread, NULL, worker, (void *)&ticks[i]) != 0) die("pthread_create");
+	}
 	char line[1024], path[64];
 	int at;
 
@@ -259,7 +279,11 @@ int main(int argc, char **argv)
 			*colon = 0;
 			snprintf(t->name, sizeof(t->name), "%s", spec);
 			char *plus = strchr(colon + 1, '+');
-			if (plus) { t->dup = !strcmp(plus, "+dup"); *plus = 0; }
+			if (plus) {
+				t->dup = strstr(plus, "+dup") != NULL;
+				t->threads = strstr(plus, "+threads") != NULL;
+				*plus = 0;
+			}
 			for (char *m = strtok(colon + 1, ","); m && t->nminors < MAX_ITEMS; m = strtok(NULL, ","))
 				t->minors[t->nminors++] = (unsigned)strtoul(m, NULL, 10);
 		} else break;

@@ -81,7 +81,18 @@ public sealed class KfdDriver : IGpuDriver
         var fd = TargetFiles.Take(_paths.Proc, pid, _paths.Kfd);
         try
         {
-            return new KfdProcessFile(pid, fd, _paths.Kfd, PtraceThread.Seize(pid));
+            var tracer = PtraceThread.Seize(pid);
+            try
+            {
+                // Every thread stays stopped while the file is open (the capture and the copy), released once at its Dispose.
+                tracer.Freeze();
+            }
+            catch
+            {
+                tracer.Dispose();
+                throw;
+            }
+            return new KfdProcessFile(pid, fd, _paths.Kfd, tracer);
         }
         catch
         {
