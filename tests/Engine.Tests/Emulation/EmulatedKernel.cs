@@ -38,7 +38,7 @@ internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, I
 /// buffer) installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD. KFD's rules hold: CRIU ops only from the target's
 /// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file.
 /// </summary>
-internal sealed class EmulatedKernel : IDisposable
+internal sealed partial class EmulatedKernel : IDisposable
 {
     private static readonly Lazy<string> Launcher = new(() => Build());
 
@@ -87,8 +87,27 @@ internal sealed class EmulatedKernel : IDisposable
     {
         var stdout = Path.Combine(_dir.FullName, "stdout");
         var stderr = Path.Combine(_dir.FullName, "stderr");
+        var launcherErr = Launch(command, ["--stdout", stdout, "--stderr", stderr]);
+
+        if (!_launcher!.WaitForExit(timeout))
+        {
+            _launcher.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{string.Join(' ', command)} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
+        }
+        _launcher.WaitForExit();
+        var rest = _launcher.StandardOutput.ReadToEnd();
+        var exit = rest.Split('\n').FirstOrDefault(x => x.StartsWith("exit ", StringComparison.Ordinal))
+                   ?? throw new InvalidOperationException($"kfdemu did not report how the command ended: {launcherErr.Result}");
+        Stop();
+        return new EmulatedRun(int.Parse(exit[5..]), File.ReadAllText(stdout), File.ReadAllText(stderr), new Dictionary<uint, int>(_requests));
+    }
+
+    /// <summary>Starts kfdemu running <paramref name="command"/> and the supervisor on its listener; kfdemu's stderr, read to its end.</summary>
+    private Task<string> Launch(IReadOnlyList<string> command, IReadOnlyList<string> redirects)
+    {
         var start = new ProcessStartInfo(Launcher.Value) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology"), "--stdout", stdout, "--stderr", stderr };
+        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology") };
+        args.AddRange(redirects);
         if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
         foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={MemoryFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
@@ -117,17 +136,7 @@ internal sealed class EmulatedKernel : IDisposable
         _launcher.StandardInput.WriteLine("go");
         _launcher.StandardInput.Flush();
 
-        if (!_launcher.WaitForExit(timeout))
-        {
-            _launcher.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{string.Join(' ', command)} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
-        }
-        _launcher.WaitForExit();
-        var rest = _launcher.StandardOutput.ReadToEnd();
-        var exit = rest.Split('\n').FirstOrDefault(x => x.StartsWith("exit ", StringComparison.Ordinal))
-                   ?? throw new InvalidOperationException($"kfdemu did not report how the command ended: {launcherErr.Result}");
-        Stop();
-        return new EmulatedRun(int.Parse(exit[5..]), File.ReadAllText(stdout), File.ReadAllText(stderr), new Dictionary<uint, int>(_requests));
+        return launcherErr;
     }
 
     private static int TakeFd(int pid, int fd)

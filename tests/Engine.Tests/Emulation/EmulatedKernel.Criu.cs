@@ -1,0 +1,38 @@
+using Gpuckpt.Engine.Tests.Criu;
+
+namespace Gpuckpt.Engine.Tests.Emulation;
+
+/// <summary>
+/// The emulated kernel's CRIU mode: a taskhost under its seccomp filter starts the program and `criu restore` on
+/// command, so both share the one filter and its listener. A task criu restores is criu's child and inherits that
+/// filter with its listener: its device requests are served here again, once the image no longer carries the filter
+/// itself (<see cref="CriuImageEdit.DropSeccomp"/>). `criu dump` runs in the emulator's mount namespace but outside
+/// the filter (<see cref="OutsideTheFilter"/>): to dump a task that has a filter, criu suspends it
+/// (PTRACE_O_SUSPEND_SECCOMP), which the kernel refuses (EPERM) to a tracer that has a filter itself.
+/// </summary>
+internal sealed partial class EmulatedKernel
+{
+    /// <summary>
+    /// <paramref name="command"/> as run by a process outside the filter (a taskhost of the test's own) in the mount
+    /// namespace of <paramref name="inside"/>, where the emulated /dev/kfd and render nodes are.
+    /// </summary>
+    public static string[] OutsideTheFilter(TaskHost inside, params string[] command) =>
+        ["nsenter", $"--mount=/proc/{inside.Pid}/ns/mnt", "--", .. command];
+
+    /// <summary>A taskhost running under this kernel; ending it ends the launcher.</summary>
+    public TaskHost Serve(TimeSpan timeout)
+    {
+        var launcherErr = Launch([CriuPrograms.TaskHost], []);
+        var launcher = _launcher!;
+        return new TaskHost(launcher.StandardInput, launcher.StandardOutput, timeout, () =>
+        {
+            launcher.StandardInput.Close(); // the taskhost kills and reaps what it started, then kfdemu reports its end
+            if (!launcher.WaitForExit(timeout))
+            {
+                launcher.Kill(entireProcessTree: true);
+                throw new TimeoutException($"the taskhost under the emulated kernel did not end in {timeout}: {launcherErr.Result}");
+            }
+            Stop();
+        });
+    }
+}
