@@ -106,6 +106,56 @@ public sealed class CriuProcessSpecs : IDisposable
         Assert.Equal(twin.Lines.Skip(4), app.Lines.Skip(replayed));
     }
 
+    [Fact]
+    [Trait("Tier", "Full")]
+    public void Without_a_plugin_criu_dump_refuses_the_gpu_processes_kfd_file_by_name_and_leaves_it_running_unchanged()
+    {
+        var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
+        using var sim = new TestSimulator(gpus: 1);
+        var minor = $"{sim.Server.Topology.Gpus[0].DrmRenderMinor}";
+        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { CharacterDevices = true });
+        using var host = kernel.Serve(Timeout);
+        using var outside = TaskHost.Start(Timeout);
+        var app = new GpuAppOutput(Dir("app.out"), Timeout);
+        var twin = new GpuAppOutput(Dir("twin.out"), Timeout);
+        var pid = host.Spawn(app.Path, CriuPrograms.GpuApp, "gpu", seed, minor);
+        var twinPid = host.Spawn(twin.Path, CriuPrograms.GpuApp, "gpu", seed, minor);
+        Assert.EndsWith(" kfd=1.14", app.WaitFor("ready"));
+        twin.WaitFor("ready");
+        for (var i = 0; i < 2; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+        // Its /dev/kfd (fd 3) and render node (fd 4) are character devices that CRIU has no dumper for.
+        foreach (var fd in new[] { 3, 4 })
+            Assert.Equal("character special file 10:229", FileType(pid, fd));
+
+        var images = Directory.CreateDirectory(Dir("images")).FullName;
+        var dump = outside.Run(Dir("criu.out"), EmulatedKernel.OutsideTheFilter(host, CriuPrograms.Criu, "dump", "-t", $"{pid}", "-D", images, "-o", "dump.log"));
+        Assert.NotEqual(0, dump);
+        var log = File.ReadAllText(Path.Combine(images, "dump.log"));
+        Assert.Matches(@"Error \(criu/files-ext\.c:\d+\): Can't dump file 3 of that type \[20666\] \(chr 10:229\)", log);
+        Assert.Contains("Dumping FAILED.", log);
+        Assert.False(File.Exists(Path.Combine(images, "inventory.img")), "a refused dump left an inventory: an image that looks whole");
+
+        // criu let it go as it was: running, untraced, its counter and its kfd requests going on as the twin's.
+        Assert.Equal("0", Status(pid, "TracerPid:"));
+        Assert.DoesNotMatch("^[tT]", Status(pid, "State:"));
+        for (var i = 0; i < 2; i++)
+        {
+            var line = app.Step(pid);
+            Assert.EndsWith(" kfd=1.14", line);
+            Assert.Equal(twin.Step(twinPid), line);
+        }
+        Assert.Equal(twin.Lines.Skip(1), app.Lines.Skip(1));
+    }
+
+    private static string FileType(int pid, int fd)
+    {
+        var (rc, output, err) = Uapi.CHeaderAbi.Exec("stat", ["-L", "-c", "%F %t:%T", $"/proc/{pid}/fd/{fd}"]);
+        Assert.True(rc == 0, err);
+        var f = output.Trim().Split(' ');
+        var numbers = f[^1].Split(':').Select(h => Convert.ToInt32(h, 16));
+        return $"{string.Join(' ', f[..^1])} {string.Join(':', numbers)}";
+    }
+
     internal static string Tail(string log) =>
         File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(15)) : $"{log} was not written";
 

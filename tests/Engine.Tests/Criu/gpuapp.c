@@ -2,8 +2,9 @@
  * gpuapp: the process the CRIU specs checkpoint. It keeps a CPU counter and takes one step per SIGUSR1, printing
  * one line per step on stdout, so that a restored copy can be compared with an uninterrupted twin.
  *
- * usage: gpuapp plain SEED    the counter only
- *        gpuapp kfd SEED      also opens /dev/kfd and asks its version (AMDKFD_IOC_GET_VERSION) at every step
+ * usage: gpuapp plain SEED            the counter only
+ *        gpuapp kfd SEED              also opens /dev/kfd and asks its version (AMDKFD_IOC_GET_VERSION) at every step
+ *        gpuapp gpu SEED MINOR        as kfd, and holds /dev/dri/renderD<MINOR> open, as a ROCm process does
  * Lines: "ready pid=P counter=C [kfd=MAJ.MIN]", then "step=N counter=C [kfd=MAJ.MIN|kfd=errno:E]".
  */
 #define _GNU_SOURCE
@@ -36,16 +37,24 @@ static void kfd_version(int kfd, char *out, size_t size)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[1], "plain") && strcmp(argv[1], "kfd"))) {
-		fprintf(stderr, "usage: gpuapp plain|kfd SEED\n");
+	int gpu = argc == 4 && !strcmp(argv[1], "gpu");
+	if (!gpu && (argc != 3 || (strcmp(argv[1], "plain") && strcmp(argv[1], "kfd")))) {
+		fprintf(stderr, "usage: gpuapp plain|kfd SEED, or gpuapp gpu SEED RENDER_MINOR\n");
 		return 2;
 	}
 	uint64_t counter = strtoull(argv[2], NULL, 0), step = 0;
 	int kfd = -1;
-	char version[64];
-	if (!strcmp(argv[1], "kfd") && (kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC)) < 0) {
+	char version[64], render[64];
+	if (strcmp(argv[1], "plain") && (kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "gpuapp: open /dev/kfd: %s\n", strerror(errno));
 		return 1;
+	}
+	if (gpu) {
+		snprintf(render, sizeof(render), "/dev/dri/renderD%s", argv[3]);
+		if (open(render, O_RDWR | O_CLOEXEC) < 0) {
+			fprintf(stderr, "gpuapp: open %s: %s\n", render, strerror(errno));
+			return 1;
+		}
 	}
 	sigset_t block, wait;
 	sigemptyset(&block);

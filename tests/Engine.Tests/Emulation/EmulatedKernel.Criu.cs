@@ -1,4 +1,5 @@
 using Gpuckpt.Engine.Tests.Criu;
+using Gpuckpt.Engine.Tests.Uapi;
 
 namespace Gpuckpt.Engine.Tests.Emulation;
 
@@ -12,6 +13,29 @@ namespace Gpuckpt.Engine.Tests.Emulation;
 /// </summary>
 internal sealed partial class EmulatedKernel
 {
+    /// <summary>/dev/fuse's device number: a misc character device CRIU has no dumper of its own for, as for /dev/kfd.</summary>
+    private const string MiscMajor = "10", FuseMinor = "229";
+
+    /// <summary>
+    /// The file bound at /dev/dri/renderD<paramref name="minor"/>: the simulator's memory file (mmap of a BO is the
+    /// real kernel's), or with <see cref="EmulatedKernelOptions.CharacterDevices"/> a device node of its own, which
+    /// CRIU hands to its plugins (DUMP_EXT_FILE) as it would a real render node.
+    /// </summary>
+    private string RenderFile(uint minor)
+    {
+        if (!_options.CharacterDevices) return MemoryFile(minor);
+        var node = Path.Combine(_dir.FullName, $"renderD{minor}");
+        if (!File.Exists(node)) DeviceNode(node);
+        return node;
+    }
+
+    /// <summary>A character device node (major 10, minor 229): each has an inode of its own, so the emulator tells them apart.</summary>
+    private static void DeviceNode(string path)
+    {
+        var (rc, _, err) = CHeaderAbi.Exec("mknod", ["-m", "0666", path, "c", MiscMajor, FuseMinor]);
+        if (rc != 0) throw new IOException($"mknod {path} c {MiscMajor} {FuseMinor}: {err.Trim()}");
+    }
+
     /// <summary>
     /// <paramref name="command"/> as run by a process outside the filter (a taskhost of the test's own) in the mount
     /// namespace of <paramref name="inside"/>, where the emulated /dev/kfd and render nodes are.

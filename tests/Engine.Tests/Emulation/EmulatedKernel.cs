@@ -23,6 +23,9 @@ internal sealed record EmulatedKernelOptions
 
     /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
     public bool WithoutKfd { get; init; }
+
+    /// <summary>/dev/kfd and the render nodes are character devices CRIU does not know (see EmulatedKernel.Criu.cs).</summary>
+    public bool CharacterDevices { get; init; }
 }
 
 /// <summary>What the command printed and how it ended, and which device requests reached the emulated kernel.</summary>
@@ -70,11 +73,12 @@ internal sealed partial class EmulatedKernel : IDisposable
         _client = SimulatorClient.Connect(sim.SocketPath);
         _dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-");
         var kfd = Path.Combine(_dir.FullName, "kfd");
-        File.WriteAllBytes(kfd, []);
+        if (options.CharacterDevices) DeviceNode(kfd);
+        else File.WriteAllBytes(kfd, []);
         _kfdId = SeccompNative.FileId(kfd) ?? throw new IOException($"{kfd} vanished");
         KfdSysfsTree.Write(Path.Combine(_dir.FullName, "topology"), sim.Server.Topology);
         foreach (var g in sim.Server.Topology.Gpus)
-            _renderMinorOf[SeccompNative.FileId(MemoryFile(g.DrmRenderMinor)) ?? throw new IOException("no memory file")] = g.DrmRenderMinor;
+            _renderMinorOf[SeccompNative.FileId(RenderFile(g.DrmRenderMinor)) ?? throw new IOException("no render file")] = g.DrmRenderMinor;
     }
 
     /// <summary>All stand-ins' and this emulator's device requests, by request number.</summary>
@@ -109,7 +113,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology") };
         args.AddRange(redirects);
         if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
-        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={MemoryFile(g.DrmRenderMinor)}"]);
+        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={RenderFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
             args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}"]);
         if (_options.DropCapabilities) args.Add("--drop-caps");
