@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Gpuckpt.Engine.Devices.Linux;
+using Gpuckpt.Tests.Support;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Criu;
@@ -101,5 +103,23 @@ public sealed class CriuDoctorSpecs : IDisposable
         Assert.Equal(check.ExitCode == 0, report.CheckOk);
         Assert.Contains(report.CheckVerdict, output);
         Assert.True(report.Version >= new Version(4, 2), $"{report.Path} is CRIU {report.Version}: run {CriuReport.InstallCommand} as root");
+    }
+
+    [Fact]
+    public async Task Gpuckpt_doctor_reports_this_machines_criu_its_hooks_its_check_and_the_install_command()
+    {
+        var run = await GpuckptProcess.RunAsync(["doctor", "--json"], timeout: TimeSpan.FromMinutes(2));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var report = JsonDocument.Parse(run.Stdout).RootElement;
+        var criu = report.GetProperty("criu");
+        var expected = CriuDoctor.Examine(Timeout);
+        Assert.Equal(expected.Path, criu.GetProperty("path").GetString());
+        Assert.Equal(expected.Version?.ToString(), criu.GetProperty("version").GetString());
+        Assert.Equal(expected.HooksCalled, criu.GetProperty("hooks").EnumerateArray().Select(h => h.GetString()));
+        Assert.Equal(expected.HooksMissing, criu.GetProperty("missing_hooks").EnumerateArray().Select(h => h.GetString()));
+        Assert.Equal(expected.CheckVerdict, criu.GetProperty("check").GetProperty("verdict").GetString());
+        Assert.Equal(CriuReport.InstallCommand, criu.GetProperty("install").GetString());
+        Assert.Equal(expected.Usable, report.GetProperty("backends").GetProperty("criu").GetProperty("usable").GetBoolean());
+        Assert.Equal(["criu", "criu hooks", "criu check"], report.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Where(n => n!.StartsWith("criu", StringComparison.Ordinal)));
     }
 }
