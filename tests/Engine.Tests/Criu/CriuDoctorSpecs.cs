@@ -96,12 +96,9 @@ public sealed class CriuDoctorSpecs : IDisposable
     {
         var report = CriuDoctor.Examine(Timeout);
         Assert.True(report.Path is not null, $"no criu on this machine: run {CriuReport.InstallCommand} as root");
-        var start = new System.Diagnostics.ProcessStartInfo(report.Path, "check") { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var check = System.Diagnostics.Process.Start(start)!;
-        var output = check.StandardOutput.ReadToEnd() + check.StandardError.ReadToEnd();
-        check.WaitForExit();
-        Assert.Equal(check.ExitCode == 0, report.CheckOk);
-        Assert.Contains(report.CheckVerdict, output);
+        var (rc, stdout, stderr) = Uapi.CHeaderAbi.Exec(report.Path, ["check"]);
+        Assert.Equal(rc == 0, report.CheckOk);
+        Assert.Contains(report.CheckVerdict, stdout + stderr);
         Assert.True(report.Version >= new Version(4, 2), $"{report.Path} is CRIU {report.Version}: run {CriuReport.InstallCommand} as root");
     }
 
