@@ -21,11 +21,14 @@ internal sealed record EmulatedKernelOptions
     /// <summary>Each stand-in holds a second fd (dup) of every render file, as processes sharing a file do.</summary>
     public bool DupRenderFds { get; init; }
 
-    /// <summary>Each stand-in runs two more threads that keep running, as a job's host threads do.</summary>
-    public bool ThreadedTargets { get; init; }
-
     /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
     public bool WithoutKfd { get; init; }
+
+    /// <summary>/dev/kfd and the render nodes are character devices CRIU does not know (see EmulatedKernel.Criu.cs).</summary>
+    public bool CharacterDevices { get; init; }
+
+    /// <summary>Each stand-in runs two more threads that keep running, as a job's host threads do.</summary>
+    public bool ThreadedTargets { get; init; }
 
     /// <summary>DRM requests this kernel does not have (an older one): EINVAL, as drm_ioctl answers a number with no table entry.</summary>
     public IReadOnlyList<uint> AbsentIoctls { get; init; } = [];
@@ -44,7 +47,7 @@ internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, I
 /// buffer) installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD. KFD's rules hold: CRIU ops only from the target's
 /// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file.
 /// </summary>
-internal sealed class EmulatedKernel : IDisposable
+internal sealed partial class EmulatedKernel : IDisposable
 {
     private static readonly Lazy<string> Launcher = new(() => Build());
 
@@ -78,11 +81,12 @@ internal sealed class EmulatedKernel : IDisposable
         _client = SimulatorClient.Connect(sim.SocketPath);
         _dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-");
         var kfd = Path.Combine(_dir.FullName, "kfd");
-        File.WriteAllBytes(kfd, []);
+        if (options.CharacterDevices) DeviceNode(kfd);
+        else File.WriteAllBytes(kfd, []);
         _kfdId = SeccompNative.FileId(kfd) ?? throw new IOException($"{kfd} vanished");
         KfdSysfsTree.Write(Path.Combine(_dir.FullName, "topology"), sim.Server.Topology);
         foreach (var g in sim.Server.Topology.Gpus)
-            _renderMinorOf[SeccompNative.FileId(MemoryFile(g.DrmRenderMinor)) ?? throw new IOException("no memory file")] = g.DrmRenderMinor;
+            _renderMinorOf[SeccompNative.FileId(RenderFile(g.DrmRenderMinor)) ?? throw new IOException("no render file")] = g.DrmRenderMinor;
     }
 
     /// <summary>
@@ -107,19 +111,38 @@ internal sealed class EmulatedKernel : IDisposable
     {
         var stdout = Path.Combine(_dir.FullName, "stdout");
         var stderr = Path.Combine(_dir.FullName, "stderr");
+        var launcherErr = Launch([.. commands.SelectMany((c, i) => i == 0 ? c : ["--then", .. c])], ["--stdout", stdout, "--stderr", stderr]);
+
+        if (!_launcher!.WaitForExit(timeout))
+        {
+            _launcher.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{string.Join(' ', commands[0])} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
+        }
+        _launcher.WaitForExit();
+        var rest = _launcher.StandardOutput.ReadToEnd();
+        var exits = rest.Split('\n').Where(x => x.StartsWith("exit ", StringComparison.Ordinal)).Select(x => int.Parse(x[5..])).ToList();
+        if (exits.Count != commands.Count)
+            throw new InvalidOperationException($"kfdemu reported {exits.Count} of {commands.Count} commands ended: {launcherErr.Result}");
+        Stop();
+        var requests = new Dictionary<uint, int>(_requests);
+        return [.. exits.Select((code, i) => new EmulatedRun(code, ReadIfAny(i == 0 ? stdout : $"{stdout}.{i}"), ReadIfAny(i == 0 ? stderr : $"{stderr}.{i}"), requests))];
+    }
+
+    private static string ReadIfAny(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
+
+    /// <summary>Starts kfdemu running <paramref name="command"/> and the supervisor on its listener; kfdemu's stderr, read to its end.</summary>
+    private Task<string> Launch(IReadOnlyList<string> command, IReadOnlyList<string> redirects)
+    {
         var start = new ProcessStartInfo(Launcher.Value) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology"), "--stdout", stdout, "--stderr", stderr };
+        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology") };
+        args.AddRange(redirects);
         if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
-        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={MemoryFile(g.DrmRenderMinor)}"]);
+        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={RenderFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
             args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}{(_options.ThreadedTargets ? "+threads" : "")}"]);
         if (_options.DropCapabilities) args.Add("--drop-caps");
         args.Add("--");
-        for (var i = 0; i < commands.Count; i++)
-        {
-            if (i > 0) args.Add("--then");
-            args.AddRange(commands[i]);
-        }
+        args.AddRange(command);
         foreach (var a in args) start.ArgumentList.Add(a);
         _launcher = Process.Start(start) ?? throw new InvalidOperationException("kfdemu did not start");
         var launcherErr = _launcher.StandardError.ReadToEndAsync();
@@ -141,22 +164,8 @@ internal sealed class EmulatedKernel : IDisposable
         _launcher.StandardInput.WriteLine("go");
         _launcher.StandardInput.Flush();
 
-        if (!_launcher.WaitForExit(timeout))
-        {
-            _launcher.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{string.Join(' ', commands[0])} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
-        }
-        _launcher.WaitForExit();
-        var rest = _launcher.StandardOutput.ReadToEnd();
-        var exits = rest.Split('\n').Where(x => x.StartsWith("exit ", StringComparison.Ordinal)).Select(x => int.Parse(x[5..])).ToList();
-        if (exits.Count != commands.Count)
-            throw new InvalidOperationException($"kfdemu reported {exits.Count} of {commands.Count} commands ended: {launcherErr.Result}");
-        Stop();
-        var requests = new Dictionary<uint, int>(_requests);
-        return [.. exits.Select((code, i) => new EmulatedRun(code, ReadIfAny(i == 0 ? stdout : $"{stdout}.{i}"), ReadIfAny(i == 0 ? stderr : $"{stderr}.{i}"), requests))];
+        return launcherErr;
     }
-
-    private static string ReadIfAny(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
 
     private static int TakeFd(int pid, int fd)
     {
