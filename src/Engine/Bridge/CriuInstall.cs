@@ -10,7 +10,7 @@ namespace Gpuckpt.Engine.Bridge;
 public sealed record CriuInstall(string Path, Version Version, string BridgeDir)
 {
     public static readonly Version Minimum = new(4, 2);
-    public const string InstallHint = ".ci/install-criu builds CRIU 4.2 from Debian's source package and installs it";
+    public static readonly string InstallHint = $"{Devices.Linux.CriuReport.InstallCommand} builds CRIU 4.2 from Debian's source package and installs it";
 
     /// <summary>The bridge's folder beside the gpuckpt binary (CRIU's --lib loads every .so of it).</summary>
     public static string DefaultBridgeDir => System.IO.Path.Combine(AppContext.BaseDirectory, "criu");
@@ -40,13 +40,11 @@ public sealed record CriuInstall(string Path, Version Version, string BridgeDir)
                 $"{InstallHint}; then rebuild gpuckpt (checkpoint --criu and restore --criu need the bridge)");
     }
 
-    public static string? Find()
-    {
-        if (Environment.GetEnvironmentVariable("GPUCKPT_CRIU") is { Length: > 0 } set) return File.Exists(set) ? set : null;
-        var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/local/sbin", "/usr/sbin", "/sbin"]);
-        return dirs.Select(d => System.IO.Path.Combine(d, "criu")).FirstOrDefault(File.Exists);
-    }
+    /// <summary>$GPUCKPT_CRIU when set, else the first criu doctor finds ($PATH, then the sbin directories).</summary>
+    public static string? Find() =>
+        Environment.GetEnvironmentVariable("GPUCKPT_CRIU") is { Length: > 0 } set
+            ? (File.Exists(set) ? set : null)
+            : Devices.Linux.CriuDoctor.Find(Devices.Linux.CriuDoctor.SearchDirs());
 
     /// <summary>What <c>criu --version</c> says ("Version: 4.2.1").</summary>
     public static Version VersionOf(string path)
@@ -56,20 +54,6 @@ public sealed record CriuInstall(string Path, Version Version, string BridgeDir)
         var output = process.StandardOutput.ReadToEnd();
         process.StandardError.ReadToEnd();
         process.WaitForExit();
-        return ParseVersion(output) ?? throw new InvalidOperationException($"{path} --version said no version ({output.Trim()}): is it CRIU?");
-    }
-
-    public static Version? ParseVersion(string output)
-    {
-        foreach (var line in output.Split('\n'))
-        {
-            var t = line.Trim();
-            if (!t.StartsWith("Version:", StringComparison.Ordinal)) continue;
-            var v = t["Version:".Length..].Trim();
-            var end = 0;
-            while (end < v.Length && (char.IsDigit(v[end]) || v[end] == '.')) end++;
-            if (Version.TryParse(v[..end].Contains('.') ? v[..end] : v[..end] + ".0", out var version)) return version;
-        }
-        return null;
+        return Devices.Linux.CriuDoctor.ParseVersion(output) ?? throw new InvalidOperationException($"{path} --version said no version ({output.Trim()}): is it CRIU?");
     }
 }

@@ -137,8 +137,5 @@ public sealed class CriuCommandSpecs : IDisposable
         Assert.False(check.Ok);
         Assert.Contains(CriuInstall.InstallHint, check.Fix);
         Assert.True(CriuInstall.BridgeCheck().Ok, "the build put gpuckpt_bridge.so beside gpuckpt");
-        Assert.Equal(new Version(4, 2, 1), CriuInstall.ParseVersion("Version: 4.2.1\nGitID: v4.2.1\n"));
-        Assert.Equal(new Version(3, 17), CriuInstall.ParseVersion("Version: 3.17\n"));
-        Assert.Null(CriuInstall.ParseVersion("criu: unknown option"));
     }
 }
