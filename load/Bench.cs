@@ -16,10 +16,8 @@ namespace Gpuckpt.Load;
 /// </summary>
 public static partial class Bench
 {
-    public static async Task<int> Run(Arguments args)
+    public static async Task<int> Run(ulong size, int runs)
     {
-        var size = args.U64("size", 256UL << 20);
-        var runs = args.Int("runs", 3);
         var work = Directory.CreateTempSubdirectory("gpuckpt-bench-").FullName;
         try
         {

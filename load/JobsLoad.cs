@@ -13,11 +13,8 @@ namespace Gpuckpt.Load;
 /// </summary>
 public static class JobsLoad
 {
-    public static async Task<int> Run(Arguments args)
+    public static async Task<int> Run(int jobs, int concurrency, ulong size)
     {
-        var jobs = args.Int("jobs", 40);
-        var concurrency = args.Int("concurrency", 4);
-        var size = args.U64("size", 2UL << 20);
         var work = Directory.CreateTempSubdirectory("gpuckpt-load-").FullName;
         try
         {

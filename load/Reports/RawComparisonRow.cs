@@ -1,0 +1,34 @@
+using Gpuckpt.Load.Comparators;
+using Gpuckpt.Load.Statistics;
+
+namespace Gpuckpt.Load.Reports;
+
+/// <summary>
+/// A step beside the plain copy of its bytes in the same run: a checkpoint beside the raw write, a restore beside the
+/// raw read, a migration beside the raw TCP transfer. The engine's rate is one operation's bytes over its mean latency.
+/// </summary>
+public sealed record RawComparisonRow(string Scenario, string Step, string RawHow, double EngineGigabytesPerSecond, double RawGigabytesPerSecond)
+{
+    public double Ratio => RawGigabytesPerSecond > 0 ? EngineGigabytesPerSecond / RawGigabytesPerSecond : 0;
+
+    public static IReadOnlyList<RawComparisonRow> Of(ScenarioResult scenario)
+    {
+        if (scenario.Raw is not { } raw) return [];
+        var rows = new List<RawComparisonRow>();
+        foreach (var step in scenario.Steps)
+        {
+            if (step.Ok == 0 || step.BytesPerOperation == 0 || step.Latency.MeanMs is not { } mean) continue;
+            var engine = step.BytesPerOperation / (mean / 1000) / 1e9;
+            var leaf = step.Name[(step.Name.LastIndexOf('/') + 1)..];
+            (string How, double Rate)? beside = leaf switch
+            {
+                "checkpoint" => ($"write, {raw.WriteHow}", raw.WriteGigabytesPerSecond),
+                "restore" => ($"read, {raw.ReadHow}", raw.ReadGigabytesPerSecond),
+                "migrate" => ("loopback TCP", raw.TransferGigabytesPerSecond),
+                _ => null,
+            };
+            if (beside is { } b) rows.Add(new RawComparisonRow(scenario.Name, step.Name, b.How, engine, b.Rate));
+        }
+        return rows;
+    }
+}
