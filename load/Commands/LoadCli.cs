@@ -24,7 +24,8 @@ public static class LoadCli
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"gpuckpt-load: {UsageErrors.Describe(parse.Errors[0].Message)} (see gpuckpt-load {CommandPath(parse)}--help)");
+            var message = string.Join(' ', UsageErrors.Describe(parse.Errors[0].Message).Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Console.Error.WriteLine($"gpuckpt-load: {message} (see gpuckpt-load {CommandPath(parse)}--help)");
             return ExitBadInput;
         }
         try

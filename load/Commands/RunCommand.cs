@@ -17,7 +17,11 @@ public static class RunCommand
             DefaultValueFactory = _ => [ScenarioCatalog.Mix],
             AllowMultipleArgumentsPerToken = false,
         };
-        scenarios.AcceptOnlyFromAmong(ScenarioCatalog.Names);
+        scenarios.Validators.Add(r =>
+        {
+            foreach (var t in r.Tokens.Where(t => !ScenarioCatalog.Names.Contains(t.Value)))
+                r.AddError($"--scenario: '{t.Value}' is not one of {string.Join(", ", ScenarioCatalog.Names)}");
+        });
         var load = new Option<LoadSimulation[]>("--load")
         {
             Description = $"load simulation (repeat for phases run one after the other): {LoadSimulation.Syntax}; durations like 30s, 2m, 500ms",
@@ -92,6 +96,8 @@ public static class RunCommand
             var loadReport = new LoadReport("gpuckpt-load " + string.Join(' ', parse.Tokens.Select(t => t.Value)), started,
                 $"{Environment.MachineName}, {Environment.ProcessorCount} cores", results);
             var comparison = old is null ? null : Comparison.Of(old, loadReport);
+            // Redirected output gets a width that keeps the table's columns whole.
+            if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 240;
             ConsoleReport.Write(AnsiConsole.Console, loadReport, comparison);
             var format = parse.GetValue(formats)!.Aggregate(ReportFormat.None, (a, f) => a | f);
             foreach (var file in ReportWriter.Write(parse.GetValue(report)!, format, loadReport, comparison)) Console.WriteLine($"report: {file}");

@@ -7,8 +7,7 @@ public static class RawCopy
 {
     public static async Task<RawCopyResult> Measure(long bytes, string workDir, CancellationToken token)
     {
-        // dd with O_DIRECT moves whole 4 KiB blocks; the few bytes this adds do not change a rate.
-        bytes = Math.Max(4096, (bytes + 4095) / 4096 * 4096);
+        bytes = Rounded(bytes);
         var dir = Directory.CreateDirectory(Path.Combine(workDir, $"raw-{Guid.NewGuid():N}")).FullName;
         var shm = Directory.CreateDirectory(Path.Combine("/dev/shm", $"gpuckpt-load-raw-{Guid.NewGuid():N}")).FullName;
         try
@@ -38,6 +37,9 @@ public static class RawCopy
             Directory.Delete(shm, true);
         }
     }
+
+    /// <summary>dd with O_DIRECT moves whole 4 KiB blocks; the few bytes this adds do not change a rate.</summary>
+    public static long Rounded(long bytes) => Math.Max(4096, (bytes + 4095) / 4096 * 4096);
 
     private static async Task<double> Dd(CancellationToken token, string[] args)
     {

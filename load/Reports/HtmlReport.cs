@@ -11,9 +11,9 @@ public static class HtmlReport
     {
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gpuckpt-load report</title><style>")
-            .Append("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}")
+            .Append("body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:90%}")
             .Append("td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}")
-            .Append("th{background:#eee}img.plot{display:block;margin:1em 0;border:1px solid #ddd}.faster{color:#080}.slower{color:#b00}")
+            .Append("th{background:#eee}td.na{color:#777;font-size:85%}img.plot{display:block;margin:1em 0;border:1px solid #ddd}.faster{color:#080}.slower{color:#b00}")
             .Append("</style></head><body>\n");
         html.Append($"<h1>gpuckpt-load report</h1><p><code>{E(report.Command)}</code>, started {report.Started:u} on {E(report.Machine)}.</p>\n");
         foreach (var s in report.Scenarios)
@@ -33,10 +33,11 @@ public static class HtmlReport
             html.Append($"<p>Pauses ({s.Pauses.Count} samples): min {ReportText.Ms(s.Pauses.MinMs)} ms, mean {ReportText.Ms(s.Pauses.MeanMs)} ms, ")
                 .Append(E(string.Join(", ", s.Pauses.Percentiles.Select(p => $"{p.Label} {p.Describe()}")))).Append($", max {ReportText.Ms(s.Pauses.MaxMs)} ms.</p>");
             Plot(html, Plots.Pauses(s), $"{s.Name}: pause distribution", "pauses");
-            if (s.Raw is { } raw)
-            {
+            foreach (var raw in s.Raw)
                 html.Append($"<p>Raw copy of {raw.Bytes} bytes in the same run: write {ReportText.Number(raw.WriteGigabytesPerSecond, "F3")} GB/s ({E(raw.WriteHow)}), ")
                     .Append($"read {ReportText.Number(raw.ReadGigabytesPerSecond, "F3")} GB/s ({E(raw.ReadHow)}), loopback TCP {ReportText.Number(raw.TransferGigabytesPerSecond, "F3")} GB/s.</p>");
+            if (s.Raw.Count > 0)
+            {
                 Table(html, ["step", "raw", "engine GB/s", "raw GB/s", "engine/raw"], RawComparisonRow.Of(s).Select(r => (IReadOnlyList<string>)
                     [r.Step, r.RawHow, ReportText.Number(r.EngineGigabytesPerSecond, "F3"), ReportText.Number(r.RawGigabytesPerSecond, "F3"), ReportText.Number(r.Ratio)]));
                 Plot(html, Plots.Raw(s), $"{s.Name}: engine against the raw copy", "raw");

@@ -25,13 +25,12 @@ public static class MarkdownReport
             }
             md.AppendLine($"Pauses ({s.Pauses.Count} samples): min {ReportText.Ms(s.Pauses.MinMs)} ms, mean {ReportText.Ms(s.Pauses.MeanMs)} ms, " +
                           string.Join(", ", s.Pauses.Percentiles.Select(p => $"{p.Label} {p.Describe()}")) + $", max {ReportText.Ms(s.Pauses.MaxMs)} ms.").AppendLine();
-            if (s.Raw is { } raw)
-            {
+            foreach (var raw in s.Raw)
                 md.AppendLine($"Raw copy of {raw.Bytes} bytes in the same run: write {ReportText.Number(raw.WriteGigabytesPerSecond, "F3")} GB/s ({raw.WriteHow}), " +
                               $"read {ReportText.Number(raw.ReadGigabytesPerSecond, "F3")} GB/s ({raw.ReadHow}), loopback TCP {ReportText.Number(raw.TransferGigabytesPerSecond, "F3")} GB/s.").AppendLine();
+            if (s.Raw.Count > 0)
                 Table(md, ["step", "raw", "engine GB/s", "raw GB/s", "engine/raw"], RawComparisonRow.Of(s).Select(r => (IReadOnlyList<string>)
                     [r.Step, r.RawHow, ReportText.Number(r.EngineGigabytesPerSecond, "F3"), ReportText.Number(r.RawGigabytesPerSecond, "F3"), ReportText.Number(r.Ratio)]));
-            }
         }
         if (comparison is { Count: > 0 })
         {

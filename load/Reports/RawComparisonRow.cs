@@ -13,13 +13,13 @@ public sealed record RawComparisonRow(string Scenario, string Step, string RawHo
 
     public static IReadOnlyList<RawComparisonRow> Of(ScenarioResult scenario)
     {
-        if (scenario.Raw is not { } raw) return [];
         var rows = new List<RawComparisonRow>();
         foreach (var step in scenario.Steps)
         {
             if (step.Ok == 0 || step.BytesPerOperation == 0 || step.Latency.MeanMs is not { } mean) continue;
             var engine = step.BytesPerOperation / (mean / 1000) / 1e9;
-            var leaf = step.Name[(step.Name.LastIndexOf('/') + 1)..];
+            var leaf = Leaf(step.Name);
+            if (scenario.Raw.FirstOrDefault(r => r.Bytes == RawCopy.Rounded(step.BytesPerOperation)) is not { } raw) continue;
             (string How, double Rate)? beside = leaf switch
             {
                 "checkpoint" => ($"write, {raw.WriteHow}", raw.WriteGigabytesPerSecond),
@@ -31,4 +31,9 @@ public sealed record RawComparisonRow(string Scenario, string Step, string RawHo
         }
         return rows;
     }
+
+    /// <summary>Whether a step has a plain copy to stand beside: a checkpoint, a restore or a migration.</summary>
+    public static bool Comparable(string step) => Leaf(step) is "checkpoint" or "restore" or "migrate";
+
+    private static string Leaf(string step) => step[(step.LastIndexOf('/') + 1)..];
 }

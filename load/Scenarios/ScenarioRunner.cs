@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gpuckpt.Load.Comparators;
+using Gpuckpt.Load.Reports;
 using Gpuckpt.Load.Statistics;
 
 namespace Gpuckpt.Load.Scenarios;
@@ -26,9 +27,11 @@ public sealed class ScenarioRunner(LoadScenario scenario, IReadOnlyList<LoadSimu
         var seconds = measured.Seconds;
         var window = limits.WindowSeconds > 0 ? limits.WindowSeconds : Math.Max(1, Math.Round(load.Sum(l => l.During.TotalSeconds) / 30));
         var steps = measured.Steps.Select(s => s.Result(seconds, window)).ToList();
-        RawCopyResult? raw = null;
-        var perOperation = steps.Select(s => s.BytesPerOperation).DefaultIfEmpty(0).Max();
-        if (measureRawCopy && perOperation > 0) raw = await RawCopy.Measure(perOperation, target.Work, token);
+        // One plain copy per distinct operation size, so that each step stands beside a copy of as many bytes as it moved.
+        var raw = new List<RawCopyResult>();
+        if (measureRawCopy)
+            foreach (var bytes in steps.Where(s => RawComparisonRow.Comparable(s.Name) && s.Ok > 0).Select(s => RawCopy.Rounded(s.BytesPerOperation)).Distinct().Order())
+                raw.Add(await RawCopy.Measure(bytes, target.Work, token));
         List<double> pauses;
         lock (measured.PauseMs) pauses = [.. measured.PauseMs];
         return new ScenarioResult(scenario.Name, string.Join(", then ", load.Select(l => l.Describe())), seconds, window,

@@ -2,7 +2,7 @@ using Gpuckpt.Load.Comparators;
 
 namespace Gpuckpt.Load.Statistics;
 
-/// <summary>One scenario's measured run: the whole iteration, each step, the pauses the processes felt, the raw copy beside it.</summary>
+/// <summary>One scenario's measured run: the whole iteration, each step, the pauses the processes felt, the raw copies of one operation's bytes beside it.</summary>
 public sealed record ScenarioResult(
     string Name,
     string Load,
@@ -13,4 +13,4 @@ public sealed record ScenarioResult(
     IReadOnlyList<StepResult> Steps,
     LatencySummary Pauses,
     IReadOnlyList<double> PauseMs,
-    RawCopyResult? Raw);
+    IReadOnlyList<RawCopyResult> Raw);
