@@ -82,7 +82,7 @@ public static class Plots
         engine.LegendText = "engine";
         var raw = plot.Add.Bars(rows.Select((r, i) => new Bar { Position = i * 3 + 1, Value = r.RawGigabytesPerSecond, FillColor = palette.GetColor(1) }).ToList());
         raw.LegendText = "raw copy";
-        plot.Axes.Bottom.SetTicks([.. rows.Select((_, i) => i * 3 + 0.5)], [.. rows.Select(r => $"{r.Step} ({r.RawHow})")]);
+        plot.Axes.Bottom.SetTicks([.. rows.Select((_, i) => i * 3 + 0.5)], [.. rows.Select(r => $"{r.Step}\n{r.RawHow}")]);
         plot.ShowLegend(Alignment.UpperRight);
         plot.Axes.Margins(bottom: 0);
         return Png(plot);

@@ -19,7 +19,7 @@ public sealed record RawComparisonRow(string Scenario, string Step, string RawHo
             if (step.Ok == 0 || step.BytesPerOperation == 0 || step.Latency.MeanMs is not { } mean) continue;
             var engine = step.BytesPerOperation / (mean / 1000) / 1e9;
             var leaf = Leaf(step.Name);
-            if (scenario.Raw.FirstOrDefault(r => r.Bytes == RawCopy.Rounded(step.BytesPerOperation)) is not { } raw) continue;
+            if (Nearest(scenario.Raw, step.BytesPerOperation) is not { } raw) continue;
             (string How, double Rate)? beside = leaf switch
             {
                 "checkpoint" => ($"write, {raw.WriteHow}", raw.WriteGigabytesPerSecond),
@@ -34,6 +34,10 @@ public sealed record RawComparisonRow(string Scenario, string Step, string RawHo
 
     /// <summary>Whether a step has a plain copy to stand beside: a checkpoint, a restore or a migration.</summary>
     public static bool Comparable(string step) => Leaf(step) is "checkpoint" or "restore" or "migrate";
+
+    /// <summary>The plain copy whose size is nearest to <paramref name="bytes"/> (by ratio).</summary>
+    public static RawCopyResult? Nearest(IReadOnlyList<RawCopyResult> raw, long bytes) =>
+        raw.OrderBy(r => Math.Abs(Math.Log((double)r.Bytes / Math.Max(bytes, 1)))).FirstOrDefault();
 
     private static string Leaf(string step) => step[(step.LastIndexOf('/') + 1)..];
 }

@@ -123,16 +123,27 @@ public static class ScenarioCatalog
         }
     }, NeedsNodes: true);
 
-    /// <summary>Each iteration runs one of the scenarios, drawn by weight; its steps are named after it ("round-trip/restore").</summary>
+    /// <summary>
+    /// Each iteration runs one of the scenarios in proportion to its weight, interleaved (smooth weighted round robin:
+    /// weights 5, 4, 1 run each part 5, 4 and 1 times in every 10 iterations, spread out); its steps are named after it
+    /// ("round-trip/restore").
+    /// </summary>
     public static LoadScenario Mixed(IReadOnlyList<(LoadScenario Scenario, int Weight)> parts)
     {
         if (parts.Count == 0) throw new ArgumentException("a mix needs at least one scenario with a weight");
         var total = parts.Sum(p => p.Weight);
+        var current = new long[parts.Count];
+        var slots = new LoadScenario[total];
+        for (var slot = 0; slot < total; slot++)
+        {
+            for (var i = 0; i < parts.Count; i++) current[i] += parts[i].Weight;
+            var best = Array.IndexOf(current, current.Max());
+            current[best] -= total;
+            slots[slot] = parts[best].Scenario;
+        }
         return new LoadScenario(Mix, [.. parts.SelectMany(p => p.Scenario.Steps.Select(s => $"{p.Scenario.Name}/{s}"))], c =>
         {
-            // The draw follows the iteration number, so a run with the same seeds draws the same mix.
-            var pick = (int)(new Random((int)(c.Number * 7919 % int.MaxValue)).NextInt64(total));
-            var chosen = parts.First(p => (pick -= p.Weight) < 0).Scenario;
+            var chosen = slots[(c.Number - 1) % total];
             return chosen.Body(new IterationContext(c, chosen.Name));
         }, parts.Any(p => p.Scenario.NeedsNodes));
     }

@@ -27,11 +27,13 @@ public sealed class ScenarioRunner(LoadScenario scenario, IReadOnlyList<LoadSimu
         var seconds = measured.Seconds;
         var window = limits.WindowSeconds > 0 ? limits.WindowSeconds : Math.Max(1, Math.Round(load.Sum(l => l.During.TotalSeconds) / 30));
         var steps = measured.Steps.Select(s => s.Result(seconds, window)).ToList();
-        // One plain copy per distinct operation size, so that each step stands beside a copy of as many bytes as it moved.
+        // A plain copy per size of operation (sizes within a quarter of each other share one), so that each step
+        // stands beside a copy of about as many bytes as it moved.
         var raw = new List<RawCopyResult>();
         if (measureRawCopy)
-            foreach (var bytes in steps.Where(s => RawComparisonRow.Comparable(s.Name) && s.Ok > 0).Select(s => RawCopy.Rounded(s.BytesPerOperation)).Distinct().Order())
-                raw.Add(await RawCopy.Measure(bytes, target.Work, token));
+            foreach (var bytes in steps.Where(s => RawComparisonRow.Comparable(s.Name) && s.Ok > 0).Select(s => s.BytesPerOperation).Order())
+                if (raw.Count == 0 || bytes > raw[^1].Bytes * 1.25)
+                    raw.Add(await RawCopy.Measure(bytes, target.Work, token));
         List<double> pauses;
         lock (measured.PauseMs) pauses = [.. measured.PauseMs];
         return new ScenarioResult(scenario.Name, string.Join(", then ", load.Select(l => l.Describe())), seconds, window,
@@ -122,7 +124,7 @@ public sealed class ScenarioRunner(LoadScenario scenario, IReadOnlyList<LoadSimu
         try
         {
             await scenario.Body(context).WaitAsync(limits.IterationTimeout, token);
-            recorders.Iteration.Success(Stopwatch.GetElapsedTime(start), 0, recorders.Elapsed.TotalSeconds);
+            recorders.Iteration.Success(Stopwatch.GetElapsedTime(start), context.Bytes, recorders.Elapsed.TotalSeconds);
         }
         catch (StepFailed failed)
         {
