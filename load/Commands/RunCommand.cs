@@ -97,7 +97,11 @@ public static class RunCommand
                 $"{Environment.MachineName}, {Environment.ProcessorCount} cores", results);
             var comparison = old is null ? null : Comparison.Of(old, loadReport);
             // Redirected output gets a width that keeps the table's columns whole.
-            if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 240;
+            if (Console.IsOutputRedirected)
+            {
+                AnsiConsole.Profile.Width = 240;
+                AnsiConsole.Profile.Capabilities.Ansi = false;
+            }
             ConsoleReport.Write(AnsiConsole.Console, loadReport, comparison);
             var format = parse.GetValue(formats)!.Aggregate(ReportFormat.None, (a, f) => a | f);
             foreach (var file in ReportWriter.Write(parse.GetValue(report)!, format, loadReport, comparison)) Console.WriteLine($"report: {file}");
