@@ -72,11 +72,11 @@ public static class CliBench
             double Median(Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
             if (checkpointOnly)
             {
-                Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; median of {runs} runs");
+                Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}");
                 Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   pause {Median(r => r.Pause):F2} s   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB (max {rows.Max(r => r.CheckpointKiB) / 1024:F0} MiB)");
                 return 0;
             }
-            Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; median of {runs} runs, each pair in the same run");
+            Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}, each pair in the same run");
             Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   dd {Median(r => r.DdSave):F2} s   dd/gpuckpt {Median(r => r.DdSave / r.Checkpoint):F2}   " +
                               $"pause {Median(r => r.Pause):F2} s   {Median(r => r.Checkpoint) * 1e6 / bos:F1} µs/BO   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB");
             Console.WriteLine($"restore:    gpuckpt {Median(r => r.Restore):F2} s   dd {Median(r => r.DdLoad):F2} s   dd/gpuckpt {Median(r => r.DdLoad / r.Restore):F2}   " +

@@ -68,7 +68,7 @@ public static class MigrateLoad
                                         $"continued on b like its twin: {same}");
             }
             double Median(Func<(double, double, double, double, double), double> f) => rows.Select(r => f(r)).Order().ElementAt(rows.Count / 2);
-            Console.WriteLine($"train, {size} bytes of BO contents, a -> b on loopback, median of {runs} run(s)");
+            Console.WriteLine($"train, {size} bytes of BO contents, a -> b on loopback, {CountOfRuns.Describe(runs)}");
             Console.WriteLine($"migration transfer (checkpoint streamed while written, target writes, commits and signs its copy): {Median(r => r.Item1):F2} s, {Median(r => r.Item2):F0} MB/s");
             Console.WriteLine($"raw TCP copy of the same process's image (read, send, write, fsync): {Median(r => r.Item3):F0} MB/s");
             Console.WriteLine($"migration/raw: {Median(r => r.Item2 / r.Item3):F2}");

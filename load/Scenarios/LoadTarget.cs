@@ -75,6 +75,9 @@ public sealed class LoadTarget : IAsyncDisposable
         if (_processes.TryRemove((client, pid), out _)) client.Kill(pid);
     }
 
+    /// <summary>A process that ended without the run (a migration's source, released once the target runs).</summary>
+    public void Forget(SimulatorClient client, uint pid) => _processes.TryRemove((client, pid), out _);
+
     private T Own<T>(T owned) where T : IDisposable
     {
         _owned.Add(owned);

@@ -103,7 +103,8 @@ public static class ScenarioCatalog
                 }
                 var m = JsonDocument.Parse(output).RootElement;
                 moved = t.Adopt(b, m.GetProperty("target_pid").GetUInt32());
-                t.Kill(a, pid);
+                // The migration released the source: it is gone from node a.
+                t.Forget(a, pid);
                 return new StepOutcome(m.GetProperty("image_bytes").GetInt64(), m.GetProperty("pause_seconds").GetDouble());
             });
             await c.Step("verify", () =>
@@ -117,7 +118,7 @@ public static class ScenarioCatalog
         }
         finally
         {
-            try { t.Kill(a, pid); } catch (Exception) { /* the migration released it */ }
+            t.Kill(a, pid);
             t.Kill(a, twin);
             if (moved is { } m) t.Kill(b, m);
         }
