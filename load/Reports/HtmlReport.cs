@@ -29,6 +29,7 @@ public static class HtmlReport
                 Table(html, ["step", "kind", "count", "first message"], errors);
             }
             Plot(html, Plots.Throughput(s), $"{s.Name}: throughput over time", "throughput");
+            Plot(html, Plots.Bandwidth(s), $"{s.Name}: bytes moved over time", "bandwidth");
             Plot(html, Plots.Latency(s), $"{s.Name}: latency percentiles", "latency");
             html.Append($"<p>Pauses ({s.Pauses.Count} samples): min {ReportText.Ms(s.Pauses.MinMs)} ms, mean {ReportText.Ms(s.Pauses.MeanMs)} ms, ")
                 .Append(E(string.Join(", ", s.Pauses.Percentiles.Select(p => $"{p.Label} {p.Describe()}")))).Append($", max {ReportText.Ms(s.Pauses.MaxMs)} ms.</p>");

@@ -9,12 +9,17 @@ public static class Plots
     private const int Width = 900, Height = 360;
 
     /// <summary>Operations per second of each step, window by window.</summary>
-    public static byte[] Throughput(ScenarioResult s)
+    public static byte[] Throughput(ScenarioResult s) => OverTime(s, "throughput over time", "operations / s", s.Steps.Where(st => st.Ok > 0), w => w.OperationsPerSecond);
+
+    /// <summary>GB/s of each step that moves bytes, window by window.</summary>
+    public static byte[] Bandwidth(ScenarioResult s) => OverTime(s, "bytes moved over time", "GB/s", s.Steps.Where(st => st.Bytes > 0), w => w.GigabytesPerSecond);
+
+    private static byte[] OverTime(ScenarioResult s, string title, string unit, IEnumerable<StepResult> steps, Func<ThroughputWindow, double> rate)
     {
-        var plot = New($"{s.Name}: throughput over time", "seconds into the measured run", "operations / s");
-        foreach (var step in s.Steps.Where(st => st.Ok > 0))
+        var plot = New($"{s.Name}: {title}", "seconds into the measured run", unit);
+        foreach (var step in steps)
         {
-            var line = plot.Add.Scatter(step.Windows.Select(w => w.StartSeconds + w.Seconds / 2).ToArray(), step.Windows.Select(w => w.OperationsPerSecond).ToArray());
+            var line = plot.Add.Scatter(step.Windows.Select(w => w.StartSeconds + w.Seconds / 2).ToArray(), step.Windows.Select(rate).ToArray());
             line.LegendText = step.Name;
             line.LineWidth = 2;
         }

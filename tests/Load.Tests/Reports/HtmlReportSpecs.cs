@@ -39,7 +39,7 @@ public sealed class HtmlReportSpecs(SmokeRun smoke)
     public async Task Every_plot_of_the_report_shows_in_chromium_with_its_data_drawn()
     {
         var first = await PlotsOf(Path.Combine(smoke.FirstDir, "report.html"), Path.Combine(smoke.Reports, "report.png"));
-        Assert.Equal(["throughput", "latency", "pauses", "raw"], first.Select(p => p.GetProperty("kind").GetString()));
+        Assert.Equal(["throughput", "bandwidth", "latency", "pauses", "raw"], first.Select(p => p.GetProperty("kind").GetString()));
         var second = await PlotsOf(Path.Combine(smoke.SecondDir, "report.html"), null);
         Assert.Contains("compare", second.Select(p => p.GetProperty("kind").GetString()));
         foreach (var plot in first.Concat(second))
