@@ -27,6 +27,9 @@ internal sealed record EmulatedKernelOptions
     /// <summary>/dev/kfd and the render nodes are character devices CRIU does not know (see EmulatedKernel.Criu.cs).</summary>
     public bool CharacterDevices { get; init; }
 
+    /// <summary>/dev/kfd alone is such a character device; render nodes stay the simulator's memory files, which BO copies mmap.</summary>
+    public bool KfdCharacterDevice { get; init; }
+
     /// <summary>Each stand-in runs two more threads that keep running, as a job's host threads do.</summary>
     public bool ThreadedTargets { get; init; }
 
@@ -81,7 +84,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         _client = SimulatorClient.Connect(sim.SocketPath);
         _dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-");
         var kfd = Path.Combine(_dir.FullName, "kfd");
-        if (options.CharacterDevices) DeviceNode(kfd);
+        if (options.CharacterDevices || options.KfdCharacterDevice) DeviceNode(kfd);
         else File.WriteAllBytes(kfd, []);
         _kfdId = SeccompNative.FileId(kfd) ?? throw new IOException($"{kfd} vanished");
         KfdSysfsTree.Write(Path.Combine(_dir.FullName, "topology"), sim.Server.Topology);

@@ -175,6 +175,37 @@ static void stand_in(struct target *t, int report)
 	for (;;) pause();
 }
 
+/*
+ * A stand-in runs kfdemu anew, executed from inside the namespace: its executable mapping then lies on a mount of the
+ * namespace it lives in (a mapping made before unshare names a mount of the old one, which CRIU cannot look up).
+ */
+static void exec_stand_in(const char *self, struct target *t, int report)
+{
+	char fd[16], minors[MAX_ITEMS * 11] = "";
+	int at = 0;
+	for (int i = 0; i < t->nminors; i++)
+		at += snprintf(minors + at, sizeof(minors) - at, "%s%u", i ? "," : "", t->minors[i]);
+	/* Only the report pipe beyond stdio: an fd inherited from the test run names a file on a mount of another namespace. */
+	if (dup2(report, 3) != 3 || syscall(SYS_close_range, 4, ~0U, 0) != 0) die("report fd");
+	snprintf(fd, sizeof(fd), "%d", 3);
+	execl(self, self, "--stand-in", fd, t->name, minors, t->dup ? "dup" : "-", t->threads ? "threads" : "-", (char *)NULL);
+	die(self);
+}
+
+/* "kfdemu --stand-in REPORT_FD NAME MINORS dup|- threads|-": the stand-in, executed by exec_stand_in. */
+static int stand_in_main(char **argv)
+{
+	struct target t;
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "%s", argv[3]);
+	for (char *m = strtok(argv[4], ","); m && t.nminors < MAX_ITEMS; m = strtok(NULL, ","))
+		t.minors[t.nminors++] = (unsigned)strtoul(m, NULL, 10);
+	t.dup = !strcmp(argv[5], "dup");
+	t.threads = !strcmp(argv[6], "threads");
+	stand_in(&t, atoi(argv[2]));
+	return 0;
+}
+
 /* KFD ('K') and DRM ('d') ioctls go to the supervisor; every other call runs as usual. */
 static int install_filter(void)
 {
@@ -253,6 +284,7 @@ static int print_abi(void)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--abi")) return print_abi();
+	if (argc == 7 && !strcmp(argv[1], "--stand-in")) return stand_in_main(argv);
 	const char *kfd = NULL, *topology = NULL, *out = NULL, *err = NULL;
 	struct render renders[MAX_ITEMS];
 	struct target targets[MAX_ITEMS];
@@ -311,7 +343,7 @@ int main(int argc, char **argv)
 		if (pipe2(report, O_CLOEXEC) != 0) die("pipe");
 		pid_t pid = fork();
 		if (pid < 0) die("fork");
-		if (pid == 0) { close(report[0]); stand_in(&targets[t], report[1]); }
+		if (pid == 0) { close(report[0]); exec_stand_in(argv[0], &targets[t], report[1]); }
 		close(report[1]);
 		targets[t].pid = pid;
 		char line[1024];
