@@ -580,6 +580,19 @@ static void bridge_exit(int stage, int ret)
 	engine = -1;
 }
 
+/*
+ * Fault injection, as CRIU_FAULT is CRIU's: with GPUCKPT_BRIDGE_FAULT naming this hook, the hook fails with -EIO once the
+ * engine has done its part, so that CRIU's failure path after that point can be tested.
+ */
+static int fault_after(const char *hook, int rc)
+{
+	const char *fault = getenv("GPUCKPT_BRIDGE_FAULT");
+	if (rc != 0 || !fault || strcmp(fault, hook) != 0)
+		return rc;
+	log_err("%s: injected fault (GPUCKPT_BRIDGE_FAULT)", hook);
+	return -EIO;
+}
+
 static int bridge_pause_devices(int pid)
 {
 	return simple_hook(CR_PLUGIN_HOOK__PAUSE_DEVICES, pid, 0, -1);
@@ -587,7 +600,7 @@ static int bridge_pause_devices(int pid)
 
 static int bridge_checkpoint_devices(int pid)
 {
-	return simple_hook(CR_PLUGIN_HOOK__CHECKPOINT_DEVICES, pid, 0, -1);
+	return fault_after("CHECKPOINT_DEVICES", simple_hook(CR_PLUGIN_HOOK__CHECKPOINT_DEVICES, pid, 0, -1));
 }
 
 static int bridge_dump_ext_file(int fd, int id)
@@ -596,7 +609,7 @@ static int bridge_dump_ext_file(int fd, int id)
 		log_err("DUMP_EXT_FILE id %d: CRIU passed fd %d", id, fd);
 		return -EBADF;
 	}
-	return simple_hook(CR_PLUGIN_HOOK__DUMP_EXT_FILE, 0, id, fd);
+	return fault_after("DUMP_EXT_FILE", simple_hook(CR_PLUGIN_HOOK__DUMP_EXT_FILE, 0, id, fd));
 }
 
 static int bridge_handle_device_vma(int fd, const struct stat *st)
