@@ -12,10 +12,9 @@ namespace Gpuckpt.Engine.Tests.Bridge;
 /// <summary>
 /// <c>gpuckpt checkpoint --criu</c> of a GPU process under the emulated kernel, with real CRIU and the bridge: the KFD
 /// ops are issued from CRIU's thread (the task's tracer, as the emulated KFD requires), the render files and contents are
-/// read by the engine's journalled job. CRIU then fails after the device hooks: at the latest at its own injected fault
-/// (CRIU_FAULT=3, the task's memory pages); today already at the stand-in's mappings (its launcher binary lies on a
-/// mount of another namespace). The spec sees the failure path whole: the GPU saved byte for byte as the simulator
-/// path saves it, then unpaused exactly once, its image marked failed, no whole-process manifest, one line for the user.
+/// read by the engine's journalled job. CRIU then fails after the device hooks, at its own injected fault (CRIU_FAULT=3,
+/// the task's memory pages). The spec sees the failure path whole: the GPU saved byte for byte as the simulator path
+/// saves it, then unpaused exactly once, its image marked failed, no whole-process manifest, one line for the user.
 /// </summary>
 [Trait("Tier", "Full")]
 public sealed class CriuBridgeEmulationSpecs : IDisposable
