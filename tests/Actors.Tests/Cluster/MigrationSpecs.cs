@@ -131,7 +131,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         // One point in the transfer, one in the target's restore.
         string[] points = [random.Next(3) == 0 ? "target-sealed" : $"target-frame#{random.Next(1, 24)}",
             new[] { "planned", "target-created", "render-restored", $"restore-chunk#{random.Next(1, 24)}" }[random.Next(4)]];
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         foreach (var point in points)
         {
@@ -242,9 +242,9 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         var left = cluster.Nodes["a"].Leave(TimeSpan.FromMinutes(5));
         List<(string Kind, string Detail)>? jobs = null;
         var leaving = false;
-        Assert.True(await TestCluster.Eventually(() =>
+        Assert.True(await TestCluster.Eventually(async () =>
         {
-            var status = cluster.Cli("cluster", "status", "--node", cluster.Address("c"), "--json").GetAwaiter().GetResult();
+            var status = await cluster.Cli("cluster", "status", "--node", cluster.Address("c"), "--json");
             if (status.ExitCode != 0) return false;
             var member = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray()
                 .Single(m => m.GetProperty("name").GetString() == "a");
@@ -293,7 +293,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
     protected async Task A_restarted_target_still_lists_the_process_that_arrived()
     {
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         var (pid, twin) = Spawn(cluster, 29);
         var result = await Migrate(cluster, pid);
@@ -320,7 +320,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         string[] all = ["migration-started", "paused", $"chunk#{random.Next(1, 24)}", "migration-transferred", "migration-held",
             "migration-committed", "migration-target-resumed"];
         var points = all.OrderBy(_ => random.Next()).Take(2).ToList();
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         foreach (var point in points)
         {
@@ -329,7 +329,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
             var probe = cluster.Clients["b"].Spawn(WorkloadRequest.Named("tiny", 1));
 
             var result = await Migrate(cluster, pid);
-            var killed = await cluster.Nodes["a"].Exited(TimeSpan.FromSeconds(60));
+            var killed = await cluster.Process("a").Exited(TimeSpan.FromSeconds(60));
             Assert.True(killed.Killed, $"seed {seed}, point {point}: a's engine was not killed: {killed}; migrate: {result}");
             await cluster.Restart("a");
 
@@ -368,13 +368,13 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     {
         // Past the first window of frames: the sender has had some of them confirmed when b's engine dies.
         var point = $"target-frame#{new Random(seed).Next(18, 28)}";
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         await cluster.Restart("b", crashAt: point);
         var (pid, twin) = Spawn(cluster, (ulong)seed);
 
         var migrating = Migrate(cluster, pid);
-        var killed = await cluster.Nodes["b"].Exited(TimeSpan.FromSeconds(90));
+        var killed = await cluster.Process("b").Exited(TimeSpan.FromSeconds(90));
         Assert.True(killed.Killed, $"seed {seed}: b's engine was not killed at {point}: {killed}");
         await cluster.Restart("b");
         var result = await migrating;
