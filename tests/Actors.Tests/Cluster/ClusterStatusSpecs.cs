@@ -115,6 +115,7 @@ public sealed class SqliteClusterStatusSpecs(ITestOutputHelper output) : Cluster
     public Task Three_nodes_report_the_cluster_and_leave_gracefully_sqlite() => Three_nodes_report_the_cluster_through_any_node_and_leave_gracefully();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_killed_first_seed_rejoins_its_cluster_sqlite() => A_killed_first_seed_rejoins_its_cluster_instead_of_forming_another();
 }
 

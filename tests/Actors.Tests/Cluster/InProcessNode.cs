@@ -49,6 +49,14 @@ internal sealed class InProcessNode : TestNode
         if (first != _node.Up) throw new InvalidOperationException($"node {Name} stopped before it joined the cluster");
     }
 
+    /// <summary>Whether this node's view of the cluster holds each of <paramref name="names"/> once, up and reachable (what `cluster status` reports from it).</summary>
+    public bool SeesUp(IEnumerable<string> names)
+    {
+        var state = Akka.Cluster.Cluster.Get(_node.System).State;
+        return names.All(n => state.Members.Where(m => m.Roles.Contains(NodeConfig.NameRolePrefix + n)).ToList() is [var m]
+            && m.Status == Akka.Cluster.MemberStatus.Up && !state.Unreachable.Contains(m));
+    }
+
     public override Task<GpuckptProcess.Result> Leave(TimeSpan timeout) => (_left ??= LeaveAndStop()).WaitAsync(timeout);
 
     private async Task<GpuckptProcess.Result> LeaveAndStop()

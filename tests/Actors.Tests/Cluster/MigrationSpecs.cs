@@ -435,9 +435,11 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_target_too_small_is_refused_before_the_pause_sqlite() => A_target_that_cannot_hold_the_GPUs_is_refused_before_anything_is_paused();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_killed_target_rolls_back_sqlite() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_restarted_target_engine_continues_the_transfer_sqlite() => A_target_engine_restarted_mid_transfer_takes_up_its_copy_and_the_migration_completes(TestSeed.Fresh());
 
     [Fact]
@@ -450,9 +452,11 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_leaving_source_finishes_its_migration_first_sqlite() => A_leaving_source_finishes_its_migration_before_it_leaves_and_refuses_new_ones();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_restarted_target_lists_the_arrived_process_sqlite() => A_restarted_target_still_lists_the_process_that_arrived();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_killed_source_engine_ends_with_one_copy_sqlite() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
 
     [Fact]
@@ -469,14 +473,17 @@ public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, I
     public Task Migrates_train_from_a_to_b_postgres() => A_process_moves_to_b_and_continues_there_like_an_uninterrupted_run();
 
     [PostgresFact]
+    [Trait("Tier", "Full")]
     public Task A_killed_target_rolls_back_postgres() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
 
     [PostgresFact]
+    [Trait("Tier", "Full")]
     public Task A_restarted_target_engine_continues_the_transfer_postgres() => A_target_engine_restarted_mid_transfer_takes_up_its_copy_and_the_migration_completes(TestSeed.Fresh());
 
     [PostgresFact]
     public Task A_target_out_of_VRAM_rolls_back_postgres() => A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on();
 
     [PostgresFact]
+    [Trait("Tier", "Full")]
     public Task A_killed_source_engine_ends_with_one_copy_postgres() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
 }

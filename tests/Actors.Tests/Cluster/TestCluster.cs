@@ -1,5 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
-using Akka.Configuration;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Engine.Simulation;
@@ -11,8 +12,9 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// Nodes on 127.0.0.1, each with its own simulator and state directory; the journal is each node's SQLite file or one
 /// shared PostgreSQL database. The nodes run in the test's process (each its own ActorSystem over loopback remoting)
 /// unless <c>processes</c> is set: a spec that kills a node or arms a crash point in it needs `gpuckpt node` processes.
-/// Every node binds port 0: the first forms the cluster, the others name it as their seed, and a restarted node binds
-/// the port it had with every node as its seed. One node may sit behind two <see cref="TcpProxy"/>s, one for remoting
+/// Every node binds port 0 and reports the port it bound (a node behind a proxy binds one chosen here, retried if taken):
+/// the first forms the cluster, the others name it as their seed, and a restarted node binds the port it had with every
+/// node as its seed. One node may sit behind two <see cref="TcpProxy"/>s, one for remoting
 /// and one for its migration data port (it advertises the proxies' ports), so a test can break its links.
 /// </summary>
 internal sealed class TestCluster : IAsyncDisposable
@@ -55,6 +57,7 @@ internal sealed class TestCluster : IAsyncDisposable
         _firstConf = Path.Combine(Dir, "node-first.conf");
         File.WriteAllText(_firstConf, File.ReadAllText(_conf) + "\nakka.cluster.seed-nodes = []\n");
         Names = [.. Enumerable.Range(0, nodes).Select(i => ((char)('a' + i)).ToString())];
+        if (proxied is not null && processes) throw new ArgumentException("a node process behind a proxy reports the proxy's port, not the one it bound", nameof(proxied));
         if (proxied is not null)
         {
             Proxy = new TcpProxy();
@@ -128,25 +131,61 @@ internal sealed class TestCluster : IAsyncDisposable
         {
             node = NodeProcess.Start(name, ["--config", conf, "--driver", Driver(name), "--state-dir", StateDir(name), "--journal", Journal], env);
         }
+        else if (name == ProxiedNode && !_ports.ContainsKey(name))
+        {
+            // A node behind a proxy reports the proxy's port as its own: it binds a port chosen here, another one if
+            // that was taken meanwhile (Akka refuses to start on a port in use).
+            for (var attempt = 1; ; attempt++)
+            {
+                var port = FreePort();
+                env[NodeConfig.PortVariable] = $"{port}";
+                try
+                {
+                    node = StartInProcess(name, conf, env);
+                    _ports[name] = port;
+                    break;
+                }
+                catch (Exception) when (attempt < 5)
+                {
+                }
+            }
+        }
         else
         {
-            // What NodeCommand composes: the node's file (with its environment) over the journal's over the engine's.
-            var engine = JournalConfig.Load($"journal-{Journal}.conf", StateDir(name), _postgres).WithFallback(EngineConfig.Load());
-            var config = NodeConfig.Load(conf, v => env.GetValueOrDefault(v)).WithFallback(engine);
-            node = InProcessNode.Start(name, config, Driver(name));
-            Bound(name, node);
+            node = StartInProcess(name, conf, env);
         }
         Nodes[name] = node;
+        if (node is InProcessNode) Bound(name);
         return node;
     }
 
-    /// <summary>Records the ports a node bound (the proxies forward to them).</summary>
-    private void Bound(string name, TestNode? node = null)
+    private InProcessNode StartInProcess(string name, string conf, Dictionary<string, string> env)
     {
-        node ??= Nodes[name];
-        _ports[name] = node.Port;
-        if (name != ProxiedNode) return;
-        Proxy!.TargetPort = node.Port;
+        // What NodeCommand composes: the node's file (with its environment) over the journal's over the engine's.
+        var engine = JournalConfig.Load($"journal-{Journal}.conf", StateDir(name), _postgres).WithFallback(EngineConfig.Load());
+        var config = NodeConfig.Load(conf, v => env.GetValueOrDefault(v)).WithFallback(engine);
+        return InProcessNode.Start(name, config, Driver(name));
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>Records the ports a node bound (the proxies forward to them).</summary>
+    private void Bound(string name)
+    {
+        var node = Nodes[name];
+        if (name != ProxiedNode)
+        {
+            _ports[name] = node.Port;
+            return;
+        }
+        Proxy!.TargetPort = _ports[name];
         DataProxy!.TargetPort = node.DataPort ?? throw new InvalidOperationException($"node {name} reports no data port to proxy");
     }
 
@@ -170,7 +209,8 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits until each node reports every node of the cluster up and reachable (`cluster status`): a node that has just
+    /// Waits until each node reports every node of the cluster up and reachable (`cluster status` of a process, the
+    /// cluster state of a node in the test's process): a node that has just
     /// come up may not be known to the others yet (its old incarnation is still being removed), and a migration would then
     /// be refused.
     /// </summary>
@@ -179,7 +219,7 @@ internal sealed class TestCluster : IAsyncDisposable
         foreach (var from in Names)
         {
             var last = "";
-            var seen = await Eventually(async () =>
+            async Task<bool> ReportsAllUp()
             {
                 var status = await Cli("cluster", "status", "--node", Address(from), "--json");
                 last = status.ToString();
@@ -188,7 +228,10 @@ internal sealed class TestCluster : IAsyncDisposable
                 return Names.All(n => members.Count(m => m.GetProperty("name").GetString() == n) == 1
                     && members.Single(m => m.GetProperty("name").GetString() == n) is var m
                     && m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
-            }, ConvergeTimeout, TimeSpan.FromSeconds(1));
+            }
+            var seen = Nodes[from] is InProcessNode node
+                ? await Eventually(() => node.SeesUp(Names), ConvergeTimeout)
+                : await Eventually(ReportsAllUp, ConvergeTimeout, TimeSpan.FromSeconds(1));
             if (!seen)
                 throw new TimeoutException($"node {from} did not see every node up within {ConvergeTimeout}: {last}\n" +
                     string.Join("\n", Names.Select(n => $"--- node {n}:\n{Tail(Nodes[n].Output, 60)}")));
