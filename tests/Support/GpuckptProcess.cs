@@ -6,8 +6,9 @@ namespace Gpuckpt.Tests.Support;
 
 /// <summary>
 /// The gpuckpt executable as its own OS process (run through CliWrap), the way a user (or a crash) meets it: the one
-/// way tests start it. Output is read line by line from both streams at once; a test waits for a line it expects (<see cref="WaitForLineAsync"/>)
-/// or for the exit (<see cref="WaitForExitAsync"/>), each bounded by a timeout that kills the process and says so.
+/// way tests start it. Output is read line by line from both streams at once; a test waits for a line it expects
+/// (<see cref="WaitForLineAsync"/>) or for the exit (<see cref="WaitForExitAsync"/>), each bounded by a timeout that
+/// kills the process and says so.
 /// </summary>
 public sealed partial class GpuckptProcess : IDisposable
 {
