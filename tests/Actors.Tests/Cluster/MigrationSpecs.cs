@@ -449,6 +449,7 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_target_with_a_full_disk_rolls_back_sqlite() => A_target_whose_disk_fills_rolls_back_and_the_source_runs_on();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_leaving_source_finishes_its_migration_first_sqlite() => A_leaving_source_finishes_its_migration_before_it_leaves_and_refuses_new_ones();
 
     [Fact]
