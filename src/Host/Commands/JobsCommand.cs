@@ -52,6 +52,7 @@ public static class JobsCommand
 
     public static async Task<IReadOnlyList<JobInfo>> List(Config config)
     {
+        JournalCheck.Opens(config);
         var system = ActorSystem.Create("gpuckpt-jobs", config);
         try
         {
