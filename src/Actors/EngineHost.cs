@@ -25,6 +25,7 @@ public sealed class EngineHost : IAsyncDisposable
 
     public static EngineHost Start(IGpuDriver driver, Config config, string name = "gpuckpt")
     {
+        Persistence.JournalCheck.Opens(config);
         var settings = EngineSettings.From(config);
         var pool = new ChunkPool(settings.ChunkSize, settings.PoolChunks);
         var system = ActorSystem.Create(name, config);

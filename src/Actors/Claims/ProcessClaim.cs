@@ -84,12 +84,32 @@ public sealed class ProcessClaim : ReceivePersistentActor
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
+        if (_what is null) _replyTo.Tell(new ClaimReleased(_jobId)); // the job answers all the same; the claim stays until it is released again
         // Another engine wrote this claim's next event first: it holds the process now.
-        if (_what is not null)
-            _replyTo.Tell(new ClaimRefused(_jobId, _key, "a job of another engine", $"claimed at the same moment ({cause.Message})"));
-        else
-            _replyTo.Tell(new ClaimReleased(_jobId)); // the job answers all the same; the claim stays until it is released again
+        else if (Conflict(cause)) _replyTo.Tell(new ClaimRefused(_jobId, _key, "a job of another engine", "claimed at the same moment"));
+        else _replyTo.Tell(new ClaimFailed(_jobId, _key, $"the journal could not record the claim: {JournalError(cause)}"));
         base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <summary>The journal could not be replayed (it did not start, or its file cannot be read): answer, then stop.</summary>
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        if (_what is null) _replyTo.Tell(new ClaimReleased(_jobId));
+        else _replyTo.Tell(new ClaimFailed(_jobId, _key, $"the journal could not be read: {JournalError(reason)}"));
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    /// <summary>A write refused because the sequence number is taken: SQLite's constraint error, or the SQL plugin's duplicate key.</summary>
+    private static bool Conflict(Exception cause) =>
+        Causes(cause).Any(e => e is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19 }
+                               || e.Message.Contains("duplicate key", StringComparison.OrdinalIgnoreCase)
+                               || e.Message.Contains("UNIQUE constraint", StringComparison.Ordinal));
+
+    private static string JournalError(Exception cause) => Persistence.JournalCheck.Describe(Causes(cause).Last());
+
+    private static IEnumerable<Exception> Causes(Exception e)
+    {
+        for (Exception? c = e; c is not null; c = c.InnerException) yield return c;
     }
 
     /// <summary>The journal is replayed: decide.</summary>

@@ -337,6 +337,10 @@ public sealed class SimulatorClient : IGpuDriver
         return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
     }
 
+    /// <summary>The memory file that holds a BO; the BO lies at its mmap offset there, so mmap(2) of that range maps it as a render node would.</summary>
+    public string MemoryFileOf(uint renderMinor, ulong mmapOffset, ulong size) =>
+        Control(SimOpcode.MapInfo, new WireWriter().U32(renderMinor).U64(mmapOffset).U64(size), $"renderD{renderMinor} offset 0x{mmapOffset:x}").String();
+
     /// <summary>
     /// One call checks every range; each answer (where its memory is, or why it cannot be mapped) waits for the one
     /// MapBo of that range. A range prepared again replaces its earlier answer.

@@ -75,8 +75,10 @@ public sealed class ProcessClaimSpecs(ITestOutputHelper output) : IDisposable
         Assert.True(done.ExitCode == 0, done.ToString());
 
         var reused = await Engine(["checkpoint", "--pid", $"{b}", "--images", _dir.Sub("b"), "--leave-running", "--job", job]);
-        Assert.Equal(1, reused.ExitCode);
-        Assert.Contains($"job {job} already exists: a checkpoint of pid {a}", reused.Stderr);
+        // Refused before the engine starts: that id names a finished checkpoint of the other process.
+        Assert.Equal(2, reused.ExitCode);
+        Assert.Contains($"job {job} finished at ", reused.Stderr);
+        Assert.Contains($"(completed: pid {a} -> {_dir.Sub("a")})", reused.Stderr);
         Assert.False(Directory.Exists(_dir.Sub("b")), "the reused id wrote an image for the other process");
         Assert.Equal(0, _node.Client.State(b).Counters.ProcessInfo);
 
