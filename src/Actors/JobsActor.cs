@@ -53,6 +53,12 @@ public sealed class JobsActor : ReceiveActor
             if (_claiming.Remove(refused.JobId, out var pending))
                 pending.ReplyTo.Tell(pending.Failure(Held(refused.Key, refused.Holder, refused.What)));
         });
+        Receive<ClaimRefusedPaused>(refused =>
+        {
+            _claimingKeys.Remove(refused.Key);
+            if (_claiming.Remove(refused.JobId, out var pending))
+                pending.ReplyTo.Tell(pending.Failure(LeftPaused(refused.Key, refused.PausedBy)));
+        });
         Receive<JobHolds>(holds => _holds[holds.JobId] = holds.Key);
         Receive<RestoreRequest>(request =>
         {
@@ -132,6 +138,13 @@ public sealed class JobsActor : ReceiveActor
 
     private static string Held(string key, string holder, string what) =>
         $"process {key[(key.IndexOf('|') + 1)..]} is held by job {holder} ({what}): wait for it to finish, or `gpuckpt resume {holder}` if its engine died";
+
+    private static string LeftPaused(string key, string pausedBy)
+    {
+        var pid = key[(key.LastIndexOf('|') + 1)..];
+        return $"pid {pid} is still paused by the finished checkpoint job {pausedBy}: run `gpuckpt unpause --pid {pid}` first " +
+               "(pausing it again would evict its queues a second time, which its one UNPAUSE cannot undo)";
+    }
 
     private void Start(string id, Props props, Func<string, object> failure) => Start(id, props, failure, Sender);
 
