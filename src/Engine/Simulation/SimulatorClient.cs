@@ -338,6 +338,33 @@ public sealed class SimulatorClient : IGpuDriver
     }
 
     /// <summary>
+    /// Maps a BO through one open render file, as mmap(2) of that fd: refused (EINVAL) at an offset where no BO starts,
+    /// and (EACCES) for a BO that file does not hold.
+    /// </summary>
+    public IBoMapping MapThrough(IRenderNode node, ulong mmapOffset, ulong size, bool writable)
+    {
+        var errno = MapThroughErrno(node.Fd, mmapOffset, size, out var path, out var micros);
+        if (errno != 0) throw new DriverException(errno, "mmap", $"renderD{node.Minor} fd {node.Fd}", $"offset 0x{mmapOffset:x} size {size}", path);
+        IBoMapping mapping = new FileBoMapping(MemoryFile(path, writable), path, mmapOffset, size);
+        return micros != 0 ? new SlowBoMapping(mapping, micros) : mapping;
+    }
+
+    /// <summary>The simulator's answer to mmap of render fd <paramref name="fd"/>: 0 and the memory file, or the errno and why.</summary>
+    internal int MapThroughErrno(int fd, ulong mmapOffset, ulong size, out string pathOrWhy, out uint micros)
+    {
+        var (errno, reply) = Call(SimOpcode.MapThrough, new WireWriter().I32(fd).U64(mmapOffset).U64(size));
+        micros = 0;
+        if (errno != 0)
+        {
+            pathOrWhy = _lastErrorDetail ?? "";
+            return errno;
+        }
+        pathOrWhy = reply.String();
+        micros = reply.U32();
+        return 0;
+    }
+
+    /// <summary>
     /// One call checks every range; each answer (where its memory is, or why it cannot be mapped) waits for the one
     /// MapBo of that range. A range prepared again replaces its earlier answer.
     /// </summary>

@@ -63,6 +63,7 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
     private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
     private readonly ConcurrentDictionary<uint, int> _requests = new();
+    private readonly ConcurrentQueue<(ulong Offset, int Errno)> _renderMmaps = new();
     private readonly (ulong Dev, ulong Ino) _kfdId;
     private Process? _launcher;
     private int _listener = -1;
@@ -94,6 +95,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// (/proc/PID/task/*/stat; 't' is a ptrace stop).
     /// </summary>
     public IReadOnlyList<(KfdCriuOp Op, string Threads)> ThreadsAtCriuOps => [.. _threadsAtCriuOps];
+
+    /// <summary>Every mmap of a render file that reached this kernel: the offset and the errno it got (0: mapped).</summary>
+    public IReadOnlyList<(ulong Offset, int Errno)> RenderMmaps => [.. _renderMmaps];
 
     /// <summary>All stand-ins' and this emulator's device requests, by request number.</summary>
     public IReadOnlyDictionary<uint, int> Requests => _requests;
@@ -201,6 +205,7 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     private unsafe SeccompNotifResp Answer(SeccompNotif n)
     {
+        if (n.nr == SeccompNative.SysMmap) return Mmap(n);
         if (n.nr != SeccompNative.SysIoctl) return new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue };
         var tid = (int)n.pid;
         var fd = (int)n.args[0];
@@ -221,6 +226,32 @@ internal sealed partial class EmulatedKernel : IDisposable
             return errno == 0 ? new SeccompNotifResp() : Error(errno);
         }
         catch (Exception e) when (e is DriverException or IOException or InvalidDataException)
+        {
+            return Error(e is DriverException d ? d.ErrorNumber : Errno.EIO);
+        }
+    }
+
+    /// <summary>
+    /// mmap of a render file, checked as drm_gem_mmap checks it (the simulator's MapThrough on the file the caller's fd
+    /// is): a fake offset where no BO starts is EINVAL, a BO the file is not allowed on EACCES. Any other mmap, and an
+    /// allowed one, goes on in the real kernel.
+    /// </summary>
+    private unsafe SeccompNotifResp Mmap(SeccompNotif n)
+    {
+        var tid = (int)n.pid;
+        var fd = (int)n.args[4];
+        var go = new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue };
+        try
+        {
+            var id = fd < 0 ? null : SeccompNative.FileId($"/proc/{tid}/fd/{fd}");
+            if (id is null || !_renderMinorOf.TryGetValue(id.Value, out var minor)) return go;
+            var owner = _standIns.FirstOrDefault(s => Holds(s, tid, fd, minor)) ?? OwnFiles(tid);
+            if (!owner.SimNodes.TryGetValue(minor, out var node)) owner.SimNodes[minor] = node = _client.OpenRenderNode(owner.SimPid, minor);
+            var errno = _client.MapThroughErrno(node.Fd, n.args[5], n.args[1], out _, out _);
+            _renderMmaps.Enqueue((n.args[5], errno));
+            return errno == 0 ? go : Error(errno);
+        }
+        catch (Exception e) when (e is DriverException or IOException)
         {
             return Error(e is DriverException d ? d.ErrorNumber : Errno.EIO);
         }

@@ -61,6 +61,25 @@ internal sealed partial class SimulatedDriver
         args.addr_ptr = bo.Buffer.Offset;
     }
 
+    /// <summary>
+    /// mmap(2) of [offset, offset+size) through render fd <paramref name="fd"/>, as drm_gem_mmap checks it: the offset
+    /// must be where a BO of that GPU starts (GEM_MMAP's answer, or KFD's offset) and the range within that BO, else
+    /// EINVAL; the file must be allowed on the BO (it holds a handle of it, or it is the file the process gave KFD for
+    /// a KFD BO of that GPU), else EACCES. Where the engine maps it: the memory file and the copy delay.
+    /// </summary>
+    public (string Path, uint MicrosPerMiB) MapThrough(FdTable fds, int fd, ulong offset, ulong size)
+    {
+        var (p, file) = RenderOf(fds, fd, SimOp.MapBo);
+        var memory = file.Gpu.Memory;
+        var buffer = memory.Find(offset, 0);
+        if (buffer is null || buffer.Offset != offset || size == 0 || GpuMemory.PageAlign(size) > GpuMemory.PageAlign(buffer.Size))
+            throw new SimError(Errno.EINVAL, $"mmap renderD{file.Gpu.Minor}: no BO starts at offset 0x{offset:x} with {size} bytes");
+        var allowed = file.HolderOf(buffer) is not null || (p.KfdBos.Any(b => b.Buffer == buffer) && p.RenderFileOf(file.Gpu) == file);
+        if (!allowed)
+            throw new SimError(Errno.EACCES, $"mmap renderD{file.Gpu.Minor}: the BO at offset 0x{offset:x} is not one this file of process {p.Pid} holds");
+        return (memory.Path, file.Gpu.CopyDelayMicrosPerMiB);
+    }
+
     public void GemVa(FdTable fds, int fd, ref DrmAmdgpuGemVa args)
     {
         var (_, file) = RenderOf(fds, fd, SimOp.GemVa);

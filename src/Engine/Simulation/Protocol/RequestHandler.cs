@@ -107,6 +107,14 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                     }
                     break;
                 }
+                case SimOpcode.MapThrough:
+                {
+                    var fd = r.I32();
+                    var offset = r.U64();
+                    var (path, delay) = driver.MapThrough(_fds, fd, offset, r.U64());
+                    w.String(path).U32(delay);
+                    break;
+                }
                 case SimOpcode.MapInfo:
                 {
                     var minor = r.U32();

@@ -26,4 +26,5 @@ internal enum SimOpcode : uint
     DmabufInodes = 18,
     CloseFds = 19,
     MapInfos = 20,
+    MapThrough = 21,
 }
