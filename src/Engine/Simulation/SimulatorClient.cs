@@ -308,6 +308,26 @@ public sealed class SimulatorClient : IGpuDriver
         return minors;
     }
 
+    /// <summary>Every open render file of the process: a simulated process may hold several files of one node.</summary>
+    public IReadOnlyList<RenderFileRef> RenderFilesOpenedBy(uint pid)
+    {
+        var r = Control(SimOpcode.RenderFiles, new WireWriter().U32(pid), $"pid {pid}");
+        var files = new RenderFileRef[r.U32()];
+        for (var i = 0; i < files.Length; i++)
+        {
+            var minor = r.U32();
+            files[i] = new RenderFileRef(minor, r.I32());
+        }
+        return files;
+    }
+
+    /// <summary>One of the process's render files; on a restore target, file k of a node opens once files 0 … k-1 are.</summary>
+    public IRenderNode OpenRenderFile(uint pid, RenderFileRef file)
+    {
+        var fd = Control(SimOpcode.OpenRenderFile, new WireWriter().U32(pid).U32(file.Minor).I32(file.Index), $"pid {pid} {file}").I32();
+        return new SimRenderNode(this, file.Minor, fd);
+    }
+
     public IRenderNode OpenRenderNode(uint pid, uint minor)
     {
         var fd = Control(SimOpcode.OpenRender, new WireWriter().U32(pid).U32(minor), $"pid {pid} renderD{minor}").I32();

@@ -7,19 +7,21 @@ namespace Gpuckpt.Engine.Simulation.Model;
 // The render-node (amdgpu DRM) ioctls the engine uses, on a process's render file reached through an fd.
 internal sealed partial class SimulatedDriver
 {
-    /// <summary>An fd on process <paramref name="pid"/>'s render node renderD<paramref name="minor"/>.</summary>
-    public int OpenRender(FdTable fds, uint pid, uint minor)
+    /// <summary>An fd on process <paramref name="pid"/>'s file <paramref name="index"/> of render node renderD<paramref name="minor"/>.</summary>
+    public int OpenRender(FdTable fds, uint pid, uint minor, int index = 0)
     {
         var p = Process(pid);
         var gpu = GpuByMinor(minor);
-        if (!p.RenderFiles.ContainsKey(minor))
+        if (!p.RenderFiles.ContainsKey((minor, index)))
         {
-            // A running process has the nodes it opened; a restore target opens what the engine restores into.
+            // A running process has the files it opened; a restore target opens what the engine restores into, in order.
             if (p.Phase is ProcessPhase.Running or ProcessPhase.Paused)
-                throw new SimError(Errno.ENOENT, $"process {pid} does not have renderD{minor} open");
-            p.RenderFileOf(gpu);
+                throw new SimError(Errno.ENOENT, $"process {pid} does not have file {index} of renderD{minor} open");
+            if (index < 0 || (index > 0 && !p.RenderFiles.ContainsKey((minor, index - 1))))
+                throw new SimError(Errno.ENOENT, $"process {pid}: file {index} of renderD{minor} opens after file {index - 1}");
+            p.RenderFileOf(gpu, index);
         }
-        return fds.AddRender(pid, minor);
+        return fds.AddRender(pid, minor, index);
     }
 
     private (SimProcess Process, RenderFile File) RenderOf(FdTable fds, int fd, SimOp op)
@@ -27,7 +29,7 @@ internal sealed partial class SimulatedDriver
         var r = fds.Render(fd);
         var p = Process(r.Pid);
         Trip(p.Pid, op);
-        return (p, p.RenderFiles.TryGetValue(r.Minor, out var f) ? f : throw new SimError(Errno.EBADF, $"renderD{r.Minor} of process {r.Pid} is closed"));
+        return (p, p.RenderFiles.TryGetValue((r.Minor, r.Index), out var f) ? f : throw new SimError(Errno.EBADF, $"renderD{r.Minor} of process {r.Pid} is closed"));
     }
 
     private static RenderBo Handle(RenderFile file, uint handle, string op) =>

@@ -27,4 +27,6 @@ internal enum SimOpcode : uint
     CloseFds = 19,
     MapInfos = 20,
     MapThrough = 21,
+    RenderFiles = 22,
+    OpenRenderFile = 23,
 }
