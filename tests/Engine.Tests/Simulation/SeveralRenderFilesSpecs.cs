@@ -34,22 +34,32 @@ public sealed class SeveralRenderFilesSpecs : IDisposable
         Gpu = 0, File = file, Domain = domain, Size = size, Import = import, Mappings = [new MappingSpec { Offset = 0, Size = size }],
     };
 
+    /// <summary>One GPU, a KFD BO, two render files: file 1's handles 1 and 2 are file 0's too; it also imports the KFD BO and file 0's first BO.</summary>
+    internal static WorkloadSpec TwoFiles() => new()
+    {
+        Gpus = 1,
+        KfdBos = [new KfdBoSpec { Gpu = 0, Domain = "vram", Size = 64 << 10 }],
+        RenderBos =
+        [
+            Bo(0, "vram", 128 << 10), Bo(0, "gtt", 64 << 10),
+            Bo(1, "vram", 96 << 10), Bo(1, "gtt", 32 << 10), Bo(1, "vram", 64 << 10, import: "kfd:0"), Bo(1, "vram", 128 << 10, import: "render:0"),
+        ],
+    };
+
+    /// <summary>The image's render files in id order: GPU and handles of each.</summary>
+    internal static List<(uint GpuId, uint[] Handles)> RenderFilesOf(string image)
+    {
+        var reader = ImageReader.Open(image);
+        return [.. reader.FilesOf(ImageFileKind.RenderNode).Select(f => reader.Read(f, CriuRenderNode.Parser)).OrderBy(n => n.Id)
+            .Select(n => (n.GpuId, n.BoEntries.Select(b => b.Handle).Order().ToArray()))];
+    }
+
     [Fact]
     public async Task Two_render_files_of_one_gpu_with_colliding_handles_restore_each_into_its_own_file_and_continue_as_the_twin()
     {
         var seed = (ulong)TestSeed.Fresh();
         var because = $"seed {seed}";
-        var spec = new WorkloadSpec
-        {
-            Gpus = 1,
-            KfdBos = [new KfdBoSpec { Gpu = 0, Domain = "vram", Size = 64 << 10 }],
-            RenderBos =
-            [
-                Bo(0, "vram", 128 << 10), Bo(0, "gtt", 64 << 10),
-                // File 1's handles 1 and 2 are file 0's too; it also imports the KFD BO and file 0's first BO.
-                Bo(1, "vram", 96 << 10), Bo(1, "gtt", 32 << 10), Bo(1, "vram", 64 << 10, import: "kfd:0"), Bo(1, "vram", 128 << 10, import: "render:0"),
-            ],
-        };
+        var spec = TwoFiles();
         var pid = _sim.Client.Spawn(new WorkloadRequest(null, seed, SpecJson: spec.ToJson()));
         _sim.Client.Run(pid, 2);
         var minor = _sim.Server.Topology.Gpus[0].DrmRenderMinor;
@@ -60,12 +70,11 @@ public sealed class SeveralRenderFilesSpecs : IDisposable
         Assert.True(checkpoint.ExitCode == 0, $"{because}: checkpoint exited {checkpoint.ExitCode}: {checkpoint.Stderr}");
 
         // One render image per open file, not per GPU: the same GPU, the same handles, each file its own BOs.
-        var reader = ImageReader.Open(Dir("image"));
-        var files = reader.FilesOf(ImageFileKind.RenderNode).Select(f => reader.Read(f, CriuRenderNode.Parser)).OrderBy(n => n.Id).ToList();
+        var files = RenderFilesOf(Dir("image"));
         Assert.Equal(2, files.Count);
-        Assert.All(files, f => Assert.Equal(files[0].GpuId, f.GpuId));
-        Assert.Equal([1u, 2u], files[0].BoEntries.Select(b => b.Handle).Order());
-        Assert.Equal([1u, 2u, 3u, 4u], files[1].BoEntries.Select(b => b.Handle).Order());
+        Assert.Equal(files[0].GpuId, files[1].GpuId);
+        Assert.Equal([1u, 2u], files[0].Handles);
+        Assert.Equal([1u, 2u, 3u, 4u], files[1].Handles);
 
         var restore = await Gpuckpt(["restore", "--driver", $"sim:{_sim.SocketPath}", "--images", Dir("image"), "--json", "--state-dir", Dir("state-restore")]);
         Assert.True(restore.ExitCode == 0, $"{because}: restore exited {restore.ExitCode}: {restore.Stderr}");
