@@ -90,6 +90,7 @@ public sealed class ProcessClaimSpecs(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    [Trait("Tier", "Full")]
     public async Task A_checkpoint_of_a_process_an_earlier_job_left_paused_is_refused_before_a_second_pause()
     {
         var pid = Spawn();
