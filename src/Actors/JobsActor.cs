@@ -55,6 +55,12 @@ public sealed class JobsActor : ReceiveActor
                 pending.ReplyTo.Tell(pending.Failure(Held(refused.Key, refused.Holder, refused.What)));
         });
         Receive<ClaimFailed>(failed => ClaimEnded(failed.JobId, failed.Key, $"cannot claim process {Process(failed.Key)}: {failed.Reason}"));
+        Receive<ClaimRefusedPaused>(refused =>
+        {
+            _claimingKeys.Remove(refused.Key);
+            if (_claiming.Remove(refused.JobId, out var pending))
+                pending.ReplyTo.Tell(pending.Failure(LeftPaused(refused.Key, refused.PausedBy)));
+        });
         Receive<JobHolds>(holds => _holds[holds.JobId] = holds.Key);
         Receive<RestoreRequest>(request =>
         {
@@ -151,6 +157,13 @@ public sealed class JobsActor : ReceiveActor
 
     private static string Held(string key, string holder, string what) =>
         $"process {Process(key)} is held by job {holder} ({what}): wait for it to finish, or `gpuckpt resume {holder}` if its engine died";
+
+    private static string LeftPaused(string key, string pausedBy)
+    {
+        var pid = key[(key.LastIndexOf('|') + 1)..];
+        return $"pid {pid} is still paused by the finished checkpoint job {pausedBy}, whose image holds its state: pausing it " +
+               "again would evict its queues a second time, which its one UNPAUSE cannot undo";
+    }
 
     private void Start(string id, Props props, Func<string, object> failure) => Start(id, props, failure, Sender);
 
