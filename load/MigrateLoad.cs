@@ -30,14 +30,14 @@ public static class MigrateLoad
             await using var nodes = await LocalNodes.Start([
                 ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
                 ("b", $"sim:{simB.SocketPath}", Path.Combine(work, "state-b")),
-            ], gpuckpt);
+            ], Path.Combine(work, "cluster"), gpuckpt);
 
             var pid = a.Spawn(WorkloadRequest.Named("train", 2026, sizeBytes: size));
             var twin = a.Spawn(WorkloadRequest.Named("train", 2026, sizeBytes: size));
             a.Run(pid, 2);
             a.Run(twin, 2);
 
-            var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"], gpuckpt);
+            var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"], gpuckpt, nodes.ClusterDir);
             var m = JsonDocument.Parse(migrate).RootElement;
             var bytes = m.GetProperty("image_bytes").GetInt64();
             var transfer = m.GetProperty("transfer_seconds").GetDouble();

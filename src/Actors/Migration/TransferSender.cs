@@ -186,7 +186,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private void OpenLink()
     {
         if (_data is not { } data) return;
-        _link = FrameLink.Open(data.Host, data.Port, data.Token, Self);
+        _link = FrameLink.Open(data.Host, data.Port, data.Token, Self, _settings.Tls);
         _linkOpened.Restart();
     }
 

@@ -43,7 +43,9 @@ internal sealed class TestCluster : IAsyncDisposable
             gpuckpt.migration.ack-timeout = 2s
             gpuckpt.migration.retry-budget = 3
             gpuckpt.migration.request-timeout = 10s
-            """ + "\n" + (confOverrides ?? ""));
+            """ + $"\ngpuckpt.tls.dir = \"{ClusterDir}\"\n" + (confOverrides ?? ""));
+        // Every node and the CLI take their certificates from this cluster's CA (mutual TLS on remoting).
+        Engine.Trust.ClusterAuthority.Create(ClusterDir);
         Names = [.. Enumerable.Range(0, nodes).Select(i => ((char)('a' + i)).ToString())];
         Ports = FreePorts(nodes);
         if (proxied is not null)
@@ -66,6 +68,9 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     public string Dir { get; }
+
+    /// <summary>The cluster directory: its CA, and the certificates the nodes and the CLI issue themselves from it.</summary>
+    public string ClusterDir => Path.Combine(Dir, "cluster");
     public IReadOnlyList<string> Names { get; }
     public IReadOnlyList<int> Ports { get; }
     public TcpProxy? Proxy { get; }
