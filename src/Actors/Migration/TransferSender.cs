@@ -66,7 +66,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         });
         Receive<SealWhenDone>(s =>
         {
-            _seal = new SealImage(_migrationId, s.Files, s.Links);
+            _seal = new SealImage(_migrationId, s.Files, s.Links, s.Seal);
             Pump();
         });
         Receive<Begun>(b => Ask(_begin = new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology)));
