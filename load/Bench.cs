@@ -16,10 +16,8 @@ namespace Gpuckpt.Load;
 /// </summary>
 public static partial class Bench
 {
-    public static async Task<int> Run(Arguments args)
+    public static async Task<int> Run(ulong size, int runs)
     {
-        var size = args.U64("size", 256UL << 20);
-        var runs = args.Int("runs", 3);
         var work = Directory.CreateTempSubdirectory("gpuckpt-bench-").FullName;
         try
         {
@@ -57,7 +55,7 @@ public static partial class Bench
             var rl = Median(r => r.Item3);
             var el = Median(r => r.Item4);
             var rd = Median(r => r.Item7);
-            Console.WriteLine($"train, {rows[0].Bytes} bytes of BO contents, median of {runs} runs, pool {engine.Pool.Bytes} bytes");
+            Console.WriteLine($"train, {rows[0].Bytes} bytes of BO contents, {CountOfRuns.Describe(runs)}, pool {engine.Pool.Bytes} bytes");
             Console.WriteLine($"checkpoint: raw {mb / rs,8:F0} MB/s   engine {mb / es,8:F0} MB/s   engine/raw {rs / es:F2}");
             Console.WriteLine($"restore:    raw {mb / rl,8:F0} MB/s   engine {mb / el,8:F0} MB/s   engine/raw {rl / el:F2}   " +
                               $"(raw from the disk {mb / rd:F0} MB/s, engine/raw {rd / el:F2})");

@@ -15,19 +15,19 @@ namespace Gpuckpt.Load;
 /// </summary>
 public static class CliBench
 {
-    public static async Task<int> Run(Arguments args)
+    public static async Task<int> Run(CliBenchSettings args)
     {
-        var runs = args.Int("runs", 3);
+        var runs = args.Runs;
         // Memory measurements of large images: the command alone, no dd beside it and no restore (which would need the memory twice).
-        var checkpointOnly = args.Has("checkpoint-only");
-        var gpuckpt = args.String("gpuckpt", Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll"));
+        var checkpointOnly = args.CheckpointOnly;
+        var gpuckpt = args.Gpuckpt ?? Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
         if (!File.Exists(gpuckpt)) throw new FileNotFoundException($"{gpuckpt} not found: build src/Host or pass --gpuckpt PATH/gpuckpt.dll");
         var work = Directory.CreateTempSubdirectory("gpuckpt-cli-bench-").FullName;
         var shm = Path.Combine("/dev/shm", Path.GetFileName(work));
         Directory.CreateDirectory(shm);
         try
         {
-            using var server = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "sim.sock")) { Gpus = args.Int("gpus", 2) });
+            using var server = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "sim.sock")) { Gpus = args.Gpus });
             using var client = SimulatorClient.Connect(server.SocketPath);
             var pid = client.Spawn(Request(args));
             var driver = $"sim:{server.SocketPath}";
@@ -72,11 +72,11 @@ public static class CliBench
             double Median(Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
             if (checkpointOnly)
             {
-                Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; median of {runs} runs");
+                Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}");
                 Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   pause {Median(r => r.Pause):F2} s   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB (max {rows.Max(r => r.CheckpointKiB) / 1024:F0} MiB)");
                 return 0;
             }
-            Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; median of {runs} runs, each pair in the same run");
+            Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}, each pair in the same run");
             Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   dd {Median(r => r.DdSave):F2} s   dd/gpuckpt {Median(r => r.DdSave / r.Checkpoint):F2}   " +
                               $"pause {Median(r => r.Pause):F2} s   {Median(r => r.Checkpoint) * 1e6 / bos:F1} µs/BO   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB");
             Console.WriteLine($"restore:    gpuckpt {Median(r => r.Restore):F2} s   dd {Median(r => r.DdLoad):F2} s   dd/gpuckpt {Median(r => r.DdLoad / r.Restore):F2}   " +
@@ -99,17 +99,15 @@ public static class CliBench
 
     private sealed record Timing(double Seconds, double PeakKiB, JsonElement Json);
 
-    private static WorkloadRequest Request(Arguments args)
+    private static WorkloadRequest Request(CliBenchSettings args)
     {
-        var seed = args.U64("seed", 7);
-        if (args.Has("spec")) return new WorkloadRequest(null, seed, SpecJson: File.ReadAllText(args.String("spec", "")));
-        var workload = args.String("workload", "train");
-        return workload == "many-bos"
-            ? WorkloadRequest.Named(workload, seed, sizeBytes: args.U64("size", 1UL << 30)) with { Bos = args.Int("bos", 100_000) }
-            : WorkloadRequest.Named(workload, seed, sizeBytes: args.U64("size", 1UL << 30));
+        if (args.Spec is { } spec) return new WorkloadRequest(null, args.Seed, SpecJson: File.ReadAllText(spec));
+        return args.Workload == "many-bos"
+            ? WorkloadRequest.Named(args.Workload, args.Seed, sizeBytes: args.Size) with { Bos = args.Bos }
+            : WorkloadRequest.Named(args.Workload, args.Seed, sizeBytes: args.Size);
     }
 
-    private static string Describe(Arguments args) => args.Has("spec") ? $"spec {args.String("spec", "")}" : args.String("workload", "train");
+    private static string Describe(CliBenchSettings args) => args.Spec is { } spec ? $"spec {spec}" : args.Workload;
 
     private static async Task<Timing> Gpuckpt(string dll, IReadOnlyList<string> args)
     {

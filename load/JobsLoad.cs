@@ -3,7 +3,7 @@ using Gpuckpt.Actors;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Simulation;
-using HdrHistogram;
+using Gpuckpt.Load.Statistics;
 
 namespace Gpuckpt.Load;
 
@@ -13,19 +13,16 @@ namespace Gpuckpt.Load;
 /// </summary>
 public static class JobsLoad
 {
-    public static async Task<int> Run(Arguments args)
+    public static async Task<int> Run(int jobs, int concurrency, ulong size)
     {
-        var jobs = args.Int("jobs", 40);
-        var concurrency = args.Int("concurrency", 4);
-        var size = args.U64("size", 2UL << 20);
         var work = Directory.CreateTempSubdirectory("gpuckpt-load-").FullName;
         try
         {
             using var server = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "sim.sock")) { Gpus = 2 });
             using var client = SimulatorClient.Connect(server.SocketPath);
             await using var engine = EngineHost.Start(client);
-            var checkpoints = new LongHistogram(TimeStamp.Hours(1), 3);
-            var restores = new LongHistogram(TimeStamp.Hours(1), 3);
+            var checkpoints = new LatencyStats();
+            var restores = new LatencyStats();
             var failures = 0;
             var gate = new SemaphoreSlim(concurrency);
             var clock = Stopwatch.StartNew();
@@ -39,10 +36,10 @@ public static class JobsLoad
                     var images = Path.Combine(work, $"job-{i}");
                     var start = Stopwatch.GetTimestamp();
                     var saved = await engine.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true), TimeSpan.FromMinutes(10));
-                    lock (checkpoints) checkpoints.RecordValue(Stopwatch.GetTimestamp() - start);
+                    checkpoints.Record(Stopwatch.GetElapsedTime(start));
                     start = Stopwatch.GetTimestamp();
                     var restored = await engine.RestoreAsync(new RestoreRequest(images), TimeSpan.FromMinutes(10));
-                    lock (restores) restores.RecordValue(Stopwatch.GetTimestamp() - start);
+                    restores.Record(Stopwatch.GetElapsedTime(start));
                     if (saved is not CheckpointCompleted || restored is not RestoreCompleted r)
                     {
                         Interlocked.Increment(ref failures);
@@ -77,9 +74,10 @@ public static class JobsLoad
         }
     }
 
-    private static void Print(string name, LongHistogram h)
+    // A percentile the sample count cannot support reads "n/a (needs ≥ N samples)", never the max.
+    private static void Print(string name, LatencyStats stats)
     {
-        double Ms(double percentile) => h.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency;
-        Console.WriteLine($"{name,-10} p50 {Ms(50),7:F1} ms  p90 {Ms(90),7:F1} ms  p99 {Ms(99),7:F1} ms  max {h.GetMaxValue() * 1000.0 / Stopwatch.Frequency,7:F1} ms");
+        var s = stats.Summary();
+        Console.WriteLine($"{name,-10} {s.Count} samples, " + string.Join(", ", s.Percentiles.Select(p => $"{p.Label} {p.Describe()}")) + $", max {s.MaxMs:F1} ms (milliseconds)");
     }
 }

@@ -101,6 +101,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new CheckpointStarted("ckpt-1", new CheckpointRequest(1, "/img", false, "ckpt-1"), "sim:/run/s.sock", 4 << 20, "abc"),
         new PauseIntended(),
         new ProcessPaused(2, 300, 7, 65536),
+        new UnknownPauseUndone(true),
         new ChunkSaved("GPU 0x10", 0, 5L << 32, 4 << 20, 0x0123456789abcdefUL, 12, 411),
         new ImageCommitted(5L << 32, 300, 4),
         new UnpauseIntended(),

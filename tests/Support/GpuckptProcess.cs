@@ -47,10 +47,13 @@ public sealed partial class GpuckptProcess : IDisposable
         get { lock (_waiters) return _stdout.ToString() + _stderr; }
     }
 
-    public static GpuckptProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>The load tool (load/), started through this helper like gpuckpt itself.</summary>
+    public const string LoadTool = "gpuckpt-load.dll";
+
+    public static GpuckptProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string program = "gpuckpt.dll")
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException($"gpuckpt.dll not found beside the running assemblies in {AppContext.BaseDirectory}", dll);
+        var dll = Path.Combine(AppContext.BaseDirectory, program);
+        if (!File.Exists(dll)) throw new FileNotFoundException($"{program} not found beside the running assemblies in {AppContext.BaseDirectory}", dll);
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -68,9 +71,10 @@ public sealed partial class GpuckptProcess : IDisposable
     }
 
     /// <summary>Runs gpuckpt to its exit; a run longer than <paramref name="timeout"/> is killed and reported.</summary>
-    public static async Task<Result> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    public static async Task<Result> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null,
+        string program = "gpuckpt.dll")
     {
-        using var process = Start(args, environment);
+        using var process = Start(args, environment, program);
         return await process.WaitForExitAsync(timeout ?? TimeSpan.FromMinutes(2)).ConfigureAwait(false);
     }
 

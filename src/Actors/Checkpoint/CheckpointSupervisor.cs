@@ -77,7 +77,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         if (State.Started is null)
         {
             if (_request is null) Reply(new JobUnknown(JobId));
-            else Record([new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), new PauseIntended()], Next);
+            else Record(new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), Next);
             return;
         }
         if (State.Failing is not null)
@@ -88,8 +88,10 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         }
         if (State.Committed is null)
         {
-            if (State.IntendsPause) Pause();
-            else Record(new PauseIntended(), Pause);
+            // The kernel counts pauses: a process the journal knows paused is never paused a second time.
+            if (State.Paused is { } paused) Pause(new KfdProcessInfo(paused.NumDevices, paused.NumBos, paused.NumObjects, paused.PrivDataSize));
+            else if (State.IntendsPause) UndoUnknownPause();
+            else CheckThenPause();
             return;
         }
         if (Request.LeaveRunning && !State.IntendsUnpause)
@@ -122,8 +124,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
         Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase()));
 
-    /// <summary>Opens the image (new, or the one a killed engine left) and pauses the process; PROCESS_INFO may be repeated.</summary>
-    private void Pause()
+    /// <summary>
+    /// Opens the image (new, or the one a killed engine left) and pauses the process with PROCESS_INFO, or, when the
+    /// journal already holds what PROCESS_INFO answered (<paramref name="known"/>), takes the process up as it is: it is
+    /// still paused, and a second PROCESS_INFO would count a second eviction that the one UNPAUSE never undoes.
+    /// </summary>
+    private void Pause(KfdProcessInfo? known)
     {
         var started = Started;
         var driver = _driver;
@@ -139,7 +145,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
                 var kfd = driver.OpenKfd(started.Request.Pid);
                 try
                 {
-                    return new Paused(kfd, KfdCheckpoint.ProcessInfo(kfd), writer);
+                    return new Paused(kfd, known ?? KfdCheckpoint.ProcessInfo(kfd), writer);
                 }
                 catch
                 {
@@ -163,12 +169,57 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             _kfd = paused.Kfd;
             _writer = paused.Writer;
             _pauseClock.Start();
-            CrashPoints.Hit("paused");
             var info = paused.Info;
-            // What PROCESS_INFO said is a record, not an intent: the capture need not wait for it (a restart repeats PROCESS_INFO).
-            RecordAfter(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize));
-            Capture(info);
+            if (known is not null)
+            {
+                Capture(info);
+                return;
+            }
+            CrashPoints.Hit("pause-issued");
+            // Journalled before the capture: a restarted engine must know the pause took effect, and with what counts.
+            Record(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize), () =>
+            {
+                CrashPoints.Hit("paused");
+                Capture(info);
+            });
         }, Fail);
+    }
+
+    /// <summary>A kernel lacking an interface the job needs refuses it before the pause is even intended: nothing to undo.</summary>
+    private void CheckThenPause()
+    {
+        var pid = Request.Pid;
+        var driver = _driver;
+        BeginPhase("pause");
+        RunStep("check", _ =>
+        {
+            driver.CheckCheckpointable(pid);
+            return true;
+        }, _ => Record(new PauseIntended(), () => Pause(known: null)), Fail);
+    }
+
+    /// <summary>
+    /// A killed engine intended PROCESS_INFO but journalled no answer: it may have paused the process or not. UNPAUSE
+    /// settles it (EINVAL: it was not paused) before a fresh PROCESS_INFO; nothing was captured under that pause.
+    /// </summary>
+    private void UndoUnknownPause()
+    {
+        var pid = Request.Pid;
+        var driver = _driver;
+        BeginPhase("pause");
+        RunStep("pause", _ =>
+        {
+            using var kfd = driver.OpenKfd(pid);
+            try
+            {
+                KfdCheckpoint.Unpause(kfd);
+                return new UnknownPauseUndone(true);
+            }
+            catch (DriverException e) when (e.ErrorNumber == Errno.EINVAL)
+            {
+                return new UnknownPauseUndone(false);
+            }
+        }, undone => Record(undone, Next), Fail);
     }
 
     private void Capture(KfdProcessInfo info)

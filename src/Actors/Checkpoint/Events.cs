@@ -8,8 +8,14 @@ public sealed record CheckpointStarted(string JobId, CheckpointRequest Request, 
 /// <summary>Recorded before PROCESS_INFO is issued: from here a failed job must make sure the process runs again.</summary>
 public sealed record PauseIntended : ICheckpointEvent;
 
-/// <summary>PROCESS_INFO returned: the process is paused.</summary>
+/// <summary>PROCESS_INFO returned: the process is paused (one eviction, which exactly one UNPAUSE undoes).</summary>
 public sealed record ProcessPaused(uint NumDevices, uint NumBos, uint NumObjects, ulong PrivDataSize) : ICheckpointEvent;
+
+/// <summary>
+/// A PROCESS_INFO intended by a killed engine, with no answer journalled, is settled: UNPAUSE undid it
+/// (<paramref name="WasPaused"/>) or found the process not paused. No pause is outstanding; the next is a fresh one.
+/// </summary>
+public sealed record UnknownPauseUndone(bool WasPaused) : ICheckpointEvent;
 
 /// <summary>
 /// One chunk of one page file is written; its checksum lets a restarted job adopt it instead of copying it again.
@@ -60,6 +66,7 @@ public sealed class CheckpointState : IJobState<ICheckpointEvent>
         {
             case CheckpointStarted s: Started = s; break;
             case PauseIntended: IntendsPause = true; break;
+            case UnknownPauseUndone: IntendsPause = false; break;
             case ProcessPaused p: Paused = p; break;
             case ChunkSaved c: Chunks[c.Key] = c; break;
             case ImageCommitted c: Committed = c; break;

@@ -21,6 +21,12 @@ public interface IGpuDriver : IDisposable
     /// <summary>The KFD file of a (ptrace-attached) target process. Throws DriverException(ESRCH) when it does not exist.</summary>
     IKfdFile OpenKfd(uint pid);
 
+    /// <summary>
+    /// Refuses (DriverException), before anything is paused, a process this driver could not checkpoint or whose image
+    /// this kernel could not restore: an interface the kernel lacks, named with the kernel that has it.
+    /// </summary>
+    void CheckCheckpointable(uint pid) { }
+
     /// <summary>A new, empty process to restore into; its pid.</summary>
     uint CreateRestoreTarget();
 

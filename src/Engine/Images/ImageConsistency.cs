@@ -25,13 +25,15 @@ public static class ImageConsistency
         var gpus = CheckDevices(manifest, kfd, kfdFile);
         CheckKfdBos(kfd, kfdFile, gpus);
         var used = new Dictionary<string, long> { [kfdFile] = -1 };
+        var optional = new Dictionary<string, long>();
         foreach (var gpu in kfd.DeviceEntries)
         {
             var bytes = kfd.BoEntries.Where(b => b.GpuId == gpu.GpuId && ((KfdAllocFlags)b.AllocFlags).HasContents())
                 .Aggregate(0L, (sum, b) => checked(sum + (long)b.Size));
+            // A GPU without KFD contents (no KFD BO at all, or none with memory) may have an empty page file, or none.
             if (bytes > 0) used[ImageFileName.KfdPages(ImageIds.Kfd, gpu.GpuId)] = bytes;
+            else if (!gpu.IsCpu()) optional[ImageFileName.KfdPages(ImageIds.Kfd, gpu.GpuId)] = 0;
         }
-        var optional = new Dictionary<string, long>();
         var nonImports = CheckRenderNodes(renderNodes, gpus, used, optional);
         CheckImports(manifest, kfd, renderNodes, nonImports);
         // CRIU's dmabuf files: fds the process holds. A restore here recreates imports from the links, not from these.

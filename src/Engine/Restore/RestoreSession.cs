@@ -131,7 +131,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         var create = new DrmAmdgpuGemCreate
         {
             bo_size = bo.Entry.Size,
-            alignment = bo.Entry.Alignment,
+            alignment = AmdgpuGem.AlignmentBytes(bo.Entry.Alignment, bo.ToString()),
             domains = bo.Entry.PreferredDomains,
             domain_flags = bo.Entry.AllocFlags,
         };

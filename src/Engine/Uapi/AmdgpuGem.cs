@@ -100,6 +100,18 @@ public static class AmdgpuGem
     public const uint VaOpMap = 1, VaOpUnmap = 2, VaOpClear = 3, VaOpReplace = 4;
     public const uint VmPageReadable = 1u << 1, VmPageWriteable = 1u << 2, VmPageExecutable = 1u << 3, VmPagePrt = 1u << 4;
     public const uint GemOpGetGemCreateInfo = 0, GemOpSetPlacement = 1, GemOpGetMappingInfo = 2;
+
+    /// <summary>
+    /// GEM_CREATE's alignment (bytes) for the alignment GEM_LIST_HANDLES reported (the BO's page_alignment: pages of the
+    /// kernel's PAGE_SIZE, this machine's page size).
+    /// </summary>
+    public static ulong AlignmentBytes(ulong pages, string bo)
+    {
+        var page = (ulong)Environment.SystemPageSize;
+        return pages <= ulong.MaxValue / page
+            ? pages * page
+            : throw new Devices.DriverException(Devices.Errno.EINVAL, "GEM_CREATE", bo, $"alignment {pages} pages", "the image's alignment overflows 64 bits in bytes");
+    }
     public const uint ListHandlesFlagIsImport = 1u << 0;
     public const ulong GpuPageSize = 4096;
     public const uint DrmCloexec = 0x80000, DrmRdwr = 0x2;

@@ -23,6 +23,15 @@ internal sealed record EmulatedKernelOptions
 
     /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
     public bool WithoutKfd { get; init; }
+
+    /// <summary>/dev/kfd and the render nodes are character devices CRIU does not know (see EmulatedKernel.Criu.cs).</summary>
+    public bool CharacterDevices { get; init; }
+
+    /// <summary>Each stand-in runs two more threads that keep running, as a job's host threads do.</summary>
+    public bool ThreadedTargets { get; init; }
+
+    /// <summary>DRM requests this kernel does not have (an older one): EINVAL, as drm_ioctl answers a number with no table entry.</summary>
+    public IReadOnlyList<uint> AbsentIoctls { get; init; } = [];
 }
 
 /// <summary>What the command printed and how it ended, and which device requests reached the emulated kernel.</summary>
@@ -38,7 +47,7 @@ internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, I
 /// buffer) installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD. KFD's rules hold: CRIU ops only from the target's
 /// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file.
 /// </summary>
-internal sealed class EmulatedKernel : IDisposable
+internal sealed partial class EmulatedKernel : IDisposable
 {
     private static readonly Lazy<string> Launcher = new(() => Build());
 
@@ -49,6 +58,8 @@ internal sealed class EmulatedKernel : IDisposable
     private readonly EmulatedKernelOptions _options;
     private readonly DirectoryInfo _dir;
     private readonly List<StandIn> _standIns = [];
+    private readonly Dictionary<int, StandIn> _own = new();
+    private readonly ConcurrentQueue<(KfdCriuOp, string)> _threadsAtCriuOps = new();
     private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
     private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
     private readonly ConcurrentDictionary<uint, int> _requests = new();
@@ -70,12 +81,19 @@ internal sealed class EmulatedKernel : IDisposable
         _client = SimulatorClient.Connect(sim.SocketPath);
         _dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-");
         var kfd = Path.Combine(_dir.FullName, "kfd");
-        File.WriteAllBytes(kfd, []);
+        if (options.CharacterDevices) DeviceNode(kfd);
+        else File.WriteAllBytes(kfd, []);
         _kfdId = SeccompNative.FileId(kfd) ?? throw new IOException($"{kfd} vanished");
         KfdSysfsTree.Write(Path.Combine(_dir.FullName, "topology"), sim.Server.Topology);
         foreach (var g in sim.Server.Topology.Gpus)
-            _renderMinorOf[SeccompNative.FileId(MemoryFile(g.DrmRenderMinor)) ?? throw new IOException("no memory file")] = g.DrmRenderMinor;
+            _renderMinorOf[SeccompNative.FileId(RenderFile(g.DrmRenderMinor)) ?? throw new IOException("no render file")] = g.DrmRenderMinor;
     }
+
+    /// <summary>
+    /// At each CRIU op on a stand-in's KFD file: the op and the state letter of each of that stand-in's threads
+    /// (/proc/PID/task/*/stat; 't' is a ptrace stop).
+    /// </summary>
+    public IReadOnlyList<(KfdCriuOp Op, string Threads)> ThreadsAtCriuOps => [.. _threadsAtCriuOps];
 
     /// <summary>All stand-ins' and this emulator's device requests, by request number.</summary>
     public IReadOnlyDictionary<uint, int> Requests => _requests;
@@ -83,16 +101,45 @@ internal sealed class EmulatedKernel : IDisposable
     private string MemoryFile(uint minor) => Path.Combine(_sim.Server.MemoryDir, $"renderD{minor}.mem");
 
     /// <summary>Runs <paramref name="command"/> (an argument "@name" is that stand-in's pid) and waits for it to end.</summary>
-    public EmulatedRun Run(IReadOnlyList<string> command, TimeSpan timeout)
+    public EmulatedRun Run(IReadOnlyList<string> command, TimeSpan timeout) => RunAll([command], timeout)[0];
+
+    /// <summary>
+    /// Runs <paramref name="commands"/> one after the other against the same stand-ins (a checkpointer killed midway,
+    /// then its resume) and waits for them all; each run's <see cref="EmulatedRun.Requests"/> counts the whole session.
+    /// </summary>
+    public IReadOnlyList<EmulatedRun> RunAll(IReadOnlyList<IReadOnlyList<string>> commands, TimeSpan timeout)
     {
         var stdout = Path.Combine(_dir.FullName, "stdout");
         var stderr = Path.Combine(_dir.FullName, "stderr");
+        var launcherErr = Launch([.. commands.SelectMany((c, i) => i == 0 ? c : ["--then", .. c])], ["--stdout", stdout, "--stderr", stderr]);
+
+        if (!_launcher!.WaitForExit(timeout))
+        {
+            _launcher.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{string.Join(' ', commands[0])} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
+        }
+        _launcher.WaitForExit();
+        var rest = _launcher.StandardOutput.ReadToEnd();
+        var exits = rest.Split('\n').Where(x => x.StartsWith("exit ", StringComparison.Ordinal)).Select(x => int.Parse(x[5..])).ToList();
+        if (exits.Count != commands.Count)
+            throw new InvalidOperationException($"kfdemu reported {exits.Count} of {commands.Count} commands ended: {launcherErr.Result}");
+        Stop();
+        var requests = new Dictionary<uint, int>(_requests);
+        return [.. exits.Select((code, i) => new EmulatedRun(code, ReadIfAny(i == 0 ? stdout : $"{stdout}.{i}"), ReadIfAny(i == 0 ? stderr : $"{stderr}.{i}"), requests))];
+    }
+
+    private static string ReadIfAny(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
+
+    /// <summary>Starts kfdemu running <paramref name="command"/> and the supervisor on its listener; kfdemu's stderr, read to its end.</summary>
+    private Task<string> Launch(IReadOnlyList<string> command, IReadOnlyList<string> redirects)
+    {
         var start = new ProcessStartInfo(Launcher.Value) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology"), "--stdout", stdout, "--stderr", stderr };
+        var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology") };
+        args.AddRange(redirects);
         if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
-        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={MemoryFile(g.DrmRenderMinor)}"]);
+        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={RenderFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
-            args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}"]);
+            args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}{(_options.ThreadedTargets ? "+threads" : "")}"]);
         if (_options.DropCapabilities) args.Add("--drop-caps");
         args.Add("--");
         args.AddRange(command);
@@ -117,17 +164,7 @@ internal sealed class EmulatedKernel : IDisposable
         _launcher.StandardInput.WriteLine("go");
         _launcher.StandardInput.Flush();
 
-        if (!_launcher.WaitForExit(timeout))
-        {
-            _launcher.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{string.Join(' ', command)} did not finish in {timeout}; stderr: {File.ReadAllText(stderr)}");
-        }
-        _launcher.WaitForExit();
-        var rest = _launcher.StandardOutput.ReadToEnd();
-        var exit = rest.Split('\n').FirstOrDefault(x => x.StartsWith("exit ", StringComparison.Ordinal))
-                   ?? throw new InvalidOperationException($"kfdemu did not report how the command ended: {launcherErr.Result}");
-        Stop();
-        return new EmulatedRun(int.Parse(exit[5..]), File.ReadAllText(stdout), File.ReadAllText(stderr), new Dictionary<uint, int>(_requests));
+        return launcherErr;
     }
 
     private static int TakeFd(int pid, int fd)
@@ -176,8 +213,8 @@ internal sealed class EmulatedKernel : IDisposable
             int errno;
             if (id.Value == _kfdId)
                 errno = Kfd(n, tid, fd, request, argp);
-            else if (_renderMinorOf.TryGetValue(id.Value, out var minor) && _standIns.FirstOrDefault(s => Holds(s, tid, fd, minor)) is { } owner)
-                errno = Render(n, tid, owner, minor, request, argp);
+            else if (_renderMinorOf.TryGetValue(id.Value, out var minor))
+                errno = Render(n, tid, _standIns.FirstOrDefault(s => Holds(s, tid, fd, minor)) ?? OwnFiles(tid), minor, request, argp);
             else
                 return new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue }; // not a device of ours: the real kernel answers
             _requests.AddOrUpdate(request, 1, (_, c) => c + 1);
@@ -214,6 +251,11 @@ internal sealed class EmulatedKernel : IDisposable
         var args = new byte[Sizes.Of<KfdIoctlCriuArgs>()];
         if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
         var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
+        _threadsAtCriuOps.Enqueue(((KfdCriuOp)a.op, ThreadStates(owner.Pid)));
+        // kfd_chardev.c: CHECKPOINT refuses a NULL array whatever its count; RESTORE also refuses zero counts.
+        if (a.op == (uint)KfdCriuOp.Checkpoint && (a.devices == 0 || a.bos == 0 || a.priv_data == 0)) return Errno.EINVAL;
+        if (a.op == (uint)KfdCriuOp.Restore && (a.devices == 0 || a.bos == 0 || a.priv_data == 0 || a.priv_data_size == 0 || a.num_devices == 0 || a.num_bos == 0))
+            return Errno.EINVAL;
         var arrays = a.op is (uint)KfdCriuOp.Checkpoint or (uint)KfdCriuOp.Restore;
         var devices = arrays ? new byte[a.num_devices * (ulong)Sizes.Of<KfdCriuDeviceBucket>()] : [];
         var bos = arrays ? new byte[a.num_bos * (ulong)Sizes.Of<KfdCriuBoBucket>()] : [];
@@ -235,9 +277,21 @@ internal sealed class EmulatedKernel : IDisposable
 
     private const uint KfdDriverVersionMajor = 1;
 
-    /// <summary>A DRM request on a stand-in's render file: forwarded with the array its pointer field names, dmabuf fds translated.</summary>
+    /// <summary>
+    /// The render files a process opened itself (the checkpointer's doctor, say): each is a DRM file of its own, empty,
+    /// played by a simulated process that never runs.
+    /// </summary>
+    private StandIn OwnFiles(int tid)
+    {
+        var tgid = int.Parse(Status(tid, "Tgid:"));
+        if (!_own.TryGetValue(tgid, out var own)) _own[tgid] = own = new StandIn($"own {tgid}", _client.CreateRestoreTarget(), tgid, -1, []);
+        return own;
+    }
+
+    /// <summary>A DRM request on a render file: forwarded with the array its pointer field names, dmabuf fds translated.</summary>
     private int Render(SeccompNotif n, int tid, StandIn owner, uint minor, uint request, ulong argp)
     {
+        if (_options.AbsentIoctls.Any(r => IoctlNumber.Nr(r) == IoctlNumber.Nr(request))) return Errno.EINVAL;
         if (!owner.SimNodes.TryGetValue(minor, out var node)) owner.SimNodes[minor] = node = _client.OpenRenderNode(owner.SimPid, minor);
         var args = new byte[IoctlNumber.Size(request)];
         if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
@@ -300,6 +354,9 @@ internal sealed class EmulatedKernel : IDisposable
         return SeccompNative.Ioctl(_listener, SeccompNative.NotifIdValid, &id) == 0 && SeccompNative.Write(tid, address, bytes);
     }
 
+    private static string ThreadStates(int pid) => string.Concat(Directory.EnumerateDirectories($"/proc/{pid}/task").Order(StringComparer.Ordinal)
+        .Select(t => File.ReadAllText(Path.Combine(t, "stat"))).Select(stat => stat[(stat.LastIndexOf(')') + 2)..][0]));
+
     private static int TracerOf(int pid) => int.Parse(Status(pid, "TracerPid:"));
 
     private static bool MayCheckpoint(int tid)
@@ -318,7 +375,7 @@ internal sealed class EmulatedKernel : IDisposable
         var source = Path.Combine(Path.GetDirectoryName(here)!, "kfdemu.c");
         var dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-bin-");
         var exe = Path.Combine(dir.FullName, "kfdemu");
-        var (rc, _, err) = CHeaderAbi.Exec("gcc", ["-std=gnu11", "-Wall", "-Werror", "-O2", "-o", exe, source]);
+        var (rc, _, err) = CHeaderAbi.Exec("gcc", ["-std=gnu11", "-Wall", "-Werror", "-O2", "-pthread", "-o", exe, source]);
         if (rc != 0) throw new InvalidOperationException($"gcc failed ({rc}) on {source}:\n{err}");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => dir.Delete(recursive: true);
         return exe;
@@ -337,8 +394,9 @@ internal sealed class EmulatedKernel : IDisposable
         if (_launcher is { HasExited: false }) _launcher.Kill(entireProcessTree: true);
         _launcher?.Dispose();
         Stop();
-        foreach (var s in _standIns)
+        foreach (var s in _standIns.Concat(_own.Values))
             foreach (var node in s.SimNodes.Values) node.Dispose();
+        foreach (var own in _own.Values) _client.DiscardRestoreTarget(own.SimPid);
         foreach (var (memfd, simFd) in _dmabufs.Values)
         {
             SeccompNative.Close(memfd);

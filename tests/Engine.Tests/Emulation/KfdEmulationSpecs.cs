@@ -76,7 +76,8 @@ public sealed class KfdEmulationSpecs : IDisposable
             Assert.True(run.Requests.ContainsKey(wanted), $"request 0x{wanted:x8} never reached the kernel");
         // Every render file has more handles, and some BOs more mappings, than the first arrays hold: each list was asked again.
         var renderBos = kfdReader.FilesOf(ImageFileKind.RenderNode).Sum(f => kfdReader.Read(f, CriuRenderNode.Parser).BoEntries.Count);
-        Assert.Equal(2 * 2, run.Requests[DrmIoctls.AmdgpuGemListHandles]);
+        // Two per render file for the capture, two for the probe before the pause (the count, then a first handle).
+        Assert.Equal(2 * 2 + 2 * 2, run.Requests[DrmIoctls.AmdgpuGemListHandles]);
         Assert.True(run.Requests[DrmIoctls.AmdgpuGemOp] > renderBos, $"{because}: {run.Requests[DrmIoctls.AmdgpuGemOp]} GEM_OPs for {renderBos} BOs: no mapping list was asked again");
 
         // The kfd image restores on the simulator path, and the restored process continues as the original does.

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Gpuckpt.Engine.Devices.Linux;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
+using Gpuckpt.Engine.Uapi;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Emulation;
@@ -131,6 +132,9 @@ public sealed class KfdRefusalSpecs : IDisposable
         var gpus = _sim.Server.Topology.Gpus;
         Assert.StartsWith($"2 GPU(s) 0x{gpus[0].GpuId:x} (renderD{gpus[0].DrmRenderMinor}), 0x{gpus[1].GpuId:x} (renderD{gpus[1].DrmRenderMinor}), 1 CPU node(s)", checks["topology"].Detail);
         Assert.Equal(string.Join(", ", gpus.Select(g => $"renderD{g.DrmRenderMinor}").Order()), checks["render nodes"].Detail);
+        var nodes = string.Join(", ", gpus.Select(g => $"renderD{g.DrmRenderMinor}").Order(StringComparer.Ordinal));
+        Assert.All(report.GetProperty("ioctls").EnumerateArray(), i => Assert.Equal("present", i.GetProperty("state").GetString()));
+        Assert.Equal($"present (checkpoint; Linux 6.18 has it): answers on {nodes}", checks[RenderIoctlProbe.MappingInfo].Detail);
     }
 
     [Fact]
@@ -144,6 +148,46 @@ public sealed class KfdRefusalSpecs : IDisposable
         Assert.Contains("MISSING  capability    neither CAP_CHECKPOINT_RESTORE nor CAP_SYS_ADMIN", run.Stdout);
         Assert.Contains("fix: run as root, or grant it", run.Stdout);
         Assert.Contains("kfd backend: not usable here (kfd version, capability missing)", run.Stdout);
+    }
+
+    [Theory]
+    [InlineData("DRM_IOCTL_GEM_CHANGE_HANDLE", "restore")]
+    [InlineData("DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES", "checkpoint")]
+    public void A_kernel_without_a_render_ioctl_the_job_needs_refuses_the_checkpoint_before_the_pause_naming_it(string ioctl, string neededFor)
+    {
+        var request = ioctl == RenderIoctlProbe.ChangeHandle ? DrmIoctls.GemChangeHandle : DrmIoctls.AmdgpuGemListHandles;
+        var (run, pid) = Checkpoint(new EmulatedKernelOptions { AbsentIoctls = [request] });
+
+        Assert.True(run.ExitCode == 1, $"exit {run.ExitCode}: {run.Stderr}");
+        var lines = run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"not one line: {run.Stderr}");
+        Assert.Contains($"{ioctl} on /dev/dri/renderD", lines[0]);
+        Assert.Contains($"{neededFor} needs {ioctl}, which Linux 6.18 has; nothing was paused", lines[0]);
+        var state = _sim.Client.State(pid);
+        Assert.False(state.Paused);
+        Assert.Equal((0, 0, 0), (state.Counters.ProcessInfo, state.Counters.Unpause, state.Counters.Evictions));
+        Assert.DoesNotContain(KfdIoctls.CriuOp, run.Requests.Keys);
+    }
+
+    [Fact]
+    public void Doctor_lists_each_ioctl_the_kfd_backend_needs_and_names_a_missing_one_with_the_kernel_that_has_it()
+    {
+        using var kernel = new EmulatedKernel(_sim, new EmulatedKernelOptions { AbsentIoctls = [DrmIoctls.GemChangeHandle] });
+        var runs = kernel.RunAll([KfdEmulationSpecs.Gpuckpt("doctor", "--json"), KfdEmulationSpecs.Gpuckpt("doctor")], Timeout);
+
+        Assert.True(runs[0].ExitCode == 0, runs[0].Stderr);
+        var report = JsonDocument.Parse(runs[0].Stdout).RootElement;
+        var ioctls = report.GetProperty("ioctls").EnumerateArray().ToDictionary(i => i.GetProperty("name").GetString()!, i => (
+            State: i.GetProperty("state").GetString(), Since: i.GetProperty("since").GetString()));
+        Assert.Equal(("present", "Linux 5.18 (KFD ioctl 1.8)"), ioctls["AMDKFD_IOC_CRIU_OP"]);
+        Assert.Equal(("present", "Linux 6.18"), ioctls[RenderIoctlProbe.ListHandles]);
+        Assert.Equal(("present", "Linux 6.18"), ioctls[RenderIoctlProbe.MappingInfo]);
+        Assert.Equal(("missing", "Linux 6.18"), ioctls[RenderIoctlProbe.ChangeHandle]);
+        Assert.False(report.GetProperty("backends").GetProperty("kfd").GetProperty("usable").GetBoolean());
+
+        Assert.True(runs[1].ExitCode == 0, runs[1].Stderr);
+        Assert.Contains($"MISSING  {RenderIoctlProbe.ChangeHandle} missing (restore; Linux 6.18 has it)", runs[1].Stdout);
+        Assert.Contains($"fix: boot Linux 6.18 or later, whose amdgpu driver has {RenderIoctlProbe.ChangeHandle}", runs[1].Stdout);
     }
 
     private static Dictionary<string, (bool Ok, string Detail, string Fix)> Checks(JsonElement report) =>

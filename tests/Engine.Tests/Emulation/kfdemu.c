@@ -7,13 +7,16 @@
  * ioctl to a supervisor through a user-notification listener. Everything else, mmap and pidfd_getfd included, is the
  * real kernel's.
  *
- * usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... [--target NAME:MINOR[,MINOR...][+dup]]...
- *               [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND [ARG]...
+ * usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... [--target NAME:MINOR[,MINOR...][+dup][+threads]]...
+ *               [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND [ARG]... [--then COMMAND [ARG]...]...
  * Without --kfd there is no /dev/kfd (a machine without the driver).
- * An ARG "@NAME" becomes the pid of stand-in NAME. "+dup" makes the stand-in hold a second fd of each render file.
+ * An ARG "@NAME" becomes the pid of stand-in NAME. "+dup" makes the stand-in hold a second fd of each render file;
+ * "+threads" gives it two more threads that keep running.
+ * Commands joined by "--then" run one after the other, against the same stand-ins (a killed checkpointer, then its
+ * resume); the first writes to FILE, the n-th (from 0) to FILE.n.
  * "kfdemu --abi" prints the seccomp notification layouts and request numbers, for the supervisor's declarations.
  * Protocol on stdout, one line each: "target NAME PID KFD_FD MINOR=FD...", "listener PID FD"; then it waits for a
- * line on stdin before the command runs, and prints "exit CODE" when it has ended.
+ * line on stdin before the commands run, and prints "exit CODE" for each once they have all ended.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -32,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -49,7 +54,7 @@
 #define MAX_ITEMS 32
 
 struct render { unsigned minor; const char *file; };
-struct target { char name[64]; unsigned minors[MAX_ITEMS]; int nminors; int dup; pid_t pid; };
+struct target { char name[64]; unsigned minors[MAX_ITEMS]; int nminors; int dup; int threads; pid_t pid; };
 
 static void die(const char *what)
 {
@@ -126,9 +131,26 @@ static void build_namespace(const char *kfd, struct render *renders, int nrender
 	bind(topology, "/sys/class/kfd/kfd/topology", 1);
 }
 
+/* A worker thread of a stand-in: it keeps running (as a training job's host threads do) until something stops it. */
+static void *worker(void *arg)
+{
+	volatile unsigned long *ticks = arg;
+	struct timespec ms = { 0, 1000000 };
+	for (;;) {
+		nanosleep(&ms, NULL);
+		(*ticks)++;
+	}
+	return NULL;
+}
+
 /* A stand-in GPU process: opens the devices as a ROCm process would and waits to be checkpointed. */
 static void stand_in(struct target *t, int report)
 {
+	static volatile unsigned long ticks[2];
+	for (int i = 0; t->threads && i < 2; i++) {
+		pthread_t thread;
+		if (pthread_create(&thread, NULL, worker, (void *)&ticks[i]) != 0) die("pthread_create");
+	}
 	char line[1024], path[64];
 	int at;
 
@@ -183,12 +205,36 @@ static int install_filter(void)
 	return fd;
 }
 
-static void redirect(const char *file, int to)
+static void redirect(const char *file, int nth, int to)
 {
+	char path[4096];
 	if (!file) return;
-	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || dup2(fd, to) < 0) die(file);
+	if (nth == 0) snprintf(path, sizeof(path), "%s", file);
+	else snprintf(path, sizeof(path), "%s.%d", file, nth);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || dup2(fd, to) < 0) die(path);
 	close(fd);
+}
+
+/* Runs each command under the filter this process installed, one after the other; writes each exit code to codes. */
+static void run_commands(char ***commands, int ncommands, const char *out, const char *err, int codes)
+{
+	for (int c = 0; c < ncommands; c++) {
+		pid_t pid = fork();
+		if (pid < 0) die("fork");
+		if (pid == 0) {
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
+			redirect(out, c, 1);
+			redirect(err, c, 2);
+			execvp(commands[c][0], commands[c]);
+			die(commands[c][0]);
+		}
+		int status;
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR) die("waitpid");
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (write(codes, &code, sizeof(code)) != sizeof(code)) die("codes");
+	}
 }
 
 static int print_abi(void)
@@ -233,7 +279,11 @@ int main(int argc, char **argv)
 			*colon = 0;
 			snprintf(t->name, sizeof(t->name), "%s", spec);
 			char *plus = strchr(colon + 1, '+');
-			if (plus) { t->dup = !strcmp(plus, "+dup"); *plus = 0; }
+			if (plus) {
+				t->dup = strstr(plus, "+dup") != NULL;
+				t->threads = strstr(plus, "+threads") != NULL;
+				*plus = 0;
+			}
 			for (char *m = strtok(colon + 1, ","); m && t->nminors < MAX_ITEMS; m = strtok(NULL, ","))
 				t->minors[t->nminors++] = (unsigned)strtoul(m, NULL, 10);
 		} else break;
@@ -244,6 +294,14 @@ int main(int argc, char **argv)
 		return 125;
 	}
 	char **command = argv + i + 1;
+	char **commands[MAX_ITEMS];
+	int ncommands = 0;
+	commands[ncommands++] = command;
+	for (char **a = command; *a; a++)
+		if (!strcmp(*a, "--then") && a[1] && ncommands < MAX_ITEMS) {
+			*a = NULL;
+			commands[ncommands++] = a + 1;
+		}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	build_namespace(kfd, renders, nrenders, topology);
@@ -263,22 +321,21 @@ int main(int argc, char **argv)
 		fputs(line, stdout);
 		close(report[0]);
 	}
-	for (char **a = command; *a; a++)
-		for (int t = 0; t < ntargets; t++)
+	for (char **a = command; a < argv + argc; a++)
+		for (int t = 0; t < ntargets && *a; t++)
 			if ((*a)[0] == '@' && !strcmp(*a + 1, targets[t].name)) {
 				static char pids[MAX_ITEMS][16];
 				snprintf(pids[t], sizeof(pids[t]), "%d", (int)targets[t].pid);
 				*a = pids[t];
 			}
 
-	int ready[2], go[2];
-	if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
+	int ready[2], go[2], codes[2];
+	if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0 || pipe2(codes, O_CLOEXEC) != 0) die("pipe");
 	pid_t child = fork();
 	if (child < 0) die("fork");
 	if (child == 0) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
-		redirect(out, 1);
-		redirect(err, 2);
+		close(codes[0]);
 		if (drop_caps && (prctl(PR_CAPBSET_DROP, 21, 0, 0, 0) != 0 || prctl(PR_CAPBSET_DROP, 40, 0, 0, 0) != 0))
 			die("PR_CAPBSET_DROP");
 		int listener = install_filter();
@@ -286,11 +343,12 @@ int main(int argc, char **argv)
 		char c;
 		if (read(go[0], &c, 1) != 1) _exit(125);
 		close(listener);
-		execvp(command[0], command);
-		die(command[0]);
+		run_commands(commands, ncommands, out, err, codes[1]);
+		_exit(0);
 	}
 	close(ready[1]);
 	close(go[0]);
+	close(codes[1]);
 	int listener;
 	if (read(ready[0], &listener, sizeof(listener)) != sizeof(listener)) { fprintf(stderr, "kfdemu: no listener\n"); return 125; }
 	printf("listener %d %d\n", (int)child, listener);
@@ -302,7 +360,15 @@ int main(int argc, char **argv)
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR) die("waitpid");
 	for (int t = 0; t < ntargets; t++) kill(targets[t].pid, SIGKILL);
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	printf("exit %d\n", code);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "kfdemu: the command runner ended with status 0x%x\n", status);
+		return 125;
+	}
+	int code = 0, ran = 0;
+	while (read(codes[0], &code, sizeof(code)) == sizeof(code)) {
+		printf("exit %d\n", code);
+		ran++;
+	}
+	if (ran != ncommands) { fprintf(stderr, "kfdemu: %d of %d commands ran\n", ran, ncommands); return 125; }
 	return code;
 }

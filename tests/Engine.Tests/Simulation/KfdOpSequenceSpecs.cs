@@ -81,7 +81,7 @@ public sealed class KfdOpSequenceSpecs : IDisposable
     }
 
     [Fact]
-    public void Process_info_twice_stays_paused_and_one_unpause_resumes()
+    public void Process_info_twice_counts_two_evictions_and_one_unpause_leaves_the_queues_evicted_for_good()
     {
         var pid = Client.Spawn(WorkloadRequest.Named("tiny", 4));
         using var kfd = Client.OpenKfd(pid);
@@ -90,14 +90,35 @@ public sealed class KfdOpSequenceSpecs : IDisposable
         Assert.Equal(first, second);
         Assert.True(Client.State(pid).Paused);
 
-        var busy = Assert.Throws<DriverException>(() => Client.Run(pid, 1));
-        Assert.Equal(Errno.EBUSY, busy.ErrorNumber);
+        // As kfd_process_evict_queues counts them: the one UNPAUSE queues_paused allows undoes one eviction of two.
+        Assert.Equal(0, Op(kfd, KfdCriuOp.Unpause));
+        Assert.Equal(Errno.EINVAL, Op(kfd, KfdCriuOp.Unpause));
+        Assert.True(Client.State(pid).Paused, "one UNPAUSE for two PROCESS_INFOs let the queues run");
+        Assert.Equal(Errno.EBUSY, Assert.Throws<DriverException>(() => Client.Run(pid, 1)).ErrorNumber);
+        // CHECKPOINT needs queues_paused, which the UNPAUSE cleared.
+        var dump = first with { op = (uint)KfdCriuOp.Checkpoint };
+        Assert.Equal(Errno.EINVAL, kfd.CriuOp(ref dump, new KfdCriuDeviceBucket[first.num_devices], new KfdCriuBoBucket[first.num_bos], new byte[first.priv_data_size]));
+        Assert.Equal(new ProcessCounters(2, 1, 1, 0, 0, Evictions: 1), Client.State(pid).Counters);
 
+        // Another PROCESS_INFO with its own UNPAUSE only returns to the same count: the lost eviction is never undone.
+        ProcessInfo(kfd);
+        Assert.Equal(0, Op(kfd, KfdCriuOp.Unpause));
+        Assert.Equal(Errno.EINVAL, Op(kfd, KfdCriuOp.Unpause));
+        Assert.True(Client.State(pid).Paused);
+        Assert.Equal(1, Client.State(pid).Counters.Evictions);
+    }
+
+    [Fact]
+    public void One_process_info_and_one_unpause_let_the_queues_run_again()
+    {
+        var pid = Client.Spawn(WorkloadRequest.Named("tiny", 4));
+        using var kfd = Client.OpenKfd(pid);
+        ProcessInfo(kfd);
         Assert.Equal(0, Op(kfd, KfdCriuOp.Unpause));
         Assert.Equal(Errno.EINVAL, Op(kfd, KfdCriuOp.Unpause));
         Assert.Equal(1UL, Client.Run(pid, 1));
         // The refused second UNPAUSE changed nothing, so it is not counted.
-        Assert.Equal(new ProcessCounters(2, 0, 1, 0, 0), Client.State(pid).Counters);
+        Assert.Equal(new ProcessCounters(1, 0, 1, 0, 0, Evictions: 0), Client.State(pid).Counters);
     }
 
     [Fact]

@@ -22,7 +22,44 @@ public static class KfdDoctor
             Ptrace(paths, ptraceScope),
             Kcmp(),
         };
-        return new DoctorReport(checks, checks.All(c => c.Ok), SimulatorUsable: true);
+        var ioctls = Ioctls(paths, version);
+        // The CRIU op is the "kfd version" check already; each render-node ioctl is a check of its own.
+        checks.AddRange(ioctls.Skip(1).Select(i => new DoctorCheck(i.Name, i.Present != false, $"{i.State} ({i.NeededFor}; {i.Since} has it): {i.Detail}",
+            i.Present == false ? $"boot {i.Since} or later, whose amdgpu driver has {i.Name}" : null)));
+        return new DoctorReport(checks, checks.All(c => c.Ok), SimulatorUsable: true, ioctls);
+    }
+
+    /// <summary>The KFD CRIU op (from the version) and each render-node ioctl, probed on a file of each render node opened here.</summary>
+    private static List<KernelIoctl> Ioctls(KfdDriverPaths paths, KfdIoctlGetVersionArgs? version)
+    {
+        var criu = version is { } v
+            ? new KernelIoctl("AMDKFD_IOC_CRIU_OP", "checkpoint and restore", "Linux 5.18 (KFD ioctl 1.8)",
+                v.major_version == KfdDriver.CriuMajor && v.minor_version >= KfdDriver.CriuMinor, $"KFD ioctl {v.major_version}.{v.minor_version}")
+            : new KernelIoctl("AMDKFD_IOC_CRIU_OP", "checkpoint and restore", "Linux 5.18 (KFD ioctl 1.8)", null, $"{paths.Kfd} gave no version");
+        var nodes = Directory.Exists(paths.Dri)
+            ? Directory.GetFileSystemEntries(paths.Dri, "renderD*").Order(StringComparer.Ordinal).ToList()
+            : [];
+        var probes = new List<(string Device, KernelIoctl Ioctl)>();
+        foreach (var device in nodes)
+        {
+            if (!uint.TryParse(Path.GetFileName(device).AsSpan("renderD".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var minor)) continue;
+            var fd = Libc.Open(device, Libc.O_RDWR | Libc.O_CLOEXEC);
+            if (fd < 0)
+            {
+                var errno = Libc.LastErrno;
+                probes.Add((device, new(RenderIoctlProbe.ListHandles, "checkpoint", RenderIoctlProbe.RenderCriuSince, null, $"{device}: open failed: {Errno.Name(errno)}")));
+                continue;
+            }
+            using var node = new RenderNodeFile((uint)Environment.ProcessId, minor, fd, device);
+            probes.AddRange(RenderIoctlProbe.Probe(node, device, createBo: true).Select(i => (device, i)));
+        }
+        // One line per ioctl: missing on any node is missing; present needs every node to say so.
+        var merged = probes.GroupBy(p => p.Ioctl.Name).Select(g =>
+        {
+            var worst = g.Select(p => p.Ioctl).FirstOrDefault(p => p.Present == false) ?? g.Select(p => p.Ioctl).FirstOrDefault(p => p.Present is null) ?? g.First().Ioctl;
+            return worst.Present == true ? worst with { Detail = $"answers on {string.Join(", ", g.Select(p => Path.GetFileName(p.Device)))}" } : worst;
+        });
+        return [criu, .. merged];
     }
 
     private static DoctorCheck Kfd(KfdDriverPaths paths, out KfdIoctlGetVersionArgs? version)

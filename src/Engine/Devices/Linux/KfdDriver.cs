@@ -81,12 +81,41 @@ public sealed class KfdDriver : IGpuDriver
         var fd = TargetFiles.Take(_paths.Proc, pid, _paths.Kfd);
         try
         {
-            return new KfdProcessFile(pid, fd, _paths.Kfd, PtraceThread.Seize(pid));
+            var tracer = PtraceThread.Seize(pid);
+            try
+            {
+                // Every thread stays stopped while the file is open (the capture and the copy), released once at its Dispose.
+                tracer.Freeze();
+            }
+            catch
+            {
+                tracer.Dispose();
+                throw;
+            }
+            return new KfdProcessFile(pid, fd, _paths.Kfd, tracer);
         }
         catch
         {
             Libc.Close(fd); // already failing: the seize error is the one to report
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Probes every render file of <paramref name="pid"/> (taken over, probed, closed) for the DRM ioctls a checkpoint and
+    /// its restore need; one a kernel lacks refuses the checkpoint before PROCESS_INFO, naming it.
+    /// </summary>
+    public void CheckCheckpointable(uint pid)
+    {
+        foreach (var (file, fd) in TargetFiles.RenderFiles(_paths.Proc, _paths.Dri, pid))
+        {
+            var device = _paths.RenderNode(file.Minor);
+            using var node = new RenderNodeFile(pid, file.Minor, TargetFiles.TakeFd(pid, fd, device), device);
+            var missing = RenderIoctlProbe.Probe(node, device, createBo: false).Where(i => i.Present == false).ToList();
+            if (missing.Count > 0)
+                throw new DriverException(Errno.EOPNOTSUPP, string.Join(", ", missing.Select(m => m.Name)), device,
+                    detail: $"this kernel lacks {(missing.Count == 1 ? "it" : "them")} ({missing[0].Detail}); {string.Join(", ", missing.Select(m => $"{m.NeededFor} needs {m.Name}"))}, " +
+                            $"which {missing[0].Since} has; nothing was paused");
         }
     }
 

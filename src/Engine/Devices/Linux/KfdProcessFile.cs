@@ -24,13 +24,15 @@ internal sealed unsafe class KfdProcessFile(uint pid, int fd, string device, Ptr
             && (args.num_devices > (uint)devices.Length || args.num_bos > (uint)bos.Length || args.priv_data_size > (ulong)privData.Length))
             return Errno.EINVAL;
         var file = Fd();
+        // CHECKPOINT and RESTORE refuse a NULL array even with a count of 0 (EINVAL): an empty one points here instead.
+        var empty = stackalloc byte[sizeof(ulong)];
         fixed (KfdCriuDeviceBucket* d = devices)
         fixed (KfdCriuBoBucket* b = bos)
         fixed (byte* p = privData)
         {
-            args.devices = DeviceIoctl.Address(d, devices.Length);
-            args.bos = DeviceIoctl.Address(b, bos.Length);
-            args.priv_data = DeviceIoctl.Address(p, privData.Length);
+            args.devices = devices.IsEmpty ? (ulong)empty : DeviceIoctl.Address(d, devices.Length);
+            args.bos = bos.IsEmpty ? (ulong)empty : DeviceIoctl.Address(b, bos.Length);
+            args.priv_data = privData.IsEmpty ? (ulong)empty : DeviceIoctl.Address(p, privData.Length);
             // The buffers stay pinned here while the tracing thread makes the call.
             var call = args;
             var rc = tracer.Call(() => DeviceIoctl.Call(file, KfdIoctls.CriuOp, ref call));

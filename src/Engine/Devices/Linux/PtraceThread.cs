@@ -14,6 +14,8 @@ internal sealed class PtraceThread : IDisposable
     private readonly BlockingCollection<Action> _work = new();
     private readonly Thread _thread;
     private readonly uint _pid;
+    /// <summary>The target's threads this thread holds stopped, each with the signal it stopped for (given back when released).</summary>
+    private readonly Dictionary<uint, int> _frozen = new();
 
     private PtraceThread(uint pid)
     {
@@ -38,6 +40,16 @@ internal sealed class PtraceThread : IDisposable
 
     /// <summary>Seizes <paramref name="pid"/> from a new thread; throws <see cref="DriverException"/> when ptrace refuses.</summary>
     public static PtraceThread Seize(uint pid) => new(pid);
+
+    /// <summary>
+    /// Stops every thread of the target (seizes each and interrupts it, until no new thread appears) so that nothing on
+    /// the CPU side writes a BO or submits work while the GPU is captured; <see cref="Dispose"/> releases them, once.
+    /// </summary>
+    public void Freeze() => Call(() =>
+    {
+        FreezeAll();
+        return true;
+    });
 
     /// <summary>Runs <paramref name="call"/> on the tracing thread and returns its result.</summary>
     public T Call<T>(Func<T> call)
@@ -76,9 +88,102 @@ internal sealed class PtraceThread : IDisposable
         while (!_work.IsCompleted)
         {
             if (_work.TryTake(out var work, Tick)) work();
-            if (tracing) tracing = PassOnStops();
+            // A frozen target stays stopped: a signal meanwhile waits for the release.
+            if (tracing && _frozen.Count == 0) tracing = PassOnStops();
         }
-        if (tracing) Detach();
+        if (_frozen.Count > 0) Release();
+        else if (tracing) Detach();
+    }
+
+    private void FreezeAll()
+    {
+        for (var added = true; added;)
+        {
+            added = false;
+            foreach (var tid in Threads())
+            {
+                if (_frozen.ContainsKey(tid)) continue;
+                if (tid != _pid && LinuxSyscalls.Ptrace(LinuxSyscalls.PtraceSeize, tid) != 0)
+                {
+                    var errno = LinuxSyscalls.LastErrno;
+                    if (errno == Errno.ESRCH) continue; // the thread ended meanwhile
+                    throw new DriverException(errno, "PTRACE_SEIZE", $"thread {tid} of pid {_pid}", detail: "freezing the CPU side for the capture");
+                }
+                if (LinuxSyscalls.Ptrace(LinuxSyscalls.PtraceInterrupt, tid) != 0)
+                {
+                    var errno = LinuxSyscalls.LastErrno;
+                    if (errno == Errno.ESRCH) continue;
+                    throw new DriverException(errno, "PTRACE_INTERRUPT", $"thread {tid} of pid {_pid}", detail: "freezing the CPU side for the capture");
+                }
+                if (WaitStopped(tid) is { } signal) _frozen[tid] = signal;
+                added = true;
+            }
+        }
+    }
+
+    /// <summary>Waits until <paramref name="tid"/> is in a ptrace stop; the signal it stopped for (0 for the interrupt), or null when it ended.</summary>
+    private int? WaitStopped(uint tid)
+    {
+        var deadline = Environment.TickCount64 + (long)DetachWait.TotalMilliseconds;
+        while (true)
+        {
+            var rc = LinuxSyscalls.WaitPid(tid, out var status, LinuxSyscalls.WNoHang | LinuxSyscalls.WAll);
+            if (rc > 0 && (status & 0x7f) != 0x7f) return null; // exited
+            // A signal-delivery stop holds its signal until the release; an event stop (the interrupt, a group stop) none.
+            if (rc > 0) return (status >> 16) == 0 ? (status >> 8) & 0xff : 0;
+            if (rc < 0 && LinuxSyscalls.LastErrno != Errno.ECHILD)
+                throw new DriverException(LinuxSyscalls.LastErrno, "waitpid", $"thread {tid} of pid {_pid}");
+            // Another thread of this process may have reaped the stop first (the target is its child): ask /proc.
+            switch (StateOf(tid))
+            {
+                case 't':
+                    return 0;
+                case null:
+                    return null;
+            }
+            if (Environment.TickCount64 > deadline)
+                throw new DriverException(Errno.ETIMEDOUT, "PTRACE_INTERRUPT", $"thread {tid} of pid {_pid}",
+                    detail: $"it did not stop within {DetachWait.TotalSeconds:0} s (an uninterruptible wait?)");
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <summary>The state letter of a thread (/proc/PID/task/TID/stat), or null when it is gone.</summary>
+    private char? StateOf(uint tid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{_pid}/task/{tid}/stat");
+            var end = stat.LastIndexOf(')');
+            return end >= 0 && end + 2 < stat.Length ? stat[end + 2] : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Detaches every frozen thread with the signal it stopped for: each runs on as it would have.</summary>
+    private void Release()
+    {
+        foreach (var (tid, signal) in _frozen)
+            LinuxSyscalls.Ptrace(LinuxSyscalls.PtraceDetach, tid, signal); // ESRCH: the thread ended; nothing holds it
+        _frozen.Clear();
+    }
+
+    private IEnumerable<uint> Threads()
+    {
+        IEnumerable<string> tasks;
+        try
+        {
+            tasks = Directory.EnumerateDirectories($"/proc/{_pid}/task").ToList();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+        // The lead thread first: KFD checks the ptrace parent of the lead thread.
+        return tasks.Select(t => uint.TryParse(Path.GetFileName(t), out var tid) ? tid : 0).Where(t => t != 0).OrderBy(t => t != _pid);
     }
 
     /// <summary>

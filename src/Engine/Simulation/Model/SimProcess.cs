@@ -20,9 +20,15 @@ internal sealed class SimProcess(uint pid, ProcessPhase phase)
     /// <summary>The tag a restore created this target with, so that a restarted engine can find it.</summary>
     public string? Tag { get; init; }
 
+    /// <summary>Evictions not yet undone (the kernel's per-device qpd->evicted): the queues run only at zero.</summary>
+    public int Evictions { get; set; }
+
+    /// <summary>The kernel's queues_paused: set by PROCESS_INFO, cleared by the UNPAUSE it allows.</summary>
+    public bool QueuesPaused { get; set; }
+
     public int ProcessInfoCalls, CheckpointCalls, UnpauseCalls, RestoreCalls, ResumeCalls;
 
-    public ProcessCounters Counters => new(ProcessInfoCalls, CheckpointCalls, UnpauseCalls, RestoreCalls, ResumeCalls);
+    public ProcessCounters Counters => new(ProcessInfoCalls, CheckpointCalls, UnpauseCalls, RestoreCalls, ResumeCalls, Evictions);
 
     /// <summary>The id this process knows <paramref name="gpu"/> by (its own id until a RESTORE maps another onto it).</summary>
     public uint UserIdOf(SimGpu gpu) => Devices.FirstOrDefault(d => d.Gpu == gpu)?.UserGpuId ?? gpu.Id;

@@ -30,8 +30,11 @@ internal sealed partial class SimulatedDriver
                 break;
             case KfdCriuOp.Unpause:
                 Trip(pid, SimOp.Unpause);
-                if (p.Phase != ProcessPhase.Paused) throw new SimError(Errno.EINVAL, $"UNPAUSE: process {pid} is {Describe(p.Phase)}");
-                p.Phase = ProcessPhase.Running;
+                // The kernel's queues_paused flag: one UNPAUSE per PROCESS_INFO that set it, however many evictions are counted.
+                if (!p.QueuesPaused) throw new SimError(Errno.EINVAL, $"UNPAUSE: process {pid} is {Describe(p.Phase)} and not paused by PROCESS_INFO");
+                p.QueuesPaused = false;
+                // Restoring the queues drops one eviction; they run again only when none is left.
+                if (--p.Evictions == 0) p.Phase = ProcessPhase.Running;
                 p.UnpauseCalls++;
                 break;
             case KfdCriuOp.Restore:
@@ -53,9 +56,11 @@ internal sealed partial class SimulatedDriver
 
     private static void ProcessInfo(SimProcess p, ref KfdIoctlCriuArgs args)
     {
-        // A paused process may be asked again: a restarted checkpointer needs the numbers.
         if (p.Phase is not (ProcessPhase.Running or ProcessPhase.Paused))
             throw new SimError(Errno.EINVAL, $"PROCESS_INFO: process {p.Pid} is {Describe(p.Phase)}");
+        // As kfd_process_evict_queues: every PROCESS_INFO counts one more eviction, asked again or not.
+        p.Evictions++;
+        p.QueuesPaused = true;
         p.Phase = ProcessPhase.Paused;
         args.num_devices = (uint)p.Devices.Count;
         args.num_bos = (uint)p.KfdBos.Count;
@@ -66,8 +71,8 @@ internal sealed partial class SimulatedDriver
 
     private static void Checkpoint(FdTable fds, SimProcess p, ref KfdIoctlCriuArgs args, Span<KfdCriuDeviceBucket> devices, Span<KfdCriuBoBucket> bos, Span<byte> priv)
     {
-        if (p.Phase != ProcessPhase.Paused)
-            throw new SimError(Errno.EINVAL, $"CHECKPOINT: process {p.Pid} is {Describe(p.Phase)}; PROCESS_INFO must come first");
+        if (!p.QueuesPaused)
+            throw new SimError(Errno.EINVAL, $"CHECKPOINT: process {p.Pid} is {Describe(p.Phase)} and not paused by PROCESS_INFO; PROCESS_INFO must come first");
         var privData = p.Program?.Encode() ?? [];
         if (args.num_devices != p.Devices.Count || args.num_bos != p.KfdBos.Count || args.priv_data_size != (ulong)privData.Length)
             throw new SimError(Errno.EINVAL,
