@@ -19,11 +19,17 @@ public static class CheckpointCommand
         };
         var job = new Option<string?>("--job") { Description = "job id (ckpt-…) to journal it under; `gpuckpt resume` continues it after a crash" };
         var json = Cli.JsonOption();
+        var criu = CriuOptions.Criu("the whole process: CRIU saves the CPU side, the engine the GPU side through the CRIU bridge");
+        var shellJob = CriuOptions.ShellJob();
+        driver.Required = false;
         var engineOptions = new EngineOptions();
-        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, job, json };
+        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, job, json, criu, shellJob };
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
+            if (CriuOptions.Check(parse, criu, driver, shellJob))
+                return await CriuCheckpoint.RunAsync(parse.GetValue(pid), parse.GetValue(images)!, parse.GetValue(leaveRunning), parse.GetValue(shellJob),
+                    parse.GetValue(json), engineOptions.Load(parse));
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             // A missing or unreachable target is refused before a job, an image or a pause exists.
             using (gpu.OpenKfd(parse.GetValue(pid))) { }

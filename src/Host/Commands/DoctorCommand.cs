@@ -15,6 +15,7 @@ public static class DoctorCommand
         {
             var report = KfdDoctor.Examine(new KfdDriverPaths());
             var criu = CriuDoctor.Examine(EngineConfig.Load().GetTimeSpan("gpuckpt.criu.doctor-timeout"));
+            var bridge = Engine.Bridge.CriuInstall.BridgeCheck();
             if (parse.GetValue(json))
             {
                 Cli.PrintJson(new
@@ -25,7 +26,7 @@ public static class DoctorCommand
                         sim = new { usable = report.SimulatorUsable, how = "gpuckpt simulator --socket PATH, then --driver sim:PATH" },
                         criu = new { usable = criu.Usable, missing = criu.Missing.Select(c => c.Name) },
                     },
-                    checks = report.Checks.Concat(criu.Checks).Select(c => new { name = c.Name, ok = c.Ok, detail = c.Detail, fix = c.Fix }),
+                    checks = report.Checks.Concat(criu.Checks).Append(bridge).Select(c => new { name = c.Name, ok = c.Ok, detail = c.Detail, fix = c.Fix }),
                     ioctls = (report.Ioctls ?? []).Select(i => new { name = i.Name, state = i.State, since = i.Since, needed_for = i.NeededFor, detail = i.Detail }),
                     criu = new
                     {
@@ -35,7 +36,7 @@ public static class DoctorCommand
                 });
                 return Cli.ExitOk;
             }
-            foreach (var c in report.Checks.Concat(criu.Checks))
+            foreach (var c in report.Checks.Concat(criu.Checks).Append(bridge))
             {
                 Console.Out.WriteLine($"{(c.Ok ? "ok" : "MISSING"),-8} {c.Name,-13} {c.Detail}");
                 if (c.Fix is not null) Console.Out.WriteLine($"{"",-8} {"",-13} fix: {c.Fix}");

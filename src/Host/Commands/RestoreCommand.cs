@@ -17,11 +17,16 @@ public static class RestoreCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "print the topology map and the stages without touching a device" };
         var job = new Option<string?>("--job") { Description = "job id (rest-…) to journal it under; `gpuckpt resume` continues it after a crash" };
         var json = Cli.JsonOption();
+        var criu = CriuOptions.Criu("a whole-process image (gpuckpt checkpoint --criu), restored by CRIU with the bridge");
+        var shellJob = CriuOptions.ShellJob();
+        driver.Required = false;
         var engineOptions = new EngineOptions();
-        var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, job, json };
+        var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, job, json, criu, shellJob };
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
+            if (CriuOptions.Check(parse, criu, driver, shellJob))
+                return await CriuRestore.RunAsync(parse.GetValue(images)!, parse.GetValue(shellJob), parse.GetValue(json));
             var dir = Path.GetFullPath(parse.GetValue(images)!);
             var asJson = parse.GetValue(json);
             if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);

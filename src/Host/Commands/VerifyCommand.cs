@@ -26,7 +26,14 @@ public static class VerifyCommand
 
     private static int Run(string dir, bool json, ImageTrust? trust)
     {
-        var result = Cli.Interactive(json) ? WithProgress(dir, trust) : ImageVerifier.Verify(dir, trust: trust);
+        // A whole-process image: CRIU's files and the GPU image beside them, under one manifest.
+        if ((File.Exists(Path.Combine(dir, "inventory.img")) || File.Exists(Path.Combine(dir, "criu-dump.log"))) && !File.Exists(Path.Combine(dir, ProcessManifest.FileName)))
+        {
+            Console.Error.WriteLine($"gpuckpt: {dir}: CRIU's files without {ProcessManifest.FileName}: the whole-process checkpoint did not complete");
+            return Cli.ExitFailed;
+        }
+        var result = File.Exists(Path.Combine(dir, ProcessManifest.FileName)) ? ProcessManifest.Verify(dir)
+            : Cli.Interactive(json) ? WithProgress(dir, trust) : ImageVerifier.Verify(dir, trust: trust);
         if (json) Cli.PrintJson(result);
         else if (result.Ok)
             Console.Out.WriteLine($"{dir}: ok: {result.FilesChecked} files, {result.SegmentsChecked} segments, {result.BytesChecked} bytes verified");

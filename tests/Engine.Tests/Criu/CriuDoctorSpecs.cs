@@ -117,6 +117,6 @@ public sealed class CriuDoctorSpecs : IDisposable
         Assert.Equal(expected.CheckVerdict, criu.GetProperty("check").GetProperty("verdict").GetString());
         Assert.Equal(CriuReport.InstallCommand, criu.GetProperty("install").GetString());
         Assert.Equal(expected.Usable, report.GetProperty("backends").GetProperty("criu").GetProperty("usable").GetBoolean());
-        Assert.Equal(["criu", "criu hooks", "criu check"], report.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Where(n => n!.StartsWith("criu", StringComparison.Ordinal)));
+        Assert.Equal(["criu", "criu hooks", "criu check", "criu bridge"], report.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Where(n => n!.StartsWith("criu", StringComparison.Ordinal)));
     }
 }

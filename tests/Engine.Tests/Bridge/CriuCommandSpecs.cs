@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Gpuckpt.Engine.Bridge;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Tests.Support;
+using Xunit;
+
+namespace Gpuckpt.Engine.Tests.Bridge;
+
+/// <summary><c>gpuckpt checkpoint --criu</c> and <c>restore --criu</c>: real CRIU with the bridge loaded, and the one-line refusals.</summary>
+public sealed class CriuCommandSpecs : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("gpuckpt-criu-spec-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string Dir(string name) => Path.Combine(_dir.FullName, name);
+
+    private static async Task<GpuckptProcess.Result> Gpuckpt(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        await GpuckptProcess.RunAsync(args, environment, Timeout);
+
+    /// <summary>The counter's values so far, one a line; every value must follow the one before it.</summary>
+    private static long[] Counts(string file)
+    {
+        var values = File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).Select(long.Parse).ToArray() : [];
+        for (var i = 0; i < values.Length; i++)
+            Assert.True(values[i] == i + 1, $"the counter wrote {values[i]} as its value number {i + 1}: it did not continue where it was saved");
+        return values;
+    }
+
+    private static async Task<long[]> CountsReaching(string file, long atLeast)
+    {
+        using var deadline = new CancellationTokenSource(Timeout);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        while (await tick.WaitForNextTickAsync(deadline.Token))
+        {
+            var counts = File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).ToArray() : [];
+            if (counts.Length >= atLeast) return Counts(file);
+        }
+        throw new TimeoutException($"{file} never reached {atLeast}");
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task A_process_saved_through_criu_with_the_bridge_restores_under_its_pid_and_its_counter_goes_on()
+    {
+        var count = Dir("count");
+        var images = Dir("images");
+        var start = new ProcessStartInfo("setsid") { UseShellExecute = false };
+        foreach (var a in new[] { "sh", "-c", $"exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i >> {count}; sleep 0.02; done" })
+            start.ArgumentList.Add(a);
+        using var counter = Process.Start(start)!;
+        var pid = counter.Id;
+        uint restored = 0;
+        try
+        {
+            await CountsReaching(count, 5);
+            var dump = await Gpuckpt(null, "checkpoint", "--criu", "--pid", $"{pid}", "--images", images, "--json", "--state-dir", Dir("state"));
+            Assert.True(dump.ExitCode == 0, dump.ToString());
+            var report = JsonDocument.Parse(dump.Stdout).RootElement;
+            Assert.False(report.GetProperty("gpu").GetBoolean());
+            // The bridge was loaded and CRIU called its device hooks (it found no GPU state to save).
+            var hooks = report.GetProperty("hooks").EnumerateArray().Select(h => h.GetString()).ToList();
+            Assert.Contains(nameof(BridgeHook.PauseDevices), hooks);
+            Assert.Contains(nameof(BridgeHook.CheckpointDevices), hooks);
+            Assert.Contains(nameof(BridgeHook.Exit), hooks);
+            // Without --leave-running CRIU ends the process; the pid is free once it is reaped.
+            await counter.WaitForExitAsync(new CancellationTokenSource(Timeout).Token);
+            var saved = Counts(count).Length;
+            Assert.True(ProcessManifest.Verify(images).Ok);
+
+            var restore = await Gpuckpt(null, "restore", "--criu", "--images", images, "--json");
+            Assert.True(restore.ExitCode == 0, restore.ToString());
+            restored = JsonDocument.Parse(restore.Stdout).RootElement.GetProperty("pid").GetUInt32();
+            Assert.Equal((uint)pid, restored);
+            // Its memory came back: the counter goes on from the saved value (1, 2, …, saved, saved + 1, …), never from 1 again.
+            var after = await CountsReaching(count, saved + 10);
+            Assert.True(after.Length >= saved + 10);
+            var verify = await Gpuckpt(null, "verify", images);
+            Assert.True(verify.ExitCode == 0, verify.ToString());
+        }
+        finally
+        {
+            if (!counter.HasExited) counter.Kill();
+            if (restored != 0) Native.Libc.Kill((int)restored, 9);
+        }
+    }
+
+    [Fact]
+    public async Task A_gpu_only_image_given_to_restore_criu_is_refused_in_one_line()
+    {
+        var gpuOnly = Dir("gpu-only");
+        Directory.CreateDirectory(gpuOnly);
+        File.WriteAllText(Path.Combine(gpuOnly, ImageManifest.FileName), "{}");
+        var run = await Gpuckpt(null, "restore", "--criu", "--images", gpuOnly);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"gpuckpt: {gpuOnly} holds a GPU-only checkpoint (no process.json): restore it with `gpuckpt restore --driver sim:SOCKET --images {gpuOnly}`",
+            run.Stderr.Trim());
+        var empty = Dir("empty");
+        Directory.CreateDirectory(empty);
+        run = await Gpuckpt(null, "restore", "--criu", "--images", empty);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("is no whole-process checkpoint: it has no process.json", run.Stderr);
+        Assert.Single(run.Stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task No_criu_or_a_criu_too_old_is_refused_before_anything_is_touched()
+    {
+        var old = Dir("criu-3.17");
+        File.WriteAllText(old, "#!/bin/sh\necho Version: 3.17\n");
+        BridgeHarness.Chmod(old, 0x1ed);
+        var images = Dir("images");
+        var self = $"{Environment.ProcessId}";
+        var tooOld = await Gpuckpt(new Dictionary<string, string> { ["GPUCKPT_CRIU"] = old }, "checkpoint", "--criu", "--pid", self, "--images", images);
+        Assert.Equal(1, tooOld.ExitCode);
+        Assert.Equal($"gpuckpt: {old} is CRIU 3.17, too old: whole-process checkpoints need 4.2 or later ({CriuInstall.InstallHint})", tooOld.Stderr.Trim());
+        var none = await Gpuckpt(new Dictionary<string, string> { ["GPUCKPT_CRIU"] = Dir("nowhere") }, "checkpoint", "--criu", "--pid", self, "--images", images);
+        Assert.Equal(1, none.ExitCode);
+        Assert.StartsWith("gpuckpt: CRIU is not installed: whole-process checkpoints need criu 4.2 or later", none.Stderr.Trim());
+        Assert.False(Directory.Exists(images));
+        var both = await Gpuckpt(null, "checkpoint", "--criu", "--driver", "kfd", "--pid", self, "--images", images);
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("--criu and --driver exclude each other", both.Stderr);
+    }
+
+    [Fact]
+    public void A_bridge_that_was_not_built_is_named_with_what_to_do()
+    {
+        var empty = Dir("no-bridge");
+        Directory.CreateDirectory(empty);
+        var e = Assert.Throws<InvalidOperationException>(() => CriuInstall.Require(empty));
+        Assert.Equal($"the CRIU bridge (gpuckpt_bridge.so) is not built in {empty}: install CRIU's plugin header ({CriuInstall.InstallHint}) and rebuild gpuckpt", e.Message);
+        // doctor says the same, with the fix.
+        var check = CriuInstall.BridgeCheck(empty);
+        Assert.False(check.Ok);
+        Assert.Contains(CriuInstall.InstallHint, check.Fix);
+        Assert.True(CriuInstall.BridgeCheck().Ok, "the build put gpuckpt_bridge.so beside gpuckpt");
+    }
+}

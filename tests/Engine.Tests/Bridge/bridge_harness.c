@@ -1,0 +1,210 @@
+/*
+ * Plays CRIU for gpuckpt_bridge.so: dlopens it, calls its init, hooks and exit in CRIU's order, and plays the kernel
+ * for the KFD CRIU op on a stand-in KFD file (this program's ioctl() interposes the bridge's). Prints each hook's
+ * return and, at the end, the KFD op counts and whether any fd leaked.
+ *   bridge_harness BRIDGE.so KFD-FILE SCENARIO NBOS
+ * Scenarios: dump, dump-fail (CRIU fails after the device files), engine-dies (the engine vanishes after the pause),
+ * restore, init.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/kfd_ioctl.h>
+
+#include <criu-plugin.h>
+
+static struct stat kfd_stat;
+static unsigned nbos = 0;
+static int paused, process_info, checkpoints, unpauses, refused;
+static const uint64_t priv_size = 96;
+
+void print_on_level(unsigned int loglevel, const char *format, ...)
+{
+	va_list ap;
+	fprintf(stderr, "criu-log[%u] ", loglevel);
+	va_start(ap, format);
+	vfprintf(stderr, format, ap);
+	va_end(ap);
+}
+
+int criu_get_image_dir(void)
+{
+	return AT_FDCWD;
+}
+
+static int fake_kfd(struct kfd_ioctl_criu_args *a)
+{
+	switch (a->op) {
+	case KFD_CRIU_OP_PROCESS_INFO:
+		paused++;
+		process_info++;
+		a->num_devices = 1;
+		a->num_bos = nbos;
+		a->num_objects = 0;
+		a->priv_data_size = priv_size;
+		a->pid = (uint32_t)getpid();
+		return 0;
+	case KFD_CRIU_OP_CHECKPOINT: {
+		struct kfd_criu_device_bucket *d = (void *)(uintptr_t)a->devices;
+		struct kfd_criu_bo_bucket *b = (void *)(uintptr_t)a->bos;
+		uint8_t *p = (void *)(uintptr_t)a->priv_data;
+		if (!paused || a->num_devices != 1 || a->num_bos != nbos || a->priv_data_size != priv_size)
+			return -EINVAL;
+		if (!d || (nbos && !b) || !p)
+			return -EFAULT;
+		checkpoints++;
+		d[0] = (struct kfd_criu_device_bucket){ .user_gpu_id = 0x1234, .actual_gpu_id = 0x1234 };
+		for (unsigned i = 0; i < nbos; i++) {
+			uint8_t page[4096];
+			int fd = memfd_create("bo", MFD_CLOEXEC);
+			if (fd < 0)
+				return -errno;
+			memset(page, (int)(i * 7 + 1), sizeof(page));
+			if (write(fd, page, sizeof(page)) != (ssize_t)sizeof(page))
+				return -EIO;
+			b[i] = (struct kfd_criu_bo_bucket){ .addr = 0x100000ull * (i + 1), .size = sizeof(page), .gpu_id = 0x1234,
+							    .alloc_flags = KFD_IOC_ALLOC_MEM_FLAGS_VRAM, .dmabuf_fd = (uint32_t)fd };
+		}
+		for (uint64_t i = 0; i < priv_size; i++)
+			p[i] = (uint8_t)(i % 251);
+		return 0;
+	}
+	case KFD_CRIU_OP_UNPAUSE:
+		if (!paused)
+			return -EINVAL;
+		paused = 0;
+		unpauses++;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Interposes libc's ioctl for the bridge: the stand-in KFD file gets the fake kernel, everything else the real one. */
+int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+	struct stat st;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (request == AMDKFD_IOC_CRIU_OP && !fstat(fd, &st) && st.st_ino == kfd_stat.st_ino && st.st_dev == kfd_stat.st_dev) {
+		int rc = fake_kfd(arg);
+		if (rc < 0) {
+			errno = -rc;
+			return -1;
+		}
+		return 0;
+	}
+	return (int)syscall(SYS_ioctl, fd, request, arg);
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+static cr_plugin_desc_t *desc;
+
+#define HOOK(h) (desc->hooks[CR_PLUGIN_HOOK__##h])
+#define CALL(h, type, ...) report(#h, HOOK(h) ? ((CR_PLUGIN_HOOK__##h##_t *)HOOK(h))(__VA_ARGS__) : -1000)
+
+static int report(const char *hook, int rc)
+{
+	printf("hook %s rc=%d\n", hook, rc);
+	fflush(stdout);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	void *h;
+	int kfd, other, before, rc;
+	const char *scenario;
+	struct stat other_stat;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s BRIDGE.so KFD-FILE SCENARIO NBOS\n", argv[0]);
+		return 2;
+	}
+	scenario = argv[3];
+	nbos = (unsigned)strtoul(argv[4], NULL, 10);
+	kfd = open(argv[2], O_RDWR | O_CLOEXEC);
+	other = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (kfd < 0 || other < 0 || fstat(kfd, &kfd_stat) || fstat(other, &other_stat)) {
+		perror("open");
+		return 2;
+	}
+	printf("kfd fd=%d\n", kfd);
+	h = dlopen(argv[1], RTLD_NOW);
+	if (!h) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return 2;
+	}
+	desc = dlsym(h, "CR_PLUGIN_DESC");
+	if (!desc) {
+		fprintf(stderr, "no CR_PLUGIN_DESC\n");
+		return 2;
+	}
+	printf("plugin %s version 0x%x max_hooks %u\n", desc->name, desc->version, desc->max_hooks);
+	before = open_fds();
+
+	if (!strcmp(scenario, "restore")) {
+		rc = report("INIT", desc->init(CR_PLUGIN_STAGE__RESTORE));
+		if (!rc) {
+			CALL(POST_FORKING, void);
+			CALL(RESUME_DEVICES_LATE, int, getpid());
+#if defined(BRIDGE_RESTORE_EXT_FILE_RETRY)
+			bool retry = false;
+			CALL(RESTORE_EXT_FILE, int, 5, &retry);
+#else
+			CALL(RESTORE_EXT_FILE, int, 5);
+#endif
+		}
+		desc->exit(CR_PLUGIN_STAGE__RESTORE, rc);
+	} else {
+		int failed = 0;
+		rc = report("INIT", desc->init(CR_PLUGIN_STAGE__DUMP));
+		if (!rc && strcmp(scenario, "init")) {
+			failed |= CALL(PAUSE_DEVICES, int, getpid()) != 0;
+			failed |= CALL(CHECKPOINT_DEVICES, int, getpid()) != 0;
+			if (!failed) {
+				failed |= CALL(DUMP_EXT_FILE, int, kfd, 7) != 0;
+				/* A file that is not the GPU's: "not mine", as CRIU would hear it from a plugin. */
+				CALL(DUMP_EXT_FILE, int, other, 8);
+				CALL(HANDLE_DEVICE_VMA, int, other, &other_stat);
+			}
+		}
+		if (!strcmp(scenario, "dump-fail"))
+			failed = 1; /* CRIU fails later on (its pages, a socket): the exit hook hears it */
+		desc->exit(CR_PLUGIN_STAGE__DUMP, rc ? rc : failed ? -1 : 0);
+	}
+	printf("kfd process_info=%d checkpoint=%d unpause=%d paused=%d refused=%d\n", process_info, checkpoints, unpauses, paused, refused);
+	printf("fds leaked=%d\n", open_fds() - before);
+	dlclose(h);
+	close(kfd);
+	close(other);
+	return 0;
+}
