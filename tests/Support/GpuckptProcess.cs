@@ -1,13 +1,14 @@
-using System.Diagnostics;
+using CliWrap;
 using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Gpuckpt.Tests.Support;
 
 /// <summary>
-/// The gpuckpt executable as its own OS process, the way a user (or a crash) meets it: the one way tests start it.
-/// Output is read line by line by two reader tasks; a test waits for a line it expects (<see cref="WaitForLineAsync"/>)
-/// or for the exit (<see cref="WaitForExitAsync"/>), each bounded by a timeout that kills the process and says so.
+/// The gpuckpt executable as its own OS process (run through CliWrap), the way a user (or a crash) meets it: the one
+/// way tests start it. Output is read line by line from both streams at once; a test waits for a line it expects
+/// (<see cref="WaitForLineAsync"/>) or for the exit (<see cref="WaitForExitAsync"/>), each bounded by a timeout that
+/// kills the process and says so.
 /// </summary>
 public sealed partial class GpuckptProcess : IDisposable
 {
@@ -24,22 +25,17 @@ public sealed partial class GpuckptProcess : IDisposable
     /// <summary>Environment variables a test run may carry that must not leak into a child unless a test sets them.</summary>
     private static readonly string[] Scrubbed = ["GPUCKPT_CRASH_AT"];
 
-    private readonly Process _process;
     private readonly StringBuilder _stdout = new(), _stderr = new();
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
-    private readonly Task _readers;
+    private readonly CancellationTokenSource _kill = new();
+    private CommandTask<CommandResult> _run = null!;
+    private Task<int> _exit = null!;
     private bool _drained;
 
-    private GpuckptProcess(Process process, IReadOnlyList<string> args)
-    {
-        _process = process;
-        Arguments = args;
-        _readers = Task.WhenAll(Pump(process.StandardOutput, _stdout), Pump(process.StandardError, _stderr))
-            .ContinueWith(_ => Drained(), TaskScheduler.Default);
-    }
+    private GpuckptProcess(IReadOnlyList<string> args) => Arguments = args;
 
     public IReadOnlyList<string> Arguments { get; }
-    public int ProcessId => _process.Id;
+    public int ProcessId => _run.ProcessId;
 
     /// <summary>What it printed so far on stdout and stderr.</summary>
     public string Output
@@ -54,20 +50,36 @@ public sealed partial class GpuckptProcess : IDisposable
     {
         var dll = Path.Combine(AppContext.BaseDirectory, program);
         if (!File.Exists(dll)) throw new FileNotFoundException($"{program} not found beside the running assemblies in {AppContext.BaseDirectory}", dll);
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = false,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(dll);
         var list = args.ToList();
-        foreach (var a in list) info.ArgumentList.Add(a);
-        foreach (var name in Scrubbed) info.Environment.Remove(name);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
-        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
-        return new GpuckptProcess(process, list);
+        var process = new GpuckptProcess(list);
+        // Both streams are read at once, line by line, as they come: a child never blocks on a full pipe.
+        var command = CliWrap.Cli.Wrap("dotnet")
+            .WithArguments([dll, .. list])
+            .WithEnvironmentVariables(env =>
+            {
+                foreach (var name in Scrubbed) env.Set(name, null);
+                foreach (var (k, v) in environment ?? new Dictionary<string, string>()) env.Set(k, v);
+            })
+            .WithValidation(CommandResultValidation.None)
+            .WithStandardOutputPipe(PipeTarget.ToDelegate(line => process.Printed(line, process._stdout)))
+            .WithStandardErrorPipe(PipeTarget.ToDelegate(line => process.Printed(line, process._stderr)));
+        process._run = command.ExecuteAsync(process._kill.Token);
+        process._exit = ExitCode(process._run);
+        process._exit.ContinueWith(_ => process.Drained(), TaskScheduler.Default);
+        return process;
+    }
+
+    /// <summary>The exit code once the process has exited and both streams are drained; 137 when the test killed it.</summary>
+    private static async Task<int> ExitCode(CommandTask<CommandResult> run)
+    {
+        try
+        {
+            return (await run.ConfigureAwait(false)).ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return 128 + SigKill;
+        }
     }
 
     /// <summary>Runs gpuckpt to its exit; a run longer than <paramref name="timeout"/> is killed and reported.</summary>
@@ -110,70 +122,57 @@ public sealed partial class GpuckptProcess : IDisposable
     /// <summary>Waits for the exit and for every line of its output; past the timeout the process is killed and reported.</summary>
     public async Task<Result> WaitForExitAsync(TimeSpan timeout)
     {
-        using var cancel = new CancellationTokenSource(timeout);
+        int code;
         try
         {
-            await _process.WaitForExitAsync(cancel.Token).ConfigureAwait(false);
+            code = await _exit.WaitAsync(timeout).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException)
         {
             Kill();
             throw new TimeoutException($"gpuckpt {string.Join(' ', Arguments)} did not finish in {timeout}: {Output.Trim()}");
         }
-        await _readers.ConfigureAwait(false);
-        lock (_waiters) return new Result(_process.ExitCode, _stdout.ToString(), _stderr.ToString());
+        lock (_waiters) return new Result(code, _stdout.ToString(), _stderr.ToString());
     }
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _exit.IsCompleted;
 
     /// <summary>Sends a signal (SIGTERM lets gpuckpt clean up; SIGKILL is a crash).</summary>
     public void Signal(int signal)
     {
-        if (_process.HasExited) return;
-        if (KillSyscall(_process.Id, signal) != 0 && !_process.HasExited)
-            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (HasExited) return;
+        if (KillSyscall(ProcessId, signal) != 0 && !HasExited)
+            throw new InvalidOperationException($"kill({ProcessId}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>SIGTERM, then SIGKILL of the whole tree if it has not exited within <paramref name="grace"/>.</summary>
     public void Stop(TimeSpan grace)
     {
         Signal(SigTerm);
-        if (!_process.WaitForExit(grace)) Kill();
-        _process.WaitForExit();
+        if (!_exit.Wait(grace)) Kill();
+        _exit.Wait();
     }
 
-    public void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // It exited between the check and the kill.
-        }
-    }
+    /// <summary>SIGKILL of the whole tree (CliWrap's forceful cancellation).</summary>
+    public void Kill() => _kill.Cancel();
 
     public void Dispose()
     {
         Kill();
-        _process.WaitForExit();
-        _process.Dispose();
+        _exit.GetAwaiter().GetResult();
+        _kill.Dispose();
     }
 
-    private async Task Pump(StreamReader reader, StringBuilder into)
+    private void Printed(string line, StringBuilder into)
     {
-        while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+        List<TaskCompletionSource<string>> hits;
+        lock (_waiters)
         {
-            List<TaskCompletionSource<string>> hits;
-            lock (_waiters)
-            {
-                into.AppendLine(line);
-                hits = _waiters.Where(w => w.Match(line)).Select(w => w.Found).ToList();
-                _waiters.RemoveAll(w => hits.Contains(w.Found));
-            }
-            foreach (var hit in hits) hit.TrySetResult(line);
+            into.AppendLine(line);
+            hits = _waiters.Where(w => w.Match(line)).Select(w => w.Found).ToList();
+            _waiters.RemoveAll(w => hits.Contains(w.Found));
         }
+        foreach (var hit in hits) hit.TrySetResult(line);
     }
 
     private void Drained()
@@ -188,11 +187,8 @@ public sealed partial class GpuckptProcess : IDisposable
         foreach (var w in left) w.TrySetException(Ended("exited before printing the expected line"));
     }
 
-    private InvalidOperationException Ended(string what)
-    {
-        _process.WaitForExit();
-        return new InvalidOperationException($"gpuckpt {string.Join(' ', Arguments)} {what} (exit {_process.ExitCode}): {Output.Trim()}");
-    }
+    private InvalidOperationException Ended(string what) =>
+        new($"gpuckpt {string.Join(' ', Arguments)} {what} (exit {(_exit.IsCompleted ? _exit.Result : "unknown")}): {Output.Trim()}");
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int KillSyscall(int pid, int signal);

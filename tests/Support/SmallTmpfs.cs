@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using CliWrap.Buffered;
 
 namespace Gpuckpt.Tests.Support;
 
@@ -56,11 +56,9 @@ public sealed class SmallTmpfs : IDisposable
 
     private static (int Code, string Output) RunTool(string tool, params string[] args)
     {
-        var info = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info) ?? throw new InvalidOperationException($"{tool} did not start");
-        var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
+        // Both streams read at once (CliWrap): a tool that fills one pipe while the other is read never blocks.
+        var result = CliWrap.Cli.Wrap(tool).WithArguments(args).WithValidation(CliWrap.CommandResultValidation.None)
+            .ExecuteBufferedAsync().GetAwaiter().GetResult();
+        return (result.ExitCode, result.StandardOutput + result.StandardError);
     }
 }

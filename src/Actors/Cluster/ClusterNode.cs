@@ -32,6 +32,9 @@ public sealed class ClusterNode : IAsyncDisposable
     public ActorSystem System => Engine.System;
     public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
 
+    /// <summary>The port the migration data link listens on (none when the data link is off).</summary>
+    public int? DataPort { get; private set; }
+
     /// <summary>Completes once this member is Up in the cluster.</summary>
     public Task Up => _up.Task;
 
@@ -58,6 +61,11 @@ public sealed class ClusterNode : IAsyncDisposable
                 cluster.Join(cluster.SelfAddress);
             });
         }
+        else if (config.GetStringList("akka.cluster.seed-nodes", []).Count == 0)
+        {
+            // No seed nodes: this node forms a cluster of its own, and the others name it as their seed.
+            cluster.Join(cluster.SelfAddress);
+        }
         StallWatch.Start(system, config.GetTimeSpan("gpuckpt.node.stall-watch.interval", TimeSpan.FromMilliseconds(250)),
             config.GetTimeSpan("gpuckpt.node.stall-watch.threshold", TimeSpan.FromSeconds(1)));
         // The node's key (none when it neither signs nor requires signatures) signs its copies of incoming images.
@@ -81,6 +89,7 @@ public sealed class ClusterNode : IAsyncDisposable
                 throw;
             }
             system.RegisterOnTermination(listener.Dispose);
+            node.DataPort = listener.Port;
             migrationSettings = migrationSettings with { Listener = listener };
         }
         var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);

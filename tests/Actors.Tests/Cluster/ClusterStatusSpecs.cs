@@ -34,7 +34,7 @@ public abstract class ClusterStatusSpecs(ITestOutputHelper output)
             Assert.Contains($"node:{name}", m.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
             var gpus = m.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("gpu_id").GetUInt32()).Order().ToList();
             Assert.Equal(cluster.Clients[name].Topology().Select(g => g.GpuId).Order(), gpus);
-            Assert.Equal(cluster.Simulators[name].Driver, m.GetProperty("driver").GetString());
+            Assert.Equal(cluster.Driver(name), m.GetProperty("driver").GetString());
         }
         output.WriteLine(status.Stdout);
 
@@ -63,11 +63,11 @@ public abstract class ClusterStatusSpecs(ITestOutputHelper output)
     /// </summary>
     protected async Task A_killed_first_seed_rejoins_its_cluster_instead_of_forming_another()
     {
-        await using var cluster = new TestCluster(3, Postgres(), "akka.cluster.seed-node-timeout = 1ms");
+        await using var cluster = new TestCluster(3, Postgres(), "akka.cluster.seed-node-timeout = 1ms", processes: true);
         await cluster.StartAll();
         Assert.True(File.Exists(Path.Combine(cluster.StateDir("a"), MembershipRecord.FileName)), "a, up, has no record of being a member");
 
-        cluster.Nodes["a"].Kill();
+        await cluster.Process("a").Kill();
         await cluster.Restart("a");
 
         foreach (var from in cluster.Names)
@@ -115,6 +115,7 @@ public sealed class SqliteClusterStatusSpecs(ITestOutputHelper output) : Cluster
     public Task Three_nodes_report_the_cluster_and_leave_gracefully_sqlite() => Three_nodes_report_the_cluster_through_any_node_and_leave_gracefully();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_killed_first_seed_rejoins_its_cluster_sqlite() => A_killed_first_seed_rejoins_its_cluster_instead_of_forming_another();
 }
 

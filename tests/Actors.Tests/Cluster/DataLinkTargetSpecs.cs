@@ -18,6 +18,9 @@ public sealed class DataLinkTargetSpecs(ITestOutputHelper output) : EngineSpec(o
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
     private readonly string _state = Directory.CreateTempSubdirectory("gpuckpt-data-link-").FullName;
 
+    /// <summary>How long a probe must stay silent: a stale frame is refused within milliseconds on loopback, this is ample on a busy host.</summary>
+    private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(2);
+
     [Fact]
     public async Task Frames_over_the_data_link_are_written_and_acknowledged_and_only_the_current_sender_is_admitted()
     {
@@ -63,8 +66,8 @@ public sealed class DataLinkTargetSpecs(ITestOutputHelper output) : EngineSpec(o
         using var stale = FrameLink.Open("127.0.0.1", begun.DataPort, begun.DataToken!, sender.Ref);
         stale.Post(TransferFrame.Encode(1, file, LengthPrefix.Size + 2L * payload.Length, LengthPrefix.Size, payload));
         await sender.ExpectMsgAsync<LinkFailed>(Wait);
-        await next.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
-        await sender.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        await next.ExpectNoMsgAsync(Quiet);
+        await sender.ExpectNoMsgAsync(Quiet);
     }
 
     public new void Dispose()

@@ -28,6 +28,7 @@ public sealed class DemoSpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Tier", "Full")]
     public async Task The_cluster_demo_migrates_train_between_node_processes_and_one_copy_continues_like_an_uninterrupted_run()
     {
         var result = await GpuckptProcess.RunAsync(["demo", "--cluster", "--size", $"{Size}", "--steps", $"{Steps}", "--seed", $"{Seed}", "--json"],

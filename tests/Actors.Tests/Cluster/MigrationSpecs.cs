@@ -131,7 +131,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         // One point in the transfer, one in the target's restore.
         string[] points = [random.Next(3) == 0 ? "target-sealed" : $"target-frame#{random.Next(1, 24)}",
             new[] { "planned", "target-created", "render-restored", $"restore-chunk#{random.Next(1, 24)}" }[random.Next(4)]];
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         foreach (var point in points)
         {
@@ -242,9 +242,9 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         var left = cluster.Nodes["a"].Leave(TimeSpan.FromMinutes(5));
         List<(string Kind, string Detail)>? jobs = null;
         var leaving = false;
-        Assert.True(await TestCluster.Eventually(() =>
+        Assert.True(await TestCluster.Eventually(async () =>
         {
-            var status = cluster.Cli("cluster", "status", "--node", cluster.Address("c"), "--json").GetAwaiter().GetResult();
+            var status = await cluster.Cli("cluster", "status", "--node", cluster.Address("c"), "--json");
             if (status.ExitCode != 0) return false;
             var member = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray()
                 .Single(m => m.GetProperty("name").GetString() == "a");
@@ -293,7 +293,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
     protected async Task A_restarted_target_still_lists_the_process_that_arrived()
     {
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         var (pid, twin) = Spawn(cluster, 29);
         var result = await Migrate(cluster, pid);
@@ -320,7 +320,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         string[] all = ["migration-started", "paused", $"chunk#{random.Next(1, 24)}", "migration-transferred", "migration-held",
             "migration-committed", "migration-target-resumed"];
         var points = all.OrderBy(_ => random.Next()).Take(2).ToList();
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         foreach (var point in points)
         {
@@ -329,7 +329,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
             var probe = cluster.Clients["b"].Spawn(WorkloadRequest.Named("tiny", 1));
 
             var result = await Migrate(cluster, pid);
-            var killed = await cluster.Nodes["a"].Exited(TimeSpan.FromSeconds(60));
+            var killed = await cluster.Process("a").Exited(TimeSpan.FromSeconds(60));
             Assert.True(killed.Killed, $"seed {seed}, point {point}: a's engine was not killed: {killed}; migrate: {result}");
             await cluster.Restart("a");
 
@@ -368,13 +368,13 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     {
         // Past the first window of frames: the sender has had some of them confirmed when b's engine dies.
         var point = $"target-frame#{new Random(seed).Next(18, 28)}";
-        await using var cluster = new TestCluster(3, Postgres());
+        await using var cluster = new TestCluster(3, Postgres(), processes: true);
         await cluster.StartAll();
         await cluster.Restart("b", crashAt: point);
         var (pid, twin) = Spawn(cluster, (ulong)seed);
 
         var migrating = Migrate(cluster, pid);
-        var killed = await cluster.Nodes["b"].Exited(TimeSpan.FromSeconds(90));
+        var killed = await cluster.Process("b").Exited(TimeSpan.FromSeconds(90));
         Assert.True(killed.Killed, $"seed {seed}: b's engine was not killed at {point}: {killed}");
         await cluster.Restart("b");
         var result = await migrating;
@@ -435,9 +435,11 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_target_too_small_is_refused_before_the_pause_sqlite() => A_target_that_cannot_hold_the_GPUs_is_refused_before_anything_is_paused();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_killed_target_rolls_back_sqlite() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_restarted_target_engine_continues_the_transfer_sqlite() => A_target_engine_restarted_mid_transfer_takes_up_its_copy_and_the_migration_completes(TestSeed.Fresh());
 
     [Fact]
@@ -447,12 +449,15 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
     public Task A_target_with_a_full_disk_rolls_back_sqlite() => A_target_whose_disk_fills_rolls_back_and_the_source_runs_on();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_leaving_source_finishes_its_migration_first_sqlite() => A_leaving_source_finishes_its_migration_before_it_leaves_and_refuses_new_ones();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_restarted_target_lists_the_arrived_process_sqlite() => A_restarted_target_still_lists_the_process_that_arrived();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task A_killed_source_engine_ends_with_one_copy_sqlite() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
 
     [Fact]
@@ -469,14 +474,17 @@ public sealed class PostgresMigrationSpecs(PostgresJournalSpecs.Server server, I
     public Task Migrates_train_from_a_to_b_postgres() => A_process_moves_to_b_and_continues_there_like_an_uninterrupted_run();
 
     [PostgresFact]
+    [Trait("Tier", "Full")]
     public Task A_killed_target_rolls_back_postgres() => A_target_killed_during_transfer_or_restore_rolls_back_and_the_source_runs_on(TestSeed.Fresh());
 
     [PostgresFact]
+    [Trait("Tier", "Full")]
     public Task A_restarted_target_engine_continues_the_transfer_postgres() => A_target_engine_restarted_mid_transfer_takes_up_its_copy_and_the_migration_completes(TestSeed.Fresh());
 
     [PostgresFact]
     public Task A_target_out_of_VRAM_rolls_back_postgres() => A_target_out_of_VRAM_on_restore_rolls_back_and_the_source_runs_on();
 
     [PostgresFact]
+    [Trait("Tier", "Full")]
     public Task A_killed_source_engine_ends_with_one_copy_postgres() => A_source_engine_killed_and_restarted_ends_with_exactly_one_copy_running(TestSeed.Fresh());
 }

@@ -1,16 +1,21 @@
-using System.Text.Json;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
+using Gpuckpt.Actors.Cluster;
+using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Actors.Tests.Cluster;
 
 /// <summary>
-/// Nodes as OS processes on 127.0.0.1, each with its own simulator process and state directory, all seeded with each
-/// other's addresses; the journal is each node's SQLite file or one shared PostgreSQL database. One node may sit
-/// behind two <see cref="TcpProxy"/>s, one for remoting and one for its migration data port (it advertises the
-/// proxies' ports), so a test can break its links.
+/// Nodes on 127.0.0.1, each with its own simulator and state directory; the journal is each node's SQLite file or one
+/// shared PostgreSQL database. The nodes run in the test's process (each its own ActorSystem over loopback remoting)
+/// unless <c>processes</c> is set: a spec that kills a node or arms a crash point in it needs `gpuckpt node` processes.
+/// Every node binds port 0 and reports the port it bound (a node behind a proxy binds one chosen here, retried if taken):
+/// the first forms the cluster, the others name it as their seed, and a restarted node binds the port it had with every
+/// node as its seed. One node may sit behind two <see cref="TcpProxy"/>s, one for remoting
+/// and one for its migration data port (it advertises the proxies' ports), so a test can break its links.
 /// </summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
@@ -18,15 +23,19 @@ internal sealed class TestCluster : IAsyncDisposable
     /// <summary>A restarted node is removed and joins again while a busy node may answer late: the wait for every node to agree is longer than a start.</summary>
     private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromMinutes(3);
     private readonly string? _postgres;
-    private readonly string _conf;
+    private readonly string _conf, _firstConf;
+    private readonly bool _processes;
     private readonly IReadOnlyDictionary<string, string> _stateDirs;
+    private readonly Dictionary<string, int> _ports = [];
 
     /// <param name="gpus">GPUs of each node's simulator (default: 2 each).</param>
     /// <param name="stateDirs">A node's own state directory (a small file system, say), by node name; the others get one under <see cref="Dir"/>.</param>
+    /// <param name="processes">Each node its own `gpuckpt node` process (to kill it, or to arm a crash point in it).</param>
     public TestCluster(int nodes, string? postgres, string? confOverrides = null, string? proxied = null, int[]? gpus = null,
-        IReadOnlyDictionary<string, string>? stateDirs = null)
+        IReadOnlyDictionary<string, string>? stateDirs = null, bool processes = false)
     {
         _postgres = postgres;
+        _processes = processes;
         _stateDirs = stateDirs ?? new Dictionary<string, string>();
         Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
         // Faster downing than production (a killed node is decided on in seconds), but a busy node, one starting up
@@ -46,14 +55,16 @@ internal sealed class TestCluster : IAsyncDisposable
             """ + $"\ngpuckpt.tls.dir = \"{ClusterDir}\"\n" + (confOverrides ?? ""));
         // Every node and the CLI take their certificates from this cluster's CA (mutual TLS on remoting).
         Engine.Trust.ClusterAuthority.Create(ClusterDir);
+        // The first node's first start: no seed nodes, it forms the cluster.
+        _firstConf = Path.Combine(Dir, "node-first.conf");
+        File.WriteAllText(_firstConf, File.ReadAllText(_conf) + "\nakka.cluster.seed-nodes = []\n");
         Names = [.. Enumerable.Range(0, nodes).Select(i => ((char)('a' + i)).ToString())];
-        Ports = FreePorts(nodes);
+        if (proxied is not null && processes) throw new ArgumentException("a node process behind a proxy reports the proxy's port, not the one it bound", nameof(proxied));
         if (proxied is not null)
         {
-            Proxy = new TcpProxy { TargetPort = Ports[Index(proxied)] };
+            Proxy = new TcpProxy();
             Proxy.Start();
-            _dataPort = FreePorts(1)[0];
-            DataProxy = new TcpProxy { TargetPort = _dataPort };
+            DataProxy = new TcpProxy();
             DataProxy.Start();
             ProxiedNode = proxied;
         }
@@ -62,7 +73,11 @@ internal sealed class TestCluster : IAsyncDisposable
             var name = Names[i];
             Directory.CreateDirectory(StateDir(name));
             // a and b number their GPUs alike only by chance of the seed: the target maps them (TopologyMatcher).
-            Simulators[name] = SimulatorProcess.Start(Path.Combine(Dir, $"sim-{name}.sock"), gpus: gpus?[i] ?? 2, idSeed: (uint)(7 * i));
+            Simulators[name] = SimulatorServer.Start(new SimulatorOptions(Path.Combine(Dir, $"sim-{name}.sock"))
+            {
+                Gpus = gpus?[i] ?? 2,
+                IdSeed = (uint)(7 * i),
+            });
             Clients[name] = SimulatorClient.Connect(Simulators[name].SocketPath);
         }
     }
@@ -72,68 +87,156 @@ internal sealed class TestCluster : IAsyncDisposable
     /// <summary>The cluster directory: its CA, and the certificates the nodes and the CLI issue themselves from it.</summary>
     public string ClusterDir => Path.Combine(Dir, "cluster");
     public IReadOnlyList<string> Names { get; }
-    public IReadOnlyList<int> Ports { get; }
     public TcpProxy? Proxy { get; }
 
     /// <summary>The proxy in front of the proxied node's migration data port, where image frames arrive.</summary>
     public TcpProxy? DataProxy { get; }
-    private readonly int _dataPort;
     public string? ProxiedNode { get; }
-    public Dictionary<string, SimulatorProcess> Simulators { get; } = new();
+    public Dictionary<string, SimulatorServer> Simulators { get; } = new();
     public Dictionary<string, SimulatorClient> Clients { get; } = new();
-    public Dictionary<string, NodeProcess> Nodes { get; } = new();
+    public Dictionary<string, TestNode> Nodes { get; } = new();
 
     public string Journal => _postgres is null ? "sqlite" : "postgres";
     public string StateDir(string name) => _stateDirs.TryGetValue(name, out var dir) ? dir : Path.Combine(Dir, $"state-{name}");
-    private int Index(string name) => Names.ToList().IndexOf(name);
-    private int AdvertisedPort(string name) => name == ProxiedNode ? Proxy!.Port : Ports[Index(name)];
+    public string Driver(string name) => $"sim:{Simulators[name].SocketPath}";
+    private int AdvertisedPort(string name) => name == ProxiedNode ? Proxy!.Port : _ports[name];
     public string Address(string name) => $"127.0.0.1:{AdvertisedPort(name)}";
+
+    /// <summary>A node of a cluster started with <c>processes</c>: its process, to kill or to wait for.</summary>
+    public NodeProcess Process(string name) => Nodes[name] as NodeProcess
+        ?? throw new InvalidOperationException($"node {name} runs in the test's process: start the cluster with processes: true");
 
     /// <summary>Starts every node and waits until all are up and every node sees every other one up.</summary>
     public async Task StartAll()
     {
-        foreach (var name in Names) StartNode(name);
-        await Task.WhenAll(Nodes.Values.Select(n => n.WaitUp(StartTimeout)));
+        await (await StartNode(Names[0], seeds: [])).WaitUp(StartTimeout);
+        Bound(Names[0]);
+        var others = new List<TestNode>();
+        foreach (var name in Names.Skip(1)) others.Add(await StartNode(name, seeds: [Names[0]]));
+        await Task.WhenAll(others.Select(n => n.WaitUp(StartTimeout)));
+        foreach (var n in others) Bound(n.Name);
         await Converged();
     }
 
-    /// <summary>Starts (or restarts) one node; <paramref name="crashAt"/> arms a crash point in it.</summary>
-    public NodeProcess StartNode(string name, string? crashAt = null)
+    /// <summary>Restarts a node (a process, killed first if it still runs) on its port and waits until it is up and the other nodes see it up; <paramref name="crashAt"/> arms a crash point in it.</summary>
+    public async Task Restart(string name, string? crashAt = null)
     {
-        if (Nodes.TryGetValue(name, out var old)) old.Dispose();
-        var node = NodeProcess.Start(name,
-            ["--config", _conf, "--driver", Simulators[name].Driver, "--state-dir", StateDir(name), "--journal", Journal],
-            NodeEnv(name, crashAt));
+        await (await StartNode(name, Names, crashAt)).WaitUp(StartTimeout);
+        await Converged();
+    }
+
+    private async Task<TestNode> StartNode(string name, IReadOnlyList<string> seeds, string? crashAt = null)
+    {
+        if (!_processes && crashAt is not null) throw new InvalidOperationException("a crash point kills its process: start the cluster with processes: true");
+        if (Nodes.Remove(name, out var old)) await old.DisposeAsync();
+        var conf = seeds.Count == 0 ? _firstConf : _conf;
+        var env = NodeEnv(name, seeds, crashAt);
+        TestNode node;
+        if (_processes)
+        {
+            node = NodeProcess.Start(name, ["--config", conf, "--driver", Driver(name), "--state-dir", StateDir(name), "--journal", Journal], env);
+        }
+        else if (name == ProxiedNode && !_ports.ContainsKey(name))
+        {
+            // A node behind a proxy reports the proxy's port as its own: it binds a port chosen here, another one if
+            // that was taken meanwhile (Akka refuses to start on a port in use).
+            for (var attempt = 1; ; attempt++)
+            {
+                var port = FreePort();
+                env[NodeConfig.PortVariable] = $"{port}";
+                try
+                {
+                    node = StartInProcess(name, conf, env);
+                    _ports[name] = port;
+                    break;
+                }
+                catch (Exception) when (attempt < 5)
+                {
+                }
+            }
+        }
+        else
+        {
+            node = StartInProcess(name, conf, env);
+        }
         Nodes[name] = node;
+        if (node is InProcessNode) Bound(name);
         return node;
     }
 
-    /// <summary>Restarts a node and waits until it is up again and the other nodes see it up.</summary>
-    public async Task Restart(string name, string? crashAt = null)
+    private InProcessNode StartInProcess(string name, string conf, Dictionary<string, string> env)
     {
-        await StartNode(name, crashAt).WaitUp(StartTimeout);
-        await Converged();
+        // What NodeCommand composes: the node's file (with its environment) over the journal's over the engine's.
+        var engine = JournalConfig.Load($"journal-{Journal}.conf", StateDir(name), _postgres).WithFallback(EngineConfig.Load());
+        var config = NodeConfig.Load(conf, v => env.GetValueOrDefault(v)).WithFallback(engine);
+        return InProcessNode.Start(name, config, Driver(name));
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>Records the ports a node bound (the proxies forward to them).</summary>
+    private void Bound(string name)
+    {
+        var node = Nodes[name];
+        if (name != ProxiedNode)
+        {
+            _ports[name] = node.Port;
+            return;
+        }
+        Proxy!.TargetPort = _ports[name];
+        DataProxy!.TargetPort = node.DataPort ?? throw new InvalidOperationException($"node {name} reports no data port to proxy");
+    }
+
+    private Dictionary<string, string> NodeEnv(string name, IReadOnlyList<string> seeds, string? crashAt)
+    {
+        var env = new Dictionary<string, string>
+        {
+            [NodeConfig.NameVariable] = name,
+            // Port 0 on a first start: the node binds a free one and reports it; a restart binds the one it had.
+            [NodeConfig.PortVariable] = _ports.TryGetValue(name, out var port) ? $"{port}" : "0",
+        };
+        if (seeds.Count > 0) env[NodeConfig.SeedsVariable] = string.Join(",", seeds.Select(Address));
+        if (name == ProxiedNode)
+        {
+            env[NodeConfig.PublicPortVariable] = $"{Proxy!.Port}";
+            env[NodeConfig.DataPublicPortVariable] = $"{DataProxy!.Port}";
+        }
+        if (_postgres is not null) env[JournalConfig.PostgresVariable] = _postgres;
+        if (crashAt is not null) env["GPUCKPT_CRASH_AT"] = crashAt;
+        return env;
     }
 
     /// <summary>
-    /// Waits until each node reports every node of the cluster up and reachable: a node that has just come up may not
-    /// be known to the others yet (its old incarnation is still being removed), and a migration would then be refused.
+    /// Waits until each node reports every node of the cluster up and reachable (`cluster status` of a process, the
+    /// cluster state of a node in the test's process): a node that has just
+    /// come up may not be known to the others yet (its old incarnation is still being removed), and a migration would then
+    /// be refused.
     /// </summary>
     public async Task Converged()
     {
         foreach (var from in Names)
         {
             var last = "";
-            var seen = await Eventually(() =>
+            async Task<bool> ReportsAllUp()
             {
-                var status = Cli("cluster", "status", "--node", Address(from), "--json").GetAwaiter().GetResult();
+                var status = await Cli("cluster", "status", "--node", Address(from), "--json");
                 last = status.ToString();
                 if (status.ExitCode != 0) return false;
                 var members = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray().ToList();
                 return Names.All(n => members.Count(m => m.GetProperty("name").GetString() == n) == 1
                     && members.Single(m => m.GetProperty("name").GetString() == n) is var m
                     && m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
-            }, ConvergeTimeout, TimeSpan.FromSeconds(1));
+            }
+            var seen = Nodes[from] is InProcessNode node
+                ? await Eventually(() => node.SeesUp(Names), ConvergeTimeout)
+                : await Eventually(ReportsAllUp, ConvergeTimeout, TimeSpan.FromSeconds(1));
             if (!seen)
                 throw new TimeoutException($"node {from} did not see every node up within {ConvergeTimeout}: {last}\n" +
                     string.Join("\n", Names.Select(n => $"--- node {n}:\n{Tail(Nodes[n].Output, 60)}")));
@@ -141,25 +244,6 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     private static string Tail(string output, int lines) => string.Join("\n", output.Split('\n').TakeLast(lines));
-
-    private Dictionary<string, string> NodeEnv(string name, string? crashAt)
-    {
-        var env = new Dictionary<string, string>
-        {
-            ["GPUCKPT_NODE_NAME"] = name,
-            ["GPUCKPT_NODE_PORT"] = Ports[Index(name)].ToString(),
-            ["GPUCKPT_SEED_NODES"] = string.Join(",", Names.Select(Address)),
-        };
-        if (name == ProxiedNode)
-        {
-            env["GPUCKPT_NODE_PUBLIC_PORT"] = Proxy!.Port.ToString();
-            env["GPUCKPT_NODE_DATA_PORT"] = _dataPort.ToString();
-            env["GPUCKPT_NODE_DATA_PUBLIC_PORT"] = DataProxy!.Port.ToString();
-        }
-        if (_postgres is not null) env["GPUCKPT_POSTGRES"] = _postgres;
-        if (crashAt is not null) env["GPUCKPT_CRASH_AT"] = crashAt;
-        return env;
-    }
 
     /// <summary>Runs the gpuckpt CLI against the cluster (it talks to a node by address, never joins).</summary>
     public Task<GpuckptProcess.Result> Cli(params string[] args) => CliWithin(TimeSpan.FromMinutes(3), args);
@@ -169,34 +253,28 @@ internal sealed class TestCluster : IAsyncDisposable
         GpuckptProcess.RunAsync([.. args, "--config", _conf], timeout: timeout);
 
     /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes; false then.</summary>
-    public static async Task<bool> Eventually(Func<bool> condition, TimeSpan timeout, TimeSpan? every = null)
+    public static Task<bool> Eventually(Func<bool> condition, TimeSpan timeout, TimeSpan? every = null) =>
+        Eventually(() => Task.FromResult(condition()), timeout, every);
+
+    /// <summary><see cref="Eventually(Func{bool}, TimeSpan, TimeSpan?)"/> for a condition that awaits (a CLI run).</summary>
+    public static async Task<bool> Eventually(Func<Task<bool>> condition, TimeSpan timeout, TimeSpan? every = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
         {
-            if (condition()) return true;
+            if (await condition()) return true;
             await Task.Delay(every ?? TimeSpan.FromMilliseconds(250));
         }
-        return condition();
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
+        return await condition();
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var node in Nodes.Values) node.Dispose();
+        await Task.WhenAll(Nodes.Values.Select(n => n.DisposeAsync().AsTask()));
         Proxy?.Dispose();
         DataProxy?.Dispose();
         foreach (var client in Clients.Values) client.Dispose();
         foreach (var sim in Simulators.Values) sim.Dispose();
-        await Task.Yield();
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
     }
 }

@@ -12,6 +12,7 @@ namespace Gpuckpt.Actors.Tests.Faults;
 /// byte-identical to an undisturbed one; on every attempt, the job fails cleanly naming the BO, the chunk and
 /// ETIMEDOUT, and a restore rolls back leaving nothing on the device. Every case is a row of faults.md.
 /// </summary>
+[Trait("Tier", "Full")]
 public sealed class CopyStallSpecs(ITestOutputHelper output)
     : FaultTableSpec(output, $"gpuckpt.copy.chunk-timeout = {TimeoutSeconds}s\ngpuckpt.copy.retry.first-backoff = 1ms")
 {

@@ -29,8 +29,17 @@ public abstract class FaultTableSpec(ITestOutputHelper output, string? extra = n
         Sys.ActorOf(JobsActor.Props(node.Client, settings ?? Settings, Pool)).Tell(new CheckpointRequest(pid, images, LeaveRunning: true), TestActor);
         if (afterPause is not null)
         {
-            while (!node.Client.State(pid).Paused) await Task.Delay(10);
-            afterPause();
+            // Bounded: a job that answers before it pauses (or never pauses) ends the wait; the row then says so.
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (!node.Client.State(pid).Paused && !HasMessages && waited.Elapsed < JobTimeout) await Task.Delay(10);
+            if (node.Client.State(pid).Paused) afterPause();
+            else
+            {
+                var early = HasMessages ? $"{await ExpectMsgAsync<ICheckpointMessage>()}" : "no answer";
+                FaultReport.Add(new(fault, phase, $"never paused: {early}", 0, 0, 0, 0, false));
+                if (Exists(node, pid)) node.Client.Kill(pid);
+                return [$"{fault} / {phase}: the process was never paused while the job ran ({early})"];
+            }
         }
         var reply = await ExpectMsgAsync<ICheckpointMessage>(JobTimeout);
         var alive = Exists(node, pid);

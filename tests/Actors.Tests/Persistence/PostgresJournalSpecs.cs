@@ -35,6 +35,7 @@ public sealed class PostgresJournalSpecs(PostgresJournalSpecs.Server server, ITe
     public Task Lists_persisted_jobs_with_their_last_event_postgres() => Lists_persisted_jobs_with_their_last_event();
 
     [PostgresFact]
+    [Trait("Tier", "Full")]
     public Task Recovery_after_100000_events_replays_only_those_after_the_snapshot_postgres() =>
         Recovery_after_100000_events_replays_only_those_after_the_snapshot();
 

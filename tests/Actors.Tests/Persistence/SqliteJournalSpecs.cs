@@ -44,6 +44,7 @@ public sealed class SqliteJournalSpecs(ITestOutputHelper output) : JournalSpecs(
     public Task Lists_persisted_jobs_with_their_last_event_sqlite() => Lists_persisted_jobs_with_their_last_event();
 
     [Fact]
+    [Trait("Tier", "Full")]
     public Task Recovery_after_100000_events_replays_only_those_after_the_snapshot_sqlite() =>
         Recovery_after_100000_events_replays_only_those_after_the_snapshot();
 }

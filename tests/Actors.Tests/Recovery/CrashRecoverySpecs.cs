@@ -192,6 +192,7 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
     }
 }
 
+[Trait("Tier", "Full")]
 public sealed class SqliteCrashRecoverySpecs(ITestOutputHelper output) : CrashRecoverySpecs(output)
 {
     protected override (string, IReadOnlyDictionary<string, string>) Journal() => ("sqlite", new Dictionary<string, string>());
@@ -206,6 +207,7 @@ public sealed class SqliteCrashRecoverySpecs(ITestOutputHelper output) : CrashRe
     public Task A_vanished_process_ends_the_resumed_job_clearly_sqlite() => A_job_whose_process_vanished_while_the_engine_was_down_ends_with_a_clear_reason();
 }
 
+[Trait("Tier", "Full")]
 public sealed class PostgresCrashRecoverySpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
     : CrashRecoverySpecs(output), IClassFixture<PostgresJournalSpecs.Server>
 {

@@ -12,6 +12,7 @@ namespace Gpuckpt.Actors.Tests.Recovery;
 /// `gpuckpt resume` finds that process by the tag journalled before it was created, removes it, and builds the one
 /// process that is left running. Never an orphan beside it.
 /// </summary>
+[Trait("Tier", "Full")]
 public sealed class RestoreOrphanSpecs(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan ProcessTimeout = TimeSpan.FromMinutes(2);

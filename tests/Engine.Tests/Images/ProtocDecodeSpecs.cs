@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using CliWrap.Buffered;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Tests.Support;
 using Xunit;
@@ -33,14 +33,11 @@ public static class Protoc
 
     public static Node DecodeRaw(byte[] payload)
     {
-        var psi = new ProcessStartInfo(Path!, "--decode_raw") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        p.StandardInput.BaseStream.Write(payload);
-        p.StandardInput.Close();
-        var output = p.StandardOutput.ReadToEnd();
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"protoc --decode_raw failed: {error}");
+        // Both streams read at once (CliWrap): protoc never blocks on a full stderr pipe while stdout is read.
+        var result = CliWrap.Cli.Wrap(Path!).WithArguments("--decode_raw").WithStandardInputPipe(CliWrap.PipeSource.FromBytes(payload))
+            .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync().GetAwaiter().GetResult();
+        var output = result.StandardOutput;
+        Assert.True(result.ExitCode == 0, $"protoc --decode_raw failed: {result.StandardError}");
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToList();
         var at = 0;
         return new Node(0, null, ParseBlock(lines, ref at));

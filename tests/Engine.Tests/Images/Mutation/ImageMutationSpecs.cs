@@ -17,6 +17,7 @@ namespace Gpuckpt.Engine.Tests.Images.Mutation;
 /// reason the image could tell). A few hundred cases per run; GPUCKPT_NIGHTLY=1 runs thousands
 /// (GPUCKPT_MUTATION_CASES=N sets the number). The counts go to mutation-*.md in the report directory.
 /// </summary>
+[Trait("Tier", "Full")]
 public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output) : IClassFixture<RealImage>
 {
     private static readonly TimeSpan CaseLimit = TimeSpan.FromSeconds(60);
