@@ -27,7 +27,7 @@ public static class MigrateLoad
             await using var nodes = await LocalNodes.Start([
                 ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
                 ("b", $"sim:{simB.SocketPath}", Path.Combine(work, "state-b")),
-            ], gpuckpt);
+            ], Path.Combine(work, "cluster"), gpuckpt);
             var rows = new List<(double Transfer, double MigrateRate, double RawRate, double Pause, double Total)>();
             var allSame = true;
             for (var run = 0; run < runs; run++)
@@ -38,7 +38,7 @@ public static class MigrateLoad
                 a.Run(pid, 2);
                 a.Run(twin, 2);
 
-                var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"], gpuckpt);
+                var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"], gpuckpt, nodes.ClusterDir);
                 var m = JsonDocument.Parse(migrate).RootElement;
                 var bytes = m.GetProperty("image_bytes").GetInt64();
                 var transfer = m.GetProperty("transfer_seconds").GetDouble();

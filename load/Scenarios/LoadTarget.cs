@@ -47,7 +47,7 @@ public sealed class LoadTarget : IAsyncDisposable
                 target.Nodes = await LocalNodes.Start([
                     ("a", $"sim:{a.SocketPath}", Path.Combine(target.Work, "state-a")),
                     ("b", $"sim:{b.SocketPath}", Path.Combine(target.Work, "state-b")),
-                ], gpuckpt);
+                ], Path.Combine(target.Work, "cluster"), gpuckpt);
             }
             return target;
         }

@@ -94,7 +94,7 @@ public static class ScenarioCatalog
                 string output;
                 try
                 {
-                    output = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", t.Nodes!.Endpoint("b"), "--json"], t.Gpuckpt)
+                    output = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", t.Nodes!.Endpoint("b"), "--json"], t.Gpuckpt, t.Nodes.ClusterDir)
                         .WaitAsync(JobTimeout, c.Token);
                 }
                 catch (InvalidOperationException e)

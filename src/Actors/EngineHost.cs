@@ -23,11 +23,13 @@ public sealed class EngineHost : IAsyncDisposable
     public ChunkPool Pool { get; }
     public IActorRef Jobs { get; }
 
-    public static EngineHost Start(IGpuDriver driver, Config config, string name = "gpuckpt")
+    /// <param name="tls">mutual TLS for remoting (a cluster member); null for an engine without remoting or without TLS</param>
+    public static EngineHost Start(IGpuDriver driver, Config config, string name = "gpuckpt", Cluster.ClusterTls? tls = null)
     {
+        Persistence.JournalCheck.Opens(config);
         var settings = EngineSettings.From(config);
         var pool = new ChunkPool(settings.ChunkSize, settings.PoolChunks);
-        var system = ActorSystem.Create(name, config);
+        var system = Cluster.ClusterTls.CreateSystem(name, config, tls);
         return new EngineHost(system, settings, pool, system.ActorOf(JobsActor.Props(driver, settings, pool), "jobs"));
     }
 

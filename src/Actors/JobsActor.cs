@@ -26,6 +26,7 @@ public sealed class JobsActor : ReceiveActor
     private readonly Dictionary<string, (Props Props, IActorRef ReplyTo, Func<string, object> Failure)> _claiming = new();
     private readonly Dictionary<string, string> _claimingKeys = new();
     private readonly Dictionary<string, string> _holds = new();
+    private readonly Dictionary<IActorRef, (string JobId, string Key)> _claims = new();
     private bool _draining;
 
     public JobsActor(IGpuDriver driver, EngineSettings settings, ChunkPool pool)
@@ -52,6 +53,13 @@ public sealed class JobsActor : ReceiveActor
             _claimingKeys.Remove(refused.Key);
             if (_claiming.Remove(refused.JobId, out var pending))
                 pending.ReplyTo.Tell(pending.Failure(Held(refused.Key, refused.Holder, refused.What)));
+        });
+        Receive<ClaimFailed>(failed => ClaimEnded(failed.JobId, failed.Key, $"cannot claim process {Process(failed.Key)}: {failed.Reason}"));
+        Receive<ClaimRefusedPaused>(refused =>
+        {
+            _claimingKeys.Remove(refused.Key);
+            if (_claiming.Remove(refused.JobId, out var pending))
+                pending.ReplyTo.Tell(pending.Failure(LeftPaused(refused.Key, refused.PausedBy)));
         });
         Receive<JobHolds>(holds => _holds[holds.JobId] = holds.Key);
         Receive<RestoreRequest>(request =>
@@ -88,6 +96,11 @@ public sealed class JobsActor : ReceiveActor
         });
         Receive<Terminated>(t =>
         {
+            if (_claims.Remove(t.ActorRef, out var claim))
+            {
+                ClaimEnded(claim.JobId, claim.Key, $"cannot claim process {Process(claim.Key)}: its claim stopped before it answered (the journal failed)");
+                return;
+            }
             var id = t.ActorRef.Path.Name;
             if (_running.Remove(id, out var job) && !job.Answered)
                 job.ReplyTo.Tell(job.Failure($"job {id} stopped before it finished: {job.Crash ?? "it stopped unexpectedly"}; `gpuckpt resume {id}` continues it"));
@@ -127,11 +140,30 @@ public sealed class JobsActor : ReceiveActor
         }
         _claimingKeys[key] = id;
         _claiming[id] = (props, Sender, failure);
-        Context.ActorOf(ProcessClaim.Claim(key, id, what, Self), $"claim-{Guid.NewGuid():N}");
+        // Watched: a claim that dies without answering (its journal failed) must not leave the client waiting.
+        var claim = Context.ActorOf(ProcessClaim.Claim(key, id, what, Self), $"claim-{Guid.NewGuid():N}");
+        Context.Watch(claim);
+        _claims[claim] = (id, key);
     }
 
+    /// <summary>A claim that could not be made: its job never starts, and its client is told why, once.</summary>
+    private void ClaimEnded(string id, string key, string reason)
+    {
+        if (_claimingKeys.TryGetValue(key, out var claiming) && claiming == id) _claimingKeys.Remove(key);
+        if (_claiming.Remove(id, out var pending)) pending.ReplyTo.Tell(pending.Failure(reason));
+    }
+
+    private static string Process(string key) => key[(key.IndexOf('|') + 1)..];
+
     private static string Held(string key, string holder, string what) =>
-        $"process {key[(key.IndexOf('|') + 1)..]} is held by job {holder} ({what}): wait for it to finish, or `gpuckpt resume {holder}` if its engine died";
+        $"process {Process(key)} is held by job {holder} ({what}): wait for it to finish, or `gpuckpt resume {holder}` if its engine died";
+
+    private static string LeftPaused(string key, string pausedBy)
+    {
+        var pid = key[(key.LastIndexOf('|') + 1)..];
+        return $"pid {pid} is still paused by the finished checkpoint job {pausedBy}, whose image holds its state: pausing it " +
+               "again would evict its queues a second time, which its one UNPAUSE cannot undo";
+    }
 
     private void Start(string id, Props props, Func<string, object> failure) => Start(id, props, failure, Sender);
 

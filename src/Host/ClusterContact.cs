@@ -18,17 +18,23 @@ public sealed class ClusterContact : IAsyncDisposable
         Timeout = timeout;
     }
 
+    /// <summary>The identity the CLI presents to nodes (its certificate is cli.crt in the cluster directory).</summary>
+    public const string CliIdentity = "cli";
+
     public ActorSystem System { get; }
     public string NodeAddress { get; }
     public TimeSpan Timeout { get; }
 
-    /// <param name="node">HOST:PORT or an akka.tcp:// address; default: the first seed node of the node configuration.</param>
-    public static ClusterContact Open(string? node, string configFile)
+    /// <param name="node">HOST:PORT or an akka.tcp:// (akka.ssl.tcp://) address; default: the first seed node of the node configuration.</param>
+    /// <param name="clusterDir">the cluster directory holding the CLI's certificate (default: the configuration's)</param>
+    public static ClusterContact Open(string? node, string configFile, string? clusterDir = null)
     {
         var nodeConfig = NodeConfig.Load(configFile);
+        if (clusterDir is not null)
+            nodeConfig = ClusterTls.WithDir(nodeConfig, clusterDir);
         var settings = NodeSettings.From(nodeConfig);
         var address = node is not null
-            ? NodeConfig.SeedAddress(node, settings.SystemName)
+            ? NodeConfig.SeedAddress(node, settings.SystemName, settings.Protocol)
             : nodeConfig.GetStringList("akka.cluster.seed-nodes", []).FirstOrDefault()
               ?? throw new UsageException($"{configFile} names no seed node: pass --node HOST:PORT");
         var host = nodeConfig.GetString("gpuckpt.cli.hostname", "127.0.0.1");
@@ -44,7 +50,9 @@ public sealed class ClusterContact : IAsyncDisposable
             .WithFallback(nodeConfig)
             .WithFallback(EngineConfig.Load());
         var timeout = nodeConfig.GetTimeSpan("gpuckpt.cli.ask-timeout", TimeSpan.FromSeconds(30));
-        return new ClusterContact(ActorSystem.Create("gpuckpt-cli", config), address, timeout);
+        // The CLI is a peer like any other: it presents the cluster's `cli` certificate, or no node lets it in.
+        var tls = ClusterTls.For(config, CliIdentity);
+        return new ClusterContact(ClusterTls.CreateSystem("gpuckpt-cli", config, tls), address, timeout);
     }
 
     /// <summary>Asks the contacted node's /user/node; a node that does not answer is a one-line error.</summary>

@@ -25,11 +25,11 @@ public sealed class EngineOptions
         command.Options.Add(Journal);
     }
 
-    /// <summary>The state directory chosen (created if absent).</summary>
+    /// <summary>The state directory chosen (created 0700 if absent).</summary>
     public string StateDirOf(ParseResult parse)
     {
         var stateDir = Path.GetFullPath(parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir());
-        Directory.CreateDirectory(stateDir);
+        Engine.Trust.PrivateDirectory.Create(stateDir);
         return stateDir;
     }
 

@@ -18,7 +18,14 @@ public sealed class LocalNodes : IAsyncDisposable
     private readonly Dictionary<string, (Process Process, int Port, StringBuilder Errors)> _nodes = [];
     private readonly string? _executable;
 
-    private LocalNodes(string? executable) => _executable = executable;
+    private LocalNodes(string? executable, string clusterDir)
+    {
+        _executable = executable;
+        ClusterDir = clusterDir;
+    }
+
+    /// <summary>The cluster directory: the CA that every node and the CLI take their certificates from.</summary>
+    public string ClusterDir { get; }
 
     /// <summary>The names of the nodes, in the order they were started.</summary>
     public IReadOnlyList<string> Names => [.. _nodes.Keys];
@@ -28,10 +35,13 @@ public sealed class LocalNodes : IAsyncDisposable
 
     /// <summary>Starts every node and returns once each has printed that it is up.</summary>
     /// <param name="nodes">each node's name, driver (`sim:SOCKET` or `kfd`) and state directory</param>
+    /// <param name="clusterDir">the cluster directory (its CA is created when there is none)</param>
     /// <param name="executable">the gpuckpt to run (its apphost or gpuckpt.dll; default: the one beside this assembly)</param>
-    public static async Task<LocalNodes> Start(IReadOnlyList<(string Name, string Driver, string StateDir)> nodes, string? executable = null)
+    public static async Task<LocalNodes> Start(IReadOnlyList<(string Name, string Driver, string StateDir)> nodes, string clusterDir,
+        string? executable = null)
     {
-        var cluster = new LocalNodes(executable);
+        Engine.Trust.ClusterAuthority.OpenOrCreate(clusterDir);
+        var cluster = new LocalNodes(executable, Path.GetFullPath(clusterDir));
         try
         {
             var ports = FreePorts(nodes.Count);
@@ -53,6 +63,7 @@ public sealed class LocalNodes : IAsyncDisposable
         info.Environment["GPUCKPT_NODE_NAME"] = name;
         info.Environment["GPUCKPT_NODE_PORT"] = port.ToString(CultureInfo.InvariantCulture);
         info.Environment["GPUCKPT_SEED_NODES"] = seeds;
+        info.Environment[Actors.Cluster.ClusterTls.DirVariable] = ClusterDir;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"gpuckpt node {name} did not start");
         var errors = new StringBuilder();
         lock (_nodes) _nodes[name] = (process, port, errors);
@@ -82,9 +93,12 @@ public sealed class LocalNodes : IAsyncDisposable
     }
 
     /// <summary>Runs a gpuckpt command to its end and returns what it printed on stdout; a non-zero exit is an exception with its stderr.</summary>
-    public static async Task<string> Run(IReadOnlyList<string> args, string? executable = null)
+    /// <param name="clusterDir">the cluster directory whose `cli` certificate a command that talks to nodes presents</param>
+    public static async Task<string> Run(IReadOnlyList<string> args, string? executable = null, string? clusterDir = null)
     {
-        using var process = Process.Start(Info(args, executable)) ?? throw new InvalidOperationException("gpuckpt did not start");
+        var info = Info(args, executable);
+        if (clusterDir is not null) info.Environment[Actors.Cluster.ClusterTls.DirVariable] = clusterDir;
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("gpuckpt did not start");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();

@@ -126,6 +126,9 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new JobHolds("ckpt-1", "node|sim:/run/s.sock|1001"),
         new Claimed("ckpt-1", "checkpoint of pid 1001 into /img"),
         new Released("ckpt-1"),
+        new ReleasedPaused("ckpt-1"),
+        new PauseUndone("ckpt-2"),
+        new ClaimRefusedPaused("ckpt-2", "node|sim:/run/s.sock|1001", "ckpt-1"),
     ];
 
     private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false, 0.4, new[] { new PhaseTime("copy", 10.5) });

@@ -113,7 +113,10 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     {
         if (_answer is not null) return;
         _answer = outcome;
-        Context.ActorOf(Claims.ProcessClaim.Release(Claims.ProcessClaim.KeyOf(_driver.Name, pid), JobId, Self), "claim-release");
+        var key = Claims.ProcessClaim.KeyOf(_driver.Name, pid);
+        // A migration's checkpoint (it streams chunks) leaves the pause to the migration, which unpauses or ends the source.
+        var leftPaused = outcome is CheckpointCompleted { Summary.LeftPaused: true } && !Request.ReportChunks;
+        Context.ActorOf(leftPaused ? Claims.ProcessClaim.ReleasePaused(key, JobId, Self) : Claims.ProcessClaim.Release(key, JobId, Self), "claim-release");
     }
 
     private static bool SameJob(CheckpointRequest a, CheckpointRequest b) =>

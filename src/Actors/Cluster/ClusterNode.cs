@@ -43,7 +43,9 @@ public sealed class ClusterNode : IAsyncDisposable
         var settings = NodeSettings.From(config);
         var membership = new MembershipRecord(config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
         (config, var rejoinOnly) = membership.Seeds(config, settings.SelfAddress);
-        var engine = EngineHost.Start(driver, config, settings.SystemName);
+        // A member presents its node certificate and admits only peers whose certificates come from the cluster's CA.
+        var tls = ClusterTls.For(config, settings.Name);
+        var engine = EngineHost.Start(driver, config, settings.SystemName, tls);
         var node = new ClusterNode(engine, settings, driver, membership);
         var system = engine.System;
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -70,6 +72,7 @@ public sealed class ClusterNode : IAsyncDisposable
         var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath())) with
         {
             SignWith = engine.Settings.Trust.Key,
+            Tls = tls,
         };
         if (migrationSettings.DataLink)
         {
@@ -78,7 +81,7 @@ public sealed class ClusterNode : IAsyncDisposable
             try
             {
                 listener = FrameListener.Start(config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"), migrationSettings.DataPort,
-                    migrationSettings.DataPublicPort, migrationSettings.MaximumFrame, system.Log);
+                    migrationSettings.DataPublicPort, migrationSettings.MaximumFrame, system.Log, tls);
             }
             catch
             {

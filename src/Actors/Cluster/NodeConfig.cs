@@ -33,8 +33,9 @@ public static class NodeConfig
             lines.Add($"akka.remote.dot-netty.tcp.port = {int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)}");
         if (environment(PublicPortVariable) is { Length: > 0 } publicPort)
             lines.Add($"akka.remote.dot-netty.tcp.public-port = {int.Parse(publicPort, System.Globalization.CultureInfo.InvariantCulture)}");
-        if (environment(SeedsVariable) is { Length: > 0 } seeds)
-            lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", Split(seeds).Select(s => Quote(SeedAddress(s, system))))}]");
+        var protocol = Protocol(config);
+        IEnumerable<string> seedList = environment(SeedsVariable) is { Length: > 0 } seeds ? Split(seeds) : config.GetStringList("akka.cluster.seed-nodes", []);
+        lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", seedList.Select(s => Quote(SeedAddress(s, system, protocol))))}]");
         if (environment(RolesVariable) is { Length: > 0 } roles)
             lines.Add($"akka.cluster.roles = [{string.Join(", ", Split(roles).Select(Quote))}]");
         if (environment(DataPortVariable) is { Length: > 0 } dataPort)
@@ -42,7 +43,7 @@ public static class NodeConfig
         if (environment(DataPublicPortVariable) is { Length: > 0 } dataPublicPort)
             lines.Add($"gpuckpt.migration.data-public-port = {int.Parse(dataPublicPort, System.Globalization.CultureInfo.InvariantCulture)}");
         if (environment(NameVariable) is { Length: > 0 } name) lines.Add($"gpuckpt.node.name = {Quote(name)}");
-        if (lines.Count > 0) config = ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
+        config = ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
 
         var settings = NodeSettings.From(config);
         var withName = config.GetStringList("akka.cluster.roles", []).Where(r => !r.StartsWith(NameRolePrefix, StringComparison.Ordinal))
@@ -53,11 +54,20 @@ public static class NodeConfig
             """).WithFallback(config);
     }
 
-    /// <summary>HOST:PORT or a full akka.tcp:// address.</summary>
-    public static string SeedAddress(string seed, string system) =>
-        seed.Contains("://", StringComparison.Ordinal) ? seed : $"akka.tcp://{system}@{seed}";
+    /// <summary>
+    /// A member's address from HOST:PORT or a full Akka address; the scheme is always the transport's (akka.ssl.tcp with
+    /// TLS, akka.tcp without), whatever the address was written with.
+    /// </summary>
+    public static string SeedAddress(string seed, string system, string protocol)
+    {
+        var scheme = seed.IndexOf("://", StringComparison.Ordinal);
+        return scheme < 0 ? $"{protocol}://{system}@{seed}" : protocol + seed[scheme..];
+    }
 
-    private static IEnumerable<string> Split(string list) =>
+    /// <summary>The remoting scheme members use: akka.ssl.tcp when gpuckpt.tls.enabled, else akka.tcp.</summary>
+    public static string Protocol(Config config) => config.GetBoolean("gpuckpt.tls.enabled", false) ? "akka.ssl.tcp" : "akka.tcp";
+
+    private static IReadOnlyList<string> Split(string list) =>
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";

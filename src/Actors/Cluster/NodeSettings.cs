@@ -12,10 +12,11 @@ public sealed record NodeSettings(
     TimeSpan StatusTimeout,
     int SimulatorGpus,
     uint SimulatorIdSeed,
-    int PublicPort = 0)
+    int PublicPort = 0,
+    string Protocol = "akka.tcp")
 {
     /// <summary>The address other members know this node by (the public port where one is set, behind a forwarder).</summary>
-    public string SelfAddress => $"akka.tcp://{SystemName}@{Hostname}:{(PublicPort > 0 ? PublicPort : Port)}";
+    public string SelfAddress => $"{Protocol}://{SystemName}@{Hostname}:{(PublicPort > 0 ? PublicPort : Port)}";
 
     public static NodeSettings From(Config config)
     {
@@ -31,6 +32,7 @@ public sealed record NodeSettings(
             config.GetTimeSpan("gpuckpt.node.status-timeout", TimeSpan.FromSeconds(5)),
             config.GetInt("gpuckpt.node.simulator.gpus", 2),
             (uint)config.GetInt("gpuckpt.node.simulator.id-seed", 0),
-            config.GetInt("akka.remote.dot-netty.tcp.public-port", 0));
+            config.GetInt("akka.remote.dot-netty.tcp.public-port", 0),
+            NodeConfig.Protocol(config));
     }
 }

@@ -64,6 +64,7 @@ public sealed class BoActor : UntypedActor, IWithTimers
     protected override void PostStop()
     {
         _stop.Cancel();
+        // Unmapped once the tasks still using it have ended (they hold it).
         _mapping?.Dispose();
     }
 
@@ -110,7 +111,8 @@ public sealed class BoActor : UntypedActor, IWithTimers
         var faults = _settings.Faults;
         var device = _device;
         var piece = work.Piece;
-        var buffer = work.Buffer;
+        var lease = work.Buffer;
+        var buffer = lease.Buffer;
         string[] label = [contents.Source.Label];
         _pending.Add(work.Chunk);
         _io.Start(work.Chunk, cancel =>
@@ -129,7 +131,7 @@ public sealed class BoActor : UntypedActor, IWithTimers
             }
             mapping.Done();
             return null;
-        });
+        }, () => Holds.All(lease.Hold(), mapping.Hold()));
     }
 
     /// <summary>
@@ -143,6 +145,8 @@ public sealed class BoActor : UntypedActor, IWithTimers
         var device = _device;
         var chunk = work.Chunk;
         var piece = chunk.Pieces[0];
+        var lease = work.Buffer;
+        var buffer = lease.Buffer;
         string[] label = [_contents!.Source.Label];
         _pending.Add(work.Index);
         _io.Start(work.Index, cancel =>
@@ -161,7 +165,7 @@ public sealed class BoActor : UntypedActor, IWithTimers
                 }
                 else
                 {
-                    bytes = work.Buffer.Span[..piece.Length];
+                    bytes = buffer.Span[..piece.Length];
                     bo.Read(piece.BoOffset, bytes);
                 }
                 if (faults.Due(device, work.Index, FaultSide.File, label) is { } errno)
@@ -187,12 +191,12 @@ public sealed class BoActor : UntypedActor, IWithTimers
                     // Unverified bytes may reach the BO here; a mismatch then fails the chunk and the restore, and the
                     // process they went into is never resumed.
                     faults.At(device, work.Index, FaultSide.Bo, "write of the BO's mapping", cancel, label);
-                    source.ReadVerified(chunk.FileOffset, work.Buffer.Span[..piece.Length], (at, bytes) => bo.Write(piece.BoOffset + (ulong)at, bytes));
+                    source.ReadVerified(chunk.FileOffset, buffer.Span[..piece.Length], (at, bytes) => bo.Write(piece.BoOffset + (ulong)at, bytes));
                 }
             }
             mapping.Done();
             return result;
-        });
+        }, () => Holds.All(lease.Hold(), mapping.Hold()));
     }
 
     private void OnIo(IoDone done)

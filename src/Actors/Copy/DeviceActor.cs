@@ -81,7 +81,8 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _stop.Cancel();
-        foreach (var chunk in _inFlight.Values) chunk.Lease?.Dispose();
+        // Tasks still running keep their holds: each buffer goes back to the pool when the last one has ended.
+        foreach (var chunk in _inFlight.Values) chunk.Abandon();
     }
 
     private void StartContents(DeviceWork work)
@@ -113,15 +114,21 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         while (_failure is null && _inFlight.Count < _settings.WorkersPerDevice && _next < Work.Remaining.Count)
         {
             var index = Work.Remaining[_next++];
-            _inFlight[index] = new InFlight(index);
-            _pool.RentAsync(_stop.Token).AsTask().PipeTo(Self, success: lease => new BufferRented(index, lease), failure: e => new RentFailed(index, e));
+            var slot = new InFlight(index);
+            _inFlight[index] = slot;
+            var self = Self;
+            _pool.RentAsync(_stop.Token).AsTask().ContinueWith(t =>
+                {
+                    if (!t.IsCompletedSuccessfully) self.Tell(new RentFailed(index, t.Exception?.InnerException ?? new OperationCanceledException()));
+                    else if (slot.Offer(t.Result)) self.Tell(new BufferRented(index));
+                },
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
     private void OnRented(BufferRented rented)
     {
         var chunk = _inFlight[rented.Chunk];
-        chunk.Lease = rented.Lease;
         var c = Work.Plan.Chunks[chunk.Index];
         if (_failure is not null) EndChunk(chunk, landed: false, 0);
         else if (c.Pieces.Count == 1) SendWhole(chunk, c);
@@ -165,7 +172,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     {
         chunk.Whole = true;
         chunk.PiecesLeft = 1;
-        BoActorOf(c.Pieces[0].BoIndex).Tell(new CopyWhole(c, chunk.Index, chunk.Lease!.Buffer,
+        BoActorOf(c.Pieces[0].BoIndex).Tell(new CopyWhole(c, chunk.Index, chunk.Lease!,
             Work.Saving ? Work.Sinks![c.FileIndex] : null, Work.Saving ? null : Work.Sources![c.FileIndex]));
     }
 
@@ -174,7 +181,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var plan = Work.Plan;
         var pieces = plan.Chunks[chunk.Index].Pieces;
         chunk.PiecesLeft = pieces.Count;
-        foreach (var piece in pieces) BoActorOf(piece.BoIndex).Tell(new CopyPiece(chunk.Index, piece, chunk.Lease!.Buffer));
+        foreach (var piece in pieces) BoActorOf(piece.BoIndex).Tell(new CopyPiece(chunk.Index, piece, chunk.Lease!));
     }
 
     private IActorRef BoActorOf(int boIndex)
@@ -218,7 +225,8 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var plan = Work.Plan;
         var c = plan.Chunks[chunk.Index];
         var sink = Work.Sinks![c.FileIndex];
-        var buffer = chunk.Lease!.Buffer;
+        var lease = chunk.Lease!;
+        var buffer = lease.Buffer;
         var faults = _settings.Faults;
         var device = _device;
         var index = chunk.Index;
@@ -231,7 +239,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
                 ChunkFaults.Strike(errno, "write of the page file", cancel);
             }
             return sink.Write(c.FileOffset, buffer.Span[..c.Length]);
-        });
+        }, lease.Hold);
     }
 
     /// <summary>Restore: the chunk's one read from its page file, every segment's checksum checked as it streams.</summary>
@@ -239,7 +247,8 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     {
         var c = Work.Plan.Chunks[chunk.Index];
         var source = Work.Sources![c.FileIndex];
-        var buffer = chunk.Lease!.Buffer;
+        var lease = chunk.Lease!;
+        var buffer = lease.Buffer;
         var faults = _settings.Faults;
         var device = _device;
         var index = chunk.Index;
@@ -249,7 +258,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
             faults.At(device, index, FaultSide.File, "read of the page file", cancel, c.Pieces.Select(p => bos[p.BoIndex].Label));
             source.ReadVerified(c.FileOffset, buffer.Span[..c.Length]);
             return null;
-        });
+        }, lease.Hold);
     }
 
     private void OnFileIo(int index, IoOutcome outcome)
@@ -269,8 +278,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
 
     private void EndChunk(InFlight chunk, bool landed, ulong checksum)
     {
-        chunk.Lease?.Dispose();
-        chunk.Lease = null;
+        chunk.Abandon();
         _inFlight.Remove(chunk.Index);
         if (landed)
         {
@@ -310,10 +318,42 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     private void Publish() => Context.System.EventStream.Publish(
         new DeviceProgress(_work?.Plan.Label ?? _device, _bytesDone, _bytesTotal, _inFlight.Count, _bosDone, _bosTotal));
 
+    /// <summary>A chunk's slot: its buffer arrives from the pool on another thread, possibly after the device stopped.</summary>
     private sealed class InFlight(int index)
     {
+        private readonly Lock _gate = new();
+        private bool _abandoned;
+
         public int Index { get; } = index;
-        public ChunkPool.Lease? Lease { get; set; }
+        public ChunkPool.Lease? Lease { get; private set; }
+
+        /// <summary>Takes the rented buffer, or gives it straight back when the slot was abandoned (no message could return it then).</summary>
+        public bool Offer(ChunkPool.Lease lease)
+        {
+            lock (_gate)
+            {
+                if (!_abandoned)
+                {
+                    Lease = lease;
+                    return true;
+                }
+            }
+            lease.Dispose();
+            return false;
+        }
+
+        /// <summary>The slot lets go of its buffer: back to the pool once the tasks holding it have ended.</summary>
+        public void Abandon()
+        {
+            ChunkPool.Lease? lease;
+            lock (_gate)
+            {
+                _abandoned = true;
+                lease = Lease;
+                Lease = null;
+            }
+            lease?.Dispose();
+        }
         public int PiecesLeft { get; set; }
         public bool Failed { get; set; }
         public bool Whole { get; set; }

@@ -64,7 +64,8 @@ internal sealed record RunPass(int Pass) : INoSerializationVerificationNeeded;
 /// <summary>A render node's device actor finished pass <paramref name="Pass"/>: what it restored, what waits for what.</summary>
 internal sealed record PassDone(string Device, int Pass, int Restored, int Left, IReadOnlyList<string> Waiting, string? Failure) : INoSerializationVerificationNeeded;
 
-internal sealed record BufferRented(int Chunk, ChunkPool.Lease Lease) : INoSerializationVerificationNeeded;
+/// <summary>The buffer of chunk <paramref name="Chunk"/> was rented (it sits in the chunk's slot).</summary>
+internal sealed record BufferRented(int Chunk) : INoSerializationVerificationNeeded;
 
 internal sealed record RentFailed(int Chunk, Exception Error) : INoSerializationVerificationNeeded;
 
@@ -72,13 +73,13 @@ internal sealed record RentFailed(int Chunk, Exception Error) : INoSerialization
 internal sealed record MapsPrepared(int Chunk) : INoSerializationVerificationNeeded;
 
 /// <summary>A BO actor's turn for one piece of a chunk: read it into (checkpoint) or write it from (restore) the buffer.</summary>
-internal sealed record CopyPiece(int Chunk, BoPiece Piece, Memory<byte> Buffer) : INoSerializationVerificationNeeded;
+internal sealed record CopyPiece(int Chunk, BoPiece Piece, ChunkPool.Lease Buffer) : INoSerializationVerificationNeeded;
 
 /// <summary>
 /// A chunk that holds one slice of one BO: the BO actor moves it whole, mapping and file side (straight between its
 /// mapping and the file when the mapping allows, else through <paramref name="Buffer"/>).
 /// </summary>
-internal sealed record CopyWhole(CopyChunk Chunk, int Index, Memory<byte> Buffer, IChunkSink? Sink, IChunkSource? Source) : INoSerializationVerificationNeeded;
+internal sealed record CopyWhole(CopyChunk Chunk, int Index, ChunkPool.Lease Buffer, IChunkSink? Sink, IChunkSource? Source) : INoSerializationVerificationNeeded;
 
 /// <param name="Checksum">For a whole chunk saved by its BO actor: the checksum of its write.</param>
 internal sealed record PieceDone(int Chunk, int BoIndex, ulong Checksum = 0) : INoSerializationVerificationNeeded;

@@ -16,7 +16,9 @@ internal readonly record struct IoOutcome(bool Succeeded, bool Retrying, object?
 /// Blocking I/O of an actor, keyed (a chunk, a piece): each attempt runs as a task on the I/O dispatcher's threads and
 /// comes back as <see cref="IoDone"/>; an attempt that runs past the chunk timeout is cancelled (its token's own
 /// timer: no scheduler message per attempt, of which a job of 100 000 BOs has as many), and its retry starts only once
-/// it has stopped (never beside it); transient faults are retried with backoff (<see cref="RetryPolicy"/>).
+/// it has stopped (never beside it); transient faults are retried with backoff (<see cref="RetryPolicy"/>). Each attempt
+/// first takes the holds it needs (a pool buffer, a BO's mapping) and lets go of them only once its task has ended, so a
+/// buffer or a mapping outlives every task that uses it even when the owning actor stops mid-copy.
 /// The owning actor routes <see cref="IoDone"/> and <see cref="IoRetry"/> here.
 /// </summary>
 internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskScheduler io, EngineSettings settings, CancellationToken stop)
@@ -26,9 +28,10 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
     /// <summary>Attempts under way or waiting for their retry.</summary>
     public int Count => _running.Count;
 
-    public void Start(object key, Func<CancellationToken, object?> body)
+    /// <param name="hold">Takes what the attempt's task uses, or answers null when that is already let go (the attempt then fails without running).</param>
+    public void Start(object key, Func<CancellationToken, object?> body, Func<IDisposable?>? hold = null)
     {
-        var attempt = new Attempt(body, CancellationTokenSource.CreateLinkedTokenSource(stop));
+        var attempt = new Attempt(body, hold, CancellationTokenSource.CreateLinkedTokenSource(stop));
         _running[key] = attempt;
         Run(key, attempt);
     }
@@ -78,16 +81,28 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
         var token = attempt.Cancel.Token;
         var target = self;
         var body = attempt.Body;
+        var held = attempt.Hold?.Invoke();
+        if (attempt.Hold is not null && held is null)
+        {
+            target.Tell(new IoDone(key, number, null, new ObjectDisposedException("chunk", "its buffer or mapping was already let go: the copy is stopping")));
+            return;
+        }
         Task.Factory.StartNew(() => body(token), token, TaskCreationOptions.DenyChildAttach, io)
-            .ContinueWith(t => target.Tell(t.IsCompletedSuccessfully
-                    ? new IoDone(key, number, t.Result, null)
-                    : new IoDone(key, number, null, t.Exception?.InnerException ?? new OperationCanceledException("cancelled before it ran"))),
+            .ContinueWith(t =>
+                {
+                    // Let go only now: the task can no longer touch the buffer or the mapping.
+                    held?.Dispose();
+                    target.Tell(t.IsCompletedSuccessfully
+                        ? new IoDone(key, number, t.Result, null)
+                        : new IoDone(key, number, null, t.Exception?.InnerException ?? new OperationCanceledException("cancelled before it ran")));
+                },
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private sealed class Attempt(Func<CancellationToken, object?> body, CancellationTokenSource cancel)
+    private sealed class Attempt(Func<CancellationToken, object?> body, Func<IDisposable?>? hold, CancellationTokenSource cancel)
     {
         public Func<CancellationToken, object?> Body { get; } = body;
+        public Func<IDisposable?>? Hold { get; } = hold;
         public int Number { get; set; } = 1;
         public Exception? LastError { get; set; }
         public CancellationTokenSource Cancel { get; set; } = cancel;

@@ -1,10 +1,13 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
+using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Engine.Transfer;
 
 namespace Gpuckpt.Actors.Migration;
@@ -17,7 +20,10 @@ namespace Gpuckpt.Actors.Migration;
 /// begun and hands it to its sender over remoting; a connection starts with the token, and one that names no
 /// registered target, or sends a frame over <see cref="MaximumFrame"/> bytes, is closed. Each frame is delivered to its
 /// target as a byte array, as if it had come through remoting from the sender (acknowledgements go back that way).
-/// Layout on the wire: the 32-byte token once, then per frame a little-endian u32 length and the frame's bytes.
+/// Layout on the wire: the 32-byte token once, then per frame a little-endian u32 length and the frame's bytes. With the
+/// cluster's TLS, all of it travels inside mutual TLS: the sender must present a certificate of the cluster's CA before
+/// its first byte is read (the token is never seen in clear, and a frame cannot be changed, replayed or reordered
+/// within a connection without the connection failing).
 /// </summary>
 public sealed class FrameListener : IDisposable
 {
@@ -27,10 +33,12 @@ public sealed class FrameListener : IDisposable
     private readonly ConcurrentDictionary<string, (IActorRef Target, IActorRef AckTo)> _targets = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly ILoggingAdapter _log;
+    private readonly ClusterTls? _tls;
 
-    private FrameListener(IPAddress address, int port, int advertisedPort, int maximumFrame, ILoggingAdapter log)
+    private FrameListener(IPAddress address, int port, int advertisedPort, int maximumFrame, ILoggingAdapter log, ClusterTls? tls)
     {
         _log = log;
+        _tls = tls;
         MaximumFrame = maximumFrame;
         _listener = new TcpListener(address, port);
         try
@@ -49,15 +57,16 @@ public sealed class FrameListener : IDisposable
     /// <summary>
     /// Binds the data port on <paramref name="hostname"/> (the address remoting binds: never every interface) and
     /// <paramref name="port"/> (0: any free port; senders learn it from the target). <paramref name="advertisedPort"/>
-    /// is the port senders reach when a forwarder stands in front of this one (0: the bound port).
+    /// is the port senders reach when a forwarder stands in front of this one (0: the bound port). With
+    /// <paramref name="tls"/>, a connection is heard only once the sender has proved a certificate of the cluster.
     /// </summary>
-    public static FrameListener Start(string hostname, int port, int advertisedPort, int maximumFrame, ILoggingAdapter log)
+    public static FrameListener Start(string hostname, int port, int advertisedPort, int maximumFrame, ILoggingAdapter log, ClusterTls? tls = null)
     {
         var address = IPAddress.TryParse(hostname, out var parsed)
             ? parsed
             : Dns.GetHostAddresses(hostname).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
               ?? throw new InvalidOperationException($"the migration data port's hostname {hostname} has no IPv4 address");
-        return new FrameListener(address, port, advertisedPort, maximumFrame, log);
+        return new FrameListener(address, port, advertisedPort, maximumFrame, log, tls);
     }
 
     /// <summary>The bound port.</summary>
@@ -108,11 +117,13 @@ public sealed class FrameListener : IDisposable
         try
         {
             socket.NoDelay = true;
-            await using var stream = new NetworkStream(socket, ownsSocket: true);
+            await using var network = new NetworkStream(socket, ownsSocket: true);
             var raw = new byte[TokenSize];
+            Stream stream = network;
             using (var first = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
             {
                 first.CancelAfter(TokenTimeout);
+                if (_tls is not null) stream = await Authenticate(network, peer, first.Token);
                 await stream.ReadExactlyAsync(raw, first.Token);
             }
             var token = Convert.ToHexString(raw);
@@ -144,6 +155,10 @@ public sealed class FrameListener : IDisposable
                 route.Target.Tell(new LinkFrame(frame), route.AckTo);
             }
         }
+        catch (AuthenticationException e)
+        {
+            _log.Warning("migration data port {0}: refused a TLS peer at {1}: {2}", Port, peer, e.InnerException?.Message ?? e.Message);
+        }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or EndOfStreamException)
         {
             // A broken link: the sender resends what was not acknowledged.
@@ -151,6 +166,34 @@ public sealed class FrameListener : IDisposable
         finally
         {
             socket.Dispose();
+        }
+    }
+
+    /// <summary>The server's side of the handshake: this node's certificate, and the sender's, which must be the cluster's.</summary>
+    private async Task<Stream> Authenticate(NetworkStream network, string peer, CancellationToken cancel)
+    {
+        var tls = new SslStream(network, leaveInnerStreamOpen: false);
+        string? refusal = null;
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = _tls!.Certificate,
+                ClientCertificateRequired = true,
+                EnabledSslProtocols = SslProtocols.Tls13 | SslProtocols.Tls12,
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => (refusal = _tls.Authority.Check(certificate)) is null,
+            }, cancel);
+            return tls;
+        }
+        catch (AuthenticationException e) when (refusal is not null)
+        {
+            await tls.DisposeAsync();
+            throw new AuthenticationException(refusal, e);
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
         }
     }
 

@@ -63,8 +63,11 @@ public sealed record FrameRejected(long Seq, string Reason) : IMigrationMessage;
 /// <summary>The answer to a check frame: the restarted target does not hold frame <paramref name="Seq"/> any more; send its bytes.</summary>
 public sealed record FrameMissing(long Seq) : IMigrationMessage;
 
-/// <summary>Every frame is confirmed: commit the copy with these files and links; answered with <see cref="ImageSealed"/>.</summary>
-public sealed record SealImage(string MigrationId, IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links) : IMigrationMessage;
+/// <summary>
+/// Every frame is confirmed: commit the copy with these files and links; answered with <see cref="ImageSealed"/>. With
+/// the cluster's TLS, <paramref name="Seal"/> is the source's signature over them, checked against the copy first.
+/// </summary>
+public sealed record SealImage(string MigrationId, IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links, Gpuckpt.Engine.Trust.SourceSeal? Seal = null) : IMigrationMessage;
 
 public sealed record SealedFile(string Name, long Size);
 
@@ -130,7 +133,7 @@ public sealed class MigrationsDrained : IMigrationMessage
 internal sealed record SendPieces(IReadOnlyList<Gpuckpt.Engine.Transfer.TransferPiece> Pieces) : INoSerializationVerificationNeeded;
 
 /// <summary>Every piece is announced: once all are confirmed, seal the target's copy with these files and links.</summary>
-internal sealed record SealWhenDone(IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links) : INoSerializationVerificationNeeded;
+internal sealed record SealWhenDone(IReadOnlyList<SealedFile> Files, IReadOnlyList<ImageLink> Links, Gpuckpt.Engine.Trust.SourceSeal? Seal) : INoSerializationVerificationNeeded;
 
 internal sealed record TransferProgress(long BytesConfirmed, long BytesAnnounced, long BytesResent) : INoSerializationVerificationNeeded;
 

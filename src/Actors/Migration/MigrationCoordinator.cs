@@ -64,7 +64,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         Command<ImageListed>(l =>
         {
             _sender?.Tell(new SendPieces(l.Pieces));
-            _sender?.Tell(new SealWhenDone(l.Files, l.Links));
+            _sender?.Tell(new SealWhenDone(l.Files, l.Links, l.Seal));
         });
         Command<TransferProgress>(p =>
         {
@@ -265,7 +265,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
             return;
         }
         var dir = ImageDir;
-        Task.Run(() => ImageListed.From(dir)).PipeTo(Self, failure: e => new Failed(_self, "checkpoint", $"the committed image cannot be read: {e.Message}"));
+        var signer = _settings.Tls?.Certificate;
+        Task.Run(() => ImageListed.From(dir, signer)).PipeTo(Self, failure: e => new Failed(_self, "checkpoint", $"the committed image cannot be read: {e.Message}"));
     }
 
     private void CheckpointEnded(string? reason)

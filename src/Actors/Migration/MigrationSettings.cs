@@ -27,6 +27,9 @@ public sealed record MigrationSettings(
     /// </summary>
     public FrameListener? Listener { get; init; }
 
+    /// <summary>This node's TLS identity (null: TLS off): data links to other nodes are mutual TLS with it.</summary>
+    public Cluster.ClusterTls? Tls { get; init; }
+
     /// <summary>Whether a node opens a data port (<c>gpuckpt.migration.data-link</c>).</summary>
     public bool DataLink { get; init; } = true;
 

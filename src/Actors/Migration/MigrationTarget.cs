@@ -185,11 +185,29 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         _sealing = true;
         var files = seal.Files.Select(f => (f.Name, f.Size)).ToList();
         var signWith = _settings.SignWith;
+        var cluster = _settings.Tls?.Authority;
+        if (cluster is not null && seal.Seal is null)
+        {
+            _sealing = false;
+            replyTo.Tell(new TargetFailed(_migrationId, _node, "verify source", "the source did not sign the image it sent"));
+            return;
+        }
         Task.Run(() =>
         {
             try
             {
-                receiver.Commit(files, seal.Links, signWith);
+                var copy = receiver.Commit(files, seal.Links, signWith);
+                // Exactly the bytes received, against what the source signed: a copy that differs is never restored.
+                if (cluster is not null)
+                {
+                    var received = copy.Signature?.Files ?? copy.Files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(receiver.Directory, f.Name), StringComparer.Ordinal);
+                    if (seal.Seal!.Check(cluster, copy.ImageId, received, seal.Links) is { } refusal)
+                    {
+                        // No longer a committed image: nothing restores it, whatever happens before the rollback.
+                        File.Delete(Path.Combine(receiver.Directory, ImageManifest.FileName));
+                        return new TargetFailed(_migrationId, _node, "verify source", refusal);
+                    }
+                }
                 return (object)new Sealed(receiver.Bytes, replyTo);
             }
             catch (Exception e) when (e is ImageException or IOException or InvalidOperationException or InvalidDataException)

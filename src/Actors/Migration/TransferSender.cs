@@ -66,7 +66,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         });
         Receive<SealWhenDone>(s =>
         {
-            _seal = new SealImage(_migrationId, s.Files, s.Links);
+            _seal = new SealImage(_migrationId, s.Files, s.Links, s.Seal);
             Pump();
         });
         Receive<Begun>(b => Ask(_begin = new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology)));
@@ -186,7 +186,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private void OpenLink()
     {
         if (_data is not { } data) return;
-        _link = FrameLink.Open(data.Host, data.Port, data.Token, Self);
+        _link = FrameLink.Open(data.Host, data.Port, data.Token, Self, _settings.Tls);
         _linkOpened.Restart();
     }
 

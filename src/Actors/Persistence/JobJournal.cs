@@ -8,7 +8,8 @@ namespace Gpuckpt.Actors.Persistence;
 
 /// <summary>One persisted job as the journal holds it: its id, its highest sequence number and the event there.</summary>
 /// <param name="LastEvent">Null when every event of the id was trimmed behind a snapshot.</param>
-public sealed record JournalEntry(string PersistenceId, long LastSequenceNr, object? LastEvent);
+/// <param name="LastWritten">When the last event was written (UTC); null when unknown.</param>
+public sealed record JournalEntry(string PersistenceId, long LastSequenceNr, object? LastEvent, DateTime? LastWritten = null);
 
 /// <summary>
 /// Reads the journal without starting any persistent actor: what <c>gpuckpt jobs</c> shows. The embedded journal's
@@ -43,7 +44,11 @@ public abstract class JobJournal
         Entry(persistenceId, await LastEventAsync(persistenceId, cancellation));
 
     private static JournalEntry Entry(string persistenceId, EventEnvelope? last) =>
-        last is null ? new JournalEntry(persistenceId, 0L, null) : new JournalEntry(persistenceId, last.SequenceNr, last.Event);
+        last is null ? new JournalEntry(persistenceId, 0L, null) : new JournalEntry(persistenceId, last.SequenceNr, last.Event, WrittenAt(last.Timestamp));
+
+    /// <summary>Journals stamp events with UTC ticks; zero (or anything before 2000) is no stamp.</summary>
+    private static DateTime? WrittenAt(long ticks) =>
+        ticks >= new DateTime(2000, 1, 1).Ticks && ticks <= DateTime.MaxValue.Ticks ? new DateTime(ticks, DateTimeKind.Utc) : null;
 
     /// <summary>The stored events of <paramref name="persistenceId"/> in [from, to], oldest first.</summary>
     public abstract Task<IReadOnlyList<EventEnvelope>> EventsAsync(

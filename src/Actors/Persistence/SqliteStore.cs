@@ -24,9 +24,17 @@ internal sealed class SqliteStore : IDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
         File = builder.DataSource;
         _connection = new SqliteConnection(builder.ToString());
-        _connection.Open();
-        Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-        Execute(schema);
+        try
+        {
+            _connection.Open();
+            Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+            Execute(schema);
+        }
+        catch
+        {
+            _connection.Dispose();
+            throw;
+        }
         _thread = new Thread(Serve) { IsBackground = true, Name = name };
         _thread.Start();
     }

@@ -23,7 +23,7 @@ public sealed partial class RestoreCoordinator
         var links = image.Imports.ToDictionary(l => (l.RenderNodeId, l.GemHandle));
         foreach (var node in image.RenderNodes.Where(n => n.BoEntries.Count > 0))
         {
-            var device = $"renderD{_plan.Map[node.GpuId].DrmRenderMinor}";
+            var device = _session!.DeviceOf(node);
             var bos = RenderRestorePasses.BosOf([node])
                 .Select(b => (b, b.IsImport ? links[(b.NodeId, b.Handle)] : null))
                 .ToList();

@@ -71,9 +71,15 @@ public sealed class ChunkPool : IDisposable
 
     public void Dispose() => _available.Dispose();
 
+    /// <summary>
+    /// One buffer, out of the pool until its owner and every <see cref="Hold"/> taken on it have let go: an I/O task
+    /// still writing into it keeps it from the next renter, however early its owner gives it back.
+    /// </summary>
     public sealed class Lease : IDisposable
     {
-        private ChunkPool? _pool;
+        private readonly ChunkPool _pool;
+        private int _holds = 1;
+        private int _ownerDone;
 
         internal Lease(ChunkPool pool, Memory<byte> buffer)
         {
@@ -84,6 +90,38 @@ public sealed class ChunkPool : IDisposable
         /// <summary><see cref="ChunkSize"/> bytes, pinned.</summary>
         public Memory<byte> Buffer { get; }
 
-        public void Dispose() => Interlocked.Exchange(ref _pool, null)?.Return(Buffer);
+        /// <summary>Whether the buffer is back in the pool (no hold can be taken any more).</summary>
+        public bool Returned => Volatile.Read(ref _holds) == 0;
+
+        /// <summary>A user of the buffer besides its owner (an I/O task); null once the buffer went back to the pool.</summary>
+        public IDisposable? Hold()
+        {
+            var holds = Volatile.Read(ref _holds);
+            while (holds > 0)
+            {
+                var seen = Interlocked.CompareExchange(ref _holds, holds + 1, holds);
+                if (seen == holds) return new BufferHold(this);
+                holds = seen;
+            }
+            return null;
+        }
+
+        /// <summary>The owner lets go (once); the buffer goes back when the last hold is let go too.</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _ownerDone, 1) == 0) Drop();
+        }
+
+        private void Drop()
+        {
+            if (Interlocked.Decrement(ref _holds) == 0) _pool.Return(Buffer);
+        }
+
+        private sealed class BufferHold(Lease lease) : IDisposable
+        {
+            private Lease? _lease = lease;
+
+            public void Dispose() => Interlocked.Exchange(ref _lease, null)?.Drop();
+        }
     }
 }

@@ -106,7 +106,6 @@ public static class ImageConsistency
         Dictionary<uint, KfdDeviceEntry> gpus, Dictionary<string, long> used, Dictionary<string, long> optional)
     {
         var nonImports = new HashSet<(int, uint)>();
-        var handlesOfGpu = new Dictionary<uint, HashSet<uint>>();
         foreach (var (file, n) in nodes)
         {
             used[file] = -1;
@@ -118,13 +117,14 @@ public static class ImageConsistency
                 throw new ImageException(file, null, $"render minor {n.DrmRenderMinor}, GPU 0x{n.GpuId:x}'s device entry says {gpu.DrmRenderMinor}");
             if ((ulong)n.BoEntries.Count != n.NumOfBos)
                 throw new ImageException(file, null, $"num_of_bos is {n.NumOfBos} but {n.BoEntries.Count} BO entries follow");
-            if (!handlesOfGpu.TryGetValue(n.GpuId, out var handles)) handlesOfGpu[n.GpuId] = handles = [];
+            // Each render file has its own handles: two files of one GPU may both hold handle 1.
+            var handles = new HashSet<uint>();
             for (var i = 0; i < n.BoEntries.Count; i++)
             {
                 var bo = n.BoEntries[i];
                 var what = $"BO #{i} (handle {bo.Handle})";
                 if (bo.Handle == 0) throw new ImageException(file, null, $"{what}: GEM handle 0 is never a valid handle");
-                if (!handles.Add(bo.Handle)) throw new ImageException(file, null, $"{what}: handle {bo.Handle} appears twice on GPU 0x{n.GpuId:x}");
+                if (!handles.Add(bo.Handle)) throw new ImageException(file, null, $"{what}: handle {bo.Handle} appears twice in render node {n.Id} (GPU 0x{n.GpuId:x})");
                 if (bo.IsImport > 1) throw new ImageException(file, null, $"{what}: is_import is {bo.IsImport}, not 0 or 1");
                 if (bo.Size > AddressLimit) throw new ImageException(file, null, $"{what} of {bo.Size} bytes is larger than a GPU address space (2^57)");
                 if (bo.NumOfVms != bo.VmEntries.Count)

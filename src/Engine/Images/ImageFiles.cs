@@ -45,6 +45,29 @@ public static class ImageFiles
         }
     }
 
+    /// <summary>The SHA-256 (lower-case hex) of one file of the image in <paramref name="dir"/>, read whole.</summary>
+    public static string Sha256(string dir, string name)
+    {
+        using var handle = OpenRead(dir, name);
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(SegmentIo.BufferSize);
+        try
+        {
+            long at = 0;
+            int n;
+            while ((n = RandomAccess.Read(handle, buffer, at)) > 0)
+            {
+                sha.AppendData(buffer, 0, n);
+                at += n;
+            }
+            return Convert.ToHexStringLower(sha.GetHashAndReset());
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>Owner read/write only (0600), whatever the umask: BO contents are the process's memory.</summary>
     public const uint FileMode = 0x180;
 

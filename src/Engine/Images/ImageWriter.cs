@@ -178,32 +178,10 @@ public sealed class ImageWriter : IDisposable
                 Extra = extra ?? new Dictionary<string, string>(),
             };
             if (signWith is not null)
-                committed = committed with { Signature = ImageSignature.Sign(committed, files.ToDictionary(f => f.Name, f => Sha256(f.Name), StringComparer.Ordinal), signWith) };
+                committed = committed with { Signature = ImageSignature.Sign(committed, files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(Directory, f.Name), StringComparer.Ordinal), signWith) };
             ManifestCodec.Store(Directory, committed);
             _finished = true;
             return committed;
-        }
-    }
-
-    private string Sha256(string name)
-    {
-        using var handle = ImageFiles.OpenRead(Directory, name);
-        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(SegmentIo.BufferSize);
-        try
-        {
-            long at = 0;
-            int n;
-            while ((n = RandomAccess.Read(handle, buffer, at)) > 0)
-            {
-                sha.AppendData(buffer, 0, n);
-                at += n;
-            }
-            return Convert.ToHexStringLower(sha.GetHashAndReset());
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

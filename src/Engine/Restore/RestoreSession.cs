@@ -16,12 +16,14 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     private readonly IGpuDriver _driver;
     private readonly LoadedImage _image;
     private readonly TopologyMap _map;
-    private readonly Dictionary<uint, IRenderNode> _nodes = new();
+    // Each render file of the image restored into a file of its own, by the image's node id; file 0 of each GPU is KFD's.
+    private readonly Dictionary<int, IRenderNode> _nodes = new();
+    private readonly Dictionary<uint, IRenderNode> _kfdNodes = new();
     private readonly Dictionary<(int NodeId, uint Handle), ulong> _renderOffsets = new();
     private readonly List<(IRenderNode Node, uint Handle)> _created = [];
     private readonly HashSet<(int NodeId, uint Handle)> _renderDone = [];
     private readonly Lock _gate = new();
-    private readonly Dictionary<uint, Lock> _handleLocks = new();
+    private readonly Dictionary<int, Lock> _handleLocks = new();
     private Dictionary<(uint GpuId, ulong Addr), int>? _kfdIndex;
     private KfdCriuBoBucket[] _restored = [];
     private bool _resumed;
@@ -47,8 +49,15 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         {
             kfd = driver.OpenKfd(pid);
             var session = new RestoreSession(driver, image, map, pid, kfd);
-            foreach (var gpu in image.GpuEntries)
-                session._nodes[gpu.GpuId] = driver.OpenRenderNode(pid, map[gpu.GpuId].DrmRenderMinor);
+            try
+            {
+                session.OpenFiles();
+            }
+            catch
+            {
+                session.DisposeFiles();
+                throw;
+            }
             return session;
         }
         catch
@@ -68,8 +77,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         var session = new RestoreSession(driver, image, map, pid, driver.OpenKfd(pid));
         try
         {
-            foreach (var gpu in image.GpuEntries)
-                session._nodes[gpu.GpuId] = driver.OpenRenderNode(pid, map[gpu.GpuId].DrmRenderMinor);
+            session.OpenFiles();
             session._restored = [.. image.Kfd.BoEntries.Select((b, i) => new KfdCriuBoBucket
             {
                 addr = b.Addr, size = b.Size, offset = b.Offset, gpu_id = b.GpuId, alloc_flags = b.AllocFlags,
@@ -78,7 +86,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             foreach (var node in image.RenderNodes)
             foreach (var bo in node.BoEntries.Where(e => e.IsImport == 0))
             {
-                var file = session._nodes[node.GpuId];
+                var file = session._nodes[(int)node.Id];
                 var mmap = new DrmAmdgpuGemMmap { handle = bo.Handle };
                 file.GemMmap(ref mmap).Check("GEM_MMAP", $"renderD{file.Minor}", $"handle {bo.Handle}");
                 session._renderOffsets[((int)node.Id, bo.Handle)] = mmap.addr_ptr;
@@ -92,6 +100,40 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         }
     }
 
+    /// <summary>
+    /// Opens file 0 of each GPU's node (the one KFD RESTORE is given), and one file per render file of the image: a GPU's
+    /// first in file 0, its next ones in files 1, 2, … of the same node, so handles that repeat between files never meet.
+    /// </summary>
+    private void OpenFiles()
+    {
+        foreach (var gpu in _image.GpuEntries)
+            _kfdNodes[gpu.GpuId] = _driver.OpenRenderFile(Pid, new RenderFileRef(_map[gpu.GpuId].DrmRenderMinor, 0));
+        var opened = new Dictionary<uint, int>();
+        foreach (var node in _image.RenderNodes)
+        {
+            var index = opened.GetValueOrDefault(node.GpuId);
+            opened[node.GpuId] = index + 1;
+            _nodes[(int)node.Id] = index == 0 && _kfdNodes.TryGetValue(node.GpuId, out var first)
+                ? first
+                : _driver.OpenRenderFile(Pid, new RenderFileRef(_map[node.GpuId].DrmRenderMinor, index));
+        }
+    }
+
+    /// <summary>The device name of an image render file: its node, and which of that node's files when there are several.</summary>
+    public string DeviceOf(Images.Proto.CriuRenderNode node)
+    {
+        var minor = _map[node.GpuId].DrmRenderMinor;
+        var index = _image.RenderNodes.TakeWhile(n => n.Id != node.Id).Count(n => n.GpuId == node.GpuId);
+        return index == 0 ? $"renderD{minor}" : $"renderD{minor} (file {index + 1})";
+    }
+
+    private void DisposeFiles()
+    {
+        foreach (var node in _nodes.Values.Concat(_kfdNodes.Values).Distinct()) node.Dispose();
+        _nodes.Clear();
+        _kfdNodes.Clear();
+    }
+
     /// <summary>Where KFD RESTORE put each BO (bucket order), for the journal.</summary>
     public IReadOnlyList<ulong> RestoredOffsets => [.. _restored.Select(b => b.restored_offset)];
 
@@ -103,7 +145,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         {
             user_gpu_id = d.GpuId,
             actual_gpu_id = _map.ActualGpuId(d.GpuId),
-            drm_fd = (uint)_nodes[d.GpuId].Fd,
+            drm_fd = (uint)_kfdNodes[d.GpuId].Fd,
         }).ToArray();
         var bos = image.BoEntries.Select(b => new KfdCriuBoBucket
         {
@@ -126,7 +168,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
 
     public void Create(RenderBoRef bo)
     {
-        var node = _nodes[bo.GpuId];
+        var node = _nodes[bo.NodeId];
         var device = $"renderD{node.Minor}";
         var create = new DrmAmdgpuGemCreate
         {
@@ -136,7 +178,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             domain_flags = bo.Entry.AllocFlags,
         };
         // A new handle is whatever the node hands out: until it is changed back, it may be another BO's original one.
-        lock (HandleLock(bo.GpuId))
+        lock (HandleLock(bo.NodeId))
         {
             node.GemCreate(ref create).Check("GEM_CREATE", device, bo.ToString());
             TakeHandle(node, create.handle, bo);
@@ -146,13 +188,13 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
 
     public void Import(RenderBoRef bo, ImportLink link)
     {
-        var node = _nodes[bo.GpuId];
+        var node = _nodes[bo.NodeId];
         var device = $"renderD{node.Minor}";
         var (fd, close) = ExporterFd(link, bo);
         try
         {
             var prime = new DrmPrimeHandle { fd = fd };
-            lock (HandleLock(bo.GpuId))
+            lock (HandleLock(bo.NodeId))
             {
                 node.PrimeFdToHandle(ref prime).Check("PRIME_FD_TO_HANDLE", device, bo.ToString());
                 TakeHandle(node, prime.handle, bo);
@@ -180,12 +222,12 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         lock (_gate) return _renderOffsets[(nodeId, handle)];
     }
 
-    /// <summary>One lock per render node: its handle namespace is shared by every BO restored on it.</summary>
-    private Lock HandleLock(uint gpuId)
+    /// <summary>One lock per render file: its handle namespace is shared by every BO restored in it.</summary>
+    private Lock HandleLock(int nodeId)
     {
         lock (_gate)
         {
-            if (!_handleLocks.TryGetValue(gpuId, out var gate)) _handleLocks[gpuId] = gate = new Lock();
+            if (!_handleLocks.TryGetValue(nodeId, out var gate)) _handleLocks[nodeId] = gate = new Lock();
             return gate;
         }
     }
@@ -251,7 +293,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
                 throw new DriverException(Errno.EBADF, "CRIU_OP(RESTORE)", $"/dev/kfd of pid {Pid}", $"KFD BO #{index}", $"no dmabuf to import into {bo}");
             return ((int)fd, false);
         }
-        var exporter = _nodes[link.ExporterGpuId];
+        var exporter = _nodes[link.ExporterRenderNodeId ?? throw new DriverException(Errno.EINVAL, "PRIME_HANDLE_TO_FD", $"pid {Pid}", bo.ToString(), "its render exporter names no render file")];
         var prime = new DrmPrimeHandle { handle = link.ExporterHandle!.Value, flags = AmdgpuGem.DrmCloexec | AmdgpuGem.DrmRdwr };
         exporter.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", $"renderD{exporter.Minor}", $"handle {prime.handle}");
         return (prime.fd, true);
@@ -297,7 +339,10 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
                     ImageFileName.DrmPages((int)node.Id, node.DrmRenderMinor, x.Index)))
                 .ToList();
             if (bos.Count > 0)
-                devices.Add(ContentPlanner.FilePerBo($"renderD{minor}", bos, chunkSize) with { Label = $"renderD{node.DrmRenderMinor}→renderD{minor}" });
+            {
+                var device = DeviceOf(node);
+                devices.Add(ContentPlanner.FilePerBo(device, bos, chunkSize) with { Label = $"renderD{node.DrmRenderMinor}→{device}" });
+            }
         }
         return devices;
     }
@@ -342,7 +387,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
 
     public void Dispose()
     {
-        foreach (var node in _nodes.Values) node.Dispose();
+        DisposeFiles();
         Kfd.Dispose();
     }
 }

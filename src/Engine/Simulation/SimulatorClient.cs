@@ -308,6 +308,26 @@ public sealed class SimulatorClient : IGpuDriver
         return minors;
     }
 
+    /// <summary>Every open render file of the process: a simulated process may hold several files of one node.</summary>
+    public IReadOnlyList<RenderFileRef> RenderFilesOpenedBy(uint pid)
+    {
+        var r = Control(SimOpcode.RenderFiles, new WireWriter().U32(pid), $"pid {pid}");
+        var files = new RenderFileRef[r.U32()];
+        for (var i = 0; i < files.Length; i++)
+        {
+            var minor = r.U32();
+            files[i] = new RenderFileRef(minor, r.I32());
+        }
+        return files;
+    }
+
+    /// <summary>One of the process's render files; on a restore target, file k of a node opens once files 0 … k-1 are.</summary>
+    public IRenderNode OpenRenderFile(uint pid, RenderFileRef file)
+    {
+        var fd = Control(SimOpcode.OpenRenderFile, new WireWriter().U32(pid).U32(file.Minor).I32(file.Index), $"pid {pid} {file}").I32();
+        return new SimRenderNode(this, file.Minor, fd);
+    }
+
     public IRenderNode OpenRenderNode(uint pid, uint minor)
     {
         var fd = Control(SimOpcode.OpenRender, new WireWriter().U32(pid).U32(minor), $"pid {pid} renderD{minor}").I32();
@@ -335,6 +355,37 @@ public sealed class SimulatorClient : IGpuDriver
         IBoMapping mapping = new FileBoMapping(MemoryFile(path, writable), path, mmapOffset, size);
         if (micros != 0) mapping = new SlowBoMapping(mapping, micros);
         return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
+    }
+
+    /// <summary>The memory file that holds a BO; the BO lies at its mmap offset there, so mmap(2) of that range maps it as a render node would.</summary>
+    public string MemoryFileOf(uint renderMinor, ulong mmapOffset, ulong size) =>
+        Control(SimOpcode.MapInfo, new WireWriter().U32(renderMinor).U64(mmapOffset).U64(size), $"renderD{renderMinor} offset 0x{mmapOffset:x}").String();
+
+    /// <summary>
+    /// Maps a BO through one open render file, as mmap(2) of that fd: refused (EINVAL) at an offset where no BO starts,
+    /// and (EACCES) for a BO that file does not hold.
+    /// </summary>
+    public IBoMapping MapThrough(IRenderNode node, ulong mmapOffset, ulong size, bool writable)
+    {
+        var errno = MapThroughErrno(node.Fd, mmapOffset, size, out var path, out var micros);
+        if (errno != 0) throw new DriverException(errno, "mmap", $"renderD{node.Minor} fd {node.Fd}", $"offset 0x{mmapOffset:x} size {size}", path);
+        IBoMapping mapping = new FileBoMapping(MemoryFile(path, writable), path, mmapOffset, size);
+        return micros != 0 ? new SlowBoMapping(mapping, micros) : mapping;
+    }
+
+    /// <summary>The simulator's answer to mmap of render fd <paramref name="fd"/>: 0 and the memory file, or the errno and why.</summary>
+    internal int MapThroughErrno(int fd, ulong mmapOffset, ulong size, out string pathOrWhy, out uint micros)
+    {
+        var (errno, reply) = Call(SimOpcode.MapThrough, new WireWriter().I32(fd).U64(mmapOffset).U64(size));
+        micros = 0;
+        if (errno != 0)
+        {
+            pathOrWhy = _lastErrorDetail ?? "";
+            return errno;
+        }
+        pathOrWhy = reply.String();
+        micros = reply.U32();
+        return 0;
     }
 
     /// <summary>

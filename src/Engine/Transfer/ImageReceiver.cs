@@ -77,6 +77,9 @@ public sealed class ImageReceiver : IDisposable
             WritePages(frame, payload);
             return;
         }
+        // A message file is gathered in memory: its size is capped before anything is allocated for it.
+        if (frame.FileSize > MessageFiles.MaxFileSize)
+            throw new InvalidDataException($"{frame.FileName}: a message file of {frame.FileSize} bytes (at most {MessageFiles.MaxFileSize}); frame refused");
         byte[]? whole = null;
         lock (_gate)
         {

@@ -33,9 +33,11 @@ public static class CheckpointCommand
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             // A missing or unreachable target is refused before a job, an image or a pause exists.
             using (gpu.OpenKfd(parse.GetValue(pid))) { }
-            await using var engine = EngineHost.Start(gpu, engineOptions.Load(parse));
-            var asJson = parse.GetValue(json);
+            var config = engineOptions.Load(parse);
             var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning), JobId(parse.GetValue(job)));
+            await JobsCommand.RefuseFinished(config, request.JobId);
+            await using var engine = EngineHost.Start(gpu, config);
+            var asJson = parse.GetValue(json);
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
                 () => engine.CheckpointAsync(request, TimeSpan.FromDays(1)));
             return Report(reply, asJson);

@@ -3,7 +3,7 @@ using Gpuckpt.Actors.Cluster;
 
 namespace Gpuckpt.Host.Commands;
 
-/// <summary>`gpuckpt cluster status`: the members, their state, their GPUs and their jobs, through any node.</summary>
+/// <summary>`gpuckpt cluster status`: the members, their state, their GPUs and their jobs, through any node; and the cluster's certificates.</summary>
 public static class ClusterCommand
 {
     public static Command Create()
@@ -20,7 +20,7 @@ public static class ClusterCommand
             else Print(reply);
             return Cli.ExitOk;
         }));
-        return new Command("cluster", "the cluster of gpuckpt nodes") { status };
+        return new Command("cluster", "the cluster of gpuckpt nodes") { status, ClusterCertificateCommands.Init(), ClusterCertificateCommands.AddNode() };
     }
 
     private static object ToJson(ClusterStatus s) => new

@@ -29,7 +29,7 @@ internal static class ClusterDemo
             await using var nodes = await LocalNodes.Start([
                 ("a", $"sim:{machineA.SocketPath}", Path.Combine(work, "state-a")),
                 ("b", $"sim:{machineB.SocketPath}", Path.Combine(work, "state-b")),
-            ]);
+            ], Path.Combine(work, "cluster"));
             Say($"node a up at {nodes.Endpoint("a")}, GPUs {Gpus(a)}");
             Say($"node b up at {nodes.Endpoint("b")}, GPUs {Gpus(b)}");
 
@@ -42,7 +42,7 @@ internal static class ClusterDemo
             Say($"spawned train (seed {seed}) as pid {pid} on node a: {spawned.Bos} BOs, {spawned.Bytes} bytes; ran {steps} steps");
 
             IMigrationMessage outcome;
-            await using (var contact = ClusterContact.Open(nodes.Endpoint("b"), "node.conf"))
+            await using (var contact = ClusterContact.Open(nodes.Endpoint("b"), "node.conf", nodes.ClusterDir))
                 outcome = await MigrateCommand.Migrate(contact, new MigrateRequest(pid, "a", "b"), Cli.Interactive(json));
             if (outcome is not MigrationCompleted { Summary: var s }) return MigrateCommand.Report(outcome, json);
 

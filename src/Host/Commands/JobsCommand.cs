@@ -32,9 +32,21 @@ public static class JobsCommand
     }
 
     /// <summary>One job as the journal tells it.</summary>
-    public sealed record JobInfo(string JobId, string Kind, string State, string? Driver, string Detail)
+    public sealed record JobInfo(string JobId, string Kind, string State, string? Driver, string Detail, DateTime? LastWritten = null)
     {
         public bool Unfinished => State == "unfinished";
+    }
+
+    /// <summary>
+    /// Refuses a job id given anew (`--job`) that names a finished job: answering with that job's old result would
+    /// say the new command succeeded without doing anything.
+    /// </summary>
+    public static async Task RefuseFinished(Config config, string? jobId)
+    {
+        if (jobId is null) return;
+        if ((await List(config)).FirstOrDefault(j => j.JobId == jobId) is not { Unfinished: false } done) return;
+        var at = done.LastWritten is { } t ? $"at {t:yyyy-MM-dd HH:mm:ss} UTC" : "earlier";
+        throw new UsageException($"job {jobId} finished {at} ({done.State}: {done.Detail}); choose another --job");
     }
 
     /// <summary>A job's start event, from its latest snapshot once the journal trimmed the event itself.</summary>
@@ -52,6 +64,7 @@ public static class JobsCommand
 
     public static async Task<IReadOnlyList<JobInfo>> List(Config config)
     {
+        JournalCheck.Opens(config);
         var system = ActorSystem.Create("gpuckpt-jobs", config);
         try
         {
@@ -86,7 +99,7 @@ public static class JobsCommand
                     null => ("unfinished", "last step: a snapshot"),
                     var last => ("unfinished", $"last step: {last.GetType().Name}"),
                 };
-                jobs.Add(new JobInfo(jobId, kind, state, driver, detail));
+                jobs.Add(new JobInfo(jobId, kind, state, driver, detail, entry.LastWritten));
             }
             return jobs;
         }

@@ -22,6 +22,8 @@ public static class NodeCommand
             var nodeConfig = NodeConfig.Load(parse.GetValue(config)!);
             var engineConfig = engineOptions.Load(parse);
             var stateDir = engineOptions.StateDirOf(parse);
+            // A node's journal, keys and certificates live here: nobody else may be able to replace them.
+            Engine.Trust.PrivateDirectory.RefuseWritableByOthers(stateDir, "node's state directory");
             var settings = NodeSettings.From(nodeConfig);
             using var embedded = parse.GetValue(driver) is null
                 ? SimulatorServer.Start(new SimulatorOptions(Path.Combine(stateDir, $"sim-{settings.Port}.sock"))

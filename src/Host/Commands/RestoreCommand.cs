@@ -35,7 +35,9 @@ public static class RestoreCommand
             var jobId = parse.GetValue(job);
             if (jobId is not null && !jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal))
                 throw new UsageException($"a restore job id starts with {JobsActor.RestorePrefix}: {jobId}");
-            await using var engine = EngineHost.Start(gpu, engineOptions.Load(parse));
+            var config = engineOptions.Load(parse);
+            await JobsCommand.RefuseFinished(config, jobId);
+            await using var engine = EngineHost.Start(gpu, config);
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore",
                 () => engine.RestoreAsync(new RestoreRequest(dir, jobId), TimeSpan.FromDays(1)));
             return Report(reply, asJson);

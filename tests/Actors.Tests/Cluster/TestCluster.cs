@@ -52,7 +52,9 @@ internal sealed class TestCluster : IAsyncDisposable
             gpuckpt.migration.ack-timeout = 2s
             gpuckpt.migration.retry-budget = 3
             gpuckpt.migration.request-timeout = 10s
-            """ + "\n" + (confOverrides ?? ""));
+            """ + $"\ngpuckpt.tls.dir = \"{ClusterDir}\"\n" + (confOverrides ?? ""));
+        // Every node and the CLI take their certificates from this cluster's CA (mutual TLS on remoting).
+        Engine.Trust.ClusterAuthority.Create(ClusterDir);
         // The first node's first start: no seed nodes, it forms the cluster.
         _firstConf = Path.Combine(Dir, "node-first.conf");
         File.WriteAllText(_firstConf, File.ReadAllText(_conf) + "\nakka.cluster.seed-nodes = []\n");
@@ -81,6 +83,9 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     public string Dir { get; }
+
+    /// <summary>The cluster directory: its CA, and the certificates the nodes and the CLI issue themselves from it.</summary>
+    public string ClusterDir => Path.Combine(Dir, "cluster");
     public IReadOnlyList<string> Names { get; }
     public TcpProxy? Proxy { get; }
 

@@ -1,4 +1,8 @@
 using System.Text.Json;
+using Akka.Actor;
+using Gpuckpt.Actors.Claims;
+using Gpuckpt.Actors.Persistence;
+using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Tests.Support;
@@ -75,14 +79,53 @@ public sealed class ProcessClaimSpecs(ITestOutputHelper output) : IDisposable
         Assert.True(done.ExitCode == 0, done.ToString());
 
         var reused = await Engine(["checkpoint", "--pid", $"{b}", "--images", _dir.Sub("b"), "--leave-running", "--job", job]);
-        Assert.Equal(1, reused.ExitCode);
-        Assert.Contains($"job {job} already exists: a checkpoint of pid {a}", reused.Stderr);
+        // Refused before the engine starts: that id names a finished checkpoint of the other process.
+        Assert.Equal(2, reused.ExitCode);
+        Assert.Contains($"job {job} finished at ", reused.Stderr);
+        Assert.Contains($"(completed: pid {a} -> {_dir.Sub("a")})", reused.Stderr);
         Assert.False(Directory.Exists(_dir.Sub("b")), "the reused id wrote an image for the other process");
         Assert.Equal(0, _node.Client.State(b).Counters.ProcessInfo);
 
         // The process of the refused request is not left claimed.
         var other = await Engine(["checkpoint", "--pid", $"{b}", "--images", _dir.Sub("b2"), "--leave-running"]);
         Assert.True(other.ExitCode == 0, other.ToString());
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task A_checkpoint_of_a_process_an_earlier_job_left_paused_is_refused_before_a_second_pause()
+    {
+        var pid = Spawn();
+        var first = $"ckpt-{Guid.NewGuid():N}"[..17];
+        var paused = await Engine(["checkpoint", "--pid", $"{pid}", "--images", _dir.Sub("paused"), "--job", first]);
+        Assert.True(paused.ExitCode == 0, paused.ToString());
+        Assert.True(_node.Client.State(pid).Paused);
+
+        foreach (var flags in new[] { Array.Empty<string>(), ["--leave-running"] })
+        {
+            var again = await Engine(["checkpoint", "--pid", $"{pid}", "--images", _dir.Sub($"again{flags.Length}"), .. flags]);
+            Assert.Equal(1, again.ExitCode);
+            var line = Assert.Single(again.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains($"pid {pid} is still paused by the finished checkpoint job {first}", line);
+            Assert.Contains("pausing it again would evict its queues a second time", line);
+            Assert.False(Directory.Exists(_dir.Sub($"again{flags.Length}")), "the refused job wrote an image");
+        }
+        var counters = _node.Client.State(pid).Counters;
+        Assert.Equal(1, counters.ProcessInfo);
+        Assert.Equal(1, counters.Evictions);
+
+        // The pause undone (UNPAUSE, then its claim told), the process may be checkpointed again.
+        using (var kfd = _node.Client.OpenKfd(pid)) KfdCheckpoint.Unpause(kfd);
+        await using (var engine = EngineHost.Start(_node.Client, JournalConfig.Load("journal-sqlite.conf", _dir.Sub("state")).WithFallback(EngineConfig.Load())))
+        {
+            var inbox = Inbox.Create(engine.System);
+            engine.System.ActorOf(ProcessClaim.Unpaused(ProcessClaim.KeyOf(_node.Client.Name, pid), "unpause", inbox.Receiver));
+            Assert.IsType<ClaimReleased>(await inbox.ReceiveAsync(ProcessTimeout));
+        }
+        var after = await Engine(["checkpoint", "--pid", $"{pid}", "--images", _dir.Sub("after"), "--leave-running"]);
+        Assert.True(after.ExitCode == 0, after.ToString());
+        Assert.Equal(0, _node.Client.State(pid).Counters.Evictions);
+        Assert.Equal(2, _node.Client.State(pid).Counters.ProcessInfo);
     }
 
     private uint Spawn()

@@ -48,7 +48,11 @@ public sealed class CriuCommandSpecs : IDisposable
         var count = Dir("count");
         var images = Dir("images");
         var start = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (var a in new[] { "sh", "-c", $"exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i >> {count}; sleep 0.02; done" })
+        // One process, no children: a `sleep` child caught by the dump is killed with it, and CRIU cannot restore the tree
+        // under its pids until someone reaps that child.
+        var loop = "open STDIN, '<', '/dev/null'; open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null'; my $i = 0; " +
+                   "while (1) { $i++; open my $f, '>>', $ARGV[0] or die; print $f \"$i\\n\"; close $f; select undef, undef, undef, 0.02 }";
+        foreach (var a in new[] { "perl", "-e", loop, count })
             start.ArgumentList.Add(a);
         using var counter = Process.Start(start)!;
         var pid = counter.Id;

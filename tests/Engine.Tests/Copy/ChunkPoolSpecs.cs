@@ -36,4 +36,24 @@ public class ChunkPoolSpecs
         var next = pool.RentAsync().AsTask();
         Assert.False(next.IsCompleted);
     }
+
+    [Fact]
+    public async Task A_buffer_an_io_task_still_holds_goes_to_no_other_renter_until_the_task_lets_go()
+    {
+        using var pool = new ChunkPool(4096, 1);
+        var lease = await pool.RentAsync();
+        var task = lease.Hold()!;
+        lease.Dispose();
+        var next = pool.RentAsync().AsTask();
+
+        // The owner gave it back, but a task still writes into it: a second renter would share its bytes.
+        Assert.False(next.IsCompleted);
+        Assert.False(lease.Returned);
+        task.Dispose();
+        task.Dispose();
+        using var again = await next.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(lease.Returned);
+        Assert.Null(lease.Hold());
+        Assert.Equal(0, pool.Free);
+    }
 }

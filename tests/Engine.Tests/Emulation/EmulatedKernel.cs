@@ -66,6 +66,7 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
     private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
     private readonly ConcurrentDictionary<uint, int> _requests = new();
+    private readonly ConcurrentQueue<(ulong Offset, int Errno)> _renderMmaps = new();
     private readonly (ulong Dev, ulong Ino) _kfdId;
     private Process? _launcher;
     private int _listener = -1;
@@ -74,7 +75,8 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     private sealed record StandIn(string Name, uint SimPid, int Pid, int KfdFd, IReadOnlyList<(uint Minor, int Fd)> RenderFds)
     {
-        public Dictionary<uint, IRenderNode> SimNodes { get; } = new();
+        /// <summary>The simulator's file for each of this stand-in's render files, by node and file index.</summary>
+        public Dictionary<(uint Minor, int Index), IRenderNode> SimNodes { get; } = new();
     }
 
     public EmulatedKernel(TestSimulator sim, EmulatedKernelOptions options)
@@ -97,6 +99,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// (/proc/PID/task/*/stat; 't' is a ptrace stop).
     /// </summary>
     public IReadOnlyList<(KfdCriuOp Op, string Threads)> ThreadsAtCriuOps => [.. _threadsAtCriuOps];
+
+    /// <summary>Every mmap of a render file that reached this kernel: the offset and the errno it got (0: mapped).</summary>
+    public IReadOnlyList<(ulong Offset, int Errno)> RenderMmaps => [.. _renderMmaps];
 
     /// <summary>All stand-ins' and this emulator's device requests, by request number.</summary>
     public IReadOnlyDictionary<uint, int> Requests => _requests;
@@ -142,7 +147,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
         foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={RenderFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
-            args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderMinorsOpenedBy(simPid))}{(_options.DupRenderFds ? "+dup" : "")}{(_options.ThreadedTargets ? "+threads" : "")}"]);
+            args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderFilesOpenedBy(simPid).Select(f => f.Minor))}{(_options.DupRenderFds ? "+dup" : "")}{(_options.ThreadedTargets ? "+threads" : "")}"]);
         if (_options.DropCapabilities) args.Add("--drop-caps");
         args.Add("--");
         args.AddRange(command);
@@ -204,6 +209,7 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     private unsafe SeccompNotifResp Answer(SeccompNotif n)
     {
+        if (n.nr == SeccompNative.SysMmap) return Mmap(n);
         if (n.nr != SeccompNative.SysIoctl) return new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue };
         var tid = (int)n.pid;
         var fd = (int)n.args[0];
@@ -217,7 +223,10 @@ internal sealed partial class EmulatedKernel : IDisposable
             if (id.Value == _kfdId)
                 errno = Kfd(n, tid, fd, request, argp);
             else if (_renderMinorOf.TryGetValue(id.Value, out var minor))
-                errno = Render(n, tid, _standIns.FirstOrDefault(s => Holds(s, tid, fd, minor)) ?? OwnFiles(tid), minor, request, argp);
+            {
+                var (owner, index) = FileOf(tid, fd, minor);
+                errno = Render(n, tid, owner, minor, index, request, argp);
+            }
             else
                 return new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue }; // not a device of ours: the real kernel answers
             _requests.AddOrUpdate(request, 1, (_, c) => c + 1);
@@ -229,10 +238,57 @@ internal sealed partial class EmulatedKernel : IDisposable
         }
     }
 
+    /// <summary>
+    /// mmap of a render file, checked as drm_gem_mmap checks it (the simulator's MapThrough on the file the caller's fd
+    /// is): a fake offset where no BO starts is EINVAL, a BO the file is not allowed on EACCES. Any other mmap, and an
+    /// allowed one, goes on in the real kernel.
+    /// </summary>
+    private unsafe SeccompNotifResp Mmap(SeccompNotif n)
+    {
+        var tid = (int)n.pid;
+        var fd = (int)n.args[4];
+        var go = new SeccompNotifResp { flags = SeccompNative.UserNotifFlagContinue };
+        try
+        {
+            var id = fd < 0 ? null : SeccompNative.FileId($"/proc/{tid}/fd/{fd}");
+            if (id is null || !_renderMinorOf.TryGetValue(id.Value, out var minor)) return go;
+            var (owner, index) = FileOf(tid, fd, minor);
+            var node = SimNode(owner, minor, index);
+            var errno = _client.MapThroughErrno(node.Fd, n.args[5], n.args[1], out _, out _);
+            _renderMmaps.Enqueue((n.args[5], errno));
+            return errno == 0 ? go : Error(errno);
+        }
+        catch (Exception e) when (e is DriverException or IOException)
+        {
+            return Error(e is DriverException d ? d.ErrorNumber : Errno.EIO);
+        }
+    }
+
     private static SeccompNotifResp Error(int errno) => new() { error = -errno, val = -1 };
 
-    private static bool Holds(StandIn s, int tid, int fd, uint minor) =>
-        s.RenderFds.Any(r => r.Minor == minor && SeccompNative.SameFile(tid, fd, s.Pid, r.Fd) == 0);
+    /// <summary>
+    /// Whose render file the caller's fd is, and which of that stand-in's files of the node (distinct open files in fd
+    /// order, a dup'ed fd counting once); a file the caller opened itself is its own, file 0.
+    /// </summary>
+    private (StandIn Owner, int Index) FileOf(int tid, int fd, uint minor)
+    {
+        foreach (var s in _standIns)
+        {
+            var firsts = new List<int>();
+            foreach (var r in s.RenderFds.Where(r => r.Minor == minor))
+                if (!firsts.Any(f => SeccompNative.SameFile(s.Pid, f, s.Pid, r.Fd) == 0)) firsts.Add(r.Fd);
+            var index = firsts.FindIndex(f => SeccompNative.SameFile(tid, fd, s.Pid, f) == 0);
+            if (index >= 0) return (s, index);
+        }
+        return (OwnFiles(tid), 0);
+    }
+
+    private IRenderNode SimNode(StandIn owner, uint minor, int index)
+    {
+        if (!owner.SimNodes.TryGetValue((minor, index), out var node))
+            owner.SimNodes[(minor, index)] = node = _client.OpenRenderFile(owner.SimPid, new RenderFileRef(minor, index));
+        return node;
+    }
 
     /// <summary>A KFD request, with KFD's rules on who may issue it.</summary>
     private int Kfd(SeccompNotif n, int tid, int fd, uint request, ulong argp)
@@ -292,10 +348,10 @@ internal sealed partial class EmulatedKernel : IDisposable
     }
 
     /// <summary>A DRM request on a render file: forwarded with the array its pointer field names, dmabuf fds translated.</summary>
-    private int Render(SeccompNotif n, int tid, StandIn owner, uint minor, uint request, ulong argp)
+    private int Render(SeccompNotif n, int tid, StandIn owner, uint minor, int index, uint request, ulong argp)
     {
         if (_options.AbsentIoctls.Any(r => IoctlNumber.Nr(r) == IoctlNumber.Nr(request))) return Errno.EINVAL;
-        if (!owner.SimNodes.TryGetValue(minor, out var node)) owner.SimNodes[minor] = node = _client.OpenRenderNode(owner.SimPid, minor);
+        var node = SimNode(owner, minor, index);
         var args = new byte[IoctlNumber.Size(request)];
         if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
         var nr = IoctlNumber.Nr(request);

@@ -61,6 +61,7 @@ internal static unsafe partial class SeccompNative
     private const long SysPidfdOpen = 434, SysPidfdGetfd = 438;
     private static readonly long SysKcmp = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 272 : 312;
     public static readonly int SysIoctl = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 29 : 16;
+    public static readonly int SysMmap = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 222 : 9;
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     public static partial int Ioctl(int fd, nuint request, void* arg);

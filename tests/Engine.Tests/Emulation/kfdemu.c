@@ -206,7 +206,10 @@ static int stand_in_main(char **argv)
 	return 0;
 }
 
-/* KFD ('K') and DRM ('d') ioctls go to the supervisor; every other call runs as usual. */
+/*
+ * KFD ('K') and DRM ('d') ioctls, and mmap of a file (the supervisor checks a render file's offsets as drm_gem_mmap
+ * does, then lets the call go on), go to the supervisor; every other call runs as usual.
+ */
 static int install_filter(void)
 {
 	struct sock_filter filter[] = {
@@ -214,6 +217,10 @@ static int install_filter(void)
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 2),
+		/* mmap's fd, low 32 bits: -1 (anonymous memory) runs as usual. */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 6, 7),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		/* The request's low 32 bits (little endian): its type byte is bits 8-15. */

@@ -101,7 +101,7 @@ public sealed class ImageFieldMeaningSpecs : IDisposable
             {
                 var node = Protoc.DecodeRaw(Payload(images, name!));
                 var id = int.Parse(node.One(RenderId));
-                var file = p.RenderFiles[uint.Parse(node.One(RenderMinor))];
+                var file = p.RenderFiles[(uint.Parse(node.One(RenderMinor)), 0)];
                 Assert.Equal($"{p.UserIdOf(file.Gpu)}", node.One(RenderGpuId));
                 var entriesOf = node.All(RenderBos).ToList();
                 Assert.Equal(file.Handles.Values.Select(b => $"{b.Handle}"), entriesOf.Select(e => e.One(DrmHandle)));

@@ -230,6 +230,43 @@ public sealed class RenderNodeSpecs : IDisposable
     }
 
     [Fact]
+    public void A_bo_maps_only_through_a_file_that_holds_it_and_only_at_the_offset_gem_mmap_gave()
+    {
+        const int seed = 47;
+        var (_, owner) = FreshNode();
+        var (_, stranger) = FreshNode();
+        using var o = owner;
+        using var s = stranger;
+        Create(stranger, 2 * Page); // the stranger's own BO on the same GPU: its file is a live DRM file, not an empty one
+        var h = Create(owner, 3 * Page);
+        var offset = MmapOffset(owner, h);
+        var data = new byte[3 * Page];
+        new Random(seed).NextBytes(data);
+        using (var w = Client.MapThrough(owner, offset, (ulong)data.Length, writable: true)) w.Write(0, data);
+
+        // drm_gem_mmap: a file not allowed on the BO's offset node gets EACCES, naming the offset.
+        var wrongFile = Assert.Throws<DriverException>(() => Client.MapThrough(stranger, offset, 3 * Page, writable: false));
+        Assert.Equal(Errno.EACCES, wrongFile.ErrorNumber);
+        Assert.Contains($"0x{offset:x}", wrongFile.Message);
+        // An offset that is not where a BO starts is unknown to the offset manager: EINVAL, even inside the BO.
+        Assert.Equal(Errno.EINVAL, Assert.Throws<DriverException>(() => Client.MapThrough(owner, offset + Page, Page, writable: false)).ErrorNumber);
+        Assert.Equal(Errno.EINVAL, Assert.Throws<DriverException>(() => Client.MapThrough(owner, offset, 4 * Page, writable: false)).ErrorNumber);
+
+        var back = new byte[data.Length];
+        using (var r = Client.MapThrough(owner, offset, (ulong)back.Length, writable: false)) r.Read(0, back);
+        Assert.True(data.AsSpan().SequenceEqual(back), $"seed {seed}: bytes at 0x{offset:x} differ");
+
+        // Importing the BO allows the other file on it, as drm_gem_handle_create does.
+        var export = new DrmPrimeHandle { handle = h };
+        Assert.Equal(0, owner.PrimeHandleToFd(ref export));
+        var import = new DrmPrimeHandle { fd = export.fd };
+        Assert.Equal(0, stranger.PrimeFdToHandle(ref import));
+        Client.CloseFd(export.fd);
+        using (var r = Client.MapThrough(stranger, offset, (ulong)back.Length, writable: false)) r.Read(0, back);
+        Assert.True(data.AsSpan().SequenceEqual(back), $"seed {seed}: the import reads other bytes");
+    }
+
+    [Fact]
     public void Copy_delay_slows_mappings_of_that_gpu()
     {
         var (_, node) = FreshNode();

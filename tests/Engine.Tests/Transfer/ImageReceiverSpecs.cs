@@ -210,6 +210,22 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
         Assert.Equal(ImageManifest.FileName, required.File);
     }
 
+    [Fact]
+    public void A_message_file_frame_claiming_more_than_the_cap_is_refused_before_anything_is_allocated()
+    {
+        var dir = Path.Combine(_root, Guid.NewGuid().ToString("N"));
+        using var receiver = ImageReceiver.Create(dir, Header());
+        var name = ManifestCodec.Load(image.Directory).Files.First(f => !ImageFileName.Parse(f.Name).Kind.IsPages()).Name;
+        var huge = MessageFiles.MaxFileSize * 64;
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+
+        var e = Assert.Throws<InvalidDataException>(() => Write(receiver, TransferFrame.Encode(0, name, huge, 0, new byte[16])));
+
+        Assert.Contains(name, e.Message);
+        Assert.Contains("at most", e.Message);
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < MessageFiles.MaxFileSize, "the receiver allocated what the frame claimed");
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);

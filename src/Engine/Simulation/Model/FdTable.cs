@@ -3,8 +3,8 @@ using Gpuckpt.Engine.Simulation.Memory;
 
 namespace Gpuckpt.Engine.Simulation.Model;
 
-/// <summary>An open render node as an fd points to it.</summary>
-internal sealed record RenderFd(uint Pid, uint Minor);
+/// <summary>An open render file as an fd points to it: process, node, and which of the process's files of that node.</summary>
+internal sealed record RenderFd(uint Pid, uint Minor, int Index);
 
 /// <summary>
 /// The fds one client connection holds, numbered like a process's fd table: dmabuf fds (keeping their buffer
@@ -19,7 +19,7 @@ internal sealed class FdTable
 
     public int AddDmabuf(SimBuffer buffer) => Add(buffer.AddRef());
 
-    public int AddRender(uint pid, uint minor) => Add(new RenderFd(pid, minor));
+    public int AddRender(uint pid, uint minor, int index) => Add(new RenderFd(pid, minor, index));
 
     private int Add(object target)
     {

@@ -7,7 +7,7 @@ namespace Gpuckpt.Engine.Simulation.Model;
 /// the indexes a process of 100 000 BOs needs: the lowest free handle, the buffer behind each handle, the VM's mappings
 /// ordered by address.
 /// </summary>
-internal sealed class RenderFile(SimGpu gpu)
+internal sealed class RenderFile(SimGpu gpu, int index)
 {
     private readonly SortedDictionary<uint, RenderBo> _handles = new();
     private readonly Dictionary<SimBuffer, RenderBo> _byBuffer = new(ReferenceEqualityComparer.Instance);
@@ -17,6 +17,9 @@ internal sealed class RenderFile(SimGpu gpu)
     private uint _lowestMaybeFree = 1;
 
     public SimGpu Gpu { get; } = gpu;
+
+    /// <summary>Which of its process's files of this node it is, in the order they were opened.</summary>
+    public int Index { get; } = index;
 
     /// <summary>The handles in order.</summary>
     public IReadOnlyDictionary<uint, RenderBo> Handles => _handles;

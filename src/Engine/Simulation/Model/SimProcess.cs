@@ -13,7 +13,8 @@ internal sealed class SimProcess(uint pid, ProcessPhase phase)
     public ProcessPhase Phase { get; set; } = phase;
     public List<DeviceBinding> Devices { get; } = [];
     public List<KfdBo> KfdBos { get; } = [];
-    public SortedDictionary<uint, RenderFile> RenderFiles { get; } = new();
+    /// <summary>The open render files by node and, within a node, by the order they were opened (each its own handles and VM).</summary>
+    public SortedDictionary<(uint Minor, int Index), RenderFile> RenderFiles { get; } = new();
     public WorkloadProgram? Program { get; set; }
     public uint Objects { get; set; }
 
@@ -33,10 +34,11 @@ internal sealed class SimProcess(uint pid, ProcessPhase phase)
     /// <summary>The id this process knows <paramref name="gpu"/> by (its own id until a RESTORE maps another onto it).</summary>
     public uint UserIdOf(SimGpu gpu) => Devices.FirstOrDefault(d => d.Gpu == gpu)?.UserGpuId ?? gpu.Id;
 
-    public RenderFile RenderFileOf(SimGpu gpu)
+    /// <summary>The process's file <paramref name="index"/> of <paramref name="gpu"/>'s node (opened if it is not); file 0 is the one KFD uses.</summary>
+    public RenderFile RenderFileOf(SimGpu gpu, int index = 0)
     {
-        if (!RenderFiles.TryGetValue(gpu.Minor, out var file))
-            RenderFiles[gpu.Minor] = file = new RenderFile(gpu);
+        if (!RenderFiles.TryGetValue((gpu.Minor, index), out var file))
+            RenderFiles[(gpu.Minor, index)] = file = new RenderFile(gpu, index);
         return file;
     }
 
@@ -51,10 +53,13 @@ internal sealed class SimProcess(uint pid, ProcessPhase phase)
         {
             var user = UserIdOf(file.Gpu);
             foreach (var bo in file.Handles.Values)
-                map[new BoRef(BoKind.Render, user, bo.Handle)] = bo.Buffer;
+                map[new BoRef(BoKind.Render, user, RenderId(file.Index, bo.Handle))] = bo.Buffer;
         }
         return map;
     }
+
+    /// <summary>A render BO's stable id: its handle, and above it which file of its node holds it (handles repeat between files).</summary>
+    public static ulong RenderId(int fileIndex, uint handle) => ((ulong)(uint)fileIndex << 32) | handle;
 
     /// <summary>The process is gone: every handle lets go of its memory (imports elsewhere keep theirs alive).</summary>
     public void ReleaseAll()

@@ -7,19 +7,21 @@ namespace Gpuckpt.Engine.Simulation.Model;
 // The render-node (amdgpu DRM) ioctls the engine uses, on a process's render file reached through an fd.
 internal sealed partial class SimulatedDriver
 {
-    /// <summary>An fd on process <paramref name="pid"/>'s render node renderD<paramref name="minor"/>.</summary>
-    public int OpenRender(FdTable fds, uint pid, uint minor)
+    /// <summary>An fd on process <paramref name="pid"/>'s file <paramref name="index"/> of render node renderD<paramref name="minor"/>.</summary>
+    public int OpenRender(FdTable fds, uint pid, uint minor, int index = 0)
     {
         var p = Process(pid);
         var gpu = GpuByMinor(minor);
-        if (!p.RenderFiles.ContainsKey(minor))
+        if (!p.RenderFiles.ContainsKey((minor, index)))
         {
-            // A running process has the nodes it opened; a restore target opens what the engine restores into.
+            // A running process has the files it opened; a restore target opens what the engine restores into, in order.
             if (p.Phase is ProcessPhase.Running or ProcessPhase.Paused)
-                throw new SimError(Errno.ENOENT, $"process {pid} does not have renderD{minor} open");
-            p.RenderFileOf(gpu);
+                throw new SimError(Errno.ENOENT, $"process {pid} does not have file {index} of renderD{minor} open");
+            if (index < 0 || (index > 0 && !p.RenderFiles.ContainsKey((minor, index - 1))))
+                throw new SimError(Errno.ENOENT, $"process {pid}: file {index} of renderD{minor} opens after file {index - 1}");
+            p.RenderFileOf(gpu, index);
         }
-        return fds.AddRender(pid, minor);
+        return fds.AddRender(pid, minor, index);
     }
 
     private (SimProcess Process, RenderFile File) RenderOf(FdTable fds, int fd, SimOp op)
@@ -27,7 +29,7 @@ internal sealed partial class SimulatedDriver
         var r = fds.Render(fd);
         var p = Process(r.Pid);
         Trip(p.Pid, op);
-        return (p, p.RenderFiles.TryGetValue(r.Minor, out var f) ? f : throw new SimError(Errno.EBADF, $"renderD{r.Minor} of process {r.Pid} is closed"));
+        return (p, p.RenderFiles.TryGetValue((r.Minor, r.Index), out var f) ? f : throw new SimError(Errno.EBADF, $"renderD{r.Minor} of process {r.Pid} is closed"));
     }
 
     private static RenderBo Handle(RenderFile file, uint handle, string op) =>
@@ -59,6 +61,25 @@ internal sealed partial class SimulatedDriver
         var (_, file) = RenderOf(fds, fd, SimOp.GemMmap);
         var bo = Handle(file, args.handle, "GEM_MMAP");
         args.addr_ptr = bo.Buffer.Offset;
+    }
+
+    /// <summary>
+    /// mmap(2) of [offset, offset+size) through render fd <paramref name="fd"/>, as drm_gem_mmap checks it: the offset
+    /// must be where a BO of that GPU starts (GEM_MMAP's answer, or KFD's offset) and the range within that BO, else
+    /// EINVAL; the file must be allowed on the BO (it holds a handle of it, or it is the file the process gave KFD for
+    /// a KFD BO of that GPU), else EACCES. Where the engine maps it: the memory file and the copy delay.
+    /// </summary>
+    public (string Path, uint MicrosPerMiB) MapThrough(FdTable fds, int fd, ulong offset, ulong size)
+    {
+        var (p, file) = RenderOf(fds, fd, SimOp.MapBo);
+        var memory = file.Gpu.Memory;
+        var buffer = memory.Find(offset, 0);
+        if (buffer is null || buffer.Offset != offset || size == 0 || GpuMemory.PageAlign(size) > GpuMemory.PageAlign(buffer.Size))
+            throw new SimError(Errno.EINVAL, $"mmap renderD{file.Gpu.Minor}: no BO starts at offset 0x{offset:x} with {size} bytes");
+        var allowed = file.HolderOf(buffer) is not null || (p.KfdBos.Any(b => b.Buffer == buffer) && p.RenderFileOf(file.Gpu) == file);
+        if (!allowed)
+            throw new SimError(Errno.EACCES, $"mmap renderD{file.Gpu.Minor}: the BO at offset 0x{offset:x} is not one this file of process {p.Pid} holds");
+        return (memory.Path, file.Gpu.CopyDelayMicrosPerMiB);
     }
 
     public void GemVa(FdTable fds, int fd, ref DrmAmdgpuGemVa args)

@@ -66,7 +66,10 @@ internal sealed partial class SimulatedDriver : IDisposable
         p.ReleaseAll();
     }
 
-    public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid) => Process(pid).RenderFiles.Keys.ToList();
+    public IReadOnlyList<uint> RenderMinorsOpenedBy(uint pid) => Process(pid).RenderFiles.Keys.Select(k => k.Minor).Distinct().ToList();
+
+    /// <summary>Every open render file of a process: node and index, in order.</summary>
+    public IReadOnlyList<(uint Minor, int Index)> RenderFilesOpenedBy(uint pid) => Process(pid).RenderFiles.Keys.ToList();
 
     // ---- faults and delays -------------------------------------------------------------------------------------
 
@@ -200,7 +203,9 @@ internal sealed partial class SimulatedDriver : IDisposable
             var s = spec.RenderBos[i];
             var name = $"render:{i}";
             var gpu = Gpu(s.Gpu, name);
-            var file = p.RenderFileOf(gpu);
+            if (s.File < 0 || (s.File > 0 && !p.RenderFiles.ContainsKey((gpu.Minor, s.File - 1))))
+                throw new SimError(Errno.EINVAL, $"{name}: file {s.File} of gpu {s.Gpu} comes before file {s.File - 1} is opened");
+            var file = p.RenderFileOf(gpu, s.File);
             RenderBo bo;
             if (s.Import is { } source)
             {
@@ -233,7 +238,7 @@ internal sealed partial class SimulatedDriver : IDisposable
                 }, name);
                 nodeVa += GpuMemory.PageAlign(m.Size) + GpuMemory.PageSize;
             }
-            refs[name] = (new BoRef(BoKind.Render, gpu.Id, bo.Handle), bo.Buffer, s.Import is null);
+            refs[name] = (new BoRef(BoKind.Render, gpu.Id, SimProcess.RenderId(file.Index, bo.Handle)), bo.Buffer, s.Import is null);
         }
 
         var links = new List<ProgramLink>();
@@ -336,17 +341,17 @@ internal sealed partial class SimulatedDriver : IDisposable
             AppendContents(hash, bo.Buffer);
             bytes += bo.Size;
         }
-        foreach (var (user, file) in p.RenderFiles.Values.Select(f => (GpuKey(p.UserIdOf(f.Gpu)), f)).OrderBy(x => x.Item1))
+        foreach (var (user, file) in p.RenderFiles.Values.Select(f => (GpuKey(p.UserIdOf(f.Gpu)), f)).OrderBy(x => x.Item1).ThenBy(x => x.f.Index))
             foreach (var bo in file.Handles.Values)
             {
                 bos++;
-                Put(2, user, bo.Handle, bo.Buffer.Size, bo.Buffer.Domains, bo.Buffer.DomainFlags, bo.IsImport ? 1UL : 0UL);
+                Put(2, user, SimProcess.RenderId(file.Index, bo.Handle), bo.Buffer.Size, bo.Buffer.Domains, bo.Buffer.DomainFlags, bo.IsImport ? 1UL : 0UL);
                 foreach (var m in bo.Mappings.OrderBy(m => m.Start)) Put(m.Start, m.Last, m.Offset, m.Flags);
                 AppendContents(hash, bo.Buffer);
                 if (!bo.IsImport) bytes += bo.Buffer.Size;
             }
         var digest = Convert.ToHexStringLower(hash.GetCurrentHash());
-        var gpus = p.Devices.Count > 0 ? p.Devices.Count : p.RenderFiles.Count;
+        var gpus = p.Devices.Count > 0 ? p.Devices.Count : p.RenderFiles.Keys.Select(k => k.Minor).Distinct().Count();
         return new SimProcessState(pid, step, digest, p.Phase == ProcessPhase.Paused, p.Phase == ProcessPhase.Running, gpus, bos, bytes, p.Counters);
     }
 

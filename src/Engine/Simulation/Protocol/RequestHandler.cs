@@ -48,6 +48,20 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                     w.I32(driver.OpenRender(_fds, pid, r.U32()));
                     break;
                 }
+                case SimOpcode.OpenRenderFile:
+                {
+                    var pid = r.U32();
+                    var minor = r.U32();
+                    w.I32(driver.OpenRender(_fds, pid, minor, r.I32()));
+                    break;
+                }
+                case SimOpcode.RenderFiles:
+                {
+                    var files = driver.RenderFilesOpenedBy(r.U32());
+                    w.U32((uint)files.Count);
+                    foreach (var (minor, index) in files) w.U32(minor).I32(index);
+                    break;
+                }
                 case SimOpcode.RenderIoctl:
                     RenderIoctl(r, w);
                     break;
@@ -105,6 +119,14 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                             w.I32(e.ErrorNumber).String(e.Detail);
                         }
                     }
+                    break;
+                }
+                case SimOpcode.MapThrough:
+                {
+                    var fd = r.I32();
+                    var offset = r.U64();
+                    var (path, delay) = driver.MapThrough(_fds, fd, offset, r.U64());
+                    w.String(path).U32(delay);
                     break;
                 }
                 case SimOpcode.MapInfo:

@@ -26,4 +26,7 @@ internal enum SimOpcode : uint
     DmabufInodes = 18,
     CloseFds = 19,
     MapInfos = 20,
+    MapThrough = 21,
+    RenderFiles = 22,
+    OpenRenderFile = 23,
 }

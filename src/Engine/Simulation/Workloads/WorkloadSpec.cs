@@ -67,6 +67,12 @@ public sealed record RenderBoSpec
     public ulong Size { get; init; } = 4096;
     public string? Import { get; init; }
 
+    /// <summary>
+    /// Which of the process's render files of that GPU holds the BO: 0, the file KFD uses, or 1, 2, … for files it opened
+    /// besides (each its own GEM handles and VM, so handles repeat between them).
+    /// </summary>
+    public int File { get; init; }
+
     /// <summary>The GEM_CREATE alignment in bytes (0: none asked).</summary>
     public ulong Alignment { get; init; }
 

@@ -1,0 +1,96 @@
+using System.Net.Sockets;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using Gpuckpt.Actors.Cluster;
+using Gpuckpt.Actors.Migration;
+using Gpuckpt.Engine.Trust;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Gpuckpt.Actors.Tests.Cluster;
+
+/// <summary>
+/// The migration data port under the cluster's mutual TLS: a sender with the cluster's certificate gets its frames
+/// through; one with another CA's certificate, or one that speaks plain TCP (even with the right token), is refused
+/// before its token is read and delivers nothing.
+/// </summary>
+public sealed class DataLinkTlsSpecs(ITestOutputHelper output) : TestKit(EngineConfig.Load(), "data-link-tls-spec", output), IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private readonly string _dir = Directory.CreateTempSubdirectory("gpuckpt-link-tls-").FullName;
+
+    private ClusterTls Identity(string cluster, string name)
+    {
+        var dir = Path.Combine(_dir, cluster);
+        if (!File.Exists(Path.Combine(dir, ClusterAuthority.CaCertificateFile))) ClusterAuthority.Create(dir);
+        var config = ClusterTls.WithDir(ConfigurationFactory.ParseString("gpuckpt.tls.enabled = on"), dir);
+        return ClusterTls.For(config, name)!;
+    }
+
+    [Fact]
+    public async Task A_sender_of_the_cluster_gets_its_frames_through_whole_and_in_order()
+    {
+        using var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log, Identity("cluster", "b"));
+        var target = CreateTestProbe();
+        var sender = CreateTestProbe();
+        var token = listener.Register(target.Ref, sender.Ref);
+        var frames = Enumerable.Range(0, 4).Select(i =>
+        {
+            var bytes = new byte[300_000 + i];
+            new Random(100 + i).NextBytes(bytes);
+            return bytes;
+        }).ToList();
+
+        using var link = FrameLink.Open("127.0.0.1", listener.Port, token, sender.Ref, Identity("cluster", "a"));
+        foreach (var frame in frames) Assert.True(link.Post(frame));
+
+        foreach (var frame in frames) Assert.Equal(frame, (await target.ExpectMsgAsync<LinkFrame>(Wait)).Bytes);
+    }
+
+    [Fact]
+    public async Task A_sender_with_another_CA_certificate_is_refused_and_delivers_nothing()
+    {
+        using var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log, Identity("cluster", "b"));
+        var target = CreateTestProbe();
+        var owner = CreateTestProbe();
+        var token = listener.Register(target.Ref, owner.Ref);
+
+        using var link = FrameLink.Open("127.0.0.1", listener.Port, token, owner.Ref, Identity("other", "a"));
+        link.Post(new byte[1000]);
+
+        var failed = await owner.ExpectMsgAsync<LinkFailed>(Wait);
+        Assert.Contains("not the cluster's", failed.Reason);
+        // The link has failed and dropped its frame: nothing can still arrive from it.
+        Assert.False(target.HasMessages, "a frame from a stranger was delivered");
+    }
+
+    [Fact]
+    public async Task A_plain_TCP_sender_with_the_right_token_is_closed_and_delivers_nothing()
+    {
+        using var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log, Identity("cluster", "b"));
+        var target = CreateTestProbe();
+        var token = listener.Register(target.Ref, TestActor);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", listener.Port);
+        var stream = tcp.GetStream();
+
+        // The token in clear, then one well-formed frame: the listener expects a TLS ClientHello and closes.
+        await stream.WriteAsync(Convert.FromHexString(token));
+        await stream.WriteAsync(BitConverter.GetBytes(1000));
+        await stream.WriteAsync(new byte[1000]);
+        var closed = await Record.ExceptionAsync(async () =>
+        {
+            var read = await stream.ReadAsync(new byte[64]).AsTask().WaitAsync(Wait);
+            while (read > 0) read = await stream.ReadAsync(new byte[64]).AsTask().WaitAsync(Wait);
+        });
+
+        Assert.True(closed is null or IOException, $"the connection did not close: {closed}");
+        Assert.False(target.HasMessages, "a frame sent in clear was delivered");
+    }
+
+    public new void Dispose()
+    {
+        base.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
