@@ -129,6 +129,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new ReleasedPaused("ckpt-1"),
         new PauseUndone("ckpt-2"),
         new ClaimRefusedPaused("ckpt-2", "node|sim:/run/s.sock|1001", "ckpt-1"),
+        new ClaimFailed("ckpt-3", "node|sim:/run/s.sock|1002", "the journal could not record the claim: no space left on device"),
     ];
 
     private static readonly CheckpointSummary Summary = new("ckpt-1", 7, "/img", "abc123", 5L << 32, 300, 4, 12.5, 11.75, false, 0.4, new[] { new PhaseTime("copy", 10.5) });
