@@ -40,13 +40,14 @@ internal sealed class TestCluster : IAsyncDisposable
         Dir = Directory.CreateTempSubdirectory("gpuckpt-cluster-").FullName;
         // Faster downing than production (a killed node is decided on in seconds), but a busy node, one starting up
         // beside other specs on two cores, is not taken for dead. Frames of 256 KiB: the specs' 8 MiB images are 32 of
-        // them, and their crash points count frames.
+        // them, and their crash points count frames. The connection timeout is also remoting's handshake timeout, which
+        // with TLS must leave a CLI process that is still starting up time to answer.
         _conf = Path.Combine(Dir, "node.conf");
         File.WriteAllText(_conf, File.ReadAllText(Path.Combine(EngineConfig.Directory(), "node.conf")) + """
 
             akka.cluster.split-brain-resolver.stable-after = 4s
             akka.cluster.failure-detector.acceptable-heartbeat-pause = 6s
-            akka.remote.dot-netty.tcp.connection-timeout = 3s
+            akka.remote.dot-netty.tcp.connection-timeout = 10s
             gpuckpt.copy.chunk-size = 256KiB
             gpuckpt.migration.frame-size = 256KiB
             gpuckpt.migration.ack-timeout = 2s
