@@ -39,7 +39,7 @@ public sealed class CriuEmulatedDumpSpecs : IDisposable
         sim.Client.Run(pid, 3);
         var images = Dir("criu");
         var run = Checkpoint(sim, pid, images, [], json: true);
-        Assert.True(run.ExitCode == 0, $"{because}: checkpoint --criu exited {run.ExitCode}: {run.Stderr}");
+        Assert.True(run.ExitCode == 0, $"{because}: checkpoint --criu exited {run.ExitCode}: {run.Stderr}{CriuLog(images)}");
         using (var json = JsonDocument.Parse(run.Stdout))
         {
             var root = json.RootElement;
@@ -86,7 +86,8 @@ public sealed class CriuEmulatedDumpSpecs : IDisposable
         var run = Checkpoint(sim, pid, images, ["GPUCKPT_BRIDGE_FAULT=DUMP_EXT_FILE"], json: false);
         AssertFailedAndUnpausedOnce(sim, pid, images, run, $"seed {seed}");
         Assert.Contains("GPU state of pid", run.Stderr); // CHECKPOINT_DEVICES had saved it
-        Assert.Contains("DUMP_EXT_FILE: injected fault", File.ReadAllText(Path.Combine(images, "criu-dump.log")));
+        Assert.True(File.ReadAllText(Path.Combine(images, "criu-dump.log")).Contains("DUMP_EXT_FILE: injected fault", StringComparison.Ordinal),
+            $"no injected fault in DUMP_EXT_FILE: {run.Stderr}{CriuLog(images)}");
         var gpu = BridgeSession.GpuImageDir(images);
         Assert.Equal(ImageState.Failed, ManifestCodec.Load(gpu).State);
         Assert.Contains("marked failed", run.Stderr);
@@ -102,10 +103,10 @@ public sealed class CriuEmulatedDumpSpecs : IDisposable
 
     private static void AssertFailedAndUnpausedOnce(TestSimulator sim, uint pid, string images, EmulatedRun run, string because)
     {
-        Assert.True(run.ExitCode == 1, $"{because}: checkpoint --criu exited {run.ExitCode}: {run.Stderr}");
+        Assert.True(run.ExitCode == 1, $"{because}: checkpoint --criu exited {run.ExitCode}: {run.Stderr}{CriuLog(images)}");
         var last = run.Stderr.Trim().Split('\n')[^1];
-        Assert.StartsWith("gpuckpt: criu dump of pid ", last);
-        Assert.Contains("Error (criu/", last);
+        Assert.True(last.StartsWith("gpuckpt: criu dump of pid ", StringComparison.Ordinal) && last.Contains("Error (criu/", StringComparison.Ordinal),
+            $"the last line of stderr is not CRIU's error: {run.Stderr}{CriuLog(images)}");
         var counters = sim.Client.State(pid).Counters;
         Assert.True((counters.ProcessInfo, counters.Unpause) == (1, 1), $"{because}: PROCESS_INFO {counters.ProcessInfo}, CHECKPOINT {counters.Checkpoint}, UNPAUSE {counters.Unpause}");
         Assert.False(File.Exists(Path.Combine(images, ProcessManifest.FileName)));
@@ -114,6 +115,16 @@ public sealed class CriuEmulatedDumpSpecs : IDisposable
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains("the whole-process checkpoint did not complete", verify.Stderr);
         sim.Client.Run(pid, 1); // the GPU runs on
+    }
+
+    /// <summary>CRIU's errors and warnings and the end of its dump log, for a failure's message.</summary>
+    private static string CriuLog(string images)
+    {
+        var path = Path.Combine(images, "criu-dump.log");
+        if (!File.Exists(path)) return $"\n(no {path})";
+        var lines = File.ReadAllLines(path);
+        var notable = lines.Where(l => l.Contains("Error (", StringComparison.Ordinal) || l.Contains("Warn  (", StringComparison.Ordinal));
+        return $"\n{path}, errors and warnings:\n{string.Join('\n', notable.Take(30))}\nits last lines:\n{string.Join('\n', lines.TakeLast(15))}";
     }
 
     private void AssertPagesEqualTheSimulatorPaths(TestSimulator sim, uint pid, string gpu, string because)
