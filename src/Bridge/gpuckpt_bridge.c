@@ -247,6 +247,8 @@ static int serve_open(const struct message *m)
 	struct bridge_open o;
 	const char *path;
 	int fd, slot;
+	int32_t number;
+	struct iovec body;
 
 	if (m->length < sizeof(o))
 		return send_result(EPROTO, -1, NULL, 0, NULL, 0);
@@ -266,7 +268,10 @@ static int serve_open(const struct message *m)
 		close(fd);
 		return send_result(EMFILE, -1, NULL, 0, NULL, 0);
 	}
-	return send_result(0, slot, NULL, 0, &fd, 1);
+	/* The fd's number here: KFD RESTORE names each GPU's render file by it (kfd_criu_device_bucket.drm_fd). */
+	number = fd;
+	body = (struct iovec){ .iov_base = &number, .iov_len = sizeof(number) };
+	return send_result(0, slot, &body, 1, &fd, 1);
 }
 
 static int serve_take(const struct message *m)
@@ -623,9 +628,27 @@ static int bridge_handle_device_vma(int fd, const struct stat *st)
 	return hook_call(CR_PLUGIN_HOOK__HANDLE_DEVICE_VMA, &h, NULL, fd, &r);
 }
 
+/* Returns the restored file's fd to CRIU, which moves it to its place and closes what it was given: CRIU gets a dup. */
 static int restore_ext_file(int id)
 {
-	return simple_hook(CR_PLUGIN_HOOK__RESTORE_EXT_FILE, getpid(), id, -1);
+	struct bridge_hook h = { .pid = getpid(), .id = id, .stage = -1 };
+	struct bridge_reply r;
+	int rc, fd;
+
+	rc = hook_call(CR_PLUGIN_HOOK__RESTORE_EXT_FILE, &h, NULL, -1, &r);
+	if (rc < 0)
+		return rc;
+	if (!valid_slot(r.slot)) {
+		log_err("RESTORE_EXT_FILE id %d: the engine named slot %d, which holds no file", id, r.slot);
+		return -EBADF;
+	}
+	fd = fcntl(slots[r.slot], F_DUPFD, 0);
+	if (fd < 0) {
+		int e = errno;
+		log_err("RESTORE_EXT_FILE id %d: dup of slot %d (fd %d) failed: errno %d (%s)", id, r.slot, slots[r.slot], e, strerror(e));
+		return -e;
+	}
+	return fd;
 }
 
 #ifdef BRIDGE_RESTORE_EXT_FILE_RETRY
@@ -653,8 +676,9 @@ static int bridge_update_vma_map(const char *path, const uint64_t addr, const ui
 		log_err("UPDATE_VMA_MAP at 0x%llx: CRIU passed a null argument", (unsigned long long)addr);
 		return -EINVAL;
 	}
+	/* CRIU takes 1 as "moved: map at *new_pgoff through *plugin_fd", 0 as "no such mapping", below 0 as a failure. */
 	rc = hook_call(CR_PLUGIN_HOOK__UPDATE_VMA_MAP, &h, path, -1, &r);
-	if (rc)
+	if (rc != 1)
 		return rc;
 	*new_pgoff = r.value;
 	*plugin_fd = -1;
@@ -675,7 +699,7 @@ static int bridge_update_vma_map(const char *path, const uint64_t addr, const ui
 		}
 		*plugin_fd = fd;
 	}
-	return 0;
+	return 1;
 }
 
 static int bridge_resume_devices_late(int pid)

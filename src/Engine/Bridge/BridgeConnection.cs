@@ -65,11 +65,20 @@ public sealed class BridgeConnection : IDisposable
         }
     }
 
-    /// <summary>Opens <paramref name="path"/> in the bridge's process; its slot there and this process's copy of the fd.</summary>
-    public (int Slot, int Fd) Open(string path, int flags)
+    /// <summary>
+    /// Opens <paramref name="path"/> in the bridge's process: its slot there, this process's copy of the fd, and the fd's
+    /// number in the bridge's process (what KFD RESTORE, issued there, is told a render file by).
+    /// </summary>
+    public (int Slot, int Fd, int RemoteFd) Open(string path, int flags)
     {
         var (result, fds) = Request(BridgeMessageType.Open, BridgeRequests.Open(path, flags));
-        return SlotAndFd(result, fds, "open", path);
+        var (slot, fd) = SlotAndFd(result, fds, "open", path);
+        if (result.Body.Length != sizeof(int))
+        {
+            CloseAll([fd]);
+            throw new BridgeProtocolException($"open of {path}: the bridge answered a {result.Body.Length}-byte body, not its fd's number");
+        }
+        return (slot, fd, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(result.Body));
     }
 
     /// <summary>Takes fd <paramref name="fd"/> of task <paramref name="pid"/> (pidfd_getfd in the bridge, CRIU's tracer).</summary>

@@ -27,7 +27,7 @@ public sealed class BridgeSession
     private readonly string _imagesDir;
     private readonly Action<string> _log;
     private readonly List<BridgeHook> _called = [];
-    private readonly HashSet<int> _claimedFiles = [];
+    private readonly List<BridgeGpuFile> _claimedFiles = [];
     private uint? _gpuPid;
     private bool _committed;
     private bool _unpaused;
@@ -150,13 +150,19 @@ public sealed class BridgeSession
     private BridgeReply DumpExtFile(int fd, int id)
     {
         if (fd < 0) return new BridgeReply(-Errno.EBADF, $"DUMP_EXT_FILE id {id}: no fd came with it");
-        if (!IsGpuFile(fd)) return new BridgeReply(NotMine);
+        var link = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        if (!IsGpuFile(link)) return new BridgeReply(NotMine);
         // CRIU asks for device files only after CHECKPOINT_DEVICES: a CRIU that never called it cannot have saved the GPU.
         if (!_committed)
             return new BridgeReply(-Errno.EOPNOTSUPP, !Called.Contains(BridgeHook.CheckpointDevices)
                 ? $"DUMP_EXT_FILE id {id} (a GPU file) came before any CHECKPOINT_DEVICES: this CRIU lacks the hook the GPU dump needs; install CRIU 4.2 or later"
                 : $"DUMP_EXT_FILE id {id}: a GPU file of a task whose GPU state was not saved");
-        _claimedFiles.Add(id);
+        if (_claimedFiles.All(f => f.Id != id))
+        {
+            var minor = link == _driver.Paths.Kfd ? 0u : uint.Parse(Path.GetFileName(link)!["renderD".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            _claimedFiles.Add(new BridgeGpuFile(id, link == _driver.Paths.Kfd, minor,
+                link == _driver.Paths.Kfd ? 0 : _claimedFiles.Count(f => !f.IsKfd && f.Minor == minor)));
+        }
         return new BridgeReply(0);
     }
 
@@ -166,6 +172,7 @@ public sealed class BridgeSession
         var unpause = UnpauseOnce("exit");
         var notes = new List<string>();
         if (unpause.Rc != 0) notes.Add(unpause.Message);
+        if (ret == 0 && _committed) BridgeGpuFiles.Store(_imagesDir, _claimedFiles);
         if (ret != 0 && _committed)
         {
             // CRIU's side failed: the GPU image alone is no checkpoint of the process, and must not verify as one.
@@ -203,9 +210,8 @@ public sealed class BridgeSession
         return new BridgeReply(0, $"pid {pid}: GPU unpaused at {when}");
     }
 
-    private bool IsGpuFile(int fd)
+    private bool IsGpuFile(string? link)
     {
-        var link = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
         return link is not null && (link == _driver.Paths.Kfd || link.StartsWith(Path.Combine(_driver.Paths.Dri, "renderD"), StringComparison.Ordinal));
     }
 
