@@ -91,6 +91,8 @@ public sealed class BridgeHookSpecs : IDisposable
             session.Called);
         // CRIU's dump succeeded: the GPU image stays committed (the failure spec below shows the other way).
         Assert.Equal(ImageState.Committed, ManifestCodec.Load(BridgeSession.GpuImageDir(Images)).State);
+        // The restore is told only CRIU's file id: the dump recorded which id was the KFD file.
+        Assert.Equal([new BridgeGpuFile(7, IsKfd: true, 0, 0)], BridgeGpuFiles.Load(Images));
     }
 
     [Fact]

@@ -4,7 +4,9 @@
  * return and, at the end, the KFD op counts and whether any fd leaked.
  *   bridge_harness BRIDGE.so KFD-FILE SCENARIO NBOS
  * Scenarios: dump, dump-fail (CRIU fails after the device files), engine-dies (the engine vanishes after the pause),
- * restore, init.
+ * restore, init, and restore-gpu: a forked child plays the restored task (RESTORE_EXT_FILE of /dev/kfd, id 7, and of
+ * the render file $HARNESS_RENDER, id 9, then UPDATE_VMA_MAP of each restored BO), the parent CRIU's main process
+ * (POST_FORKING, then RESUME_DEVICES_LATE once the child succeeded); the played kernel keeps its state in shared memory.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -18,16 +20,29 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/kfd_ioctl.h>
 
 #include <criu-plugin.h>
 
+#define KFD_NO_FD_VALUE 0xffffffffu
+
 static struct stat kfd_stat;
 static unsigned nbos = 0;
 static int paused, process_info, checkpoints, unpauses, refused;
 static const uint64_t priv_size = 96;
+
+/* The played kernel's restore state, shared by CRIU's main process and the restored task it forks. */
+#define MAX_RESTORED 4096
+struct restore_state {
+	int restores, restorer, resumes, resume_refused, restore_refused, nbos;
+	uint64_t old_offset[MAX_RESTORED], new_offset[MAX_RESTORED], size[MAX_RESTORED];
+	uint32_t flags[MAX_RESTORED];
+};
+static struct restore_state *rs;
+static struct stat render_stat;
 
 void print_on_level(unsigned int loglevel, const char *format, ...)
 {
@@ -80,6 +95,56 @@ static int fake_kfd(struct kfd_ioctl_criu_args *a)
 			p[i] = (uint8_t)(i % 251);
 		return 0;
 	}
+	case KFD_CRIU_OP_RESTORE: {
+		/* KFD binds the restored process to the caller; each GPU's drm_fd must be a render file open in the caller. */
+		struct kfd_criu_device_bucket *d = (void *)(uintptr_t)a->devices;
+		struct kfd_criu_bo_bucket *b = (void *)(uintptr_t)a->bos;
+		uint64_t next = 1ull << 20;
+		if (!rs || rs->restores || a->num_bos > MAX_RESTORED || (a->num_devices && !d) || (a->num_bos && !b)) {
+			if (rs)
+				rs->restore_refused++;
+			return -EINVAL;
+		}
+		for (uint32_t i = 0; i < a->num_devices; i++) {
+			struct stat st;
+			if (fstat((int)d[i].drm_fd, &st) || st.st_ino != render_stat.st_ino || st.st_dev != render_stat.st_dev) {
+				rs->restore_refused++;
+				return -EBADF;
+			}
+		}
+		for (uint32_t i = 0; i < a->num_bos; i++) {
+			b[i].restored_offset = next;
+			b[i].dmabuf_fd = KFD_NO_FD_VALUE;
+			if (b[i].alloc_flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) {
+				int fd = memfd_create("restored-bo", MFD_CLOEXEC);
+				if (fd < 0)
+					return -errno;
+				b[i].dmabuf_fd = (uint32_t)fd;
+			}
+			rs->old_offset[i] = b[i].offset;
+			rs->new_offset[i] = next;
+			rs->size[i] = b[i].size;
+			rs->flags[i] = b[i].alloc_flags;
+			next += (b[i].size + 4095) & ~4095ull;
+		}
+		rs->nbos = (int)a->num_bos;
+		rs->restorer = getpid();
+		rs->restores++;
+		return 0;
+	}
+	case KFD_CRIU_OP_RESUME:
+		/* By pid, from any process; only a restored process, and only once. */
+		if (!rs || !rs->restores || a->pid != (uint32_t)rs->restorer) {
+			if (rs)
+				rs->resume_refused++;
+			return -ESRCH;
+		}
+		if (rs->resumes) {
+			rs->resume_refused++;
+			return -EINVAL;
+		}
+		rs->resumes++;
+		return 0;
 	case KFD_CRIU_OP_UNPAUSE:
 		if (!paused)
 			return -EINVAL;
@@ -128,6 +193,12 @@ static int open_fds(void)
 
 static cr_plugin_desc_t *desc;
 
+static int same_file(int fd, const struct stat *want)
+{
+	struct stat st;
+	return fd >= 0 && !fstat(fd, &st) && st.st_ino == want->st_ino && st.st_dev == want->st_dev;
+}
+
 #define HOOK(h) (desc->hooks[CR_PLUGIN_HOOK__##h])
 #define CALL(h, type, ...) report(#h, HOOK(h) ? ((CR_PLUGIN_HOOK__##h##_t *)HOOK(h))(__VA_ARGS__) : -1000)
 
@@ -136,6 +207,46 @@ static int report(const char *hook, int rc)
 	printf("hook %s rc=%d\n", hook, rc);
 	fflush(stdout);
 	return rc;
+}
+
+/* The restored task: its GPU files come back from RESTORE_EXT_FILE, each mapping of a restored BO from UPDATE_VMA_MAP. */
+static int restored_task(const char *render)
+{
+	int kfd_fd, render_fd, moved = 0, wrong = 0, rc;
+	uint64_t new_offset = 0;
+	int plugin_fd = -1;
+
+#if defined(BRIDGE_RESTORE_EXT_FILE_RETRY)
+	bool retry = false;
+	kfd_fd = CALL(RESTORE_EXT_FILE, int, 7, &retry);
+	render_fd = kfd_fd < 0 ? -1 : CALL(RESTORE_EXT_FILE, int, 9, &retry);
+#else
+	kfd_fd = CALL(RESTORE_EXT_FILE, int, 7);
+	render_fd = kfd_fd < 0 ? -1 : CALL(RESTORE_EXT_FILE, int, 9);
+#endif
+	printf("ext kfd_is_kfd=%d render_is_render=%d\n", same_file(kfd_fd, &kfd_stat), same_file(render_fd, &render_stat));
+	if (kfd_fd < 0 || render_fd < 0)
+		return 1;
+	for (int i = 0; i < rs->nbos; i++) {
+		if (!(rs->flags[i] & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)))
+			continue;
+		plugin_fd = -1;
+		rc = CALL(UPDATE_VMA_MAP, const char *, render, 0x7f0000000000ull + ((uint64_t)i << 32), rs->old_offset[i], &new_offset, &plugin_fd);
+		if (rc == 1 && new_offset == rs->new_offset[i] && same_file(plugin_fd, &render_stat))
+			moved++;
+		else
+			wrong++;
+		if (plugin_fd >= 0)
+			close(plugin_fd);
+	}
+	/* A mapping of another file is not the bridge's; an offset no BO had is no mapping of the GPU's. */
+	CALL(UPDATE_VMA_MAP, const char *, "/usr/lib/not-a-gpu-file", 0x1000, 0, &new_offset, &plugin_fd);
+	CALL(UPDATE_VMA_MAP, const char *, render, 0x2000, 0xdead0000ull, &new_offset, &plugin_fd);
+	printf("vma moved=%d wrong=%d\n", moved, wrong);
+	fflush(stdout);
+	close(kfd_fd);
+	close(render_fd);
+	return wrong ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -171,7 +282,40 @@ int main(int argc, char **argv)
 	printf("plugin %s version 0x%x max_hooks %u\n", desc->name, desc->version, desc->max_hooks);
 	before = open_fds();
 
-	if (!strcmp(scenario, "restore")) {
+	if (!strcmp(scenario, "restore-gpu")) {
+		const char *render = getenv("HARNESS_RENDER");
+		pid_t child;
+		int status = 0;
+		rs = mmap(NULL, sizeof(*rs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (rs == MAP_FAILED || !render || stat(render, &render_stat)) {
+			fprintf(stderr, "restore-gpu needs $HARNESS_RENDER, an existing file\n");
+			return 2;
+		}
+		rc = report("INIT", desc->init(CR_PLUGIN_STAGE__RESTORE));
+		if (!rc) {
+			CALL(POST_FORKING, void);
+			fflush(stdout);
+			child = fork();
+			if (child == 0)
+				_exit(restored_task(render));
+			if (child < 0 || waitpid(child, &status, 0) != child) {
+				perror("fork");
+				return 2;
+			}
+			printf("task pid=%d exit=%d\n", (int)child, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			/* CRIU goes on to RESUME_DEVICES_LATE only once every task was restored; else it kills them and fails. */
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				CALL(RESUME_DEVICES_LATE, int, child);
+			else
+				rc = -1;
+		}
+		desc->exit(CR_PLUGIN_STAGE__RESTORE, rc);
+		printf("kfd restore=%d restorer_is_task=%d resume=%d resume_refused=%d restore_refused=%d\n", rs->restores,
+		       rs->restores && rs->restorer != getpid(), rs->resumes, rs->resume_refused, rs->restore_refused);
+		for (int i = 0; i < rs->nbos; i++)
+			printf("bo %d old=%llu new=%llu size=%llu flags=%u\n", i, (unsigned long long)rs->old_offset[i],
+			       (unsigned long long)rs->new_offset[i], (unsigned long long)rs->size[i], rs->flags[i]);
+	} else if (!strcmp(scenario, "restore")) {
 		rc = report("INIT", desc->init(CR_PLUGIN_STAGE__RESTORE));
 		if (!rc) {
 			CALL(POST_FORKING, void);
