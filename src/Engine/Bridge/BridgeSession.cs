@@ -10,7 +10,7 @@ namespace Gpuckpt.Engine.Bridge;
 /// and KFD takes CRIU ops only from its ptrace parent); CHECKPOINT_DEVICES runs the GPU checkpoint job through the
 /// bridge and leaves the GPU paused; DUMP_EXT_FILE and HANDLE_DEVICE_VMA claim the device files and mappings the engine
 /// saved; DUMP_DEVICES_LATE (where CRIU has it) or the plugin's exit UNPAUSEs exactly once, and a failed dump marks the
-/// GPU image failed. Restore: a CRIU image without GPU state passes through; GPU state is refused (see Refuse).
+/// GPU image failed, and records which of CRIU's file ids were the GPU's files (the restore needs them).
 /// </summary>
 public sealed class BridgeSession
 {
@@ -111,20 +111,15 @@ public sealed class BridgeSession
             case BridgeHook.Exit:
                 return Exit((BridgeStage)call.Stage, call.Ret);
             case BridgeHook.RestoreExtFile:
-                return new BridgeReply(-Errno.EOPNOTSUPP, $"RESTORE_EXT_FILE id {call.Id} in pid {call.Pid}: {RestoreRefusal}");
             case BridgeHook.UpdateVmaMap:
             case BridgeHook.ResumeDevicesLate:
             case BridgeHook.PostForking:
             case BridgeHook.RestoreInit:
-                return new BridgeReply(NotMine);
+                return new BridgeReply(-Errno.EINVAL, $"{call.Hook}: this engine serves a dump (a restore is served by BridgeRestoreSession)");
             default:
                 return new BridgeReply(-Errno.EINVAL, $"unknown hook {(uint)call.Hook} from the bridge");
         }
     }
-
-    /// <summary>Why GPU state is not restored inside a CRIU restore by this engine: the one line the restore fails with.</summary>
-    public const string RestoreRefusal =
-        "this engine restores whole processes without GPU state only; the GPU image beside CRIU's restores with `gpuckpt restore --driver`";
 
     private static BridgeReply Init(BridgeHello hello)
     {
