@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -75,6 +76,37 @@ static void init_slots(void)
 	for (int i = 0; i < BRIDGE_SLOTS; i++)
 		slots[i] = -1;
 	slots_ready = true;
+}
+
+/*
+ * In a task CRIU restores, CRIU puts the task's own fds at their old numbers and refuses a number already taken: the
+ * bridge keeps its fds (socket, held files) at or above this floor, half the fd limit, below CRIU's service fds at its top.
+ */
+static int fd_floor;
+
+static int above_floor(int fd)
+{
+	int moved;
+
+	if (fd < 0 || fd >= fd_floor)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, fd_floor);
+	if (moved < 0) {
+		log_err("moving fd %d to %d or above failed: errno %d (%s)", fd, fd_floor, errno, strerror(errno));
+		return fd;
+	}
+	if (close(fd))
+		log_err("close of fd %d after moving it to %d failed: errno %d (%s)", fd, moved, errno, strerror(errno));
+	return moved;
+}
+
+static void set_fd_floor(void)
+{
+	struct rlimit r;
+
+	fd_floor = 0;
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur >= 128)
+		fd_floor = (int)(r.rlim_cur / 2);
 }
 
 static int add_slot(int fd)
@@ -256,7 +288,7 @@ static int serve_open(const struct message *m)
 	if (o.path_length != m->length - sizeof(o) || o.path_length == 0)
 		return send_result(EPROTO, -1, NULL, 0, NULL, 0);
 	path = (const char *)m->data + sizeof(o);
-	fd = open(path, o.flags | O_CLOEXEC);
+	fd = above_floor(open(path, o.flags | O_CLOEXEC));
 	if (fd < 0) {
 		int e = errno;
 		log_err("open %s (flags 0x%x) failed: errno %d (%s)", path, (unsigned)o.flags, e, strerror(e));
@@ -290,6 +322,7 @@ static int serve_take(const struct message *m)
 	}
 	fd = (int)syscall(SYS_pidfd_getfd, pidfd, t.fd, 0);
 	e = errno;
+	fd = above_floor(fd);
 	if (close(pidfd))
 		log_err("close of the pidfd of pid %d failed: errno %d (%s)", t.pid, errno, strerror(errno));
 	if (fd < 0) {
@@ -429,6 +462,7 @@ static int hook_call(uint32_t hook, const struct bridge_hook *args, const char *
 				log_err("close of inherited slot %d (fd %d) failed: errno %d (%s)", i, slots[i], errno, strerror(errno));
 			slots[i] = -1;
 		}
+		set_fd_floor();
 		if (connect_engine(engine_stage))
 			return -ENOTCONN;
 	}
@@ -537,6 +571,7 @@ static int connect_engine(int stage)
 		engine = -1;
 		return -1;
 	}
+	engine = above_floor(engine);
 	if (send_message(BRIDGE_HELLO, &part, 1, NULL, 0)) {
 		close(engine);
 		engine = -1;

@@ -119,6 +119,8 @@ public sealed class BridgeRestoreSpecs : IDisposable
         // Each GPU file's RESTORE_EXT_FILE returned an fd of that file, opened inside the task.
         Assert.All(run.Rcs("RESTORE_EXT_FILE"), rc => Assert.True(rc >= 0, run.ToString()));
         Assert.Equal((1, 1), (run.Count("kfd_is_kfd"), run.Count("render_is_render")));
+        // The bridge's socket and held files in the task sit above the numbers CRIU gives the task's own files.
+        Assert.Equal(0, run.Count("low_fds_added"));
         // RESTORE came from the restored task (not CRIU's main process), with the task's own render fd; RESUME once, by its pid.
         Assert.Equal((1, 1, 1, 0, 0), (run.Count("restore"), run.Count("restorer_is_task"), run.Count("resume"), run.Count("resume_refused"), run.Count("restore_refused")));
         Assert.Equal(0, run.Rc("RESUME_DEVICES_LATE"));

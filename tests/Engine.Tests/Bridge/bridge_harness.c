@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -177,6 +178,28 @@ int ioctl(int fd, unsigned long request, ...)
 	return (int)syscall(SYS_ioctl, fd, request, arg);
 }
 
+/* Marks the fds open below the limit's half (the numbers a restored task's own files take); counts those not in before. */
+#define LOW_FDS 4096
+static int low_fds(unsigned char *open_now, const unsigned char *before)
+{
+	struct rlimit r;
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	if (!d || getrlimit(RLIMIT_NOFILE, &r))
+		return -1;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fd >= (int)(r.rlim_cur / 2) || fd >= LOW_FDS)
+			continue;
+		open_now[fd] = 1;
+		if (before && !before[fd])
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static int open_fds(void)
 {
 	int n = 0;
@@ -215,6 +238,8 @@ static int restored_task(const char *render)
 	int kfd_fd, render_fd, moved = 0, wrong = 0, rc;
 	uint64_t new_offset = 0;
 	int plugin_fd = -1;
+	static unsigned char low_before[LOW_FDS], low_after[LOW_FDS];
+	low_fds(low_before, NULL);
 
 #if defined(BRIDGE_RESTORE_EXT_FILE_RETRY)
 	bool retry = false;
@@ -242,10 +267,11 @@ static int restored_task(const char *render)
 	/* A mapping of another file is not the bridge's; an offset no BO had is no mapping of the GPU's. */
 	CALL(UPDATE_VMA_MAP, const char *, "/usr/lib/not-a-gpu-file", 0x1000, 0, &new_offset, &plugin_fd);
 	CALL(UPDATE_VMA_MAP, const char *, render, 0x2000, 0xdead0000ull, &new_offset, &plugin_fd);
-	printf("vma moved=%d wrong=%d\n", moved, wrong);
-	fflush(stdout);
 	close(kfd_fd);
 	close(render_fd);
+	/* What the bridge keeps open in the task (its socket, the files it holds) stays clear of the task's fd numbers. */
+	printf("vma moved=%d wrong=%d\ntask low_fds_added=%d\n", moved, wrong, low_fds(low_after, low_before));
+	fflush(stdout);
 	return wrong ? 1 : 0;
 }
 
