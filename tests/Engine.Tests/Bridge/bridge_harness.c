@@ -101,7 +101,9 @@ static int fake_kfd(struct kfd_ioctl_criu_args *a)
 		struct kfd_criu_device_bucket *d = (void *)(uintptr_t)a->devices;
 		struct kfd_criu_bo_bucket *b = (void *)(uintptr_t)a->bos;
 		uint64_t next = 1ull << 20;
-		if (!rs || rs->restores || a->num_bos > MAX_RESTORED || (a->num_devices && !d) || (a->num_bos && !b)) {
+		/* As kfd_chardev.c: no NULL array and no zero count. */
+		if (!rs || rs->restores || a->num_bos > MAX_RESTORED || !a->num_devices || !d || !a->num_bos || !b ||
+		    !a->priv_data || !a->priv_data_size) {
 			if (rs)
 				rs->restore_refused++;
 			return -EINVAL;
