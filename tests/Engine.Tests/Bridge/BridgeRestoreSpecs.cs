@@ -54,12 +54,12 @@ public sealed class BridgeRestoreSpecs : IDisposable
     }.ToJson());
 
     /// <summary>A process of the simulator, stepped and checkpointed by the engine into the image's gpu/; it runs on, unchanged.</summary>
-    private async Task<(uint Pid, uint Minor)> Checkpoint(TestSimulator sim)
+    private async Task<(uint Pid, uint Minor)> Checkpoint(TestSimulator sim, string? config = null)
     {
         var pid = sim.Client.Spawn(Workload());
         sim.Client.Run(pid, 3);
         using var client = SimulatorClient.Connect(sim.SocketPath);
-        await using (var engine = EngineHost.Start(client, name: "bridge-restore-ckpt"))
+        await using (var engine = EngineHost.Start(client, config, "bridge-restore-ckpt"))
         {
             var reply = await engine.CheckpointAsync(new CheckpointRequest(pid, BridgeSession.GpuImageDir(Images), LeaveRunning: true), TimeSpan.FromMinutes(2));
             Assert.True(reply is CheckpointCompleted, reply.ToString());
@@ -73,7 +73,7 @@ public sealed class BridgeRestoreSpecs : IDisposable
     private sealed record Restored(HarnessRun Run, BridgeRestoreSession Session, string RenderFile, List<string> Log);
 
     /// <summary>Restores the image through the harness: the task's render file is a file of the size of the GPU's memory, which the BO copies map.</summary>
-    private async Task<Restored> Restore(TestSimulator sim, uint minor)
+    private async Task<Restored> Restore(TestSimulator sim, uint minor, string? config = null)
     {
         var topology = Path.Combine(_dir.FullName, "topology");
         KfdSysfsTree.Write(topology, sim.Server.Topology);
@@ -82,7 +82,7 @@ public sealed class BridgeRestoreSpecs : IDisposable
         using (var f = new FileStream(render, FileMode.Create)) f.SetLength(64L << 20);
         using var driver = new BridgeRestoreDriver(new KfdDriverPaths { Kfd = _kfd, Dri = dri, Topology = topology });
         var log = new List<string>();
-        await using var engine = EngineHost.Start(driver, name: "bridge-restore");
+        await using var engine = EngineHost.Start(driver, config, "bridge-restore");
         var session = new BridgeRestoreSession(driver, new BridgeRestores(engine, TimeSpan.FromMinutes(2)), Images, l => { lock (log) log.Add(l); });
         var refused = new List<string>();
         HarnessRun run;
@@ -152,27 +152,55 @@ public sealed class BridgeRestoreSpecs : IDisposable
         Assert.Equal(0, run.Count("leaked"));
     }
 
-    [Fact]
-    public async Task A_content_byte_failing_its_checksum_fails_the_task_s_hook_with_a_line_naming_the_file_and_never_resumes()
+    /// <summary>Flips one byte in the middle of the image's KFD page file; its name.</summary>
+    private string CorruptKfdPages()
     {
-        using var sim = new TestSimulator(gpus: 1);
-        var (_, minor) = await Checkpoint(sim);
-        // One flipped byte in the middle of the KFD page file: the copy finds it after RESTORE, half way through.
         var pages = Directory.EnumerateFiles(BridgeSession.GpuImageDir(Images)).Single(f => Path.GetFileName(f).StartsWith("amdgpu-pages-", StringComparison.Ordinal));
         var bytes = File.ReadAllBytes(pages);
         bytes[bytes.Length / 2] ^= 0x5a;
         File.WriteAllBytes(pages, bytes);
+        return Path.GetFileName(pages);
+    }
+
+    [Fact]
+    public async Task A_signed_image_with_a_changed_byte_fails_the_task_s_hook_before_RESTORE_with_a_line_naming_the_file()
+    {
+        using var sim = new TestSimulator(gpus: 1);
+        var (_, minor) = await Checkpoint(sim);
+        var pages = CorruptKfdPages();
 
         var (run, session, _, _) = await Restore(sim, minor);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal(-Errno.EIO, run.Rc("RESTORE_EXT_FILE"));
         Assert.Equal(1, run.Count("exit")); // the task failed: CRIU kills it and never reaches RESUME_DEVICES_LATE
         Assert.Equal(int.MinValue, run.Rc("RESUME_DEVICES_LATE"));
-        Assert.Equal((1, 0), (run.Count("restore"), run.Count("resume")));
+        // The signature covers every file: the change is found before the kernel is asked for anything.
+        Assert.Equal((0, 0), (run.Count("restore"), run.Count("resume")));
         Assert.False(session.Resumed);
-        // One clear line in CRIU's log: the GPU restore failed, naming the page file.
-        Assert.Contains($"GPU restore of pid", run.Stderr);
-        Assert.Contains(Path.GetFileName(pages), run.Stderr);
-        Assert.Contains(Path.GetFileName(pages), session.Failure);
+        Assert.Contains("GPU restore of pid", run.Stderr);
+        Assert.Contains(pages, run.Stderr);
+        Assert.Contains(pages, session.Failure);
+    }
+
+    [Fact]
+    public async Task An_unsigned_image_whose_content_byte_fails_its_checksum_midway_is_rolled_back_and_never_resumed()
+    {
+        // An image from elsewhere, restored with --allow-unsigned: its contents are checked chunk by chunk as they stream.
+        const string unsigned = "gpuckpt.images.sign = off\ngpuckpt.images.require-signature = off";
+        using var sim = new TestSimulator(gpus: 1);
+        var (_, minor) = await Checkpoint(sim, unsigned);
+        var pages = CorruptKfdPages();
+
+        var (run, session, _, _) = await Restore(sim, minor, unsigned);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(-Errno.EIO, run.Rc("RESTORE_EXT_FILE"));
+        Assert.Equal(1, run.Count("exit"));
+        Assert.Equal(int.MinValue, run.Rc("RESUME_DEVICES_LATE"));
+        // RESTORE was issued by the task, the bad chunk found while writing contents: rolled back, no RESUME.
+        Assert.Equal((1, 1, 0), (run.Count("restore"), run.Count("restorer_is_task"), run.Count("resume")));
+        Assert.False(session.Resumed);
+        Assert.Contains("GPU restore of pid", run.Stderr);
+        Assert.Contains(pages, run.Stderr);
+        Assert.Contains("offset", session.Failure);
     }
 }
