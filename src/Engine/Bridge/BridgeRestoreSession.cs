@@ -30,6 +30,7 @@ public sealed class BridgeRestoreSession
     private bool _resumed;
     private bool _released;
     private IReadOnlyList<CriuRenderNode>? _imageNodes;
+    private BridgeConnection? _task;
 
     /// <param name="imagesDir">CRIU's image directory; its GPU image is in <see cref="BridgeSession.GpuDirectory"/>.</param>
     public BridgeRestoreSession(BridgeRestoreDriver driver, IBridgeRestores jobs, string imagesDir, Action<string> log)
@@ -135,6 +136,7 @@ public sealed class BridgeRestoreSession
             if (!_built)
             {
                 _gpuPid = pid;
+                _task = connection;
                 _driver.AttachTask(pid, connection);
                 var outcome = _jobs.BuildAsync(BridgeSession.GpuImageDir(_imagesDir), CancellationToken.None).GetAwaiter().GetResult();
                 if (!outcome.Ok)
@@ -224,6 +226,8 @@ public sealed class BridgeRestoreSession
     {
         lock (_gate)
         {
+            // The restored task runs on with its end of the bridge open: its hooks are over, so this side hangs up.
+            _task?.Hangup();
             if (stage != BridgeStage.Restore || !_built || _released) return new BridgeReply(0);
             _released = true;
             // CRIU's restore failed (or never reached RESUME_DEVICES_LATE): the held GPU state goes, unresumed, with the task.

@@ -150,6 +150,8 @@ public sealed class BridgeRestoreSpecs : IDisposable
         }
         Assert.Contains(log, l => l.Contains($"pid ", StringComparison.Ordinal) && l.Contains("GPU resumed", StringComparison.Ordinal));
         Assert.Equal(0, run.Count("leaked"));
+        // The task runs on with its end of the bridge open: the engine hung up when CRIU's restore ended.
+        Assert.Equal(1, run.Count("hung_up"));
     }
 
     /// <summary>Flips one byte in the middle of the image's KFD page file; its name.</summary>

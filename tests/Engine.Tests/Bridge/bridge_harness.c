@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -234,6 +235,31 @@ static int report(const char *hook, int rc)
 	return rc;
 }
 
+/*
+ * After its hooks the restored task runs on, its end of the bridge still open: it waits until the engine hangs up (a
+ * peek that returns 0), as CRIU's restore ends. An engine that never did would leave it, and this harness, waiting.
+ */
+static int wait_for_hangup(void)
+{
+	struct rlimit r;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int hung_up = 0;
+	if (!d || getrlimit(RLIMIT_NOFILE, &r))
+		return 0;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		struct stat st;
+		char c;
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fd < (int)(r.rlim_cur / 2) || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+			continue;
+		if (recv(fd, &c, 1, MSG_PEEK) == 0)
+			hung_up++;
+	}
+	closedir(d);
+	return hung_up;
+}
+
 /* The restored task: its GPU files come back from RESTORE_EXT_FILE, each mapping of a restored BO from UPDATE_VMA_MAP. */
 static int restored_task(const char *render)
 {
@@ -312,8 +338,9 @@ int main(int argc, char **argv)
 
 	if (!strcmp(scenario, "restore-gpu")) {
 		const char *render = getenv("HARNESS_RENDER");
-		pid_t child;
-		int status = 0;
+		pid_t child = -1;
+		int status = 0, done[2];
+		char restored = 1;
 		rs = mmap(NULL, sizeof(*rs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (rs == MAP_FAILED || !render || stat(render, &render_stat)) {
 			fprintf(stderr, "restore-gpu needs $HARNESS_RENDER, an existing file\n");
@@ -323,21 +350,38 @@ int main(int argc, char **argv)
 		if (!rc) {
 			CALL(POST_FORKING, void);
 			fflush(stdout);
-			child = fork();
-			if (child == 0)
-				_exit(restored_task(render));
-			if (child < 0 || waitpid(child, &status, 0) != child) {
-				perror("fork");
+			if (pipe(done)) {
+				perror("pipe");
 				return 2;
 			}
-			printf("task pid=%d exit=%d\n", (int)child, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-			/* CRIU goes on to RESUME_DEVICES_LATE only once every task was restored; else it kills them and fails. */
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			child = fork();
+			if (child == 0) {
+				char ok = (char)restored_task(render);
+				/* Restored (0) or failed: CRIU's main process hears it; a restored task then runs on until the engine hangs up. */
+				if (write(done[1], &ok, 1) != 1 || ok)
+					_exit(1);
+				printf("task hung_up=%d\n", wait_for_hangup());
+				fflush(stdout);
+				_exit(0);
+			}
+			close(done[1]);
+			if (child < 0 || read(done[0], &restored, 1) != 1)
+				restored = 1;
+			close(done[0]);
+			/* CRIU goes on to RESUME_DEVICES_LATE only once every task was restored, the tasks still alive; else it kills them and fails. */
+			if (!restored)
 				CALL(RESUME_DEVICES_LATE, int, child);
 			else
 				rc = -1;
 		}
 		desc->exit(CR_PLUGIN_STAGE__RESTORE, rc);
+		if (child > 0) {
+			if (waitpid(child, &status, 0) != child) {
+				perror("waitpid");
+				return 2;
+			}
+			printf("task pid=%d exit=%d\n", (int)child, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		}
 		printf("kfd restore=%d restorer_is_task=%d resume=%d resume_refused=%d restore_refused=%d\n", rs->restores,
 		       rs->restores && rs->restorer != getpid(), rs->resumes, rs->resume_refused, rs->restore_refused);
 		for (int i = 0; i < rs->nbos; i++)
