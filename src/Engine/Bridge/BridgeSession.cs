@@ -145,19 +145,15 @@ public sealed class BridgeSession
     private BridgeReply DumpExtFile(int fd, int id)
     {
         if (fd < 0) return new BridgeReply(-Errno.EBADF, $"DUMP_EXT_FILE id {id}: no fd came with it");
-        var link = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
-        if (!IsGpuFile(link)) return new BridgeReply(NotMine);
+        if (GpuFileOf(fd) is not { } gpuFile) return new BridgeReply(NotMine);
         // CRIU asks for device files only after CHECKPOINT_DEVICES: a CRIU that never called it cannot have saved the GPU.
         if (!_committed)
             return new BridgeReply(-Errno.EOPNOTSUPP, !Called.Contains(BridgeHook.CheckpointDevices)
                 ? $"DUMP_EXT_FILE id {id} (a GPU file) came before any CHECKPOINT_DEVICES: this CRIU lacks the hook the GPU dump needs; install CRIU 4.2 or later"
                 : $"DUMP_EXT_FILE id {id}: a GPU file of a task whose GPU state was not saved");
         if (_claimedFiles.All(f => f.Id != id))
-        {
-            var minor = link == _driver.Paths.Kfd ? 0u : uint.Parse(Path.GetFileName(link)!["renderD".Length..], System.Globalization.CultureInfo.InvariantCulture);
-            _claimedFiles.Add(new BridgeGpuFile(id, link == _driver.Paths.Kfd, minor,
-                link == _driver.Paths.Kfd ? 0 : _claimedFiles.Count(f => !f.IsKfd && f.Minor == minor)));
-        }
+            _claimedFiles.Add(new BridgeGpuFile(id, gpuFile.IsKfd, gpuFile.Minor,
+                gpuFile.IsKfd ? 0 : _claimedFiles.Count(f => !f.IsKfd && f.Minor == gpuFile.Minor)));
         return new BridgeReply(0);
     }
 
@@ -205,10 +201,23 @@ public sealed class BridgeSession
         return new BridgeReply(0, $"pid {pid}: GPU unpaused at {when}");
     }
 
-    private bool IsGpuFile(string? link)
+    /// <summary>Which GPU file the fd is: by its device (rdev), else by the path it was opened as; null when none.</summary>
+    private (bool IsKfd, uint Minor)? GpuFileOf(int fd)
     {
-        return link is not null && (link == _driver.Paths.Kfd || link.StartsWith(Path.Combine(_driver.Paths.Dri, "renderD"), StringComparison.Ordinal));
+        if (DeviceNumber($"/proc/self/fd/{fd}") is { } rdev && rdev != 0)
+        {
+            if (DeviceNumber(_driver.Paths.Kfd) == rdev) return (true, 0);
+            if (Directory.Exists(_driver.Paths.Dri) && Directory.EnumerateFiles(_driver.Paths.Dri, "renderD*").FirstOrDefault(f => DeviceNumber(f) == rdev) is { } node)
+                return (false, MinorOf(node));
+        }
+        var link = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        if (link is null) return null;
+        if (link == _driver.Paths.Kfd) return (true, 0);
+        return link.StartsWith(Path.Combine(_driver.Paths.Dri, "renderD"), StringComparison.Ordinal) ? (false, MinorOf(link)) : null;
     }
+
+    private static uint MinorOf(string node) =>
+        uint.TryParse(Path.GetFileName(node).AsSpan("renderD".Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var minor) ? minor : 0;
 
     private bool IsGpuDevice(ulong rdev) =>
         DeviceNumber(_driver.Paths.Kfd) == rdev
