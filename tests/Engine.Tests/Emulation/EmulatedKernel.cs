@@ -62,6 +62,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly DirectoryInfo _dir;
     private readonly List<StandIn> _standIns = [];
     private readonly Dictionary<int, StandIn> _own = new();
+    private readonly List<(int Copy, int Tgid)> _ownKfdFiles = [];
+    private readonly ConcurrentQueue<(int Process, int Tid, uint SimPid, int Errno)> _restores = new();
+    private readonly ConcurrentQueue<(int Pid, int Tid, int Errno)> _resumes = new();
     private readonly ConcurrentQueue<(KfdCriuOp, string)> _threadsAtCriuOps = new();
     private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
     private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
@@ -99,6 +102,15 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// (/proc/PID/task/*/stat; 't' is a ptrace stop).
     /// </summary>
     public IReadOnlyList<(KfdCriuOp Op, string Threads)> ThreadsAtCriuOps => [.. _threadsAtCriuOps];
+
+    /// <summary>The pid of stand-in <paramref name="name"/>.</summary>
+    public int PidOf(string name) => _standIns.Single(s => s.Name == name).Pid;
+
+    /// <summary>Each KFD RESTORE on a process's own file: the process it rebuilt, the thread that issued it, the simulated process that plays it, its errno.</summary>
+    public IReadOnlyList<(int Process, int Tid, uint SimPid, int Errno)> Restores => [.. _restores];
+
+    /// <summary>Each KFD RESUME on a process's own file: the pid it named, the thread that issued it, its errno.</summary>
+    public IReadOnlyList<(int Pid, int Tid, int Errno)> Resumes => [.. _resumes];
 
     /// <summary>Every mmap of a render file that reached this kernel: the offset and the errno it got (0: mapped).</summary>
     public IReadOnlyList<(ulong Offset, int Errno)> RenderMmaps => [.. _renderMmaps];
@@ -298,12 +310,12 @@ internal sealed partial class EmulatedKernel : IDisposable
         if (request == KfdIoctls.GetVersion)
         {
             // Not a CRIU op: only the process that opened the file may ask.
-            if (!own) return Errno.EBADF;
+            if (!own || KfdOpener(tid, fd) != Tgid(tid)) return Errno.EBADF;
             var version = new KfdIoctlGetVersionArgs { major_version = KfdDriverVersionMajor, minor_version = _options.KfdMinorVersion };
             return Copy(n, tid, argp, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<KfdIoctlGetVersionArgs>(ref version)).ToArray()) ? 0 : Errno.EFAULT;
         }
         if (request != KfdIoctls.CriuOp) return Errno.ENOTTY;
-        if (own) return Errno.EINVAL; // the checkpointer's own KFD process has no GPU state to act on
+        if (own) return OwnCriuOp(n, tid, fd, argp);
         if (TracerOf(owner!.Pid) != tid) return Errno.EBADF; // "Using KFD FD in wrong process"
         if (!MayCheckpoint(tid)) return Errno.EACCES;
 
@@ -315,16 +327,79 @@ internal sealed partial class EmulatedKernel : IDisposable
         if (a.op == (uint)KfdCriuOp.Checkpoint && (a.devices == 0 || a.bos == 0 || a.priv_data == 0)) return Errno.EINVAL;
         if (a.op == (uint)KfdCriuOp.Restore && (a.devices == 0 || a.bos == 0 || a.priv_data == 0 || a.priv_data_size == 0 || a.num_devices == 0 || a.num_bos == 0))
             return Errno.EINVAL;
+        return Forward(n, tid, owner.SimPid, request, argp, args, a.op == (uint)KfdCriuOp.ProcessInfo ? owner.Pid : null);
+    }
+
+    /// <summary>
+    /// A CRIU op on a KFD file no stand-in holds. kfd_chardev.c binds the file's KFD process to the process that opened
+    /// it: only that process (or the ptrace parent of its leader) may use it; RESTORE rebuilds that very process, so a
+    /// restored task must issue it itself; RESUME names its target by pid (ESRCH where no KFD process has that pid).
+    /// </summary>
+    private int OwnCriuOp(SeccompNotif n, int tid, int fd, ulong argp)
+    {
+        var opener = KfdOpener(tid, fd);
+        if (opener != Tgid(tid) && TracerOf(opener) != tid) return Errno.EBADF; // "Using KFD FD in wrong process"
+        if (!MayCheckpoint(tid)) return Errno.EACCES;
+        var args = new byte[Sizes.Of<KfdIoctlCriuArgs>()];
+        if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
+        var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
+        switch ((KfdCriuOp)a.op)
+        {
+            case KfdCriuOp.Restore:
+            {
+                // kfd_chardev.c: RESTORE refuses NULL arrays and zero counts.
+                if (a.devices == 0 || a.bos == 0 || a.priv_data == 0 || a.priv_data_size == 0 || a.num_devices == 0 || a.num_bos == 0)
+                    return Errno.EINVAL;
+                var devices = new byte[a.num_devices * (ulong)Sizes.Of<KfdCriuDeviceBucket>()];
+                if (!SeccompNative.Read(tid, a.devices, devices)) return Errno.EFAULT;
+                // criu_restore_devices: each bucket's drm_fd must be a render node file open in the caller.
+                foreach (var d in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, KfdCriuDeviceBucket>(devices.AsSpan()))
+                    if (SeccompNative.FileId($"/proc/{tid}/fd/{d.drm_fd}") is not { } id || !_renderMinorOf.ContainsKey(id)) return Errno.EINVAL;
+                var target = OwnFiles(opener);
+                var errno = Forward(n, tid, target.SimPid, KfdIoctls.CriuOp, argp, args);
+                _restores.Enqueue((opener, tid, target.SimPid, errno));
+                return errno;
+            }
+            case KfdCriuOp.Resume:
+            {
+                var errno = _own.TryGetValue((int)a.pid, out var target) ? Forward(n, tid, target.SimPid, KfdIoctls.CriuOp, argp, args) : Errno.ESRCH;
+                _resumes.Enqueue(((int)a.pid, tid, errno));
+                return errno;
+            }
+            default:
+                return Errno.EINVAL; // the caller's own KFD process has no GPU state to act on
+        }
+    }
+
+    /// <summary>
+    /// The process a KFD file no stand-in holds belongs to: the one that first issued a request on it (this kernel sees
+    /// no open, and the file's own process is the first to use it), kept by a copy of the file so that it is known again
+    /// through any fd.
+    /// </summary>
+    private int KfdOpener(int tid, int fd)
+    {
+        foreach (var (copy, tgid) in _ownKfdFiles)
+            if (SeccompNative.SameFile(Environment.ProcessId, copy, tid, fd) == 0) return tgid;
+        var mine = Tgid(tid);
+        _ownKfdFiles.Add((TakeFd(mine, fd), mine)); // pidfd_open takes a thread group's leader
+        return mine;
+    }
+
+    private static int Tgid(int tid) => int.Parse(Status(tid, "Tgid:"));
+
+    /// <summary>A CRIU op forwarded to simulated process <paramref name="simPid"/> with the arrays it names, dmabuf fds translated.</summary>
+    private int Forward(SeccompNotif n, int tid, uint simPid, uint request, ulong argp, byte[] args, int? pid = null)
+    {
+        var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
         var arrays = a.op is (uint)KfdCriuOp.Checkpoint or (uint)KfdCriuOp.Restore;
         var devices = arrays ? new byte[a.num_devices * (ulong)Sizes.Of<KfdCriuDeviceBucket>()] : [];
         var bos = arrays ? new byte[a.num_bos * (ulong)Sizes.Of<KfdCriuBoBucket>()] : [];
         var priv = arrays ? new byte[a.priv_data_size] : [];
         if (!SeccompNative.Read(tid, a.devices, devices) || !SeccompNative.Read(tid, a.bos, bos) || !SeccompNative.Read(tid, a.priv_data, priv))
             return Errno.EFAULT;
-        var (errno, outArgs, outDevices, outBos, outPriv) = _client.RawKfdIoctl(owner.SimPid, request, args, devices, bos, priv);
+        var (errno, outArgs, outDevices, outBos, outPriv) = _client.RawKfdIoctl(simPid, request, args, devices, bos, priv);
         if (errno != 0) return errno;
-        ref var result = ref Unsafe.As<byte, KfdIoctlCriuArgs>(ref outArgs[0]);
-        if (a.op == (uint)KfdCriuOp.ProcessInfo) result.pid = (uint)owner.Pid;
+        if (pid is { } real) Unsafe.As<byte, KfdIoctlCriuArgs>(ref outArgs[0]).pid = (uint)real;
         var buckets = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, KfdCriuBoBucket>(outBos.AsSpan());
         for (var i = 0; i < buckets.Length; i++)
             if (buckets[i].dmabuf_fd != uint.MaxValue)
@@ -456,6 +531,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         foreach (var s in _standIns.Concat(_own.Values))
             foreach (var node in s.SimNodes.Values) node.Dispose();
         foreach (var own in _own.Values) _client.DiscardRestoreTarget(own.SimPid);
+        foreach (var (copy, _) in _ownKfdFiles) SeccompNative.Close(copy);
         foreach (var (memfd, simFd) in _dmabufs.Values)
         {
             SeccompNative.Close(memfd);
