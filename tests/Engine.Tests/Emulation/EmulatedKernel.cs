@@ -48,7 +48,8 @@ internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, I
 /// same wire as the simulator's own client, reading and writing the caller's memory where the arguments point. Render
 /// files are the simulator's GPU memory files, so mmap of a BO is the real kernel's; dmabuf fds are memfds (one per
 /// buffer) installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD. KFD's rules hold: CRIU ops only from the target's
-/// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file.
+/// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file, RESTORE only by
+/// the process the file belongs to (it rebuilds that process), RESUME by pid.
 /// </summary>
 internal sealed partial class EmulatedKernel : IDisposable
 {
@@ -63,6 +64,7 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly List<StandIn> _standIns = [];
     private readonly Dictionary<int, StandIn> _own = new();
     private readonly List<(int Copy, int Tgid)> _ownKfdFiles = [];
+    private readonly List<(int Copy, int Tgid)> _ownRenderFiles = [];
     private readonly ConcurrentQueue<(int Process, int Tid, uint SimPid, int Errno)> _restores = new();
     private readonly ConcurrentQueue<(int Pid, int Tid, int Errno)> _resumes = new();
     private readonly ConcurrentQueue<(KfdCriuOp, string)> _threadsAtCriuOps = new();
@@ -280,7 +282,7 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     /// <summary>
     /// Whose render file the caller's fd is, and which of that stand-in's files of the node (distinct open files in fd
-    /// order, a dup'ed fd counting once); a file the caller opened itself is its own, file 0.
+    /// order, a dup'ed fd counting once); a file no stand-in holds is file 0 of the process that first used it.
     /// </summary>
     private (StandIn Owner, int Index) FileOf(int tid, int fd, uint minor)
     {
@@ -292,7 +294,21 @@ internal sealed partial class EmulatedKernel : IDisposable
             var index = firsts.FindIndex(f => SeccompNative.SameFile(tid, fd, s.Pid, f) == 0);
             if (index >= 0) return (s, index);
         }
-        return (OwnFiles(tid), 0);
+        // A DRM file's BOs are the file's, whoever holds it now (a copy taken with pidfd_getfd, say): its process is the
+        // one that first used it.
+        foreach (var (copy, tgid) in _ownRenderFiles)
+            if (SeccompNative.SameFile(Environment.ProcessId, copy, tid, fd) == 0) return (OwnFiles(tgid), 0);
+        var mine = Tgid(tid);
+        _ownRenderFiles.Add((TakeFd(mine, fd), mine));
+        return (OwnFiles(mine), 0);
+    }
+
+    /// <summary>Makes the render file <paramref name="fd"/> of <paramref name="tid"/> one of process <paramref name="tgid"/>'s own.</summary>
+    private void BindRenderFile(int tid, int fd, int tgid)
+    {
+        var known = _ownRenderFiles.FindIndex(f => SeccompNative.SameFile(Environment.ProcessId, f.Copy, tid, fd) == 0);
+        if (known >= 0) _ownRenderFiles[known] = (_ownRenderFiles[known].Copy, tgid);
+        else _ownRenderFiles.Add((TakeFd(Tgid(tid), fd), tgid));
     }
 
     private IRenderNode SimNode(StandIn owner, uint minor, int index)
@@ -357,6 +373,10 @@ internal sealed partial class EmulatedKernel : IDisposable
                     if (SeccompNative.FileId($"/proc/{tid}/fd/{d.drm_fd}") is not { } id || !_renderMinorOf.ContainsKey(id)) return Errno.EINVAL;
                 var target = OwnFiles(opener);
                 var errno = Forward(n, tid, target.SimPid, KfdIoctls.CriuOp, argp, args);
+                // The restored process's GPUs are reached through the render files RESTORE named, whoever used them before.
+                if (errno == 0)
+                    foreach (var d in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, KfdCriuDeviceBucket>(devices.AsSpan()))
+                        BindRenderFile(tid, (int)d.drm_fd, opener);
                 _restores.Enqueue((opener, tid, target.SimPid, errno));
                 return errno;
             }
@@ -415,9 +435,8 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// The render files a process opened itself (the checkpointer's doctor, say): each is a DRM file of its own, empty,
     /// played by a simulated process that never runs.
     /// </summary>
-    private StandIn OwnFiles(int tid)
+    private StandIn OwnFiles(int tgid)
     {
-        var tgid = int.Parse(Status(tid, "Tgid:"));
         if (!_own.TryGetValue(tgid, out var own)) _own[tgid] = own = new StandIn($"own {tgid}", _client.CreateRestoreTarget(), tgid, -1, []);
         return own;
     }
@@ -531,7 +550,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         foreach (var s in _standIns.Concat(_own.Values))
             foreach (var node in s.SimNodes.Values) node.Dispose();
         foreach (var own in _own.Values) _client.DiscardRestoreTarget(own.SimPid);
-        foreach (var (copy, _) in _ownKfdFiles) SeccompNative.Close(copy);
+        foreach (var (copy, _) in _ownKfdFiles.Concat(_ownRenderFiles)) SeccompNative.Close(copy);
         foreach (var (memfd, simFd) in _dmabufs.Values)
         {
             SeccompNative.Close(memfd);
