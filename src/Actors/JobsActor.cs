@@ -172,7 +172,7 @@ public sealed class JobsActor : ReceiveActor
     {
         var pid = key[(key.LastIndexOf('|') + 1)..];
         return $"pid {pid} is still paused by the finished checkpoint job {pausedBy}, whose image holds its state: pausing it " +
-               "again would evict its queues a second time, which its one UNPAUSE cannot undo";
+               $"again would evict its queues a second time, which its one UNPAUSE cannot undo; `gpuckpt unpause --pid {pid}` lets it run again";
     }
 
     private void Start(string id, Props props, Func<string, object> failure) => Start(id, props, failure, Sender);

@@ -36,9 +36,10 @@ public static class CheckpointCommand
             using (gpu.OpenKfd(parse.GetValue(pid))) { }
             var config = engineOptions.Load(parse);
             // The id is chosen here, so that an interrupt can name the job it stops.
+            var given = JobId(parse.GetValue(job));
+            await JobsCommand.RefuseFinished(config, given);
             var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning),
-                JobId(parse.GetValue(job)) ?? JobsActor.NewId(JobsActor.CheckpointPrefix));
-            await JobsCommand.RefuseFinished(config, request.JobId);
+                given ?? JobsActor.NewId(JobsActor.CheckpointPrefix));
             await using var engine = EngineHost.Start(gpu, config);
             var asJson = parse.GetValue(json);
             using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));

@@ -12,7 +12,7 @@ namespace Gpuckpt.Engine.Tests.Cli;
 /// `abort` ends a job a killed engine left (one UNPAUSE, its partial image or half-restored process removed, `jobs` shows it
 /// aborted, `resume` refuses it); `resume` of a job whose process is gone says why and names abort and forget; `forget`
 /// says what is lost and needs --yes without a terminal; SIGINT or SIGTERM during a checkpoint unpauses the process once,
-/// leaves the job interrupted and exits 130 or 143 with the next step.
+/// leaves the job interrupted and exits 130 or 143 with the next step; during a restore it leaves the job resumable.
 /// </summary>
 public sealed class ControlCommandSpecs : IDisposable
 {
@@ -89,6 +89,38 @@ public sealed class ControlCommandSpecs : IDisposable
         Assert.True(unpaused.ExitCode == 0, unpaused.ToString());
         Assert.Equal(2, _sim.Client.State(pid).Counters.Unpause);
         Assert.Equal(0, _sim.Client.State(pid).Counters.Evictions);
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task A_signal_during_a_restore_leaves_it_resumable_and_resume_finishes_it_equal_to_the_original()
+    {
+        var pid = Spawn();
+        var saved = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("image"), "--leave-running"]);
+        Assert.True(saved.ExitCode == 0, saved.ToString());
+        var job = $"rest-{Guid.NewGuid():N}"[..17];
+        var tag = $"restore-{job}";
+        foreach (var gpu in _sim.Client.Topology()) _sim.Client.SetCopyDelay(gpu.GpuId, 8_000_000);
+        using (var running = GpuckptProcess.Start(Arguments(["restore", "--images", Dir("image"), "--job", job]), Env()))
+        {
+            await Eventually(() => _sim.Client.RestoreTargetsTagged(tag).Count > 0, "the restore never created its process");
+            running.Signal(2);
+            foreach (var gpu in _sim.Client.Topology()) _sim.Client.SetCopyDelay(gpu.GpuId, 0);
+            var cut = await running.WaitForExitAsync(ProcessTimeout);
+            Assert.True(cut.ExitCode == 130, cut.ToString());
+            var line = Assert.Single(Lines(cut.Stderr));
+            Assert.Contains($"restore job {job} interrupted by SIGINT: left resumable as it stood", line);
+            Assert.Contains($"`gpuckpt resume {job}`", line);
+            Assert.Contains($"`gpuckpt abort {job}`", line);
+        }
+        Assert.Equal("unfinished", await StateOf(job));
+
+        var resumed = await Gpuckpt(["resume", job]);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        var restored = Assert.Single(_sim.Client.RestoreTargetsTagged(tag));
+        Assert.Equal(1, _sim.Client.State(restored).Counters.Resume);
+        Assert.Equal(_sim.Client.State(pid).Digest, _sim.Client.State(restored).Digest);
+        Assert.Equal("completed", await StateOf(job));
     }
 
     [Fact]
