@@ -26,6 +26,7 @@ public static class AbortCommand
             var target = await JobTargets.Find(config, parse.GetValue(job)!);
             if (!target.Unfinished) throw new UsageException($"job {target.JobId} {target.Ended}: there is nothing to abort");
             var spec = JobTargets.DriverOf(target, parse.GetValue(driver));
+            using var held = JobLock.Take(engineOptions.StateDirOf(parse), target.JobId, JobLock.StopItFirst(target.JobId));
             using var gpu = JobTargets.Open(target, spec, out var gone);
             if (gpu is UnreachableDriver)
                 throw new InvalidOperationException($"job {target.JobId} cannot be aborted: {gone}; `gpuckpt forget {target.JobId}` drops it from the journal");

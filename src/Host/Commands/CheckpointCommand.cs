@@ -40,6 +40,7 @@ public static class CheckpointCommand
             await JobsCommand.RefuseFinished(config, given);
             var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning),
                 given ?? JobsActor.NewId(JobsActor.CheckpointPrefix));
+            using var held = JobLock.Take(engineOptions.StateDirOf(parse), request.JobId!, JobLock.StopItFirst(request.JobId!));
             await using var engine = EngineHost.Start(gpu, config);
             var asJson = parse.GetValue(json);
             using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));

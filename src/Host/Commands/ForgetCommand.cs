@@ -27,6 +27,7 @@ public static class ForgetCommand
             var target = await JobTargets.Find(config, parse.GetValue(job)!);
             if (!target.Unfinished) throw new UsageException($"job {target.JobId} {target.Ended}: there is nothing to forget");
             var spec = JobTargets.DriverOf(target, parse.GetValue(driver));
+            using var held = JobLock.Take(engineOptions.StateDirOf(parse), target.JobId, JobLock.StopItFirst(target.JobId));
             using var gpu = JobTargets.Open(target, spec, out var gone);
             if (gone is null)
                 throw new UsageException($"job {target.JobId} can still be ended properly: " +

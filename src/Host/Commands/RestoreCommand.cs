@@ -38,6 +38,7 @@ public static class RestoreCommand
             var config = engineOptions.Load(parse);
             await JobsCommand.RefuseFinished(config, jobId);
             jobId ??= JobsActor.NewId(JobsActor.RestorePrefix);
+            using var held = JobLock.Take(engineOptions.StateDirOf(parse), jobId, JobLock.StopItFirst(jobId));
             await using var engine = EngineHost.Start(gpu, config);
             var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));

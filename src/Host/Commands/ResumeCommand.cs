@@ -37,6 +37,19 @@ public static class ResumeCommand
             foreach (var target in targets)
             {
                 var spec = JobTargets.DriverOf(target, parse.GetValue(driver));
+                JobLock held;
+                try
+                {
+                    held = JobLock.Take(engineOptions.StateDirOf(parse), target.JobId, "it is not waiting to be resumed (wait for it to finish)");
+                }
+                catch (InvalidOperationException running) when (wanted is null)
+                {
+                    // Resuming every unfinished job: one still running elsewhere is that process's to finish.
+                    Console.Error.WriteLine($"gpuckpt: {running.Message}");
+                    exit = Cli.ExitFailed;
+                    continue;
+                }
+                using var _ = held;
                 if (target.Kind == "restore") RestoreCommand.RefuseKfd(spec);
                 using var gpu = JobTargets.Open(target, spec, out var gone);
                 if (gone is not null)

@@ -63,6 +63,14 @@ public sealed class ControlCommandSpecs : IDisposable
         using (var running = GpuckptProcess.Start(Arguments(["checkpoint", "--pid", $"{pid}", "--images", Dir("cut"), "--job", job]), Env()))
         {
             await Eventually(() => _sim.Client.State(pid).Paused, "the checkpoint never paused its process");
+            // While it runs, no other command takes the job up: each names the process running it.
+            foreach (var other in new[] { "abort", "resume" })
+            {
+                var refused = await Gpuckpt([other, job]);
+                Assert.True(refused.ExitCode == 1, refused.ToString());
+                Assert.Contains($"job {job} is running in another gpuckpt process (pid {running.ProcessId})", Assert.Single(Lines(refused.Stderr)));
+            }
+            Assert.True(_sim.Client.State(pid).Paused);
             running.Signal(signal);
             foreach (var gpu in _sim.Client.Topology()) _sim.Client.SetCopyDelay(gpu.GpuId, 0);
             var cut = await running.WaitForExitAsync(ProcessTimeout);
