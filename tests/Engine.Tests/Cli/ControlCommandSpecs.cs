@@ -221,6 +221,42 @@ public sealed class ControlCommandSpecs : IDisposable
         Assert.True(none.ExitCode == 0, none.ToString());
     }
 
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task A_job_whose_driver_is_gone_cannot_be_resumed_or_aborted_and_forget_ends_it()
+    {
+        var job = NewJob();
+        var gone = new TestSimulator();
+        var driver = $"sim:{gone.SocketPath}";
+        try
+        {
+            var pid = gone.Client.Spawn(WorkloadRequest.Named("train", 31, sizeBytes: 8UL << 20));
+            var killed = await GpuckptProcess.RunAsync(["checkpoint", "--driver", driver, "--pid", $"{pid}", "--images", Dir("orphan"), "--job", job,
+                "--state-dir", Dir("state")], new Dictionary<string, string>(Env()) { ["GPUCKPT_CRASH_AT"] = "chunk#2" }, ProcessTimeout);
+            Assert.True(killed.Killed, killed.ToString());
+        }
+        finally
+        {
+            gone.Dispose();
+        }
+
+        var resume = await Gpuckpt(["resume", job]);
+        Assert.True(resume.ExitCode == 1, resume.ToString());
+        var line = Assert.Single(Lines(resume.Stderr));
+        Assert.Contains($"job {job} cannot continue: its driver {driver} cannot be opened", line);
+        Assert.Contains($"`gpuckpt forget {job}`", line);
+        var abort = await Gpuckpt(["abort", job]);
+        Assert.True(abort.ExitCode == 1, abort.ToString());
+        Assert.Contains($"`gpuckpt forget {job}`", Assert.Single(Lines(abort.Stderr)));
+        Assert.Equal("unfinished", await StateOf(job));
+
+        var forgot = await Gpuckpt(["forget", job, "--yes", "--json"]);
+        Assert.True(forgot.ExitCode == 0, forgot.ToString());
+        Assert.Contains($"its partial image {Dir("orphan")} stays on disk", forgot.Stderr);
+        Assert.Equal("forgotten", await StateOf(job));
+        Assert.Equal(ImageState.InProgress, ManifestCodec.Load(Dir("orphan")).State);
+    }
+
     private uint Spawn()
     {
         var pid = _sim.Client.Spawn(WorkloadRequest.Named("train", 31, sizeBytes: 8UL << 20));
