@@ -30,7 +30,7 @@ enum bridge_type {
 	BRIDGE_TAKE = 5,    /* engine -> bridge: struct bridge_take */
 	BRIDGE_KFD_OP = 6,  /* engine -> bridge: struct bridge_kfd_op, then devices, bos, priv data */
 	BRIDGE_CLOSE = 7,   /* engine -> bridge: struct bridge_close */
-	BRIDGE_RESULT = 8,  /* bridge -> engine: struct bridge_result, then the op's buffers; fds */
+	BRIDGE_RESULT = 8,  /* bridge -> engine: struct bridge_result, then the op's buffers (OPEN: the fd's int32 number there); fds */
 };
 
 /* The hook numbers on the wire: CRIU's, plus the plugin's init and exit. */

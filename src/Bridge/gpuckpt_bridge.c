@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -75,6 +76,37 @@ static void init_slots(void)
 	for (int i = 0; i < BRIDGE_SLOTS; i++)
 		slots[i] = -1;
 	slots_ready = true;
+}
+
+/*
+ * In a task CRIU restores, CRIU puts the task's own fds at their old numbers and refuses a number already taken: the
+ * bridge keeps its fds (socket, held files) at or above this floor, half the fd limit, below CRIU's service fds at its top.
+ */
+static int fd_floor;
+
+static int above_floor(int fd)
+{
+	int moved;
+
+	if (fd < 0 || fd >= fd_floor)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, fd_floor);
+	if (moved < 0) {
+		log_err("moving fd %d to %d or above failed: errno %d (%s)", fd, fd_floor, errno, strerror(errno));
+		return fd;
+	}
+	if (close(fd))
+		log_err("close of fd %d after moving it to %d failed: errno %d (%s)", fd, moved, errno, strerror(errno));
+	return moved;
+}
+
+static void set_fd_floor(void)
+{
+	struct rlimit r;
+
+	fd_floor = 0;
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur >= 128)
+		fd_floor = (int)(r.rlim_cur / 2);
 }
 
 static int add_slot(int fd)
@@ -247,6 +279,8 @@ static int serve_open(const struct message *m)
 	struct bridge_open o;
 	const char *path;
 	int fd, slot;
+	int32_t number;
+	struct iovec body;
 
 	if (m->length < sizeof(o))
 		return send_result(EPROTO, -1, NULL, 0, NULL, 0);
@@ -254,7 +288,7 @@ static int serve_open(const struct message *m)
 	if (o.path_length != m->length - sizeof(o) || o.path_length == 0)
 		return send_result(EPROTO, -1, NULL, 0, NULL, 0);
 	path = (const char *)m->data + sizeof(o);
-	fd = open(path, o.flags | O_CLOEXEC);
+	fd = above_floor(open(path, o.flags | O_CLOEXEC));
 	if (fd < 0) {
 		int e = errno;
 		log_err("open %s (flags 0x%x) failed: errno %d (%s)", path, (unsigned)o.flags, e, strerror(e));
@@ -266,7 +300,10 @@ static int serve_open(const struct message *m)
 		close(fd);
 		return send_result(EMFILE, -1, NULL, 0, NULL, 0);
 	}
-	return send_result(0, slot, NULL, 0, &fd, 1);
+	/* The fd's number here: KFD RESTORE names each GPU's render file by it (kfd_criu_device_bucket.drm_fd). */
+	number = fd;
+	body = (struct iovec){ .iov_base = &number, .iov_len = sizeof(number) };
+	return send_result(0, slot, &body, 1, &fd, 1);
 }
 
 static int serve_take(const struct message *m)
@@ -285,6 +322,7 @@ static int serve_take(const struct message *m)
 	}
 	fd = (int)syscall(SYS_pidfd_getfd, pidfd, t.fd, 0);
 	e = errno;
+	fd = above_floor(fd);
 	if (close(pidfd))
 		log_err("close of the pidfd of pid %d failed: errno %d (%s)", t.pid, errno, strerror(errno));
 	if (fd < 0) {
@@ -424,6 +462,7 @@ static int hook_call(uint32_t hook, const struct bridge_hook *args, const char *
 				log_err("close of inherited slot %d (fd %d) failed: errno %d (%s)", i, slots[i], errno, strerror(errno));
 			slots[i] = -1;
 		}
+		set_fd_floor();
 		if (connect_engine(engine_stage))
 			return -ENOTCONN;
 	}
@@ -532,6 +571,7 @@ static int connect_engine(int stage)
 		engine = -1;
 		return -1;
 	}
+	engine = above_floor(engine);
 	if (send_message(BRIDGE_HELLO, &part, 1, NULL, 0)) {
 		close(engine);
 		engine = -1;
@@ -623,9 +663,27 @@ static int bridge_handle_device_vma(int fd, const struct stat *st)
 	return hook_call(CR_PLUGIN_HOOK__HANDLE_DEVICE_VMA, &h, NULL, fd, &r);
 }
 
+/* Returns the restored file's fd to CRIU, which moves it to its place and closes what it was given: CRIU gets a dup. */
 static int restore_ext_file(int id)
 {
-	return simple_hook(CR_PLUGIN_HOOK__RESTORE_EXT_FILE, getpid(), id, -1);
+	struct bridge_hook h = { .pid = getpid(), .id = id, .stage = -1 };
+	struct bridge_reply r;
+	int rc, fd;
+
+	rc = hook_call(CR_PLUGIN_HOOK__RESTORE_EXT_FILE, &h, NULL, -1, &r);
+	if (rc < 0)
+		return rc;
+	if (!valid_slot(r.slot)) {
+		log_err("RESTORE_EXT_FILE id %d: the engine named slot %d, which holds no file", id, r.slot);
+		return -EBADF;
+	}
+	fd = fcntl(slots[r.slot], F_DUPFD, 0);
+	if (fd < 0) {
+		int e = errno;
+		log_err("RESTORE_EXT_FILE id %d: dup of slot %d (fd %d) failed: errno %d (%s)", id, r.slot, slots[r.slot], e, strerror(e));
+		return -e;
+	}
+	return fd;
 }
 
 #ifdef BRIDGE_RESTORE_EXT_FILE_RETRY
@@ -653,8 +711,9 @@ static int bridge_update_vma_map(const char *path, const uint64_t addr, const ui
 		log_err("UPDATE_VMA_MAP at 0x%llx: CRIU passed a null argument", (unsigned long long)addr);
 		return -EINVAL;
 	}
+	/* CRIU takes 1 as "moved: map at *new_pgoff through *plugin_fd", 0 as "no such mapping", below 0 as a failure. */
 	rc = hook_call(CR_PLUGIN_HOOK__UPDATE_VMA_MAP, &h, path, -1, &r);
-	if (rc)
+	if (rc != 1)
 		return rc;
 	*new_pgoff = r.value;
 	*plugin_fd = -1;
@@ -675,7 +734,7 @@ static int bridge_update_vma_map(const char *path, const uint64_t addr, const ui
 		}
 		*plugin_fd = fd;
 	}
-	return 0;
+	return 1;
 }
 
 static int bridge_resume_devices_late(int pid)

@@ -14,6 +14,9 @@ public sealed class BridgeConnection : IDisposable
     private readonly BridgeChannel _channel;
     private readonly object _gate = new();
     private BridgeHookCall? _pending;
+    // Hangup and Dispose come from different threads, never while the other holds the fd.
+    private readonly Lock _life = new();
+    private bool _disposed;
 
     internal BridgeConnection(BridgeChannel channel, int peerPid, uint peerUid)
     {
@@ -65,11 +68,20 @@ public sealed class BridgeConnection : IDisposable
         }
     }
 
-    /// <summary>Opens <paramref name="path"/> in the bridge's process; its slot there and this process's copy of the fd.</summary>
-    public (int Slot, int Fd) Open(string path, int flags)
+    /// <summary>
+    /// Opens <paramref name="path"/> in the bridge's process: its slot there, this process's copy of the fd, and the fd's
+    /// number in the bridge's process (what KFD RESTORE, issued there, is told a render file by).
+    /// </summary>
+    public (int Slot, int Fd, int RemoteFd) Open(string path, int flags)
     {
         var (result, fds) = Request(BridgeMessageType.Open, BridgeRequests.Open(path, flags));
-        return SlotAndFd(result, fds, "open", path);
+        var (slot, fd) = SlotAndFd(result, fds, "open", path);
+        if (result.Body.Length != sizeof(int))
+        {
+            CloseAll([fd]);
+            throw new BridgeProtocolException($"open of {path}: the bridge answered a {result.Body.Length}-byte body, not its fd's number");
+        }
+        return (slot, fd, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(result.Body));
     }
 
     /// <summary>Takes fd <paramref name="fd"/> of task <paramref name="pid"/> (pidfd_getfd in the bridge, CRIU's tracer).</summary>
@@ -149,5 +161,26 @@ public sealed class BridgeConnection : IDisposable
         foreach (var fd in fds) Libc.Close(fd); // fds nobody will use: a failing close changes nothing
     }
 
-    public void Dispose() => _channel.Dispose();
+    /// <summary>
+    /// Ends the connection from this side (shutdown, both ways): a restored task keeps its end open as it runs on, and
+    /// its hooks are over once CRIU's restore ends. The thread serving it sees the bridge gone.
+    /// </summary>
+    public void Hangup()
+    {
+        lock (_life)
+        {
+            if (_disposed) return; // the bridge went first: nothing is left to hang up
+            if (UnixSockets.Shutdown(_channel.Fd, UnixSockets.SHUT_RDWR) != 0 && UnixSockets.LastErrno != Errno.ENOTCONN)
+                throw new IOException($"shutdown of the bridge socket of pid {PeerPid} failed: {Errno.Name(UnixSockets.LastErrno)}");
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_life)
+        {
+            _disposed = true;
+            _channel.Dispose();
+        }
+    }
 }

@@ -10,7 +10,7 @@ namespace Gpuckpt.Engine.Bridge;
 /// and KFD takes CRIU ops only from its ptrace parent); CHECKPOINT_DEVICES runs the GPU checkpoint job through the
 /// bridge and leaves the GPU paused; DUMP_EXT_FILE and HANDLE_DEVICE_VMA claim the device files and mappings the engine
 /// saved; DUMP_DEVICES_LATE (where CRIU has it) or the plugin's exit UNPAUSEs exactly once, and a failed dump marks the
-/// GPU image failed. Restore: a CRIU image without GPU state passes through; GPU state is refused (see Refuse).
+/// GPU image failed, and records which of CRIU's file ids were the GPU's files (the restore needs them).
 /// </summary>
 public sealed class BridgeSession
 {
@@ -27,7 +27,7 @@ public sealed class BridgeSession
     private readonly string _imagesDir;
     private readonly Action<string> _log;
     private readonly List<BridgeHook> _called = [];
-    private readonly HashSet<int> _claimedFiles = [];
+    private readonly List<BridgeGpuFile> _claimedFiles = [];
     private uint? _gpuPid;
     private bool _committed;
     private bool _unpaused;
@@ -111,20 +111,15 @@ public sealed class BridgeSession
             case BridgeHook.Exit:
                 return Exit((BridgeStage)call.Stage, call.Ret);
             case BridgeHook.RestoreExtFile:
-                return new BridgeReply(-Errno.EOPNOTSUPP, $"RESTORE_EXT_FILE id {call.Id} in pid {call.Pid}: {RestoreRefusal}");
             case BridgeHook.UpdateVmaMap:
             case BridgeHook.ResumeDevicesLate:
             case BridgeHook.PostForking:
             case BridgeHook.RestoreInit:
-                return new BridgeReply(NotMine);
+                return new BridgeReply(-Errno.EINVAL, $"{call.Hook}: this engine serves a dump (a restore is served by BridgeRestoreSession)");
             default:
                 return new BridgeReply(-Errno.EINVAL, $"unknown hook {(uint)call.Hook} from the bridge");
         }
     }
-
-    /// <summary>Why GPU state is not restored inside a CRIU restore by this engine: the one line the restore fails with.</summary>
-    public const string RestoreRefusal =
-        "this engine restores whole processes without GPU state only; the GPU image beside CRIU's restores with `gpuckpt restore --driver`";
 
     private static BridgeReply Init(BridgeHello hello)
     {
@@ -150,13 +145,15 @@ public sealed class BridgeSession
     private BridgeReply DumpExtFile(int fd, int id)
     {
         if (fd < 0) return new BridgeReply(-Errno.EBADF, $"DUMP_EXT_FILE id {id}: no fd came with it");
-        if (!IsGpuFile(fd)) return new BridgeReply(NotMine);
+        if (GpuFileOf(fd) is not { } gpuFile) return new BridgeReply(NotMine);
         // CRIU asks for device files only after CHECKPOINT_DEVICES: a CRIU that never called it cannot have saved the GPU.
         if (!_committed)
             return new BridgeReply(-Errno.EOPNOTSUPP, !Called.Contains(BridgeHook.CheckpointDevices)
                 ? $"DUMP_EXT_FILE id {id} (a GPU file) came before any CHECKPOINT_DEVICES: this CRIU lacks the hook the GPU dump needs; install CRIU 4.2 or later"
                 : $"DUMP_EXT_FILE id {id}: a GPU file of a task whose GPU state was not saved");
-        _claimedFiles.Add(id);
+        if (_claimedFiles.All(f => f.Id != id))
+            _claimedFiles.Add(new BridgeGpuFile(id, gpuFile.IsKfd, gpuFile.Minor,
+                gpuFile.IsKfd ? 0 : _claimedFiles.Count(f => !f.IsKfd && f.Minor == gpuFile.Minor)));
         return new BridgeReply(0);
     }
 
@@ -166,6 +163,7 @@ public sealed class BridgeSession
         var unpause = UnpauseOnce("exit");
         var notes = new List<string>();
         if (unpause.Rc != 0) notes.Add(unpause.Message);
+        if (ret == 0 && _committed) BridgeGpuFiles.Store(_imagesDir, _claimedFiles);
         if (ret != 0 && _committed)
         {
             // CRIU's side failed: the GPU image alone is no checkpoint of the process, and must not verify as one.
@@ -203,13 +201,23 @@ public sealed class BridgeSession
         return new BridgeReply(0, $"pid {pid}: GPU unpaused at {when}");
     }
 
-    /// <summary>By the device the fd is (its rdev), else by the path it was opened as.</summary>
-    private bool IsGpuFile(int fd)
+    /// <summary>Which GPU file the fd is: by its device (rdev), else by the path it was opened as; null when none.</summary>
+    private (bool IsKfd, uint Minor)? GpuFileOf(int fd)
     {
-        if (DeviceNumber($"/proc/self/fd/{fd}") is { } rdev && rdev != 0 && IsGpuDevice(rdev)) return true;
+        if (DeviceNumber($"/proc/self/fd/{fd}") is { } rdev && rdev != 0)
+        {
+            if (DeviceNumber(_driver.Paths.Kfd) == rdev) return (true, 0);
+            if (Directory.Exists(_driver.Paths.Dri) && Directory.EnumerateFiles(_driver.Paths.Dri, "renderD*").FirstOrDefault(f => DeviceNumber(f) == rdev) is { } node)
+                return (false, MinorOf(node));
+        }
         var link = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
-        return link is not null && (link == _driver.Paths.Kfd || link.StartsWith(Path.Combine(_driver.Paths.Dri, "renderD"), StringComparison.Ordinal));
+        if (link is null) return null;
+        if (link == _driver.Paths.Kfd) return (true, 0);
+        return link.StartsWith(Path.Combine(_driver.Paths.Dri, "renderD"), StringComparison.Ordinal) ? (false, MinorOf(link)) : null;
     }
+
+    private static uint MinorOf(string node) =>
+        uint.TryParse(Path.GetFileName(node).AsSpan("renderD".Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var minor) ? minor : 0;
 
     private bool IsGpuDevice(ulong rdev) =>
         DeviceNumber(_driver.Paths.Kfd) == rdev

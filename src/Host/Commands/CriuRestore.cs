@@ -1,3 +1,5 @@
+using Gpuckpt.Actors;
+using Gpuckpt.Actors.Bridge;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Images;
 
@@ -5,11 +7,12 @@ namespace Gpuckpt.Host.Commands;
 
 /// <summary>
 /// <c>gpuckpt restore --criu</c>: verifies the whole-process image, then runs <c>criu restore</c> with the bridge loaded
-/// (the restored tree is detached and runs on with its original pids).
+/// (the restored tree is detached and runs on with its original pids). GPU state is rebuilt inside the restored task by
+/// this engine's journalled restore job, held short of RESUME until CRIU's RESUME_DEVICES_LATE.
 /// </summary>
 internal static class CriuRestore
 {
-    public static async Task<int> RunAsync(string images, bool shellJob, bool json)
+    public static async Task<int> RunAsync(string images, bool shellJob, bool json, Akka.Configuration.Config config)
     {
         var criu = CriuInstall.Require();
         var dir = Path.GetFullPath(images);
@@ -21,8 +24,8 @@ internal static class CriuRestore
         var verified = ProcessManifest.Verify(dir);
         if (!verified.Ok) throw new InvalidDataException($"{dir} does not verify, nothing was restored: {verified.Describe()}");
         var manifest = ProcessManifest.Load(dir);
-        if (manifest.GpuImage is not null)
-            throw new UsageException($"{dir} holds GPU state (pid {manifest.Pid}, image {manifest.GpuImageId}), nothing was restored: {BridgeSession.RestoreRefusal}");
+        if (manifest.GpuImage is not null && BridgeGpuFiles.Load(dir).Count == 0)
+            throw new UsageException($"{dir} holds GPU state (pid {manifest.Pid}) but no {BridgeGpuFiles.FileName}: CRIU's file ids of its GPU files are unknown, nothing was restored (checkpoint it again with this gpuckpt)");
         if (Directory.Exists($"/proc/{manifest.Pid}"))
             throw new UsageException($"pid {manifest.Pid} is in use, nothing was restored: CRIU restores the process under its own pid (end that process first)");
 
@@ -30,8 +33,9 @@ internal static class CriuRestore
         var log = Path.Combine(dir, "criu-restore.log");
         List<string> args = ["restore", "-D", dir, "--lib", criu.BridgeDir, "-o", log, "-v4", "-d", "--pidfile", pidFile];
         if (shellJob) args.Add("--shell-job");
-        using var driver = new BridgeDriver();
-        var session = new BridgeSession(driver, new NoCheckpoints(), dir, line =>
+        using var driver = new BridgeRestoreDriver();
+        await using var engine = EngineHost.Start(driver, config);
+        var session = new BridgeRestoreSession(driver, new BridgeRestores(engine, TimeSpan.FromDays(1)), dir, line =>
         {
             if (!json) Console.Error.WriteLine($"gpuckpt: {line}");
         });
@@ -46,8 +50,16 @@ internal static class CriuRestore
                 return Cli.ExitFailed;
             }
             var pid = uint.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            if (json) Cli.PrintJson(new { pid, images = dir, criu_version = criu.Version.ToString() });
-            else Console.Out.WriteLine($"restored {dir} with CRIU {criu.Version} as pid {pid}");
+            if (session.HasGpuState && !session.Resumed)
+            {
+                // CRIU 4.2 lets the tasks run even when RESUME_DEVICES_LATE fails: a process whose GPU never resumed is ended.
+                var ended = EndProcess(pid);
+                Console.Error.WriteLine($"gpuckpt: criu restore of {dir} brought pid {pid} back without its GPU resumed: " +
+                                        $"{session.Failure ?? "CRIU never called RESUME_DEVICES_LATE for it"}; {ended} (log: {log})");
+                return Cli.ExitFailed;
+            }
+            if (json) Cli.PrintJson(new { pid, images = dir, criu_version = criu.Version.ToString(), gpu = session.Resumed, hooks = session.Called.Select(h => h.ToString()).Distinct() });
+            else Console.Out.WriteLine($"restored {dir} with CRIU {criu.Version} as pid {pid}" + (session.Resumed ? ", its GPU state rebuilt in the process and resumed" : ", no GPU state"));
             return Cli.ExitOk;
         }
         finally
@@ -56,10 +68,17 @@ internal static class CriuRestore
         }
     }
 
-    /// <summary>A restore saves nothing: a CHECKPOINT_DEVICES here would be a bridge out of order.</summary>
-    private sealed class NoCheckpoints : IBridgeCheckpoints
+    private static string EndProcess(uint pid)
     {
-        public Task<BridgeCheckpointOutcome> CheckpointAsync(uint pid, string imagesDir, CancellationToken cancel) =>
-            Task.FromResult(new BridgeCheckpointOutcome(false, "a restore saves no GPU state"));
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById((int)pid);
+            process.Kill();
+            return $"pid {pid} was ended";
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return $"ending pid {pid} failed ({e.Message}): end it by hand";
+        }
     }
 }

@@ -28,7 +28,7 @@ public static class RestoreCommand
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             if (CriuOptions.Check(parse, criu, driver, shellJob))
-                return await CriuRestore.RunAsync(parse.GetValue(images)!, parse.GetValue(shellJob), parse.GetValue(json));
+                return await CriuRestore.RunAsync(parse.GetValue(images)!, parse.GetValue(shellJob), parse.GetValue(json), trust.Apply(parse, engineOptions.Load(parse)));
             var dir = Path.GetFullPath(parse.GetValue(images)!);
             var asJson = parse.GetValue(json);
             if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);

@@ -42,7 +42,8 @@ internal static class BridgeHarness
     }
 
     /// <summary>Runs the harness (optionally through a wrapper such as setpriv), with $GPUCKPT_BRIDGE_SOCKET set or removed.</summary>
-    public static HarnessRun Run(string bridge, string kfd, string scenario, int bos, string? socket, IReadOnlyList<string>? wrapper = null)
+    public static HarnessRun Run(string bridge, string kfd, string scenario, int bos, string? socket, IReadOnlyList<string>? wrapper = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var exe = Binary.Value;
         var file = wrapper is { Count: > 0 } ? wrapper[0] : exe;
@@ -52,6 +53,7 @@ internal static class BridgeHarness
         foreach (var a in args) start.ArgumentList.Add(a);
         if (socket is null) start.Environment.Remove("GPUCKPT_BRIDGE_SOCKET");
         else start.Environment["GPUCKPT_BRIDGE_SOCKET"] = socket;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var p = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -110,6 +110,32 @@ public sealed class CriuCommandSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_whole_process_image_whose_gpu_image_failed_is_refused_in_one_line_and_nothing_is_restored()
+    {
+        var images = Dir("failed-gpu");
+        Directory.CreateDirectory(images);
+        File.WriteAllBytes(Path.Combine(images, "core-4242.img"), [1, 2, 3]);
+        var gpu = BridgeSession.GpuImageDir(images);
+        using (var sim = new Simulation.TestSimulator(gpus: 1))
+        {
+            var pid = sim.Client.Spawn(global::Gpuckpt.Engine.Simulation.WorkloadRequest.Named("tiny", 5, sizeBytes: 1UL << 20));
+            await using var engine = global::Gpuckpt.Actors.EngineHost.Start(sim.Client, name: "failed-gpu-image");
+            var reply = await engine.CheckpointAsync(new global::Gpuckpt.Actors.Checkpoint.CheckpointRequest(pid, gpu, LeaveRunning: true), Timeout);
+            Assert.True(reply is global::Gpuckpt.Actors.Checkpoint.CheckpointCompleted, reply.ToString());
+        }
+        BridgeGpuFiles.Store(images, [new BridgeGpuFile(7, IsKfd: true, 0, 0)]);
+        ProcessManifest.Write(images, 4242, "4.2.1", BridgeSession.GpuDirectory);
+        var before = ProcessManifest.Verify(images);
+        Assert.True(before.Ok, $"the image verifies until its GPU image is marked failed: {before.Describe()}");
+        // CRIU's dump failed after the GPU image was committed: the dump's exit hook marked it failed.
+        ManifestCodec.Store(gpu, ManifestCodec.Load(gpu) with { State = ImageState.Failed, FailureReason = "criu dump failed (-1) after the GPU image was committed" });
+        var run = await Gpuckpt(null, "restore", "--criu", "--images", images);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.StartsWith($"gpuckpt: {images} does not verify, nothing was restored: ", run.Stderr.Trim());
+        Assert.Single(run.Stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
     public async Task No_criu_or_a_criu_too_old_is_refused_before_anything_is_touched()
     {
         var old = Dir("criu-3.17");
