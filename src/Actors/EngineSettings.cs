@@ -86,7 +86,9 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
         var path = config.GetString("gpuckpt.images.key-file", "") is { Length: > 0 } file ? file
             : environment("GPUCKPT_IMAGE_KEY_FILE") is { Length: > 0 } variable ? variable
             : Path.Combine(config.GetString("gpuckpt.state-dir", "") is { Length: > 0 } state ? state : Persistence.JournalConfig.DefaultStateDir(), "image.key");
-        return new Gpuckpt.Engine.Images.ImageTrust(Gpuckpt.Engine.Images.ImageKey.LoadOrCreate(path), sign, require);
+        // A key only checked with (another engine's, named by the user) must exist; one signed with is made on first use.
+        var key = sign ? Gpuckpt.Engine.Images.ImageKey.LoadOrCreate(path) : Gpuckpt.Engine.Images.ImageKey.Load(path);
+        return new Gpuckpt.Engine.Images.ImageTrust(key, sign, require);
     }
 
     /// <summary>

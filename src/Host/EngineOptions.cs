@@ -33,6 +33,14 @@ public sealed class EngineOptions
         return stateDir;
     }
 
+    /// <summary>hocon/engine.conf with the chosen state directory, for a command that opens no journal.</summary>
+    public Config LoadWithoutJournal(ParseResult parse)
+    {
+        var stateDir = Path.GetFullPath(parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir());
+        var quoted = "\"" + stateDir.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+        return ConfigurationFactory.ParseString($"gpuckpt.state-dir = {quoted}").WithFallback(EngineConfig.Load());
+    }
+
     /// <summary>hocon/engine.conf under the chosen journal's file.</summary>
     public Config Load(ParseResult parse)
     {

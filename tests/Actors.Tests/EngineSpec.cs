@@ -24,8 +24,13 @@ public abstract class EngineSpec : Akka.TestKit.Xunit2.TestKit
 
     protected static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(120);
 
+    /// <summary>The engines of a test run sign and check with one key of their own, kept out of the user's state directory.</summary>
+    protected static readonly string KeyFile = Path.Combine(Path.GetTempPath(), $"gpuckpt-engine-spec-{Environment.ProcessId}", "image.key");
+
+    private static readonly string KeyFileOverride = $"gpuckpt.images.key-file = \"{KeyFile}\"";
+
     protected EngineSpec(ITestOutputHelper output, string? extra = null)
-        : base(EngineConfig.Load(overrides: extra is null ? TestOverrides : TestOverrides + "\n" + extra), "engine-spec", output)
+        : base(EngineConfig.Load(overrides: TestOverrides + "\n" + KeyFileOverride + (extra is null ? "" : "\n" + extra)), "engine-spec", output)
     {
         Out = output;
         Settings = EngineSettings.From(Sys.Settings.Config);
@@ -36,7 +41,9 @@ public abstract class EngineSpec : Akka.TestKit.Xunit2.TestKit
     protected EngineSettings Settings { get; }
     protected ChunkPool Pool { get; }
 
-    protected IActorRef Jobs(IGpuDriver driver) => Sys.ActorOf(JobsActor.Props(driver, Settings, Pool));
+    protected IActorRef Jobs(IGpuDriver driver) => Jobs(driver, Settings);
+
+    protected IActorRef Jobs(IGpuDriver driver, EngineSettings settings) => Sys.ActorOf(JobsActor.Props(driver, settings, Pool));
 
     protected async Task<CheckpointSummary> Checkpoint(IGpuDriver driver, uint pid, string dir, bool leaveRunning = false)
     {

@@ -203,8 +203,10 @@ public sealed class BridgeSession
         return new BridgeReply(0, $"pid {pid}: GPU unpaused at {when}");
     }
 
+    /// <summary>By the device the fd is (its rdev), else by the path it was opened as.</summary>
     private bool IsGpuFile(int fd)
     {
+        if (DeviceNumber($"/proc/self/fd/{fd}") is { } rdev && rdev != 0 && IsGpuDevice(rdev)) return true;
         var link = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
         return link is not null && (link == _driver.Paths.Kfd || link.StartsWith(Path.Combine(_driver.Paths.Dri, "renderD"), StringComparison.Ordinal));
     }

@@ -26,9 +26,9 @@ public sealed record ImageSignature(string Algorithm, string KeyId, IReadOnlyDic
     public static void Check(ImageManifest manifest, IReadOnlyDictionary<string, string> actual, ImageKey key)
     {
         const string file = ImageManifest.FileName;
-        var s = manifest.Signature ?? throw new ImageException(file, null, "not signed, and this node accepts only signed images");
+        var s = manifest.Signature ?? throw new ImageException(file, null, "not signed, and this engine accepts only signed images");
         if (s.Algorithm != HmacSha256) throw new ImageException(file, null, $"signed with {ManifestRules.Printable(s.Algorithm ?? "")}, this node checks {HmacSha256}");
-        if (s.KeyId != key.Id) throw new ImageException(file, null, $"signed with key {ManifestRules.Printable(s.KeyId ?? "")}, this node's key is {key.Id}");
+        if (s.KeyId != key.Id) throw new ImageException(file, null, $"signed with key {ManifestRules.Printable(s.KeyId ?? "")}, this engine checks with key {key.Id}");
         if (s.Files is null || s.Macs is null) throw new ImageException(file, null, "signature without its files or MACs");
         // Files first, against the signed hashes: a forger who rewrote a file is named by that file.
         foreach (var f in manifest.Files)

@@ -38,7 +38,7 @@ public static class ImageVerifier
                 var name = Path.GetFileName(path);
                 if (!listed.Contains(name)) throw new ImageException(ManifestRules.Printable(name), null, "not listed in the manifest (left over from another image?)");
             }
-            if (trust is { Require: true, Key: null }) throw new ImageException(ImageManifest.FileName, null, "signed images are required but this node has no image key");
+            if (trust is { Require: true, Key: null }) throw new ImageException(ImageManifest.FileName, null, "signed images are required but this engine has no image key");
             var signed = trust?.Key is not null && (manifest.Signature is not null || trust.Require);
             var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
             CriuKfd? kfd = null;

@@ -21,8 +21,10 @@ public static class RestoreCommand
         var shellJob = CriuOptions.ShellJob();
         driver.Required = false;
         var engineOptions = new EngineOptions();
+        var trust = new TrustOptions();
         var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, job, json, criu, shellJob };
         engineOptions.AddTo(command);
+        trust.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             if (CriuOptions.Check(parse, criu, driver, shellJob))
@@ -31,11 +33,11 @@ public static class RestoreCommand
             var asJson = parse.GetValue(json);
             if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
-            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, EngineSettings.LoadTrust(engineOptions.Load(parse)));
+            var config = trust.Apply(parse, engineOptions.Load(parse));
+            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, TrustOptions.Of(config));
             var jobId = parse.GetValue(job);
             if (jobId is not null && !jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal))
                 throw new UsageException($"a restore job id starts with {JobsActor.RestorePrefix}: {jobId}");
-            var config = engineOptions.Load(parse);
             await JobsCommand.RefuseFinished(config, jobId);
             await using var engine = EngineHost.Start(gpu, config);
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore",
@@ -91,6 +93,7 @@ public static class RestoreCommand
                 return Cli.ExitBadInput;
             case RestoreFailed f:
                 Console.Error.WriteLine($"gpuckpt: restore of {f.ImagesDir} failed: {f.Reason}");
+                TrustOptions.AdviseOn(f.Reason);
                 return Cli.ExitFailed;
             default:
                 throw new InvalidOperationException($"unexpected reply {reply}");

@@ -16,11 +16,13 @@ public static class ResumeCommand
         var driver = new Option<string?>("--driver") { Description = "sim:SOCKET or kfd (default: the driver the job was started with)" };
         var json = Cli.JsonOption();
         var engineOptions = new EngineOptions();
+        var trust = new TrustOptions();
         var command = new Command("resume", "continue an interrupted checkpoint or restore job") { job, driver, json };
         engineOptions.AddTo(command);
+        trust.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var config = engineOptions.Load(parse);
+            var config = trust.Apply(parse, engineOptions.Load(parse));
             var jobs = await JobsCommand.List(config);
             var wanted = parse.GetValue(job);
             var targets = wanted is null

@@ -1,12 +1,13 @@
 using System.CommandLine;
+using Akka.Configuration;
 using Gpuckpt.Engine.Images;
 using Spectre.Console;
 
 namespace Gpuckpt.Host.Commands;
 
 /// <summary>
-/// <c>gpuckpt verify DIR [--key FILE] [--json]</c>: re-reads every file and segment; exit 0 only for a whole, committed
-/// image (and, with --key, one signed with that key and unchanged since).
+/// <c>gpuckpt verify DIR [--trust-key FILE | --allow-unsigned] [--json]</c>: re-reads every file and segment; exit 0 only
+/// for a whole, committed image signed with this engine's key (or the one given) and unchanged since.
 /// </summary>
 public static class VerifyCommand
 {
@@ -14,17 +15,21 @@ public static class VerifyCommand
     {
         var dir = new Argument<string>("DIR") { Description = "image directory" };
         var json = Cli.JsonOption();
-        var key = new Option<string?>("--key") { Description = "node key file (0600): the image must be signed with it and unchanged since" };
-        var command = new Command("verify", "check every file, length prefix, segment checksum and message of an image") { dir, key, json };
+        var engineOptions = new EngineOptions();
+        var trustOptions = new TrustOptions();
+        var command = new Command("verify", "check every file, length prefix, segment checksum, message and the signature of an image") { dir, json };
+        command.Options.Add(engineOptions.StateDir);
+        trustOptions.AddTo(command);
         command.SetAction(parse => Cli.Guard(() =>
         {
-            var trust = parse.GetValue(key) is { } file ? new ImageTrust(ImageKey.Load(file), Sign: false, Require: true) : null;
-            return Run(parse.GetValue(dir)!, parse.GetValue(json), trust);
+            // Checking signs nothing: the engine's key must already exist (it is made by the first checkpoint).
+            var config = trustOptions.Apply(parse, ConfigurationFactory.ParseString("gpuckpt.images.sign = off").WithFallback(engineOptions.LoadWithoutJournal(parse)));
+            return Run(parse.GetValue(dir)!, parse.GetValue(json), config);
         }));
         return command;
     }
 
-    private static int Run(string dir, bool json, ImageTrust? trust)
+    private static int Run(string dir, bool json, Config config)
     {
         // A whole-process image: CRIU's files and the GPU image beside them, under one manifest.
         if ((File.Exists(Path.Combine(dir, "inventory.img")) || File.Exists(Path.Combine(dir, "criu-dump.log"))) && !File.Exists(Path.Combine(dir, ProcessManifest.FileName)))
@@ -32,13 +37,31 @@ public static class VerifyCommand
             Console.Error.WriteLine($"gpuckpt: {dir}: CRIU's files without {ProcessManifest.FileName}: the whole-process checkpoint did not complete");
             return Cli.ExitFailed;
         }
-        var result = File.Exists(Path.Combine(dir, ProcessManifest.FileName)) ? ProcessManifest.Verify(dir)
-            : Cli.Interactive(json) ? WithProgress(dir, trust) : ImageVerifier.Verify(dir, trust: trust);
+        VerifyResult result;
+        ImageTrust? checkedWith = null;
+        if (File.Exists(Path.Combine(dir, ProcessManifest.FileName))) result = ProcessManifest.Verify(dir);
+        else
+        {
+            ImageTrust trust;
+            try
+            {
+                trust = TrustOptions.Of(config);
+            }
+            catch (FileNotFoundException e)
+            {
+                Console.Error.WriteLine($"gpuckpt: {e.Message}: this engine has signed no image to check {dir} against; {TrustOptions.Advice}");
+                return Cli.ExitFailed;
+            }
+            checkedWith = trust.Key is null && !trust.Require ? null : trust;
+            result = Cli.Interactive(json) ? WithProgress(dir, checkedWith) : ImageVerifier.Verify(dir, trust: checkedWith);
+        }
         if (json) Cli.PrintJson(result);
         else if (result.Ok)
-            Console.Out.WriteLine($"{dir}: ok: {result.FilesChecked} files, {result.SegmentsChecked} segments, {result.BytesChecked} bytes verified");
+            Console.Out.WriteLine($"{dir}: ok: {result.FilesChecked} files, {result.SegmentsChecked} segments, {result.BytesChecked} bytes verified, "
+                + (checkedWith?.Key is { } key ? $"signed with key {key.Id}" : "signature not checked"));
         if (result.Ok) return Cli.ExitOk;
         Console.Error.WriteLine($"gpuckpt: {result.Describe()}");
+        TrustOptions.AdviseOn(result.Reason);
         return Cli.ExitFailed;
     }
 

@@ -5,8 +5,8 @@ using Xunit;
 namespace Gpuckpt.Actors.Tests.Cluster;
 
 /// <summary>
-/// Image signing is opt-in for a single engine and the default on a cluster node: a node loaded from hocon/node.conf
-/// signs what it commits and restores only what its own key signed, with the key kept 0600 in its state directory.
+/// Image signing is the default for a single engine and on a cluster node: each signs what it commits and restores only
+/// what its own key signed, with the key kept 0600 in its state directory.
 /// </summary>
 public sealed class ClusterImageTrustSpecs : IDisposable
 {
@@ -32,12 +32,31 @@ public sealed class ClusterImageTrustSpecs : IDisposable
     }
 
     [Fact]
-    public void A_single_engine_leaves_signing_off_unless_asked()
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_single_engine_signs_and_requires_signed_images_by_default_and_only_an_explicit_choice_turns_that_off()
     {
         var engine = WithStateDir(EngineConfig.Load());
 
-        Assert.Same(Gpuckpt.Engine.Images.ImageTrust.None, EngineSettings.LoadTrust(engine, _ => null));
-        Assert.True(EngineSettings.LoadTrust(engine, v => v == "GPUCKPT_SIGN_IMAGES" ? "1" : null).Sign, "GPUCKPT_SIGN_IMAGES=1 does not turn signing on");
+        var trust = EngineSettings.LoadTrust(engine, _ => null);
+
+        Assert.True(trust is { Sign: true, Require: true }, $"a single engine does not sign and require signatures by default: {trust}");
+        var keyFile = Path.Combine(_stateDir, "image.key");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        Assert.Equal(trust.Key!.Id, Gpuckpt.Engine.Images.ImageKey.Load(keyFile).Id);
+        var allowUnsigned = ConfigurationFactory.ParseString("gpuckpt.images { sign = off, require-signature = off }").WithFallback(engine);
+        Assert.Same(Gpuckpt.Engine.Images.ImageTrust.None, EngineSettings.LoadTrust(allowUnsigned, _ => null));
+    }
+
+    [Fact]
+    public void A_key_only_checked_with_must_exist_and_is_never_made()
+    {
+        var missing = Path.Combine(_stateDir, "theirs.key");
+        var checkOnly = ConfigurationFactory.ParseString($"gpuckpt.images {{ sign = off, require-signature = on, key-file = \"{missing}\" }}")
+            .WithFallback(WithStateDir(EngineConfig.Load()));
+
+        var error = Assert.Throws<FileNotFoundException>(() => EngineSettings.LoadTrust(checkOnly, _ => null));
+        Assert.Contains(missing, error.Message);
+        Assert.False(File.Exists(missing));
     }
 
     public void Dispose()

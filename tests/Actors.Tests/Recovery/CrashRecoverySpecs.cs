@@ -45,7 +45,9 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
     protected async Task A_checkpoint_killed_anywhere_completes_on_resume_with_the_same_image()
     {
         var seed = (int)Seed;
-        await using var engine = EngineHost.Start(_node.Client, "gpuckpt.copy.chunk-size = 256KiB", "oracle");
+        // The oracle engine signs and checks with the key of the engine under test (the one in its state directory).
+        await using var engine = EngineHost.Start(_node.Client,
+            $"gpuckpt.copy.chunk-size = 256KiB\ngpuckpt.images.key-file = \"{Path.Combine(_dir.Sub("state"), "image.key")}\"", "oracle");
         var jobIds = new List<string>();
         foreach (var point in Points(CheckpointPoints, "chunk", seed, 40))
         {

@@ -18,7 +18,7 @@ public class DryRunSpecs(ITestOutputHelper output) : EngineSpec(output)
         await Checkpoint(source.Client, pid, images.Path, leaveRunning: true);
         var before = target.Client.Spawn(WorkloadRequest.Named("tiny", 1));
 
-        var run = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{target.Server.SocketPath}", "--images", images.Path, "--dry-run", "--json"],
+        var run = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{target.Server.SocketPath}", "--images", images.Path, "--dry-run", "--json", "--trust-key", KeyFile],
             new Dictionary<string, string>(), TimeSpan.FromMinutes(1));
 
         Assert.True(run.ExitCode == 0, run.ToString());

@@ -88,7 +88,7 @@ public sealed class KfdArraysAndUnitsSpecs : IDisposable
                 "--json", "--state-dir", Dir("state-kfd")), Timeout);
             Assert.True(run.ExitCode == 0, $"{because}: checkpoint --driver kfd exited {run.ExitCode}: {run.Stderr}");
         }
-        var (rc, output, err) = await Sim(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore")]);
+        var (rc, output, err) = await Sim(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore"), "--trust-key", Path.Combine(Dir("state-kfd"), "image.key")]);
         Assert.True(rc == 0, $"{because}: restore of the kfd image exited {rc}: {err}");
         var restored = JsonDocument.Parse(output).RootElement.GetProperty("pid").GetUInt32();
         Assert.Equal(sim.Client.Run(pid, 3), sim.Client.Run(restored, 3));

@@ -81,7 +81,7 @@ public sealed class KfdEmulationSpecs : IDisposable
         Assert.True(run.Requests[DrmIoctls.AmdgpuGemOp] > renderBos, $"{because}: {run.Requests[DrmIoctls.AmdgpuGemOp]} GEM_OPs for {renderBos} BOs: no mapping list was asked again");
 
         // The kfd image restores on the simulator path, and the restored process continues as the original does.
-        var (restoreRc, restoreOut, restoreErr) = Sim("restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore"));
+        var (restoreRc, restoreOut, restoreErr) = Sim("restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore"), "--trust-key", Path.Combine(Dir("state-kfd"), "image.key"));
         Assert.True(restoreRc == 0, $"{because}: restore of the kfd image exited {restoreRc}: {restoreErr}");
         var restored = JsonDocument.Parse(restoreOut).RootElement.GetProperty("pid").GetUInt32();
         Assert.Equal(sim.Client.Run(pid, 5), sim.Client.Run(restored, 5));

@@ -53,7 +53,7 @@ public sealed class KfdPauseBalanceSpecs : IDisposable
         Assert.Equal(1, after.Counters.Checkpoint);
 
         // The image restores (simulator path) and continues exactly as the process it was taken from.
-        var restore = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore")],
+        var restore = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore"), "--trust-key", Path.Combine(state, "image.key")],
             timeout: Timeout);
         Assert.True(restore.ExitCode == 0, $"{because}: restore of the resumed kfd image exited {restore.ExitCode}: {restore.Stderr}");
         var restored = JsonDocument.Parse(restore.Stdout).RootElement.GetProperty("pid").GetUInt32();

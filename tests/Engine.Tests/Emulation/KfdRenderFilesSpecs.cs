@@ -43,7 +43,7 @@ public sealed class KfdRenderFilesSpecs : IDisposable
         Assert.Equal([1u, 2u], files[0].Handles);
         Assert.Equal([1u, 2u, 3u, 4u], files[1].Handles);
 
-        var restore = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore")],
+        var restore = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", Dir("kfd"), "--json", "--state-dir", Dir("state-restore"), "--trust-key", Path.Combine(Dir("state-kfd"), "image.key")],
             timeout: Timeout);
         Assert.True(restore.ExitCode == 0, $"{because}: restore of the kfd image exited {restore.ExitCode}: {restore.Stderr}");
         var restored = JsonDocument.Parse(restore.Stdout).RootElement.GetProperty("pid").GetUInt32();

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Images;
 
-/// <summary>The gpuckpt executable's inspect and verify commands, run as a user runs them.</summary>
+/// <summary>The gpuckpt executable's inspect and verify commands, run as a user runs them (verify of a sample image that no engine signed: --allow-unsigned).</summary>
 public sealed class ImageCommandSpecs
 {
     [Fact]
@@ -13,7 +13,7 @@ public sealed class ImageCommandSpecs
     {
         var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed);
-        var ok = GpuckptProcess.Run("verify", image.Directory);
+        var ok = GpuckptProcess.Run("verify", image.Directory, "--allow-unsigned");
         Assert.True(ok.ExitCode == 0, $"seed {seed}: {ok.Stderr}");
         Assert.Contains($"ok: {image.FileCount} files", ok.Stdout);
 
@@ -26,13 +26,13 @@ public sealed class ImageCommandSpecs
             b[0] ^= 1;
             RandomAccess.Write(f, b, at);
         }
-        var bad = GpuckptProcess.Run("verify", image.Directory);
+        var bad = GpuckptProcess.Run("verify", image.Directory, "--allow-unsigned");
         Assert.Equal(1, bad.ExitCode);
         var line = bad.Stderr.TrimEnd('\n');
         Assert.DoesNotContain('\n', line);
         Assert.StartsWith($"gpuckpt: {name}: offset {8 + chunks[2].Offset}: checksum mismatch in segment", line);
 
-        var json = GpuckptProcess.Run("verify", image.Directory, "--json");
+        var json = GpuckptProcess.Run("verify", image.Directory, "--json", "--allow-unsigned");
         Assert.Equal(1, json.ExitCode);
         using var doc = JsonDocument.Parse(json.Stdout);
         Assert.False(doc.RootElement.GetProperty("ok").GetBoolean());
@@ -45,7 +45,7 @@ public sealed class ImageCommandSpecs
     {
         var seed = TestSeed.Fresh();
         using var image = new SampleImage(seed, commit: false);
-        var r = GpuckptProcess.Run("verify", image.Directory);
+        var r = GpuckptProcess.Run("verify", image.Directory, "--allow-unsigned");
         Assert.Equal(1, r.ExitCode);
         Assert.Equal("gpuckpt: manifest.json: image is in-progress, not committed (its writer is still running or died)\n", r.Stderr);
     }

@@ -76,7 +76,7 @@ public sealed class SeveralRenderFilesSpecs : IDisposable
         Assert.Equal([1u, 2u], files[0].Handles);
         Assert.Equal([1u, 2u, 3u, 4u], files[1].Handles);
 
-        var restore = await Gpuckpt(["restore", "--driver", $"sim:{_sim.SocketPath}", "--images", Dir("image"), "--json", "--state-dir", Dir("state-restore")]);
+        var restore = await Gpuckpt(["restore", "--driver", $"sim:{_sim.SocketPath}", "--images", Dir("image"), "--json", "--state-dir", Dir("state-restore"), "--trust-key", Path.Combine(Dir("state"), "image.key")]);
         Assert.True(restore.ExitCode == 0, $"{because}: restore exited {restore.ExitCode}: {restore.Stderr}");
         var restored = JsonDocument.Parse(restore.Stdout).RootElement.GetProperty("pid").GetUInt32();
         Assert.Equal([new RenderFileRef(minor, 0), new RenderFileRef(minor, 1)], _sim.Client.RenderFilesOpenedBy(restored));

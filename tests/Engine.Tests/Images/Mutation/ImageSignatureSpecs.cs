@@ -47,10 +47,10 @@ public sealed class ImageSignatureSpecs(RealImage image) : IClassFixture<RealIma
         var theirs = ImageKey.LoadOrCreate(Path.Combine(_keyDir, "theirs.key"));
         var signed = Signed(theirs);
         var other = ImageVerifier.Verify(signed, trust: new ImageTrust(mine, false, true));
-        Assert.Equal($"manifest.json: signed with key {theirs.Id}, this node's key is {mine.Id}", other.Describe());
+        Assert.Equal($"manifest.json: signed with key {theirs.Id}, this engine checks with key {mine.Id}", other.Describe());
 
         var unsigned = image.Copy();
-        Assert.Equal("manifest.json: not signed, and this node accepts only signed images", ImageVerifier.Verify(unsigned, trust: new ImageTrust(mine, false, true)).Describe());
+        Assert.Equal("manifest.json: not signed, and this engine accepts only signed images", ImageVerifier.Verify(unsigned, trust: new ImageTrust(mine, false, true)).Describe());
         Assert.True(ImageVerifier.Verify(unsigned, trust: new ImageTrust(mine, true, false)).Ok, "signing is opt-in: unsigned images pass where they are not required");
     }
 

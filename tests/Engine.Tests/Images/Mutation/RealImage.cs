@@ -24,6 +24,8 @@ public sealed class RealImage : IDisposable
         var r = GpuckptProcess.RunAsync(["checkpoint", "--driver", Driver, "--pid", pid.ToString(), "--images", Directory,
             "--leave-running", "--state-dir", Path.Combine(_root, "state")], timeout: TimeSpan.FromMinutes(3)).GetAwaiter().GetResult();
         if (r.ExitCode != 0) throw new InvalidOperationException($"checkpoint for the mutation specs failed: {r}");
+        // As an engine that signs nothing commits it: the forgeries below test the checks that hold without a key.
+        ManifestCodec.Store(Directory, ManifestCodec.Load(Directory) with { Signature = null });
         var verified = ImageVerifier.Verify(Directory);
         if (!verified.Ok) throw new InvalidOperationException($"the pristine image does not verify: {verified.Describe()}");
         LocalGpus = _sim.Client.Topology();
@@ -44,7 +46,7 @@ public sealed class RealImage : IDisposable
 
     public ImageKey Key { get; }
 
-    /// <summary>The committed image; never modified (each case works on a copy).</summary>
+    /// <summary>The committed image, unsigned; never modified (each case works on a copy).</summary>
     public string Directory { get; }
 
     public string Driver => $"sim:{_sim.SocketPath}";

@@ -12,7 +12,8 @@ namespace Gpuckpt.Engine.Tests.Images.Mutation;
 /// <summary>
 /// Forgeries that pass every checksum because the forger sealed them again: verify refuses each one naming the file,
 /// and a restore refuses it before it creates a process. Missing or null members give a line naming manifest.json,
-/// and `verify --json` still prints its verdict.
+/// and `verify --json` still prints its verdict. The commands run with --allow-unsigned: these are the checks that hold
+/// for an image no key vouches for (a signature refuses every such forgery earlier, see ImageSignatureSpecs).
 /// </summary>
 public sealed class ResealedManifestSpecs(RealImage image) : IClassFixture<RealImage>
 {
@@ -79,7 +80,7 @@ public sealed class ResealedManifestSpecs(RealImage image) : IClassFixture<RealI
         var dir = image.Copy();
         ImageForge.Reseal(dir, m => m[member] = json is null ? null : JsonNode.Parse(json));
 
-        var r = GpuckptProcess.Run("verify", dir, "--json");
+        var r = GpuckptProcess.Run("verify", dir, "--json", "--allow-unsigned");
         Assert.Equal(1, r.ExitCode);
         var verdict = JsonDocument.Parse(r.Stdout).RootElement;
         Assert.False(verdict.GetProperty("ok").GetBoolean());
@@ -93,7 +94,7 @@ public sealed class ResealedManifestSpecs(RealImage image) : IClassFixture<RealI
     private void AssertRestoreRefusesBeforeTouchingADevice(string dir, string file)
     {
         var before = image.Client.Spawn(WorkloadRequest.Named("tiny", 1));
-        var r = GpuckptProcess.RunAsync(["restore", "--driver", image.Driver, "--images", dir, "--state-dir", dir + "-state"],
+        var r = GpuckptProcess.RunAsync(["restore", "--driver", image.Driver, "--images", dir, "--state-dir", dir + "-state", "--allow-unsigned"],
             timeout: TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
         var after = image.Client.Spawn(WorkloadRequest.Named("tiny", 1));
         Assert.NotEqual(0, r.ExitCode);
