@@ -35,7 +35,14 @@ public sealed class JobLock : IDisposable
             var holder = File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "";
             throw new InvalidOperationException($"job {jobId} is running in another gpuckpt process{(holder.Length > 0 ? $" (pid {holder})" : "")}: {instead}");
         }
-        File.WriteAllText(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            File.WriteAllText(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (IOException)
+        {
+            // The pid only names the holder in a refusal; the lock holds without it (the journal's own check names a full disk).
+        }
         return new JobLock(held, pidFile);
     }
 
