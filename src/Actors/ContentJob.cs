@@ -95,6 +95,14 @@ public abstract class ContentJob<TState, TEvent> : PersistentJob<TState, TEvent>
         if (_copying == 0) CopiesFinished();
     }
 
+    /// <summary>Stops a copy in flight as a failure would: <see cref="StartContents"/>'s callback follows once every device has stopped.</summary>
+    protected void AbortContents(string reason)
+    {
+        if (_copiesDone is null) return;
+        _copyFailure ??= reason;
+        foreach (var device in _devices.Keys) device.Tell(AbortCopy.Instance);
+    }
+
     private void DeviceFinished(IActorRef device, string? failure)
     {
         if (!_devices.Remove(device, out var work)) return;

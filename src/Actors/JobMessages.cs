@@ -42,3 +42,12 @@ public sealed record PhaseTime(string Phase, double Seconds);
 
 /// <summary>Job <paramref name="JobId"/> entered <paramref name="Phase"/>; <paramref name="Done"/> are the phases behind it.</summary>
 public sealed record JobPhaseStarted(string JobId, string Phase, IReadOnlyList<PhaseTime> Done) : IJobProgress;
+
+/// <summary>Take the journalled job <paramref name="JobId"/> up again and do <paramref name="Control"/> with it.</summary>
+public sealed record ControlJob(string JobId, JobControl Control);
+
+/// <summary>
+/// The user interrupted the command running job <paramref name="JobId"/> (<paramref name="Signal"/>: SIGINT or SIGTERM): it
+/// stops short of its end, undoes its pause, and stays in the journal, interrupted, for `resume` or `abort`.
+/// </summary>
+public sealed record InterruptJob(string JobId, string Signal);

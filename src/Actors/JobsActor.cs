@@ -27,6 +27,7 @@ public sealed class JobsActor : ReceiveActor
     private readonly Dictionary<string, string> _claimingKeys = new();
     private readonly Dictionary<string, string> _holds = new();
     private readonly Dictionary<IActorRef, (string JobId, string Key)> _claims = new();
+    private readonly Dictionary<string, InterruptJob> _interrupted = new();
     private bool _draining;
 
     public JobsActor(IGpuDriver driver, EngineSettings settings, ChunkPool pool)
@@ -68,14 +69,13 @@ public sealed class JobsActor : ReceiveActor
             Start(id, RestoreCoordinator.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender),
                 reason => new RestoreFailed(request.ImagesDir, reason));
         });
-        Receive<ResumeJob>(resume =>
+        Receive<ResumeJob>(resume => Take(resume.JobId, JobControl.Resume));
+        Receive<ControlJob>(control => Take(control.JobId, control.Control));
+        Receive<InterruptJob>(interrupt =>
         {
-            if (resume.JobId.StartsWith(RestorePrefix, StringComparison.Ordinal))
-                Start(resume.JobId, RestoreCoordinator.Props(resume.JobId, null, _driver, _settings, _pool, Sender),
-                    reason => new RestoreFailed("", reason));
-            else
-                Start(resume.JobId, CheckpointSupervisor.Props(resume.JobId, null, _driver, _settings, _pool, Sender),
-                    reason => new CheckpointFailed(0, reason, false));
+            // Not started yet (its claim is being made): it is told as soon as it is.
+            if (Context.Child(interrupt.JobId) is { } job && !job.IsNobody()) job.Forward(interrupt);
+            else _interrupted[interrupt.JobId] = interrupt;
         });
         Receive<ListJobs>(_ => Sender.Tell(new RunningJobs([.. _running.Keys.Order(StringComparer.Ordinal)])));
         Receive<DrainJobs>(_ =>
@@ -106,6 +106,15 @@ public sealed class JobsActor : ReceiveActor
                 job.ReplyTo.Tell(job.Failure($"job {id} stopped before it finished: {job.Crash ?? "it stopped unexpectedly"}; `gpuckpt resume {id}` continues it"));
             ReplyIfDrained();
         });
+    }
+
+    /// <summary>Takes a journalled job up again to continue, abort or forget it.</summary>
+    private void Take(string id, JobControl control)
+    {
+        if (id.StartsWith(RestorePrefix, StringComparison.Ordinal))
+            Start(id, RestoreCoordinator.Props(id, null, _driver, _settings, _pool, Sender, control), reason => new RestoreFailed("", reason));
+        else
+            Start(id, CheckpointSupervisor.Props(id, null, _driver, _settings, _pool, Sender, control), reason => new CheckpointFailed(0, reason, false));
     }
 
     public static Props Props(IGpuDriver driver, EngineSettings settings, ChunkPool pool) =>
@@ -156,13 +165,14 @@ public sealed class JobsActor : ReceiveActor
     private static string Process(string key) => key[(key.IndexOf('|') + 1)..];
 
     private static string Held(string key, string holder, string what) =>
-        $"process {Process(key)} is held by job {holder} ({what}): wait for it to finish, or `gpuckpt resume {holder}` if its engine died";
+        $"process {Process(key)} is held by job {holder} ({what}): wait for it to finish, or, if it was interrupted or its engine died, " +
+        $"`gpuckpt resume {holder}` continues it and `gpuckpt abort {holder}` ends it";
 
     private static string LeftPaused(string key, string pausedBy)
     {
         var pid = key[(key.LastIndexOf('|') + 1)..];
         return $"pid {pid} is still paused by the finished checkpoint job {pausedBy}, whose image holds its state: pausing it " +
-               "again would evict its queues a second time, which its one UNPAUSE cannot undo";
+               $"again would evict its queues a second time, which its one UNPAUSE cannot undo; `gpuckpt unpause --pid {pid}` lets it run again";
     }
 
     private void Start(string id, Props props, Func<string, object> failure) => Start(id, props, failure, Sender);
@@ -182,6 +192,7 @@ public sealed class JobsActor : ReceiveActor
         var job = Context.ActorOf(props, id);
         Context.Watch(job);
         _running[id] = new Running(replyTo, failure);
+        if (_interrupted.Remove(id, out var interrupt)) job.Tell(interrupt);
     }
 
     private sealed class Running(IActorRef replyTo, Func<string, object> failure)

@@ -8,7 +8,7 @@ namespace Gpuckpt.Host;
 /// <summary>What every command shares: the --json and --driver options, one-line errors, exit codes.</summary>
 public static class Cli
 {
-    public const int ExitOk = 0, ExitFailed = 1, ExitBadInput = 2;
+    public const int ExitOk = 0, ExitFailed = 1, ExitBadInput = 2, ExitInterrupted = 130, ExitTerminated = 143;
 
     public static Option<bool> JsonOption() => new("--json") { Description = "print machine-readable JSON" };
 

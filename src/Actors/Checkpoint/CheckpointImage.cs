@@ -73,4 +73,21 @@ internal static class CheckpointImage
         var manifest = ManifestCodec.Load(dir);
         return manifest.ImageId == imageId && manifest.State == ImageState.InProgress ? ImageWriter.Reopen(dir) : null;
     }
+
+    /// <summary>
+    /// Removes the directory of this job's image unless it is committed or another image's; true when removed. A directory
+    /// without a manifest is removed only when empty (the job made it and wrote nothing yet).
+    /// </summary>
+    public static bool RemovePartial(string dir, string imageId)
+    {
+        if (!Directory.Exists(dir)) return false;
+        if (File.Exists(Path.Combine(dir, ImageManifest.FileName)))
+        {
+            var manifest = ManifestCodec.Load(dir);
+            if (manifest.ImageId != imageId || manifest.State == ImageState.Committed) return false;
+        }
+        else if (Directory.EnumerateFileSystemEntries(dir).Any()) return false;
+        Directory.Delete(dir, recursive: true);
+        return true;
+    }
 }

@@ -26,20 +26,34 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     private string? _aborted;
     private bool _holdsAnnounced;
     private object? _answer;
+    private readonly JobControl _control;
+    private string? _interrupt;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
-    public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
+    /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
+    public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
+        JobControl control = JobControl.Resume)
         : base(jobId, settings, pool, replyTo)
     {
         _request = request;
         _driver = driver;
+        _control = control;
         Command<Claims.ClaimReleased>(_ => Reply(_answer!));
+        Command<InterruptJob>(interrupt =>
+        {
+            if (_interrupt is not null || State.Committed is not null || State.Failing is not null || State.Finished is not null) return;
+            _interrupt = interrupt.Signal;
+            // A copy in flight stops at once; any other step is let finish (each is bounded), and Next sees the interrupt.
+            AbortContents($"interrupted by {interrupt.Signal}");
+            if (!StepRunning && State.Started is not null && _captured is null) Next();
+        });
     }
 
     public override string PersistenceId => $"checkpoint-{JobId}";
 
-    public static Props Props(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo));
+    public static Props Props(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
+        JobControl control = JobControl.Resume) =>
+        Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo, control));
 
     private CheckpointStarted Started => State.Started!;
     private CheckpointRequest Request => Started.Request;
@@ -80,6 +94,21 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             else Record(new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), Next);
             return;
         }
+        if (_control == JobControl.Forget)
+        {
+            Finish(new CheckpointFailed(Request.Pid, $"forgotten: pid {Request.Pid} and the image in {Request.ImagesDir} were left as they were", false, "forgotten"));
+            return;
+        }
+        if (_control == JobControl.Abort && State.Failing is null)
+        {
+            Record(new CheckpointFailing("aborted by gpuckpt abort"), Next);
+            return;
+        }
+        if (_interrupt is not null && State.Failing is null && State.Committed is null)
+        {
+            Interrupted(_interrupt);
+            return;
+        }
         if (State.Failing is not null)
         {
             if (_aborted is null) AbortImage();
@@ -113,7 +142,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     {
         if (_answer is not null) return;
         _answer = outcome;
-        var key = Claims.ProcessClaim.KeyOf(_driver.Name, pid);
+        var key = Claims.ProcessClaim.KeyOf(State.Started?.Driver ?? _driver.Name, pid);
         // A migration's checkpoint (it streams chunks) leaves the pause to the migration, which unpauses or ends the source.
         var leftPaused = outcome is CheckpointCompleted { Summary.LeftPaused: true } && !Request.ReportChunks;
         Context.ActorOf(leftPaused ? Claims.ProcessClaim.ReleasePaused(key, JobId, Self) : Claims.ProcessClaim.Release(key, JobId, Self), "claim-release");
@@ -175,7 +204,8 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             var info = paused.Info;
             if (known is not null)
             {
-                Capture(info);
+                if (_interrupt is not null) Next();
+                else Capture(info);
                 return;
             }
             CrashPoints.Hit("pause-issued");
@@ -183,7 +213,8 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             Record(new ProcessPaused(info.NumDevices, info.NumBos, info.NumObjects, info.PrivDataSize), () =>
             {
                 CrashPoints.Hit("paused");
-                Capture(info);
+                if (_interrupt is not null) Next();
+                else Capture(info);
             });
         }, Fail);
     }
@@ -198,7 +229,11 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         {
             driver.CheckCheckpointable(pid);
             return true;
-        }, _ => Record(new PauseIntended(), () => Pause(known: null)), Fail);
+        }, _ =>
+        {
+            if (_interrupt is not null) Next();
+            else Record(new PauseIntended(), () => Pause(known: null));
+        }, Fail);
     }
 
     /// <summary>
@@ -236,13 +271,19 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         RunStep("capture", cancel => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved, cancel), captured =>
         {
             _captured = captured;
+            if (_interrupt is not null)
+            {
+                Next();
+                return;
+            }
             CrashPoints.Hit("captured");
             BeginPhase("copy");
             StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
                 device, captured.Remaining[device.Device], captured.Files[device.Device], null,
                 bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false), bos => driver.PrepareMaps([.. bos.Select(b => b.Range)])))], Landed, failure =>
             {
-                if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
+                if (_interrupt is not null) Next();
+                else if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
                 else Commit();
             });
         }, Fail);
@@ -335,6 +376,37 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         }, f => onFailure(f.Error.Message));
     }
 
+    /// <summary>
+    /// An interrupted job undoes its pause (journalled before and after, as always), then ends unfinished: the claim stays
+    /// with it until `gpuckpt resume` checkpoints afresh or `gpuckpt abort` drops it.
+    /// </summary>
+    private void Interrupted(string signal)
+    {
+        if (State.IntendsPause && !State.Unpaused)
+        {
+            void UnpauseNow() => Unpause(onFailure: error => Fail(new StepFailed("unpause", new IOException($"interrupted by {signal}, and UNPAUSE failed: {error}"))),
+                abandoning: true);
+            if (State.IntendsUnpause) UnpauseNow();
+            else Record(new UnpauseIntended(), UnpauseNow);
+            return;
+        }
+        var unpaused = State.Unpaused;
+        var captured = _captured;
+        var writer = _writer;
+        _captured = null;
+        _writer = null;
+        var started = Started;
+        // What was copied under the undone pause is stale: the partial image goes, and a resume writes it afresh.
+        RunStep("interrupt", _ =>
+        {
+            captured?.Process.Dispose();
+            writer?.Dispose();
+            CheckpointImage.RemovePartial(started.Request.ImagesDir, started.ImageId);
+            return true;
+        }, _ => Record(new CheckpointInterrupted(signal), () => Reply(new CheckpointInterruptedReply(JobId, Request.Pid, signal, unpaused))),
+        f => Fail(new StepFailed("interrupt", new IOException($"interrupted by {signal}; removing the partial image failed: {f.Error.Message}"))));
+    }
+
     private void Fail(StepFailed failed) => Record(new CheckpointFailing($"{failed.Step}: {failed.Error.Message}"), Next);
 
     /// <summary>Failure path, first half: mark the image failed (a problem doing so joins the reason).</summary>
@@ -343,6 +415,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var writer = _writer;
         var started = Started;
         var reason = State.Failing!;
+        var removePartial = _control == JobControl.Abort;
         BeginPhase("abort");
         RunStep("abort", _ =>
         {
@@ -351,6 +424,8 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
                 var w = writer ?? CheckpointImage.ReopenForAbort(started.Request.ImagesDir, started.ImageId);
                 w?.Abort(reason);
                 if (writer is null) w?.Dispose();
+                // Aborted by the user: the partial image is of no use to anyone, so it goes (a committed one stays).
+                if (removePartial) CheckpointImage.RemovePartial(started.Request.ImagesDir, started.ImageId);
                 return new Aborted(null);
             }
             catch (Exception e) when (e is IOException or ImageException or ObjectDisposedException or InvalidOperationException)
@@ -375,12 +450,13 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         if (State.IntendsPause && !State.Unpaused)
         {
             // PROCESS_INFO may have paused the process even when its answer never came: UNPAUSE then too (EINVAL: it was not).
-            void UnpauseNow() => Unpause(onFailure: error => Finish(new CheckpointFailed(Request.Pid, $"{reason} (and UNPAUSE failed: {error})", false)), abandoning: true);
+            void UnpauseNow() => Unpause(onFailure: error => Finish(new CheckpointFailed(Request.Pid, $"{reason} (and UNPAUSE failed: {error})", false,
+                _control == JobControl.Abort ? "aborted" : null)), abandoning: true);
             if (State.IntendsUnpause) UnpauseNow();
             else Record(new UnpauseIntended(), UnpauseNow);
             return;
         }
-        Finish(new CheckpointFailed(Request.Pid, reason, State.Unpaused));
+        Finish(new CheckpointFailed(Request.Pid, reason, State.Unpaused, _control == JobControl.Abort ? "aborted" : null));
     }
 
     private void Finish(ICheckpointMessage outcome)

@@ -41,6 +41,12 @@ public sealed record CheckpointFailing(string Reason) : ICheckpointEvent;
 
 public sealed record CheckpointFinished(ICheckpointMessage Outcome) : ICheckpointEvent;
 
+/// <summary>
+/// The user interrupted the job (<paramref name="Signal"/>) before the commit and its pause, if any, was undone: nothing is
+/// outstanding, the chunks copied under that pause are stale, and a resume pauses and copies afresh.
+/// </summary>
+public sealed record CheckpointInterrupted(string Signal) : ICheckpointEvent;
+
 /// <summary>Everything the events say so far; also the snapshot.</summary>
 public sealed class CheckpointState : IJobState<ICheckpointEvent>
 {
@@ -53,6 +59,7 @@ public sealed class CheckpointState : IJobState<ICheckpointEvent>
     public bool Unpaused { get; set; }
     public string? Failing { get; set; }
     public ICheckpointMessage? Finished { get; set; }
+    public string? Interrupted { get; set; }
 
     object? IJobState<ICheckpointEvent>.Outcome => Finished;
 
@@ -65,7 +72,15 @@ public sealed class CheckpointState : IJobState<ICheckpointEvent>
         switch (e)
         {
             case CheckpointStarted s: Started = s; break;
-            case PauseIntended: IntendsPause = true; break;
+            case PauseIntended: IntendsPause = true; Interrupted = null; break;
+            case CheckpointInterrupted i:
+                Interrupted = i.Signal;
+                IntendsPause = false;
+                Paused = null;
+                Chunks.Clear();
+                IntendsUnpause = false;
+                Unpaused = false;
+                break;
             case UnknownPauseUndone: IntendsPause = false; break;
             case ProcessPaused p: Paused = p; break;
             case ChunkSaved c: Chunks[c.Key] = c; break;
@@ -81,6 +96,6 @@ public sealed class CheckpointState : IJobState<ICheckpointEvent>
     public CheckpointState Copy() => new()
     {
         Started = Started, IntendsPause = IntendsPause, Paused = Paused, Chunks = new Dictionary<string, ChunkSaved>(Chunks), Committed = Committed,
-        IntendsUnpause = IntendsUnpause, Unpaused = Unpaused, Failing = Failing, Finished = Finished,
+        IntendsUnpause = IntendsUnpause, Unpaused = Unpaused, Failing = Failing, Finished = Finished, Interrupted = Interrupted,
     };
 }

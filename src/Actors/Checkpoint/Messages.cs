@@ -42,8 +42,17 @@ public sealed record CheckpointSummary(
 
 public sealed record CheckpointCompleted(CheckpointSummary Summary) : ICheckpointMessage;
 
-/// <summary>The checkpoint failed; the image is marked failed and the process was unpaused (when it had been paused).</summary>
-public sealed record CheckpointFailed(uint Pid, string Reason, bool Unpaused) : ICheckpointMessage;
+/// <summary>
+/// The checkpoint failed; the image is marked failed and the process was unpaused (when it had been paused).
+/// <paramref name="EndedBy"/> is "aborted" or "forgotten" when a user ended it (`gpuckpt abort`, `gpuckpt forget`).
+/// </summary>
+public sealed record CheckpointFailed(uint Pid, string Reason, bool Unpaused, string? EndedBy = null) : ICheckpointMessage;
+
+/// <summary>
+/// The checkpoint was interrupted (<paramref name="Signal"/>) before its image was committed: its pause was undone
+/// (<paramref name="Unpaused"/> when it had paused), and the job stays unfinished for `gpuckpt resume` or `gpuckpt abort`.
+/// </summary>
+public sealed record CheckpointInterruptedReply(string JobId, uint Pid, string Signal, bool Unpaused) : ICheckpointMessage;
 
 // Results of the supervisor's own tasks: they carry live driver objects and never leave the process.
 internal sealed record Paused(IKfdFile Kfd, KfdProcessInfo Info, ImageWriter Writer) : INoSerializationVerificationNeeded, IDisposable

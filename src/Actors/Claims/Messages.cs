@@ -3,8 +3,11 @@ namespace Gpuckpt.Actors.Claims;
 /// <summary>Answers of a <see cref="ProcessClaim"/> to the jobs actor.</summary>
 public interface IClaimMessage;
 
-/// <summary>Job <paramref name="JobId"/> now holds the process (or already did).</summary>
-public sealed record ClaimGranted(string JobId, string Key) : IClaimMessage;
+/// <summary>
+/// Job <paramref name="JobId"/> now holds the process (or already did); <paramref name="PausedBy"/> names the finished job
+/// that left it paused (an unpause's claim only).
+/// </summary>
+public sealed record ClaimGranted(string JobId, string Key, string? PausedBy = null) : IClaimMessage;
 
 /// <summary>The process is held by <paramref name="Holder"/>, doing <paramref name="What"/>: job <paramref name="JobId"/> may not start.</summary>
 public sealed record ClaimRefused(string JobId, string Key, string Holder, string What) : IClaimMessage;

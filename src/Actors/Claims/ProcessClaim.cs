@@ -12,7 +12,7 @@ namespace Gpuckpt.Actors.Claims;
 public sealed class ProcessClaim : ReceivePersistentActor
 {
     /// <summary>The one thing an instance does.</summary>
-    public enum Mode { Claim, Release, ReleasePaused, Unpaused }
+    public enum Mode { Claim, Release, ReleasePaused, Unpaused, Unpausing }
 
     private readonly string _key;
     private readonly string _jobId;
@@ -67,6 +67,17 @@ public sealed class ProcessClaim : ReceivePersistentActor
     public static Props Unpaused(string key, string jobId, IActorRef replyTo) =>
         Props.Create(() => new ProcessClaim(key, jobId, null, Mode.Unpaused, replyTo));
 
+    /// <summary>
+    /// Claims the process for `gpuckpt unpause` (<paramref name="jobId"/>): granted, with the job that left it paused, unless
+    /// a job holds it; an unpause that died holding it is taken over (a second UNPAUSE of a running process is refused by
+    /// the kernel, so unpausing stays exactly once). <see cref="Unpaused"/> then lets go of it.
+    /// </summary>
+    public static Props Unpausing(string key, string jobId, string what, IActorRef replyTo) =>
+        Props.Create(() => new ProcessClaim(key, jobId, what, Mode.Unpausing, replyTo));
+
+    /// <summary>The prefix of an unpause's claim holder.</summary>
+    public const string UnpausePrefix = "unpause-";
+
     /// <summary>The key of a process: claims hold across engines, so the host is part of it.</summary>
     public static string KeyOf(string driver, uint pid) => $"{Environment.MachineName}|{driver}|{pid}";
 
@@ -80,8 +91,21 @@ public sealed class ProcessClaim : ReceivePersistentActor
             case Mode.ReleasePaused when _holder?.JobId == _jobId:
                 PersistAndStop(new ReleasedPaused(_jobId), new ClaimReleased(_jobId));
                 return;
-            case Mode.Unpaused when _pausedBy is not null:
-                PersistAndStop(new PauseUndone(_jobId), new ClaimReleased(_jobId));
+            case Mode.Unpaused when _pausedBy is not null || _holder?.JobId == _jobId:
+                IClaimEvent[] events = [.. _pausedBy is null ? [] : new IClaimEvent[] { new PauseUndone(_jobId) },
+                    .. _holder?.JobId == _jobId ? new IClaimEvent[] { new Released(_jobId) } : []];
+                var left = events.Length;
+                PersistAll(events, _ =>
+                {
+                    if (--left == 0) ReplyAndStop(new ClaimReleased(_jobId));
+                });
+                return;
+            case Mode.Unpausing when _holder is null || _holder.JobId == _jobId || _holder.JobId.StartsWith(UnpausePrefix, StringComparison.Ordinal):
+                Persist(new Claimed(_jobId, _what!), c =>
+                {
+                    _holder = c;
+                    ReplyAndStop(new ClaimGranted(_jobId, _key, _pausedBy));
+                });
                 return;
             case Mode.Release or Mode.ReleasePaused or Mode.Unpaused:
                 ReplyAndStop(new ClaimReleased(_jobId));
@@ -119,7 +143,7 @@ public sealed class ProcessClaim : ReceivePersistentActor
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        if (_mode != Mode.Claim) _replyTo.Tell(new ClaimReleased(_jobId)); // the job answers all the same; the claim stays until it is released again
+        if (_mode is not (Mode.Claim or Mode.Unpausing)) _replyTo.Tell(new ClaimReleased(_jobId)); // the job answers all the same; the claim stays until it is released again
         // Another engine wrote this claim's next event first: it holds the process now.
         else if (Conflict(cause)) _replyTo.Tell(new ClaimRefused(_jobId, _key, "a job of another engine", "claimed at the same moment"));
         else _replyTo.Tell(new ClaimFailed(_jobId, _key, $"the journal could not record the claim: {JournalError(cause)}"));

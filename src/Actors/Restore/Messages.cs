@@ -43,8 +43,11 @@ public sealed record RestoreSummary(
 
 public sealed record RestoreCompleted(RestoreSummary Summary) : IRestoreMessage;
 
-/// <summary>The restore failed; what it had created on the device was rolled back (problems doing so are in the reason).</summary>
-public sealed record RestoreFailed(string ImagesDir, string Reason) : IRestoreMessage;
+/// <summary>
+/// The restore failed; what it had created on the device was rolled back (problems doing so are in the reason).
+/// <paramref name="EndedBy"/> is "aborted" or "forgotten" when a user ended it (`gpuckpt abort`, `gpuckpt forget`).
+/// </summary>
+public sealed record RestoreFailed(string ImagesDir, string Reason, string? EndedBy = null) : IRestoreMessage;
 
 internal sealed record Planned(RestorePlan Plan) : INoSerializationVerificationNeeded;
 internal sealed record TargetReady(RestoreSession Session) : INoSerializationVerificationNeeded;

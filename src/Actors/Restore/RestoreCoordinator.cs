@@ -28,21 +28,26 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     private RestoreSession? _session;
     private ContentsOpened? _contents;
     private ReleaseRestore? _release;
+    private readonly JobControl _control;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
-    public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo)
+    /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
+    public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
+        JobControl control = JobControl.Resume)
         : base(jobId, settings, pool, replyTo)
     {
         Command<ReleaseRestore>(Release);
         _request = request;
         _driver = driver;
+        _control = control;
         Command<PassDone>(OnPassDone);
     }
 
     public override string PersistenceId => $"restore-{JobId}";
 
-    public static Props Props(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo));
+    public static Props Props(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
+        JobControl control = JobControl.Resume) =>
+        Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo, control));
 
     private string ImagesDir => State.Started?.Request.ImagesDir ?? _request?.ImagesDir ?? "";
 
@@ -79,6 +84,19 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         {
             if (_request is null) Reply(new RestoreJobUnknown(JobId));
             else Record(new RestoreStarted(JobId, _request, _driver.Name), Next);
+            return;
+        }
+        if (_control == JobControl.Forget)
+        {
+            Finish(new RestoreFailed(ImagesDir, $"forgotten: what it had restored from {ImagesDir} was left as it was", "forgotten"));
+            return;
+        }
+        if (_control == JobControl.Abort && State.ResumeIntended is null)
+        {
+            // The partially restored process goes (the journalled one and any its tag marks), then the job ends aborted.
+            if (State.Target is { } built) Discard(built);
+            else if (State.TargetTag is not null) Discard(null);
+            else Finish(new RestoreFailed(ImagesDir, "aborted by gpuckpt abort", "aborted"));
             return;
         }
         if (State.ResumeIntended is { } intended)

@@ -10,7 +10,7 @@ namespace Gpuckpt.Engine.Simulation;
 /// The simulated driver serving its Unix socket, in this process (`gpuckpt simulator` and the demo host it).
 /// Each connection is served on its own thread; Dispose stops serving and removes the socket and memory files.
 /// </summary>
-public sealed class SimulatorServer : IDisposable
+public sealed partial class SimulatorServer : IDisposable
 {
     private readonly SimulatedDriver _driver;
     private readonly Socket _listener;
@@ -27,6 +27,7 @@ public sealed class SimulatorServer : IDisposable
         if (Topology.Gpus.Count == 0) throw new InvalidDataException("the simulator needs at least one GPU");
         _ownsMemoryDir = options.MemoryDir is null;
         MemoryDir = options.MemoryDir ?? FreshMemoryDir(SocketPath);
+        if (_ownsMemoryDir) Reclaimed = ReclaimDead(Path.GetDirectoryName(MemoryDir)!);
         Directory.CreateDirectory(MemoryDir);
         _driver = new SimulatedDriver(Topology, MemoryDir);
         try
@@ -94,11 +95,48 @@ public sealed class SimulatorServer : IDisposable
         throw new IOException($"cannot listen on {path}: another simulator is serving it (stop that one, or choose another --socket)");
     }
 
-    /// <summary>A new directory under /dev/shm, or beside the socket where /dev/shm is missing.</summary>
+    /// <summary>The memory directories of dead simulators removed at start, with the bytes they held.</summary>
+    public IReadOnlyList<(string Dir, long Bytes)> Reclaimed { get; } = [];
+
+    /// <summary>
+    /// Removes the memory directories that simulators killed without their cleanup (SIGKILL, OOM) left in
+    /// <paramref name="parent"/>: each is named after its simulator's pid, and only those whose pid no longer runs go.
+    /// </summary>
+    private static List<(string Dir, long Bytes)> ReclaimDead(string parent)
+    {
+        var removed = new List<(string, long)>();
+        if (!Directory.Exists(parent)) return removed;
+        foreach (var dir in Directory.EnumerateDirectories(parent, "gpuckpt-sim-*"))
+        {
+            var m = MemoryDirName().Match(Path.GetFileName(dir));
+            if (!m.Success || !int.TryParse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var pid)) continue;
+            if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+            try
+            {
+                var bytes = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+                Directory.Delete(dir, recursive: true);
+                removed.Add((dir, bytes));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another user's, or removed meanwhile by another simulator starting: not ours to insist on.
+            }
+        }
+        return removed;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^gpuckpt-sim-([0-9]+)-[0-9a-f]{32}$")]
+    private static partial System.Text.RegularExpressions.Regex MemoryDirName();
+
+    /// <summary>Where fresh memory directories go instead of /dev/shm (another tmpfs, say).</summary>
+    public const string MemoryRootVariable = "GPUCKPT_SIM_MEMORY_ROOT";
+
+    /// <summary>A new directory under $GPUCKPT_SIM_MEMORY_ROOT, else /dev/shm, else beside the socket.</summary>
     private static string FreshMemoryDir(string socketPath)
     {
         var name = $"gpuckpt-sim-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        var parent = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetDirectoryName(socketPath)!;
+        var parent = Environment.GetEnvironmentVariable(MemoryRootVariable) is { Length: > 0 } root ? Path.GetFullPath(root)
+            : Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetDirectoryName(socketPath)!;
         return Path.Combine(parent, name);
     }
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Akka.Actor;
 using Gpuckpt.Actors;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Engine.Devices;
@@ -34,10 +35,15 @@ public static class CheckpointCommand
             // A missing or unreachable target is refused before a job, an image or a pause exists.
             using (gpu.OpenKfd(parse.GetValue(pid))) { }
             var config = engineOptions.Load(parse);
-            var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning), JobId(parse.GetValue(job)));
-            await JobsCommand.RefuseFinished(config, request.JobId);
+            // The id is chosen here, so that an interrupt can name the job it stops.
+            var given = JobId(parse.GetValue(job));
+            await JobsCommand.RefuseFinished(config, given);
+            var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning),
+                given ?? JobsActor.NewId(JobsActor.CheckpointPrefix));
+            using var held = JobLock.Take(engineOptions.StateDirOf(parse), request.JobId!, JobLock.StopItFirst(request.JobId!));
             await using var engine = EngineHost.Start(gpu, config);
             var asJson = parse.GetValue(json);
+            using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
                 () => engine.CheckpointAsync(request, TimeSpan.FromDays(1)));
             return Report(reply, asJson);
@@ -75,6 +81,12 @@ public static class CheckpointCommand
             case CheckpointFailed f:
                 Console.Error.WriteLine($"gpuckpt: checkpoint of pid {f.Pid} failed: {f.Reason}{(f.Unpaused ? " (the process was unpaused)" : "")}");
                 return Cli.ExitFailed;
+            case CheckpointInterruptedReply i:
+                if (json) Cli.PrintJson(new { job = i.JobId, pid = i.Pid, interrupted = i.Signal, unpaused = i.Unpaused });
+                Console.Error.WriteLine($"gpuckpt: checkpoint job {i.JobId} interrupted by {i.Signal}: " +
+                                        (i.Unpaused ? $"pid {i.Pid} was unpaused and runs again" : $"pid {i.Pid} had not been paused") +
+                                        $", no image was kept; next: `gpuckpt resume {i.JobId}` checkpoints it again, `gpuckpt abort {i.JobId}` ends the job");
+                return i.Signal == "SIGTERM" ? Cli.ExitTerminated : Cli.ExitInterrupted;
             default:
                 throw new InvalidOperationException($"unexpected reply {reply}");
         }

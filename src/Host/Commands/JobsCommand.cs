@@ -25,16 +25,23 @@ public static class JobsCommand
             else if (jobs.Count == 0)
                 Console.Out.WriteLine("no jobs");
             else
-                foreach (var j in jobs) Console.Out.WriteLine($"{j.JobId,-20} {j.Kind,-10} {j.State,-10} {j.Detail}");
+                foreach (var j in jobs) Console.Out.WriteLine($"{j.JobId,-20} {j.Kind,-10} {j.State,-11} {j.Detail}");
             return Cli.ExitOk;
         }));
         return command;
     }
 
     /// <summary>One job as the journal tells it.</summary>
-    public sealed record JobInfo(string JobId, string Kind, string State, string? Driver, string Detail, DateTime? LastWritten = null)
+    /// <param name="Pid">the process a checkpoint job works on</param>
+    /// <param name="ImagesDir">the image it writes or reads</param>
+    public sealed record JobInfo(string JobId, string Kind, string State, string? Driver, string Detail, DateTime? LastWritten = null,
+        uint? Pid = null, string? ImagesDir = null)
     {
-        public bool Unfinished => State == "unfinished";
+        /// <summary>Not ended: `resume` continues it, `abort` or `forget` ends it.</summary>
+        public bool Unfinished => State is "unfinished" or "interrupted";
+
+        /// <summary>"finished at 2026-… UTC (aborted: …)": what a command that needs an unfinished job says of a finished one.</summary>
+        public string Ended => $"finished {(LastWritten is { } t ? $"at {t:yyyy-MM-dd HH:mm:ss} UTC" : "earlier")} ({State}: {Detail})";
     }
 
     /// <summary>
@@ -45,8 +52,7 @@ public static class JobsCommand
     {
         if (jobId is null) return;
         if ((await List(config)).FirstOrDefault(j => j.JobId == jobId) is not { Unfinished: false } done) return;
-        var at = done.LastWritten is { } t ? $"at {t:yyyy-MM-dd HH:mm:ss} UTC" : "earlier";
-        throw new UsageException($"job {jobId} finished {at} ({done.State}: {done.Detail}); choose another --job");
+        throw new UsageException($"job {jobId} {done.Ended}; choose another --job");
     }
 
     /// <summary>A job's start event, from its latest snapshot once the journal trimmed the event itself.</summary>
@@ -88,8 +94,17 @@ public static class JobsCommand
                     RestoreStarted r => r.Driver,
                     _ => null,
                 };
+                var (pid, images) = first switch
+                {
+                    CheckpointStarted c => (c.Request.Pid, c.Request.ImagesDir),
+                    RestoreStarted r => ((uint?)null, r.Request.ImagesDir),
+                    _ => (null, null),
+                };
                 var (state, detail) = entry.LastEvent switch
                 {
+                    CheckpointFinished { Outcome: CheckpointFailed { EndedBy: { } by } f } => (by, f.Reason),
+                    RestoreFinished { Outcome: RestoreFailed { EndedBy: { } by } f } => (by, f.Reason),
+                    CheckpointInterrupted i => ("interrupted", $"by {i.Signal}; the process runs again: `gpuckpt resume {jobId}` or `gpuckpt abort {jobId}`"),
                     CheckpointFinished { Outcome: CheckpointCompleted c } => ("completed", $"pid {c.Summary.Pid} -> {c.Summary.ImagesDir}"),
                     CheckpointFinished { Outcome: CheckpointFailed f } => ("failed", f.Reason),
                     RestoreFinished { Outcome: RestoreCompleted c } => ("completed", $"{c.Summary.ImagesDir} -> pid {c.Summary.Pid}"),
@@ -99,7 +114,7 @@ public static class JobsCommand
                     null => ("unfinished", "last step: a snapshot"),
                     var last => ("unfinished", $"last step: {last.GetType().Name}"),
                 };
-                jobs.Add(new JobInfo(jobId, kind, state, driver, detail, entry.LastWritten));
+                jobs.Add(new JobInfo(jobId, kind, state, driver, detail, entry.LastWritten, pid, images));
             }
             return jobs;
         }

@@ -24,10 +24,21 @@ public static class MigrateCommand
             var asJson = parse.GetValue(json);
             await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
             var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
-            return Report(await Migrate(contact, request, Cli.Interactive(asJson)), asJson);
+            var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
+            var migration = Migrate(contact, request, Cli.Interactive(asJson));
+            if (await Task.WhenAny(migration, interrupted.Task) == migration) return Report(await migration, asJson);
+            // The migration is the source node's (journalled, committed or rolled back there): the CLI only stops watching it.
+            if (Cli.Interactive(asJson)) AnsiConsole.Cursor.Show();
+            if (asJson) Cli.PrintJson(new { pid = request.Pid, from = request.From, to = request.To, interrupted = interrupts.Signal, continues = true });
+            Console.Error.WriteLine($"gpuckpt: interrupted by {interrupts.Signal}: the migration of pid {request.Pid} from {request.From} to {request.To} " +
+                                    $"goes on in the nodes (it is not cancelled); `gpuckpt cluster status --node {HostPort(contact.NodeAddress)}` shows it");
+            return interrupts.ExitCode;
         }));
         return command;
     }
+
+    private static string HostPort(string address) => Address.Parse(address) is { Host: { } host, Port: { } port } ? $"{host}:{port}" : address;
 
     /// <summary>Asks the contacted node to run the migration and waits for its outcome, with a progress bar when <paramref name="interactive"/>.</summary>
     internal static Task<IMigrationMessage> Migrate(ClusterContact contact, MigrateRequest request, bool interactive) =>

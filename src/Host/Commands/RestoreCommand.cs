@@ -39,10 +39,24 @@ public static class RestoreCommand
             if (jobId is not null && !jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal))
                 throw new UsageException($"a restore job id starts with {JobsActor.RestorePrefix}: {jobId}");
             await JobsCommand.RefuseFinished(config, jobId);
+            jobId ??= JobsActor.NewId(JobsActor.RestorePrefix);
+            using var held = JobLock.Take(engineOptions.StateDirOf(parse), jobId, JobLock.StopItFirst(jobId));
             await using var engine = EngineHost.Start(gpu, config);
-            var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore",
-                () => engine.RestoreAsync(new RestoreRequest(dir, jobId), TimeSpan.FromDays(1)));
-            return Report(reply, asJson);
+            var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
+            var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore", async () =>
+            {
+                var restore = engine.RestoreAsync(new RestoreRequest(dir, jobId), TimeSpan.FromDays(1));
+                return await Task.WhenAny(restore, interrupted.Task) == restore ? await restore : null;
+            });
+            if (reply is not null) return Report(reply, asJson);
+            // Stopped where it stands, as a killed engine would leave it: the journal knows the half-built process,
+            // which `resume` reattaches (or discards and builds again) and `abort` removes.
+            await engine.System.Terminate();
+            if (asJson) Cli.PrintJson(new { job = jobId, images = dir, interrupted = interrupts.Signal, resumable = true });
+            Console.Error.WriteLine($"gpuckpt: restore job {jobId} interrupted by {interrupts.Signal}: left resumable as it stood (nothing was resumed); " +
+                                    $"next: `gpuckpt resume {jobId}` finishes the restore, `gpuckpt abort {jobId}` removes the partially restored process");
+            return interrupts.ExitCode;
         }));
         return command;
     }

@@ -33,13 +33,34 @@ public static class ResumeCommand
                 if (!parse.GetValue(json)) Console.Out.WriteLine("no unfinished jobs");
                 return Cli.ExitOk;
             }
+            // A finished job (completed, failed, aborted, forgotten) has nothing left to do: replaying its answer would say it ran.
+            if (!targets[0].Unfinished) throw new UsageException($"job {targets[0].JobId} {targets[0].Ended}: there is nothing to resume");
             var exit = Cli.ExitOk;
             foreach (var target in targets)
             {
-                var spec = parse.GetValue(driver) ?? target.Driver
-                           ?? throw new UsageException($"job {target.JobId}: the journal no longer says which driver it used; pass --driver");
+                var spec = JobTargets.DriverOf(target, parse.GetValue(driver));
+                JobLock held;
+                try
+                {
+                    held = JobLock.Take(engineOptions.StateDirOf(parse), target.JobId, "it is not waiting to be resumed (wait for it to finish)");
+                }
+                catch (InvalidOperationException running) when (wanted is null)
+                {
+                    // Resuming every unfinished job: one still running elsewhere is that process's to finish.
+                    Console.Error.WriteLine($"gpuckpt: {running.Message}");
+                    exit = Cli.ExitFailed;
+                    continue;
+                }
+                using var _ = held;
                 if (target.Kind == "restore") RestoreCommand.RefuseKfd(spec);
-                using var gpu = Drivers.Open(spec);
+                using var gpu = JobTargets.Open(target, spec, out var gone);
+                if (gone is not null)
+                {
+                    // Nothing to continue with: say why and what ends the job, instead of starting it to fail or wait.
+                    Console.Error.WriteLine($"gpuckpt: job {target.JobId} cannot continue: {gone}; {JobTargets.WayOut(target, gpu is UnreachableDriver)}");
+                    exit = Cli.ExitFailed;
+                    continue;
+                }
                 await using var engine = EngineHost.Start(gpu, config, "gpuckpt-resume");
                 var asJson = parse.GetValue(json);
                 var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), target.Kind,

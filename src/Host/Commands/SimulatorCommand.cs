@@ -39,6 +39,8 @@ public static class SimulatorCommand
             using (var server = SimulatorServer.Start(options))
             {
                 var ids = string.Join(", ", server.Topology.Gpus.Select(g => $"0x{g.GpuId:x}/renderD{g.DrmRenderMinor}"));
+                foreach (var (dir, bytes) in server.Reclaimed)
+                    Console.Out.WriteLine($"removed {dir}: {bytes} bytes of BO memory a killed simulator left");
                 Console.Out.WriteLine($"simulator ready on {server.SocketPath}: {server.Topology.Gpus.Count} GPUs ({ids}), memory in {server.MemoryDir}");
                 Console.Out.Flush();
                 stop.Wait();

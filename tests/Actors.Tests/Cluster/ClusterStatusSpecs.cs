@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Gpuckpt.Actors.Cluster;
-using Gpuckpt.Actors.Tests.Persistence;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -117,14 +116,4 @@ public sealed class SqliteClusterStatusSpecs(ITestOutputHelper output) : Cluster
     [Fact]
     [Trait("Tier", "Full")]
     public Task A_killed_first_seed_rejoins_its_cluster_sqlite() => A_killed_first_seed_rejoins_its_cluster_instead_of_forming_another();
-}
-
-[Collection(nameof(NodesCollection))]
-public sealed class PostgresClusterStatusSpecs(PostgresJournalSpecs.Server server, ITestOutputHelper output)
-    : ClusterStatusSpecs(output), IClassFixture<PostgresJournalSpecs.Server>
-{
-    protected override string? Postgres() => server.Cluster.ConnectionString;
-
-    [PostgresFact]
-    public Task Three_nodes_report_the_cluster_and_leave_gracefully_postgres() => Three_nodes_report_the_cluster_through_any_node_and_leave_gracefully();
 }

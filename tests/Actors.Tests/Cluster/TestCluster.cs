@@ -1,9 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
+using Akka.Actor;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Host;
 using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Actors.Tests.Cluster;
@@ -27,6 +28,7 @@ internal sealed class TestCluster : IAsyncDisposable
     private readonly bool _processes;
     private readonly IReadOnlyDictionary<string, string> _stateDirs;
     private readonly Dictionary<string, int> _ports = [];
+    private ClusterContact? _contact;
 
     /// <param name="gpus">GPUs of each node's simulator (default: 2 each).</param>
     /// <param name="stateDirs">A node's own state directory (a small file system, say), by node name; the others get one under <see cref="Dir"/>.</param>
@@ -41,10 +43,12 @@ internal sealed class TestCluster : IAsyncDisposable
         // Faster downing than production (a killed node is decided on in seconds), but a busy node, one starting up
         // beside other specs on two cores, is not taken for dead. Frames of 256 KiB: the specs' 8 MiB images are 32 of
         // them, and their crash points count frames. The connection timeout is also remoting's handshake timeout, which
-        // with TLS must leave a CLI process that is still starting up time to answer.
+        // with TLS must leave a CLI process that is still starting up time to answer. A node restarted at its address
+        // is refused while its old incarnation is being removed: it asks again after 2 s, not Akka's 10 s.
         _conf = Path.Combine(Dir, "node.conf");
         File.WriteAllText(_conf, File.ReadAllText(Path.Combine(EngineConfig.Directory(), "node.conf")) + """
 
+            akka.cluster.retry-unsuccessful-join-after = 2s
             akka.cluster.split-brain-resolver.stable-after = 4s
             akka.cluster.failure-detector.acceptable-heartbeat-pause = 6s
             akka.remote.dot-netty.tcp.connection-timeout = 10s
@@ -215,33 +219,55 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits until each node reports every node of the cluster up and reachable (`cluster status` of a process, the
-    /// cluster state of a node in the test's process): a node that has just
+    /// Waits until each node reports every node of the cluster up and reachable (its cluster status, asked through the
+    /// test's own contact for a process, the cluster state of a node in the test's process): a node that has just
     /// come up may not be known to the others yet (its old incarnation is still being removed), and a migration would then
-    /// be refused.
+    /// be refused. The nodes are asked at once.
     /// </summary>
     public async Task Converged()
     {
-        foreach (var from in Names)
+        await Task.WhenAll(Names.Select(async from =>
         {
             var last = "";
             async Task<bool> ReportsAllUp()
             {
-                var status = await Cli("cluster", "status", "--node", Address(from), "--json");
-                last = status.ToString();
-                if (status.ExitCode != 0) return false;
-                var members = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray().ToList();
-                return Names.All(n => members.Count(m => m.GetProperty("name").GetString() == n) == 1
-                    && members.Single(m => m.GetProperty("name").GetString() == n) is var m
-                    && m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
+                try
+                {
+                    var status = await AskNode<ClusterStatus>(from, ClusterStatusRequest.Instance);
+                    last = string.Join(", ", status.Members.Select(m => $"{m.Name} {m.Status}{(m.Reachable ? "" : " unreachable")}"));
+                    return Names.All(n => status.Members.Where(m => m.Name == n).ToList() is [var m] && m.Status == "up" && m.Reachable);
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    last = $"no answer within {ContactTimeout}";
+                    return false;
+                }
             }
             var seen = Nodes[from] is InProcessNode node
                 ? await Eventually(() => node.SeesUp(Names), ConvergeTimeout)
-                : await Eventually(ReportsAllUp, ConvergeTimeout, TimeSpan.FromSeconds(1));
+                : await Eventually(ReportsAllUp, ConvergeTimeout);
             if (!seen)
                 throw new TimeoutException($"node {from} did not see every node up within {ConvergeTimeout}: {last}\n" +
                     string.Join("\n", Names.Select(n => $"--- node {n}:\n{Tail(Nodes[n].Output, 60)}")));
-        }
+        }));
+    }
+
+    /// <summary>How long the test's contact waits for one node's cluster status (the node waits status-timeout for each member's report).</summary>
+    private static readonly TimeSpan ContactTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The CLI's way into the cluster, opened once in the test's process: a CLI process per question costs seconds of start-up.</summary>
+    private ClusterContact Contact()
+    {
+        lock (_ports) return _contact ??= ClusterContact.Open(Address(Names[0]), _conf);
+    }
+
+    /// <summary>Asks node <paramref name="name"/>'s /user/node through the test's contact.</summary>
+    private Task<T> AskNode<T>(string name, object message)
+    {
+        var contact = Contact();
+        var settings = NodeSettings.From(NodeConfig.Load(_conf, _ => null));
+        var address = NodeConfig.SeedAddress(Address(name), settings.SystemName, settings.Protocol);
+        return contact.System.ActorSelection($"{address}/user/{NodeActor.Name}").Ask<T>(message, ContactTimeout);
     }
 
     private static string Tail(string output, int lines) => string.Join("\n", output.Split('\n').TakeLast(lines));
@@ -272,6 +298,7 @@ internal sealed class TestCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(Nodes.Values.Select(n => n.DisposeAsync().AsTask()));
+        if (_contact is not null) await _contact.DisposeAsync();
         Proxy?.Dispose();
         DataProxy?.Dispose();
         foreach (var client in Clients.Values) client.Dispose();

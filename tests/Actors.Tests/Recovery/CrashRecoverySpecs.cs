@@ -133,12 +133,25 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
 
         var resumed = await Engine(["resume", job], crashPoint: null);
 
+        // Nothing to continue with: one line saying why, naming the commands that end the job; the job is left as it was.
         Assert.Equal(1, resumed.ExitCode);
-        Assert.Contains("ESRCH", resumed.Stderr);
-        Assert.Contains($"pid {pid}", resumed.Stderr);
-        Assert.Equal(ImageState.Failed, ManifestCodec.Load(images).State);
+        var line = Assert.Single(resumed.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"job {job} cannot continue: its process, pid {pid}, no longer exists", line);
+        Assert.Contains($"`gpuckpt abort {job}`", line);
+        Assert.Contains($"`gpuckpt forget {job}`", line);
+        Assert.Equal(ImageState.InProgress, ManifestCodec.Load(images).State);
+        Assert.Equal("unfinished", await StateOf(job));
+
+        var aborted = await Engine(["abort", job], crashPoint: null);
+        Assert.True(aborted.ExitCode == 0, aborted.ToString());
+        Assert.False(Directory.Exists(images), "abort left the partial image");
+        Assert.Equal("aborted", await StateOf(job));
+    }
+
+    private async Task<string> StateOf(string job)
+    {
         var jobs = JsonDocument.Parse((await Engine(["jobs"], crashPoint: null)).Stdout).RootElement.EnumerateArray();
-        Assert.Equal("failed", jobs.Single(j => j.GetProperty("job").GetString() == job).GetProperty("state").GetString());
+        return jobs.Single(j => j.GetProperty("job").GetString() == job).GetProperty("state").GetString()!;
     }
 
     private uint Spawn()
