@@ -7,7 +7,7 @@ internal static unsafe partial class Libc
 {
     public const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NOFOLLOW = 0x20000, O_NONBLOCK = 0x800;
     public const int AT_EMPTY_PATH = 0x1000;
-    public const uint STATX_TYPE = 0x1, STATX_INO = 0x100;
+    public const uint STATX_TYPE = 0x1, STATX_INO = 0x100, STATX_BLOCKS = 0x400;
     public const int S_IFMT = 0xF000, S_IFREG = 0x8000;
     public const int PROT_READ = 1, PROT_WRITE = 2;
     public const int MAP_SHARED = 1;
@@ -55,6 +55,17 @@ internal static unsafe partial class Libc
         var buffer = stackalloc byte[256];
         if (Statx(AtFdCwd, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO, buffer) != 0) return null;
         return (*(ulong*)(buffer + 32), *(ushort*)(buffer + 28));
+    }
+
+    /// <summary>
+    /// The bytes <paramref name="path"/> takes on disk (stx_blocks, the u64 at offset 48 of struct statx, in 512-byte
+    /// units; a sparse file's holes take none), or 0 when it is absent.
+    /// </summary>
+    public static long AllocatedBytes(string path)
+    {
+        var buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, AT_SYMLINK_NOFOLLOW, STATX_BLOCKS, buffer) != 0) return 0;
+        return checked((long)*(ulong*)(buffer + 48) * 512);
     }
 
     public const int S_IFSOCK = 0xC000;

@@ -113,7 +113,7 @@ public sealed partial class SimulatorServer : IDisposable
             if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
             try
             {
-                var bytes = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+                var bytes = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(Native.Libc.AllocatedBytes); // memory files are sparse: what they hold, not their length
                 Directory.Delete(dir, recursive: true);
                 removed.Add((dir, bytes));
             }

@@ -48,7 +48,8 @@ internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, I
 /// same wire as the simulator's own client, reading and writing the caller's memory where the arguments point. Render
 /// files are the simulator's GPU memory files, so mmap of a BO is the real kernel's; dmabuf fds are memfds (one per
 /// buffer) installed in the caller with SECCOMP_IOCTL_NOTIF_ADDFD. KFD's rules hold: CRIU ops only from the target's
-/// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file.
+/// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file, RESTORE only by
+/// the process the file belongs to (it rebuilds that process), RESUME by pid.
 /// </summary>
 internal sealed partial class EmulatedKernel : IDisposable
 {
@@ -62,6 +63,10 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly DirectoryInfo _dir;
     private readonly List<StandIn> _standIns = [];
     private readonly Dictionary<int, StandIn> _own = new();
+    private readonly List<(int Copy, int Tgid)> _ownKfdFiles = [];
+    private readonly List<(int Copy, int Tgid)> _ownRenderFiles = [];
+    private readonly ConcurrentQueue<(int Process, int Tid, uint SimPid, int Errno)> _restores = new();
+    private readonly ConcurrentQueue<(int Pid, int Tid, int Errno)> _resumes = new();
     private readonly ConcurrentQueue<(KfdCriuOp, string)> _threadsAtCriuOps = new();
     private readonly Dictionary<ulong, (int Memfd, int SimFd)> _dmabufs = new();
     private readonly Dictionary<(ulong Dev, ulong Ino), uint> _renderMinorOf = new();
@@ -99,6 +104,15 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// (/proc/PID/task/*/stat; 't' is a ptrace stop).
     /// </summary>
     public IReadOnlyList<(KfdCriuOp Op, string Threads)> ThreadsAtCriuOps => [.. _threadsAtCriuOps];
+
+    /// <summary>The pid of stand-in <paramref name="name"/>.</summary>
+    public int PidOf(string name) => _standIns.Single(s => s.Name == name).Pid;
+
+    /// <summary>Each KFD RESTORE on a process's own file: the process it rebuilt, the thread that issued it, the simulated process that plays it, its errno.</summary>
+    public IReadOnlyList<(int Process, int Tid, uint SimPid, int Errno)> Restores => [.. _restores];
+
+    /// <summary>Each KFD RESUME on a process's own file: the pid it named, the thread that issued it, its errno.</summary>
+    public IReadOnlyList<(int Pid, int Tid, int Errno)> Resumes => [.. _resumes];
 
     /// <summary>Every mmap of a render file that reached this kernel: the offset and the errno it got (0: mapped).</summary>
     public IReadOnlyList<(ulong Offset, int Errno)> RenderMmaps => [.. _renderMmaps];
@@ -268,7 +282,7 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     /// <summary>
     /// Whose render file the caller's fd is, and which of that stand-in's files of the node (distinct open files in fd
-    /// order, a dup'ed fd counting once); a file the caller opened itself is its own, file 0.
+    /// order, a dup'ed fd counting once); a file no stand-in holds is file 0 of the process that first used it.
     /// </summary>
     private (StandIn Owner, int Index) FileOf(int tid, int fd, uint minor)
     {
@@ -280,7 +294,21 @@ internal sealed partial class EmulatedKernel : IDisposable
             var index = firsts.FindIndex(f => SeccompNative.SameFile(tid, fd, s.Pid, f) == 0);
             if (index >= 0) return (s, index);
         }
-        return (OwnFiles(tid), 0);
+        // A DRM file's BOs are the file's, whoever holds it now (a copy taken with pidfd_getfd, say): its process is the
+        // one that first used it.
+        foreach (var (copy, tgid) in _ownRenderFiles)
+            if (SeccompNative.SameFile(Environment.ProcessId, copy, tid, fd) == 0) return (OwnFiles(tgid), 0);
+        var mine = Tgid(tid);
+        _ownRenderFiles.Add((TakeFd(mine, fd), mine));
+        return (OwnFiles(mine), 0);
+    }
+
+    /// <summary>Makes the render file <paramref name="fd"/> of <paramref name="tid"/> one of process <paramref name="tgid"/>'s own.</summary>
+    private void BindRenderFile(int tid, int fd, int tgid)
+    {
+        var known = _ownRenderFiles.FindIndex(f => SeccompNative.SameFile(Environment.ProcessId, f.Copy, tid, fd) == 0);
+        if (known >= 0) _ownRenderFiles[known] = (_ownRenderFiles[known].Copy, tgid);
+        else _ownRenderFiles.Add((TakeFd(Tgid(tid), fd), tgid));
     }
 
     private IRenderNode SimNode(StandIn owner, uint minor, int index)
@@ -298,12 +326,12 @@ internal sealed partial class EmulatedKernel : IDisposable
         if (request == KfdIoctls.GetVersion)
         {
             // Not a CRIU op: only the process that opened the file may ask.
-            if (!own) return Errno.EBADF;
+            if (!own || KfdOpener(tid, fd) != Tgid(tid)) return Errno.EBADF;
             var version = new KfdIoctlGetVersionArgs { major_version = KfdDriverVersionMajor, minor_version = _options.KfdMinorVersion };
             return Copy(n, tid, argp, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<KfdIoctlGetVersionArgs>(ref version)).ToArray()) ? 0 : Errno.EFAULT;
         }
         if (request != KfdIoctls.CriuOp) return Errno.ENOTTY;
-        if (own) return Errno.EINVAL; // the checkpointer's own KFD process has no GPU state to act on
+        if (own) return OwnCriuOp(n, tid, fd, argp);
         if (TracerOf(owner!.Pid) != tid) return Errno.EBADF; // "Using KFD FD in wrong process"
         if (!MayCheckpoint(tid)) return Errno.EACCES;
 
@@ -315,16 +343,83 @@ internal sealed partial class EmulatedKernel : IDisposable
         if (a.op == (uint)KfdCriuOp.Checkpoint && (a.devices == 0 || a.bos == 0 || a.priv_data == 0)) return Errno.EINVAL;
         if (a.op == (uint)KfdCriuOp.Restore && (a.devices == 0 || a.bos == 0 || a.priv_data == 0 || a.priv_data_size == 0 || a.num_devices == 0 || a.num_bos == 0))
             return Errno.EINVAL;
+        return Forward(n, tid, owner.SimPid, request, argp, args, a.op == (uint)KfdCriuOp.ProcessInfo ? owner.Pid : null);
+    }
+
+    /// <summary>
+    /// A CRIU op on a KFD file no stand-in holds. kfd_chardev.c binds the file's KFD process to the process that opened
+    /// it: only that process (or the ptrace parent of its leader) may use it; RESTORE rebuilds that very process, so a
+    /// restored task must issue it itself; RESUME names its target by pid (ESRCH where no KFD process has that pid).
+    /// </summary>
+    private int OwnCriuOp(SeccompNotif n, int tid, int fd, ulong argp)
+    {
+        var opener = KfdOpener(tid, fd);
+        if (opener != Tgid(tid) && TracerOf(opener) != tid) return Errno.EBADF; // "Using KFD FD in wrong process"
+        if (!MayCheckpoint(tid)) return Errno.EACCES;
+        var args = new byte[Sizes.Of<KfdIoctlCriuArgs>()];
+        if (!SeccompNative.Read(tid, argp, args)) return Errno.EFAULT;
+        var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
+        switch ((KfdCriuOp)a.op)
+        {
+            case KfdCriuOp.Restore:
+            {
+                // kfd_chardev.c: RESTORE refuses NULL arrays and zero counts.
+                if (a.devices == 0 || a.bos == 0 || a.priv_data == 0 || a.priv_data_size == 0 || a.num_devices == 0 || a.num_bos == 0)
+                    return Errno.EINVAL;
+                var devices = new byte[a.num_devices * (ulong)Sizes.Of<KfdCriuDeviceBucket>()];
+                if (!SeccompNative.Read(tid, a.devices, devices)) return Errno.EFAULT;
+                // criu_restore_devices: each bucket's drm_fd must be a render node file open in the caller.
+                foreach (var d in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, KfdCriuDeviceBucket>(devices.AsSpan()))
+                    if (SeccompNative.FileId($"/proc/{tid}/fd/{d.drm_fd}") is not { } id || !_renderMinorOf.ContainsKey(id)) return Errno.EINVAL;
+                var target = OwnFiles(opener);
+                var errno = Forward(n, tid, target.SimPid, KfdIoctls.CriuOp, argp, args);
+                // The restored process's GPUs are reached through the render files RESTORE named, whoever used them before.
+                if (errno == 0)
+                    foreach (var d in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, KfdCriuDeviceBucket>(devices.AsSpan()))
+                        BindRenderFile(tid, (int)d.drm_fd, opener);
+                _restores.Enqueue((opener, tid, target.SimPid, errno));
+                return errno;
+            }
+            case KfdCriuOp.Resume:
+            {
+                var errno = _own.TryGetValue((int)a.pid, out var target) ? Forward(n, tid, target.SimPid, KfdIoctls.CriuOp, argp, args) : Errno.ESRCH;
+                _resumes.Enqueue(((int)a.pid, tid, errno));
+                return errno;
+            }
+            default:
+                return Errno.EINVAL; // the caller's own KFD process has no GPU state to act on
+        }
+    }
+
+    /// <summary>
+    /// The process a KFD file no stand-in holds belongs to: the one that first issued a request on it (this kernel sees
+    /// no open, and the file's own process is the first to use it), kept by a copy of the file so that it is known again
+    /// through any fd.
+    /// </summary>
+    private int KfdOpener(int tid, int fd)
+    {
+        foreach (var (copy, tgid) in _ownKfdFiles)
+            if (SeccompNative.SameFile(Environment.ProcessId, copy, tid, fd) == 0) return tgid;
+        var mine = Tgid(tid);
+        _ownKfdFiles.Add((TakeFd(mine, fd), mine)); // pidfd_open takes a thread group's leader
+        return mine;
+    }
+
+    private static int Tgid(int tid) => int.Parse(Status(tid, "Tgid:"));
+
+    /// <summary>A CRIU op forwarded to simulated process <paramref name="simPid"/> with the arrays it names, dmabuf fds translated.</summary>
+    private int Forward(SeccompNotif n, int tid, uint simPid, uint request, ulong argp, byte[] args, int? pid = null)
+    {
+        var a = Unsafe.As<byte, KfdIoctlCriuArgs>(ref args[0]);
         var arrays = a.op is (uint)KfdCriuOp.Checkpoint or (uint)KfdCriuOp.Restore;
         var devices = arrays ? new byte[a.num_devices * (ulong)Sizes.Of<KfdCriuDeviceBucket>()] : [];
         var bos = arrays ? new byte[a.num_bos * (ulong)Sizes.Of<KfdCriuBoBucket>()] : [];
         var priv = arrays ? new byte[a.priv_data_size] : [];
         if (!SeccompNative.Read(tid, a.devices, devices) || !SeccompNative.Read(tid, a.bos, bos) || !SeccompNative.Read(tid, a.priv_data, priv))
             return Errno.EFAULT;
-        var (errno, outArgs, outDevices, outBos, outPriv) = _client.RawKfdIoctl(owner.SimPid, request, args, devices, bos, priv);
+        var (errno, outArgs, outDevices, outBos, outPriv) = _client.RawKfdIoctl(simPid, request, args, devices, bos, priv);
         if (errno != 0) return errno;
-        ref var result = ref Unsafe.As<byte, KfdIoctlCriuArgs>(ref outArgs[0]);
-        if (a.op == (uint)KfdCriuOp.ProcessInfo) result.pid = (uint)owner.Pid;
+        if (pid is { } real) Unsafe.As<byte, KfdIoctlCriuArgs>(ref outArgs[0]).pid = (uint)real;
         var buckets = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, KfdCriuBoBucket>(outBos.AsSpan());
         for (var i = 0; i < buckets.Length; i++)
             if (buckets[i].dmabuf_fd != uint.MaxValue)
@@ -340,9 +435,8 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// The render files a process opened itself (the checkpointer's doctor, say): each is a DRM file of its own, empty,
     /// played by a simulated process that never runs.
     /// </summary>
-    private StandIn OwnFiles(int tid)
+    private StandIn OwnFiles(int tgid)
     {
-        var tgid = int.Parse(Status(tid, "Tgid:"));
         if (!_own.TryGetValue(tgid, out var own)) _own[tgid] = own = new StandIn($"own {tgid}", _client.CreateRestoreTarget(), tgid, -1, []);
         return own;
     }
@@ -456,6 +550,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         foreach (var s in _standIns.Concat(_own.Values))
             foreach (var node in s.SimNodes.Values) node.Dispose();
         foreach (var own in _own.Values) _client.DiscardRestoreTarget(own.SimPid);
+        foreach (var (copy, _) in _ownKfdFiles.Concat(_ownRenderFiles)) SeccompNative.Close(copy);
         foreach (var (memfd, simFd) in _dmabufs.Values)
         {
             SeccompNative.Close(memfd);

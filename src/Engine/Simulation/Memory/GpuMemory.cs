@@ -27,6 +27,8 @@ internal sealed unsafe class GpuMemory : IDisposable
         Path = path;
         VramSize = vramSize;
         _file = System.IO.File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite);
+        // Sized once, sparse, as a device's aperture is: CRIU restores a task holding this file only if its size is the one dumped.
+        RandomAccess.SetLength(_file, checked((long)MaxFileSize));
         // Address space only: PROT_NONE and NORESERVE commit nothing until the file is mapped over it.
         _base = Libc.Mmap(0, unchecked((nuint)MaxFileSize), 0, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
         if (_base == Libc.MapFailed)
@@ -58,8 +60,6 @@ internal sealed unsafe class GpuMemory : IDisposable
         var offset = (_end + align - 1) / align * align;
         if (offset > MaxFileSize || length > MaxFileSize - offset) throw new SimError(Errno.ENOMEM, $"{owner}: {System.IO.Path.GetFileName(Path)} would pass {MaxFileSize} bytes");
         _end = offset + length;
-        // Sparse growth: untouched pages cost nothing.
-        RandomAccess.SetLength(_file, checked((long)_end));
         VramUsed += vram;
         var buffer = new SimBuffer(this, id, offset, size, length, domains, domainFlags, vram, pageAlignment);
         _live.Add(offset, buffer);

@@ -1,0 +1,100 @@
+using Gpuckpt.Engine.Bridge;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Engine.Tests.Criu;
+using Gpuckpt.Engine.Tests.Emulation;
+using Gpuckpt.Engine.Tests.Simulation;
+using Gpuckpt.Tests.Support;
+using Xunit;
+
+namespace Gpuckpt.Engine.Tests.Bridge;
+
+/// <summary>
+/// A whole GPU process dumped and restored by real CRIU with the bridge under the emulated kernel: the stand-in is
+/// dumped by <c>gpuckpt checkpoint --criu</c>, ended, and brought back by <c>gpuckpt restore --criu</c> run under the
+/// emulator's filter, which the restored task inherits from CRIU, so that its KFD RESTORE reaches the emulated KFD.
+/// </summary>
+[Trait("Tier", "Full")]
+public sealed class CriuEmulatedRestoreSpecs : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(4);
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("gpuckpt-criu-emurestore-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string Dir(string name) => Path.Combine(_dir.FullName, name);
+
+    [Fact]
+    public void A_gpu_process_dumped_and_restored_by_criu_runs_again_under_its_pid_with_its_pages_and_continues_as_its_uninterrupted_twin()
+    {
+        var seed = (ulong)TestSeed.Fresh();
+        var because = $"seed {seed}";
+        using var sim = new TestSimulator(gpus: 2, idSeed: 17);
+        var pid = sim.Client.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: 8UL << 20));
+        var twin = sim.Client.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: 8UL << 20));
+        Assert.Equal(sim.Client.Run(twin, 3), sim.Client.Run(pid, 3));
+        var images = Dir("criu");
+
+        int standIn;
+        using (var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)], KfdCharacterDevice = true }))
+        {
+            var dump = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running", "--shell-job",
+                "--state-dir", Dir("state-criu")), Timeout);
+            Assert.True(dump.ExitCode == 0, $"{because}: checkpoint --criu exited {dump.ExitCode}: {dump.Stderr}");
+            standIn = kernel.PidOf("train");
+        }
+        // The stand-in ended with its kernel; CRIU restores it under its own pid, which must be free.
+        WaitGone(standIn);
+
+        using var restoring = new EmulatedKernel(sim, new EmulatedKernelOptions { KfdCharacterDevice = true });
+        using var host = restoring.Serve(Timeout);
+        var output = Dir("restore.out");
+        var rc = host.Run(output, [.. KfdEmulationSpecs.Gpuckpt("restore", "--criu", "--images", images, "--shell-job", "--state-dir", Dir("state-restore"),
+            "--trust-key", Path.Combine(Dir("state-criu"), "image.key"))]);
+        Assert.True(rc == 0, $"{because}: restore --criu exited {rc}: {ReadIfAny(output)}{CriuLog(images)}");
+
+        // The same pid runs again; its RESTORE came from the task itself, its RESUME once, by its pid, from CRIU's process.
+        Assert.True(Directory.Exists($"/proc/{standIn}"), $"pid {standIn} is not running after the restore");
+        var restore = Assert.Single(restoring.Restores);
+        Assert.Equal((standIn, 0), (restore.Process, restore.Errno));
+        Assert.True(Directory.Exists($"/proc/{standIn}/task/{restore.Tid}"), $"RESTORE came from {restore.Tid}, not a thread of {standIn}");
+        var resume = Assert.Single(restoring.Resumes);
+        Assert.Equal((standIn, 0), (resume.Pid, resume.Errno));
+        Assert.NotEqual(standIn, resume.Tid);
+        Assert.Equal(1, sim.Client.State(restore.SimPid).Counters.Resume);
+
+        // The restored GPU holds the pages that were dumped, and runs on as the uninterrupted twin does.
+        AssertPagesEqualTheDumped(sim, restore.SimPid, BridgeSession.GpuImageDir(images), because);
+        Assert.Equal(sim.Client.Run(twin, 4), sim.Client.Run(restore.SimPid, 4));
+        Assert.Equal(sim.Client.State(twin).Digest, sim.Client.State(restore.SimPid).Digest);
+        host.Kill(standIn);
+    }
+
+    private static void WaitGone(int pid) =>
+        Assert.True(SpinWait.SpinUntil(() => !Directory.Exists($"/proc/{pid}"), Timeout), $"pid {pid} did not end in {Timeout}");
+
+    private static string ReadIfAny(string path) => File.Exists(path) ? File.ReadAllText(path) : $"(no {path})";
+
+    /// <summary>CRIU's errors and warnings and the end of its restore log, for a failure's message.</summary>
+    private static string CriuLog(string images)
+    {
+        var path = Directory.GetFiles(images, "criu-restore*.log").FirstOrDefault();
+        if (path is null) return $"\n(no restore log in {images})";
+        var lines = File.ReadAllLines(path);
+        var notable = lines.Where(l => l.Contains("Error (", StringComparison.Ordinal) || l.Contains("Warn  (", StringComparison.Ordinal));
+        return $"\n{path}, errors and warnings:\n{string.Join('\n', notable.Take(30))}\nits last lines:\n{string.Join('\n', lines.TakeLast(15))}";
+    }
+
+    /// <summary>The restored simulated process, checkpointed on the simulator path, holds the GPU pages the dump saved.</summary>
+    private void AssertPagesEqualTheDumped(TestSimulator sim, uint restored, string gpu, string because)
+    {
+        var run = GpuckptProcess.Run("checkpoint", "--driver", $"sim:{sim.SocketPath}", "--pid", $"{restored}", "--images", Dir("sim"), "--leave-running",
+            "--json", "--state-dir", Dir("state-sim"));
+        Assert.True(run.ExitCode == 0, $"{because}: checkpoint of the restored process on the simulator path: {run}");
+        var pages = Directory.GetFiles(gpu).Select(Path.GetFileName).OfType<string>().Where(n => n.Contains("pages-", StringComparison.Ordinal)).Order().ToList();
+        Assert.NotEmpty(pages);
+        Assert.Equal(pages, Directory.GetFiles(Dir("sim")).Select(Path.GetFileName).OfType<string>().Where(n => n.Contains("pages-", StringComparison.Ordinal)).Order().ToList());
+        foreach (var name in pages)
+            Assert.True(File.ReadAllBytes(Path.Combine(Dir("sim"), name)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(gpu, name))),
+                $"{because}: {name} of the restored process differs from the dumped one");
+    }
+}
