@@ -82,9 +82,20 @@ public sealed class KfdRefusalSpecs : IDisposable
     [Fact]
     public void A_target_without_dev_kfd_open_is_refused_naming_it()
     {
-        var self = Environment.ProcessId;
-        var (run, pid) = Checkpoint(new EmulatedKernelOptions(), target: $"{self}");
-        AssertRefused(run, pid, $"gpuckpt: open on /dev/kfd failed: ESRCH: process {self} has no /dev/kfd open");
+        // A process of its own (not this test's, which hosts the emulated kernel: a checkpointer that froze it would
+        // freeze the kernel it is waiting on).
+        using var plain = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sleep", "600") { RedirectStandardInput = true })!;
+        try
+        {
+            var (run, pid) = Checkpoint(new EmulatedKernelOptions(), target: $"{plain.Id}");
+            AssertRefused(run, pid, $"gpuckpt: open on /dev/kfd failed: ESRCH: process {plain.Id} has no /dev/kfd open");
+            Assert.False(plain.HasExited, "the refused target did not survive");
+        }
+        finally
+        {
+            plain.Kill();
+            plain.WaitForExit();
+        }
     }
 
     [Fact]
