@@ -47,15 +47,23 @@ public sealed class ImageKey
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             var key = RandomNumberGenerator.GetBytes(32);
+            // Written whole under a name of its own, then linked into place: an engine starting at the same moment sees
+            // either no key or a whole one, never a file still being written.
+            var fresh = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}";
             try
             {
-                using var handle = ImageFiles.OpenWrite(path, FileMode.CreateNew, FileAccess.Write);
-                RandomAccess.Write(handle, System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(key) + "\n"), 0);
-                FileSync.File(handle, path);
+                using (var handle = ImageFiles.OpenWrite(fresh, FileMode.CreateNew, FileAccess.Write))
+                {
+                    RandomAccess.Write(handle, System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(key) + "\n"), 0);
+                    FileSync.File(handle, fresh);
+                }
+                // link(2) never replaces a file: of engines making the key at once, the first to link wins, the others use it.
+                if (Libc.Link(fresh, path) != 0 && Libc.LastErrno != Devices.Errno.EEXIST)
+                    throw new IOException($"{path}: link failed: {Devices.Errno.Name(Libc.LastErrno)}");
             }
-            catch (IOException) when (File.Exists(path))
+            finally
             {
-                // Another engine created it at the same moment: use theirs.
+                File.Delete(fresh);
             }
         }
         return Load(path);
