@@ -185,6 +185,11 @@ static void exec_stand_in(const char *self, struct target *t, int report)
 	int at = 0;
 	for (int i = 0; i < t->nminors; i++)
 		at += snprintf(minors + at, sizeof(minors) - at, "%s%u", i ? "," : "", t->minors[i]);
+	/*
+	 * A session of its own, as a batch job's launcher gives it: CRIU dumps a task only with its session leader in the
+	 * tree it dumps or in its pid namespace, and the test run's leader may be in an outer pid namespace (getsid gives 0).
+	 */
+	if (setsid() < 0) die("setsid");
 	/* Only the report pipe beyond stdio: an fd inherited from the test run names a file on a mount of another namespace. */
 	if (dup2(report, 3) != 3 || syscall(SYS_close_range, 4, ~0U, 0) != 0) die("report fd");
 	snprintf(fd, sizeof(fd), "%d", 3);
