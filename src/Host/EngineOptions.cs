@@ -37,8 +37,7 @@ public sealed class EngineOptions
     public Config LoadWithoutJournal(ParseResult parse)
     {
         var stateDir = Path.GetFullPath(parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir());
-        var quoted = "\"" + stateDir.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-        return ConfigurationFactory.ParseString($"gpuckpt.state-dir = {quoted}").WithFallback(EngineConfig.Load());
+        return ConfigurationFactory.ParseString($"gpuckpt.state-dir = {HoconString.Quote(stateDir)}").WithFallback(EngineConfig.Load());
     }
 
     /// <summary>hocon/engine.conf under the chosen journal's file.</summary>

@@ -40,11 +40,8 @@ public sealed class TrustOptions
         if (key is null) return config;
         var path = Path.GetFullPath(key);
         ImageKey.Load(path);
-        return ConfigurationFactory.ParseString($"gpuckpt.images {{ sign = off, require-signature = on, key-file = {Quoted(path)} }}").WithFallback(config);
+        return ConfigurationFactory.ParseString($"gpuckpt.images {{ sign = off, require-signature = on, key-file = {HoconString.Quote(path)} }}").WithFallback(config);
     }
-
-    /// <summary>The trust <paramref name="config"/> (after <see cref="Apply"/>) gives.</summary>
-    public static ImageTrust Of(Config config) => EngineSettings.LoadTrust(config);
 
     /// <summary>Prints <see cref="Advice"/> when <paramref name="reason"/> is a refused signature.</summary>
     public static void AdviseOn(string? reason)
@@ -52,6 +49,4 @@ public sealed class TrustOptions
         if (reason is not null && (reason.Contains("signed", StringComparison.Ordinal) || reason.Contains("signature", StringComparison.Ordinal)))
             Console.Error.WriteLine($"gpuckpt: {Advice}");
     }
-
-    private static string Quoted(string path) => "\"" + path.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

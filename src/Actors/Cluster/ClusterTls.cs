@@ -40,7 +40,7 @@ public sealed class ClusterTls
 
     /// <summary><paramref name="config"/> with <paramref name="dir"/> as its cluster directory.</summary>
     public static Config WithDir(Config config, string dir) =>
-        ConfigurationFactory.ParseString($"gpuckpt.tls.dir = \"{dir.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"").WithFallback(config);
+        ConfigurationFactory.ParseString($"gpuckpt.tls.dir = {HoconString.Quote(dir)}").WithFallback(config);
 
     /// <summary>The TLS identity <paramref name="identity"/> of the cluster <paramref name="config"/> names; null when TLS is off.</summary>
     public static ClusterTls? For(Config config, string identity)

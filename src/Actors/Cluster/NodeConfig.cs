@@ -28,29 +28,29 @@ public static class NodeConfig
         var config = EngineConfig.Load(file);
         var system = config.GetString("gpuckpt.node.system-name", "gpuckpt");
         var lines = new List<string>();
-        if (environment(HostnameVariable) is { Length: > 0 } host) lines.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(host)}");
+        if (environment(HostnameVariable) is { Length: > 0 } host) lines.Add($"akka.remote.dot-netty.tcp.hostname = {HoconString.Quote(host)}");
         if (environment(PortVariable) is { Length: > 0 } port)
             lines.Add($"akka.remote.dot-netty.tcp.port = {int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)}");
         if (environment(PublicPortVariable) is { Length: > 0 } publicPort)
             lines.Add($"akka.remote.dot-netty.tcp.public-port = {int.Parse(publicPort, System.Globalization.CultureInfo.InvariantCulture)}");
         var protocol = Protocol(config);
         IEnumerable<string> seedList = environment(SeedsVariable) is { Length: > 0 } seeds ? Split(seeds) : config.GetStringList("akka.cluster.seed-nodes", []);
-        lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", seedList.Select(s => Quote(SeedAddress(s, system, protocol))))}]");
+        lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", seedList.Select(s => HoconString.Quote(SeedAddress(s, system, protocol))))}]");
         if (environment(RolesVariable) is { Length: > 0 } roles)
-            lines.Add($"akka.cluster.roles = [{string.Join(", ", Split(roles).Select(Quote))}]");
+            lines.Add($"akka.cluster.roles = [{string.Join(", ", Split(roles).Select(HoconString.Quote))}]");
         if (environment(DataPortVariable) is { Length: > 0 } dataPort)
             lines.Add($"gpuckpt.migration.data-port = {int.Parse(dataPort, System.Globalization.CultureInfo.InvariantCulture)}");
         if (environment(DataPublicPortVariable) is { Length: > 0 } dataPublicPort)
             lines.Add($"gpuckpt.migration.data-public-port = {int.Parse(dataPublicPort, System.Globalization.CultureInfo.InvariantCulture)}");
-        if (environment(NameVariable) is { Length: > 0 } name) lines.Add($"gpuckpt.node.name = {Quote(name)}");
+        if (environment(NameVariable) is { Length: > 0 } name) lines.Add($"gpuckpt.node.name = {HoconString.Quote(name)}");
         config = ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
 
         var settings = NodeSettings.From(config);
         var withName = config.GetStringList("akka.cluster.roles", []).Where(r => !r.StartsWith(NameRolePrefix, StringComparison.Ordinal))
             .Append(NameRolePrefix + settings.Name);
         return ConfigurationFactory.ParseString($"""
-            akka.cluster.roles = [{string.Join(", ", withName.Select(Quote))}]
-            gpuckpt.node.name = {Quote(settings.Name)}
+            akka.cluster.roles = [{string.Join(", ", withName.Select(HoconString.Quote))}]
+            gpuckpt.node.name = {HoconString.Quote(settings.Name)}
             """).WithFallback(config);
     }
 
@@ -69,6 +69,4 @@ public static class NodeConfig
 
     private static IReadOnlyList<string> Split(string list) =>
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 }

@@ -59,10 +59,10 @@ public static class JournalConfig
         var fullStateDir = Path.GetFullPath(stateDir);
 
         // Appended after the file so that these values win and the file's substitutions resolve to them.
-        var text = File.ReadAllText(path) + $"\ngpuckpt.state-dir = {Quote(fullStateDir)}\n";
+        var text = File.ReadAllText(path) + $"\ngpuckpt.state-dir = {HoconString.Quote(fullStateDir)}\n";
         connectionString ??= environment(PostgresVariable);
         // Appended only when known: an unset optional substitution in the file would shadow a later value.
-        if (!string.IsNullOrEmpty(connectionString)) text += $"gpuckpt.journal.connection-string = {Quote(connectionString)}\n";
+        if (!string.IsNullOrEmpty(connectionString)) text += $"gpuckpt.journal.connection-string = {HoconString.Quote(connectionString)}\n";
 
         Config config;
         try
@@ -133,7 +133,4 @@ public static class JournalConfig
         for (var i = 0; i < tables.Count; i++) query.Parameters.AddWithValue($"$t{i}", tables[i]);
         return Convert.ToInt32(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == tables.Count;
     }
-
-    /// <summary>A HOCON quoted string.</summary>
-    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 }

@@ -47,12 +47,8 @@ public static class AbortCommand
                     if (asJson) Cli.PrintJson(new { job = target.JobId, state = "aborted", images = target.ImagesDir });
                     else Console.Out.WriteLine($"aborted restore job {target.JobId}: the process it was restoring from {target.ImagesDir} is removed");
                     return Cli.ExitOk;
-                case ICheckpointMessage c:
-                    return CheckpointCommand.Report(c, asJson);
-                case IRestoreMessage r:
-                    return RestoreCommand.Report(r, asJson);
                 default:
-                    throw new InvalidOperationException($"unexpected reply {reply}");
+                    return JobTargets.ReportOutcome(reply, asJson);
             }
         }));
         return command;

@@ -59,12 +59,8 @@ public static class ForgetCommand
                     if (asJson) Cli.PrintJson(new { job = target.JobId, state = "forgotten" });
                     else Console.Out.WriteLine($"forgot job {target.JobId}");
                     return Cli.ExitOk;
-                case ICheckpointMessage c:
-                    return CheckpointCommand.Report(c, asJson);
-                case IRestoreMessage r:
-                    return RestoreCommand.Report(r, asJson);
                 default:
-                    throw new InvalidOperationException($"unexpected reply {reply}");
+                    return JobTargets.ReportOutcome(reply, asJson);
             }
         }));
         return command;

@@ -1,4 +1,6 @@
 using Akka.Configuration;
+using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Devices;
 
 namespace Gpuckpt.Host.Commands;
@@ -49,4 +51,12 @@ internal static class JobTargets
         ? $"`gpuckpt forget {job.JobId}` drops it from the journal"
         : $"`gpuckpt abort {job.JobId}` ends it{(job.Kind == "checkpoint" ? " and removes its partial image" : " and removes what it restored")}, " +
           $"or `gpuckpt forget {job.JobId}` drops it as it is";
+
+    /// <summary>A control command's reply that is not the ending it asked for: the job's own outcome, reported as its command would.</summary>
+    public static int ReportOutcome(object reply, bool asJson) => reply switch
+    {
+        ICheckpointMessage c => CheckpointCommand.Report(c, asJson),
+        IRestoreMessage r => RestoreCommand.Report(r, asJson),
+        _ => throw new InvalidOperationException($"unexpected reply {reply}"),
+    };
 }

@@ -34,7 +34,7 @@ public static class RestoreCommand
             if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             var config = trust.Apply(parse, engineOptions.Load(parse));
-            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, TrustOptions.Of(config));
+            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, EngineSettings.LoadTrust(config));
             var jobId = parse.GetValue(job);
             if (jobId is not null && !jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal))
                 throw new UsageException($"a restore job id starts with {JobsActor.RestorePrefix}: {jobId}");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Akka.Configuration;
+using Gpuckpt.Actors;
 using Gpuckpt.Engine.Images;
 using Spectre.Console;
 
@@ -45,7 +46,7 @@ public static class VerifyCommand
             ImageTrust trust;
             try
             {
-                trust = TrustOptions.Of(config);
+                trust = EngineSettings.LoadTrust(config);
             }
             catch (FileNotFoundException e)
             {
