@@ -31,7 +31,7 @@ public static class AbortCommand
             if (gpu is UnreachableDriver)
                 throw new InvalidOperationException($"job {target.JobId} cannot be aborted: {gone}; `gpuckpt forget {target.JobId}` drops it from the journal");
             await using var engine = EngineHost.Start(gpu, config, "gpuckpt-abort");
-            var reply = await engine.Jobs.Ask<object>(new ControlJob(target.JobId, JobControl.Abort), TimeSpan.FromDays(1));
+            var reply = await engine.RunAsync(new ControlJob(target.JobId, JobControl.Abort), target.JobId);
             var asJson = parse.GetValue(json);
             switch (reply)
             {

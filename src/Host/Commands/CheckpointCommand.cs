@@ -45,7 +45,7 @@ public static class CheckpointCommand
             var asJson = parse.GetValue(json);
             using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
-                () => engine.CheckpointAsync(request, TimeSpan.FromDays(1)));
+                () => engine.CheckpointAsync(request));
             return Report(reply, asJson);
         }));
         return command;

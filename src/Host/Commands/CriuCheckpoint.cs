@@ -26,7 +26,7 @@ internal static class CriuCheckpoint
 
         using var driver = new BridgeDriver();
         await using var engine = EngineHost.Start(driver, config);
-        var session = new BridgeSession(driver, new BridgeCheckpoints(engine, TimeSpan.FromDays(1)), dir, line =>
+        var session = new BridgeSession(driver, new BridgeCheckpoints(engine, null), dir, line =>
         {
             if (!json) Console.Error.WriteLine($"gpuckpt: {line}");
         });

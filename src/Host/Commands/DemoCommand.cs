@@ -60,7 +60,7 @@ public static class DemoCommand
             await using (var engineA = EngineHost.Start(a, config, "node-a"))
             {
                 var reply = await ProgressView.Run(engineA.System, interactive, "checkpoint",
-                    () => engineA.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true), TimeSpan.FromHours(1)));
+                    () => engineA.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true)));
                 if (reply is not CheckpointCompleted done) return CheckpointCommand.Report(reply, json);
                 checkpoint = done.Summary;
             }
@@ -69,7 +69,7 @@ public static class DemoCommand
             await using (var engineB = EngineHost.Start(b, config, "node-b"))
             {
                 var reply = await ProgressView.Run(engineB.System, interactive, "restore",
-                    () => engineB.RestoreAsync(new RestoreRequest(images), TimeSpan.FromHours(1)));
+                    () => engineB.RestoreAsync(new RestoreRequest(images)));
                 if (reply is not RestoreCompleted done) return RestoreCommand.Report(reply, json);
                 restore = done.Summary;
             }

@@ -51,7 +51,7 @@ public static class ForgetCommand
                 }
             }
             await using var engine = EngineHost.Start(gpu, config, "gpuckpt-forget");
-            var reply = await engine.Jobs.Ask<object>(new ControlJob(target.JobId, JobControl.Forget), TimeSpan.FromMinutes(2));
+            var reply = await engine.RunAsync(new ControlJob(target.JobId, JobControl.Forget), target.JobId);
             var asJson = parse.GetValue(json);
             switch (reply)
             {

@@ -64,7 +64,7 @@ public static class ResumeCommand
                 await using var engine = EngineHost.Start(gpu, config, "gpuckpt-resume");
                 var asJson = parse.GetValue(json);
                 var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), target.Kind,
-                    () => engine.Jobs.Ask<object>(new ResumeJob(target.JobId), TimeSpan.FromDays(1)));
+                    () => engine.RunAsync(new ResumeJob(target.JobId), target.JobId));
                 var code = reply switch
                 {
                     ICheckpointMessage c => CheckpointCommand.Report(c, asJson),
