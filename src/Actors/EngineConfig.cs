@@ -29,7 +29,24 @@ public static class EngineConfig
         var config = ConfigurationFactory.ParseString(File.ReadAllText(path));
         // The chunk size may come from the environment (HOCON's optional substitution cannot override a value in place).
         if (Environment.GetEnvironmentVariable(ChunkSizeVariable) is { Length: > 0 } chunk)
-            config = ConfigurationFactory.ParseString($"gpuckpt.copy.chunk-size = \"{chunk}\"").WithFallback(config);
+        {
+            var size = ConfigurationFactory.ParseString($"gpuckpt.copy.chunk-size = {HoconString.Quote(chunk)}");
+            if (!IsByteSize(size, "gpuckpt.copy.chunk-size"))
+                throw new Engine.Settings.EnvironmentValueException($"{ChunkSizeVariable}={chunk} is not a size (bytes, or with a unit: 4MiB, 1M, 512KiB)");
+            config = size.WithFallback(config);
+        }
         return overrides is null ? config : ConfigurationFactory.ParseString(overrides).WithFallback(config);
+    }
+
+    private static bool IsByteSize(Config config, string path)
+    {
+        try
+        {
+            return config.GetByteSize(path) is > 0;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ConfigurationException or ArgumentException)
+        {
+            return false;
+        }
     }
 }

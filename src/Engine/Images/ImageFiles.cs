@@ -87,6 +87,39 @@ public static class ImageFiles
         return handle;
     }
 
+    /// <summary>
+    /// Why <paramref name="dir"/> cannot take an image, or null when it can: it is created (0700) if absent and a file is
+    /// made and removed in it, so that a checkpoint is refused before it pauses anything.
+    /// </summary>
+    public static string? UnwritableDirectory(string dir)
+    {
+        try
+        {
+            if (!Directory.Exists(dir)) CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"images directory {dir} cannot be created: {Cause(e)}";
+        }
+        try
+        {
+            using (new FileStream(Path.Combine(dir, $".gpuckpt-write-check-{Guid.NewGuid():N}"), System.IO.FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"images directory {dir} is not writable: {Cause(e)}";
+        }
+    }
+
+    /// <summary>The system's reason, without .NET's wording around the path.</summary>
+    private static string Cause(Exception e) => e switch
+    {
+        UnauthorizedAccessException => "permission denied",
+        DirectoryNotFoundException => "a part of its path is not a directory",
+        _ => e.Message.Split(" : ", 2)[0].Split(" '", 2)[0].TrimEnd('.').ToLowerInvariant(),
+    };
+
     /// <summary>Creates the image directory (or takes an empty one) and sets <see cref="DirectoryMode"/> exactly.</summary>
     public static void CreateDirectory(string dir)
     {

@@ -22,7 +22,7 @@ public static class AbortCommand
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var config = engineOptions.Load(parse);
+            var config = engineOptions.LoadExisting(parse);
             var target = await JobTargets.Find(config, parse.GetValue(job)!);
             if (!target.Unfinished) throw new UsageException($"job {target.JobId} {target.Ended}: there is nothing to abort");
             var spec = JobTargets.DriverOf(target, parse.GetValue(driver));

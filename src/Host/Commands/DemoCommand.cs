@@ -16,7 +16,7 @@ public static class DemoCommand
 {
     public static Command Create()
     {
-        var size = new Option<ulong>("--size") { Description = "bytes of GPU memory the train workload uses", DefaultValueFactory = _ => 1UL << 30 };
+        var size = ByteSizeOption.Create("--size", "GPU memory the train workload uses, default 1G");
         var steps = new Option<ulong>("--steps") { Description = "steps before the checkpoint and after it", DefaultValueFactory = _ => 3 };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 2026 };
         var cluster = new Option<bool>("--cluster")
@@ -26,10 +26,12 @@ public static class DemoCommand
         var json = Cli.JsonOption();
         var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, cluster, json };
         command.SetAction((parse, _) => Cli.Guard(() => parse.GetValue(cluster)
-            ? ClusterDemo.Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
-            : Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))));
+            ? ClusterDemo.Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
+            : Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))));
         return command;
     }
+
+    private const ulong DefaultSize = 1UL << 30;
 
     private static async Task<int> Run(ulong size, ulong steps, ulong seed, bool json)
     {

@@ -19,7 +19,7 @@ public static class JobsCommand
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var jobs = await List(engineOptions.Load(parse));
+            var jobs = await List(engineOptions.LoadExisting(parse));
             if (parse.GetValue(json))
                 Cli.PrintJson(jobs.Select(j => new { job = j.JobId, kind = j.Kind, state = j.State, driver = j.Driver, detail = j.Detail }));
             else if (jobs.Count == 0)

@@ -22,7 +22,7 @@ public static class ResumeCommand
         trust.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var config = trust.Apply(parse, engineOptions.Load(parse));
+            var config = trust.Apply(parse, engineOptions.LoadExisting(parse));
             var jobs = await JobsCommand.List(config);
             var wanted = parse.GetValue(job);
             var targets = wanted is null
