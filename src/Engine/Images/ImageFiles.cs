@@ -88,14 +88,17 @@ public static class ImageFiles
     }
 
     /// <summary>
-    /// Why <paramref name="dir"/> cannot take an image, or null when it can: it is created (0700) if absent and a file is
-    /// made and removed in it, so that a checkpoint is refused before it pauses anything.
+    /// Why <paramref name="dir"/> cannot take an image, or null when it can: it is created if absent and a file is made
+    /// and removed in it, so that a checkpoint is refused before it pauses anything; what this made is removed again.
     /// </summary>
     public static string? UnwritableDirectory(string dir)
     {
+        var made = dir;
+        for (var up = Path.GetDirectoryName(made); up is not null && !Directory.Exists(up) && !File.Exists(up); up = Path.GetDirectoryName(made)) made = up;
+        var existed = Directory.Exists(dir);
         try
         {
-            if (!Directory.Exists(dir)) CreateDirectory(dir);
+            if (!existed) Directory.CreateDirectory(dir);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -109,6 +112,10 @@ public static class ImageFiles
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"images directory {dir} is not writable: {Cause(e)}";
+        }
+        finally
+        {
+            if (!existed && Directory.Exists(made)) Directory.Delete(made, recursive: true);
         }
     }
 

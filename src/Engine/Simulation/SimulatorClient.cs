@@ -44,9 +44,15 @@ public sealed class SimulatorClient : IGpuDriver
     /// <summary>Why the last ioctl-style call on this thread failed (the simulator's reason; errno alone travels in the return value).</summary>
     public static string? LastErrorDetail => _lastErrorDetail;
 
-    /// <summary>How long one call may wait for its answer: $GPUCKPT_SIM_TIMEOUT seconds, else 120; a value that does not parse is refused.</summary>
+    /// <summary>
+    /// How long one call may wait for its answer: $GPUCKPT_SIM_TIMEOUT seconds, else <see cref="ConfiguredTimeout"/>; a
+    /// value that does not parse is refused.
+    /// </summary>
     public static TimeSpan DefaultTimeout =>
-        Settings.EnvironmentValues.Seconds(TimeoutVariable, Environment.GetEnvironmentVariable) ?? TimeSpan.FromMinutes(2);
+        Settings.EnvironmentValues.Seconds(TimeoutVariable, Environment.GetEnvironmentVariable) ?? ConfiguredTimeout();
+
+    /// <summary>The configured wait for an answer (the gpuckpt executable reads gpuckpt.driver.sim-call-timeout); 120 s unless set.</summary>
+    public static Func<TimeSpan> ConfiguredTimeout { get; set; } = () => TimeSpan.FromMinutes(2);
 
     public const string TimeoutVariable = "GPUCKPT_SIM_TIMEOUT";
 

@@ -76,6 +76,27 @@ public sealed class BadInputSpecs : IDisposable
         AssertOneLine(r, 2, $"{variable}={value} is not a port number");
     }
 
+    [Theory]
+    [InlineData("cluster", "status")]
+    [InlineData("migrate", "--pid", "1", "--from", "a", "--to", "b")]
+    public async Task A_node_address_that_does_not_parse_or_where_nothing_listens_is_refused_within_seconds_naming_it(params string[] command)
+    {
+        var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        free.Start();
+        var port = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
+        free.Stop();
+
+        var unparsable = await GpuckptProcess.RunAsync([.. command, "--node", "127.0.0.1:http"], timeout: Timeout);
+        var clock = Stopwatch.StartNew();
+        var nobody = await GpuckptProcess.RunAsync([.. command, "--node", $"127.0.0.1:{port}"], timeout: Timeout);
+        clock.Stop();
+
+        AssertOneLine(unparsable, 2, "--node 127.0.0.1:http: not HOST:PORT");
+        AssertOneLine(nobody, 1, $"no gpuckpt node at 127.0.0.1:{port}");
+        // The refusal itself takes at most gpuckpt.cli.connect-timeout (2 s); the rest is the CLI starting on a busy host.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"refused after {clock.Elapsed.TotalSeconds:F1} s");
+    }
+
     [Fact]
     public async Task A_simulator_timeout_variable_that_does_not_parse_is_refused_naming_it()
     {
@@ -86,6 +107,27 @@ public sealed class BadInputSpecs : IDisposable
             new Dictionary<string, string> { ["GPUCKPT_SIM_TIMEOUT"] = "soon" }, timeout: Timeout);
 
         AssertOneLine(r, 2, "GPUCKPT_SIM_TIMEOUT=soon is not a positive number of seconds");
+    }
+
+    [Fact]
+    public async Task A_driver_socket_that_accepts_and_never_answers_is_given_up_on_in_the_configured_time_naming_it()
+    {
+        var path = Path.Combine(_dir, "silent.sock");
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
+            System.Net.Sockets.ProtocolType.Unspecified);
+        listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        listener.Listen(4);
+        var accepted = listener.AcceptAsync();
+
+        var clock = Stopwatch.StartNew();
+        var r = await GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{path}", "--pid", "4242", "--images", Path.Combine(_dir, "image"),
+            "--state-dir", Path.Combine(_dir, "state")], new Dictionary<string, string> { ["GPUCKPT_SIM_TIMEOUT"] = "2" }, timeout: Timeout);
+        clock.Stop();
+
+        using var held = await accepted;
+        AssertOneLine(r, 1, $"sim:{path}");
+        Assert.Contains("ETIMEDOUT", r.Stderr);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"gave up after {clock.Elapsed.TotalSeconds:F1} s, not about 2 s");
     }
 
     [Theory]
