@@ -25,7 +25,8 @@ public static class EngineConfig
     public static Config Load(string file = "engine.conf", string? overrides = null)
     {
         var path = File.Exists(file) ? file : Path.Combine(Directory(), file);
-        if (!File.Exists(path)) throw new FileNotFoundException($"configuration file not found: {path}", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"configuration file not found: {Path.GetFullPath(file)}{(Path.IsPathRooted(file) ? "" : $" (nor {path})")}", path);
         var config = ConfigurationFactory.ParseString(File.ReadAllText(path));
         // The chunk size may come from the environment (HOCON's optional substitution cannot override a value in place).
         if (Environment.GetEnvironmentVariable(ChunkSizeVariable) is { Length: > 0 } chunk)

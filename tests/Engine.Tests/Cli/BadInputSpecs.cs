@@ -98,6 +98,26 @@ public sealed class BadInputSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_relative_config_is_read_from_the_current_directory_and_a_missing_one_is_named_there()
+    {
+        var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        free.Start();
+        var port = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
+        free.Stop();
+        var cwd = Directory.CreateDirectory(Path.Combine(_dir, "cwd")).FullName;
+        Directory.CreateDirectory(Path.Combine(cwd, "conf"));
+        // Its only seed node is where nothing listens: a refusal naming that port shows this file was the one read.
+        await File.WriteAllTextAsync(Path.Combine(cwd, "conf", "mine.conf"),
+            await File.ReadAllTextAsync(Path.Combine(Actors.EngineConfig.Directory(), "node.conf")) + $"\nakka.cluster.seed-nodes = [\"127.0.0.1:{port}\"]\n");
+
+        var read = await GpuckptProcess.RunAsync(["cluster", "status", "--config", "conf/mine.conf"], timeout: Timeout, workingDirectory: cwd);
+        var missing = await GpuckptProcess.RunAsync(["cluster", "status", "--config", "conf/mine.conf"], timeout: Timeout, workingDirectory: _dir);
+
+        AssertOneLine(read, 1, $"no gpuckpt node at 127.0.0.1:{port}");
+        AssertOneLine(missing, 2, $"configuration file not found: {Path.Combine(_dir, "conf", "mine.conf")}");
+    }
+
+    [Fact]
     public async Task A_simulator_timeout_variable_that_does_not_parse_is_refused_naming_it()
     {
         using var sim = new TestSimulator(gpus: 1);
