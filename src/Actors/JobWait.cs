@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 
 namespace Gpuckpt.Actors;
@@ -16,7 +17,7 @@ public sealed class JobWait : ReceiveActor, IWithTimers
     private readonly JobWaitSettings _settings;
     private readonly TaskCompletionSource<object> _answer;
     private IActorRef? _job;
-    private DateTime _lastHeard = DateTime.UtcNow;
+    private readonly Stopwatch _sinceHeard = Stopwatch.StartNew();
     private long _pings;
 
     public JobWait(IActorRef jobs, object request, string? jobId, JobWaitSettings settings, TaskCompletionSource<object> answer)
@@ -31,7 +32,7 @@ public sealed class JobWait : ReceiveActor, IWithTimers
             _job = followed.Job;
             Context.Watch(_job);
         });
-        Receive<JobPong>(_ => _lastHeard = DateTime.UtcNow);
+        Receive<JobPong>(_ => _sinceHeard.Restart());
         Receive<PingTick>(_ => Ping());
         Receive<Terminated>(t => Stopped(t.ActorRef));
         Receive<AnswerGraceOver>(_ => Lose($"{Name} stopped before it answered: `gpuckpt resume {_jobId}` continues it, `gpuckpt abort {_jobId}` ends it"));
@@ -66,7 +67,7 @@ public sealed class JobWait : ReceiveActor, IWithTimers
 
     private void Ping()
     {
-        var silent = DateTime.UtcNow - _lastHeard;
+        var silent = _sinceHeard.Elapsed;
         if (silent > _settings.Silence)
         {
             Lose($"{Name} answered nothing for {silent.TotalSeconds:F0} s (gpuckpt.jobs.wait.silence): its engine is stuck; it is left as it " +
