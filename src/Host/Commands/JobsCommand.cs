@@ -60,7 +60,7 @@ public static class JobsCommand
     {
         var store = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
         var loaded = await store.Ask<LoadSnapshotResult>(
-            new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(30));
+            new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), Actors.JobWaitSettings.From(system.Settings.Config).JournalAnswer);
         return loaded.Snapshot?.Snapshot switch
         {
             CheckpointState c => c.Started,
