@@ -1,3 +1,4 @@
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Criu;
@@ -35,7 +36,7 @@ public sealed class CriuEmulatedRestoreSpecs : IDisposable
         var images = Dir("criu");
 
         int standIn;
-        using (var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)], KfdCharacterDevice = true }))
+        using (var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("train", pid)], KfdCharacterDevice = true }))
         {
             var dump = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running", "--shell-job",
                 "--state-dir", Dir("state-criu")), Timeout);
@@ -45,7 +46,7 @@ public sealed class CriuEmulatedRestoreSpecs : IDisposable
         // The stand-in ended with its kernel; CRIU restores it under its own pid, which must be free.
         WaitGone(standIn);
 
-        using var restoring = new EmulatedKernel(sim, new EmulatedKernelOptions { KfdCharacterDevice = true });
+        using var restoring = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { KfdCharacterDevice = true });
         using var host = restoring.Serve(Timeout);
         var output = Dir("restore.out");
         var rc = host.Run(output, [.. KfdEmulationSpecs.Gpuckpt("restore", "--criu", "--images", images, "--shell-job", "--state-dir", Dir("state-restore"),
