@@ -171,7 +171,11 @@ static void stand_in(struct target *t, int report)
 	char line[1024], path[64];
 	int at;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
+	/*
+	 * A counting stand-in plays a whole job that CRIU restores: CRIU restores a parent-death signal too, and the restored
+	 * task's parent, criu restore -d, exits at once. kfdemu kills it at its end instead.
+	 */
+	if (!t->counter && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
 	int kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (kfd < 0) die("open /dev/kfd");
 	at = snprintf(line, sizeof(line), "target %s %d %d", t->name, (int)getpid(), kfd);
