@@ -70,7 +70,7 @@ internal static class CriuDemo
                 var clock = Stopwatch.StartNew();
                 var rc = host.Run(output, [.. Gpuckpt("checkpoint", "--criu", "--pid", $"{pid}", "--images", images, "--shell-job", "--state-dir", state, "--json")]);
                 dumpSeconds = clock.Elapsed.TotalSeconds;
-                if (interrupts.Signal is not null) return interrupts.ExitCode;
+                if (interrupts.Signal is not null) return Interrupted(interrupts);
                 if (rc != 0) return Failed($"checkpoint --criu of pid {pid} exited {rc}: {Last(output)}");
             }
             WaitGone(pid, timeout);
@@ -89,7 +89,7 @@ internal static class CriuDemo
                 var rc = host.Run(output, [.. Gpuckpt("restore", "--criu", "--images", images, "--shell-job", "--state-dir", Path.Combine(work, "state-restore"),
                     "--trust-key", Path.Combine(state, "image.key"), "--json")]);
                 var restoreSeconds = clock.Elapsed.TotalSeconds;
-                if (interrupts.Signal is not null) return interrupts.ExitCode;
+                if (interrupts.Signal is not null) return Interrupted(interrupts);
                 if (rc != 0) return Failed($"restore --criu exited {rc}: {Last(output)}");
                 var after = RestoredPid(output);
                 lock (running) running.Add(after);
@@ -99,7 +99,7 @@ internal static class CriuDemo
                 Say($"restore --criu: pid {after} back, its GPU state rebuilt inside it (RESTORE by the task itself), RESUME {resumes}x, {restoreSeconds:F2} s");
 
                 WaitForCounter(counter, dumped.Count + ticks, timeout, interrupts);
-                if (interrupts.Signal is not null) return interrupts.ExitCode;
+                if (interrupts.Signal is not null) return Interrupted(interrupts);
                 var counts = Counts(counter);
                 var firstAfter = counts[dumped.Count];
                 var nowAt = counts[^1];
@@ -135,8 +135,7 @@ internal static class CriuDemo
         }
         catch (Exception e) when (interrupts.Signal is not null && e is not OutOfMemoryException)
         {
-            Console.Error.WriteLine($"gpuckpt: demo --criu interrupted ({interrupts.Signal}): its processes are ended and its files removed");
-            return interrupts.ExitCode;
+            return Interrupted(interrupts);
         }
         finally
         {
@@ -157,6 +156,12 @@ internal static class CriuDemo
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this gpuckpt is unknown");
         return Path.GetFileNameWithoutExtension(self) == "dotnet" ? [self, Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll"), .. args] : [self, .. args];
+    }
+
+    private static int Interrupted(Interrupts interrupts)
+    {
+        Console.Error.WriteLine($"gpuckpt: demo --criu interrupted ({interrupts.Signal}): its processes are ended and its files removed");
+        return interrupts.ExitCode;
     }
 
     private static int Failed(string line)
