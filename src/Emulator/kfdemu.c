@@ -438,10 +438,26 @@ int main(int argc, char **argv)
 	if (!fgets(answer, sizeof(answer), stdin)) { kill(child, SIGKILL); return 125; }
 	if (write(go[1], "g", 1) != 1) die("go");
 
+	/*
+	 * A stand-in that ends meanwhile (CRIU ends it after its dump) is reaped at once: its pid is free for its restore
+	 * even where this process's orphans would go to an init that never reaps them (a pid namespace's first process).
+	 */
 	int status;
-	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR) die("waitpid");
-	for (int t = 0; t < ntargets; t++) kill(targets[t].pid, SIGKILL);
+	for (;;) {
+		pid_t ended = waitpid(-1, &status, 0);
+		if (ended < 0) {
+			if (errno == EINTR) continue;
+			die("waitpid");
+		}
+		if (ended == child) break;
+		for (int t = 0; t < ntargets; t++)
+			if (targets[t].pid == ended) targets[t].pid = 0;
+	}
+	for (int t = 0; t < ntargets; t++) {
+		if (targets[t].pid <= 0) continue;
+		kill(targets[t].pid, SIGKILL);
+		while (waitpid(targets[t].pid, NULL, 0) < 0 && errno == EINTR) {}
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "kfdemu: the command runner ended with status 0x%x\n", status);
 		return 125;
