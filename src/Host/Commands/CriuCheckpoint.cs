@@ -16,6 +16,9 @@ internal static class CriuCheckpoint
     {
         var criu = CriuInstall.Require();
         if (!Directory.Exists($"/proc/{pid}")) throw new UsageException($"no process {pid}");
+        if (SessionOf(pid) == 0)
+            throw new InvalidOperationException($"pid {pid}'s session leader is in an outer pid namespace, and CRIU dumps a process only with its " +
+                                                "session's leader in reach: start the job in a session of its own (setsid COMMAND)");
         var dir = Path.GetFullPath(images);
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new UsageException($"{dir} is not empty: a whole-process checkpoint needs an absent or empty directory");
@@ -58,5 +61,13 @@ internal static class CriuCheckpoint
                                   (manifest.GpuImage is null ? ", no GPU state" : $", GPU image {manifest.GpuImageId} in {manifest.GpuImage}/") +
                                   $", {verified.BytesChecked} bytes verified; " + (leaveRunning ? "the process runs on" : "the process was ended by CRIU"));
         return Cli.ExitOk;
+    }
+
+    /// <summary>The session id of <paramref name="pid"/> as this pid namespace sees it (/proc/PID/stat's sixth field); 0 when its leader lies outside.</summary>
+    private static long SessionOf(uint pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[3], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

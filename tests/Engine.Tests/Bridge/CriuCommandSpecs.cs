@@ -92,6 +92,30 @@ public sealed class CriuCommandSpecs : IDisposable
     }
 
     [Fact]
+    public async Task A_process_whose_session_leader_is_in_an_outer_pid_namespace_is_refused_before_criu_runs_and_runs_on()
+    {
+        // In a new pid namespace the shell and its `sleep` keep the session of a leader outside it (getsid gives 0), as a
+        // job started by `docker exec` or a CI runner does; CRIU cannot dump such a task.
+        var images = Dir("outer-session");
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        const string script = "sleep 600 & target=$!; \"$0\" \"$1\" checkpoint --criu --pid $target --images \"$2\" --state-dir \"$3\"; rc=$?; " +
+                              "kill -0 $target && echo \"still running: $target\"; kill $target; exit $rc";
+        var start = new ProcessStartInfo("unshare") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--pid", "--fork", "--mount-proc", "sh", "-c", script, dotnet, Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll"), images, Dir("state") })
+            start.ArgumentList.Add(a);
+        using var run = Process.Start(start)!;
+        var stdout = run.StandardOutput.ReadToEndAsync();
+        var stderr = run.StandardError.ReadToEndAsync();
+        await run.WaitForExitAsync(new CancellationTokenSource(Timeout).Token);
+        var output = $"exit {run.ExitCode}\nstdout: {await stdout}\nstderr: {await stderr}";
+        Assert.True(run.ExitCode == 1, output);
+        Assert.Contains("session leader is in an outer pid namespace", await stderr);
+        Assert.Contains("setsid", await stderr);
+        Assert.Contains("still running: ", await stdout);
+        Assert.False(Directory.Exists(images), $"nothing was written: {output}");
+    }
+
+    [Fact]
     public async Task A_gpu_only_image_given_to_restore_criu_is_refused_in_one_line()
     {
         var gpuOnly = Dir("gpu-only");
