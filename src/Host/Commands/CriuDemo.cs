@@ -57,15 +57,17 @@ internal static class CriuDemo
             int pid, atDump;
             double dumpSeconds;
             using (var kernel = Track(kernels, new EmulatedKernel(server, new EmulatedKernelOptions
-                   {
-                       Targets = [("train", simPid)], KfdCharacterDevice = true, Counters = new Dictionary<string, string> { ["train"] = counter },
-                   })))
+            {
+                Targets = [("train", simPid)],
+                KfdCharacterDevice = true,
+                Counters = new Dictionary<string, string> { ["train"] = counter },
+            })))
             {
                 using var host = kernel.Serve(timeout);
                 pid = kernel.PidOf("train");
                 lock (running) running.Add(pid);
                 Say($"stand-in process {pid} holds /dev/kfd and its render nodes for it; its CPU counter runs");
-                WaitForCounter(counter, ticks, timeout, interrupts);
+                WaitForCounter(counter, ticks, timeout, interrupts, pid);
                 var output = Path.Combine(work, "checkpoint.out");
                 var clock = Stopwatch.StartNew();
                 var rc = host.Run(output, [.. Gpuckpt("checkpoint", "--criu", "--pid", $"{pid}", "--images", images, "--shell-job", "--state-dir", state, "--json")]);
@@ -93,44 +95,62 @@ internal static class CriuDemo
                 if (rc != 0) return Failed($"restore --criu exited {rc}: {Last(output)}");
                 var after = RestoredPid(output);
                 lock (running) running.Add(after);
-                if (restoring.Restores is not [var restore] || restore.Errno != 0)
-                    return Failed($"the restored process issued {restoring.Restores.Count} KFD RESTOREs ({string.Join(", ", restoring.Restores.Select(r => $"errno {r.Errno}"))}), not one that succeeded");
-                var resumes = restoring.Resumes.Count(r => r.Errno == 0);
-                Say($"restore --criu: pid {after} back, its GPU state rebuilt inside it (RESTORE by the task itself), RESUME {resumes}x, {restoreSeconds:F2} s");
-
-                WaitForCounter(counter, dumped.Count + ticks, timeout, interrupts);
-                if (interrupts.Signal is not null) return Interrupted(interrupts);
-                var counts = Counts(counter);
-                var firstAfter = counts[dumped.Count];
-                var nowAt = counts[^1];
-
-                sim.Run(restore.SimPid, steps);
-                sim.Run(twin, steps);
-                var restored = sim.State(restore.SimPid);
-                var reference = sim.State(twin);
-                host.Kill(after);
-
-                var samePid = after == pid && restore.Process == pid;
-                var counterGoesOn = firstAfter == atDump + 1 && nowAt >= firstAfter;
-                var sameGpu = restored.Digest == reference.Digest && restored.Step == reference.Step;
-                var ok = samePid && counterGoesOn && sameGpu && resumes == 1;
-                if (json)
-                    Cli.PrintJson(new
-                    {
-                        ok, pid_before = pid, pid_after = after, counter_at_dump = atDump, counter_first_after_restore = firstAfter, counter_after_restore = nowAt,
-                        digest_restored = restored.Digest, digest_twin = reference.Digest, step = restored.Step, resumes,
-                        image_bytes = imageBytes, checkpoint_seconds = dumpSeconds, restore_seconds = restoreSeconds, criu_version = criu.Version.ToString(),
-                    });
-                else
+                try
                 {
-                    Console.Out.WriteLine($"pid before {pid}, after {after}: {(samePid ? "equal" : "DIFFERENT")}");
-                    Console.Out.WriteLine($"CPU counter at dump {atDump}, first after restore {firstAfter}, now {nowAt}: {(counterGoesOn ? "it went on from the dumped value" : "it did NOT go on from the dumped value")}");
-                    Console.Out.WriteLine($"GPU digest after +{steps} steps, restored {restored.Digest}");
-                    Console.Out.WriteLine($"GPU digest after +{steps} steps, twin     {reference.Digest}: {(sameGpu ? "equal" : "DIFFERENT")}");
-                    Console.Out.WriteLine($"image {imageBytes} bytes; checkpoint {dumpSeconds:F2} s, restore {restoreSeconds:F2} s");
-                    Console.Out.WriteLine(ok ? "the whole process came back under its pid and went on as if never stopped" : "MISMATCH: the restored process differs");
+                    if (restoring.Restores is not [var restore] || restore.Errno != 0)
+                        return Failed($"the restored process issued {restoring.Restores.Count} KFD RESTOREs ({string.Join(", ", restoring.Restores.Select(r => $"errno {r.Errno}"))}), not one that succeeded");
+                    var resumes = restoring.Resumes.Count(r => r.Errno == 0);
+                    Say($"restore --criu: pid {after} back, its GPU state rebuilt inside it (RESTORE by the task itself), RESUME {resumes}x, {restoreSeconds:F2} s");
+
+                    WaitForCounter(counter, dumped.Count + ticks, timeout, interrupts, after);
+                    if (interrupts.Signal is not null) return Interrupted(interrupts);
+                    var counts = Counts(counter);
+                    var firstAfter = counts[dumped.Count];
+                    var nowAt = counts[^1];
+
+                    sim.Run(restore.SimPid, steps);
+                    sim.Run(twin, steps);
+                    var restored = sim.State(restore.SimPid);
+                    var reference = sim.State(twin);
+
+                    var samePid = after == pid && restore.Process == pid;
+                    var counterGoesOn = firstAfter == atDump + 1 && nowAt >= firstAfter;
+                    var sameGpu = restored.Digest == reference.Digest && restored.Step == reference.Step;
+                    var ok = samePid && counterGoesOn && sameGpu && resumes == 1;
+                    if (json)
+                        Cli.PrintJson(new
+                        {
+                            ok,
+                            pid_before = pid,
+                            pid_after = after,
+                            counter_at_dump = atDump,
+                            counter_first_after_restore = firstAfter,
+                            counter_after_restore = nowAt,
+                            digest_restored = restored.Digest,
+                            digest_twin = reference.Digest,
+                            step = restored.Step,
+                            resumes,
+                            image_bytes = imageBytes,
+                            checkpoint_seconds = dumpSeconds,
+                            restore_seconds = restoreSeconds,
+                            criu_version = criu.Version.ToString(),
+                        });
+                    else
+                    {
+                        Console.Out.WriteLine($"pid before {pid}, after {after}: {(samePid ? "equal" : "DIFFERENT")}");
+                        Console.Out.WriteLine($"CPU counter at dump {atDump}, first after restore {firstAfter}, now {nowAt}: {(counterGoesOn ? "it went on from the dumped value" : "it did NOT go on from the dumped value")}");
+                        Console.Out.WriteLine($"GPU digest after +{steps} steps, restored {restored.Digest}");
+                        Console.Out.WriteLine($"GPU digest after +{steps} steps, twin     {reference.Digest}: {(sameGpu ? "equal" : "DIFFERENT")}");
+                        Console.Out.WriteLine($"image {imageBytes} bytes; checkpoint {dumpSeconds:F2} s, restore {restoreSeconds:F2} s");
+                        Console.Out.WriteLine(ok ? "the whole process came back under its pid and went on as if never stopped" : "MISMATCH: the restored process differs");
+                    }
+                    return ok ? Cli.ExitOk : Cli.ExitFailed;
                 }
-                return ok ? Cli.ExitOk : Cli.ExitFailed;
+                finally
+                {
+                    // The restored task is the taskhost's (it adopted it from criu): ended and reaped there.
+                    if (Directory.Exists($"/proc/{after}")) host.Kill(after);
+                }
             }
         }
         catch (Exception e) when (interrupts.Signal is not null && e is not OutOfMemoryException)
@@ -190,15 +210,30 @@ internal static class CriuDemo
         return [.. whole.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l, CultureInfo.InvariantCulture))];
     }
 
-    /// <summary>Waits for the counter's file to hold <paramref name="count"/> values; a counter that stops is an error.</summary>
-    private static void WaitForCounter(string file, int count, TimeSpan timeout, Interrupts interrupts)
+    /// <summary>Waits for the counter's file to hold <paramref name="count"/> values; a counter whose process ended is an error.</summary>
+    private static void WaitForCounter(string file, int count, TimeSpan timeout, Interrupts interrupts, int pid)
     {
         var clock = Stopwatch.StartNew();
         while (Counts(file).Count < count)
         {
             if (interrupts.Signal is not null) return;
+            if (!Running(pid)) throw new InvalidOperationException($"pid {pid} ended with its counter in {file} at {Counts(file).Count} of {count} values");
             if (clock.Elapsed > timeout) throw new TimeoutException($"the stand-in's counter in {file} reached {Counts(file).Count} of {count} values in {timeout}");
             Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>Whether <paramref name="pid"/> exists and is no zombie (/proc/PID/stat: the state follows the name's parenthesis).</summary>
+    private static bool Running(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[stat.LastIndexOf(')') + 2] is not ('Z' or 'X');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
