@@ -172,10 +172,9 @@ static void stand_in(struct target *t, int report)
 	int at;
 
 	/*
-	 * A counting stand-in plays a whole job that CRIU restores: CRIU restores a parent-death signal too, and the restored
-	 * task's parent, criu restore -d, exits at once. kfdemu kills it at its end instead.
+	 * No parent-death signal, as a GPU job has none: CRIU restores one too, and the restored task's parent, criu restore
+	 * -d, exits at once. kfdemu kills its stand-ins at its end instead.
 	 */
-	if (!t->counter && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
 	int kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (kfd < 0) die("open /dev/kfd");
 	at = snprintf(line, sizeof(line), "target %s %d %d", t->name, (int)getpid(), kfd);
@@ -435,7 +434,11 @@ int main(int argc, char **argv)
 	if (read(ready[0], &listener, sizeof(listener)) != sizeof(listener)) { fprintf(stderr, "kfdemu: no listener\n"); return 125; }
 	printf("listener %d %d\n", (int)child, listener);
 	char answer[16];
-	if (!fgets(answer, sizeof(answer), stdin)) { kill(child, SIGKILL); return 125; }
+	if (!fgets(answer, sizeof(answer), stdin)) {
+		kill(child, SIGKILL);
+		for (int t = 0; t < ntargets; t++) kill(targets[t].pid, SIGKILL);
+		return 125;
+	}
 	if (write(go[1], "g", 1) != 1) die("go");
 
 	/*
