@@ -19,7 +19,7 @@ public static class DemoCommand
 
     public static Command Create()
     {
-        var size = new Option<ulong>("--size") { Description = "bytes of GPU memory the train workload uses", DefaultValueFactory = _ => 1UL << 30 };
+        var size = ByteSizeOption.Create("--size", "GPU memory the train workload uses, default 1G (64M with --criu)");
         var steps = new Option<ulong>("--steps") { Description = "steps before the checkpoint and after it", DefaultValueFactory = _ => 3 };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 2026 };
         var cluster = new Option<bool>("--cluster")
@@ -37,13 +37,15 @@ public static class DemoCommand
         {
             if (parse.GetValue(cluster) && parse.GetValue(criu)) throw new UsageException("--cluster and --criu exclude each other");
             if (parse.GetValue(criu))
-                return CriuDemo.Run(parse.GetResult(size) is { Implicit: false } ? parse.GetValue(size) : CriuDemoSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
+                return CriuDemo.Run(parse.GetValue(size) ?? CriuDemoSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
             return parse.GetValue(cluster)
-                ? ClusterDemo.Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
-                : Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
+                ? ClusterDemo.Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
+                : Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
         }));
         return command;
     }
+
+    private const ulong DefaultSize = 1UL << 30;
 
     private static async Task<int> Run(ulong size, ulong steps, ulong seed, bool json)
     {
@@ -74,7 +76,7 @@ public static class DemoCommand
             await using (var engineA = EngineHost.Start(a, config, "node-a"))
             {
                 var reply = await ProgressView.Run(engineA.System, interactive, "checkpoint",
-                    () => engineA.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true), TimeSpan.FromHours(1)));
+                    () => engineA.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true)));
                 if (reply is not CheckpointCompleted done) return CheckpointCommand.Report(reply, json);
                 checkpoint = done.Summary;
             }
@@ -83,7 +85,7 @@ public static class DemoCommand
             await using (var engineB = EngineHost.Start(b, config, "node-b"))
             {
                 var reply = await ProgressView.Run(engineB.System, interactive, "restore",
-                    () => engineB.RestoreAsync(new RestoreRequest(images), TimeSpan.FromHours(1)));
+                    () => engineB.RestoreAsync(new RestoreRequest(images)));
                 if (reply is not RestoreCompleted done) return RestoreCommand.Report(reply, json);
                 restore = done.Summary;
             }
