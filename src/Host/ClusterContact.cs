@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Remote;
 using Gpuckpt.Actors;
 using Gpuckpt.Actors.Cluster;
 
@@ -11,11 +12,19 @@ namespace Gpuckpt.Host;
 /// </summary>
 public sealed class ClusterContact : IAsyncDisposable
 {
-    private ClusterContact(ActorSystem system, string nodeAddress, TimeSpan timeout)
+    private readonly string? _certificates;
+    private readonly TaskCompletionSource<string> _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ClusterContact(ActorSystem system, string nodeAddress, TimeSpan timeout, string? certificates)
     {
+        _certificates = certificates;
         System = system;
         NodeAddress = nodeAddress;
         Timeout = timeout;
+        // A node that refuses this CLI's certificate fails the association at the handshake; the ask alone would only
+        // time out, as if nothing were there.
+        var watch = system.ActorOf(Props.Create(() => new AssociationWatch(_refused)));
+        system.EventStream.Subscribe(watch, typeof(AssociationErrorEvent));
     }
 
     /// <summary>The identity the CLI presents to nodes (its certificate is cli.crt in the cluster directory).</summary>
@@ -53,7 +62,7 @@ public sealed class ClusterContact : IAsyncDisposable
         var timeout = nodeConfig.GetTimeSpan("gpuckpt.cli.ask-timeout", TimeSpan.FromSeconds(30));
         // The CLI is a peer like any other: it presents the cluster's `cli` certificate, or no node lets it in.
         var tls = ClusterTls.For(config, CliIdentity);
-        return new ClusterContact(ClusterTls.CreateSystem("gpuckpt-cli", config, tls), address, timeout);
+        return new ClusterContact(ClusterTls.CreateSystem("gpuckpt-cli", config, tls), address, timeout, tls is null ? null : ClusterTls.DirOf(config));
     }
 
     /// <summary>
@@ -77,18 +86,40 @@ public sealed class ClusterContact : IAsyncDisposable
             throw new InvalidOperationException($"no gpuckpt node at {host}:{parsed.Port}: {refused}");
     }
 
-    /// <summary>Asks the contacted node's /user/node; a node that does not answer is a one-line error.</summary>
+    /// <summary>Completes with the reason when the association with a node failed (its TLS handshake refused this CLI, say).</summary>
+    public Task<string> Refused => _refused.Task;
+
+    /// <summary>The one line for a failed association: who refused, and why.</summary>
+    public string RefusedBy(string reason) => $"the node at {NodeAddress} did not let this CLI in ({reason})" +
+        (_certificates is null ? "" : $": its certificate, {Path.Combine(_certificates, CliIdentity)}.crt, must be issued by the cluster's CA and valid now");
+
+    /// <summary>Asks the contacted node's /user/node; a node that does not answer, or refuses this CLI, is a one-line error.</summary>
     public async Task<T> AskNode<T>(object message, TimeSpan? timeout = null)
     {
         var selection = System.ActorSelection($"{NodeAddress}/user/{NodeActor.Name}");
+        var ask = selection.Ask<T>(message, timeout ?? Timeout);
+        if (await Task.WhenAny(ask, Refused) == Refused && !ask.IsCompleted)
+            throw new InvalidOperationException(RefusedBy(await Refused));
         try
         {
-            return await selection.Ask<T>(message, timeout ?? Timeout);
+            return await ask;
         }
         catch (AskTimeoutException)
         {
             throw new InvalidOperationException($"no gpuckpt node answered at {NodeAddress} within {(timeout ?? Timeout).TotalSeconds:F0} s");
         }
+    }
+
+    /// <summary>Turns the first failed association into the contact's refusal, with the innermost cause (the TLS error).</summary>
+    private sealed class AssociationWatch : ReceiveActor
+    {
+        public AssociationWatch(TaskCompletionSource<string> refused) =>
+            Receive<AssociationErrorEvent>(e =>
+            {
+                var cause = e.Cause;
+                while (cause.InnerException is not null) cause = cause.InnerException;
+                refused.TrySetResult(cause.Message.TrimEnd('.'));
+            });
     }
 
     public async ValueTask DisposeAsync() => await System.Terminate();

@@ -23,6 +23,8 @@ internal static class CriuCheckpoint
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new UsageException($"{dir} is not empty: a whole-process checkpoint needs an absent or empty directory");
         if (Engine.Images.ImageFiles.UnwritableDirectory(dir) is { } unwritable) throw new UsageException(unwritable);
+        // The check leaves no directory it made; CRIU writes into one that exists.
+        Directory.CreateDirectory(dir);
 
         using var driver = new BridgeDriver();
         await using var engine = EngineHost.Start(driver, config);

@@ -42,13 +42,19 @@ public sealed class StrangerSpecs(ITestOutputHelper output)
             Directory.CreateDirectory(none);
             File.Copy(Path.Combine(cluster.ClusterDir, ClusterAuthority.CaCertificateFile), Path.Combine(none, ClusterAuthority.CaCertificateFile));
 
-            foreach (var (what, dir) in new[] { ("another CA's certificate", other), ("an expired certificate", expired), ("no certificate", none) })
+            foreach (var (what, dir, says) in new[]
+                     {
+                         ("another CA's certificate", other, "did not let this CLI in"), ("an expired certificate", expired, "did not let this CLI in"),
+                         ("no certificate", none, "holds no certificate for cli"),
+                     })
             {
                 var run = await cluster.CliWith($"gpuckpt.tls.dir = {HoconString.Quote(dir)}", Within,
                     "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("a"));
                 output.WriteLine($"{what}: {run}");
                 Assert.True(run.ExitCode != 0, $"a CLI with {what} was let in: {run}");
                 Assert.DoesNotContain("   at ", run.Stderr);
+                Assert.True(run.Stderr.Contains(says, StringComparison.Ordinal) && run.Stderr.Trim().Split('\n').Length == 1,
+                    $"a CLI with {what} is not told in one line that it was not let in: {run}");
                 var state = a.State(pid);
                 Assert.True(state.Running && state.Counters.ProcessInfo == 0, $"after a CLI with {what}, pid {pid} was touched: {state}");
             }
