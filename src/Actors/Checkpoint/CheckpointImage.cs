@@ -52,7 +52,7 @@ internal static class CheckpointImage
         var manifest = Path.Combine(dir, ImageManifest.FileName);
         if (!File.Exists(manifest))
             return ImageWriter.Create(dir, new ImageHeader(started.ImageId,
-                new ImageSource(started.Driver, (int)started.Request.Pid, Environment.MachineName), driver.Topology()));
+                new ImageSource(started.Driver, (int)started.Request.Pid, Environment.MachineName), driver.Topology(), started.Request.Parent));
         var existing = ManifestCodec.Load(dir);
         if (existing.ImageId != started.ImageId)
             throw new ImageException(ImageManifest.FileName, null, $"{dir} holds another image ({existing.ImageId}), not this job's");

@@ -149,7 +149,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     }
 
     private static bool SameJob(CheckpointRequest a, CheckpointRequest b) =>
-        a.Pid == b.Pid && a.ImagesDir == b.ImagesDir && a.LeaveRunning == b.LeaveRunning;
+        a.Pid == b.Pid && a.ImagesDir == b.ImagesDir && a.LeaveRunning == b.LeaveRunning && a.Parent == b.Parent;
 
     /// <summary>The summary of a committed checkpoint, from the journal and the clocks.</summary>
     private CheckpointCompleted? Completion() => State.Committed is not { } committed ? null : new CheckpointCompleted(new CheckpointSummary(

@@ -15,7 +15,8 @@ public interface ICheckpointMessage;
 /// With <paramref name="ReportChunks"/> the client is also told <see cref="ImageChunkWritten"/> for every chunk as it
 /// lands in the image (a migration streams them on while the rest is still being copied).
 /// </summary>
-public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null, bool ReportChunks = false) : ICheckpointMessage;
+/// <param name="Parent">An earlier image of the process: chunks equal to its own are referenced there, not written (an incremental image).</param>
+public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null, bool ReportChunks = false, string? Parent = null) : ICheckpointMessage;
 
 /// <summary>
 /// A chunk is in the image: payload bytes [Offset, Offset+Length) of page file <paramref name="FileName"/> (whose payload
