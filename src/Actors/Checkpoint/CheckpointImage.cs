@@ -64,8 +64,12 @@ internal static class CheckpointImage
         var manifest = ImageReader.Open(started.Request.ImagesDir).Manifest;
         var pages = manifest.Files.Where(f => ImageFileName.TryParse(f.Name)?.Kind.IsPages() == true).ToList();
         var bytes = pages.Sum(f => f.Size - 8);
-        return new ImageCommitted(bytes, 0, pages.Count);
+        return new ImageCommitted(bytes, 0, pages.Count, ReferencedBytes(manifest));
     }
+
+    /// <summary>Bytes of page-file segments that an incremental image reads in its parent.</summary>
+    public static long ReferencedBytes(ImageManifest manifest) =>
+        manifest.Files.SelectMany(f => f.Segments).Where(s => s.InParent).Sum(s => s.Length);
 
     public static ImageWriter? ReopenForAbort(string dir, string imageId)
     {

@@ -36,9 +36,13 @@ public sealed record CheckpointSummary(
     double PauseSeconds,
     bool LeftPaused,
     double RecoverySeconds = 0,
-    IReadOnlyList<PhaseTime>? Phases = null)
+    IReadOnlyList<PhaseTime>? Phases = null,
+    long ReferencedBytes = 0)
 {
     public double GigabytesPerSecond => Seconds > 0 ? Bytes / Seconds / 1e9 : 0;
+
+    /// <summary>Content bytes the image holds itself: all of them, but for those an incremental image references in its parent.</summary>
+    public long WrittenBytes => Bytes - ReferencedBytes;
 }
 
 public sealed record CheckpointCompleted(CheckpointSummary Summary) : ICheckpointMessage;

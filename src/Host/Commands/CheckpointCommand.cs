@@ -93,6 +93,7 @@ public static class CheckpointCommand
                     Cli.PrintJson(new
                     {
                         job = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        written_bytes = s.WrittenBytes, referenced_bytes = s.ReferencedBytes,
                         seconds = s.Seconds, recovery_seconds = s.RecoverySeconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
                         phases = Cli.Phases(s.Phases),
                     });
@@ -101,6 +102,7 @@ public static class CheckpointCommand
                     Console.Out.WriteLine($"checkpointed pid {s.Pid} into {s.ImagesDir}: {s.Bytes} bytes, {s.Bos} BOs, {s.Devices} devices, " +
                                           $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); " +
                                           (s.LeftPaused ? "the process stays paused" : $"paused {s.PauseSeconds:F2} s, running again"));
+                    if (s.ReferencedBytes > 0) Console.Out.WriteLine($"  incremental: {s.WrittenBytes} bytes written, {s.ReferencedBytes} referenced in the parent image");
                     Console.Out.WriteLine($"  {Cli.DescribePhases(s.Phases, s.Bytes, "copy")}");
                 }
                 return Cli.ExitOk;
