@@ -40,6 +40,10 @@ public class IncrementalCheckpointSpecs(ITestOutputHelper output) : EngineSpec(o
         var b = ManifestCodec.Load(root.Sub("B"));
         var c = ManifestCodec.Load(root.Sub("C"));
         Assert.Null(a.Parent);
+        // A whole image's manifest reads as it did before images had parents.
+        var aText = File.ReadAllText(Path.Combine(root.Sub("A"), ImageManifest.FileName));
+        Assert.DoesNotContain("\"parent\"", aText);
+        Assert.DoesNotContain("in_parent", aText);
         Assert.Equal((b.Parent!.Path, b.Parent.ImageId), ("../A", a.ImageId));
         Assert.Equal((c.Parent!.Path, c.Parent.ImageId), ("../B", b.ImageId));
         var (aWritten, _) = PageBytes(a);
@@ -98,6 +102,13 @@ public class IncrementalCheckpointSpecs(ITestOutputHelper output) : EngineSpec(o
         var aFile = Path.Combine(flipped, "A", file);
         FlipByte(aFile, segment.Offset + segment.Length / 2);
         await Refused(node, Path.Combine(flipped, "B"), $"{aFile}: offset {segment.Offset}: checksum mismatch", null);
+
+        // B's record of its parent is rewritten to name a copy of A, and the manifest resealed: B's signature covers it.
+        var moved = Copy(root, "moved");
+        Directory.Move(Path.Combine(moved, "A"), Path.Combine(moved, "A2"));
+        var resealed = ManifestCodec.Load(Path.Combine(moved, "B"));
+        ManifestCodec.Store(Path.Combine(moved, "B"), resealed with { Parent = resealed.Parent! with { Path = "../A2" } });
+        await Refused(node, Path.Combine(moved, "B"), "manifest.json: identity changed after the image was signed", null);
 
         // A's manifest is replaced by another image's.
         var replaced = Copy(root, "replaced");

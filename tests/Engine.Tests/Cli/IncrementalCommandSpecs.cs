@@ -40,6 +40,13 @@ public sealed class IncrementalCommandSpecs : IDisposable
         Assert.Equal(Dir("A"), ManifestCodec.Load(Dir("B")).Parent!.Path);
         var verified = await Gpuckpt(["verify", Dir("B")]);
         Assert.True(verified.ExitCode == 0, verified.ToString());
+        var inspected = await Gpuckpt(["inspect", Dir("B"), "--json"]);
+        Assert.True(inspected.ExitCode == 0, inspected.ToString());
+        using (var i = JsonDocument.Parse(inspected.Stdout))
+        {
+            Assert.Equal(ManifestCodec.Load(Dir("A")).ImageId, i.RootElement.GetProperty("parent").GetProperty("image_id").GetString());
+            Assert.True(i.RootElement.GetProperty("referenced_bytes").GetInt64() > 0, inspected.Stdout);
+        }
         _sim.Client.Run(pid, 4);
         var twin = _sim.Client.State(pid).Digest;
 
@@ -71,14 +78,52 @@ public sealed class IncrementalCommandSpecs : IDisposable
         Assert.Contains($"{Dir("A")}: parent image missing", Assert.Single(Lines(refused.Stderr)));
     }
 
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task An_incremental_checkpoint_killed_midway_resumes_still_referencing_its_parent_and_restores_equal()
+    {
+        const ulong seed = 42;
+        var pid = _sim.Client.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: 16UL << 20));
+        _sim.Client.Run(pid, 1);
+        var full = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("A"), "--leave-running"]);
+        Assert.True(full.ExitCode == 0, full.ToString());
+        _sim.Client.Run(pid, 2);
+        var job = $"ckpt-{Guid.NewGuid():N}"[..17];
+        var crashed = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("B"), "--parent", Dir("A"), "--leave-running", "--job", job], "chunk#5");
+        Assert.True(crashed.Killed, crashed.ToString());
+        Assert.Equal(ImageState.InProgress, ManifestCodec.Load(Dir("B")).State);
+        var resumed = await Gpuckpt(["resume", job]);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.False(_sim.Client.State(pid).Paused);
+
+        // The chunks journalled before the kill are taken over as references too: B holds what changed, no more.
+        var a = ManifestCodec.Load(Dir("A"));
+        var b = ManifestCodec.Load(Dir("B"));
+        long Written(ImageManifest m) => m.Files.Where(f => ImageFileName.Parse(f.Name).Kind.IsPages())
+            .SelectMany(f => f.Segments).Where(s => s.Offset >= LengthPrefix.Size && !s.InParent).Sum(s => s.Length);
+        Assert.True(Written(b) > 0 && Written(b) * 10 <= Written(a), $"seed {seed}: B wrote {Written(b)} page bytes after its resume, A {Written(a)}");
+        var verified = await Gpuckpt(["verify", Dir("B")]);
+        Assert.True(verified.ExitCode == 0, verified.ToString());
+        _sim.Client.Run(pid, 3);
+        var twin = _sim.Client.State(pid).Digest;
+        var restored = await Gpuckpt(["restore", "--images", Dir("B"), "--json"]);
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        uint copy;
+        using (var r = JsonDocument.Parse(restored.Stdout)) copy = r.RootElement.GetProperty("pid").GetUInt32();
+        _sim.Client.Run(copy, 3);
+        Assert.True(twin == _sim.Client.State(copy).Digest, $"seed {seed}: the process restored from the resumed B differs from the uninterrupted one");
+    }
+
     private string Dir(string name) => Path.Combine(_root, name);
 
-    private Task<GpuckptProcess.Result> Gpuckpt(string[] args)
+    private Task<GpuckptProcess.Result> Gpuckpt(string[] args, string? crashPoint = null)
     {
         IEnumerable<string> all = args[0] is "checkpoint" or "restore"
             ? args.Concat(["--driver", $"sim:{_sim.SocketPath}", "--state-dir", Dir("state")])
-            : args.Concat(["--state-dir", Dir("state")]);
-        return GpuckptProcess.RunAsync(all, new Dictionary<string, string> { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" }, ProcessTimeout);
+            : args[0] is "inspect" ? args : args.Concat(["--state-dir", Dir("state")]);
+        var environment = new Dictionary<string, string> { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" };
+        if (crashPoint is not null) environment["GPUCKPT_CRASH_AT"] = crashPoint;
+        return GpuckptProcess.RunAsync(all, environment, ProcessTimeout);
     }
 
     private static IEnumerable<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
