@@ -114,6 +114,7 @@ public sealed class FrameListener : IDisposable
     private async Task Serve(Socket socket)
     {
         var peer = socket.RemoteEndPoint?.ToString() ?? "?";
+        IActorRef? heard = null;
         try
         {
             socket.NoDelay = true;
@@ -132,6 +133,7 @@ public sealed class FrameListener : IDisposable
                 _log.Warning("migration data port {0}: a connection from {1} named no migration; closed", Port, peer);
                 return;
             }
+            heard = route.Target;
             var prefix = new byte[4];
             while (true)
             {
@@ -158,6 +160,15 @@ public sealed class FrameListener : IDisposable
         catch (AuthenticationException e)
         {
             _log.Warning("migration data port {0}: refused a TLS peer at {1}: {2}", Port, peer, e.InnerException?.Message ?? e.Message);
+        }
+        catch (IOException e) when (_tls is not null && heard is not null && e is not EndOfStreamException &&
+                                    e.InnerException is not (SocketException or ObjectDisposedException or null))
+        {
+            // Not a broken connection: a record that failed TLS's integrity check. Its bytes were changed in flight, and
+            // the migration they belong to is not to be trusted to this link again.
+            var reason = $"the data link from {peer} carried a record that failed TLS's integrity check ({e.InnerException.Message}): its bytes were changed in flight";
+            _log.Warning("migration data port {0}: {1}; closed", Port, reason);
+            heard.Tell(new LinkTampered(reason));
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or EndOfStreamException)
         {

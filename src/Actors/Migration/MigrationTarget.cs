@@ -51,6 +51,7 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         });
         Command<byte[]>(f => Frame(f, pooled: false));
         Command<LinkFrame>(f => Frame(f.Bytes, pooled: true));
+        Command<LinkTampered>(t => Fail("receive", t.Reason));
         Command<SealImage>(Seal);
         Command<Sealed>(s =>
         {

@@ -12,7 +12,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// <summary>
 /// The migration data port under the cluster's mutual TLS: a sender with the cluster's certificate gets its frames
 /// through; one with another CA's certificate, or one that speaks plain TCP (even with the right token), is refused
-/// before its token is read and delivers nothing.
+/// before its token is read and delivers nothing. A byte changed in flight fails TLS's check of its record: the frame is
+/// not delivered, and the target is told.
 /// </summary>
 public sealed class DataLinkTlsSpecs(ITestOutputHelper output) : TestKit(EngineConfig.Load(), "data-link-tls-spec", output), IDisposable
 {
@@ -45,6 +46,29 @@ public sealed class DataLinkTlsSpecs(ITestOutputHelper output) : TestKit(EngineC
         foreach (var frame in frames) Assert.True(link.Post(frame));
 
         foreach (var frame in frames) Assert.Equal(frame, (await target.ExpectMsgAsync<LinkFrame>(Wait)).Bytes);
+    }
+
+    [Fact]
+    public async Task A_frame_changed_in_flight_is_not_delivered_and_its_target_is_told_the_link_was_tampered_with()
+    {
+        using var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log, Identity("cluster", "b"));
+        using var proxy = new TcpProxy { TargetPort = listener.Port, FlipAt = 20_000 };
+        proxy.Start();
+        var target = CreateTestProbe();
+        var owner = CreateTestProbe();
+        var token = listener.Register(target.Ref, owner.Ref);
+        using var link = FrameLink.Open("127.0.0.1", proxy.Port, token, owner.Ref, Identity("cluster", "a"));
+        var frame = new byte[300_000];
+        new Random(7).NextBytes(frame);
+        Assert.True(link.Post(frame));
+
+        // The listener learns of the change at the record it fails to decrypt: the target is told, and gets no frame.
+        var tampered = await target.ExpectMsgAsync<LinkTampered>(Wait);
+        Assert.Contains("changed in flight", tampered.Reason);
+        Assert.Equal(1, proxy.Flipped);
+        var failed = await owner.ExpectMsgAsync<LinkFailed>(Wait);
+        Assert.True(failed.Connected, failed.ToString());
+        Assert.False(target.HasMessages, "a frame went on arriving after the link was changed in flight");
     }
 
     [Fact]

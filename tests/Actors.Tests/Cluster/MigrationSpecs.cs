@@ -395,6 +395,23 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle), $"seed {seed}: b still holds the migration's files");
     }
 
+    protected async Task A_stream_tampered_with_in_flight_fails_the_migration_and_the_source_runs_on(int seed)
+    {
+        await using var cluster = new TestCluster(3, Postgres(), "akka.remote.use-passive-connections = off", proxied: "b");
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, (ulong)seed);
+        var probe = cluster.Clients["b"].Spawn(WorkloadRequest.Named("tiny", 1));
+        // One byte of every data connection to b is inverted past the TLS handshake, inside the first frame's record.
+        var data = cluster.DataProxy!;
+        data.FlipAt = 16_384 + new Random(seed).Next(64 * 1024);
+
+        var result = await Migrate(cluster, pid);
+
+        Assert.True(data.Flipped >= 1, $"seed {seed}: no byte was flipped (the link carried {data.Forwarded} bytes): {result}");
+        await RolledBackOnB(cluster, result, pid, twin, probe, "receive", "changed in flight");
+        output.WriteLine($"seed {seed}: byte {data.FlipAt} of each of {data.Flipped} data connections flipped: {Json(result).GetProperty("reason").GetString()}");
+    }
+
     protected async Task A_link_broken_mid_transfer_resends_only_unconfirmed_frames(int seed)
     {
         // Frames cross the proxy in front of b's data port; control messages the one in front of its remoting port (each
@@ -463,6 +480,10 @@ public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSp
 
     [Fact]
     public Task A_broken_link_resumes_the_transfer_sqlite() => A_link_broken_mid_transfer_resends_only_unconfirmed_frames(TestSeed.Fresh());
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public Task A_tampered_stream_fails_the_migration_sqlite() => A_stream_tampered_with_in_flight_fails_the_migration_and_the_source_runs_on(TestSeed.Fresh());
 }
 
 /// <summary>

@@ -6,7 +6,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// <summary>
 /// A TCP forwarder on 127.0.0.1 in front of one of a node's ports (remoting's or the migration data port; the node
 /// advertises the proxy's port), so a test can break the link for real: once <see cref="BreakAfter"/> bytes went
-/// through, every connection is reset once, and <see cref="OnBreak"/> runs (to break another proxy at the same moment).
+/// through, every connection is reset once, and <see cref="OnBreak"/> runs (to break another proxy at the same moment); or
+/// it changes one byte of every connection in flight (<see cref="FlipAt"/>), as a man in the middle would.
 /// </summary>
 internal sealed class TcpProxy : IDisposable
 {
@@ -15,6 +16,7 @@ internal sealed class TcpProxy : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private long _forwarded;
     private int _broken;
+    private int _flipped;
 
     public TcpProxy()
     {
@@ -29,6 +31,12 @@ internal sealed class TcpProxy : IDisposable
 
     /// <summary>Reset every connection once this many bytes went through (toward the node); -1: never.</summary>
     public long BreakAfter { get; set; } = -1;
+
+    /// <summary>In every connection, the byte at this offset toward the node goes through with its bits inverted; -1: none.</summary>
+    public long FlipAt { get; set; } = -1;
+
+    /// <summary>How many bytes were flipped so far (one per connection that carried that far).</summary>
+    public int Flipped => _flipped;
 
     /// <summary>Runs once, when this proxy breaks its connections.</summary>
     public Action? OnBreak { get; set; }
@@ -71,12 +79,19 @@ internal sealed class TcpProxy : IDisposable
     private async Task Pump(Socket from, Socket to, bool toNode)
     {
         var buffer = new byte[64 * 1024];
+        long carried = 0;
         try
         {
             while (true)
             {
                 var n = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 if (n == 0) break;
+                if (toNode && FlipAt >= carried && FlipAt < carried + n)
+                {
+                    buffer[FlipAt - carried] ^= 0xFF;
+                    Interlocked.Increment(ref _flipped);
+                }
+                carried += n;
                 await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
                 if (!toNode) continue;
                 var total = Interlocked.Add(ref _forwarded, n);

@@ -279,6 +279,14 @@ internal sealed class TestCluster : IAsyncDisposable
     public Task<GpuckptProcess.Result> CliWithin(TimeSpan timeout, params string[] args) =>
         GpuckptProcess.RunAsync([.. args, "--config", _conf], timeout: timeout);
 
+    /// <summary>Runs the gpuckpt CLI with the cluster's configuration and <paramref name="overrides"/> on top (another certificate directory, say).</summary>
+    public Task<GpuckptProcess.Result> CliWith(string overrides, TimeSpan timeout, params string[] args)
+    {
+        var conf = Path.Combine(Dir, $"cli-{Guid.NewGuid():N}.conf");
+        File.WriteAllText(conf, File.ReadAllText(_conf) + "\n" + overrides + "\n");
+        return GpuckptProcess.RunAsync([.. args, "--config", conf], timeout: timeout);
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes; false then.</summary>
     public static Task<bool> Eventually(Func<bool> condition, TimeSpan timeout, TimeSpan? every = null) =>
         Eventually(() => Task.FromResult(condition()), timeout, every);

@@ -1,0 +1,67 @@
+using Gpuckpt.Actors.Cluster;
+using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Engine.Trust;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Gpuckpt.Actors.Tests.Cluster;
+
+/// <summary>
+/// Node processes on loopback and a CLI process that is not of their cluster: with a certificate from another CA, with
+/// an expired one, or with none, its migration is refused and never reaches a node: the process it names is never
+/// paused, and a member's request afterwards still goes through.
+/// </summary>
+[Collection(nameof(NodesCollection))]
+[Trait("Tier", "Full")]
+public sealed class StrangerSpecs(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Within = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public async Task A_CLI_with_another_CA_an_expired_certificate_or_none_is_refused_and_pauses_nothing()
+    {
+        await using var cluster = new TestCluster(2, null, processes: true);
+        await cluster.StartAll();
+        var a = cluster.Clients["a"];
+        var pid = a.Spawn(WorkloadRequest.Named("tiny", 3));
+        var strangers = Directory.CreateTempSubdirectory("gpuckpt-strangers-").FullName;
+        try
+        {
+            // Another cluster's CA, which issues its CLI a certificate of its own.
+            var other = Path.Combine(strangers, "other");
+            ClusterAuthority.Create(other);
+            // The cluster's CA certificate and a CLI certificate it issued that expired two hours ago; no CA key to issue a fresh one.
+            var expired = Path.Combine(strangers, "expired");
+            Directory.CreateDirectory(expired);
+            foreach (var file in new[] { ClusterAuthority.CaCertificateFile, ClusterAuthority.CaKeyFile })
+                File.Copy(Path.Combine(cluster.ClusterDir, file), Path.Combine(expired, file));
+            ClusterAuthority.Open(expired).Issue("cli", DateTimeOffset.UtcNow.AddHours(-20), DateTimeOffset.UtcNow.AddHours(-2)).Dispose();
+            File.Delete(Path.Combine(expired, ClusterAuthority.CaKeyFile));
+            // The cluster's CA certificate only: no certificate, and no key to issue one.
+            var none = Path.Combine(strangers, "none");
+            Directory.CreateDirectory(none);
+            File.Copy(Path.Combine(cluster.ClusterDir, ClusterAuthority.CaCertificateFile), Path.Combine(none, ClusterAuthority.CaCertificateFile));
+
+            foreach (var (what, dir) in new[] { ("another CA's certificate", other), ("an expired certificate", expired), ("no certificate", none) })
+            {
+                var run = await cluster.CliWith($"gpuckpt.tls.dir = {HoconString.Quote(dir)}", Within,
+                    "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("a"));
+                output.WriteLine($"{what}: {run}");
+                Assert.True(run.ExitCode != 0, $"a CLI with {what} was let in: {run}");
+                Assert.DoesNotContain("   at ", run.Stderr);
+                var state = a.State(pid);
+                Assert.True(state.Running && state.Counters.ProcessInfo == 0, $"after a CLI with {what}, pid {pid} was touched: {state}");
+            }
+            // The nodes refused at the handshake, and said so.
+            Assert.Contains("TLS", cluster.Process("a").Output, StringComparison.OrdinalIgnoreCase);
+
+            // A member's CLI is still heard: the same migration goes through.
+            var member = await cluster.Cli("migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("a"));
+            Assert.True(member.ExitCode == 0, $"the cluster's own CLI was refused after the strangers: {member}");
+        }
+        finally
+        {
+            Directory.Delete(strangers, recursive: true);
+        }
+    }
+}
