@@ -131,9 +131,18 @@ public sealed class ImageReader
     {
         var (entry, cover) = Find(fileName);
         if (!ImageFileName.Parse(fileName).Kind.IsPages()) throw new ImageException(fileName, null, "not a pages file");
-        var inParent = cover.Segments.Any(s => s.InParent);
-        if (inParent) Parent!.DirectIo = DirectIo;
-        return new PageFileReader(Directory, entry, cover, DirectIo, inParent ? Parent!.OpenPagesWithin(fileName) : null);
+        if (!cover.Segments.Any(s => s.InParent)) return new PageFileReader(Directory, entry, cover, DirectIo);
+        Parent!.DirectIo = DirectIo;
+        var parent = Parent.OpenPagesWithin(fileName);
+        try
+        {
+            return new PageFileReader(Directory, entry, cover, DirectIo, parent);
+        }
+        catch
+        {
+            parent.Dispose();
+            throw;
+        }
     }
 
     private PageFileReader OpenPagesWithin(string fileName)
