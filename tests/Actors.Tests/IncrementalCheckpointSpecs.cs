@@ -57,11 +57,17 @@ public class IncrementalCheckpointSpecs(ITestOutputHelper output) : EngineSpec(o
         Assert.Equal(aWritten, cWritten + cReferenced);
         // The page files on disk hold only what was written: referenced chunks are holes.
         Assert.True(Allocated(root.Sub("B")) * 10 <= Allocated(root.Sub("A")), "B's page files take more than 10% of A's disk blocks");
+        var checkedBytes = new Dictionary<string, long>();
         foreach (var dir in new[] { "A", "B", "C" })
         {
             var verified = ImageVerifier.Verify(root.Sub(dir), trust: Settings.Trust);
             Assert.True(verified.Ok, $"{dir}: {verified.Describe()}");
+            checkedBytes[dir] = verified.BytesChecked;
         }
+        // Verify reads each byte of the chain where it is: an image's own bytes, then its parent's.
+        long Own(ImageManifest m) => m.Files.SelectMany(f => f.Segments).Where(s => !s.InParent).Sum(s => s.Length);
+        Assert.Equal(checkedBytes["A"] + Own(b), checkedBytes["B"]);
+        Assert.Equal(checkedBytes["B"] + Own(c), checkedBytes["C"]);
 
         var fromC = await Restore(target.Client, root.Sub("C"));
         Assert.Equal(atC, target.Client.State(fromC.Pid).Digest);

@@ -89,8 +89,14 @@ public static class ImageVerifier
                 {
                     cancel.ThrowIfCancellationRequested();
                     // A chunk in the parent is checked there; here only the signature covers what the file holds (a hole).
-                    if (s.InParent) SegmentIo.Digest(handle, entry.Name, s, sha256);
-                    else SegmentIo.Verify(handle, entry.Name, s, sha256);
+                    if (s.InParent)
+                    {
+                        // Counted where its bytes are, when the parent is verified.
+                        SegmentIo.Digest(handle, entry.Name, s, sha256);
+                        total -= s.Length;
+                        continue;
+                    }
+                    SegmentIo.Verify(handle, entry.Name, s, sha256);
                     segments++;
                     bytes += s.Length;
                     progress?.Report((bytes, total));
