@@ -108,6 +108,8 @@ public class IncrementalCheckpointSpecs(ITestOutputHelper output) : EngineSpec(o
         var aFile = Path.Combine(flipped, "A", file);
         FlipByte(aFile, segment.Offset + segment.Length / 2);
         await Refused(node, Path.Combine(flipped, "B"), $"{aFile}: offset {segment.Offset}: checksum mismatch", null);
+        // Unsigned too: the chain of an incremental image is verified before a restore touches a device, whatever the trust.
+        await Refused(node, Path.Combine(flipped, "B"), $"{aFile}: offset {segment.Offset}: checksum mismatch", null, Settings with { Trust = ImageTrust.None });
 
         // B's record of its parent is rewritten to name a copy of A, and the manifest resealed: B's signature covers it.
         var moved = Copy(root, "moved");
@@ -122,14 +124,15 @@ public class IncrementalCheckpointSpecs(ITestOutputHelper output) : EngineSpec(o
         await Refused(node, Path.Combine(replaced, "B"), Path.Combine(replaced, "A", ImageManifest.FileName), "not the parent this image was made from");
     }
 
-    private async Task Refused(SimNode node, string dir, string names, string? reason)
+    private async Task Refused(SimNode node, string dir, string names, string? reason, EngineSettings? settings = null)
     {
-        var verified = ImageVerifier.Verify(dir, trust: Settings.Trust);
+        settings ??= Settings;
+        var verified = ImageVerifier.Verify(dir, trust: settings.Trust);
         Assert.False(verified.Ok);
         Assert.Contains(names, verified.Describe());
         if (reason is not null) Assert.Contains(reason, verified.Describe());
         var before = node.Client.Spawn(WorkloadRequest.Named("tiny", 1));
-        Jobs(node.Client).Tell(new RestoreRequest(dir), TestActor);
+        Jobs(node.Client, settings).Tell(new RestoreRequest(dir), TestActor);
         var failed = await ExpectMsgAsync<RestoreFailed>(JobTimeout);
         Out.WriteLine(failed.Reason);
         Assert.Contains(names, failed.Reason);
