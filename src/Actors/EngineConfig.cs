@@ -25,11 +25,29 @@ public static class EngineConfig
     public static Config Load(string file = "engine.conf", string? overrides = null)
     {
         var path = File.Exists(file) ? file : Path.Combine(Directory(), file);
-        if (!File.Exists(path)) throw new FileNotFoundException($"configuration file not found: {path}", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"configuration file not found: {Path.GetFullPath(file)}{(Path.IsPathRooted(file) ? "" : $" (nor {path})")}", path);
         var config = ConfigurationFactory.ParseString(File.ReadAllText(path));
         // The chunk size may come from the environment (HOCON's optional substitution cannot override a value in place).
         if (Environment.GetEnvironmentVariable(ChunkSizeVariable) is { Length: > 0 } chunk)
-            config = ConfigurationFactory.ParseString($"gpuckpt.copy.chunk-size = \"{chunk}\"").WithFallback(config);
+        {
+            var size = ConfigurationFactory.ParseString($"gpuckpt.copy.chunk-size = {HoconString.Quote(chunk)}");
+            if (!IsByteSize(size, "gpuckpt.copy.chunk-size"))
+                throw new Engine.Settings.EnvironmentValueException($"{ChunkSizeVariable}={chunk} is not a size (bytes, or with a unit: 4MiB, 1M, 512KiB)");
+            config = size.WithFallback(config);
+        }
         return overrides is null ? config : ConfigurationFactory.ParseString(overrides).WithFallback(config);
+    }
+
+    private static bool IsByteSize(Config config, string path)
+    {
+        try
+        {
+            return config.GetByteSize(path) is > 0;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ConfigurationException or ArgumentException)
+        {
+            return false;
+        }
     }
 }

@@ -36,13 +36,23 @@ public sealed class EngineHost : IAsyncDisposable
     public static EngineHost Start(IGpuDriver driver, string? overrides = null, string name = "gpuckpt") =>
         Start(driver, EngineConfig.Load(overrides: overrides), name);
 
-    /// <summary>Runs a checkpoint to its end: <see cref="CheckpointCompleted"/> or <see cref="CheckpointFailed"/>.</summary>
-    public async Task<ICheckpointMessage> CheckpointAsync(CheckpointRequest request, TimeSpan timeout) =>
-        await Jobs.Ask<ICheckpointMessage>(request, timeout).ConfigureAwait(false);
+    /// <summary>
+    /// Runs a checkpoint to its end: <see cref="CheckpointCompleted"/> or <see cref="CheckpointFailed"/>; a job that stops
+    /// or goes silent is a <see cref="JobLostException"/> (<see cref="JobWait"/>). <paramref name="timeout"/> caps the whole job.
+    /// </summary>
+    public async Task<ICheckpointMessage> CheckpointAsync(CheckpointRequest request, TimeSpan? timeout = null) =>
+        (ICheckpointMessage)await RunAsync(request, request.JobId, timeout).ConfigureAwait(false);
 
-    /// <summary>Runs a restore to its end: <see cref="RestoreCompleted"/> or <see cref="RestoreFailed"/>.</summary>
-    public async Task<IRestoreMessage> RestoreAsync(RestoreRequest request, TimeSpan timeout) =>
-        await Jobs.Ask<IRestoreMessage>(request, timeout).ConfigureAwait(false);
+    /// <summary>Runs a restore to its end: <see cref="RestoreCompleted"/> or <see cref="RestoreFailed"/>, as <see cref="CheckpointAsync"/>.</summary>
+    public async Task<IRestoreMessage> RestoreAsync(RestoreRequest request, TimeSpan? timeout = null) =>
+        (IRestoreMessage)await RunAsync(request, request.JobId, timeout).ConfigureAwait(false);
+
+    /// <summary>Sends <paramref name="request"/> for job <paramref name="jobId"/> to the jobs actor and waits on its answer (<see cref="JobWait"/>).</summary>
+    public async Task<object> RunAsync(object request, string? jobId, TimeSpan? timeout = null)
+    {
+        var answer = JobWait.RunAsync(System, Jobs, request, jobId, Settings.Wait);
+        return timeout is { } cap ? await answer.WaitAsync(cap).ConfigureAwait(false) : await answer.ConfigureAwait(false);
+    }
 
     public async ValueTask DisposeAsync()
     {

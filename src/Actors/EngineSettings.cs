@@ -40,6 +40,9 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
     /// <summary>Faults injected into the copy (tests only; none unless gpuckpt.copy.faults is set).</summary>
     public ChunkFaults Faults { get; init; } = ChunkFaults.None;
 
+    /// <summary>How a client waits on a job's answer (gpuckpt.jobs.wait).</summary>
+    public JobWaitSettings Wait { get; init; } = JobWaitSettings.Default;
+
     /// <summary>When on, every job, device and BO actor publishes <see cref="Copy.ActorStartedAt"/> (the actor-tree spec listens).</summary>
     public bool PublishActorTree { get; init; }
 
@@ -70,6 +73,7 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
             PublishActorTree = c.GetBoolean("publish-actor-tree", false),
             IoThreads = Math.Max(1, c.GetInt("io-threads", 8)),
             DirectIo = c.GetBoolean("direct-io", true),
+            Wait = JobWaitSettings.From(config),
         };
     }
 

@@ -51,3 +51,14 @@ public sealed record ControlJob(string JobId, JobControl Control);
 /// stops short of its end, undoes its pause, and stays in the journal, interrupted, for `resume` or `abort`.
 /// </summary>
 public sealed record InterruptJob(string JobId, string Signal);
+
+/// <summary>Tell the sender <see cref="JobFollowed"/> when job <paramref name="JobId"/> starts (or at once, if it runs).</summary>
+public sealed record FollowJob(string JobId);
+
+/// <summary>Job <paramref name="JobId"/> runs as <paramref name="Job"/>: its waiter watches it.</summary>
+public sealed record JobFollowed(string JobId, IActorRef Job);
+
+/// <summary>Are you there? Every job and the jobs actor answer <see cref="JobPong"/>, between any two of their steps.</summary>
+public sealed record JobPing(long Seq);
+
+public sealed record JobPong(long Seq);

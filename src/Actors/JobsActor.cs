@@ -10,7 +10,8 @@ namespace Gpuckpt.Actors;
 /// <summary>
 /// The engine's entry point on a node: starts one persistent job actor per checkpoint or restore (each replies to
 /// whoever asked) and continues journalled jobs on <see cref="ResumeJob"/>. Job ids say their kind: ckpt-… / rest-….
-/// It watches its jobs: one that dies without having answered is answered for, with a failure saying why.
+/// It watches its jobs: one that dies without having answered is answered for, with a failure saying why; a client's
+/// <see cref="JobWait"/> follows a job (<see cref="FollowJob"/>) to watch it too.
 /// A checkpoint starts only once it holds its process's claim (<see cref="ProcessClaim"/>, in the journal): a second
 /// job on a process is refused with the job that holds it; the claim is let go when the holder answers.
 /// </summary>
@@ -28,6 +29,7 @@ public sealed class JobsActor : ReceiveActor
     private readonly Dictionary<string, string> _holds = new();
     private readonly Dictionary<IActorRef, (string JobId, string Key)> _claims = new();
     private readonly Dictionary<string, InterruptJob> _interrupted = new();
+    private readonly Dictionary<string, List<IActorRef>> _followers = new();
     private bool _draining;
 
     public JobsActor(IGpuDriver driver, EngineSettings settings, ChunkPool pool)
@@ -77,6 +79,13 @@ public sealed class JobsActor : ReceiveActor
             if (Context.Child(interrupt.JobId) is { } job && !job.IsNobody()) job.Forward(interrupt);
             else _interrupted[interrupt.JobId] = interrupt;
         });
+        Receive<FollowJob>(follow =>
+        {
+            if (Context.Child(follow.JobId) is { } job && !job.IsNobody()) Sender.Tell(new JobFollowed(follow.JobId, job));
+            else if (_followers.TryGetValue(follow.JobId, out var waiting)) waiting.Add(Sender);
+            else _followers[follow.JobId] = [Sender];
+        });
+        Receive<JobPing>(ping => Sender.Tell(new JobPong(ping.Seq)));
         Receive<ListJobs>(_ => Sender.Tell(new RunningJobs([.. _running.Keys.Order(StringComparer.Ordinal)])));
         Receive<DrainJobs>(_ =>
         {
@@ -193,6 +202,8 @@ public sealed class JobsActor : ReceiveActor
         Context.Watch(job);
         _running[id] = new Running(replyTo, failure);
         if (_interrupted.Remove(id, out var interrupt)) job.Tell(interrupt);
+        if (_followers.Remove(id, out var followers))
+            foreach (var follower in followers) follower.Tell(new JobFollowed(id, job));
     }
 
     private sealed class Running(IActorRef replyTo, Func<string, object> failure)

@@ -53,6 +53,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
             Self.Tell(Continue.Instance);
         });
         Command<Continue>(_ => Next());
+        Command<JobPing>(ping => Sender.Tell(new JobPong(ping.Seq)));
         Command<FlushProgress>(_ => WriteProgress());
         Command<StepDone>(OnStepDone);
         Command<StepTimedOut>(OnStepTimedOut);

@@ -43,6 +43,8 @@ public static class Cli
     {
         try
         {
+            Engine.Simulation.SimulatorClient.ConfiguredTimeout = () =>
+                Actors.EngineConfig.Load().GetTimeSpan("gpuckpt.driver.sim-call-timeout", TimeSpan.FromMinutes(2), allowInfinite: false);
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {
@@ -85,7 +87,7 @@ public static class Cli
         var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
         Console.Error.WriteLine($"gpuckpt: {inner.Message}");
         if (Environment.GetEnvironmentVariable("GPUCKPT_TRACE") == "1") Console.Error.WriteLine(inner);
-        return inner is UsageException or Engine.Trust.TrustException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+        return inner is UsageException or Engine.Settings.EnvironmentValueException or Engine.Trust.TrustException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
             ? ExitBadInput
             : ExitFailed;
     }

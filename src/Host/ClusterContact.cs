@@ -37,6 +37,7 @@ public sealed class ClusterContact : IAsyncDisposable
             ? NodeConfig.SeedAddress(node, settings.SystemName, settings.Protocol)
             : nodeConfig.GetStringList("akka.cluster.seed-nodes", []).FirstOrDefault()
               ?? throw new UsageException($"{configFile} names no seed node: pass --node HOST:PORT");
+        Reachable(address, node, nodeConfig.GetTimeSpan("gpuckpt.cli.connect-timeout", TimeSpan.FromSeconds(2)));
         var host = nodeConfig.GetString("gpuckpt.cli.hostname", "127.0.0.1");
         // The CLI reports in its own words (stdout stays JSON with --json); remoting's own log lines are not shown.
         var config = ConfigurationFactory.ParseString($"""
@@ -53,6 +54,27 @@ public sealed class ClusterContact : IAsyncDisposable
         // The CLI is a peer like any other: it presents the cluster's `cli` certificate, or no node lets it in.
         var tls = ClusterTls.For(config, CliIdentity);
         return new ClusterContact(ClusterTls.CreateSystem("gpuckpt-cli", config, tls), address, timeout);
+    }
+
+    /// <summary>
+    /// Refuses an address that does not parse (exit 2), and one where nothing accepts a TCP connection within
+    /// <paramref name="timeout"/> (exit 1), naming it: remoting alone would only say so after its ask timeout.
+    /// </summary>
+    private static void Reachable(string address, string? given, TimeSpan timeout)
+    {
+        Address parsed;
+        try
+        {
+            parsed = Address.Parse(address);
+        }
+        catch (Exception e) when (e is UriFormatException or FormatException or ArgumentException)
+        {
+            throw new UsageException($"--node {given ?? address}: not HOST:PORT or an akka.tcp:// address ({e.Message.TrimEnd('.')})");
+        }
+        if (parsed.Host is not { Length: > 0 } host || parsed.Port is not (> 0 and <= 65535) || !address.Contains('@'))
+            throw new UsageException($"--node {given ?? address}: not HOST:PORT (a host name or address, and a port from 1 to 65535)");
+        if (TcpProbe.Connect(host, parsed.Port.Value, timeout) is { } refused)
+            throw new InvalidOperationException($"no gpuckpt node at {host}:{parsed.Port}: {refused}");
     }
 
     /// <summary>Asks the contacted node's /user/node; a node that does not answer is a one-line error.</summary>

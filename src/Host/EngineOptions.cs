@@ -40,16 +40,27 @@ public sealed class EngineOptions
         return ConfigurationFactory.ParseString($"gpuckpt.state-dir = {HoconString.Quote(stateDir)}").WithFallback(EngineConfig.Load());
     }
 
-    /// <summary>hocon/engine.conf under the chosen journal's file.</summary>
-    public Config Load(ParseResult parse)
+    /// <summary>hocon/engine.conf under the chosen journal's file (created with the state directory when absent).</summary>
+    public Config Load(ParseResult parse) => JournalConfig.Load(JournalFile(parse), StateDirOf(parse)).WithFallback(EngineConfig.Load());
+
+    /// <summary>
+    /// As <see cref="Load"/>, for a command that reads jobs journalled before (jobs, resume, abort, forget): an embedded
+    /// journal that is not there is refused naming the state directory, so a mistyped one never starts a journal afresh.
+    /// </summary>
+    public Config LoadExisting(ParseResult parse)
     {
-        var stateDir = StateDirOf(parse);
-        var journal = parse.GetValue(Journal)! switch
-        {
-            "sqlite" => "journal-sqlite.conf",
-            "postgres" => "journal-postgres.conf",
-            var file => file,
-        };
-        return JournalConfig.Load(journal, stateDir).WithFallback(EngineConfig.Load());
+        var stateDir = Path.GetFullPath(parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir());
+        var config = JournalConfig.Load(JournalFile(parse), stateDir).WithFallback(EngineConfig.Load());
+        if (JournalCheck.EmbeddedJournalFile(config) is { } file && !File.Exists(file))
+            throw new UsageException($"no journal in {stateDir} (no {Path.GetFileName(file)}): only checkpoint, restore, unpause and node start one; " +
+                                     $"check --state-dir or ${JournalConfig.StateDirVariable}");
+        return Load(parse);
     }
+
+    private string JournalFile(ParseResult parse) => parse.GetValue(Journal)! switch
+    {
+        "sqlite" => "journal-sqlite.conf",
+        "postgres" => "journal-postgres.conf",
+        var file => file,
+    };
 }

@@ -24,17 +24,29 @@ public sealed class JobLock : IDisposable
         Engine.Trust.PrivateDirectory.Create(dir);
         var name = Uri.EscapeDataString(jobId);
         var pidFile = Path.Combine(dir, name + ".pid");
+        var held = Hold(Path.Combine(dir, name + ".lock"), pidFile, out var holder)
+                   ?? throw new InvalidOperationException($"job {jobId} is running in another gpuckpt process{(holder.Length > 0 ? $" (pid {holder})" : "")}: {instead}");
+        return new JobLock(held, pidFile);
+    }
+
+    /// <summary>
+    /// An exclusive lock on <paramref name="lockFile"/> with this process's pid in <paramref name="pidFile"/>; null, with
+    /// the holder's pid (or ""), when another process holds it.
+    /// </summary>
+    internal static FileStream? Hold(string lockFile, string pidFile, out string holder)
+    {
         FileStream held;
         try
         {
             // FileShare.None is an exclusive flock(2) on Linux: one holder, gone with its process.
-            held = new FileStream(Path.Combine(dir, name + ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            held = new FileStream(lockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException)
         {
-            var holder = File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "";
-            throw new InvalidOperationException($"job {jobId} is running in another gpuckpt process{(holder.Length > 0 ? $" (pid {holder})" : "")}: {instead}");
+            holder = File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "";
+            return null;
         }
+        holder = "";
         try
         {
             File.WriteAllText(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -43,7 +55,7 @@ public sealed class JobLock : IDisposable
         {
             // The pid only names the holder in a refusal; the lock holds without it (the journal's own check names a full disk).
         }
-        return new JobLock(held, pidFile);
+        return held;
     }
 
     /// <summary>What a command that finds a job running says to do instead.</summary>

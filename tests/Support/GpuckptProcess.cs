@@ -46,7 +46,8 @@ public sealed partial class GpuckptProcess : IDisposable
     /// <summary>The load tool (load/), started through this helper like gpuckpt itself.</summary>
     public const string LoadTool = "gpuckpt-load.dll";
 
-    public static GpuckptProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string program = "gpuckpt.dll")
+    public static GpuckptProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string program = "gpuckpt.dll",
+        string? workingDirectory = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, program);
         if (!File.Exists(dll)) throw new FileNotFoundException($"{program} not found beside the running assemblies in {AppContext.BaseDirectory}", dll);
@@ -55,6 +56,7 @@ public sealed partial class GpuckptProcess : IDisposable
         // Both streams are read at once, line by line, as they come: a child never blocks on a full pipe.
         var command = CliWrap.Cli.Wrap("dotnet")
             .WithArguments([dll, .. list])
+            .WithWorkingDirectory(workingDirectory ?? Environment.CurrentDirectory)
             .WithEnvironmentVariables(env =>
             {
                 foreach (var name in Scrubbed) env.Set(name, null);
@@ -84,9 +86,9 @@ public sealed partial class GpuckptProcess : IDisposable
 
     /// <summary>Runs gpuckpt to its exit; a run longer than <paramref name="timeout"/> is killed and reported.</summary>
     public static async Task<Result> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null,
-        string program = "gpuckpt.dll")
+        string program = "gpuckpt.dll", string? workingDirectory = null)
     {
-        using var process = Start(args, environment, program);
+        using var process = Start(args, environment, program, workingDirectory);
         return await process.WaitForExitAsync(timeout ?? TimeSpan.FromMinutes(2)).ConfigureAwait(false);
     }
 

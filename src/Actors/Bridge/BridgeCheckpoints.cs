@@ -7,7 +7,7 @@ namespace Gpuckpt.Actors.Bridge;
 /// A bridge session's GPU checkpoints, run as the engine's journalled checkpoint jobs (process supervisor, device and
 /// BO actors) on the <see cref="BridgeDriver"/>. The job leaves the task paused; the session unpauses it when CRIU is done.
 /// </summary>
-public sealed class BridgeCheckpoints(EngineHost engine, TimeSpan timeout) : IBridgeCheckpoints
+public sealed class BridgeCheckpoints(EngineHost engine, TimeSpan? timeout) : IBridgeCheckpoints
 {
     public async Task<BridgeCheckpointOutcome> CheckpointAsync(uint pid, string imagesDir, CancellationToken cancel)
     {

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Gpuckpt.Engine.Settings;
 
 namespace Gpuckpt.Actors.Cluster;
 
@@ -29,19 +30,15 @@ public static class NodeConfig
         var system = config.GetString("gpuckpt.node.system-name", "gpuckpt");
         var lines = new List<string>();
         if (environment(HostnameVariable) is { Length: > 0 } host) lines.Add($"akka.remote.dot-netty.tcp.hostname = {HoconString.Quote(host)}");
-        if (environment(PortVariable) is { Length: > 0 } port)
-            lines.Add($"akka.remote.dot-netty.tcp.port = {int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)}");
-        if (environment(PublicPortVariable) is { Length: > 0 } publicPort)
-            lines.Add($"akka.remote.dot-netty.tcp.public-port = {int.Parse(publicPort, System.Globalization.CultureInfo.InvariantCulture)}");
+        if (EnvironmentValues.Port(PortVariable, environment) is { } port) lines.Add($"akka.remote.dot-netty.tcp.port = {port}");
+        if (EnvironmentValues.Port(PublicPortVariable, environment) is { } publicPort) lines.Add($"akka.remote.dot-netty.tcp.public-port = {publicPort}");
         var protocol = Protocol(config);
         IEnumerable<string> seedList = environment(SeedsVariable) is { Length: > 0 } seeds ? Split(seeds) : config.GetStringList("akka.cluster.seed-nodes", []);
         lines.Add($"akka.cluster.seed-nodes = [{string.Join(", ", seedList.Select(s => HoconString.Quote(SeedAddress(s, system, protocol))))}]");
         if (environment(RolesVariable) is { Length: > 0 } roles)
             lines.Add($"akka.cluster.roles = [{string.Join(", ", Split(roles).Select(HoconString.Quote))}]");
-        if (environment(DataPortVariable) is { Length: > 0 } dataPort)
-            lines.Add($"gpuckpt.migration.data-port = {int.Parse(dataPort, System.Globalization.CultureInfo.InvariantCulture)}");
-        if (environment(DataPublicPortVariable) is { Length: > 0 } dataPublicPort)
-            lines.Add($"gpuckpt.migration.data-public-port = {int.Parse(dataPublicPort, System.Globalization.CultureInfo.InvariantCulture)}");
+        if (EnvironmentValues.Port(DataPortVariable, environment) is { } dataPort) lines.Add($"gpuckpt.migration.data-port = {dataPort}");
+        if (EnvironmentValues.Port(DataPublicPortVariable, environment) is { } dataPublicPort) lines.Add($"gpuckpt.migration.data-public-port = {dataPublicPort}");
         if (environment(NameVariable) is { Length: > 0 } name) lines.Add($"gpuckpt.node.name = {HoconString.Quote(name)}");
         config = ConfigurationFactory.ParseString(string.Join("\n", lines)).WithFallback(config);
 

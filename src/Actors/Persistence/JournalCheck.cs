@@ -21,6 +21,12 @@ public static class JournalCheck
             Open(config.GetString($"{JournalConfig.EmbeddedSnapshotPluginId}.connection-string"), SqliteSnapshotStore.Schema);
     }
 
+    /// <summary>The embedded journal's file, or null when the journal is another (PostgreSQL, in memory).</summary>
+    public static string? EmbeddedJournalFile(Config config) =>
+        config.GetString("akka.persistence.journal.plugin", "") == JournalConfig.EmbeddedJournalPluginId
+            ? new SqliteConnectionStringBuilder(config.GetString($"{JournalConfig.EmbeddedJournalPluginId}.connection-string")).DataSource
+            : null;
+
     private static void Open(string connectionString, string schema)
     {
         var file = new SqliteConnectionStringBuilder(connectionString).DataSource;

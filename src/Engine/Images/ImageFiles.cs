@@ -87,6 +87,46 @@ public static class ImageFiles
         return handle;
     }
 
+    /// <summary>
+    /// Why <paramref name="dir"/> cannot take an image, or null when it can: it is created if absent and a file is made
+    /// and removed in it, so that a checkpoint is refused before it pauses anything; what this made is removed again.
+    /// </summary>
+    public static string? UnwritableDirectory(string dir)
+    {
+        var made = dir;
+        for (var up = Path.GetDirectoryName(made); up is not null && !Directory.Exists(up) && !File.Exists(up); up = Path.GetDirectoryName(made)) made = up;
+        var existed = Directory.Exists(dir);
+        try
+        {
+            if (!existed) Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"images directory {dir} cannot be created: {Cause(e)}";
+        }
+        try
+        {
+            using (new FileStream(Path.Combine(dir, $".gpuckpt-write-check-{Guid.NewGuid():N}"), System.IO.FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"images directory {dir} is not writable: {Cause(e)}";
+        }
+        finally
+        {
+            if (!existed && Directory.Exists(made)) Directory.Delete(made, recursive: true);
+        }
+    }
+
+    /// <summary>The system's reason, without .NET's wording around the path.</summary>
+    private static string Cause(Exception e) => e switch
+    {
+        UnauthorizedAccessException => "permission denied",
+        DirectoryNotFoundException => "a part of its path is not a directory",
+        _ => e.Message.Split(" : ", 2)[0].Split(" '", 2)[0].TrimEnd('.').ToLowerInvariant(),
+    };
+
     /// <summary>Creates the image directory (or takes an empty one) and sets <see cref="DirectoryMode"/> exactly.</summary>
     public static void CreateDirectory(string dir)
     {

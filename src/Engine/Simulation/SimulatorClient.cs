@@ -44,11 +44,17 @@ public sealed class SimulatorClient : IGpuDriver
     /// <summary>Why the last ioctl-style call on this thread failed (the simulator's reason; errno alone travels in the return value).</summary>
     public static string? LastErrorDetail => _lastErrorDetail;
 
-    /// <summary>How long one call may wait for its answer: $GPUCKPT_SIM_TIMEOUT seconds, else 120.</summary>
+    /// <summary>
+    /// How long one call may wait for its answer: $GPUCKPT_SIM_TIMEOUT seconds, else <see cref="ConfiguredTimeout"/>; a
+    /// value that does not parse is refused.
+    /// </summary>
     public static TimeSpan DefaultTimeout =>
-        double.TryParse(Environment.GetEnvironmentVariable("GPUCKPT_SIM_TIMEOUT"), System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
-            ? TimeSpan.FromSeconds(s)
-            : TimeSpan.FromMinutes(2);
+        Settings.EnvironmentValues.Seconds(TimeoutVariable, Environment.GetEnvironmentVariable) ?? ConfiguredTimeout();
+
+    /// <summary>The configured wait for an answer (the gpuckpt executable reads gpuckpt.driver.sim-call-timeout); 120 s unless set.</summary>
+    public static Func<TimeSpan> ConfiguredTimeout { get; set; } = () => TimeSpan.FromMinutes(2);
+
+    public const string TimeoutVariable = "GPUCKPT_SIM_TIMEOUT";
 
     /// <summary>The longest a call waits for its answer; then it fails with ETIMEDOUT and the connection is closed.</summary>
     public TimeSpan Timeout { get; private init; }

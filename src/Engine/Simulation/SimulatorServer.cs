@@ -15,6 +15,8 @@ public sealed partial class SimulatorServer : IDisposable
     private readonly SimulatedDriver _driver;
     private readonly Socket _listener;
     private readonly bool _ownsMemoryDir;
+    /// <summary>An exclusive flock on the memory directory's owner file, held for the simulator's life: the kernel drops it when the process dies.</summary>
+    private readonly FileStream? _owner;
     private readonly List<Socket> _connections = [];
     private readonly Thread _acceptor;
     private readonly ulong? _socketInode;
@@ -27,8 +29,12 @@ public sealed partial class SimulatorServer : IDisposable
         if (Topology.Gpus.Count == 0) throw new InvalidDataException("the simulator needs at least one GPU");
         _ownsMemoryDir = options.MemoryDir is null;
         MemoryDir = options.MemoryDir ?? FreshMemoryDir(SocketPath);
-        if (_ownsMemoryDir) Reclaimed = ReclaimDead(Path.GetDirectoryName(MemoryDir)!);
-        Directory.CreateDirectory(MemoryDir);
+        if (_ownsMemoryDir)
+        {
+            Reclaimed = ReclaimDead(Path.GetDirectoryName(MemoryDir)!);
+            _owner = CreateOwned(MemoryDir);
+        }
+        else Directory.CreateDirectory(MemoryDir);
         _driver = new SimulatedDriver(Topology, MemoryDir);
         try
         {
@@ -58,6 +64,7 @@ public sealed partial class SimulatorServer : IDisposable
         {
             _driver.Dispose();
             if (_ownsMemoryDir && Directory.Exists(MemoryDir)) Directory.Delete(MemoryDir, recursive: true);
+            _owner?.Dispose();
             throw;
         }
         _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "simulator-accept" };
@@ -98,9 +105,37 @@ public sealed partial class SimulatorServer : IDisposable
     /// <summary>The memory directories of dead simulators removed at start, with the bytes they held.</summary>
     public IReadOnlyList<(string Dir, long Bytes)> Reclaimed { get; } = [];
 
+    /// <summary>The file in a memory directory whose exclusive flock its simulator holds while it runs.</summary>
+    private const string OwnerFile = ".owner";
+
+    /// <summary>
+    /// Creates <paramref name="dir"/> already holding its owner lock: it is made under a name the reclaim skips and
+    /// renamed into place with the lock held, so no simulator starting meanwhile finds it without an owner.
+    /// </summary>
+    private static FileStream CreateOwned(string dir)
+    {
+        var staging = dir + ".new";
+        Directory.CreateDirectory(staging);
+        // FileShare.None is an exclusive flock(2) on Linux: one holder, released by the kernel with its process.
+        var owner = new FileStream(Path.Combine(staging, OwnerFile), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        try
+        {
+            Directory.Move(staging, dir);
+            return owner;
+        }
+        catch
+        {
+            owner.Dispose();
+            Directory.Delete(staging, recursive: true);
+            throw;
+        }
+    }
+
     /// <summary>
     /// Removes the memory directories that simulators killed without their cleanup (SIGKILL, OOM) left in
-    /// <paramref name="parent"/>: each is named after its simulator's pid, and only those whose pid no longer runs go.
+    /// <paramref name="parent"/>: a directory goes only when its owner lock can be taken, which the kernel allows once
+    /// the simulator that held it is dead, whatever pid namespace either of them runs in. A directory from before owner
+    /// locks goes when the pid in its name no longer runs.
     /// </summary>
     private static List<(string Dir, long Bytes)> ReclaimDead(string parent)
     {
@@ -110,16 +145,25 @@ public sealed partial class SimulatorServer : IDisposable
         {
             var m = MemoryDirName().Match(Path.GetFileName(dir));
             if (!m.Success || !int.TryParse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var pid)) continue;
-            if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+            if (pid == Environment.ProcessId) continue;
+            FileStream? lockOfDead = null;
             try
             {
+                var ownerFile = Path.Combine(dir, OwnerFile);
+                if (File.Exists(ownerFile)) lockOfDead = new FileStream(ownerFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                else if (Directory.Exists($"/proc/{pid}")) continue;
                 var bytes = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(Native.Libc.AllocatedBytes); // memory files are sparse: what they hold, not their length
                 Directory.Delete(dir, recursive: true);
                 removed.Add((dir, bytes));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Another user's, or removed meanwhile by another simulator starting: not ours to insist on.
+                // Its simulator runs (the owner lock is held), or another user's, or removed meanwhile by another
+                // simulator starting: not ours to insist on.
+            }
+            finally
+            {
+                lockOfDead?.Dispose();
             }
         }
         return removed;
@@ -213,5 +257,6 @@ public sealed partial class SimulatorServer : IDisposable
         else
             foreach (var g in Topology.Gpus)
                 File.Delete(Path.Combine(MemoryDir, $"renderD{g.DrmRenderMinor}.mem"));
+        _owner?.Dispose();
     }
 }

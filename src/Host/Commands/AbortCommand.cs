@@ -22,7 +22,7 @@ public static class AbortCommand
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var config = engineOptions.Load(parse);
+            var config = engineOptions.LoadExisting(parse);
             var target = await JobTargets.Find(config, parse.GetValue(job)!);
             if (!target.Unfinished) throw new UsageException($"job {target.JobId} {target.Ended}: there is nothing to abort");
             var spec = JobTargets.DriverOf(target, parse.GetValue(driver));
@@ -31,7 +31,7 @@ public static class AbortCommand
             if (gpu is UnreachableDriver)
                 throw new InvalidOperationException($"job {target.JobId} cannot be aborted: {gone}; `gpuckpt forget {target.JobId}` drops it from the journal");
             await using var engine = EngineHost.Start(gpu, config, "gpuckpt-abort");
-            var reply = await engine.Jobs.Ask<object>(new ControlJob(target.JobId, JobControl.Abort), TimeSpan.FromDays(1));
+            var reply = await engine.RunAsync(new ControlJob(target.JobId, JobControl.Abort), target.JobId);
             var asJson = parse.GetValue(json);
             switch (reply)
             {

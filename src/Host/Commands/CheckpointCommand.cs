@@ -39,6 +39,7 @@ public static class CheckpointCommand
             if (whole)
                 return await CriuCheckpoint.RunAsync(parse.GetValue(pid), parse.GetValue(images)!, parse.GetValue(leaveRunning), parse.GetValue(shellJob),
                     parse.GetValue(json), engineOptions.Load(parse));
+            if (Engine.Images.ImageFiles.UnwritableDirectory(Path.GetFullPath(parse.GetValue(images)!)) is { } unwritable) throw new UsageException(unwritable);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             // A missing or unreachable target is refused before a job, an image or a pause exists.
             using (gpu.OpenKfd(parse.GetValue(pid))) { }
@@ -53,7 +54,7 @@ public static class CheckpointCommand
             var asJson = parse.GetValue(json);
             using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
-                () => engine.CheckpointAsync(request, TimeSpan.FromDays(1)));
+                () => engine.CheckpointAsync(request));
             return Report(reply, asJson);
         }));
         return command;

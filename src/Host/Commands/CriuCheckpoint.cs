@@ -22,11 +22,11 @@ internal static class CriuCheckpoint
         var dir = Path.GetFullPath(images);
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new UsageException($"{dir} is not empty: a whole-process checkpoint needs an absent or empty directory");
-        Directory.CreateDirectory(dir);
+        if (Engine.Images.ImageFiles.UnwritableDirectory(dir) is { } unwritable) throw new UsageException(unwritable);
 
         using var driver = new BridgeDriver();
         await using var engine = EngineHost.Start(driver, config);
-        var session = new BridgeSession(driver, new BridgeCheckpoints(engine, TimeSpan.FromDays(1)), dir, line =>
+        var session = new BridgeSession(driver, new BridgeCheckpoints(engine, null), dir, line =>
         {
             if (!json) Console.Error.WriteLine($"gpuckpt: {line}");
         });

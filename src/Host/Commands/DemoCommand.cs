@@ -14,22 +14,38 @@ namespace Gpuckpt.Host.Commands;
 /// </summary>
 public static class DemoCommand
 {
+    /// <summary>The whole-process demo's GPU memory unless --size is given: CRIU and the engine both write its image.</summary>
+    private const ulong CriuDemoSize = 64UL << 20;
+
     public static Command Create()
     {
-        var size = new Option<ulong>("--size") { Description = "bytes of GPU memory the train workload uses", DefaultValueFactory = _ => 1UL << 30 };
+        var size = ByteSizeOption.Create("--size", "GPU memory the train workload uses, default 1G (64M with --criu)");
         var steps = new Option<ulong>("--steps") { Description = "steps before the checkpoint and after it", DefaultValueFactory = _ => 3 };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 2026 };
         var cluster = new Option<bool>("--cluster")
         {
             Description = "migrate the job between two gpuckpt node processes on loopback instead (checkpoint streamed, restored, resumed there, released here)",
         };
+        var criu = new Option<bool>("--criu")
+        {
+            Description = "a whole GPU process through CRIU instead: a stand-in process under the emulated kernel, dumped by checkpoint --criu, " +
+                          "restored by restore --criu under its pid (root, CRIU 4.2; --size defaults to 64 MiB)",
+        };
         var json = Cli.JsonOption();
-        var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, cluster, json };
-        command.SetAction((parse, _) => Cli.Guard(() => parse.GetValue(cluster)
-            ? ClusterDemo.Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
-            : Run(parse.GetValue(size), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))));
+        var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, cluster, criu, json };
+        command.SetAction((parse, _) => Cli.Guard(() =>
+        {
+            if (parse.GetValue(cluster) && parse.GetValue(criu)) throw new UsageException("--cluster and --criu exclude each other");
+            if (parse.GetValue(criu))
+                return CriuDemo.Run(parse.GetValue(size) ?? CriuDemoSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
+            return parse.GetValue(cluster)
+                ? ClusterDemo.Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
+                : Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
+        }));
         return command;
     }
+
+    private const ulong DefaultSize = 1UL << 30;
 
     private static async Task<int> Run(ulong size, ulong steps, ulong seed, bool json)
     {
@@ -60,7 +76,7 @@ public static class DemoCommand
             await using (var engineA = EngineHost.Start(a, config, "node-a"))
             {
                 var reply = await ProgressView.Run(engineA.System, interactive, "checkpoint",
-                    () => engineA.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true), TimeSpan.FromHours(1)));
+                    () => engineA.CheckpointAsync(new CheckpointRequest(pid, images, LeaveRunning: true)));
                 if (reply is not CheckpointCompleted done) return CheckpointCommand.Report(reply, json);
                 checkpoint = done.Summary;
             }
@@ -69,7 +85,7 @@ public static class DemoCommand
             await using (var engineB = EngineHost.Start(b, config, "node-b"))
             {
                 var reply = await ProgressView.Run(engineB.System, interactive, "restore",
-                    () => engineB.RestoreAsync(new RestoreRequest(images), TimeSpan.FromHours(1)));
+                    () => engineB.RestoreAsync(new RestoreRequest(images)));
                 if (reply is not RestoreCompleted done) return RestoreCommand.Report(reply, json);
                 restore = done.Summary;
             }

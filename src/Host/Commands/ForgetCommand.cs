@@ -23,7 +23,7 @@ public static class ForgetCommand
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var config = engineOptions.Load(parse);
+            var config = engineOptions.LoadExisting(parse);
             var target = await JobTargets.Find(config, parse.GetValue(job)!);
             if (!target.Unfinished) throw new UsageException($"job {target.JobId} {target.Ended}: there is nothing to forget");
             var spec = JobTargets.DriverOf(target, parse.GetValue(driver));
@@ -51,7 +51,7 @@ public static class ForgetCommand
                 }
             }
             await using var engine = EngineHost.Start(gpu, config, "gpuckpt-forget");
-            var reply = await engine.Jobs.Ask<object>(new ControlJob(target.JobId, JobControl.Forget), TimeSpan.FromMinutes(2));
+            var reply = await engine.RunAsync(new ControlJob(target.JobId, JobControl.Forget), target.JobId);
             var asJson = parse.GetValue(json);
             switch (reply)
             {

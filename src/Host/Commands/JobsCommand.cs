@@ -19,7 +19,7 @@ public static class JobsCommand
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var jobs = await List(engineOptions.Load(parse));
+            var jobs = await List(engineOptions.LoadExisting(parse));
             if (parse.GetValue(json))
                 Cli.PrintJson(jobs.Select(j => new { job = j.JobId, kind = j.Kind, state = j.State, driver = j.Driver, detail = j.Detail }));
             else if (jobs.Count == 0)
@@ -60,7 +60,7 @@ public static class JobsCommand
     {
         var store = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
         var loaded = await store.Ask<LoadSnapshotResult>(
-            new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(30));
+            new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), Actors.JobWaitSettings.From(system.Settings.Config).JournalAnswer);
         return loaded.Snapshot?.Snapshot switch
         {
             CheckpointState c => c.Started,

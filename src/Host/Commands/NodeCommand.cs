@@ -24,7 +24,11 @@ public static class NodeCommand
             var stateDir = engineOptions.StateDirOf(parse);
             // A node's journal, keys and certificates live here: nobody else may be able to replace them.
             Engine.Trust.PrivateDirectory.RefuseWritableByOthers(stateDir, "node's state directory");
+            using var owner = NodeLock.Take(stateDir);
             var settings = NodeSettings.From(nodeConfig);
+            var portCheck = nodeConfig.GetTimeSpan("gpuckpt.node.port-check-timeout", TimeSpan.FromSeconds(1));
+            RefuseTaken(settings.Hostname, settings.Port, "remoting port", "GPUCKPT_NODE_PORT", portCheck);
+            RefuseTaken(settings.Hostname, nodeConfig.GetInt("gpuckpt.migration.data-port", 0), "data port", "GPUCKPT_NODE_DATA_PORT", portCheck);
             using var embedded = parse.GetValue(driver) is null
                 ? SimulatorServer.Start(new SimulatorOptions(Path.Combine(stateDir, $"sim-{settings.Port}.sock"))
                 {
@@ -73,5 +77,13 @@ public static class NodeCommand
             return Cli.ExitOk;
         }));
         return command;
+    }
+
+    /// <summary>A fixed port that something already accepts connections on is another process's: refused, naming it.</summary>
+    private static void RefuseTaken(string host, int port, string what, string variable, TimeSpan timeout)
+    {
+        if (port > 0 && TcpProbe.Connect(host, port, timeout) is null)
+            throw new InvalidOperationException($"port {port} on {host} ({what}) is in use: another process listens there (another gpuckpt node?); " +
+                                                $"give this node another one ({variable})");
     }
 }

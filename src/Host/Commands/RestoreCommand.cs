@@ -46,7 +46,7 @@ public static class RestoreCommand
             using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore", async () =>
             {
-                var restore = engine.RestoreAsync(new RestoreRequest(dir, jobId), TimeSpan.FromDays(1));
+                var restore = engine.RestoreAsync(new RestoreRequest(dir, jobId));
                 return await Task.WhenAny(restore, interrupted.Task) == restore ? await restore : null;
             });
             if (reply is not null) return Report(reply, asJson);

@@ -22,7 +22,7 @@ public static class ResumeCommand
         trust.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            var config = trust.Apply(parse, engineOptions.Load(parse));
+            var config = trust.Apply(parse, engineOptions.LoadExisting(parse));
             var jobs = await JobsCommand.List(config);
             var wanted = parse.GetValue(job);
             var targets = wanted is null
@@ -64,7 +64,7 @@ public static class ResumeCommand
                 await using var engine = EngineHost.Start(gpu, config, "gpuckpt-resume");
                 var asJson = parse.GetValue(json);
                 var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), target.Kind,
-                    () => engine.Jobs.Ask<object>(new ResumeJob(target.JobId), TimeSpan.FromDays(1)));
+                    () => engine.RunAsync(new ResumeJob(target.JobId), target.JobId));
                 var code = reply switch
                 {
                     ICheckpointMessage c => CheckpointCommand.Report(c, asJson),

@@ -14,7 +14,6 @@ namespace Gpuckpt.Host.Commands;
 /// </summary>
 public static class UnpauseCommand
 {
-    private static readonly TimeSpan ClaimWait = TimeSpan.FromSeconds(30);
 
     public static Command Create()
     {
@@ -36,7 +35,7 @@ public static class UnpauseCommand
             // Held while UNPAUSE is issued: no checkpoint pauses the process in between.
             engine.System.ActorOf(ProcessClaim.Unpausing(key, id, $"unpause of pid {p}", inbox.Receiver));
             string? pausedBy;
-            switch (await inbox.ReceiveAsync(ClaimWait))
+            switch (await inbox.ReceiveAsync(engine.Settings.Wait.JournalAnswer))
             {
                 case ClaimGranted granted:
                     pausedBy = granted.PausedBy;
@@ -93,7 +92,7 @@ public static class UnpauseCommand
     private static async Task Let(EngineHost engine, Props release, Inbox inbox)
     {
         engine.System.ActorOf(release);
-        if (await inbox.ReceiveAsync(ClaimWait) is not ClaimReleased)
+        if (await inbox.ReceiveAsync(engine.Settings.Wait.JournalAnswer) is not ClaimReleased)
             throw new InvalidOperationException("the journal did not record the unpause");
     }
 }

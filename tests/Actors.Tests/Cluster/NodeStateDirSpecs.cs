@@ -27,8 +27,11 @@ public sealed class NodeStateDirSpecs : IDisposable
     public async Task A_state_directory_a_command_creates_is_0700_whatever_the_umask()
     {
         var state = Path.Combine(_dir, "new", "state");
+        using var node = new SimNode(gpus: 1);
+        var pid = node.Client.Spawn(Engine.Simulation.WorkloadRequest.Named("tiny", 3));
 
-        var result = await GpuckptProcess.RunAsync(["jobs", "--state-dir", state, "--json"], timeout: TimeSpan.FromMinutes(1));
+        var result = await GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{node.Server.SocketPath}", "--pid", $"{pid}", "--images",
+            Path.Combine(_dir, "image"), "--leave-running", "--state-dir", state, "--json"], timeout: TimeSpan.FromMinutes(1));
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(state));

@@ -1,13 +1,14 @@
 using System.Globalization;
-using Gpuckpt.Actors;
 using Gpuckpt.Actors.Bridge;
 using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
-using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Devices.Linux;
+using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Emulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Uapi;

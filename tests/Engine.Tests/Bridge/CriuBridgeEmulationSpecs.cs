@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
@@ -35,7 +36,7 @@ public sealed class CriuBridgeEmulationSpecs : IDisposable
         var pid = sim.Client.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: 24UL << 20));
         sim.Client.Run(pid, 3);
         var images = Dir("criu");
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)] });
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("train", pid)] });
         // The fault reaches this command's criu alone (through env), not the criu of specs running meanwhile.
         var run = kernel.Run(["env", "CRIU_FAULT=3", .. KfdEmulationSpecs.Gpuckpt("checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running",
             "--shell-job", "--state-dir", Dir("state-criu"))], Timeout);

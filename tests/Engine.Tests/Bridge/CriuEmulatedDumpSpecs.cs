@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
@@ -96,7 +97,7 @@ public sealed class CriuEmulatedDumpSpecs : IDisposable
     /// <summary>checkpoint --criu of the stand-in playing <paramref name="simPid"/>, under the emulated kernel, with <paramref name="env"/> for it and its criu alone.</summary>
     private EmulatedRun Checkpoint(TestSimulator sim, uint simPid, string images, IReadOnlyList<string> env, bool json)
     {
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", simPid)], KfdCharacterDevice = true });
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("train", simPid)], KfdCharacterDevice = true });
         string[] args = ["checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running", "--shell-job", "--state-dir", Dir("state-criu")];
         return kernel.Run(["env", .. env, .. KfdEmulationSpecs.Gpuckpt(json ? [.. args, "--json"] : args)], Timeout);
     }

@@ -1,3 +1,4 @@
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Criu;
@@ -35,7 +36,7 @@ public sealed class CriuEmulatedRestoreSpecs : IDisposable
         var images = Dir("criu");
 
         int standIn;
-        using (var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)], KfdCharacterDevice = true }))
+        using (var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("train", pid)], KfdCharacterDevice = true }))
         {
             var dump = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running", "--shell-job",
                 "--state-dir", Dir("state-criu")), Timeout);
@@ -45,7 +46,7 @@ public sealed class CriuEmulatedRestoreSpecs : IDisposable
         // The stand-in ended with its kernel; CRIU restores it under its own pid, which must be free.
         WaitGone(standIn);
 
-        using var restoring = new EmulatedKernel(sim, new EmulatedKernelOptions { KfdCharacterDevice = true });
+        using var restoring = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { KfdCharacterDevice = true });
         using var host = restoring.Serve(Timeout);
         var output = Dir("restore.out");
         var rc = host.Run(output, [.. KfdEmulationSpecs.Gpuckpt("restore", "--criu", "--images", images, "--shell-job", "--state-dir", Dir("state-restore"),
@@ -53,7 +54,7 @@ public sealed class CriuEmulatedRestoreSpecs : IDisposable
         Assert.True(rc == 0, $"{because}: restore --criu exited {rc}: {ReadIfAny(output)}{CriuLog(images)}");
 
         // The same pid runs again; its RESTORE came from the task itself, its RESUME once, by its pid, from CRIU's process.
-        Assert.True(Directory.Exists($"/proc/{standIn}"), $"pid {standIn} is not running after the restore");
+        Assert.True(Running(standIn), $"pid {standIn} is not running after the restore (gone, or a zombie)");
         var restore = Assert.Single(restoring.Restores);
         Assert.Equal((standIn, 0), (restore.Process, restore.Errno));
         Assert.True(Directory.Exists($"/proc/{standIn}/task/{restore.Tid}"), $"RESTORE came from {restore.Tid}, not a thread of {standIn}");
@@ -67,6 +68,15 @@ public sealed class CriuEmulatedRestoreSpecs : IDisposable
         Assert.Equal(sim.Client.Run(twin, 4), sim.Client.Run(restore.SimPid, 4));
         Assert.Equal(sim.Client.State(twin).Digest, sim.Client.State(restore.SimPid).Digest);
         host.Kill(standIn);
+    }
+
+    /// <summary>Whether the process exists and is no zombie (/proc/PID/stat: the state follows the name's parenthesis).</summary>
+    private static bool Running(int pid)
+    {
+        var stat = $"/proc/{pid}/stat";
+        if (!File.Exists(stat)) return false;
+        var text = File.ReadAllText(stat);
+        return text[text.LastIndexOf(')') + 2] is not ('Z' or 'X');
     }
 
     private static void WaitGone(int pid) =>

@@ -1,3 +1,4 @@
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Tests.Emulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;
@@ -57,7 +58,7 @@ public sealed class CriuProcessSpecs : IDisposable
     {
         var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
         using var sim = new TestSimulator(gpus: 1);
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions());
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions());
         using var host = kernel.Serve(Timeout);
         using var outside = TaskHost.Start(Timeout);
         var app = new GpuAppOutput(Dir("app.out"), Timeout);
@@ -113,7 +114,7 @@ public sealed class CriuProcessSpecs : IDisposable
         var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
         using var sim = new TestSimulator(gpus: 1);
         var minor = $"{sim.Server.Topology.Gpus[0].DrmRenderMinor}";
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { CharacterDevices = true });
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { CharacterDevices = true });
         using var host = kernel.Serve(Timeout);
         using var outside = TaskHost.Start(Timeout);
         var app = new GpuAppOutput(Dir("app.out"), Timeout);

@@ -1,15 +1,16 @@
 using System.Runtime.CompilerServices;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Tests.Uapi;
 
 namespace Gpuckpt.Engine.Tests.Criu;
 
-/// <summary>The C programs of the CRIU specs (gpuapp, taskhost), built with gcc once per test run, and where criu is.</summary>
+/// <summary>The C programs of the CRIU specs (gpuapp, built with gcc once per test run; taskhost, built with the emulator), and where criu is.</summary>
 internal static class CriuPrograms
 {
     private static readonly Lazy<string> Dir = new(() => Build());
 
     public static string GpuApp => Path.Combine(Dir.Value, "gpuapp");
-    public static string TaskHost => Path.Combine(Dir.Value, "taskhost");
+    public static string TaskHost => EmulatorPrograms.TaskHost;
 
     /// <summary>The criu the specs run: $PATH, then the sbin directories (.ci/install-criu puts it in /usr/local/sbin).</summary>
     public static string Criu =>
@@ -25,7 +26,7 @@ internal static class CriuPrograms
         var dir = Directory.CreateTempSubdirectory("gpuckpt-criu-bin-");
         // kfd_ioctl.h includes <drm/drm.h>; libdrm installs it as libdrm/drm.h.
         File.CreateSymbolicLink(Path.Combine(dir.FullName, "drm"), CHeaderAbi.LibdrmDir);
-        foreach (var program in new[] { "gpuapp", "taskhost" })
+        foreach (var program in new[] { "gpuapp" })
         {
             var (rc, _, err) = CHeaderAbi.Exec("gcc", ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", dir.FullName, "-I", CHeaderAbi.LibdrmDir,
                 "-o", Path.Combine(dir.FullName, program), Path.Combine(source, program + ".c")]);

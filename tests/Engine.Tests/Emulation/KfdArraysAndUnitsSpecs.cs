@@ -1,8 +1,9 @@
 using System.Text.Json;
-using Gpuckpt.Engine.Images;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Images.Proto;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;
 using Xunit;
@@ -82,7 +83,7 @@ public sealed class KfdArraysAndUnitsSpecs : IDisposable
         var pid = sim.Client.Spawn(new WorkloadRequest(null, seed, SpecJson: spec.ToJson()));
         sim.Client.Run(pid, 2);
 
-        using (var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("job", pid)] }))
+        using (var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("job", pid)] }))
         {
             var run = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--driver", "kfd", "--pid", "@job", "--images", Dir("kfd"), "--leave-running",
                 "--json", "--state-dir", Dir("state-kfd")), Timeout);

@@ -1,6 +1,7 @@
 using System.Text.Json;
-using Gpuckpt.Engine.Images;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Images.Proto;
+using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Tests.Uapi;
@@ -44,7 +45,7 @@ public sealed class KfdEmulationSpecs : IDisposable
         sim.Client.Run(pid, 3);
         var because = $"seed {seed}";
 
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)], DupRenderFds = true });
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("train", pid)], DupRenderFds = true });
         var run = kernel.Run(Gpuckpt("checkpoint", "--driver", "kfd", "--pid", "@train", "--images", Dir("kfd"), "--leave-running",
             "--json", "--state-dir", Dir("state-kfd")), Timeout);
         Assert.True(run.ExitCode == 0, $"{because}: checkpoint --driver kfd exited {run.ExitCode}: {run.Stderr}");

@@ -1,3 +1,4 @@
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Uapi;
@@ -24,7 +25,7 @@ public sealed class KfdFreezeSpecs : IDisposable
         var seed = (ulong)TestSeed.Fresh();
         using var sim = new TestSimulator(gpus: 2, idSeed: 31);
         var pid = sim.Client.Spawn(WorkloadRequest.Named("tiny", seed));
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("job", pid)], ThreadedTargets = true });
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("job", pid)], ThreadedTargets = true });
         var runs = kernel.RunAll([
             KfdEmulationSpecs.Gpuckpt("checkpoint", "--driver", "kfd", "--pid", "@job", "--images", Path.Combine(_dir.FullName, "image"), "--leave-running",
                 "--json", "--state-dir", Path.Combine(_dir.FullName, "state")),

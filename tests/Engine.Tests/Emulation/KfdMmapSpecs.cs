@@ -1,3 +1,4 @@
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Simulation;
@@ -50,7 +51,7 @@ public sealed class KfdMmapSpecs : IDisposable
             (offset, size) = (mmap.addr_ptr, (own.size + 4095) & ~4095UL);
         }
 
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("job", pid)] });
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("job", pid)] });
         var device = $"/dev/dri/renderD{minor}";
         var runs = kernel.RunAll([
             ["/usr/bin/python3", "-c", MapThroughOwnFile, device, $"{offset}", $"{size}"],

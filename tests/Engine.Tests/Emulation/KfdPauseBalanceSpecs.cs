@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;
@@ -36,7 +37,7 @@ public sealed class KfdPauseBalanceSpecs : IDisposable
         var job = $"ckpt-{Guid.NewGuid():N}"[..17];
         var state = Dir("state");
 
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("train", pid)] });
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("train", pid)] });
         var runs = kernel.RunAll([
             ["env", $"GPUCKPT_CRASH_AT={point}", .. KfdEmulationSpecs.Gpuckpt("checkpoint", "--driver", "kfd", "--pid", "@train", "--images", Dir("kfd"),
                 "--leave-running", "--json", "--job", job, "--state-dir", state)],

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Devices.Linux;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
@@ -30,7 +31,7 @@ public sealed class KfdRefusalSpecs : IDisposable
     private (EmulatedRun Run, uint SimPid) Checkpoint(EmulatedKernelOptions options, string target = "@tiny")
     {
         var pid = _sim.Client.Spawn(WorkloadRequest.Named("tiny", 71));
-        using var kernel = new EmulatedKernel(_sim, options with { Targets = options.WithoutKfd ? [] : [("tiny", pid)] });
+        using var kernel = new EmulatedKernel(_sim.Server, options with { Targets = options.WithoutKfd ? [] : [("tiny", pid)] });
         var run = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--driver", "kfd", "--pid", target, "--images", Images, "--state-dir", State), Timeout);
         return (run, pid);
     }
@@ -102,7 +103,7 @@ public sealed class KfdRefusalSpecs : IDisposable
     public void Restore_with_the_kfd_driver_is_refused_up_front_with_the_reason()
     {
         // Inside a kernel that has every device: the refusal is about where RESTORE must run, not about this machine.
-        using var kernel = new EmulatedKernel(_sim, new EmulatedKernelOptions());
+        using var kernel = new EmulatedKernel(_sim.Server, new EmulatedKernelOptions());
         var run = kernel.Run(KfdEmulationSpecs.Gpuckpt("restore", "--driver", "kfd", "--images", Images, "--state-dir", State), Timeout);
 
         Assert.Equal(2, run.ExitCode);
@@ -114,7 +115,7 @@ public sealed class KfdRefusalSpecs : IDisposable
     [Fact]
     public void Doctor_reports_what_a_machine_without_the_driver_lacks_and_how_to_get_it()
     {
-        using var kernel = new EmulatedKernel(_sim, new EmulatedKernelOptions { WithoutKfd = true });
+        using var kernel = new EmulatedKernel(_sim.Server, new EmulatedKernelOptions { WithoutKfd = true });
         var run = kernel.Run(KfdEmulationSpecs.Gpuckpt("doctor", "--json"), Timeout);
 
         Assert.True(run.ExitCode == 0, run.Stderr);
@@ -132,7 +133,7 @@ public sealed class KfdRefusalSpecs : IDisposable
     [Fact]
     public void Doctor_inside_the_emulated_kernel_finds_every_part_the_kfd_backend_needs()
     {
-        using var kernel = new EmulatedKernel(_sim, new EmulatedKernelOptions());
+        using var kernel = new EmulatedKernel(_sim.Server, new EmulatedKernelOptions());
         var run = kernel.Run(KfdEmulationSpecs.Gpuckpt("doctor", "--json"), Timeout);
 
         Assert.True(run.ExitCode == 0, run.Stderr);
@@ -151,7 +152,7 @@ public sealed class KfdRefusalSpecs : IDisposable
     [Fact]
     public void Doctor_names_an_old_KFD_and_a_missing_capability_with_their_fixes()
     {
-        using var kernel = new EmulatedKernel(_sim, new EmulatedKernelOptions { KfdMinorVersion = 5, DropCapabilities = true });
+        using var kernel = new EmulatedKernel(_sim.Server, new EmulatedKernelOptions { KfdMinorVersion = 5, DropCapabilities = true });
         var run = kernel.Run(KfdEmulationSpecs.Gpuckpt("doctor"), Timeout);
 
         Assert.True(run.ExitCode == 0, run.Stderr);
@@ -183,7 +184,7 @@ public sealed class KfdRefusalSpecs : IDisposable
     [Fact]
     public void Doctor_lists_each_ioctl_the_kfd_backend_needs_and_names_a_missing_one_with_the_kernel_that_has_it()
     {
-        using var kernel = new EmulatedKernel(_sim, new EmulatedKernelOptions { AbsentIoctls = [DrmIoctls.GemChangeHandle] });
+        using var kernel = new EmulatedKernel(_sim.Server, new EmulatedKernelOptions { AbsentIoctls = [DrmIoctls.GemChangeHandle] });
         var runs = kernel.RunAll([KfdEmulationSpecs.Gpuckpt("doctor", "--json"), KfdEmulationSpecs.Gpuckpt("doctor")], Timeout);
 
         Assert.True(runs[0].ExitCode == 0, runs[0].Stderr);

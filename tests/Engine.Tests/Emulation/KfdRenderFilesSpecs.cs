@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Simulation;
 using Gpuckpt.Engine.Tests.Simulation;
@@ -31,7 +32,7 @@ public sealed class KfdRenderFilesSpecs : IDisposable
         var pid = sim.Client.Spawn(new WorkloadRequest(null, seed, SpecJson: SeveralRenderFilesSpecs.TwoFiles().ToJson()));
         sim.Client.Run(pid, 2);
 
-        using (var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions { Targets = [("job", pid)], DupRenderFds = true }))
+        using (var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("job", pid)], DupRenderFds = true }))
         {
             var run = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--driver", "kfd", "--pid", "@job", "--images", Dir("kfd"), "--leave-running",
                 "--json", "--state-dir", Dir("state-kfd")), Timeout);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Tests.Uapi;
@@ -24,7 +25,7 @@ public sealed class KfdRestoreRulesSpecs : IDisposable
     {
         using var sim = new TestSimulator(gpus: 1, idSeed: 29);
         var minor = sim.Server.Topology.Gpus[0].DrmRenderMinor;
-        using var kernel = new EmulatedKernel(sim, new EmulatedKernelOptions());
+        using var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions());
         var run = kernel.Run([Caller(), $"/dev/dri/renderD{minor}"], Timeout);
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
         var got = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToDictionary(f => f[0], f => int.Parse(f[1]));

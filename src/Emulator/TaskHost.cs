@@ -1,12 +1,12 @@
 using System.Diagnostics;
 
-namespace Gpuckpt.Engine.Tests.Criu;
+namespace Gpuckpt.Emulator;
 
 /// <summary>
 /// A running taskhost (taskhost.c): starts the processes a spec dumps and restores and reaps them, so a dumped task's
 /// pid is free again when criu restore wants it and a restored task is its child. Ending it kills what it started.
 /// </summary>
-internal sealed class TaskHost : IDisposable
+public sealed class TaskHost : IDisposable
 {
     private readonly TextWriter _commands;
     private readonly TextReader _answers;
@@ -26,7 +26,7 @@ internal sealed class TaskHost : IDisposable
     /// <summary>A taskhost of this process's own, outside any emulated kernel.</summary>
     public static TaskHost Start(TimeSpan timeout)
     {
-        var start = new ProcessStartInfo(CriuPrograms.TaskHost) { RedirectStandardInput = true, RedirectStandardOutput = true };
+        var start = new ProcessStartInfo(EmulatorPrograms.TaskHost) { RedirectStandardInput = true, RedirectStandardOutput = true };
         var process = Process.Start(start) ?? throw new InvalidOperationException("taskhost did not start");
         return new TaskHost(process.StandardInput, process.StandardOutput, timeout, () =>
         {

@@ -8,10 +8,11 @@
  * real kernel's.
  *
  * usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... [--target NAME:MINOR[,MINOR...][+dup][+threads]]...
- *               [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND [ARG]... [--then COMMAND [ARG]...]...
+ *               [--counter NAME=FILE]... [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND [ARG]... [--then COMMAND [ARG]...]...
  * Without --kfd there is no /dev/kfd (a machine without the driver).
  * An ARG "@NAME" becomes the pid of stand-in NAME. "+dup" makes the stand-in hold a second fd of each render file;
- * "+threads" gives it two more threads that keep running.
+ * "+threads" gives it two more threads that keep running. "--counter NAME=FILE" gives stand-in NAME a CPU counter: it
+ * counts on from 1 and appends each value to FILE (one line each), opening and closing FILE at each tick.
  * Commands joined by "--then" run one after the other, against the same stand-ins (a killed checkpointer, then its
  * resume); the first writes to FILE, the n-th (from 0) to FILE.n.
  * "kfdemu --abi" prints the seccomp notification layouts and request numbers, for the supervisor's declarations.
@@ -54,7 +55,7 @@
 #define MAX_ITEMS 32
 
 struct render { unsigned minor; const char *file; };
-struct target { char name[64]; unsigned minors[MAX_ITEMS]; int nminors; int dup; int threads; pid_t pid; };
+struct target { char name[64]; unsigned minors[MAX_ITEMS]; int nminors; int dup; int threads; const char *counter; pid_t pid; };
 
 static void die(const char *what)
 {
@@ -143,6 +144,22 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/*
+ * A stand-in's CPU work: a counter appended to file at every tick, the file opened and closed each time, so that no
+ * open file of it needs carrying across a dump, and a restored process counts on from the value it was dumped with.
+ */
+static void count(const char *file)
+{
+	struct timespec tick = { 0, 20000000 };
+	for (unsigned long long counter = 1;; counter++) {
+		int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0) die(file);
+		if (dprintf(fd, "%llu\n", counter) < 0) die(file);
+		if (close(fd) != 0) die(file);
+		nanosleep(&tick, NULL);
+	}
+}
+
 /* A stand-in GPU process: opens the devices as a ROCm process would and waits to be checkpointed. */
 static void stand_in(struct target *t, int report)
 {
@@ -154,7 +171,10 @@ static void stand_in(struct target *t, int report)
 	char line[1024], path[64];
 	int at;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
+	/*
+	 * No parent-death signal, as a GPU job has none: CRIU restores one too, and the restored task's parent, criu restore
+	 * -d, exits at once. kfdemu kills its stand-ins at its end instead.
+	 */
 	int kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (kfd < 0) die("open /dev/kfd");
 	at = snprintf(line, sizeof(line), "target %s %d %d", t->name, (int)getpid(), kfd);
@@ -172,6 +192,7 @@ static void stand_in(struct target *t, int report)
 	at += snprintf(line + at, sizeof(line) - at, "\n");
 	if (write(report, line, at) != at) die("report");
 	close(report);
+	if (t->counter) count(t->counter);
 	for (;;) pause();
 }
 
@@ -193,11 +214,12 @@ static void exec_stand_in(const char *self, struct target *t, int report)
 	/* Only the report pipe beyond stdio: an fd inherited from the test run names a file on a mount of another namespace. */
 	if (dup2(report, 3) != 3 || syscall(SYS_close_range, 4, ~0U, 0) != 0) die("report fd");
 	snprintf(fd, sizeof(fd), "%d", 3);
-	execl(self, self, "--stand-in", fd, t->name, minors, t->dup ? "dup" : "-", t->threads ? "threads" : "-", (char *)NULL);
+	execl(self, self, "--stand-in", fd, t->name, minors, t->dup ? "dup" : "-", t->threads ? "threads" : "-",
+	      t->counter ? t->counter : "-", (char *)NULL);
 	die(self);
 }
 
-/* "kfdemu --stand-in REPORT_FD NAME MINORS dup|- threads|-": the stand-in, executed by exec_stand_in. */
+/* "kfdemu --stand-in REPORT_FD NAME MINORS dup|- threads|- COUNTER_FILE|-": the stand-in, executed by exec_stand_in. */
 static int stand_in_main(char **argv)
 {
 	struct target t;
@@ -207,6 +229,7 @@ static int stand_in_main(char **argv)
 		t.minors[t.nminors++] = (unsigned)strtoul(m, NULL, 10);
 	t.dup = !strcmp(argv[5], "dup");
 	t.threads = !strcmp(argv[6], "threads");
+	t.counter = strcmp(argv[7], "-") ? argv[7] : NULL;
 	stand_in(&t, atoi(argv[2]));
 	return 0;
 }
@@ -296,11 +319,12 @@ static int print_abi(void)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--abi")) return print_abi();
-	if (argc == 7 && !strcmp(argv[1], "--stand-in")) return stand_in_main(argv);
+	if (argc == 8 && !strcmp(argv[1], "--stand-in")) return stand_in_main(argv);
 	const char *kfd = NULL, *topology = NULL, *out = NULL, *err = NULL;
 	struct render renders[MAX_ITEMS];
 	struct target targets[MAX_ITEMS];
-	int nrenders = 0, ntargets = 0, drop_caps = 0, i;
+	struct { const char *name; const char *file; } counters[MAX_ITEMS];
+	int nrenders = 0, ntargets = 0, ncounters = 0, drop_caps = 0, i;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -315,6 +339,12 @@ int main(int argc, char **argv)
 			*eq = 0;
 			renders[nrenders].minor = (unsigned)strtoul(argv[i], NULL, 10);
 			renders[nrenders++].file = eq + 1;
+		} else if (!strcmp(argv[i], "--counter") && next && ncounters < MAX_ITEMS) {
+			char *eq = strchr(argv[++i], '=');
+			if (!eq || eq[1] != '/') break;
+			*eq = 0;
+			counters[ncounters].name = argv[i];
+			counters[ncounters++].file = eq + 1;
 		} else if (!strcmp(argv[i], "--target") && next && ntargets < MAX_ITEMS) {
 			struct target *t = &targets[ntargets++];
 			char *spec = argv[++i], *colon = strchr(spec, ':');
@@ -334,8 +364,15 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc - 1 || strcmp(argv[i], "--") != 0 || !topology || (!kfd && ntargets > 0)) {
 		fprintf(stderr, "usage: kfdemu [--kfd FILE] --topology DIR [--render MINOR=FILE]... "
-				"[--target NAME:MINORS[+dup]]... [--drop-caps] [--stdout FILE] [--stderr FILE] -- COMMAND...\n");
+				"[--target NAME:MINORS[+dup][+threads]]... [--counter NAME=/FILE]... [--drop-caps] [--stdout FILE] [--stderr FILE] "
+				"-- COMMAND...\n");
 		return 125;
+	}
+	for (int c = 0; c < ncounters; c++) {
+		int t = 0;
+		while (t < ntargets && strcmp(targets[t].name, counters[c].name) != 0) t++;
+		if (t == ntargets) { fprintf(stderr, "kfdemu: --counter %s: no --target of that name\n", counters[c].name); return 125; }
+		targets[t].counter = counters[c].file;
 	}
 	char **command = argv + i + 1;
 	char **commands[MAX_ITEMS];
@@ -397,13 +434,33 @@ int main(int argc, char **argv)
 	if (read(ready[0], &listener, sizeof(listener)) != sizeof(listener)) { fprintf(stderr, "kfdemu: no listener\n"); return 125; }
 	printf("listener %d %d\n", (int)child, listener);
 	char answer[16];
-	if (!fgets(answer, sizeof(answer), stdin)) { kill(child, SIGKILL); return 125; }
+	if (!fgets(answer, sizeof(answer), stdin)) {
+		kill(child, SIGKILL);
+		for (int t = 0; t < ntargets; t++) kill(targets[t].pid, SIGKILL);
+		return 125;
+	}
 	if (write(go[1], "g", 1) != 1) die("go");
 
+	/*
+	 * A stand-in that ends meanwhile (CRIU ends it after its dump) is reaped at once: its pid is free for its restore
+	 * even where this process's orphans would go to an init that never reaps them (a pid namespace's first process).
+	 */
 	int status;
-	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR) die("waitpid");
-	for (int t = 0; t < ntargets; t++) kill(targets[t].pid, SIGKILL);
+	for (;;) {
+		pid_t ended = waitpid(-1, &status, 0);
+		if (ended < 0) {
+			if (errno == EINTR) continue;
+			die("waitpid");
+		}
+		if (ended == child) break;
+		for (int t = 0; t < ntargets; t++)
+			if (targets[t].pid == ended) targets[t].pid = 0;
+	}
+	for (int t = 0; t < ntargets; t++) {
+		if (targets[t].pid <= 0) continue;
+		kill(targets[t].pid, SIGKILL);
+		while (waitpid(targets[t].pid, NULL, 0) < 0 && errno == EINTR) {}
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "kfdemu: the command runner ended with status 0x%x\n", status);
 		return 125;

@@ -1,17 +1,14 @@
-using Gpuckpt.Engine.Tests.Criu;
-using Gpuckpt.Engine.Tests.Uapi;
-
-namespace Gpuckpt.Engine.Tests.Emulation;
+namespace Gpuckpt.Emulator;
 
 /// <summary>
 /// The emulated kernel's CRIU mode: a taskhost under its seccomp filter starts the program and `criu restore` on
 /// command, so both share the one filter and its listener. A task criu restores is criu's child and inherits that
 /// filter with its listener: its device requests are served here again, once the image no longer carries the filter
-/// itself (<see cref="CriuImageEdit.DropSeccomp"/>). `criu dump` runs in the emulator's mount namespace but outside
+/// itself (a test drops it from the dumped core and seccomp images). `criu dump` runs in the emulator's mount namespace but outside
 /// the filter (<see cref="OutsideTheFilter"/>): to dump a task that has a filter, criu suspends it
 /// (PTRACE_O_SUSPEND_SECCOMP), which the kernel refuses (EPERM) to a tracer that has a filter itself.
 /// </summary>
-internal sealed partial class EmulatedKernel
+public sealed partial class EmulatedKernel
 {
     /// <summary>/dev/fuse's device number: a misc character device CRIU has no dumper of its own for, as for /dev/kfd.</summary>
     private const string MiscMajor = "10", FuseMinor = "229";
@@ -32,7 +29,7 @@ internal sealed partial class EmulatedKernel
     /// <summary>A character device node (major 10, minor 229): each has an inode of its own, so the emulator tells them apart.</summary>
     private static void DeviceNode(string path)
     {
-        var (rc, _, err) = CHeaderAbi.Exec("mknod", ["-m", "0666", path, "c", MiscMajor, FuseMinor]);
+        var (rc, _, err) = ProcessExec.Run("mknod", ["-m", "0666", path, "c", MiscMajor, FuseMinor], TimeSpan.FromSeconds(60));
         if (rc != 0) throw new IOException($"mknod {path} c {MiscMajor} {FuseMinor}: {err.Trim()}");
     }
 
@@ -46,7 +43,7 @@ internal sealed partial class EmulatedKernel
     /// <summary>A taskhost running under this kernel; ending it ends the launcher.</summary>
     public TaskHost Serve(TimeSpan timeout)
     {
-        var launcherErr = Launch([CriuPrograms.TaskHost], []);
+        var launcherErr = Launch([EmulatorPrograms.TaskHost], []);
         var launcher = _launcher!;
         return new TaskHost(launcher.StandardInput, launcher.StandardOutput, timeout, () =>
         {

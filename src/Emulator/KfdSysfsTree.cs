@@ -1,7 +1,7 @@
 using System.Globalization;
 using Gpuckpt.Engine.Topology;
 
-namespace Gpuckpt.Engine.Tests.Emulation;
+namespace Gpuckpt.Emulator;
 
 /// <summary>Writes a machine's topology as KFD lays it out under /sys/class/kfd/kfd/topology: nodes/N/{gpu_id,properties,mem_banks,io_links}.</summary>
 internal static class KfdSysfsTree

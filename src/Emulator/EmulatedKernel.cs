@@ -4,41 +4,9 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Tests.Simulation;
-using Gpuckpt.Engine.Tests.Uapi;
 using Gpuckpt.Engine.Uapi;
 
-namespace Gpuckpt.Engine.Tests.Emulation;
-
-/// <summary>What an emulated kernel should look like: the simulated process each stand-in plays, the KFD version, the checkpointer's capabilities.</summary>
-internal sealed record EmulatedKernelOptions
-{
-    /// <summary>Stand-in name (an argument "@name" becomes its pid) and the simulated process it plays.</summary>
-    public IReadOnlyList<(string Name, uint SimPid)> Targets { get; init; } = [];
-    public uint KfdMinorVersion { get; init; } = 14;
-    /// <summary>The command runs without CAP_CHECKPOINT_RESTORE and CAP_SYS_ADMIN.</summary>
-    public bool DropCapabilities { get; init; }
-    /// <summary>Each stand-in holds a second fd (dup) of every render file, as processes sharing a file do.</summary>
-    public bool DupRenderFds { get; init; }
-
-    /// <summary>No /dev/kfd at all, as on a machine without the amdgpu driver.</summary>
-    public bool WithoutKfd { get; init; }
-
-    /// <summary>/dev/kfd and the render nodes are character devices CRIU does not know (see EmulatedKernel.Criu.cs).</summary>
-    public bool CharacterDevices { get; init; }
-
-    /// <summary>/dev/kfd alone is such a character device; render nodes stay the simulator's memory files, which BO copies mmap.</summary>
-    public bool KfdCharacterDevice { get; init; }
-
-    /// <summary>Each stand-in runs two more threads that keep running, as a job's host threads do.</summary>
-    public bool ThreadedTargets { get; init; }
-
-    /// <summary>DRM requests this kernel does not have (an older one): EINVAL, as drm_ioctl answers a number with no table entry.</summary>
-    public IReadOnlyList<uint> AbsentIoctls { get; init; } = [];
-}
-
-/// <summary>What the command printed and how it ended, and which device requests reached the emulated kernel.</summary>
-internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, IReadOnlyDictionary<uint, int> Requests);
+namespace Gpuckpt.Emulator;
 
 /// <summary>
 /// A kernel for the real <c>--driver kfd</c> backend on a machine without an AMD GPU. <c>kfdemu</c> (C, built here with
@@ -51,13 +19,11 @@ internal sealed record EmulatedRun(int ExitCode, string Stdout, string Stderr, I
 /// ptrace parent and with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, GET_VERSION only on one's own file, RESTORE only by
 /// the process the file belongs to (it rebuilds that process), RESUME by pid.
 /// </summary>
-internal sealed partial class EmulatedKernel : IDisposable
+public sealed partial class EmulatedKernel : IDisposable
 {
-    private static readonly Lazy<string> Launcher = new(() => Build());
-
-    /// <summary>The kfdemu executable (built once per test run).</summary>
-    internal static string LauncherPath => Launcher.Value;
-    private readonly TestSimulator _sim;
+    /// <summary>The kfdemu executable, built with gpuckpt.</summary>
+    internal static string LauncherPath => EmulatorPrograms.Kfdemu;
+    private readonly SimulatorServer _sim;
     private readonly SimulatorClient _client;
     private readonly EmulatedKernelOptions _options;
     private readonly DirectoryInfo _dir;
@@ -84,7 +50,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         public Dictionary<(uint Minor, int Index), IRenderNode> SimNodes { get; } = new();
     }
 
-    public EmulatedKernel(TestSimulator sim, EmulatedKernelOptions options)
+    public EmulatedKernel(SimulatorServer sim, EmulatedKernelOptions options)
     {
         _sim = sim;
         _options = options;
@@ -94,8 +60,8 @@ internal sealed partial class EmulatedKernel : IDisposable
         if (options.CharacterDevices || options.KfdCharacterDevice) DeviceNode(kfd);
         else File.WriteAllBytes(kfd, []);
         _kfdId = SeccompNative.FileId(kfd) ?? throw new IOException($"{kfd} vanished");
-        KfdSysfsTree.Write(Path.Combine(_dir.FullName, "topology"), sim.Server.Topology);
-        foreach (var g in sim.Server.Topology.Gpus)
+        KfdSysfsTree.Write(Path.Combine(_dir.FullName, "topology"), sim.Topology);
+        foreach (var g in sim.Topology.Gpus)
             _renderMinorOf[SeccompNative.FileId(RenderFile(g.DrmRenderMinor)) ?? throw new IOException("no render file")] = g.DrmRenderMinor;
     }
 
@@ -120,7 +86,7 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// <summary>All stand-ins' and this emulator's device requests, by request number.</summary>
     public IReadOnlyDictionary<uint, int> Requests => _requests;
 
-    private string MemoryFile(uint minor) => Path.Combine(_sim.Server.MemoryDir, $"renderD{minor}.mem");
+    private string MemoryFile(uint minor) => Path.Combine(_sim.MemoryDir, $"renderD{minor}.mem");
 
     /// <summary>Runs <paramref name="command"/> (an argument "@name" is that stand-in's pid) and waits for it to end.</summary>
     public EmulatedRun Run(IReadOnlyList<string> command, TimeSpan timeout) => RunAll([command], timeout)[0];
@@ -155,13 +121,14 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// <summary>Starts kfdemu running <paramref name="command"/> and the supervisor on its listener; kfdemu's stderr, read to its end.</summary>
     private Task<string> Launch(IReadOnlyList<string> command, IReadOnlyList<string> redirects)
     {
-        var start = new ProcessStartInfo(Launcher.Value) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(LauncherPath) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         var args = new List<string> { "--topology", Path.Combine(_dir.FullName, "topology") };
         args.AddRange(redirects);
         if (!_options.WithoutKfd) args.AddRange(["--kfd", Path.Combine(_dir.FullName, "kfd")]);
-        foreach (var g in _sim.Server.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={RenderFile(g.DrmRenderMinor)}"]);
+        foreach (var g in _sim.Topology.Gpus) args.AddRange(["--render", $"{g.DrmRenderMinor}={RenderFile(g.DrmRenderMinor)}"]);
         foreach (var (name, simPid) in _options.Targets)
             args.AddRange(["--target", $"{name}:{string.Join(",", _client.RenderFilesOpenedBy(simPid).Select(f => f.Minor))}{(_options.DupRenderFds ? "+dup" : "")}{(_options.ThreadedTargets ? "+threads" : "")}"]);
+        foreach (var (name, file) in _options.Counters) args.AddRange(["--counter", $"{name}={Path.GetFullPath(file)}"]);
         if (_options.DropCapabilities) args.Add("--drop-caps");
         args.Add("--");
         args.AddRange(command);
@@ -523,23 +490,25 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     // ---- the launcher --------------------------------------------------------------------------------------------
 
-    private static string Build([CallerFilePath] string here = "")
-    {
-        var source = Path.Combine(Path.GetDirectoryName(here)!, "kfdemu.c");
-        var dir = Directory.CreateTempSubdirectory("gpuckpt-kfdemu-bin-");
-        var exe = Path.Combine(dir.FullName, "kfdemu");
-        var (rc, _, err) = CHeaderAbi.Exec("gcc", ["-std=gnu11", "-Wall", "-Werror", "-O2", "-pthread", "-o", exe, source]);
-        if (rc != 0) throw new InvalidOperationException($"gcc failed ({rc}) on {source}:\n{err}");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => dir.Delete(recursive: true);
-        return exe;
-    }
-
     private void Stop()
     {
         _stopping = true;
         _supervisor?.Join();
         if (_listener >= 0) SeccompNative.Close(_listener);
         _listener = -1;
+    }
+
+    /// <summary>Ends kfdemu, its stand-ins and the commands it runs at once (an interrupted run); safe from any thread.</summary>
+    public void Abort()
+    {
+        try
+        {
+            if (_launcher is { HasExited: false } launcher) launcher.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // it ended meanwhile
+        }
     }
 
     public void Dispose()

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Gpuckpt.Engine.Tests.Emulation;
+namespace Gpuckpt.Emulator;
 
 /// <summary><c>struct seccomp_notif</c>: one intercepted system call.</summary>
 [StructLayout(LayoutKind.Sequential)]
