@@ -52,7 +52,7 @@ internal static class CheckpointImage
         var manifest = Path.Combine(dir, ImageManifest.FileName);
         if (!File.Exists(manifest))
             return ImageWriter.Create(dir, new ImageHeader(started.ImageId,
-                new ImageSource(started.Driver, (int)started.Request.Pid, Environment.MachineName), driver.Topology()));
+                new ImageSource(started.Driver, (int)started.Request.Pid, Environment.MachineName), driver.Topology(), started.Request.Parent));
         var existing = ManifestCodec.Load(dir);
         if (existing.ImageId != started.ImageId)
             throw new ImageException(ImageManifest.FileName, null, $"{dir} holds another image ({existing.ImageId}), not this job's");
@@ -64,8 +64,12 @@ internal static class CheckpointImage
         var manifest = ImageReader.Open(started.Request.ImagesDir).Manifest;
         var pages = manifest.Files.Where(f => ImageFileName.TryParse(f.Name)?.Kind.IsPages() == true).ToList();
         var bytes = pages.Sum(f => f.Size - 8);
-        return new ImageCommitted(bytes, 0, pages.Count);
+        return new ImageCommitted(bytes, 0, pages.Count, ReferencedBytes(manifest));
     }
+
+    /// <summary>Bytes of page-file segments that an incremental image reads in its parent.</summary>
+    public static long ReferencedBytes(ImageManifest manifest) =>
+        manifest.Files.SelectMany(f => f.Segments).Where(s => s.InParent).Sum(s => s.Length);
 
     public static ImageWriter? ReopenForAbort(string dir, string imageId)
     {

@@ -149,12 +149,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     }
 
     private static bool SameJob(CheckpointRequest a, CheckpointRequest b) =>
-        a.Pid == b.Pid && a.ImagesDir == b.ImagesDir && a.LeaveRunning == b.LeaveRunning;
+        a.Pid == b.Pid && a.ImagesDir == b.ImagesDir && a.LeaveRunning == b.LeaveRunning && a.Parent == b.Parent;
 
     /// <summary>The summary of a committed checkpoint, from the journal and the clocks.</summary>
     private CheckpointCompleted? Completion() => State.Committed is not { } committed ? null : new CheckpointCompleted(new CheckpointSummary(
         JobId, Request.Pid, Request.ImagesDir, Started.ImageId, committed.Bytes, committed.Bos, committed.Devices,
-        Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase()));
+        Clock.Elapsed.TotalSeconds, _pauseClock.Elapsed.TotalSeconds, !Request.LeaveRunning, RecoverySeconds, EndPhase(), committed.ReferencedBytes));
 
     /// <summary>
     /// Opens the image (new, or the one a killed engine left) and pauses the process with PROCESS_INFO, or, when the
@@ -313,9 +313,9 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         BeginPhase("commit");
         RunStep("commit", _ =>
         {
-            writer.Commit(links, extra, signWith: sign);
+            var manifest = writer.Commit(links, extra, signWith: sign);
             CrashPoints.Hit("committed");
-            return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count));
+            return new Committed(new ImageCommitted(process.ContentBytes, process.BoCount, process.Devices.Count, CheckpointImage.ReferencedBytes(manifest)));
         }, committed =>
         {
             // Leaving it running: the intent to UNPAUSE goes into the journal with the commit, in one write.

@@ -29,7 +29,8 @@ public sealed record ChunkSaved(string Device, int File, long Offset, int Length
     public static string KeyOf(string device, Engine.Copy.CopyChunk chunk) => $"{device}|{chunk.FileIndex}|{chunk.FileOffset}";
 }
 
-public sealed record ImageCommitted(long Bytes, int Bos, int Devices) : ICheckpointEvent;
+/// <param name="ReferencedBytes">Content bytes an incremental image references in its parent instead of holding them.</param>
+public sealed record ImageCommitted(long Bytes, int Bos, int Devices, long ReferencedBytes = 0) : ICheckpointEvent;
 
 /// <summary>Recorded before UNPAUSE is issued, so a restart knows it may have been issued already.</summary>
 public sealed record UnpauseIntended : ICheckpointEvent;

@@ -15,7 +15,8 @@ public interface ICheckpointMessage;
 /// With <paramref name="ReportChunks"/> the client is also told <see cref="ImageChunkWritten"/> for every chunk as it
 /// lands in the image (a migration streams them on while the rest is still being copied).
 /// </summary>
-public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null, bool ReportChunks = false) : ICheckpointMessage;
+/// <param name="Parent">An earlier image of the process: chunks equal to its own are referenced there, not written (an incremental image).</param>
+public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null, bool ReportChunks = false, string? Parent = null) : ICheckpointMessage;
 
 /// <summary>
 /// A chunk is in the image: payload bytes [Offset, Offset+Length) of page file <paramref name="FileName"/> (whose payload
@@ -35,9 +36,13 @@ public sealed record CheckpointSummary(
     double PauseSeconds,
     bool LeftPaused,
     double RecoverySeconds = 0,
-    IReadOnlyList<PhaseTime>? Phases = null)
+    IReadOnlyList<PhaseTime>? Phases = null,
+    long ReferencedBytes = 0)
 {
     public double GigabytesPerSecond => Seconds > 0 ? Bytes / Seconds / 1e9 : 0;
+
+    /// <summary>Content bytes the image holds itself: all of them, but for those an incremental image references in its parent.</summary>
+    public long WrittenBytes => Bytes - ReferencedBytes;
 }
 
 public sealed record CheckpointCompleted(CheckpointSummary Summary) : ICheckpointMessage;

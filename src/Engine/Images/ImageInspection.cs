@@ -18,7 +18,9 @@ public sealed record ImageInspection(
     IReadOnlyList<ImageLink> Links,
     IReadOnlyList<InspectedFile> Files,
     IReadOnlyDictionary<string, string> Extra,
-    IReadOnlyList<string> Problems);
+    IReadOnlyList<string> Problems,
+    ImageParent? Parent = null,
+    long ReferencedBytes = 0);
 
 /// <summary>One GPU of the source, with how many KFD BOs the image holds for it and how many bytes of contents.</summary>
 public sealed record InspectedDevice(

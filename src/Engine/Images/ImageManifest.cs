@@ -24,6 +24,9 @@ public sealed record ImageManifest
     public IReadOnlyList<ImageLink> Links { get; init; } = [];
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The image this one was made from (an incremental image's segments marked in_parent are read there); null for a whole image.</summary>
+    public ImageParent? Parent { get; init; }
+
     /// <summary>Set when the image was committed with a node key (<see cref="ImageSignature"/>); null when unsigned.</summary>
     public ImageSignature? Signature { get; init; }
 

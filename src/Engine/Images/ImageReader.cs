@@ -11,14 +11,18 @@ public sealed class ImageReader
     private readonly Dictionary<string, (ManifestFile Entry, SegmentCover Cover)> _files;
     private long _metadataBytesRead;
 
-    private ImageReader(string directory, ImageManifest manifest, Dictionary<string, (ManifestFile, SegmentCover)> files)
+    private ImageReader(string directory, ImageManifest manifest, Dictionary<string, (ManifestFile, SegmentCover)> files, ImageReader? parent)
     {
         Directory = directory;
         Manifest = manifest;
         _files = files;
+        Parent = parent;
     }
 
     public string Directory { get; }
+
+    /// <summary>The parent of an incremental image (opened, and its own parent, as far as the chain goes); null for a whole image.</summary>
+    public ImageReader? Parent { get; }
 
     public ImageManifest Manifest { get; }
 
@@ -41,7 +45,26 @@ public sealed class ImageReader
                     : $"{length} bytes, the manifest says {f.Size}");
             files[f.Name] = (f, SegmentCover.Build(f.Name, f.Size, f.Segments));
         }
-        return new ImageReader(Path.GetFullPath(dir), manifest, files);
+        return new ImageReader(Path.GetFullPath(dir), manifest, files, OpenParent(dir, manifest));
+    }
+
+    /// <summary>
+    /// The parent an incremental image recorded, checked to be that very image, holding every chunk the child
+    /// references, and opened in turn (its own parent too); errors name the parent's files by their full path.
+    /// </summary>
+    private static ImageReader? OpenParent(string dir, ImageManifest manifest)
+    {
+        if (manifest.Parent is not { } recorded) return null;
+        var parent = ParentImage.Open(Path.GetFullPath(dir), recorded);
+        parent.CheckReferences(manifest);
+        try
+        {
+            return Open(parent.Directory);
+        }
+        catch (ImageException e)
+        {
+            throw ParentImage.Within(parent.Directory, e);
+        }
     }
 
     internal static void RequireCommitted(ImageManifest manifest)
@@ -108,7 +131,30 @@ public sealed class ImageReader
     {
         var (entry, cover) = Find(fileName);
         if (!ImageFileName.Parse(fileName).Kind.IsPages()) throw new ImageException(fileName, null, "not a pages file");
-        return new PageFileReader(Directory, entry, cover, DirectIo);
+        if (!cover.Segments.Any(s => s.InParent)) return new PageFileReader(Directory, entry, cover, DirectIo);
+        Parent!.DirectIo = DirectIo;
+        var parent = Parent.OpenPagesWithin(fileName);
+        try
+        {
+            return new PageFileReader(Directory, entry, cover, DirectIo, parent);
+        }
+        catch
+        {
+            parent.Dispose();
+            throw;
+        }
+    }
+
+    private PageFileReader OpenPagesWithin(string fileName)
+    {
+        try
+        {
+            return OpenPages(fileName);
+        }
+        catch (ImageException e)
+        {
+            throw ParentImage.Within(Directory, e);
+        }
     }
 
     public bool Contains(string fileName) => _files.ContainsKey(fileName);

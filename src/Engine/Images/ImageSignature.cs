@@ -52,7 +52,8 @@ public sealed record ImageSignature(string Algorithm, string KeyId, IReadOnlyDic
     {
         object value = part switch
         {
-            "identity" => new { m.FormatVersion, m.ToolVersion, m.ImageId, m.Created, m.Finished, m.State },
+            // The parent is part of the identity; a whole image has none, and its identity reads as before there was one.
+            "identity" => new { m.FormatVersion, m.ToolVersion, m.ImageId, m.Created, m.Finished, m.State, m.Parent },
             "source" => m.Source,
             "topology" => m.Topology,
             "files" => new { m.Files, Hashes = hashes.OrderBy(h => h.Key, StringComparer.Ordinal).ToList() },

@@ -17,12 +17,14 @@ public sealed class ImageWriter : IDisposable
     private readonly HashSet<string> _claimed = [];
     private readonly HashSet<string> _leftOver = [];
     private readonly ImageManifest _started;
+    private readonly ParentImage? _parent;
     private bool _finished;
 
-    private ImageWriter(string directory, ImageManifest started)
+    private ImageWriter(string directory, ImageManifest started, ParentImage? parent)
     {
         Directory = directory;
         _started = started;
+        _parent = parent;
     }
 
     public string Directory { get; }
@@ -41,6 +43,8 @@ public sealed class ImageWriter : IDisposable
         var full = Path.GetFullPath(dir);
         if (System.IO.Directory.Exists(full) && System.IO.Directory.EnumerateFileSystemEntries(full).Any())
             throw new ImageException(dir, null, "image directory is not empty");
+        // Checked before the directory exists: a parent that is missing or not committed leaves nothing behind.
+        var parentImage = header.Parent is null ? null : ParentImage.Identify(header.Parent, full);
         ImageFiles.CreateDirectory(full);
         var parent = Path.GetDirectoryName(full.TrimEnd(Path.DirectorySeparatorChar));
         var manifest = new ImageManifest
@@ -51,10 +55,11 @@ public sealed class ImageWriter : IDisposable
             Source = header.Source,
             Topology = header.Topology,
             State = ImageState.InProgress,
+            Parent = parentImage?.Identity,
         };
         ManifestCodec.Store(full, manifest);
         if (parent is not null) FileSync.Directory(parent);
-        return new ImageWriter(full, manifest);
+        return new ImageWriter(full, manifest, parentImage);
     }
 
     /// <summary>
@@ -68,7 +73,7 @@ public sealed class ImageWriter : IDisposable
         var manifest = ManifestCodec.Load(full);
         if (manifest.State != ImageState.InProgress)
             throw new ImageException(ImageManifest.FileName, null, $"image is {ImageInspector.StateName(manifest.State)}: only an in-progress image can be reopened");
-        var writer = new ImageWriter(full, manifest);
+        var writer = new ImageWriter(full, manifest, manifest.Parent is { } recorded ? ParentImage.Open(full, recorded) : null);
         foreach (var path in System.IO.Directory.EnumerateFiles(full, "amdgpu-*"))
         {
             var name = Path.GetFileName(path);
@@ -146,7 +151,7 @@ public sealed class ImageWriter : IDisposable
         }
         bool reuse;
         lock (_gate) reuse = _leftOver.Remove(fileName);
-        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates, DirectIo);
+        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates, DirectIo, _parent);
         lock (_gate) _pages[fileName] = file;
         return file;
     }

@@ -34,11 +34,31 @@ public static class ManifestRules
             if (f.Size < LengthPrefix.Size) throw new ImageException(name, null, $"the manifest gives it {f.Size} bytes, less than its 8-byte length prefix");
             Require(f.Segments, $"files[{i}].segments");
             for (var s = 0; s < f.Segments.Count; s++)
-                if (f.Segments[s] is null) throw new ImageException(name, null, $"segment {s} is null in the manifest");
+            {
+                var segment = f.Segments[s] ?? throw new ImageException(name, null, $"segment {s} is null in the manifest");
+                if (segment.InParent) CheckReference(m, name, segment);
+            }
+        }
+        if (m.Parent is { } parent)
+        {
+            Require(parent.Path, "parent.path");
+            Require(parent.ImageId, "parent.image_id");
+            Require(parent.ManifestSha256, "parent.manifest_sha256");
+            if (parent.ManifestSha256.Length != 64 || !parent.ManifestSha256.All(char.IsAsciiHexDigitLower))
+                throw new ImageException(Manifest, null, "parent.manifest_sha256 is not 64 lowercase hex digits");
         }
         for (var i = 0; i < m.Links.Count; i++) CheckLink(m.Links[i], i);
         foreach (var (key, value) in m.Extra)
             if (value is null) throw new ImageException(Manifest, null, $"extra.{Printable(key)} is null");
+    }
+
+    /// <summary>A segment read in the parent: only page files have them, only an image with a parent, never a zero one.</summary>
+    private static void CheckReference(ImageManifest m, string name, Segment segment)
+    {
+        if (m.Parent is null) throw new ImageException(name, segment.Offset, "segment marked in_parent, but the image records no parent");
+        if (segment.Zero) throw new ImageException(name, segment.Offset, "segment marked both zero and in_parent");
+        if (ImageFileName.TryParse(name)?.Kind.IsPages() != true || segment.Offset < LengthPrefix.Size)
+            throw new ImageException(name, segment.Offset, "segment marked in_parent outside the contents of a page file");
     }
 
     private static void CheckTopology(IReadOnlyList<GpuNode> topology)

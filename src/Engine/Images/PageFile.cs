@@ -19,6 +19,7 @@ public sealed partial class PageFile : Copy.IChunkSink
     private bool _closed;
     private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
     private readonly bool _reused; // ... and no range of it is known to be a hole
+    private readonly ParentImage? _parent; // an incremental image's: equal chunks are referenced there, not written
 
     /// <summary>
     /// The file is opened (created, pre-sized, its length prefix written) by its first write, adoption or sync, not
@@ -26,8 +27,9 @@ public sealed partial class PageFile : Copy.IChunkSink
     /// <paramref name="creates"/> is held while a file is created: creations in one directory take its lock in the
     /// kernel one at a time anyway, and a thread that waits here sleeps instead of spinning there.
     /// </summary>
-    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates, bool directIo = false)
+    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates, bool directIo = false, ParentImage? parent = null)
     {
+        _parent = parent;
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         FileName = fileName;
         Length = length;
@@ -110,6 +112,12 @@ public sealed partial class PageFile : Copy.IChunkSink
         var fileOffset = LengthPrefix.Size + offset;
         var zero = data.IndexOfAnyExcept((byte)0) < 0;
         var segment = new Segment(fileOffset, data.Length, zero ? ZeroHash(data.Length) : XxHash64.HashToUInt64(data), zero);
+        // The bytes were read to hash them (no dirty bits on a GPU); equal to the parent's, they are referenced, not written.
+        if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, data.Length, segment.Xxh64))
+        {
+            Record(segment with { InParent = true });
+            return segment.Xxh64;
+        }
         bool rewrite;
         lock (_gate)
         {
@@ -151,6 +159,11 @@ public sealed partial class PageFile : Copy.IChunkSink
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"{FileName}: piece [{offset}, {offset + length}) lies outside the payload of {Length} bytes");
         var fileOffset = LengthPrefix.Size + offset;
+        if (_parent is not null && _parent.Holds(FileName, fileOffset, length, xxh64))
+        {
+            Record(new Segment(fileOffset, length, xxh64, InParent: true));
+            return true;
+        }
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         try
         {
@@ -167,6 +180,15 @@ public sealed partial class PageFile : Copy.IChunkSink
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Record(Segment segment)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _segments[segment.Offset] = segment;
         }
     }
 

@@ -14,11 +14,14 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     private readonly SafeFileHandle _handle;
     private readonly SafeFileHandle? _direct;
     private readonly SegmentCover _cover;
+    private readonly PageFileReader? _parent;
     private long _bytesRead;
 
     /// <param name="directIo">Read segments of <see cref="DirectMinSegment"/> and more with O_DIRECT, past the page cache, where the filesystem allows.</param>
-    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover, bool directIo = false)
+    /// <param name="parent">The parent image's file of the same name, where segments marked in_parent are read.</param>
+    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover, bool directIo = false, PageFileReader? parent = null)
     {
+        _parent = parent;
         FileName = entry.Name;
         Length = entry.Size - LengthPrefix.Size;
         _cover = cover;
@@ -35,7 +38,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     public bool Direct => _direct is not null;
 
     /// <summary>Bytes read from the file so far, the length prefix included: what "each byte read once" is counted by.</summary>
-    public long BytesRead => Interlocked.Read(ref _bytesRead);
+    public long BytesRead => Interlocked.Read(ref _bytesRead) + (_parent is null ? 0 : _parent.BytesRead - LengthPrefix.Size);
 
     public string FileName { get; }
 
@@ -54,7 +57,14 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         for (var i = _cover.IndexOf(start); i < _cover.Segments.Count && _cover.Segments[i].Offset < end; i++)
         {
             var s = _cover.Segments[i];
-            if (s.Offset >= start && s.End <= end)
+            if (s.InParent)
+            {
+                // The parent's file has the equal segment at the same offset, and checks it as it reads it.
+                var from = Math.Max(s.Offset, start);
+                var to = Math.Min(s.End, end);
+                Parent.ReadVerified(from - LengthPrefix.Size, dest.Slice((int)(from - start), (int)(to - from)));
+            }
+            else if (s.Offset >= start && s.End <= end)
                 ReadWhole(s, dest.Slice((int)(s.Offset - start), (int)s.Length));
             else
                 ReadPart(s, start, end, dest);
@@ -68,6 +78,11 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     /// </summary>
     public void ReadVerified(long offset, Span<byte> buffer, Copy.ChunkConsumer consume)
     {
+        if (_parent is not null && WholeParentSegment(offset, buffer.Length))
+        {
+            _parent.ReadVerified(offset, buffer, consume);
+            return;
+        }
         if (WholeDirectSegment(offset, buffer.Length) is not { } s)
         {
             ReadVerified(offset, buffer);
@@ -92,17 +107,28 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         SegmentIo.Check(FileName, s, hash.GetCurrentHashAsUInt64());
     }
 
+    private PageFileReader Parent => _parent ?? throw new ImageException(FileName, null, "a segment is marked in_parent, but no parent file was opened");
+
+    /// <summary>True when [offset, offset + length) of the payload is exactly one segment marked in_parent.</summary>
+    private bool WholeParentSegment(long offset, int length)
+    {
+        if (length == 0 || offset < 0 || offset > Length - length) return false;
+        var s = _cover.Segments[_cover.IndexOf(LengthPrefix.Size + offset)];
+        return s.InParent && s.Offset == LengthPrefix.Size + offset && s.Length == length;
+    }
+
     /// <summary>The segment that is exactly [offset, offset + length) of the payload, when it is read with O_DIRECT; else null.</summary>
     private Segment? WholeDirectSegment(long offset, int length)
     {
         if (_direct is null || length < DirectMinSegment || offset < 0 || offset > Length - length) return null;
         var s = _cover.Segments[_cover.IndexOf(LengthPrefix.Size + offset)];
-        if (s.Offset != LengthPrefix.Size + offset || s.Length != length) return null;
+        if (s.Offset != LengthPrefix.Size + offset || s.Length != length || s.InParent) return null;
         return s.Zero && FileSync.IsHole(_handle, s.Offset, s.Length) ? null : s;
     }
 
     public void Dispose()
     {
+        _parent?.Dispose();
         _handle.Dispose();
         _direct?.Dispose();
     }

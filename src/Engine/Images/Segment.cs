@@ -4,13 +4,16 @@ namespace Gpuckpt.Engine.Images;
 
 /// <summary>
 /// One checksummed piece of a file: bytes [Offset, Offset+Length) of the file (the 8-byte prefix counts) hash to
-/// Xxh64. Zero marks a piece that was all zeros when written and so was left as a hole.
+/// Xxh64. Zero marks a piece that was all zeros when written and so was left as a hole. InParent marks a piece not
+/// written in this image: its bytes are those at the same offset of the same file in the parent image (<see cref="ImageParent"/>),
+/// whose manifest has a segment equal to this one; the file holds a hole there.
 /// </summary>
 public sealed record Segment(
     long Offset,
     long Length,
     [property: JsonConverter(typeof(HexUInt64Converter))] ulong Xxh64,
-    bool Zero = false)
+    bool Zero = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool InParent = false)
 {
     public long End => Offset + Length;
 }

@@ -58,6 +58,29 @@ public static class SegmentIo
         }
     }
 
+    /// <summary>Feeds the bytes of a segment as the file holds them (zeros for a hole) to <paramref name="sha256"/>, checking nothing.</summary>
+    public static void Digest(SafeFileHandle handle, string file, Segment segment, System.Security.Cryptography.IncrementalHash? sha256)
+    {
+        if (sha256 is null) return;
+        var hole = FileSync.IsHole(handle, segment.Offset, segment.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
+        try
+        {
+            if (hole) buffer.AsSpan().Clear();
+            for (long pos = 0; pos < segment.Length;)
+            {
+                var n = (int)Math.Min(buffer.Length, segment.Length - pos);
+                if (!hole) ReadExactly(handle, file, buffer.AsSpan(0, n), segment.Offset + pos);
+                sha256.AppendData(buffer, 0, n);
+                pos += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     public static void Check(string file, Segment segment, ulong actual)
     {
         if (actual != segment.Xxh64)

@@ -16,11 +16,13 @@ public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
     /// the segments that will check the contents, and that every import's exporter is in the image; then maps the
     /// GPUs. Contents are verified as they stream (<see cref="PageFileReader"/>), so each content byte is read once.
     /// A node that checks signatures (<paramref name="trust"/>) first verifies the whole image against its signature,
-    /// whose SHA-256 digests cover the contents too: a signed restore reads the contents twice. Throws with the reason.
+    /// whose SHA-256 digests cover the contents too: a signed restore reads the contents twice. So does the restore of an
+    /// incremental image, whose chain of parents is verified whole first. Throws with the reason.
     /// </summary>
     public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus, ImageTrust? trust = null)
     {
-        if (trust is { Require: true } or { Key: not null })
+        // An incremental image reads most of its contents in its parents: the whole chain is verified before a device is touched.
+        if (trust is { Require: true } or { Key: not null } || ManifestCodec.Load(dir).Parent is not null)
         {
             var verified = ImageVerifier.Verify(dir, trust: trust);
             if (!verified.Ok) throw new ImageException(verified.File ?? dir, verified.Offset, verified.Reason ?? "verification failed");

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Gpuckpt.Actors;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Engine.Devices;
+using Gpuckpt.Engine.Images;
 
 namespace Gpuckpt.Host.Commands;
 
@@ -18,17 +19,24 @@ public static class CheckpointCommand
         {
             Description = "unpause the process once the image is committed (default: it stays paused, holding exactly the saved state)",
         };
+        var parent = new Option<string?>("--parent")
+        {
+            Description = "an earlier image of the process: chunks equal to its own are referenced there, not written (restore and verify read the chain)",
+        };
         var job = new Option<string?>("--job") { Description = "job id (ckpt-…) to journal it under; `gpuckpt resume` continues it after a crash" };
         var json = Cli.JsonOption();
         var criu = CriuOptions.Criu("the whole process: CRIU saves the CPU side, the engine the GPU side through the CRIU bridge");
         var shellJob = CriuOptions.ShellJob();
         driver.Required = false;
         var engineOptions = new EngineOptions();
-        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, job, json, criu, shellJob };
+        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, parent, job, json, criu, shellJob };
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
-            if (CriuOptions.Check(parse, criu, driver, shellJob))
+            var whole = CriuOptions.Check(parse, criu, driver, shellJob);
+            var imagesDir = Path.GetFullPath(parse.GetValue(images)!);
+            var parentDir = ParentOf(parse.GetValue(parent), imagesDir, whole);
+            if (whole)
                 return await CriuCheckpoint.RunAsync(parse.GetValue(pid), parse.GetValue(images)!, parse.GetValue(leaveRunning), parse.GetValue(shellJob),
                     parse.GetValue(json), engineOptions.Load(parse));
             if (Engine.Images.ImageFiles.UnwritableDirectory(Path.GetFullPath(parse.GetValue(images)!)) is { } unwritable) throw new UsageException(unwritable);
@@ -39,8 +47,8 @@ public static class CheckpointCommand
             // The id is chosen here, so that an interrupt can name the job it stops.
             var given = JobId(parse.GetValue(job));
             await JobsCommand.RefuseFinished(config, given);
-            var request = new CheckpointRequest(parse.GetValue(pid), Path.GetFullPath(parse.GetValue(images)!), parse.GetValue(leaveRunning),
-                given ?? JobsActor.NewId(JobsActor.CheckpointPrefix));
+            var request = new CheckpointRequest(parse.GetValue(pid), imagesDir, parse.GetValue(leaveRunning),
+                given ?? JobsActor.NewId(JobsActor.CheckpointPrefix), Parent: parentDir);
             using var held = JobLock.Take(engineOptions.StateDirOf(parse), request.JobId!, JobLock.StopItFirst(request.JobId!));
             await using var engine = EngineHost.Start(gpu, config);
             var asJson = parse.GetValue(json);
@@ -50,6 +58,27 @@ public static class CheckpointCommand
             return Report(reply, asJson);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The --parent path as the image records it: absolute as given, or relative to the new image's directory (so that a
+    /// resumed job and a restore from elsewhere find it). A parent that is missing or not a committed image is bad input,
+    /// refused before anything is paused.
+    /// </summary>
+    private static string? ParentOf(string? given, string imagesDir, bool whole)
+    {
+        if (given is null) return null;
+        if (whole) throw new UsageException("--parent goes with --driver: a whole-process image through CRIU is always complete");
+        var path = Path.IsPathRooted(given) ? given : Path.GetRelativePath(imagesDir, Path.GetFullPath(given));
+        try
+        {
+            ParentImage.Identify(path, imagesDir);
+        }
+        catch (ImageException e)
+        {
+            throw new UsageException($"--parent {given}: {e.Message}");
+        }
+        return path;
     }
 
     private static string? JobId(string? job) =>
@@ -65,6 +94,7 @@ public static class CheckpointCommand
                     Cli.PrintJson(new
                     {
                         job = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        written_bytes = s.WrittenBytes, referenced_bytes = s.ReferencedBytes,
                         seconds = s.Seconds, recovery_seconds = s.RecoverySeconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
                         phases = Cli.Phases(s.Phases),
                     });
@@ -73,6 +103,7 @@ public static class CheckpointCommand
                     Console.Out.WriteLine($"checkpointed pid {s.Pid} into {s.ImagesDir}: {s.Bytes} bytes, {s.Bos} BOs, {s.Devices} devices, " +
                                           $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); " +
                                           (s.LeftPaused ? "the process stays paused" : $"paused {s.PauseSeconds:F2} s, running again"));
+                    if (s.ReferencedBytes > 0) Console.Out.WriteLine($"  incremental: {s.WrittenBytes} bytes written, {s.ReferencedBytes} referenced in the parent image");
                     Console.Out.WriteLine($"  {Cli.DescribePhases(s.Phases, s.Bytes, "copy")}");
                 }
                 return Cli.ExitOk;

@@ -56,6 +56,8 @@ public static class InspectCommand
         head.AddRow("source", Markup.Escape($"pid {image.Source.Pid} via {image.Source.Driver}{(image.Source.Host is { } h ? $" on {h}" : "")}"));
         head.AddRow("created", Markup.Escape($"{image.Created:u}{(image.Finished is { } fin ? $", finished {fin:u}" : "")}"));
         head.AddRow("format", Markup.Escape($"v{image.FormatVersion}, written by gpuckpt {image.ToolVersion}"));
+        if (image.Parent is { } parent)
+            head.AddRow("parent", Markup.Escape($"{parent.ImageId}  ({parent.Path}): {image.ReferencedBytes} bytes of contents read there"));
         console.Write(head);
 
         var devices = Table("GPUs", "gpu_id", "node", "vendor:device", "render", "hive", "simds", "vram", "kfd BOs", "contents", "pages file");

@@ -12,7 +12,7 @@ public static class SpawnCommand
     public static Command Create()
     {
         var driver = Cli.DriverOption();
-        var workload = new Option<string?>("--workload") { Description = "tiny, train or many-bos" };
+        var workload = new Option<string?>("--workload") { Description = "tiny, train, many-bos or serve" };
         var spec = new Option<string?>("--spec") { Description = "workload spec JSON file (instead of --workload)" };
         var seed = new Option<ulong>("--seed") { Description = "seed of sizes, contents and links", Required = true };
         var size = ByteSizeOption.Create("--size", "total BO memory to aim for");

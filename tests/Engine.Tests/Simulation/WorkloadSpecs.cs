@@ -22,6 +22,7 @@ public sealed class WorkloadSpecs : IDisposable
         { "tiny", 0 },
         { "train", 16UL << 20 },
         { "many-bos", 0 },
+        { "serve", 16UL << 20 },
     };
 
     private static WorkloadRequest Request(string name, ulong size, ulong seed) =>
@@ -65,6 +66,56 @@ public sealed class WorkloadSpecs : IDisposable
         Assert.Contains(spec.RenderBos, r => r.Import == "kfd:0" && r.Gpu == 1);
         Assert.All(spec.RenderBos, r => Assert.InRange(r.Mappings.Count, 2, 3));
         Assert.Equal(64 << 10, spec.PrivDataSize);
+    }
+
+    [Fact]
+    public void Serve_keeps_its_weights_and_rewrites_under_5_percent_of_its_memory_each_step()
+    {
+        const ulong seed = 77;
+        var pid = _a.Client.Spawn(WorkloadRequest.Named("serve", seed, 32UL << 20));
+        var spec = WorkloadCatalog.Serve(seed, 32UL << 20);
+        var weights = spec.KfdBos.Count(b => b.Domain == "vram" && !b.Writable);
+        var before = Contents(pid);
+        for (var step = 1; step <= 3; step++)
+        {
+            _a.Client.Run(pid, 1);
+            var after = Contents(pid);
+            long changed = 0;
+            for (var b = 0; b < before.Count; b++)
+                for (var i = 0; i < before[b].Length; i++)
+                    if (before[b][i] != after[b][i]) changed++;
+            Assert.True(changed > 0 && changed * 20 <= Total(before), $"seed {seed}, step {step}: {changed} of {Total(before)} bytes changed");
+            for (var w = 0; w < weights; w++) Assert.True(before[w].AsSpan().SequenceEqual(after[w]), $"seed {seed}, step {step}: weight BO {w} changed");
+            before = after;
+        }
+        Assert.True(Total(before) >= 30L << 20, $"serve of 32 MiB holds {Total(before)} bytes of contents");
+
+        static long Total(List<byte[]> bos) => bos.Sum(b => (long)b.Length);
+    }
+
+    /// <summary>The contents of every KFD BO with memory, in bucket order (read while the process is paused, then unpaused).</summary>
+    private List<byte[]> Contents(uint pid)
+    {
+        using var kfd = _a.Client.OpenKfd(pid);
+        var info = new Gpuckpt.Engine.Uapi.KfdIoctlCriuArgs { op = (uint)Gpuckpt.Engine.Uapi.KfdCriuOp.ProcessInfo };
+        Assert.Equal(0, kfd.CriuOp(ref info, [], [], []));
+        var devices = new Gpuckpt.Engine.Uapi.KfdCriuDeviceBucket[info.num_devices];
+        var bos = new Gpuckpt.Engine.Uapi.KfdCriuBoBucket[info.num_bos];
+        var dump = info with { op = (uint)Gpuckpt.Engine.Uapi.KfdCriuOp.Checkpoint };
+        Assert.Equal(0, kfd.CriuOp(ref dump, devices, bos, new byte[info.priv_data_size]));
+        var minor = _a.Server.Topology.Gpus.Single(g => g.GpuId == devices[0].actual_gpu_id).DrmRenderMinor;
+        var contents = new List<byte[]>();
+        foreach (var bo in bos.Where(b => b.dmabuf_fd != uint.MaxValue))
+        {
+            using var map = _a.Client.MapBo(minor, bo.offset, bo.size, writable: false);
+            var bytes = new byte[bo.size];
+            map.Read(0, bytes);
+            contents.Add(bytes);
+            _a.Client.CloseFd((int)bo.dmabuf_fd);
+        }
+        var unpause = new Gpuckpt.Engine.Uapi.KfdIoctlCriuArgs { op = (uint)Gpuckpt.Engine.Uapi.KfdCriuOp.Unpause };
+        Assert.Equal(0, kfd.CriuOp(ref unpause, [], [], []));
+        return contents;
     }
 
     [Fact]

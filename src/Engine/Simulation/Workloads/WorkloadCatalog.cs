@@ -5,7 +5,7 @@ namespace Gpuckpt.Engine.Simulation.Workloads;
 /// <summary>The named workloads, each a seeded generator of a <see cref="WorkloadSpec"/>.</summary>
 public static class WorkloadCatalog
 {
-    public static readonly IReadOnlyList<string> Names = ["tiny", "train", "many-bos"];
+    public static readonly IReadOnlyList<string> Names = ["tiny", "train", "many-bos", "serve"];
 
     public static WorkloadSpec Create(WorkloadRequest request)
     {
@@ -15,6 +15,7 @@ public static class WorkloadCatalog
             "tiny" => Tiny(request.Seed, request.SizeBytes ?? (4UL << 20)),
             "train" => Train(request.Seed, request.SizeBytes ?? (1UL << 30)),
             "many-bos" => ManyBos(request.Seed, request.Bos ?? 2000, request.SizeBytes),
+            "serve" => Serve(request.Seed, request.SizeBytes ?? (1UL << 30)),
             null => throw new InvalidDataException("no workload: give a workload name or a spec"),
             var other => throw new InvalidDataException($"unknown workload '{other}': {string.Join(", ", Names)}"),
         };
@@ -109,6 +110,32 @@ public static class WorkloadCatalog
         for (var i = 0; i < bos / 50; i++)
             render.Add(new RenderBoSpec { Gpu = 0, Import = $"kfd:{i * 50 + 1}", Mappings = Mappings(rng, kfd[i * 50 + 1].Size, 1) });
         return new WorkloadSpec { Gpus = 1, KfdBos = kfd, RenderBos = render, Links = null, PrivDataSize = 8192, Queues = 4, Events = 4 };
+    }
+
+    /// <summary>
+    /// An inference server on 1 GPU, about <paramref name="size"/> bytes: weights (7/8 of the memory, in 8 VRAM BOs) that
+    /// nothing writes after they are loaded, and a KV cache of 32 BOs of which the 2 active ones (1/128 of the memory)
+    /// are rewritten every step from the weights and themselves; a GTT render BO the CPU side reads results from.
+    /// </summary>
+    public static WorkloadSpec Serve(ulong seed, ulong size)
+    {
+        const int weights = 8, cache = 32, active = 2;
+        var rng = Rng(seed, 4);
+        var weightSize = Math.Max(GpuMemory.PageSize, GpuMemory.PageAlign(size / 8 * 7 / weights));
+        var blockSize = Math.Max(GpuMemory.PageSize, GpuMemory.PageAlign(size / 8 / cache));
+        var kfd = new List<KfdBoSpec>();
+        for (var i = 0; i < weights; i++) kfd.Add(new KfdBoSpec { Gpu = 0, Domain = "vram", Size = weightSize, Writable = false });
+        for (var i = 0; i < cache; i++) kfd.Add(new KfdBoSpec { Gpu = 0, Domain = "vram", Size = blockSize });
+        kfd.Add(new KfdBoSpec { Gpu = 0, Domain = "doorbell", Size = 2 * GpuMemory.PageSize });
+        var render = new List<RenderBoSpec>
+        {
+            new() { Gpu = 0, Domain = "gtt", Size = 4 * GpuMemory.PageSize, Mappings = Mappings(rng, 4 * GpuMemory.PageSize, 1) },
+        };
+        // Which cache blocks are active depends on the seed; they are the same every step, as a batch being decoded is.
+        var links = Enumerable.Range(0, cache).OrderBy(_ => rng.Next()).Take(active)
+            .Select(b => new LinkSpec { Target = $"kfd:{weights + b}", Inputs = [$"kfd:{rng.Next(weights)}", $"kfd:{weights + b}"] })
+            .ToList();
+        return new WorkloadSpec { Gpus = 1, KfdBos = kfd, RenderBos = render, Links = links, PrivDataSize = 16 << 10, Queues = 4, Events = 4 };
     }
 
     /// <summary>GEM_CREATE alignments render BOs ask for: none, a page, 64 KiB, 2 MiB (huge pages).</summary>
