@@ -14,7 +14,7 @@ namespace Gpuckpt.Load;
 /// </summary>
 public static class MigrateLoad
 {
-    public static async Task<int> Run(ulong size, string? gpuckpt, int runs)
+    public static async Task<int> Run(ulong size, string? gpuckpt, int runs, bool alsoPlain = false)
     {
         var work = Directory.CreateTempSubdirectory("gpuckpt-migrate-load-").FullName;
         try
@@ -23,56 +23,25 @@ public static class MigrateLoad
             using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
             using var a = SimulatorClient.Connect(simA.SocketPath);
             using var b = SimulatorClient.Connect(simB.SocketPath);
-            // The gpuckpt that the nodes and commands run: users run the published one (ReadyToRun), not a build output.
-            await using var nodes = await LocalNodes.Start([
-                ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
-                ("b", $"sim:{simB.SocketPath}", Path.Combine(work, "state-b")),
-            ], Path.Combine(work, "cluster"), gpuckpt);
-            var rows = new List<(double Transfer, double MigrateRate, double RawRate, double Pause, double Total)>();
-            var allSame = true;
-            for (var run = 0; run < runs; run++)
+            var tls = await Measure("tls", null, size, gpuckpt, runs, work, simA, simB, a, b);
+            // The same migrations with the cluster's TLS off (remoting and the data port in clear): what TLS costs.
+            (List<Row> Rows, bool Same)? plain = null;
+            if (alsoPlain)
             {
-                var seed = 2026UL + (ulong)run;
-                var pid = a.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: size));
-                var twin = a.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: size));
-                a.Run(pid, 2);
-                a.Run(twin, 2);
-
-                var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"], gpuckpt, nodes.ClusterDir);
-                var m = JsonDocument.Parse(migrate).RootElement;
-                var bytes = m.GetProperty("image_bytes").GetInt64();
-                var transfer = m.GetProperty("transfer_seconds").GetDouble();
-                var pause = m.GetProperty("pause_seconds").GetDouble();
-                var total = m.GetProperty("seconds").GetDouble();
-                var target = m.GetProperty("target_pid").GetUInt32();
-                b.Run(target, 1);
-                a.Run(twin, 1);
-                var same = b.State(target).Digest == a.State(twin).Digest;
-                allSame &= same;
-
-                // The same bytes: an image of the twin (same workload, same steps before the move), copied raw over TCP.
-                var image = Path.Combine(work, $"twin-image-{run}");
-                await LocalNodes.Run(["checkpoint", "--driver", $"sim:{simA.SocketPath}", "--pid", $"{twin}", "--images", image, "--leave-running",
-                    "--state-dir", Path.Combine(work, "state-cli"), "--json"], gpuckpt);
-                var (rawBytes, rawSeconds) = await RawTcpCopy.Run(image, Path.Combine(work, $"raw-copy-{run}"));
-                b.Kill(target);
-                a.Kill(twin);
-                Directory.Delete(image, true);
-                Directory.Delete(Path.Combine(work, $"raw-copy-{run}"), true);
-
-                var migrateRate = bytes / transfer / 1e6;
-                var rawRate = rawBytes / rawSeconds / 1e6;
-                rows.Add((transfer, migrateRate, rawRate, pause, total));
-                Console.Error.WriteLine($"run {run + 1}: {bytes} image bytes (frames {m.GetProperty("bytes_sent").GetInt64()} bytes, {m.GetProperty("bytes_resent").GetInt64()} resent); " +
-                                        $"transfer {transfer:F2} s ({migrateRate:F0} MB/s), raw TCP {rawSeconds:F2} s ({rawRate:F0} MB/s), pause {pause:F2} s, " +
-                                        $"continued on b like its twin: {same}");
+                var conf = Path.Combine(work, "plain.conf");
+                File.WriteAllText(conf, File.ReadAllText(Path.Combine(Actors.EngineConfig.Directory(), "node.conf")) + "\ngpuckpt.tls.enabled = off\n");
+                plain = await Measure("plain", conf, size, gpuckpt, runs, work, simA, simB, a, b);
             }
-            double Median(Func<(double, double, double, double, double), double> f) => rows.Select(r => f(r)).Order().ElementAt(rows.Count / 2);
+
             Console.WriteLine($"train, {size} bytes of BO contents, a -> b on loopback, {CountOfRuns.Describe(runs)}");
-            Console.WriteLine($"migration transfer (checkpoint streamed while written, target writes, commits and signs its copy): {Median(r => r.Item1):F2} s, {Median(r => r.Item2):F0} MB/s");
-            Console.WriteLine($"raw TCP copy of the same process's image (read, send, write, fsync): {Median(r => r.Item3):F0} MB/s");
-            Console.WriteLine($"migration/raw: {Median(r => r.Item2 / r.Item3):F2}");
-            Console.WriteLine($"source paused (PROCESS_INFO -> source released): {Median(r => r.Item4):F2} s; whole migration {Median(r => r.Item5):F2} s");
+            Print("", tls.Rows);
+            if (plain is { } p)
+            {
+                Print("without TLS: ", p.Rows);
+                Console.WriteLine($"TLS costs: transfer rate with TLS / without: {Median(tls.Rows, r => r.MigrateRate) / Median(p.Rows, r => r.MigrateRate):F2}; " +
+                                  $"pause with TLS {Median(tls.Rows, r => r.Pause):F2} s, without {Median(p.Rows, r => r.Pause):F2} s");
+            }
+            var allSame = tls.Same && (plain?.Same ?? true);
             Console.WriteLine($"every continuation on b equals its uninterrupted twin: {allSame}");
             return allSame ? 0 : 1;
         }
@@ -80,5 +49,68 @@ public static class MigrateLoad
         {
             try { Directory.Delete(work, true); } catch (IOException) { }
         }
+    }
+
+    private sealed record Row(double Transfer, double MigrateRate, double RawRate, double Pause, double Total);
+
+    private static double Median(List<Row> rows, Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
+
+    private static void Print(string label, List<Row> rows)
+    {
+        Console.WriteLine($"{label}migration transfer (checkpoint streamed while written, target writes, commits and signs its copy): {Median(rows, r => r.Transfer):F2} s, {Median(rows, r => r.MigrateRate):F0} MB/s");
+        Console.WriteLine($"{label}raw TCP copy of the same process's image (read, send, write, fsync): {Median(rows, r => r.RawRate):F0} MB/s");
+        Console.WriteLine($"{label}migration/raw: {Median(rows, r => r.MigrateRate / r.RawRate):F2}");
+        Console.WriteLine($"{label}source paused (PROCESS_INFO -> source released): {Median(rows, r => r.Pause):F2} s; whole migration {Median(rows, r => r.Total):F2} s");
+    }
+
+    /// <summary>Two node processes (with <paramref name="config"/>, or the shipped node.conf), <paramref name="runs"/> migrations a -> b, each beside a raw TCP copy.</summary>
+    private static async Task<(List<Row> Rows, bool Same)> Measure(string name, string? config, ulong size, string? gpuckpt, int runs, string work,
+        SimulatorServer simA, SimulatorServer simB, SimulatorClient a, SimulatorClient b)
+    {
+        string[] withConfig = config is null ? [] : ["--config", config];
+        // The gpuckpt that the nodes and commands run: users run the published one (ReadyToRun), not a build output.
+        await using var nodes = await LocalNodes.Start([
+            ("a", $"sim:{simA.SocketPath}", Path.Combine(work, $"{name}-state-a")),
+            ("b", $"sim:{simB.SocketPath}", Path.Combine(work, $"{name}-state-b")),
+        ], Path.Combine(work, "cluster"), gpuckpt, config);
+        var rows = new List<Row>();
+        var allSame = true;
+        for (var run = 0; run < runs; run++)
+        {
+            var seed = 2026UL + (ulong)run;
+            var pid = a.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: size));
+            var twin = a.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: size));
+            a.Run(pid, 2);
+            a.Run(twin, 2);
+
+            var migrate = await LocalNodes.Run(["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json", .. withConfig], gpuckpt, nodes.ClusterDir);
+            var m = JsonDocument.Parse(migrate).RootElement;
+            var bytes = m.GetProperty("image_bytes").GetInt64();
+            var transfer = m.GetProperty("transfer_seconds").GetDouble();
+            var pause = m.GetProperty("pause_seconds").GetDouble();
+            var total = m.GetProperty("seconds").GetDouble();
+            var target = m.GetProperty("target_pid").GetUInt32();
+            b.Run(target, 1);
+            a.Run(twin, 1);
+            var same = b.State(target).Digest == a.State(twin).Digest;
+            allSame &= same;
+
+            // The same bytes: an image of the twin (same workload, same steps before the move), copied raw over TCP.
+            var image = Path.Combine(work, $"twin-image-{name}-{run}");
+            await LocalNodes.Run(["checkpoint", "--driver", $"sim:{simA.SocketPath}", "--pid", $"{twin}", "--images", image, "--leave-running",
+                "--state-dir", Path.Combine(work, "state-cli"), "--json"], gpuckpt);
+            var (rawBytes, rawSeconds) = await RawTcpCopy.Run(image, Path.Combine(work, $"raw-copy-{name}-{run}"));
+            b.Kill(target);
+            a.Kill(twin);
+            Directory.Delete(image, true);
+            Directory.Delete(Path.Combine(work, $"raw-copy-{name}-{run}"), true);
+
+            var row = new Row(transfer, bytes / transfer / 1e6, rawBytes / rawSeconds / 1e6, pause, total);
+            rows.Add(row);
+            Console.Error.WriteLine($"{name} run {run + 1}: {bytes} image bytes (frames {m.GetProperty("bytes_sent").GetInt64()} bytes, {m.GetProperty("bytes_resent").GetInt64()} resent); " +
+                                    $"transfer {transfer:F2} s ({row.MigrateRate:F0} MB/s), raw TCP {rawSeconds:F2} s ({row.RawRate:F0} MB/s), pause {pause:F2} s, " +
+                                    $"continued on b like its twin: {same}");
+        }
+        return (rows, allSame);
     }
 }

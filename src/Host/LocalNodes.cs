@@ -18,9 +18,12 @@ public sealed class LocalNodes : IAsyncDisposable
     private readonly Dictionary<string, (Process Process, int Port, StringBuilder Errors)> _nodes = [];
     private readonly string? _executable;
 
-    private LocalNodes(string? executable, string clusterDir)
+    private readonly string? _config;
+
+    private LocalNodes(string? executable, string clusterDir, string? config)
     {
         _executable = executable;
+        _config = config;
         ClusterDir = clusterDir;
     }
 
@@ -37,11 +40,12 @@ public sealed class LocalNodes : IAsyncDisposable
     /// <param name="nodes">each node's name, driver (`sim:SOCKET` or `kfd`) and state directory</param>
     /// <param name="clusterDir">the cluster directory (its CA is created when there is none)</param>
     /// <param name="executable">the gpuckpt to run (its apphost or gpuckpt.dll; default: the one beside this assembly)</param>
+    /// <param name="config">the nodes' configuration file (default: the shipped node.conf)</param>
     public static async Task<LocalNodes> Start(IReadOnlyList<(string Name, string Driver, string StateDir)> nodes, string clusterDir,
-        string? executable = null)
+        string? executable = null, string? config = null)
     {
         Engine.Trust.ClusterAuthority.OpenOrCreate(clusterDir);
-        var cluster = new LocalNodes(executable, Path.GetFullPath(clusterDir));
+        var cluster = new LocalNodes(executable, Path.GetFullPath(clusterDir), config);
         try
         {
             var ports = FreePorts(nodes.Count);
@@ -59,7 +63,7 @@ public sealed class LocalNodes : IAsyncDisposable
 
     private async Task StartNode(string name, int port, string seeds, string driver, string stateDir)
     {
-        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json"], _executable);
+        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json", .. (_config is null ? Array.Empty<string>() : ["--config", _config])], _executable);
         info.Environment["GPUCKPT_NODE_NAME"] = name;
         info.Environment["GPUCKPT_NODE_PORT"] = port.ToString(CultureInfo.InvariantCulture);
         info.Environment["GPUCKPT_SEED_NODES"] = seeds;
