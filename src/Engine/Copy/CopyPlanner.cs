@@ -1,20 +1,5 @@
 namespace Gpuckpt.Engine.Copy;
 
-/// <summary>One BO's contents as laid out in a page file: <paramref name="FileOffset"/> is where its bytes start.</summary>
-public sealed record BoExtent(int BoIndex, ulong Size, long FileOffset);
-
-/// <summary>A piece of one BO inside a chunk: BO bytes [BoOffset, BoOffset+Length) go to chunk bytes [ChunkOffset, ...).</summary>
-public readonly record struct BoPiece(int BoIndex, ulong BoOffset, int Length, int ChunkOffset);
-
-/// <summary>
-/// One unit of copy work: a contiguous range of a page file and the BO pieces that fill it. A chunk holds either one
-/// slice of one BO (a large BO yields many chunks, copied in parallel) or whole small BOs back to back (one write).
-/// </summary>
-public sealed record CopyChunk(long FileOffset, int Length, IReadOnlyList<BoPiece> Pieces, int FileIndex = 0)
-{
-    public long End => FileOffset + Length;
-}
-
 public static class CopyPlanner
 {
     /// <summary>
