@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Gpuckpt.Engine.Uapi;
 
 // Design history: the amdgpu render-node CRIU interfaces proposed in the seed documents, which Linux did not merge.
-// Mainline has GEM_LIST_HANDLES, GEM_OP(GET_MAPPING_INFO) and GEM_CHANGE_HANDLE instead (AmdgpuGem.cs). The ABI
+// Mainline has GEM_LIST_HANDLES, GEM_OP(GET_MAPPING_INFO) and GEM_CHANGE_HANDLE instead (DrmAmdgpuGemListHandles, DrmAmdgpuGemOp, DrmGemChangeHandle). The ABI
 // catalog keeps these layouts, proven against their declarations, so the difference stays visible: BO_INFO has the
 // request number of GEM_LIST_HANDLES but 32-byte entries. The engine never issues them.
 
