@@ -54,8 +54,10 @@ public sealed partial class GpuckptProcess : IDisposable
         var list = args.ToList();
         var process = new GpuckptProcess(list);
         // Both streams are read at once, line by line, as they come: a child never blocks on a full pipe.
-        var command = CliWrap.Cli.Wrap("dotnet")
-            .WithArguments([dll, .. list])
+        // Ctrl-C as a terminal sends it: a test run started in the background of a shell ignores SIGINT, and a child
+        // would inherit that (env execs dotnet, so the pid is gpuckpt's).
+        var command = CliWrap.Cli.Wrap("env")
+            .WithArguments(["--default-signal=INT", "dotnet", dll, .. list])
             .WithWorkingDirectory(workingDirectory ?? Environment.CurrentDirectory)
             .WithEnvironmentVariables(env =>
             {

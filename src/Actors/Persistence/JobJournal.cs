@@ -42,7 +42,7 @@ public abstract class JobJournal
         last is null ? new JournalEntry(persistenceId, 0L, null) : new JournalEntry(persistenceId, last.SequenceNr, last.Event, WrittenAt(last.Timestamp));
 
     /// <summary>Journals stamp events with UTC ticks; zero (or anything before 2000) is no stamp.</summary>
-    private static DateTime? WrittenAt(long ticks) =>
+    public static DateTime? WrittenAt(long ticks) =>
         ticks >= new DateTime(2000, 1, 1).Ticks && ticks <= DateTime.MaxValue.Ticks ? new DateTime(ticks, DateTimeKind.Utc) : null;
 
     /// <summary>The stored events of <paramref name="persistenceId"/> in [from, to], oldest first.</summary>

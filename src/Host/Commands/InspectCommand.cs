@@ -58,6 +58,10 @@ public static class InspectCommand
         head.AddRow("format", Markup.Escape($"v{image.FormatVersion}, written by gpuckpt {image.ToolVersion}"));
         if (image.Parent is { } parent)
             head.AddRow("parent", Markup.Escape($"{parent.ImageId}  ({parent.Path}): {image.ReferencedBytes} bytes of contents read there"));
+        var renderBos = image.RenderNodes.SelectMany(n => n.Bos).ToList();
+        var imports = renderBos.Count(b => b.IsImport);
+        head.AddRow("totals", Markup.Escape($"{image.Devices.Count} GPU(s), {image.KfdBos.Count} KFD BOs, {renderBos.Count} render-node BOs " +
+                                            $"({imports} of them imports), {Bytes(image.Devices.Aggregate(0UL, (sum, d) => sum + d.ContentBytes))} of contents"));
         console.Write(head);
 
         var devices = Table("GPUs", "gpu_id", "node", "vendor:device", "render", "hive", "simds", "vram", "kfd BOs", "contents", "pages file");
@@ -68,7 +72,7 @@ public static class InspectCommand
 
         var bos = Table("KFD BOs", "#", "gpu_id", "domain", "addr", "size", "handle", "flags", "pages offset");
         foreach (var b in image.KfdBos)
-            bos.AddRow(Num(b.Index), Hex4(b.GpuId), b.Domain, $"0x{b.Addr:x}", Bytes(b.Size), Num(b.Handle), $"0x{b.AllocFlags:x8}",
+            bos.AddRow(Num(b.Index), Hex4(b.GpuId), b.Domain, $"0x{b.Addr:x}", Bytes(b.Size), Handle(b.Handle), $"0x{b.AllocFlags:x8}",
                 b.PagesOffset is { } o ? Num(o) : "-");
         console.Write(bos);
 
@@ -106,6 +110,9 @@ public static class InspectCommand
     }
 
     private static string Num<T>(T n) where T : IFormattable => n.ToString(null, CultureInfo.InvariantCulture);
+
+    /// <summary>A KFD BO's render handle; the capture records 0xFFFFFFFF when no render file holds the BO.</summary>
+    private static string Handle(uint handle) => handle == Engine.Checkpoint.CaptureMessages.NoHandle ? "none" : Num(handle);
 
     private static string Hex4(uint n) => n.ToString("x4", CultureInfo.InvariantCulture);
 

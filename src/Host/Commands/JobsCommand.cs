@@ -21,21 +21,33 @@ public static class JobsCommand
         {
             var jobs = await List(engineOptions.LoadExisting(parse));
             if (parse.GetValue(json))
-                Cli.PrintJson(jobs.Select(j => new { job = j.JobId, kind = j.Kind, state = j.State, driver = j.Driver, detail = j.Detail }));
+                Cli.PrintJson(jobs.Select(j => new
+                {
+                    job = j.JobId, kind = j.Kind, state = j.State, driver = j.Driver, detail = j.Detail,
+                    started_at = j.StartedAt, ended_at = j.Unfinished ? null : j.LastWritten,
+                }));
             else if (jobs.Count == 0)
                 Console.Out.WriteLine("no jobs");
             else
-                foreach (var j in jobs) Console.Out.WriteLine($"{j.JobId,-20} {j.Kind,-10} {j.State,-11} {j.Detail}");
+            {
+                // Oldest first, times in UTC; an unfinished job has no end, and its last step says where it stands.
+                Console.Out.WriteLine($"{"JOB",-20} {"KIND",-10} {"STATE",-11} {"STARTED (UTC)",-19} {"ENDED (UTC)",-19} DETAIL");
+                foreach (var j in jobs.OrderBy(j => j.StartedAt ?? DateTime.MaxValue).ThenBy(j => j.JobId, StringComparer.Ordinal))
+                    Console.Out.WriteLine($"{j.JobId,-20} {j.Kind,-10} {j.State,-11} {Time(j.StartedAt),-19} {(j.Unfinished ? "-" : Time(j.LastWritten)),-19} {j.Detail}");
+            }
             return Cli.ExitOk;
         }));
         return command;
     }
 
+    private static string Time(DateTime? t) => t is { } at ? at.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) : "?";
+
     /// <summary>One job as the journal tells it.</summary>
     /// <param name="Pid">the process a checkpoint job works on</param>
     /// <param name="ImagesDir">the image it writes or reads</param>
+    /// <param name="StartedAt">when its first event was written (UTC), when the journal still holds it</param>
     public sealed record JobInfo(string JobId, string Kind, string State, string? Driver, string Detail, DateTime? LastWritten = null,
-        uint? Pid = null, string? ImagesDir = null)
+        uint? Pid = null, string? ImagesDir = null, DateTime? StartedAt = null)
     {
         /// <summary>Not ended: `resume` continues it, `abort` or `forget` ends it.</summary>
         public bool Unfinished => State is "unfinished" or "interrupted";
@@ -86,8 +98,8 @@ public static class JobsCommand
                     _ => (null, null),
                 };
                 if (kind is null || jobId is null) continue;
-                var first = (await journal.EventsAsync(entry.PersistenceId, 1, 1)).FirstOrDefault()?.Event
-                            ?? await StartedFromSnapshot(system, entry.PersistenceId);
+                var firstEvent = (await journal.EventsAsync(entry.PersistenceId, 1, 1)).FirstOrDefault();
+                var first = firstEvent?.Event ?? await StartedFromSnapshot(system, entry.PersistenceId);
                 var driver = first switch
                 {
                     CheckpointStarted c => c.Driver,
@@ -114,7 +126,8 @@ public static class JobsCommand
                     null => ("unfinished", "last step: a snapshot"),
                     var last => ("unfinished", $"last step: {last.GetType().Name}"),
                 };
-                jobs.Add(new JobInfo(jobId, kind, state, driver, detail, entry.LastWritten, pid, images));
+                jobs.Add(new JobInfo(jobId, kind, state, driver, detail, entry.LastWritten, pid, images,
+                    firstEvent is null ? null : JobJournal.WrittenAt(firstEvent.Timestamp)));
             }
             return jobs;
         }

@@ -13,6 +13,41 @@ namespace Gpuckpt.Engine.Tests.Cli;
 public sealed class FinishedJobSpecs
 {
     [Fact]
+    public async Task Jobs_lists_each_job_with_its_kind_state_and_when_it_started_and_ended()
+    {
+        using var sim = new TestSimulator();
+        var root = Directory.CreateTempSubdirectory("gpuckpt-jobs-").FullName;
+        try
+        {
+            var pid = sim.Client.Spawn(WorkloadRequest.Named("tiny", 32));
+            var state = Path.Combine(root, "state");
+            var before = DateTime.UtcNow.AddSeconds(-1);
+            var done = await GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{sim.SocketPath}", "--pid", pid.ToString(), "--images", Path.Combine(root, "image"),
+                "--leave-running", "--state-dir", state, "--job", "ckpt-listed"], timeout: TimeSpan.FromMinutes(2));
+            Assert.True(done.ExitCode == 0, done.ToString());
+            var after = DateTime.UtcNow.AddSeconds(1);
+
+            var json = await GpuckptProcess.RunAsync(["jobs", "--json", "--state-dir", state], timeout: TimeSpan.FromMinutes(2));
+            Assert.True(json.ExitCode == 0, json.ToString());
+            var job = Assert.Single(System.Text.Json.JsonDocument.Parse(json.Stdout).RootElement.EnumerateArray());
+            Assert.Equal("checkpoint", job.GetProperty("kind").GetString());
+            Assert.Equal("completed", job.GetProperty("state").GetString());
+            var started = job.GetProperty("started_at").GetDateTime().ToUniversalTime();
+            var ended = job.GetProperty("ended_at").GetDateTime().ToUniversalTime();
+            Assert.True(before <= started && started <= ended && ended <= after, $"started {started:O}, ended {ended:O}, not within the run ({before:O} .. {after:O})");
+
+            var text = await GpuckptProcess.RunAsync(["jobs", "--state-dir", state], timeout: TimeSpan.FromMinutes(2));
+            var lines = text.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.StartsWith("JOB", lines[0]);
+            Assert.Matches($@"^ckpt-listed +checkpoint +completed +{started:yyyy-MM-dd HH:mm:ss} +{ended:yyyy-MM-dd HH:mm:ss} +pid {pid} -> ", lines[1]);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_finished_checkpoint_job_id_given_again_is_refused_with_when_it_finished()
     {
         using var sim = new TestSimulator();

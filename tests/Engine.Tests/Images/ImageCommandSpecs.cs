@@ -78,6 +78,10 @@ public sealed class ImageCommandSpecs
         Assert.Contains($"0x{image.Kfd.BoEntries[3].Addr:x}", text.Stdout);
         Assert.Contains($"import from kfd gpu {image.Gpus[0].GpuId:x4}", text.Stdout);
         Assert.Contains(ImageFileName.DrmPages(SampleImage.RenderAId, image.RenderA.DrmRenderMinor, 1), text.Stdout);
+        // The totals, counted as the tables below list them.
+        var renderBos = model.GetProperty("render_nodes").EnumerateArray().SelectMany(n => n.GetProperty("bos").EnumerateArray()).ToList();
+        var imports = renderBos.Count(b => b.GetProperty("is_import").GetBoolean());
+        Assert.Contains($"{image.Gpus.Count} GPU(s), {bos.Count} KFD BOs, {renderBos.Count} render-node BOs ({imports} of them imports)", text.Stdout);
     }
 
     [Fact]
