@@ -16,9 +16,6 @@ internal sealed class FlushProgress : INoSerializationVerificationNeeded
     private FlushProgress() { }
 }
 
-/// <summary>A step of a job failed: its task threw, or it timed out and was cancelled.</summary>
-public sealed record StepFailed(string Step, Exception Error) : INoSerializationVerificationNeeded;
-
 /// <summary>The task of step <paramref name="Id"/> ended with a result or an exception.</summary>
 internal sealed record StepDone(long Id, object? Result, Exception? Error) : INoSerializationVerificationNeeded;
 
@@ -27,38 +24,3 @@ internal sealed record StepTimedOut(long Id) : INoSerializationVerificationNeede
 
 /// <summary>A cancelled step <paramref name="Id"/> did not stop within the grace period.</summary>
 internal sealed record StepGraceOver(long Id) : INoSerializationVerificationNeeded;
-
-/// <summary>A job tells its parent that it replied to its client and stops.</summary>
-public sealed record JobEnded(string JobId);
-
-/// <summary>A job tells its parent why it is about to die (a handler threw, the journal failed).</summary>
-public sealed record JobCrashed(string JobId, string Reason);
-
-/// <summary>What a job publishes on the event stream while it runs (progress views listen).</summary>
-public interface IJobProgress;
-
-/// <summary>How long one phase of a job took (pause, capture, copy, commit, unpause; verify, device state, passes, contents, resume).</summary>
-public sealed record PhaseTime(string Phase, double Seconds);
-
-/// <summary>Job <paramref name="JobId"/> entered <paramref name="Phase"/>; <paramref name="Done"/> are the phases behind it.</summary>
-public sealed record JobPhaseStarted(string JobId, string Phase, IReadOnlyList<PhaseTime> Done) : IJobProgress;
-
-/// <summary>Take the journalled job <paramref name="JobId"/> up again and do <paramref name="Control"/> with it.</summary>
-public sealed record ControlJob(string JobId, JobControl Control);
-
-/// <summary>
-/// The user interrupted the command running job <paramref name="JobId"/> (<paramref name="Signal"/>: SIGINT or SIGTERM): it
-/// stops short of its end, undoes its pause, and stays in the journal, interrupted, for `resume` or `abort`.
-/// </summary>
-public sealed record InterruptJob(string JobId, string Signal);
-
-/// <summary>Tell the sender <see cref="JobFollowed"/> when job <paramref name="JobId"/> starts (or at once, if it runs).</summary>
-public sealed record FollowJob(string JobId);
-
-/// <summary>Job <paramref name="JobId"/> runs as <paramref name="Job"/>: its waiter watches it.</summary>
-public sealed record JobFollowed(string JobId, IActorRef Job);
-
-/// <summary>Are you there? Every job and the jobs actor answer <see cref="JobPong"/>, between any two of their steps.</summary>
-public sealed record JobPing(long Seq);
-
-public sealed record JobPong(long Seq);

@@ -5,18 +5,6 @@ using Akka.Persistence;
 
 namespace Gpuckpt.Actors;
 
-/// <summary>What a job's events add up to (also its snapshot).</summary>
-public interface IJobState<in TEvent>
-{
-    /// <summary>The outcome the job finished with, once it has.</summary>
-    object? Outcome { get; }
-
-    void Apply(TEvent e);
-
-    /// <summary>A copy to store as a snapshot while the job goes on changing its own.</summary>
-    object Snapshot();
-}
-
 /// <summary>
 /// The shape every job shares: it is persistent (each step that matters is journalled, so a restarted engine continues
 /// it from the journal: waiting → <see cref="Next"/> → … → finish); what an event allows is done only once the event is

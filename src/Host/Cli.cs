@@ -92,6 +92,3 @@ public static class Cli
             : ExitFailed;
     }
 }
-
-/// <summary>Bad command-line input: exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);

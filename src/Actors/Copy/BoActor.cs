@@ -5,10 +5,6 @@ using Gpuckpt.Engine.Restore;
 
 namespace Gpuckpt.Actors.Copy;
 
-/// <summary>The contents side of a BO actor: where its bytes live and how many pieces of them this copy moves.</summary>
-/// <param name="Index">The BO's index in its device's plan.</param>
-public sealed record BoContents(int Index, BoSource Source, int Pieces, bool Saving, Func<BoSource, Engine.Devices.IBoMapping> Map) : INoSerializationVerificationNeeded;
-
 /// <summary>
 /// One BO's work, child of its device actor. For its contents it moves its pieces of the chunks the device grants it
 /// (read from its mapping into the chunk's buffer on a checkpoint, written from it on a restore), several at once for

@@ -117,6 +117,3 @@ public sealed class FrameLink : IDisposable
         _stop.Cancel();
     }
 }
-
-/// <summary>A data link could not connect (<paramref name="Connected"/> false) or broke after it had.</summary>
-public sealed record LinkFailed(FrameLink Link, bool Connected, string Reason) : INoSerializationVerificationNeeded;

@@ -214,6 +214,3 @@ public sealed class FrameListener : IDisposable
         _listener.Stop();
     }
 }
-
-/// <summary>A frame that came over a data link, in an array of <see cref="FramePool.Shared"/>: its target returns it once written.</summary>
-public sealed record LinkFrame(byte[] Bytes) : INoSerializationVerificationNeeded;

@@ -6,11 +6,6 @@ using Akka.Streams.Dsl;
 
 namespace Gpuckpt.Actors.Persistence;
 
-/// <summary>One persisted job as the journal holds it: its id, its highest sequence number and the event there.</summary>
-/// <param name="LastEvent">Null when every event of the id was trimmed behind a snapshot.</param>
-/// <param name="LastWritten">When the last event was written (UTC); null when unknown.</param>
-public sealed record JournalEntry(string PersistenceId, long LastSequenceNr, object? LastEvent, DateTime? LastWritten = null);
-
 /// <summary>
 /// Reads the journal without starting any persistent actor: what <c>gpuckpt jobs</c> shows. The embedded journal's
 /// file is read directly (<see cref="SqliteJournal"/>'s tables); the SQL plugin's through its read journal

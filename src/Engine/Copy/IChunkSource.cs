@@ -1,8 +1,5 @@
 namespace Gpuckpt.Engine.Copy;
 
-/// <summary>Hands over the bytes of a range in order, in pieces; <paramref name="at"/> counts from the range's start.</summary>
-public delegate void ChunkConsumer(int at, ReadOnlySpan<byte> bytes);
-
 /// <summary>Where restored chunks come from: a page file's positional reader that checks checksums as it streams.</summary>
 public interface IChunkSource
 {

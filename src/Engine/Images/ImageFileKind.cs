@@ -18,9 +18,3 @@ public enum ImageFileKind
     /// <summary><c>amdgpu-dmabuf_&lt;id&gt;.img</c>: a CriuDmabufNode message.</summary>
     Dmabuf,
 }
-
-public static class ImageFileKindExtensions
-{
-    /// <summary>Raw contents rather than one protobuf message.</summary>
-    public static bool IsPages(this ImageFileKind kind) => kind is ImageFileKind.KfdPages or ImageFileKind.DrmPages;
-}

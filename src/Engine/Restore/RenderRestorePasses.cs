@@ -3,30 +3,6 @@ using Gpuckpt.Engine.Images.Proto;
 
 namespace Gpuckpt.Engine.Restore;
 
-/// <summary>One render-node BO of the image: its node (by image id) and its entry.</summary>
-public sealed record RenderBoRef(int NodeId, uint GpuId, uint Minor, DrmBoEntry Entry)
-{
-    public uint Handle => Entry.Handle;
-    public bool IsImport => Entry.IsImport != 0;
-    public override string ToString() => $"render BO handle {Handle} on GPU 0x{GpuId:x} (renderD{Minor}, address 0x{Entry.Addr:x}, {Entry.Size} bytes)";
-}
-
-/// <summary>What the passes do to a device (or, for a dry run, to nothing).</summary>
-public interface IRenderRestoreOps
-{
-    /// <summary>A non-import BO: create it, give it its original handle, map every VM mapping.</summary>
-    void Create(RenderBoRef bo);
-
-    /// <summary>An import whose exporter's dmabuf exists: import it, give it its original handle, map it.</summary>
-    void Import(RenderBoRef bo, ImportLink link);
-}
-
-/// <summary>What each pass restored, for the report and the dry run.</summary>
-public sealed record RenderPassLog(IReadOnlyList<IReadOnlyList<RenderBoRef>> Passes)
-{
-    public int Count => Passes.Count;
-}
-
 /// <summary>
 /// Restores render-node BOs in passes, node by node in the given order: a node's non-imports first, then each import
 /// whose exporter's dmabuf exists (a KFD BO always does after KFD RESTORE; a render BO once it is restored). An import

@@ -60,6 +60,3 @@ public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
         public void Import(RenderBoRef bo, ImportLink link) { }
     }
 }
-
-/// <summary>One stage of a restore plan, for --dry-run.</summary>
-public sealed record RestoreStage(string Name, string Detail);

@@ -3,13 +3,6 @@ using System.Text.Json.Serialization;
 
 namespace Gpuckpt.Engine.Topology;
 
-/// <summary>An io link of a node (kfd_device_entry.iolinks): its HSA io link type and the node it leads to.</summary>
-public sealed record IoLink(uint Type, uint NodeToId)
-{
-    /// <summary>HSA_IOLINKTYPE_PCIEXPRESS and HSA_IOLINK_TYPE_XGMI: the only links the image keeps.</summary>
-    public const uint Pcie = 2, Xgmi = 11;
-}
-
 /// <summary>
 /// One GPU with the properties KFD reports for it (the fields of the image's kfd_device_entry).
 /// gpu_id and drm_render_minor identify it on its machine; the rest decide whether an image GPU can run on it.
@@ -55,26 +48,4 @@ public sealed record GpuNode
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
-}
-
-/// <summary>A machine's GPUs and CPU nodes, as a topology file holds them: {"gpus":[{...}, ...], "cpus":[...]}.</summary>
-public sealed record GpuTopology(IReadOnlyList<GpuNode> Gpus)
-{
-    /// <summary>The CPU nodes (absent from older topology files: none).</summary>
-    public IReadOnlyList<CpuNode> Cpus { get; init; } = [];
-
-    public static GpuTopology Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<GpuTopology>(File.ReadAllText(path), GpuNode.Json)
-                   ?? throw new InvalidDataException($"{path}: empty topology file");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not a topology file: {e.Message}", e);
-        }
-    }
-
-    public string ToJson() => JsonSerializer.Serialize(this, GpuNode.Json);
 }

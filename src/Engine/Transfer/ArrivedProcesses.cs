@@ -4,9 +4,6 @@ using Gpuckpt.Engine.Images;
 
 namespace Gpuckpt.Engine.Transfer;
 
-/// <summary>A process that runs on this node because migration <paramref name="MigrationId"/> brought it here.</summary>
-public sealed record ArrivedProcess(string MigrationId, uint Pid, string From);
-
 /// <summary>
 /// The processes that arrived on a node by migration, kept in <c>migrations/arrived.json</c> of its state directory so
 /// that a restarted node still lists them. Replaced atomically (a temporary file, fsync, rename, fsync of the

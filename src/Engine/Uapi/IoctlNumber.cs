@@ -16,8 +16,3 @@ public static class IoctlNumber
     public static uint Nr(uint request) => request & 0xff;
     public static int Size(uint request) => (int)((request >> 16) & 0x3fff);
 }
-
-public static class Sizes
-{
-    public static unsafe int Of<T>() where T : unmanaged => sizeof(T);
-}

@@ -1,0 +1,3 @@
+namespace Gpuckpt.Actors.Checkpoint;
+
+public sealed record ProcessUnpaused : ICheckpointEvent;

@@ -1,0 +1,5 @@
+using Akka.Actor;
+
+namespace Gpuckpt.Actors;
+
+public sealed record JobPong(long Seq);

@@ -1,0 +1,7 @@
+namespace Gpuckpt.Actors;
+
+public sealed class JobsDrained : IJobsMessage
+{
+    public static readonly JobsDrained Instance = new();
+    private JobsDrained() { }
+}

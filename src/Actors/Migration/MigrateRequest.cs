@@ -1,0 +1,8 @@
+using Akka.Actor;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Topology;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>Move process <paramref name="Pid"/> from node <paramref name="From"/> to node <paramref name="To"/> (names or HOST:PORT).</summary>
+public sealed record MigrateRequest(uint Pid, string From, string To) : IMigrationMessage;

@@ -1,0 +1,3 @@
+namespace Gpuckpt.Actors.Migration;
+
+public sealed record MigrationFinished(IMigrationMessage Outcome) : IMigrationEvent;

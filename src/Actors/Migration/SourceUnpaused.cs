@@ -1,0 +1,3 @@
+namespace Gpuckpt.Actors.Migration;
+
+public sealed record SourceUnpaused(bool TookEffect) : IMigrationEvent;

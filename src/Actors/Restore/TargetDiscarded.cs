@@ -1,0 +1,3 @@
+namespace Gpuckpt.Actors.Restore;
+
+public sealed record TargetDiscarded(uint Pid) : IRestoreEvent;

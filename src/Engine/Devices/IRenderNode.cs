@@ -1,0 +1,32 @@
+using Gpuckpt.Engine.Topology;
+
+namespace Gpuckpt.Engine.Devices;
+
+/// <summary>A process's open render node (/dev/dri/renderD{minor}). Every call returns 0 or an errno.</summary>
+public interface IRenderNode : IDisposable
+{
+    uint Minor { get; }
+
+    /// <summary>The fd number of this open file, as KFD RESTORE expects in kfd_criu_device_bucket.drm_fd.</summary>
+    int Fd { get; }
+
+    int GemCreate(ref Uapi.DrmAmdgpuGemCreate args);
+    int GemClose(ref Uapi.DrmGemClose args);
+    int GemMmap(ref Uapi.DrmAmdgpuGemMmap args);
+    int GemVa(ref Uapi.DrmAmdgpuGemVa args);
+    int GemChangeHandle(ref Uapi.DrmGemChangeHandle args);
+    int PrimeHandleToFd(ref Uapi.DrmPrimeHandle args);
+    int PrimeFdToHandle(ref Uapi.DrmPrimeHandle args);
+
+    /// <summary>
+    /// DRM_AMDGPU_GEM_LIST_HANDLES: every GEM handle of this file. num_entries in: at most the span's length; out: the
+    /// handle count, entries filled only when they fit (otherwise call again with a larger span).
+    /// </summary>
+    int GemListHandles(ref Uapi.DrmAmdgpuGemListHandles args, Span<Uapi.DrmAmdgpuGemListHandlesEntry> entries);
+
+    /// <summary>
+    /// DRM_AMDGPU_GEM_OP with AMDGPU_GEM_OP_GET_MAPPING_INFO: the VM mappings of one handle. num_entries in: at most the
+    /// span's length; out: the mapping count, entries filled only when they fit.
+    /// </summary>
+    int GemMappingInfo(ref Uapi.DrmAmdgpuGemOp args, Span<Uapi.DrmAmdgpuGemVmEntry> entries);
+}
