@@ -29,7 +29,7 @@ internal sealed record ImageListed(IReadOnlyList<TransferPiece> Pieces, IReadOnl
         if (signer is not null)
         {
             // A node's images carry their files' SHA-256 when it signs them; others are hashed here.
-            var hashes = manifest.Signature?.Files ?? ImageFiles.Sha256All(dir, [.. manifest.Files.Select(f => f.Name)]);
+            var hashes = manifest.Signature?.Files ?? manifest.Files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(dir, f.Name), StringComparer.Ordinal);
             seal = SourceSeal.Sign(manifest.ImageId, hashes, manifest.Links, signer);
         }
         return new ImageListed(pieces, [.. manifest.Files.Select(f => new SealedFile(f.Name, f.Size))], manifest.Links, seal);

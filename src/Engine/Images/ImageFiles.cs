@@ -45,31 +45,6 @@ public static class ImageFiles
         }
     }
 
-    /// <summary>
-    /// The SHA-256 of each of <paramref name="names"/>, files hashed side by side (one per core: a GPU's pages file is
-    /// most of an image); a failure is the first file's in the order given, as a sequential pass would have met it.
-    /// </summary>
-    public static Dictionary<string, string> Sha256All(string dir, IReadOnlyList<string> names)
-    {
-        var hashes = new string?[names.Count];
-        var failures = new Exception?[names.Count];
-        Parallel.For(0, names.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
-        {
-            try
-            {
-                hashes[i] = Sha256(dir, names[i]);
-            }
-            catch (Exception e)
-            {
-                failures[i] = e;
-            }
-        });
-        if (failures.FirstOrDefault(f => f is not null) is { } first) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
-        var all = new Dictionary<string, string>(names.Count, StringComparer.Ordinal);
-        for (var i = 0; i < names.Count; i++) all[names[i]] = hashes[i]!;
-        return all;
-    }
-
     /// <summary>The SHA-256 (lower-case hex) of one file of the image in <paramref name="dir"/>, read whole.</summary>
     public static string Sha256(string dir, string name)
     {

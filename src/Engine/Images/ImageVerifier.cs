@@ -67,46 +67,51 @@ public static class ImageVerifier
             }
             if (trust is { Require: true, Key: null }) throw new ImageException(ImageManifest.FileName, null, "signed images are required but this engine has no image key");
             var signed = trust?.Key is not null && (manifest.Signature is not null || trust.Require);
-            // Chunks in the parent are counted where their bytes are, when the parent is verified.
-            total -= manifest.Files.Sum(f => f.Segments.Where(g => g.InParent).Sum(g => (long)g.Length));
-            // Files side by side, one per core (a GPU's pages file is most of an image); a failure is reported for the
-            // first file in the manifest's order, as a pass over them one after the other would have met it.
-            var checks = new FileCheck?[manifest.Files.Count];
-            var failures = new Exception?[manifest.Files.Count];
-            long done = 0;
-            Parallel.For(0, manifest.Files.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel }, i =>
-            {
-                try
-                {
-                    checks[i] = CheckFile(dir, manifest.Files[i], signed, cancel, n => progress?.Report((Interlocked.Add(ref done, n), total)));
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    failures[i] = e;
-                }
-            });
-            for (var i = 0; i < checks.Length; i++)
-            {
-                current = manifest.Files[i].Name;
-                if (failures[i] is { } failure) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
-                files++;
-                segments += checks[i]!.Segments;
-                bytes += checks[i]!.Bytes;
-            }
             var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
             CriuKfd? kfd = null;
             var renderNodes = new List<(string, CriuRenderNode)>();
             var dmabufs = new List<(string, CriuDmabufNode)>();
-            for (var i = 0; i < checks.Length; i++)
+            foreach (var entry in manifest.Files)
             {
-                var (name, check) = (manifest.Files[i].Name, checks[i]!);
-                if (check.Sha256 is { } sha) hashes[name] = sha;
-                switch (check.Message)
+                cancel.ThrowIfCancellationRequested();
+                current = entry.Name;
+                var kind = ImageFileName.Parse(entry.Name).Kind;
+                using var handle = ImageFiles.OpenRead(dir, entry.Name);
+                var size = RandomAccess.GetLength(handle);
+                if (size != entry.Size)
+                    throw new ImageException(entry.Name, Math.Min(size, entry.Size), size < entry.Size
+                        ? $"truncated: {size} bytes, the manifest says {entry.Size}"
+                        : $"{size} bytes, the manifest says {entry.Size}");
+                SegmentIo.CheckPrefix(handle, entry.Name, size);
+                var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
+                using var sha256 = signed ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
+                foreach (var s in cover.Segments)
                 {
-                    case CriuKfd k: kfd = k; break;
-                    case CriuRenderNode n: renderNodes.Add((name, n)); break;
-                    case CriuDmabufNode d: dmabufs.Add((name, d)); break;
+                    cancel.ThrowIfCancellationRequested();
+                    // A chunk in the parent is checked there; here only the signature covers what the file holds (a hole).
+                    if (s.InParent)
+                    {
+                        // Counted where its bytes are, when the parent is verified.
+                        SegmentIo.Digest(handle, entry.Name, s, sha256);
+                        total -= s.Length;
+                        continue;
+                    }
+                    SegmentIo.Verify(handle, entry.Name, s, sha256);
+                    segments++;
+                    bytes += s.Length;
+                    progress?.Report((bytes, total));
                 }
+                if (sha256 is not null) hashes[entry.Name] = Convert.ToHexStringLower(sha256.GetHashAndReset());
+                if (MessageFiles.ParserFor(kind) is { } parser)
+                {
+                    switch (ParseMessage(handle, entry, parser))
+                    {
+                        case CriuKfd k: kfd = k; break;
+                        case CriuRenderNode n: renderNodes.Add((entry.Name, n)); break;
+                        case CriuDmabufNode d: dmabufs.Add((entry.Name, d)); break;
+                    }
+                }
+                files++;
             }
             current = ImageManifest.FileName;
             if (signed) ImageSignature.Check(manifest, hashes, trust!.Key!);
@@ -130,41 +135,6 @@ public static class ImageVerifier
             // A case no rule above foresaw: still an answer naming the file, never a crash without one.
             return new VerifyResult(false, current, null, $"internal error ({e.GetType().Name}): {e.Message}", files, segments, bytes);
         }
-    }
-
-    /// <summary>What one file's check found: its segments and bytes checked, its SHA-256 when signed, its parsed message.</summary>
-    private sealed record FileCheck(long Segments, long Bytes, string? Sha256, IMessage? Message);
-
-    /// <summary>One file: its size, prefix and every segment's checksum (each chunk in the parent only digested), and its message parsed.</summary>
-    private static FileCheck CheckFile(string dir, ManifestFile entry, bool signed, CancellationToken cancel, Action<long> checkedBytes)
-    {
-        var kind = ImageFileName.Parse(entry.Name).Kind;
-        using var handle = ImageFiles.OpenRead(dir, entry.Name);
-        var size = RandomAccess.GetLength(handle);
-        if (size != entry.Size)
-            throw new ImageException(entry.Name, Math.Min(size, entry.Size), size < entry.Size
-                ? $"truncated: {size} bytes, the manifest says {entry.Size}"
-                : $"{size} bytes, the manifest says {entry.Size}");
-        SegmentIo.CheckPrefix(handle, entry.Name, size);
-        var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
-        using var sha256 = signed ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
-        long segments = 0, bytes = 0;
-        foreach (var s in cover.Segments)
-        {
-            cancel.ThrowIfCancellationRequested();
-            // A chunk in the parent is checked there; here only the signature covers what the file holds (a hole).
-            if (s.InParent)
-            {
-                SegmentIo.Digest(handle, entry.Name, s, sha256);
-                continue;
-            }
-            SegmentIo.Verify(handle, entry.Name, s, sha256);
-            segments++;
-            bytes += s.Length;
-            checkedBytes(s.Length);
-        }
-        var message = MessageFiles.ParserFor(kind) is { } parser ? ParseMessage(handle, entry, parser) : null;
-        return new FileCheck(segments, bytes, sha256 is null ? null : Convert.ToHexStringLower(sha256.GetHashAndReset()), message);
     }
 
     private static IMessage ParseMessage(SafeFileHandle handle, ManifestFile entry, MessageParser parser)

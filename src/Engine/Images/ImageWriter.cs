@@ -183,7 +183,7 @@ public sealed class ImageWriter : IDisposable
                 Extra = extra ?? new Dictionary<string, string>(),
             };
             if (signWith is not null)
-                committed = committed with { Signature = ImageSignature.Sign(committed, ImageFiles.Sha256All(Directory, [.. files.Select(f => f.Name)]), signWith) };
+                committed = committed with { Signature = ImageSignature.Sign(committed, files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(Directory, f.Name), StringComparer.Ordinal), signWith) };
             ManifestCodec.Store(Directory, committed);
             _finished = true;
             return committed;
