@@ -39,7 +39,7 @@ public static class CheckpointCommand
             if (whole)
                 return await CriuCheckpoint.RunAsync(parse.GetValue(pid), parse.GetValue(images)!, parse.GetValue(leaveRunning), parse.GetValue(shellJob),
                     parse.GetValue(json), engineOptions.Load(parse));
-            if (Engine.Images.ImageFiles.UnwritableDirectory(Path.GetFullPath(parse.GetValue(images)!)) is { } unwritable) throw new UsageException(unwritable);
+            if (Engine.Images.ImageFiles.UnwritableDirectory(imagesDir) is { } unwritable) throw new UsageException(unwritable);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             // A missing or unreachable target is refused before a job, an image or a pause exists.
             using (gpu.OpenKfd(parse.GetValue(pid))) { }
