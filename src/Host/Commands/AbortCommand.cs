@@ -37,14 +37,14 @@ public static class AbortCommand
             {
                 case CheckpointFailed { EndedBy: "aborted" } f:
                     var removed = !Directory.Exists(target.ImagesDir);
-                    if (asJson) Cli.PrintJson(new { job = target.JobId, state = "aborted", pid = target.Pid, unpaused = f.Unpaused, image_removed = removed });
+                    if (asJson) Cli.PrintJson(new { job_id = target.JobId, state = "aborted", pid = target.Pid, unpaused = f.Unpaused, image_removed = removed });
                     else
                         Console.Out.WriteLine($"aborted checkpoint job {target.JobId}: pid {target.Pid} " +
                                               (f.Unpaused ? "was unpaused" : "was not paused by it") +
                                               (removed ? $"; its partial image {target.ImagesDir} is removed" : $"; {target.ImagesDir} is left as it was (not this job's partial image)"));
                     return Cli.ExitOk;
                 case RestoreFailed { EndedBy: "aborted" }:
-                    if (asJson) Cli.PrintJson(new { job = target.JobId, state = "aborted", images = target.ImagesDir });
+                    if (asJson) Cli.PrintJson(new { job_id = target.JobId, state = "aborted", images = target.ImagesDir });
                     else Console.Out.WriteLine($"aborted restore job {target.JobId}: the process it was restoring from {target.ImagesDir} is removed");
                     return Cli.ExitOk;
                 default:

@@ -50,6 +50,8 @@ public static class CheckpointCommand
             var request = new CheckpointRequest(parse.GetValue(pid), imagesDir, parse.GetValue(leaveRunning),
                 given ?? JobsActor.NewId(JobsActor.CheckpointPrefix), Parent: parentDir);
             using var held = JobLock.Take(engineOptions.StateDirOf(parse), request.JobId!, JobLock.StopItFirst(request.JobId!));
+            // Two checkpoints of one process meet here, before the journal: the second names the first.
+            using var claimed = ProcessLock.Take(engineOptions.StateDirOf(parse), parse.GetValue(driver)!, request.Pid, request.JobId!, HolderWait(config));
             await using var engine = EngineHost.Start(gpu, config);
             var asJson = parse.GetValue(json);
             using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
@@ -81,6 +83,9 @@ public static class CheckpointCommand
         return path;
     }
 
+    private static TimeSpan HolderWait(Akka.Configuration.Config config) =>
+        config.GetTimeSpan("gpuckpt.cli.process-lock-holder-wait", TimeSpan.FromSeconds(1), allowInfinite: false);
+
     private static string? JobId(string? job) =>
         job is null || job.StartsWith(JobsActor.CheckpointPrefix, StringComparison.Ordinal) ? job
         : throw new UsageException($"a checkpoint job id starts with {JobsActor.CheckpointPrefix}: {job}");
@@ -93,7 +98,7 @@ public static class CheckpointCommand
                 if (json)
                     Cli.PrintJson(new
                     {
-                        job = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        job_id = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
                         written_bytes = s.WrittenBytes, referenced_bytes = s.ReferencedBytes,
                         seconds = s.Seconds, recovery_seconds = s.RecoverySeconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
                         phases = Cli.Phases(s.Phases),
@@ -108,17 +113,16 @@ public static class CheckpointCommand
                 }
                 return Cli.ExitOk;
             case JobUnknown u:
-                Console.Error.WriteLine($"gpuckpt: no job {u.JobId} in the journal");
-                return Cli.ExitBadInput;
+                return Cli.Error($"no job {u.JobId} in the journal", Cli.ExitBadInput, new { job_id = u.JobId });
             case CheckpointFailed f:
-                Console.Error.WriteLine($"gpuckpt: checkpoint of pid {f.Pid} failed: {f.Reason}{(f.Unpaused ? " (the process was unpaused)" : "")}");
-                return Cli.ExitFailed;
+                return Cli.Error($"checkpoint of pid {f.Pid} failed: {f.Reason}{(f.Unpaused ? " (the process was unpaused)" : "")}",
+                    Cli.ExitFailed, new { pid = f.Pid, unpaused = f.Unpaused });
             case CheckpointInterruptedReply i:
-                if (json) Cli.PrintJson(new { job = i.JobId, pid = i.Pid, interrupted = i.Signal, unpaused = i.Unpaused });
-                Console.Error.WriteLine($"gpuckpt: checkpoint job {i.JobId} interrupted by {i.Signal}: " +
-                                        (i.Unpaused ? $"pid {i.Pid} was unpaused and runs again" : $"pid {i.Pid} had not been paused") +
-                                        $", no image was kept; next: `gpuckpt resume {i.JobId}` checkpoints it again, `gpuckpt abort {i.JobId}` ends the job");
-                return i.Signal == "SIGTERM" ? Cli.ExitTerminated : Cli.ExitInterrupted;
+                return Cli.Error($"checkpoint job {i.JobId} interrupted by {i.Signal}: " +
+                                 (i.Unpaused ? $"pid {i.Pid} was unpaused and runs again" : $"pid {i.Pid} had not been paused") +
+                                 $", no image was kept; next: `gpuckpt resume {i.JobId}` checkpoints it again, `gpuckpt abort {i.JobId}` ends the job",
+                    i.Signal == "SIGTERM" ? Cli.ExitTerminated : Cli.ExitInterrupted,
+                    new { job_id = i.JobId, pid = i.Pid, signal = i.Signal, unpaused = i.Unpaused });
             default:
                 throw new InvalidOperationException($"unexpected reply {reply}");
         }

@@ -26,11 +26,11 @@ public static class ClusterCommand
     private static object ToJson(ClusterStatus s) => new
     {
         contacted = s.Contacted,
-        leader = s.Leader,
+        leader = s.Leader is null ? null : Cli.HostPort(s.Leader),
         members = s.Members.Select(m => new
         {
             name = m.Name,
-            address = m.Address,
+            address = Cli.HostPort(m.Address),
             status = m.Status,
             reachable = m.Reachable,
             roles = m.Roles,
@@ -41,7 +41,7 @@ public static class ClusterCommand
                 gpu_id = g.GpuId, render_minor = g.DrmRenderMinor, device_id = g.DeviceId, simd_count = g.SimdCount,
                 vram_size = g.VramSize, hive_id = g.HiveId,
             }),
-            jobs = m.Info?.Jobs.Select(j => new { id = j.Id, kind = j.Kind, state = j.State, detail = j.Detail }),
+            jobs = m.Info?.Jobs.Select(j => new { job_id = j.Id, kind = j.Kind, state = j.State, detail = j.Detail }),
         }),
     };
 

@@ -54,6 +54,13 @@ internal static class ClusterDemo
             var same = moved.Digest == reference.Digest && moved.Step == reference.Step;
             var rate = s.TransferSeconds > 0 ? s.ImageBytes / s.TransferSeconds / 1e6 : 0;
 
+            if (json && !(same && released))
+                return Cli.Error("demo --cluster: the migrated process diverged from its twin, or the source was not released", Cli.ExitFailed, new
+                {
+                    same, source_released = released,
+                    target = new { node = "b", pid = s.TargetPid, step = moved.Step, digest = moved.Digest },
+                    twin = new { node = "a", pid = twin, step = reference.Step, digest = reference.Digest },
+                });
             if (json)
                 Cli.PrintJson(new
                 {
@@ -62,7 +69,7 @@ internal static class ClusterDemo
                     target = new { node = "b", pid = s.TargetPid, step = moved.Step, digest = moved.Digest },
                     twin = new { node = "a", pid = twin, step = reference.Step, digest = reference.Digest },
                     image_bytes = s.ImageBytes, bytes_resent = s.BytesResent, seconds = s.Seconds, transfer_seconds = s.TransferSeconds,
-                    transfer_mb_per_s = rate, pause_seconds = s.PauseSeconds, gpu_map = s.GpuMap,
+                    transfer_mb_per_s = rate, pause_seconds = s.PauseSeconds, gpu_map = Cli.GpuMap(s.GpuMap),
                 });
             else
             {

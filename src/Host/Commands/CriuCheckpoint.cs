@@ -40,16 +40,15 @@ internal static class CriuCheckpoint
         var (rc, problem) = await CriuRun.RunAsync(criu, args, log, session.Serve, refusals).ConfigureAwait(false);
         if (rc != 0)
         {
-            Console.Error.WriteLine($"gpuckpt: criu dump of pid {pid} failed (exit {rc}): {problem}" +
-                                    (refusals.Count > 0 ? $"; bridge: {string.Join("; ", refusals)}" : "") + $" (log: {log})");
-            return Cli.ExitFailed;
+            return Cli.Error($"criu dump of pid {pid} failed (exit {rc}): {problem}" +
+                             (refusals.Count > 0 ? $"; bridge: {string.Join("; ", refusals)}" : "") + $" (log: {log})", Cli.ExitFailed, new { pid, log });
         }
         var manifest = ProcessManifest.Write(dir, pid, criu.Version.ToString(), session.GpuCommitted ? BridgeSession.GpuDirectory : null);
         var verified = ProcessManifest.Verify(dir);
         if (!verified.Ok)
         {
-            Console.Error.WriteLine($"gpuckpt: the whole-process image of pid {pid} does not verify: {verified.Describe()}");
-            return Cli.ExitFailed;
+            return Cli.Error($"the whole-process image of pid {pid} does not verify: {verified.Describe()}", Cli.ExitFailed,
+                new { pid, file = verified.File, offset = verified.Offset });
         }
         if (json)
             Cli.PrintJson(new

@@ -117,6 +117,11 @@ internal static class CriuDemo
                     var counterGoesOn = firstAfter == atDump + 1 && nowAt >= firstAfter;
                     var sameGpu = restored.Digest == reference.Digest && restored.Step == reference.Step;
                     var ok = samePid && counterGoesOn && sameGpu && resumes == 1;
+                    if (json && !ok) return Cli.Error("demo --criu: the restored process differs from its uninterrupted twin", Cli.ExitFailed, new
+                        {
+                            pid_before = pid, pid_after = after, counter_at_dump = atDump, counter_first_after_restore = firstAfter,
+                            digest_restored = restored.Digest, digest_twin = reference.Digest, resumes,
+                        });
                     if (json)
                         Cli.PrintJson(new
                         {
@@ -180,14 +185,13 @@ internal static class CriuDemo
 
     private static int Interrupted(Interrupts interrupts)
     {
-        Console.Error.WriteLine($"gpuckpt: demo --criu interrupted ({interrupts.Signal}): its processes are ended and its files removed");
-        return interrupts.ExitCode;
+        return Cli.Error($"demo --criu interrupted ({interrupts.Signal}): its processes are ended and its files removed", interrupts.ExitCode,
+            new { signal = interrupts.Signal });
     }
 
     private static int Failed(string line)
     {
-        Console.Error.WriteLine($"gpuckpt: demo --criu: {line}");
-        return Cli.ExitFailed;
+        return Cli.Error($"demo --criu: {line}");
     }
 
     private static string Last(string output) =>

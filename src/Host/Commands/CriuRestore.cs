@@ -45,18 +45,16 @@ internal static class CriuRestore
             var (rc, problem) = await CriuRun.RunAsync(criu, args, log, session.Serve, refusals).ConfigureAwait(false);
             if (rc != 0)
             {
-                Console.Error.WriteLine($"gpuckpt: criu restore of {dir} failed (exit {rc}): {problem}" +
-                                        (refusals.Count > 0 ? $"; bridge: {string.Join("; ", refusals)}" : "") + $" (log: {log})");
-                return Cli.ExitFailed;
+                return Cli.Error($"criu restore of {dir} failed (exit {rc}): {problem}" +
+                                 (refusals.Count > 0 ? $"; bridge: {string.Join("; ", refusals)}" : "") + $" (log: {log})", Cli.ExitFailed, new { images = dir, log });
             }
             var pid = uint.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
             if (session.HasGpuState && !session.Resumed)
             {
                 // CRIU 4.2 lets the tasks run even when RESUME_DEVICES_LATE fails: a process whose GPU never resumed is ended.
                 var ended = EndProcess(pid);
-                Console.Error.WriteLine($"gpuckpt: criu restore of {dir} brought pid {pid} back without its GPU resumed: " +
-                                        $"{session.Failure ?? "CRIU never called RESUME_DEVICES_LATE for it"}; {ended} (log: {log})");
-                return Cli.ExitFailed;
+                return Cli.Error($"criu restore of {dir} brought pid {pid} back without its GPU resumed: " +
+                                 $"{session.Failure ?? "CRIU never called RESUME_DEVICES_LATE for it"}; {ended} (log: {log})", Cli.ExitFailed, new { images = dir, pid, log });
             }
             if (json) Cli.PrintJson(new { pid, images = dir, criu_version = criu.Version.ToString(), gpu = session.Resumed, hooks = session.Called.Select(h => h.ToString()).Distinct() });
             else Console.Out.WriteLine($"restored {dir} with CRIU {criu.Version} as pid {pid}" + (session.Resumed ? ", its GPU state rebuilt in the process and resumed" : ", no GPU state"));

@@ -96,6 +96,12 @@ public static class DemoCommand
             var restored = b.State(restore.Pid);
             var same = original.Digest == restored.Digest && original.Step == restored.Step;
 
+            if (json && !same)
+                return Cli.Error("demo: the restored process diverged from the original", Cli.ExitFailed, new
+                {
+                    original = new { pid, step = original.Step, digest = original.Digest },
+                    restored = new { pid = restore.Pid, step = restored.Step, digest = restored.Digest },
+                });
             if (json)
                 Cli.PrintJson(new
                 {
@@ -104,7 +110,7 @@ public static class DemoCommand
                     restored = new { pid = restore.Pid, step = restored.Step, digest = restored.Digest },
                     bytes = checkpoint.Bytes, bos = checkpoint.Bos,
                     checkpoint_gb_per_s = checkpoint.GigabytesPerSecond, restore_gb_per_s = restore.GigabytesPerSecond,
-                    pause_seconds = checkpoint.PauseSeconds, gpu_map = restore.GpuMap, render_passes = restore.RenderPasses,
+                    pause_seconds = checkpoint.PauseSeconds, gpu_map = Cli.GpuMap(restore.GpuMap), render_passes = restore.RenderPasses,
                     checkpoint_phases = Cli.Phases(checkpoint.Phases), restore_phases = Cli.Phases(restore.Phases),
                 });
             else

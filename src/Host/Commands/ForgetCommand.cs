@@ -46,8 +46,7 @@ public static class ForgetCommand
                 var answer = Console.ReadLine()?.Trim();
                 if (answer is not ("y" or "Y" or "yes"))
                 {
-                    Console.Error.WriteLine($"gpuckpt: job {target.JobId} kept");
-                    return Cli.ExitFailed;
+                    return Cli.Error($"job {target.JobId} kept", Cli.ExitFailed, new { job_id = target.JobId });
                 }
             }
             await using var engine = EngineHost.Start(gpu, config, "gpuckpt-forget");
@@ -56,7 +55,7 @@ public static class ForgetCommand
             switch (reply)
             {
                 case CheckpointFailed { EndedBy: "forgotten" } or RestoreFailed { EndedBy: "forgotten" }:
-                    if (asJson) Cli.PrintJson(new { job = target.JobId, state = "forgotten" });
+                    if (asJson) Cli.PrintJson(new { job_id = target.JobId, state = "forgotten" });
                     else Console.Out.WriteLine($"forgot job {target.JobId}");
                     return Cli.ExitOk;
                 default:

@@ -28,7 +28,8 @@ public static class InspectCommand
         {
             throw new InvalidDataException(e.Message, e);
         }
-        if (json) Cli.PrintJson(image);
+        // The manifest's extra map is keyed by its own names ("chunk-size"): as JSON it is a list of name and value.
+        if (json) Cli.PrintJson(Cli.WithList(image, "extra", image.Extra.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new { name = e.Key, value = e.Value })));
         else Render(image, Console());
         return Cli.ExitOk;
     }

@@ -23,7 +23,7 @@ public static class JobsCommand
             if (parse.GetValue(json))
                 Cli.PrintJson(jobs.Select(j => new
                 {
-                    job = j.JobId, kind = j.Kind, state = j.State, driver = j.Driver, detail = j.Detail,
+                    job_id = j.JobId, kind = j.Kind, state = j.State, driver = j.Driver, detail = j.Detail,
                     started_at = j.StartedAt, ended_at = j.Unfinished ? null : j.LastWritten,
                 }));
             else if (jobs.Count == 0)

@@ -30,10 +30,9 @@ public static class MigrateCommand
             if (await Task.WhenAny(migration, interrupted.Task) == migration) return Report(await migration, asJson);
             // The migration is the source node's (journalled, committed or rolled back there): the CLI only stops watching it.
             if (Cli.Interactive(asJson)) AnsiConsole.Cursor.Show();
-            if (asJson) Cli.PrintJson(new { pid = request.Pid, from = request.From, to = request.To, interrupted = interrupts.Signal, continues = true });
-            Console.Error.WriteLine($"gpuckpt: interrupted by {interrupts.Signal}: the migration of pid {request.Pid} from {request.From} to {request.To} " +
-                                    $"goes on in the nodes (it is not cancelled); `gpuckpt cluster status --node {HostPort(contact.NodeAddress)}` shows it");
-            return interrupts.ExitCode;
+            return Cli.Error($"interrupted by {interrupts.Signal}: the migration of pid {request.Pid} from {request.From} to {request.To} " +
+                             $"goes on in the nodes (it is not cancelled); `gpuckpt cluster status --node {HostPort(contact.NodeAddress)}` shows it",
+                interrupts.ExitCode, new { pid = request.Pid, from = request.From, to = request.To, signal = interrupts.Signal, continues = true });
         }));
         return command;
     }
@@ -84,11 +83,11 @@ public static class MigrateCommand
                 if (json)
                     Cli.PrintJson(new
                     {
-                        migration = s.MigrationId, pid = s.SourcePid, from = s.From, to = s.To, target_pid = s.TargetPid,
+                        migration_id = s.MigrationId, pid = s.SourcePid, from = s.From, to = s.To, target_pid = s.TargetPid,
                         image_bytes = s.ImageBytes, bytes_sent = s.BytesSent, bytes_resent = s.BytesResent, link_breaks = s.LinkBreaks,
                         target_restarts = s.TargetRestarts, bytes_kept = s.BytesKept,
                         seconds = s.Seconds, transfer_seconds = s.TransferSeconds, pause_seconds = s.PauseSeconds, transfer_mb_per_s = rate,
-                        gpu_map = s.GpuMap,
+                        gpu_map = Cli.GpuMap(s.GpuMap),
                     });
                 else
                     Console.Out.WriteLine($"migrated pid {s.SourcePid} from {s.From} to {s.To}: pid {s.TargetPid} runs there, the source is released; " +
@@ -97,11 +96,9 @@ public static class MigrateCommand
                                           $"source paused {s.PauseSeconds:F2} s, {s.Seconds:F2} s in all");
                 return Cli.ExitOk;
             case MigrationFailed f:
-                if (json)
-                    Cli.PrintJson(new { migration = f.MigrationId, pid = f.Pid, failed = true, node = f.Node, step = f.Step, reason = f.Reason, source_resumed = f.SourceResumed });
-                Console.Error.WriteLine($"gpuckpt: migration of pid {f.Pid} failed on node {f.Node} at {f.Step}: {f.Reason}" +
-                                        (f.SourceResumed ? "; the source process runs again" : "; nothing was paused"));
-                return Cli.ExitFailed;
+                return Cli.Error($"migration of pid {f.Pid} failed on node {f.Node} at {f.Step}: {f.Reason}" +
+                                 (f.SourceResumed ? "; the source process runs again" : "; nothing was paused"),
+                    Cli.ExitFailed, new { migration_id = f.MigrationId, pid = f.Pid, node = f.Node, step = f.Step, reason = f.Reason, source_resumed = f.SourceResumed });
             default:
                 throw new InvalidOperationException($"unexpected reply {outcome}");
         }

@@ -59,7 +59,7 @@ public static class NodeCommand
             }
             var gpus = gpu.Topology();
             if (parse.GetValue(json))
-                Cli.PrintJson(new { node = settings.Name, address = node.Address.ToString(), driver = gpu.Name, gpus = gpus.Count, state = "up" });
+                Cli.PrintJson(new { node = settings.Name, address = Cli.HostPort(node.Address.ToString()), driver = gpu.Name, gpus = gpus.Count, state = "up" });
             else
                 Console.Out.WriteLine($"node {settings.Name} up at {node.Address} with {gpus.Count} GPUs on {gpu.Name}");
             Console.Out.Flush();
@@ -74,8 +74,7 @@ public static class NodeCommand
             await node.Engine.DisposeAsync();
             if (node.Downed)
             {
-                Console.Error.WriteLine($"gpuckpt: node {settings.Name} was downed and removed from the cluster");
-                return Cli.ExitFailed;
+                return Cli.Error($"node {settings.Name} was downed and removed from the cluster", Cli.ExitFailed, new { node = settings.Name });
             }
             if (!parse.GetValue(json)) Console.Out.WriteLine($"node {settings.Name} left the cluster");
             return Cli.ExitOk;

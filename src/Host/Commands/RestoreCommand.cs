@@ -30,6 +30,7 @@ public static class RestoreCommand
             if (CriuOptions.Check(parse, criu, driver, shellJob))
                 return await CriuRestore.RunAsync(parse.GetValue(images)!, parse.GetValue(shellJob), parse.GetValue(json), trust.Apply(parse, engineOptions.Load(parse)));
             var dir = Path.GetFullPath(parse.GetValue(images)!);
+            if (!Directory.Exists(dir)) throw new UsageException($"{dir}: no such image directory");
             var asJson = parse.GetValue(json);
             if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
@@ -53,10 +54,9 @@ public static class RestoreCommand
             // Stopped where it stands, as a killed engine would leave it: the journal knows the half-built process,
             // which `resume` reattaches (or discards and builds again) and `abort` removes.
             await engine.System.Terminate();
-            if (asJson) Cli.PrintJson(new { job = jobId, images = dir, interrupted = interrupts.Signal, resumable = true });
-            Console.Error.WriteLine($"gpuckpt: restore job {jobId} interrupted by {interrupts.Signal}: left resumable as it stood (nothing was resumed); " +
-                                    $"next: `gpuckpt resume {jobId}` finishes the restore, `gpuckpt abort {jobId}` removes the partially restored process");
-            return interrupts.ExitCode;
+            return Cli.Error($"restore job {jobId} interrupted by {interrupts.Signal}: left resumable as it stood (nothing was resumed); " +
+                             $"next: `gpuckpt resume {jobId}` finishes the restore, `gpuckpt abort {jobId}` removes the partially restored process",
+                interrupts.ExitCode, new { job_id = jobId, images = dir, signal = interrupts.Signal, resumable = true });
         }));
         return command;
     }
@@ -74,11 +74,12 @@ public static class RestoreCommand
         if (json)
             Cli.PrintJson(new
             {
-                topology = plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"),
+                gpu_map = Cli.GpuMap(plan.Map.ByUserGpuId.OrderBy(kv => kv.Key).Select(kv => KeyValuePair.Create($"0x{kv.Key:x}", $"0x{kv.Value.GpuId:x}"))),
                 stages = stages.Select(s => new { name = s.Name, detail = s.Detail }),
             });
         else
-            foreach (var stage in stages) Console.Out.WriteLine($"{stage.Name,-16} {stage.Detail}");
+            foreach (var stage in stages)
+                foreach (var line in Cli.Wrap($"{stage.Name,-16} ", stage.Detail, Cli.Width())) Console.Out.WriteLine(line);
         return Cli.ExitOk;
     }
 
@@ -90,8 +91,8 @@ public static class RestoreCommand
                 if (json)
                     Cli.PrintJson(new
                     {
-                        job = s.JobId, pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
-                        render_passes = s.RenderPasses, seconds = s.Seconds, gb_per_s = s.GigabytesPerSecond, gpu_map = s.GpuMap,
+                        job_id = s.JobId, pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        render_passes = s.RenderPasses, seconds = s.Seconds, gb_per_s = s.GigabytesPerSecond, gpu_map = Cli.GpuMap(s.GpuMap),
                         content_bytes_read = s.ContentBytesRead, metadata_bytes_read = s.MetadataBytesRead, reads_per_content_byte = s.ReadsPerContentByte,
                         phases = Cli.Phases(s.Phases),
                     });
@@ -103,12 +104,11 @@ public static class RestoreCommand
                 }
                 return Cli.ExitOk;
             case RestoreJobUnknown u:
-                Console.Error.WriteLine($"gpuckpt: no job {u.JobId} in the journal");
-                return Cli.ExitBadInput;
+                return Cli.Error($"no job {u.JobId} in the journal", Cli.ExitBadInput, new { job_id = u.JobId });
             case RestoreFailed f:
-                Console.Error.WriteLine($"gpuckpt: restore of {f.ImagesDir} failed: {f.Reason}");
+                var code = Cli.Error($"restore of {f.ImagesDir} failed: {f.Reason}", Cli.ExitFailed, new { images = f.ImagesDir });
                 TrustOptions.AdviseOn(f.Reason);
-                return Cli.ExitFailed;
+                return code;
             default:
                 throw new InvalidOperationException($"unexpected reply {reply}");
         }

@@ -30,7 +30,8 @@ public static class ResumeCommand
                 : [jobs.FirstOrDefault(j => j.JobId == wanted) ?? throw new UsageException($"no job {wanted} in the journal")];
             if (targets.Count == 0)
             {
-                if (!parse.GetValue(json)) Console.Out.WriteLine("no unfinished jobs");
+                if (parse.GetValue(json)) Cli.PrintJson(new { resumed = Array.Empty<object>() });
+                else Console.Out.WriteLine("no unfinished jobs");
                 return Cli.ExitOk;
             }
             // A finished job (completed, failed, aborted, forgotten) has nothing left to do: replaying its answer would say it ran.
@@ -47,8 +48,7 @@ public static class ResumeCommand
                 catch (InvalidOperationException running) when (wanted is null)
                 {
                     // Resuming every unfinished job: one still running elsewhere is that process's to finish.
-                    Console.Error.WriteLine($"gpuckpt: {running.Message}");
-                    exit = Cli.ExitFailed;
+                    exit = Cli.Error(running.Message, Cli.ExitFailed, new { job_id = target.JobId });
                     continue;
                 }
                 using var _ = held;
@@ -57,8 +57,8 @@ public static class ResumeCommand
                 if (gone is not null)
                 {
                     // Nothing to continue with: say why and what ends the job, instead of starting it to fail or wait.
-                    Console.Error.WriteLine($"gpuckpt: job {target.JobId} cannot continue: {gone}; {JobTargets.WayOut(target, gpu is UnreachableDriver)}");
-                    exit = Cli.ExitFailed;
+                    exit = Cli.Error($"job {target.JobId} cannot continue: {gone}; {JobTargets.WayOut(target, gpu is UnreachableDriver)}",
+                        Cli.ExitFailed, new { job_id = target.JobId });
                     continue;
                 }
                 await using var engine = EngineHost.Start(gpu, config, "gpuckpt-resume");

@@ -15,7 +15,8 @@ public static class SimulatorCommand
         var gpus = new Option<int>("--gpus") { Description = "number of generated GPUs (without --topology)", DefaultValueFactory = _ => 2 };
         var idSeed = new Option<uint>("--id-seed") { Description = "seed of the generated gpu ids and render minors", DefaultValueFactory = _ => 0 };
         var memoryDir = new Option<string?>("--memory-dir") { Description = "where BO memory files live (default: a fresh directory under /dev/shm)" };
-        var command = new Command("simulator", "run the simulated GPU driver on a Unix socket") { socket, topology, gpus, idSeed, memoryDir };
+        var json = Cli.JsonOption();
+        var command = new Command("simulator", "run the simulated GPU driver on a Unix socket") { socket, topology, gpus, idSeed, memoryDir, json };
         command.SetAction(parse => Cli.Guard(() =>
         {
             var topologyPath = parse.GetValue(topology);
@@ -39,9 +40,19 @@ public static class SimulatorCommand
             using (var server = SimulatorServer.Start(options))
             {
                 var ids = string.Join(", ", server.Topology.Gpus.Select(g => $"0x{g.GpuId:x}/renderD{g.DrmRenderMinor}"));
-                foreach (var (dir, bytes) in server.Reclaimed)
-                    Console.Out.WriteLine($"removed {dir}: {bytes} bytes of BO memory a killed simulator left");
-                Console.Out.WriteLine($"simulator ready on {server.SocketPath}: {server.Topology.Gpus.Count} GPUs ({ids}), memory in {server.MemoryDir}");
+                if (parse.GetValue(json))
+                    Cli.PrintJson(new
+                    {
+                        socket = server.SocketPath, memory_dir = server.MemoryDir, state = "ready",
+                        gpus = server.Topology.Gpus.Select(g => new { gpu_id = g.GpuId, render_minor = g.DrmRenderMinor }),
+                        reclaimed = server.Reclaimed.Select(r => new { dir = r.Item1, bytes = r.Item2 }),
+                    });
+                else
+                {
+                    foreach (var (dir, bytes) in server.Reclaimed)
+                        Console.Out.WriteLine($"removed {dir}: {bytes} bytes of BO memory a killed simulator left");
+                    Console.Out.WriteLine($"simulator ready on {server.SocketPath}: {server.Topology.Gpus.Count} GPUs ({ids}), memory in {server.MemoryDir}");
+                }
                 Console.Out.Flush();
                 stop.Wait();
             }

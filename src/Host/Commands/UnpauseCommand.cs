@@ -72,18 +72,16 @@ public static class UnpauseCommand
             }
             // UNPAUSE took effect, or there was none to undo: the pause's record ends, and the claim is let go, in one write.
             if (undone) await Let(engine, ProcessClaim.Unpaused(key, id, inbox.Receiver), inbox);
-            if (asJson) Cli.PrintJson(new { pid = p, outcome = outcome.Replace(' ', '_'), paused_by = pausedBy });
             switch (outcome)
             {
                 case "unpaused":
-                    if (!asJson) Console.Out.WriteLine($"unpaused pid {p}{(pausedBy is null ? "" : $" (left paused by checkpoint job {pausedBy})")}; it runs again");
+                    if (asJson) Cli.PrintJson(new { pid = p, outcome, paused_by_job_id = pausedBy });
+                    else Console.Out.WriteLine($"unpaused pid {p}{(pausedBy is null ? "" : $" (left paused by checkpoint job {pausedBy})")}; it runs again");
                     return Cli.ExitOk;
                 case "not paused":
-                    Console.Error.WriteLine($"gpuckpt: pid {p} is not paused: nothing to unpause");
-                    return Cli.ExitFailed;
+                    return Cli.Error($"pid {p} is not paused: nothing to unpause", Cli.ExitFailed, new { pid = p, outcome = "not_paused" });
                 default:
-                    Console.Error.WriteLine($"gpuckpt: pid {p} does not exist on {gpu.Name}: nothing to unpause");
-                    return Cli.ExitFailed;
+                    return Cli.Error($"pid {p} does not exist on {gpu.Name}: nothing to unpause", Cli.ExitFailed, new { pid = p, outcome = "gone" });
             }
         }));
         return command;

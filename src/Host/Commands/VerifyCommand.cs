@@ -32,11 +32,11 @@ public static class VerifyCommand
 
     private static int Run(string dir, bool json, Config config)
     {
+        if (!Directory.Exists(dir)) throw new UsageException($"{dir}: no such image directory");
         // A whole-process image: CRIU's files and the GPU image beside them, under one manifest.
         if ((File.Exists(Path.Combine(dir, "inventory.img")) || File.Exists(Path.Combine(dir, "criu-dump.log"))) && !File.Exists(Path.Combine(dir, ProcessManifest.FileName)))
         {
-            Console.Error.WriteLine($"gpuckpt: {dir}: CRIU's files without {ProcessManifest.FileName}: the whole-process checkpoint did not complete");
-            return Cli.ExitFailed;
+            return Cli.Error($"{dir}: CRIU's files without {ProcessManifest.FileName}: the whole-process checkpoint did not complete");
         }
         VerifyResult result;
         ImageTrust? checkedWith = null;
@@ -50,20 +50,19 @@ public static class VerifyCommand
             }
             catch (FileNotFoundException e)
             {
-                Console.Error.WriteLine($"gpuckpt: {e.Message}: this engine has signed no image to check {dir} against; {TrustOptions.Advice}");
-                return Cli.ExitFailed;
+                return Cli.Error($"{e.Message}: this engine has signed no image to check {dir} against; {TrustOptions.Advice}");
             }
             checkedWith = trust.Key is null && !trust.Require ? null : trust;
             result = Cli.Interactive(json) ? WithProgress(dir, checkedWith) : ImageVerifier.Verify(dir, trust: checkedWith);
         }
-        if (json) Cli.PrintJson(result);
+        if (result.Ok && json) Cli.PrintJson(result);
         else if (result.Ok)
             Console.Out.WriteLine($"{dir}: ok: {result.FilesChecked} files, {result.SegmentsChecked} segments, {result.BytesChecked} bytes verified, "
                 + (checkedWith?.Key is { } key ? $"signed with key {key.Id}" : "signature not checked"));
         if (result.Ok) return Cli.ExitOk;
-        Console.Error.WriteLine($"gpuckpt: {result.Describe()}");
+        var code = Cli.Error(result.Describe(), Cli.ExitFailed, new { file = result.File, offset = result.Offset, reason = result.Reason });
         TrustOptions.AdviseOn(result.Reason);
-        return Cli.ExitFailed;
+        return code;
     }
 
     private static VerifyResult WithProgress(string dir, ImageTrust? trust) =>

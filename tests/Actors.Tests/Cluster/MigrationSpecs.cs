@@ -39,10 +39,11 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     private static Task<GpuckptProcess.Result> Migrate(TestCluster cluster, uint pid, TimeSpan? within = null) =>
         cluster.CliWithin(within ?? TimeSpan.FromMinutes(3), "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("c"), "--json");
 
-    /// <summary>The JSON line of a --json run's stdout.</summary>
+    /// <summary>The JSON line of a --json run's stdout: the result, or the fields of a failure's "error" object.</summary>
     private static JsonElement Json(GpuckptProcess.Result result) =>
         JsonDocument.Parse(result.Stdout.Split('\n').LastOrDefault(l => l.StartsWith('{'))
-                           ?? throw new Xunit.Sdk.XunitException($"no JSON line from gpuckpt: {result}")).RootElement;
+                           ?? throw new Xunit.Sdk.XunitException($"no JSON line from gpuckpt: {result}")).RootElement is var root
+        && root.TryGetProperty("error", out var error) ? error : root;
 
     /// <summary>The jobs node <paramref name="node"/> reports, as `cluster status` through <paramref name="via"/> shows them; null when it gave no report.</summary>
     private static async Task<List<(string Kind, string Detail)>?> Jobs(TestCluster cluster, string via, string node)

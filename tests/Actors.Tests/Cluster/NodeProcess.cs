@@ -16,7 +16,7 @@ internal sealed class NodeProcess : TestNode
     public override string Output => _process.Output;
 
     /// <summary>The port from its "up" line (it bound port 0 or the one it was given).</summary>
-    public override int Port => new Uri(Up.GetProperty("address").GetString()!).Port;
+    public override int Port => int.Parse(Up.GetProperty("address").GetString()!.Split(':')[^1], System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Not reported by a node process (the cluster's processes never sit behind a data proxy).</summary>
     public override int? DataPort => null;

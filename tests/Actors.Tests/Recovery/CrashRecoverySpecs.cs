@@ -60,7 +60,7 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
 
             var resumed = await Engine(["resume", job], crashPoint: null);
             Assert.True(resumed.ExitCode == 0, $"seed {seed}, point {point}: resume failed: {resumed}");
-            Assert.Equal(job, JsonDocument.Parse(resumed.Stdout).RootElement.GetProperty("job").GetString());
+            Assert.Equal(job, JsonDocument.Parse(resumed.Stdout).RootElement.GetProperty("job_id").GetString());
             var counters = _node.Client.State(pid).Counters;
             var unpauses = counters.Unpause;
             // Killed before PROCESS_INFO's answer was journalled, the resumed job undoes that pause, then pauses afresh.
@@ -88,7 +88,7 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
         var jobs = await Engine(["jobs"], crashPoint: null);
         // The journal may be shared with other specs (PostgreSQL): look at this spec's jobs, every one of them.
         var listed = JsonDocument.Parse(jobs.Stdout).RootElement.EnumerateArray()
-            .ToDictionary(j => j.GetProperty("job").GetString()!, j => j.GetProperty("state").GetString());
+            .ToDictionary(j => j.GetProperty("job_id").GetString()!, j => j.GetProperty("state").GetString());
         Assert.True(jobIds.Count >= 10, $"only {jobIds.Count} crash points");
         Assert.All(jobIds, id => Assert.True(listed.TryGetValue(id, out var state) && state == "completed",
             $"gpuckpt jobs lists {id} as {(listed.TryGetValue(id, out var s) ? s : "nothing")}: {jobs}"));
@@ -151,7 +151,7 @@ public abstract class CrashRecoverySpecs(ITestOutputHelper output) : IDisposable
     private async Task<string> StateOf(string job)
     {
         var jobs = JsonDocument.Parse((await Engine(["jobs"], crashPoint: null)).Stdout).RootElement.EnumerateArray();
-        return jobs.Single(j => j.GetProperty("job").GetString() == job).GetProperty("state").GetString()!;
+        return jobs.Single(j => j.GetProperty("job_id").GetString() == job).GetProperty("state").GetString()!;
     }
 
     private uint Spawn()

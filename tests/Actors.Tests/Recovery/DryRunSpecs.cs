@@ -23,7 +23,7 @@ public class DryRunSpecs(ITestOutputHelper output) : EngineSpec(output)
 
         Assert.True(run.ExitCode == 0, run.ToString());
         var plan = JsonDocument.Parse(run.Stdout).RootElement;
-        var map = plan.GetProperty("topology").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString());
+        var map = plan.GetProperty("gpu_map").EnumerateArray().ToDictionary(m => m.GetProperty("image_gpu").GetString()!, m => m.GetProperty("local_gpu").GetString());
         Assert.Equal(source.Client.Topology().Select(g => $"0x{g.GpuId:x}").Order(), map.Keys.Order());
         Assert.Equal(target.Client.Topology().Select(g => $"0x{g.GpuId:x}").Order(), map.Values.Order());
         var stages = plan.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();

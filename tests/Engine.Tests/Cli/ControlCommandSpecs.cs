@@ -273,7 +273,7 @@ public sealed class ControlCommandSpecs : IDisposable
         var jobs = await Gpuckpt(["jobs", "--json"]);
         Assert.True(jobs.ExitCode == 0, jobs.ToString());
         using var doc = JsonDocument.Parse(jobs.Stdout);
-        return doc.RootElement.EnumerateArray().Single(j => j.GetProperty("job").GetString() == job).GetProperty("state").GetString()!;
+        return doc.RootElement.EnumerateArray().Single(j => j.GetProperty("job_id").GetString() == job).GetProperty("state").GetString()!;
     }
 
     private Task<GpuckptProcess.Result> Gpuckpt(string[] args, string? crashPoint = null)

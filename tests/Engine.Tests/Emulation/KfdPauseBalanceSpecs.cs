@@ -45,7 +45,7 @@ public sealed class KfdPauseBalanceSpecs : IDisposable
         ], Timeout);
         Assert.True(runs[0].ExitCode == 128 + 9, $"{because}: the checkpointer was not killed (exit {runs[0].ExitCode}): {runs[0].Stderr}");
         Assert.True(runs[1].ExitCode == 0, $"{because}: resume exited {runs[1].ExitCode}: {runs[1].Stderr}");
-        Assert.Equal(job, JsonDocument.Parse(runs[1].Stdout).RootElement.GetProperty("job").GetString());
+        Assert.Equal(job, JsonDocument.Parse(runs[1].Stdout).RootElement.GetProperty("job_id").GetString());
 
         var after = sim.Client.State(pid);
         Assert.True(after.Counters.Evictions == 0 && !after.Paused,

@@ -35,9 +35,10 @@ public sealed class ImageCommandSpecs
         var json = GpuckptProcess.Run("verify", image.Directory, "--json", "--allow-unsigned");
         Assert.Equal(1, json.ExitCode);
         using var doc = JsonDocument.Parse(json.Stdout);
-        Assert.False(doc.RootElement.GetProperty("ok").GetBoolean());
-        Assert.Equal(name, doc.RootElement.GetProperty("file").GetString());
-        Assert.Equal(8 + chunks[2].Offset, doc.RootElement.GetProperty("offset").GetInt64());
+        var error = doc.RootElement.GetProperty("error");
+        Assert.Equal(1, error.GetProperty("code").GetInt32());
+        Assert.Equal(name, error.GetProperty("file").GetString());
+        Assert.Equal(8 + chunks[2].Offset, error.GetProperty("offset").GetInt64());
     }
 
     [Fact]

@@ -82,8 +82,8 @@ public sealed class ResealedManifestSpecs(RealImage image) : IClassFixture<RealI
 
         var r = GpuckptProcess.Run("verify", dir, "--json", "--allow-unsigned");
         Assert.Equal(1, r.ExitCode);
-        var verdict = JsonDocument.Parse(r.Stdout).RootElement;
-        Assert.False(verdict.GetProperty("ok").GetBoolean());
+        var verdict = JsonDocument.Parse(r.Stdout).RootElement.GetProperty("error");
+        Assert.Equal(1, verdict.GetProperty("code").GetInt32());
         Assert.Equal(ImageManifest.FileName, verdict.GetProperty("file").GetString());
         var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("gpuckpt: manifest.json: ", line);
