@@ -1,6 +1,8 @@
 using Gpuckpt.Host;
 using Gpuckpt.Host.Commands;
 
+TestHookLoader.LoadIfPresent();
+
 var root = new System.CommandLine.RootCommand("gpuckpt: checkpoint and restore the GPU state of processes")
 {
     SimulatorCommand.Create(),
