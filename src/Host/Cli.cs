@@ -117,7 +117,7 @@ public static class Cli
     {
         try
         {
-            Engine.Simulation.SimulatorClient.ConfiguredTimeout = () =>
+            Simulator.SimulatorClient.ConfiguredTimeout = () =>
                 Actors.EngineConfig.Load().GetTimeSpan("gpuckpt.driver.sim-call-timeout", TimeSpan.FromMinutes(2), allowInfinite: false);
             var verbose = VerboseOption();
             root.Options.Add(verbose);
