@@ -127,7 +127,9 @@ public static class Cli
             // One line on stderr and exit 2, as for any bad input; `--help` shows the usage.
             if (parse.Errors.Count > 0)
                 return Error($"{UsageErrors.Describe(parse.Errors[0].Message)} (see gpuckpt {CommandPath(parse)}--help)", ExitBadInput);
-            var rc = await parse.InvokeAsync();
+            // Signals are the commands' own (Interrupts): the parser's 2 s termination timeout would end a command that is
+            // still unpausing its process, before it says what to run next.
+            var rc = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
             // A failure a command did not word itself still has the error shape, so --json output is never empty on failure.
             return rc != ExitOk && JsonMode && !_errorReported ? Error($"{CommandPath(parse).Trim()} failed (exit {rc})", rc) : rc;
         }

@@ -30,7 +30,14 @@ public sealed class ProcessLock : IDisposable
         var pidFile = Path.Combine(dir, name + ".pid");
         var held = JobLock.Hold(Path.Combine(dir, name + ".lock"), pidFile, out _);
         if (held is null) throw new InvalidOperationException($"pid {pid} is being checkpointed by {Holder(holderFile, pidFile, holderWait)}");
-        File.WriteAllText(holderFile, $"{jobId} {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}");
+        try
+        {
+            File.WriteAllText(holderFile, $"{jobId} {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}");
+        }
+        catch (IOException)
+        {
+            // The line only names the holder in a refusal; the lock holds without it (the journal's own check names a full disk).
+        }
         return new ProcessLock(held, holderFile, pidFile);
     }
 
@@ -42,7 +49,8 @@ public sealed class ProcessLock : IDisposable
         {
             var holderPid = TryRead(pidFile);
             var parts = TryRead(holderFile).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 2 && (holderPid.Length == 0 || parts[1] == holderPid)) return $"job {parts[0]} (gpuckpt pid {parts[1]})";
+            // A line left by a holder that was killed names a process that no longer runs.
+            if (parts.Length == 2 && (holderPid.Length == 0 || parts[1] == holderPid) && Directory.Exists($"/proc/{parts[1]}")) return $"job {parts[0]} (gpuckpt pid {parts[1]})";
             if (DateTime.UtcNow >= deadline)
                 return holderPid.Length > 0 ? $"another job (gpuckpt pid {holderPid})" : "another gpuckpt process";
             Thread.Sleep(10);
