@@ -33,7 +33,7 @@ public sealed class ProcessClaimSpecs(ITestOutputHelper output) : IDisposable
 
         var second = await Engine(["checkpoint", "--pid", $"{pid}", "--images", _dir.Sub("second"), "--leave-running"]);
         Assert.Equal(1, second.ExitCode);
-        Assert.Contains($"is held by job {first}", second.Stderr);
+        Assert.Contains($"pid {pid} is being checkpointed by job {first} (gpuckpt pid {running.ProcessId})", second.Stderr);
         Assert.False(Directory.Exists(_dir.Sub("second")) && Directory.EnumerateFiles(_dir.Sub("second")).Any(), "the refused job wrote an image");
 
         foreach (var gpu in _node.Client.Topology()) _node.Client.SetCopyDelay(gpu.GpuId, 0);
