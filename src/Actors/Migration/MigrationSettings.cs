@@ -85,6 +85,9 @@ public sealed record MigrationSettings(
     /// <summary>Where the target of a whole-process migration writes the image it receives.</summary>
     public string CriuIncomingDir(string migrationId) => Path.Combine(StateDir, "migrations", "criu-in", migrationId);
 
+    /// <summary>Where the target of a whole-process migration keeps CRIU's log of a restore that failed (its image is removed).</summary>
+    public string CriuRestoreLog(string migrationId) => Path.Combine(StateDir, "migrations", "criu-logs", migrationId + "-restore.log");
+
     /// <summary>The state directory of the engines that a node's whole-process dumps and restores run.</summary>
     public string CriuEngineDir => Path.Combine(StateDir, "criu-engine");
 

@@ -70,6 +70,10 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
             AssertOneLine(failed, $"pid {pid} runs again on a, restored from its dump there; c kept nothing", seed);
             foreach (var refused in new[] { bad, noCriu, failed }) output.WriteLine(refused.Stderr.Trim());
             Assert.Contains("failed on node c at restore", failed.Stderr);
+            // CRIU's log of the failed restore is kept on c, where the line points.
+            var restoreLog = Path.Combine(nodes[2].StateDir, "migrations", "criu-logs");
+            Assert.Contains(restoreLog + "/", failed.Stderr);
+            Assert.Contains("Restoring FAILED", File.ReadAllText(Assert.Single(Directory.GetFiles(restoreLog))));
             AssertRunsAgain(pid, host, original);
             for (var i = 0; i < 2; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
             AssertNothingLeft(nodes, seed);

@@ -169,9 +169,14 @@ public sealed class CriuMigrationTarget : ReceiveActor
                 $"pid {source.Pid} was still taken on node {self} after {settings.PidFreeTimeout.TotalSeconds:F0} s (a zombie its parent did not reap?)");
         var result = await GpuckptChild.RunAsync(settings.SelfCommand!,
             ["restore", "--criu", "--images", dir, "--state-dir", settings.CriuEngineDir, "--json"], settings.RestoreTimeout).ConfigureAwait(false);
-        return result.ExitCode == 0
-            ? new CriuTargetRestored(request.MigrationId, RestoredPid(result.Stdout))
-            : new TargetFailed(request.MigrationId, self, "restore", result.Reason);
+        if (result.ExitCode == 0) return new CriuTargetRestored(request.MigrationId, RestoredPid(result.Stdout));
+        // The image goes; CRIU's log of the failed restore stays where the reason points.
+        var log = Path.Combine(dir, "criu-restore.log");
+        var kept = settings.CriuRestoreLog(request.MigrationId);
+        if (!File.Exists(log)) return new TargetFailed(request.MigrationId, self, "restore", result.Reason);
+        Directory.CreateDirectory(Path.GetDirectoryName(kept)!);
+        File.Move(log, kept, overwrite: true);
+        return new TargetFailed(request.MigrationId, self, "restore", result.Reason.Replace(log, kept, StringComparison.Ordinal));
     }
 
     private void Restoring()
