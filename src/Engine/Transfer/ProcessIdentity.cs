@@ -25,6 +25,17 @@ public sealed record ProcessIdentity(uint Pid, string BootId, string PidNamespac
     public bool SameAs(ProcessIdentity? here) =>
         here is not null && here.Pid == Pid && here.BootId == BootId && here.PidNamespace == PidNamespace && here.StartTicks == StartTicks;
 
+    /// <summary>
+    /// Why this process cannot be restored under its pid on node <paramref name="node"/> (this machine): another process
+    /// runs there under it. Null when the pid is free, or held by this very process (source and target on one machine).
+    /// </summary>
+    public string? TakenOn(string node)
+    {
+        var here = Of(Pid);
+        if (here is null || SameAs(here)) return null;
+        return $"pid {Pid} is taken on node {node} by another process ({Command(Pid)}): CRIU restores a process under its own pid, so it cannot run there";
+    }
+
     /// <summary>The command name of <paramref name="pid"/>, for a message ("" when it is gone).</summary>
     public static string Command(uint pid)
     {

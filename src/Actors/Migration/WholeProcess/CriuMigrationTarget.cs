@@ -57,21 +57,12 @@ public sealed class CriuMigrationTarget : ReceiveActor
             {
                 return new TargetFailed(check.MigrationId, self, "prepare target", $"node {self} cannot restore a whole process: {e.Message}");
             }
-            if (PidTaken(check.Source, self) is { } taken) return new TargetFailed(check.MigrationId, self, "prepare target", taken);
+            if (check.Source.TakenOn(self) is { } taken) return new TargetFailed(check.MigrationId, self, "prepare target", taken);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.CreateDirectory(dir);
             return new CriuTargetReady(check.MigrationId, criu.Version.ToString());
         }).PipeTo(Self, coordinator, failure: e => new TargetFailed(check.MigrationId, self, "prepare target", e.GetBaseException().Message));
         Become(Preparing);
-    }
-
-    /// <summary>Why the pid cannot be had here; null when it is free or is the source's own process (the same machine and pid namespace).</summary>
-    private static string? PidTaken(ProcessIdentity source, string self)
-    {
-        var here = ProcessIdentity.Of(source.Pid);
-        if (here is null || source.SameAs(here)) return null;
-        return $"pid {source.Pid} is taken on node {self} by another process ({ProcessIdentity.Command(source.Pid)}): " +
-               "CRIU restores a process under its own pid, so it cannot run there";
     }
 
     private void Preparing()
@@ -163,7 +154,7 @@ public sealed class CriuMigrationTarget : ReceiveActor
         var manifest = ProcessManifest.Load(dir);
         if (manifest.Pid != source.Pid)
             return new TargetFailed(request.MigrationId, self, "verify", $"the image that arrived is of pid {manifest.Pid}, not of pid {source.Pid}");
-        if (PidTaken(source, self) is { } taken) return new TargetFailed(request.MigrationId, self, "restore", taken);
+        if (source.TakenOn(self) is { } taken) return new TargetFailed(request.MigrationId, self, "restore", taken);
         if (!await CriuMigrationSource.WaitPidFree(source.Pid, settings.PidFreeTimeout).ConfigureAwait(false))
             return new TargetFailed(request.MigrationId, self, "restore",
                 $"pid {source.Pid} was still taken on node {self} after {settings.PidFreeTimeout.TotalSeconds:F0} s (a zombie its parent did not reap?)");
