@@ -3,7 +3,7 @@ using Gpuckpt.Actors;
 using Gpuckpt.Actors.Migration;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Native;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Transfer;
 
 namespace Gpuckpt.Host.Commands;
