@@ -8,16 +8,8 @@ namespace Gpuckpt.Engine.Transfer;
 /// </summary>
 public static class GpuckptChild
 {
-    public sealed record Result(int ExitCode, string Stdout, string Stderr)
-    {
-        /// <summary>The last line it wrote on stderr (its one-line reason), else on stdout.</summary>
-        public string Reason =>
-            Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault()
-            ?? Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"exit {ExitCode}";
-    }
-
     /// <summary>Runs <paramref name="command"/> (the gpuckpt executable and its first arguments) with <paramref name="args"/>.</summary>
-    public static async Task<Result> RunAsync(IReadOnlyList<string> command, IEnumerable<string> args, TimeSpan limit)
+    public static async Task<GpuckptChildResult> RunAsync(IReadOnlyList<string> command, IEnumerable<string> args, TimeSpan limit)
     {
         var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in command.Skip(1).Concat(args)) info.ArgumentList.Add(a);
@@ -33,9 +25,9 @@ public static class GpuckptChild
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync().ConfigureAwait(false);
-            return new Result(process.ExitCode, await stdout.ConfigureAwait(false),
+            return new GpuckptChildResult(process.ExitCode, await stdout.ConfigureAwait(false),
                 (await stderr.ConfigureAwait(false)) + $"\ngpuckpt {info.ArgumentList.Skip(command.Count).FirstOrDefault()} did not end within {limit.TotalSeconds:F0} s and was killed");
         }
-        return new Result(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+        return new GpuckptChildResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
     }
 }
