@@ -109,22 +109,11 @@ public static class CheckpointCapture
         return handles;
     }
 
-    /// <summary>
-    /// The CPU path only for a VRAM BO KFD allocated PUBLIC on a device whose whole VRAM is host-visible (large BAR: its
-    /// frame buffer heap is FB_PUBLIC); any other VRAM BO is unmappable (NO_CPU_ACCESS) or behind a small BAR window.
-    /// </summary>
-    private static bool KfdNeedsCopyEngine(KfdAllocFlags flags, GpuNode gpu) =>
-        (flags & KfdAllocFlags.Vram) != 0 && ((flags & KfdAllocFlags.Public) == 0 || gpu.VramPublic == 0);
-
-    /// <summary>The same rule for a render BO: VRAM created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS, or on a small-BAR device.</summary>
-    private static bool RenderNeedsCopyEngine(RenderBo bo, GpuNode gpu) =>
-        (bo.Entry.preferred_domains & AmdgpuGem.DomainVram) != 0 && ((bo.Entry.alloc_flags & AmdgpuGem.CreateNoCpuAccess) != 0 || gpu.VramPublic == 0);
-
     private static BoSource KfdSource(KfdSnapshot snapshot, int index, uint userGpuId, GpuNode gpu, string label, uint id)
     {
         var bucket = snapshot.Bos[index];
         var source = new BoSource(gpu.DrmRenderMinor, bucket.offset, bucket.size, label, id);
-        return KfdNeedsCopyEngine((KfdAllocFlags)bucket.alloc_flags, gpu)
+        return CopyEngineRule.ForKfd((KfdAllocFlags)bucket.alloc_flags, gpu)
             ? source with { Path = BoCopyPath.CopyEngine, Dmabuf = (int)bucket.dmabuf_fd, ImageKey = $"kfd:0x{userGpuId:x}:{index}" }
             : source;
     }
@@ -142,7 +131,7 @@ public static class CheckpointCapture
     private static BoSource RenderSource(RenderNodeSnapshot node, RenderBo bo, GpuNode gpu, string label, uint id)
     {
         var source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label, id);
-        return RenderNeedsCopyEngine(bo, gpu) ? source with { Path = BoCopyPath.CopyEngine, Dmabuf = bo.DmabufFd } : source;
+        return CopyEngineRule.ForRender(bo.Entry.preferred_domains, bo.Entry.alloc_flags, gpu) ? source with { Path = BoCopyPath.CopyEngine, Dmabuf = bo.DmabufFd } : source;
     }
 
     /// <summary>
