@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Emulator;
@@ -503,7 +503,7 @@ public sealed partial class EmulatedKernel : IDisposable
             }
         }
         errno = 0;
-        return Gpuckpt.Engine.Simulation.Protocol.RequestHandler.SubmittedChunksWire(ibs, handles);
+        return Gpuckpt.Simulator.Protocol.RequestHandler.SubmittedChunksWire(ibs, handles);
     }
 
     /// <summary>

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Gpuckpt.Actors.Copy;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Xunit;
 using Xunit.Abstractions;
 

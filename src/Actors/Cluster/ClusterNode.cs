@@ -2,6 +2,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using Akka.Remote;
 using Gpuckpt.Actors.Migration;
 using Gpuckpt.Engine.Devices;
 
@@ -14,6 +15,7 @@ namespace Gpuckpt.Actors.Cluster;
 public sealed class ClusterNode : IAsyncDisposable
 {
     private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ClusterNode(EngineHost engine, NodeSettings settings, IGpuDriver driver, MembershipRecord membership)
     {
@@ -127,12 +129,37 @@ public sealed class ClusterNode : IAsyncDisposable
             if (node._up.Task.IsCompleted && !node.Downed) membership.Clear();
             return Task.FromResult(Done.Instance);
         });
+        if (tls is not null)
+        {
+            var watch = system.ActorOf(Props.Create(() => new HandshakeWatch(node)), "tls-handshake-watch");
+            system.EventStream.Subscribe(watch, typeof(AssociationErrorEvent));
+        }
         cluster.RegisterOnMemberUp(() =>
         {
             membership.Write(cluster.SelfAddress.ToString());
             node._up.TrySetResult();
         });
         return node;
+    }
+
+    /// <summary>
+    /// Completes, with the reason, when a peer refused this node's TLS handshake (or this node refused the peer's
+    /// certificate) before the node joined: a node that is not of the cluster, or whose certificate expired, would
+    /// otherwise ask to join forever.
+    /// </summary>
+    public Task<string> Refused => _refused.Task;
+
+    /// <summary>
+    /// Why the node was not let in, when a TLS handshake is why: <see cref="Refused"/>'s reason, or Akka.Remote's own
+    /// shutdown of a system whose outbound handshake failed (which may come first).
+    /// </summary>
+    public string? RefusedReason()
+    {
+        if (_refused.Task.IsCompleted) return _refused.Task.Result;
+        var reason = CoordinatedShutdown.Get(System).ShutdownReason?.ToString();
+        return reason is not null && reason.StartsWith("TLS handshake failed", StringComparison.Ordinal)
+            ? $"the {reason[0..1].ToLowerInvariant()}{reason[1..]} (the peer does not trust this node's certificate, or this node the peer's)"
+            : null;
     }
 
     /// <summary>
@@ -151,5 +178,34 @@ public sealed class ClusterNode : IAsyncDisposable
     {
         await LeaveAsync().ConfigureAwait(false);
         await Engine.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Turns a failed association into <see cref="Refused"/> when its cause is the TLS handshake and the node has not joined.</summary>
+    private sealed class HandshakeWatch : ReceiveActor
+    {
+        public HandshakeWatch(ClusterNode node) =>
+            Receive<AssociationErrorEvent>(e =>
+            {
+                if (node._up.Task.IsCompleted) return;
+                Exception? cause = e.Cause;
+                var handshake = false;
+                for (var c = cause; c is not null; c = c.InnerException)
+                {
+                    // Akka.Remote words every failed handshake so; .NET's own refusal is an AuthenticationException.
+                    handshake |= c is global::System.Security.Authentication.AuthenticationException ||
+                                 c.Message.StartsWith("TLS handshake failed", StringComparison.Ordinal);
+                    cause = c;
+                }
+                if (!handshake) return;
+                var peer = e.RemoteAddress is { Host: { } host, Port: { } port } ? $"{host}:{port}" : $"{e.RemoteAddress}";
+                // .NET words a refusal of the peer's certificate by this node's own check after the callback that made it.
+                var why = cause switch
+                {
+                    _ when cause!.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal) => "this node does not trust the peer's certificate",
+                    IOException => "the peer ended it: it does not trust this node's certificate",
+                    _ => cause.Message.TrimEnd('.'),
+                };
+                node._refused.TrySetResult($"the TLS handshake with {peer} failed ({why})");
+            });
     }
 }

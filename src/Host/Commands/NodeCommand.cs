@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 
 namespace Gpuckpt.Host.Commands;
 
@@ -47,10 +47,14 @@ public static class NodeCommand
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
             var node = ClusterNode.Start(gpu, nodeConfig.WithFallback(engineConfig));
-            var up = await Task.WhenAny(node.Up, node.Terminated, stop.Task);
+            var up = await Task.WhenAny(node.Up, node.Terminated, stop.Task, node.Refused);
             if (up != node.Up)
             {
+                var refused = node.RefusedReason();
                 await node.LeaveAsync();
+                if (refused is not null)
+                    throw new InvalidOperationException($"node {settings.Name} was not let in: {refused}; its certificate, " +
+                        $"{Path.Combine(ClusterTls.DirOf(nodeConfig.WithFallback(engineConfig)), settings.Name)}.crt, must be issued by the cluster's CA and valid now, and so must the seed's");
                 throw new InvalidOperationException($"node {settings.Name} stopped before it joined the cluster");
             }
             var gpus = gpu.Topology();

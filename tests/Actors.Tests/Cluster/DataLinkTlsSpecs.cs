@@ -13,7 +13,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// The migration data port under the cluster's mutual TLS: a sender with the cluster's certificate gets its frames
 /// through; one with another CA's certificate, or one that speaks plain TCP (even with the right token), is refused
 /// before its token is read and delivers nothing. A byte changed in flight fails TLS's check of its record: the frame is
-/// not delivered, and the target is told.
+/// not delivered, and the target is told. A connection recorded on the wire and played again delivers nothing a second
+/// time: its records belong to a handshake that cannot be repeated.
 /// </summary>
 public sealed class DataLinkTlsSpecs(ITestOutputHelper output) : TestKit(EngineConfig.Load(), "data-link-tls-spec", output), IDisposable
 {
@@ -111,6 +112,50 @@ public sealed class DataLinkTlsSpecs(ITestOutputHelper output) : TestKit(EngineC
 
         Assert.True(closed is null or IOException, $"the connection did not close: {closed}");
         Assert.False(target.HasMessages, "a frame sent in clear was delivered");
+    }
+
+    [Fact]
+    public async Task A_recorded_connection_played_again_to_the_data_port_delivers_nothing()
+    {
+        using var listener = FrameListener.Start("127.0.0.1", 0, 0, 1 << 20, Sys.Log, Identity("cluster", "b"));
+        using var proxy = new TcpProxy { TargetPort = listener.Port, Record = true };
+        proxy.Start();
+        var target = CreateTestProbe();
+        var owner = CreateTestProbe();
+        var token = listener.Register(target.Ref, owner.Ref);
+        var frames = Enumerable.Range(0, 3).Select(i =>
+        {
+            var bytes = new byte[50_000 + i];
+            new Random(300 + i).NextBytes(bytes);
+            return bytes;
+        }).ToList();
+        using (var link = FrameLink.Open("127.0.0.1", proxy.Port, token, owner.Ref, Identity("cluster", "a")))
+        {
+            foreach (var frame in frames) Assert.True(link.Post(frame));
+            foreach (var frame in frames) Assert.Equal(frame, (await target.ExpectMsgAsync<LinkFrame>(Wait)).Bytes);
+        }
+        var recorded = Assert.Single(proxy.Recorded);
+        Assert.True(recorded.Length > frames.Sum(f => f.Length), $"the proxy recorded {recorded.Length} bytes of a connection that carried more");
+
+        // The whole connection, handshake and frames, played again on a connection of its own, as an eavesdropper could.
+        using (var tcp = new TcpClient())
+        {
+            await tcp.ConnectAsync("127.0.0.1", listener.Port);
+            var stream = tcp.GetStream();
+            var closed = await Record.ExceptionAsync(async () =>
+            {
+                await stream.WriteAsync(recorded);
+                var read = await stream.ReadAsync(new byte[4096]).AsTask().WaitAsync(Wait);
+                while (read > 0) read = await stream.ReadAsync(new byte[4096]).AsTask().WaitAsync(Wait);
+            });
+            Assert.True(closed is null or IOException, $"the data port kept a played-again connection open: {closed}");
+        }
+
+        // The token is still registered, and a member's frame is the first thing its target gets after the replay.
+        var barrier = new byte[] { 0x5a, 0xa5, 7 };
+        using var member = FrameLink.Open("127.0.0.1", listener.Port, token, owner.Ref, Identity("cluster", "a"));
+        Assert.True(member.Post(barrier));
+        Assert.Equal(barrier, (await target.ExpectMsgAsync<LinkFrame>(Wait)).Bytes);
     }
 
     public new void Dispose()

@@ -1,5 +1,5 @@
 using Gpuckpt.Actors.Cluster;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Trust;
 using Xunit;
 using Xunit.Abstractions;
@@ -9,7 +9,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// <summary>
 /// Node processes on loopback and a CLI process that is not of their cluster: with a certificate from another CA, with
 /// an expired one, or with none, its migration is refused and never reaches a node: the process it names is never
-/// paused, and a member's request afterwards still goes through.
+/// paused, and a member's request afterwards still goes through. A node process that is not of the cluster never joins:
+/// it is refused at the handshake, says so in one line naming its certificate and exits, and the members stay as they were.
 /// </summary>
 [Collection(nameof(NodesCollection))]
 [Trait("Tier", "Full")]
@@ -64,6 +65,64 @@ public sealed class StrangerSpecs(ITestOutputHelper output)
             // A member's CLI is still heard: the same migration goes through.
             var member = await cluster.Cli("migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("a"));
             Assert.True(member.ExitCode == 0, $"the cluster's own CLI was refused after the strangers: {member}");
+        }
+        finally
+        {
+            Directory.Delete(strangers, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_node_with_another_CA_an_expired_certificate_or_none_never_joins_and_says_why()
+    {
+        await using var cluster = new TestCluster(2, null, processes: true);
+        await cluster.StartAll();
+        var strangers = Directory.CreateTempSubdirectory("gpuckpt-stranger-nodes-").FullName;
+        try
+        {
+            var other = Path.Combine(strangers, "other");
+            ClusterAuthority.Create(other);
+            var expired = Path.Combine(strangers, "expired");
+            Directory.CreateDirectory(expired);
+            foreach (var file in new[] { ClusterAuthority.CaCertificateFile, ClusterAuthority.CaKeyFile })
+                File.Copy(Path.Combine(cluster.ClusterDir, file), Path.Combine(expired, file));
+            ClusterAuthority.Open(expired).Issue("s", DateTimeOffset.UtcNow.AddHours(-20), DateTimeOffset.UtcNow.AddHours(-2)).Dispose();
+            File.Delete(Path.Combine(expired, ClusterAuthority.CaKeyFile));
+            var none = Path.Combine(strangers, "none");
+            Directory.CreateDirectory(none);
+            File.Copy(Path.Combine(cluster.ClusterDir, ClusterAuthority.CaCertificateFile), Path.Combine(none, ClusterAuthority.CaCertificateFile));
+
+            foreach (var (what, dir, says) in new[]
+                     {
+                         ("another CA's certificate", other, "was not let in"), ("an expired certificate", expired, "was not let in"),
+                         ("no certificate", none, "holds no certificate for s"),
+                     })
+            {
+                var conf = Path.Combine(strangers, $"node-{Path.GetFileName(dir)}.conf");
+                File.WriteAllText(conf, File.ReadAllText(Path.Combine(cluster.Dir, "node.conf")) + $"\ngpuckpt.tls.dir = {HoconString.Quote(dir)}\n");
+                var state = Directory.CreateDirectory(Path.Combine(strangers, $"state-{Path.GetFileName(dir)}")).FullName;
+                await using var stranger = NodeProcess.Start("s", ["--config", conf, "--state-dir", state, "--journal", "sqlite"], new Dictionary<string, string>
+                {
+                    [NodeConfig.NameVariable] = "s",
+                    [NodeConfig.PortVariable] = "0",
+                    [NodeConfig.SeedsVariable] = cluster.Address("a"),
+                });
+                var run = await stranger.Exited(Within);
+                output.WriteLine($"a node with {what}: {run}");
+                Assert.True(run.ExitCode != 0, $"a node with {what} did not fail: {run}");
+                Assert.DoesNotContain("\"state\":\"up\"", run.Stdout);
+                var lines = run.Stderr.Trim().Split('\n');
+                Assert.True(lines.Length == 1 && lines[0].Contains(says, StringComparison.Ordinal) &&
+                            (dir == none || lines[0].Contains(Path.Combine(dir, "s.crt"), StringComparison.Ordinal)),
+                    $"a node with {what} does not say in one line that it was not let in, naming its certificate: {run}");
+
+                var status = await cluster.Cli("cluster", "status", "--node", cluster.Address("a"), "--json");
+                Assert.True(status.ExitCode == 0, $"cluster status failed: {status}");
+                var members = System.Text.Json.JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray()
+                    .Select(m => m.GetProperty("name").GetString()).ToList();
+                Assert.True(members.SequenceEqual(["a", "b"]), $"after a node with {what} tried to join, the members are {string.Join(", ", members)}");
+            }
+            Assert.Contains("TLS", cluster.Process("a").Output, StringComparison.OrdinalIgnoreCase);
         }
         finally
         {

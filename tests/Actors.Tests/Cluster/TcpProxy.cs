@@ -7,7 +7,8 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// A TCP forwarder on 127.0.0.1 in front of one of a node's ports (remoting's or the migration data port; the node
 /// advertises the proxy's port), so a test can break the link for real: once <see cref="BreakAfter"/> bytes went
 /// through, every connection is reset once, and <see cref="OnBreak"/> runs (to break another proxy at the same moment); or
-/// it changes one byte of every connection in flight (<see cref="FlipAt"/>), as a man in the middle would.
+/// it changes one byte of every connection in flight (<see cref="FlipAt"/>), as a man in the middle would; or it keeps what
+/// each connection carried toward the node (<see cref="Record"/>), for a replay.
 /// </summary>
 internal sealed class TcpProxy : IDisposable
 {
@@ -41,6 +42,20 @@ internal sealed class TcpProxy : IDisposable
     /// <summary>Runs once, when this proxy breaks its connections.</summary>
     public Action? OnBreak { get; set; }
 
+    /// <summary>Keep the bytes each connection carries toward the node (<see cref="Recorded"/>).</summary>
+    public bool Record { get; set; }
+
+    /// <summary>What each recorded connection carried toward the node, in the order the connections were made.</summary>
+    public IReadOnlyList<byte[]> Recorded
+    {
+        get
+        {
+            lock (_recorded) return [.. _recorded.Select(r => r.ToArray())];
+        }
+    }
+
+    private readonly List<MemoryStream> _recorded = [];
+
     public long Forwarded => Interlocked.Read(ref _forwarded);
     public bool Broken => _broken == 1;
 
@@ -71,12 +86,15 @@ internal sealed class TcpProxy : IDisposable
                 continue;
             }
             lock (_sockets) _sockets.AddRange([client, upstream]);
-            _ = Pump(client, upstream, toNode: true);
+            MemoryStream? record = null;
+            if (Record)
+                lock (_recorded) _recorded.Add(record = new MemoryStream());
+            _ = Pump(client, upstream, toNode: true, record);
             _ = Pump(upstream, client, toNode: false);
         }
     }
 
-    private async Task Pump(Socket from, Socket to, bool toNode)
+    private async Task Pump(Socket from, Socket to, bool toNode, MemoryStream? record = null)
     {
         var buffer = new byte[64 * 1024];
         long carried = 0;
@@ -92,6 +110,8 @@ internal sealed class TcpProxy : IDisposable
                     Interlocked.Increment(ref _flipped);
                 }
                 carried += n;
+                if (record is not null)
+                    lock (_recorded) record.Write(buffer, 0, n);
                 await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
                 if (!toNode) continue;
                 var total = Interlocked.Add(ref _forwarded, n);

@@ -1,7 +1,7 @@
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
-using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
 using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Engine.Tests.Criu;
 using Gpuckpt.Engine.Tests.Emulation;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Simulation.Protocol;
+using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Protocol;
 using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Tests.Support;
 using Xunit;
