@@ -8,8 +8,10 @@ namespace Gpuckpt.Host;
 
 /// <summary>
 /// What a person waits for, on a terminal: each phase of the job (pause, capture, copy, commit, unpause; verify, device
-/// state, passes, contents, resume) with its elapsed time, and one bar per device whose rate is its bytes over the wall
-/// time since it started, fed by the engine's <see cref="JobPhaseStarted"/> and <see cref="DeviceProgress"/> events.
+/// state, passes, contents, resume) with its elapsed time, which stops when the phase ends, and its bar moving with the
+/// bytes of its devices (<see cref="PhaseMeter"/>; a phase without bytes shows as running); and one bar per device whose
+/// rate is its bytes over the wall time since it started, fed by the engine's <see cref="JobPhaseStarted"/> and
+/// <see cref="DeviceProgress"/> events.
 /// </summary>
 public static class ProgressView
 {
@@ -25,6 +27,7 @@ public static class ProgressView
             .StartAsync(async ctx =>
             {
                 var bars = new Dictionary<string, ProgressTask>();
+                var meter = new PhaseMeter();
                 ProgressTask? phase = null;
                 var gate = new object();
                 void Update(object e)
@@ -34,8 +37,10 @@ public static class ProgressView
                         switch (e)
                         {
                             case JobPhaseStarted p:
-                                if (phase is not null) phase.Value = phase.MaxValue;
+                                Finish(phase);
+                                meter.Begin();
                                 phase = ctx.AddTask($"{title}: {Markup.Escape(p.Phase)}", maxValue: 1);
+                                phase.IsIndeterminate = true;
                                 break;
                             case DeviceProgress d:
                                 if (!bars.TryGetValue(d.Device, out var bar))
@@ -46,6 +51,13 @@ public static class ProgressView
                                 bar.Value = d.BytesDone;
                                 bar.Description = $"  {Markup.Escape(d.Device)} [grey]{d.BosDone}/{d.BosTotal} BOs[/]";
                                 if (d.BytesDone >= d.BytesTotal) bar.StopTask();
+                                meter.Device(d);
+                                if (phase is not null && meter.Measured)
+                                {
+                                    phase.IsIndeterminate = false;
+                                    phase.MaxValue = meter.Total;
+                                    phase.Value = meter.Done;
+                                }
                                 break;
                         }
                     }
@@ -61,10 +73,18 @@ public static class ProgressView
                 {
                     system.EventStream.Unsubscribe(listener);
                     system.Stop(listener);
-                    lock (gate)
-                        if (phase is not null) phase.Value = phase.MaxValue;
+                    lock (gate) Finish(phase);
                 }
             });
+    }
+
+    /// <summary>A phase that ended: full, and its clock stopped.</summary>
+    private static void Finish(ProgressTask? phase)
+    {
+        if (phase is null) return;
+        phase.IsIndeterminate = false;
+        phase.Value = phase.MaxValue;
+        phase.StopTask();
     }
 
     /// <summary>A device's bytes over the wall time since its bar started (not a sampled instant speed).</summary>
