@@ -95,17 +95,19 @@ public static class CheckpointCommand
         switch (reply)
         {
             case CheckpointCompleted { Summary: var s }:
+                // Devices are the job's device actors (a GPU's KFD device and its render nodes); a person counts GPUs.
+                var gpus = ManifestCodec.Load(s.ImagesDir).Topology.Count;
                 if (json)
                     Cli.PrintJson(new
                     {
-                        job_id = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                        job_id = s.JobId, pid = s.Pid, images = s.ImagesDir, image_id = s.ImageId, bytes = s.Bytes, bos = s.Bos, gpus, devices = s.Devices,
                         written_bytes = s.WrittenBytes, referenced_bytes = s.ReferencedBytes,
                         seconds = s.Seconds, recovery_seconds = s.RecoverySeconds, pause_seconds = s.PauseSeconds, gb_per_s = s.GigabytesPerSecond, left_paused = s.LeftPaused,
                         phases = Cli.Phases(s.Phases),
                     });
                 else
                 {
-                    Console.Out.WriteLine($"checkpointed pid {s.Pid} into {s.ImagesDir}: {s.Bytes} bytes, {s.Bos} BOs, {s.Devices} devices, " +
+                    Console.Out.WriteLine($"checkpointed pid {s.Pid} into {s.ImagesDir}: {s.Bytes} bytes, {s.Bos} BOs on {gpus} GPU{(gpus == 1 ? "" : "s")}, " +
                                           $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); " +
                                           (s.LeftPaused ? "the process stays paused" : $"paused {s.PauseSeconds:F2} s, running again"));
                     if (s.ReferencedBytes > 0) Console.Out.WriteLine($"  incremental: {s.WrittenBytes} bytes written, {s.ReferencedBytes} referenced in the parent image");

@@ -84,6 +84,8 @@ public sealed partial class JsonOutputSpecs : IDisposable
         AssertSnakeCase(saved, "checkpoint");
         var job = saved.GetProperty("job_id").GetString()!;
         Assert.Equal(pid, saved.GetProperty("pid").GetUInt32());
+        // train runs on 2 GPUs: that is what a person counts, whatever the number of device actors (render nodes too).
+        Assert.Equal(2, saved.GetProperty("gpus").GetInt32());
 
         var jobs = Success(await Gpuckpt(["jobs", "--state-dir", state, "--json"]));
         AssertSnakeCase(jobs, "jobs");
