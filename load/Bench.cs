@@ -3,7 +3,7 @@ using Gpuckpt.Actors;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Checkpoint;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Load;

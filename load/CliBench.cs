@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 
 namespace Gpuckpt.Load;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Gpuckpt.Actors;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Load.Statistics;
 
 namespace Gpuckpt.Load;

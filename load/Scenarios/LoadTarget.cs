@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Gpuckpt.Actors;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Host;
 
 namespace Gpuckpt.Load.Scenarios;

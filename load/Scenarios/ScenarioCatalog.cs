@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Host;
 
 namespace Gpuckpt.Load.Scenarios;

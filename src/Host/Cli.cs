@@ -43,7 +43,7 @@ public static class Cli
     {
         try
         {
-            Engine.Simulation.SimulatorClient.ConfiguredTimeout = () =>
+            Simulator.SimulatorClient.ConfiguredTimeout = () =>
                 Actors.EngineConfig.Load().GetTimeSpan("gpuckpt.driver.sim-call-timeout", TimeSpan.FromMinutes(2), allowInfinite: false);
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)

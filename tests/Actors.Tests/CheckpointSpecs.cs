@@ -2,7 +2,7 @@ using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Copy;
 using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Uapi;
 using Xunit;
 using Xunit.Abstractions;

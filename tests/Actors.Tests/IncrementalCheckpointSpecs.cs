@@ -1,7 +1,7 @@
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Xunit;
 using Xunit.Abstractions;
 

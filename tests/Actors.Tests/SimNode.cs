@@ -1,4 +1,4 @@
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 
 namespace Gpuckpt.Actors.Tests;
 

@@ -4,20 +4,21 @@ using Gpuckpt.Engine.Restore;
 namespace Gpuckpt.Actors.Copy;
 
 /// <summary>
-/// A render node's restore passes, at the level of its BO actors: in each pass every BO not yet restored is asked to
-/// restore, its non-imports first, then its imports; an import whose exporter's dmabuf does not exist yet answers that
-/// it is skipped and is asked again in the next pass. At most <see cref="EngineSettings.WorkersPerDevice"/> BOs work at
-/// once. The restore coordinator runs the passes node by node and fails a pass that makes no progress.
+/// A render node's restore passes, at the level of its BO actors: in each pass the coordinator hands it this node's step
+/// of the <see cref="RenderPassPlan"/>: its BOs to create, asked first, then the imports that may follow them (an import
+/// whose exporter's dmabuf turns out not to exist answers that it is skipped, and waits). At most
+/// <see cref="EngineSettings.WorkersPerDevice"/> BOs work at once. The coordinator runs the passes node by node.
 /// </summary>
 public sealed partial class DeviceActor
 {
     private readonly RenderNodeWork? _render;
     private readonly Dictionary<uint, IActorRef> _renderBos = new();
     private readonly Dictionary<uint, RenderBoRef> _renderRefs = new();
-    private readonly HashSet<uint> _restored = [];
+    private readonly List<uint> _restored = [];
     private readonly Queue<uint> _asking = new();
     private readonly List<string> _waiting = [];
-    private int _pass, _passRestored, _answersDue;
+    private RenderPassStep? _step;
+    private int _pass, _answersDue;
     private bool _importsAsked;
     private string? _passFailure;
 
@@ -27,7 +28,6 @@ public sealed partial class DeviceActor
         Receive<BoRestored>(r =>
         {
             _restored.Add(r.Handle);
-            _passRestored++;
             PassAnswered();
         });
         Receive<BoSkipped>(s =>
@@ -56,11 +56,12 @@ public sealed partial class DeviceActor
     private void StartPass(RunPass run)
     {
         _pass = run.Pass;
-        _passRestored = 0;
+        _step = run.Step;
+        _restored.Clear();
         _waiting.Clear();
         _passFailure = null;
         _importsAsked = false;
-        foreach (var (bo, _) in _render!.Bos.Where(b => !b.Bo.IsImport && !_restored.Contains(b.Bo.Handle))) _asking.Enqueue(bo.Handle);
+        foreach (var bo in run.Step.Creates) _asking.Enqueue(bo.Handle);
         AskMore();
     }
 
@@ -76,7 +77,7 @@ public sealed partial class DeviceActor
         if (_passFailure is null && !_importsAsked)
         {
             _importsAsked = true;
-            foreach (var (bo, _) in _render!.Bos.Where(b => b.Bo.IsImport && !_restored.Contains(b.Bo.Handle))) _asking.Enqueue(bo.Handle);
+            foreach (var (bo, _) in _step!.Imports) _asking.Enqueue(bo.Handle);
             if (_asking.Count > 0)
             {
                 AskMore();
@@ -84,7 +85,7 @@ public sealed partial class DeviceActor
             }
         }
         _asking.Clear();
-        Context.Parent.Tell(new PassDone(_device, _pass, _passRestored, _render!.Bos.Count - _restored.Count, [.. _waiting], _passFailure));
+        Context.Parent.Tell(new PassDone(_device, _pass, [.. _restored], [.. _waiting], _passFailure));
     }
 
     private void PassAnswered()

@@ -9,11 +9,11 @@ namespace Gpuckpt.Actors.Copy;
 /// <summary>Copy these contents (a render node's device actor gets them after its passes).</summary>
 internal sealed record CopyContents(DeviceWork Work) : INoSerializationVerificationNeeded;
 
-/// <summary>Restore pass <paramref name="Pass"/>: every render BO not yet restored is asked to restore.</summary>
-internal sealed record RunPass(int Pass) : INoSerializationVerificationNeeded;
+/// <summary>Restore pass <paramref name="Pass"/>: this node's step of <see cref="RenderPassPlan"/> (these creates, then these imports).</summary>
+internal sealed record RunPass(int Pass, RenderPassStep Step) : INoSerializationVerificationNeeded;
 
-/// <summary>A render node's device actor finished pass <paramref name="Pass"/>: what it restored, what waits for what.</summary>
-internal sealed record PassDone(string Device, int Pass, int Restored, int Left, IReadOnlyList<string> Waiting, string? Failure) : INoSerializationVerificationNeeded;
+/// <summary>A render node's device actor finished pass <paramref name="Pass"/>: the handles it restored, what waits for what.</summary>
+internal sealed record PassDone(string Device, int Pass, IReadOnlyList<uint> Restored, IReadOnlyList<string> Waiting, string? Failure) : INoSerializationVerificationNeeded;
 
 /// <summary>The buffer of chunk <paramref name="Chunk"/> was rented (it sits in the chunk's slot).</summary>
 internal sealed record BufferRented(int Chunk) : INoSerializationVerificationNeeded;

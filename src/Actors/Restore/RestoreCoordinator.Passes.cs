@@ -5,21 +5,22 @@ using Gpuckpt.Engine.Restore;
 namespace Gpuckpt.Actors.Restore;
 
 /// <summary>
-/// The render-node passes of a restore, at the level of the BO actors: a device actor per render node, visited in the
-/// image's order each pass; an import whose exporter does not exist yet is skipped and tried in the next pass; a pass
-/// that restores nothing while BOs are left rolls the restore back, naming each importer and the exporter it waits for.
+/// The render-node passes of a restore, at the level of the BO actors: the <see cref="RenderPassPlan"/> the dry run
+/// follows too, each node's step handed to that node's device actor in the image's order each pass; a pass that
+/// restores nothing while BOs are left rolls the restore back, naming each importer and the exporter it waits for.
 /// </summary>
 public sealed partial class RestoreCoordinator
 {
-    private readonly List<(string Device, IActorRef Actor)> _renderNodes = [];
-    private readonly List<string> _waiting = [];
-    private int _pass, _passNode, _passRestored, _passLeft;
+    private readonly List<(int NodeId, string Device, IActorRef Actor)> _renderNodes = [];
+    private RenderPassPlan? _passPlan;
+    private int _passNode;
 
     /// <summary>One device actor per render node, its BO actors ready for the passes; the passes visit the nodes in image order.</summary>
     private void StartPasses()
     {
         BeginPhase("passes");
         var image = _plan!.Image;
+        _passPlan = new RenderPassPlan(image.RenderNodes, image.Imports, image.Kfd);
         var links = image.Imports.ToDictionary(l => (l.RenderNodeId, l.GemHandle));
         foreach (var node in image.RenderNodes.Where(n => n.BoEntries.Count > 0))
         {
@@ -27,31 +28,35 @@ public sealed partial class RestoreCoordinator
             var bos = RenderRestorePasses.BosOf([node])
                 .Select(b => (b, b.IsImport ? links[(b.NodeId, b.Handle)] : null))
                 .ToList();
-            _renderNodes.Add((device, StartRenderNode(device, new RenderNodeWork(bos, _session!))));
+            _renderNodes.Add(((int)node.Id, device, StartRenderNode(device, new RenderNodeWork(bos, _session!))));
         }
-        _pass = 0;
         NextPass();
     }
 
     private void NextPass()
     {
-        if (_renderNodes.Count == 0 || (_pass > 0 && _passLeft == 0))
+        var plan = _passPlan!;
+        if (plan.Pass > 0 && plan.EndPass() is { } stuck)
+        {
+            StopDevices();
+            RollBack(stuck);
+            return;
+        }
+        if (_renderNodes.Count == 0 || plan.Finished)
         {
             PassesDone();
             return;
         }
-        if (_pass > 0 && _passRestored == 0)
-        {
-            StopDevices();
-            RollBack($"render restore pass {_pass} made no progress: {string.Join("; ", _waiting)}");
-            return;
-        }
-        _pass++;
+        plan.BeginPass();
         _passNode = 0;
-        _passRestored = 0;
-        _passLeft = 0;
-        _waiting.Clear();
-        _renderNodes[0].Actor.Tell(new RunPass(_pass));
+        AskNode();
+    }
+
+    /// <summary>Hands the current node its step of the pass (an empty step answers at once).</summary>
+    private void AskNode()
+    {
+        var (nodeId, _, actor) = _renderNodes[_passNode];
+        actor.Tell(new RunPass(_passPlan!.Pass, _passPlan.Step(nodeId)));
     }
 
     private void OnPassDone(PassDone done)
@@ -62,10 +67,10 @@ public sealed partial class RestoreCoordinator
             RollBack($"render restore pass {done.Pass}: {done.Failure}");
             return;
         }
-        _passRestored += done.Restored;
-        _passLeft += done.Left;
-        _waiting.AddRange(done.Waiting);
-        if (++_passNode < _renderNodes.Count) _renderNodes[_passNode].Actor.Tell(new RunPass(_pass));
+        var nodeId = _renderNodes[_passNode].NodeId;
+        foreach (var handle in done.Restored) _passPlan!.Restored(nodeId, handle);
+        foreach (var why in done.Waiting) _passPlan!.Waits(why);
+        if (++_passNode < _renderNodes.Count) AskNode();
         else NextPass();
     }
 
@@ -80,6 +85,6 @@ public sealed partial class RestoreCoordinator
     {
         CrashPoints.Hit("render-restored");
         var session = _session!;
-        Record(new DeviceStateDone(session.Pid, session.RestoredOffsets, _pass), OpenContents);
+        Record(new DeviceStateDone(session.Pid, session.RestoredOffsets, _passPlan!.Pass), OpenContents);
     }
 }

@@ -4,49 +4,28 @@ using Gpuckpt.Engine.Images.Proto;
 namespace Gpuckpt.Engine.Restore;
 
 /// <summary>
-/// Restores render-node BOs in passes, node by node in the given order: a node's non-imports first, then each import
-/// whose exporter's dmabuf exists (a KFD BO always does after KFD RESTORE; a render BO once it is restored). An import
-/// whose exporter is not there yet is skipped and retried on the next pass; a pass without progress is an error naming
-/// what waits for what. Work done in an earlier pass is never redone.
+/// Runs <see cref="RenderPassPlan"/>'s passes synchronously through <see cref="IRenderRestoreOps"/> (the dry run and the
+/// specs; the restore job's actors follow the same plan), and the rules the plan is made of.
 /// </summary>
 public static class RenderRestorePasses
 {
     public static RenderPassLog Run(IReadOnlyList<CriuRenderNode> nodes, IReadOnlyList<ImportLink> links, CriuKfd kfd, IRenderRestoreOps ops, HashSet<(int NodeId, uint Handle)>? alreadyDone = null)
     {
-        var linkOf = new Dictionary<(int, uint), ImportLink>();
-        foreach (var link in links) linkOf[(link.RenderNodeId, link.GemHandle)] = link;
-        var done = alreadyDone ?? new HashSet<(int NodeId, uint Handle)>();
-        var all = BosOf(nodes);
-        CheckExporters(all, linkOf, kfd);
-
+        var plan = new RenderPassPlan(nodes, links, kfd, alreadyDone);
         var passes = new List<IReadOnlyList<RenderBoRef>>();
-        while (all.Any(b => !done.Contains((b.NodeId, b.Handle))))
+        while (!plan.Finished)
         {
+            plan.BeginPass();
             var pass = new List<RenderBoRef>();
             foreach (var node in nodes)
             {
-                var bos = all.Where(b => b.NodeId == (int)node.Id && !done.Contains((b.NodeId, b.Handle))).ToList();
-                foreach (var bo in bos.Where(b => b.Entry.IsImport == 0))
-                {
-                    ops.Create(bo);
-                    done.Add((bo.NodeId, bo.Handle));
-                    pass.Add(bo);
-                }
-                foreach (var bo in bos.Where(b => b.Entry.IsImport != 0))
-                {
-                    var link = linkOf[(bo.NodeId, bo.Handle)];
-                    if (ExporterMissing(link, done)) continue;
-                    ops.Import(bo, link);
-                    done.Add((bo.NodeId, bo.Handle));
-                    pass.Add(bo);
-                }
+                var step = plan.Step((int)node.Id);
+                foreach (var bo in step.Creates) ops.Create(bo);
+                foreach (var (bo, link) in step.Imports) ops.Import(bo, link);
+                foreach (var bo in step.All) plan.Restored(bo.NodeId, bo.Handle);
+                pass.AddRange(step.All);
             }
-            if (pass.Count == 0)
-            {
-                var waiting = all.Where(b => !done.Contains((b.NodeId, b.Handle)))
-                    .Select(b => $"{b} waits for {Describe(linkOf[(b.NodeId, b.Handle)])}");
-                throw new InvalidOperationException($"render restore pass {passes.Count + 1} made no progress: {string.Join("; ", waiting)}");
-            }
+            if (plan.EndPass() is { } stuck) throw new InvalidOperationException(stuck);
             passes.Add(pass);
         }
         return new RenderPassLog(passes);

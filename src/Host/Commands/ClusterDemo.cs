@@ -1,6 +1,6 @@
 using Gpuckpt.Actors.Migration;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Spectre.Console;
 
 namespace Gpuckpt.Host.Commands;

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Gpuckpt.Actors;
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 
 namespace Gpuckpt.Host.Commands;
 

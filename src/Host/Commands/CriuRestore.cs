@@ -35,7 +35,7 @@ internal static class CriuRestore
         if (shellJob) args.Add("--shell-job");
         using var driver = new BridgeRestoreDriver();
         await using var engine = EngineHost.Start(driver, config);
-        var session = new BridgeRestoreSession(driver, new BridgeRestores(engine, TimeSpan.FromDays(1)), dir, line =>
+        var session = new BridgeRestoreSession(driver, new BridgeRestores(engine), dir, line =>
         {
             if (!json) Console.Error.WriteLine($"gpuckpt: {line}");
         });

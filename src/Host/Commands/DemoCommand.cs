@@ -3,7 +3,7 @@ using Gpuckpt.Actors;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Actors.Restore;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Spectre.Console;
 
 namespace Gpuckpt.Host.Commands;

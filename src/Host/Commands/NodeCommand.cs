@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 
 namespace Gpuckpt.Host.Commands;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Topology;
 
 namespace Gpuckpt.Host.Commands;

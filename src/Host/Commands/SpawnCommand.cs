@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 
 namespace Gpuckpt.Host.Commands;
 

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Gpuckpt.Host;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Gpuckpt.Actors.Tests.Persistence;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

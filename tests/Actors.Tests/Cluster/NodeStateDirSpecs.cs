@@ -28,7 +28,7 @@ public sealed class NodeStateDirSpecs : IDisposable
     {
         var state = Path.Combine(_dir, "new", "state");
         using var node = new SimNode(gpus: 1);
-        var pid = node.Client.Spawn(Engine.Simulation.WorkloadRequest.Named("tiny", 3));
+        var pid = node.Client.Spawn(Simulator.WorkloadRequest.Named("tiny", 3));
 
         var result = await GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{node.Server.SocketPath}", "--pid", $"{pid}", "--images",
             Path.Combine(_dir, "image"), "--leave-running", "--state-dir", state, "--json"], timeout: TimeSpan.FromMinutes(1));

@@ -1,5 +1,5 @@
 using Gpuckpt.Actors.Cluster;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Trust;
 using Xunit;
 using Xunit.Abstractions;

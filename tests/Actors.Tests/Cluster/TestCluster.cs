@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Actors.Persistence;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Host;
 using Gpuckpt.Tests.Support;
 

@@ -3,7 +3,7 @@ using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,7 +1,7 @@
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Native;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Actors.Tests.Copy;

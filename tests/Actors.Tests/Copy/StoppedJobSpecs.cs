@@ -3,7 +3,7 @@ using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

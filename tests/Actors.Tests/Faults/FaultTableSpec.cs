@@ -3,7 +3,7 @@ using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Xunit.Abstractions;
 
 namespace Gpuckpt.Actors.Tests.Faults;

@@ -5,7 +5,7 @@ using Gpuckpt.Actors.Restore;
 using Gpuckpt.Actors.Tests.Persistence;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Npgsql;
 using Xunit;

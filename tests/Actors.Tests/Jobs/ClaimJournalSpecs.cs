@@ -1,6 +1,6 @@
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Claims;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Xunit;
 using Xunit.Abstractions;
 

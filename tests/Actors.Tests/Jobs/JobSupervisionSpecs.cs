@@ -1,7 +1,7 @@
 using Akka.Event;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Xunit;
 using Xunit.Abstractions;
 

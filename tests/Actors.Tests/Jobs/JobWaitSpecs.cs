@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

@@ -4,7 +4,7 @@ using Gpuckpt.Actors.Claims;
 using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Emulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;

@@ -142,7 +142,7 @@ public sealed class CriuCommandSpecs : IDisposable
         var gpu = BridgeSession.GpuImageDir(images);
         using (var sim = new Simulation.TestSimulator(gpus: 1))
         {
-            var pid = sim.Client.Spawn(global::Gpuckpt.Engine.Simulation.WorkloadRequest.Named("tiny", 5, sizeBytes: 1UL << 20));
+            var pid = sim.Client.Spawn(global::Gpuckpt.Simulator.WorkloadRequest.Named("tiny", 5, sizeBytes: 1UL << 20));
             await using var engine = global::Gpuckpt.Actors.EngineHost.Start(sim.Client, name: "failed-gpu-image");
             var reply = await engine.CheckpointAsync(new global::Gpuckpt.Actors.Checkpoint.CheckpointRequest(pid, gpu, LeaveRunning: true), Timeout);
             Assert.True(reply is global::Gpuckpt.Actors.Checkpoint.CheckpointCompleted, reply.ToString());

@@ -3,7 +3,7 @@ using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Emulation;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;

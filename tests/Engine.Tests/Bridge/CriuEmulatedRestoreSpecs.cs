@@ -1,6 +1,6 @@
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Criu;
 using Gpuckpt.Engine.Tests.Emulation;
 using Gpuckpt.Engine.Tests.Simulation;

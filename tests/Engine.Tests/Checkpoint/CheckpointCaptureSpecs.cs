@@ -1,6 +1,6 @@
 using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Tests.Support;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;
 using Xunit;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;
 using Xunit;

@@ -1,3 +1,4 @@
+using Gpuckpt.Host;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Devices.Linux;
 using Gpuckpt.Engine.Native;

@@ -1,5 +1,5 @@
 using Gpuckpt.Emulator;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Tests.Support;

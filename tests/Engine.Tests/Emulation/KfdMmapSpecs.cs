@@ -1,7 +1,7 @@
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Devices.Linux;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Uapi;
 using Xunit;

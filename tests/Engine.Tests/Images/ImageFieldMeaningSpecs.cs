@@ -1,5 +1,5 @@
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Topology;
 using Gpuckpt.Engine.Uapi;

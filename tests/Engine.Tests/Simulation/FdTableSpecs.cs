@@ -1,4 +1,4 @@
-using Gpuckpt.Engine.Simulation.Model;
+using Gpuckpt.Simulator.Model;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Simulation;

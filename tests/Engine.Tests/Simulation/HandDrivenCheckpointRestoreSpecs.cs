@@ -1,6 +1,6 @@
 using Xunit;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Uapi;
 
 namespace Gpuckpt.Engine.Tests.Simulation;

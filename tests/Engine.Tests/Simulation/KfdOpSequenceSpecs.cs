@@ -1,6 +1,6 @@
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
 using Gpuckpt.Engine.Uapi;
 using Xunit;
 
@@ -250,6 +250,6 @@ public sealed class KfdOpSequenceSpecs : IDisposable
         var back = WorkloadProgram.Decode(bytes);
         Assert.Equal(bytes, back.Encode());
         Assert.Equal(42UL, back.Step);
-        Assert.Equal(Errno.EINVAL, Assert.Throws<Engine.Simulation.Memory.SimError>(() => WorkloadProgram.Decode(bytes[..^1])).ErrorNumber);
+        Assert.Equal(Errno.EINVAL, Assert.Throws<Simulator.Memory.SimError>(() => WorkloadProgram.Decode(bytes[..^1])).ErrorNumber);
     }
 }

@@ -1,5 +1,5 @@
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Uapi;
 using Xunit;
 

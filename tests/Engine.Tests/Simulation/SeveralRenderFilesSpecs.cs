@@ -2,8 +2,8 @@ using System.Text.Json;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Images.Proto;
-using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
 using Gpuckpt.Tests.Support;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Text.Json;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 

@@ -1,4 +1,4 @@
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Tests.Support;
 using Xunit;

@@ -1,6 +1,6 @@
 using Gpuckpt.Engine.Devices;
-using Gpuckpt.Engine.Simulation;
-using Gpuckpt.Engine.Simulation.Workloads;
+using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
 using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Simulation;

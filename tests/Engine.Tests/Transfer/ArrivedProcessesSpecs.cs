@@ -1,4 +1,4 @@
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Engine.Transfer;
 using Xunit;

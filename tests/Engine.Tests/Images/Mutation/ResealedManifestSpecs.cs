@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Images.Proto;
-using Gpuckpt.Engine.Simulation;
+using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
 using Xunit;
 
