@@ -440,6 +440,13 @@ public sealed partial class EmulatedKernel : IDisposable
             if (inode is null || known == default) return Errno.EBADF;
             Unsafe.As<byte, DrmPrimeHandle>(ref args[0]).fd = known.SimFd;
         }
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuCs) && args.Length >= Sizes.Of<DrmAmdgpuCs>())
+        {
+            var chunks = SubmissionChunks(tid, Unsafe.As<byte, DrmAmdgpuCs>(ref args[0]), out var chunkErrno);
+            if (chunks is null) return chunkErrno;
+            var (csErrno, csOut, _) = _client.RawRenderIoctl(node.Fd, request, args, chunks);
+            return csErrno != 0 ? csErrno : Copy(n, tid, argp, csOut) ? 0 : Errno.EFAULT;
+        }
         if (!SeccompNative.Read(tid, arrayAt, array)) return Errno.EFAULT;
         var (errno, outArgs, outArray) = _client.RawRenderIoctl(node.Fd, request, args, array);
         if (errno != 0) return errno;
@@ -451,6 +458,52 @@ public sealed partial class EmulatedKernel : IDisposable
         if (nr == IoctlNumber.Nr(DrmIoctls.PrimeFdToHandle)) Unsafe.As<byte, DrmPrimeHandle>(ref outArgs[0]).fd = callerFd;
         var copyOut = (request >> 30 & IoctlNumber.Read) != 0;
         return SeccompNative.Write(tid, arrayAt, outArray) && (!copyOut || Copy(n, tid, argp, outArgs)) ? 0 : Errno.EFAULT;
+    }
+
+    /// <summary>
+    /// A CS's chunks read from the caller as amdgpu_cs_pass1 reads them (an array of chunk pointers, each chunk's data
+    /// of length_dw dwords): the IB chunks and the BO list's handles, in the simulator's wire form; null with the errno
+    /// the kernel gives (EFAULT for memory it cannot read, EINVAL for a chunk it does not know or too short).
+    /// </summary>
+    private static byte[]? SubmissionChunks(int tid, DrmAmdgpuCs cs, out int errno)
+    {
+        errno = Errno.EINVAL;
+        if (cs.num_chunks == 0) return null;
+        var pointers = new byte[cs.num_chunks * 8UL];
+        errno = Errno.EFAULT;
+        if (!SeccompNative.Read(tid, cs.chunks, pointers)) return null;
+        var ibs = new List<DrmAmdgpuCsChunkIb>();
+        var handles = new List<uint>();
+        foreach (var at in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(pointers))
+        {
+            var header = new byte[Sizes.Of<DrmAmdgpuCsChunk>()];
+            errno = Errno.EFAULT;
+            if (!SeccompNative.Read(tid, at, header)) return null;
+            var chunk = Unsafe.As<byte, DrmAmdgpuCsChunk>(ref header[0]);
+            var data = new byte[chunk.length_dw * 4UL];
+            if (!SeccompNative.Read(tid, chunk.chunk_data, data)) return null;
+            errno = Errno.EINVAL;
+            switch (chunk.chunk_id)
+            {
+                case AmdgpuCs.ChunkIdIb:
+                    if (data.Length < Sizes.Of<DrmAmdgpuCsChunkIb>()) return null;
+                    ibs.Add(Unsafe.As<byte, DrmAmdgpuCsChunkIb>(ref data[0]));
+                    break;
+                case AmdgpuCs.ChunkIdBoHandles:
+                    if (data.Length < Sizes.Of<DrmAmdgpuBoListIn>()) return null;
+                    var list = Unsafe.As<byte, DrmAmdgpuBoListIn>(ref data[0]);
+                    if (list.bo_info_size < Sizes.Of<DrmAmdgpuBoListEntry>()) return null;
+                    var entries = new byte[list.bo_number * (ulong)list.bo_info_size];
+                    errno = Errno.EFAULT;
+                    if (!SeccompNative.Read(tid, list.bo_info_ptr, entries)) return null;
+                    for (var i = 0UL; i < list.bo_number; i++) handles.Add(BitConverter.ToUInt32(entries, checked((int)(i * list.bo_info_size))));
+                    break;
+                default:
+                    return null;
+            }
+        }
+        errno = 0;
+        return Gpuckpt.Simulator.Protocol.RequestHandler.SubmittedChunksWire(ibs, handles);
     }
 
     /// <summary>

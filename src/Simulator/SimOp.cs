@@ -18,4 +18,7 @@ public enum SimOp
     GemListHandles,
     GemMappingInfo,
     MapBo,
+    Ctx,
+    CommandSubmit,
+    WaitCs,
 }

@@ -12,4 +12,10 @@ public sealed record SimulatorOptions(string SocketPath)
     public int Gpus { get; init; } = 2;
     public uint IdSeed { get; init; }
     public string? MemoryDir { get; init; }
+
+    /// <summary>
+    /// Every GPU has a small BAR: its frame buffer heap is FB_PRIVATE (vram_public 0), so the CPU reaches only a window
+    /// of VRAM and a checkpoint moves every VRAM BO with the copy engine. Default: large BAR (FB_PUBLIC).
+    /// </summary>
+    public bool SmallBar { get; init; }
 }

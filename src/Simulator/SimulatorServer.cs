@@ -26,6 +26,7 @@ public sealed partial class SimulatorServer : IDisposable
     {
         SocketPath = Path.GetFullPath(options.SocketPath);
         Topology = options.Topology ?? SimTopology.Generate(options.Gpus, options.IdSeed);
+        if (options.SmallBar) Topology = Topology with { Gpus = [.. Topology.Gpus.Select(g => g with { VramPublic = 0 })] };
         if (Topology.Gpus.Count == 0) throw new InvalidDataException("the simulator needs at least one GPU");
         _ownsMemoryDir = options.MemoryDir is null;
         MemoryDir = options.MemoryDir ?? FreshMemoryDir(SocketPath);

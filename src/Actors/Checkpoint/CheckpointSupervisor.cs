@@ -280,7 +280,9 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             BeginPhase("copy");
             StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
                 device, captured.Remaining[device.Device], captured.Files[device.Device], null,
-                bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false), bos => driver.PrepareMaps([.. bos.Select(b => b.Range)])))], Landed, failure =>
+                bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: false)
+                    : driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false),
+                bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)])))], Landed, failure =>
             {
                 if (_interrupt is not null) Next();
                 else if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
@@ -310,6 +312,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var links = process.ImageLinks();
         var sign = Settings.Trust.Sign ? Settings.Trust.Key : null;
         var extra = new Dictionary<string, string> { [ManifestExtra.ChunkSize] = Started.ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (process.CopyEngineKeys() is { Length: > 0 } copied) extra[ManifestExtra.CopyEngineBos] = copied;
         BeginPhase("commit");
         RunStep("commit", _ =>
         {

@@ -40,7 +40,8 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>Completes once this member is Up in the cluster.</summary>
     public Task Up => _up.Task;
 
-    public static ClusterNode Start(IGpuDriver driver, Config config)
+    /// <param name="selfCommand">this gpuckpt as a command, for whole-process migrations (null: the node takes none)</param>
+    public static ClusterNode Start(IGpuDriver driver, Config config, IReadOnlyList<string>? selfCommand = null)
     {
         var settings = NodeSettings.From(config);
         var membership = new MembershipRecord(config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
@@ -75,6 +76,7 @@ public sealed class ClusterNode : IAsyncDisposable
         {
             SignWith = engine.Settings.Trust.Key,
             Tls = tls,
+            SelfCommand = selfCommand,
         };
         if (migrationSettings.DataLink)
         {

@@ -41,6 +41,15 @@ public sealed record MigrationSettings(
     /// <summary>Remoting's maximum frame size: a data link refuses larger frames too.</summary>
     public int MaximumFrame { get; init; }
 
+    /// <summary>
+    /// This gpuckpt as a command (its executable and first arguments), which runs CRIU's dump and restore of a
+    /// whole-process migration; null: this node takes no whole-process migration.
+    /// </summary>
+    public IReadOnlyList<string>? SelfCommand { get; init; }
+
+    /// <summary>How long a whole-process restore waits for the dumped process's pid to be released (its zombie reaped).</summary>
+    public TimeSpan PidFreeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public static MigrationSettings From(Config config, string stateDir)
     {
         var frame = config.GetByteSize("gpuckpt.migration.frame-size") ?? 256 * 1024;
@@ -63,11 +72,24 @@ public sealed record MigrationSettings(
             DataPort = config.GetInt("gpuckpt.migration.data-port", 0),
             DataPublicPort = config.GetInt("gpuckpt.migration.data-public-port", 0),
             MaximumFrame = (int)maxFrame,
+            PidFreeTimeout = config.GetTimeSpan("gpuckpt.migration.criu.pid-free-timeout", TimeSpan.FromSeconds(30)),
         };
     }
 
     /// <summary>Where the source side keeps a migration's image and marker (one directory per migration).</summary>
     public string OutgoingDir(string migrationId) => Path.Combine(StateDir, "migrations", "out", migrationId);
+
+    /// <summary>Where the source of a whole-process migration keeps CRIU's dump until the target restored it (kept apart from <see cref="OutgoingDir"/>, which a restarted node resumes).</summary>
+    public string CriuOutgoingDir(string migrationId) => Path.Combine(StateDir, "migrations", "criu-out", migrationId);
+
+    /// <summary>Where the target of a whole-process migration writes the image it receives.</summary>
+    public string CriuIncomingDir(string migrationId) => Path.Combine(StateDir, "migrations", "criu-in", migrationId);
+
+    /// <summary>Where the target of a whole-process migration keeps CRIU's log of a restore that failed (its image is removed).</summary>
+    public string CriuRestoreLog(string migrationId) => Path.Combine(StateDir, "migrations", "criu-logs", migrationId + "-restore.log");
+
+    /// <summary>The state directory of the engines that a node's whole-process dumps and restores run.</summary>
+    public string CriuEngineDir => Path.Combine(StateDir, "criu-engine");
 
     /// <summary>Where the target side writes its copy of the image.</summary>
     public string IncomingDir(string migrationId) => Path.Combine(StateDir, "migrations", "in", migrationId);

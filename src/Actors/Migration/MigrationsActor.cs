@@ -17,7 +17,7 @@ namespace Gpuckpt.Actors.Migration;
 public sealed class MigrationsActor : ReceiveActor
 {
     public const string Name = "migrations";
-    private const string OutPrefix = "out-", InPrefix = "in-";
+    private const string OutPrefix = "out-", InPrefix = "in-", CriuOutPrefix = "out-criu-", CriuInPrefix = "in-criu-";
 
     private readonly NodeSettings _node;
     private readonly IGpuDriver _driver;
@@ -40,6 +40,7 @@ public sealed class MigrationsActor : ReceiveActor
         _record = new ArrivedProcesses(settings.StateDir);
         Receive<MigrateRequest>(Migrate);
         Receive<PrepareTarget>(Prepare);
+        Receive<CriuTargetCheck>(PrepareCriu);
         Receive<CommitTarget>(c => Target(c.MigrationId).Forward(c));
         Receive<AbortTarget>(a => Target(a.MigrationId).Forward(a));
         Receive<QueryMigration>(q => Coordinator(q.MigrationId).Forward(q));
@@ -139,7 +140,20 @@ public sealed class MigrationsActor : ReceiveActor
             return;
         }
         var id = NewId();
-        Start(MigrationCoordinator.Props(id, request, _node.Name, _driver, _jobs, _settings, Sender), OutPrefix + id);
+        if (request.Criu) Start(CriuMigrationSource.Props(id, request, _node.Name, _settings, Sender), CriuOutPrefix + id);
+        else Start(MigrationCoordinator.Props(id, request, _node.Name, _driver, _jobs, _settings, Sender), OutPrefix + id);
+    }
+
+    /// <summary>A whole-process migration into this node: its target answers the source (a leaving node refuses).</summary>
+    private void PrepareCriu(CriuTargetCheck check)
+    {
+        if (_leaving)
+        {
+            Sender.Tell(new TargetFailed(check.MigrationId, _node.Name, "prepare target", LeavingReason(_node.Name)));
+            return;
+        }
+        if (!Context.Child(CriuInPrefix + check.MigrationId).IsNobody()) return;
+        Start(CriuMigrationTarget.Props(check.MigrationId, _node.Name, _settings), CriuInPrefix + check.MigrationId).Forward(check);
     }
 
     /// <summary>A leaving node refuses to be the target of a migration it does not already hold.</summary>

@@ -239,7 +239,9 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
             [.. Enumerable.Range(0, device.Chunks.Count).Where(c => !State.Written.Contains(ContentChunkWritten.KeyOf(device.Device, device.Chunks[c])))],
             null,
             opened.Sources[i],
-            bo => driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: true), bos => driver.PrepareMaps([.. bos.Select(b => b.Range)]))).ToList();
+            bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: true)
+                : driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: true),
+            bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)]))).ToList();
         StartContents(works, Landed, failure =>
         {
             if (failure is not null) RollBack($"contents: {failure}");

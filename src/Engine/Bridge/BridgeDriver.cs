@@ -81,6 +81,9 @@ public sealed class BridgeDriver : IGpuDriver
     public IRenderNode OpenRenderNode(uint pid, uint minor) => _local.OpenRenderNode(pid, minor);
     public IRenderNode OpenRenderFile(uint pid, RenderFileRef file) => _local.OpenRenderFile(pid, file);
     public IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) => _local.MapBo(renderMinor, mmapOffset, size, writable);
+
+    public IBoMapping CopyBo(uint renderMinor, int dmabufFd, ulong mmapOffset, ulong size, bool writable) =>
+        _local.CopyBo(renderMinor, dmabufFd, mmapOffset, size, writable);
     public ulong DmabufInode(int fd) => _local.DmabufInode(fd);
     public void CloseFd(int fd) => _local.CloseFd(fd);
 

@@ -161,6 +161,10 @@ public sealed class BridgeRestoreDriver : IGpuDriver
         }
     }
 
+    /// <summary>A BO the CPU may not map: written by the copy engine of a render file of this process's own, through the dmabuf RESTORE gave.</summary>
+    public IBoMapping CopyBo(uint renderMinor, int dmabufFd, ulong mmapOffset, ulong size, bool writable) =>
+        _local.CopyBo(renderMinor, dmabufFd, mmapOffset, size, writable);
+
     public void KillProcess(uint pid) => _local.KillProcess(pid);
     public ulong DmabufInode(int fd) => _local.DmabufInode(fd);
     public void CloseFd(int fd) => _local.CloseFd(fd);

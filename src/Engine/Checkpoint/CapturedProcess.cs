@@ -19,7 +19,14 @@ public sealed record CapturedProcess(
     IReadOnlyList<DeviceContents> Devices,
     IReadOnlyList<IRenderNode> OpenRenderFiles) : IDisposable
 {
+    /// <summary>The dmabuf fds of the BOs the copy engine moves, closed with the render files.</summary>
+    public HeldFds? HeldDmabufs { get; init; }
+
     public long ContentBytes => Devices.Sum(d => d.Bytes);
+
+    /// <summary>The manifest's list of the BOs the copy engine moved (<see cref="ManifestExtra.CopyEngineBos"/>), in copy-plan order.</summary>
+    public string CopyEngineKeys() =>
+        string.Join(",", Devices.SelectMany(d => d.Bos).Where(b => b.Path == BoCopyPath.CopyEngine).Select(b => b.ImageKey).Distinct());
     public int BoCount => Kfd.BoEntries.Count + RenderNodes.Sum(n => n.BoEntries.Count);
 
     /// <summary>The import links as manifest.json records them, by render node image id and GEM handle.</summary>
@@ -37,5 +44,6 @@ public sealed record CapturedProcess(
     public void Dispose()
     {
         foreach (var file in OpenRenderFiles) file.Dispose();
+        HeldDmabufs?.Dispose();
     }
 }

@@ -21,6 +21,8 @@ public static class CheckpointCapture
         var snapshot = KfdCheckpoint.Checkpoint(kfd, info);
         var fds = snapshot.Bos.Where(b => b.dmabuf_fd != KfdSnapshot.InvalidFd).Select(b => (int)b.dmabuf_fd).ToList();
         var open = new List<IRenderNode>();
+        // The dmabuf fds of the BOs the copy engine moves stay open, with the capture, until their copy is done.
+        var held = new List<int>();
         try
         {
             var userOf = snapshot.Devices.ToDictionary(d => d.actual_gpu_id, d => d.user_gpu_id);
@@ -45,6 +47,7 @@ public static class CheckpointCapture
                 var node = driver.OpenRenderFile(kfd.Pid, file);
                 open.Add(node);
                 var scanned = RenderNodeScanner.Scan(driver, node, userGpuId);
+                fds.AddRange(scanned.Bos.Select(b => b.DmabufFd));
                 renderNodes.Add(scanned);
                 resolver.AddRenderNode(scanned);
             }
@@ -60,17 +63,19 @@ public static class CheckpointCapture
                 var contents = RenderContents(renderNodes, i, resolver, links, snapshot, gpuOf, chunkSize);
                 if (contents.Files.Count > 0) devices.Add(contents);
             }
+            held.AddRange(devices.SelectMany(d => d.Bos).Where(b => b.Path == BoCopyPath.CopyEngine).Select(b => b.Dmabuf).Distinct());
             return new CapturedProcess(kfd.Pid, [.. snapshot.Devices.Select(d => gpuOf[d.user_gpu_id])], kfdMessage, renderMessages, links,
-                devices.Where(d => d.Chunks.Count > 0 || d.Files.Count > 0).ToList(), open);
+                devices.Where(d => d.Chunks.Count > 0 || d.Files.Count > 0).ToList(), open) { HeldDmabufs = new HeldFds(driver, held) };
         }
         catch
         {
+            held.Clear();
             foreach (var node in open) node.Dispose();
             throw;
         }
         finally
         {
-            driver.CloseFds(fds);
+            driver.CloseFds([.. fds.Except(held)]);
         }
     }
 
@@ -104,15 +109,29 @@ public static class CheckpointCapture
         return handles;
     }
 
+    private static BoSource KfdSource(KfdSnapshot snapshot, int index, uint userGpuId, GpuNode gpu, string label, uint id)
+    {
+        var bucket = snapshot.Bos[index];
+        var source = new BoSource(gpu.DrmRenderMinor, bucket.offset, bucket.size, label, id);
+        return CopyEngineRule.ForKfd((KfdAllocFlags)bucket.alloc_flags, gpu)
+            ? source with { Path = BoCopyPath.CopyEngine, Dmabuf = (int)bucket.dmabuf_fd, ImageKey = $"kfd:0x{userGpuId:x}:{index}" }
+            : source;
+    }
+
     private static DeviceContents GpuContents(uint userGpuId, GpuNode gpu, KfdSnapshot snapshot, int chunkSize)
     {
         var bos = snapshot.Bos
             .Select((b, i) => (Bucket: b, Index: i))
             .Where(x => x.Bucket.gpu_id == userGpuId && ((KfdAllocFlags)x.Bucket.alloc_flags).HasContents())
-            .Select(x => new BoSource(gpu.DrmRenderMinor, x.Bucket.offset, x.Bucket.size,
-                BoNames.Kfd(x.Index, userGpuId, x.Bucket.addr, x.Bucket.size), (uint)x.Index))
+            .Select(x => KfdSource(snapshot, x.Index, userGpuId, gpu, BoNames.Kfd(x.Index, userGpuId, x.Bucket.addr, x.Bucket.size), (uint)x.Index))
             .ToList();
         return ContentPlanner.OnePageFile($"GPU 0x{userGpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), bos, chunkSize);
+    }
+
+    private static BoSource RenderSource(RenderNodeSnapshot node, RenderBo bo, GpuNode gpu, string label, uint id)
+    {
+        var source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label, id);
+        return CopyEngineRule.ForRender(bo.Entry.preferred_domains, bo.Entry.alloc_flags, gpu) ? source with { Path = BoCopyPath.CopyEngine, Dmabuf = bo.DmabufFd } : source;
     }
 
     /// <summary>
@@ -133,16 +152,18 @@ public static class CheckpointCapture
             var label = BoNames.Render(bo.Handle, node.Minor, node.GpuId, bo.Mappings.Length > 0 ? bo.Mappings[0].addr : 0, bo.Entry.size);
             BoSource source;
             if (!resolver.IsImport(bo))
-                source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label, bo.Handle);
+                source = RenderSource(node, bo, gpuOf[node.GpuId], label, bo.Handle);
             else if (CaptureMessages.ImportHasContents(bo))
                 source = links.Single(l => l.NodeIndex == index && l.Handle == bo.Handle).Exporter switch
                 {
-                    Exporter.Kfd e => new BoSource(gpuOf[e.GpuId].DrmRenderMinor, snapshot.Bos[e.BoIndex].offset, bo.Entry.size, label, bo.Handle),
-                    Exporter.Render e => new BoSource(nodes[e.NodeIndex].Minor, nodes[e.NodeIndex].Bos.Single(b => b.Handle == e.Handle).MmapOffset, bo.Entry.size, label, bo.Handle),
+                    Exporter.Kfd e => KfdSource(snapshot, e.BoIndex, e.GpuId, gpuOf[e.GpuId], label, bo.Handle) with { Size = bo.Entry.size },
+                    Exporter.Render e => RenderSource(nodes[e.NodeIndex], nodes[e.NodeIndex].Bos.Single(b => b.Handle == e.Handle), gpuOf[nodes[e.NodeIndex].GpuId], label, bo.Handle)
+                        with { Size = bo.Entry.size },
                     var other => throw new InvalidOperationException($"unknown exporter {other}"),
                 };
             else
                 continue;
+            if (source.Path == BoCopyPath.CopyEngine) source = source with { ImageKey = $"render:{id}:{bo.Handle}" };
             bos.Add((source, ImageFileName.DrmPages(id, node.Minor, k)));
         }
         return ContentPlanner.FilePerBo(device, bos, chunkSize);

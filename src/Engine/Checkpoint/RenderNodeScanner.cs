@@ -14,6 +14,10 @@ public static class RenderNodeScanner
     /// <summary>The per-BO queries run on this many threads at once (a remote driver answers them in turn, without idling).</summary>
     private const int Threads = 8;
 
+    /// <summary>
+    /// Every BO of the file with its mappings, mmap offset and dmabuf identity. The dmabuf fd of each comes back open in
+    /// <see cref="RenderBo.DmabufFd"/> (the copy engine reaches a BO through it); the caller closes them.
+    /// </summary>
     public static RenderNodeSnapshot Scan(IGpuDriver driver, IRenderNode node, uint gpuId)
     {
         var device = $"renderD{node.Minor}";
@@ -30,27 +34,26 @@ public static class RenderNodeScanner
                 var handle = entries[i].gem_handle;
                 mappings[i] = ListMappings(node, handle, device);
                 var mmap = new DrmAmdgpuGemMmap { handle = handle };
-                node.GemMmap(ref mmap).Check("GEM_MMAP", device, $"handle {handle}");
-                offsets[i] = mmap.addr_ptr;
+                var rc = node.GemMmap(ref mmap);
+                // EPERM: created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS, so it has no CPU mapping; the copy engine moves it.
+                if (rc != Errno.EPERM) rc.Check("GEM_MMAP", device, $"handle {handle}");
+                offsets[i] = rc == 0 ? mmap.addr_ptr : 0;
                 var prime = new DrmPrimeHandle { handle = handle, flags = AmdgpuGem.DrmCloexec };
                 node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, $"handle {handle}");
                 fds[i] = prime.fd;
             });
             var inodes = driver.DmabufInodes(fds);
             var bos = new List<RenderBo>(entries.Length);
-            for (var i = 0; i < entries.Length; i++) bos.Add(new RenderBo(entries[i], offsets[i], mappings[i], inodes[i]));
+            for (var i = 0; i < entries.Length; i++) bos.Add(new RenderBo(entries[i], offsets[i], mappings[i], inodes[i]) { DmabufFd = fds[i] });
             return new RenderNodeSnapshot(node.Minor, gpuId, bos);
         }
-        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
-        {
-            // The first BO that failed, as a sequential scan would have reported it.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            throw;
-        }
-        finally
+        catch (Exception e)
         {
             var open = fds.Where(fd => fd >= 0).ToList();
             if (open.Count > 0) driver.CloseFds(open);
+            // The first BO that failed, as a sequential scan would have reported it.
+            if (e is AggregateException { InnerExceptions.Count: > 0 } many) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(many.InnerExceptions[0]).Throw();
+            throw;
         }
     }
 

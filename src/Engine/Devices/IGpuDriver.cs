@@ -67,6 +67,13 @@ public interface IGpuDriver : IDisposable
     IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable);
 
     /// <summary>
+    /// Reaches a BO with the GPU's copy engine (SDMA) instead of a CPU mapping: VRAM that is not host-visible, or on a
+    /// small-BAR device. <paramref name="dmabufFd"/> is a dmabuf of the BO the caller holds. A backend whose MapBo
+    /// already moves bytes by offset in device memory, as a copy engine does, maps it.
+    /// </summary>
+    IBoMapping CopyBo(uint renderMinor, int dmabufFd, ulong mmapOffset, ulong size, bool writable) => MapBo(renderMinor, mmapOffset, size, writable);
+
+    /// <summary>
     /// Says which BOs are about to be mapped, one each (the small BOs that share a chunk): a remote driver checks them
     /// all in one call, and the <see cref="MapBo"/> of each that follows needs no call of its own. Only a hint: a local
     /// driver ignores it, and MapBo works without it.

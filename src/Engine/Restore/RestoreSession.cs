@@ -321,8 +321,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             var bos = image.BoEntries
                 .Select((b, i) => (Entry: b, Index: i))
                 .Where(x => x.Entry.GpuId == gpu.GpuId && ((KfdAllocFlags)x.Entry.AllocFlags).HasContents())
-                .Select(x => new BoSource(minor, _restored[x.Index].restored_offset, x.Entry.Size,
-                    BoNames.Kfd(x.Index, gpu.GpuId, x.Entry.Addr, x.Entry.Size), (uint)x.Index))
+                .Select(x => KfdTarget(minor, gpu.GpuId, x.Entry, x.Index))
                 .ToList();
             if (bos.Count > 0)
                 devices.Add(ContentPlanner.OnePageFile($"GPU 0x{gpu.GpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, gpu.GpuId), bos, chunkSize)
@@ -345,6 +344,22 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             }
         }
         return devices;
+    }
+
+    /// <summary>
+    /// Where a KFD BO's contents go: through the copy engine, with the dmabuf RESTORE gave, where the CPU may not map it
+    /// on the local GPU (<see cref="CopyEngineRule"/>); else through its mmap offset.
+    /// </summary>
+    private BoSource KfdTarget(uint minor, uint gpuId, Images.Proto.KfdBoEntry entry, int index)
+    {
+        var label = BoNames.Kfd(index, gpuId, entry.Addr, entry.Size);
+        var target = new BoSource(minor, _restored[index].restored_offset, entry.Size, label, (uint)index);
+        if (!CopyEngineRule.ForKfd((KfdAllocFlags)entry.AllocFlags, _map[gpuId])) return target;
+        var fd = _restored[index].dmabuf_fd;
+        if (fd == KfdSnapshot.InvalidFd)
+            throw new DriverException(Errno.EBADF, "SDMA copy", $"/dev/kfd of pid {Pid}", label,
+                "the copy engine writes this BO through the dmabuf RESTORE gave, and a reattached restore holds none: restore the image again");
+        return target with { Path = BoCopyPath.CopyEngine, Dmabuf = (int)fd, ImageKey = $"kfd:0x{gpuId:x}:{index}" };
     }
 
     /// <summary>RESUME was issued through <see cref="Kfd"/>: nothing is rolled back any more.</summary>

@@ -21,6 +21,8 @@ public static class AmdgpuGem
             ? pages * page
             : throw new Devices.DriverException(Devices.Errno.EINVAL, "GEM_CREATE", bo, $"alignment {pages} pages", "the image's alignment overflows 64 bits in bytes");
     }
+    /// <summary>GEM_CREATE domain_flags: AMDGPU_GEM_CREATE_CPU_ACCESS_REQUIRED and AMDGPU_GEM_CREATE_NO_CPU_ACCESS (no CPU mapping: mmap and GEM_MMAP get EPERM).</summary>
+    public const ulong CreateCpuAccessRequired = 1UL << 0, CreateNoCpuAccess = 1UL << 1;
     public const uint ListHandlesFlagIsImport = 1u << 0;
     public const ulong GpuPageSize = 4096;
     public const uint DrmCloexec = 0x80000, DrmRdwr = 0x2;

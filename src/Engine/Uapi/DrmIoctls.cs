@@ -13,6 +13,9 @@ public static class DrmIoctls
 
     public static readonly uint AmdgpuGemCreate = IoctlNumber.Iowr<DrmAmdgpuGemCreate>(Base, CommandBase + 0x00);
     public static readonly uint AmdgpuGemMmap = IoctlNumber.Iowr<DrmAmdgpuGemMmap>(Base, CommandBase + 0x01);
+    public static readonly uint AmdgpuCtx = IoctlNumber.Iowr<DrmAmdgpuCtx>(Base, CommandBase + 0x02);
+    public static readonly uint AmdgpuCs = IoctlNumber.Iowr<DrmAmdgpuCs>(Base, CommandBase + 0x04);
+    public static readonly uint AmdgpuWaitCs = IoctlNumber.Iowr<DrmAmdgpuWaitCs>(Base, CommandBase + 0x09);
     public static readonly uint AmdgpuGemVa = IoctlNumber.Iow<DrmAmdgpuGemVa>(Base, CommandBase + 0x08);
     public static readonly uint AmdgpuGemOp = IoctlNumber.Iowr<DrmAmdgpuGemOp>(Base, CommandBase + 0x10);
     public static readonly uint AmdgpuGemListHandles = IoctlNumber.Iowr<DrmAmdgpuGemListHandles>(Base, CommandBase + 0x19);

@@ -29,13 +29,18 @@ public static class DemoCommand
         var criu = new Option<bool>("--criu")
         {
             Description = "a whole GPU process through CRIU instead: a stand-in process under the emulated kernel, dumped by checkpoint --criu, " +
-                          "restored by restore --criu under its pid (root, CRIU 4.2; --size defaults to 64 MiB)",
+                          "restored by restore --criu under its pid (root, CRIU 4.2; --size defaults to 64 MiB); with --cluster, a CPU counter process " +
+                          "moved whole between two node processes by migrate --criu",
         };
         var json = Cli.JsonOption();
         var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, cluster, criu, json };
         command.SetAction((parse, _) => Cli.Guard(() =>
         {
-            if (parse.GetValue(cluster) && parse.GetValue(criu)) throw new UsageException("--cluster and --criu exclude each other");
+            if (parse.GetValue(cluster) && parse.GetValue(criu))
+            {
+                if (parse.GetValue(size) is not null) throw new UsageException("--size has no GPU memory to size with --cluster --criu: its process is a CPU counter");
+                return CriuClusterDemo.Run(parse.GetValue(json));
+            }
             if (parse.GetValue(criu))
                 return CriuDemo.Run(parse.GetValue(size) ?? CriuDemoSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
             return parse.GetValue(cluster)

@@ -16,14 +16,18 @@ public static class MigrateCommand
         var to = new Option<string>("--to") { Description = "target node: its name or HOST:PORT", Required = true };
         var node = new Option<string?>("--node") { Description = "HOST:PORT of any node to ask (default: the first seed node of --config)" };
         var config = new Option<string>("--config") { Description = "node HOCON file naming the seed nodes", DefaultValueFactory = _ => "node.conf" };
+        var criu = new Option<bool>("--criu")
+        {
+            Description = "the whole process: CRIU dumps it on --from, the image goes to --to, CRIU restores it there under its pid (root, CRIU 4.2 on both)",
+        };
         var json = Cli.JsonOption();
         var command = new Command("migrate", "move a process to another node: checkpoint, stream, restore, commit, resume there, release here")
-            { pid, from, to, node, config, json };
+            { pid, from, to, node, config, criu, json };
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             var asJson = parse.GetValue(json);
             await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
-            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
+            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(criu));
             var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
             var migration = Migrate(contact, request, Cli.Interactive(asJson));
@@ -98,9 +102,13 @@ public static class MigrateCommand
                 return Cli.ExitOk;
             case MigrationFailed f:
                 if (json)
-                    Cli.PrintJson(new { migration = f.MigrationId, pid = f.Pid, failed = true, node = f.Node, step = f.Step, reason = f.Reason, source_resumed = f.SourceResumed });
+                    Cli.PrintJson(new
+                    {
+                        migration = f.MigrationId, pid = f.Pid, failed = true, node = f.Node, step = f.Step, reason = f.Reason, source_resumed = f.SourceResumed,
+                        outcome = f.Outcome,
+                    });
                 Console.Error.WriteLine($"gpuckpt: migration of pid {f.Pid} failed on node {f.Node} at {f.Step}: {f.Reason}" +
-                                        (f.SourceResumed ? "; the source process runs again" : "; nothing was paused"));
+                                        (f.Outcome is { } said ? $"; {said}" : f.SourceResumed ? "; the source process runs again" : "; nothing was paused"));
                 return Cli.ExitFailed;
             default:
                 throw new InvalidOperationException($"unexpected reply {outcome}");

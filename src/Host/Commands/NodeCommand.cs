@@ -46,7 +46,7 @@ public static class NodeCommand
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
-            var node = ClusterNode.Start(gpu, nodeConfig.WithFallback(engineConfig));
+            var node = ClusterNode.Start(gpu, nodeConfig.WithFallback(engineConfig), SelfCommand());
             var up = await Task.WhenAny(node.Up, node.Terminated, stop.Task, node.Refused);
             if (up != node.Up)
             {
@@ -81,6 +81,13 @@ public static class NodeCommand
             return Cli.ExitOk;
         }));
         return command;
+    }
+
+    /// <summary>This gpuckpt as a command: its apphost, or dotnet with gpuckpt.dll.</summary>
+    private static string[] SelfCommand()
+    {
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this gpuckpt is unknown");
+        return Path.GetFileNameWithoutExtension(self) == "dotnet" ? [self, Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll")] : [self];
     }
 
     /// <summary>A fixed port that something already accepts connections on is another process's: refused, naming it.</summary>

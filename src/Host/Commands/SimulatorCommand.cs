@@ -15,7 +15,8 @@ public static class SimulatorCommand
         var gpus = new Option<int>("--gpus") { Description = "number of generated GPUs (without --topology)", DefaultValueFactory = _ => 2 };
         var idSeed = new Option<uint>("--id-seed") { Description = "seed of the generated gpu ids and render minors", DefaultValueFactory = _ => 0 };
         var memoryDir = new Option<string?>("--memory-dir") { Description = "where BO memory files live (default: a fresh directory under /dev/shm)" };
-        var command = new Command("simulator", "run the simulated GPU driver on a Unix socket") { socket, topology, gpus, idSeed, memoryDir };
+        var smallBar = new Option<bool>("--small-bar") { Description = "every GPU has a small BAR (vram_public 0): VRAM is checkpointed with the copy engine" };
+        var command = new Command("simulator", "run the simulated GPU driver on a Unix socket") { socket, topology, gpus, idSeed, memoryDir, smallBar };
         command.SetAction(parse => Cli.Guard(() =>
         {
             var topologyPath = parse.GetValue(topology);
@@ -27,6 +28,7 @@ public static class SimulatorCommand
                 Gpus = count,
                 IdSeed = parse.GetValue(idSeed),
                 MemoryDir = parse.GetValue(memoryDir),
+                SmallBar = parse.GetValue(smallBar),
             };
             using var stop = new ManualResetEventSlim();
             void OnSignal(PosixSignalContext context)

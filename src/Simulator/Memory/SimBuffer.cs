@@ -30,6 +30,9 @@ internal sealed class SimBuffer
     public ulong DomainFlags { get; }
     public ulong VramBytes { get; }
 
+    /// <summary>Whether the CPU may map it: not when created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS (mmap and GEM_MMAP get EPERM).</summary>
+    public bool CpuAccessible => (DomainFlags & Gpuckpt.Engine.Uapi.AmdgpuGem.CreateNoCpuAccess) == 0;
+
     /// <summary>The kernel's page_alignment of the BO: its GEM_CREATE alignment in pages, rounded up (0 when none was asked).</summary>
     public ulong PageAlignment { get; }
     public bool Freed { get; private set; }

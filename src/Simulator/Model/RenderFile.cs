@@ -83,6 +83,30 @@ internal sealed class RenderFile(SimGpu gpu, int index)
         return true;
     }
 
+    /// <summary>The command submission contexts (DRM_AMDGPU_CTX) this file allocated.</summary>
+    public HashSet<uint> Contexts { get; } = [];
+    public uint LastContext { get; set; }
+
+    /// <summary>Each context's submissions so far (the fence sequence WAIT_CS names) and the ones that faulted, with why.</summary>
+    public Dictionary<uint, ulong> Submitted { get; } = new();
+    public Dictionary<(uint Ctx, ulong Seq), string> FailedJobs { get; } = new();
+
+    /// <summary>
+    /// The BO and the byte within it that GPU VA <paramref name="va"/> reaches through this file's VM, and how many bytes
+    /// from there on stay inside the same mapping and the BO; null where no mapping holds the address (a GPU page fault).
+    /// </summary>
+    public (RenderBo Bo, ulong Offset, ulong Left)? Resolve(ulong va)
+    {
+        var page = va / GpuMemory.PageSize;
+        var at = Floor(page);
+        if (at < 0 || _vm[at].Last < page) return null;
+        var (start, last, bo) = _vm[at];
+        var mapping = bo.Mappings.First(m => m.Start == start);
+        var offset = mapping.Offset + (va - start * GpuMemory.PageSize);
+        if (offset >= bo.Buffer.Size) return null;
+        return (bo, offset, Math.Min((last + 1) * GpuMemory.PageSize - va, bo.Buffer.Size - offset));
+    }
+
     /// <summary>The first page after every mapping of this file (0 when nothing is mapped).</summary>
     public ulong VmEnd => _vm.Count == 0 ? 0 : _vm[^1].Last + 1;
 

@@ -144,7 +144,7 @@ internal sealed partial class SimulatedDriver
                 KfdBo bo;
                 if (flags.HasContents())
                 {
-                    var buffer = Allocate(gpu, b.size, (flags & KfdAllocFlags.Vram) != 0 ? AmdgpuGem.DomainVram : AmdgpuGem.DomainGtt, 0, $"RESTORE BO {i}");
+                    var buffer = Allocate(gpu, b.size, (flags & KfdAllocFlags.Vram) != 0 ? AmdgpuGem.DomainVram : AmdgpuGem.DomainGtt, KfdDomainFlags(flags), $"RESTORE BO {i}");
                     bo = new KfdBo(gpu, b.addr, b.size, flags, buffer, 0);
                     newFds.Add(fds.AddDmabuf(buffer));
                     b.dmabuf_fd = (uint)newFds[^1];

@@ -60,6 +60,9 @@ internal sealed partial class SimulatedDriver
     {
         var (_, file) = RenderOf(fds, fd, SimOp.GemMmap);
         var bo = Handle(file, args.handle, "GEM_MMAP");
+        // amdgpu_gem_mmap_ioctl: a BO created without CPU access has no CPU mapping to give.
+        if (!bo.Buffer.CpuAccessible)
+            throw new SimError(Errno.EPERM, $"GEM_MMAP: handle {args.handle} on renderD{file.Gpu.Minor} was created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS");
         args.addr_ptr = bo.Buffer.Offset;
     }
 
@@ -79,6 +82,9 @@ internal sealed partial class SimulatedDriver
         var allowed = file.HolderOf(buffer) is not null || (p.KfdBos.Any(b => b.Buffer == buffer) && p.RenderFileOf(file.Gpu) == file);
         if (!allowed)
             throw new SimError(Errno.EACCES, $"mmap renderD{file.Gpu.Minor}: the BO at offset 0x{offset:x} is not one this file of process {p.Pid} holds");
+        // amdgpu_gem_object_mmap refuses a BO without CPU access (a VRAM BO KFD allocated without PUBLIC).
+        if (!buffer.CpuAccessible)
+            throw new SimError(Errno.EPERM, $"mmap renderD{file.Gpu.Minor}: the BO at offset 0x{offset:x} was created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS");
         return (memory.Path, file.Gpu.CopyDelayMicrosPerMiB);
     }
 

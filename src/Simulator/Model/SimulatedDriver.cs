@@ -104,6 +104,13 @@ internal sealed partial class SimulatedDriver : IDisposable
     private SimBuffer Allocate(SimGpu gpu, ulong size, uint domains, ulong domainFlags, string owner, ulong pageAlignment = 1) =>
         gpu.Memory.Allocate(size, domains, domainFlags, _nextBufferId++, owner, pageAlignment).AddRef();
 
+    /// <summary>
+    /// The amdgpu BO flags KFD allocates with (amdgpu_amdkfd_gpuvm_alloc_memory_of_gpu): a VRAM BO without
+    /// KFD_IOC_ALLOC_MEM_FLAGS_PUBLIC gets AMDGPU_GEM_CREATE_NO_CPU_ACCESS.
+    /// </summary>
+    private static ulong KfdDomainFlags(KfdAllocFlags flags) =>
+        (flags & (KfdAllocFlags.Vram | KfdAllocFlags.Public)) == KfdAllocFlags.Vram ? AmdgpuGem.CreateNoCpuAccess : 0;
+
     /// <summary>The kernel's page_alignment for a GEM_CREATE alignment in bytes: rounded up to whole pages.</summary>
     private static ulong PageAlignment(ulong alignmentBytes) => (alignmentBytes + GpuMemory.PageSize - 1) / GpuMemory.PageSize;
 
@@ -181,10 +188,11 @@ internal sealed partial class SimulatedDriver : IDisposable
                 "mmio" => KfdAllocFlags.MmioRemap,
                 _ => throw new SimError(Errno.EINVAL, $"{name}: unknown domain '{s.Domain}' (vram, gtt, userptr, doorbell, mmio)"),
             } | (s.Writable ? KfdAllocFlags.Writable : 0) | (s.Executable ? KfdAllocFlags.Executable : 0) | KfdAllocFlags.NoSubstitute;
+            if (s.Public && (flags & KfdAllocFlags.Vram) != 0) flags |= KfdAllocFlags.Public;
             SimBuffer? buffer = null;
             if (flags.HasContents())
             {
-                buffer = Allocate(gpu, s.Size, (flags & KfdAllocFlags.Vram) != 0 ? AmdgpuGem.DomainVram : AmdgpuGem.DomainGtt, 0, name);
+                buffer = Allocate(gpu, s.Size, (flags & KfdAllocFlags.Vram) != 0 ? AmdgpuGem.DomainVram : AmdgpuGem.DomainGtt, KfdDomainFlags(flags), name);
                 p.KfdBos.Add(new KfdBo(gpu, va, s.Size, flags, buffer, 0));
                 ContentFill.Fill(buffer, SimTopology.Mix64(seed ^ ((ulong)i << 32) ^ 0x6b6664));
             }

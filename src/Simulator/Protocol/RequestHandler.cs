@@ -260,11 +260,44 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
             driver.PrimeFdToHandle(_fds, fd, ref Drm<DrmPrimeHandle>(request, DrmIoctls.PrimeFdToHandle, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemListHandles))
             driver.GemListHandles(_fds, fd, ref Drm<DrmAmdgpuGemListHandles>(request, DrmIoctls.AmdgpuGemListHandles, ref args), Cast<DrmAmdgpuGemListHandlesEntry>(array));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuCtx))
+            driver.Ctx(_fds, fd, ref Drm<DrmAmdgpuCtx>(request, DrmIoctls.AmdgpuCtx, ref args));
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuCs))
+        {
+            // The chunks come flattened, as the emulated kernel read them from the caller: IB chunks, then the BO list's handles.
+            var (ibs, handles) = SubmittedChunks(array);
+            driver.CommandSubmit(_fds, fd, ref Drm<DrmAmdgpuCs>(request, DrmIoctls.AmdgpuCs, ref args), ibs, handles);
+        }
+        else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuWaitCs))
+            driver.WaitCs(_fds, fd, ref Drm<DrmAmdgpuWaitCs>(request, DrmIoctls.AmdgpuWaitCs, ref args));
         else if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemOp))
             driver.GemMappingInfo(_fds, fd, ref Drm<DrmAmdgpuGemOp>(request, DrmIoctls.AmdgpuGemOp, ref args), Cast<DrmAmdgpuGemVmEntry>(array));
         else
             throw new SimError(Errno.ENOTTY, $"DRM ioctl nr 0x{nr:x} is not simulated");
         w.Blob(args.AsSpan(0, sent)).Blob(array);
+    }
+
+    /// <summary>A CS's chunks in the wire form <see cref="SubmittedChunksWire"/> writes: counts, then the IB chunks and the handles.</summary>
+    private static (List<DrmAmdgpuCsChunkIb> Ibs, List<uint> Handles) SubmittedChunks(byte[] array)
+    {
+        var r = new WireReader(array);
+        var ibs = new List<DrmAmdgpuCsChunkIb>();
+        var handles = new List<uint>();
+        var ibCount = r.U32();
+        var handleCount = r.U32();
+        for (var i = 0; i < ibCount; i++)
+            ibs.Add(new DrmAmdgpuCsChunkIb { flags = r.U32(), va_start = r.U64(), ib_bytes = r.U32(), ip_type = r.U32(), ip_instance = r.U32(), ring = r.U32() });
+        for (var i = 0; i < handleCount; i++) handles.Add(r.U32());
+        return (ibs, handles);
+    }
+
+    /// <summary>The wire form of a CS's chunks, for <see cref="SubmittedChunks"/>.</summary>
+    internal static byte[] SubmittedChunksWire(IReadOnlyList<DrmAmdgpuCsChunkIb> ibs, IReadOnlyList<uint> handles)
+    {
+        var w = new WireWriter().U32((uint)ibs.Count).U32((uint)handles.Count);
+        foreach (var ib in ibs) w.U32(ib.flags).U64(ib.va_start).U32(ib.ib_bytes).U32(ib.ip_type).U32(ib.ip_instance).U32(ib.ring);
+        foreach (var h in handles) w.U32(h);
+        return w.Written.ToArray();
     }
 
     /// <summary>

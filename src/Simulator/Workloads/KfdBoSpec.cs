@@ -11,4 +11,10 @@ public sealed record KfdBoSpec
     public ulong Size { get; init; } = 4096;
     public bool Writable { get; init; } = true;
     public bool Executable { get; init; }
+
+    /// <summary>
+    /// A VRAM BO the CPU may map (KFD_IOC_ALLOC_MEM_FLAGS_PUBLIC); without it KFD allocates the BO with
+    /// AMDGPU_GEM_CREATE_NO_CPU_ACCESS and only the GPU (its copy engine) reaches its bytes.
+    /// </summary>
+    public bool Public { get; init; } = true;
 }

@@ -1,6 +1,8 @@
 using Gpuckpt.Emulator;
 using Gpuckpt.Engine.Bridge;
 using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
+using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Engine.Tests.Criu;
 using Gpuckpt.Engine.Tests.Emulation;
 using Gpuckpt.Engine.Tests.Simulation;
@@ -64,6 +66,51 @@ public sealed class CriuEmulatedRestoreSpecs : IDisposable
         Assert.Equal(1, sim.Client.State(restore.SimPid).Counters.Resume);
 
         // The restored GPU holds the pages that were dumped, and runs on as the uninterrupted twin does.
+        AssertPagesEqualTheDumped(sim, restore.SimPid, BridgeSession.GpuImageDir(images), because);
+        Assert.Equal(sim.Client.Run(twin, 4), sim.Client.Run(restore.SimPid, 4));
+        Assert.Equal(sim.Client.State(twin).Digest, sim.Client.State(restore.SimPid).Digest);
+        host.Kill(standIn);
+    }
+
+    [Fact]
+    public void A_vram_bo_the_cpu_may_not_map_is_dumped_and_restored_through_the_copy_engine_and_the_process_continues_as_its_twin()
+    {
+        var seed = (ulong)TestSeed.Fresh();
+        var because = $"seed {seed}";
+        using var sim = new TestSimulator(gpus: 1, idSeed: 23);
+        var spec = new WorkloadSpec
+        {
+            Gpus = 1,
+            KfdBos = [new KfdBoSpec { Gpu = 0, Domain = "vram", Size = 3 << 20, Public = false }, new KfdBoSpec { Gpu = 0, Domain = "gtt", Size = 64 << 10 }],
+            RenderBos = [],
+        }.ToJson();
+        var pid = sim.Client.Spawn(new WorkloadRequest(null, seed, SpecJson: spec));
+        var twin = sim.Client.Spawn(new WorkloadRequest(null, seed, SpecJson: spec));
+        Assert.Equal(sim.Client.Run(twin, 3), sim.Client.Run(pid, 3));
+        var images = Dir("criu");
+
+        int standIn;
+        using (var kernel = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { Targets = [("train", pid)], KfdCharacterDevice = true }))
+        {
+            var dump = kernel.Run(KfdEmulationSpecs.Gpuckpt("checkpoint", "--criu", "--pid", "@train", "--images", images, "--leave-running", "--shell-job",
+                "--state-dir", Dir("state-criu")), Timeout);
+            Assert.True(dump.ExitCode == 0, $"{because}: checkpoint --criu exited {dump.ExitCode}: {dump.Stderr}");
+            Assert.True(dump.Requests.GetValueOrDefault(DrmIoctls.AmdgpuCs) >= 2, $"{because}: the dump submitted {dump.Requests.GetValueOrDefault(DrmIoctls.AmdgpuCs)} SDMA copies for 3 MiB");
+            standIn = kernel.PidOf("train");
+        }
+        WaitGone(standIn);
+
+        using var restoring = new EmulatedKernel(sim.Server, new EmulatedKernelOptions { KfdCharacterDevice = true });
+        using var host = restoring.Serve(Timeout);
+        var output = Dir("restore.out");
+        var rc = host.Run(output, [.. KfdEmulationSpecs.Gpuckpt("restore", "--criu", "--images", images, "--shell-job", "--state-dir", Dir("state-restore"),
+            "--trust-key", Path.Combine(Dir("state-criu"), "image.key"))]);
+        Assert.True(rc == 0, $"{because}: restore --criu exited {rc}: {ReadIfAny(output)}{CriuLog(images)}");
+
+        // The restore wrote the BO the CPU may not map with the copy engine (an mmap of it would have been refused).
+        Assert.True(restoring.Requests.GetValueOrDefault(DrmIoctls.AmdgpuCs) >= 2, $"{because}: the restore submitted {restoring.Requests.GetValueOrDefault(DrmIoctls.AmdgpuCs)} SDMA copies for 3 MiB");
+        Assert.All(restoring.RenderMmaps, m => Assert.Equal(0, m.Errno));
+        var restore = Assert.Single(restoring.Restores);
         AssertPagesEqualTheDumped(sim, restore.SimPid, BridgeSession.GpuImageDir(images), because);
         Assert.Equal(sim.Client.Run(twin, 4), sim.Client.Run(restore.SimPid, 4));
         Assert.Equal(sim.Client.State(twin).Digest, sim.Client.State(restore.SimPid).Digest);

@@ -5,10 +5,10 @@ namespace Gpuckpt.Engine.Tests.Simulation;
 /// <summary>An in-process simulator on a fresh socket, with a connected client; Dispose removes both.</summary>
 internal sealed class TestSimulator : IDisposable
 {
-    public TestSimulator(int gpus = 2, uint idSeed = 0, Gpuckpt.Engine.Topology.GpuTopology? topology = null)
+    public TestSimulator(int gpus = 2, uint idSeed = 0, Gpuckpt.Engine.Topology.GpuTopology? topology = null, bool smallBar = false)
     {
         SocketPath = NewSocketPath();
-        Server = SimulatorServer.Start(new SimulatorOptions(SocketPath) { Gpus = gpus, IdSeed = idSeed, Topology = topology });
+        Server = SimulatorServer.Start(new SimulatorOptions(SocketPath) { Gpus = gpus, IdSeed = idSeed, Topology = topology, SmallBar = smallBar });
         Client = SimulatorClient.Connect(SocketPath);
     }
 

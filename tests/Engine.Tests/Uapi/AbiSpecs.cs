@@ -83,6 +83,9 @@ public sealed class AbiSpecs
             ["DRM_IOCTL_AMDGPU_GEM_CREATE"] = "drm_amdgpu_gem_create",
             ["DRM_IOCTL_AMDGPU_GEM_MMAP"] = "drm_amdgpu_gem_mmap",
             ["DRM_IOCTL_AMDGPU_GEM_VA"] = "drm_amdgpu_gem_va",
+            ["DRM_IOCTL_AMDGPU_CTX"] = "drm_amdgpu_ctx",
+            ["DRM_IOCTL_AMDGPU_CS"] = "drm_amdgpu_cs",
+            ["DRM_IOCTL_AMDGPU_WAIT_CS"] = "drm_amdgpu_wait_cs",
             ["DRM_IOCTL_AMDGPU_GEM_OP"] = "drm_amdgpu_gem_op",
             ["DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES"] = "drm_amdgpu_gem_list_handles",
             ["DRM_IOCTL_AMDGPU_CRIU_OP"] = "drm_amdgpu_criu_args",
@@ -123,6 +126,13 @@ public sealed class AbiSpecs
             ["drm_amdgpu_gem_mmap"] = ["in.handle", "in._pad", "out.addr_ptr"],
             ["drm_amdgpu_gem_va"] = ["handle", "_pad", "operation", "flags", "va_address", "offset_in_bo", "map_size"],
             ["drm_amdgpu_gem_op"] = ["handle", "op", "value"],
+            ["drm_amdgpu_ctx"] = ["in.op", "in.flags", "in.ctx_id", "in.priority"],
+            ["drm_amdgpu_cs"] = ["in.ctx_id", "in.bo_list_handle", "in.num_chunks", "in.flags", "in.chunks"],
+            ["drm_amdgpu_cs_chunk"] = ["chunk_id", "length_dw", "chunk_data"],
+            ["drm_amdgpu_cs_chunk_ib"] = ["_pad", "flags", "va_start", "ib_bytes", "ip_type", "ip_instance", "ring"],
+            ["drm_amdgpu_wait_cs"] = ["in.handle", "in.timeout", "in.ip_type", "in.ip_instance", "in.ring", "in.ctx_id"],
+            ["drm_amdgpu_bo_list_in"] = ["operation", "list_handle", "bo_number", "bo_info_size", "bo_info_ptr"],
+            ["drm_amdgpu_bo_list_entry"] = ["bo_handle", "bo_priority"],
         };
         var values = AbiCatalog.Constants.Where(v => v.Name.StartsWith("AMDGPU_", StringComparison.Ordinal) && !AbiCatalog.IsProposal(v.Origin)
                                                      && v.Name is not ("AMDGPU_GEM_OP_GET_MAPPING_INFO" or "AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT"))
@@ -150,7 +160,7 @@ public sealed class AbiSpecs
             if (theirs != mine) diffs.Add($"{name}: installed 0x{theirs:x}, mainline declaration 0x{mine:x}");
         }
         Assert.True(diffs.Count == 0, string.Join("\n", diffs));
-        Assert.Equal(16, values.Count);
+        Assert.Equal(23, values.Count);
     }
 
     [Fact]
@@ -160,7 +170,7 @@ public sealed class AbiSpecs
             .Where(f => f.IsStatic && !f.IsLiteral && f.FieldType == typeof(uint))
             .Select(f => (uint)f.GetValue(null)!)
             .ToList();
-        Assert.Equal(11, issued.Count);
+        Assert.Equal(14, issued.Count);
         foreach (var request in issued)
         {
             var entry = AbiCatalog.Ioctls.Where(v => v.Value == request && !AbiCatalog.IsProposal(v.Origin)).ToList();

@@ -131,6 +131,118 @@ struct drm_amdgpu_gem_va {
 	__u64 input_fence_syncobj_handles;
 };
 
+/* Command submission: a context, chunks (an IB on a ring, the BOs it uses), and the wait for its fence. */
+#define DRM_AMDGPU_CTX     0x02
+#define DRM_AMDGPU_CS      0x04
+#define DRM_AMDGPU_WAIT_CS 0x09
+
+#define AMDGPU_GEM_CREATE_CPU_ACCESS_REQUIRED (1 << 0)
+#define AMDGPU_GEM_CREATE_NO_CPU_ACCESS       (1 << 1)
+
+#define AMDGPU_CTX_OP_ALLOC_CTX 1
+#define AMDGPU_CTX_OP_FREE_CTX  2
+
+#define AMDGPU_HW_IP_DMA 2
+
+#define AMDGPU_CHUNK_ID_IB         0x01
+#define AMDGPU_CHUNK_ID_BO_HANDLES 0x06
+
+struct drm_amdgpu_ctx_in {
+	__u32 op;
+	__u32 flags;
+	__u32 ctx_id;
+	__s32 priority;
+};
+
+union drm_amdgpu_ctx_out {
+	struct {
+		__u32 ctx_id;
+		__u32 _pad;
+	} alloc;
+	struct {
+		__u64 flags;
+		__u32 hangs;
+		__u32 reset_status;
+	} state;
+	struct {
+		__u32 flags;
+		__u32 _pad;
+	} pstate;
+};
+
+union drm_amdgpu_ctx {
+	struct drm_amdgpu_ctx_in in;
+	union drm_amdgpu_ctx_out out;
+};
+
+struct drm_amdgpu_bo_list_entry {
+	__u32 bo_handle;
+	__u32 bo_priority;
+};
+
+struct drm_amdgpu_bo_list_in {
+	__u32 operation;
+	__u32 list_handle;
+	__u32 bo_number;
+	__u32 bo_info_size;
+	__u64 bo_info_ptr;
+};
+
+struct drm_amdgpu_cs_chunk {
+	__u32 chunk_id;
+	__u32 length_dw;
+	__u64 chunk_data;
+};
+
+struct drm_amdgpu_cs_in {
+	__u32 ctx_id;
+	__u32 bo_list_handle;
+	__u32 num_chunks;
+	__u32 flags;
+	__u64 chunks;
+};
+
+struct drm_amdgpu_cs_out {
+	__u64 handle;
+};
+
+union drm_amdgpu_cs {
+	struct drm_amdgpu_cs_in in;
+	struct drm_amdgpu_cs_out out;
+};
+
+struct drm_amdgpu_cs_chunk_ib {
+	__u32 _pad;
+	__u32 flags;
+	__u64 va_start;
+	__u32 ib_bytes;
+	__u32 ip_type;
+	__u32 ip_instance;
+	__u32 ring;
+};
+
+struct drm_amdgpu_wait_cs_in {
+	__u64 handle;
+	__u64 timeout;
+	__u32 ip_type;
+	__u32 ip_instance;
+	__u32 ring;
+	__u32 ctx_id;
+};
+
+struct drm_amdgpu_wait_cs_out {
+	__u64 status;
+};
+
+union drm_amdgpu_wait_cs {
+	struct drm_amdgpu_wait_cs_in in;
+	struct drm_amdgpu_wait_cs_out out;
+};
+
+#define DRM_IOCTL_AMDGPU_CTX              DRM_IOWR(DRM_COMMAND_BASE + DRM_AMDGPU_CTX, union drm_amdgpu_ctx)
+#define DRM_IOCTL_AMDGPU_CS               DRM_IOWR(DRM_COMMAND_BASE + DRM_AMDGPU_CS, union drm_amdgpu_cs)
+#define DRM_IOCTL_AMDGPU_WAIT_CS          DRM_IOWR(DRM_COMMAND_BASE + DRM_AMDGPU_WAIT_CS, union drm_amdgpu_wait_cs)
+
 #define DRM_IOCTL_AMDGPU_GEM_CREATE       DRM_IOWR(DRM_COMMAND_BASE + DRM_AMDGPU_GEM_CREATE, union drm_amdgpu_gem_create)
 #define DRM_IOCTL_AMDGPU_GEM_MMAP         DRM_IOWR(DRM_COMMAND_BASE + DRM_AMDGPU_GEM_MMAP, union drm_amdgpu_gem_mmap)
 #define DRM_IOCTL_AMDGPU_GEM_VA           DRM_IOW(DRM_COMMAND_BASE + DRM_AMDGPU_GEM_VA, struct drm_amdgpu_gem_va)

@@ -18,6 +18,7 @@ public sealed class KfdDriver : IGpuDriver
 
     private readonly KfdDriverPaths _paths;
     private readonly ConcurrentDictionary<RenderNodeFile, uint> _renderNodes = new();
+    private readonly ConcurrentDictionary<uint, Lazy<SdmaEngine>> _copyEngines = new();
     private readonly Lazy<GpuTopology> _topology;
     private int _kfd;
 
@@ -183,6 +184,13 @@ public sealed class KfdDriver : IGpuDriver
         }
     }
 
+    /// <summary>
+    /// A BO moved by the GPU's copy engine (SDMA) of its node: VRAM that is not host-visible, or behind a small BAR.
+    /// One engine per node, set up on first use and kept until this driver is disposed.
+    /// </summary>
+    public IBoMapping CopyBo(uint renderMinor, int dmabufFd, ulong mmapOffset, ulong size, bool writable) =>
+        _copyEngines.GetOrAdd(renderMinor, m => new Lazy<SdmaEngine>(() => SdmaEngine.Open(_paths.RenderNode(m)))).Value.Import(dmabufFd, size, writable);
+
     public ulong DmabufInode(int fd)
     {
         var rc = LinuxSyscalls.Inode(fd, out var inode);
@@ -198,6 +206,7 @@ public sealed class KfdDriver : IGpuDriver
     public void Dispose()
     {
         foreach (var file in _renderNodes.Keys) file.Dispose();
+        foreach (var engine in _copyEngines.Values.Where(e => e.IsValueCreated)) engine.Value.Dispose();
         var fd = Interlocked.Exchange(ref _kfd, -1);
         if (fd >= 0 && Libc.Close(fd) != 0) throw new DriverException(Libc.LastErrno, "close", _paths.Kfd);
     }

@@ -1,0 +1,362 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Gpuckpt.Actors.Cluster;
+using Gpuckpt.Engine.Bridge;
+using Gpuckpt.Engine.Transfer;
+
+namespace Gpuckpt.Actors.Migration;
+
+/// <summary>
+/// The source side of a whole-process migration (<c>migrate --criu</c>): the target answers that it can restore the
+/// process (nothing is touched otherwise) → CRIU dumps it here (it ends) → every file of the image goes to the target
+/// over remoting, one piece at a time → the target verifies process.json and restores it. Any failure after the dump
+/// and before the target's restore: the target removes what it got and this node restores its own dump, so the process
+/// runs again here, never in two places and never in none. A target that does not say whether it restored leaves the
+/// dump here untouched (restoring it could make a second copy). The dump stays in
+/// <see cref="MigrationSettings.CriuOutgoingDir"/> until the target restored it or the process runs here again.
+/// </summary>
+public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
+{
+    private readonly string _id;
+    private readonly MigrateRequest _request;
+    private readonly string _self;
+    private readonly MigrationSettings _settings;
+    private readonly IActorRef _replyTo;
+    private readonly string _dir, _images;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private IReadOnlyList<(string Name, long Size)> _files = [];
+    private IActorRef? _target;
+    private string _targetName = "";
+    private ProcessIdentity? _source;
+    private int _file;
+    private long _offset, _bytesTotal, _bytesSent;
+    private double _dumpStartedAt, _transferStartedAt, _transferSeconds;
+
+    public CriuMigrationSource(string migrationId, MigrateRequest request, string selfName, MigrationSettings settings, IActorRef replyTo)
+    {
+        _id = migrationId;
+        _request = request;
+        _self = selfName;
+        _settings = settings;
+        _replyTo = replyTo;
+        _dir = settings.CriuOutgoingDir(migrationId);
+        _images = Path.Combine(_dir, "image");
+        Checking();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string migrationId, MigrateRequest request, string selfName, MigrationSettings settings, IActorRef replyTo) =>
+        Akka.Actor.Props.Create(() => new CriuMigrationSource(migrationId, request, selfName, settings, replyTo));
+
+    private uint Pid => _request.Pid;
+
+    protected override void PreStart()
+    {
+        var pid = Pid;
+        var settings = _settings;
+        var self = _self;
+        Task.Run(() => Check(pid, self, settings)).PipeTo(Self, failure: e => new Refused(e.GetBaseException().Message));
+    }
+
+    /// <summary>This node can dump the process: CRIU here, the process here.</summary>
+    private static object Check(uint pid, string self, MigrationSettings settings)
+    {
+        if (settings.SelfCommand is null) return new Refused($"node {self} runs inside another program and cannot run gpuckpt's CRIU commands");
+        CriuInstall.Require();
+        return ProcessIdentity.Of(pid) is { } identity ? new SourceChecked(identity) : new Refused($"no process {pid} on node {self}");
+    }
+
+    // ---- before the dump: nothing is touched -----------------------------------------------------------------------
+
+    private void Checking()
+    {
+        Receive<Refused>(r => Finish(new MigrationFailed(_id, Pid, _self, "dry check", r.Reason, false, $"pid {Pid} was not touched")));
+        Receive<SourceChecked>(Ask);
+        Receive<CriuTargetReady>(Ready);
+        Receive<TargetFailed>(f => Finish(new MigrationFailed(_id, Pid, f.Node, f.Step, f.Reason, false, $"pid {Pid} was not touched")));
+        Receive<StepTimedOut>(t => Finish(new MigrationFailed(_id, Pid, _targetName, "dry check",
+            $"node {_targetName} did not answer within {t.After.TotalSeconds:F0} s", false, $"pid {Pid} was not touched")));
+    }
+
+    private void Ask(SourceChecked check)
+    {
+        _source = check.Identity;
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        bool Named(Member m) => NodeActor.NameOf(m) == _request.To || $"{m.Address.Host}:{m.Address.Port}" == _request.To;
+        var target = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && Named(m));
+        if (target is null)
+        {
+            Self.Tell(new Refused($"no member named {_request.To} is up in the cluster"));
+            return;
+        }
+        _targetName = NodeActor.NameOf(target);
+        if (target.Address == cluster.SelfAddress)
+        {
+            Self.Tell(new Refused($"node {_self} is the source: a process migrates to another node"));
+            return;
+        }
+        Context.ActorSelection(new RootActorPath(target.Address) / "user" / MigrationsActor.Name).Tell(new CriuTargetCheck(_id, _self, check.Identity), Self);
+        Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
+    }
+
+    private void Ready(CriuTargetReady ready)
+    {
+        Timers.Cancel("step");
+        _target = Sender;
+        Context.Watch(_target);
+        Progress("dump");
+        _dumpStartedAt = _clock.Elapsed.TotalSeconds;
+        Become(Dumping);
+        var command = _settings.SelfCommand!;
+        var images = _images;
+        var dir = _dir;
+        var engineDir = _settings.CriuEngineDir;
+        var limit = _settings.RestoreTimeout;
+        Task.Run(async () =>
+        {
+            Directory.CreateDirectory(dir);
+            var result = await GpuckptChild.RunAsync(command,
+                ["checkpoint", "--criu", "--pid", $"{Pid}", "--images", images, "--state-dir", engineDir, "--json"], limit).ConfigureAwait(false);
+            return result.ExitCode == 0 ? new Dumped(WholeProcessImageFiles.List(images)) : (object)new DumpFailed(result.Reason);
+        }).PipeTo(Self, failure: e => new DumpFailed(e.GetBaseException().Message));
+    }
+
+    // ---- the dump ----------------------------------------------------------------------------------------------------
+
+    private void Dumping()
+    {
+        Receive<Dumped>(d =>
+        {
+            _files = d.Files;
+            _bytesTotal = d.Files.Sum(f => f.Size);
+            _transferStartedAt = _clock.Elapsed.TotalSeconds;
+            Become(Sending);
+            ReadNext();
+        });
+        Receive<DumpFailed>(AfterDumpFailed);
+        // The target's answers wait: what it says now matters only once the dump has ended.
+        Receive<Terminated>(_ => { });
+        Receive<TargetFailed>(_ => { });
+    }
+
+    private void AfterDumpFailed(DumpFailed failed)
+    {
+        _target?.Tell(new CriuAbortTarget(_id));
+        var source = _source;
+        var dir = _dir;
+        Task.Run(() =>
+        {
+            // CRIU lets a process it could not dump go on; one it ended is brought back from what it wrote, if that verifies.
+            if (source!.SameAs(ProcessIdentity.Of(source.Pid)))
+            {
+                Directory.Delete(dir, recursive: true);
+                return (object)new Refused($"{failed.Reason}; pid {source.Pid} runs on, untouched");
+            }
+            return new RollBack("dump", failed.Reason);
+        }).PipeTo(Self, failure: e => new RollBack("dump", $"{failed.Reason}; {e.GetBaseException().Message}"));
+        Become(() =>
+        {
+            Receive<Refused>(r => Finish(new MigrationFailed(_id, Pid, _self, "dump", r.Reason, false, $"pid {Pid} was not moved")));
+            Receive<RollBack>(StartRollBack);
+            Receive<CriuTargetAborted>(_ => { });
+            Receive<Terminated>(_ => { });
+            Receive<TargetFailed>(_ => { });
+        });
+    }
+
+    // ---- the image to the target, one piece at a time --------------------------------------------------------------
+
+    private void Sending()
+    {
+        Receive<PieceRead>(p =>
+        {
+            _target!.Tell(p.Piece);
+            Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
+        });
+        Receive<CriuPieceStored>(Stored);
+        Receive<ReadFailed>(f => Fail("transfer", _self, f.Reason));
+        Receive<TargetFailed>(f => Fail(f.Step, f.Node, f.Reason));
+        Receive<Terminated>(_ => Fail("transfer", _targetName, $"node {_targetName} is gone"));
+        Receive<StepTimedOut>(t => Fail("transfer", _targetName, $"node {_targetName} stored no piece of the image within {t.After.TotalSeconds:F0} s"));
+    }
+
+    private void ReadNext()
+    {
+        if (_file == _files.Count)
+        {
+            _transferSeconds = _clock.Elapsed.TotalSeconds - _transferStartedAt;
+            Progress("restore");
+            _target!.Tell(new CriuRestoreTarget(_id, _files.Count, _bytesTotal));
+            var wait = _settings.RestoreTimeout + _settings.PidFreeTimeout + _settings.RequestTimeout;
+            Timers.StartSingleTimer("step", new StepTimedOut(wait), wait);
+            Become(Restoring);
+            return;
+        }
+        var (name, size) = _files[_file];
+        var offset = _offset;
+        var length = (int)Math.Min(_settings.FrameSize, size - offset);
+        var images = _images;
+        var id = _id;
+        Task.Run(() => new PieceRead(new CriuImagePiece(id, name, offset, WholeProcessImageFiles.Read(images, name, offset, length), offset + length == size)))
+            .PipeTo(Self, failure: e => new ReadFailed($"reading {name} of the dump at offset {offset}: {e.GetBaseException().Message}"));
+    }
+
+    private void Stored(CriuPieceStored stored)
+    {
+        var (name, size) = _files[_file];
+        if (stored.File != name || stored.End <= _offset) return;
+        Timers.Cancel("step");
+        _bytesSent += stored.End - _offset;
+        _offset = stored.End;
+        if (_offset >= size)
+        {
+            _file++;
+            _offset = 0;
+        }
+        Progress("copy");
+        ReadNext();
+    }
+
+    // ---- the target's restore ----------------------------------------------------------------------------------------
+
+    private void Restoring()
+    {
+        Receive<CriuTargetRestored>(r => Completed(r.Pid));
+        Receive<TargetFailed>(f => Fail(f.Step, f.Node, f.Reason));
+        Receive<CriuPieceStored>(_ => { });
+        Receive<StepTimedOut>(t => Unsure($"node {_targetName} did not answer within {t.After.TotalSeconds:F0} s of its restore"));
+        Receive<Terminated>(_ => Unsure($"node {_targetName} went away during its restore"));
+    }
+
+    /// <summary>The target may or may not have restored the process: it is asked; only its "nothing here" lets this node restore.</summary>
+    private void Unsure(string reason)
+    {
+        _target?.Tell(new CriuAbortTarget(_id));
+        Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
+        Become(() =>
+        {
+            Receive<CriuTargetRestored>(r => Completed(r.Pid));
+            Receive<CriuTargetAborted>(a =>
+            {
+                if (a.Restored) Completed(a.Pid);
+                else StartRollBack(new RollBack("restore", a.Reason ?? reason));
+            });
+            Receive<TargetFailed>(f => StartRollBack(new RollBack(f.Step, f.Reason)));
+            Receive<Terminated>(_ => { });
+            Receive<StepTimedOut>(_ => Finish(new MigrationFailed(_id, Pid, _targetName, "restore", reason, false,
+                $"node {_targetName} did not say whether pid {Pid} runs there, so it was not restored here (it must never run twice); " +
+                $"its dump stays in {_images}: once pid {Pid} is known not to run on {_targetName}, `gpuckpt restore --criu --images {_images}` " +
+                $"on {_self} brings it back")));
+        });
+    }
+
+    private void Completed(uint targetPid)
+    {
+        Timers.Cancel("step");
+        var seconds = _clock.Elapsed.TotalSeconds;
+        var summary = new MigrationSummary(_id, Pid, _self, _targetName, targetPid, _bytesTotal, _bytesSent, 0, 0, seconds, _transferSeconds,
+            seconds - _dumpStartedAt, new Dictionary<string, string>());
+        var dir = _dir;
+        Task.Run(() => Directory.Delete(dir, recursive: true)).PipeTo(Self, success: () => new Ended(new MigrationCompleted(summary)),
+            failure: _ => new Ended(new MigrationCompleted(summary)));
+        Become(() => Receive<Ended>(e => Finish(e.Outcome)));
+    }
+
+    // ---- roll back: the process runs here again ----------------------------------------------------------------------
+
+    /// <summary>Fails after the dump: the target removes its copy (it says so, or never restored), then the local dump is restored here.</summary>
+    private void Fail(string step, string node, string reason)
+    {
+        Timers.Cancel("step");
+        _target?.Tell(new CriuAbortTarget(_id));
+        Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
+        // Before the restore was asked for, the target cannot have restored: its answer only says its copy is gone.
+        Become(() =>
+        {
+            Receive<CriuTargetAborted>(_ => StartRollBack(new RollBack(step, reason, node)));
+            Receive<StepTimedOut>(_ => StartRollBack(new RollBack(step, reason, node)));
+            Receive<Terminated>(_ => StartRollBack(new RollBack(step, reason, node)));
+            Receive<TargetFailed>(_ => { });
+            Receive<CriuPieceStored>(_ => { });
+            Receive<PieceRead>(_ => { });
+            Receive<ReadFailed>(_ => { });
+        });
+    }
+
+    private void StartRollBack(RollBack rollBack)
+    {
+        Timers.Cancel("step");
+        Progress("roll back");
+        var command = _settings.SelfCommand!;
+        var images = _images;
+        var dir = _dir;
+        var engineDir = _settings.CriuEngineDir;
+        var limit = _settings.RestoreTimeout;
+        var pidFree = _settings.PidFreeTimeout;
+        var pid = Pid;
+        Task.Run(async () =>
+        {
+            if (!await WaitPidFree(pid, pidFree).ConfigureAwait(false))
+                return new RolledBack(false, $"pid {pid} was still taken after {pidFree.TotalSeconds:F0} s (a zombie its parent did not reap?)");
+            var result = await GpuckptChild.RunAsync(command, ["restore", "--criu", "--images", images, "--state-dir", engineDir, "--json"], limit)
+                .ConfigureAwait(false);
+            if (result.ExitCode != 0) return new RolledBack(false, result.Reason);
+            Directory.Delete(dir, recursive: true);
+            return new RolledBack(true, "");
+        }).PipeTo(Self, failure: e => new RolledBack(false, e.GetBaseException().Message));
+        Become(() =>
+        {
+            Receive<RolledBack>(r => Finish(new MigrationFailed(_id, Pid, rollBack.Node ?? _targetName, rollBack.Step, rollBack.Reason, r.Ok, r.Ok
+                ? $"pid {Pid} runs again on {_self}, restored from its dump there; {_targetName} kept nothing"
+                : $"restoring pid {Pid} on {_self} failed too ({r.Reason}); {_targetName} kept nothing and the dump stays in {_images}: " +
+                  $"`gpuckpt restore --criu --images {_images}` on {_self} brings it back")));
+            Receive<CriuTargetAborted>(_ => { });
+            Receive<TargetFailed>(_ => { });
+            Receive<Terminated>(_ => { });
+            Receive<StepTimedOut>(_ => { });
+        });
+    }
+
+    /// <summary>CRIU restores a process under its own pid: the dumped one's must have been reaped.</summary>
+    internal static async Task<bool> WaitPidFree(uint pid, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        while (ProcessIdentity.Taken(pid))
+        {
+            if (clock.Elapsed > limit) return false;
+            await tick.WaitForNextTickAsync().ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private void Progress(string step) => _replyTo.Tell(new MigrationProgress(_id, step, _bytesSent, _bytesTotal, 0));
+
+    private void Finish(IMigrationMessage outcome)
+    {
+        _replyTo.Tell(outcome);
+        Context.Stop(Self);
+    }
+
+    private sealed record SourceChecked(ProcessIdentity Identity) : INoSerializationVerificationNeeded;
+
+    private sealed record Refused(string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed record StepTimedOut(TimeSpan After) : INoSerializationVerificationNeeded;
+
+    private sealed record Dumped(IReadOnlyList<(string Name, long Size)> Files) : INoSerializationVerificationNeeded;
+
+    private sealed record DumpFailed(string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed record PieceRead(CriuImagePiece Piece) : INoSerializationVerificationNeeded;
+
+    private sealed record ReadFailed(string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed record RollBack(string Step, string Reason, string? Node = null) : INoSerializationVerificationNeeded;
+
+    private sealed record RolledBack(bool Ok, string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed record Ended(IMigrationMessage Outcome) : INoSerializationVerificationNeeded;
+}

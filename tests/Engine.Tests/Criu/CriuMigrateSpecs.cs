@@ -1,0 +1,239 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Gpuckpt.Actors;
+using Gpuckpt.Emulator;
+using Gpuckpt.Engine.Native;
+using Gpuckpt.Engine.Transfer;
+using Gpuckpt.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Gpuckpt.Engine.Tests.Criu;
+
+/// <summary>
+/// <c>gpuckpt migrate --criu</c> between `gpuckpt node` processes on loopback (TLS on), with real CRIU: a CPU counter
+/// (gpuapp, stepped in lockstep with an untouched twin) moves from node a to node b under its pid and goes on from the
+/// dumped value; a target whose <c>criu restore</c> fails after the dump (CRIU_FAULT) leaves it running on a again;
+/// a target without CRIU and a pid that is no process are refused in one line with the process untouched. The nodes
+/// and the counter are children of a taskhost, which stands in for init: it reaps a dumped process and adopts a
+/// restored one.
+/// </summary>
+[Trait("Tier", "Full")]
+public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("gpuckpt-criu-migrate-spec-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string Dir(string name) => Path.Combine(_dir.FullName, name);
+
+    [Fact]
+    public async Task A_whole_process_moves_to_another_node_under_its_pid_and_a_failed_restore_there_brings_it_back_on_the_source()
+    {
+        var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
+        using var host = TaskHost.Start(Timeout);
+        var nodes = StartNodes(host, new Dictionary<string, string[]>
+        {
+            ["a"] = [],
+            ["b"] = [],
+            // criu restore fails there after the dump (FI_RESTORE_ROOT_ONLY: its root task is killed, the restore reports failure).
+            ["c"] = ["CRIU_FAULT=2"],
+            ["d"] = ["GPUCKPT_CRIU=/nonexistent/criu"],
+        });
+        try
+        {
+            await WaitUp(nodes);
+            var app = new GpuAppOutput(Dir("app.out"), Timeout);
+            var twin = new GpuAppOutput(Dir("twin.out"), Timeout);
+            var pid = host.Spawn(app.Path, CriuPrograms.GpuApp, "plain", seed);
+            var twinPid = host.Spawn(twin.Path, CriuPrograms.GpuApp, "plain", seed);
+            app.WaitFor("ready");
+            twin.WaitFor("ready");
+            for (var i = 0; i < 3; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            var original = ProcessIdentity.Of((uint)pid)!;
+
+            // A pid that is no process, and a target without CRIU: one line each, nothing dumped.
+            var none = NoProcess();
+            var bad = await Migrate(nodes, none, "b");
+            AssertOneLine(bad, $"no process {none} on node a", seed);
+            var noCriu = await Migrate(nodes, (uint)pid, "d");
+            AssertOneLine(noCriu, "node d cannot restore a whole process: CRIU is not installed", seed);
+            Assert.Contains($"pid {pid} was not touched", noCriu.Stderr);
+            Assert.True(original.SameAs(ProcessIdentity.Of((uint)pid)), $"seed {seed}: pid {pid} is not the process it was after a refused migration");
+            Assert.Equal(twin.Step(twinPid), app.Step(pid));
+
+            // The target's restore fails after the dump: the source restores its own dump, the process runs on a again.
+            var (failed, dumpedExit) = await MigrateReaping(host, nodes, pid, "c");
+            Assert.Equal(128 + 9, dumpedExit);
+            AssertOneLine(failed, $"pid {pid} runs again on a, restored from its dump there; c kept nothing", seed);
+            foreach (var refused in new[] { bad, noCriu, failed }) output.WriteLine(refused.Stderr.Trim());
+            Assert.Contains("failed on node c at restore", failed.Stderr);
+            // CRIU's log of the failed restore is kept on c, where the line points.
+            var restoreLog = Path.Combine(nodes[2].StateDir, "migrations", "criu-logs");
+            Assert.Contains(restoreLog + "/", failed.Stderr);
+            Assert.Contains("Restoring FAILED", File.ReadAllText(Assert.Single(Directory.GetFiles(restoreLog))));
+            AssertRunsAgain(pid, host, original);
+            for (var i = 0; i < 2; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            AssertNothingLeft(nodes, seed);
+            var afterRollBack = ProcessIdentity.Of((uint)pid)!;
+
+            // The migration itself: dumped on a (that copy ends), restored on b under the same pid, counting on from the dump.
+            var (moved, movedExit) = await MigrateReaping(host, nodes, pid, "b", "--json");
+            Assert.Equal(128 + 9, movedExit);
+            Assert.True(moved.ExitCode == 0, $"seed {seed}: {moved}\n{Tails(nodes)}");
+            var report = JsonDocument.Parse(moved.Stdout).RootElement;
+            Assert.Equal((pid, "a", "b"), (report.GetProperty("target_pid").GetInt32(), report.GetProperty("from").GetString(), report.GetProperty("to").GetString()));
+            Assert.True(report.GetProperty("image_bytes").GetInt64() > 0);
+            AssertRunsAgain(pid, host, afterRollBack);
+            for (var i = 0; i < 4; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            AssertNothingLeft(nodes, seed);
+            // Steps 1-9 once each: one copy counted at a time, and each went on from the value dumped.
+            Assert.Equal(Enumerable.Range(1, 10).Select(n => $"step={n}"), app.Lines.Skip(1).Select(l => l.Split(' ')[0]));
+            Assert.Equal(twin.Lines.Skip(1), app.Lines.Skip(1));
+            output.WriteLine($"seed {seed}: pid {pid} moved a -> b, {report.GetProperty("image_bytes").GetInt64()} bytes, " +
+                             $"down {report.GetProperty("pause_seconds").GetDouble():F2} s, {report.GetProperty("seconds").GetDouble():F2} s in all");
+        }
+        finally
+        {
+            Stop(host, nodes);
+        }
+    }
+
+    private sealed record Node(string Name, int Port, int Pid, string Output, string StateDir);
+
+    private string _config = "";
+
+    /// <summary>Starts one `gpuckpt node` per name under the taskhost, each with its own embedded simulator, state directory and extra environment.</summary>
+    private List<Node> StartNodes(TaskHost host, IReadOnlyDictionary<string, string[]> nodes)
+    {
+        var clusterDir = Dir("cluster");
+        Gpuckpt.Engine.Trust.ClusterAuthority.Create(clusterDir);
+        _config = Dir("node.conf");
+        File.WriteAllText(_config, File.ReadAllText(Path.Combine(EngineConfig.Directory(), "node.conf")) + $"""
+
+            akka.cluster.retry-unsuccessful-join-after = 2s
+            akka.remote.dot-netty.tcp.connection-timeout = 10s
+            gpuckpt.migration.request-timeout = 20s
+            gpuckpt.tls.dir = "{clusterDir}"
+            """);
+        var ports = FreePorts(nodes.Count);
+        var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
+        var dll = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
+        return [.. nodes.Select((n, i) =>
+        {
+            var state = Directory.CreateDirectory(Dir($"state-{n.Key}")).FullName;
+            var log = Dir($"node-{n.Key}.out");
+            var pid = host.Spawn(log, ["env", $"GPUCKPT_NODE_NAME={n.Key}", $"GPUCKPT_NODE_PORT={ports[i]}", $"GPUCKPT_SEED_NODES={seeds}", .. n.Value,
+                "dotnet", dll, "node", "--config", _config, "--state-dir", state, "--json"]);
+            return new Node(n.Key, ports[i], pid, log, state);
+        })];
+    }
+
+    /// <summary>Every node said it is up, and node a sees all of them up (it picks the target among its members).</summary>
+    private async Task WaitUp(List<Node> nodes)
+    {
+        foreach (var node in nodes)
+            await Until(() => File.Exists(node.Output) && File.ReadAllText(node.Output).Contains("\"state\":\"up\"", StringComparison.Ordinal),
+                $"node {node.Name} up", nodes);
+        await Until(() =>
+        {
+            var status = GpuckptProcess.RunAsync(["cluster", "status", "--node", $"127.0.0.1:{nodes[0].Port}", "--config", _config, "--json"], timeout: Timeout)
+                .GetAwaiter().GetResult();
+            if (status.ExitCode != 0) return false;
+            var members = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray().ToList();
+            return members.Count == nodes.Count && members.All(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
+        }, "every node up as node a sees them", nodes);
+    }
+
+    private static async Task Until(Func<bool> condition, string what, List<Node> nodes)
+    {
+        using var deadline = new CancellationTokenSource(Timeout);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+        while (!condition())
+        {
+            try
+            {
+                await tick.WaitForNextTickAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no {what} within {Timeout}\n{Tails(nodes)}");
+            }
+        }
+    }
+
+    private Task<GpuckptProcess.Result> Migrate(List<Node> nodes, uint pid, string to, params string[] more) =>
+        GpuckptProcess.RunAsync(["migrate", "--criu", "--pid", $"{pid}", "--from", "a", "--to", to, "--node", $"127.0.0.1:{nodes[0].Port}",
+            "--config", _config, .. more], timeout: Timeout);
+
+    /// <summary>A migration that dumps the process: the taskhost reaps the dumped copy meanwhile, as init would, so that its pid is free again.</summary>
+    private async Task<(GpuckptProcess.Result Run, int DumpedExit)> MigrateReaping(TaskHost host, List<Node> nodes, int pid, string to, params string[] more)
+    {
+        var migrate = Migrate(nodes, (uint)pid, to, more);
+        var reaped = Task.Run(() => host.Wait(pid));
+        var run = await migrate;
+        Assert.True(await Task.WhenAny(reaped, Task.Delay(Timeout)) == reaped, $"pid {pid} was never dumped: {run}\n{Tails(nodes)}");
+        return (run, await reaped);
+    }
+
+    private static void AssertOneLine(GpuckptProcess.Result run, string says, string seed)
+    {
+        Assert.True(run.ExitCode == 1, $"seed {seed}: {run}");
+        Assert.DoesNotContain("   at ", run.Stderr);
+        Assert.True(run.Stderr.Trim().Split('\n').Length == 1 && run.Stderr.Contains(says, StringComparison.Ordinal),
+            $"seed {seed}: not one line saying \"{says}\": {run}");
+    }
+
+    /// <summary>The pid runs again (not a zombie), a new incarnation of it (CRIU restored it), adopted by the taskhost.</summary>
+    private static void AssertRunsAgain(int pid, TaskHost host, ProcessIdentity before)
+    {
+        var now = ProcessIdentity.Of((uint)pid);
+        Assert.True(now is not null, $"pid {pid} does not run after the migration (state {ProcessIdentity.State((uint)pid) ?? "gone"})");
+        Assert.NotEqual(before.StartTicks, now.StartTicks);
+        Assert.Equal(Path.GetFileName(CriuPrograms.GpuApp), ProcessIdentity.Command((uint)pid));
+        Assert.Equal($"{host.Pid}", CriuProcessSpecs.Status(pid, "PPid:"));
+    }
+
+    /// <summary>No node keeps a dump or a received image once a migration has ended.</summary>
+    private static void AssertNothingLeft(List<Node> nodes, string seed)
+    {
+        foreach (var node in nodes)
+            foreach (var side in new[] { "criu-out", "criu-in" })
+            {
+                var dir = Path.Combine(node.StateDir, "migrations", side);
+                var kept = Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir) : [];
+                Assert.True(kept.Length == 0, $"seed {seed}: node {node.Name} kept {string.Join(", ", kept)}");
+            }
+    }
+
+    /// <summary>A pid no process has (the highest the kernel hands out, unless taken).</summary>
+    private static uint NoProcess()
+    {
+        var max = uint.Parse(File.ReadAllText("/proc/sys/kernel/pid_max").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        for (var pid = max - 1; pid > 1; pid--)
+            if (!ProcessIdentity.Taken(pid)) return pid;
+        throw new InvalidOperationException("every pid is taken");
+    }
+
+    private static string Tails(List<Node> nodes) =>
+        string.Join("\n", nodes.Select(n => $"--- node {n.Name}:\n" +
+            (File.Exists(n.Output) ? string.Join("\n", File.ReadLines(n.Output).TakeLast(25)) : "(no output)")));
+
+    /// <summary>SIGTERM: each node leaves and stops its simulator; the taskhost reaps it.</summary>
+    private static void Stop(TaskHost host, List<Node> nodes)
+    {
+        foreach (var node in nodes) Libc.Kill(node.Pid, 15);
+        foreach (var node in nodes) host.Wait(node.Pid);
+    }
+
+    private static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        foreach (var l in listeners) l.Start();
+        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        foreach (var l in listeners) l.Stop();
+        return ports;
+    }
+}
