@@ -173,7 +173,20 @@ public sealed class SqliteJournal : AsyncWriteJournal
     internal sealed record Row(string PersistenceId, long SequenceNr, long Timestamp, string WriterUuid, string EventManifest,
         int SerializerId, string Manifest, byte[] Payload)
     {
-        public object Event(Akka.Serialization.Serialization serialization) => StoredPayload.Read(serialization, SerializerId, Manifest, Payload);
+        public object Event(Akka.Serialization.Serialization serialization)
+        {
+            try
+            {
+                return StoredPayload.Read(serialization, SerializerId, Manifest, Payload);
+            }
+            catch (System.Runtime.Serialization.SerializationException e)
+            {
+                // A row this version cannot read (a Hyperion row whose type has changed since) is named in one line, never a crash.
+                throw new System.Runtime.Serialization.SerializationException(
+                    $"journal row {SequenceNr} of {PersistenceId} (serializer {SerializerId}) was written by another version of gpuckpt and cannot be read by this one " +
+                    $"({e.Message.ReplaceLineEndings(" ")}); run `gpuckpt forget` on its job", e);
+            }
+        }
     }
 }
 

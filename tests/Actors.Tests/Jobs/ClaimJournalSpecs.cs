@@ -10,7 +10,7 @@ namespace Gpuckpt.Actors.Tests.Jobs;
 /// A claim the journal cannot record is a journal failure, said as one: the checkpoint is answered at once naming the
 /// process and the journal's error (not a race with another engine), and nothing is paused.
 /// </summary>
-public class ClaimJournalSpecs(ITestOutputHelper output) : EngineSpec(output, FailingJournal.Config(nameof(Claimed)))
+public class ClaimJournalSpecs(ITestOutputHelper output) : EngineSpec(output, JournalFaults.Config)
 {
     [Fact]
     public async Task A_claim_the_journal_cannot_record_fails_the_checkpoint_naming_the_journal_error_before_any_pause()
@@ -18,6 +18,7 @@ public class ClaimJournalSpecs(ITestOutputHelper output) : EngineSpec(output, Fa
         using var node = new SimNode(gpus: 1);
         using var images = new TempDir();
         var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 8));
+        await JournalFaults.FailWritesOf<Claimed>(Sys);
 
         Jobs(node.Client).Tell(new CheckpointRequest(pid, images.Path, LeaveRunning: true), TestActor);
         var failed = await ExpectMsgAsync<CheckpointFailed>(TimeSpan.FromSeconds(10));

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Gpuckpt.Actors.Tests.Jobs;
 
 /// <summary>A job whose journal fails dies; its client is answered at once, with the reason.</summary>
-public class JobDeathSpecs(ITestOutputHelper output) : EngineSpec(output, FailingJournal.Config(nameof(ImageCommitted)))
+public class JobDeathSpecs(ITestOutputHelper output) : EngineSpec(output, JournalFaults.Config)
 {
     [Fact]
     public async Task A_job_that_dies_is_answered_with_a_failure_naming_the_cause()
@@ -16,6 +16,7 @@ public class JobDeathSpecs(ITestOutputHelper output) : EngineSpec(output, Failin
         using var node = new SimNode(gpus: 1);
         using var images = new TempDir();
         var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 5));
+        await JournalFaults.FailWritesOf<ImageCommitted>(Sys);
 
         Jobs(node.Client).Tell(new CheckpointRequest(pid, images.Path, LeaveRunning: true), TestActor);
         var failed = await ExpectMsgAsync<CheckpointFailed>(JobTimeout);
@@ -29,7 +30,7 @@ public class JobDeathSpecs(ITestOutputHelper output) : EngineSpec(output, Failin
 }
 
 /// <summary>UNPAUSE is an act whose intent is journalled first: when that record cannot be written, nothing is unpaused.</summary>
-public class IntentBeforeActSpecs(ITestOutputHelper output) : EngineSpec(output, FailingJournal.Config(nameof(UnpauseIntended)))
+public class IntentBeforeActSpecs(ITestOutputHelper output) : EngineSpec(output, JournalFaults.Config)
 {
     [Fact]
     public async Task Unpause_is_never_issued_before_its_intent_is_in_the_journal()
@@ -37,6 +38,7 @@ public class IntentBeforeActSpecs(ITestOutputHelper output) : EngineSpec(output,
         using var node = new SimNode(gpus: 1);
         using var images = new TempDir();
         var pid = node.Client.Spawn(WorkloadRequest.Named("tiny", 6));
+        await JournalFaults.FailWritesOf<UnpauseIntended>(Sys);
         // The job fails while paused, so its failure path wants to unpause: first it must journal that it will.
         node.Client.InjectFault(new SimFault(pid, SimOp.GemMappingInfo, Engine.Devices.Errno.EIO));
 
