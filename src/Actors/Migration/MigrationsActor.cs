@@ -38,7 +38,8 @@ public sealed class MigrationsActor : ReceiveActor
         _jobs = jobs;
         _settings = settings;
         _record = new ArrivedProcesses(settings.StateDir);
-        Receive<MigrateRequest>(Migrate);
+        Receive<MigrateRequest>(r => Migrate(r, r.Pid, r.From, false));
+        Receive<MigrateProcessRequest>(r => Migrate(r, r.Pid, r.From, true));
         Receive<PrepareTarget>(Prepare);
         Receive<CriuTargetCheck>(PrepareCriu);
         Receive<CommitTarget>(c => Target(c.MigrationId).Forward(c));
@@ -118,14 +119,14 @@ public sealed class MigrationsActor : ReceiveActor
         }).PipeTo(Self, failure: e => new ArrivedLoaded([], 0, e.GetBaseException().Message));
     }
 
-    private void Migrate(MigrateRequest request)
+    private void Migrate(IMigrationMessage request, uint pid, string from, bool whole)
     {
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         bool Named(Member m, string name) => NodeActor.NameOf(m) == name || $"{m.Address.Host}:{m.Address.Port}" == name;
-        var source = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && Named(m, request.From));
+        var source = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && Named(m, from));
         if (source is null)
         {
-            Sender.Tell(new MigrationFailed("", request.Pid, request.From, "dry check", $"no member named {request.From} is up in the cluster", false));
+            Sender.Tell(new MigrationFailed("", pid, from, "dry check", $"no member named {from} is up in the cluster", false));
             return;
         }
         if (source.Address != cluster.SelfAddress)
@@ -136,12 +137,12 @@ public sealed class MigrationsActor : ReceiveActor
         }
         if (_leaving)
         {
-            Sender.Tell(new MigrationFailed("", request.Pid, _node.Name, "dry check", LeavingReason(_node.Name), false));
+            Sender.Tell(new MigrationFailed("", pid, _node.Name, "dry check", LeavingReason(_node.Name), false));
             return;
         }
         var id = NewId();
-        if (request.Criu) Start(CriuMigrationSource.Props(id, request, _node.Name, _settings, Sender), CriuOutPrefix + id);
-        else Start(MigrationCoordinator.Props(id, request, _node.Name, _driver, _jobs, _settings, Sender), OutPrefix + id);
+        if (whole) Start(CriuMigrationSource.Props(id, (MigrateProcessRequest)request, _node.Name, _settings, Sender), CriuOutPrefix + id);
+        else Start(MigrationCoordinator.Props(id, (MigrateRequest)request, _node.Name, _driver, _jobs, _settings, Sender), OutPrefix + id);
     }
 
     /// <summary>A whole-process migration into this node: its target answers the source (a leaving node refuses).</summary>

@@ -108,9 +108,9 @@ public sealed partial class EventSerializer
         _ => throw new SerializationException("a restore outcome in the journal holds none of the outcomes this version knows"),
     };
 
-    private static P.MigrateRequestData Encode(MigrateRequest r) => new() { Pid = r.Pid, From = r.From, To = r.To, Criu = r.Criu };
+    private static P.MigrateRequestData Encode(MigrateRequest r) => new() { Pid = r.Pid, From = r.From, To = r.To };
 
-    private static MigrateRequest Decode(P.MigrateRequestData r) => new(r.Pid, r.From, r.To, r.Criu);
+    private static MigrateRequest Decode(P.MigrateRequestData r) => new(r.Pid, r.From, r.To);
 
     private static P.MigrationOutcome Encode(IMigrationMessage outcome) => outcome switch
     {
@@ -129,12 +129,8 @@ public sealed partial class EventSerializer
         _ => throw Unknown(outcome),
     };
 
-    private static P.MigrationFailedData Encode(MigrationFailed f)
-    {
-        var data = new P.MigrationFailedData { MigrationId = f.MigrationId, Pid = f.Pid, Node = f.Node, Step = f.Step, Reason = f.Reason, SourceResumed = f.SourceResumed };
-        if (f.Outcome is not null) data.Outcome = f.Outcome;
-        return data;
-    }
+    private static P.MigrationFailedData Encode(MigrationFailed f) =>
+        new() { MigrationId = f.MigrationId, Pid = f.Pid, Node = f.Node, Step = f.Step, Reason = f.Reason, SourceResumed = f.SourceResumed };
 
     private static IMigrationMessage Decode(P.MigrationOutcome? outcome)
     {
@@ -147,7 +143,7 @@ public sealed partial class EventSerializer
                     s.TargetRestarts, s.BytesKept));
             case P.MigrationOutcome.OutcomeOneofCase.Failed:
                 var f = outcome.Failed;
-                return new MigrationFailed(f.MigrationId, f.Pid, f.Node, f.Step, f.Reason, f.SourceResumed, f.HasOutcome ? f.Outcome : null);
+                return new MigrationFailed(f.MigrationId, f.Pid, f.Node, f.Step, f.Reason, f.SourceResumed);
             default:
                 throw new SerializationException("a migration outcome in the journal holds none of the outcomes this version knows");
         }

@@ -57,7 +57,7 @@ internal static class CriuClusterDemo
             IMigrationMessage outcome;
             var dumped = CountAtExit(counter, count);
             await using (var contact = ClusterContact.Open(nodes.Endpoint("b"), "node.conf", nodes.ClusterDir))
-                outcome = await MigrateCommand.Migrate(contact, new MigrateRequest(pid, "a", "b", Criu: true), Cli.Interactive(json));
+                outcome = await MigrateCommand.Migrate(contact, new MigrateRequest(pid, "a", "b"), Cli.Interactive(json), whole: true);
             if (outcome is not MigrationCompleted { Summary: var s }) return MigrateCommand.Report(outcome, json);
             var atDump = await dumped.WaitAsync(timeout);
 

@@ -27,10 +27,10 @@ public static class MigrateCommand
         {
             var asJson = parse.GetValue(json);
             await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
-            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(criu));
+            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
             var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
-            var migration = Migrate(contact, request, Cli.Interactive(asJson));
+            var migration = Migrate(contact, request, Cli.Interactive(asJson), parse.GetValue(criu));
             if (await Task.WhenAny(migration, interrupted.Task) == migration) return Report(await migration, asJson);
             // The migration is the source node's (journalled, committed or rolled back there): the CLI only stops watching it.
             if (Cli.Interactive(asJson)) AnsiConsole.Cursor.Show();
@@ -44,17 +44,21 @@ public static class MigrateCommand
     private static string HostPort(string address) => Address.Parse(address) is { Host: { } host, Port: { } port } ? $"{host}:{port}" : address;
 
     /// <summary>Asks the contacted node to run the migration and waits for its outcome, with a progress bar when <paramref name="interactive"/>.</summary>
-    internal static Task<IMigrationMessage> Migrate(ClusterContact contact, MigrateRequest request, bool interactive) =>
-        interactive ? WithProgress(contact, request) : Run(contact, request, _ => { });
+    /// <remarks>With <paramref name="whole"/>, the whole process moves (<see cref="MigrateProcessRequest"/>, CRIU on both nodes).</remarks>
+    internal static Task<IMigrationMessage> Migrate(ClusterContact contact, MigrateRequest request, bool interactive, bool whole = false)
+    {
+        IMigrationMessage message = whole ? new MigrateProcessRequest(request.Pid, request.From, request.To) : request;
+        return interactive ? WithProgress(contact, request, message) : Run(contact, message, _ => { });
+    }
 
-    private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request) =>
+    private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request, IMigrationMessage message) =>
         await AnsiConsole.Progress().AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn())
             .StartAsync(async ctx =>
             {
                 var task = ctx.AddTask($"migrate pid {request.Pid} {Markup.Escape(request.From)} -> {Markup.Escape(request.To)}", maxValue: 1);
                 var gate = new object();
-                return await Run(contact, request, p =>
+                return await Run(contact, message, p =>
                 {
                     lock (gate)
                     {
@@ -65,7 +69,7 @@ public static class MigrateCommand
                 });
             });
 
-    private static async Task<IMigrationMessage> Run(ClusterContact contact, MigrateRequest request, Action<MigrationProgress> progress)
+    private static async Task<IMigrationMessage> Run(ClusterContact contact, IMigrationMessage request, Action<MigrationProgress> progress)
     {
         var done = new TaskCompletionSource<IMigrationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         var listener = contact.System.ActorOf(Listener.Props(progress, done));
@@ -101,10 +105,16 @@ public static class MigrateCommand
                 return Cli.ExitOk;
             case MigrationFailed f:
                 return Cli.Error($"migration of pid {f.Pid} failed on node {f.Node} at {f.Step}: {f.Reason}" +
-                                 (f.Outcome is { } said ? $"; {said}" : f.SourceResumed ? "; the source process runs again" : "; nothing was paused"),
+                                 (f.SourceResumed ? "; the source process runs again" : "; nothing was paused"),
                     Cli.ExitFailed, new
                     {
                         migration_id = f.MigrationId, pid = f.Pid, node = f.Node, step = f.Step, reason = f.Reason, source_resumed = f.SourceResumed,
+                    });
+            case ProcessMigrationFailed f:
+                return Cli.Error($"migration of pid {f.Pid} failed on node {f.Node} at {f.Step}: {f.Reason}; {f.Outcome}",
+                    Cli.ExitFailed, new
+                    {
+                        migration_id = f.MigrationId, pid = f.Pid, node = f.Node, step = f.Step, reason = f.Reason, source_resumed = f.RestoredOnSource,
                         outcome = f.Outcome,
                     });
             default:
@@ -133,6 +143,7 @@ public static class MigrateCommand
             });
             Receive<MigrationCompleted>(c => Done(c));
             Receive<MigrationFailed>(f => Done(f));
+            Receive<ProcessMigrationFailed>(f => Done(f));
             // The coordinator stops right after its answer: only a stop without one is a failure.
             Receive<Akka.Actor.Terminated>(t => done.TrySetException(new InvalidOperationException(
                 $"the migration's coordinator ({t.ActorRef.Path.Address}) stopped before it finished; its node continues it when its engine restarts " +

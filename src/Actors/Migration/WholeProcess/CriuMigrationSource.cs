@@ -19,7 +19,7 @@ namespace Gpuckpt.Actors.Migration;
 public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 {
     private readonly string _id;
-    private readonly MigrateRequest _request;
+    private readonly MigrateProcessRequest _request;
     private readonly string _self;
     private readonly MigrationSettings _settings;
     private readonly IActorRef _replyTo;
@@ -33,7 +33,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     private long _offset, _bytesTotal, _bytesSent;
     private double _dumpStartedAt, _transferStartedAt, _transferSeconds;
 
-    public CriuMigrationSource(string migrationId, MigrateRequest request, string selfName, MigrationSettings settings, IActorRef replyTo)
+    public CriuMigrationSource(string migrationId, MigrateProcessRequest request, string selfName, MigrationSettings settings, IActorRef replyTo)
     {
         _id = migrationId;
         _request = request;
@@ -47,7 +47,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string migrationId, MigrateRequest request, string selfName, MigrationSettings settings, IActorRef replyTo) =>
+    public static Props Props(string migrationId, MigrateProcessRequest request, string selfName, MigrationSettings settings, IActorRef replyTo) =>
         Akka.Actor.Props.Create(() => new CriuMigrationSource(migrationId, request, selfName, settings, replyTo));
 
     private uint Pid => _request.Pid;
@@ -72,11 +72,11 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 
     private void Checking()
     {
-        Receive<Refused>(r => Finish(new MigrationFailed(_id, Pid, _self, "dry check", r.Reason, false, $"pid {Pid} was not touched")));
+        Receive<Refused>(r => Finish(new ProcessMigrationFailed(_id, Pid, _self, "dry check", r.Reason, false, $"pid {Pid} was not touched")));
         Receive<SourceChecked>(Ask);
         Receive<CriuTargetReady>(Ready);
-        Receive<TargetFailed>(f => Finish(new MigrationFailed(_id, Pid, f.Node, f.Step, f.Reason, false, $"pid {Pid} was not touched")));
-        Receive<StepTimedOut>(t => Finish(new MigrationFailed(_id, Pid, _targetName, "dry check",
+        Receive<TargetFailed>(f => Finish(new ProcessMigrationFailed(_id, Pid, f.Node, f.Step, f.Reason, false, $"pid {Pid} was not touched")));
+        Receive<StepTimedOut>(t => Finish(new ProcessMigrationFailed(_id, Pid, _targetName, "dry check",
             $"node {_targetName} did not answer within {t.After.TotalSeconds:F0} s", false, $"pid {Pid} was not touched")));
     }
 
@@ -158,7 +158,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
         }).PipeTo(Self, failure: e => new RollBack("dump", $"{failed.Reason}; {e.GetBaseException().Message}"));
         Become(() =>
         {
-            Receive<Refused>(r => Finish(new MigrationFailed(_id, Pid, _self, "dump", r.Reason, false, $"pid {Pid} was not moved")));
+            Receive<Refused>(r => Finish(new ProcessMigrationFailed(_id, Pid, _self, "dump", r.Reason, false, $"pid {Pid} was not moved")));
             Receive<RollBack>(StartRollBack);
             Receive<CriuTargetAborted>(_ => { });
             Receive<Terminated>(_ => { });
@@ -245,7 +245,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
             });
             Receive<TargetFailed>(f => StartRollBack(new RollBack(f.Step, f.Reason)));
             Receive<Terminated>(_ => { });
-            Receive<StepTimedOut>(_ => Finish(new MigrationFailed(_id, Pid, _targetName, "restore", reason, false,
+            Receive<StepTimedOut>(_ => Finish(new ProcessMigrationFailed(_id, Pid, _targetName, "restore", reason, false,
                 $"node {_targetName} did not say whether pid {Pid} runs there, so it was not restored here (it must never run twice); " +
                 $"its dump stays in {_images}: once pid {Pid} is known not to run on {_targetName}, `gpuckpt restore --criu --images {_images}` " +
                 $"on {_self} brings it back")));
@@ -308,7 +308,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
         }).PipeTo(Self, failure: e => new RolledBack(false, e.GetBaseException().Message));
         Become(() =>
         {
-            Receive<RolledBack>(r => Finish(new MigrationFailed(_id, Pid, rollBack.Node ?? _targetName, rollBack.Step, rollBack.Reason, r.Ok, r.Ok
+            Receive<RolledBack>(r => Finish(new ProcessMigrationFailed(_id, Pid, rollBack.Node ?? _targetName, rollBack.Step, rollBack.Reason, r.Ok, r.Ok
                 ? $"pid {Pid} runs again on {_self}, restored from its dump there; {_targetName} kept nothing"
                 : $"restoring pid {Pid} on {_self} failed too ({r.Reason}); {_targetName} kept nothing and the dump stays in {_images}: " +
                   $"`gpuckpt restore --criu --images {_images}` on {_self} brings it back")));
