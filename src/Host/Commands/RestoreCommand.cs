@@ -29,10 +29,11 @@ public static class RestoreCommand
         {
             if (CriuOptions.Check(parse, criu, driver, shellJob))
                 return await CriuRestore.RunAsync(parse.GetValue(images)!, parse.GetValue(shellJob), parse.GetValue(json), trust.Apply(parse, engineOptions.Load(parse)));
+            // A kfd restore is refused whatever the image: it can only run inside the restored process.
+            if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);
             var dir = Path.GetFullPath(parse.GetValue(images)!);
             if (!Directory.Exists(dir)) throw new UsageException($"{dir}: no such image directory");
             var asJson = parse.GetValue(json);
-            if (!parse.GetValue(dryRun)) RefuseKfd(parse.GetValue(driver)!);
             using var gpu = Drivers.Open(parse.GetValue(driver)!);
             var config = trust.Apply(parse, engineOptions.Load(parse));
             if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, EngineSettings.LoadTrust(config));

@@ -103,7 +103,10 @@ public sealed class SimulatorGuardSpecs
             var r = await GpuckptProcess.RunAsync(["state", "--driver", $"sim:{socket}", "--pid", "1000", "--json"],
                 new Dictionary<string, string> { ["GPUCKPT_SIM_TIMEOUT"] = "1" }, TimeSpan.FromMinutes(1));
             Assert.Equal(1, r.ExitCode);
-            Assert.Equal("", r.Stdout);
+            // With --json the failure is the error object on stdout, and its line on stderr.
+            var error = System.Text.Json.JsonDocument.Parse(r.Stdout).RootElement.GetProperty("error");
+            Assert.Equal(1, error.GetProperty("code").GetInt32());
+            Assert.Contains("ETIMEDOUT", error.GetProperty("message").GetString());
             Assert.Contains($"sim:{socket}", r.Stderr);
             Assert.Contains("ETIMEDOUT", r.Stderr);
             Assert.Contains("no answer from the simulator within 1 s", r.Stderr);
