@@ -48,6 +48,11 @@ public sealed class ClusterNode : IAsyncDisposable
         (config, var rejoinOnly) = membership.Seeds(config, settings.SelfAddress);
         // A member presents its node certificate and admits only peers whose certificates come from the cluster's CA.
         var tls = ClusterTls.For(config, settings.Name);
+        // A certificate that expired would only be refused by the seed, which a joining node learns of late (TLS 1.3
+        // lets its side of the handshake finish first): it is checked here, before anything starts.
+        if (tls is not null && tls.Authority.Check(tls.Certificate) is { } own)
+            throw new InvalidOperationException($"node {settings.Name} cannot join with its certificate, " +
+                $"{Path.Combine(ClusterTls.DirOf(config), settings.Name)}.crt: {own}; issue it a new one with `gpuckpt cluster add-node {settings.Name}` where the CA's key is");
         var engine = EngineHost.Start(driver, config, settings.SystemName, tls);
         var node = new ClusterNode(engine, settings, driver, membership);
         var system = engine.System;
