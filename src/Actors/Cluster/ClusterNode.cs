@@ -41,7 +41,8 @@ public sealed class ClusterNode : IAsyncDisposable
     public Task Up => _up.Task;
 
     /// <param name="selfCommand">this gpuckpt as a command, for whole-process migrations (null: the node takes none)</param>
-    public static ClusterNode Start(IGpuDriver driver, Config config, IReadOnlyList<string>? selfCommand = null)
+    /// <param name="kernel">the kernel this node hosts for GPU processes (null: the machine's own)</param>
+    public static ClusterNode Start(IGpuDriver driver, Config config, IReadOnlyList<string>? selfCommand = null, IProcessKernel? kernel = null)
     {
         var settings = NodeSettings.From(config);
         var membership = new MembershipRecord(config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
@@ -82,6 +83,7 @@ public sealed class ClusterNode : IAsyncDisposable
             SignWith = engine.Settings.Trust.Key,
             Tls = tls,
             SelfCommand = selfCommand,
+            Kernel = kernel,
         };
         if (migrationSettings.DataLink)
         {

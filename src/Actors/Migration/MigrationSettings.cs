@@ -47,6 +47,9 @@ public sealed record MigrationSettings(
     /// </summary>
     public IReadOnlyList<string>? SelfCommand { get; init; }
 
+    /// <summary>The kernel this node hosts for GPU processes (null: the machine's own): their dumps and restores run under it.</summary>
+    public IProcessKernel? Kernel { get; init; }
+
     /// <summary>How long a whole-process restore waits for the dumped process's pid to be released (its zombie reaped).</summary>
     public TimeSpan PidFreeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

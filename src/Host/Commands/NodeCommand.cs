@@ -14,11 +14,25 @@ public static class NodeCommand
         var config = new Option<string>("--config") { Description = "the node's HOCON file", DefaultValueFactory = _ => "node.conf" };
         var driver = new Option<string?>("--driver") { Description = "sim:SOCKET or kfd (default: an embedded simulated driver)" };
         var json = Cli.JsonOption();
+        var emulated = new Option<bool>("--emulated-kernel")
+        {
+            Description = "host the emulated KFD kernel over the node's embedded simulator: GPU stand-in processes run under it and migrate with migrate --criu (root)",
+        };
+        var standIn = new Option<string?>("--stand-in")
+        {
+            Description = "with --emulated-kernel: start a stand-in process for a new simulated one, WORKLOAD:SEED or WORKLOAD:SEED:SIZE (train:7:64M)",
+        };
+        var standInCounter = new Option<string?>("--stand-in-counter") { Description = "the stand-in counts on its CPU, appending each value to this file" };
         var engineOptions = new EngineOptions();
-        var command = new Command("node", "run a cluster node: its driver, its jobs, migrations in and out") { config, driver, json };
+        var command = new Command("node", "run a cluster node: its driver, its jobs, migrations in and out") { config, driver, json, emulated, standIn, standInCounter };
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
+            if (parse.GetValue(emulated) && parse.GetValue(driver) is not null)
+                throw new UsageException("--emulated-kernel runs over the node's embedded simulator: leave out --driver");
+            if (parse.GetValue(standIn) is not null && !parse.GetValue(emulated)) throw new UsageException("--stand-in goes with --emulated-kernel");
+            if (parse.GetValue(standInCounter) is not null && parse.GetValue(standIn) is null) throw new UsageException("--stand-in-counter goes with --stand-in");
+            var standInWorkload = parse.GetValue(standIn) is { } text ? ParseStandIn(text) : ((string, ulong, ulong?)?)null;
             var nodeConfig = NodeConfig.Load(parse.GetValue(config)!);
             var engineConfig = engineOptions.Load(parse);
             var stateDir = engineOptions.StateDirOf(parse);
@@ -37,6 +51,18 @@ public static class NodeCommand
                 })
                 : null;
             using var gpu = Drivers.Open(parse.GetValue(driver) ?? $"sim:{embedded!.SocketPath}");
+            var merged = nodeConfig.WithFallback(engineConfig);
+            using var kernel = parse.GetValue(emulated)
+                ? new NodeKernel(embedded!, SelfCommand(), merged.GetTimeSpan("gpuckpt.migration.restore-timeout", TimeSpan.FromMinutes(10)), parse.GetValue(json))
+                : null;
+            (uint Pid, uint SimPid)? standing = null;
+            if (standInWorkload is var (workload, seed, size))
+            {
+                using var sim = SimulatorClient.Connect(embedded!.SocketPath);
+                var simPid = sim.Spawn(WorkloadRequest.Named(workload, seed, sizeBytes: size));
+                var counter = parse.GetValue(standInCounter) is { } file ? Path.GetFullPath(file) : null;
+                standing = (kernel!.StartStandIn(simPid, counter), simPid);
+            }
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             void OnSignal(PosixSignalContext context)
             {
@@ -46,7 +72,7 @@ public static class NodeCommand
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
-            var node = ClusterNode.Start(gpu, nodeConfig.WithFallback(engineConfig), SelfCommand());
+            var node = ClusterNode.Start(gpu, merged, SelfCommand(), kernel);
             var up = await Task.WhenAny(node.Up, node.Terminated, stop.Task, node.Refused);
             if (up != node.Up)
             {
@@ -62,6 +88,11 @@ public static class NodeCommand
                 Cli.PrintJson(new { node = settings.Name, address = Cli.HostPort(node.Address.ToString()), driver = gpu.Name, gpus = gpus.Count, state = "up" });
             else
                 Console.Out.WriteLine($"node {settings.Name} up at {node.Address} with {gpus.Count} GPUs on {gpu.Name}");
+            if (standing is var (standInPid, standInSim))
+            {
+                if (parse.GetValue(json)) Cli.PrintJson(new { stand_in = standInPid, sim_pid = standInSim, simulator = embedded!.SocketPath });
+                else Console.Out.WriteLine($"stand-in process {standInPid} holds /dev/kfd and its render nodes for simulated pid {standInSim} ({embedded!.SocketPath})");
+            }
             Console.Out.Flush();
 
             await Task.WhenAny(node.Terminated, stop.Task);
@@ -80,6 +111,17 @@ public static class NodeCommand
             return Cli.ExitOk;
         }));
         return command;
+    }
+
+    /// <summary>WORKLOAD:SEED or WORKLOAD:SEED:SIZE.</summary>
+    private static (string Workload, ulong Seed, ulong? Size) ParseStandIn(string text)
+    {
+        var parts = text.Split(':');
+        ulong size = 0;
+        if (parts.Length is not (2 or 3) || parts[0].Length == 0 || !ulong.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var seed)
+            || (parts.Length == 3 && !ByteSizeOption.TryParse(parts[2], out size)))
+            throw new UsageException($"--stand-in {text}: WORKLOAD:SEED or WORKLOAD:SEED:SIZE, as in train:7:64M");
+        return (parts[0], seed, parts.Length == 3 ? size : null);
     }
 
     /// <summary>This gpuckpt as a command: its apphost, or dotnet with gpuckpt.dll.</summary>

@@ -27,6 +27,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private IReadOnlyList<(string Name, long Size)> _files = [];
     private IActorRef? _target;
+    private IProcessKernel? _kernel;
     private string _targetName = "";
     private ProcessIdentity? _source;
     private int _file;
@@ -97,7 +98,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
             Self.Tell(new Refused($"node {_self} is the source: a process migrates to another node"));
             return;
         }
-        Context.ActorSelection(new RootActorPath(target.Address) / "user" / MigrationsActor.Name).Tell(new CriuTargetCheck(_id, _self, check.Identity), Self);
+        Context.ActorSelection(new RootActorPath(target.Address) / "user" / MigrationsActor.Name).Tell(new CriuTargetCheck(_id, _self, check.Identity, _settings.Kernel?.Holds(Pid) == true), Self);
         Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
     }
 
@@ -114,11 +115,18 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
         var dir = _dir;
         var engineDir = _settings.CriuEngineDir;
         var limit = _settings.RestoreTimeout;
+        var pid = Pid;
+        // A process under this node's kernel is dumped under it: the kernel answers CRIU's device requests for it.
+        _kernel = _settings.Kernel is { } k && k.Holds(pid) ? k : null;
+        var kernel = _kernel;
         Task.Run(async () =>
         {
             Directory.CreateDirectory(dir);
-            var result = await GpuckptChild.RunAsync(command,
-                ["checkpoint", "--criu", "--pid", $"{Pid}", "--images", images, "--state-dir", engineDir, "--json"], limit).ConfigureAwait(false);
+            string[] args = ["checkpoint", "--criu", "--pid", $"{pid}", "--images", images, "--state-dir", engineDir, "--json"];
+            var result = kernel is null
+                ? await GpuckptChild.RunAsync(command, args, limit).ConfigureAwait(false)
+                // The kernel's stand-ins share its launcher's session.
+                : await kernel.DumpAsync(pid, [.. args, "--shell-job"], limit).ConfigureAwait(false);
             return result.ExitCode == 0 ? new Dumped(WholeProcessImageFiles.List(images)) : (object)new DumpFailed(result.Reason);
         }).PipeTo(Self, failure: e => new DumpFailed(e.GetBaseException().Message));
     }
@@ -296,12 +304,15 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
         var limit = _settings.RestoreTimeout;
         var pidFree = _settings.PidFreeTimeout;
         var pid = Pid;
+        var kernel = _kernel;
         Task.Run(async () =>
         {
             if (!await WaitPidFree(pid, pidFree).ConfigureAwait(false))
                 return new RolledBack(false, $"pid {pid} was still taken after {pidFree.TotalSeconds:F0} s (a zombie its parent did not reap?)");
-            var result = await GpuckptChild.RunAsync(command, ["restore", "--criu", "--images", images, "--state-dir", engineDir, "--json"], limit)
-                .ConfigureAwait(false);
+            string[] args = ["restore", "--criu", "--images", images, "--state-dir", engineDir, "--json"];
+            var result = kernel is null
+                ? await GpuckptChild.RunAsync(command, args, limit).ConfigureAwait(false)
+                : await kernel.RestoreAsync([.. args, "--shell-job"], limit).ConfigureAwait(false);
             if (result.ExitCode != 0) return new RolledBack(false, result.Reason);
             Directory.Delete(dir, recursive: true);
             return new RolledBack(true, "");

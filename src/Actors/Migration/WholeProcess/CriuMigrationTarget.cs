@@ -58,6 +58,9 @@ public sealed class CriuMigrationTarget : ReceiveActor
                 return new TargetFailed(check.MigrationId, self, "prepare target", $"node {self} cannot restore a whole process: {e.Message}");
             }
             if (check.Source.TakenOn(self) is { } taken) return new TargetFailed(check.MigrationId, self, "prepare target", taken);
+            if (check.UnderKernel && settings.Kernel is null)
+                return new TargetFailed(check.MigrationId, self, "prepare target", $"node {self} hosts no emulated kernel, and pid {check.Source.Pid} " +
+                    $"is a GPU process under node {check.From}'s: start node {self} with --emulated-kernel");
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.CreateDirectory(dir);
             return new CriuTargetReady(check.MigrationId, criu.Version.ToString());
@@ -158,8 +161,20 @@ public sealed class CriuMigrationTarget : ReceiveActor
         if (!await CriuMigrationSource.WaitPidFree(source.Pid, settings.PidFreeTimeout).ConfigureAwait(false))
             return new TargetFailed(request.MigrationId, self, "restore",
                 $"pid {source.Pid} was still taken on node {self} after {settings.PidFreeTimeout.TotalSeconds:F0} s (a zombie its parent did not reap?)");
-        var result = await GpuckptChild.RunAsync(settings.SelfCommand!,
-            ["restore", "--criu", "--images", dir, "--state-dir", settings.CriuEngineDir, "--json"], settings.RestoreTimeout).ConfigureAwait(false);
+        List<string> args = ["restore", "--criu", "--images", dir, "--state-dir", settings.CriuEngineDir, "--json"];
+        if (manifest.GpuImage is not null)
+        {
+            // Node keys are HMAC secrets no node shares: what verified after the CA-authenticated transfer is signed with this node's key.
+            var key = Path.Combine(settings.CriuEngineDir, "image.key");
+            Engine.Trust.PrivateDirectory.Create(settings.CriuEngineDir);
+            ProcessImageSigning.SignAgain(dir, ImageKey.LoadOrCreate(key));
+            args.AddRange(["--trust-key", key]);
+        }
+        var kernel = manifest.GpuImage is not null ? settings.Kernel : null;
+        var result = kernel is null
+            ? await GpuckptChild.RunAsync(settings.SelfCommand!, args, settings.RestoreTimeout).ConfigureAwait(false)
+            // The kernel's restored tasks share its launcher's session.
+            : await kernel.RestoreAsync([.. args, "--shell-job"], settings.RestoreTimeout).ConfigureAwait(false);
         if (result.ExitCode == 0) return new CriuTargetRestored(request.MigrationId, RestoredPid(result.Stdout));
         // The image goes; CRIU's log of the failed restore stays where the reason points.
         var log = Path.Combine(dir, "criu-restore.log");
