@@ -69,7 +69,7 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
         var before = ProcessIdentity.Of(pid);
         var result = Run(held.Host, args);
         // A process CRIU ended is gone from its kernel; one a failed dump left running stays under it.
-        if (before is null || !before.SameAs(ProcessIdentity.Of(pid))) End(pid);
+        if (before is null || !before.SameAs(ProcessIdentity.Of(pid))) End(pid, null);
         return result;
     });
 
@@ -93,7 +93,7 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
             Report(pid, kernel);
             return result;
         }
-        Close(kernel, host);
+        Close(kernel, host, null);
         return result;
     });
 
@@ -105,11 +105,27 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
         {
             var rc = host.Run(output, [.. _self, .. args]);
             var text = File.Exists(output) ? File.ReadAllText(output) : "";
-            return new GpuckptChildResult(rc, text, text);
+            return new GpuckptChildResult(rc, text, rc == 0 ? text : ErrorOf(text));
         }
         finally
         {
             File.Delete(output);
+        }
+    }
+
+    /// <summary>The message of the --json error object a failed command printed last, else all it wrote.</summary>
+    private static string ErrorOf(string text)
+    {
+        var line = text.Split('\n').LastOrDefault(l => l.StartsWith("{\"error\"", StringComparison.Ordinal));
+        if (line is null) return text;
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            return doc.RootElement.GetProperty("error").GetProperty("message").GetString() ?? text;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return text;
         }
     }
 
@@ -141,18 +157,30 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
         Console.Out.Flush();
     }
 
-    private void End(uint pid)
+    private void End(uint pid, uint? running)
     {
         (EmulatedKernel Kernel, TaskHost Host) held;
         lock (_held)
         {
             if (!_held.Remove(pid, out held)) return;
         }
-        Close(held.Kernel, held.Host);
+        Close(held.Kernel, held.Host, running);
     }
 
-    private static void Close(EmulatedKernel kernel, TaskHost host)
+    /// <summary>Ends a kernel: first <paramref name="running"/>, the process still under it (its taskhost waits for one it adopted), then its launcher.</summary>
+    private static void Close(EmulatedKernel kernel, TaskHost host, uint? running)
     {
+        if (running is { } pid && ProcessIdentity.Taken(pid))
+        {
+            try
+            {
+                host.Kill((int)pid);
+            }
+            catch (InvalidOperationException)
+            {
+                // Not the taskhost's child (a stand-in kfdemu started): the signal went out, kfdemu reaps it.
+            }
+        }
         try
         {
             host.Dispose();
@@ -166,12 +194,12 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
 
     public void Dispose()
     {
-        List<(EmulatedKernel Kernel, TaskHost Host)> all;
+        List<KeyValuePair<uint, (EmulatedKernel Kernel, TaskHost Host)>> all;
         lock (_held)
         {
-            all = [.. _held.Values];
+            all = [.. _held];
             _held.Clear();
         }
-        foreach (var (kernel, host) in all) Close(kernel, host);
+        foreach (var (pid, (kernel, host)) in all) Close(kernel, host, pid);
     }
 }
