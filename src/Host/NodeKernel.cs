@@ -19,6 +19,7 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
     private readonly TimeSpan _limit;
     private readonly bool _json;
     private readonly Dictionary<uint, (EmulatedKernel Kernel, TaskHost Host)> _held = new();
+    private readonly HashSet<uint> _restored = [];
 
     public NodeKernel(SimulatorServer sim, IReadOnlyList<string> self, TimeSpan limit, bool json)
     {
@@ -61,6 +62,17 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
         lock (_held) return _held.ContainsKey(pid);
     }
 
+    public string? Refusal(uint pid)
+    {
+        lock (_held)
+        {
+            // A restored task inherits criu's filter, and the kernel refuses to suspend a filter for a tracer under one.
+            return _restored.Contains(pid)
+                ? $"pid {pid} was restored under this node's emulated kernel and carries its seccomp filter, which CRIU under the kernel cannot suspend: it cannot be dumped again"
+                : null;
+        }
+    }
+
     public Task<GpuckptChildResult> DumpAsync(uint pid, IReadOnlyList<string> args, TimeSpan limit) => Task.Run(() =>
     {
         (EmulatedKernel Kernel, TaskHost Host) held;
@@ -89,7 +101,11 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
         var result = Run(host, args);
         if (result.ExitCode == 0 && RestoredPid(result.Stdout) is { } pid)
         {
-            lock (_held) _held[pid] = (kernel, host);
+            lock (_held)
+            {
+                _held[pid] = (kernel, host);
+                _restored.Add(pid);
+            }
             Report(pid, kernel);
             return result;
         }
@@ -163,6 +179,7 @@ internal sealed class NodeKernel : IProcessKernel, IDisposable
         lock (_held)
         {
             if (!_held.Remove(pid, out held)) return;
+            _restored.Remove(pid);
         }
         Close(held.Kernel, held.Host, running);
     }

@@ -69,6 +69,16 @@ public sealed class CriuGpuMigrateSpecs(ITestOutputHelper output) : IDisposable
             await AssertCountsOn(counterA, nodes, seed);
             AssertSameGpu(simA, rolledBack, simA, twinA, seed);
 
+            // Restored under a's kernel it carries the kernel's filter, which CRIU cannot suspend: refused, untouched.
+            var again = ProcessIdentity.Of(pidA)!;
+            var refused = await Migrate(nodes, pidA, "a", "b");
+            output.WriteLine(refused.Stderr.Trim());
+            Assert.True(refused.ExitCode == 1 && refused.Stderr.Trim().Split('\n').Length == 1, $"seed {seed}: {refused}\n{Tails(nodes)}");
+            Assert.Contains($"pid {pidA} was restored under this node's emulated kernel", refused.Stderr);
+            Assert.Contains($"pid {pidA} was not touched", refused.Stderr);
+            Assert.True(again.SameAs(ProcessIdentity.Of(pidA)), $"seed {seed}: pid {pidA} is not the process it was after a refused migration");
+            await AssertCountsOn(counterA, nodes, seed);
+
             // The move: b's stand-in dumped under b's kernel, restored on a under a kernel of a's, bound to a's simulator.
             original = ProcessIdentity.Of(pidB)!;
             var moved = await Migrate(nodes, pidB, "b", "a", "--json");

@@ -66,7 +66,8 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     {
         if (settings.SelfCommand is null) return new Refused($"node {self} runs inside another program and cannot run gpuckpt's CRIU commands");
         CriuInstall.Require();
-        return ProcessIdentity.Of(pid) is { } identity ? new SourceChecked(identity) : new Refused($"no process {pid} on node {self}");
+        if (ProcessIdentity.Of(pid) is not { } identity) return new Refused($"no process {pid} on node {self}");
+        return settings.Kernel?.Refusal(pid) is { } refusal ? new Refused(refusal) : new SourceChecked(identity);
     }
 
     // ---- before the dump: nothing is touched -----------------------------------------------------------------------

@@ -12,6 +12,9 @@ public interface IProcessKernel
     /// <summary>Whether <paramref name="pid"/> runs under a kernel of this node.</summary>
     bool Holds(uint pid);
 
+    /// <summary>Why CRIU cannot dump <paramref name="pid"/> under this node's kernel (null: it can, or the process is not under it).</summary>
+    string? Refusal(uint pid);
+
     /// <summary>Runs gpuckpt with <paramref name="args"/> (a <c>checkpoint --criu</c> of <paramref name="pid"/>) under the kernel that holds the process.</summary>
     Task<GpuckptChildResult> DumpAsync(uint pid, IReadOnlyList<string> args, TimeSpan limit);
 
