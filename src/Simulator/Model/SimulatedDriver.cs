@@ -19,7 +19,7 @@ internal sealed partial class SimulatedDriver : IDisposable
 
     private readonly List<SimGpu> _gpus = [];
     private readonly Dictionary<uint, SimProcess> _processes = new();
-    private readonly Dictionary<(uint Pid, SimOp Op), (int Errno, int Left)> _faults = new();
+    private readonly ISimFaults? _faults = SimFaultHooks.Create();
     private uint _nextPid = FirstPid;
     private ulong _nextBufferId = 1;
     private ulong _nextCookie = CookieBase;
@@ -75,20 +75,14 @@ internal sealed partial class SimulatedDriver : IDisposable
 
     public void InjectFault(SimFault fault)
     {
-        if (fault.Count <= 0) _faults.Remove((fault.Pid, fault.Op));
-        else _faults[(fault.Pid, fault.Op)] = (fault.Errno, fault.Count);
+        if (_faults is null) throw new SimError(Errno.EPERM, "fault injection is a test-build feature: this simulator has none");
+        _faults.Arm(fault);
     }
 
-    /// <summary>Throws the injected errno when a fault is armed for this call (pid 0 arms it for every process).</summary>
+    /// <summary>Throws the injected errno when a test build armed a fault for this call.</summary>
     private void Trip(uint pid, SimOp op)
     {
-        foreach (var key in new[] { (pid, op), (0u, op) })
-        {
-            if (!_faults.TryGetValue(key, out var f)) continue;
-            if (f.Left <= 1) _faults.Remove(key);
-            else _faults[key] = (f.Errno, f.Left - 1);
-            throw new SimError(f.Errno, $"injected fault on {op} of process {pid}");
-        }
+        if (_faults?.Trip(pid, op) is { } errno) throw new SimError(errno, $"injected fault on {op} of process {pid}");
     }
 
     public void SetCopyDelay(uint gpuId, uint microsPerMiB) => GpuById(gpuId).CopyDelayMicrosPerMiB = microsPerMiB;
