@@ -63,23 +63,15 @@ public static class WorkloadCatalog
         }
         var render = new List<RenderBoSpec>();
         for (var g = 0; g < 2; g++)
-        {
-            var vramSeen = false;
             for (var i = 0; i < 20; i++)
             {
                 var s = (ulong)rng.Next(1, 257) * GpuMemory.PageSize;
-                var domain = rng.Next(2) == 0 ? "vram" : "gtt";
                 render.Add(new RenderBoSpec
                 {
-                    Gpu = g, Domain = domain, Size = s, Mappings = Mappings(rng, s, rng.Next(2, 4)),
+                    Gpu = g, Domain = rng.Next(2) == 0 ? "vram" : "gtt", Size = s, Mappings = Mappings(rng, s, rng.Next(2, 4)),
                     Alignment = Alignments[i % Alignments.Length],
-                    // The first VRAM BO of each GPU and some after it are VRAM the CPU may not map
-                    // (AMDGPU_GEM_CREATE_NO_CPU_ACCESS): only the copy engine moves them.
-                    NoCpuAccess = domain == "vram" && (!vramSeen || i % 7 == 3),
                 });
-                vramSeen |= domain == "vram";
             }
-        }
         for (var g = 0; g < 2; g++)
             for (var i = 0; i < 4; i++)
             {
