@@ -29,5 +29,6 @@ internal enum SimOpcode : uint
     MapThrough = 21,
     RenderFiles = 22,
     OpenRenderFile = 23,
-    CopyInfo = 24,
+    Dirty = 24,
+    CopyInfo = 25,
 }
