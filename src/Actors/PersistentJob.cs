@@ -241,20 +241,21 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
         }
         catch (Exception e)
         {
-            Context.Parent.Tell(new JobCrashed(JobId, $"{e.GetType().Name}: {e.Message}"));
+            // The reason reaches users: the exception's type stays in the actor system's log.
+            Context.Parent.Tell(new JobCrashed(JobId, e.Message));
             throw;
         }
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        Context.Parent.Tell(new JobCrashed(JobId, $"the journal could not store {@event.GetType().Name}: {cause.Message}"));
+        Context.Parent.Tell(new JobCrashed(JobId, $"the journal could not store the job's progress: {cause.Message}"));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        Context.Parent.Tell(new JobCrashed(JobId, $"the journal rejected {@event.GetType().Name}: {cause.Message}"));
+        Context.Parent.Tell(new JobCrashed(JobId, $"the journal rejected the job's progress: {cause.Message}"));
         base.OnPersistRejected(cause, @event, sequenceNr);
     }
 

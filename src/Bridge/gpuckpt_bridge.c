@@ -620,9 +620,10 @@ static void bridge_exit(int stage, int ret)
 	engine = -1;
 }
 
+#ifdef GPUCKPT_BRIDGE_FAULTS
 /*
- * Fault injection, as CRIU_FAULT is CRIU's: with GPUCKPT_BRIDGE_FAULT naming this hook, the hook fails with -EIO once the
- * engine has done its part, so that CRIU's failure path after that point can be tested.
+ * Fault injection, in the test build only (make faults): with GPUCKPT_BRIDGE_FAULT naming this hook, the hook fails
+ * with -EIO once the engine has done its part, so that CRIU's failure path after that point can be tested.
  */
 static int fault_after(const char *hook, int rc)
 {
@@ -632,6 +633,14 @@ static int fault_after(const char *hook, int rc)
 	log_err("%s: injected fault (GPUCKPT_BRIDGE_FAULT)", hook);
 	return -EIO;
 }
+#else
+/* The shipped bridge has no fault injection: a hook's result is the engine's. */
+static int fault_after(const char *hook, int rc)
+{
+	(void)hook;
+	return rc;
+}
+#endif
 
 static int bridge_pause_devices(int pid)
 {

@@ -47,6 +47,7 @@ public static class Cli
     public static int Error(string message, int code = ExitFailed, object? detail = null)
     {
         _errorReported = true;
+        if (!Verbose && TypeNames.Named(message)) message = TypeNames.Strip(message);
         Console.Error.WriteLine($"gpuckpt: {message}");
         if (!JsonMode) return code;
         var error = new Dictionary<string, object?> { ["code"] = code, ["message"] = message };

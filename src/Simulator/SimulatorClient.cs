@@ -363,6 +363,22 @@ public sealed class SimulatorClient : IGpuDriver
         return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
     }
 
+    /// <summary>
+    /// The copy engine's view of a BO: found by its dmabuf, as SDMA reaches it, so a BO the CPU may not map (no mmap
+    /// offset) is copied too.
+    /// </summary>
+    public IBoMapping CopyBo(uint renderMinor, int dmabufFd, ulong mmapOffset, ulong size, bool writable)
+    {
+        if (dmabufFd < 0) return MapBo(renderMinor, mmapOffset, size, writable);
+        var r = Control(SimOpcode.CopyInfo, new WireWriter().I32(dmabufFd).U32(renderMinor).U64(size), $"renderD{renderMinor} dmabuf fd {dmabufFd}");
+        var path = r.String();
+        var offset = r.U64();
+        var micros = r.U32();
+        IBoMapping mapping = new FileBoMapping(MemoryFile(path, writable), path, offset, size);
+        if (micros != 0) mapping = new SlowBoMapping(mapping, micros);
+        return _rendezvous is { } meet && meet.Gates(renderMinor) ? new RendezvousBoMapping(mapping, meet, renderMinor) : mapping;
+    }
+
     /// <summary>The memory file that holds a BO; the BO lies at its mmap offset there, so mmap(2) of that range maps it as a render node would.</summary>
     public string MemoryFileOf(uint renderMinor, ulong mmapOffset, ulong size) =>
         Control(SimOpcode.MapInfo, new WireWriter().U32(renderMinor).U64(mmapOffset).U64(size), $"renderD{renderMinor} offset 0x{mmapOffset:x}").String();

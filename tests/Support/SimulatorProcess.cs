@@ -28,12 +28,12 @@ public sealed class SimulatorProcess : IDisposable
     public string Output => _process.Output;
 
     public static SimulatorProcess Start(string socketPath, int gpus = 2, uint idSeed = 0, string? topologyPath = null,
-        string? memoryDir = null, TimeSpan? timeout = null)
+        string? memoryDir = null, TimeSpan? timeout = null, string program = "gpuckpt.dll")
     {
         var args = new List<string> { "simulator", "--socket", socketPath, "--gpus", gpus.ToString(), "--id-seed", idSeed.ToString() };
         if (topologyPath is not null) args.AddRange(["--topology", topologyPath]);
         if (memoryDir is not null) args.AddRange(["--memory-dir", memoryDir]);
-        var process = GpuckptProcess.Start(args);
+        var process = GpuckptProcess.Start(args, program: program);
         try
         {
             var ready = process.WaitForLineAsync(l => l.StartsWith(ReadyLine, StringComparison.Ordinal), timeout ?? TimeSpan.FromMinutes(1))

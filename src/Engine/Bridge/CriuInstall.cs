@@ -12,8 +12,13 @@ public sealed record CriuInstall(string Path, Version Version, string BridgeDir)
     public static readonly Version Minimum = new(4, 2);
     public static readonly string InstallHint = $"{Devices.Linux.CriuReport.InstallCommand} builds CRIU 4.2 from Debian's source package and installs it";
 
-    /// <summary>The bridge's folder beside the gpuckpt binary (CRIU's --lib loads every .so of it).</summary>
-    public static string DefaultBridgeDir => System.IO.Path.Combine(AppContext.BaseDirectory, "criu");
+    private static string? _registeredBridgeDir;
+
+    /// <summary>The bridge's folder beside the gpuckpt binary (CRIU's --lib loads every .so of it), or the one a test build registered.</summary>
+    public static string DefaultBridgeDir => _registeredBridgeDir ?? System.IO.Path.Combine(AppContext.BaseDirectory, "criu");
+
+    /// <summary>Only Gpuckpt.TestHooks.dll calls this: it points CRIU at the bridge's fault-injecting test variant.</summary>
+    public static void RegisterBridgeDir(string dir) => _registeredBridgeDir = dir;
 
     public const string BridgeFile = "gpuckpt_bridge.so";
 

@@ -133,7 +133,7 @@ public static class ImageVerifier
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
             // A case no rule above foresaw: still an answer naming the file, never a crash without one.
-            return new VerifyResult(false, current, null, $"internal error ({e.GetType().Name}): {e.Message}", files, segments, bytes);
+            return new VerifyResult(false, current, null, $"internal error: {e.Message}", files, segments, bytes);
         }
     }
 

@@ -20,6 +20,8 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     private readonly Dictionary<int, IRenderNode> _nodes = new();
     private readonly Dictionary<uint, IRenderNode> _kfdNodes = new();
     private readonly Dictionary<(int NodeId, uint Handle), ulong> _renderOffsets = new();
+    // The copy engine writes a render BO the CPU may not reach through a dmabuf of it, exported from its own file.
+    private readonly Dictionary<(int NodeId, uint Handle), int> _renderDmabufs = new();
     private readonly List<(IRenderNode Node, uint Handle)> _created = [];
     private readonly HashSet<(int NodeId, uint Handle)> _renderDone = [];
     private readonly Lock _gate = new();
@@ -85,12 +87,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             })];
             foreach (var node in image.RenderNodes)
             foreach (var bo in node.BoEntries.Where(e => e.IsImport == 0))
-            {
-                var file = session._nodes[(int)node.Id];
-                var mmap = new DrmAmdgpuGemMmap { handle = bo.Handle };
-                file.GemMmap(ref mmap).Check("GEM_MMAP", $"renderD{file.Minor}", $"handle {bo.Handle}");
-                session._renderOffsets[((int)node.Id, bo.Handle)] = mmap.addr_ptr;
-            }
+                session.Reach(session._nodes[(int)node.Id], (int)node.Id, node.GpuId, bo, $"handle {bo.Handle}");
             return session;
         }
         catch
@@ -259,18 +256,28 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             };
             node.GemVa(ref va).Check("GEM_VA(MAP)", device, $"{bo} at 0x{vm.Addr:x}");
         }
-        ulong? offset = null;
-        if (bo.Entry.IsImport == 0)
+        if (bo.Entry.IsImport == 0) Reach(node, bo.NodeId, bo.GpuId, bo.Entry, bo.ToString());
+        lock (_gate) _renderDone.Add((bo.NodeId, bo.Handle));
+    }
+
+    /// <summary>
+    /// How a restored render BO's contents get in: its mmap offset (GEM_MMAP), unless it was created with
+    /// AMDGPU_GEM_CREATE_NO_CPU_ACCESS (the kernel refuses that with EPERM); and a dmabuf for the copy engine where
+    /// <see cref="CopyEngineRule"/> says the CPU may not write it.
+    /// </summary>
+    private void Reach(IRenderNode node, int nodeId, uint gpuId, Images.Proto.DrmBoEntry entry, string what)
+    {
+        var device = $"renderD{node.Minor}";
+        if ((entry.AllocFlags & AmdgpuGem.CreateNoCpuAccess) == 0)
         {
-            var mmap = new DrmAmdgpuGemMmap { handle = bo.Handle };
-            node.GemMmap(ref mmap).Check("GEM_MMAP", device, bo.ToString());
-            offset = mmap.addr_ptr;
+            var mmap = new DrmAmdgpuGemMmap { handle = entry.Handle };
+            node.GemMmap(ref mmap).Check("GEM_MMAP", device, what);
+            lock (_gate) _renderOffsets[(nodeId, entry.Handle)] = mmap.addr_ptr;
         }
-        lock (_gate)
-        {
-            if (offset is { } o) _renderOffsets[(bo.NodeId, bo.Handle)] = o;
-            _renderDone.Add((bo.NodeId, bo.Handle));
-        }
+        if (!CopyEngineRule.ForRender(entry.PreferredDomains, entry.AllocFlags, _map[gpuId])) return;
+        var prime = new DrmPrimeHandle { handle = entry.Handle, flags = AmdgpuGem.DrmCloexec | AmdgpuGem.DrmRdwr };
+        node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, what);
+        lock (_gate) _renderDmabufs[(nodeId, entry.Handle)] = prime.fd;
     }
 
     private int Created(IRenderNode node, uint handle)
@@ -333,9 +340,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             var bos = node.BoEntries
                 .Select((e, k) => (Entry: e, Index: k))
                 .Where(x => x.Entry.IsImport == 0 && x.Entry.Size > 0)
-                .Select(x => (new BoSource(minor, RenderOffset((int)node.Id, x.Entry.Handle), x.Entry.Size,
-                        BoNames.Render(x.Entry.Handle, minor, node.GpuId, x.Entry.Addr, x.Entry.Size), x.Entry.Handle),
-                    ImageFileName.DrmPages((int)node.Id, node.DrmRenderMinor, x.Index)))
+                .Select(x => (RenderTarget(minor, node, x.Entry), ImageFileName.DrmPages((int)node.Id, node.DrmRenderMinor, x.Index)))
                 .ToList();
             if (bos.Count > 0)
             {
@@ -344,6 +349,20 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             }
         }
         return devices;
+    }
+
+    /// <summary>Where a render BO's contents go: through the copy engine with its dmabuf (<see cref="CopyEngineRule"/>), else through its mmap offset.</summary>
+    private BoSource RenderTarget(uint minor, Images.Proto.CriuRenderNode node, Images.Proto.DrmBoEntry entry)
+    {
+        var label = BoNames.Render(entry.Handle, minor, node.GpuId, entry.Addr, entry.Size);
+        lock (_gate)
+        {
+            var key = ((int)node.Id, entry.Handle);
+            if (_renderDmabufs.TryGetValue(key, out var fd))
+                return new BoSource(minor, _renderOffsets.GetValueOrDefault(key), entry.Size, label, entry.Handle)
+                    { Path = BoCopyPath.CopyEngine, Dmabuf = fd, ImageKey = $"render:{node.Id}:{entry.Handle}" };
+            return new BoSource(minor, _renderOffsets[key], entry.Size, label, entry.Handle);
+        }
     }
 
     /// <summary>
@@ -396,12 +415,20 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
 
     private void CloseKfdFds()
     {
+        int[] render;
+        lock (_gate)
+        {
+            render = [.. _renderDmabufs.Values];
+            _renderDmabufs.Clear();
+        }
+        _driver.CloseFds(render);
         _driver.CloseFds([.. _restored.Where(b => b.dmabuf_fd != KfdSnapshot.InvalidFd).Select(b => (int)b.dmabuf_fd)]);
         _restored = [.. _restored.Select(b => b with { dmabuf_fd = KfdSnapshot.InvalidFd })];
     }
 
     public void Dispose()
     {
+        CloseKfdFds();
         DisposeFiles();
         Kfd.Dispose();
     }

@@ -83,7 +83,7 @@ public static class CheckpointCommand
         return path;
     }
 
-    private static TimeSpan HolderWait(Akka.Configuration.Config config) =>
+    internal static TimeSpan HolderWait(Akka.Configuration.Config config) =>
         config.GetTimeSpan("gpuckpt.cli.process-lock-holder-wait", TimeSpan.FromSeconds(1), allowInfinite: false);
 
     private static string? JobId(string? job) =>

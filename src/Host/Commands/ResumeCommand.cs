@@ -52,6 +52,20 @@ public static class ResumeCommand
                     continue;
                 }
                 using var _ = held;
+                ProcessLock? claimed;
+                try
+                {
+                    // A checkpoint's resume has the process in hand again: it meets a checkpoint of that pid started meanwhile here.
+                    claimed = target.Kind == "checkpoint" && target.Pid is { } pid
+                        ? ProcessLock.Take(engineOptions.StateDirOf(parse), spec, pid, target.JobId, CheckpointCommand.HolderWait(config))
+                        : null;
+                }
+                catch (InvalidOperationException busy) when (wanted is null)
+                {
+                    exit = Cli.Error(busy.Message, Cli.ExitFailed, new { job_id = target.JobId });
+                    continue;
+                }
+                using var __ = claimed;
                 if (target.Kind == "restore") RestoreCommand.RefuseKfd(spec);
                 using var gpu = JobTargets.Open(target, spec, out var gone);
                 if (gone is not null)

@@ -19,7 +19,7 @@ internal sealed partial class SimulatedDriver : IDisposable
 
     private readonly List<SimGpu> _gpus = [];
     private readonly Dictionary<uint, SimProcess> _processes = new();
-    private readonly Dictionary<(uint Pid, SimOp Op), (int Errno, int Left)> _faults = new();
+    private readonly ISimFaults? _faults = SimFaultHooks.Create();
     private uint _nextPid = FirstPid;
     private ulong _nextBufferId = 1;
     private ulong _nextCookie = CookieBase;
@@ -75,20 +75,14 @@ internal sealed partial class SimulatedDriver : IDisposable
 
     public void InjectFault(SimFault fault)
     {
-        if (fault.Count <= 0) _faults.Remove((fault.Pid, fault.Op));
-        else _faults[(fault.Pid, fault.Op)] = (fault.Errno, fault.Count);
+        if (_faults is null) throw new SimError(Errno.EPERM, "fault injection is a test-build feature: this simulator has none");
+        _faults.Arm(fault);
     }
 
-    /// <summary>Throws the injected errno when a fault is armed for this call (pid 0 arms it for every process).</summary>
+    /// <summary>Throws the injected errno when a test build armed a fault for this call.</summary>
     private void Trip(uint pid, SimOp op)
     {
-        foreach (var key in new[] { (pid, op), (0u, op) })
-        {
-            if (!_faults.TryGetValue(key, out var f)) continue;
-            if (f.Left <= 1) _faults.Remove(key);
-            else _faults[key] = (f.Errno, f.Left - 1);
-            throw new SimError(f.Errno, $"injected fault on {op} of process {pid}");
-        }
+        if (_faults?.Trip(pid, op) is { } errno) throw new SimError(errno, $"injected fault on {op} of process {pid}");
     }
 
     public void SetCopyDelay(uint gpuId, uint microsPerMiB) => GpuById(gpuId).CopyDelayMicrosPerMiB = microsPerMiB;
@@ -119,9 +113,23 @@ internal sealed partial class SimulatedDriver : IDisposable
     {
         Trip(0, SimOp.MapBo);
         var gpu = GpuByMinor(minor);
-        if (gpu.Memory.Find(offset, size) is null)
-            throw new SimError(Errno.EINVAL, $"renderD{minor}: no BO holds [0x{offset:x}, 0x{offset + size:x})");
+        var buffer = gpu.Memory.Find(offset, size) ?? throw new SimError(Errno.EINVAL, $"renderD{minor}: no BO holds [0x{offset:x}, 0x{offset + size:x})");
+        // As mmap of a BO created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS: the CPU never reaches it.
+        if (!buffer.CpuAccessible)
+            throw new SimError(Errno.EPERM, $"renderD{minor}: the BO at 0x{offset:x} was created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS");
         return (gpu.Memory.Path, gpu.CopyDelayMicrosPerMiB);
+    }
+
+    /// <summary>Where the copy engine finds the BO behind dmabuf <paramref name="fd"/>: its memory file and offset there, and the copy delay.</summary>
+    public (string Path, ulong Offset, uint MicrosPerMiB) CopyInfo(FdTable fds, int fd, uint minor, ulong size)
+    {
+        var buffer = fds.Dmabuf(fd);
+        var gpu = GpuByMinor(minor);
+        if (buffer.Memory != gpu.Memory)
+            throw new SimError(Errno.EINVAL, $"SDMA on renderD{minor}: dmabuf fd {fd} is memory of another GPU");
+        if (size > buffer.Size)
+            throw new SimError(Errno.EINVAL, $"SDMA on renderD{minor}: {size} bytes asked of a {buffer.Size}-byte BO (dmabuf fd {fd})");
+        return (gpu.Memory.Path, buffer.Offset, gpu.CopyDelayMicrosPerMiB);
     }
 
     public ulong DmabufInode(FdTable fds, int fd) => fds.Dmabuf(fd).Id;
@@ -231,7 +239,9 @@ internal sealed partial class SimulatedDriver : IDisposable
                     "gtt" => AmdgpuGem.DomainGtt,
                     _ => throw new SimError(Errno.EINVAL, $"{name}: unknown render domain '{s.Domain}' (vram, gtt)"),
                 };
-                var buffer = Allocate(gpu, s.Size, domains, 0, name, PageAlignment(s.Alignment));
+                if (s.NoCpuAccess && domains != AmdgpuGem.DomainVram)
+                    throw new SimError(Errno.EINVAL, $"{name}: NO_CPU_ACCESS goes with vram, not {s.Domain}");
+                var buffer = Allocate(gpu, s.Size, domains, s.NoCpuAccess ? AmdgpuGem.CreateNoCpuAccess : 0, name, PageAlignment(s.Alignment));
                 bo = new RenderBo(file.NextHandle(), buffer, isImport: false);
                 ContentFill.Fill(buffer, SimTopology.Mix64(seed ^ ((ulong)i << 32) ^ 0x72656e64));
             }

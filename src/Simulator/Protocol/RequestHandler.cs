@@ -68,6 +68,12 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                 case SimOpcode.CloseFd:
                     _fds.Close(r.I32());
                     break;
+                case SimOpcode.CopyInfo:
+                {
+                    var (path, offset, delay) = driver.CopyInfo(_fds, r.I32(), r.U32(), r.U64());
+                    w.String(path).U64(offset).U32(delay);
+                    break;
+                }
                 case SimOpcode.DmabufInode:
                     w.U64(driver.DmabufInode(_fds, r.I32()));
                     break;

@@ -30,4 +30,5 @@ internal enum SimOpcode : uint
     RenderFiles = 22,
     OpenRenderFile = 23,
     Dirty = 24,
+    CopyInfo = 25,
 }

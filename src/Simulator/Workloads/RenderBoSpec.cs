@@ -17,6 +17,9 @@ public sealed record RenderBoSpec
     /// </summary>
     public int File { get; init; }
 
+    /// <summary>Created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS (VRAM only): the CPU may not map it, only the copy engine reaches it.</summary>
+    public bool NoCpuAccess { get; init; }
+
     /// <summary>The GEM_CREATE alignment in bytes (0: none asked).</summary>
     public ulong Alignment { get; init; }
 

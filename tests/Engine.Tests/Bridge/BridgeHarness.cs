@@ -41,6 +41,16 @@ internal static class BridgeHarness
         }
     }
 
+    /// <summary>The bridge's fault-injecting test variant (GPUCKPT_BRIDGE_FAULT), which the test hooks project builds.</summary>
+    public static string FaultBridgeSo
+    {
+        get
+        {
+            var so = Path.Combine(AppContext.BaseDirectory, "criu-faults", "gpuckpt_bridge.so");
+            return File.Exists(so) ? so : throw new InvalidOperationException($"{so} was not built: CRIU's plugin header ({CriuPluginHeader}) is missing; .ci/install-criu installs it");
+        }
+    }
+
     /// <summary>Runs the harness (optionally through a wrapper such as setpriv), with $GPUCKPT_BRIDGE_SOCKET set or removed.</summary>
     public static HarnessRun Run(string bridge, string kfd, string scenario, int bos, string? socket, IReadOnlyList<string>? wrapper = null,
         IReadOnlyDictionary<string, string>? environment = null)

@@ -56,7 +56,8 @@ public sealed class BridgeHookSpecs : IDisposable
         }
     }
 
-    private (HarnessRun Run, BridgeSession Session, KfdThroughBridge Jobs, List<string> Refused) Dump(string scenario, int bos)
+    private (HarnessRun Run, BridgeSession Session, KfdThroughBridge Jobs, List<string> Refused) Dump(string scenario, int bos, string? bridge = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         using var driver = new BridgeDriver(new KfdDriverPaths { Kfd = _kfd });
         var jobs = new KfdThroughBridge(driver);
@@ -64,8 +65,28 @@ public sealed class BridgeHookSpecs : IDisposable
         var refused = new List<string>();
         HarnessRun run;
         using (BridgeServer.Start(_socket, session.Serve, refused.Add))
-            run = BridgeHarness.Run(BridgeHarness.BridgeSo, _kfd, scenario, bos, _socket);
+            run = BridgeHarness.Run(bridge ?? BridgeHarness.BridgeSo, _kfd, scenario, bos, _socket, environment: environment);
         return (run, session, jobs, refused);
+    }
+
+    [Fact]
+    public void The_shipped_bridge_ignores_GPUCKPT_BRIDGE_FAULT_and_only_the_test_variant_fails_the_named_hook()
+    {
+        var fault = new Dictionary<string, string> { ["GPUCKPT_BRIDGE_FAULT"] = "DUMP_EXT_FILE" };
+        var (shipped, _, _, _) = Dump("dump", 2, BridgeHarness.BridgeSo, fault);
+        Assert.True(shipped.ExitCode == 0, shipped.ToString());
+        Assert.Equal([0, -Errno.EOPNOTSUPP], shipped.Rcs("DUMP_EXT_FILE"));
+        Assert.DoesNotContain("injected fault", shipped.Stderr);
+        Assert.Equal((1, 1, 1), (shipped.Count("process_info"), shipped.Count("checkpoint"), shipped.Count("unpause")));
+        Assert.Equal(ImageState.Committed, ManifestCodec.Load(BridgeSession.GpuImageDir(Images)).State);
+        // No trace of the variable in the shipped binary: nothing in it can read it.
+        Assert.False(File.ReadAllBytes(BridgeHarness.BridgeSo).AsSpan().IndexOf("GPUCKPT_BRIDGE_FAULT"u8) >= 0, "the shipped bridge names GPUCKPT_BRIDGE_FAULT");
+
+        Directory.Delete(Images, recursive: true);
+        var (test, _, _, _) = Dump("dump", 2, BridgeHarness.FaultBridgeSo, fault);
+        Assert.True(test.ExitCode == 0, test.ToString());
+        Assert.Equal(-Errno.EIO, test.Rcs("DUMP_EXT_FILE")[0]);
+        Assert.Contains("DUMP_EXT_FILE: injected fault", test.Stderr);
     }
 
     [Fact]

@@ -145,8 +145,44 @@ public sealed partial class JsonOutputSpecs : IDisposable
 
     private string Driver => $"sim:{_sim.SocketPath}";
 
-    private Task<GpuckptProcess.Result> Gpuckpt(IEnumerable<string> args) =>
-        GpuckptProcess.RunAsync(args.Select(a => a.Replace("{sim}", Driver).Replace("{dir}", _dir)), timeout: Timeout);
+    /// <summary>Runs gpuckpt; without --verbose nothing it prints names a .NET type.</summary>
+    private async Task<GpuckptProcess.Result> Gpuckpt(IEnumerable<string> args)
+    {
+        var given = args.Select(a => a.Replace("{sim}", Driver).Replace("{dir}", _dir)).ToList();
+        var r = await GpuckptProcess.RunAsync(given, timeout: Timeout);
+        if (!given.Contains("--verbose"))
+            Assert.False(Host.TypeNames.Named(r.Stdout + r.Stderr), $"gpuckpt {string.Join(' ', given)} printed a .NET type name: {r}");
+        return r;
+    }
+
+    [Fact]
+    public async Task A_failure_names_no_dotnet_type_and_verbose_adds_the_exception()
+    {
+        var images = Path.Combine(_dir, "not-an-image");
+        Directory.CreateDirectory(images);
+        File.WriteAllText(Path.Combine(images, "manifest.json"), "{\"format\": 1}\n");
+        string[] args = ["inspect", images];
+
+        var plain = await Gpuckpt(args);
+        var verbose = await Gpuckpt([.. args, "--verbose"]);
+
+        Assert.True(plain.ExitCode != 0, plain.ToString());
+        Assert.Single(plain.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(plain.ExitCode, verbose.ExitCode);
+        Assert.True(Host.TypeNames.Named(verbose.Stderr), $"--verbose printed no exception: {verbose}");
+    }
+
+    [Theory]
+    [InlineData("The JSON value could not be converted to System.UInt32. Path: $.pid", "The JSON value could not be converted to UInt32. Path: $.pid")]
+    [InlineData("System.IO.IOException: No space left on device : '/s/jobs-journal.db'", "No space left on device : '/s/jobs-journal.db'")]
+    [InlineData("job ckpt-1 crashed (InvalidOperationException): queue 3 is gone", "job ckpt-1 crashed queue 3 is gone")]
+    [InlineData("unexpected reply Gpuckpt.Actors.Checkpoint.CheckpointFailed { JobId = j }", "unexpected reply CheckpointFailed { JobId = j }")]
+    public void A_message_that_names_a_dotnet_type_loses_the_namespace_and_the_exception_class(string message, string shown)
+    {
+        Assert.True(Host.TypeNames.Named(message));
+        Assert.Equal(shown, Host.TypeNames.Strip(message));
+        Assert.False(Host.TypeNames.Named(shown));
+    }
 
     /// <summary>Exit 0 and one JSON document on stdout.</summary>
     private static JsonElement Success(GpuckptProcess.Result r)

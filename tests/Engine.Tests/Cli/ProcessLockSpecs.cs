@@ -51,6 +51,60 @@ public sealed class ProcessLockSpecs : IDisposable
         Assert.Equal(1, _sim.Client.State(pid).Counters.Unpause);
     }
 
+    [Fact]
+    public async Task A_resumed_checkpoint_holds_its_pid_so_a_checkpoint_of_that_pid_started_meanwhile_is_refused_naming_the_resume()
+    {
+        var pid = _sim.Client.Spawn(WorkloadRequest.Named("train", 19, sizeBytes: 2UL << 20));
+        _sim.Client.Run(pid, 1);
+        var state = Path.Combine(_dir, "state");
+        const string job = "ckpt-lockresume";
+        var env = new Dictionary<string, string> { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" };
+        var killed = await GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{_sim.SocketPath}", "--pid", $"{pid}", "--images", Path.Combine(_dir, "resumed"),
+            "--job", job, "--state-dir", state, "--leave-running"], new Dictionary<string, string>(env) { ["GPUCKPT_CRASH_AT"] = "chunk#2" }, Timeout);
+        Assert.True(killed.Killed, killed.ToString());
+        // 8 s a MiB: the resume still holds the pid when the other checkpoint asks.
+        foreach (var gpu in _sim.Client.Topology()) _sim.Client.SetCopyDelay(gpu.GpuId, 8_000_000);
+        using var resume = GpuckptProcess.Start(["resume", job, "--state-dir", state, "--json"], env);
+        var running = Path.Combine(state, "running");
+        // The killed checkpoint left its line behind: the resume's own names the resume's process.
+        await Eventually(() => Directory.Exists(running) && Directory.GetFiles(running, "*.holder").Any(f => Read(f).Trim() == $"{job} {resume.ProcessId}"),
+            "the resume never took the pid's lock");
+
+        var other = await GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{_sim.SocketPath}", "--pid", $"{pid}", "--images", Path.Combine(_dir, "other"),
+            "--state-dir", state, "--leave-running"], env, Timeout);
+        foreach (var gpu in _sim.Client.Topology()) _sim.Client.SetCopyDelay(gpu.GpuId, 0);
+        var resumed = await resume.WaitForExitAsync(Timeout);
+
+        Assert.True(other.ExitCode == 1, other.ToString());
+        Assert.Equal($"gpuckpt: pid {pid} is being checkpointed by job {job} (gpuckpt pid {resume.ProcessId})", Assert.Single(other.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "other")), "the refused checkpoint wrote an image");
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.True(Engine.Images.ImageVerifier.Verify(Path.Combine(_dir, "resumed")).Ok);
+        Assert.False(_sim.Client.State(pid).Paused);
+    }
+
+    private static string Read(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static async Task Eventually(Func<bool> condition, string why)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, why);
+            await Task.Delay(20);
+        }
+    }
+
     public void Dispose()
     {
         _sim.Dispose();

@@ -9,7 +9,8 @@ namespace Gpuckpt.Engine.Tests.Cli;
 
 /// <summary>
 /// Crash points are a test build's: gpuckpt beside Gpuckpt.TestHooks.dll (a test project's output) dies where
-/// GPUCKPT_CRASH_AT says, and the published gpuckpt, which does not contain it, ignores the variable and completes.
+/// GPUCKPT_CRASH_AT says, and the published gpuckpt, which does not contain it, ignores the variable and completes; the
+/// published simulator refuses the fault op and the published bridge is the one without fault injection.
 /// </summary>
 public sealed class TestHookSpecs : IDisposable
 {
@@ -29,7 +30,7 @@ public sealed class TestHookSpecs : IDisposable
 
     [Fact]
     [Trait("Tier", "Full")]
-    public async Task The_published_gpuckpt_has_no_test_hooks_and_completes_a_checkpoint_with_GPUCKPT_CRASH_AT_set()
+    public async Task The_published_gpuckpt_has_no_test_hooks_completes_a_checkpoint_with_GPUCKPT_CRASH_AT_set_and_its_simulator_refuses_faults()
     {
         var published = Path.Combine(_dir, "published");
         var publish = Process.Start(new ProcessStartInfo("dotnet",
@@ -47,6 +48,27 @@ public sealed class TestHookSpecs : IDisposable
 
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.True(ImageVerifier.Verify(Path.Combine(_dir, "published-image")).Ok);
+        Assert.False(_sim.Client.State(pid).Paused);
+
+        Assert.False(Directory.Exists(Path.Combine(published, "criu-faults")), "the bridge's fault variant was published");
+        var bridge = Path.Combine(published, "criu", "gpuckpt_bridge.so");
+        if (File.Exists(bridge))
+            Assert.False(File.ReadAllBytes(bridge).AsSpan().IndexOf("GPUCKPT_BRIDGE_FAULT"u8) >= 0, $"{bridge} reads GPUCKPT_BRIDGE_FAULT");
+        using var sim = SimulatorProcess.Start(Path.Combine(_dir, "published-sim.sock"), gpus: 1, program: Path.Combine(published, "gpuckpt.dll"));
+        using var client = SimulatorClient.Connect(sim.SocketPath);
+        var refused = Assert.ThrowsAny<Exception>(() => client.InjectFault(new SimFault(0, SimOp.Checkpoint, 5)));
+        Assert.Contains("fault injection is a test-build feature", refused.Message);
+    }
+
+    [Fact]
+    public void The_test_build_simulator_fails_the_call_a_fault_names()
+    {
+        var pid = _sim.Client.Spawn(WorkloadRequest.Named("tiny", 7));
+        _sim.Client.InjectFault(new SimFault(pid, SimOp.Checkpoint, 5));
+        var r = GpuckptProcess.Run("checkpoint", "--driver", $"sim:{_sim.SocketPath}", "--pid", $"{pid}", "--images", Path.Combine(_dir, "fault-image"),
+            "--state-dir", Path.Combine(_dir, "fault-state"), "--leave-running");
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("EIO", r.Stderr);
         Assert.False(_sim.Client.State(pid).Paused);
     }
 
