@@ -10,7 +10,7 @@ namespace Gpuckpt.Actors.Tests.Cluster;
 /// Ctrl-C during `gpuckpt migrate`: the migration is the source node's, so the command stops watching, says that it goes on
 /// and how to watch it, and exits 130; the migration then completes in the nodes (the source gone from a, one copy on b).
 /// </summary>
-[Collection(nameof(SqliteMigrationCollection))]
+[Collection(nameof(NodesCollection))]
 public sealed class MigrateInterruptSpecs
 {
     [Fact]

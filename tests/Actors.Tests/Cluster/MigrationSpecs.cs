@@ -442,7 +442,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     }
 }
 
-[Collection(nameof(SqliteMigrationCollection))]
+[Collection(nameof(NodesCollection))]
 public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSpecs(output)
 {
     protected override string? Postgres() => null;
