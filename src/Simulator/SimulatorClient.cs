@@ -471,6 +471,14 @@ public sealed class SimulatorClient : IGpuDriver
         JsonSerializer.Deserialize<SimProcessState>(Control(SimOpcode.State, new WireWriter().U32(pid), $"pid {pid}").String(), RequestHandler.Json)
         ?? throw new InvalidDataException("empty state");
 
+    /// <summary>
+    /// The BOs of <paramref name="pid"/> its workload wrote after tick <paramref name="since"/> (0: all), with a digest of
+    /// each one's contents when <paramref name="digests"/>; the process is not paused.
+    /// </summary>
+    public SimDirtySet Dirty(uint pid, ulong since, bool digests = false) =>
+        JsonSerializer.Deserialize<SimDirtySet>(Control(SimOpcode.Dirty, new WireWriter().U32(pid).U64(since).U32(digests ? 1u : 0u), $"pid {pid}").String(), RequestHandler.Json)
+        ?? throw new InvalidDataException("empty dirty set");
+
     /// <summary>Fails the next <see cref="SimFault.Count"/> calls of an op (pid 0: of any process) with an errno; Count 0 disarms.</summary>
     public void InjectFault(SimFault fault) => Control(SimOpcode.Fault, new WireWriter().String(JsonSerializer.Serialize(fault, RequestHandler.Json)));
 

@@ -22,6 +22,14 @@ internal sealed unsafe class GpuMemory : IDisposable
     private readonly SortedList<ulong, SimBuffer> _live = new();
     private ulong _end = PageSize; // offset 0 stays unused so that no BO has mmap offset 0
 
+    private static ulong s_writeClock;
+
+    /// <summary>The next tick of the simulator's write clock, which dates every buffer's last write (dirty tracking for pre-copy).</summary>
+    public static ulong Tick() => Interlocked.Increment(ref s_writeClock);
+
+    /// <summary>The write clock now: a buffer written later has a larger <see cref="SimBuffer.WrittenAt"/>.</summary>
+    public static ulong WriteClock => Interlocked.Read(ref s_writeClock);
+
     public GpuMemory(string path, ulong vramSize)
     {
         Path = path;

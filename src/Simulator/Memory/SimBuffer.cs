@@ -19,6 +19,7 @@ internal sealed class SimBuffer
         Domains = domains;
         DomainFlags = domainFlags;
         VramBytes = vramBytes;
+        WrittenAt = GpuMemory.Tick();
     }
 
     public GpuMemory Memory { get; }
@@ -36,6 +37,9 @@ internal sealed class SimBuffer
     /// <summary>The kernel's page_alignment of the BO: its GEM_CREATE alignment in pages, rounded up (0 when none was asked).</summary>
     public ulong PageAlignment { get; }
     public bool Freed { get; private set; }
+
+    /// <summary>The memory's write clock at the buffer's last write by a workload step (or its allocation, or its process's resume).</summary>
+    public ulong WrittenAt { get; set; }
 
     public SimBuffer AddRef()
     {

@@ -48,6 +48,8 @@ internal sealed partial class SimulatedDriver
                 Bind(p, p.Program ?? throw new SimError(Errno.EINVAL, $"RESUME: process {pid} has no queue state"), "RESUME");
                 p.Phase = ProcessPhase.Running;
                 p.ResumeCalls++;
+                // The restore wrote the buffers through the memory file, unseen by the clock: they count as written now.
+                foreach (var buffer in p.BuffersByRef().Values) buffer.WrittenAt = GpuMemory.Tick();
                 break;
             default:
                 throw new SimError(Errno.EINVAL, $"unknown CRIU op {args.op}");

@@ -324,6 +324,36 @@ internal sealed partial class SimulatedDriver : IDisposable
         return program.Links.Select(l => (Find(l.Target), l.Inputs.Select(Find).ToList())).ToList();
     }
 
+    /// <summary>
+    /// The BOs of <paramref name="pid"/> written after tick <paramref name="since"/> of the write clock. It reads no
+    /// contents (unless <paramref name="digests"/> asks for each listed BO's) and leaves the process's phase and counters
+    /// alone: a running process keeps running.
+    /// </summary>
+    public SimDirtySet Dirty(uint pid, ulong since, bool digests = false)
+    {
+        var p = Process(pid);
+        var clock = GpuMemory.WriteClock;
+        var seen = new HashSet<ulong>();
+        var dirty = new List<SimDirtyBo>();
+        ulong total = 0, dirtyBytes = 0;
+        foreach (var (bo, buffer) in p.BuffersByRef().OrderBy(x => x.Key.Kind).ThenBy(x => x.Key.UserGpuId).ThenBy(x => x.Key.Key))
+        {
+            if (!seen.Add(buffer.Id)) continue;
+            total += buffer.Size;
+            if (buffer.WrittenAt <= since) continue;
+            string? digest = null;
+            if (digests)
+            {
+                var hash = new XxHash128();
+                AppendContents(hash, buffer);
+                digest = Convert.ToHexStringLower(hash.GetCurrentHash());
+            }
+            dirty.Add(new SimDirtyBo(bo.ToString(), buffer.Size, buffer.WrittenAt, digest));
+            dirtyBytes += buffer.Size;
+        }
+        return new SimDirtySet(clock, dirty, dirtyBytes, total);
+    }
+
     public SimProcessState State(uint pid)
     {
         var p = Process(pid);

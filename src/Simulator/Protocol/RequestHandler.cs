@@ -173,6 +173,13 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                 case SimOpcode.State:
                     w.String(JsonSerializer.Serialize(driver.State(r.U32()), Json));
                     break;
+                case SimOpcode.Dirty:
+                {
+                    var pid = r.U32();
+                    var since = r.U64();
+                    w.String(JsonSerializer.Serialize(driver.Dirty(pid, since, r.U32() != 0), Json));
+                    break;
+                }
                 case SimOpcode.Fault:
                     driver.InjectFault(JsonSerializer.Deserialize<SimFault>(r.String(), Json) ?? throw new SimError(Errno.EINVAL, "fault: empty"));
                     break;

@@ -29,4 +29,5 @@ internal enum SimOpcode : uint
     MapThrough = 21,
     RenderFiles = 22,
     OpenRenderFile = 23,
+    Dirty = 24,
 }

@@ -13,6 +13,7 @@ internal static class Mixer
     public static void Mix(SimBuffer target, IReadOnlyList<SimBuffer> inputs, ulong step, int link)
     {
         var targetWords = target.Size / 8;
+        target.WrittenAt = GpuMemory.Tick();
         if (inputs.Count == 0)
         {
             MixWith(target, targetWords, target, SimTopology.Mix64(step * K1 + (ulong)link));

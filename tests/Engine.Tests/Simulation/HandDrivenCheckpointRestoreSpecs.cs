@@ -136,8 +136,12 @@ public sealed class HandDrivenCheckpointRestoreSpecs
         foreach (var node in opened.Values) node.Dispose();
 
         Assert.Equal(checkpointed.Digest, b.Client.State(target).Digest);
+        var beforeResume = b.Client.Dirty(target, 0).Clock;
         var resume = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Resume, pid = target };
         Assert.Equal(0, kfdB.CriuOp(ref resume, [], [], []));
+        // The restore wrote every BO through the memory file: a pre-copy of the restored process starts from all of them.
+        var rewritten = b.Client.Dirty(target, beforeResume);
+        Assert.Equal(rewritten.TotalBytes, rewritten.DirtyBytes);
 
         // ---- both run on --------------------------------------------------------------------------------------
         a.Client.Run(pid, 4);
