@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
+using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
@@ -79,7 +79,7 @@ public sealed class StoppedJobSpecs(ITestOutputHelper output) : EngineSpec(outpu
         if (copy != digest) return $"the other job's image restored {copy}, its process had {digest} (stopped after {passing} mapping uses)";
 
         // The stopped job's tasks end on their own once the gate is open; their buffers come back then.
-        for (var waited = Stopwatch.StartNew(); Pool.Free < Pool.Capacity && waited.Elapsed < JobTimeout;) await Task.Delay(20);
+        await AllBuffersBack();
         var problems = new List<string>();
         if (gated.UsesAfterUnmap + mapped.UsesAfterUnmap is var unmapped and > 0) problems.Add($"{unmapped} uses of a BO mapping after it was unmapped");
         if (Pool.Free != Pool.Capacity) problems.Add($"{Pool.Capacity - Pool.Free} of {Pool.Capacity} buffers never came back to the pool");
@@ -87,5 +87,24 @@ public sealed class StoppedJobSpecs(ITestOutputHelper output) : EngineSpec(outpu
         foreach (var pid in new[] { victim, bystander, restored.Summary.Pid }) node.Client.Kill(pid);
         Out.WriteLine($"round {round}: stopped after {passing} mapping uses; the other image restored equal");
         return null;
+    }
+
+    /// <summary>Waits until every buffer of the pool is back (each rented as soon as it is given back, then returned), or JobTimeout passes.</summary>
+    private async Task AllBuffersBack()
+    {
+        using var deadline = new CancellationTokenSource(JobTimeout);
+        var leases = new List<ChunkPool.Lease>();
+        try
+        {
+            while (leases.Count < Pool.Capacity) leases.Add(await Pool.RentAsync(deadline.Token));
+        }
+        catch (OperationCanceledException)
+        {
+            // Reported below: the pool's free count says how many never came back.
+        }
+        finally
+        {
+            foreach (var lease in leases) lease.Dispose();
+        }
     }
 }

@@ -30,6 +30,7 @@ public class ClaimJournalSpecs(ITestOutputHelper output) : EngineSpec(output, Jo
         var state = node.Client.State(pid);
         Assert.Equal(0, state.Counters.ProcessInfo);
         Assert.False(state.Paused);
-        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        // Long enough for a second reply the job would send after its journal write fails (a retry, a late completion) to arrive.
+        await ExpectNoMsgAsync(TimeSpan.FromSeconds(2));
     }
 }

@@ -135,23 +135,22 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
     private async Task WaitUp(List<Node> nodes)
     {
         foreach (var node in nodes)
-            await Until(() => File.Exists(node.Output) && File.ReadAllText(node.Output).Contains("\"state\":\"up\"", StringComparison.Ordinal),
+            await Until(() => Task.FromResult(File.Exists(node.Output) && File.ReadAllText(node.Output).Contains("\"state\":\"up\"", StringComparison.Ordinal)),
                 $"node {node.Name} up", nodes);
-        await Until(() =>
+        await Until(async () =>
         {
-            var status = GpuckptProcess.RunAsync(["cluster", "status", "--node", $"127.0.0.1:{nodes[0].Port}", "--config", _config, "--json"], timeout: Timeout)
-                .GetAwaiter().GetResult();
+            var status = await GpuckptProcess.RunAsync(["cluster", "status", "--node", $"127.0.0.1:{nodes[0].Port}", "--config", _config, "--json"], timeout: Timeout);
             if (status.ExitCode != 0) return false;
             var members = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray().ToList();
             return members.Count == nodes.Count && members.All(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
         }, "every node up as node a sees them", nodes);
     }
 
-    private static async Task Until(Func<bool> condition, string what, List<Node> nodes)
+    private static async Task Until(Func<Task<bool>> condition, string what, List<Node> nodes)
     {
         using var deadline = new CancellationTokenSource(Timeout);
         using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
-        while (!condition())
+        while (!await condition())
         {
             try
             {
