@@ -71,6 +71,8 @@ public sealed class AllowListTypeFilter : ITypeFilter
         // <>z__ReadOnlyArray`1 and kin: what the compiler emits into the project's assemblies for collection expressions.
         if (_projectAssemblies.Contains(assembly))
             return baseName.StartsWith("Gpuckpt.", StringComparison.Ordinal) || baseName.StartsWith("<>z__ReadOnly", StringComparison.Ordinal);
+        // Akka's serializer carries an actor reference as this surrogate (its path), resolved on the receiving system.
+        if (assembly == "Akka") return baseName == "Akka.Actor.ActorRefBase+Surrogate";
         return SystemAssemblies.Contains(assembly) && SystemTypes.Contains(baseName);
     }
 
