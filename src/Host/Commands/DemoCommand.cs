@@ -19,7 +19,7 @@ public static class DemoCommand
 
     public static Command Create()
     {
-        var size = ByteSizeOption.Create("--size", "GPU memory the train workload uses, default 1G (64M with --criu)");
+        var size = ByteSizeOption.Create("--size", "GPU memory the train workload uses (within 1% from 64M up), default 1G (64M with --criu)");
         var steps = new Option<ulong>("--steps") { Description = "steps before the checkpoint and after it", DefaultValueFactory = _ => 3 };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 2026 };
         var cluster = new Option<bool>("--cluster")

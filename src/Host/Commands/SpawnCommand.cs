@@ -15,7 +15,7 @@ public static class SpawnCommand
         var workload = new Option<string?>("--workload") { Description = "tiny, train, many-bos or serve" };
         var spec = new Option<string?>("--spec") { Description = "workload spec JSON file (instead of --workload)" };
         var seed = new Option<ulong>("--seed") { Description = "seed of sizes, contents and links", Required = true };
-        var size = ByteSizeOption.Create("--size", "total BO memory to aim for");
+        var size = ByteSizeOption.Create("--size", "total BO memory to aim for (train holds it within 1% from 64M up)");
         var bos = new Option<int?>("--bos") { Description = "number of BOs (many-bos)" };
         var json = Cli.JsonOption();
         var command = new Command("spawn", "start a simulated GPU process") { driver, workload, spec, seed, size, bos, json };

@@ -51,13 +51,19 @@ public static class WorkloadCatalog
     {
         var rng = Rng(seed, 2);
         const int contentBos = 240;
+        // The fixed-size BOs are drawn first so the content BOs fill what is left of the requested size.
+        var fixedRng = Rng(seed, 5);
+        var userptrSizes = Enumerable.Range(0, 2).Select(_ => (ulong)fixedRng.Next(1, 32) * GpuMemory.PageSize).ToArray();
+        var renderSizes = Enumerable.Range(0, 40).Select(_ => (ulong)fixedRng.Next(1, 257) * GpuMemory.PageSize).ToArray();
+        var fixedBytes = userptrSizes.Concat(renderSizes).Aggregate(2 * 3 * GpuMemory.PageSize, (a, b) => a + b);
         var kfd = new List<KfdBoSpec>();
-        var sizes = LogUniform(rng, contentBos, size, 64UL << 20);
+        var largest = Math.Max(GpuMemory.PageSize, Math.Min(64UL << 20, GpuMemory.PageAlign(size / 16)));
+        var sizes = LogUniform(rng, contentBos, size > fixedBytes ? size - fixedBytes : 0, largest);
         for (var i = 0; i < contentBos; i++)
             kfd.Add(new KfdBoSpec { Gpu = i % 2, Domain = rng.Next(100) < 85 ? "vram" : "gtt", Size = sizes[i], Writable = rng.Next(100) < 90, Executable = rng.Next(100) < 5 });
         for (var g = 0; g < 2; g++)
         {
-            kfd.Add(new KfdBoSpec { Gpu = g, Domain = "userptr", Size = (ulong)rng.Next(1, 32) * GpuMemory.PageSize });
+            kfd.Add(new KfdBoSpec { Gpu = g, Domain = "userptr", Size = userptrSizes[g] });
             kfd.Add(new KfdBoSpec { Gpu = g, Domain = "doorbell", Size = 2 * GpuMemory.PageSize });
             kfd.Add(new KfdBoSpec { Gpu = g, Domain = "mmio", Size = GpuMemory.PageSize });
         }
@@ -65,7 +71,7 @@ public static class WorkloadCatalog
         for (var g = 0; g < 2; g++)
             for (var i = 0; i < 20; i++)
             {
-                var s = (ulong)rng.Next(1, 257) * GpuMemory.PageSize;
+                var s = renderSizes[g * 20 + i];
                 render.Add(new RenderBoSpec
                 {
                     Gpu = g, Domain = rng.Next(2) == 0 ? "vram" : "gtt", Size = s, Mappings = Mappings(rng, s, rng.Next(2, 4)),
@@ -150,18 +156,34 @@ public static class WorkloadCatalog
         return weights.Select(w => Math.Max(GpuMemory.PageSize, GpuMemory.PageAlign(total * (ulong)w / sum))).ToArray();
     }
 
-    /// <summary>Log-uniform sizes from a page up to <paramref name="max"/>, one of each extreme, summing to about <paramref name="total"/>.</summary>
-    private static ulong[] LogUniform(Random rng, int count, ulong total, ulong max)
+    /// <summary>
+    /// Log-uniform sizes from a page up to <paramref name="largest"/>, one of each extreme, summing to
+    /// <paramref name="total"/> within a page when the BOs can hold it.
+    /// </summary>
+    private static ulong[] LogUniform(Random rng, int count, ulong total, ulong largest)
     {
-        var largest = Math.Max(GpuMemory.PageSize, Math.Min(max, GpuMemory.PageAlign(total / 16)));
         var raw = Enumerable.Range(0, count - 2)
             .Select(_ => Math.Exp(Math.Log(GpuMemory.PageSize) + rng.NextDouble() * (Math.Log(largest) - Math.Log(GpuMemory.PageSize))))
             .ToArray();
-        var rest = total > largest ? total - largest : 0;
-        var scale = Math.Min(1.0, 0.95 * rest / raw.Sum()); // headroom for sizes rounded up to pages
-        return raw.Select(r => Math.Clamp(GpuMemory.PageAlign((ulong)(r * scale)), GpuMemory.PageSize, largest))
-            .Append(largest).Append(GpuMemory.PageSize)
-            .OrderBy(_ => rng.Next()).ToArray();
+        var rest = total > largest + GpuMemory.PageSize ? total - largest - GpuMemory.PageSize : 0;
+        var scale = (double)rest / raw.Sum();
+        var sizes = raw.Select(r => Math.Clamp(GpuMemory.PageAlign((ulong)(r * scale)), GpuMemory.PageSize, largest)).ToArray();
+        // Page rounding and clamping leave a remainder: grow or shrink the BOs that have room, largest first.
+        var sum = sizes.Aggregate(0UL, (a, b) => a + b);
+        foreach (var i in Enumerable.Range(0, sizes.Length).OrderByDescending(i => sizes[i]).ToArray())
+        {
+            if (sum < rest)
+            {
+                var grow = Math.Min(largest - sizes[i], (rest - sum) / GpuMemory.PageSize * GpuMemory.PageSize);
+                sizes[i] += grow; sum += grow;
+            }
+            else if (sum > rest)
+            {
+                var shrink = Math.Min(sizes[i] - GpuMemory.PageSize, GpuMemory.PageAlign(sum - rest));
+                sizes[i] -= shrink; sum -= shrink;
+            }
+        }
+        return sizes.Append(largest).Append(GpuMemory.PageSize).OrderBy(_ => rng.Next()).ToArray();
     }
 
     private static List<MappingSpec> Mappings(Random rng, ulong boSize, int count)

@@ -68,6 +68,22 @@ public sealed class WorkloadSpecs : IDisposable
         Assert.Equal(64 << 10, spec.PrivDataSize);
     }
 
+    [Theory]
+    [InlineData(64UL << 20)]
+    [InlineData(100UL << 20)]
+    [InlineData(1UL << 30)]
+    [InlineData(3UL << 30)]
+    public void Train_holds_the_size_asked_for_within_1_percent(ulong size)
+    {
+        foreach (var seed in new ulong[] { 1, 7, 42, 1234 })
+        {
+            var spec = WorkloadCatalog.Train(seed, size);
+            var held = spec.KfdBos.Aggregate(0UL, (a, b) => a + b.Size)
+                + spec.RenderBos.Where(r => r.Import is null).Aggregate(0UL, (a, r) => a + r.Size);
+            Assert.True(Math.Abs((double)held - size) <= size / 100.0, $"seed {seed}: train of {size} bytes holds {held}");
+        }
+    }
+
     [Fact]
     public void Serve_keeps_its_weights_and_rewrites_under_5_percent_of_its_memory_each_step()
     {
