@@ -51,23 +51,42 @@ public static class MigrateCommand
         return interactive ? WithProgress(contact, request, message) : Run(contact, message, _ => { });
     }
 
-    private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request, IMigrationMessage message) =>
-        await AnsiConsole.Progress().AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn())
+    private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request, IMigrationMessage message)
+    {
+        var rate = new RecentRate(RateWindow());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var gate = new object();
+        return await AnsiConsole.Progress().AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RecentRateColumn(rate, clock, gate))
             .StartAsync(async ctx =>
             {
                 var task = ctx.AddTask($"migrate pid {request.Pid} {Markup.Escape(request.From)} -> {Markup.Escape(request.To)}", maxValue: 1);
-                var gate = new object();
                 return await Run(contact, message, p =>
                 {
                     lock (gate)
                     {
+                        rate.Add(clock.Elapsed, p.BytesSent);
                         task.Description = $"{Markup.Escape(p.Step)} pid {request.Pid} {Markup.Escape(request.From)} -> {Markup.Escape(request.To)}";
                         task.MaxValue = Math.Max(1, p.BytesTotal);
                         task.Value = p.BytesSent;
                     }
                 });
             });
+    }
+
+    private static TimeSpan RateWindow() =>
+        Actors.EngineConfig.Load().GetTimeSpan("gpuckpt.cli.rate-window", TimeSpan.FromSeconds(3), allowInfinite: false);
+
+    /// <summary>The bytes per second of the last few seconds of progress, so that a stall shows as one.</summary>
+    private sealed class RecentRateColumn(RecentRate rate, System.Diagnostics.Stopwatch clock, object gate) : ProgressColumn
+    {
+        public override Spectre.Console.Rendering.IRenderable Render(Spectre.Console.Rendering.RenderOptions options, ProgressTask task, TimeSpan deltaTime)
+        {
+            double perSecond;
+            lock (gate) perSecond = rate.BytesPerSecond(clock.Elapsed);
+            return new Markup($"{perSecond / 1e6:F0} MB/s");
+        }
+    }
 
     private static async Task<IMigrationMessage> Run(ClusterContact contact, IMigrationMessage request, Action<MigrationProgress> progress)
     {
