@@ -48,6 +48,7 @@ public static class Cli
     {
         _errorReported = true;
         if (!Verbose && TypeNames.Named(message)) message = TypeNames.Strip(message);
+        StatusLine.Clear();
         Console.Error.WriteLine($"gpuckpt: {message}");
         if (!JsonMode) return code;
         var error = new Dictionary<string, object?> { ["code"] = code, ["message"] = message };

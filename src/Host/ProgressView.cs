@@ -19,6 +19,7 @@ public static class ProgressView
     public static async Task<T> Run<T>(ActorSystem system, bool interactive, string title, Func<Task<T>> job)
     {
         if (!interactive) return await job();
+        StatusLine.Clear();
         var devices = new HashSet<int>();
         return await AnsiConsole.Progress()
             .AutoClear(false)

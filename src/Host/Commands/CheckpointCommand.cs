@@ -52,8 +52,10 @@ public static class CheckpointCommand
             using var held = JobLock.Take(engineOptions.StateDirOf(parse), request.JobId!, JobLock.StopItFirst(request.JobId!));
             // Two checkpoints of one process meet here, before the journal: the second names the first.
             using var claimed = ProcessLock.Take(engineOptions.StateDirOf(parse), parse.GetValue(driver)!, request.Pid, request.JobId!, HolderWait(config));
-            await using var engine = EngineHost.Start(gpu, config);
             var asJson = parse.GetValue(json);
+            StatusLine.Say(Cli.Interactive(asJson), $"starting engine for a checkpoint of pid {request.Pid}…");
+            await using var engine = EngineHost.Start(gpu, config);
+            StatusLine.Say(Cli.Interactive(asJson), $"spawning device actors for pid {request.Pid}…");
             using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
                 () => engine.CheckpointAsync(request));

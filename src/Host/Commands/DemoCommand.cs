@@ -58,10 +58,13 @@ public static class DemoCommand
         var work = Directory.CreateTempSubdirectory("gpuckpt-demo-").FullName;
         void Say(string line)
         {
-            if (!json) Console.Out.WriteLine(line);
+            if (json) return;
+            StatusLine.Clear();
+            Console.Out.WriteLine(line);
         }
         try
         {
+            StatusLine.Say(interactive, "starting simulated nodes A and B…");
             using var nodeA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "node-a.sock")) { Gpus = 2, IdSeed = 0 });
             using var nodeB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "node-b.sock")) { Gpus = 2, IdSeed = 9 });
             using var a = SimulatorClient.Connect(nodeA.SocketPath);
@@ -69,6 +72,7 @@ public static class DemoCommand
             Say($"node A GPUs: {string.Join(", ", a.Topology().Select(g => $"0x{g.GpuId:x} (renderD{g.DrmRenderMinor})"))}");
             Say($"node B GPUs: {string.Join(", ", b.Topology().Select(g => $"0x{g.GpuId:x} (renderD{g.DrmRenderMinor})"))}");
 
+            StatusLine.Say(interactive, $"spawning train ({size} bytes) on node A and running {steps} steps…");
             var pid = a.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: size));
             a.Run(pid, steps);
             var spawned = a.State(pid);
@@ -78,6 +82,7 @@ public static class DemoCommand
             CheckpointSummary checkpoint;
             // The embedded default: jobs journalled in SQLite (here in the demo's own state directory).
             var config = JournalConfig.Load("journal-sqlite.conf", Path.Combine(work, "state")).WithFallback(EngineConfig.Load());
+            StatusLine.Say(interactive, "starting engine on node A…");
             await using (var engineA = EngineHost.Start(a, config, "node-a"))
             {
                 var reply = await ProgressView.Run(engineA.System, interactive, "checkpoint",
@@ -87,6 +92,7 @@ public static class DemoCommand
             }
 
             RestoreSummary restore;
+            StatusLine.Say(interactive, "starting engine on node B…");
             await using (var engineB = EngineHost.Start(b, config, "node-b"))
             {
                 var reply = await ProgressView.Run(engineB.System, interactive, "restore",

@@ -26,6 +26,7 @@ public static class MigrateCommand
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             var asJson = parse.GetValue(json);
+            StatusLine.Say(Cli.Interactive(asJson), $"connecting to node {parse.GetValue(node) ?? "(first seed of " + parse.GetValue(config) + ")"}…");
             await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
             var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
             var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,6 +57,7 @@ public static class MigrateCommand
         var rate = new RecentRate(RateWindow());
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var gate = new object();
+        StatusLine.Clear();
         return await AnsiConsole.Progress().AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RecentRateColumn(rate, clock, gate))
             .StartAsync(async ctx =>

@@ -43,7 +43,9 @@ public static class RestoreCommand
             await JobsCommand.RefuseFinished(config, jobId);
             jobId ??= JobsActor.NewId(JobsActor.RestorePrefix);
             using var held = JobLock.Take(engineOptions.StateDirOf(parse), jobId, JobLock.StopItFirst(jobId));
+            StatusLine.Say(Cli.Interactive(asJson), $"starting engine for a restore from {dir}…");
             await using var engine = EngineHost.Start(gpu, config);
+            StatusLine.Say(Cli.Interactive(asJson), "spawning device actors…");
             var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
             var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "restore", async () =>
