@@ -25,6 +25,10 @@ public sealed class ClusterContact : IAsyncDisposable
         // time out, as if nothing were there.
         var watch = system.ActorOf(Props.Create(() => new AssociationWatch(_refused)));
         system.EventStream.Subscribe(watch, typeof(AssociationErrorEvent));
+        // Under TLS 1.3 the node checks this CLI's certificate after the CLI's side of the handshake is done: its refusal
+        // may reach the CLI as the end of an association that never came up.
+        system.EventStream.Subscribe(watch, typeof(AssociatedEvent));
+        system.EventStream.Subscribe(watch, typeof(DisassociatedEvent));
     }
 
     /// <summary>The identity the CLI presents to nodes (its certificate is cli.crt in the cluster directory).</summary>
@@ -113,13 +117,23 @@ public sealed class ClusterContact : IAsyncDisposable
     /// <summary>Turns the first failed association into the contact's refusal, with the innermost cause (the TLS error).</summary>
     private sealed class AssociationWatch : ReceiveActor
     {
-        public AssociationWatch(TaskCompletionSource<string> refused) =>
+        private readonly HashSet<Address> _associated = [];
+
+        public AssociationWatch(TaskCompletionSource<string> refused)
+        {
             Receive<AssociationErrorEvent>(e =>
             {
                 var cause = e.Cause;
                 while (cause.InnerException is not null) cause = cause.InnerException;
                 refused.TrySetResult(cause.Message.TrimEnd('.'));
             });
+            Receive<AssociatedEvent>(e => _associated.Add(e.RemoteAddress));
+            Receive<DisassociatedEvent>(e =>
+            {
+                if (!e.IsInbound && !_associated.Contains(e.RemoteAddress))
+                    refused.TrySetResult("it closed the connection before the association came up");
+            });
+        }
     }
 
     public async ValueTask DisposeAsync() => await System.Terminate();
