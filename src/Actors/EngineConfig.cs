@@ -27,7 +27,15 @@ public static class EngineConfig
         var path = File.Exists(file) ? file : Path.Combine(Directory(), file);
         if (!File.Exists(path))
             throw new FileNotFoundException($"configuration file not found: {Path.GetFullPath(file)}{(Path.IsPathRooted(file) ? "" : $" (nor {path})")}", path);
-        var config = ConfigurationFactory.ParseString(File.ReadAllText(path));
+        Config config;
+        try
+        {
+            config = ConfigurationFactory.ParseString(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is not (IOException or UnauthorizedAccessException))
+        {
+            throw new InvalidDataException($"configuration file {Path.GetFullPath(path)} is not valid HOCON: {e.Message}", e);
+        }
         // The chunk size may come from the environment (HOCON's optional substitution cannot override a value in place).
         if (Environment.GetEnvironmentVariable(ChunkSizeVariable) is { Length: > 0 } chunk)
         {

@@ -29,7 +29,14 @@ public sealed class EngineOptions
     public string StateDirOf(ParseResult parse)
     {
         var stateDir = Path.GetFullPath(parse.GetValue(StateDir) ?? JournalConfig.DefaultStateDir());
-        Engine.Trust.PrivateDirectory.Create(stateDir);
+        try
+        {
+            Engine.Trust.PrivateDirectory.Create(stateDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException(Engine.Images.ImageFiles.UnwritableDirectory(stateDir, "state directory") ?? $"state directory {stateDir} cannot be created: {e.Message}");
+        }
         return stateDir;
     }
 

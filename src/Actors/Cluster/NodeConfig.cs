@@ -4,7 +4,7 @@ using Gpuckpt.Engine.Settings;
 namespace Gpuckpt.Actors.Cluster;
 
 /// <summary>
-/// Loads a node's HOCON file (hocon/node.conf) with the environment's overrides on top and the node's name added to
+/// Loads a node's HOCON file over the shipped one (hocon/node.conf) with the environment's overrides on top and the node's name added to
 /// its roles (role <c>node:NAME</c>), so every member can tell the others' names from the cluster state alone.
 /// </summary>
 public static class NodeConfig
@@ -18,6 +18,9 @@ public static class NodeConfig
     public const string DataPortVariable = "GPUCKPT_NODE_DATA_PORT";
     public const string DataPublicPortVariable = "GPUCKPT_NODE_DATA_PUBLIC_PORT";
 
+    /// <summary>The node configuration gpuckpt ships (in hocon/).</summary>
+    public const string DefaultFile = "node.conf";
+
     /// <summary>The role prefix that carries a member's node name.</summary>
     public const string NameRolePrefix = "node:";
 
@@ -26,7 +29,10 @@ public static class NodeConfig
     /// <summary><see cref="Load(string)"/> over a given environment.</summary>
     public static Config Load(string file, Func<string, string?> environment)
     {
+        // A file of its own need only hold what it changes: the shipped node.conf lies under it.
+        var shipped = Path.Combine(EngineConfig.Directory(), DefaultFile);
         var config = EngineConfig.Load(file);
+        if (File.Exists(shipped) && Path.GetFullPath(file) != Path.GetFullPath(shipped)) config = config.WithFallback(EngineConfig.Load(shipped));
         var system = config.GetString("gpuckpt.node.system-name", "gpuckpt");
         var lines = new List<string>();
         if (environment(HostnameVariable) is { Length: > 0 } host) lines.Add($"akka.remote.dot-netty.tcp.hostname = {HoconString.Quote(host)}");

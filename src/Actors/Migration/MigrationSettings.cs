@@ -82,7 +82,7 @@ public sealed record MigrationSettings(
     /// <summary>Where the source side keeps a migration's image and marker (one directory per migration).</summary>
     public string OutgoingDir(string migrationId) => Path.Combine(StateDir, "migrations", "out", migrationId);
 
-    /// <summary>Where the source of a whole-process migration keeps CRIU's dump until the target restored it (kept apart from <see cref="OutgoingDir"/>, which a restarted node resumes).</summary>
+    /// <summary>Where the source of a whole-process migration keeps CRIU's dump and its step (<see cref="Engine.Transfer.CriuMigrationRecord"/>) until the target restored it; a restarted node continues each one left there.</summary>
     public string CriuOutgoingDir(string migrationId) => Path.Combine(StateDir, "migrations", "criu-out", migrationId);
 
     /// <summary>Where the target of a whole-process migration writes the image it receives.</summary>

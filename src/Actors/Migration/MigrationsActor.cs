@@ -27,6 +27,7 @@ public sealed class MigrationsActor : ReceiveActor
     private readonly Dictionary<string, ArrivedProcess> _arrived = new(StringComparer.Ordinal);
     private readonly HashSet<IActorRef> _running = [];
     private readonly List<IActorRef> _drainWaiters = [];
+    private readonly List<(IActorRef Asker, CriuAbortTarget Ask)> _criuAsked = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private List<IActorRef> _recordWaiters = [];
     private bool _loaded, _writing, _dirty, _leaving;
@@ -42,6 +43,7 @@ public sealed class MigrationsActor : ReceiveActor
         Receive<MigrateProcessRequest>(r => Migrate(r, r.Pid, r.From, true));
         Receive<PrepareTarget>(Prepare);
         Receive<CriuTargetCheck>(PrepareCriu);
+        Receive<CriuAbortTarget>(AbortCriu);
         Receive<CommitTarget>(c => Target(c.MigrationId).Forward(c));
         Receive<AbortTarget>(a => Target(a.MigrationId).Forward(a));
         Receive<QueryMigration>(q => Coordinator(q.MigrationId).Forward(q));
@@ -102,6 +104,17 @@ public sealed class MigrationsActor : ReceiveActor
             if (!Directory.Exists(root)) continue;
             foreach (var dir in Directory.EnumerateDirectories(root)) start(Path.GetFileName(dir));
         }
+        var criuOut = Path.GetDirectoryName(_settings.CriuOutgoingDir("x"))!;
+        if (Directory.Exists(criuOut))
+            foreach (var dir in Directory.EnumerateDirectories(criuOut))
+            {
+                var id = Path.GetFileName(dir);
+                Start(CriuMigrationSource.Resume(id, _node.Name, _settings, Self), CriuOutPrefix + id);
+            }
+        // Images a killed target was receiving or restoring go: their sources ask about them (see AbortCriu).
+        var criuIn = Path.GetDirectoryName(_settings.CriuIncomingDir("x"))!;
+        if (Directory.Exists(criuIn))
+            foreach (var dir in Directory.EnumerateDirectories(criuIn)) Directory.Delete(dir, recursive: true);
         var record = _record;
         var driver = _driver;
         Task.Run(() =>
@@ -153,8 +166,42 @@ public sealed class MigrationsActor : ReceiveActor
             Sender.Tell(new TargetFailed(check.MigrationId, _node.Name, "prepare target", LeavingReason(_node.Name)));
             return;
         }
-        if (!Context.Child(CriuInPrefix + check.MigrationId).IsNobody()) return;
+        var held = Context.Child(CriuInPrefix + check.MigrationId);
+        if (!held.IsNobody())
+        {
+            // Its source was restarted after the dump and sends the image again.
+            held.Forward(check);
+            return;
+        }
         Start(CriuMigrationTarget.Props(check.MigrationId, _node.Name, _settings), CriuInPrefix + check.MigrationId).Forward(check);
+    }
+
+    /// <summary>
+    /// A whole-process source asks whether its process runs here. Its target answers if it still exists. Otherwise the
+    /// list of arrived processes says it does; with no target and no such entry, a process under the pid here may still
+    /// be it (restored by a target killed before it recorded it): nothing is answered, and the source keeps its dump and
+    /// says so. Else nothing of it is here.
+    /// </summary>
+    private void AbortCriu(CriuAbortTarget ask)
+    {
+        var child = Context.Child(CriuInPrefix + ask.MigrationId);
+        if (!child.IsNobody())
+        {
+            child.Forward(ask);
+            return;
+        }
+        if (!_loaded)
+        {
+            _criuAsked.Add((Sender, ask));
+            return;
+        }
+        if (_arrived.TryGetValue(ask.MigrationId, out var arrived))
+            Sender.Tell(new CriuTargetAborted(ask.MigrationId, true, arrived.Pid, null));
+        else if (ask.Pid == 0 || ProcessIdentity.Taken(ask.Pid))
+            _log.Warning("migration {0}: pid {1} runs here but no migration brought it here that this node recorded; the source is not told it is gone, so it keeps its dump",
+                ask.MigrationId, ask.Pid);
+        else
+            Sender.Tell(new CriuTargetAborted(ask.MigrationId, false, 0, $"node {_node.Name} holds nothing of migration {ask.MigrationId}"));
     }
 
     /// <summary>A leaving node refuses to be the target of a migration it does not already hold.</summary>
@@ -210,6 +257,8 @@ public sealed class MigrationsActor : ReceiveActor
         foreach (var process in loaded.Running) _arrived.TryAdd(process.MigrationId, process);
         if (loaded.Running.Count < loaded.Read) _dirty = true;
         WriteArrived();
+        foreach (var (asker, ask) in _criuAsked) Self.Tell(ask, asker);
+        _criuAsked.Clear();
     }
 
     private void RecordArrived(IActorRef? waiter)

@@ -91,7 +91,7 @@ public static class ImageFiles
     /// Why <paramref name="dir"/> cannot take an image, or null when it can: it is created if absent and a file is made
     /// and removed in it, so that a checkpoint is refused before it pauses anything; what this made is removed again.
     /// </summary>
-    public static string? UnwritableDirectory(string dir)
+    public static string? UnwritableDirectory(string dir, string what = "images directory")
     {
         var made = dir;
         for (var up = Path.GetDirectoryName(made); up is not null && !Directory.Exists(up) && !File.Exists(up); up = Path.GetDirectoryName(made)) made = up;
@@ -102,7 +102,7 @@ public static class ImageFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"images directory {dir} cannot be created: {Cause(e)}";
+            return $"{what} {dir} cannot be created: {Cause(e)}";
         }
         try
         {
@@ -111,7 +111,7 @@ public static class ImageFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"images directory {dir} is not writable: {Cause(e)}";
+            return $"{what} {dir} is not writable: {Cause(e)}";
         }
         finally
         {

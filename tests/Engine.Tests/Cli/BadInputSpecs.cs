@@ -165,6 +165,26 @@ public sealed class BadInputSpecs : IDisposable
         Assert.False(Directory.Exists(state), $"{state} was created");
     }
 
+    [Theory]
+    [InlineData("node")]
+    [InlineData("checkpoint")]
+    public async Task A_state_directory_that_cannot_be_created_is_refused_naming_it_before_any_pause(string command)
+    {
+        using var sim = new TestSimulator(gpus: 1);
+        var pid = sim.Client.Spawn(WorkloadRequest.Named("tiny", 43));
+        var file = Path.Combine(_dir, "a-file");
+        await File.WriteAllTextAsync(file, "not a directory");
+        var state = Path.Combine(file, "state");
+
+        var r = await GpuckptProcess.RunAsync(command == "node"
+            ? ["node", "--state-dir", state]
+            : ["checkpoint", "--driver", $"sim:{sim.SocketPath}", "--pid", $"{pid}", "--images", Path.Combine(_dir, "images"), "--state-dir", state],
+            timeout: Timeout);
+
+        AssertOneLine(r, 2, $"state directory {state} cannot be created");
+        AssertNeverPaused(sim, pid);
+    }
+
     private static Task<GpuckptProcess.Result> Checkpoint(TestSimulator sim, uint pid, string images) =>
         GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{sim.SocketPath}", "--pid", $"{pid}", "--images", images, "--leave-running"],
             timeout: Timeout);

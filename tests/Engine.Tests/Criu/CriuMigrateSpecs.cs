@@ -101,7 +101,84 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private sealed record Node(string Name, int Port, int Pid, string Output, string StateDir);
+    [Fact]
+    public async Task A_source_node_killed_in_the_middle_of_a_migration_continues_it_when_it_starts_again()
+    {
+        var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
+        using var host = TaskHost.Start(Timeout);
+        var nodes = StartNodes(host, new Dictionary<string, string[]>
+        {
+            // a dies before its dump begins, then (started again) right after its dump verified; b when it hears that a
+            // restored the process (hit only as a source).
+            ["a"] = ["GPUCKPT_CRASH_AT=criu-migration-started"],
+            ["b"] = ["GPUCKPT_CRASH_AT=criu-migration-target-restored"],
+            // The majority that stays up while one of a and b is down: the split-brain resolver keeps it.
+            ["c"] = [],
+        });
+        try
+        {
+            await WaitUp(nodes);
+            var app = new GpuAppOutput(Dir("app.out"), Timeout);
+            var twin = new GpuAppOutput(Dir("twin.out"), Timeout);
+            var pid = host.Spawn(app.Path, CriuPrograms.GpuApp, "plain", seed);
+            var twinPid = host.Spawn(twin.Path, CriuPrograms.GpuApp, "plain", seed);
+            app.WaitFor("ready");
+            twin.WaitFor("ready");
+            for (var i = 0; i < 3; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            var original = ProcessIdentity.Of((uint)pid)!;
+
+            // a is killed before the dump: started again, it finds the process untouched and drops the migration.
+            var untouched = await Migrate(nodes, (uint)pid, "b");
+            Assert.True(untouched.ExitCode != 0, $"seed {seed}: the migration's node was killed, yet: {untouched}");
+            Assert.Equal(128 + 9, host.Wait(nodes[0].Pid));
+            nodes[0] = Restart(host, nodes[0], ["GPUCKPT_CRASH_AT=criu-migration-dumped"]);
+            await WaitUp(nodes);
+            await Until(() => Task.FromResult(Held(nodes).Count == 0), "the restarted node a dropping the migration it had not begun, and b what it got", nodes);
+            Assert.True(original.SameAs(ProcessIdentity.Of((uint)pid)), $"seed {seed}: pid {pid} is not the process it was");
+            Assert.Contains($"pid {pid} runs on, untouched", File.ReadAllText(nodes[0].Output));
+            Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            AssertNothingLeft(nodes, seed);
+
+            // a is killed with the process dumped and not yet anywhere else: started again, a sends the image to b, which restores it.
+            var (first, _) = await MigrateReaping(host, nodes, pid, "b");
+            Assert.True(first.ExitCode != 0, $"seed {seed}: the migration's node was killed, yet: {first}");
+            Assert.Equal(128 + 9, host.Wait(nodes[0].Pid));
+            nodes[0] = nodes[0] with { Pid = 0 };
+            Assert.False(ProcessIdentity.Taken((uint)pid), $"seed {seed}: pid {pid} runs while its only copy is a's dump");
+            nodes[0] = Restart(host, nodes[0], []);
+            await Until(() => Task.FromResult(ProcessIdentity.Of((uint)pid) is not null && !Directory.EnumerateFileSystemEntries(
+                Path.Combine(nodes[0].StateDir, "migrations", "criu-out")).Any()), "the migration continued by the restarted node a", nodes);
+            AssertRunsAgain(pid, host, original);
+            Assert.Contains($"pid {pid} runs on node b", File.ReadAllText(nodes[0].Output));
+            for (var i = 0; i < 2; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            AssertNothingLeft(nodes, seed);
+            var onB = ProcessIdentity.Of((uint)pid)!;
+
+            // b is killed as a says it restored the process; b, started again, learns it from a and drops its dump.
+            var (second, _) = await MigrateReaping(host, nodes, pid, "a", "--from", "b");
+            Assert.True(second.ExitCode != 0, $"seed {seed}: the migration's node was killed, yet: {second}");
+            Assert.Equal(128 + 9, host.Wait(nodes[1].Pid));
+            nodes[1] = nodes[1] with { Pid = 0 };
+            await Until(() => Task.FromResult(ProcessIdentity.Of((uint)pid) is not null), "pid running again, restored by a", nodes);
+            Assert.NotEmpty(Directory.EnumerateFileSystemEntries(Path.Combine(nodes[1].StateDir, "migrations", "criu-out")));
+            nodes[1] = Restart(host, nodes[1], []);
+            await Until(() => Task.FromResult(!Directory.EnumerateFileSystemEntries(Path.Combine(nodes[1].StateDir, "migrations", "criu-out")).Any()),
+                "the restarted node b learning that a restored the process", nodes);
+            AssertRunsAgain(pid, host, onB);
+            Assert.Contains($"pid {pid} runs on node a", File.ReadAllText(nodes[1].Output));
+            for (var i = 0; i < 2; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            AssertNothingLeft(nodes, seed);
+            // Steps 1-8 once each: one copy counted at a time, each going on from the value dumped.
+            Assert.Equal(Enumerable.Range(1, 8).Select(n => $"step={n}"), app.Lines.Skip(1).Select(l => l.Split(' ')[0]));
+            Assert.Equal(twin.Lines.Skip(1), app.Lines.Skip(1));
+        }
+        finally
+        {
+            Stop(host, nodes);
+        }
+    }
+
+    private sealed record Node(string Name, int Port, int Pid, string Output, string StateDir, string Seeds);
 
     private string _config = "";
 
@@ -120,16 +197,21 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
             """);
         var ports = FreePorts(nodes.Count);
         var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
-        var dll = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
-        return [.. nodes.Select((n, i) =>
-        {
-            var state = Directory.CreateDirectory(Dir($"state-{n.Key}")).FullName;
-            var log = Dir($"node-{n.Key}.out");
-            var pid = host.Spawn(log, ["env", $"GPUCKPT_NODE_NAME={n.Key}", $"GPUCKPT_NODE_PORT={ports[i]}", $"GPUCKPT_SEED_NODES={seeds}", .. n.Value,
-                "dotnet", dll, "node", "--config", _config, "--state-dir", state, "--json"]);
-            return new Node(n.Key, ports[i], pid, log, state);
-        })];
+        return [.. nodes.Select((n, i) => StartNode(host, new Node(n.Key, ports[i], 0, Dir($"node-{n.Key}.out"),
+            Directory.CreateDirectory(Dir($"state-{n.Key}")).FullName, seeds), n.Value))];
     }
+
+    private Node StartNode(TaskHost host, Node node, string[] environment)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
+        var pid = host.Spawn(node.Output, ["env", $"GPUCKPT_NODE_NAME={node.Name}", $"GPUCKPT_NODE_PORT={node.Port}", $"GPUCKPT_SEED_NODES={node.Seeds}",
+            .. environment, "dotnet", dll, "node", "--config", _config, "--state-dir", node.StateDir, "--json"]);
+        return node with { Pid = pid };
+    }
+
+    /// <summary>The node started again on its port and state directory (after it was killed), with a fresh output file.</summary>
+    private Node Restart(TaskHost host, Node node, string[] environment) =>
+        StartNode(host, node with { Output = node.Output + ".again" }, environment);
 
     /// <summary>Every node said it is up, and node a sees all of them up (it picks the target among its members).</summary>
     private async Task WaitUp(List<Node> nodes)
@@ -164,8 +246,8 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
     }
 
     private Task<GpuckptProcess.Result> Migrate(List<Node> nodes, uint pid, string to, params string[] more) =>
-        GpuckptProcess.RunAsync(["migrate", "--criu", "--pid", $"{pid}", "--from", "a", "--to", to, "--node", $"127.0.0.1:{nodes[0].Port}",
-            "--config", _config, .. more], timeout: Timeout);
+        GpuckptProcess.RunAsync(["migrate", "--criu", "--pid", $"{pid}", .. more.Contains("--from") ? Array.Empty<string>() : ["--from", "a"], "--to", to,
+            "--node", $"127.0.0.1:{nodes[0].Port}", "--config", _config, .. more], timeout: Timeout);
 
     /// <summary>A migration that dumps the process: the taskhost reaps the dumped copy meanwhile, as init would, so that its pid is free again.</summary>
     private async Task<(GpuckptProcess.Result Run, int DumpedExit)> MigrateReaping(TaskHost host, List<Node> nodes, int pid, string to, params string[] more)
@@ -198,14 +280,18 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
     /// <summary>No node keeps a dump or a received image once a migration has ended.</summary>
     private static void AssertNothingLeft(List<Node> nodes, string seed)
     {
-        foreach (var node in nodes)
-            foreach (var side in new[] { "criu-out", "criu-in" })
-            {
-                var dir = Path.Combine(node.StateDir, "migrations", side);
-                var kept = Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir) : [];
-                Assert.True(kept.Length == 0, $"seed {seed}: node {node.Name} kept {string.Join(", ", kept)}");
-            }
+        var held = Held(nodes);
+        Assert.True(held.Count == 0, $"seed {seed}: kept {string.Join(", ", held)}");
     }
+
+    /// <summary>The dumps and received images the nodes hold.</summary>
+    private static List<string> Held(List<Node> nodes) =>
+        [.. from node in nodes
+            from side in new[] { "criu-out", "criu-in" }
+            let dir = Path.Combine(node.StateDir, "migrations", side)
+            where Directory.Exists(dir)
+            from entry in Directory.GetFileSystemEntries(dir)
+            select entry];
 
     /// <summary>A pid no process has (the highest the kernel hands out, unless taken).</summary>
     private static uint NoProcess()
@@ -223,8 +309,9 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
     /// <summary>SIGTERM: each node leaves and stops its simulator; the taskhost reaps it.</summary>
     private static void Stop(TaskHost host, List<Node> nodes)
     {
-        foreach (var node in nodes) Libc.Kill(node.Pid, 15);
-        foreach (var node in nodes) host.Wait(node.Pid);
+        // Pid 0: a node killed and not started again.
+        foreach (var node in nodes.Where(n => n.Pid != 0)) Libc.Kill(node.Pid, 15);
+        foreach (var node in nodes.Where(n => n.Pid != 0)) host.Wait(node.Pid);
     }
 
     private static int[] FreePorts(int count)

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Event;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Engine.Bridge;
+using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Transfer;
 
 namespace Gpuckpt.Actors.Migration;
@@ -14,12 +16,15 @@ namespace Gpuckpt.Actors.Migration;
 /// and before the target's restore: the target removes what it got and this node restores its own dump, so the process
 /// runs again here, never in two places and never in none. A target that does not say whether it restored leaves the
 /// dump here untouched (restoring it could make a second copy). The dump stays in
-/// <see cref="MigrationSettings.CriuOutgoingDir"/> until the target restored it or the process runs here again.
+/// <see cref="MigrationSettings.CriuOutgoingDir"/> until the target restored it or the process runs here again, with a
+/// record of the step reached (<see cref="CriuMigrationRecord"/>): a node killed in the middle continues from it when
+/// it starts again (<see cref="Resume"/>).
 /// </summary>
 public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 {
     private readonly string _id;
-    private readonly MigrateProcessRequest _request;
+    private readonly bool _resumed;
+    private MigrateProcessRequest _request;
     private readonly string _self;
     private readonly MigrationSettings _settings;
     private readonly IActorRef _replyTo;
@@ -28,22 +33,25 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     private IReadOnlyList<(string Name, long Size)> _files = [];
     private IActorRef? _target;
     private IProcessKernel? _kernel;
+    private CriuMigrationRecord? _record;
     private string _targetName = "";
     private ProcessIdentity? _source;
     private int _file;
     private long _offset, _bytesTotal, _bytesSent;
     private double _dumpStartedAt, _transferStartedAt, _transferSeconds;
 
-    public CriuMigrationSource(string migrationId, MigrateProcessRequest request, string selfName, MigrationSettings settings, IActorRef replyTo)
+    public CriuMigrationSource(string migrationId, MigrateProcessRequest? request, string selfName, MigrationSettings settings, IActorRef replyTo)
     {
         _id = migrationId;
-        _request = request;
+        _resumed = request is null;
+        _request = request ?? new MigrateProcessRequest(0, selfName, "");
         _self = selfName;
         _settings = settings;
         _replyTo = replyTo;
         _dir = settings.CriuOutgoingDir(migrationId);
         _images = Path.Combine(_dir, "image");
-        Checking();
+        if (_resumed) Recovering();
+        else Checking();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -51,10 +59,22 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     public static Props Props(string migrationId, MigrateProcessRequest request, string selfName, MigrationSettings settings, IActorRef replyTo) =>
         Akka.Actor.Props.Create(() => new CriuMigrationSource(migrationId, request, selfName, settings, replyTo));
 
+    /// <summary>The migration a killed node left in its directory, continued from the step its record names.</summary>
+    public static Props Resume(string migrationId, string selfName, MigrationSettings settings, IActorRef replyTo) =>
+        Akka.Actor.Props.Create(() => new CriuMigrationSource(migrationId, null, selfName, settings, replyTo));
+
     private uint Pid => _request.Pid;
 
     protected override void PreStart()
     {
+        if (_resumed)
+        {
+            var dir = _dir;
+            var images = _images;
+            var limit = _settings.RestoreTimeout;
+            Task.Run(() => Recover(dir, images, limit)).PipeTo(Self, failure: e => new Lost(null, e.GetBaseException().Message));
+            return;
+        }
         var pid = Pid;
         var settings = _settings;
         var self = _self;
@@ -120,16 +140,195 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
         // A process under this node's kernel is dumped under it: the kernel answers CRIU's device requests for it.
         _kernel = _settings.Kernel is { } k && k.Holds(pid) ? k : null;
         var kernel = _kernel;
+        var record = _record = CriuMigrationRecord.Start(_id, _request.From, _request.To, _source!, kernel is not null);
         Task.Run(async () =>
         {
-            Directory.CreateDirectory(dir);
+            // Written before the dump begins: a node killed from here on finds the migration when it starts again.
+            record.Write(dir);
+            CrashPoints.Hit("criu-migration-started");
             string[] args = ["checkpoint", "--criu", "--pid", $"{pid}", "--images", images, "--state-dir", engineDir, "--json"];
             var result = kernel is null
                 ? await GpuckptChild.RunAsync(command, args, limit).ConfigureAwait(false)
                 // The kernel's stand-ins share its launcher's session.
                 : await kernel.DumpAsync(pid, [.. args, "--shell-job"], limit).ConfigureAwait(false);
-            return result.ExitCode == 0 ? new Dumped(WholeProcessImageFiles.List(images)) : (object)new DumpFailed(result.Reason);
+            if (result.ExitCode != 0) return (object)new DumpFailed(result.Reason);
+            (record with { Step = CriuMigrationStep.Dumped }).Write(dir);
+            CrashPoints.Hit("criu-migration-dumped");
+            return new Dumped(WholeProcessImageFiles.List(images));
         }).PipeTo(Self, failure: e => new DumpFailed(e.GetBaseException().Message));
+    }
+
+    // ---- a node killed in the middle: the record says where it stood -------------------------------------------------
+
+    /// <summary>What the directory a killed node left says: see <see cref="CriuMigrationStep"/>.</summary>
+    private static object Recover(string dir, string images, TimeSpan limit)
+    {
+        var record = CriuMigrationRecord.Read(dir);
+        if (record is null)
+        {
+            // Killed before the target answered: nothing was touched.
+            Directory.Delete(dir, recursive: true);
+            return Forgotten.Instance;
+        }
+        if (record.Step == CriuMigrationStep.Dumping)
+        {
+            // The dump runs in a child of the killed node, which may still be at it: its end decides.
+            if (!WaitDumpEnded(images, limit))
+                return new Lost(record, $"the dump into {images} was still running {limit.TotalSeconds:F0} s after the node started again");
+            if (record.Source.SameAs(ProcessIdentity.Of(record.Source.Pid))) return new Untouched(record);
+            var verified = ProcessManifest.Verify(images);
+            if (!verified.Ok)
+                return new Lost(record, $"pid {record.Source.Pid} ended during its dump and the dump in {images} does not verify: {verified.Describe()}");
+            record = record with { Step = CriuMigrationStep.Dumped };
+            record.Write(dir);
+        }
+        return record.Step == CriuMigrationStep.Dumped ? new Dumped(WholeProcessImageFiles.List(images), record) : record;
+    }
+
+    /// <summary>No process left running `checkpoint --criu` into <paramref name="images"/> (its command line names the directory).</summary>
+    private static bool WaitDumpEnded(string images, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (DumpRunning(images))
+        {
+            if (clock.Elapsed > limit) return false;
+            Thread.Sleep(100);
+        }
+        return true;
+    }
+
+    private static bool DumpRunning(string images)
+    {
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!uint.TryParse(Path.GetFileName(proc), out _)) continue;
+            try
+            {
+                var args = File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0');
+                if (args.Contains("checkpoint") && args.Contains(images)) return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone while looked at.
+            }
+        }
+        return false;
+    }
+
+    private void Recovering()
+    {
+        Receive<Forgotten>(_ => Context.Stop(Self));
+        Receive<Lost>(l =>
+        {
+            if (l.Record is { } r) Adopt(r);
+            Finish(new ProcessMigrationFailed(_id, Pid, _self, "resume", l.Reason, false,
+                $"the node was restarted during the migration; what is left stays in {_dir}"));
+        });
+        // The target is told to drop what it got (once this node sees it up again), then the migration ends.
+        Receive<Untouched>(u =>
+        {
+            Adopt(u.Record);
+            var untouched = new ProcessMigrationFailed(_id, Pid, _self, "dump", "the node was restarted before the dump ended the process", false,
+                $"pid {Pid} runs on, untouched");
+            var dir = _dir;
+            Task.Run(() => Directory.Delete(dir, recursive: true)).PipeTo(Self, success: () => Forgotten.Instance,
+                failure: e => new Ended(untouched with { Outcome = $"{untouched.Outcome}; {dir} could not be removed: {e.GetBaseException().Message}" }));
+            Become(() =>
+            {
+                Receive<Forgotten>(_ => FindTarget(member =>
+                {
+                    Context.ActorSelection(new RootActorPath(member.Address) / "user" / MigrationsActor.Name).Tell(new CriuAbortTarget(_id, Pid));
+                    Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
+                }, () => Finish(untouched)));
+                Receive<TargetLookup>(Look);
+                Receive<CriuTargetAborted>(_ => Finish(untouched));
+                Receive<StepTimedOut>(_ => Finish(untouched));
+                Receive<Ended>(e => Finish(e.Outcome));
+            });
+        });
+        // The dump is whole and the process ended: the target receives the image again, from its first byte.
+        Receive<Dumped>(d =>
+        {
+            Adopt(d.Record!);
+            _files = d.Files;
+            _bytesTotal = d.Files.Sum(f => f.Size);
+            Become(Reconnecting);
+            FindTarget(member =>
+            {
+                _targetName = NodeActor.NameOf(member);
+                Context.ActorSelection(new RootActorPath(member.Address) / "user" / MigrationsActor.Name)
+                    .Tell(new CriuTargetCheck(_id, _self, _source!, _record!.UnderKernel), Self);
+                Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
+            }, () => StartRollBack(new RollBack("transfer", $"node {_request.To} was not up within {_settings.RequestTimeout.TotalSeconds:F0} s of this node's restart", _request.To)));
+        });
+        // Asked to restore before the node was killed: only the target knows whether the process runs there.
+        Receive<CriuMigrationRecord>(r =>
+        {
+            Adopt(r);
+            _targetName = r.To;
+            Become(AskingAfterRestart);
+            FindTarget(member =>
+            {
+                _targetName = NodeActor.NameOf(member);
+                Unsure($"node {_self} was restarted while node {_targetName} restored the process", member);
+            }, () => Unsure($"node {_request.To} was not up within {_settings.RequestTimeout.TotalSeconds:F0} s of this node's restart", null));
+        });
+    }
+
+    private void Adopt(CriuMigrationRecord record)
+    {
+        _record = record;
+        _source = record.Source;
+        _request = new MigrateProcessRequest(record.Source.Pid, record.From, record.To);
+        _targetName = record.To;
+        _kernel = record.UnderKernel ? _settings.Kernel : null;
+        _dumpStartedAt = _transferStartedAt = _clock.Elapsed.TotalSeconds;
+    }
+
+    private void Reconnecting()
+    {
+        Receive<CriuTargetReady>(_ =>
+        {
+            Timers.Cancel("step");
+            _target = Sender;
+            Context.Watch(_target);
+            Become(Sending);
+            ReadNext();
+        });
+        Receive<TargetFailed>(f => StartRollBack(new RollBack(f.Step, f.Reason, f.Node)));
+        Receive<StepTimedOut>(t => StartRollBack(new RollBack("transfer", $"node {_targetName} did not answer within {t.After.TotalSeconds:F0} s", _targetName)));
+        Receive<TargetLookup>(Look);
+    }
+
+    private void AskingAfterRestart() => Receive<TargetLookup>(Look);
+
+    /// <summary>
+    /// The target among the members as this restarted node sees them: looked for until the request timeout has passed
+    /// since this node is up again (its own rejoin does not count), and at most until the restore timeout.
+    /// </summary>
+    private void FindTarget(Action<Member> found, Action? absent = null)
+    {
+        _lookup = (found, absent, null, _clock.Elapsed + _settings.RestoreTimeout);
+        Self.Tell(TargetLookup.Instance);
+    }
+
+    private (Action<Member> Found, Action? Absent, TimeSpan? Until, TimeSpan Cap) _lookup;
+
+    private void Look(TargetLookup _)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        var to = _request.To;
+        var member = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && m.Address != cluster.SelfAddress &&
+                                                               (NodeActor.NameOf(m) == to || $"{m.Address.Host}:{m.Address.Port}" == to));
+        if (member is not null)
+        {
+            _lookup.Found(member);
+            return;
+        }
+        if (_lookup.Until is null && cluster.SelfMember.Status == MemberStatus.Up) _lookup.Until = _clock.Elapsed + _settings.RequestTimeout;
+        if (_clock.Elapsed < (_lookup.Until ?? _lookup.Cap) && _clock.Elapsed < _lookup.Cap)
+            Timers.StartSingleTimer("lookup", TargetLookup.Instance, TimeSpan.FromMilliseconds(250));
+        else _lookup.Absent?.Invoke();
     }
 
     // ---- the dump ----------------------------------------------------------------------------------------------------
@@ -152,7 +351,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 
     private void AfterDumpFailed(DumpFailed failed)
     {
-        _target?.Tell(new CriuAbortTarget(_id));
+        _target?.Tell(new CriuAbortTarget(_id, Pid));
         var source = _source;
         var dir = _dir;
         Task.Run(() =>
@@ -179,6 +378,13 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 
     private void Sending()
     {
+        Receive<RestoreRecorded>(_ =>
+        {
+            _target!.Tell(new CriuRestoreTarget(_id, _files.Count, _bytesTotal));
+            var wait = _settings.RestoreTimeout + _settings.PidFreeTimeout + _settings.RequestTimeout;
+            Timers.StartSingleTimer("step", new StepTimedOut(wait), wait);
+            Become(Restoring);
+        });
         Receive<PieceRead>(p =>
         {
             _target!.Tell(p.Piece);
@@ -197,10 +403,11 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
         {
             _transferSeconds = _clock.Elapsed.TotalSeconds - _transferStartedAt;
             Progress("restore");
-            _target!.Tell(new CriuRestoreTarget(_id, _files.Count, _bytesTotal));
-            var wait = _settings.RestoreTimeout + _settings.PidFreeTimeout + _settings.RequestTimeout;
-            Timers.StartSingleTimer("step", new StepTimedOut(wait), wait);
-            Become(Restoring);
+            // Recorded before the target is asked: from then on only the target can say whether the process runs there.
+            var record = _record! with { Step = CriuMigrationStep.Restoring };
+            var dir = _dir;
+            Task.Run(() => record.Write(dir)).PipeTo(Self, success: () => RestoreRecorded.Instance, failure: e => new ReadFailed(
+                $"recording the migration's step in {dir}: {e.GetBaseException().Message}"));
             return;
         }
         var (name, size) = _files[_file];
@@ -225,6 +432,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
             _offset = 0;
         }
         Progress("copy");
+        CrashPoints.Hit("criu-migration-piece");
         ReadNext();
     }
 
@@ -232,7 +440,11 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 
     private void Restoring()
     {
-        Receive<CriuTargetRestored>(r => Completed(r.Pid));
+        Receive<CriuTargetRestored>(r =>
+        {
+            CrashPoints.Hit("criu-migration-target-restored");
+            Completed(r.Pid);
+        });
         Receive<TargetFailed>(f => Fail(f.Step, f.Node, f.Reason));
         Receive<CriuPieceStored>(_ => { });
         Receive<StepTimedOut>(t => Unsure($"node {_targetName} did not answer within {t.After.TotalSeconds:F0} s of its restore"));
@@ -240,9 +452,11 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     }
 
     /// <summary>The target may or may not have restored the process: it is asked; only its "nothing here" lets this node restore.</summary>
-    private void Unsure(string reason)
+    private void Unsure(string reason, Member? restarted = null)
     {
-        _target?.Tell(new CriuAbortTarget(_id));
+        if (restarted is not null)
+            Context.ActorSelection(new RootActorPath(restarted.Address) / "user" / MigrationsActor.Name).Tell(new CriuAbortTarget(_id, Pid));
+        else _target?.Tell(new CriuAbortTarget(_id, Pid));
         Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
         Become(() =>
         {
@@ -279,7 +493,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     private void Fail(string step, string node, string reason)
     {
         Timers.Cancel("step");
-        _target?.Tell(new CriuAbortTarget(_id));
+        _target?.Tell(new CriuAbortTarget(_id, Pid));
         Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
         // Before the restore was asked for, the target cannot have restored: its answer only says its copy is gone.
         Become(() =>
@@ -348,6 +562,14 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 
     private void Finish(IMigrationMessage outcome)
     {
+        if (_resumed)
+            // Nobody waits on a migration a restart continued: the node's log is where its end is told.
+            Context.GetLogger().Warning("migration {0}, continued after this node's restart: {1}", _id, outcome switch
+            {
+                MigrationCompleted c => $"pid {Pid} runs on node {_targetName} as pid {c.Summary.TargetPid}",
+                ProcessMigrationFailed f => $"failed at {f.Step} on node {f.Node}: {f.Reason}; {f.Outcome}",
+                _ => outcome.ToString(),
+            });
         _replyTo.Tell(outcome);
         Context.Stop(Self);
     }
@@ -358,7 +580,29 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
 
     private sealed record StepTimedOut(TimeSpan After) : INoSerializationVerificationNeeded;
 
-    private sealed record Dumped(IReadOnlyList<(string Name, long Size)> Files) : INoSerializationVerificationNeeded;
+    private sealed record Dumped(IReadOnlyList<(string Name, long Size)> Files, CriuMigrationRecord? Record = null) : INoSerializationVerificationNeeded;
+
+    private sealed record Untouched(CriuMigrationRecord Record) : INoSerializationVerificationNeeded;
+
+    private sealed record Lost(CriuMigrationRecord? Record, string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed class Forgotten : INoSerializationVerificationNeeded
+    {
+        public static readonly Forgotten Instance = new();
+        private Forgotten() { }
+    }
+
+    private sealed class TargetLookup : INoSerializationVerificationNeeded
+    {
+        public static readonly TargetLookup Instance = new();
+        private TargetLookup() { }
+    }
+
+    private sealed class RestoreRecorded : INoSerializationVerificationNeeded
+    {
+        public static readonly RestoreRecorded Instance = new();
+        private RestoreRecorded() { }
+    }
 
     private sealed record DumpFailed(string Reason) : INoSerializationVerificationNeeded;
 

@@ -20,6 +20,8 @@ public sealed class CriuMigrationTarget : ReceiveActor
     private readonly MigrationSettings _settings;
     private readonly string _dir;
     private ProcessIdentity? _source;
+    private string _from = "?";
+    private IActorRef _coordinator = ActorRefs.Nobody;
     private IActorRef? _abortAsked;
     private bool _restoring;
     private uint _restoredPid;
@@ -40,6 +42,7 @@ public sealed class CriuMigrationTarget : ReceiveActor
     private void Check(CriuTargetCheck check)
     {
         _source = check.Source;
+        _from = check.From;
         var coordinator = Sender;
         var settings = _settings;
         var self = _self;
@@ -98,6 +101,8 @@ public sealed class CriuMigrationTarget : ReceiveActor
             }).PipeTo(Self, coordinator, failure: e => new WriteFailed($"{piece.File} at offset {piece.Offset}: {e.GetBaseException().Message}"));
         });
         Receive<CriuPieceStored>(s => Sender.Tell(s));
+        // The source was restarted after its dump: it sends the image again from its first byte.
+        Receive<CriuTargetCheck>(Check);
         Receive<WriteFailed>(f => Discard(Sender, new TargetFailed(_id, _self, "transfer", f.Reason)));
         Receive<CriuRestoreTarget>(Restore);
         Receive<CriuAbortTarget>(_ => Discard(Sender, new CriuTargetAborted(_id, false, 0, null)));
@@ -127,7 +132,7 @@ public sealed class CriuMigrationTarget : ReceiveActor
     {
         SetReceiveTimeout(null);
         _restoring = true;
-        var coordinator = Sender;
+        var coordinator = _coordinator = Sender;
         var source = _source!;
         var dir = _dir;
         var self = _self;
@@ -187,10 +192,16 @@ public sealed class CriuMigrationTarget : ReceiveActor
 
     private void Restoring()
     {
+        // The node's list of arrived processes holds it before the source hears it: a restarted node still knows.
         Receive<CriuTargetRestored>(r =>
         {
             _restoredPid = r.Pid;
-            Answered(r);
+            Context.Parent.Tell(new ProcessArrived(_id, r.Pid, _from));
+            Become(() =>
+            {
+                Receive<ArrivalRecorded>(_ => Answered(r));
+                Receive<CriuAbortTarget>(_ => _abortAsked = Sender);
+            });
         });
         Receive<TargetFailed>(f =>
         {
@@ -204,7 +215,7 @@ public sealed class CriuMigrationTarget : ReceiveActor
     private void Answered(object answer)
     {
         _restoring = false;
-        Sender.Tell(answer);
+        _coordinator.Tell(answer);
         _abortAsked?.Tell(Last());
         SetReceiveTimeout(_settings.RequestTimeout + _settings.RequestTimeout);
         Become(() =>

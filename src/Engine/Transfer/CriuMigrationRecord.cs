@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Gpuckpt.Engine.Images;
+
+namespace Gpuckpt.Engine.Transfer;
+
+/// <summary>
+/// How far the source of a whole-process migration got, kept as <c>migration.json</c> in the directory that holds its
+/// dump, so that a node killed in the middle continues the migration when it starts again. Each step is written before
+/// the source acts on it, and the file is replaced atomically (a temporary file, fsync, rename, fsync of the
+/// directory): a crash leaves the old step or the new one.
+/// </summary>
+public sealed record CriuMigrationRecord(
+    [property: JsonPropertyName("format")] int Format,
+    [property: JsonPropertyName("migration_id")] string MigrationId,
+    [property: JsonPropertyName("from")] string From,
+    [property: JsonPropertyName("to")] string To,
+    [property: JsonPropertyName("source")] ProcessIdentity Source,
+    [property: JsonPropertyName("under_kernel")] bool UnderKernel,
+    [property: JsonPropertyName("step")] CriuMigrationStep Step)
+{
+    public const string FileName = "migration.json";
+    public const int CurrentFormat = 1;
+
+    public static CriuMigrationRecord Start(string migrationId, string from, string to, ProcessIdentity source, bool underKernel) =>
+        new(CurrentFormat, migrationId, from, to, source, underKernel, CriuMigrationStep.Dumping);
+
+    /// <summary>The record in <paramref name="dir"/>; null when none was written (the source had touched nothing yet).</summary>
+    public static CriuMigrationRecord? Read(string dir)
+    {
+        var path = Path.Combine(dir, FileName);
+        if (!File.Exists(path)) return null;
+        CriuMigrationRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize<CriuMigrationRecord>(File.ReadAllBytes(path), Options);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a whole-process migration record: {e.Message}", e);
+        }
+        if (record is null || record.Source is null || string.IsNullOrEmpty(record.MigrationId))
+            throw new InvalidDataException($"{path}: not a whole-process migration record");
+        if (record.Format != CurrentFormat)
+            throw new InvalidDataException($"{path}: written in record format {record.Format}; this gpuckpt reads format {CurrentFormat}");
+        return record;
+    }
+
+    /// <summary>Replaces the record in <paramref name="dir"/> durably with this one.</summary>
+    public void Write(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, FileName);
+        var tmp = path + ".tmp";
+        try
+        {
+            using (var handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.Write))
+            {
+                RandomAccess.Write(handle, JsonSerializer.SerializeToUtf8Bytes(this, Options), 0);
+                FileSync.File(handle, tmp);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            // A full disk or a failed fsync: the old step stands, and no half-written .tmp is left beside it.
+            File.Delete(tmp);
+            throw;
+        }
+        FileSync.Directory(dir);
+    }
+
+    private static readonly JsonSerializerOptions Options = new() { Converters = { new JsonStringEnumConverter<CriuMigrationStep>(JsonNamingPolicy.KebabCaseLower) } };
+}
+
+/// <summary>Where a whole-process migration's source stands; each step decides what a restarted node does.</summary>
+public enum CriuMigrationStep
+{
+    /// <summary>The target said it can restore; the dump may have begun. Restarted: the process still runs (untouched) or its dump is whole (go on) or neither.</summary>
+    Dumping,
+
+    /// <summary>The dump verified; the process no longer runs here. Restarted: send the image again, or restore it here.</summary>
+    Dumped,
+
+    /// <summary>The target was asked to restore. Restarted: only the target can say whether the process runs there.</summary>
+    Restoring,
+}

@@ -1,0 +1,48 @@
+using Gpuckpt.Actors;
+using Gpuckpt.Actors.Cluster;
+using Xunit;
+
+namespace Gpuckpt.Actors.Tests.Cluster;
+
+/// <summary>
+/// `gpuckpt node --config FILE`: the file holds what it changes, over the shipped node.conf (a partial file once failed
+/// with an error about a cluster setting it never mentioned); a file the HOCON parser refuses is refused naming it.
+/// </summary>
+public sealed class NodeConfigSpecs : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("gpuckpt-node-config-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string Write(string text)
+    {
+        var path = Path.Combine(_dir.FullName, "mine.conf");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public void A_file_holding_only_what_it_changes_lies_over_the_shipped_node_conf()
+    {
+        var config = NodeConfig.Load(Write("gpuckpt.migration.request-timeout = 7s"), _ => null);
+
+        Assert.Equal(TimeSpan.FromSeconds(7), config.GetTimeSpan("gpuckpt.migration.request-timeout"));
+        var shipped = EngineConfig.Load(Path.Combine(EngineConfig.Directory(), NodeConfig.DefaultFile));
+        Assert.Equal(shipped.GetString("akka.actor.provider"), config.GetString("akka.actor.provider"));
+        Assert.Equal(shipped.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal(NodeSettings.From(NodeConfig.Load(Path.Combine(EngineConfig.Directory(), NodeConfig.DefaultFile), _ => null)).Port,
+            NodeSettings.From(config).Port);
+    }
+
+    [Theory]
+    [InlineData("a = ${nowhere}")]
+    [InlineData("gpuckpt.migration { request-timeout = ${gpuckpt.missing.value} }")]
+    public void A_file_that_is_not_HOCON_is_refused_naming_it(string text)
+    {
+        var path = Write(text);
+
+        var refused = Assert.Throws<InvalidDataException>(() => NodeConfig.Load(path, _ => null));
+        Assert.Contains(path, refused.Message);
+        Assert.Contains("not valid HOCON", refused.Message);
+    }
+}
