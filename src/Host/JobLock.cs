@@ -24,41 +24,11 @@ public sealed class JobLock : IDisposable
         Engine.Trust.PrivateDirectory.Create(dir);
         var name = Uri.EscapeDataString(jobId);
         var pidFile = Path.Combine(dir, name + ".pid");
-        var held = Hold(Path.Combine(dir, name + ".lock"), pidFile, out var holder)
+        var held = Engine.Checkpoint.LockFile.Hold(Path.Combine(dir, name + ".lock"), pidFile, out var holder)
                    ?? throw new InvalidOperationException($"job {jobId} is running in another gpuckpt process{(holder.Length > 0 ? $" (pid {holder})" : "")}: {instead}");
         return new JobLock(held, pidFile);
     }
 
-    /// <summary>
-    /// An exclusive lock on <paramref name="lockFile"/> with this process's pid in <paramref name="pidFile"/>; null, with
-    /// the holder's pid (or ""), when another process holds it.
-    /// </summary>
-    internal static FileStream? Hold(string lockFile, string pidFile, out string holder)
-    {
-        FileStream held;
-        try
-        {
-            // FileShare.None is an exclusive flock(2) on Linux: one holder, gone with its process.
-            held = new FileStream(lockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            holder = File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "";
-            return null;
-        }
-        holder = "";
-        try
-        {
-            File.WriteAllText(pidFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-        catch (IOException)
-        {
-            // The pid only names the holder in a refusal; the lock holds without it (the journal's own check names a full disk).
-        }
-        return held;
-    }
-
-    /// <summary>What a command that finds a job running says to do instead.</summary>
     public static string StopItFirst(string jobId) =>
         $"stop it there with Ctrl-C (or SIGTERM), which leaves it interrupted, then `gpuckpt abort {jobId}` or `gpuckpt resume {jobId}`";
 

@@ -19,7 +19,7 @@ public sealed class NodeLock : IDisposable
     public static NodeLock Take(string stateDir)
     {
         var pidFile = Path.Combine(stateDir, "node.pid");
-        var held = JobLock.Hold(Path.Combine(stateDir, "node.lock"), pidFile, out var holder)
+        var held = Engine.Checkpoint.LockFile.Hold(Path.Combine(stateDir, "node.lock"), pidFile, out var holder)
                    ?? throw new InvalidOperationException($"the state directory {stateDir} is in use by another gpuckpt node" +
                                                           $"{(holder.Length > 0 ? $" (pid {holder})" : "")}: give each node a --state-dir of its own");
         return new NodeLock(held, pidFile);

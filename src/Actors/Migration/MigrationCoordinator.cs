@@ -34,6 +34,9 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private IActorRef _replyTo;
     private IActorRef? _target, _sender;
     private bool _checkpointRunning, _rollingBack, _forward, _targetAborted;
+
+    /// <summary>The pid's lock, from the dry check on until this coordinator stops (a coordinator a restart resumed holds none).</summary>
+    private ProcessLock? _claimed;
     private double _pauseStartedAt = -1, _transferSeconds;
     private TransferDone? _transfer;
     private long _confirmed, _announced, _resent;
@@ -54,7 +57,11 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         Recover<IMigrationEvent>(_state.Apply);
         Recover<RecoveryCompleted>(_ => Self.Tell(Go.Instance));
         Command<Go>(_ => Next());
-        Command<Checked>(c => Record(new MigrationStarted(_migrationId, _request!, c.TargetNode, JobsActor.NewId(JobsActor.CheckpointPrefix)), Prepare));
+        Command<Checked>(c =>
+        {
+            _claimed = c.Claimed;
+            Record(new MigrationStarted(_migrationId, _request!, c.TargetNode, JobsActor.NewId(JobsActor.CheckpointPrefix)), Prepare);
+        });
         Command<TargetPrepared>(Prepared);
         Command<ImageChunkWritten>(c => _sender?.Tell(new SendPieces([
             new TransferPiece(c.FileName, LengthPrefix.Size + c.FileLength, LengthPrefix.Size + c.Offset, c.Length, c.Checksum)])));
@@ -185,6 +192,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         var timeout = _settings.RequestTimeout;
         var to = request.To;
         var from = _self;
+        var migrationId = _migrationId;
+        var holderWait = _settings.ProcessLockHolderWait;
         Task.Run(async () =>
         {
             var remote = await node.Ask<NodeInfo>(NodeInfoRequest.Instance, timeout).ConfigureAwait(false);
@@ -207,7 +216,15 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
             {
                 return new Failed(to, "dry check", $"node {to} cannot hold pid {request.Pid}'s GPUs: {e.Message}");
             }
-            return new Checked(target.Address.ToString());
+            // A checkpoint of the pid run elsewhere on this machine (a CLI's) meets this migration here, before the pause.
+            try
+            {
+                return new Checked(target.Address.ToString(), ProcessLock.Take(driver.Name, request.Pid, migrationId, holderWait));
+            }
+            catch (InvalidOperationException e)
+            {
+                return new Failed(from, "dry check", e.Message);
+            }
         }).PipeTo(Self, failure: e => new Failed(to, "dry check", $"node {to} did not answer: {e.Message}"));
     }
 
@@ -374,6 +391,12 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
             _transferSeconds, pause, committed.GpuMap, _transfer?.TargetRestarts ?? 0, _transfer?.BytesKept ?? 0);
     }
 
+    protected override void PostStop()
+    {
+        _claimed?.Dispose();
+        base.PostStop();
+    }
+
     private void Finish(IMigrationMessage outcome)
     {
         if (outcome is MigrationCompleted) DeleteDir();
@@ -420,7 +443,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
 
     private sealed record Retry(string What);
 
-    private sealed record Checked(string TargetNode) : INoSerializationVerificationNeeded;
+    private sealed record Checked(string TargetNode, ProcessLock Claimed) : INoSerializationVerificationNeeded;
 
     private sealed record Failed(string Node, string Step, string Reason) : INoSerializationVerificationNeeded;
 

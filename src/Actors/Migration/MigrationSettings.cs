@@ -53,6 +53,9 @@ public sealed record MigrationSettings(
     /// <summary>How long a whole-process restore waits for the dumped process's pid to be released (its zombie reaped).</summary>
     public TimeSpan PidFreeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a refusal waits for the line that names who holds a pid (<see cref="Engine.Checkpoint.ProcessLock"/>).</summary>
+    public TimeSpan ProcessLockHolderWait { get; init; } = TimeSpan.FromSeconds(1);
+
     public static MigrationSettings From(Config config, string stateDir)
     {
         var frame = config.GetByteSize("gpuckpt.migration.frame-size") ?? 256 * 1024;
@@ -76,6 +79,7 @@ public sealed record MigrationSettings(
             DataPublicPort = config.GetInt("gpuckpt.migration.data-public-port", 0),
             MaximumFrame = (int)maxFrame,
             PidFreeTimeout = config.GetTimeSpan("gpuckpt.migration.criu.pid-free-timeout", TimeSpan.FromSeconds(30)),
+            ProcessLockHolderWait = config.GetTimeSpan("gpuckpt.cli.process-lock-holder-wait", TimeSpan.FromSeconds(1), allowInfinite: false),
         };
     }
 

@@ -51,7 +51,7 @@ public static class CheckpointCommand
                 given ?? JobsActor.NewId(JobsActor.CheckpointPrefix), Parent: parentDir);
             using var held = JobLock.Take(engineOptions.StateDirOf(parse), request.JobId!, JobLock.StopItFirst(request.JobId!));
             // Two checkpoints of one process meet here, before the journal: the second names the first.
-            using var claimed = ProcessLock.Take(engineOptions.StateDirOf(parse), parse.GetValue(driver)!, request.Pid, request.JobId!, HolderWait(config));
+            using var claimed = Engine.Checkpoint.ProcessLock.Take(parse.GetValue(driver)!, request.Pid, request.JobId!, HolderWait(config));
             var asJson = parse.GetValue(json);
             StatusLine.Say(Cli.Interactive(asJson), $"starting engine for a checkpoint of pid {request.Pid}…");
             await using var engine = EngineHost.Start(gpu, config);

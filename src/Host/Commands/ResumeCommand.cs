@@ -52,12 +52,12 @@ public static class ResumeCommand
                     continue;
                 }
                 using var _ = held;
-                ProcessLock? claimed;
+                Engine.Checkpoint.ProcessLock? claimed;
                 try
                 {
                     // A checkpoint's resume has the process in hand again: it meets a checkpoint of that pid started meanwhile here.
                     claimed = target.Kind == "checkpoint" && target.Pid is { } pid
-                        ? ProcessLock.Take(engineOptions.StateDirOf(parse), spec, pid, target.JobId, CheckpointCommand.HolderWait(config))
+                        ? Engine.Checkpoint.ProcessLock.Take(spec, pid, target.JobId, CheckpointCommand.HolderWait(config))
                         : null;
                 }
                 catch (InvalidOperationException busy) when (wanted is null)

@@ -39,7 +39,7 @@ public sealed class MigrateInterruptSpecs
         }
         foreach (var gpu in a.Topology()) a.SetCopyDelay(gpu.GpuId, 0);
 
-        Assert.True(await TestCluster.Eventually(() => Gone(a, pid), TimeSpan.FromMinutes(3), TimeSpan.FromSeconds(1)),
+        Assert.True(await TestCluster.Eventually(() => TestCluster.Gone(a, pid), TimeSpan.FromMinutes(3), TimeSpan.FromSeconds(1)),
             "the migration did not go on to its end after the command was interrupted: the source is still on a");
         var status = await cluster.Cli("cluster", "status", "--node", cluster.Address("b"), "--json");
         Assert.True(status.ExitCode == 0, status.ToString());
@@ -47,18 +47,5 @@ public sealed class MigrateInterruptSpecs
             .Single(m => m.GetProperty("name").GetString() == "b");
         var arrived = Assert.Single(onB.GetProperty("jobs").EnumerateArray(), j => j.GetProperty("kind").GetString() == "process");
         Assert.Contains("pid ", arrived.GetProperty("detail").GetString());
-    }
-
-    private static bool Gone(SimulatorClient client, uint pid)
-    {
-        try
-        {
-            client.State(pid);
-            return false;
-        }
-        catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
-        {
-            return true;
-        }
     }
 }

@@ -58,18 +58,6 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
     private static bool Empty(string dir) => !Directory.Exists(dir) || !Directory.EnumerateFileSystemEntries(dir).Any();
 
-    private static bool Gone(SimulatorClient client, uint pid)
-    {
-        try
-        {
-            client.State(pid);
-            return false;
-        }
-        catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
-        {
-            return true;
-        }
-    }
 
     /// <summary>Runs both on and compares: the copy continues exactly like the process that never moved.</summary>
     private static void SameContinuation(SimulatorClient copyNode, uint copy, SimulatorClient twinNode, uint twin, string because)
@@ -92,7 +80,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         var json = Json(result);
         var target = json.GetProperty("target_pid").GetUInt32();
         output.WriteLine(result.Stdout);
-        Assert.True(Gone(cluster.Clients["a"], pid), $"pid {pid} still exists on a after the migration");
+        Assert.True(TestCluster.Gone(cluster.Clients["a"], pid), $"pid {pid} still exists on a after the migration");
         var moved = cluster.Clients["b"].State(target);
         Assert.Equal(1, moved.Counters.Resume);
         SameContinuation(cluster.Clients["b"], target, cluster.Clients["a"], twin, "the migrated process on b");
@@ -157,7 +145,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
             var incoming = Path.Combine(cluster.StateDir("b"), "migrations", "in");
             Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle),
                 $"seed {seed}, point {point}: b still holds {string.Join(", ", Directory.EnumerateFileSystemEntries(incoming))}");
-            Assert.True(await TestCluster.Eventually(() => Gone(cluster.Clients["b"], probe + 1), Settle),
+            Assert.True(await TestCluster.Eventually(() => TestCluster.Gone(cluster.Clients["b"], probe + 1), Settle),
                 $"seed {seed}, point {point}: b still has the restore target pid {probe + 1}");
             output.WriteLine($"b killed at {point}: {failed.GetProperty("step").GetString()}: {failed.GetProperty("reason").GetString()}; source resumed once, continues like its twin, b clean");
             cluster.Clients["a"].Kill(pid);
@@ -188,7 +176,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle),
             $"b still holds {string.Join(", ", Directory.EnumerateFileSystemEntries(incoming))}");
         // Pids are handed out in order: a restore target b built would be the one after the probe.
-        Assert.True(Gone(cluster.Clients["b"], probe + 1), $"b still has the restore target pid {probe + 1}");
+        Assert.True(TestCluster.Gone(cluster.Clients["b"], probe + 1), $"b still has the restore target pid {probe + 1}");
         output.WriteLine($"{failed.GetProperty("step").GetString()} on b: {failed.GetProperty("reason").GetString()}; " +
                          "source resumed once, continues like its twin, b clean");
     }
@@ -276,7 +264,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
 
         foreach (var gpu in a.Topology()) a.SetCopyDelay(gpu.GpuId, 0);
         // The restore target exists on b once the image is sealed there: a's checkpoint job has ended, the restore runs.
-        Assert.True(await TestCluster.Eventually(() => migrating.IsCompleted || !Gone(b, probe + 1), TimeSpan.FromMinutes(3)),
+        Assert.True(await TestCluster.Eventually(() => migrating.IsCompleted || !TestCluster.Gone(b, probe + 1), TimeSpan.FromMinutes(3)),
             "the restore on b never started");
         Assert.False(migrating.IsCompleted, $"the migration ended before its restore on b: {(migrating.IsCompleted ? migrating.Result : null)}");
         var result = await migrating;
@@ -285,7 +273,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         Assert.True(result.ExitCode == 0, $"migrate failed while a was leaving: {result}\n--- node a:\n{cluster.Nodes["a"].Output}");
         var exit = await left;
         Assert.True(exit.ExitCode == 0, $"a exited {exit.ExitCode} after its migration: {exit}");
-        Assert.True(Gone(a, pid), $"pid {pid} still exists on a after it left");
+        Assert.True(TestCluster.Gone(a, pid), $"pid {pid} still exists on a after it left");
         var target = Json(result).GetProperty("target_pid").GetUInt32();
         Assert.Equal(probe + 1, target);
         Assert.Equal(1, b.State(target).Counters.Resume);
@@ -342,21 +330,21 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
             Assert.True(await TestCluster.Eventually(() => Empty(incoming), Settle),
                 $"seed {seed}, point {point}: b still holds the migration's files");
             var target = probe + 1;
-            var onA = !Gone(cluster.Clients["a"], pid) && cluster.Clients["a"].State(pid).Running;
-            var onB = await TestCluster.Eventually(() => !Gone(cluster.Clients["b"], target) && cluster.Clients["b"].State(target).Running, TimeSpan.FromSeconds(2));
+            var onA = !TestCluster.Gone(cluster.Clients["a"], pid) && cluster.Clients["a"].State(pid).Running;
+            var onB = await TestCluster.Eventually(() => !TestCluster.Gone(cluster.Clients["b"], target) && cluster.Clients["b"].State(target).Running, TimeSpan.FromSeconds(2));
             Assert.True(onA ^ onB, $"seed {seed}, point {point}: running on a: {onA}, on b: {onB} (exactly one copy must run)");
             if (onA)
             {
                 // Paused (PROCESS_INFO) or not yet, it runs; a pause was undone by exactly one UNPAUSE.
                 var counters = cluster.Clients["a"].State(pid).Counters;
                 Assert.True(counters.Unpause == (counters.ProcessInfo > 0 ? 1 : 0), $"seed {seed}, point {point}: {counters}");
-                Assert.True(Gone(cluster.Clients["b"], target), $"seed {seed}, point {point}: a rolled back but b kept pid {target}");
+                Assert.True(TestCluster.Gone(cluster.Clients["b"], target), $"seed {seed}, point {point}: a rolled back but b kept pid {target}");
                 SameContinuation(cluster.Clients["a"], pid, cluster.Clients["a"], twin, $"seed {seed}, point {point}: the source after the rollback");
                 cluster.Clients["a"].Kill(pid);
             }
             else
             {
-                Assert.True(Gone(cluster.Clients["a"], pid), $"seed {seed}, point {point}: b runs the copy but a kept pid {pid}");
+                Assert.True(TestCluster.Gone(cluster.Clients["a"], pid), $"seed {seed}, point {point}: b runs the copy but a kept pid {pid}");
                 SameContinuation(cluster.Clients["b"], target, cluster.Clients["a"], twin, $"seed {seed}, point {point}: the copy on b");
                 cluster.Clients["b"].Kill(target);
             }
@@ -389,7 +377,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         Assert.True(kept > 0, $"seed {seed}: the restarted target kept nothing of what it had confirmed: {result.Stdout}");
         Assert.True(resent < image, $"seed {seed}: {resent} bytes resent, the image holds {image}: the transfer started over");
         var target = json.GetProperty("target_pid").GetUInt32();
-        Assert.True(Gone(cluster.Clients["a"], pid), $"seed {seed}: pid {pid} still exists on a after the migration");
+        Assert.True(TestCluster.Gone(cluster.Clients["a"], pid), $"seed {seed}: pid {pid} still exists on a after the migration");
         Assert.Equal(1, cluster.Clients["b"].State(target).Counters.Resume);
         SameContinuation(cluster.Clients["b"], target, cluster.Clients["a"], twin, $"seed {seed}: the copy taken up after b restarted");
         var incoming = Path.Combine(cluster.StateDir("b"), "migrations", "in");

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Actors.Persistence;
+using Gpuckpt.Engine.Devices;
 using Gpuckpt.Simulator;
 using Gpuckpt.Host;
 using Gpuckpt.Tests.Support;
@@ -273,6 +274,20 @@ internal sealed class TestCluster : IAsyncDisposable
     private static string Tail(string output, int lines) => string.Join("\n", output.Split('\n').TakeLast(lines));
 
     /// <summary>Runs the gpuckpt CLI against the cluster (it talks to a node by address, never joins).</summary>
+    /// <summary>Whether process <paramref name="pid"/> no longer exists on <paramref name="client"/>'s simulator (it migrated away, or ended).</summary>
+    public static bool Gone(SimulatorClient client, uint pid)
+    {
+        try
+        {
+            client.State(pid);
+            return false;
+        }
+        catch (DriverException e) when (e.ErrorNumber == Errno.ESRCH)
+        {
+            return true;
+        }
+    }
+
     public Task<GpuckptProcess.Result> Cli(params string[] args) => CliWithin(TimeSpan.FromMinutes(3), args);
 
     /// <summary><see cref="Cli"/> for a command that may take longer than three minutes.</summary>
