@@ -417,6 +417,9 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
 
     private void Reply(object outcome)
     {
+        // Let go before the answer: a command that acts on the pid once it hears it finds the pid free.
+        _claimed?.Dispose();
+        _claimed = null;
         _replyTo.Tell(outcome);
         Context.Stop(Self);
     }
