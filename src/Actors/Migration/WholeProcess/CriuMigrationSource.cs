@@ -432,7 +432,6 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
             _offset = 0;
         }
         Progress("copy");
-        CrashPoints.Hit("criu-migration-piece");
         ReadNext();
     }
 
