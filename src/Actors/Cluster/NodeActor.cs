@@ -38,6 +38,9 @@ public sealed class NodeActor : ReceiveActor
         member.Roles.FirstOrDefault(r => r.StartsWith(NodeConfig.NameRolePrefix, StringComparison.Ordinal))?[NodeConfig.NameRolePrefix.Length..]
         ?? $"{member.Address.Host}:{member.Address.Port}";
 
+    /// <summary>Whether <paramref name="name"/> (a node name or HOST:PORT, as a command gives it) names <paramref name="member"/>.</summary>
+    public static bool Named(Member member, string name) => NameOf(member) == name || $"{member.Address.Host}:{member.Address.Port}" == name;
+
     private async Task<NodeInfo> Info()
     {
         var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;

@@ -177,7 +177,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         var driver = _driver;
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         var target = cluster.State.Members.FirstOrDefault(m => m.Status == Akka.Cluster.MemberStatus.Up &&
-            (NodeActor.NameOf(m) == request.To || $"{m.Address.Host}:{m.Address.Port}" == request.To));
+            NodeActor.Named(m, request.To));
         if (target is null)
         {
             Reply(new MigrationFailed(_migrationId, request.Pid, request.To, "dry check", $"no member named {request.To} is up in the cluster", false));

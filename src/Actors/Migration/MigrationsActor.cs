@@ -135,8 +135,7 @@ public sealed class MigrationsActor : ReceiveActor
     private void Migrate(IMigrationMessage request, uint pid, string from, bool whole)
     {
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
-        bool Named(Member m, string name) => NodeActor.NameOf(m) == name || $"{m.Address.Host}:{m.Address.Port}" == name;
-        var source = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && Named(m, from));
+        var source = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && NodeActor.Named(m, from));
         if (source is null)
         {
             Sender.Tell(new MigrationFailed("", pid, from, "dry check", $"no member named {from} is up in the cluster", false));

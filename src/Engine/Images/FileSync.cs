@@ -27,6 +27,32 @@ internal static partial class FileSync
             throw new IOException($"{name}: sync_file_range failed: errno {Marshal.GetLastPInvokeError()}", Marshal.GetLastPInvokeError());
     }
 
+    /// <summary>
+    /// Replaces <paramref name="path"/> with <paramref name="bytes"/> atomically and durably (a temporary file beside it,
+    /// fsync, rename, fsync of the directory): a crash leaves the old content or the new, whole. A full disk or a failed
+    /// fsync leaves the old content and no temporary file. <paramref name="create"/> opens the temporary file (default:
+    /// <see cref="System.IO.File.OpenHandle"/> with the process's umask).
+    /// </summary>
+    public static void Replace(string path, ReadOnlySpan<byte> bytes, Func<string, SafeFileHandle>? create = null)
+    {
+        var tmp = path + ".tmp";
+        try
+        {
+            using (var handle = create?.Invoke(tmp) ?? System.IO.File.OpenHandle(tmp, FileMode.Create, FileAccess.Write))
+            {
+                RandomAccess.Write(handle, bytes, 0);
+                File(handle, tmp);
+            }
+            System.IO.File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            System.IO.File.Delete(tmp);
+            throw;
+        }
+        Directory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
     /// <summary>Makes a create or rename inside <paramref name="dir"/> durable: the directory entry is data too.</summary>
     public static void Directory(string dir)
     {

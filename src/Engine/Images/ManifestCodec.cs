@@ -90,23 +90,6 @@ public static class ManifestCodec
     /// <summary>Replaces manifest.json atomically and durably: a reader sees the old manifest or the new one, whole.</summary>
     public static void Store(string dir, ImageManifest manifest)
     {
-        var path = Path.Combine(dir, ImageManifest.FileName);
-        var tmp = path + ".tmp";
-        try
-        {
-            using (var handle = ImageFiles.OpenWrite(tmp, FileMode.Create, FileAccess.Write))
-            {
-                RandomAccess.Write(handle, Encode(manifest), 0);
-                FileSync.File(handle, tmp);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            // A full disk or a failed fsync: the old manifest stands, and no half-written .tmp is left beside it.
-            File.Delete(tmp);
-            throw;
-        }
-        FileSync.Directory(dir);
+        FileSync.Replace(Path.Combine(dir, ImageManifest.FileName), Encode(manifest), tmp => ImageFiles.OpenWrite(tmp, FileMode.Create, FileAccess.Write));
     }
 }

@@ -31,25 +31,8 @@ public sealed class ArrivedProcesses(string stateDir)
 
     public void Write(IReadOnlyList<ArrivedProcess> processes)
     {
-        var dir = System.IO.Path.GetDirectoryName(Path)!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path + ".tmp";
-        try
-        {
-            using (var handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.Write))
-            {
-                RandomAccess.Write(handle, JsonSerializer.SerializeToUtf8Bytes(processes), 0);
-                FileSync.File(handle, tmp);
-            }
-            File.Move(tmp, Path, overwrite: true);
-        }
-        catch
-        {
-            // A full disk or a failed fsync: the old list stands, and no half-written .tmp is left beside it.
-            File.Delete(tmp);
-            throw;
-        }
-        FileSync.Directory(dir);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        FileSync.Replace(Path, JsonSerializer.SerializeToUtf8Bytes(processes));
     }
 
     /// <summary>

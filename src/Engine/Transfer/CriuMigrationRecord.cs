@@ -50,24 +50,7 @@ public sealed record CriuMigrationRecord(
     public void Write(string dir)
     {
         Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, FileName);
-        var tmp = path + ".tmp";
-        try
-        {
-            using (var handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.Write))
-            {
-                RandomAccess.Write(handle, JsonSerializer.SerializeToUtf8Bytes(this, Options), 0);
-                FileSync.File(handle, tmp);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            // A full disk or a failed fsync: the old step stands, and no half-written .tmp is left beside it.
-            File.Delete(tmp);
-            throw;
-        }
-        FileSync.Directory(dir);
+        FileSync.Replace(Path.Combine(dir, FileName), JsonSerializer.SerializeToUtf8Bytes(this, Options));
     }
 
     private static readonly JsonSerializerOptions Options = new() { Converters = { new JsonStringEnumConverter<CriuMigrationStep>(JsonNamingPolicy.KebabCaseLower) } };

@@ -45,13 +45,7 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
         try
         {
             await WaitUp(nodes);
-            var app = new GpuAppOutput(Dir("app.out"), Timeout);
-            var twin = new GpuAppOutput(Dir("twin.out"), Timeout);
-            var pid = host.Spawn(app.Path, CriuPrograms.GpuApp, "plain", seed);
-            var twinPid = host.Spawn(twin.Path, CriuPrograms.GpuApp, "plain", seed);
-            app.WaitFor("ready");
-            twin.WaitFor("ready");
-            for (var i = 0; i < 3; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            var (app, pid, twin, twinPid) = GpuAppOutput.StartPlainWithTwin(host, _dir.FullName, seed, Timeout, steps: 3);
             var original = ProcessIdentity.Of((uint)pid)!;
 
             // A pid that is no process, and a target without CRIU: one line each, nothing dumped.
@@ -118,13 +112,7 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
         try
         {
             await WaitUp(nodes);
-            var app = new GpuAppOutput(Dir("app.out"), Timeout);
-            var twin = new GpuAppOutput(Dir("twin.out"), Timeout);
-            var pid = host.Spawn(app.Path, CriuPrograms.GpuApp, "plain", seed);
-            var twinPid = host.Spawn(twin.Path, CriuPrograms.GpuApp, "plain", seed);
-            app.WaitFor("ready");
-            twin.WaitFor("ready");
-            for (var i = 0; i < 3; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+            var (app, pid, twin, twinPid) = GpuAppOutput.StartPlainWithTwin(host, _dir.FullName, seed, Timeout, steps: 3);
             var original = ProcessIdentity.Of((uint)pid)!;
 
             // a is killed before the dump: started again, it finds the process untouched and drops the migration.

@@ -26,13 +26,7 @@ public sealed class CriuProcessSpecs : IDisposable
     {
         var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
         using var host = TaskHost.Start(Timeout);
-        var app = new GpuAppOutput(Dir("app.out"), Timeout);
-        var twin = new GpuAppOutput(Dir("twin.out"), Timeout);
-        var pid = host.Spawn(app.Path, CriuPrograms.GpuApp, "plain", seed);
-        var twinPid = host.Spawn(twin.Path, CriuPrograms.GpuApp, "plain", seed);
-        app.WaitFor("ready");
-        twin.WaitFor("ready");
-        for (var i = 0; i < 3; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
+        var (app, pid, twin, twinPid) = GpuAppOutput.StartPlainWithTwin(host, _dir.FullName, seed, Timeout, steps: 3);
 
         var images = Directory.CreateDirectory(Dir("images")).FullName;
         var dump = host.Run(Dir("criu.out"), CriuPrograms.Criu, "dump", "-t", $"{pid}", "-D", images, "-o", "dump.log");

@@ -9,6 +9,24 @@ internal sealed class GpuAppOutput(string path, TimeSpan timeout)
 {
     public string Path { get; } = path;
 
+    /// <summary>
+    /// The plain counter and its untouched twin, spawned under <paramref name="host"/> with one seed into
+    /// <paramref name="dir"/>'s app.out and twin.out, both ready and stepped <paramref name="steps"/> times in lockstep
+    /// (each step's line equal).
+    /// </summary>
+    public static (GpuAppOutput App, int Pid, GpuAppOutput Twin, int TwinPid) StartPlainWithTwin(Gpuckpt.Emulator.TaskHost host, string dir, string seed,
+        TimeSpan timeout, int steps)
+    {
+        var app = new GpuAppOutput(System.IO.Path.Combine(dir, "app.out"), timeout);
+        var twin = new GpuAppOutput(System.IO.Path.Combine(dir, "twin.out"), timeout);
+        var pid = host.Spawn(app.Path, CriuPrograms.GpuApp, "plain", seed);
+        var twinPid = host.Spawn(twin.Path, CriuPrograms.GpuApp, "plain", seed);
+        app.WaitFor("ready");
+        twin.WaitFor("ready");
+        for (var i = 0; i < steps; i++) Xunit.Assert.Equal(twin.Step(twinPid), app.Step(pid));
+        return (app, pid, twin, twinPid);
+    }
+
     /// <summary>Every line so far.</summary>
     public IReadOnlyList<string> Lines => File.Exists(Path) ? File.ReadAllLines(Path) : [];
 

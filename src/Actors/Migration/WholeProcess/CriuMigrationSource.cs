@@ -20,7 +20,7 @@ namespace Gpuckpt.Actors.Migration;
 /// record of the step reached (<see cref="CriuMigrationRecord"/>): a node killed in the middle continues from it when
 /// it starts again (<see cref="Resume"/>).
 /// </summary>
-public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
+public sealed partial class CriuMigrationSource : ReceiveActor, IWithTimers
 {
     private readonly string _id;
     private readonly bool _resumed;
@@ -34,6 +34,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     private IActorRef? _target;
     private IProcessKernel? _kernel;
     private CriuMigrationRecord? _record;
+    private (Action<Member> Found, Action? Absent, TimeSpan? Until, TimeSpan Cap) _lookup;
     private string _targetName = "";
     private ProcessIdentity? _source;
     private int _file;
@@ -72,7 +73,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
             var dir = _dir;
             var images = _images;
             var limit = _settings.RestoreTimeout;
-            Task.Run(() => Recover(dir, images, limit)).PipeTo(Self, failure: e => new Lost(null, e.GetBaseException().Message));
+            RecoverAsync(dir, images, limit).PipeTo(Self, failure: e => new Lost(null, e.GetBaseException().Message));
             return;
         }
         var pid = Pid;
@@ -106,8 +107,7 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
     {
         _source = check.Identity;
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
-        bool Named(Member m) => NodeActor.NameOf(m) == _request.To || $"{m.Address.Host}:{m.Address.Port}" == _request.To;
-        var target = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && Named(m));
+        var target = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && NodeActor.Named(m, _request.To));
         if (target is null)
         {
             Self.Tell(new Refused($"no member named {_request.To} is up in the cluster"));
@@ -156,179 +156,6 @@ public sealed class CriuMigrationSource : ReceiveActor, IWithTimers
             CrashPoints.Hit("criu-migration-dumped");
             return new Dumped(WholeProcessImageFiles.List(images));
         }).PipeTo(Self, failure: e => new DumpFailed(e.GetBaseException().Message));
-    }
-
-    // ---- a node killed in the middle: the record says where it stood -------------------------------------------------
-
-    /// <summary>What the directory a killed node left says: see <see cref="CriuMigrationStep"/>.</summary>
-    private static object Recover(string dir, string images, TimeSpan limit)
-    {
-        var record = CriuMigrationRecord.Read(dir);
-        if (record is null)
-        {
-            // Killed before the target answered: nothing was touched.
-            Directory.Delete(dir, recursive: true);
-            return Forgotten.Instance;
-        }
-        if (record.Step == CriuMigrationStep.Dumping)
-        {
-            // The dump runs in a child of the killed node, which may still be at it: its end decides.
-            if (!WaitDumpEnded(images, limit))
-                return new Lost(record, $"the dump into {images} was still running {limit.TotalSeconds:F0} s after the node started again");
-            if (record.Source.SameAs(ProcessIdentity.Of(record.Source.Pid))) return new Untouched(record);
-            var verified = ProcessManifest.Verify(images);
-            if (!verified.Ok)
-                return new Lost(record, $"pid {record.Source.Pid} ended during its dump and the dump in {images} does not verify: {verified.Describe()}");
-            record = record with { Step = CriuMigrationStep.Dumped };
-            record.Write(dir);
-        }
-        return record.Step == CriuMigrationStep.Dumped ? new Dumped(WholeProcessImageFiles.List(images), record) : record;
-    }
-
-    /// <summary>No process left running `checkpoint --criu` into <paramref name="images"/> (its command line names the directory).</summary>
-    private static bool WaitDumpEnded(string images, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (DumpRunning(images))
-        {
-            if (clock.Elapsed > limit) return false;
-            Thread.Sleep(100);
-        }
-        return true;
-    }
-
-    private static bool DumpRunning(string images)
-    {
-        foreach (var proc in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!uint.TryParse(Path.GetFileName(proc), out _)) continue;
-            try
-            {
-                var args = File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0');
-                if (args.Contains("checkpoint") && args.Contains(images)) return true;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Gone while looked at.
-            }
-        }
-        return false;
-    }
-
-    private void Recovering()
-    {
-        Receive<Forgotten>(_ => Context.Stop(Self));
-        Receive<Lost>(l =>
-        {
-            if (l.Record is { } r) Adopt(r);
-            Finish(new ProcessMigrationFailed(_id, Pid, _self, "resume", l.Reason, false,
-                $"the node was restarted during the migration; what is left stays in {_dir}"));
-        });
-        // The target is told to drop what it got (once this node sees it up again), then the migration ends.
-        Receive<Untouched>(u =>
-        {
-            Adopt(u.Record);
-            var untouched = new ProcessMigrationFailed(_id, Pid, _self, "dump", "the node was restarted before the dump ended the process", false,
-                $"pid {Pid} runs on, untouched");
-            var dir = _dir;
-            Task.Run(() => Directory.Delete(dir, recursive: true)).PipeTo(Self, success: () => Forgotten.Instance,
-                failure: e => new Ended(untouched with { Outcome = $"{untouched.Outcome}; {dir} could not be removed: {e.GetBaseException().Message}" }));
-            Become(() =>
-            {
-                Receive<Forgotten>(_ => FindTarget(member =>
-                {
-                    Context.ActorSelection(new RootActorPath(member.Address) / "user" / MigrationsActor.Name).Tell(new CriuAbortTarget(_id, Pid));
-                    Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
-                }, () => Finish(untouched)));
-                Receive<TargetLookup>(Look);
-                Receive<CriuTargetAborted>(_ => Finish(untouched));
-                Receive<StepTimedOut>(_ => Finish(untouched));
-                Receive<Ended>(e => Finish(e.Outcome));
-            });
-        });
-        // The dump is whole and the process ended: the target receives the image again, from its first byte.
-        Receive<Dumped>(d =>
-        {
-            Adopt(d.Record!);
-            _files = d.Files;
-            _bytesTotal = d.Files.Sum(f => f.Size);
-            Become(Reconnecting);
-            FindTarget(member =>
-            {
-                _targetName = NodeActor.NameOf(member);
-                Context.ActorSelection(new RootActorPath(member.Address) / "user" / MigrationsActor.Name)
-                    .Tell(new CriuTargetCheck(_id, _self, _source!, _record!.UnderKernel), Self);
-                Timers.StartSingleTimer("step", new StepTimedOut(_settings.RequestTimeout), _settings.RequestTimeout);
-            }, () => StartRollBack(new RollBack("transfer", $"node {_request.To} was not up within {_settings.RequestTimeout.TotalSeconds:F0} s of this node's restart", _request.To)));
-        });
-        // Asked to restore before the node was killed: only the target knows whether the process runs there.
-        Receive<CriuMigrationRecord>(r =>
-        {
-            Adopt(r);
-            _targetName = r.To;
-            Become(AskingAfterRestart);
-            FindTarget(member =>
-            {
-                _targetName = NodeActor.NameOf(member);
-                Unsure($"node {_self} was restarted while node {_targetName} restored the process", member);
-            }, () => Unsure($"node {_request.To} was not up within {_settings.RequestTimeout.TotalSeconds:F0} s of this node's restart", null));
-        });
-    }
-
-    private void Adopt(CriuMigrationRecord record)
-    {
-        _record = record;
-        _source = record.Source;
-        _request = new MigrateProcessRequest(record.Source.Pid, record.From, record.To);
-        _targetName = record.To;
-        _kernel = record.UnderKernel ? _settings.Kernel : null;
-        _dumpStartedAt = _transferStartedAt = _clock.Elapsed.TotalSeconds;
-    }
-
-    private void Reconnecting()
-    {
-        Receive<CriuTargetReady>(_ =>
-        {
-            Timers.Cancel("step");
-            _target = Sender;
-            Context.Watch(_target);
-            Become(Sending);
-            ReadNext();
-        });
-        Receive<TargetFailed>(f => StartRollBack(new RollBack(f.Step, f.Reason, f.Node)));
-        Receive<StepTimedOut>(t => StartRollBack(new RollBack("transfer", $"node {_targetName} did not answer within {t.After.TotalSeconds:F0} s", _targetName)));
-        Receive<TargetLookup>(Look);
-    }
-
-    private void AskingAfterRestart() => Receive<TargetLookup>(Look);
-
-    /// <summary>
-    /// The target among the members as this restarted node sees them: looked for until the request timeout has passed
-    /// since this node is up again (its own rejoin does not count), and at most until the restore timeout.
-    /// </summary>
-    private void FindTarget(Action<Member> found, Action? absent = null)
-    {
-        _lookup = (found, absent, null, _clock.Elapsed + _settings.RestoreTimeout);
-        Self.Tell(TargetLookup.Instance);
-    }
-
-    private (Action<Member> Found, Action? Absent, TimeSpan? Until, TimeSpan Cap) _lookup;
-
-    private void Look(TargetLookup _)
-    {
-        var cluster = Akka.Cluster.Cluster.Get(Context.System);
-        var to = _request.To;
-        var member = cluster.State.Members.FirstOrDefault(m => m.Status == MemberStatus.Up && m.Address != cluster.SelfAddress &&
-                                                               (NodeActor.NameOf(m) == to || $"{m.Address.Host}:{m.Address.Port}" == to));
-        if (member is not null)
-        {
-            _lookup.Found(member);
-            return;
-        }
-        if (_lookup.Until is null && cluster.SelfMember.Status == MemberStatus.Up) _lookup.Until = _clock.Elapsed + _settings.RequestTimeout;
-        if (_clock.Elapsed < (_lookup.Until ?? _lookup.Cap) && _clock.Elapsed < _lookup.Cap)
-            Timers.StartSingleTimer("lookup", TargetLookup.Instance, TimeSpan.FromMilliseconds(250));
-        else _lookup.Absent?.Invoke();
     }
 
     // ---- the dump ----------------------------------------------------------------------------------------------------
