@@ -65,14 +65,16 @@ public abstract class ContentJob<TState, TEvent> : PersistentJob<TState, TEvent>
     /// <summary>
     /// Copies every device's contents: a new device actor each, or the render node's actor from the passes. Every chunk
     /// in place goes to <paramref name="landed"/>; then <paramref name="done"/> once, with null or the first failure,
-    /// after every device has stopped.
+    /// after every device has stopped. A copy after another one (a live checkpoint's later round) names its device actors
+    /// with <paramref name="round"/>: the last round's may still be stopping.
     /// </summary>
-    protected void StartContents(IReadOnlyList<DeviceWork> works, Action<DeviceWork, ChunkLanded> landed, Action<string?> done)
+    protected void StartContents(IReadOnlyList<DeviceWork> works, Action<DeviceWork, ChunkLanded> landed, Action<string?> done, string? round = null)
     {
         _copyFailure = null;
         _landed = landed;
         _copiesDone = done;
-        var names = works.Select(w => DeviceActor.ActorName(w.Plan.Device)).ToHashSet();
+        string Name(DeviceWork w) => DeviceActor.ActorName(w.Plan.Device) + (round is null ? "" : $"-{round}");
+        var names = works.Select(Name).ToHashSet();
         foreach (var idle in _devices.Keys.Where(d => !names.Contains(d.Path.Name)).ToList())
         {
             // A render node without contents of its own: its passes were all it had to do.
@@ -82,11 +84,11 @@ public abstract class ContentJob<TState, TEvent> : PersistentJob<TState, TEvent>
         }
         foreach (var work in works)
         {
-            var existing = _devices.Keys.FirstOrDefault(d => d.Path.Name == DeviceActor.ActorName(work.Plan.Device));
+            var existing = _devices.Keys.FirstOrDefault(d => d.Path.Name == Name(work));
             if (existing is not null) existing.Tell(new CopyContents(work));
             else
             {
-                existing = Context.ActorOf(DeviceActor.Props(work, Settings, Pool), DeviceActor.ActorName(work.Plan.Device));
+                existing = Context.ActorOf(DeviceActor.Props(work, Settings, Pool), Name(work));
                 Context.Watch(existing);
             }
             _devices[existing] = work;

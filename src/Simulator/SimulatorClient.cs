@@ -496,6 +496,13 @@ public sealed class SimulatorClient : IGpuDriver
         ?? throw new InvalidDataException("empty dirty set");
 
     /// <summary>Fails the next <see cref="SimFault.Count"/> calls of an op (pid 0: of any process) with an errno; Count 0 disarms.</summary>
+    /// <summary>The simulator tracks writes per buffer: the dirty set without reading memory or pausing the process.</summary>
+    public DirtyWrites? WrittenSince(uint pid, ulong since)
+    {
+        var set = Dirty(pid, since);
+        return new DirtyWrites(set.Clock, set.Bos.Select(b => b.Buffer).ToHashSet(), set.DirtyBytes);
+    }
+
     public void InjectFault(SimFault fault) => Control(SimOpcode.Fault, new WireWriter().String(JsonSerializer.Serialize(fault, RequestHandler.Json)));
 
     /// <summary>Makes every MiB read or written through mappings of this GPU's BOs take <paramref name="microsPerMiB"/> µs.</summary>

@@ -27,6 +27,8 @@ public abstract class ForwardingDriver(IGpuDriver inner) : IGpuDriver
     public virtual IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) => Inner.MapBo(renderMinor, mmapOffset, size, writable);
     public virtual void PrepareMaps(IReadOnlyList<BoRange> bos) => Inner.PrepareMaps(bos);
     public virtual ulong DmabufInode(int fd) => Inner.DmabufInode(fd);
+
+    public virtual DirtyWrites? WrittenSince(uint pid, ulong since) => Inner.WrittenSince(pid, since);
     public virtual void CloseFd(int fd) => Inner.CloseFd(fd);
     public virtual ulong[] DmabufInodes(IReadOnlyList<int> fds) => Inner.DmabufInodes(fds);
     public virtual void CloseFds(IReadOnlyList<int> fds) => Inner.CloseFds(fds);

@@ -9,19 +9,18 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// <summary>The image side of a checkpoint job: opening (or reopening) it, filling it after a restart, its links.</summary>
 internal static class CheckpointImage
 {
-    /// <summary>Re-reads the paused process, writes the metadata files not yet in the image and adopts journalled chunks.</summary>
-    internal static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved, CancellationToken cancel)
+    /// <summary>
+    /// Re-reads the paused process, writes the metadata files not yet in the image and adopts journalled chunks, but none
+    /// holding a BO <paramref name="stale"/> names (written since the chunk was). A live copy's running round writes no
+    /// metadata (<paramref name="withMessages"/> false): what the process is when it stops for good goes there.
+    /// </summary>
+    internal static Captured CaptureAndAdopt(IGpuDriver driver, IKfdFile kfd, KfdProcessInfo info, ImageWriter writer, int chunkSize, IReadOnlyDictionary<string, ChunkSaved> saved,
+        CancellationToken cancel, bool withMessages = true, Func<BoSource, bool>? stale = null)
     {
         var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
         try
         {
-            void Write(string name, Google.Protobuf.IMessage message)
-            {
-                cancel.ThrowIfCancellationRequested();
-                if (!writer.Contains(name)) writer.WriteMessage(name, message);
-            }
-            Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
-            foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
+            if (withMessages) WriteMessages(writer, process, cancel);
             var files = new Dictionary<string, PageFile[]>();
             var remaining = new Dictionary<string, IReadOnlyList<int>>();
             foreach (var device in process.Devices)
@@ -33,7 +32,8 @@ internal static class CheckpointImage
                 // A journalled chunk is adopted only if its bytes still hash to what was journalled; else it is copied again.
                 remaining[device.Device] = Enumerable.Range(0, device.Chunks.Count)
                     .Where(i => !(saved.TryGetValue(ChunkSaved.KeyOf(device.Device, device.Chunks[i]), out var s)
-                                  && s.Length == device.Chunks[i].Length && pages[device.Chunks[i].FileIndex].Adopt(device.Chunks[i].FileOffset, s.Length, s.Checksum)))
+                                  && s.Length == device.Chunks[i].Length && (stale is null || !Touches(device, device.Chunks[i], stale))
+                                  && pages[device.Chunks[i].FileIndex].Adopt(device.Chunks[i].FileOffset, s.Length, s.Checksum)))
                     .ToList();
             }
             return new Captured(process, files, remaining);
@@ -43,6 +43,56 @@ internal static class CheckpointImage
             process.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The process's KFD and render-node files, those not yet in the image.</summary>
+    internal static void WriteMessages(ImageWriter writer, CapturedProcess process, CancellationToken cancel)
+    {
+        void Write(string name, Google.Protobuf.IMessage message)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (!writer.Contains(name)) writer.WriteMessage(name, message);
+        }
+        Write(ImageFileName.Kfd(ImageIds.Kfd), process.Kfd);
+        foreach (var node in process.RenderNodes) Write(ImageFileName.RenderNode((int)node.Id), node);
+    }
+
+    /// <summary>The BOs a driver's dirty bits say were written since a tick; every BO where it keeps none (or one's inode is unknown).</summary>
+    internal static Func<BoSource, bool> WrittenSince(IGpuDriver driver, uint pid, ulong since)
+    {
+        if (driver.WrittenSince(pid, since) is not { } dirty) return _ => true;
+        return bo => bo.Inode == 0 || dirty.Buffers.Contains(bo.Inode);
+    }
+
+    /// <summary>Per device, the indexes of the chunks holding a BO <paramref name="stale"/> names.</summary>
+    internal static Dictionary<string, IReadOnlyList<int>> ChunksTouching(CapturedProcess process, Func<BoSource, bool> stale) =>
+        process.Devices.ToDictionary(d => d.Device, d => (IReadOnlyList<int>)[.. Enumerable.Range(0, d.Chunks.Count).Where(i => Touches(d, d.Chunks[i], stale))]);
+
+    /// <summary>Whether <paramref name="chunk"/> holds a piece of a BO that <paramref name="stale"/> names.</summary>
+    internal static bool Touches(DeviceContents device, CopyChunk chunk, Func<BoSource, bool> stale)
+    {
+        foreach (var piece in chunk.Pieces)
+            if (stale(device.Bos[piece.BoIndex])) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Whether a new capture lays the process's contents out as <paramref name="earlier"/> did: the same page files of the
+    /// same lengths, chunk for chunk (a live copy's last round then keeps what the running rounds wrote).
+    /// </summary>
+    internal static string? LayoutChange(CapturedProcess earlier, CapturedProcess now)
+    {
+        if (earlier.Devices.Count != now.Devices.Count) return $"{earlier.Devices.Count} devices with contents, now {now.Devices.Count}";
+        for (var d = 0; d < now.Devices.Count; d++)
+        {
+            var (a, b) = (earlier.Devices[d], now.Devices[d]);
+            if (a.Device != b.Device) return $"device {a.Device}, now {b.Device}";
+            if (!a.Files.Select(f => (f.FileName, f.Length)).SequenceEqual(b.Files.Select(f => (f.FileName, f.Length))))
+                return $"{a.Device}'s page files changed (BOs were allocated, freed or resized)";
+            if (!a.Chunks.Select(c => (c.FileIndex, c.FileOffset, c.Length)).SequenceEqual(b.Chunks.Select(c => (c.FileIndex, c.FileOffset, c.Length))))
+                return $"{a.Device}'s BOs were laid out again";
+        }
+        return null;
     }
 
     /// <summary>The image of this job: created on first start, reopened after a crash; null when it was already committed.</summary>

@@ -29,6 +29,13 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     private readonly JobControl _control;
     private string? _interrupt;
 
+    // A live checkpoint's running rounds (none after a restart: the last pause then copies everything).
+    private int _round = -1;
+    private ulong _since;
+    private long _roundBytes;
+    private bool _awaitingRound;
+    private readonly Stopwatch _roundClock = new();
+
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
@@ -46,6 +53,15 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             // A copy in flight stops at once; any other step is let finish (each is bounded), and Next sees the interrupt.
             AbortContents($"interrupted by {interrupt.Signal}");
             if (!StepRunning && State.Started is not null && _captured is null) Next();
+            else if (_awaitingRound) Next();
+        });
+        Command<LiveRoundNext>(next =>
+        {
+            if (!_awaitingRound || State.Failing is not null || _interrupt is not null) return;
+            _awaitingRound = false;
+            if (next.Abandon is { } why) Fail(new StepFailed("live copy", new IOException(why)));
+            else if (next.Final) Record(new LiveCopyEnded(_since), Next);
+            else LiveRound();
         });
     }
 
@@ -115,6 +131,15 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             else AbandonProcess();
             return;
         }
+        if (Request.Live && State.LiveSince is null && State.IntendsUnpause && State.Committed is null)
+        {
+            // A live checkpoint's running rounds begin once the pause that listed its BOs is undone.
+            if (!State.Unpaused) Unpause(onFailure: error => Fail(new StepFailed("unpause", new IOException(error))));
+            // A restarted engine lost the rounds' clocks: the last pause copies everything, as a checkpoint that is not live does.
+            else if (_captured is null) Record(new LiveCopyEnded(0), Next);
+            else LiveRound();
+            return;
+        }
         if (State.Committed is null)
         {
             // The kernel counts pauses: a process the journal knows paused is never paused a second time.
@@ -166,9 +191,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var started = Started;
         var driver = _driver;
         var directIo = Settings.DirectIo;
+        // A live checkpoint's last pause goes on with the image and the KFD file its running rounds had open.
+        var (openWriter, openKfd) = (_writer, _kfd);
         BeginPhase("pause");
         RunStep<object>("pause", _ =>
         {
+            if (openWriter is not null && openKfd is not null) return new Paused(openKfd, known ?? KfdCheckpoint.ProcessInfo(openKfd), openWriter);
             var writer = CheckpointImage.Open(started, driver);
             if (writer is null) return new Committed(CheckpointImage.CommittedFromManifest(started));
             writer.DirectIo = directIo;
@@ -200,7 +228,9 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             var paused = (Paused)result;
             _kfd = paused.Kfd;
             _writer = paused.Writer;
-            _pauseClock.Start();
+            // A live checkpoint's last pause is the one its summary counts.
+            if (State.LiveSince is not null) _pauseClock.Restart();
+            else _pauseClock.Start();
             var info = paused.Info;
             if (known is not null)
             {
@@ -267,9 +297,68 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var driver = _driver;
         var chunkSize = Started.ChunkSize;
         var saved = State.Chunks;
-        BeginPhase("capture");
-        RunStep("capture", cancel => CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved, cancel), captured =>
+        var pid = Request.Pid;
+        var firstRound = Request.Live && State.LiveSince is null;
+        var since = State.LiveSince;
+        if (since is { } last && _captured is { } earlier)
         {
+            CaptureLast(info, last, earlier);
+            return;
+        }
+        BeginPhase("capture");
+        RunStep("capture", cancel =>
+        {
+            // After a restart in a live checkpoint's last pause, a journalled chunk of a BO written since the rounds is copied again.
+            var stale = since is { } s ? CheckpointImage.WrittenSince(driver, pid, s) : null;
+            var captured = CheckpointImage.CaptureAndAdopt(driver, kfd, info, writer, chunkSize, saved, cancel, withMessages: !firstRound, stale);
+            // The write clock while the process is still paused: the first running round reads every BO after it.
+            var clock = firstRound ? driver.WrittenSince(pid, ulong.MaxValue)?.Clock ?? 0 : 0;
+            return (Captured: captured, Clock: clock);
+        }, result =>
+        {
+            _captured = result.Captured;
+            if (_interrupt is not null)
+            {
+                Next();
+                return;
+            }
+            CrashPoints.Hit("captured");
+            if (firstRound)
+            {
+                _since = result.Clock;
+                Record(new UnpauseIntended(), Next);
+                return;
+            }
+            CopyThenCommit(result.Captured);
+        }, Fail);
+    }
+
+    /// <summary>
+    /// A live checkpoint's last pause: the BO list again (it must be laid out as before), the metadata files, and only the
+    /// chunks holding a BO written since the last running round began; every other chunk is in the image already.
+    /// </summary>
+    private void CaptureLast(KfdProcessInfo info, ulong since, Captured earlier)
+    {
+        var (kfd, writer, driver, chunkSize, pid) = (_kfd!, _writer!, _driver, Started.ChunkSize, Request.Pid);
+        BeginPhase("capture");
+        RunStep("capture", cancel =>
+        {
+            var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
+            try
+            {
+                if (CheckpointImage.LayoutChange(earlier.Process, process) is { } change)
+                    throw new InvalidOperationException($"pid {pid} changed its buffers while it ran ({change}): the live copy cannot be finished");
+                CheckpointImage.WriteMessages(writer, process, cancel);
+                return new Captured(process, earlier.Files, CheckpointImage.ChunksTouching(process, CheckpointImage.WrittenSince(driver, pid, since)));
+            }
+            catch
+            {
+                process.Dispose();
+                throw;
+            }
+        }, captured =>
+        {
+            earlier.Process.Dispose();
             _captured = captured;
             if (_interrupt is not null)
             {
@@ -277,17 +366,70 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
                 return;
             }
             CrashPoints.Hit("captured");
-            BeginPhase("copy");
-            StartContents([.. captured.Process.Devices.Select(device => new DeviceWork(
-                device, captured.Remaining[device.Device], captured.Files[device.Device], null,
-                bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: false)
-                    : driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false),
-                bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)])))], Landed, failure =>
+            CopyThenCommit(captured);
+        }, Fail);
+    }
+
+    private void CopyThenCommit(Captured captured)
+    {
+        BeginPhase("copy");
+        StartContents(Works(captured, captured.Remaining), Landed, failure =>
+        {
+            if (_interrupt is not null) Next();
+            else if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
+            else Commit();
+        }, _round >= 0 ? $"r{_round + 1}" : null);
+    }
+
+    private List<DeviceWork> Works(Captured captured, IReadOnlyDictionary<string, IReadOnlyList<int>> chunks)
+    {
+        var driver = _driver;
+        return [.. captured.Process.Devices.Select(device => new DeviceWork(
+            device, chunks[device.Device], captured.Files[device.Device], null,
+            bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: false)
+                : driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false),
+            bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)])))];
+    }
+
+    /// <summary>
+    /// A running round of a live checkpoint: the first copies every chunk, each later one the chunks holding a BO written
+    /// since the round before began. Then the client hears how much the process wrote meanwhile, and says what comes next.
+    /// </summary>
+    private void LiveRound()
+    {
+        _round++;
+        var (captured, driver, pid, since, first) = (_captured!, _driver, Request.Pid, _since, _round == 0);
+        BeginPhase($"live round {_round}");
+        RunStep("live round", _ =>
+        {
+            if (first) return (Chunks: captured.Remaining, Clock: since);
+            var dirty = driver.WrittenSince(pid, since);
+            IReadOnlyDictionary<string, IReadOnlyList<int>> chunks = dirty is null
+                ? captured.Process.Devices.ToDictionary(d => d.Device, d => (IReadOnlyList<int>)[.. Enumerable.Range(0, d.Chunks.Count)])
+                : CheckpointImage.ChunksTouching(captured.Process, bo => bo.Inode == 0 || dirty.Buffers.Contains(bo.Inode));
+            return (Chunks: chunks, Clock: dirty?.Clock ?? since);
+        }, plan =>
+        {
+            _since = plan.Clock;
+            _roundBytes = captured.Process.Devices.Sum(d => plan.Chunks[d.Device].Sum(i => (long)d.Chunks[i].Length));
+            _roundClock.Restart();
+            StartContents(Works(captured, plan.Chunks), Landed, failure =>
             {
                 if (_interrupt is not null) Next();
                 else if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
-                else Commit();
-            });
+                else RoundCopied();
+            }, _round == 0 ? null : $"r{_round}");
+        }, Fail);
+    }
+
+    private void RoundCopied()
+    {
+        var (driver, pid, since, seconds) = (_driver, Request.Pid, _since, _roundClock.Elapsed.TotalSeconds);
+        RunStep("live round", _ => driver.WrittenSince(pid, since) is { } dirty ? (long)dirty.Bytes : -1L, dirty =>
+        {
+            _awaitingRound = true;
+            if (_interrupt is not null) Next();
+            else ReplyTo.Tell(new LiveRoundCopied(JobId, _round, _roundBytes, seconds, dirty));
         }, Fail);
     }
 

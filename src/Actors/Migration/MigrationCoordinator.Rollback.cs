@@ -80,6 +80,9 @@ public sealed partial class MigrationCoordinator
             _sender = null;
         }
         Report("rollback");
+        // A live checkpoint between its rounds waits for a word: it ends (the process runs on), and the rollback goes on when it has.
+        _liveJob?.Tell(new LiveRoundNext(false, "the migration rolled back"));
+        _liveJob = null;
         if (_checkpointRunning) return;
         if (!_state.UnpauseIntended)
         {

@@ -44,6 +44,13 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private string? _targetLost, _confirming;
     private string _step = "dry check";
 
+    // A live migration: the checkpoint job between its rounds, what they copied, and what the last one left to copy.
+    private IActorRef? _liveJob;
+    private readonly List<LiveRound> _rounds = [];
+    private long _liveDirty;
+    private bool _lastRound;
+    private long _lastRoundBytes;
+
     public MigrationCoordinator(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
         MigrationSettings settings, IActorRef replyTo)
     {
@@ -63,8 +70,14 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
             Record(new MigrationStarted(_migrationId, _request!, c.TargetNode, JobsActor.NewId(JobsActor.CheckpointPrefix)), Prepare);
         });
         Command<TargetPrepared>(Prepared);
-        Command<ImageChunkWritten>(c => _sender?.Tell(new SendPieces([
-            new TransferPiece(c.FileName, LengthPrefix.Size + c.FileLength, LengthPrefix.Size + c.Offset, c.Length, c.Checksum)])));
+        Command<ImageChunkWritten>(c =>
+        {
+            if (_lastRound) _lastRoundBytes += c.Length;
+            _sender?.Tell(new SendPieces([
+                new TransferPiece(c.FileName, LengthPrefix.Size + c.FileLength, LengthPrefix.Size + c.Offset, c.Length, c.Checksum)]));
+        });
+        Command<LiveRoundCopied>(RoundCopied);
+        Command<AllSent>(_ => NextRound());
         Command<CheckpointCompleted>(CheckpointDone);
         Command<CheckpointFailed>(f => CheckpointEnded(f.Reason));
         Command<JobUnknown>(_ => CheckpointEnded(null));
@@ -266,8 +279,38 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings), "transfer");
         Context.Watch(_sender);
         _checkpointRunning = true;
-        _jobs.Tell(new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _state.Started!.CheckpointJobId, ReportChunks: true), Self);
+        _jobs.Tell(new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _state.Started!.CheckpointJobId, ReportChunks: true, Live: Request.Live), Self);
         Report("transfer");
+    }
+
+    /// <summary>
+    /// A running round of a live migration is in the source image: once the target holds all of it (the next round may
+    /// write the same places again), the next round starts, or the last one, which pauses the process.
+    /// </summary>
+    private void RoundCopied(LiveRoundCopied round)
+    {
+        _liveJob = Sender;
+        if (_rollingBack || _state.Aborting is not null)
+        {
+            _liveJob.Tell(new LiveRoundNext(false, "the migration rolled back"));
+            return;
+        }
+        _rounds.Add(new LiveRound(round.Bytes, round.Seconds));
+        _liveDirty = round.DirtyBytes;
+        Report($"live round {round.Round + 1}");
+        _sender?.Tell(WhenSent.Instance);
+    }
+
+    private void NextRound()
+    {
+        if (_liveJob is null || _rollingBack || _state.Aborting is not null) return;
+        // No dirty bits (-1): the last round reads every chunk and sends only those whose bytes changed.
+        var last = _liveDirty < 0 || _liveDirty <= _settings.LiveFinalBytes || _rounds.Count >= _settings.LiveMaxRounds
+                   || (_rounds.Count > 1 && _liveDirty >= _rounds[^1].Bytes);
+        _lastRound = last;
+        _liveJob.Tell(new LiveRoundNext(last));
+        _liveJob = null;
+        Report(last ? "last round (paused)" : $"live round {_rounds.Count + 1}");
     }
 
     private void CheckpointDone(CheckpointCompleted done)
@@ -386,9 +429,11 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private MigrationSummary Summary(MigrationCommitted committed)
     {
         var pause = _pauseStartedAt >= 0 ? _clock.Elapsed.TotalSeconds - _pauseStartedAt : 0;
+        // A live migration's rounds, the last (paused) one with the bytes it wrote and the pause.
+        IReadOnlyList<LiveRound>? rounds = _rounds.Count == 0 ? null : [.. _rounds, new LiveRound(_lastRoundBytes, pause)];
         return new MigrationSummary(_migrationId, Request.Pid, _self, Request.To, committed.TargetPid, _transfer?.ImageBytes ?? 0,
             _transfer?.BytesSent ?? 0, _transfer?.BytesResent ?? 0, _transfer?.LinkBreaks ?? 0, _clock.Elapsed.TotalSeconds,
-            _transferSeconds, pause, committed.GpuMap, _transfer?.TargetRestarts ?? 0, _transfer?.BytesKept ?? 0);
+            _transferSeconds, pause, committed.GpuMap, _transfer?.TargetRestarts ?? 0, _transfer?.BytesKept ?? 0, rounds);
     }
 
     protected override void PostStop()

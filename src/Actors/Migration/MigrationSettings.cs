@@ -50,6 +50,12 @@ public sealed record MigrationSettings(
     /// <summary>The kernel this node hosts for GPU processes (null: the machine's own): their dumps and restores run under it.</summary>
     public IProcessKernel? Kernel { get; init; }
 
+    /// <summary>A live migration pauses for its last round once a round would copy at most this many bytes.</summary>
+    public long LiveFinalBytes { get; init; } = 64L << 20;
+
+    /// <summary>A live migration pauses for its last round after at most this many running rounds.</summary>
+    public int LiveMaxRounds { get; init; } = 8;
+
     /// <summary>How long a whole-process restore waits for the dumped process's pid to be released (its zombie reaped).</summary>
     public TimeSpan PidFreeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -79,6 +85,8 @@ public sealed record MigrationSettings(
             DataPublicPort = config.GetInt("gpuckpt.migration.data-public-port", 0),
             MaximumFrame = (int)maxFrame,
             PidFreeTimeout = config.GetTimeSpan("gpuckpt.migration.criu.pid-free-timeout", TimeSpan.FromSeconds(30)),
+            LiveFinalBytes = config.GetByteSize("gpuckpt.migration.live.final-bytes") ?? 64L << 20,
+            LiveMaxRounds = Math.Max(1, config.GetInt("gpuckpt.migration.live.max-rounds", 8)),
             ProcessLockHolderWait = config.GetTimeSpan("gpuckpt.cli.process-lock-holder-wait", TimeSpan.FromSeconds(1), allowInfinite: false),
         };
     }

@@ -19,4 +19,5 @@ public sealed record MigrationSummary(
     double PauseSeconds,
     IReadOnlyDictionary<string, string> GpuMap,
     int TargetRestarts = 0,
-    long BytesKept = 0);
+    long BytesKept = 0,
+    IReadOnlyList<LiveRound>? LiveRounds = null);

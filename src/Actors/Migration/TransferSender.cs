@@ -47,6 +47,9 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private bool _begun, _reading, _sealSent, _held;
     private long _nextSeq, _bytesSent, _bytesResent, _bytesConfirmed, _bytesKept, _imageBytes;
     private int _retries, _linkBreaks, _rereading, _restarts;
+    // The confirmed frame at each place of a file: a place sent again with new bytes (a live copy's next round) replaces it.
+    private readonly Dictionary<(string File, long Offset), long> _confirmedAt = [];
+    private IActorRef? _drainWaiter;
 
     public TransferSender(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings)
     {
@@ -90,7 +93,18 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             if (!_inFlight.Remove(a.Seq, out var frame)) return;
             var header = TransferFrame.ReadHeader(frame);
             if (header.Check) _bytesKept += header.Length;
-            else if (_confirmed.TryAdd(a.Seq, header)) _bytesConfirmed += frame.Length;
+            else if (_confirmed.TryAdd(a.Seq, header))
+            {
+                _bytesConfirmed += frame.Length;
+                var place = (header.FileName, header.Offset);
+                var latest = a.Seq;
+                if (_confirmedAt.TryGetValue(place, out var other))
+                {
+                    _confirmed.Remove(Math.Min(other, a.Seq));
+                    latest = Math.Max(other, a.Seq);
+                }
+                _confirmedAt[place] = latest;
+            }
             // A frame sent once is no one's once acknowledged; one sent again may still wait in a link or in remoting.
             if (!_sentAgain.Remove(a.Seq)) FramePool.Shared.Return(frame);
             Progressed();
@@ -155,6 +169,11 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             if (d.RemoteAddress == _target.Path.Address) _linkBreaks++;
         });
         Receive<Tick>(_ => CheckProgress());
+        Receive<WhenSent>(_ =>
+        {
+            _drainWaiter = Sender;
+            Pump();
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -218,6 +237,11 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
         {
             _sealSent = true;
             Ask(_seal);
+        }
+        if (_drainWaiter is not null && _awaiting is null && !_reading && _rereading == 0 && _pending.Count == 0 && _ready.Count == 0 && _inFlight.Count == 0)
+        {
+            _drainWaiter.Tell(AllSent.Instance);
+            _drainWaiter = null;
         }
     }
 

@@ -57,10 +57,10 @@ public static class CheckpointCapture
             var renderMessages = renderNodes.Select((n, i) => CaptureMessages.RenderNode(n, ImageIds.RenderNode(i), resolver)).ToList();
             var devices = new List<DeviceContents>();
             foreach (var device in snapshot.Devices)
-                devices.Add(GpuContents(device.user_gpu_id, gpuOf[device.user_gpu_id], snapshot, chunkSize));
+                devices.Add(GpuContents(device.user_gpu_id, gpuOf[device.user_gpu_id], snapshot, kfdInodes, chunkSize));
             for (var i = 0; i < renderNodes.Count; i++)
             {
-                var contents = RenderContents(renderNodes, i, resolver, links, snapshot, gpuOf, chunkSize);
+                var contents = RenderContents(renderNodes, i, resolver, links, snapshot, kfdInodes, gpuOf, chunkSize);
                 if (contents.Files.Count > 0) devices.Add(contents);
             }
             held.AddRange(devices.SelectMany(d => d.Bos).Where(b => b.Path == BoCopyPath.CopyEngine).Select(b => b.Dmabuf).Distinct());
@@ -109,28 +109,28 @@ public static class CheckpointCapture
         return handles;
     }
 
-    private static BoSource KfdSource(KfdSnapshot snapshot, int index, uint userGpuId, GpuNode gpu, string label, uint id)
+    private static BoSource KfdSource(KfdSnapshot snapshot, ulong?[] inodes, int index, uint userGpuId, GpuNode gpu, string label, uint id)
     {
         var bucket = snapshot.Bos[index];
-        var source = new BoSource(gpu.DrmRenderMinor, bucket.offset, bucket.size, label, id);
+        var source = new BoSource(gpu.DrmRenderMinor, bucket.offset, bucket.size, label, id) { Inode = inodes[index] ?? 0 };
         return CopyEngineRule.ForKfd((KfdAllocFlags)bucket.alloc_flags, gpu)
             ? source with { Path = BoCopyPath.CopyEngine, Dmabuf = (int)bucket.dmabuf_fd, ImageKey = $"kfd:0x{userGpuId:x}:{index}" }
             : source;
     }
 
-    private static DeviceContents GpuContents(uint userGpuId, GpuNode gpu, KfdSnapshot snapshot, int chunkSize)
+    private static DeviceContents GpuContents(uint userGpuId, GpuNode gpu, KfdSnapshot snapshot, ulong?[] inodes, int chunkSize)
     {
         var bos = snapshot.Bos
             .Select((b, i) => (Bucket: b, Index: i))
             .Where(x => x.Bucket.gpu_id == userGpuId && ((KfdAllocFlags)x.Bucket.alloc_flags).HasContents())
-            .Select(x => KfdSource(snapshot, x.Index, userGpuId, gpu, BoNames.Kfd(x.Index, userGpuId, x.Bucket.addr, x.Bucket.size), (uint)x.Index))
+            .Select(x => KfdSource(snapshot, inodes, x.Index, userGpuId, gpu, BoNames.Kfd(x.Index, userGpuId, x.Bucket.addr, x.Bucket.size), (uint)x.Index))
             .ToList();
         return ContentPlanner.OnePageFile($"GPU 0x{userGpuId:x}", ImageFileName.KfdPages(ImageIds.Kfd, userGpuId), bos, chunkSize);
     }
 
     private static BoSource RenderSource(RenderNodeSnapshot node, RenderBo bo, GpuNode gpu, string label, uint id)
     {
-        var source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label, id);
+        var source = new BoSource(node.Minor, bo.MmapOffset, bo.Entry.size, label, id) { Inode = bo.DmabufInode };
         return CopyEngineRule.ForRender(bo.Entry.preferred_domains, bo.Entry.alloc_flags, gpu) ? source with { Path = BoCopyPath.CopyEngine, Dmabuf = bo.DmabufFd } : source;
     }
 
@@ -139,7 +139,7 @@ public static class CheckpointCapture
     /// contents and a mapping. An import's bytes are read where its exporter keeps them (the same memory).
     /// </summary>
     private static DeviceContents RenderContents(IReadOnlyList<RenderNodeSnapshot> nodes, int index, ImportResolver resolver,
-        IReadOnlyList<ResolvedImport> links, KfdSnapshot snapshot, IReadOnlyDictionary<uint, GpuNode> gpuOf, int chunkSize)
+        IReadOnlyList<ResolvedImport> links, KfdSnapshot snapshot, ulong?[] kfdInodes, IReadOnlyDictionary<uint, GpuNode> gpuOf, int chunkSize)
     {
         var node = nodes[index];
         var id = ImageIds.RenderNode(index);
@@ -156,7 +156,7 @@ public static class CheckpointCapture
             else if (CaptureMessages.ImportHasContents(bo))
                 source = links.Single(l => l.NodeIndex == index && l.Handle == bo.Handle).Exporter switch
                 {
-                    Exporter.Kfd e => KfdSource(snapshot, e.BoIndex, e.GpuId, gpuOf[e.GpuId], label, bo.Handle) with { Size = bo.Entry.size },
+                    Exporter.Kfd e => KfdSource(snapshot, kfdInodes, e.BoIndex, e.GpuId, gpuOf[e.GpuId], label, bo.Handle) with { Size = bo.Entry.size },
                     Exporter.Render e => RenderSource(nodes[e.NodeIndex], nodes[e.NodeIndex].Bos.Single(b => b.Handle == e.Handle), gpuOf[nodes[e.NodeIndex].GpuId], label, bo.Handle)
                         with { Size = bo.Entry.size },
                     var other => throw new InvalidOperationException($"unknown exporter {other}"),

@@ -11,6 +11,9 @@ public sealed record BoSource(uint Minor, ulong MmapOffset, ulong Size, string L
     public int Dmabuf { get; init; } = -1;
     public string ImageKey { get; init; } = "";
 
+    /// <summary>The inode of a dmabuf of the BO's memory (0: not known), by which a driver's dirty bits name it.</summary>
+    public ulong Inode { get; init; }
+
     /// <summary>What the driver maps it from.</summary>
     public Devices.BoRange Range => new(Minor, MmapOffset, Size);
 }

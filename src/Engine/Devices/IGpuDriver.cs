@@ -80,6 +80,13 @@ public interface IGpuDriver : IDisposable
     /// </summary>
     void PrepareMaps(IReadOnlyList<BoRange> bos) { }
 
+    /// <summary>
+    /// The buffers of <paramref name="pid"/> written after tick <paramref name="since"/> of the driver's write clock, read
+    /// without pausing the process (what a live copy re-sends); <c>since</c> <see cref="ulong.MaxValue"/> reads only the
+    /// clock. Null where the driver keeps no dirty bits (a GPU's VRAM has none): then only content hashes tell.
+    /// </summary>
+    DirtyWrites? WrittenSince(uint pid, ulong since) => null;
+
     /// <summary>Identity of the buffer behind a dmabuf fd held by the engine (fstat's inode on Linux).</summary>
     ulong DmabufInode(int fd);
 

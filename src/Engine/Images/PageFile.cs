@@ -122,7 +122,9 @@ public sealed partial class PageFile : Copy.IChunkSink
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
-            rewrite = _segments.ContainsKey(fileOffset);
+            rewrite = _segments.TryGetValue(fileOffset, out var held);
+            // The same bytes at the same place (a live copy's last round reading a chunk that did not change): nothing to write.
+            if (held is { InParent: false } h && h.Length == segment.Length && h.Xxh64 == segment.Xxh64 && h.Zero == segment.Zero) return segment.Xxh64;
         }
         // A retried piece must overwrite what the first attempt left, even with zeros; so must any piece of a file a dead
         // writer left, since a range it did not adopt may hold anything.

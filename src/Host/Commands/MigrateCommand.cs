@@ -20,15 +20,21 @@ public static class MigrateCommand
         {
             Description = "the whole process: CRIU dumps it on --from, the image goes to --to, CRIU restores it there under its pid (root, CRIU 4.2 on both)",
         };
+        var live = new Option<bool>("--live")
+        {
+            Description = "pre-copy: copy while the process runs, in rounds, and pause it only for what it wrote during the last one",
+        };
         var json = Cli.JsonOption();
         var command = new Command("migrate", "move a process to another node: checkpoint, stream, restore, commit, resume there, release here")
-            { pid, from, to, node, config, criu, json };
+            { pid, from, to, node, config, criu, live, json };
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             var asJson = parse.GetValue(json);
             StatusLine.Say(Cli.Interactive(asJson), $"connecting to node {parse.GetValue(node) ?? "(first seed of " + parse.GetValue(config) + ")"}…");
             await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
-            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
+            if (parse.GetValue(live) && parse.GetValue(criu))
+                return Cli.Error("--live and --criu cannot be combined: a whole-process move stops the process for CRIU's dump", Cli.ExitBadInput);
+            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(live));
             var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
             var migration = Migrate(contact, request, Cli.Interactive(asJson), parse.GetValue(criu));
@@ -117,12 +123,16 @@ public static class MigrateCommand
                         target_restarts = s.TargetRestarts, bytes_kept = s.BytesKept,
                         seconds = s.Seconds, transfer_seconds = s.TransferSeconds, pause_seconds = s.PauseSeconds, transfer_mb_per_s = rate,
                         gpu_map = Cli.GpuMap(s.GpuMap),
+                        live_rounds = s.LiveRounds?.Select((r, i) => new { round = i + 1, bytes = r.Bytes, seconds = r.Seconds, paused = i == s.LiveRounds.Count - 1 }),
                     });
                 else
                     Console.Out.WriteLine($"migrated pid {s.SourcePid} from {s.From} to {s.To}: pid {s.TargetPid} runs there, the source is released; " +
                                           $"{s.ImageBytes} bytes in {s.TransferSeconds:F2} s ({rate:F0} MB/s), {s.BytesResent} bytes resent, " +
                                           (s.TargetRestarts > 0 ? $"{s.TargetRestarts} target restart(s) survived ({s.BytesKept} bytes kept there), " : "") +
                                           $"source paused {s.PauseSeconds:F2} s, {s.Seconds:F2} s in all");
+                if (!json && s.LiveRounds is { Count: > 0 } rounds)
+                    Console.Out.WriteLine($"live: {rounds.Count} rounds, " + string.Join(", ", rounds.Select((r, i) =>
+                        i == rounds.Count - 1 ? $"the last (paused) {r.Bytes} bytes" : $"{r.Bytes} bytes in {r.Seconds:F2} s")));
                 return Cli.ExitOk;
             case MigrationFailed f:
                 return Cli.Error($"migration of pid {f.Pid} failed on node {f.Node} at {f.Step}: {f.Reason}" +

@@ -358,7 +358,7 @@ internal sealed partial class SimulatedDriver : IDisposable
                 AppendContents(hash, buffer);
                 digest = Convert.ToHexStringLower(hash.GetCurrentHash());
             }
-            dirty.Add(new SimDirtyBo(bo.ToString(), buffer.Size, buffer.WrittenAt, digest));
+            dirty.Add(new SimDirtyBo(bo.ToString(), buffer.Size, buffer.WrittenAt, digest, buffer.Id));
             dirtyBytes += buffer.Size;
         }
         return new SimDirtySet(clock, dirty, dirtyBytes, total);
