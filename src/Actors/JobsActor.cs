@@ -37,13 +37,8 @@ public sealed class JobsActor : ReceiveActor
         _driver = driver;
         _settings = settings;
         _pool = pool;
-        Receive<CheckpointRequest>(request =>
-        {
-            var id = request.JobId ?? NewId(CheckpointPrefix);
-            Claim(id, ProcessClaim.KeyOf(_driver.Name, request.Pid), $"checkpoint of pid {request.Pid} into {request.ImagesDir}",
-                CheckpointSupervisor.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender),
-                reason => new CheckpointFailed(request.Pid, reason, false));
-        });
+        Receive<CheckpointRequest>(request => Checkpoint(request, live: false));
+        Receive<LiveCheckpointRequest>(live => Checkpoint(live.Request, live: true));
         Receive<ClaimGranted>(granted =>
         {
             _claimingKeys.Remove(granted.Key);
@@ -182,6 +177,14 @@ public sealed class JobsActor : ReceiveActor
         var pid = key[(key.LastIndexOf('|') + 1)..];
         return $"pid {pid} is still paused by the finished checkpoint job {pausedBy}, whose image holds its state: pausing it " +
                $"again would evict its queues a second time, which its one UNPAUSE cannot undo; `gpuckpt unpause --pid {pid}` lets it run again";
+    }
+
+    private void Checkpoint(CheckpointRequest request, bool live)
+    {
+        var id = request.JobId ?? NewId(CheckpointPrefix);
+        Claim(id, ProcessClaim.KeyOf(_driver.Name, request.Pid), $"{(live ? "live " : "")}checkpoint of pid {request.Pid} into {request.ImagesDir}",
+            CheckpointSupervisor.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender, live: live),
+            reason => new CheckpointFailed(request.Pid, reason, false));
     }
 
     private void Start(string id, Props props, Func<string, object> failure) => Start(id, props, failure, Sender);

@@ -34,7 +34,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
         {
             if (offer.Snapshot is TState state) State = state;
         });
-        Recover<TEvent>(e => State.Apply(e));
+        Recover<TEvent>(Apply);
         Recover<RecoveryCompleted>(_ =>
         {
             RecoverySeconds = Clock.Elapsed.TotalSeconds;
@@ -107,7 +107,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     /// <summary>Journals <paramref name="e"/>, applies it, and only then does <paramref name="then"/>: intent is durable before the act.</summary>
     protected void Record(TEvent e, Action? then = null) => Persist(e, ev =>
     {
-        State.Apply(ev);
+        Apply(ev);
         Counted();
         then?.Invoke();
     });
@@ -118,7 +118,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
         var left = events.Count;
         PersistAll(events, ev =>
         {
-            State.Apply(ev);
+            Apply(ev);
             Counted();
             if (--left == 0) then();
         });
@@ -127,7 +127,7 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
     /// <summary>Journals a record of what happened without holding up what follows (nothing waits on it being durable).</summary>
     protected void RecordAfter(TEvent e) => PersistAsync(e, ev =>
     {
-        State.Apply(ev);
+        Apply(ev);
         Counted();
     });
 
@@ -152,14 +152,29 @@ public abstract class PersistentJob<TState, TEvent> : ReceivePersistentActor, IW
         _progress.Clear();
         PersistAllAsync(batch, ev =>
         {
-            State.Apply(ev);
+            Apply(ev);
             Counted();
         });
     }
 
+    private void Apply(TEvent e)
+    {
+        State.Apply(e);
+        Applied(e);
+    }
+
+    /// <summary>An event was applied to <see cref="State"/>, journalled now or replayed: what a job keeps beside its snapshot type.</summary>
+    protected virtual void Applied(TEvent e) { }
+
+    /// <summary>
+    /// Whether the job snapshots its state. One whose events say more than its snapshot type holds (a journalled type
+    /// keeps its fields) does not: it is rebuilt from every event.
+    /// </summary>
+    protected virtual bool Snapshots => true;
+
     private void Counted()
     {
-        if (++_eventsSinceSnapshot < Settings.SnapshotEvery) return;
+        if (!Snapshots || ++_eventsSinceSnapshot < Settings.SnapshotEvery) return;
         _eventsSinceSnapshot = 0;
         SaveSnapshot(State.Snapshot());
     }

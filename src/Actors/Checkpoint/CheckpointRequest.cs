@@ -13,10 +13,5 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// lands in the image (a migration streams them on while the rest is still being copied).
 /// </summary>
 /// <param name="Parent">An earlier image of the process: chunks equal to its own are referenced there, not written (an incremental image).</param>
-/// <param name="Live">
-/// Copy while the process runs (a live migration's pre-copy): a short pause to list its BOs, rounds of copying while it
-/// runs, each told to the client as <see cref="LiveRoundCopied"/> and started by its <see cref="LiveRoundNext"/>, then one
-/// last pause that copies only what was written since the last round began, and commits.
-/// </param>
-public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null, bool ReportChunks = false, string? Parent = null,
-    bool Live = false) : ICheckpointMessage;
+/// <remarks>Journalled inside <see cref="CheckpointStarted"/>: its shape is what journals hold (a live checkpoint is asked for with <see cref="LiveCheckpointRequest"/>).</remarks>
+public sealed record CheckpointRequest(uint Pid, string ImagesDir, bool LeaveRunning, string? JobId = null, bool ReportChunks = false, string? Parent = null) : ICheckpointMessage;

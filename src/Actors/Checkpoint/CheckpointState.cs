@@ -14,8 +14,6 @@ public sealed class CheckpointState : IJobState<ICheckpointEvent>
     public ICheckpointMessage? Finished { get; set; }
     public string? Interrupted { get; set; }
 
-    /// <summary>A live checkpoint past its running rounds: the write clock its last round started from (the final pause copies what was written since).</summary>
-    public ulong? LiveSince { get; set; }
 
     object? IJobState<ICheckpointEvent>.Outcome => Finished;
 
@@ -43,9 +41,8 @@ public sealed class CheckpointState : IJobState<ICheckpointEvent>
             case ImageCommitted c: Committed = c; break;
             case UnpauseIntended: IntendsUnpause = true; break;
             case ProcessUnpaused: Unpaused = true; break;
-            case LiveCopyEnded l:
+            case LiveCopyEnded:
                 // The running rounds' pause was undone: the final one is a pause of its own, intended, taken and never undone here.
-                LiveSince = l.Since;
                 IntendsPause = false;
                 Paused = null;
                 IntendsUnpause = false;
@@ -60,6 +57,6 @@ public sealed class CheckpointState : IJobState<ICheckpointEvent>
     public CheckpointState Copy() => new()
     {
         Started = Started, IntendsPause = IntendsPause, Paused = Paused, Chunks = new Dictionary<string, ChunkSaved>(Chunks), Committed = Committed,
-        IntendsUnpause = IntendsUnpause, Unpaused = Unpaused, Failing = Failing, Finished = Finished, Interrupted = Interrupted, LiveSince = LiveSince,
+        IntendsUnpause = IntendsUnpause, Unpaused = Unpaused, Failing = Failing, Finished = Finished, Interrupted = Interrupted,
     };
 }

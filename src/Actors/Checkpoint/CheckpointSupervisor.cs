@@ -27,6 +27,10 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     private bool _holdsAnnounced;
     private object? _answer;
     private readonly JobControl _control;
+    private readonly bool _live;
+    // What the journal says of a live checkpoint (its events, not its snapshot type): live, and past its running rounds since a tick.
+    private bool _journalledLive;
+    private ulong? _liveSince;
     private string? _interrupt;
 
     // A live checkpoint's running rounds (none after a restart: the last pause then copies everything).
@@ -38,11 +42,13 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
+    /// <param name="live">A new job copies while the process runs (<see cref="LiveCheckpointRequest"/>).</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume)
+        JobControl control = JobControl.Resume, bool live = false)
         : base(jobId, settings, pool, replyTo)
     {
         _request = request;
+        _live = live;
         _driver = driver;
         _control = control;
         Command<Claims.ClaimReleased>(_ => Reply(_answer!));
@@ -67,9 +73,20 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
 
     public override string PersistenceId => $"checkpoint-{JobId}";
 
+    protected override bool Snapshots => !_live && !_journalledLive;
+
+    protected override void Applied(ICheckpointEvent e)
+    {
+        switch (e)
+        {
+            case LiveCopyStarted: _journalledLive = true; break;
+            case LiveCopyEnded ended: _liveSince = ended.Since; break;
+        }
+    }
+
     public static Props Props(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume) =>
-        Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo, control));
+        JobControl control = JobControl.Resume, bool live = false) =>
+        Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo, control, live));
 
     private CheckpointStarted Started => State.Started!;
     private CheckpointRequest Request => Started.Request;
@@ -107,7 +124,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         if (State.Started is null)
         {
             if (_request is null) Reply(new JobUnknown(JobId));
-            else Record(new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N")), Next);
+            else
+            {
+                var begun = new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N"));
+                if (_live) Record([begun, new LiveCopyStarted()], Next);
+                else Record(begun, Next);
+            }
             return;
         }
         if (_control == JobControl.Forget)
@@ -131,7 +153,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             else AbandonProcess();
             return;
         }
-        if (Request.Live && State.LiveSince is null && State.IntendsUnpause && State.Committed is null)
+        if (_journalledLive && _liveSince is null && State.IntendsUnpause && State.Committed is null)
         {
             // A live checkpoint's running rounds begin once the pause that listed its BOs is undone.
             if (!State.Unpaused) Unpause(onFailure: error => Fail(new StepFailed("unpause", new IOException(error))));
@@ -229,7 +251,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             _kfd = paused.Kfd;
             _writer = paused.Writer;
             // A live checkpoint's last pause is the one its summary counts.
-            if (State.LiveSince is not null) _pauseClock.Restart();
+            if (_liveSince is not null) _pauseClock.Restart();
             else _pauseClock.Start();
             var info = paused.Info;
             if (known is not null)
@@ -298,8 +320,8 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var chunkSize = Started.ChunkSize;
         var saved = State.Chunks;
         var pid = Request.Pid;
-        var firstRound = Request.Live && State.LiveSince is null;
-        var since = State.LiveSince;
+        var firstRound = _journalledLive && _liveSince is null;
+        var since = _liveSince;
         if (since is { } last && _captured is { } earlier)
         {
             CaptureLast(info, last, earlier);

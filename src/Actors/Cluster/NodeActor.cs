@@ -27,6 +27,7 @@ public sealed class NodeActor : ReceiveActor
         Receive<ClusterStatusRequest>(_ => Status().PipeTo(Sender));
         // The CLI may ask any node; the source node's migrations actor coordinates.
         Receive<Migration.MigrateRequest>(m => Context.ActorSelection($"/user/{Migration.MigrationsActor.Name}").Tell(m, Sender));
+        Receive<Migration.MigrateLiveRequest>(m => Context.ActorSelection($"/user/{Migration.MigrationsActor.Name}").Tell(m, Sender));
         Receive<Migration.MigrateProcessRequest>(m => Context.ActorSelection($"/user/{Migration.MigrationsActor.Name}").Tell(m, Sender));
     }
 

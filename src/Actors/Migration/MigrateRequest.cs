@@ -9,5 +9,4 @@ namespace Gpuckpt.Actors.Migration;
 /// or HOST:PORT). Journalled inside <see cref="MigrationStarted"/>: its shape is what journals hold, so the whole-process
 /// move is a request of its own (<see cref="MigrateProcessRequest"/>).
 /// </summary>
-/// <param name="Live">Pre-copy: copy while the process runs, and pause it only for what it wrote during the last round.</param>
-public sealed record MigrateRequest(uint Pid, string From, string To, bool Live = false) : IMigrationMessage;
+public sealed record MigrateRequest(uint Pid, string From, string To) : IMigrationMessage;

@@ -44,6 +44,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private string? _targetLost, _confirming;
     private string _step = "dry check";
 
+    private readonly bool _live;
+
     // A live migration: the checkpoint job between its rounds, what they copied, and what the last one left to copy.
     private IActorRef? _liveJob;
     private readonly List<LiveRound> _rounds = [];
@@ -51,10 +53,12 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private bool _lastRound;
     private long _lastRoundBytes;
 
+    /// <param name="live">Copy while the process runs (<see cref="MigrateLiveRequest"/>); a coordinator a restart resumed rolls back before its commit, and needs not know.</param>
     public MigrationCoordinator(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
-        MigrationSettings settings, IActorRef replyTo)
+        MigrationSettings settings, IActorRef replyTo, bool live = false)
     {
         _migrationId = migrationId;
+        _live = live;
         _request = request;
         _self = selfName;
         _driver = driver;
@@ -135,8 +139,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     public override string PersistenceId => $"migration-{_migrationId}";
 
     public static Props Props(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
-        MigrationSettings settings, IActorRef replyTo) =>
-        Akka.Actor.Props.Create(() => new MigrationCoordinator(migrationId, request, selfName, driver, jobs, settings, replyTo));
+        MigrationSettings settings, IActorRef replyTo, bool live = false) =>
+        Akka.Actor.Props.Create(() => new MigrationCoordinator(migrationId, request, selfName, driver, jobs, settings, replyTo, live));
 
     private MigrateRequest Request => _state.Started?.Request ?? _request!;
     private string Dir => _settings.OutgoingDir(_migrationId);
@@ -279,7 +283,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings), "transfer");
         Context.Watch(_sender);
         _checkpointRunning = true;
-        _jobs.Tell(new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _state.Started!.CheckpointJobId, ReportChunks: true, Live: Request.Live), Self);
+        var checkpoint = new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _state.Started!.CheckpointJobId, ReportChunks: true);
+        _jobs.Tell(_live ? new LiveCheckpointRequest(checkpoint) : checkpoint, Self);
         Report("transfer");
     }
 
@@ -429,11 +434,9 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private MigrationSummary Summary(MigrationCommitted committed)
     {
         var pause = _pauseStartedAt >= 0 ? _clock.Elapsed.TotalSeconds - _pauseStartedAt : 0;
-        // A live migration's rounds, the last (paused) one with the bytes it wrote and the pause.
-        IReadOnlyList<LiveRound>? rounds = _rounds.Count == 0 ? null : [.. _rounds, new LiveRound(_lastRoundBytes, pause)];
         return new MigrationSummary(_migrationId, Request.Pid, _self, Request.To, committed.TargetPid, _transfer?.ImageBytes ?? 0,
             _transfer?.BytesSent ?? 0, _transfer?.BytesResent ?? 0, _transfer?.LinkBreaks ?? 0, _clock.Elapsed.TotalSeconds,
-            _transferSeconds, pause, committed.GpuMap, _transfer?.TargetRestarts ?? 0, _transfer?.BytesKept ?? 0, rounds);
+            _transferSeconds, pause, committed.GpuMap, _transfer?.TargetRestarts ?? 0, _transfer?.BytesKept ?? 0);
     }
 
     protected override void PostStop()
@@ -465,6 +468,9 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         // Let go before the answer: a command that acts on the pid once it hears it finds the pid free.
         _claimed?.Dispose();
         _claimed = null;
+        // A live migration's rounds, the last (paused) one with the bytes it wrote and the pause, before the outcome.
+        if (outcome is MigrationCompleted { Summary: var summary } && _rounds.Count > 0)
+            _replyTo.Tell(new LiveRoundsReport(_migrationId, _rounds.Append(new LiveRound(_lastRoundBytes, summary.PauseSeconds)).ToArray()));
         _replyTo.Tell(outcome);
         Context.Stop(Self);
     }

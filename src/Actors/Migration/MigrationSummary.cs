@@ -19,5 +19,4 @@ public sealed record MigrationSummary(
     double PauseSeconds,
     IReadOnlyDictionary<string, string> GpuMap,
     int TargetRestarts = 0,
-    long BytesKept = 0,
-    IReadOnlyList<LiveRound>? LiveRounds = null);
+    long BytesKept = 0);

@@ -40,6 +40,7 @@ public sealed class MigrationsActor : ReceiveActor
         _settings = settings;
         _record = new ArrivedProcesses(settings.StateDir);
         Receive<MigrateRequest>(r => Migrate(r, r.Pid, r.From, false));
+        Receive<MigrateLiveRequest>(r => Migrate(r, r.Pid, r.From, false));
         Receive<MigrateProcessRequest>(r => Migrate(r, r.Pid, r.From, true));
         Receive<PrepareTarget>(Prepare);
         Receive<CriuTargetCheck>(PrepareCriu);
@@ -154,6 +155,7 @@ public sealed class MigrationsActor : ReceiveActor
         }
         var id = NewId();
         if (whole) Start(CriuMigrationSource.Props(id, (MigrateProcessRequest)request, _node.Name, _settings, Sender), CriuOutPrefix + id);
+        else if (request is MigrateLiveRequest live) Start(MigrationCoordinator.Props(id, live.Request, _node.Name, _driver, _jobs, _settings, Sender, live: true), OutPrefix + id);
         else Start(MigrationCoordinator.Props(id, (MigrateRequest)request, _node.Name, _driver, _jobs, _settings, Sender), OutPrefix + id);
     }
 

@@ -21,14 +21,14 @@ public sealed partial class EventSerializer
 
     private static P.CheckpointRequestData Encode(CheckpointRequest r)
     {
-        var data = new P.CheckpointRequestData { Pid = r.Pid, ImagesDir = r.ImagesDir, LeaveRunning = r.LeaveRunning, ReportChunks = r.ReportChunks, Live = r.Live };
+        var data = new P.CheckpointRequestData { Pid = r.Pid, ImagesDir = r.ImagesDir, LeaveRunning = r.LeaveRunning, ReportChunks = r.ReportChunks };
         if (r.JobId is not null) data.JobId = r.JobId;
         if (r.Parent is not null) data.Parent = r.Parent;
         return data;
     }
 
     private static CheckpointRequest Decode(P.CheckpointRequestData r) =>
-        new(r.Pid, r.ImagesDir, r.LeaveRunning, r.HasJobId ? r.JobId : null, r.ReportChunks, r.HasParent ? r.Parent : null, r.Live);
+        new(r.Pid, r.ImagesDir, r.LeaveRunning, r.HasJobId ? r.JobId : null, r.ReportChunks, r.HasParent ? r.Parent : null);
 
     private static P.CheckpointSummaryData Encode(CheckpointSummary s) => new()
     {
@@ -108,9 +108,9 @@ public sealed partial class EventSerializer
         _ => throw new SerializationException("a restore outcome in the journal holds none of the outcomes this version knows"),
     };
 
-    private static P.MigrateRequestData Encode(MigrateRequest r) => new() { Pid = r.Pid, From = r.From, To = r.To, Live = r.Live };
+    private static P.MigrateRequestData Encode(MigrateRequest r) => new() { Pid = r.Pid, From = r.From, To = r.To };
 
-    private static MigrateRequest Decode(P.MigrateRequestData r) => new(r.Pid, r.From, r.To, r.Live);
+    private static MigrateRequest Decode(P.MigrateRequestData r) => new(r.Pid, r.From, r.To);
 
     private static P.MigrationOutcome Encode(IMigrationMessage outcome) => outcome switch
     {
@@ -123,7 +123,6 @@ public sealed partial class EventSerializer
                 BytesResent = c.Summary.BytesResent, LinkBreaks = c.Summary.LinkBreaks, Seconds = c.Summary.Seconds,
                 TransferSeconds = c.Summary.TransferSeconds, PauseSeconds = c.Summary.PauseSeconds, GpuMap = { Map(c.Summary.GpuMap) },
                 TargetRestarts = c.Summary.TargetRestarts, BytesKept = c.Summary.BytesKept,
-                LiveRounds = { (c.Summary.LiveRounds ?? []).Select(r => new P.LiveRoundData { Bytes = r.Bytes, Seconds = r.Seconds }) },
             },
         },
         MigrationFailed f => new P.MigrationOutcome { Failed = Encode(f) },
@@ -141,7 +140,7 @@ public sealed partial class EventSerializer
                 var s = outcome.Completed;
                 return new MigrationCompleted(new MigrationSummary(s.MigrationId, s.SourcePid, s.From, s.To, s.TargetPid, s.ImageBytes, s.BytesSent,
                     s.BytesResent, s.LinkBreaks, s.Seconds, s.TransferSeconds, s.PauseSeconds, new Dictionary<string, string>(s.GpuMap),
-                    s.TargetRestarts, s.BytesKept, s.LiveRounds.Count == 0 ? null : [.. s.LiveRounds.Select(r => new LiveRound(r.Bytes, r.Seconds))]));
+                    s.TargetRestarts, s.BytesKept));
             case P.MigrationOutcome.OutcomeOneofCase.Failed:
                 var f = outcome.Failed;
                 return new MigrationFailed(f.MigrationId, f.Pid, f.Node, f.Step, f.Reason, f.SourceResumed);
@@ -184,7 +183,6 @@ public sealed partial class EventSerializer
         };
         if (s.Failing is not null) data.Failing = s.Failing;
         if (s.Interrupted is not null) data.Interrupted = s.Interrupted;
-        if (s.LiveSince is { } since) data.LiveSince = since;
         return data;
     }
 
@@ -194,7 +192,6 @@ public sealed partial class EventSerializer
         Chunks = s.Chunks.Select(Decode).ToDictionary(c => c.Key), Committed = s.Committed is null ? null : Decode(s.Committed),
         IntendsUnpause = s.IntendsUnpause, Unpaused = s.Unpaused, Failing = s.HasFailing ? s.Failing : null,
         Finished = s.Finished is null ? null : Decode(s.Finished), Interrupted = s.HasInterrupted ? s.Interrupted : null,
-        LiveSince = s.HasLiveSince ? s.LiveSince : null,
     };
 
     // ---- restore job ----------------------------------------------------------------------------------------------

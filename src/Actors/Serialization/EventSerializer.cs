@@ -31,6 +31,7 @@ public sealed partial class EventSerializer(ExtendedActorSystem system) : Serial
         ImageCommitted => "image-committed.v1",
         UnpauseIntended => "unpause-intended.v1",
         ProcessUnpaused => "process-unpaused.v1",
+        LiveCopyStarted => "live-copy-started.v1",
         LiveCopyEnded => "live-copy-ended.v1",
         CheckpointFailing => "checkpoint-failing.v1",
         CheckpointFinished => "checkpoint-finished.v1",
@@ -66,7 +67,7 @@ public sealed partial class EventSerializer(ExtendedActorSystem system) : Serial
 
     public override byte[] ToBinary(object obj) => obj switch
     {
-        PauseIntended or UnpauseIntended or ProcessUnpaused or SourceUnpauseIntended or TargetCommitSeen => [],
+        PauseIntended or UnpauseIntended or ProcessUnpaused or LiveCopyStarted or SourceUnpauseIntended or TargetCommitSeen => [],
         CheckpointStarted e => Encode(e).ToByteArray(),
         CheckpointInterrupted e => new P.CheckpointInterruptedEvent { Signal = e.Signal }.ToByteArray(),
         UnknownPauseUndone e => new P.UnknownPauseUndoneEvent { WasPaused = e.WasPaused }.ToByteArray(),
@@ -130,6 +131,7 @@ public sealed partial class EventSerializer(ExtendedActorSystem system) : Serial
         "image-committed.v1" => Decode(P.ImageCommittedEvent.Parser.ParseFrom(bytes)),
         "unpause-intended.v1" => new UnpauseIntended(),
         "process-unpaused.v1" => new ProcessUnpaused(),
+        "live-copy-started.v1" => new LiveCopyStarted(),
         "live-copy-ended.v1" => new LiveCopyEnded(P.LiveCopyEndedEvent.Parser.ParseFrom(bytes).Since),
         "checkpoint-failing.v1" => new CheckpointFailing(P.CheckpointFailingEvent.Parser.ParseFrom(bytes).Reason),
         "checkpoint-finished.v1" => new CheckpointFinished(Decode(P.CheckpointFinishedEvent.Parser.ParseFrom(bytes).Outcome)),

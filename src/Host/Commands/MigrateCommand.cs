@@ -34,11 +34,12 @@ public static class MigrateCommand
             await using var contact = ClusterContact.Open(parse.GetValue(node), parse.GetValue(config)!);
             if (parse.GetValue(live) && parse.GetValue(criu))
                 return Cli.Error("--live and --criu cannot be combined: a whole-process move stops the process for CRIU's dump", Cli.ExitBadInput);
-            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(live));
+            var request = new MigrateRequest(parse.GetValue(pid), parse.GetValue(from)!, parse.GetValue(to)!);
             var interrupted = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var interrupts = new Interrupts(signal => interrupted.TrySetResult(signal));
-            var migration = Migrate(contact, request, Cli.Interactive(asJson), parse.GetValue(criu));
-            if (await Task.WhenAny(migration, interrupted.Task) == migration) return Report(await migration, asJson);
+            LiveRoundsReport? rounds = null;
+            var migration = Migrate(contact, request, Cli.Interactive(asJson), parse.GetValue(criu), parse.GetValue(live) ? r => rounds = r : null);
+            if (await Task.WhenAny(migration, interrupted.Task) == migration) return Report(await migration, asJson, rounds);
             // The migration is the source node's (journalled, committed or rolled back there): the CLI only stops watching it.
             if (Cli.Interactive(asJson)) AnsiConsole.Cursor.Show();
             return Cli.Error($"interrupted by {interrupts.Signal}: the migration of pid {request.Pid} from {request.From} to {request.To} " +
@@ -51,14 +52,19 @@ public static class MigrateCommand
     private static string HostPort(string address) => Address.Parse(address) is { Host: { } host, Port: { } port } ? $"{host}:{port}" : address;
 
     /// <summary>Asks the contacted node to run the migration and waits for its outcome, with a progress bar when <paramref name="interactive"/>.</summary>
-    /// <remarks>With <paramref name="whole"/>, the whole process moves (<see cref="MigrateProcessRequest"/>, CRIU on both nodes).</remarks>
-    internal static Task<IMigrationMessage> Migrate(ClusterContact contact, MigrateRequest request, bool interactive, bool whole = false)
+    /// <remarks>
+    /// With <paramref name="whole"/>, the whole process moves (<see cref="MigrateProcessRequest"/>, CRIU on both nodes);
+    /// with <paramref name="live"/>, it moves live (<see cref="MigrateLiveRequest"/>), and its rounds are told there.
+    /// </remarks>
+    internal static Task<IMigrationMessage> Migrate(ClusterContact contact, MigrateRequest request, bool interactive, bool whole = false,
+        Action<LiveRoundsReport>? live = null)
     {
-        IMigrationMessage message = whole ? new MigrateProcessRequest(request.Pid, request.From, request.To) : request;
-        return interactive ? WithProgress(contact, request, message) : Run(contact, message, _ => { });
+        IMigrationMessage message = whole ? new MigrateProcessRequest(request.Pid, request.From, request.To)
+            : live is not null ? new MigrateLiveRequest(request.Pid, request.From, request.To) : request;
+        return interactive ? WithProgress(contact, request, message, live) : Run(contact, message, _ => { }, live);
     }
 
-    private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request, IMigrationMessage message)
+    private static async Task<IMigrationMessage> WithProgress(ClusterContact contact, MigrateRequest request, IMigrationMessage message, Action<LiveRoundsReport>? live)
     {
         var rate = new RecentRate(RateWindow());
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -78,7 +84,7 @@ public static class MigrateCommand
                         task.MaxValue = Math.Max(1, p.BytesTotal);
                         task.Value = p.BytesSent;
                     }
-                });
+                }, live);
             });
     }
 
@@ -96,10 +102,11 @@ public static class MigrateCommand
         }
     }
 
-    private static async Task<IMigrationMessage> Run(ClusterContact contact, IMigrationMessage request, Action<MigrationProgress> progress)
+    private static async Task<IMigrationMessage> Run(ClusterContact contact, IMigrationMessage request, Action<MigrationProgress> progress,
+        Action<LiveRoundsReport>? live = null)
     {
         var done = new TaskCompletionSource<IMigrationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var listener = contact.System.ActorOf(Listener.Props(progress, done));
+        var listener = contact.System.ActorOf(Listener.Props(progress, done, live ?? (_ => { })));
         contact.System.ActorSelection($"{contact.NodeAddress}/user/{NodeActor.Name}").Tell(request, listener);
         var first = await Task.WhenAny(done.Task, Task.Delay(contact.Timeout), contact.Refused);
         if (first == contact.Refused && !done.Task.IsCompleted && !Listener.Started(listener))
@@ -109,8 +116,9 @@ public static class MigrateCommand
         return await done.Task;
     }
 
-    internal static int Report(IMigrationMessage outcome, bool json)
+    internal static int Report(IMigrationMessage outcome, bool json, LiveRoundsReport? live = null)
     {
+        var rounds = live?.Rounds;
         switch (outcome)
         {
             case MigrationCompleted { Summary: var s }:
@@ -123,14 +131,14 @@ public static class MigrateCommand
                         target_restarts = s.TargetRestarts, bytes_kept = s.BytesKept,
                         seconds = s.Seconds, transfer_seconds = s.TransferSeconds, pause_seconds = s.PauseSeconds, transfer_mb_per_s = rate,
                         gpu_map = Cli.GpuMap(s.GpuMap),
-                        live_rounds = s.LiveRounds?.Select((r, i) => new { round = i + 1, bytes = r.Bytes, seconds = r.Seconds, paused = i == s.LiveRounds.Count - 1 }),
+                        live_rounds = rounds?.Select((r, i) => new { round = i + 1, bytes = r.Bytes, seconds = r.Seconds, paused = i == rounds.Count - 1 }),
                     });
                 else
                     Console.Out.WriteLine($"migrated pid {s.SourcePid} from {s.From} to {s.To}: pid {s.TargetPid} runs there, the source is released; " +
                                           $"{s.ImageBytes} bytes in {s.TransferSeconds:F2} s ({rate:F0} MB/s), {s.BytesResent} bytes resent, " +
                                           (s.TargetRestarts > 0 ? $"{s.TargetRestarts} target restart(s) survived ({s.BytesKept} bytes kept there), " : "") +
                                           $"source paused {s.PauseSeconds:F2} s, {s.Seconds:F2} s in all");
-                if (!json && s.LiveRounds is { Count: > 0 } rounds)
+                if (!json && rounds is { Count: > 0 })
                     Console.Out.WriteLine($"live: {rounds.Count} rounds, " + string.Join(", ", rounds.Select((r, i) =>
                         i == rounds.Count - 1 ? $"the last (paused) {r.Bytes} bytes" : $"{r.Bytes} bytes in {r.Seconds:F2} s")));
                 return Cli.ExitOk;
@@ -159,9 +167,10 @@ public static class MigrateCommand
         private static readonly HashSet<IActorRef> Heard = [];
         private IActorRef? _coordinator;
 
-        public Listener(Action<MigrationProgress> progress, TaskCompletionSource<IMigrationMessage> done)
+        public Listener(Action<MigrationProgress> progress, TaskCompletionSource<IMigrationMessage> done, Action<LiveRoundsReport> live)
         {
             _done = done;
+            Receive<LiveRoundsReport>(live);
             Receive<MigrationProgress>(p =>
             {
                 lock (Heard) Heard.Add(Self);
@@ -194,7 +203,7 @@ public static class MigrateCommand
             lock (Heard) return Heard.Contains(listener);
         }
 
-        public static Props Props(Action<MigrationProgress> progress, TaskCompletionSource<IMigrationMessage> done) =>
-            Akka.Actor.Props.Create(() => new Listener(progress, done));
+        public static Props Props(Action<MigrationProgress> progress, TaskCompletionSource<IMigrationMessage> done, Action<LiveRoundsReport> live) =>
+            Akka.Actor.Props.Create(() => new Listener(progress, done, live));
     }
 }

@@ -39,6 +39,8 @@ public sealed partial class EventSerializerSpecs(ITestOutputHelper output) : Eng
         new ImageCommitted(5L << 32, 300, 4, 1L << 32),
         new UnpauseIntended(),
         new ProcessUnpaused(),
+        new LiveCopyStarted(),
+        new LiveCopyEnded(1UL << 40),
         new CheckpointFailing("copy: GPU 0x10: chunk at file offset 4294967296: EIO"),
         new CheckpointFinished(new CheckpointCompleted(Summary)),
         CheckpointSnapshot(),
