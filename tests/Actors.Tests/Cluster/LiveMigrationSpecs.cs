@@ -22,23 +22,12 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
         // final-bytes 0: a round is never small enough by itself, so the rounds go on until they stop shrinking.
         await using var cluster = new TestCluster(3, null, "gpuckpt.migration.live.final-bytes = 0");
         await cluster.StartAll();
-        var a = cluster.Clients["a"];
-        var pid = a.Spawn(WorkloadRequest.Named("serve", 21, sizeBytes: Size));
-        var twin = a.Spawn(WorkloadRequest.Named("serve", 21, sizeBytes: Size));
-        a.Run(pid, StepsBefore);
-        a.Run(twin, StepsBefore);
+        var (pid, twin) = Spawn(cluster, 21);
 
-        // The job serves on while it moves: a step each millisecond, until the source is paused for good and released.
-        using var stop = new CancellationTokenSource();
-        var serving = Task.Run(() => Serve(cluster.Simulators["a"].SocketPath, pid, stop.Token));
-        var result = await cluster.CliWithin(TimeSpan.FromMinutes(3), "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b",
-            "--node", cluster.Address("c"), "--live", "--json");
-        await stop.CancelAsync();
-        var steps = await serving;
+        var (result, steps) = await MigrateLive(cluster, pid);
 
-        output.WriteLine(result.Stdout);
         Assert.True(result.ExitCode == 0, $"migrate --live failed: {result}");
-        var json = JsonDocument.Parse(result.Stdout.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
+        var json = Json(result);
         var rounds = json.GetProperty("live_rounds").EnumerateArray().Select(r => (Bytes: r.GetProperty("bytes").GetInt64(), Paused: r.GetProperty("paused").GetBoolean())).ToList();
         output.WriteLine($"{steps} steps served during the migration; rounds: {string.Join(", ", rounds.Select(r => r.Bytes))}");
         Assert.True(rounds.Count >= 3, $"a first round, a round of what was written meanwhile and the paused one: {rounds.Count} rounds");
@@ -48,14 +37,94 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
         Assert.True(rounds[^1].Bytes <= (long)(Size / 8), $"the paused round copied {rounds[^1].Bytes} bytes of {Size}");
 
         var target = json.GetProperty("target_pid").GetUInt32();
+        var a = cluster.Clients["a"];
         Assert.True(TestCluster.Gone(a, pid), $"pid {pid} still exists on a after the migration");
         var b = cluster.Clients["b"];
         Assert.Equal(1, b.State(target).Counters.Resume);
-        a.Run(twin, steps + StepsAfter);
-        b.Run(target, StepsAfter);
-        var (moved, uninterrupted) = (b.State(target), a.State(twin));
+        SameContinuation(b, target, a, twin, steps, "the process moved live");
+    }
+
+    [Fact]
+    public async Task A_target_that_fails_its_restore_in_the_last_pause_rolls_back_and_the_source_serves_on()
+    {
+        await using var cluster = new TestCluster(3, null);
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 23);
+        // KFD RESTORE on b cannot allocate the process's VRAM: found once the source is paused for good.
+        cluster.Clients["b"].InjectFault(new SimFault(0, SimOp.Restore, Errno.ENOMEM));
+
+        var (result, steps) = await MigrateLive(cluster, pid);
+
+        Assert.True(result.ExitCode == 1, $"migrate --live did not fail: {result}");
+        var failed = Json(result);
+        Assert.True(failed.GetProperty("step").GetString() == "restore" && failed.GetProperty("reason").GetString()!.Contains("ENOMEM"), $"{result}");
+        Assert.True(failed.GetProperty("source_resumed").GetBoolean(), $"source not resumed: {result}");
+        // Paused twice (to list its BOs, then for the last round), unpaused after each: the kernel's count is back to zero.
+        var source = cluster.Clients["a"].State(pid);
+        Assert.True(source.Running && source.Counters.ProcessInfo == 2 && source.Counters.Unpause == 2 && source.Counters.Evictions == 0,
+            $"the source was not paused and unpaused twice: {source}");
+        SameContinuation(cluster.Clients["a"], pid, cluster.Clients["a"], twin, steps, "the source after the rollback");
+    }
+
+    [TmpfsFact]
+    public async Task A_target_whose_disk_fills_during_the_running_rounds_rolls_back_and_the_source_never_stops_again()
+    {
+        // b's state directory holds 4 MiB: the first round's 64 MiB cannot land there.
+        using var disk = SmallTmpfs.Mount(4 << 20);
+        await using var cluster = new TestCluster(3, null, stateDirs: new Dictionary<string, string> { ["b"] = disk.Path });
+        await cluster.StartAll();
+        var (pid, twin) = Spawn(cluster, 29);
+
+        var (result, steps) = await MigrateLive(cluster, pid);
+
+        Assert.True(result.ExitCode == 1, $"migrate --live did not fail: {result}");
+        var failed = Json(result);
+        Assert.True(failed.GetProperty("reason").GetString()!.Contains("ENOSPC"), $"{result}");
+        Assert.True(failed.GetProperty("source_resumed").GetBoolean(), $"source not resumed: {result}");
+        // Paused once, to list its BOs, and unpaused then: the rollback found it running.
+        var source = cluster.Clients["a"].State(pid);
+        Assert.True(source.Running && source.Counters.ProcessInfo == 1 && source.Counters.Unpause == 1 && source.Counters.Evictions == 0,
+            $"the source was not paused and unpaused once: {source}");
+        SameContinuation(cluster.Clients["a"], pid, cluster.Clients["a"], twin, steps, "the source after the rollback");
+        Assert.True(await TestCluster.Eventually(() => !Directory.Exists(Path.Combine(cluster.StateDir("a"), "migrations", "out"))
+                || !Directory.EnumerateFileSystemEntries(Path.Combine(cluster.StateDir("a"), "migrations", "out")).Any(), TimeSpan.FromSeconds(30)),
+            "a kept the rolled back migration's image");
+    }
+
+    /// <summary>A serve process and its twin on a, both stepped as far.</summary>
+    private static (uint Pid, uint Twin) Spawn(TestCluster cluster, ulong seed)
+    {
+        var a = cluster.Clients["a"];
+        var pid = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: Size));
+        var twin = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: Size));
+        a.Run(pid, StepsBefore);
+        a.Run(twin, StepsBefore);
+        return (pid, twin);
+    }
+
+    /// <summary>`migrate --live` of <paramref name="pid"/> while it serves: a step each millisecond, until it is released or the migration ends.</summary>
+    private static async Task<(GpuckptProcess.Result Result, ulong Steps)> MigrateLive(TestCluster cluster, uint pid)
+    {
+        using var stop = new CancellationTokenSource();
+        var serving = Task.Run(() => Serve(cluster.Simulators["a"].SocketPath, pid, stop.Token));
+        var result = await cluster.CliWithin(TimeSpan.FromMinutes(3), "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b",
+            "--node", cluster.Address("c"), "--live", "--json");
+        await stop.CancelAsync();
+        return (result, await serving);
+    }
+
+    private static JsonElement Json(GpuckptProcess.Result result) =>
+        JsonDocument.Parse(result.Stdout.Split('\n').LastOrDefault(l => l.StartsWith('{')) ?? throw new Xunit.Sdk.XunitException($"no JSON line: {result}")).RootElement is var root
+        && root.TryGetProperty("error", out var error) ? error : root;
+
+    /// <summary>The twin takes the steps served during the migration, then both go on: the same step, the same bytes.</summary>
+    private static void SameContinuation(SimulatorClient node, uint pid, SimulatorClient twinNode, uint twin, ulong served, string because)
+    {
+        twinNode.Run(twin, served + StepsAfter);
+        node.Run(pid, StepsAfter);
+        var (moved, uninterrupted) = (node.State(pid), twinNode.State(twin));
         Assert.True(moved.Step == uninterrupted.Step && moved.Digest == uninterrupted.Digest,
-            $"the process moved live: step {moved.Step} digest {moved.Digest}; its twin: step {uninterrupted.Step} digest {uninterrupted.Digest}");
+            $"{because}: step {moved.Step} digest {moved.Digest}; its twin: step {uninterrupted.Step} digest {uninterrupted.Digest}");
     }
 
     /// <summary>Steps <paramref name="pid"/> until it is gone, waiting out its pauses; how many steps it ran.</summary>

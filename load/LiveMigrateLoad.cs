@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Gpuckpt.Engine.Devices;
+using Gpuckpt.Host;
+using Gpuckpt.Simulator;
+
+namespace Gpuckpt.Load;
+
+/// <summary>
+/// `gpuckpt-load migrate --live`: a `serve` process (an inference server: it rewrites two of its 32 KV blocks a step)
+/// stepping every millisecond on node a, moved to node b stop-and-copy and live, alternately, each beside a twin. Prints
+/// each migration's pause (the time the job ran nowhere), the live ones' rounds and bytes per round, and whether every
+/// moved process went on like its twin.
+/// </summary>
+public static class LiveMigrateLoad
+{
+    public static async Task<int> Run(ulong size, string? gpuckpt, int runs)
+    {
+        var work = Directory.CreateTempSubdirectory("gpuckpt-live-load-").FullName;
+        try
+        {
+            using var simA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "a.sock")) { Gpus = 2, IdSeed = 0 });
+            using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
+            using var a = SimulatorClient.Connect(simA.SocketPath);
+            using var b = SimulatorClient.Connect(simB.SocketPath);
+            await using var nodes = await LocalNodes.Start([
+                ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
+                ("b", $"sim:{simB.SocketPath}", Path.Combine(work, "state-b")),
+            ], Path.Combine(work, "cluster"), gpuckpt);
+            var rows = new List<(double StopPause, double LivePause, string Rounds)>();
+            var allSame = true;
+            for (var run = 0; run < runs; run++)
+            {
+                var stop = await Move(false, 4040UL + (ulong)run);
+                var live = await Move(true, 4040UL + (ulong)run);
+                allSame &= stop.Same && live.Same;
+                rows.Add((stop.Pause, live.Pause, live.Rounds));
+                Console.Error.WriteLine($"run {run + 1}: stop-and-copy paused {stop.Pause:F2} s ({stop.Steps} steps served meanwhile); " +
+                                        $"live paused {live.Pause:F2} s ({live.Steps} steps served meanwhile), rounds {live.Rounds}; " +
+                                        $"continued on b like their twins: {stop.Same && live.Same}");
+            }
+            double Median(Func<(double StopPause, double LivePause, string Rounds), double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
+            Console.WriteLine($"serve, {size} bytes of BO contents, stepping every millisecond, a -> b on loopback, {CountOfRuns.Describe(runs)}");
+            Console.WriteLine($"stop-and-copy: source paused {Median(r => r.StopPause):F2} s");
+            Console.WriteLine($"live: source paused {Median(r => r.LivePause):F2} s; rounds (bytes each, the last paused): {rows[rows.Count / 2].Rounds}");
+            Console.WriteLine($"live pause / stop-and-copy pause: {Median(r => r.LivePause / r.StopPause):F2}");
+            Console.WriteLine($"every continuation on b equals its uninterrupted twin: {allSame}");
+            return allSame ? 0 : 1;
+
+            async Task<(double Pause, string Rounds, ulong Steps, bool Same)> Move(bool isLive, ulong seed)
+            {
+                var pid = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
+                var twin = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
+                using var cancel = new CancellationTokenSource();
+                var serving = Task.Run(() => Serve(simA.SocketPath, pid, cancel.Token));
+                string[] args = ["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"];
+                var output = await LocalNodes.Run(isLive ? [.. args, "--live"] : args, gpuckpt, nodes.ClusterDir);
+                await cancel.CancelAsync();
+                var steps = await serving;
+                var m = JsonDocument.Parse(output).RootElement;
+                var target = m.GetProperty("target_pid").GetUInt32();
+                a.Run(twin, steps + 1);
+                b.Run(target, 1);
+                var same = b.State(target).Digest == a.State(twin).Digest;
+                var rounds = m.TryGetProperty("live_rounds", out var list) && list.ValueKind == JsonValueKind.Array
+                    ? string.Join(", ", list.EnumerateArray().Select(r => $"{r.GetProperty("bytes").GetInt64()}")) : "";
+                b.Kill(target);
+                a.Kill(twin);
+                return (m.GetProperty("pause_seconds").GetDouble(), rounds, steps, same);
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(work, true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Steps <paramref name="pid"/> every millisecond until it is gone, waiting out its pauses; how many steps it ran.</summary>
+    private static ulong Serve(string socket, uint pid, CancellationToken stop)
+    {
+        using var client = SimulatorClient.Connect(socket);
+        ulong steps = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                client.Run(pid, 1);
+                steps++;
+            }
+            catch (DriverException e) when (e.ErrorNumber == Errno.EBUSY)
+            {
+                // paused by the migration
+            }
+            catch (DriverException)
+            {
+                break; // released on the source
+            }
+            Thread.Sleep(1);
+        }
+        return steps;
+    }
+}
