@@ -39,6 +39,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     private long _roundBytes;
     private bool _awaitingRound;
     private readonly Stopwatch _roundClock = new();
+    private readonly Dictionary<string, ulong> _landedSums = [];
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
@@ -460,6 +461,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var plan = work.Plan;
         var chunk = plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("chunk");
+        // A live checkpoint's later round read a chunk whose bytes did not change: the image and the client have them already.
+        if (_journalledLive && !_landedSums.TryAdd(ChunkSaved.KeyOf(plan.Device, chunk), landed.Checksum))
+        {
+            if (_landedSums[ChunkSaved.KeyOf(plan.Device, chunk)] == landed.Checksum) return;
+            _landedSums[ChunkSaved.KeyOf(plan.Device, chunk)] = landed.Checksum;
+        }
         QueueProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
             plan.Bos[chunk.Pieces[0].BoIndex].Id, plan.Bos[chunk.Pieces[^1].BoIndex].Id));
         if (Request.ReportChunks)
