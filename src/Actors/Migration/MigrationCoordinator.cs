@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Persistence;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Cluster;
@@ -324,6 +325,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         var s = done.Summary;
         // The process was paused (PROCESS_INFO) this long before the checkpoint job ended.
         _pauseStartedAt = _clock.Elapsed.TotalSeconds - s.PauseSeconds;
+        Context.GetLogger().Info("migration {0}: checkpoint committed, pid {1} paused {2:F2} s so far ({3})", _migrationId, s.Pid, s.PauseSeconds,
+            string.Join(", ", (s.Phases ?? []).Select(p => $"{p.Phase} {p.Seconds:F2} s")));
         if (_rollingBack)
         {
             Rollback();
@@ -345,6 +348,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     {
         _transfer = done;
         _transferSeconds = done.Seconds;
+        Context.GetLogger().Info("migration {0}: the target holds the image, {1:F2} s after the pause began", _migrationId,
+            _pauseStartedAt >= 0 ? _clock.Elapsed.TotalSeconds - _pauseStartedAt : 0);
         (_confirmed, _resent) = (done.ImageBytes, done.BytesResent);
         CrashPoints.Hit("migration-transferred");
         Report("restore");

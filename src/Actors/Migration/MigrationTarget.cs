@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using Akka.Persistence;
 using Gpuckpt.Actors.Checkpoint;
 using Gpuckpt.Actors.Restore;
@@ -239,6 +240,8 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
     {
         _restoreJob = Sender;
         _held = held.Summary;
+        Context.GetLogger().Info("migration {0}: restored up to RESUME in {1:F2} s ({2})", _migrationId, held.Summary.Seconds,
+            string.Join(", ", (held.Summary.Phases ?? []).Select(p => $"{p.Phase} {p.Seconds:F2} s")));
         if (_abortReason is not null)
         {
             _restoreJob.Tell(new ReleaseRestore(false, _abortReason));
