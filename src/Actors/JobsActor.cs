@@ -60,12 +60,8 @@ public sealed class JobsActor : ReceiveActor
                 pending.ReplyTo.Tell(pending.Failure(LeftPaused(refused.Key, refused.PausedBy)));
         });
         Receive<JobHolds>(holds => _holds[holds.JobId] = holds.Key);
-        Receive<RestoreRequest>(request =>
-        {
-            var id = request.JobId ?? NewId(RestorePrefix);
-            Start(id, RestoreCoordinator.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender),
-                reason => new RestoreFailed(request.ImagesDir, reason));
-        });
+        Receive<RestoreRequest>(request => Restore(request, null));
+        Receive<RestoreCheckedCopy>(copy => Restore(copy.Request, copy.ManifestSha256));
         Receive<ResumeJob>(resume => Take(resume.JobId, JobControl.Resume));
         Receive<ControlJob>(control => Take(control.JobId, control.Control));
         Receive<InterruptJob>(interrupt =>
@@ -177,6 +173,13 @@ public sealed class JobsActor : ReceiveActor
         var pid = key[(key.LastIndexOf('|') + 1)..];
         return $"pid {pid} is still paused by the finished checkpoint job {pausedBy}, whose image holds its state: pausing it " +
                $"again would evict its queues a second time, which its one UNPAUSE cannot undo; `gpuckpt unpause --pid {pid}` lets it run again";
+    }
+
+    private void Restore(RestoreRequest request, string? checkedManifest)
+    {
+        var id = request.JobId ?? NewId(RestorePrefix);
+        Start(id, RestoreCoordinator.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender, checkedManifest: checkedManifest),
+            reason => new RestoreFailed(request.ImagesDir, reason));
     }
 
     private void Checkpoint(CheckpointRequest request, bool live)

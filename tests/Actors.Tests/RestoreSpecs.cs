@@ -131,6 +131,40 @@ public class RestoreSpecs(ITestOutputHelper output) : EngineSpec(output)
         Assert.Equal(Engine.Devices.Errno.ESRCH, error.ErrorNumber);
     }
 
+    [Fact]
+    public async Task A_copy_checked_moments_ago_restores_and_damage_since_the_check_is_still_refused()
+    {
+        using var node = new SimNode(gpus: 2);
+        using var images = new TempDir();
+        var pid = node.Client.Spawn(WorkloadRequest.Named("train", 56, sizeBytes: 16UL << 20));
+        await Checkpoint(node.Client, pid, images.Path, leaveRunning: true);
+        var manifest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(images.Path, ImageManifest.FileName))));
+
+        // Checked: the signed image is not hashed whole again before the restore starts; its contents are checked as they stream.
+        Jobs(node.Client).Tell(new RestoreCheckedCopy(new RestoreRequest(images.Path), manifest), TestActor);
+        var restored = Assert.IsType<RestoreCompleted>(await ExpectMsgAsync<IRestoreMessage>(JobTimeout)).Summary;
+        Assert.Equal(node.Client.State(pid).Digest, node.Client.State(restored.Pid).Digest);
+
+        // A byte damaged since the check is found as the contents stream: the process is discarded, never resumed.
+        var pages = Directory.GetFiles(images.Path, "amdgpu-pages-*.img").First();
+        FlipBit(pages, 8 + 4100);
+        var before = node.Client.Spawn(WorkloadRequest.Named("tiny", 57));
+        Jobs(node.Client).Tell(new RestoreCheckedCopy(new RestoreRequest(images.Path), manifest), TestActor);
+        var failed = await ExpectMsgAsync<RestoreFailed>(JobTimeout);
+        Assert.Contains(Path.GetFileName(pages), failed.Reason);
+        Assert.Contains("checksum mismatch", failed.Reason);
+        var error = Assert.Throws<Engine.Devices.DriverException>(() => node.Client.State(before + 1));
+        Assert.Equal(Engine.Devices.Errno.ESRCH, error.ErrorNumber);
+
+        // Another manifest than the one checked: the image is verified whole again, and refused before anything exists.
+        var other = before + 2;
+        Jobs(node.Client).Tell(new RestoreCheckedCopy(new RestoreRequest(images.Path), new string('0', 64)), TestActor);
+        failed = await ExpectMsgAsync<RestoreFailed>(JobTimeout);
+        Assert.Contains(Path.GetFileName(pages), failed.Reason);
+        Assert.Contains("verify", failed.Reason);
+        Assert.Equal(other, node.Client.Spawn(WorkloadRequest.Named("tiny", 58)));
+    }
+
     private static void FlipBit(string path, long offset)
     {
         using var file = File.Open(path, FileMode.Open, FileAccess.ReadWrite);

@@ -103,6 +103,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new CheckpointFailed(7, "aborted by gpuckpt abort", true, "aborted"),
         new CheckpointInterruptedReply("ckpt-1", 7, "SIGTERM", true),
         new RestoreRequest("/img", "rest-0123456789ab"),
+        new RestoreCheckedCopy(new RestoreRequest("/img", "rest-0123456789ab"), new string('a', 64)),
         new RestoreCompleted(Restored),
         new RestoreFailed("/img", "verify: amdgpu-pages-1-0010.img: offset 8: checksum mismatch"),
         AbortCopy.Instance,

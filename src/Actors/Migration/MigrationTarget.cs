@@ -28,6 +28,7 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
     private string? _dataToken;
     private IActorRef? _dataSender;
     private bool _sealed, _beginning, _sealing, _discarding;
+    private string? _checkedManifest;
     private IActorRef? _coordinator;
     private IActorRef? _restoreJob;
     private RestoreSummary? _held;
@@ -58,6 +59,7 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         {
             CrashPoints.Hit("target-sealed");
             _sealed = true;
+            _checkedManifest = s.CheckedManifest;
             s.ReplyTo.Tell(new ImageSealed(_migrationId, s.Bytes));
         });
         Command<StartTargetRestore>(StartRestore);
@@ -210,7 +212,8 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
                         return new TargetFailed(_migrationId, _node, "verify source", refusal);
                     }
                 }
-                return (object)new Sealed(receiver.Bytes, replyTo);
+                var manifest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(receiver.Directory, ImageManifest.FileName))));
+                return (object)new Sealed(receiver.Bytes, replyTo, cluster is not null ? manifest : null);
             }
             catch (Exception e) when (e is ImageException or IOException or InvalidOperationException or InvalidDataException)
             {
@@ -232,7 +235,9 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         Persist(new TargetRestoreStarted(jobId), e =>
         {
             _state.Apply(e);
-            _jobs.Tell(new RestoreRequest(ImageDir, jobId, HoldBeforeResume: true), Self);
+            var request = new RestoreRequest(ImageDir, jobId, HoldBeforeResume: true);
+            // The copy was hashed whole and checked against the source's seal as it was committed: not a second time.
+            _jobs.Tell(_checkedManifest is { } sha ? new RestoreCheckedCopy(request, sha) : request, Self);
         });
     }
 
@@ -386,5 +391,6 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
 
     private sealed record ReceiverReady(ImageReceiver Receiver, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
 
-    private sealed record Sealed(long Bytes, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+    /// <param name="CheckedManifest">The copy's manifest's SHA-256, when its files were just checked against the source's seal.</param>
+    private sealed record Sealed(long Bytes, IActorRef ReplyTo, string? CheckedManifest) : INoSerializationVerificationNeeded;
 }

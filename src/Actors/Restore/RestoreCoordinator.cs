@@ -22,6 +22,7 @@ namespace Gpuckpt.Actors.Restore;
 public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IRestoreEvent>
 {
     private readonly RestoreRequest? _request;
+    private readonly string? _checkedManifest;
     private readonly IGpuDriver _driver;
     private readonly List<IDisposable> _sources = [];
     private RestorePlan? _plan;
@@ -32,12 +33,14 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
+    /// <param name="checkedManifest">The SHA-256 of the manifest of a copy its owner checked whole moments ago (<see cref="RestoreCheckedCopy"/>); a restarted job has none and verifies it again.</param>
     public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume)
+        JobControl control = JobControl.Resume, string? checkedManifest = null)
         : base(jobId, settings, pool, replyTo)
     {
         Command<ReleaseRestore>(Release);
         _request = request;
+        _checkedManifest = checkedManifest;
         _driver = driver;
         _control = control;
         Command<PassDone>(OnPassDone);
@@ -46,8 +49,8 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     public override string PersistenceId => $"restore-{JobId}";
 
     public static Props Props(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume) =>
-        Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo, control));
+        JobControl control = JobControl.Resume, string? checkedManifest = null) =>
+        Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo, control, checkedManifest));
 
     private string ImagesDir => State.Started?.Request.ImagesDir ?? _request?.ImagesDir ?? "";
 
@@ -145,8 +148,9 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         var dir = ImagesDir;
         var driver = _driver;
         var trust = Settings.Trust;
+        var checkedManifest = _checkedManifest;
         BeginPhase("verify");
-        RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology(), trust)), planned =>
+        RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology(), trust, checkedManifest)), planned =>
         {
             _plan = planned.Plan;
             CrashPoints.Hit("planned");

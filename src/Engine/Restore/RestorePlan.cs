@@ -19,10 +19,18 @@ public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
     /// whose SHA-256 digests cover the contents too: a signed restore reads the contents twice. So does the restore of an
     /// incremental image, whose chain of parents is verified whole first. Throws with the reason.
     /// </summary>
-    public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus, ImageTrust? trust = null)
+    /// <param name="checkedManifest">
+    /// The SHA-256 of a manifest whose files were hashed and checked against a signature moments ago (a migration target's
+    /// copy, checked against the source's seal as it was committed): while the manifest is still that one, its files are
+    /// not read a second time before the restore; their contents are checked segment by segment as they stream.
+    /// </param>
+    public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus, ImageTrust? trust = null, string? checkedManifest = null)
     {
+        var manifest = ManifestCodec.Load(dir);
+        var alreadyChecked = checkedManifest is not null && manifest.Parent is null && checkedManifest ==
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, ImageManifest.FileName))));
         // An incremental image reads most of its contents in its parents: the whole chain is verified before a device is touched.
-        if (trust is { Require: true } or { Key: not null } || ManifestCodec.Load(dir).Parent is not null)
+        if (!alreadyChecked && (trust is { Require: true } or { Key: not null } || manifest.Parent is not null))
         {
             var verified = ImageVerifier.Verify(dir, trust: trust);
             if (!verified.Ok) throw new ImageException(verified.File ?? dir, verified.Offset, verified.Reason ?? "verification failed");
