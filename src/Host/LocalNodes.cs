@@ -1,14 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using Gpuckpt.Engine.Native;
 
 namespace Gpuckpt.Host;
 
 /// <summary>
-/// A cluster on this machine: one `gpuckpt node` OS process per node on loopback, each seeded with all of them, each
+/// A cluster on this machine: one `gpuckpt node` OS process per node on loopback, each on the port it bound, seeded with the first; each
 /// with its own driver and state directory. Used by `gpuckpt demo --cluster` and the load driver. Disposing leaves
 /// gracefully (SIGTERM) and kills a node that has not left within the grace.
 /// </summary>
@@ -18,12 +17,9 @@ public sealed class LocalNodes : IAsyncDisposable
     private readonly Dictionary<string, (Process Process, int Port, StringBuilder Errors)> _nodes = [];
     private readonly string? _executable;
 
-    private readonly string? _config;
-
-    private LocalNodes(string? executable, string clusterDir, string? config)
+    private LocalNodes(string? executable, string clusterDir)
     {
         _executable = executable;
-        _config = config;
         ClusterDir = clusterDir;
     }
 
@@ -45,13 +41,22 @@ public sealed class LocalNodes : IAsyncDisposable
         string? executable = null, string? config = null)
     {
         Engine.Trust.ClusterAuthority.OpenOrCreate(clusterDir);
-        var cluster = new LocalNodes(executable, Path.GetFullPath(clusterDir), config);
+        var cluster = new LocalNodes(executable, Path.GetFullPath(clusterDir));
         try
         {
-            var ports = FreePorts(nodes.Count);
-            var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
-            var started = nodes.Select((n, i) => cluster.StartNode(n.Name, ports[i], seeds, n.Driver, n.StateDir)).ToList();
-            await Task.WhenAll(started);
+            // Every node binds port 0 and reports the port it bound: the first forms the cluster, the others name it as their seed.
+            var (name, driver, stateDir) = nodes[0];
+            var first = Path.GetTempFileName();
+            try
+            {
+                File.WriteAllText(first, (config is null ? "" : File.ReadAllText(config) + "\n") + "akka.cluster.seed-nodes = []\n");
+                await cluster.StartNode(name, "", driver, stateDir, first);
+            }
+            finally
+            {
+                File.Delete(first);
+            }
+            await Task.WhenAll(nodes.Skip(1).Select(n => cluster.StartNode(n.Name, cluster.Endpoint(name), n.Driver, n.StateDir, config)));
             return cluster;
         }
         catch
@@ -61,16 +66,16 @@ public sealed class LocalNodes : IAsyncDisposable
         }
     }
 
-    private async Task StartNode(string name, int port, string seeds, string driver, string stateDir)
+    private async Task StartNode(string name, string seeds, string driver, string stateDir, string? config)
     {
-        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json", .. (_config is null ? Array.Empty<string>() : ["--config", _config])], _executable);
+        var info = Info(["node", "--driver", driver, "--state-dir", stateDir, "--json", .. (config is null ? Array.Empty<string>() : ["--config", config])], _executable);
         info.Environment["GPUCKPT_NODE_NAME"] = name;
-        info.Environment["GPUCKPT_NODE_PORT"] = port.ToString(CultureInfo.InvariantCulture);
-        info.Environment["GPUCKPT_SEED_NODES"] = seeds;
+        info.Environment["GPUCKPT_NODE_PORT"] = "0";
+        if (seeds.Length > 0) info.Environment["GPUCKPT_SEED_NODES"] = seeds;
         info.Environment[Actors.Cluster.ClusterTls.DirVariable] = ClusterDir;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"gpuckpt node {name} did not start");
         var errors = new StringBuilder();
-        lock (_nodes) _nodes[name] = (process, port, errors);
+        lock (_nodes) _nodes[name] = (process, 0, errors);
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
@@ -82,7 +87,10 @@ public sealed class LocalNodes : IAsyncDisposable
         {
             while (await process.StandardOutput.ReadLineAsync(cancel.Token) is { } line)
             {
-                if (!line.Contains("\"state\":\"up\"", StringComparison.Ordinal)) continue;
+                if (!line.StartsWith('{') || !line.Contains("\"state\":\"up\"", StringComparison.Ordinal)) continue;
+                var address = JsonDocument.Parse(line).RootElement.GetProperty("address").GetString()!;
+                var port = int.Parse(address[(address.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
+                lock (_nodes) _nodes[name] = (process, port, errors);
                 // Nothing else it prints is needed, but it must not block on a full pipe.
                 _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
                 return;
@@ -161,14 +169,5 @@ public sealed class LocalNodes : IAsyncDisposable
         if (!useApphost) info.ArgumentList.Add(assembly);
         foreach (var a in args) info.ArgumentList.Add(a);
         return info;
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
     }
 }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Gpuckpt.Actors;
 using Gpuckpt.Emulator;
@@ -39,7 +37,7 @@ public sealed class CriuGpuMigrateSpecs(ITestOutputHelper output) : IDisposable
         var seed = (ulong)(uint)TestSeed.Fresh();
         var (counterA, counterB) = (Dir("counter-a"), Dir("counter-b"));
         using var host = TaskHost.Start(Timeout);
-        var nodes = StartNodes(host, new Dictionary<string, string[]>
+        var nodes = await StartNodes(host, new Dictionary<string, string[]>
         {
             ["a"] = ["--stand-in", $"train:{seed}:{Size}", "--stand-in-counter", counterA],
             ["b"] = ["--stand-in", $"train:{seed + 1}:{Size}", "--stand-in-counter", counterB],
@@ -185,8 +183,12 @@ public sealed class CriuGpuMigrateSpecs(ITestOutputHelper output) : IDisposable
     private static List<JsonElement> JsonLines(Node node) =>
         [.. File.ReadAllLines(node.Output).Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement)];
 
-    /// <summary>Starts one `gpuckpt node --emulated-kernel` per name under the taskhost, each with its own simulator and state directory.</summary>
-    private List<Node> StartNodes(TaskHost host, IReadOnlyDictionary<string, string[]> nodes, IReadOnlyDictionary<string, string[]> environment)
+    /// <summary>
+    /// Starts one `gpuckpt node --emulated-kernel` per name under the taskhost, each with its own simulator and state
+    /// directory. Every node binds port 0 and reports the port it bound: the first forms the cluster, the others name it
+    /// as their seed once it is up.
+    /// </summary>
+    private async Task<List<Node>> StartNodes(TaskHost host, IReadOnlyDictionary<string, string[]> nodes, IReadOnlyDictionary<string, string[]> environment)
     {
         var clusterDir = Dir("cluster");
         Gpuckpt.Engine.Trust.ClusterAuthority.Create(clusterDir);
@@ -198,40 +200,68 @@ public sealed class CriuGpuMigrateSpecs(ITestOutputHelper output) : IDisposable
             gpuckpt.migration.request-timeout = 20s
             gpuckpt.tls.dir = "{clusterDir}"
             """);
-        var ports = FreePorts(nodes.Count);
-        var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
+        var firstConfig = Dir("node-first.conf");
+        File.WriteAllText(firstConfig, File.ReadAllText(_config) + "\nakka.cluster.seed-nodes = []\n");
         var dll = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
-        return [.. nodes.Select((n, i) =>
+        Node Start(string name, string[] args, string config, string seeds)
         {
-            var state = Directory.CreateDirectory(Dir($"state-{n.Key}")).FullName;
-            var log = Dir($"node-{n.Key}.out");
-            var pid = host.Spawn(log, ["env", $"GPUCKPT_NODE_NAME={n.Key}", $"GPUCKPT_NODE_PORT={ports[i]}", $"GPUCKPT_SEED_NODES={seeds}",
-                .. environment.GetValueOrDefault(n.Key, []), "dotnet", dll, "node", "--config", _config, "--state-dir", state, "--json", "--emulated-kernel", .. n.Value]);
-            return new Node(n.Key, ports[i], pid, log, state);
-        })];
+            var state = Directory.CreateDirectory(Dir($"state-{name}")).FullName;
+            var log = Dir($"node-{name}.out");
+            var pid = host.Spawn(log, ["env", $"GPUCKPT_NODE_NAME={name}", "GPUCKPT_NODE_PORT=0", .. seeds.Length == 0 ? Array.Empty<string>() : [$"GPUCKPT_SEED_NODES={seeds}"],
+                .. environment.GetValueOrDefault(name, []), "dotnet", dll, "node", "--config", config, "--state-dir", state, "--json", "--emulated-kernel", .. args]);
+            return new Node(name, 0, pid, log, state);
+        }
+        var (firstName, firstArgs) = nodes.First();
+        List<Node> started = [Start(firstName, firstArgs, firstConfig, "")];
+        try
+        {
+            var first = started[0] = started[0] with { Port = await BoundPort(started[0], started) };
+            started.AddRange(nodes.Skip(1).Select(n => Start(n.Key, n.Value, _config, $"127.0.0.1:{first.Port}")));
+            for (var i = 1; i < started.Count; i++) started[i] = started[i] with { Port = await BoundPort(started[i], started) };
+            return started;
+        }
+        catch
+        {
+            Stop(host, started);
+            throw;
+        }
     }
+
+    /// <summary>The port a node reports in its "up" line, once it printed it.</summary>
+    private static async Task<int> BoundPort(Node node, List<Node> nodes)
+    {
+        string? up = null;
+        await Until(() => (up = UpLine(node)) is not null, $"node {node.Name} up", nodes);
+        var address = JsonDocument.Parse(up!).RootElement.GetProperty("address").GetString()!;
+        return int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static string? UpLine(Node node) =>
+        File.Exists(node.Output)
+            ? File.ReadLines(node.Output).FirstOrDefault(l => l.StartsWith('{') && l.Contains("\"state\":\"up\"", StringComparison.Ordinal))
+            : null;
 
     /// <summary>Every node said it is up, and node a sees all of them up (it picks the target among its members).</summary>
     private async Task WaitUp(List<Node> nodes)
     {
         foreach (var node in nodes)
-            await Until(() => File.Exists(node.Output) && File.ReadAllText(node.Output).Contains("\"state\":\"up\"", StringComparison.Ordinal),
-                $"node {node.Name} up", nodes);
-        await Until(() =>
+            await Until(() => UpLine(node) is not null, $"node {node.Name} up", nodes);
+        await Until(async () =>
         {
-            var status = GpuckptProcess.RunAsync(["cluster", "status", "--node", $"127.0.0.1:{nodes[0].Port}", "--config", _config, "--json"], timeout: Timeout)
-                .GetAwaiter().GetResult();
+            var status = await GpuckptProcess.RunAsync(["cluster", "status", "--node", $"127.0.0.1:{nodes[0].Port}", "--config", _config, "--json"], timeout: Timeout);
             if (status.ExitCode != 0) return false;
             var members = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("members").EnumerateArray().ToList();
             return members.Count == nodes.Count && members.All(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
         }, "every node up as node a sees them", nodes);
     }
 
-    private static async Task Until(Func<bool> condition, string what, List<Node> nodes)
+    private static Task Until(Func<bool> condition, string what, List<Node> nodes) => Until(() => Task.FromResult(condition()), what, nodes);
+
+    private static async Task Until(Func<Task<bool>> condition, string what, List<Node> nodes)
     {
         using var deadline = new CancellationTokenSource(Timeout);
         using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
-        while (!condition())
+        while (!await condition())
         {
             try
             {
@@ -266,14 +296,5 @@ public sealed class CriuGpuMigrateSpecs(ITestOutputHelper output) : IDisposable
             }
             host.Wait(node.Pid);
         }
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
     }
 }

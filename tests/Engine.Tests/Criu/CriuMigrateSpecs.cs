@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Gpuckpt.Actors;
 using Gpuckpt.Emulator;
@@ -34,7 +32,7 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
     {
         var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
         using var host = TaskHost.Start(Timeout);
-        var nodes = StartNodes(host, new Dictionary<string, string[]>
+        var nodes = await StartNodes(host, new Dictionary<string, string[]>
         {
             ["a"] = [],
             ["b"] = [],
@@ -100,7 +98,7 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
     {
         var seed = $"{(ulong)TestSeed.Fresh() * 2654435761UL}";
         using var host = TaskHost.Start(Timeout);
-        var nodes = StartNodes(host, new Dictionary<string, string[]>
+        var nodes = await StartNodes(host, new Dictionary<string, string[]>
         {
             // a dies before its dump begins, then (started again) right after its dump verified; b when it hears that a
             // restored the process (hit only as a source).
@@ -170,43 +168,79 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
 
     private string _config = "";
 
-    /// <summary>Starts one `gpuckpt node` per name under the taskhost, each with its own embedded simulator, state directory and extra environment.</summary>
-    private List<Node> StartNodes(TaskHost host, IReadOnlyDictionary<string, string[]> nodes)
+    /// <summary>
+    /// Starts one `gpuckpt node` per name under the taskhost, each with its own embedded simulator, state directory and
+    /// extra environment, and waits until each is up. Every node binds port 0 and reports the port it bound: the first
+    /// forms the cluster, the others name it as their seed; a restarted node binds its port again with every node as a seed.
+    /// </summary>
+    private async Task<List<Node>> StartNodes(TaskHost host, IReadOnlyDictionary<string, string[]> nodes)
     {
         var clusterDir = Dir("cluster");
         Gpuckpt.Engine.Trust.ClusterAuthority.Create(clusterDir);
         _config = Dir("node.conf");
+        // Downing within seconds of a kill (these specs kill nodes and wait until the others have removed them), yet a
+        // node busy starting beside other specs on two cores is not taken for dead; a restarted node asks again after 2 s.
         File.WriteAllText(_config, File.ReadAllText(Path.Combine(EngineConfig.Directory(), "node.conf")) + $"""
 
             akka.cluster.retry-unsuccessful-join-after = 2s
+            akka.cluster.split-brain-resolver.stable-after = 4s
+            akka.cluster.failure-detector.acceptable-heartbeat-pause = 6s
             akka.remote.dot-netty.tcp.connection-timeout = 10s
             gpuckpt.migration.request-timeout = 20s
             gpuckpt.tls.dir = "{clusterDir}"
             """);
-        var ports = FreePorts(nodes.Count);
-        var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
-        return [.. nodes.Select((n, i) => StartNode(host, new Node(n.Key, ports[i], 0, Dir($"node-{n.Key}.out"),
-            Directory.CreateDirectory(Dir($"state-{n.Key}")).FullName, seeds), n.Value))];
+        var firstConfig = Dir("node-first.conf");
+        File.WriteAllText(firstConfig, File.ReadAllText(_config) + "\nakka.cluster.seed-nodes = []\n");
+        Node New(string name, string seeds) =>
+            new(name, 0, 0, Dir($"node-{name}.out"), Directory.CreateDirectory(Dir($"state-{name}")).FullName, seeds);
+        var (firstName, firstEnvironment) = nodes.First();
+        List<Node> started = [StartNode(host, New(firstName, ""), firstEnvironment, firstConfig)];
+        try
+        {
+            var first = started[0] = started[0] with { Port = await BoundPort(started[0], started) };
+            started.AddRange(nodes.Skip(1).Select(n => StartNode(host, New(n.Key, $"127.0.0.1:{first.Port}"), n.Value, _config)));
+            for (var i = 1; i < started.Count; i++) started[i] = started[i] with { Port = await BoundPort(started[i], started) };
+        }
+        catch
+        {
+            Stop(host, started);
+            throw;
+        }
+        var seeds = string.Join(",", started.Select(n => $"127.0.0.1:{n.Port}"));
+        return [.. started.Select(n => n with { Seeds = seeds })];
     }
 
-    private Node StartNode(TaskHost host, Node node, string[] environment)
+    /// <summary>The port a node reports in its "up" line, once it printed it.</summary>
+    private static async Task<int> BoundPort(Node node, List<Node> nodes)
+    {
+        string? up = null;
+        await Until(() => Task.FromResult((up = UpLine(node)) is not null), $"node {node.Name} up", nodes);
+        var address = JsonDocument.Parse(up!).RootElement.GetProperty("address").GetString()!;
+        return int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static string? UpLine(Node node) =>
+        File.Exists(node.Output)
+            ? File.ReadLines(node.Output).FirstOrDefault(l => l.StartsWith('{') && l.Contains("\"state\":\"up\"", StringComparison.Ordinal))
+            : null;
+
+    private Node StartNode(TaskHost host, Node node, string[] environment, string config)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
         var pid = host.Spawn(node.Output, ["env", $"GPUCKPT_NODE_NAME={node.Name}", $"GPUCKPT_NODE_PORT={node.Port}", $"GPUCKPT_SEED_NODES={node.Seeds}",
-            .. environment, "dotnet", dll, "node", "--config", _config, "--state-dir", node.StateDir, "--json"]);
+            .. environment, "dotnet", dll, "node", "--config", config, "--state-dir", node.StateDir, "--json"]);
         return node with { Pid = pid };
     }
 
     /// <summary>The node started again on its port and state directory (after it was killed), with a fresh output file.</summary>
     private Node Restart(TaskHost host, Node node, string[] environment) =>
-        StartNode(host, node with { Output = node.Output + ".again" }, environment);
+        StartNode(host, node with { Output = node.Output + ".again" }, environment, _config);
 
     /// <summary>Every node said it is up, and node a sees all of them up (it picks the target among its members).</summary>
     private async Task WaitUp(List<Node> nodes)
     {
         foreach (var node in nodes)
-            await Until(() => Task.FromResult(File.Exists(node.Output) && File.ReadAllText(node.Output).Contains("\"state\":\"up\"", StringComparison.Ordinal)),
-                $"node {node.Name} up", nodes);
+            await Until(() => Task.FromResult(UpLine(node) is not null), $"node {node.Name} up", nodes);
         await Until(async () =>
         {
             var status = await GpuckptProcess.RunAsync(["cluster", "status", "--node", $"127.0.0.1:{nodes[0].Port}", "--config", _config, "--json"], timeout: Timeout);
@@ -300,14 +334,5 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
         // Pid 0: a node killed and not started again.
         foreach (var node in nodes.Where(n => n.Pid != 0)) Libc.Kill(node.Pid, 15);
         foreach (var node in nodes.Where(n => n.Pid != 0)) host.Wait(node.Pid);
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        foreach (var l in listeners) l.Start();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (var l in listeners) l.Stop();
-        return ports;
     }
 }
