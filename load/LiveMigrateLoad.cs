@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Gpuckpt.Engine.Devices;
 using Gpuckpt.Host;
 using Gpuckpt.Simulator;
 
@@ -50,12 +49,10 @@ public static class LiveMigrateLoad
             {
                 var pid = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
                 var twin = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
-                using var cancel = new CancellationTokenSource();
-                var serving = Task.Run(() => Serve(simA.SocketPath, pid, cancel.Token));
+                using var serving = Serving.Start(simA.SocketPath, pid);
                 string[] args = ["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"];
                 var output = await LocalNodes.Run(isLive ? [.. args, "--live"] : args, gpuckpt, nodes.ClusterDir);
-                await cancel.CancelAsync();
-                var steps = await serving;
+                var steps = await serving.Stop();
                 var m = JsonDocument.Parse(output).RootElement;
                 var target = m.GetProperty("target_pid").GetUInt32();
                 a.Run(twin, steps + 1);
@@ -72,30 +69,5 @@ public static class LiveMigrateLoad
         {
             try { Directory.Delete(work, true); } catch (IOException) { }
         }
-    }
-
-    /// <summary>Steps <paramref name="pid"/> every millisecond until it is gone, waiting out its pauses; how many steps it ran.</summary>
-    private static ulong Serve(string socket, uint pid, CancellationToken stop)
-    {
-        using var client = SimulatorClient.Connect(socket);
-        ulong steps = 0;
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                client.Run(pid, 1);
-                steps++;
-            }
-            catch (DriverException e) when (e.ErrorNumber == Errno.EBUSY)
-            {
-                // paused by the migration
-            }
-            catch (DriverException)
-            {
-                break; // released on the source
-            }
-            Thread.Sleep(1);
-        }
-        return steps;
     }
 }

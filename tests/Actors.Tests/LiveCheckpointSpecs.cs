@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Gpuckpt.Actors.Checkpoint;
+using Gpuckpt.Actors.Persistence;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
@@ -12,7 +13,8 @@ namespace Gpuckpt.Actors.Tests;
 /// A live checkpoint (what `migrate --live` runs on the source) on the `serve` workload, the process stepping between
 /// its rounds: with the simulator's dirty bits a later round and the paused one copy only the chunks of the KV blocks
 /// it wrote; without them (a driver that keeps none, as VRAM has none) every chunk is read again and only those whose
-/// bytes changed are written. Either way the image restores to a process that goes on exactly like its twin.
+/// bytes changed are written. Either way the image restores to a process that goes on exactly like its twin. An engine
+/// that stops between rounds leaves a job the next engine finishes as a stop-and-copy checkpoint of the process as it is.
 /// </summary>
 public class LiveCheckpointSpecs(ITestOutputHelper output) : EngineSpec(output)
 {
@@ -66,6 +68,41 @@ public class LiveCheckpointSpecs(ITestOutputHelper output) : EngineSpec(output)
         var (copy, uninterrupted) = (target.Client.State(restored.Pid), source.Client.State(twin));
         Assert.True(copy.Step == uninterrupted.Step && copy.Digest == uninterrupted.Digest,
             $"dirty bits {dirtyBits}: restored step {copy.Step} digest {copy.Digest}; twin step {uninterrupted.Step} digest {uninterrupted.Digest}");
+    }
+
+    [Fact]
+    public async Task A_live_checkpoint_whose_engine_stops_between_rounds_is_finished_by_the_next_as_a_stop_and_copy_checkpoint()
+    {
+        using var node = new SimNode(gpus: 1);
+        using var root = new TempDir();
+        var pid = node.Client.Spawn(WorkloadRequest.Named("serve", 405, sizeBytes: Size));
+        node.Client.Run(pid, 2);
+        var job = JobsActor.NewId(JobsActor.CheckpointPrefix);
+        var request = new CheckpointRequest(pid, root.Sub("img"), LeaveRunning: false, JobId: job);
+
+        await using (var engine = EngineHost.Start(node.Client, JournalConfig.Load("journal-sqlite.conf", root.Sub("state")).WithFallback(EngineConfig.Load())))
+        {
+            var round = await engine.Jobs.Ask<LiveRoundCopied>(new LiveCheckpointRequest(request), JobTimeout);
+            Assert.Equal(0, round.Round);
+        }
+        // The engine is gone between rounds, nobody to say what comes next; the process runs on and changes.
+        Assert.True(node.Client.State(pid).Running);
+        node.Client.Run(pid, 3);
+
+        await using (var engine = EngineHost.Start(node.Client, JournalConfig.Load("journal-sqlite.conf", root.Sub("state")).WithFallback(EngineConfig.Load())))
+        {
+            var resumed = await engine.Jobs.Ask<ICheckpointMessage>(new ResumeJob(job), JobTimeout);
+            var summary = Assert.IsType<CheckpointCompleted>(resumed).Summary;
+            Assert.True(summary.LeftPaused, "the job ends as it was asked to: the process left paused for its move");
+            var paused = node.Client.State(pid);
+            Assert.True(paused.Paused && paused.Counters.ProcessInfo == 2 && paused.Counters.Unpause == 1,
+                $"paused to list the BOs, unpaused, paused again by the restarted engine: {paused}");
+
+            // The image holds the process as it is now, paused: not the bytes of the round before the stop.
+            var restored = await engine.RestoreAsync(new Restore.RestoreRequest(root.Sub("img")), JobTimeout);
+            var copy = Assert.IsType<Restore.RestoreCompleted>(restored).Summary;
+            Assert.Equal(paused.Digest, node.Client.State(copy.Pid).Digest);
+        }
     }
 
     /// <summary>The next running round's report, and the bytes of the chunks it wrote into the image meanwhile.</summary>

@@ -58,14 +58,23 @@ internal static class CheckpointImage
     }
 
     /// <summary>The BOs a driver's dirty bits say were written since a tick; every BO where it keeps none (or one's inode is unknown).</summary>
-    internal static Func<BoSource, bool> WrittenSince(IGpuDriver driver, uint pid, ulong since)
+    internal static Func<BoSource, bool> WrittenSince(IGpuDriver driver, uint pid, ulong since) => Stale(driver.WrittenSince(pid, since));
+
+    private static Func<BoSource, bool> Stale(DirtyWrites? dirty) =>
+        dirty is null ? _ => true : bo => bo.Inode == 0 || dirty.Buffers.Contains(bo.Inode);
+
+    /// <summary>
+    /// Per device, the chunks holding a BO written since tick <paramref name="since"/> (every chunk where the driver keeps
+    /// no dirty bits), and the write clock they were read at (<paramref name="since"/> then).
+    /// </summary>
+    internal static (IReadOnlyDictionary<string, IReadOnlyList<int>> Chunks, ulong Clock) ChunksWrittenSince(IGpuDriver driver, CapturedProcess process, ulong since)
     {
-        if (driver.WrittenSince(pid, since) is not { } dirty) return _ => true;
-        return bo => bo.Inode == 0 || dirty.Buffers.Contains(bo.Inode);
+        var dirty = driver.WrittenSince(process.Pid, since);
+        return (ChunksTouching(process, Stale(dirty)), dirty?.Clock ?? since);
     }
 
     /// <summary>Per device, the indexes of the chunks holding a BO <paramref name="stale"/> names.</summary>
-    internal static Dictionary<string, IReadOnlyList<int>> ChunksTouching(CapturedProcess process, Func<BoSource, bool> stale) =>
+    private static Dictionary<string, IReadOnlyList<int>> ChunksTouching(CapturedProcess process, Func<BoSource, bool> stale) =>
         process.Devices.ToDictionary(d => d.Device, d => (IReadOnlyList<int>)[.. Enumerable.Range(0, d.Chunks.Count).Where(i => Touches(d, d.Chunks[i], stale))]);
 
     /// <summary>Whether <paramref name="chunk"/> holds a piece of a BO that <paramref name="stale"/> names.</summary>

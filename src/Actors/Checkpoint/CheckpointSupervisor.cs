@@ -33,9 +33,10 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     private ulong? _liveSince;
     private string? _interrupt;
 
-    // A live checkpoint's running rounds (none after a restart: the last pause then copies everything).
+    // A live checkpoint's running rounds (none after a restart: the last pause then copies everything), the write clock
+    // the current one started from, and each chunk's checksum as last written.
     private int _round = -1;
-    private ulong _since;
+    private ulong _roundSince;
     private long _roundBytes;
     private bool _awaitingRound;
     private readonly Stopwatch _roundClock = new();
@@ -67,7 +68,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             if (!_awaitingRound || State.Failing is not null || _interrupt is not null) return;
             _awaitingRound = false;
             if (next.Abandon is { } why) Fail(new StepFailed("live copy", new IOException(why)));
-            else if (next.Final) Record(new LiveCopyEnded(_since), Next);
+            else if (next.Final) Record(new LiveCopyEnded(_roundSince), Next);
             else LiveRound();
         });
     }
@@ -321,7 +322,8 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var chunkSize = Started.ChunkSize;
         var saved = State.Chunks;
         var pid = Request.Pid;
-        var firstRound = _journalledLive && _liveSince is null;
+        // A job a restart took up is finished as a stop-and-copy checkpoint: nobody waits on its rounds.
+        var firstRound = _journalledLive && _liveSince is null && _request is not null;
         var since = _liveSince;
         if (since is { } last && _captured is { } earlier)
         {
@@ -348,7 +350,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             CrashPoints.Hit("captured");
             if (firstRound)
             {
-                _since = result.Clock;
+                _roundSince = result.Clock;
                 Record(new UnpauseIntended(), Next);
                 return;
             }
@@ -372,7 +374,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
                 if (CheckpointImage.LayoutChange(earlier.Process, process) is { } change)
                     throw new InvalidOperationException($"pid {pid} changed its buffers while it ran ({change}): the live copy cannot be finished");
                 CheckpointImage.WriteMessages(writer, process, cancel);
-                return new Captured(process, earlier.Files, CheckpointImage.ChunksTouching(process, CheckpointImage.WrittenSince(driver, pid, since)));
+                return new Captured(process, earlier.Files, CheckpointImage.ChunksWrittenSince(driver, process, since).Chunks);
             }
             catch
             {
@@ -421,19 +423,11 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     private void LiveRound()
     {
         _round++;
-        var (captured, driver, pid, since, first) = (_captured!, _driver, Request.Pid, _since, _round == 0);
+        var (captured, driver, since, first) = (_captured!, _driver, _roundSince, _round == 0);
         BeginPhase($"live round {_round}");
-        RunStep("live round", _ =>
+        RunStep("live round", _ => first ? (Chunks: captured.Remaining, Clock: since) : CheckpointImage.ChunksWrittenSince(driver, captured.Process, since), plan =>
         {
-            if (first) return (Chunks: captured.Remaining, Clock: since);
-            var dirty = driver.WrittenSince(pid, since);
-            IReadOnlyDictionary<string, IReadOnlyList<int>> chunks = dirty is null
-                ? captured.Process.Devices.ToDictionary(d => d.Device, d => (IReadOnlyList<int>)[.. Enumerable.Range(0, d.Chunks.Count)])
-                : CheckpointImage.ChunksTouching(captured.Process, bo => bo.Inode == 0 || dirty.Buffers.Contains(bo.Inode));
-            return (Chunks: chunks, Clock: dirty?.Clock ?? since);
-        }, plan =>
-        {
-            _since = plan.Clock;
+            _roundSince = plan.Clock;
             _roundBytes = captured.Process.Devices.Sum(d => plan.Chunks[d.Device].Sum(i => (long)d.Chunks[i].Length));
             _roundClock.Restart();
             StartContents(Works(captured, plan.Chunks), Landed, failure =>
@@ -447,7 +441,7 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
 
     private void RoundCopied()
     {
-        var (driver, pid, since, seconds) = (_driver, Request.Pid, _since, _roundClock.Elapsed.TotalSeconds);
+        var (driver, pid, since, seconds) = (_driver, Request.Pid, _roundSince, _roundClock.Elapsed.TotalSeconds);
         RunStep("live round", _ => driver.WrittenSince(pid, since) is { } dirty ? (long)dirty.Bytes : -1L, dirty =>
         {
             _awaitingRound = true;
@@ -461,11 +455,12 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         var plan = work.Plan;
         var chunk = plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("chunk");
-        // A live checkpoint's later round read a chunk whose bytes did not change: the image and the client have them already.
-        if (_journalledLive && !_landedSums.TryAdd(ChunkSaved.KeyOf(plan.Device, chunk), landed.Checksum))
+        if (_journalledLive)
         {
-            if (_landedSums[ChunkSaved.KeyOf(plan.Device, chunk)] == landed.Checksum) return;
-            _landedSums[ChunkSaved.KeyOf(plan.Device, chunk)] = landed.Checksum;
+            // A live checkpoint's later round read a chunk whose bytes did not change: the image and the client have them already.
+            var key = ChunkSaved.KeyOf(plan.Device, chunk);
+            if (_landedSums.TryGetValue(key, out var sum) && sum == landed.Checksum) return;
+            _landedSums[key] = landed.Checksum;
         }
         QueueProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,
             plan.Bos[chunk.Pieces[0].BoIndex].Id, plan.Bos[chunk.Pieces[^1].BoIndex].Id));

@@ -26,6 +26,10 @@ public static class DemoCommand
         {
             Description = "migrate the job between two gpuckpt node processes on loopback instead (checkpoint streamed, restored, resumed there, released here)",
         };
+        var live = new Option<bool>("--live")
+        {
+            Description = "with --cluster: an inference server (serve) stepping every millisecond, moved live (migrate --live)",
+        };
         var criu = new Option<bool>("--criu")
         {
             Description = "a whole GPU process through CRIU instead: a stand-in process under the emulated kernel, dumped by checkpoint --criu, " +
@@ -33,9 +37,11 @@ public static class DemoCommand
                           "moved whole between two node processes by migrate --criu",
         };
         var json = Cli.JsonOption();
-        var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, cluster, criu, json };
+        var command = new Command("demo", "checkpoint a simulated training job, restore it on another node, compare") { size, steps, seed, cluster, criu, live, json };
         command.SetAction((parse, _) => Cli.Guard(() =>
         {
+            if (parse.GetValue(live) && (!parse.GetValue(cluster) || parse.GetValue(criu)))
+                throw new UsageException("--live moves a process between nodes while it runs: it goes with --cluster, without --criu");
             if (parse.GetValue(cluster) && parse.GetValue(criu))
             {
                 if (parse.GetValue(size) is not null) throw new UsageException("--size has no GPU memory to size with --cluster --criu: its process is a CPU counter");
@@ -44,7 +50,7 @@ public static class DemoCommand
             if (parse.GetValue(criu))
                 return CriuDemo.Run(parse.GetValue(size) ?? CriuDemoSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
             return parse.GetValue(cluster)
-                ? ClusterDemo.Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json))
+                ? ClusterDemo.Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json), parse.GetValue(live))
                 : Run(parse.GetValue(size) ?? DefaultSize, parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(json));
         }));
         return command;

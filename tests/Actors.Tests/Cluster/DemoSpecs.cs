@@ -42,16 +42,34 @@ public sealed class DemoSpecs(ITestOutputHelper output)
         Assert.Equal(Uninterrupted(), (target.GetProperty("step").GetUInt64(), target.GetProperty("digest").GetString()));
     }
 
-    /// <summary>The same workload on a machine of its own, run through both halves of the demo's steps without a stop.</summary>
-    private static (ulong Step, string Digest) Uninterrupted()
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task The_live_cluster_demo_moves_a_serving_process_while_it_runs_and_it_continues_like_an_uninterrupted_run()
+    {
+        var result = await GpuckptProcess.RunAsync(["demo", "--cluster", "--live", "--size", $"{Size}", "--steps", $"{Steps}", "--seed", $"{Seed}", "--json"],
+            timeout: Limit);
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, $"live cluster demo failed: {result}");
+        var json = Json(result);
+        Assert.True(json.GetProperty("source_released").GetBoolean(), $"the source still runs on a: {result}");
+        var rounds = json.GetProperty("live_rounds").EnumerateArray().Select(r => r.GetProperty("bytes").GetInt64()).ToList();
+        Assert.True(rounds.Count >= 2 && rounds[^1] * 4 <= rounds[0], $"a running round of the whole memory, then a paused one of what it wrote: {string.Join(", ", rounds)}");
+        // The steps it served while it moved happened too: the reference takes them.
+        var served = json.GetProperty("steps_served_while_moving").GetUInt64();
+        var target = json.GetProperty("target");
+        Assert.Equal(Uninterrupted("serve", served), (target.GetProperty("step").GetUInt64(), target.GetProperty("digest").GetString()));
+    }
+
+    /// <summary>The same workload on a machine of its own, run through both halves of the demo's steps (and those it served while it moved) without a stop.</summary>
+    private static (ulong Step, string Digest) Uninterrupted(string workload = "train", ulong served = 0)
     {
         var dir = Directory.CreateTempSubdirectory("gpuckpt-demo-reference-").FullName;
         try
         {
             using var machine = SimulatorServer.Start(new SimulatorOptions(Path.Combine(dir, "sim.sock")) { Gpus = 2, IdSeed = 0 });
             using var client = SimulatorClient.Connect(machine.SocketPath);
-            var pid = client.Spawn(WorkloadRequest.Named("train", Seed, sizeBytes: Size));
-            client.Run(pid, 2 * Steps);
+            var pid = client.Spawn(WorkloadRequest.Named(workload, Seed, sizeBytes: Size));
+            client.Run(pid, 2 * Steps + served);
             var state = client.State(pid);
             return (state.Step, state.Digest);
         }

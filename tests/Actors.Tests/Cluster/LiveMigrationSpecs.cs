@@ -45,6 +45,7 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Tier", "Full")]
     public async Task A_target_that_fails_its_restore_in_the_last_pause_rolls_back_and_the_source_serves_on()
     {
         await using var cluster = new TestCluster(3, null);
@@ -67,6 +68,7 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
     }
 
     [TmpfsFact]
+    [Trait("Tier", "Full")]
     public async Task A_target_whose_disk_fills_during_the_running_rounds_rolls_back_and_the_source_never_stops_again()
     {
         // b's state directory holds 4 MiB: the first round's 64 MiB cannot land there.
@@ -105,12 +107,10 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
     /// <summary>`migrate --live` of <paramref name="pid"/> while it serves: a step each millisecond, until it is released or the migration ends.</summary>
     private static async Task<(GpuckptProcess.Result Result, ulong Steps)> MigrateLive(TestCluster cluster, uint pid)
     {
-        using var stop = new CancellationTokenSource();
-        var serving = Task.Run(() => Serve(cluster.Simulators["a"].SocketPath, pid, stop.Token));
+        using var serving = Serving.Start(cluster.Simulators["a"].SocketPath, pid);
         var result = await cluster.CliWithin(TimeSpan.FromMinutes(3), "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b",
             "--node", cluster.Address("c"), "--live", "--json");
-        await stop.CancelAsync();
-        return (result, await serving);
+        return (result, await serving.Stop());
     }
 
     private static JsonElement Json(GpuckptProcess.Result result) =>
@@ -125,30 +125,5 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
         var (moved, uninterrupted) = (node.State(pid), twinNode.State(twin));
         Assert.True(moved.Step == uninterrupted.Step && moved.Digest == uninterrupted.Digest,
             $"{because}: step {moved.Step} digest {moved.Digest}; its twin: step {uninterrupted.Step} digest {uninterrupted.Digest}");
-    }
-
-    /// <summary>Steps <paramref name="pid"/> until it is gone, waiting out its pauses; how many steps it ran.</summary>
-    private static ulong Serve(string socket, uint pid, CancellationToken stop)
-    {
-        using var client = SimulatorClient.Connect(socket);
-        ulong steps = 0;
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                client.Run(pid, 1);
-                steps++;
-            }
-            catch (DriverException e) when (e.ErrorNumber == Errno.EBUSY)
-            {
-                // Paused: the live copy listing its BOs, or its last round.
-            }
-            catch (DriverException)
-            {
-                break; // released on the source
-            }
-            Thread.Sleep(1);
-        }
-        return steps;
     }
 }
