@@ -15,7 +15,7 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// image instead of copying them again, and issues UNPAUSE exactly once. Any failure marks the image failed and
 /// unpauses the process.
 /// </summary>
-public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpointEvent>
+public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpointEvent>
 {
     private readonly CheckpointRequest? _request;
     private readonly IGpuDriver _driver;
@@ -32,15 +32,6 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     private bool _journalledLive;
     private ulong? _liveSince;
     private string? _interrupt;
-
-    // A live checkpoint's running rounds (none after a restart: the last pause then copies everything), the write clock
-    // the current one started from, and each chunk's checksum as last written.
-    private int _round = -1;
-    private ulong _roundSince;
-    private long _roundBytes;
-    private bool _awaitingRound;
-    private readonly Stopwatch _roundClock = new();
-    private readonly Dictionary<string, ulong> _landedSums = [];
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
@@ -74,17 +65,6 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
     }
 
     public override string PersistenceId => $"checkpoint-{JobId}";
-
-    protected override bool Snapshots => !_live && !_journalledLive;
-
-    protected override void Applied(ICheckpointEvent e)
-    {
-        switch (e)
-        {
-            case LiveCopyStarted: _journalledLive = true; break;
-            case LiveCopyEnded ended: _liveSince = ended.Since; break;
-        }
-    }
 
     public static Props Props(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
         JobControl control = JobControl.Resume, bool live = false) =>
@@ -358,43 +338,6 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
         }, Fail);
     }
 
-    /// <summary>
-    /// A live checkpoint's last pause: the BO list again (it must be laid out as before), the metadata files, and only the
-    /// chunks holding a BO written since the last running round began; every other chunk is in the image already.
-    /// </summary>
-    private void CaptureLast(KfdProcessInfo info, ulong since, Captured earlier)
-    {
-        var (kfd, writer, driver, chunkSize, pid) = (_kfd!, _writer!, _driver, Started.ChunkSize, Request.Pid);
-        BeginPhase("capture");
-        RunStep("capture", cancel =>
-        {
-            var process = CheckpointCapture.Capture(driver, kfd, info, chunkSize);
-            try
-            {
-                if (CheckpointImage.LayoutChange(earlier.Process, process) is { } change)
-                    throw new InvalidOperationException($"pid {pid} changed its buffers while it ran ({change}): the live copy cannot be finished");
-                CheckpointImage.WriteMessages(writer, process, cancel);
-                return new Captured(process, earlier.Files, CheckpointImage.ChunksWrittenSince(driver, process, since).Chunks);
-            }
-            catch
-            {
-                process.Dispose();
-                throw;
-            }
-        }, captured =>
-        {
-            earlier.Process.Dispose();
-            _captured = captured;
-            if (_interrupt is not null)
-            {
-                Next();
-                return;
-            }
-            CrashPoints.Hit("captured");
-            CopyThenCommit(captured);
-        }, Fail);
-    }
-
     private void CopyThenCommit(Captured captured)
     {
         BeginPhase("copy");
@@ -414,40 +357,6 @@ public sealed class CheckpointSupervisor : ContentJob<CheckpointState, ICheckpoi
             bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: false)
                 : driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false),
             bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)])))];
-    }
-
-    /// <summary>
-    /// A running round of a live checkpoint: the first copies every chunk, each later one the chunks holding a BO written
-    /// since the round before began. Then the client hears how much the process wrote meanwhile, and says what comes next.
-    /// </summary>
-    private void LiveRound()
-    {
-        _round++;
-        var (captured, driver, since, first) = (_captured!, _driver, _roundSince, _round == 0);
-        BeginPhase($"live round {_round}");
-        RunStep("live round", _ => first ? (Chunks: captured.Remaining, Clock: since) : CheckpointImage.ChunksWrittenSince(driver, captured.Process, since), plan =>
-        {
-            _roundSince = plan.Clock;
-            _roundBytes = captured.Process.Devices.Sum(d => plan.Chunks[d.Device].Sum(i => (long)d.Chunks[i].Length));
-            _roundClock.Restart();
-            StartContents(Works(captured, plan.Chunks), Landed, failure =>
-            {
-                if (_interrupt is not null) Next();
-                else if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
-                else RoundCopied();
-            }, _round == 0 ? null : $"r{_round}");
-        }, Fail);
-    }
-
-    private void RoundCopied()
-    {
-        var (driver, pid, since, seconds) = (_driver, Request.Pid, _roundSince, _roundClock.Elapsed.TotalSeconds);
-        RunStep("live round", _ => driver.WrittenSince(pid, since) is { } dirty ? (long)dirty.Bytes : -1L, dirty =>
-        {
-            _awaitingRound = true;
-            if (_interrupt is not null) Next();
-            else ReplyTo.Tell(new LiveRoundCopied(JobId, _round, _roundBytes, seconds, dirty));
-        }, Fail);
     }
 
     private void Landed(DeviceWork work, ChunkLanded landed)

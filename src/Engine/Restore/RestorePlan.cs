@@ -26,11 +26,11 @@ public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
     /// </param>
     public static RestorePlan Prepare(string dir, IReadOnlyList<GpuNode> localGpus, ImageTrust? trust = null, string? checkedManifest = null)
     {
-        var manifest = ManifestCodec.Load(dir);
-        var alreadyChecked = checkedManifest is not null && manifest.Parent is null && checkedManifest ==
-            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, ImageManifest.FileName))));
+        var alreadyChecked = checkedManifest is not null && checkedManifest ==
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, ImageManifest.FileName))))
+            && ManifestCodec.Load(dir).Parent is null;
         // An incremental image reads most of its contents in its parents: the whole chain is verified before a device is touched.
-        if (!alreadyChecked && (trust is { Require: true } or { Key: not null } || manifest.Parent is not null))
+        if (!alreadyChecked && (trust is { Require: true } or { Key: not null } || ManifestCodec.Load(dir).Parent is not null))
         {
             var verified = ImageVerifier.Verify(dir, trust: trust);
             if (!verified.Ok) throw new ImageException(verified.File ?? dir, verified.Offset, verified.Reason ?? "verification failed");

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Simulator;
 using Gpuckpt.Tests.Support;
@@ -27,7 +26,7 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
         var (result, steps) = await MigrateLive(cluster, pid);
 
         Assert.True(result.ExitCode == 0, $"migrate --live failed: {result}");
-        var json = Json(result);
+        var json = MigrationSpecs.Json(result);
         var rounds = json.GetProperty("live_rounds").EnumerateArray().Select(r => (Bytes: r.GetProperty("bytes").GetInt64(), Paused: r.GetProperty("paused").GetBoolean())).ToList();
         output.WriteLine($"{steps} steps served during the migration; rounds: {string.Join(", ", rounds.Select(r => r.Bytes))}");
         Assert.True(rounds.Count >= 3, $"a first round, a round of what was written meanwhile and the paused one: {rounds.Count} rounds");
@@ -57,7 +56,7 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
         var (result, steps) = await MigrateLive(cluster, pid);
 
         Assert.True(result.ExitCode == 1, $"migrate --live did not fail: {result}");
-        var failed = Json(result);
+        var failed = MigrationSpecs.Json(result);
         Assert.True(failed.GetProperty("step").GetString() == "restore" && failed.GetProperty("reason").GetString()!.Contains("ENOMEM"), $"{result}");
         Assert.True(failed.GetProperty("source_resumed").GetBoolean(), $"source not resumed: {result}");
         // Paused twice (to list its BOs, then for the last round), unpaused after each: the kernel's count is back to zero.
@@ -80,7 +79,7 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
         var (result, steps) = await MigrateLive(cluster, pid);
 
         Assert.True(result.ExitCode == 1, $"migrate --live did not fail: {result}");
-        var failed = Json(result);
+        var failed = MigrationSpecs.Json(result);
         Assert.True(failed.GetProperty("reason").GetString()!.Contains("ENOSPC"), $"{result}");
         Assert.True(failed.GetProperty("source_resumed").GetBoolean(), $"source not resumed: {result}");
         // Paused once, to list its BOs, and unpaused then: the rollback found it running.
@@ -112,10 +111,6 @@ public sealed class LiveMigrationSpecs(ITestOutputHelper output)
             "--node", cluster.Address("c"), "--live", "--json");
         return (result, await serving.Stop());
     }
-
-    private static JsonElement Json(GpuckptProcess.Result result) =>
-        JsonDocument.Parse(result.Stdout.Split('\n').LastOrDefault(l => l.StartsWith('{')) ?? throw new Xunit.Sdk.XunitException($"no JSON line: {result}")).RootElement is var root
-        && root.TryGetProperty("error", out var error) ? error : root;
 
     /// <summary>The twin takes the steps served during the migration, then both go on: the same step, the same bytes.</summary>
     private static void SameContinuation(SimulatorClient node, uint pid, SimulatorClient twinNode, uint twin, ulong served, string because)

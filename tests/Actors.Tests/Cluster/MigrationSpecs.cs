@@ -40,7 +40,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
         cluster.CliWithin(within ?? TimeSpan.FromMinutes(3), "migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", cluster.Address("c"), "--json");
 
     /// <summary>The JSON line of a --json run's stdout: the result, or the fields of a failure's "error" object.</summary>
-    private static JsonElement Json(GpuckptProcess.Result result) =>
+    internal static JsonElement Json(GpuckptProcess.Result result) =>
         JsonDocument.Parse(result.Stdout.Split('\n').LastOrDefault(l => l.StartsWith('{'))
                            ?? throw new Xunit.Sdk.XunitException($"no JSON line from gpuckpt: {result}")).RootElement is var root
         && root.TryGetProperty("error", out var error) ? error : root;
