@@ -10,7 +10,6 @@ public sealed partial class MigrationCoordinator
     private IActorRef? _liveJob;
     private readonly List<LiveRound> _rounds = [];
     private long _liveDirty;
-    private bool _lastRound;
     private long _lastRoundBytes;
 
     /// <summary>
@@ -20,11 +19,6 @@ public sealed partial class MigrationCoordinator
     private void RoundCopied(LiveRoundCopied round)
     {
         _liveJob = Sender;
-        if (_rollingBack || _state.Aborting is not null)
-        {
-            _liveJob.Tell(new LiveRoundNext(false, "the migration rolled back"));
-            return;
-        }
         _rounds.Add(new LiveRound(round.Bytes, round.Seconds));
         _liveDirty = round.DirtyBytes;
         Report($"live round {round.Round + 1}");
@@ -33,11 +27,11 @@ public sealed partial class MigrationCoordinator
 
     private void NextRound()
     {
-        if (_liveJob is null || _rollingBack || _state.Aborting is not null) return;
+        if (_liveJob is null) return;
         // No dirty bits (-1): the last round reads every chunk and sends only those whose bytes changed.
         var last = _liveDirty < 0 || _liveDirty <= _settings.LiveFinalBytes || _rounds.Count >= _settings.LiveMaxRounds
                    || (_rounds.Count > 1 && _liveDirty >= _rounds[^1].Bytes);
-        _lastRound = last;
+        if (last) Become(() => Checkpointing(lastRound: true));
         _liveJob.Tell(new LiveRoundNext(last));
         _liveJob = null;
         Report(last ? "last round (paused)" : $"live round {_rounds.Count + 1}");

@@ -42,7 +42,7 @@ public sealed partial class MigrationCoordinator
     /// <summary>Before the commit: journal the rollback (the decision), then undo. After the commit a failure changes nothing.</summary>
     private void Abort(string node, string step, string reason, Action? then = null)
     {
-        if (_state.Committed is not null)
+        if (_state.Committed is not null || _state.Aborting is not null)
         {
             then?.Invoke();
             return;
@@ -52,23 +52,16 @@ public sealed partial class MigrationCoordinator
             Reply(new MigrationFailed(_migrationId, Request.Pid, node, step, reason, false));
             return;
         }
-        if (_state.Aborting is not null)
-        {
-            then?.Invoke();
-            if (!_rollingBack) Rollback();
-            return;
-        }
         Record(new MigrationAborting(node, step, reason), () =>
         {
             then?.Invoke();
-            Rollback();
+            RollBack();
         });
     }
 
     /// <summary>The checkpoint job ends first (resumed if the engine restarted), then UNPAUSE once, then the target discards.</summary>
-    private void Rollback()
+    private void RollBack()
     {
-        _rollingBack = true;
         Timers.Cancel("retry");
         Timers.Cancel("restore-timeout");
         Timers.Cancel("target-return");
@@ -83,37 +76,83 @@ public sealed partial class MigrationCoordinator
         // A live checkpoint between its rounds waits for a word: it ends (the process runs on), and the rollback goes on when it has.
         _liveJob?.Tell(new LiveRoundNext(false, "the migration rolled back"));
         _liveJob = null;
-        if (_checkpointRunning) return;
+        if (_runningCheckpoint is null && !_state.UnpauseIntended && _request is null && _pauseStartedAt < 0)
+        {
+            // A restarted engine: let the checkpoint job end properly first (it may still hold the process paused).
+            _runningCheckpoint = _state.Started!.CheckpointJobId;
+            _jobs.Tell(new ResumeJob(_runningCheckpoint), Self);
+        }
+        if (_runningCheckpoint is not null) Become(EndingCheckpoint);
+        else UnpauseSource();
+    }
+
+    /// <summary>Rolling back: the checkpoint job still runs; it ends (its own rollback) before the source is unpaused here.</summary>
+    private void EndingCheckpoint()
+    {
+        Command<CheckpointCompleted>(done =>
+        {
+            // The process was paused (PROCESS_INFO) this long before the checkpoint job ended.
+            _pauseStartedAt = _clock.Elapsed.TotalSeconds - done.Summary.PauseSeconds;
+            CheckpointEndedInRollBack();
+        });
+        Command<CheckpointFailed>(_ => CheckpointEndedInRollBack());
+        Command<JobUnknown>(_ => CheckpointEndedInRollBack());
+        Command<LiveRoundCopied>(_ => Sender.Tell(new LiveRoundNext(false, "the migration rolled back")));
+        WhileRollingBack();
+    }
+
+    private void CheckpointEndedInRollBack()
+    {
+        _runningCheckpoint = null;
+        UnpauseSource();
+    }
+
+    /// <summary>UNPAUSE once: the intent journalled first, then the ioctl; a source unpaused before a restart is not unpaused again.</summary>
+    private void UnpauseSource()
+    {
         if (!_state.UnpauseIntended)
         {
-            if (_request is null && _pauseStartedAt < 0 && !_resumedCheckpoint)
-            {
-                // A restarted engine: let the checkpoint job end properly first (it may still hold the process paused).
-                _resumedCheckpoint = true;
-                _checkpointRunning = true;
-                _jobs.Tell(new ResumeJob(_state.Started!.CheckpointJobId), Self);
-                return;
-            }
+            Become(Unpausing);
             Record(new SourceUnpauseIntended(), Unpause);
             return;
         }
         if (!_state.Unpaused)
         {
+            Become(Unpausing);
             Unpause();
             return;
         }
-        AbortTargetOnce();
+        TargetMigrations.Tell(new AbortTarget(_migrationId, _state.Aborting!.Reason), Self);
         FinishRollback();
     }
 
-    private bool _resumedCheckpoint;
-    private bool _abortSent;
-
-    private void AbortTargetOnce()
+    private void Unpausing()
     {
-        if (_abortSent || _state.Started is null) return;
-        _abortSent = true;
-        TargetMigrations.Tell(new AbortTarget(_migrationId, _state.Aborting?.Reason ?? "rolled back"), Self);
+        Command<Unpaused>(u => Record(new SourceUnpaused(u.TookEffect), () =>
+        {
+            CrashPoints.Hit("migration-unpaused");
+            TargetMigrations.Tell(new AbortTarget(_migrationId, _state.Aborting!.Reason), Self);
+            Become(DiscardingTarget);
+            Timers.StartSingleTimer("give-up-target", GiveUpTarget.Instance, _settings.RequestTimeout);
+        }));
+        Command<RetryUnpause>(_ => Timers.StartSingleTimer("unpause", UnpauseAgain.Instance, _settings.RetryBackoff));
+        Command<UnpauseAgain>(_ => Unpause());
+        WhileRollingBack();
+    }
+
+    /// <summary>Rolled back here: the target is told to discard what it holds, and answers (or is given up on).</summary>
+    private void DiscardingTarget()
+    {
+        Command<TargetAborted>(_ => FinishRollback());
+        Command<GiveUpTarget>(_ => FinishRollback());
+        WhileRollingBack();
+    }
+
+    /// <summary>What no step of a rollback acts on: the decision is taken, and what a watch or a late answer says changes nothing.</summary>
+    private void WhileRollingBack()
+    {
+        Command<QueryMigration>(Query);
+        CommandAny(_ => { });
     }
 
     /// <summary>UNPAUSE the source; EINVAL means it was not paused (never, or an UNPAUSE before a restart took effect).</summary>
@@ -134,15 +173,21 @@ public sealed partial class MigrationCoordinator
             {
                 return new Unpaused(false);
             }
-        }).PipeTo(Self, failure: e => new Retry("unpause"));
+        }).PipeTo(Self, failure: _ => RetryUnpause.Instance);
     }
 
     private void FinishRollback()
     {
-        if (_state.Finished is not null || !_state.Unpaused) return;
         Timers.Cancel("give-up-target");
         var a = _state.Aborting!;
         DeleteDir();
+        Become(() => CommandAny(_ => { }));
         Finish(new MigrationFailed(_migrationId, Request.Pid, a.Node, a.Step, a.Reason, SourceResumed: true));
+    }
+
+    private sealed class UnpauseAgain
+    {
+        public static readonly UnpauseAgain Instance = new();
+        private UnpauseAgain() { }
     }
 }

@@ -28,7 +28,7 @@ public sealed partial class MigrationCoordinator
             new Failed(Request.To, "transfer", $"{reason}; it did not come back within {_settings.TargetReturn.TotalSeconds:0.#} s"),
             _settings.TargetReturn);
         // Asked until it answers: a restarted engine answers with its target (which also asks us, once, on its own).
-        Timers.StartPeriodicTimer("find-target", new Retry("find target"), _settings.AckTimeout + _settings.RetryBackoff);
+        Timers.StartPeriodicTimer("find-target", Retry.Instance, _settings.AckTimeout + _settings.RetryBackoff);
     }
 
     /// <summary>
@@ -40,7 +40,7 @@ public sealed partial class MigrationCoordinator
         if (_confirming is not null) return;
         _confirming = why;
         Timers.StartSingleTimer("target-return", new Failed(Request.To, _step, why), _settings.RequestTimeout);
-        Timers.StartPeriodicTimer("find-target", new Retry("find target"), _settings.AckTimeout + _settings.RetryBackoff);
+        Timers.StartPeriodicTimer("find-target", Retry.Instance, _settings.AckTimeout + _settings.RetryBackoff);
         TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
     }
 
@@ -61,5 +61,35 @@ public sealed partial class MigrationCoordinator
         _sender!.Tell(new Retarget(target));
         target.Tell(new TransferResumes(_migrationId));
         Report("transfer");
+    }
+
+    /// <summary>The target's node answers again while the image streams or the target restores: it is back, or it is another engine.</summary>
+    private void Answered(TargetPrepared prepared)
+    {
+        if (_confirming is { } why)
+        {
+            if (!prepared.Target.Equals(_target))
+            {
+                Abort(Request.To, _step, $"{why}; its engine restarted");
+                return;
+            }
+            Timers.Cancel("target-return");
+            Timers.Cancel("find-target");
+            _confirming = null;
+            Context.Watch(_target);
+            return;
+        }
+        if (_targetLost is not null && Waits) TargetReturned(prepared.Target);
+    }
+
+    private void FindTarget() => TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
+
+    /// <summary>The watch on the target ended: wait for it while the image streams, confirm it once it restarted before, else roll back.</summary>
+    private void TargetStopped()
+    {
+        var why = $"node {Request.To} stopped (its engine died, or it left the cluster)";
+        if (Waits) TargetLost(why);
+        else if (_targetReturns > 0) Confirm(why);
+        else Abort(Request.To, _step, why);
     }
 }

@@ -20,6 +20,10 @@ namespace Gpuckpt.Actors.Migration;
 /// An engine restarted mid-migration continues from the journal: forward if committed, else roll back. A target
 /// whose engine dies while the image streams is waited for (<see cref="MigrationSettings.TargetReturn"/>): if it
 /// restarts in time, the transfer goes on from what it had confirmed; if not, the migration rolls back.
+/// Its behaviours are the protocol's steps: <see cref="DryChecking"/> → <see cref="PreparingTarget"/> →
+/// <see cref="Checkpointing"/> → <see cref="Sealing"/> → <see cref="Restoring"/> → <see cref="Committed"/> →
+/// <see cref="Releasing"/>; before the commit, a rollback: <see cref="EndingCheckpoint"/> → <see cref="Unpausing"/> →
+/// <see cref="DiscardingTarget"/>.
 /// </summary>
 public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWithTimers
 {
@@ -32,9 +36,12 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private readonly MigrationState _state = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Stopwatch _sinceReport = Stopwatch.StartNew();
-    private IActorRef _replyTo;
+    private readonly bool _live;
+    private readonly IActorRef _replyTo;
     private IActorRef? _target, _sender;
-    private bool _checkpointRunning, _rollingBack, _forward, _targetAborted;
+
+    /// <summary>The checkpoint job, from its request until it ends: a rollback waits for it to end before it unpauses.</summary>
+    private string? _runningCheckpoint;
 
     /// <summary>The pid's lock, from the dry check on until this coordinator stops (a coordinator a restart resumed holds none).</summary>
     private ProcessLock? _claimed;
@@ -44,8 +51,6 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     private int _attempts, _targetReturns;
     private string? _targetLost, _confirming;
     private string _step = "dry check";
-
-    private readonly bool _live;
 
     /// <param name="live">Copy while the process runs (<see cref="MigrateLiveRequest"/>); a coordinator a restart resumed rolls back before its commit, and needs not know.</param>
     public MigrationCoordinator(string migrationId, MigrateRequest? request, string selfName, IGpuDriver driver, IActorRef jobs,
@@ -62,70 +67,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         Recover<IMigrationEvent>(_state.Apply);
         Recover<RecoveryCompleted>(_ => Self.Tell(Go.Instance));
         Command<Go>(_ => Next());
-        Command<Checked>(c =>
-        {
-            _claimed = c.Claimed;
-            Record(new MigrationStarted(_migrationId, _request!, c.TargetNode, JobsActor.NewId(JobsActor.CheckpointPrefix)), Prepare);
-        });
-        Command<TargetPrepared>(Prepared);
-        Command<ImageChunkWritten>(c =>
-        {
-            if (_lastRound) _lastRoundBytes += c.Length;
-            _sender?.Tell(new SendPieces([
-                new TransferPiece(c.FileName, LengthPrefix.Size + c.FileLength, LengthPrefix.Size + c.Offset, c.Length, c.Checksum)]));
-        });
-        Command<LiveRoundCopied>(RoundCopied);
-        Command<AllSent>(_ => NextRound());
-        Command<CheckpointCompleted>(CheckpointDone);
-        Command<CheckpointFailed>(f => CheckpointEnded(f.Reason));
-        Command<JobUnknown>(_ => CheckpointEnded(null));
-        Command<ImageListed>(l =>
-        {
-            _sender?.Tell(new SendPieces(l.Pieces));
-            _sender?.Tell(new SealWhenDone(l.Files, l.Links, l.Seal));
-        });
-        Command<TransferProgress>(p =>
-        {
-            (_confirmed, _announced, _resent) = (p.BytesConfirmed, p.BytesAnnounced, p.BytesResent);
-            Report("transfer");
-        });
-        Command<TransferDone>(TransferDone);
-        Command<TransferFailed>(f => Abort(_state.Started?.Request.To ?? "target", "transfer", f.Reason));
-        Command<TargetSilent>(s => TargetLost(s.Reason));
-        Command<TargetFailed>(f => Abort(f.Node, f.Step, f.Reason));
-        Command<TargetHeld>(Held);
-        Command<TargetResumed>(Resumed);
-        Command<TargetAborted>(_ =>
-        {
-            _targetAborted = true;
-            Timers.Cancel("abort-target");
-            if (_state.Unpaused) FinishRollback();
-        });
         Command<QueryMigration>(Query);
-        Command<Retry>(r => RetryRequest(r.What));
-        Command<Unpaused>(u => Record(new SourceUnpaused(u.TookEffect), () =>
-        {
-            CrashPoints.Hit("migration-unpaused");
-            AbortTargetOnce();
-            if (_targetAborted || _state.Started is null) FinishRollback();
-            else Timers.StartSingleTimer("give-up-target", GiveUpTarget.Instance, _settings.RequestTimeout);
-        }));
-        Command<GiveUpTarget>(_ => FinishRollback());
-        Command<Released>(_ => Record(new SourceReleased(_state.Committed!.TargetPid), Next));
-        Command<Failed>(f => Abort(f.Node, f.Step, f.Reason));
-        Command<Terminated>(t =>
-        {
-            if (_rollingBack || _state.Committed is not null) return;
-            if (t.ActorRef.Equals(_target))
-            {
-                var why = $"node {Request.To} stopped (its engine died, or it left the cluster)";
-                if (Waits) TargetLost(why);
-                else if (_targetReturns > 0) Confirm(why);
-                else Abort(Request.To, _step, why);
-            }
-            else if (t.ActorRef.Equals(_sender) && _transfer is null)
-                Abort(Request.To, "transfer", "the transfer stopped unexpectedly");
-        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -177,13 +119,16 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
             Abort(_self, "engine restart", $"the engine on node {_self} restarted during the migration");
             return;
         }
-        Rollback();
+        RollBack();
     }
+
+    // ---- the dry check: nothing is paused yet ------------------------------------------------------------------------
 
     /// <summary>The target must be able to hold the process's GPUs (the restore's matcher) before anything is paused.</summary>
     private void DryCheck()
     {
         Report("dry-check");
+        Become(DryChecking);
         var request = Request;
         var driver = _driver;
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
@@ -239,73 +184,143 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         }).PipeTo(Self, failure: e => new Failed(to, "dry check", $"node {to} did not answer: {e.Message}"));
     }
 
+    private void DryChecking()
+    {
+        Command<Checked>(c =>
+        {
+            _claimed = c.Claimed;
+            Record(new MigrationStarted(_migrationId, _request!, c.TargetNode, JobsActor.NewId(JobsActor.CheckpointPrefix)), Prepare);
+        });
+        Command<Failed>(f => Abort(f.Node, f.Step, f.Reason));
+        Command<QueryMigration>(Query);
+    }
+
+    // ---- the target prepares a place for the image --------------------------------------------------------------------
+
     private void Prepare()
     {
         Directory.CreateDirectory(Dir);
         CrashPoints.Hit("migration-started");
         Report("prepare target");
+        Become(PreparingTarget);
         TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
-        StartRetries("prepare");
+        _attempts = 0;
+        Timers.StartPeriodicTimer("retry", Retry.Instance, _settings.AckTimeout + _settings.RetryBackoff);
     }
 
-    private void Prepared(TargetPrepared prepared)
+    private void PreparingTarget()
     {
-        if (_state.Aborting is not null || _state.Committed is not null) return;
-        if (_confirming is { } why)
+        Command<TargetPrepared>(StartCheckpoint);
+        Command<Retry>(_ =>
         {
-            if (!prepared.Target.Equals(_target))
+            if (++_attempts > _settings.RetryBudget)
             {
-                Abort(Request.To, _step, $"{why}; its engine restarted");
+                Timers.Cancel("retry");
+                Abort(Request.To, "prepare target", $"node {Request.To} did not answer; retry budget of {_settings.RetryBudget} spent");
                 return;
             }
-            Timers.Cancel("target-return");
-            Timers.Cancel("find-target");
-            _confirming = null;
-            Context.Watch(_target);
-            return;
-        }
-        if (_targetLost is not null && Waits)
-        {
-            TargetReturned(prepared.Target);
-            return;
-        }
-        if (_target is not null) return;
+            TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
+        });
+        Command<TargetFailed>(f => Abort(f.Node, f.Step, f.Reason));
+        Command<Failed>(f => Abort(f.Node, f.Step, f.Reason));
+        Command<QueryMigration>(Query);
+    }
+
+    // ---- the checkpoint here, its chunks streaming to the target -------------------------------------------------------
+
+    private void StartCheckpoint(TargetPrepared prepared)
+    {
         Timers.Cancel("retry");
         _target = prepared.Target;
         // A target node that dies (or is downed) before the commit rolls the migration back; after it, commits are retried.
         Context.Watch(_target);
         _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings), "transfer");
         Context.Watch(_sender);
-        _checkpointRunning = true;
-        var checkpoint = new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _state.Started!.CheckpointJobId, ReportChunks: true);
+        _runningCheckpoint = _state.Started!.CheckpointJobId;
+        var checkpoint = new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _runningCheckpoint, ReportChunks: true);
         _jobs.Tell(_live ? new LiveCheckpointRequest(checkpoint) : checkpoint, Self);
         Report("transfer");
+        Become(() => Checkpointing(lastRound: false));
+    }
+
+    /// <param name="lastRound">A live migration's last round (the process paused): what it writes is the pause's copy.</param>
+    private void Checkpointing(bool lastRound)
+    {
+        Command<ImageChunkWritten>(c =>
+        {
+            if (lastRound) _lastRoundBytes += c.Length;
+            _sender?.Tell(new SendPieces([
+                new TransferPiece(c.FileName, LengthPrefix.Size + c.FileLength, LengthPrefix.Size + c.Offset, c.Length, c.Checksum)]));
+        });
+        Command<LiveRoundCopied>(RoundCopied);
+        Command<AllSent>(_ => NextRound());
+        Command<CheckpointCompleted>(CheckpointDone);
+        Command<CheckpointFailed>(f => CheckpointEnded(f.Reason));
+        Command<JobUnknown>(_ => CheckpointEnded(null));
+        WhileStreaming();
     }
 
     private void CheckpointDone(CheckpointCompleted done)
     {
-        _checkpointRunning = false;
+        _runningCheckpoint = null;
         var s = done.Summary;
         // The process was paused (PROCESS_INFO) this long before the checkpoint job ended.
         _pauseStartedAt = _clock.Elapsed.TotalSeconds - s.PauseSeconds;
         Context.GetLogger().Info("migration {0}: checkpoint committed, pid {1} paused {2:F2} s so far ({3})", _migrationId, s.Pid, s.PauseSeconds,
             string.Join(", ", (s.Phases ?? []).Select(p => $"{p.Phase} {p.Seconds:F2} s")));
-        if (_rollingBack)
-        {
-            Rollback();
-            return;
-        }
         var dir = ImageDir;
         var signer = _settings.Tls?.Certificate;
         Task.Run(() => ImageListed.From(dir, signer)).PipeTo(Self, failure: e => new Failed(_self, "checkpoint", $"the committed image cannot be read: {e.Message}"));
+        Become(Sealing);
     }
 
     private void CheckpointEnded(string? reason)
     {
-        _checkpointRunning = false;
-        if (_rollingBack) Rollback();
-        else Abort(_self, "checkpoint", reason ?? "the checkpoint job is unknown");
+        _runningCheckpoint = null;
+        Abort(_self, "checkpoint", reason ?? "the checkpoint job is unknown");
     }
+
+    /// <summary>The checkpoint is committed here: the rest of its files, then the seal, go to the target.</summary>
+    private void Sealing()
+    {
+        Command<ImageListed>(l =>
+        {
+            _sender?.Tell(new SendPieces(l.Pieces));
+            _sender?.Tell(new SealWhenDone(l.Files, l.Links, l.Seal));
+        });
+        Command<TransferDone>(TransferDone);
+        WhileStreaming();
+    }
+
+    /// <summary>What the image's stream hears from the target, whether the checkpoint still runs or has committed.</summary>
+    private void WhileStreaming()
+    {
+        Command<TransferProgress>(p =>
+        {
+            (_confirmed, _announced, _resent) = (p.BytesConfirmed, p.BytesAnnounced, p.BytesResent);
+            Report("transfer");
+        });
+        Command<TransferFailed>(f => Abort(Request.To, "transfer", f.Reason));
+        Command<TargetSilent>(s => TargetLost(s.Reason));
+        Command<TargetPrepared>(Answered);
+        Command<Retry>(_ => FindTarget());
+        Command<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_target)) TargetStopped();
+            else if (t.ActorRef.Equals(_sender)) Abort(Request.To, "transfer", "the transfer stopped unexpectedly");
+        });
+        WhileTargetWorks();
+    }
+
+    /// <summary>What the target can say at any step before the commit.</summary>
+    private void WhileTargetWorks()
+    {
+        Command<TargetFailed>(f => Abort(f.Node, f.Step, f.Reason));
+        Command<Failed>(f => Abort(f.Node, f.Step, f.Reason));
+        Command<QueryMigration>(Query);
+    }
+
+    // ---- the target restores its copy up to RESUME --------------------------------------------------------------------
 
     private void TransferDone(TransferDone done)
     {
@@ -316,37 +331,71 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         (_confirmed, _resent) = (done.ImageBytes, done.BytesResent);
         CrashPoints.Hit("migration-transferred");
         Report("restore");
+        Become(Restoring);
         _target!.Tell(new StartTargetRestore(_migrationId), Self);
         Timers.StartSingleTimer("restore-timeout", new Failed(Request.To, "restore", $"no answer within {_settings.RestoreTimeout}"), _settings.RestoreTimeout);
     }
 
-    private void Held(TargetHeld held)
+    private void Restoring()
     {
-        if (_state.Committed is not null || _state.Aborting is not null) return;
-        Timers.Cancel("restore-timeout");
-        CrashPoints.Hit("migration-held");
-        Record(new MigrationCommitted(held.Pid, held.GpuMap), () =>
+        Command<TargetHeld>(held =>
         {
-            CrashPoints.Hit("migration-committed");
-            Forward();
+            Timers.Cancel("restore-timeout");
+            CrashPoints.Hit("migration-held");
+            Record(new MigrationCommitted(held.Pid, held.GpuMap), () =>
+            {
+                CrashPoints.Hit("migration-committed");
+                Forward();
+            });
         });
+        Command<TargetPrepared>(Answered);
+        Command<Retry>(_ => FindTarget());
+        Command<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_target)) TargetStopped();
+        });
+        Command<TargetSilent>(s => TargetLost(s.Reason));
+        Command<TransferFailed>(f => Abort(Request.To, "transfer", f.Reason));
+        Command<TransferProgress>(_ => { });
+        WhileTargetWorks();
     }
+
+    // ---- committed: only forward from here ----------------------------------------------------------------------------
 
     /// <summary>After the commit: RESUME on the target (asked until it answers), then the source is killed.</summary>
     private void Forward()
     {
-        if (_forward) return;
-        _forward = true;
         Report("commit");
+        Become(Committed);
         TargetMigrations.Tell(new CommitTarget(_migrationId), Self);
-        Timers.StartPeriodicTimer("commit", new Retry("commit"), _settings.RetryBackoff + _settings.AckTimeout);
+        Timers.StartPeriodicTimer("commit", RetryCommit.Instance, _settings.RetryBackoff + _settings.AckTimeout);
     }
 
-    private void Resumed(TargetResumed resumed)
+    private void Committed()
     {
-        if (_state.Committed is null || _state.Released || !_forward) return;
-        Timers.Cancel("commit");
-        CrashPoints.Hit("migration-target-resumed");
+        Command<TargetResumed>(_ =>
+        {
+            Timers.Cancel("commit");
+            CrashPoints.Hit("migration-target-resumed");
+            Become(Releasing);
+            Release();
+        });
+        Command<RetryCommit>(_ => TargetMigrations.Tell(new CommitTarget(_migrationId), Self));
+        Command<QueryMigration>(Query);
+        // A failure after the commit changes nothing; what a watch or a late transfer says no longer matters.
+        CommandAny(_ => { });
+    }
+
+    private void Releasing()
+    {
+        Command<Released>(_ => Record(new SourceReleased(_state.Committed!.TargetPid), Next));
+        Command<RetryRelease>(_ => Release());
+        Command<QueryMigration>(Query);
+        CommandAny(_ => { });
+    }
+
+    private void Release()
+    {
         Report("release source");
         var driver = _driver;
         var pid = Request.Pid;
@@ -361,42 +410,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
                 // Killed before a restart: it is released all the same.
             }
             return new Released();
-        }).PipeTo(Self, failure: e => new Retry("release"));
-    }
-
-    private void StartRetries(string what)
-    {
-        _attempts = 0;
-        Timers.StartPeriodicTimer("retry", new Retry(what), _settings.AckTimeout + _settings.RetryBackoff);
-    }
-
-    private void RetryRequest(string what)
-    {
-        switch (what)
-        {
-            case "prepare":
-                if (++_attempts > _settings.RetryBudget)
-                {
-                    Timers.Cancel("retry");
-                    Abort(Request.To, "prepare target", $"node {Request.To} did not answer; retry budget of {_settings.RetryBudget} spent");
-                    return;
-                }
-                TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
-                break;
-            case "find target":
-                TargetMigrations.Tell(new PrepareTarget(_migrationId, _self, Self), Self);
-                break;
-            case "commit":
-                TargetMigrations.Tell(new CommitTarget(_migrationId), Self);
-                break;
-            case "release":
-                _forward = true;
-                Resumed(new TargetResumed(_migrationId, _state.Committed!.TargetPid));
-                break;
-            case "unpause":
-                Timers.StartSingleTimer("unpause", Go.Instance, _settings.RetryBackoff);
-                break;
-        }
+        }).PipeTo(Self, failure: _ => RetryRelease.Instance);
     }
 
     private MigrationSummary Summary(MigrationCommitted committed)
@@ -463,7 +477,30 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         private GiveUpTarget() { }
     }
 
-    private sealed record Retry(string What);
+    /// <summary>Ask the target's node again: to prepare, or (while it is lost) whether it is back.</summary>
+    private sealed class Retry
+    {
+        public static readonly Retry Instance = new();
+        private Retry() { }
+    }
+
+    private sealed class RetryCommit
+    {
+        public static readonly RetryCommit Instance = new();
+        private RetryCommit() { }
+    }
+
+    private sealed class RetryRelease
+    {
+        public static readonly RetryRelease Instance = new();
+        private RetryRelease() { }
+    }
+
+    private sealed class RetryUnpause
+    {
+        public static readonly RetryUnpause Instance = new();
+        private RetryUnpause() { }
+    }
 
     private sealed record Checked(string TargetNode, ProcessLock Claimed) : INoSerializationVerificationNeeded;
 
