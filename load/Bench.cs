@@ -14,7 +14,7 @@ namespace Gpuckpt.Load;
 /// dropped first, as the engine's image written with O_DIRECT never was in the page cache); engine = gpuckpt
 /// checkpoint and restore. Prints MB/s and ratios.
 /// </summary>
-public static partial class Bench
+public static class Bench
 {
     public static async Task<int> Run(ulong size, int runs)
     {
@@ -98,7 +98,7 @@ public static partial class Bench
         }
         var save = clock.Elapsed.TotalSeconds;
         var load = Load();
-        DropFromPageCache(path);
+        Comparators.Caches.Evict(path);
         var loadDisk = Load();
         foreach (var fd in snapshot.Bos.Where(b => b.dmabuf_fd != KfdSnapshot.InvalidFd)) client.CloseFd((int)fd.dmabuf_fd);
         KfdCheckpoint.Unpause(kfd);
@@ -121,17 +121,4 @@ public static partial class Bench
             return clock.Elapsed.TotalSeconds;
         }
     }
-
-    /// <summary>Evicts a file's clean pages (it was fsynced), so that the next read comes from the disk.</summary>
-    private static void DropFromPageCache(string path)
-    {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-        var rc = PosixFadvise((int)handle.DangerousGetHandle(), 0, 0, PosixFadvDontNeed);
-        if (rc != 0) throw new IOException($"{path}: posix_fadvise DONTNEED failed: errno {rc}");
-    }
-
-    private const int PosixFadvDontNeed = 4;
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "posix_fadvise")]
-    private static partial int PosixFadvise(int fd, long offset, long length, int advice);
 }

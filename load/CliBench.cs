@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Gpuckpt.Load.Comparators;
 using Gpuckpt.Simulator;
 
 namespace Gpuckpt.Load;
@@ -8,20 +9,41 @@ namespace Gpuckpt.Load;
 /// <summary>
 /// The engine as users run it: `gpuckpt checkpoint` and `gpuckpt restore` as their own processes (engine start, SQLite
 /// journal, exit included), each timed against `dd bs=4M` of the same number of bytes in the same run, pair by pair:
-/// checkpoint against dd from /dev/shm to a file beside the image with conv=fsync, restore against dd of that file
-/// back into /dev/shm, once from the page cache and once from the disk (iflag=direct, as the engine's restore reads an
-/// image it wrote past the page cache). Prints the wall times, the engine/dd ratios (dd time ÷ engine time: 1 is dd's speed), the pause
+/// checkpoint against the faster of dd from /dev/shm to a file beside the image with conv=fsync and with
+/// oflag=direct; restore against the faster of dd of that file back into /dev/shm buffered and with iflag=direct, every
+/// cache dropped before each. Prints the wall times, the engine/dd ratios (dd time ÷ engine time: 1 is dd's speed), the pause
 /// the process felt, µs per BO and each command's peak RSS (from /usr/bin/time).
 /// </summary>
 public static class CliBench
 {
     public static async Task<int> Run(CliBenchSettings args)
     {
+        var result = await Measure(args);
+        var (bytes, bos, runs) = (result.Bytes, result.Bos, args.Runs);
+        if (args.CheckpointOnly)
+        {
+            Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}");
+            Console.WriteLine($"checkpoint: gpuckpt {result.Checkpoint:F2} s   pause {result.Pause:F2} s   peak RSS {result.CheckpointMiB:F0} MiB");
+            return 0;
+        }
+        Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}, each pair in the same run");
+        Console.WriteLine($"checkpoint: gpuckpt {result.Checkpoint:F2} s   dd {result.DdSave:F2} s (the faster of conv=fsync and oflag=direct)   dd/gpuckpt {result.CheckpointRatio:F2}   " +
+                          $"pause {result.Pause:F2} s   {result.Checkpoint * 1e6 / bos:F1} µs/BO   peak RSS {result.CheckpointMiB:F0} MiB");
+        Console.WriteLine($"restore:    gpuckpt {result.Restore:F2} s   dd {result.DdLoad:F2} s (caches dropped; the faster of buffered and iflag=direct)   dd/gpuckpt {result.RestoreRatio:F2}   " +
+                          $"content bytes read {result.ReadsPerByte:F2}x   {result.Restore * 1e6 / bos:F1} µs/BO   peak RSS {result.RestoreMiB:F0} MiB");
+        Console.WriteLine($"checkpoint + restore: {result.Checkpoint + result.Restore:F2} s");
+        return 0;
+    }
+
+    /// <summary>The medians of <see cref="CliBenchSettings.Runs"/> counted runs (after one warm-up round, unless lean).</summary>
+    public static async Task<CliBenchResult> Measure(CliBenchSettings args)
+    {
         var runs = args.Runs;
+        if (args.Lean && runs != 1) throw new ArgumentException("a lean bench runs once: its process ends before the restore");
         // Memory measurements of large images: the command alone, no dd beside it and no restore (which would need the memory twice).
         var checkpointOnly = args.CheckpointOnly;
         var gpuckpt = args.Gpuckpt ?? Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
-        if (!File.Exists(gpuckpt)) throw new FileNotFoundException($"{gpuckpt} not found: build src/Host or pass --gpuckpt PATH/gpuckpt.dll");
+        if (!File.Exists(gpuckpt)) throw new FileNotFoundException($"{gpuckpt} not found: build src/Host or pass --gpuckpt PATH");
         var work = Directory.CreateTempSubdirectory("gpuckpt-cli-bench-").FullName;
         var shm = Path.Combine("/dev/shm", Path.GetFileName(work));
         Directory.CreateDirectory(shm);
@@ -33,16 +55,19 @@ public static class CliBench
             var driver = $"sim:{server.SocketPath}";
             var state = Path.Combine(work, "state");
             var ddOut = Path.Combine(work, "dd.out");
+            var ddBack = Path.Combine(shm, "dd.back");
             var rows = new List<Row>();
             long bytes = 0;
             int bos = 0;
-            for (var run = 0; run <= runs; run++)
+            // A lean bench has no warm-up round: the process it measures ends before its restore.
+            var first = args.Lean ? 1 : 0;
+            for (var run = first; run <= runs; run++)
             {
                 // Each run writes a directory of its own, and every image stays until the bench ends. On an ext4
                 // without a journal, creating a file scans past every inode freed in the last minutes: 7 000 render
                 // BO files created over the 7 000 of an image deleted just before took 3.3 CPU-seconds more.
                 var images = Path.Combine(work, $"image-{run}");
-                Clean(ddOut, Path.Combine(shm, "dd.back"));
+                Clean(ddOut, ddBack);
                 var checkpoint = await Gpuckpt(gpuckpt, ["checkpoint", "--driver", driver, "--pid", $"{pid}", "--images", images, "--leave-running", "--state-dir", state, "--json"]);
                 bytes = checkpoint.Json.GetProperty("bytes").GetInt64();
                 bos = checkpoint.Json.GetProperty("bos").GetInt32();
@@ -52,38 +77,42 @@ public static class CliBench
                     if (run > 0) rows.Add(new Row(checkpoint.Seconds, 0, checkpoint.Json.GetProperty("pause_seconds").GetDouble(), checkpoint.PeakKiB, 0, 0, 0, 0));
                     continue;
                 }
+                // The comparator of a checkpoint: the image's bytes from /dev/shm to a durable file beside it, the faster of
+                // a buffered write with fsync and a direct one.
                 var source = Path.Combine(shm, "dd.in");
                 if (!File.Exists(source)) Fill(source, bytes);
+                var ddSaveDirect = await Timed("dd", [$"if={source}", $"of={ddOut}", "bs=4M", "oflag=direct", "conv=fsync", "status=none"]);
+                Clean(ddOut);
                 var ddSave = await Timed("dd", [$"if={source}", $"of={ddOut}", "bs=4M", "conv=fsync", "status=none"]);
+                if (args.Lean)
+                {
+                    Clean(source);
+                    client.Kill(pid);
+                }
+                // The comparator of a restore: that file into /dev/shm with every cache dropped first, the faster of a
+                // buffered read and a direct one. The restore itself starts with caches dropped too.
+                await Caches.Drop(images, ddOut);
                 var restore = await Gpuckpt(gpuckpt, ["restore", "--driver", driver, "--images", images, "--state-dir", state, "--json"]);
                 client.Kill(restore.Json.GetProperty("pid").GetUInt32());
-                var ddLoad = await Timed("dd", [$"if={ddOut}", $"of={Path.Combine(shm, "dd.back")}", "bs=4M", "status=none"]);
-                // The engine writes its image past the page cache, so its restore reads from the disk: so does this dd.
-                Clean(Path.Combine(shm, "dd.back"));
-                var ddLoadDisk = await Timed("dd", [$"if={ddOut}", $"of={Path.Combine(shm, "dd.back")}", "bs=4M", "iflag=direct", "status=none"]);
+                await Caches.Drop(images, ddOut);
+                var ddLoad = await Timed("dd", [$"if={ddOut}", $"of={ddBack}", "bs=4M", "status=none"]);
+                Clean(ddBack);
+                await Caches.Drop(images, ddOut);
+                var ddLoadDirect = await Timed("dd", [$"if={ddOut}", $"of={ddBack}", "bs=4M", "iflag=direct", "status=none"]);
+                Clean(ddBack);
                 // The first round warms page cache, JIT caches and the journal file; it is not counted.
                 if (run == 0) continue;
-                rows.Add(new Row(checkpoint.Seconds, ddSave.Seconds, checkpoint.Json.GetProperty("pause_seconds").GetDouble(), checkpoint.PeakKiB,
-                    restore.Seconds, ddLoad.Seconds, restore.PeakKiB, restore.Json.GetProperty("reads_per_content_byte").GetDouble(), ddLoadDisk.Seconds));
-                Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd {ddSave.Seconds:F2} s; {Phases(checkpoint)}), " +
-                                        $"restore {restore.Seconds:F2} s (dd {ddLoad.Seconds:F2} s, from the disk {ddLoadDisk.Seconds:F2} s; {Phases(restore)})");
+                rows.Add(new Row(checkpoint.Seconds, Math.Min(ddSave.Seconds, ddSaveDirect.Seconds), checkpoint.Json.GetProperty("pause_seconds").GetDouble(), checkpoint.PeakKiB,
+                    restore.Seconds, Math.Min(ddLoad.Seconds, ddLoadDirect.Seconds), restore.PeakKiB, restore.Json.GetProperty("reads_per_content_byte").GetDouble()));
+                Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd conv=fsync {ddSave.Seconds:F2} s, oflag=direct {ddSaveDirect.Seconds:F2} s; {Phases(checkpoint)}), " +
+                                        $"restore {restore.Seconds:F2} s (dd {ddLoad.Seconds:F2} s, iflag=direct {ddLoadDirect.Seconds:F2} s; {Phases(restore)})");
             }
-            client.Kill(pid);
+            if (!args.Lean) client.Kill(pid);
             double Median(Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
-            if (checkpointOnly)
-            {
-                Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}");
-                Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   pause {Median(r => r.Pause):F2} s   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB (max {rows.Max(r => r.CheckpointKiB) / 1024:F0} MiB)");
-                return 0;
-            }
-            Console.WriteLine($"{Describe(args)}: {bytes} bytes of BO contents, {bos} BOs; {CountOfRuns.Describe(runs)}, each pair in the same run");
-            Console.WriteLine($"checkpoint: gpuckpt {Median(r => r.Checkpoint):F2} s   dd {Median(r => r.DdSave):F2} s   dd/gpuckpt {Median(r => r.DdSave / r.Checkpoint):F2}   " +
-                              $"pause {Median(r => r.Pause):F2} s   {Median(r => r.Checkpoint) * 1e6 / bos:F1} µs/BO   peak RSS {Median(r => r.CheckpointKiB) / 1024:F0} MiB");
-            Console.WriteLine($"restore:    gpuckpt {Median(r => r.Restore):F2} s   dd {Median(r => r.DdLoad):F2} s   dd/gpuckpt {Median(r => r.DdLoad / r.Restore):F2}   " +
-                              $"dd from the disk {Median(r => r.DdLoadDisk):F2} s   dd/gpuckpt {Median(r => r.DdLoadDisk / r.Restore):F2}   " +
-                              $"content bytes read {Median(r => r.ReadsPerByte):F2}x   {Median(r => r.Restore) * 1e6 / bos:F1} µs/BO   peak RSS {Median(r => r.RestoreKiB) / 1024:F0} MiB");
-            Console.WriteLine($"checkpoint + restore: {Median(r => r.Checkpoint + r.Restore):F2} s");
-            return 0;
+            return new CliBenchResult(bytes, bos, Median(r => r.Checkpoint), Median(r => r.DdSave), Median(r => r.Pause), Median(r => r.CheckpointKiB) / 1024,
+                Median(r => r.Restore), Median(r => r.DdLoad), Median(r => r.RestoreKiB) / 1024, Median(r => r.ReadsPerByte),
+                checkpointOnly ? 0 : Median(r => r.DdSave / r.Checkpoint), checkpointOnly ? 0 : Median(r => r.DdLoad / r.Restore),
+                Median(r => r.Checkpoint + r.Restore));
         }
         finally
         {
@@ -92,7 +121,7 @@ public static class CliBench
         }
     }
 
-    private sealed record Row(double Checkpoint, double DdSave, double Pause, double CheckpointKiB, double Restore, double DdLoad, double RestoreKiB, double ReadsPerByte, double DdLoadDisk = 0);
+    private sealed record Row(double Checkpoint, double DdSave, double Pause, double CheckpointKiB, double Restore, double DdLoad, double RestoreKiB, double ReadsPerByte);
 
     private static string Phases(Timing t) =>
         string.Join(", ", t.Json.GetProperty("phases").EnumerateArray().Select(p => $"{p.GetProperty("phase").GetString()} {p.GetProperty("seconds").GetDouble():F2}"));
@@ -111,8 +140,8 @@ public static class CliBench
 
     private static async Task<Timing> Gpuckpt(string dll, IReadOnlyList<string> args)
     {
-        var timing = await Timed("dotnet", [dll, .. args]);
-        return timing;
+        // A gpuckpt.dll runs under dotnet; an apphost (the published `gpuckpt`) runs as it is.
+        return dll.EndsWith(".dll", StringComparison.Ordinal) ? await Timed("dotnet", [dll, .. args]) : await Timed(dll, args);
     }
 
     /// <summary>Runs a command under /usr/bin/time (for its peak RSS), timing its wall clock here.</summary>

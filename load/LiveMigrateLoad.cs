@@ -14,6 +14,18 @@ public static class LiveMigrateLoad
 {
     public static async Task<int> Run(ulong size, string? gpuckpt, int runs)
     {
+        var result = await Measure(size, gpuckpt, runs);
+        Console.WriteLine($"serve, {size} bytes of BO contents, stepping every millisecond, a -> b on loopback, {CountOfRuns.Describe(runs)}");
+        Console.WriteLine($"stop-and-copy: source paused {result.StopPause:F2} s");
+        Console.WriteLine($"live: source paused {result.LivePause:F2} s; rounds (bytes each, the last paused): {result.Rounds}");
+        Console.WriteLine($"live pause / stop-and-copy pause: {result.Ratio:F2}");
+        Console.WriteLine($"every continuation on b equals its uninterrupted twin: {result.Same}");
+        return result.Same ? 0 : 1;
+    }
+
+    /// <summary>The medians of <paramref name="runs"/> pairs of moves, stop-and-copy then live.</summary>
+    public static async Task<LiveMigrateResult> Measure(ulong size, string? gpuckpt, int runs)
+    {
         var work = Directory.CreateTempSubdirectory("gpuckpt-live-load-").FullName;
         try
         {
@@ -38,12 +50,7 @@ public static class LiveMigrateLoad
                                         $"continued on b like their twins: {stop.Same && live.Same}");
             }
             double Median(Func<(double StopPause, double LivePause, string Rounds), double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
-            Console.WriteLine($"serve, {size} bytes of BO contents, stepping every millisecond, a -> b on loopback, {CountOfRuns.Describe(runs)}");
-            Console.WriteLine($"stop-and-copy: source paused {Median(r => r.StopPause):F2} s");
-            Console.WriteLine($"live: source paused {Median(r => r.LivePause):F2} s; rounds (bytes each, the last paused): {rows[rows.Count / 2].Rounds}");
-            Console.WriteLine($"live pause / stop-and-copy pause: {Median(r => r.LivePause / r.StopPause):F2}");
-            Console.WriteLine($"every continuation on b equals its uninterrupted twin: {allSame}");
-            return allSame ? 0 : 1;
+            return new LiveMigrateResult(Median(r => r.StopPause), Median(r => r.LivePause), Median(r => r.LivePause / r.StopPause), rows[rows.Count / 2].Rounds, allSame);
 
             async Task<(double Pause, string Rounds, ulong Steps, bool Same)> Move(bool isLive, ulong seed)
             {

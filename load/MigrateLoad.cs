@@ -23,14 +23,14 @@ public static class MigrateLoad
             using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
             using var a = SimulatorClient.Connect(simA.SocketPath);
             using var b = SimulatorClient.Connect(simB.SocketPath);
-            var tls = await Measure("tls", null, size, gpuckpt, runs, work, simA, simB, a, b);
+            var tls = await Migrations("tls", null, size, gpuckpt, runs, work, simA, simB, a, b);
             // The same migrations with the cluster's TLS off (remoting and the data port in clear): what TLS costs.
             (List<Row> Rows, bool Same)? plain = null;
             if (alsoPlain)
             {
                 var conf = Path.Combine(work, "plain.conf");
                 File.WriteAllText(conf, File.ReadAllText(Path.Combine(Actors.EngineConfig.Directory(), "node.conf")) + "\ngpuckpt.tls.enabled = off\n");
-                plain = await Measure("plain", conf, size, gpuckpt, runs, work, simA, simB, a, b);
+                plain = await Migrations("plain", conf, size, gpuckpt, runs, work, simA, simB, a, b);
             }
 
             Console.WriteLine($"train, {size} bytes of BO contents, a -> b on loopback, {CountOfRuns.Describe(runs)}");
@@ -51,6 +51,26 @@ public static class MigrateLoad
         }
     }
 
+    /// <summary>The medians of <paramref name="runs"/> migrations over TLS, as users run them.</summary>
+    public static async Task<MigrateLoadResult> Measure(ulong size, string? gpuckpt, int runs)
+    {
+        var work = Directory.CreateTempSubdirectory("gpuckpt-migrate-load-").FullName;
+        try
+        {
+            using var simA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "a.sock")) { Gpus = 2, IdSeed = 0 });
+            using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
+            using var a = SimulatorClient.Connect(simA.SocketPath);
+            using var b = SimulatorClient.Connect(simB.SocketPath);
+            var (rows, same) = await Migrations("tls", null, size, gpuckpt, runs, work, simA, simB, a, b);
+            return new MigrateLoadResult(Median(rows, r => r.MigrateRate / r.RawRate), Median(rows, r => r.MigrateRate), Median(rows, r => r.RawRate),
+                Median(rows, r => r.Pause), same);
+        }
+        finally
+        {
+            try { Directory.Delete(work, true); } catch (IOException) { }
+        }
+    }
+
     private sealed record Row(double Transfer, double MigrateRate, double RawRate, double Pause, double Total);
 
     private static double Median(List<Row> rows, Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
@@ -64,7 +84,7 @@ public static class MigrateLoad
     }
 
     /// <summary>Two node processes (with <paramref name="config"/>, or the shipped node.conf), <paramref name="runs"/> migrations a -> b, each beside a raw TCP copy.</summary>
-    private static async Task<(List<Row> Rows, bool Same)> Measure(string name, string? config, ulong size, string? gpuckpt, int runs, string work,
+    private static async Task<(List<Row> Rows, bool Same)> Migrations(string name, string? config, ulong size, string? gpuckpt, int runs, string work,
         SimulatorServer simA, SimulatorServer simB, SimulatorClient a, SimulatorClient b)
     {
         string[] withConfig = config is null ? [] : ["--config", config];

@@ -16,6 +16,7 @@ public static class LoadCli
         JobsCommand.Create(),
         MigrateCommand.Create(),
         CliCommand.Create(),
+        AllCommand.Create(),
     };
 
     public static async Task<int> InvokeAsync(string[] args)
