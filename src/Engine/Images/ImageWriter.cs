@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using System.Security.Cryptography;
 using System.Reflection;
 using Google.Protobuf;
 
@@ -16,6 +17,7 @@ public sealed class ImageWriter : IDisposable
     private readonly Dictionary<string, PageFile> _pages = [];
     private readonly HashSet<string> _claimed = [];
     private readonly HashSet<string> _leftOver = [];
+    private readonly Dictionary<string, string> _messageSha = new(StringComparer.Ordinal); // SHA-256 of each metadata file, from its bytes
     private readonly ImageManifest _started;
     private readonly ParentImage? _parent;
     private bool _finished;
@@ -90,6 +92,7 @@ public sealed class ImageWriter : IDisposable
                 MessageFiles.ParseAny(name, bytes, MessageFiles.ParserFor(kind.Value)!);
                 writer._claimed.Add(name);
                 writer._messages[name] = new ManifestFile(name, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
+                writer._messageSha[name] = Convert.ToHexStringLower(SHA256.HashData(bytes));
             }
             catch (ImageException)
             {
@@ -138,7 +141,12 @@ public sealed class ImageWriter : IDisposable
             FileSync.File(handle, fileName);
         }
         var entry = new ManifestFile(fileName, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
-        lock (_gate) _messages[fileName] = entry;
+        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        lock (_gate)
+        {
+            _messages[fileName] = entry;
+            _messageSha[fileName] = sha;
+        }
     }
 
     /// <summary>Creates a raw-contents file of <paramref name="totalLength"/> payload bytes, to be filled by <see cref="PageFile.Write"/>.</summary>
@@ -160,7 +168,10 @@ public sealed class ImageWriter : IDisposable
     /// Makes the image whole: fsyncs and closes every page file (each must be covered by its segments, or this throws
     /// naming the first unwritten range), fsyncs the directory, then atomically replaces the manifest with a committed one.
     /// </summary>
-    /// <param name="signWith">The node key to sign the manifest with (every file's SHA-256, read back once); null: unsigned.</param>
+    /// <param name="signWith">
+    /// The node key to sign the manifest with (every file's SHA-256: taken as it was written, or read back once where it
+    /// could not be); null: unsigned.
+    /// </param>
     public ImageManifest Commit(IReadOnlyList<ImageLink>? links = null, IReadOnlyDictionary<string, string>? extra = null, ImageKey? signWith = null)
     {
         lock (_gate)
@@ -183,11 +194,21 @@ public sealed class ImageWriter : IDisposable
                 Extra = extra ?? new Dictionary<string, string>(),
             };
             if (signWith is not null)
-                committed = committed with { Signature = ImageSignature.Sign(committed, files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(Directory, f.Name), StringComparer.Ordinal), signWith) };
+                committed = committed with { Signature = ImageSignature.Sign(committed, Digests(files), signWith) };
             ManifestCodec.Store(Directory, committed);
             _finished = true;
             return committed;
         }
+    }
+
+    /// <summary>Every file's SHA-256: the ones taken as they were written, the rest read back on every core.</summary>
+    private Dictionary<string, string> Digests(IReadOnlyList<ManifestFile> files)
+    {
+        var digests = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, f =>
+            digests[f.Name] = (_messageSha.TryGetValue(f.Name, out var known) ? known : _pages.GetValueOrDefault(f.Name)?.Sha256)
+                              ?? ImageFiles.Sha256(Directory, f.Name));
+        return new Dictionary<string, string>(digests, StringComparer.Ordinal);
     }
 
     /// <summary>Marks the image failed, with the reason, so nobody restores it or waits for it.</summary>

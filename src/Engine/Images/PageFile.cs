@@ -20,6 +20,7 @@ public sealed partial class PageFile : Copy.IChunkSink
     private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
     private readonly bool _reused; // ... and no range of it is known to be a hole
     private readonly ParentImage? _parent; // an incremental image's: equal chunks are referenced there, not written
+    private readonly InOrderSha256? _sha; // the file's SHA-256 from its pieces as written (none for a reopened file)
 
     /// <summary>
     /// The file is opened (created, pre-sized, its length prefix written) by its first write, adoption or sync, not
@@ -41,6 +42,11 @@ public sealed partial class PageFile : Copy.IChunkSink
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
         _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
+        if (!reuse)
+        {
+            _sha = new InOrderSha256();
+            _sha.Add(0, prefix);
+        }
     }
 
     private SafeFileHandle Handle
@@ -116,6 +122,8 @@ public sealed partial class PageFile : Copy.IChunkSink
         if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, data.Length, segment.Xxh64))
         {
             Record(segment with { InParent = true });
+            // Not written: the file reads zeros there.
+            _sha?.AddZeros(fileOffset, data.Length);
             return segment.Xxh64;
         }
         bool rewrite;
@@ -147,6 +155,7 @@ public sealed partial class PageFile : Copy.IChunkSink
             _segments[fileOffset] = segment;
             _dirty = true;
         }
+        _sha?.Add(fileOffset, data);
         return segment.Xxh64;
     }
 
@@ -211,6 +220,12 @@ public sealed partial class PageFile : Copy.IChunkSink
         }
     }
 
+    /// <summary>
+    /// The file's SHA-256 (lower-case hex) taken from its pieces as they were written, once it is closed; null when it
+    /// must be read back (a place written twice, a reopened file, pieces too far out of order).
+    /// </summary>
+    internal string? Sha256 { get; private set; }
+
     /// <summary>fsyncs and closes the file; returns its manifest entry once its segments cover it exactly.</summary>
     internal ManifestFile Close()
     {
@@ -224,6 +239,8 @@ public sealed partial class PageFile : Copy.IChunkSink
                 handle.Dispose();
                 ReleaseDirect();
                 _closed = true;
+                Sha256 = _sha?.Finish(LengthPrefix.Size + Length);
+                _sha?.Dispose();
             }
             segments = [.. _segments.Values];
         }
@@ -241,6 +258,7 @@ public sealed partial class PageFile : Copy.IChunkSink
                 _handle?.Dispose();
                 ReleaseDirect();
                 _closed = true;
+                _sha?.Dispose();
             }
             return new ManifestFile(FileName, LengthPrefix.Size + Length, [.. _segments.Values.OrderBy(s => s.Offset)]);
         }

@@ -45,6 +45,52 @@ public sealed class ImageCommitSpecs
     }
 
     [Fact]
+    public void A_signed_commit_takes_each_files_SHA_256_as_written_and_it_verifies_as_read_back()
+    {
+        var random = new Random(TestSeed.Fresh());
+        var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-signed-{Guid.NewGuid():N}");
+        var keyFile = Path.Combine(Path.GetTempPath(), $"gpuckpt-key-{Guid.NewGuid():N}");
+        try
+        {
+            var key = ImageKey.LoadOrCreate(keyFile);
+            using var writer = ImageWriter.Create(dir, ImageHeader.New(new ImageSource("test", 1), []));
+            // Pieces in shuffled order, one of them all zeros (left a hole): a direct-I/O file, and a small buffered one.
+            const int piece = 256 << 10;
+            var large = writer.OpenPages(ImageFileName.KfdPages(1, 0x1000), 24L * piece);
+            var order = Enumerable.Range(0, 24).ToArray();
+            random.Shuffle(order);
+            foreach (var i in order)
+            {
+                var bytes = new byte[piece];
+                if (i != 5) random.NextBytes(bytes);
+                large.Write((long)i * piece, bytes);
+            }
+            var small = writer.OpenPages(ImageFileName.KfdPages(1, 0x2000), 3 * 4096);
+            var data = new byte[4096];
+            random.NextBytes(data);
+            small.Write(2 * 4096, data);
+            small.Write(0, data);
+            // A place written again with other bytes (a retried or re-copied piece): that file is read back.
+            random.NextBytes(data);
+            small.Write(0, data);
+            small.Write(4096, data);
+
+            var manifest = writer.Commit(signWith: key);
+
+            Assert.NotNull(large.Sha256);
+            Assert.Null(small.Sha256);
+            // The signature holds what the files hold, read back whole.
+            ImageSignature.Check(manifest, manifest.Files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(dir, f.Name)), key);
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, large.FileName)))), large.Sha256);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+            File.Delete(keyFile);
+        }
+    }
+
+    [Fact]
     public void Commit_refuses_a_pages_file_with_an_unwritten_range()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-gap-{Guid.NewGuid():N}");
