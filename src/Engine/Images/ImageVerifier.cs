@@ -71,45 +71,39 @@ public static class ImageVerifier
             CriuKfd? kfd = null;
             var renderNodes = new List<(string, CriuRenderNode)>();
             var dmabufs = new List<(string, CriuDmabufNode)>();
-            foreach (var entry in manifest.Files)
+            // Files are read on every core at once; what they found is taken in manifest order, so the first bad file
+            // named is the one a reading in order would have named.
+            var found = new FileFound[manifest.Files.Count];
+            var done = 0L;
+            var report = new Lock();
+            Parallel.For(0, found.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel }, i =>
             {
-                cancel.ThrowIfCancellationRequested();
-                current = entry.Name;
-                var kind = ImageFileName.Parse(entry.Name).Kind;
-                using var handle = ImageFiles.OpenRead(dir, entry.Name);
-                var size = RandomAccess.GetLength(handle);
-                if (size != entry.Size)
-                    throw new ImageException(entry.Name, Math.Min(size, entry.Size), size < entry.Size
-                        ? $"truncated: {size} bytes, the manifest says {entry.Size}"
-                        : $"{size} bytes, the manifest says {entry.Size}");
-                SegmentIo.CheckPrefix(handle, entry.Name, size);
-                var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
-                using var sha256 = signed ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
-                foreach (var s in cover.Segments)
+                try
                 {
-                    cancel.ThrowIfCancellationRequested();
-                    // A chunk in the parent is checked there; here only the signature covers what the file holds (a hole).
-                    if (s.InParent)
+                    found[i] = VerifyFile(dir, manifest.Files[i], signed, cancel, length =>
                     {
-                        // Counted where its bytes are, when the parent is verified.
-                        SegmentIo.Digest(handle, entry.Name, s, sha256);
-                        total -= s.Length;
-                        continue;
-                    }
-                    SegmentIo.Verify(handle, entry.Name, s, sha256);
-                    segments++;
-                    bytes += s.Length;
-                    progress?.Report((bytes, total));
+                        if (progress is null) return;
+                        lock (report) progress.Report((done += length, total));
+                    }, inParent => Interlocked.Add(ref total, -inParent));
                 }
-                if (sha256 is not null) hashes[entry.Name] = Convert.ToHexStringLower(sha256.GetHashAndReset());
-                if (MessageFiles.ParserFor(kind) is { } parser)
+                catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
                 {
-                    switch (ParseMessage(handle, entry, parser))
-                    {
-                        case CriuKfd k: kfd = k; break;
-                        case CriuRenderNode n: renderNodes.Add((entry.Name, n)); break;
-                        case CriuDmabufNode d: dmabufs.Add((entry.Name, d)); break;
-                    }
+                    found[i] = new FileFound(null, null, 0, 0, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e));
+                }
+            });
+            for (var i = 0; i < found.Length; i++)
+            {
+                var entry = manifest.Files[i];
+                current = entry.Name;
+                found[i].Failure?.Throw();
+                segments += found[i].Segments;
+                bytes += found[i].Bytes;
+                if (found[i].Sha256 is { } sha) hashes[entry.Name] = sha;
+                switch (found[i].Message)
+                {
+                    case CriuKfd k: kfd = k; break;
+                    case CriuRenderNode n: renderNodes.Add((entry.Name, n)); break;
+                    case CriuDmabufNode d: dmabufs.Add((entry.Name, d)); break;
                 }
                 files++;
             }
@@ -135,6 +129,44 @@ public static class ImageVerifier
             // A case no rule above foresaw: still an answer naming the file, never a crash without one.
             return new VerifyResult(false, current, null, $"internal error: {e.Message}", files, segments, bytes);
         }
+    }
+
+    /// <summary>What one file holds: its SHA-256 when signed, its message, how much it checked; or why it is refused.</summary>
+    private readonly record struct FileFound(string? Sha256, IMessage? Message, long Segments, long Bytes,
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? Failure = null);
+
+    /// <summary>One file: its size and prefix, every segment against its checksum (and the whole against SHA-256 when signed), its message parsed.</summary>
+    private static FileFound VerifyFile(string dir, ManifestFile entry, bool signed, CancellationToken cancel, Action<long> checkedBytes, Action<long> inParent)
+    {
+        var kind = ImageFileName.Parse(entry.Name).Kind;
+        using var handle = ImageFiles.OpenRead(dir, entry.Name);
+        var size = RandomAccess.GetLength(handle);
+        if (size != entry.Size)
+            throw new ImageException(entry.Name, Math.Min(size, entry.Size), size < entry.Size
+                ? $"truncated: {size} bytes, the manifest says {entry.Size}"
+                : $"{size} bytes, the manifest says {entry.Size}");
+        SegmentIo.CheckPrefix(handle, entry.Name, size);
+        var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
+        using var sha256 = signed ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
+        long segments = 0, bytes = 0;
+        foreach (var s in cover.Segments)
+        {
+            cancel.ThrowIfCancellationRequested();
+            // A chunk in the parent is checked there; here only the signature covers what the file holds (a hole).
+            if (s.InParent)
+            {
+                // Counted where its bytes are, when the parent is verified.
+                SegmentIo.Digest(handle, entry.Name, s, sha256);
+                inParent(s.Length);
+                continue;
+            }
+            SegmentIo.Verify(handle, entry.Name, s, sha256);
+            segments++;
+            bytes += s.Length;
+            checkedBytes(s.Length);
+        }
+        var message = MessageFiles.ParserFor(kind) is { } parser ? ParseMessage(handle, entry, parser) : null;
+        return new FileFound(sha256 is null ? null : Convert.ToHexStringLower(sha256.GetHashAndReset()), message, segments, bytes);
     }
 
     private static IMessage ParseMessage(SafeFileHandle handle, ManifestFile entry, MessageParser parser)
