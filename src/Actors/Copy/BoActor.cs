@@ -104,27 +104,14 @@ public sealed class BoActor : UntypedActor, IWithTimers
     {
         var contents = _contents!;
         var mapping = _mapping!;
-        var faults = _settings.Faults;
-        var device = _device;
         var piece = work.Piece;
         var lease = work.Buffer;
         var buffer = lease.Buffer;
-        string[] label = [contents.Source.Label];
+        var faults = new ChunkFaultPoint(_settings.Faults, _device, work.Chunk, [contents.Source.Label]);
         _pending.Add(work.Chunk);
         _io.Start(work.Chunk, cancel =>
         {
-            var bo = mapping.Get();
-            var span = buffer.Span.Slice(piece.ChunkOffset, piece.Length);
-            if (contents.Saving)
-            {
-                faults.At(device, work.Chunk, FaultSide.Bo, "read of the BO's mapping", cancel, label);
-                bo.Read(piece.BoOffset, span);
-            }
-            else
-            {
-                faults.At(device, work.Chunk, FaultSide.Bo, "write of the BO's mapping", cancel, label);
-                bo.Write(piece.BoOffset, span);
-            }
+            ChunkCopy.Piece(mapping.Get(), piece, buffer.Span, contents.Saving, faults, cancel);
             mapping.Done();
             return null;
         }, () => Holds.All(lease.Hold(), mapping.Hold()));
@@ -137,59 +124,17 @@ public sealed class BoActor : UntypedActor, IWithTimers
     private void CopyWhole(CopyWhole work)
     {
         var mapping = _mapping!;
-        var faults = _settings.Faults;
-        var device = _device;
         var chunk = work.Chunk;
-        var piece = chunk.Pieces[0];
         var lease = work.Buffer;
         var buffer = lease.Buffer;
-        string[] label = [_contents!.Source.Label];
+        var faults = new ChunkFaultPoint(_settings.Faults, _device, work.Index, [_contents!.Source.Label]);
         _pending.Add(work.Index);
         _io.Start(work.Index, cancel =>
         {
             var bo = mapping.Get();
-            var direct = bo as IDirectBoMapping;
             object? result = null;
-            if (work.Sink is { } sink)
-            {
-                faults.At(device, work.Index, FaultSide.Bo, "read of the BO's mapping", cancel, label);
-                Span<byte> bytes;
-                if (direct is not null)
-                {
-                    direct.Prefetch(piece.BoOffset, piece.Length, write: false);
-                    bytes = direct.Span(piece.BoOffset, piece.Length);
-                }
-                else
-                {
-                    bytes = buffer.Span[..piece.Length];
-                    bo.Read(piece.BoOffset, bytes);
-                }
-                if (faults.Due(device, work.Index, FaultSide.File, label) is { } errno)
-                {
-                    if (errno == ChunkIoException.ShortWrite) sink.Write(chunk.FileOffset, bytes[..(bytes.Length / 2)]);
-                    ChunkFaults.Strike(errno, "write of the page file", cancel);
-                }
-                result = sink.Write(chunk.FileOffset, bytes);
-                direct?.Release(piece.BoOffset, piece.Length);
-            }
-            else
-            {
-                var source = work.Source!;
-                faults.At(device, work.Index, FaultSide.File, "read of the page file", cancel, label);
-                if (direct is not null)
-                {
-                    direct.Prefetch(piece.BoOffset, piece.Length, write: true);
-                    source.ReadVerified(chunk.FileOffset, direct.Span(piece.BoOffset, piece.Length));
-                    direct.Release(piece.BoOffset, piece.Length);
-                }
-                else
-                {
-                    // Unverified bytes may reach the BO here; a mismatch then fails the chunk and the restore, and the
-                    // process they went into is never resumed.
-                    faults.At(device, work.Index, FaultSide.Bo, "write of the BO's mapping", cancel, label);
-                    source.ReadVerified(chunk.FileOffset, buffer.Span[..piece.Length], (at, bytes) => bo.Write(piece.BoOffset + (ulong)at, bytes));
-                }
-            }
+            if (work.Sink is { } sink) result = ChunkCopy.Save(bo, chunk, buffer.Span, sink, faults, cancel);
+            else ChunkCopy.Restore(bo, chunk, buffer.Span, work.Source!, faults, cancel);
             mapping.Done();
             return result;
         }, () => Holds.All(lease.Hold(), mapping.Hold()));

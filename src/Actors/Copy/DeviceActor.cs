@@ -222,24 +222,12 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     /// <summary>Checkpoint: the chunk's one write to its page file, which checksums it.</summary>
     private void WriteChunk(InFlight chunk)
     {
-        var plan = Work.Plan;
-        var c = plan.Chunks[chunk.Index];
+        var c = Work.Plan.Chunks[chunk.Index];
         var sink = Work.Sinks![c.FileIndex];
         var lease = chunk.Lease!;
         var buffer = lease.Buffer;
-        var faults = _settings.Faults;
-        var device = _device;
-        var index = chunk.Index;
-        var bos = plan.Bos;
-        _fileIo.Start(index, cancel =>
-        {
-            if (faults.Due(device, index, FaultSide.File, c.Pieces.Select(p => bos[p.BoIndex].Label)) is { } errno)
-            {
-                if (errno == ChunkIoException.ShortWrite) sink.Write(c.FileOffset, buffer.Span[..(c.Length / 2)]);
-                ChunkFaults.Strike(errno, "write of the page file", cancel);
-            }
-            return sink.Write(c.FileOffset, buffer.Span[..c.Length]);
-        }, lease.Hold);
+        var faults = FaultPoint(chunk.Index, c);
+        _fileIo.Start(chunk.Index, cancel => ChunkCopy.Write(sink, c, buffer.Span, faults, cancel), lease.Hold);
     }
 
     /// <summary>Restore: the chunk's one read from its page file, every segment's checksum checked as it streams.</summary>
@@ -249,16 +237,18 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var source = Work.Sources![c.FileIndex];
         var lease = chunk.Lease!;
         var buffer = lease.Buffer;
-        var faults = _settings.Faults;
-        var device = _device;
-        var index = chunk.Index;
-        var bos = Work.Plan.Bos;
-        _fileIo.Start(index, cancel =>
+        var faults = FaultPoint(chunk.Index, c);
+        _fileIo.Start(chunk.Index, cancel =>
         {
-            faults.At(device, index, FaultSide.File, "read of the page file", cancel, c.Pieces.Select(p => bos[p.BoIndex].Label));
-            source.ReadVerified(c.FileOffset, buffer.Span[..c.Length]);
+            ChunkCopy.Read(source, c, buffer.Span, faults, cancel);
             return null;
         }, lease.Hold);
+    }
+
+    private ChunkFaultPoint FaultPoint(int index, CopyChunk c)
+    {
+        var bos = Work.Plan.Bos;
+        return new ChunkFaultPoint(_settings.Faults, _device, index, c.Pieces.Select(p => bos[p.BoIndex].Label));
     }
 
     private void OnFileIo(int index, IoOutcome outcome)

@@ -1,11 +1,9 @@
 using System.Diagnostics;
-using System.IO.Hashing;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Remote;
 using Gpuckpt.Engine.Images;
 using Gpuckpt.Engine.Transfer;
-using Microsoft.Win32.SafeHandles;
 
 namespace Gpuckpt.Actors.Migration;
 
@@ -116,7 +114,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             var lost = TransferFrame.ReadHeader(check);
             var dir = _sourceDir;
             _rereading++;
-            Task.Run(() => ReadAgain(dir, lost)).PipeTo(Self);
+            Task.Run(() => new Reread(lost.Seq, PieceFrames.ReadAgain(dir, lost))).PipeTo(Self);
             Pump();
         });
         Receive<Reread>(r =>
@@ -231,7 +229,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             _reading = true;
             var dir = _sourceDir;
             var frameSize = _settings.FrameSize;
-            Task.Run(() => Read(dir, piece, first, frameSize)).PipeTo(Self);
+            Task.Run(() => new PieceRead(PieceFrames.Read(dir, piece, first, frameSize))).PipeTo(Self);
         }
         if (_seal is not null && !_sealSent && !_reading && _rereading == 0 && _pending.Count == 0 && _ready.Count == 0 && _inFlight.Count == 0)
         {
@@ -243,56 +241,6 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             _drainWaiter.Tell(AllSent.Instance);
             _drainWaiter = null;
         }
-    }
-
-    /// <summary>
-    /// Reads a piece back from the source image straight into its frames (arrays of <see cref="FramePool.Shared"/>),
-    /// checks the piece against its checksum, and puts each frame's header in front of its bytes.
-    /// </summary>
-    private static PieceRead Read(string dir, TransferPiece piece, long firstSeq, int frameSize)
-    {
-        var frames = new List<(long, byte[])>();
-        using var handle = File.OpenHandle(Path.Combine(dir, piece.FileName), FileMode.Open, FileAccess.Read);
-        var whole = new XxHash64();
-        for (long at = 0, seq = firstSeq; at < piece.Length || (piece.Length == 0 && seq == firstSeq); at += frameSize, seq++)
-        {
-            var length = (int)Math.Min(frameSize, piece.Length - at);
-            frames.Add((seq, ReadFrame(handle, seq, piece.FileName, piece.FileSize, piece.Offset + at, length, whole, out _)));
-        }
-        var actual = whole.GetCurrentHashAsUInt64();
-        if (actual != piece.Xxh64)
-        {
-            foreach (var (_, frame) in frames) FramePool.Shared.Return(frame);
-            throw new InvalidDataException($"{piece.FileName}: offset {piece.Offset}: source chunk checksum mismatch (recorded {piece.Xxh64:x16}, reads {actual:x16})");
-        }
-        return new PieceRead(frames);
-    }
-
-    /// <summary>
-    /// Reads [<paramref name="offset"/>, +<paramref name="length"/>) of a source file straight into a frame's array (of
-    /// <see cref="FramePool.Shared"/>) and puts the header in front; the bytes are also appended to <paramref name="whole"/>
-    /// when given. <paramref name="xxh64"/> is their checksum.
-    /// </summary>
-    private static byte[] ReadFrame(SafeFileHandle handle, long seq, string fileName, long fileSize, long offset, int length, XxHash64? whole, out ulong xxh64)
-    {
-        var payloadAt = TransferFrame.HeaderSize(fileName);
-        var buffer = FramePool.Shared.Rent(payloadAt + length);
-        var payload = buffer.AsSpan(payloadAt, length);
-        SegmentIo.ReadExactly(handle, fileName, payload, offset);
-        whole?.Append(payload);
-        var frame = TransferFrame.EncodeAround(buffer, seq, fileName, fileSize, offset, length, out xxh64);
-        if (frame != buffer) FramePool.Shared.Return(buffer);
-        return frame;
-    }
-
-    /// <summary>Reads a lost frame's bytes back from the source image; they must still hash to what was sent first.</summary>
-    private static Reread ReadAgain(string dir, TransferFrame lost)
-    {
-        using var handle = File.OpenHandle(Path.Combine(dir, lost.FileName), FileMode.Open, FileAccess.Read);
-        var frame = ReadFrame(handle, lost.Seq, lost.FileName, lost.FileSize, lost.Offset, lost.Length, null, out var actual);
-        if (actual != lost.Xxh64)
-            throw new InvalidDataException($"{lost.FileName}: offset {lost.Offset}: source bytes changed since they were sent (sent {lost.Xxh64:x16}, reads {actual:x16})");
-        return new Reread(lost.Seq, frame);
     }
 
     /// <summary>
