@@ -134,6 +134,9 @@ public sealed partial class MigrationCoordinator
             TargetMigrations.Tell(new AbortTarget(_migrationId, _state.Aborting!.Reason), Self);
             Become(DiscardingTarget);
             Timers.StartSingleTimer("give-up-target", GiveUpTarget.Instance, _settings.RequestTimeout);
+            // A target whose engine is gone never answers: its watch ends, and so does the wait (an engine started again
+            // there asks what became of the migration, and discards its copy).
+            if (_target is not null) Context.Watch(_target);
         }));
         Command<RetryUnpause>(_ => Timers.StartSingleTimer("unpause", UnpauseAgain.Instance, _settings.RetryBackoff));
         Command<UnpauseAgain>(_ => Unpause());
@@ -145,6 +148,10 @@ public sealed partial class MigrationCoordinator
     {
         Command<TargetAborted>(_ => FinishRollback());
         Command<GiveUpTarget>(_ => FinishRollback());
+        Command<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_target)) FinishRollback();
+        });
         WhileRollingBack();
     }
 
