@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Gpuckpt.Engine.Tests.Uapi;
+using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Engine.Tests.Bridge;
 
@@ -59,20 +60,10 @@ internal static class BridgeHarness
         var file = wrapper is { Count: > 0 } ? wrapper[0] : exe;
         var args = (wrapper is { Count: > 0 } ? [.. wrapper.Skip(1), exe] : new List<string>()).Concat([bridge, kfd, scenario, bos.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         // The socket goes to the harness alone: specs of other classes run meanwhile in this process.
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        if (socket is null) start.Environment.Remove("GPUCKPT_BRIDGE_SOCKET");
-        else start.Environment["GPUCKPT_BRIDGE_SOCKET"] = socket;
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
-        using var p = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish in 60 s: {stderr.Result}");
-        }
-        return new HarnessRun(p.ExitCode, stdout.Result, stderr.Result);
+        var env = new Dictionary<string, string?> { ["GPUCKPT_BRIDGE_SOCKET"] = socket };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) env[name] = value;
+        var (exitCode, stdout, stderr) = ChildRun.Exec(file, args, env);
+        return new HarnessRun(exitCode, stdout, stderr);
     }
 
     /// <summary>chmod(2), checked.</summary>

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Gpuckpt.Engine.Uapi;
+using Gpuckpt.Tests.Support;
 
 namespace Gpuckpt.Engine.Tests.Uapi;
 
@@ -124,20 +125,7 @@ internal static class CHeaderAbi
         c.AppendLine("  printf(\"}\");");
     }
 
-    public static (int Rc, string Out, string Err) Exec(string file, IEnumerable<string> args)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish in 60 s");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    public static (int Rc, string Out, string Err) Exec(string file, IEnumerable<string> args) => ChildRun.Exec(file, args);
 
     private static string? FindOnPath(string name, string searchPath) =>
         searchPath.Split(':', StringSplitOptions.RemoveEmptyEntries)
