@@ -26,55 +26,45 @@ public static class LiveMigrateLoad
     /// <summary>The medians of <paramref name="runs"/> pairs of moves, stop-and-copy then live.</summary>
     public static async Task<LiveMigrateResult> Measure(ulong size, string? gpuckpt, int runs)
     {
-        var work = Directory.CreateTempSubdirectory("gpuckpt-live-load-").FullName;
-        try
+        using var machines = TwoMachines.Start("gpuckpt-live-load-");
+        var (work, simA, a, b) = (machines.Work, machines.SimA, machines.A, machines.B);
+        await using var nodes = await LocalNodes.Start([
+            ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
+            ("b", $"sim:{machines.SimB.SocketPath}", Path.Combine(work, "state-b")),
+        ], Path.Combine(work, "cluster"), gpuckpt);
+        var rows = new List<(double StopPause, double LivePause, string Rounds)>();
+        var allSame = true;
+        for (var run = 0; run < runs; run++)
         {
-            using var simA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "a.sock")) { Gpus = 2, IdSeed = 0 });
-            using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
-            using var a = SimulatorClient.Connect(simA.SocketPath);
-            using var b = SimulatorClient.Connect(simB.SocketPath);
-            await using var nodes = await LocalNodes.Start([
-                ("a", $"sim:{simA.SocketPath}", Path.Combine(work, "state-a")),
-                ("b", $"sim:{simB.SocketPath}", Path.Combine(work, "state-b")),
-            ], Path.Combine(work, "cluster"), gpuckpt);
-            var rows = new List<(double StopPause, double LivePause, string Rounds)>();
-            var allSame = true;
-            for (var run = 0; run < runs; run++)
-            {
-                var stop = await Move(false, 4040UL + (ulong)run);
-                var live = await Move(true, 4040UL + (ulong)run);
-                allSame &= stop.Same && live.Same;
-                rows.Add((stop.Pause, live.Pause, live.Rounds));
-                Console.Error.WriteLine($"run {run + 1}: stop-and-copy paused {stop.Pause:F2} s ({stop.Steps} steps served meanwhile); " +
-                                        $"live paused {live.Pause:F2} s ({live.Steps} steps served meanwhile), rounds {live.Rounds}; " +
-                                        $"continued on b like their twins: {stop.Same && live.Same}");
-            }
-            double Median(Func<(double StopPause, double LivePause, string Rounds), double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
-            return new LiveMigrateResult(Median(r => r.StopPause), Median(r => r.LivePause), Median(r => r.LivePause / r.StopPause), rows[rows.Count / 2].Rounds, allSame);
-
-            async Task<(double Pause, string Rounds, ulong Steps, bool Same)> Move(bool isLive, ulong seed)
-            {
-                var pid = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
-                var twin = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
-                using var serving = Serving.Start(simA.SocketPath, pid);
-                string[] args = ["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"];
-                var output = await LocalNodes.Run(isLive ? [.. args, "--live"] : args, gpuckpt, nodes.ClusterDir);
-                var steps = await serving.Stop();
-                var m = JsonDocument.Parse(output).RootElement;
-                var target = m.GetProperty("target_pid").GetUInt32();
-                a.Run(twin, steps + 1);
-                b.Run(target, 1);
-                var same = b.State(target).Digest == a.State(twin).Digest;
-                var rounds = m.TryGetProperty("live_rounds", out var list) && list.ValueKind == JsonValueKind.Array
-                    ? string.Join(", ", list.EnumerateArray().Select(r => $"{r.GetProperty("bytes").GetInt64()}")) : "";
-                b.Kill(target);
-                a.Kill(twin);
-                return (m.GetProperty("pause_seconds").GetDouble(), rounds, steps, same);
-            }
+            var stop = await Move(false, 4040UL + (ulong)run);
+            var live = await Move(true, 4040UL + (ulong)run);
+            allSame &= stop.Same && live.Same;
+            rows.Add((stop.Pause, live.Pause, live.Rounds));
+            Console.Error.WriteLine($"run {run + 1}: stop-and-copy paused {stop.Pause:F2} s ({stop.Steps} steps served meanwhile); " +
+                                    $"live paused {live.Pause:F2} s ({live.Steps} steps served meanwhile), rounds {live.Rounds}; " +
+                                    $"continued on b like their twins: {stop.Same && live.Same}");
         }
-        finally
+        double Median(Func<(double StopPause, double LivePause, string Rounds), double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
+        return new LiveMigrateResult(Median(r => r.StopPause), Median(r => r.LivePause), Median(r => r.LivePause / r.StopPause), rows[rows.Count / 2].Rounds, allSame);
+
+        async Task<(double Pause, string Rounds, ulong Steps, bool Same)> Move(bool isLive, ulong seed)
         {
-            try { Directory.Delete(work, true); } catch (IOException) { }
+            var pid = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
+            var twin = a.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: size));
+            using var serving = Serving.Start(simA.SocketPath, pid);
+            string[] args = ["migrate", "--pid", $"{pid}", "--from", "a", "--to", "b", "--node", nodes.Endpoint("b"), "--json"];
+            var output = await LocalNodes.Run(isLive ? [.. args, "--live"] : args, gpuckpt, nodes.ClusterDir);
+            var steps = await serving.Stop();
+            var m = JsonDocument.Parse(output).RootElement;
+            var target = m.GetProperty("target_pid").GetUInt32();
+            a.Run(twin, steps + 1);
+            b.Run(target, 1);
+            var same = b.State(target).Digest == a.State(twin).Digest;
+            var rounds = m.TryGetProperty("live_rounds", out var list) && list.ValueKind == JsonValueKind.Array
+                ? string.Join(", ", list.EnumerateArray().Select(r => $"{r.GetProperty("bytes").GetInt64()}")) : "";
+            b.Kill(target);
+            a.Kill(twin);
+            return (m.GetProperty("pause_seconds").GetDouble(), rounds, steps, same);
         }
     }
 }

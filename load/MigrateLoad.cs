@@ -16,59 +16,37 @@ public static class MigrateLoad
 {
     public static async Task<int> Run(ulong size, string? gpuckpt, int runs, bool alsoPlain = false)
     {
-        var work = Directory.CreateTempSubdirectory("gpuckpt-migrate-load-").FullName;
-        try
+        using var machines = TwoMachines.Start("gpuckpt-migrate-load-");
+        var tls = await Migrations("tls", null, size, gpuckpt, runs, machines);
+        // The same migrations with the cluster's TLS off (remoting and the data port in clear): what TLS costs.
+        (List<Row> Rows, bool Same)? plain = null;
+        if (alsoPlain)
         {
-            using var simA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "a.sock")) { Gpus = 2, IdSeed = 0 });
-            using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
-            using var a = SimulatorClient.Connect(simA.SocketPath);
-            using var b = SimulatorClient.Connect(simB.SocketPath);
-            var tls = await Migrations("tls", null, size, gpuckpt, runs, work, simA, simB, a, b);
-            // The same migrations with the cluster's TLS off (remoting and the data port in clear): what TLS costs.
-            (List<Row> Rows, bool Same)? plain = null;
-            if (alsoPlain)
-            {
-                var conf = Path.Combine(work, "plain.conf");
-                File.WriteAllText(conf, File.ReadAllText(Path.Combine(Actors.EngineConfig.Directory(), "node.conf")) + "\ngpuckpt.tls.enabled = off\n");
-                plain = await Migrations("plain", conf, size, gpuckpt, runs, work, simA, simB, a, b);
-            }
+            var conf = Path.Combine(machines.Work, "plain.conf");
+            File.WriteAllText(conf, File.ReadAllText(Path.Combine(Actors.EngineConfig.Directory(), "node.conf")) + "\ngpuckpt.tls.enabled = off\n");
+            plain = await Migrations("plain", conf, size, gpuckpt, runs, machines);
+        }
 
-            Console.WriteLine($"train, {size} bytes of BO contents, a -> b on loopback, {CountOfRuns.Describe(runs)}");
-            Print("", tls.Rows);
-            if (plain is { } p)
-            {
-                Print("without TLS: ", p.Rows);
-                Console.WriteLine($"TLS costs: transfer rate with TLS / without: {Median(tls.Rows, r => r.MigrateRate) / Median(p.Rows, r => r.MigrateRate):F2}; " +
-                                  $"pause with TLS {Median(tls.Rows, r => r.Pause):F2} s, without {Median(p.Rows, r => r.Pause):F2} s");
-            }
-            var allSame = tls.Same && (plain?.Same ?? true);
-            Console.WriteLine($"every continuation on b equals its uninterrupted twin: {allSame}");
-            return allSame ? 0 : 1;
-        }
-        finally
+        Console.WriteLine($"train, {size} bytes of BO contents, a -> b on loopback, {CountOfRuns.Describe(runs)}");
+        Print("", tls.Rows);
+        if (plain is { } p)
         {
-            try { Directory.Delete(work, true); } catch (IOException) { }
+            Print("without TLS: ", p.Rows);
+            Console.WriteLine($"TLS costs: transfer rate with TLS / without: {Median(tls.Rows, r => r.MigrateRate) / Median(p.Rows, r => r.MigrateRate):F2}; " +
+                              $"pause with TLS {Median(tls.Rows, r => r.Pause):F2} s, without {Median(p.Rows, r => r.Pause):F2} s");
         }
+        var allSame = tls.Same && (plain?.Same ?? true);
+        Console.WriteLine($"every continuation on b equals its uninterrupted twin: {allSame}");
+        return allSame ? 0 : 1;
     }
 
     /// <summary>The medians of <paramref name="runs"/> migrations over TLS, as users run them.</summary>
     public static async Task<MigrateLoadResult> Measure(ulong size, string? gpuckpt, int runs)
     {
-        var work = Directory.CreateTempSubdirectory("gpuckpt-migrate-load-").FullName;
-        try
-        {
-            using var simA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "a.sock")) { Gpus = 2, IdSeed = 0 });
-            using var simB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
-            using var a = SimulatorClient.Connect(simA.SocketPath);
-            using var b = SimulatorClient.Connect(simB.SocketPath);
-            var (rows, same) = await Migrations("tls", null, size, gpuckpt, runs, work, simA, simB, a, b);
-            return new MigrateLoadResult(Median(rows, r => r.MigrateRate / r.RawRate), Median(rows, r => r.MigrateRate), Median(rows, r => r.RawRate),
-                Median(rows, r => r.Pause), same);
-        }
-        finally
-        {
-            try { Directory.Delete(work, true); } catch (IOException) { }
-        }
+        using var machines = TwoMachines.Start("gpuckpt-migrate-load-");
+        var (rows, same) = await Migrations("tls", null, size, gpuckpt, runs, machines);
+        return new MigrateLoadResult(Median(rows, r => r.MigrateRate / r.RawRate), Median(rows, r => r.MigrateRate), Median(rows, r => r.RawRate),
+            Median(rows, r => r.Pause), same);
     }
 
     private sealed record Row(double Transfer, double MigrateRate, double RawRate, double Pause, double Total);
@@ -84,14 +62,14 @@ public static class MigrateLoad
     }
 
     /// <summary>Two node processes (with <paramref name="config"/>, or the shipped node.conf), <paramref name="runs"/> migrations a -> b, each beside a raw TCP copy.</summary>
-    private static async Task<(List<Row> Rows, bool Same)> Migrations(string name, string? config, ulong size, string? gpuckpt, int runs, string work,
-        SimulatorServer simA, SimulatorServer simB, SimulatorClient a, SimulatorClient b)
+    private static async Task<(List<Row> Rows, bool Same)> Migrations(string name, string? config, ulong size, string? gpuckpt, int runs, TwoMachines machines)
     {
+        var (work, simA, a, b) = (machines.Work, machines.SimA, machines.A, machines.B);
         string[] withConfig = config is null ? [] : ["--config", config];
         // The gpuckpt that the nodes and commands run: users run the published one (ReadyToRun), not a build output.
         await using var nodes = await LocalNodes.Start([
             ("a", $"sim:{simA.SocketPath}", Path.Combine(work, $"{name}-state-a")),
-            ("b", $"sim:{simB.SocketPath}", Path.Combine(work, $"{name}-state-b")),
+            ("b", $"sim:{machines.SimB.SocketPath}", Path.Combine(work, $"{name}-state-b")),
         ], Path.Combine(work, "cluster"), gpuckpt, config);
         var rows = new List<Row>();
         var allSame = true;
