@@ -27,9 +27,17 @@ public sealed class EngineHost : IAsyncDisposable
     public static EngineHost Start(IGpuDriver driver, Config config, string name = "gpuckpt", Cluster.ClusterTls? tls = null)
     {
         Persistence.JournalCheck.Opens(config);
+        return Attach(Cluster.ClusterTls.CreateSystem(name, config, tls), driver, config);
+    }
+
+    /// <summary>
+    /// The engine in an ActorSystem started elsewhere (a node's, which its host starts): its chunk pool and jobs actor.
+    /// The caller has checked that the journal <paramref name="config"/> names opens (<see cref="Persistence.JournalCheck"/>).
+    /// </summary>
+    public static EngineHost Attach(ActorSystem system, IGpuDriver driver, Config config)
+    {
         var settings = EngineSettings.From(config);
         var pool = new ChunkPool(settings.ChunkSize, settings.PoolChunks);
-        var system = Cluster.ClusterTls.CreateSystem(name, config, tls);
         return new EngineHost(system, settings, pool, system.ActorOf(JobsActor.Props(driver, settings, pool), "jobs"));
     }
 

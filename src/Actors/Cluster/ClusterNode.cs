@@ -2,9 +2,12 @@ using Akka;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using Akka.Hosting;
 using Akka.Remote;
 using Gpuckpt.Actors.Migration;
 using Gpuckpt.Engine.Devices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Gpuckpt.Actors.Cluster;
 
@@ -16,6 +19,8 @@ public sealed class ClusterNode : IAsyncDisposable
 {
     private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IHost? _host;
 
     private ClusterNode(EngineHost engine, NodeSettings settings, IGpuDriver driver, MembershipRecord membership)
     {
@@ -40,25 +45,51 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>Completes once this member is Up in the cluster.</summary>
     public Task Up => _up.Task;
 
+    /// <summary>
+    /// Starts a node in a host of its own (Akka.Hosting over Microsoft.Extensions.Hosting). With
+    /// <paramref name="signals"/>, SIGTERM and SIGINT stop the host (`gpuckpt node`): see <see cref="Stopping"/>. Without,
+    /// only <see cref="LeaveAsync"/> or a dispose stops it (several nodes in one process).
+    /// </summary>
     /// <param name="selfCommand">this gpuckpt as a command, for whole-process migrations (null: the node takes none)</param>
     /// <param name="kernel">the kernel this node hosts for GPU processes (null: the machine's own)</param>
-    public static ClusterNode Start(IGpuDriver driver, Config config, IReadOnlyList<string>? selfCommand = null, IProcessKernel? kernel = null)
+    public static async Task<ClusterNode> StartAsync(IGpuDriver driver, Config config, IReadOnlyList<string>? selfCommand = null,
+        IProcessKernel? kernel = null, bool signals = false)
     {
-        var settings = NodeSettings.From(config);
-        var membership = new MembershipRecord(config.GetString("gpuckpt.state-dir", Path.GetTempPath()));
-        (config, var rejoinOnly) = membership.Seeds(config, settings.SelfAddress);
-        // A member presents its node certificate and admits only peers whose certificates come from the cluster's CA.
-        var tls = ClusterTls.For(config, settings.Name);
-        // A certificate that expired would only be refused by the seed, which a joining node learns of late (TLS 1.3
-        // lets its side of the handshake finish first): it is checked here, before anything starts.
-        if (tls is not null && tls.Authority.Check(tls.Certificate) is { } own)
-            throw new InvalidOperationException($"node {settings.Name} cannot join with its certificate, " +
-                $"{Path.Combine(ClusterTls.DirOf(config), settings.Name)}.crt: {own}; issue it a new one with `gpuckpt cluster add-node {settings.Name}` where the CA's key is");
-        var engine = EngineHost.Start(driver, config, settings.SystemName, tls);
+        var start = NodeStart.For(driver, config, selfCommand, kernel);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        if (signals) builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        else builder.Services.AddSingleton<IHostLifetime, NoSignals>();
+        // The host's stop runs the coordinated shutdown, whose drain may take its whole timeout.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = start.Settings.DrainTimeout + TimeSpan.FromMinutes(1));
+        builder.Services.AddAkka(start.Settings.SystemName, akka => akka.AddGpuckptNode(start));
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+        var node = await start.Node.ConfigureAwait(false);
+        node._host = host;
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(() => node._stopping.TrySetResult());
+        return node;
+    }
+
+    /// <summary>
+    /// The node in <paramref name="system"/>, which its host has just started: the engine, the node's and migrations'
+    /// actors (registered in <paramref name="registry"/>), the data link, the drain in coordinated shutdown.
+    /// </summary>
+    internal static ClusterNode Attach(ActorSystem system, NodeStart start, IActorRegistry registry)
+    {
+        var (driver, config, settings, membership, tls) = (start.Driver, start.Config, start.Settings, start.Membership, start.Tls);
+        var engine = EngineHost.Attach(system, driver, config);
         var node = new ClusterNode(engine, settings, driver, membership);
-        var system = engine.System;
         var cluster = Akka.Cluster.Cluster.Get(system);
-        if (rejoinOnly)
+        if (start.RejoinOnly)
         {
             var formAfter = config.GetTimeSpan("gpuckpt.node.form-after", TimeSpan.FromMinutes(2));
             system.Log.Info("node {0} was a member before and did not leave: it rejoins the cluster through the other seeds " +
@@ -82,8 +113,8 @@ public sealed class ClusterNode : IAsyncDisposable
         {
             SignWith = engine.Settings.Trust.Key,
             Tls = tls,
-            SelfCommand = selfCommand,
-            Kernel = kernel,
+            SelfCommand = start.SelfCommand,
+            Kernel = start.Kernel,
         };
         if (migrationSettings.DataLink)
         {
@@ -96,7 +127,8 @@ public sealed class ClusterNode : IAsyncDisposable
             }
             catch
             {
-                engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                // The host stops the ActorSystem when a start fails; the chunk pool is the engine's own.
+                engine.Pool.Dispose();
                 throw;
             }
             system.RegisterOnTermination(listener.Dispose);
@@ -105,8 +137,11 @@ public sealed class ClusterNode : IAsyncDisposable
         }
         var migrations = system.ActorOf(MigrationsActor.Props(settings, driver, engine.Jobs, migrationSettings), MigrationsActor.Name);
         var askTimeout = settings.StatusTimeout;
-        system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs,
+        var status = system.ActorOf(NodeActor.Props(settings, driver, engine.Jobs,
             () => migrations.Ask<MigrationsList>(ListMigrations.Instance, askTimeout)), NodeActor.Name);
+        registry.Register<JobsActor>(engine.Jobs);
+        registry.Register<MigrationsActor>(migrations);
+        registry.Register<NodeActor>(status);
         var jobs = engine.Jobs;
         // Migrations first: a migration into this node still needs the jobs actor to start its restore.
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "drain", async () =>
@@ -183,10 +218,28 @@ public sealed class ClusterNode : IAsyncDisposable
     /// <summary>Completes when the ActorSystem has stopped (after a leave, or when the cluster downed this member).</summary>
     public Task Terminated => System.WhenTerminated;
 
+    /// <summary>
+    /// Completes when the node's host is asked to stop: SIGTERM or SIGINT (with signals), or the ActorSystem having
+    /// stopped by itself (the cluster downed the node).
+    /// </summary>
+    public Task Stopping => _stopping.Task;
+
     public async ValueTask DisposeAsync()
     {
         await LeaveAsync().ConfigureAwait(false);
+        if (_host is { } host)
+        {
+            await host.StopAsync().ConfigureAwait(false);
+            host.Dispose();
+        }
         await Engine.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>A host lifetime that leaves SIGTERM and SIGINT alone: the process's owner decides when its nodes stop.</summary>
+    private sealed class NoSignals : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>Turns a failed association into <see cref="Refused"/> when its cause is the TLS handshake and the node has not joined.</summary>

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Gpuckpt.Actors.Cluster;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Simulator;
@@ -63,17 +62,9 @@ public static class NodeCommand
                 var counter = parse.GetValue(standInCounter) is { } file ? Path.GetFullPath(file) : null;
                 standing = (kernel!.StartStandIn(simPid, counter), simPid);
             }
-            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop.TrySetResult();
-            }
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-
-            var node = ClusterNode.Start(gpu, merged, SelfCommand(), kernel);
-            var up = await Task.WhenAny(node.Up, node.Terminated, stop.Task, node.Refused);
+            // The node's host stops on SIGTERM or SIGINT (Microsoft.Extensions.Hosting's console lifetime): a graceful leave.
+            await using var node = await ClusterNode.StartAsync(gpu, merged, SelfCommand(), kernel, signals: true);
+            var up = await Task.WhenAny(node.Up, node.Terminated, node.Stopping, node.Refused);
             if (up != node.Up)
             {
                 var refused = node.RefusedReason();
@@ -95,14 +86,13 @@ public static class NodeCommand
             }
             Console.Out.Flush();
 
-            await Task.WhenAny(node.Terminated, stop.Task);
-            if (stop.Task.IsCompleted)
+            await Task.WhenAny(node.Terminated, node.Stopping);
+            if (!node.Terminated.IsCompleted)
             {
                 if (!parse.GetValue(json)) Console.Out.WriteLine($"node {settings.Name} leaving the cluster");
                 await node.LeaveAsync();
             }
             await node.Terminated;
-            await node.Engine.DisposeAsync();
             if (node.Downed)
             {
                 return Cli.Error($"node {settings.Name} was downed and removed from the cluster", Cli.ExitFailed, new { node = settings.Name });

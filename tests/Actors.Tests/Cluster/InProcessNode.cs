@@ -30,12 +30,12 @@ internal sealed class InProcessNode : TestNode
 
     /// <param name="config">The node's configuration, as `gpuckpt node` composes it (node file over the journal's over the engine's).</param>
     /// <param name="driver">The driver spec, as --driver takes it.</param>
-    public static InProcessNode Start(string name, Config config, string driver)
+    public static async Task<InProcessNode> Start(string name, Config config, string driver)
     {
         var gpu = Drivers.Open(driver);
         try
         {
-            return new InProcessNode(name, ClusterNode.Start(gpu, config), gpu);
+            return new InProcessNode(name, await ClusterNode.StartAsync(gpu, config), gpu);
         }
         catch
         {
@@ -64,7 +64,8 @@ internal sealed class InProcessNode : TestNode
     {
         await _node.LeaveAsync();
         await _node.Terminated;
-        await _node.Engine.DisposeAsync();
+        // The node's host and engine, as `gpuckpt node` disposes them on its way out.
+        await _node.DisposeAsync();
         var downed = _node.Downed;
         return new GpuckptProcess.Result(downed ? 1 : 0, "", downed ? $"node {Name} was downed and removed from the cluster" : "");
     }

@@ -152,7 +152,7 @@ internal sealed class TestCluster : IAsyncDisposable
                 env[NodeConfig.PortVariable] = $"{port}";
                 try
                 {
-                    node = StartInProcess(name, conf, env);
+                    node = await StartInProcess(name, conf, env);
                     _ports[name] = port;
                     break;
                 }
@@ -163,14 +163,14 @@ internal sealed class TestCluster : IAsyncDisposable
         }
         else
         {
-            node = StartInProcess(name, conf, env);
+            node = await StartInProcess(name, conf, env);
         }
         Nodes[name] = node;
         if (node is InProcessNode) Bound(name);
         return node;
     }
 
-    private InProcessNode StartInProcess(string name, string conf, Dictionary<string, string> env)
+    private Task<InProcessNode> StartInProcess(string name, string conf, Dictionary<string, string> env)
     {
         // What NodeCommand composes: the node's file (with its environment) over the journal's over the engine's.
         var engine = JournalConfig.Load($"journal-{Journal}.conf", StateDir(name), _postgres).WithFallback(EngineConfig.Load());
