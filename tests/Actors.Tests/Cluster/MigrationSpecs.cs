@@ -432,7 +432,7 @@ public abstract class MigrationSpecs(ITestOutputHelper output)
     }
 }
 
-[Collection(nameof(NodesCollection))]
+/// <summary>The SQLite migrations: a lane of their own beside <see cref="NodesCollection"/> (one cluster in each at a time).</summary>
 public sealed class SqliteMigrationSpecs(ITestOutputHelper output) : MigrationSpecs(output)
 {
     protected override string? Postgres() => null;
