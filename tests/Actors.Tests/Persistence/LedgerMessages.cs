@@ -1,33 +1,33 @@
 namespace Gpuckpt.Actors.Tests.Persistence;
 
 /// <summary>Persist one event per value, in order; answered with <see cref="Appended"/>.</summary>
-public sealed record Append(long[] Values);
+internal sealed record Append(long[] Values);
 
 /// <summary>All values of an <see cref="Append"/> are in the journal; the highest sequence number now.</summary>
-public sealed record Appended(long LastSequenceNr);
+internal sealed record Appended(long LastSequenceNr);
 
 /// <summary>Snapshot the state, then trim the journal up to it; answered with <see cref="Snapshotted"/>.</summary>
-public sealed class TakeSnapshot
+internal sealed class TakeSnapshot
 {
     public static readonly TakeSnapshot Instance = new();
     private TakeSnapshot() { }
 }
 
 /// <summary>The snapshot at <paramref name="SequenceNr"/> is stored and the events up to it are deleted.</summary>
-public sealed record Snapshotted(long SequenceNr);
+internal sealed record Snapshotted(long SequenceNr);
 
 /// <summary>Asks for <see cref="LedgerState"/>.</summary>
-public sealed class GetLedger
+internal sealed class GetLedger
 {
     public static readonly GetLedger Instance = new();
     private GetLedger() { }
 }
 
 /// <summary>The ledger's values and how its last recovery went.</summary>
-public sealed record LedgerState(long[] Values, long LastSequenceNr, long SnapshotSequenceNr, int EventsReplayed);
+internal sealed record LedgerState(long[] Values, long LastSequenceNr, long SnapshotSequenceNr, int EventsReplayed);
 
 /// <summary>The event: one value added to the ledger.</summary>
-public sealed record ValueAdded(long Value);
+internal sealed record ValueAdded(long Value);
 
 /// <summary>The snapshot: every value so far.</summary>
-public sealed record LedgerSnapshot(long[] Values);
+internal sealed record LedgerSnapshot(long[] Values);

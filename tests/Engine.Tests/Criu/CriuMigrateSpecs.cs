@@ -135,7 +135,9 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
             await Until(() => Task.FromResult(ProcessIdentity.Of((uint)pid) is not null && !Directory.EnumerateFileSystemEntries(
                 Path.Combine(nodes[0].StateDir, "migrations", "criu-out")).Any()), "the migration continued by the restarted node a", nodes);
             AssertRunsAgain(pid, host, original);
-            Assert.Contains($"pid {pid} runs on node b", File.ReadAllText(nodes[0].Output));
+            // The node logs the migration's end after it has cleared what it sent.
+            await Until(() => Task.FromResult(File.ReadAllText(nodes[0].Output).Contains($"pid {pid} runs on node b", StringComparison.Ordinal)),
+                "the restarted node a logging where the process runs", nodes);
             for (var i = 0; i < 2; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
             AssertNothingLeft(nodes, seed);
             var onB = ProcessIdentity.Of((uint)pid)!;
@@ -151,7 +153,8 @@ public sealed class CriuMigrateSpecs(ITestOutputHelper output) : IDisposable
             await Until(() => Task.FromResult(!Directory.EnumerateFileSystemEntries(Path.Combine(nodes[1].StateDir, "migrations", "criu-out")).Any()),
                 "the restarted node b learning that a restored the process", nodes);
             AssertRunsAgain(pid, host, onB);
-            Assert.Contains($"pid {pid} runs on node a", File.ReadAllText(nodes[1].Output));
+            await Until(() => Task.FromResult(File.ReadAllText(nodes[1].Output).Contains($"pid {pid} runs on node a", StringComparison.Ordinal)),
+                "the restarted node b logging where the process runs", nodes);
             for (var i = 0; i < 2; i++) Assert.Equal(twin.Step(twinPid), app.Step(pid));
             AssertNothingLeft(nodes, seed);
             // Steps 1-8 once each: one copy counted at a time, each going on from the value dumped.
