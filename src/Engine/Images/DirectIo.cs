@@ -122,11 +122,6 @@ internal static unsafe partial class DirectIo
 
     public static Span<byte> Span(nint stage, int length) => new((void*)stage, length);
 
-    /// <summary>One aligned block, through which a page file patches the blocks its pieces share (see <see cref="PageFile"/>).</summary>
-    public static nint AllocBlock() => (nint)NativeMemory.AlignedAlloc(Block, Block);
-
-    public static void FreeBlock(nint block) => NativeMemory.AlignedFree((void*)block);
-
     [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
     private static partial nint PWrite(int fd, byte* buffer, nuint count, long offset);
 

@@ -6,11 +6,13 @@ namespace Gpuckpt.Engine.Images;
 /// The O_DIRECT path of a page file. The 8-byte length prefix puts every piece 8 bytes past a block boundary, so a
 /// piece covers whole blocks in its middle and shares the block at each end with its neighbour. The whole blocks go to
 /// the disk straight from the piece's memory where that is aligned too (a buffer of the chunk pool), else through an
-/// aligned staging buffer. A shared block is patched: read, the piece's bytes put in, written back, one patch of the
-/// file at a time, so that neighbours never undo each other. When <see cref="Write"/> returns, every byte of the piece
-/// is in the file (as with the buffered path): the journal may adopt it after a crash, and a migration may read it
-/// back while the rest is still being written. The last block of the file, shorter than <see cref="DirectIo.Block"/>,
-/// is patched through the page cache; no other block ever is.
+/// aligned staging buffer. The partial blocks at its ends go through the page cache: the kernel puts each piece's
+/// bytes into the shared page under the page's lock, so neighbours never undo each other, and no piece waits for a
+/// block to be read back from the disk (a read and a write of O_DIRECT per end cost more than the chunk's megabytes
+/// on a disk that takes milliseconds a request). The kernel keeps both views coherent: an O_DIRECT read or write first
+/// writes back the cached pages it covers. When <see cref="Write"/> returns, every byte of the piece is in the file
+/// (as with the buffered path): the journal may adopt it after a crash, and a migration may read it back while the rest
+/// is still being written; the commit's fsync makes the cached ends durable with the rest.
 /// </summary>
 public sealed partial class PageFile
 {
@@ -19,8 +21,6 @@ public sealed partial class PageFile
 
     private readonly bool _wantDirect;
     private SafeFileHandle? _direct;
-    private readonly Lock _patchGate = new();
-    private nint _patchBlock; // the aligned block patches go through, under _patchGate
 
     /// <summary>True when this file's pieces go to the disk with O_DIRECT.</summary>
     public bool Direct => _direct is not null;
@@ -67,38 +67,8 @@ public sealed partial class PageFile
         }
     }
 
-    /// <summary>Puts <paramref name="part"/> at file offset <paramref name="at"/> into the block that holds it: read, change, write.</summary>
-    private void Patch(SafeFileHandle handle, long at, ReadOnlySpan<byte> part)
-    {
-        const int B = DirectIo.Block;
-        var start = DirectIo.AlignDown(at);
-        var length = (int)Math.Min(B, LengthPrefix.Size + Length - start);
-        lock (_patchGate)
-        {
-            if (_patchBlock == 0) _patchBlock = DirectIo.AllocBlock();
-            var block = DirectIo.Span(_patchBlock, B);
-            if (length == B)
-            {
-                if (DirectIo.Read(_direct!, FileName, block, start) != B)
-                    throw new ImageException(FileName, start, "file ends early (truncated) while it is written");
-            }
-            else
-            {
-                SegmentIo.ReadExactly(handle, FileName, block[..length], start);
-            }
-            part.CopyTo(block[(int)(at - start)..]);
-            if (length == B) DirectIo.Write(_direct!, FileName, block, start);
-            else RandomAccess.Write(handle, block[..length], start);
-        }
-    }
+    /// <summary>Puts <paramref name="part"/> (within one block) at file offset <paramref name="at"/>, through the page cache.</summary>
+    private static void Patch(SafeFileHandle handle, long at, ReadOnlySpan<byte> part) => RandomAccess.Write(handle, part, at);
 
-    private void ReleaseDirect()
-    {
-        lock (_patchGate)
-        {
-            if (_patchBlock != 0) DirectIo.FreeBlock(_patchBlock);
-            _patchBlock = 0;
-        }
-        _direct?.Dispose();
-    }
+    private void ReleaseDirect() => _direct?.Dispose();
 }
