@@ -82,15 +82,9 @@ public sealed partial class PageFile : Copy.IChunkSink
                 RandomAccess.SetLength(handle, LengthPrefix.Size + Length);
             Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
             LengthPrefix.Write(prefix, Length);
-            if (_wantDirect && DirectIo.Reopen(handle, FileName, write: true) is { } direct)
-            {
-                _direct = direct;
-                Patch(handle, 0, prefix);
-            }
-            else
-            {
-                RandomAccess.Write(handle, prefix, 0);
-            }
+            if (_wantDirect) _direct = DirectIo.Reopen(handle, FileName, write: true);
+            // The prefix shares the first block with the first piece: through the page cache, as a piece's ends go.
+            RandomAccess.Write(handle, prefix, 0);
             return handle;
         }
         catch
