@@ -28,8 +28,8 @@ internal sealed record ImageListed(IReadOnlyList<TransferPiece> Pieces, IReadOnl
         SourceSeal? seal = null;
         if (signer is not null)
         {
-            // A node's images carry their files' SHA-256 when it signs them; others are hashed here.
-            var hashes = manifest.Signature?.Files ?? manifest.Files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(dir, f.Name), StringComparer.Ordinal);
+            // A node's images carry their files' digests when it signs them; others are read here.
+            var hashes = FileDigest.Current(dir, manifest);
             seal = SourceSeal.Sign(manifest.ImageId, hashes, manifest.Links, signer);
         }
         return new ImageListed(pieces, [.. manifest.Files.Select(f => new SealedFile(f.Name, f.Size))], manifest.Links, seal);

@@ -69,6 +69,9 @@ public sealed record MigrationSettings(
         // Header and remoting envelope must fit beside the payload under the transport's maximum.
         if (frame <= 0 || frame + 4096 > maxFrame)
             throw new ConfigurationException($"gpuckpt.migration.frame-size ({frame}) must be positive and at least 4 KiB below akka.remote.dot-netty.tcp.maximum-frame-size ({maxFrame})");
+        // The copy's pieces are the frames: cut at leaf boundaries, they hash to the source's digests (FileDigest).
+        if (frame % Engine.Images.FileDigest.LeafSize != 0)
+            throw new ConfigurationException($"gpuckpt.migration.frame-size ({frame}) must be a multiple of {Engine.Images.FileDigest.LeafSize / 1024} KiB");
         return new MigrationSettings(
             (int)frame,
             Math.Max(1, config.GetInt("gpuckpt.migration.window", 16)),

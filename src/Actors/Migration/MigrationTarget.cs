@@ -204,7 +204,7 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
                 // Exactly the bytes received, against what the source signed: a copy that differs is never restored.
                 if (cluster is not null)
                 {
-                    var received = copy.Signature?.Files ?? copy.Files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(receiver.Directory, f.Name), StringComparer.Ordinal);
+                    var received = FileDigest.Current(receiver.Directory, copy);
                     if (seal.Seal!.Check(cluster, copy.ImageId, received, seal.Links) is { } refusal)
                     {
                         // No longer a committed image: nothing restores it, whatever happens before the rollback.

@@ -10,6 +10,8 @@ internal sealed record TargetReady(RestoreSession Session) : INoSerializationVer
 
 internal sealed record KfdRestored : INoSerializationVerificationNeeded;
 
+internal sealed record ContentsChecked : INoSerializationVerificationNeeded;
+
 internal sealed record ContentsOpened(IReadOnlyList<DeviceContents> Contents, IReadOnlyList<Engine.Images.PageFileReader[]> Sources) : INoSerializationVerificationNeeded;
 
 internal sealed record Reattached(RestoreSession Session) : INoSerializationVerificationNeeded;

@@ -150,7 +150,10 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         var trust = Settings.Trust;
         var checkedManifest = _checkedManifest;
         BeginPhase("verify");
-        RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology(), trust, checkedManifest)), planned =>
+        // A restore continued after a crash skips the contents journalled as written, so it cannot check them as it reads:
+        // it verifies the whole image first.
+        var wholeFirst = reattach is not null;
+        RunStep("verify", _ => new Planned(RestorePlan.Prepare(dir, driver.Topology(), trust, checkedManifest, wholeFirst)), planned =>
         {
             _plan = planned.Plan;
             CrashPoints.Hit("planned");
@@ -215,6 +218,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         var reader = _plan!.Image.Reader;
         reader.DirectIo = Settings.DirectIo;
         var chunkSize = ChunkSize;
+        var digests = _plan.PendingDigests.Count > 0;
         BeginPhase("contents");
         RunStep("open contents", _ =>
         {
@@ -223,6 +227,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
             try
             {
                 foreach (var device in contents) sources.Add([.. device.Files.Select(f => reader.OpenPages(f.FileName))]);
+                if (digests) foreach (var file in sources.SelectMany(f => f)) file.RecordDigests();
             }
             catch
             {
@@ -249,7 +254,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         StartContents(works, Landed, failure =>
         {
             if (failure is not null) RollBack($"contents: {failure}");
-            else ContentsDone();
+            else CheckContents();
         });
     }
 
@@ -258,6 +263,23 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         var chunk = work.Plan.Chunks[landed.ChunkIndex];
         CrashPoints.Hit("restore-chunk");
         QueueProgress(new ContentChunkWritten(work.Plan.Device, chunk.FileIndex, chunk.FileOffset));
+    }
+
+    /// <summary>A signed image's page files against their signed digests, from the reads the contents made: before RESUME, never after.</summary>
+    private void CheckContents()
+    {
+        var plan = _plan!;
+        if (plan.PendingDigests.Count == 0)
+        {
+            ContentsDone();
+            return;
+        }
+        var sources = _contents!.Sources.SelectMany(s => s).ToList();
+        RunStep("check contents", _ =>
+        {
+            plan.CheckPendingDigests(sources);
+            return new ContentsChecked();
+        }, _ => ContentsDone(), f => RollBack(Describe(f)));
     }
 
     private void ContentsDone()

@@ -45,7 +45,7 @@ public static class ImageFiles
         }
     }
 
-    /// <summary>The SHA-256 (lower-case hex) of one file of the image in <paramref name="dir"/>, read whole.</summary>
+    /// <summary>The SHA-256 (lower-case hex) of one file of the image in <paramref name="dir"/>, read whole: a format 1 image's digest.</summary>
     public static string Sha256(string dir, string name)
     {
         using var handle = OpenRead(dir, name);

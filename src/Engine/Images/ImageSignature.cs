@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Gpuckpt.Engine.Images;
 
 /// <summary>
-/// A manifest's signature: the SHA-256 of every file, and an HMAC-SHA256 (node key) of each part of the manifest, so
+/// A manifest's signature: the digest of every file (<see cref="FileDigest"/>), and an HMAC-SHA256 (node key) of each part of the manifest, so
 /// that a forgery is refused naming what changed: a file's contents, the file list, the topology, the links, the
 /// source, the image's identity or its extras. The xxHash64 checksums catch damage; only this catches a forger who
 /// rewrites a file and seals the manifest again.
@@ -20,7 +20,7 @@ public sealed record ImageSignature(string Algorithm, string KeyId, IReadOnlyDic
         new(HmacSha256, key.Id, fileHashes, Parts.ToDictionary(p => p, p => Convert.ToHexStringLower(key.Mac(Canonical(manifest, fileHashes, p)))));
 
     /// <summary>
-    /// Checks <paramref name="manifest"/>'s signature with <paramref name="key"/> and the SHA-256 of each file as read
+    /// Checks <paramref name="manifest"/>'s signature with <paramref name="key"/> and the digest of each file as read
     /// (<paramref name="actual"/>); throws <see cref="ImageException"/> naming the first thing that changed.
     /// </summary>
     public static void Check(ImageManifest manifest, IReadOnlyDictionary<string, string> actual, ImageKey key)
@@ -35,7 +35,7 @@ public sealed record ImageSignature(string Algorithm, string KeyId, IReadOnlyDic
         {
             if (!s.Files.TryGetValue(f.Name, out var signedHash)) throw new ImageException(f.Name, null, "not among the files the image was signed with");
             if (!actual.TryGetValue(f.Name, out var sha) || sha != signedHash)
-                throw new ImageException(f.Name, null, $"contents changed after the image was signed (SHA-256 {sha ?? "unread"}, signed {signedHash})");
+                throw new ImageException(f.Name, null, $"contents changed after the image was signed (digest {sha ?? "unread"}, signed {signedHash})");
         }
         var removed = s.Files.Keys.FirstOrDefault(n => manifest.FindFile(n) is null);
         if (removed is not null) throw new ImageException(ManifestRules.Printable(removed), null, "signed with the image but no longer listed");

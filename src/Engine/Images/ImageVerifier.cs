@@ -23,6 +23,20 @@ public static class ImageVerifier
     public static VerifyResult VerifyFiles(string dir) => Run(dir, consistency: false, null, default, null);
 
     /// <summary>
+    /// All of a whole image (one without a parent, in the current format) but its page files' contents: the manifest,
+    /// every file's size, prefix and cover, every metadata file whole, the cross-file rules, and the signature's MACs.
+    /// Each page file's signed digest is left to check against its contents as a restore reads them
+    /// (<see cref="PageFileReader.Digest"/>): <paramref name="pending"/> holds them, file name to digest; empty for an
+    /// unsigned image, whose segments' checksums are checked as they are read.
+    /// </summary>
+    public static VerifyResult VerifyAllButContents(string dir, ImageTrust? trust, out IReadOnlyDictionary<string, string> pending)
+    {
+        var deferred = new Dictionary<string, string>(StringComparer.Ordinal);
+        pending = deferred;
+        return RunOne(dir, consistency: true, null, default, trust, out _, deferred);
+    }
+
+    /// <summary>
     /// One image, then its parent, and the parent's parent, as far as the chain goes: each must verify under the same
     /// trust. A failure in a parent names its file by its full path.
     /// </summary>
@@ -41,8 +55,9 @@ public static class ImageVerifier
         };
     }
 
+    /// <param name="deferred">When given, page files' contents are not read: their signed digests are put here for the reader to check.</param>
     private static VerifyResult RunOne(string dir, bool consistency, IProgress<(long Done, long Total)>? progress, CancellationToken cancel, ImageTrust? trust,
-        out ParentImage? parent)
+        out ParentImage? parent, Dictionary<string, string>? deferred = null)
     {
         parent = null;
         int files = 0;
@@ -53,6 +68,8 @@ public static class ImageVerifier
             var manifest = ManifestCodec.Load(dir);
             ImageReader.RequireCommitted(manifest);
             // The chain is checked before any content is read: a parent that is missing or not the one recorded costs nothing.
+            if (deferred is not null && (manifest.Parent is not null || manifest.FormatVersion != ImageManifest.CurrentFormatVersion))
+                throw new InvalidOperationException("an image with a parent, or of an older format, is verified whole");
             if (manifest.Parent is { } recorded)
             {
                 parent = ParentImage.Open(Path.GetFullPath(dir), recorded);
@@ -68,29 +85,18 @@ public static class ImageVerifier
             if (trust is { Require: true, Key: null }) throw new ImageException(ImageManifest.FileName, null, "signed images are required but this engine has no image key");
             var signed = trust?.Key is not null && (manifest.Signature is not null || trust.Require);
             var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+            var done = 0L;
+            var report = new Lock();
             CriuKfd? kfd = null;
             var renderNodes = new List<(string, CriuRenderNode)>();
             var dmabufs = new List<(string, CriuDmabufNode)>();
-            // Files are read on every core at once; what they found is taken in manifest order, so the first bad file
-            // named is the one a reading in order would have named.
-            var found = new FileFound[manifest.Files.Count];
-            var done = 0L;
-            var report = new Lock();
-            Parallel.For(0, found.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel }, i =>
+            // Files, and the segments of large ones, are read on every core at once; what they found is taken in manifest
+            // order, so the first bad file named is the one a reading in order would have named.
+            var found = FileChecks.Run(dir, manifest, signed, contents: deferred is null, cancel, length =>
             {
-                try
-                {
-                    found[i] = VerifyFile(dir, manifest.Files[i], signed, cancel, length =>
-                    {
-                        if (progress is null) return;
-                        lock (report) progress.Report((done += length, total));
-                    }, inParent => Interlocked.Add(ref total, -inParent));
-                }
-                catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
-                {
-                    found[i] = new FileFound(null, null, 0, 0, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e));
-                }
-            });
+                if (progress is null) return;
+                lock (report) progress.Report((Interlocked.Add(ref done, length), Interlocked.Read(ref total)));
+            }, inParent => Interlocked.Add(ref total, -inParent));
             for (var i = 0; i < found.Length; i++)
             {
                 var entry = manifest.Files[i];
@@ -98,7 +104,14 @@ public static class ImageVerifier
                 found[i].Failure?.Throw();
                 segments += found[i].Segments;
                 bytes += found[i].Bytes;
-                if (found[i].Sha256 is { } sha) hashes[entry.Name] = sha;
+                if (found[i].Digest is { } digest) hashes[entry.Name] = digest;
+                else if (deferred is not null && signed && ImageFileName.Parse(entry.Name).Kind.IsPages()
+                         && manifest.Signature?.Files?.TryGetValue(entry.Name, out var claimed) == true)
+                {
+                    // Taken as signed for the MACs; the reader checks the contents against it.
+                    hashes[entry.Name] = claimed;
+                    deferred[entry.Name] = claimed;
+                }
                 switch (found[i].Message)
                 {
                     case CriuKfd k: kfd = k; break;
@@ -129,53 +142,5 @@ public static class ImageVerifier
             // A case no rule above foresaw: still an answer naming the file, never a crash without one.
             return new VerifyResult(false, current, null, $"internal error: {e.Message}", files, segments, bytes);
         }
-    }
-
-    /// <summary>What one file holds: its SHA-256 when signed, its message, how much it checked; or why it is refused.</summary>
-    private readonly record struct FileFound(string? Sha256, IMessage? Message, long Segments, long Bytes,
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo? Failure = null);
-
-    /// <summary>One file: its size and prefix, every segment against its checksum (and the whole against SHA-256 when signed), its message parsed.</summary>
-    private static FileFound VerifyFile(string dir, ManifestFile entry, bool signed, CancellationToken cancel, Action<long> checkedBytes, Action<long> inParent)
-    {
-        var kind = ImageFileName.Parse(entry.Name).Kind;
-        using var handle = ImageFiles.OpenRead(dir, entry.Name);
-        var size = RandomAccess.GetLength(handle);
-        if (size != entry.Size)
-            throw new ImageException(entry.Name, Math.Min(size, entry.Size), size < entry.Size
-                ? $"truncated: {size} bytes, the manifest says {entry.Size}"
-                : $"{size} bytes, the manifest says {entry.Size}");
-        SegmentIo.CheckPrefix(handle, entry.Name, size);
-        var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
-        using var sha256 = signed ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
-        long segments = 0, bytes = 0;
-        foreach (var s in cover.Segments)
-        {
-            cancel.ThrowIfCancellationRequested();
-            // A chunk in the parent is checked there; here only the signature covers what the file holds (a hole).
-            if (s.InParent)
-            {
-                // Counted where its bytes are, when the parent is verified.
-                SegmentIo.Digest(handle, entry.Name, s, sha256);
-                inParent(s.Length);
-                continue;
-            }
-            SegmentIo.Verify(handle, entry.Name, s, sha256);
-            segments++;
-            bytes += s.Length;
-            checkedBytes(s.Length);
-        }
-        var message = MessageFiles.ParserFor(kind) is { } parser ? ParseMessage(handle, entry, parser) : null;
-        return new FileFound(sha256 is null ? null : Convert.ToHexStringLower(sha256.GetHashAndReset()), message, segments, bytes);
-    }
-
-    private static IMessage ParseMessage(SafeFileHandle handle, ManifestFile entry, MessageParser parser)
-    {
-        // Message files are metadata (kilobytes to a few megabytes): parsing needs them whole, so their size is capped.
-        if (entry.Size > MessageFiles.MaxFileSize)
-            throw new ImageException(entry.Name, null, $"{entry.Size} bytes: a message file is at most {MessageFiles.MaxFileSize}");
-        var bytes = new byte[entry.Size];
-        SegmentIo.ReadExactly(handle, entry.Name, bytes, 0);
-        return MessageFiles.ParseAny(entry.Name, bytes, parser);
     }
 }

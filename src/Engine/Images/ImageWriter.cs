@@ -1,5 +1,4 @@
 using System.IO.Hashing;
-using System.Security.Cryptography;
 using System.Reflection;
 using Google.Protobuf;
 
@@ -17,7 +16,7 @@ public sealed class ImageWriter : IDisposable
     private readonly Dictionary<string, PageFile> _pages = [];
     private readonly HashSet<string> _claimed = [];
     private readonly HashSet<string> _leftOver = [];
-    private readonly Dictionary<string, string> _messageSha = new(StringComparer.Ordinal); // SHA-256 of each metadata file, from its bytes
+    private readonly Dictionary<string, string> _messageDigests = new(StringComparer.Ordinal); // each metadata file's digest, from its bytes
     private readonly ImageManifest _started;
     private readonly ParentImage? _parent;
     private bool _finished;
@@ -75,7 +74,9 @@ public sealed class ImageWriter : IDisposable
         var manifest = ManifestCodec.Load(full);
         if (manifest.State != ImageState.InProgress)
             throw new ImageException(ImageManifest.FileName, null, $"image is {ImageInspector.StateName(manifest.State)}: only an in-progress image can be reopened");
-        var writer = new ImageWriter(full, manifest, manifest.Parent is { } recorded ? ParentImage.Open(full, recorded) : null);
+        // Finished by this build, in its format (an older writer's in-progress manifest holds no digests yet).
+        var writer = new ImageWriter(full, manifest with { FormatVersion = ImageManifest.CurrentFormatVersion },
+            manifest.Parent is { } recorded ? ParentImage.Open(full, recorded) : null);
         foreach (var path in System.IO.Directory.EnumerateFiles(full, "amdgpu-*"))
         {
             var name = Path.GetFileName(path);
@@ -91,8 +92,8 @@ public sealed class ImageWriter : IDisposable
             {
                 MessageFiles.ParseAny(name, bytes, MessageFiles.ParserFor(kind.Value)!);
                 writer._claimed.Add(name);
-                writer._messages[name] = new ManifestFile(name, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
-                writer._messageSha[name] = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                writer._messages[name] = MessageEntry(name, bytes);
+                writer._messageDigests[name] = MessageDigest(bytes);
             }
             catch (ImageException)
             {
@@ -140,13 +141,23 @@ public sealed class ImageWriter : IDisposable
             RandomAccess.Write(handle, bytes, 0);
             FileSync.File(handle, fileName);
         }
-        var entry = new ManifestFile(fileName, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
-        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var entry = MessageEntry(fileName, bytes);
+        var digest = MessageDigest(bytes);
         lock (_gate)
         {
             _messages[fileName] = entry;
-            _messageSha[fileName] = sha;
+            _messageDigests[fileName] = digest;
         }
+    }
+
+    /// <summary>A message file is one segment, prefix and payload together.</summary>
+    private static ManifestFile MessageEntry(string fileName, byte[] bytes) =>
+        new(fileName, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
+
+    private static string MessageDigest(byte[] bytes)
+    {
+        var leaves = FileDigest.Leaves(bytes);
+        return FileDigest.Combine([new Segment(0, bytes.Length, 0)], _ => leaves);
     }
 
     /// <summary>Creates a raw-contents file of <paramref name="totalLength"/> payload bytes, to be filled by <see cref="PageFile.Write"/>.</summary>
@@ -169,8 +180,8 @@ public sealed class ImageWriter : IDisposable
     /// naming the first unwritten range), fsyncs the directory, then atomically replaces the manifest with a committed one.
     /// </summary>
     /// <param name="signWith">
-    /// The node key to sign the manifest with (every file's SHA-256: taken as it was written, or read back once where it
-    /// could not be); null: unsigned.
+    /// The node key to sign the manifest with (every file's digest, <see cref="FileDigest"/>, taken as its pieces were
+    /// written); null: unsigned.
     /// </param>
     public ImageManifest Commit(IReadOnlyList<ImageLink>? links = null, IReadOnlyDictionary<string, string>? extra = null, ImageKey? signWith = null)
     {
@@ -201,15 +212,10 @@ public sealed class ImageWriter : IDisposable
         }
     }
 
-    /// <summary>Every file's SHA-256: the ones taken as they were written, the rest read back on every core.</summary>
-    private Dictionary<string, string> Digests(IReadOnlyList<ManifestFile> files)
-    {
-        var digests = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
-        Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, f =>
-            digests[f.Name] = (_messageSha.TryGetValue(f.Name, out var known) ? known : _pages.GetValueOrDefault(f.Name)?.Sha256)
-                              ?? ImageFiles.Sha256(Directory, f.Name));
-        return new Dictionary<string, string>(digests, StringComparer.Ordinal);
-    }
+    /// <summary>Every file's digest, as its bytes were written: nothing is read back.</summary>
+    private Dictionary<string, string> Digests(IReadOnlyList<ManifestFile> files) =>
+        files.ToDictionary(f => f.Name, f => (_messageDigests.TryGetValue(f.Name, out var known) ? known : _pages.GetValueOrDefault(f.Name)?.Digest)
+                                             ?? throw new InvalidOperationException($"{f.Name}: no digest recorded"), StringComparer.Ordinal);
 
     /// <summary>Marks the image failed, with the reason, so nobody restores it or waits for it.</summary>
     public void Abort(string reason)

@@ -70,8 +70,8 @@ public static class ManifestCodec
             throw new ImageException(name, null, $"not a valid manifest: {JsonProblem.Describe(e)}", e);
         }
         if (manifest is null) throw new ImageException(name, 0, "empty manifest");
-        if (manifest.FormatVersion != ImageManifest.CurrentFormatVersion)
-            throw new ImageException(name, null, $"format version {manifest.FormatVersion}, this build reads {ImageManifest.CurrentFormatVersion}");
+        if (manifest.FormatVersion is < FileDigest.WholeFileFormat or > ImageManifest.CurrentFormatVersion)
+            throw new ImageException(name, null, $"format version {manifest.FormatVersion}, this build reads {FileDigest.WholeFileFormat} to {ImageManifest.CurrentFormatVersion}");
         ManifestRules.Check(manifest);
         return manifest;
     }

@@ -20,7 +20,7 @@ public sealed partial class PageFile : Copy.IChunkSink
     private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
     private readonly bool _reused; // ... and no range of it is known to be a hole
     private readonly ParentImage? _parent; // an incremental image's: equal chunks are referenced there, not written
-    private readonly InOrderSha256? _sha; // the file's SHA-256 from its pieces as written (none for a reopened file)
+    private readonly Dictionary<long, byte[]> _digests = []; // each segment's leaves (FileDigest), by offset, as its piece was written or adopted
 
     /// <summary>
     /// The file is opened (created, pre-sized, its length prefix written) by its first write, adoption or sync, not
@@ -42,11 +42,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
         _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
-        if (!reuse)
-        {
-            _sha = new InOrderSha256();
-            _sha.Add(0, prefix);
-        }
+        _digests[0] = FileDigest.Leaves(prefix);
     }
 
     private SafeFileHandle Handle
@@ -115,9 +111,8 @@ public sealed partial class PageFile : Copy.IChunkSink
         // The bytes were read to hash them (no dirty bits on a GPU); equal to the parent's, they are referenced, not written.
         if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, data.Length, segment.Xxh64))
         {
-            Record(segment with { InParent = true });
-            // Not written: the file reads zeros there.
-            _sha?.AddZeros(fileOffset, data.Length);
+            // Not written: the file reads zeros there, and its digest says so.
+            Record(segment with { InParent = true }, FileDigest.Zeros(data.Length));
             return segment.Xxh64;
         }
         bool rewrite;
@@ -128,6 +123,8 @@ public sealed partial class PageFile : Copy.IChunkSink
             // The same bytes at the same place (a live copy's last round reading a chunk that did not change): nothing to write.
             if (held is { InParent: false } h && h.Length == segment.Length && h.Xxh64 == segment.Xxh64 && h.Zero == segment.Zero) return segment.Xxh64;
         }
+        // Hashed here, on the thread that writes the piece: a file's digest needs no pass of its own, on any one thread.
+        var digest = zero ? FileDigest.Zeros(data.Length) : FileDigest.Leaves(data);
         // A retried piece must overwrite what the first attempt left, even with zeros; so must any piece of a file a dead
         // writer left, since a range it did not adopt may hold anything.
         if (!segment.Zero || rewrite || _reused)
@@ -147,9 +144,9 @@ public sealed partial class PageFile : Copy.IChunkSink
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             _segments[fileOffset] = segment;
+            _digests[fileOffset] = digest;
             _dirty = true;
         }
-        _sha?.Add(fileOffset, data);
         return segment.Xxh64;
     }
 
@@ -166,7 +163,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         var fileOffset = LengthPrefix.Size + offset;
         if (_parent is not null && _parent.Holds(FileName, fileOffset, length, xxh64))
         {
-            Record(new Segment(fileOffset, length, xxh64, InParent: true));
+            Record(new Segment(fileOffset, length, xxh64, InParent: true), FileDigest.Zeros(length));
             return true;
         }
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
@@ -175,10 +172,12 @@ public sealed partial class PageFile : Copy.IChunkSink
             var piece = buffer.AsSpan(0, length);
             SegmentIo.ReadExactly(Handle, FileName, piece, fileOffset);
             if (XxHash64.HashToUInt64(piece) != xxh64) return false;
+            var digest = FileDigest.Leaves(piece);
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_closed, this);
                 _segments[fileOffset] = new Segment(fileOffset, length, xxh64, piece.IndexOfAnyExcept((byte)0) < 0);
+                _digests[fileOffset] = digest;
             }
             return true;
         }
@@ -188,12 +187,13 @@ public sealed partial class PageFile : Copy.IChunkSink
         }
     }
 
-    private void Record(Segment segment)
+    private void Record(Segment segment, byte[] digest)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             _segments[segment.Offset] = segment;
+            _digests[segment.Offset] = digest;
         }
     }
 
@@ -215,10 +215,10 @@ public sealed partial class PageFile : Copy.IChunkSink
     }
 
     /// <summary>
-    /// The file's SHA-256 (lower-case hex) taken from its pieces as they were written, once it is closed; null when it
-    /// must be read back (a place written twice, a reopened file, pieces too far out of order).
+    /// The file's digest (<see cref="FileDigest"/>), from its pieces' leaves as they were written or adopted, once it is
+    /// closed: a signed commit reads nothing back.
     /// </summary>
-    internal string? Sha256 { get; private set; }
+    internal string? Digest { get; private set; }
 
     /// <summary>fsyncs and closes the file; returns its manifest entry once its segments cover it exactly.</summary>
     internal ManifestFile Close()
@@ -233,12 +233,12 @@ public sealed partial class PageFile : Copy.IChunkSink
                 handle.Dispose();
                 ReleaseDirect();
                 _closed = true;
-                Sha256 = _sha?.Finish(LengthPrefix.Size + Length);
-                _sha?.Dispose();
             }
             segments = [.. _segments.Values];
         }
         var cover = SegmentCover.Build(FileName, LengthPrefix.Size + Length, segments);
+        // Every segment of the cover was recorded with its digest, under the same lock.
+        Digest ??= FileDigest.Combine(cover.Segments, i => _digests[cover.Segments[i].Offset]);
         return new ManifestFile(FileName, LengthPrefix.Size + Length, cover.Segments);
     }
 
@@ -252,7 +252,6 @@ public sealed partial class PageFile : Copy.IChunkSink
                 _handle?.Dispose();
                 ReleaseDirect();
                 _closed = true;
-                _sha?.Dispose();
             }
             return new ManifestFile(FileName, LengthPrefix.Size + Length, [.. _segments.Values.OrderBy(s => s.Offset)]);
         }

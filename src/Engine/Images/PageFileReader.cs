@@ -16,6 +16,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     private readonly SegmentCover _cover;
     private readonly PageFileReader? _parent;
     private long _bytesRead;
+    private byte[]?[]? _digests; // each segment's leaves (FileDigest) as it was read, once RecordDigests is called
 
     /// <param name="directIo">Read segments of <see cref="DirectMinSegment"/> and more with O_DIRECT, past the page cache, where the filesystem allows.</param>
     /// <param name="parent">The parent image's file of the same name, where segments marked in_parent are read.</param>
@@ -90,6 +91,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             return;
         }
         var hash = new XxHash64();
+        using var leaves = _digests is null ? null : new LeafHasher(s.Length);
         var stage = DirectIo.Rent();
         try
         {
@@ -97,6 +99,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             {
                 var part = ReadStage(stage, at, s.Offset, s.End);
                 hash.Append(part);
+                leaves?.Append(part);
                 consume((int)(Math.Max(at, s.Offset) - s.Offset), part);
             }
         }
@@ -105,6 +108,28 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             DirectIo.Return(stage);
         }
         SegmentIo.Check(FileName, s, hash.GetCurrentHashAsUInt64());
+        if (leaves is not null) Recorded(s, leaves.Finish());
+    }
+
+    /// <summary>
+    /// From now on, keeps each segment's leaves as it is read and checked, so that <see cref="Digest"/> takes the file's
+    /// digest from the reads a restore makes anyway: a signed image's contents are read once, not once more to verify.
+    /// </summary>
+    public void RecordDigests() => _digests ??= new byte[_cover.Segments.Count][];
+
+    /// <summary>
+    /// The file's digest (<see cref="FileDigest"/>) from the segments' leaves recorded as they were read; a segment no
+    /// read reached (the length prefix, a range no BO covers) is read now.
+    /// </summary>
+    public string Digest()
+    {
+        var digests = _digests ?? new byte[_cover.Segments.Count][];
+        return FileDigest.Combine(_cover.Segments, i => digests[i] ??= FileDigest.OfSegment(_handle, FileName, _cover.Segments[i]));
+    }
+
+    private void Recorded(Segment s, byte[] digest)
+    {
+        if (_digests is { } digests) digests[_cover.IndexOf(s.Offset)] = digest;
     }
 
     private PageFileReader Parent => _parent ?? throw new ImageException(FileName, null, "a segment is marked in_parent, but no parent file was opened");
@@ -139,6 +164,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         {
             part.Clear();
             SegmentIo.Check(FileName, s, PageFile.ZeroHash(part.Length));
+            if (_digests is not null) Recorded(s, FileDigest.Zeros(part.Length));
             return;
         }
         if (_direct is not null && part.Length >= DirectMinSegment)
@@ -151,6 +177,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             Interlocked.Add(ref _bytesRead, part.Length);
         }
         SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
+        if (_digests is not null) Recorded(s, FileDigest.Leaves(part));
     }
 
     /// <summary>
@@ -192,7 +219,8 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     /// <summary>A read that covers only part of a segment still checks all of it, then copies the part asked for.</summary>
     private void ReadPart(Segment s, long start, long end, Span<byte> dest)
     {
-        Interlocked.Add(ref _bytesRead, SegmentIo.Verify(_handle, FileName, s));
+        Interlocked.Add(ref _bytesRead, SegmentIo.Verify(_handle, FileName, s, _digests is not null, out var leaves));
+        if (leaves is not null) Recorded(s, leaves);
         var from = Math.Max(s.Offset, start);
         var to = Math.Min(s.End, end);
         SegmentIo.ReadExactly(_handle, FileName, dest.Slice((int)(from - start), (int)(to - from)), from);

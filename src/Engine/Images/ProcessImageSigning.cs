@@ -13,7 +13,7 @@ public static class ProcessImageSigning
         if (process.GpuImage is not { } gpu) return;
         var gpuDir = Path.Combine(dir, gpu);
         var manifest = ManifestCodec.Load(gpuDir);
-        var hashes = manifest.Files.ToDictionary(f => f.Name, f => ImageFiles.Sha256(gpuDir, f.Name), StringComparer.Ordinal);
+        var hashes = FileDigest.ReadAll(gpuDir, manifest);
         ManifestCodec.Store(gpuDir, manifest with { Signature = ImageSignature.Sign(manifest, hashes, key) });
         ProcessManifest.Write(dir, process.Pid, process.CriuVersion, gpu);
     }

@@ -25,55 +25,33 @@ public static class SegmentIo
     /// Checks one segment, reading it through a pooled buffer; a hole stands for a zero segment unread. Returns the
     /// bytes read.
     /// </summary>
-    /// <param name="sha256">Also fed every byte of the segment (zeros for a hole), when the image's signature is checked.</param>
-    public static long Verify(SafeFileHandle handle, string file, Segment segment, System.Security.Cryptography.IncrementalHash? sha256 = null)
+    public static long Verify(SafeFileHandle handle, string file, Segment segment) => Verify(handle, file, segment, false, out _);
+
+    /// <summary>As <see cref="Verify(SafeFileHandle, string, Segment)"/>; with <paramref name="digest"/>, also the segment's leaves (<see cref="FileDigest"/>): a signed image's check.</summary>
+    public static long Verify(SafeFileHandle handle, string file, Segment segment, bool digest, out byte[]? leaves)
     {
-        var hole = segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length);
-        if (hole && sha256 is null) return 0;
+        leaves = null;
+        if (segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length))
+        {
+            if (digest) leaves = FileDigest.Zeros(segment.Length);
+            return 0;
+        }
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
+        using var hasher = digest ? new LeafHasher(segment.Length) : null;
         try
         {
-            if (hole)
-            {
-                buffer.AsSpan().Clear();
-                for (long pos = 0; pos < segment.Length; pos += buffer.Length)
-                    sha256!.AppendData(buffer, 0, (int)Math.Min(buffer.Length, segment.Length - pos));
-                return 0;
-            }
             var hash = new XxHash64();
             for (long pos = 0; pos < segment.Length;)
             {
                 var n = (int)Math.Min(buffer.Length, segment.Length - pos);
                 ReadExactly(handle, file, buffer.AsSpan(0, n), segment.Offset + pos);
                 hash.Append(buffer.AsSpan(0, n));
-                sha256?.AppendData(buffer, 0, n);
+                hasher?.Append(buffer.AsSpan(0, n));
                 pos += n;
             }
             Check(file, segment, hash.GetCurrentHashAsUInt64());
+            leaves = hasher?.Finish();
             return segment.Length;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>Feeds the bytes of a segment as the file holds them (zeros for a hole) to <paramref name="sha256"/>, checking nothing.</summary>
-    public static void Digest(SafeFileHandle handle, string file, Segment segment, System.Security.Cryptography.IncrementalHash? sha256)
-    {
-        if (sha256 is null) return;
-        var hole = FileSync.IsHole(handle, segment.Offset, segment.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
-        try
-        {
-            if (hole) buffer.AsSpan().Clear();
-            for (long pos = 0; pos < segment.Length;)
-            {
-                var n = (int)Math.Min(buffer.Length, segment.Length - pos);
-                if (!hole) ReadExactly(handle, file, buffer.AsSpan(0, n), segment.Offset + pos);
-                sha256.AppendData(buffer, 0, n);
-                pos += n;
-            }
         }
         finally
         {

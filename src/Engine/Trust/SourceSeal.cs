@@ -6,8 +6,8 @@ using Gpuckpt.Engine.Images;
 namespace Gpuckpt.Engine.Trust;
 
 /// <summary>
-/// A migration source's signature over the image it sends: the image's identity, the SHA-256 of every file and the
-/// links, signed (ECDSA, SHA-256) with the key of the source node's cluster certificate, which travels with it. The
+/// A migration source's signature over the image it sends: the image's identity, the digest of every file
+/// (<see cref="FileDigest"/>) and the links, signed (ECDSA, SHA-256) with the key of the source node's cluster certificate, which travels with it. The
 /// target checks the certificate against the cluster's CA and the hashes against exactly the bytes it received, before
 /// it restores: a stream changed anywhere between the source's disk and the target's is refused, naming the file.
 /// </summary>
@@ -15,7 +15,7 @@ public sealed record SourceSeal(string ImageId, IReadOnlyDictionary<string, stri
 {
     private const string Domain = "gpuckpt source seal v1";
 
-    /// <summary>Signs <paramref name="files"/> (name → SHA-256 hex) of image <paramref name="imageId"/> with <paramref name="signer"/>'s key.</summary>
+    /// <summary>Signs <paramref name="files"/> (name → digest, hex) of image <paramref name="imageId"/> with <paramref name="signer"/>'s key.</summary>
     public static SourceSeal Sign(string imageId, IReadOnlyDictionary<string, string> files, IReadOnlyList<ImageLink> links, X509Certificate2 signer)
     {
         using var key = signer.GetECDsaPrivateKey() ?? throw new TrustException($"{signer.Subject}: the certificate has no ECDSA private key to sign with");
@@ -42,7 +42,7 @@ public sealed record SourceSeal(string ImageId, IReadOnlyDictionary<string, stri
 
     /// <summary>
     /// Null when the seal was made by a member of <paramref name="cluster"/> over exactly <paramref name="received"/>
-    /// (name → SHA-256 hex of the bytes the target holds) and <paramref name="links"/>; else what is wrong, naming the
+    /// (name → digest of the bytes the target holds) and <paramref name="links"/>; else what is wrong, naming the
     /// file that differs.
     /// </summary>
     public string? Check(ClusterAuthority cluster, string imageId, IReadOnlyDictionary<string, string> received, IReadOnlyList<ImageLink> links)
@@ -77,7 +77,7 @@ public sealed record SourceSeal(string ImageId, IReadOnlyDictionary<string, stri
         {
             if (!Files.TryGetValue(name, out var signed)) return $"{name}: received but not among the files the source signed";
             if (!string.Equals(signed, sha, StringComparison.OrdinalIgnoreCase))
-                return $"{name}: the bytes received differ from those the source signed (SHA-256 {sha}, signed {signed})";
+                return $"{name}: the bytes received differ from those the source signed (digest {sha}, signed {signed})";
         }
         var missing = Files.Keys.Order(StringComparer.Ordinal).FirstOrDefault(n => !received.ContainsKey(n));
         if (missing is not null) return $"{missing}: signed by the source but never received";

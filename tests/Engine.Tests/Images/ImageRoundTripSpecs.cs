@@ -75,7 +75,7 @@ public sealed class ImageRoundTripSpecs
         using var doc = JsonDocument.Parse(File.ReadAllBytes(image.FilePath(ImageManifest.FileName)));
         var root = doc.RootElement;
         Assert.Matches("^[0-9a-f]{16}$", root.GetProperty("manifest_xxh64").GetString());
-        Assert.Equal(1, root.GetProperty("format_version").GetInt32());
+        Assert.Equal(ImageManifest.CurrentFormatVersion, root.GetProperty("format_version").GetInt32());
         Assert.Equal("committed", root.GetProperty("state").GetString());
         Assert.Equal($"img-{seed}", root.GetProperty("image_id").GetString());
         Assert.Equal(4242, root.GetProperty("source").GetProperty("pid").GetInt32());

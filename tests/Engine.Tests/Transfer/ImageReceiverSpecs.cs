@@ -199,6 +199,40 @@ public sealed class ImageReceiverSpecs(RealImage image) : IClassFixture<RealImag
     }
 
     [Fact]
+    public void A_copy_received_in_frames_cut_from_each_piece_hashes_to_the_digests_the_source_signed()
+    {
+        // As a migration's source sends it: each piece (a page file's segment, a message file whole) cut into frames
+        // from its own start, the frames of all pieces in a random order.
+        var source = ManifestCodec.Load(image.SignedDirectory);
+        var pieces = source.Files.SelectMany(f => ImageFileName.Parse(f.Name).Kind.IsPages()
+            ? f.Segments.Where(s => s.Offset >= LengthPrefix.Size).Select(s => new TransferPiece(f.Name, f.Size, s.Offset, s.Length, s.Xxh64))
+            : [new TransferPiece(f.Name, f.Size, 0, f.Size, f.Segments.Single().Xxh64)]).ToList();
+        Assert.Contains(pieces, p => p.Length > 2 * FrameSize);
+        long seq = 0;
+        var frames = new List<byte[]>();
+        foreach (var piece in pieces)
+        {
+            var cut = PieceFrames.Read(image.SignedDirectory, piece, seq, FrameSize);
+            seq += cut.Count;
+            frames.AddRange(cut.Select(c => c.Frame));
+        }
+        new Random(Gpuckpt.Tests.Support.TestSeed.Fresh()).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(frames));
+        var dir = Path.Combine(_root, "pieces");
+        var key = ImageKey.LoadOrCreate(Path.Combine(_root, "target.key"));
+        using (var receiver = ImageReceiver.Create(dir, Header()))
+        {
+            foreach (var frame in frames) Write(receiver, frame);
+            receiver.Commit([.. source.Files.Select(f => (f.Name, f.Size))], source.Links, key);
+        }
+
+        var copy = ManifestCodec.Load(dir);
+        Assert.True(copy.Files.Sum(f => f.Segments.Count) > source.Files.Sum(f => f.Segments.Count), "the copy's segments are the frames, finer than the source's pieces");
+        Assert.Equal(source.Signature!.Files.OrderBy(f => f.Key), copy.Signature!.Files.OrderBy(f => f.Key));
+        Assert.Equal(source.Signature.Files.OrderBy(f => f.Key), FileDigest.ReadAll(dir, copy).OrderBy(f => f.Key));
+        SameAsSource(dir);
+    }
+
+    [Fact]
     public void An_unsigned_copy_is_refused_where_signed_images_are_required()
     {
         var key = ImageKey.LoadOrCreate(Path.Combine(_root, "target.key"));

@@ -126,11 +126,23 @@ public sealed class ImageMutationSpecs(RealImage image, ITestOutputHelper output
     {
         var reader = plan.Image.Reader;
         var buffer = new byte[1 << 20];
-        foreach (var name in reader.Manifest.Files.Select(f => f.Name).Where(n => ImageFileName.TryParse(n)?.Kind.IsPages() == true))
+        var read = new List<PageFileReader>();
+        try
         {
-            using var pages = reader.OpenPages(name);
-            for (long at = 0; at < pages.Length; at += buffer.Length)
-                pages.ReadVerified(at, buffer.AsSpan(0, (int)Math.Min(buffer.Length, pages.Length - at)));
+            foreach (var name in reader.Manifest.Files.Select(f => f.Name).Where(n => ImageFileName.TryParse(n)?.Kind.IsPages() == true))
+            {
+                var pages = reader.OpenPages(name);
+                read.Add(pages);
+                pages.RecordDigests();
+                for (long at = 0; at < pages.Length; at += buffer.Length)
+                    pages.ReadVerified(at, buffer.AsSpan(0, (int)Math.Min(buffer.Length, pages.Length - at)));
+            }
+            // A signed image's page files against their signed digests, as a restore checks them before RESUME.
+            plan.CheckPendingDigests(read);
+        }
+        finally
+        {
+            foreach (var pages in read) pages.Dispose();
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Restore;
 using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;
@@ -8,7 +10,7 @@ using Xunit;
 namespace Gpuckpt.Engine.Tests.Images.Mutation;
 
 /// <summary>
-/// Authenticated images: a manifest signed with the node key (HMAC-SHA256 of each part, SHA-256 of every file) is
+/// Authenticated images: a manifest signed with the node key (HMAC-SHA256 of each part, digest of every file) is
 /// checked before a restore; a forgery that fixed every checksum is refused naming what changed; an unsigned image
 /// is refused where signatures are required; a key file others can read is refused.
 /// </summary>
@@ -67,7 +69,7 @@ public sealed class ImageSignatureSpecs(RealImage image) : IClassFixture<RealIma
     }
 
     [Fact]
-    public async Task Checkpoint_signs_and_restore_refuses_a_forgery_before_creating_a_process()
+    public async Task Checkpoint_signs_and_restore_refuses_resealed_forgeries_before_creating_a_process_and_changed_contents_before_RESUME()
     {
         using var sim = new TestSimulator();
         var state = Path.Combine(_keyDir, "state");
@@ -80,7 +82,11 @@ public sealed class ImageSignatureSpecs(RealImage image) : IClassFixture<RealIma
         Assert.NotNull(ManifestCodec.Load(images).Signature);
         var key = Path.Combine(state, "image.key");
         Assert.Equal(0, (await GpuckptProcess.RunAsync(["verify", images, "--key", key])).ExitCode);
+        var pristine = Path.Combine(_keyDir, "pristine");
+        ImageForge.CopyDirectory(images, pristine);
 
+        // A page file forged and its manifest resealed (checksums recomputed): the MACs refuse it before any process
+        // exists, naming the file.
         var pages = ManifestCodec.Load(images).Files.First(f => ImageFileName.TryParse(f.Name)?.Kind == ImageFileKind.KfdPages).Name;
         var bytes = File.ReadAllBytes(Path.Combine(images, pages));
         bytes[8] ^= 1;
@@ -90,17 +96,123 @@ public sealed class ImageSignatureSpecs(RealImage image) : IClassFixture<RealIma
             env, TimeSpan.FromMinutes(3));
         var after = sim.Client.Spawn(WorkloadRequest.Named("tiny", 1));
         Assert.Equal(1, refused.ExitCode);
-        Assert.Contains($"{pages}: contents changed after the image was signed", refused.Stderr);
+        Assert.True(refused.Stderr.Contains($"{pages}: contents changed after the image was signed"), refused.Stderr);
         Assert.Equal(before + 1, after);
         var verdict = JsonDocument.Parse((await GpuckptProcess.RunAsync(["verify", images, "--key", key, "--json"])).Stdout).RootElement.GetProperty("error");
         Assert.Equal(pages, verdict.GetProperty("file").GetString());
+
+        // A page file changed under an untouched manifest: its contents are checked as the restore reads them, so the
+        // process exists by then; it is refused before RESUME, naming the file and the offset, and the process is discarded.
+        var changed = Path.Combine(_keyDir, "changed");
+        ImageForge.CopyDirectory(pristine, changed);
+        var changedBytes = File.ReadAllBytes(Path.Combine(changed, pages));
+        changedBytes[^1] ^= 1;
+        File.WriteAllBytes(Path.Combine(changed, pages), changedBytes);
+        before = sim.Client.Spawn(WorkloadRequest.Named("tiny", 1));
+        refused = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", changed, "--state-dir", state, "--json"],
+            env, TimeSpan.FromMinutes(3));
+        after = sim.Client.Spawn(WorkloadRequest.Named("tiny", 1));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.True(refused.Stderr.Contains($"{pages}: offset ") && refused.Stderr.Contains("checksum mismatch"), refused.Stderr);
+        Assert.Equal(before + 2, after);
+        Assert.Equal(Errno.ESRCH, Assert.Throws<DriverException>(() => sim.Client.State(before + 1)).ErrorNumber);
+
+        // A metadata file forged: refused before any process exists.
+        var forgedKfd = Path.Combine(_keyDir, "forged-kfd");
+        ImageForge.CopyDirectory(pristine, forgedKfd);
+        var kfd = ManifestCodec.Load(forgedKfd).Files.First(f => ImageFileName.TryParse(f.Name)?.Kind == ImageFileKind.Kfd).Name;
+        var kfdBytes = File.ReadAllBytes(Path.Combine(forgedKfd, kfd));
+        kfdBytes[^1] ^= 1;
+        ImageForge.RewriteFile(forgedKfd, kfd, kfdBytes);
+        before = sim.Client.Spawn(WorkloadRequest.Named("tiny", 1));
+        refused = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", forgedKfd, "--state-dir", state, "--json"],
+            env, TimeSpan.FromMinutes(3));
+        after = sim.Client.Spawn(WorkloadRequest.Named("tiny", 1));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"{kfd}:", refused.Stderr);
+        Assert.Equal(before + 1, after);
+
+        // The pristine image restores, and runs on like its source.
+        var restored = await GpuckptProcess.RunAsync(["restore", "--driver", $"sim:{sim.SocketPath}", "--images", pristine, "--state-dir", state, "--json"],
+            env, TimeSpan.FromMinutes(3));
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        var restoredPid = JsonDocument.Parse(restored.Stdout).RootElement.GetProperty("pid").GetUInt32();
+        sim.Client.Run(pid, 5);
+        sim.Client.Run(restoredPid, 5);
+        Assert.Equal(sim.Client.State(pid).Digest, sim.Client.State(restoredPid).Digest);
     }
 
-    /// <summary>A copy of the real image signed with <paramref name="key"/>, as a signing engine commits it.</summary>
+    [Fact]
+    public void A_signed_restore_checks_each_page_files_signed_digest_against_the_bytes_it_read()
+    {
+        var trust = new ImageTrust(image.Key, Sign: false, Require: true);
+        var plan = RestorePlan.Prepare(image.SignedDirectory, image.LocalGpus, trust);
+        var pageFiles = ManifestCodec.Load(image.SignedDirectory).Files.Where(f => ImageFileName.Parse(f.Name).Kind.IsPages()).ToList();
+        Assert.Equal(pageFiles.Select(f => f.Name).Order(), plan.PendingDigests.Keys.Order());
+        var read = pageFiles.Select(f => plan.Image.Reader.OpenPages(f.Name)).ToList();
+        try
+        {
+            var buffer = new byte[1 << 20];
+            foreach (var pages in read)
+            {
+                pages.RecordDigests();
+                for (long at = 0; at < pages.Length; at += buffer.Length)
+                    pages.ReadVerified(at, buffer.AsSpan(0, (int)Math.Min(buffer.Length, pages.Length - at)));
+            }
+            plan.CheckPendingDigests(read);
+            // What the reads recorded is the file's digest, as a whole read of it finds.
+            foreach (var pages in read)
+                Assert.Equal(FileDigest.Read(image.SignedDirectory, pageFiles.Single(f => f.Name == pages.FileName), ImageManifest.CurrentFormatVersion), pages.Digest());
+
+            // Bytes that kept every xxHash64 but are not the ones signed (a collision): their digest is not the signed one.
+            var name = plan.PendingDigests.Keys.Order().Last();
+            var forged = plan with { PendingDigests = new Dictionary<string, string>(plan.PendingDigests) { [name] = new string('0', 64) } };
+            var e = Assert.Throws<ImageException>(() => forged.CheckPendingDigests(read));
+            Assert.Equal(name, e.File);
+            Assert.StartsWith("contents changed after the image was signed", e.Reason);
+        }
+        finally
+        {
+            foreach (var pages in read) pages.Dispose();
+        }
+    }
+
+    [Fact]
+    public void An_image_an_older_build_signed_whole_file_by_file_still_verifies_and_its_forgery_is_refused()
+    {
+        var key = ImageKey.LoadOrCreate(Path.Combine(_keyDir, "image.key"));
+        var trust = new ImageTrust(key, Sign: true, Require: true);
+        var dir = SignedAsFormat1(key);
+        Assert.Equal(1, ManifestCodec.Load(dir).FormatVersion);
+        Assert.True(ImageVerifier.Verify(dir, trust: trust).Ok, ImageVerifier.Verify(dir, trust: trust).Describe());
+
+        var pages = image.Files.First(f => ImageFileName.TryParse(f)?.Kind == ImageFileKind.KfdPages);
+        var bytes = File.ReadAllBytes(Path.Combine(dir, pages));
+        bytes[LengthPrefix.Size + new Random(TestSeed.Fresh()).Next(bytes.Length - LengthPrefix.Size)] ^= 0x01;
+        ImageForge.RewriteFile(dir, pages, bytes);
+        Assert.True(ImageVerifier.Verify(dir).Ok, "without a key the forgery passes every checksum");
+        var forged = ImageVerifier.Verify(dir, trust: trust);
+        Assert.Equal(pages, forged.File);
+        Assert.StartsWith("contents changed after the image was signed", forged.Reason);
+        // Its segment digests would not match either: the whole-file SHA-256 is what a format 1 signature holds.
+        Assert.NotEqual(FileDigest.Read(dir, ManifestCodec.Load(dir).FindFile(pages)!, ImageManifest.CurrentFormatVersion),
+            ManifestCodec.Load(dir).Signature!.Files[pages]);
+    }
+
+    /// <summary>A copy of the real image signed with <paramref name="key"/>, as a signing engine commits it (each file's digest read back).</summary>
     private string Signed(ImageKey key)
     {
         var dir = image.Copy();
         var manifest = ManifestCodec.Load(dir);
+        ManifestCodec.Store(dir, manifest with { Signature = ImageSignature.Sign(manifest, FileDigest.ReadAll(dir, manifest), key) });
+        return dir;
+    }
+
+    /// <summary>A copy of the real image as format 1 signed it: the SHA-256 of each whole file, computed here from its bytes.</summary>
+    private string SignedAsFormat1(ImageKey key)
+    {
+        var dir = image.Copy();
+        var manifest = ManifestCodec.Load(dir) with { FormatVersion = 1 };
         var hashes = manifest.Files.ToDictionary(f => f.Name, f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, f.Name)))));
         ManifestCodec.Store(dir, manifest with { Signature = ImageSignature.Sign(manifest, hashes, key) });
         return dir;

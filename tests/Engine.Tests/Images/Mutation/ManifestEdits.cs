@@ -128,7 +128,7 @@ internal static class ManifestEdits
                 break;
             }
             case 12:
-                m["format_version"] = Pick(r, [0, 2, -1, int.MaxValue]);
+                m["format_version"] = Pick(r, [0, ImageManifest.CurrentFormatVersion + 1, -1, int.MaxValue]);
                 what = $"format_version set to {m["format_version"]}";
                 break;
             default:

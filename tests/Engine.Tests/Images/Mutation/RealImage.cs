@@ -36,9 +36,7 @@ public sealed class RealImage : IDisposable
         SignedDirectory = Path.Combine(_root, "signed");
         ImageForge.CopyDirectory(Directory, SignedDirectory);
         var manifest = ManifestCodec.Load(SignedDirectory);
-        var hashes = manifest.Files.ToDictionary(f => f.Name,
-            f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(SignedDirectory, f.Name)))));
-        ManifestCodec.Store(SignedDirectory, manifest with { Signature = ImageSignature.Sign(manifest, hashes, Key) });
+        ManifestCodec.Store(SignedDirectory, manifest with { Signature = ImageSignature.Sign(manifest, FileDigest.ReadAll(SignedDirectory, manifest), Key) });
     }
 
     /// <summary>The image signed with <see cref="Key"/>; never modified.</summary>

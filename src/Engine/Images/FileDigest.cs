@@ -1,0 +1,133 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// The digest a signature holds for one file. From format 2 on, it is the SHA-256 of the file's leaves: each segment,
+/// in offset order, is cut into leaves of <see cref="LeafSize"/> bytes from its start (the last one shorter), and each
+/// leaf contributes its file offset and length (8 bytes each, little-endian) and the SHA-256 of its bytes as the file
+/// holds them (zeros where it holds a hole). A piece is hashed on its own, by the thread that writes or reads it, so a
+/// file is digested on every core at once, and a piece written again changes its own leaves only. A copy whose pieces
+/// were cut into frames of a multiple of <see cref="LeafSize"/> from each piece's start (a migration's) has the same
+/// leaves, and so the same digest. Format 1 images hold the SHA-256 of the whole file, read in order; they are still
+/// read and checked that way.
+/// </summary>
+public static class FileDigest
+{
+    /// <summary>The format whose digests are whole-file SHA-256s.</summary>
+    public const int WholeFileFormat = 1;
+
+    /// <summary>Bytes per leaf: a migration's frames must be a multiple of it.</summary>
+    public const int LeafSize = 64 << 10;
+
+    private const int Sha = SHA256.HashSizeInBytes;
+
+    private static readonly ConcurrentDictionary<long, byte[]> ZeroLeaves = new();
+    private static readonly byte[] ZeroLeaf = SHA256.HashData(new byte[LeafSize]);
+
+    /// <summary>Leaves in a segment of <paramref name="length"/> bytes.</summary>
+    public static int LeafCount(long length) => (int)((length + LeafSize - 1) / LeafSize);
+
+    /// <summary>The leaves (SHA-256s, back to back) of <paramref name="data"/>, a whole segment.</summary>
+    public static byte[] Leaves(ReadOnlySpan<byte> data)
+    {
+        var leaves = new byte[LeafCount(data.Length) * Sha];
+        for (var i = 0; i < leaves.Length / Sha; i++)
+        {
+            var leaf = data.Slice(i * LeafSize, Math.Min(LeafSize, data.Length - i * LeafSize));
+            SHA256.HashData(leaf, leaves.AsSpan(i * Sha, Sha));
+        }
+        return leaves;
+    }
+
+    /// <summary>The leaves of <paramref name="length"/> zero bytes (a hole, an all-zero piece); pieces repeat few sizes, so each is made once.</summary>
+    public static byte[] Zeros(long length) => ZeroLeaves.GetOrAdd(length, static n =>
+    {
+        var count = LeafCount(n);
+        var leaves = new byte[count * Sha];
+        for (var i = 0; i < count; i++) ZeroLeaf.CopyTo(leaves, i * Sha);
+        var last = n - (long)(count - 1) * LeafSize;
+        if (last < LeafSize) SHA256.HashData(new byte[last], leaves.AsSpan((count - 1) * Sha, Sha));
+        return leaves;
+    });
+
+    /// <summary>
+    /// The digest of a file covered by <paramref name="segments"/> (sorted, gap-free), given each segment's leaves
+    /// (<paramref name="leavesOf"/>); lower-case hex.
+    /// </summary>
+    public static string Combine(IReadOnlyList<Segment> segments, Func<int, byte[]> leavesOf)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> entry = stackalloc byte[16 + Sha];
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var s = segments[i];
+            var leaves = leavesOf(i);
+            if (leaves.Length != LeafCount(s.Length) * Sha) throw new InvalidOperationException($"segment at {s.Offset}: {leaves.Length} bytes of leaves for {s.Length} bytes");
+            for (var k = 0; k < leaves.Length / Sha; k++)
+            {
+                var at = s.Offset + (long)k * LeafSize;
+                BinaryPrimitives.WriteInt64LittleEndian(entry, at);
+                BinaryPrimitives.WriteInt64LittleEndian(entry[8..], Math.Min(LeafSize, s.End - at));
+                leaves.AsSpan(k * Sha, Sha).CopyTo(entry[16..]);
+                sha.AppendData(entry);
+            }
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// The digest of file <paramref name="entry"/> of the image in <paramref name="dir"/>, as a manifest of
+    /// <paramref name="formatVersion"/> defines it, read from disk (segments on every core).
+    /// </summary>
+    public static string Read(string dir, ManifestFile entry, int formatVersion)
+    {
+        if (formatVersion == WholeFileFormat) return ImageFiles.Sha256(dir, entry.Name);
+        var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
+        var digests = new byte[cover.Segments.Count][];
+        using var handle = ImageFiles.OpenRead(dir, entry.Name);
+        Parallel.For(0, digests.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            i => digests[i] = OfSegment(handle, entry.Name, cover.Segments[i]));
+        return Combine(cover.Segments, i => digests[i]);
+    }
+
+    /// <summary>Every file's digest as <paramref name="manifest"/>'s format defines it, read from disk; file name to digest.</summary>
+    public static Dictionary<string, string> ReadAll(string dir, ImageManifest manifest) =>
+        manifest.Files.ToDictionary(f => f.Name, f => Read(dir, f, manifest.FormatVersion), StringComparer.Ordinal);
+
+    /// <summary>
+    /// Every file's digest in the current format: the signed ones where the image is signed in it, else read from disk
+    /// (an unsigned image, or one an older build wrote). What a copy of the image, written by this build, will hash to.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Current(string dir, ImageManifest manifest) =>
+        manifest is { Signature: { } signed, FormatVersion: ImageManifest.CurrentFormatVersion }
+            ? signed.Files
+            : ReadAll(dir, manifest with { FormatVersion = ImageManifest.CurrentFormatVersion });
+
+    /// <summary>The leaves of one segment as the file holds it (a hole reads as zeros), checking nothing.</summary>
+    public static byte[] OfSegment(SafeFileHandle handle, string file, Segment segment)
+    {
+        if (FileSync.IsHole(handle, segment.Offset, segment.Length)) return Zeros(segment.Length);
+        using var leaves = new LeafHasher(segment.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(SegmentIo.BufferSize, segment.Length));
+        try
+        {
+            for (long pos = 0; pos < segment.Length;)
+            {
+                var n = (int)Math.Min(buffer.Length, segment.Length - pos);
+                SegmentIo.ReadExactly(handle, file, buffer.AsSpan(0, n), segment.Offset + pos);
+                leaves.Append(buffer.AsSpan(0, n));
+                pos += n;
+            }
+            return leaves.Finish();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
