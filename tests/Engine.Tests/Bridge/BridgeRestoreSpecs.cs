@@ -155,18 +155,43 @@ public sealed class BridgeRestoreSpecs : IDisposable
         Assert.Equal(1, run.Count("hung_up"));
     }
 
-    /// <summary>Flips one byte in the middle of the image's KFD page file; its name.</summary>
-    private string CorruptKfdPages()
+    /// <summary>
+    /// Flips one byte in the middle of the image's KFD page file; its name. <paramref name="reseal"/>: as a forger would,
+    /// with the manifest's checksums recomputed and the manifest sealed again.
+    /// </summary>
+    private string CorruptKfdPages(bool reseal = false)
     {
-        var pages = Directory.EnumerateFiles(BridgeSession.GpuImageDir(Images)).Single(f => Path.GetFileName(f).StartsWith("amdgpu-pages-", StringComparison.Ordinal));
+        var dir = BridgeSession.GpuImageDir(Images);
+        var pages = Directory.EnumerateFiles(dir).Single(f => Path.GetFileName(f).StartsWith("amdgpu-pages-", StringComparison.Ordinal));
         var bytes = File.ReadAllBytes(pages);
         bytes[bytes.Length / 2] ^= 0x5a;
-        File.WriteAllBytes(pages, bytes);
+        if (reseal) Gpuckpt.Engine.Tests.Images.Mutation.ImageForge.RewriteFile(dir, Path.GetFileName(pages), bytes);
+        else File.WriteAllBytes(pages, bytes);
         return Path.GetFileName(pages);
     }
 
     [Fact]
-    public async Task A_signed_image_with_a_changed_byte_fails_the_task_s_hook_before_RESTORE_with_a_line_naming_the_file()
+    public async Task A_signed_image_forged_and_resealed_fails_the_task_s_hook_before_RESTORE_with_a_line_naming_the_file()
+    {
+        using var sim = new TestSimulator(gpus: 1);
+        var (_, minor) = await Checkpoint(sim);
+        var pages = CorruptKfdPages(reseal: true);
+
+        var (run, session, _, _) = await Restore(sim, minor);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(-Errno.EIO, run.Rc("RESTORE_EXT_FILE"));
+        Assert.Equal(1, run.Count("exit")); // the task failed: CRIU kills it and never reaches RESUME_DEVICES_LATE
+        Assert.Equal(int.MinValue, run.Rc("RESUME_DEVICES_LATE"));
+        // The signature covers the manifest: the forgery is found before the kernel is asked for anything.
+        Assert.Equal((0, 0), (run.Count("restore"), run.Count("resume")));
+        Assert.False(session.Resumed);
+        Assert.Contains("GPU restore of pid", run.Stderr);
+        Assert.Contains(pages, run.Stderr);
+        Assert.Contains(pages, session.Failure);
+    }
+
+    [Fact]
+    public async Task A_signed_image_whose_content_byte_changed_under_its_manifest_is_rolled_back_and_never_resumed()
     {
         using var sim = new TestSimulator(gpus: 1);
         var (_, minor) = await Checkpoint(sim);
@@ -175,14 +200,14 @@ public sealed class BridgeRestoreSpecs : IDisposable
         var (run, session, _, _) = await Restore(sim, minor);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal(-Errno.EIO, run.Rc("RESTORE_EXT_FILE"));
-        Assert.Equal(1, run.Count("exit")); // the task failed: CRIU kills it and never reaches RESUME_DEVICES_LATE
+        Assert.Equal(1, run.Count("exit"));
         Assert.Equal(int.MinValue, run.Rc("RESUME_DEVICES_LATE"));
-        // The signature covers every file: the change is found before the kernel is asked for anything.
-        Assert.Equal((0, 0), (run.Count("restore"), run.Count("resume")));
+        // Page files are checked as the contents stream into the restored task: RESTORE was issued, the bad chunk found
+        // while writing contents, rolled back, no RESUME.
+        Assert.Equal((1, 1, 0), (run.Count("restore"), run.Count("restorer_is_task"), run.Count("resume")));
         Assert.False(session.Resumed);
-        Assert.Contains("GPU restore of pid", run.Stderr);
         Assert.Contains(pages, run.Stderr);
-        Assert.Contains(pages, session.Failure);
+        Assert.Contains("offset", session.Failure);
     }
 
     [Fact]
