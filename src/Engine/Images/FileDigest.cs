@@ -24,15 +24,21 @@ public static class FileDigest
     /// <summary>Bytes per leaf: a migration's frames must be a multiple of it.</summary>
     public const int LeafSize = 64 << 10;
 
-    private const int Sha = SHA256.HashSizeInBytes;
+    /// <summary>Bytes of one leaf's hash and of a file's digest.</summary>
+    public const int HashSize = SHA256.HashSizeInBytes;
+
+    private const int Sha = HashSize;
 
     private static readonly ConcurrentDictionary<long, byte[]> ZeroLeaves = new();
-    private static readonly byte[] ZeroLeaf = SHA256.HashData(new byte[LeafSize]);
+    private static readonly byte[] ZeroLeaf = Hash(new byte[LeafSize]);
+
+    /// <summary>The SHA-256 of <paramref name="data"/>.</summary>
+    public static byte[] Hash(ReadOnlySpan<byte> data) => SHA256.HashData(data);
 
     /// <summary>Leaves in a segment of <paramref name="length"/> bytes.</summary>
     public static int LeafCount(long length) => (int)((length + LeafSize - 1) / LeafSize);
 
-    /// <summary>The leaves (SHA-256s, back to back) of <paramref name="data"/>, a whole segment.</summary>
+    /// <summary>The leaves (their hashes, back to back) of <paramref name="data"/>, a whole segment.</summary>
     public static byte[] Leaves(ReadOnlySpan<byte> data)
     {
         var leaves = new byte[LeafCount(data.Length) * Sha];
@@ -61,7 +67,7 @@ public static class FileDigest
     /// </summary>
     public static string Combine(IReadOnlyList<Segment> segments, Func<int, byte[]> leavesOf)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var root = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> entry = stackalloc byte[16 + Sha];
         for (var i = 0; i < segments.Count; i++)
         {
@@ -74,10 +80,10 @@ public static class FileDigest
                 BinaryPrimitives.WriteInt64LittleEndian(entry, at);
                 BinaryPrimitives.WriteInt64LittleEndian(entry[8..], Math.Min(LeafSize, s.End - at));
                 leaves.AsSpan(k * Sha, Sha).CopyTo(entry[16..]);
-                sha.AppendData(entry);
+                root.AppendData(entry);
             }
         }
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
+        return Convert.ToHexStringLower(root.GetHashAndReset());
     }
 
     /// <summary>

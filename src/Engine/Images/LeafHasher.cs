@@ -18,7 +18,7 @@ public sealed class LeafHasher : IDisposable
     public LeafHasher(long length)
     {
         _length = length;
-        _leaves = new byte[FileDigest.LeafCount(length) * SHA256.HashSizeInBytes];
+        _leaves = new byte[FileDigest.LeafCount(length) * FileDigest.HashSize];
     }
 
     public void Append(ReadOnlySpan<byte> data)
