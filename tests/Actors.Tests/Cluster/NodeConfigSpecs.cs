@@ -35,6 +35,23 @@ public sealed class NodeConfigSpecs : IDisposable
     }
 
     [Theory]
+    [InlineData("96KiB", false)]
+    [InlineData("1000000", false)]
+    [InlineData("128KiB", true)]
+    [InlineData("1MiB", true)]
+    public void A_migration_frame_size_must_be_a_multiple_of_the_64_KiB_leaf_so_a_copy_hashes_as_its_source(string frame, bool taken)
+    {
+        var config = NodeConfig.Load(Write($"gpuckpt.migration.frame-size = {frame}"), _ => null);
+        if (taken)
+        {
+            Assert.Equal(config.GetByteSize("gpuckpt.migration.frame-size"), Migration.MigrationSettings.From(config, _dir.FullName).FrameSize);
+            return;
+        }
+        var error = Assert.Throws<Akka.Configuration.ConfigurationException>(() => Migration.MigrationSettings.From(config, _dir.FullName));
+        Assert.Contains("must be a multiple of 64 KiB", error.Message);
+    }
+
+    [Theory]
     [InlineData("a = ${nowhere}")]
     [InlineData("gpuckpt.migration { request-timeout = ${gpuckpt.missing.value} }")]
     public void A_file_that_is_not_HOCON_is_refused_naming_it(string text)
