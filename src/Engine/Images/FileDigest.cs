@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
@@ -27,8 +26,6 @@ public static class FileDigest
     /// <summary>Bytes of one leaf's hash and of a file's digest.</summary>
     public const int HashSize = SHA256.HashSizeInBytes;
 
-    private const int Sha = HashSize;
-
     private static readonly ConcurrentDictionary<long, byte[]> ZeroLeaves = new();
     private static readonly byte[] ZeroLeaf = Hash(new byte[LeafSize]);
 
@@ -41,11 +38,11 @@ public static class FileDigest
     /// <summary>The leaves (their hashes, back to back) of <paramref name="data"/>, a whole segment.</summary>
     public static byte[] Leaves(ReadOnlySpan<byte> data)
     {
-        var leaves = new byte[LeafCount(data.Length) * Sha];
-        for (var i = 0; i < leaves.Length / Sha; i++)
+        var leaves = new byte[LeafCount(data.Length) * HashSize];
+        for (var i = 0; i < leaves.Length / HashSize; i++)
         {
             var leaf = data.Slice(i * LeafSize, Math.Min(LeafSize, data.Length - i * LeafSize));
-            SHA256.HashData(leaf, leaves.AsSpan(i * Sha, Sha));
+            SHA256.HashData(leaf, leaves.AsSpan(i * HashSize, HashSize));
         }
         return leaves;
     }
@@ -54,10 +51,10 @@ public static class FileDigest
     public static byte[] Zeros(long length) => ZeroLeaves.GetOrAdd(length, static n =>
     {
         var count = LeafCount(n);
-        var leaves = new byte[count * Sha];
-        for (var i = 0; i < count; i++) ZeroLeaf.CopyTo(leaves, i * Sha);
+        var leaves = new byte[count * HashSize];
+        for (var i = 0; i < count; i++) ZeroLeaf.CopyTo(leaves, i * HashSize);
         var last = n - (long)(count - 1) * LeafSize;
-        if (last < LeafSize) SHA256.HashData(new byte[last], leaves.AsSpan((count - 1) * Sha, Sha));
+        if (last < LeafSize) SHA256.HashData(new byte[last], leaves.AsSpan((count - 1) * HashSize, HashSize));
         return leaves;
     });
 
@@ -68,18 +65,18 @@ public static class FileDigest
     public static string Combine(IReadOnlyList<Segment> segments, Func<int, byte[]> leavesOf)
     {
         using var root = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> entry = stackalloc byte[16 + Sha];
+        Span<byte> entry = stackalloc byte[16 + HashSize];
         for (var i = 0; i < segments.Count; i++)
         {
             var s = segments[i];
             var leaves = leavesOf(i);
-            if (leaves.Length != LeafCount(s.Length) * Sha) throw new InvalidOperationException($"segment at {s.Offset}: {leaves.Length} bytes of leaves for {s.Length} bytes");
-            for (var k = 0; k < leaves.Length / Sha; k++)
+            if (leaves.Length != LeafCount(s.Length) * HashSize) throw new InvalidOperationException($"segment at {s.Offset}: {leaves.Length} bytes of leaves for {s.Length} bytes");
+            for (var k = 0; k < leaves.Length / HashSize; k++)
             {
                 var at = s.Offset + (long)k * LeafSize;
                 BinaryPrimitives.WriteInt64LittleEndian(entry, at);
                 BinaryPrimitives.WriteInt64LittleEndian(entry[8..], Math.Min(LeafSize, s.End - at));
-                leaves.AsSpan(k * Sha, Sha).CopyTo(entry[16..]);
+                leaves.AsSpan(k * HashSize, HashSize).CopyTo(entry[16..]);
                 root.AppendData(entry);
             }
         }
@@ -119,21 +116,7 @@ public static class FileDigest
     {
         if (FileSync.IsHole(handle, segment.Offset, segment.Length)) return Zeros(segment.Length);
         using var leaves = new LeafHasher(segment.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(SegmentIo.BufferSize, segment.Length));
-        try
-        {
-            for (long pos = 0; pos < segment.Length;)
-            {
-                var n = (int)Math.Min(buffer.Length, segment.Length - pos);
-                SegmentIo.ReadExactly(handle, file, buffer.AsSpan(0, n), segment.Offset + pos);
-                leaves.Append(buffer.AsSpan(0, n));
-                pos += n;
-            }
-            return leaves.Finish();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        SegmentIo.ReadThrough(handle, file, segment, leaves, static (bytes, to) => to.Append(bytes));
+        return leaves.Finish();
     }
 }

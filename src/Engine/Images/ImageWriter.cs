@@ -93,7 +93,7 @@ public sealed class ImageWriter : IDisposable
                 MessageFiles.ParseAny(name, bytes, MessageFiles.ParserFor(kind.Value)!);
                 writer._claimed.Add(name);
                 writer._messages[name] = MessageEntry(name, bytes);
-                writer._messageDigests[name] = MessageDigest(bytes);
+                writer._messageDigests[name] = MessageDigest(writer._messages[name], bytes);
             }
             catch (ImageException)
             {
@@ -142,7 +142,7 @@ public sealed class ImageWriter : IDisposable
             FileSync.File(handle, fileName);
         }
         var entry = MessageEntry(fileName, bytes);
-        var digest = MessageDigest(bytes);
+        var digest = MessageDigest(entry, bytes);
         lock (_gate)
         {
             _messages[fileName] = entry;
@@ -154,11 +154,7 @@ public sealed class ImageWriter : IDisposable
     private static ManifestFile MessageEntry(string fileName, byte[] bytes) =>
         new(fileName, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
 
-    private static string MessageDigest(byte[] bytes)
-    {
-        var leaves = FileDigest.Leaves(bytes);
-        return FileDigest.Combine([new Segment(0, bytes.Length, 0)], _ => leaves);
-    }
+    private static string MessageDigest(ManifestFile entry, byte[] bytes) => FileDigest.Combine(entry.Segments, _ => FileDigest.Leaves(bytes));
 
     /// <summary>Creates a raw-contents file of <paramref name="totalLength"/> payload bytes, to be filled by <see cref="PageFile.Write"/>.</summary>
     public PageFile OpenPages(string fileName, long totalLength)

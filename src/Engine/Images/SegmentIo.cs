@@ -36,22 +36,31 @@ public static class SegmentIo
             if (digest) leaves = FileDigest.Zeros(segment.Length);
             return 0;
         }
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
         using var hasher = digest ? new LeafHasher(segment.Length) : null;
+        var hash = new XxHash64();
+        ReadThrough(handle, file, segment, (hash, hasher), static (bytes, to) =>
+        {
+            to.hash.Append(bytes);
+            to.hasher?.Append(bytes);
+        });
+        Check(file, segment, hash.GetCurrentHashAsUInt64());
+        leaves = hasher?.Finish();
+        return segment.Length;
+    }
+
+    /// <summary>Reads a segment in order through a pooled buffer, handing each part read to <paramref name="consume"/>.</summary>
+    public static void ReadThrough<TState>(SafeFileHandle handle, string file, Segment segment, TState state, ReadOnlySpanAction<byte, TState> consume)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, segment.Length));
         try
         {
-            var hash = new XxHash64();
             for (long pos = 0; pos < segment.Length;)
             {
                 var n = (int)Math.Min(buffer.Length, segment.Length - pos);
                 ReadExactly(handle, file, buffer.AsSpan(0, n), segment.Offset + pos);
-                hash.Append(buffer.AsSpan(0, n));
-                hasher?.Append(buffer.AsSpan(0, n));
+                consume(buffer.AsSpan(0, n), state);
                 pos += n;
             }
-            Check(file, segment, hash.GetCurrentHashAsUInt64());
-            leaves = hasher?.Finish();
-            return segment.Length;
         }
         finally
         {
