@@ -5,6 +5,7 @@ using Gpuckpt.Engine.Checkpoint;
 using Gpuckpt.Engine.Copy;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Transfer;
 
 namespace Gpuckpt.Actors.Checkpoint;
 
@@ -352,8 +353,10 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
     private List<DeviceWork> Works(Captured captured, IReadOnlyDictionary<string, IReadOnlyList<int>> chunks)
     {
         var driver = _driver;
+        // A migration that streams this image takes each chunk from memory, as written, rather than reading it back.
+        var kept = Request.ReportChunks ? CapturedPieces.Of(Request.ImagesDir) : null;
         return [.. captured.Process.Devices.Select(device => new DeviceWork(
-            device, chunks[device.Device], captured.Files[device.Device], null,
+            device, chunks[device.Device], kept is null ? captured.Files[device.Device] : [.. captured.Files[device.Device].Select(kept.Around)], null,
             bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: false)
                 : driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: false),
             bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)])))];
@@ -368,7 +371,11 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
         {
             // A live checkpoint's later round read a chunk whose bytes did not change: the image and the client have them already.
             var key = ChunkSaved.KeyOf(plan.Device, chunk);
-            if (_landedSums.TryGetValue(key, out var sum) && sum == landed.Checksum) return;
+            if (_landedSums.TryGetValue(key, out var sum) && sum == landed.Checksum)
+            {
+                if (Request.ReportChunks) CapturedPieces.Of(Request.ImagesDir)?.Drop(_captured!.Files[plan.Device][chunk.FileIndex].FileName, chunk.FileOffset);
+                return;
+            }
             _landedSums[key] = landed.Checksum;
         }
         QueueProgress(new ChunkSaved(plan.Device, chunk.FileIndex, chunk.FileOffset, chunk.Length, landed.Checksum,

@@ -45,6 +45,9 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
 
     /// <summary>The pid's lock, from the dry check on until this coordinator stops (a coordinator a restart resumed holds none).</summary>
     private ProcessLock? _claimed;
+
+    /// <summary>The chunks the checkpoint wrote, kept for the sender (null: it reads every piece back from the image).</summary>
+    private CapturedPieces? _kept;
     private double _pauseStartedAt = -1, _transferSeconds;
     private TransferDone? _transfer;
     private long _confirmed, _announced, _resent;
@@ -234,7 +237,9 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         _target = prepared.Target;
         // A target node that dies (or is downed) before the commit rolls the migration back; after it, commits are retried.
         Context.Watch(_target);
-        _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings), "transfer");
+        // The chunks the checkpoint writes go to the sender from memory while it keeps up (and the budget allows).
+        _kept ??= _settings.KeptBytes > 0 ? CapturedPieces.Open(ImageDir, _settings.KeptBytes, _settings.FrameSize, _settings.AckTimeout) : null;
+        _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings, _kept), "transfer");
         Context.Watch(_sender);
         _runningCheckpoint = _state.Started!.CheckpointJobId;
         var checkpoint = new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _runningCheckpoint, ReportChunks: true);
@@ -423,6 +428,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
 
     protected override void PostStop()
     {
+        _kept?.Dispose();
         _claimed?.Dispose();
         base.PostStop();
     }

@@ -50,6 +50,12 @@ public sealed record MigrationSettings(
     /// <summary>The kernel this node hosts for GPU processes (null: the machine's own): their dumps and restores run under it.</summary>
     public IProcessKernel? Kernel { get; init; }
 
+    /// <summary>
+    /// How many bytes of the chunks the source has just written it keeps in memory for the sender, which then takes them
+    /// from there rather than reading them back from the image (0: every piece is read back).
+    /// </summary>
+    public long KeptBytes { get; init; } = 64L << 20;
+
     /// <summary>A live migration pauses for its last round once a round would copy at most this many bytes.</summary>
     public long LiveFinalBytes { get; init; } = 64L << 20;
 
@@ -88,6 +94,7 @@ public sealed record MigrationSettings(
             DataPublicPort = config.GetInt("gpuckpt.migration.data-public-port", 0),
             MaximumFrame = (int)maxFrame,
             PidFreeTimeout = config.GetTimeSpan("gpuckpt.migration.criu.pid-free-timeout", TimeSpan.FromSeconds(30)),
+            KeptBytes = Math.Max(0, config.GetByteSize("gpuckpt.migration.kept-bytes") ?? 64L << 20),
             LiveFinalBytes = config.GetByteSize("gpuckpt.migration.live.final-bytes") ?? 64L << 20,
             LiveMaxRounds = Math.Max(1, config.GetInt("gpuckpt.migration.live.max-rounds", 8)),
             ProcessLockHolderWait = config.GetTimeSpan("gpuckpt.cli.process-lock-holder-wait", TimeSpan.FromSeconds(1), allowInfinite: false),

@@ -245,7 +245,8 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
     {
         _restoreJob = Sender;
         _held = held.Summary;
-        Context.GetLogger().Info("migration {0}: restored up to RESUME in {1:F2} s", _migrationId, held.Summary.Seconds);
+        Context.GetLogger().Info("migration {0}: restored up to RESUME in {1:F2} s ({2})", _migrationId, held.Summary.Seconds,
+            string.Join(", ", (held.Summary.Phases ?? []).Select(p => $"{p.Phase} {p.Seconds:F2} s")));
         if (_abortReason is not null)
         {
             _restoreJob.Tell(new ReleaseRestore(false, _abortReason));

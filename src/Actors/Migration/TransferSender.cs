@@ -9,8 +9,9 @@ namespace Gpuckpt.Actors.Migration;
 
 /// <summary>
 /// Streams the source image to the target while it is being written: pieces (chunks as they land, then whatever the
-/// committed manifest adds) are read back from the source image, checked against their checksums, cut into frames
-/// and sent, at most <see cref="MigrationSettings.Window"/> unacknowledged: over the target node's data port
+/// committed manifest adds) are taken as frames from the memory the checkpoint wrote them from
+/// (<see cref="CapturedPieces"/>), or else read back from the source image, checked against their checksums and cut
+/// into frames, and sent, at most <see cref="MigrationSettings.Window"/> unacknowledged: over the target node's data port
 /// (<see cref="FrameLink"/>) when it has one, else through remoting as byte arrays. A frame counts as delivered only
 /// when the target acknowledges it (through remoting); when acknowledgements stop for the ack timeout (a broken link or
 /// association, a lost frame), the frames not yet confirmed are sent again — never the confirmed ones — within the
@@ -25,6 +26,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private readonly string _migrationId;
     private readonly string _sourceDir;
     private readonly MigrationSettings _settings;
+    private readonly CapturedPieces? _kept;
     private readonly Queue<TransferPiece> _pending = new();
     private readonly HashSet<string> _announced = [];
     private readonly Queue<(long Seq, byte[] Frame, bool Again)> _ready = new();
@@ -49,8 +51,10 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private readonly Dictionary<(string File, long Offset), long> _confirmedAt = [];
     private IActorRef? _drainWaiter;
 
-    public TransferSender(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings)
+    /// <param name="kept">The chunks the checkpoint has just written, kept in memory: a piece found there is not read back.</param>
+    public TransferSender(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings, CapturedPieces? kept = null)
     {
+        _kept = kept;
         _migrationId = migrationId;
         _target = target;
         _sourceDir = sourceDir;
@@ -176,8 +180,8 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings) =>
-        Akka.Actor.Props.Create(() => new TransferSender(migrationId, target, sourceDir, settings));
+    public static Props Props(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings, CapturedPieces? kept = null) =>
+        Akka.Actor.Props.Create(() => new TransferSender(migrationId, target, sourceDir, settings, kept));
 
     protected override void PreStart()
     {
@@ -220,12 +224,18 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             return;
         }
         while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, next.Again);
-        if (!_reading && _pending.Count > 0 && _ready.Count < _settings.Window)
+        while (!_reading && _pending.Count > 0 && _ready.Count < _settings.Window)
         {
             var piece = _pending.Dequeue();
             var frames = (int)Math.Max(1, (piece.Length + _settings.FrameSize - 1) / _settings.FrameSize);
             var first = _nextSeq;
             _nextSeq += frames;
+            if (_kept?.Take(piece, first) is { } inMemory)
+            {
+                foreach (var (seq, frame) in inMemory) _ready.Enqueue((seq, frame, false));
+                while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, next.Again);
+                continue;
+            }
             _reading = true;
             var dir = _sourceDir;
             var frameSize = _settings.FrameSize;

@@ -298,7 +298,8 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
             _plan.Map.ByUserGpuId.ToDictionary(kv => $"0x{kv.Key:x}", kv => $"0x{kv.Value.GpuId:x}"),
             contents.Sources.SelectMany(s => s).Sum(f => f.BytesRead - Engine.Images.LengthPrefix.Size),
             image.Reader.MetadataBytesRead);
-        if (Hold) Record(new RestoreHoldReached(summary.Pid, summary), Next);
+        // A held restore tells its client how long each phase took so far.
+        if (Hold) Record(new RestoreHoldReached(summary.Pid, summary with { Phases = EndPhase() }), Next);
         else Record(new ResumeIntended(summary.Pid, summary), () => Resume(summary.Pid));
     }
 
