@@ -8,6 +8,9 @@ namespace Gpuckpt.Simulator.Memory;
 /// One GPU's memory: a sparse file (renderD{minor}.mem) in which every BO lives at a page-aligned offset that is
 /// also its mmap offset. Tracks VRAM use against the GPU's VRAM size. The simulator sees the whole file through one
 /// mapping inside a reserved address range that grows with the file (one VMA, however many BOs).
+/// VRAM stays resident, as a GPU's does: a freed VRAM BO's pages stay in the file (up to <see cref="ResidentCap"/>
+/// bytes, so that a simulator never holds much more than its processes use), and a later VRAM BO takes them (cleared
+/// to zeros) before any fresh range; system-memory BOs, and VRAM past the cap, give their pages back when freed.
 /// </summary>
 internal sealed unsafe class GpuMemory : IDisposable
 {
@@ -20,6 +23,13 @@ internal sealed unsafe class GpuMemory : IDisposable
 
     private readonly SafeFileHandle _file;
     private readonly SortedList<ulong, SimBuffer> _live = new();
+    // Freed VRAM whose pages stay in the file: offset -> length, adjacent ranges merged.
+    private readonly SortedList<ulong, ulong> _resident = new();
+    private static readonly byte[] Zeros = new byte[1 << 20];
+    private ulong _residentBytes;
+
+    /// <summary>The most bytes of freed VRAM one GPU keeps resident.</summary>
+    public const ulong ResidentCap = 2UL << 30;
     private ulong _end = PageSize; // offset 0 stays unused so that no BO has mmap offset 0
 
     private static ulong s_writeClock;
@@ -65,9 +75,14 @@ internal sealed unsafe class GpuMemory : IDisposable
         var vram = (domains & Engine.Uapi.AmdgpuGem.DomainVram) != 0 ? length : 0;
         if (!Fits(vram))
             throw new SimError(Errno.ENOMEM, $"{owner}: {length} bytes of VRAM wanted, {VramSize - VramUsed} of {VramSize} free on {System.IO.Path.GetFileName(Path)}");
-        var offset = (_end + align - 1) / align * align;
-        if (offset > MaxFileSize || length > MaxFileSize - offset) throw new SimError(Errno.ENOMEM, $"{owner}: {System.IO.Path.GetFileName(Path)} would pass {MaxFileSize} bytes");
-        _end = offset + length;
+        ulong offset;
+        if (vram > 0 && TakeResident(length, align) is { } reused) offset = reused;
+        else
+        {
+            offset = (_end + align - 1) / align * align;
+            if (offset > MaxFileSize || length > MaxFileSize - offset) throw new SimError(Errno.ENOMEM, $"{owner}: {System.IO.Path.GetFileName(Path)} would pass {MaxFileSize} bytes");
+            _end = offset + length;
+        }
         VramUsed += vram;
         var buffer = new SimBuffer(this, id, offset, size, length, domains, domainFlags, vram, pageAlignment);
         _live.Add(offset, buffer);
@@ -94,7 +109,64 @@ internal sealed unsafe class GpuMemory : IDisposable
     {
         _live.Remove(buffer.Offset);
         VramUsed -= buffer.VramBytes;
-        FileHoles.Punch(_file, Path, buffer.Offset, buffer.Length);
+        if (buffer.VramBytes > 0 && buffer.Length <= ResidentCap - _residentBytes) KeepResident(buffer.Offset, buffer.Length);
+        else FileHoles.Punch(_file, Path, buffer.Offset, buffer.Length);
+    }
+
+    /// <summary>A freed VRAM range is kept, merged with its neighbours.</summary>
+    private void KeepResident(ulong offset, ulong length)
+    {
+        var index = _resident.IndexOfKey(offset);
+        if (index >= 0) throw new InvalidOperationException($"{Path}: 0x{offset:x} freed twice");
+        _residentBytes += length;
+        // The range before, if it ends here, and the range after, if it starts where this ends, become one.
+        var before = ~BinarySearch(_resident.Keys, offset) - 1;
+        if (before >= 0 && _resident.Keys[before] + _resident.Values[before] == offset)
+        {
+            offset = _resident.Keys[before];
+            length += _resident.Values[before];
+            _resident.RemoveAt(before);
+        }
+        if (_resident.TryGetValue(offset + length, out var after))
+        {
+            _resident.Remove(offset + length);
+            length += after;
+        }
+        _resident.Add(offset, length);
+    }
+
+    /// <summary>The index of <paramref name="key"/> in <paramref name="keys"/>, or the complement of where it would go.</summary>
+    private static int BinarySearch(IList<ulong> keys, ulong key)
+    {
+        int lo = 0, hi = keys.Count - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (keys[mid] == key) return mid;
+            if (keys[mid] < key) lo = mid + 1;
+            else hi = mid - 1;
+        }
+        return ~lo;
+    }
+
+    /// <summary>The first resident range (of the first few: a BO never waits on a long search) that holds <paramref name="length"/> bytes at an <paramref name="align"/>-aligned offset, cleared; null when none does.</summary>
+    private ulong? TakeResident(ulong length, ulong align)
+    {
+        for (var i = 0; i < Math.Min(_resident.Count, 16); i++)
+        {
+            var (start, size) = (_resident.Keys[i], _resident.Values[i]);
+            var offset = (start + align - 1) / align * align;
+            if (offset - start > size || length > size - (offset - start)) continue;
+            _resident.RemoveAt(i);
+            _residentBytes -= length;
+            if (offset > start) _resident.Add(start, offset - start);
+            if (offset + length < start + size) _resident.Add(offset + length, start + size - offset - length);
+            // A new BO reads as zeros, as one in fresh pages does.
+            for (ulong at = 0; at < length; at += (ulong)Zeros.Length)
+                RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min((ulong)Zeros.Length, length - at)), checked((long)(offset + at)));
+            return offset;
+        }
+        return null;
     }
 
     /// <summary>The live buffer holding [offset, offset+size), or null.</summary>
