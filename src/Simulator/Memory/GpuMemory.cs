@@ -161,9 +161,17 @@ internal sealed unsafe class GpuMemory : IDisposable
             _residentBytes -= length;
             if (offset > start) _resident.Add(start, offset - start);
             if (offset + length < start + size) _resident.Add(offset + length, start + size - offset - length);
-            // A new BO reads as zeros, as one in fresh pages does.
-            for (ulong at = 0; at < length; at += (ulong)Zeros.Length)
-                RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min((ulong)Zeros.Length, length - at)), checked((long)(offset + at)));
+            // A new BO reads as zeros, as one in fresh pages does. Pages a freed BO never touched are holes: where
+            // filling them finds the memory full, the range goes back to holes, zeros too.
+            try
+            {
+                for (ulong at = 0; at < length; at += (ulong)Zeros.Length)
+                    RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min((ulong)Zeros.Length, length - at)), checked((long)(offset + at)));
+            }
+            catch (IOException)
+            {
+                FileHoles.Punch(_file, Path, offset, length);
+            }
             return offset;
         }
         return null;
