@@ -10,7 +10,8 @@ namespace Gpuckpt.Simulator.Memory;
 /// mapping inside a reserved address range that grows with the file (one VMA, however many BOs).
 /// VRAM stays resident, as a GPU's does: a freed VRAM BO's pages stay in the file (up to <see cref="ResidentCap"/>
 /// bytes, so that a simulator never holds much more than its processes use), and a later VRAM BO takes them (cleared
-/// to zeros) before any fresh range; system-memory BOs, and VRAM past the cap, give their pages back when freed.
+/// to zeros) before any fresh range; system-memory BOs, VRAM past the cap and BOs under <see cref="ResidentMin"/>
+/// give their pages back when freed.
 /// </summary>
 internal sealed unsafe class GpuMemory : IDisposable
 {
@@ -30,6 +31,12 @@ internal sealed unsafe class GpuMemory : IDisposable
 
     /// <summary>The most bytes of freed VRAM one GPU keeps resident.</summary>
     public const ulong ResidentCap = 2UL << 30;
+
+    /// <summary>
+    /// VRAM BOs smaller than this neither stay resident nor take resident pages: clearing 100 000 small BOs one call
+    /// each cost more than their fresh pages.
+    /// </summary>
+    public const ulong ResidentMin = 1UL << 20;
     private ulong _end = PageSize; // offset 0 stays unused so that no BO has mmap offset 0
 
     private static ulong s_writeClock;
@@ -76,7 +83,7 @@ internal sealed unsafe class GpuMemory : IDisposable
         if (!Fits(vram))
             throw new SimError(Errno.ENOMEM, $"{owner}: {length} bytes of VRAM wanted, {VramSize - VramUsed} of {VramSize} free on {System.IO.Path.GetFileName(Path)}");
         ulong offset;
-        if (vram > 0 && TakeResident(length, align) is { } reused) offset = reused;
+        if (vram >= ResidentMin && TakeResident(length, align) is { } reused) offset = reused;
         else
         {
             offset = (_end + align - 1) / align * align;
@@ -109,7 +116,7 @@ internal sealed unsafe class GpuMemory : IDisposable
     {
         _live.Remove(buffer.Offset);
         VramUsed -= buffer.VramBytes;
-        if (buffer.VramBytes > 0 && buffer.Length <= ResidentCap - _residentBytes) KeepResident(buffer.Offset, buffer.Length);
+        if (buffer.VramBytes >= ResidentMin && buffer.Length <= ResidentCap - _residentBytes) KeepResident(buffer.Offset, buffer.Length);
         else FileHoles.Punch(_file, Path, buffer.Offset, buffer.Length);
     }
 
