@@ -24,6 +24,9 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
     private IKfdFile? _kfd;
     private ImageWriter? _writer;
     private Captured? _captured;
+
+    /// <summary>The migration's store of the chunks this round writes (<see cref="CapturedPieces"/>), or null.</summary>
+    private CapturedPieces? _kept;
     private string? _aborted;
     private bool _holdsAnnounced;
     private object? _answer;
@@ -354,7 +357,7 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
     {
         var driver = _driver;
         // A migration that streams this image takes each chunk from memory, as written, rather than reading it back.
-        var kept = Request.ReportChunks ? CapturedPieces.Of(Request.ImagesDir) : null;
+        var kept = _kept = Request.ReportChunks ? CapturedPieces.Of(Request.ImagesDir) : null;
         return [.. captured.Process.Devices.Select(device => new DeviceWork(
             device, chunks[device.Device], kept is null ? captured.Files[device.Device] : [.. captured.Files[device.Device].Select(kept.Around)], null,
             bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: false)
@@ -373,7 +376,7 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
             var key = ChunkSaved.KeyOf(plan.Device, chunk);
             if (_landedSums.TryGetValue(key, out var sum) && sum == landed.Checksum)
             {
-                if (Request.ReportChunks) CapturedPieces.Of(Request.ImagesDir)?.Drop(_captured!.Files[plan.Device][chunk.FileIndex].FileName, chunk.FileOffset);
+                _kept?.Drop(_captured!.Files[plan.Device][chunk.FileIndex].FileName, chunk.FileOffset);
                 return;
             }
             _landedSums[key] = landed.Checksum;

@@ -223,7 +223,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             _awaiting = "begin";
             return;
         }
-        while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, next.Again);
+        SendReady();
         while (!_reading && _pending.Count > 0 && _ready.Count < _settings.Window)
         {
             var piece = _pending.Dequeue();
@@ -233,7 +233,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             if (_kept?.Take(piece, first) is { } inMemory)
             {
                 foreach (var (seq, frame) in inMemory) _ready.Enqueue((seq, frame, false));
-                while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, next.Again);
+                SendReady();
                 continue;
             }
             _reading = true;
@@ -251,6 +251,12 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             _drainWaiter.Tell(AllSent.Instance);
             _drainWaiter = null;
         }
+    }
+
+    /// <summary>Frames ready go out while the window has room.</summary>
+    private void SendReady()
+    {
+        while (_inFlight.Count < _settings.Window && _ready.TryDequeue(out var next)) Send(next.Seq, next.Frame, next.Again);
     }
 
     /// <summary>

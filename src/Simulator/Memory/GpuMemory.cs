@@ -127,7 +127,7 @@ internal sealed unsafe class GpuMemory : IDisposable
         if (index >= 0) throw new InvalidOperationException($"{Path}: 0x{offset:x} freed twice");
         _residentBytes += length;
         // The range before, if it ends here, and the range after, if it starts where this ends, become one.
-        var before = ~BinarySearch(_resident.Keys, offset) - 1;
+        var before = Floor(_resident.Keys, offset);
         if (before >= 0 && _resident.Keys[before] + _resident.Values[before] == offset)
         {
             offset = _resident.Keys[before];
@@ -142,18 +142,17 @@ internal sealed unsafe class GpuMemory : IDisposable
         _resident.Add(offset, length);
     }
 
-    /// <summary>The index of <paramref name="key"/> in <paramref name="keys"/>, or the complement of where it would go.</summary>
-    private static int BinarySearch(IList<ulong> keys, ulong key)
+    /// <summary>The index of the last of the sorted <paramref name="keys"/> at or before <paramref name="at"/>; -1 when none is.</summary>
+    private static int Floor(IList<ulong> keys, ulong at)
     {
-        int lo = 0, hi = keys.Count - 1;
+        int lo = 0, hi = keys.Count - 1, found = -1;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (keys[mid] == key) return mid;
-            if (keys[mid] < key) lo = mid + 1;
+            if (keys[mid] <= at) { found = mid; lo = mid + 1; }
             else hi = mid - 1;
         }
-        return ~lo;
+        return found;
     }
 
     /// <summary>The first resident range (of the first few: a BO never waits on a long search) that holds <paramref name="length"/> bytes at an <paramref name="align"/>-aligned offset, cleared; null when none does.</summary>
@@ -187,14 +186,7 @@ internal sealed unsafe class GpuMemory : IDisposable
     /// <summary>The live buffer holding [offset, offset+size), or null.</summary>
     public SimBuffer? Find(ulong offset, ulong size)
     {
-        var keys = _live.Keys;
-        int lo = 0, hi = keys.Count - 1, found = -1;
-        while (lo <= hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (keys[mid] <= offset) { found = mid; lo = mid + 1; }
-            else hi = mid - 1;
-        }
+        var found = Floor(_live.Keys, offset);
         if (found < 0) return null;
         var b = _live.Values[found];
         return offset - b.Offset <= b.Length && size <= b.Length - (offset - b.Offset) ? b : null;
