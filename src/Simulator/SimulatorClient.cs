@@ -429,6 +429,11 @@ public sealed class SimulatorClient : IGpuDriver
         }
     }
 
+    public void ForgetMaps(IReadOnlyList<BoRange> bos)
+    {
+        foreach (var bo in bos) _prepared.TryRemove(bo, out _);
+    }
+
     /// <summary>
     /// The simulator's memory file, opened once per access mode and kept open (as a render node stays open in the
     /// process that maps its BOs): no open and close per BO mapped.

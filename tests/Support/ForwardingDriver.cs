@@ -26,6 +26,7 @@ public abstract class ForwardingDriver(IGpuDriver inner) : IGpuDriver
     public virtual IRenderNode OpenRenderFile(uint pid, RenderFileRef file) => Inner.OpenRenderFile(pid, file);
     public virtual IBoMapping MapBo(uint renderMinor, ulong mmapOffset, ulong size, bool writable) => Inner.MapBo(renderMinor, mmapOffset, size, writable);
     public virtual void PrepareMaps(IReadOnlyList<BoRange> bos) => Inner.PrepareMaps(bos);
+    public virtual void ForgetMaps(IReadOnlyList<BoRange> bos) => Inner.ForgetMaps(bos);
     public virtual ulong DmabufInode(int fd) => Inner.DmabufInode(fd);
 
     public virtual DirtyWrites? WrittenSince(uint pid, ulong since) => Inner.WrittenSince(pid, since);

@@ -21,6 +21,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<int, InFlight> _inFlight = new();
     private readonly Dictionary<int, IActorRef> _bos = new();
+    private readonly Dictionary<int, List<InFlight>?> _preparedBos = new(); // BOs of whole chunks declared ahead: the chunks waiting for the call, null once it answered
     private readonly Stopwatch _clock = new();
     private RetryingIo _fileIo = null!;
     private DeviceWork? _work;
@@ -43,6 +44,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         Receive<BufferRented>(OnRented);
         Receive<RentFailed>(f => EndChunk(_inFlight[f.Chunk], landed: false, 0));
         Receive<MapsPrepared>(m => Share(_inFlight[m.Chunk]));
+        Receive<WholeMapsPrepared>(OnWholeMapsPrepared);
         Receive<PieceDone>(p => OnPiece(p.Chunk, p.BoIndex, null, p.Checksum));
         Receive<PieceFailed>(p => OnPiece(p.Chunk, p.BoIndex, p.Reason, 0));
         Receive<IoDone>(d => OnFileIo((int)d.Key, _fileIo.Handle(d)));
@@ -83,6 +85,8 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         _stop.Cancel();
         // Tasks still running keep their holds: each buffer goes back to the pool when the last one has ended.
         foreach (var chunk in _inFlight.Values) chunk.Abandon();
+        // BOs declared ahead whose chunks never ran (a failure stopped the copy): nothing stale is left with the driver.
+        if (_preparedBos.Count > 0 && _work?.ForgetMaps is { } forget) forget([.. _preparedBos.Keys.Select(b => _work.Plan.Bos[b])]);
     }
 
     private void StartContents(DeviceWork work)
@@ -113,8 +117,8 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
     {
         while (_failure is null && _inFlight.Count < _settings.WorkersPerDevice && _next < Work.Remaining.Count)
         {
-            var index = Work.Remaining[_next++];
-            var slot = new InFlight(index);
+            var index = Work.Remaining[_next];
+            var slot = new InFlight(index) { Position = _next++ };
             _inFlight[index] = slot;
             var self = Self;
             _pool.RentAsync(_stop.Token).AsTask().ContinueWith(t =>
@@ -131,8 +135,63 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         var chunk = _inFlight[rented.Chunk];
         var c = Work.Plan.Chunks[chunk.Index];
         if (_failure is not null) EndChunk(chunk, landed: false, 0);
-        else if (c.Pieces.Count == 1) SendWhole(chunk, c);
+        else if (c.Pieces.Count == 1) PrepareWhole(chunk, c);
         else PrepareMaps(chunk, c);
+    }
+
+    /// <summary>BOs of whole chunks declared to the driver in one call per this many chunks ahead.</summary>
+    private const int WholeMapsAhead = 512;
+
+    /// <summary>
+    /// A chunk of one BO whose mapping is not open: that BO and those of the next whole chunks are declared to the driver
+    /// together (a render node's thousands of small BOs, one call instead of one each), as a task; each of those chunks
+    /// waits for that call's answer, so every BO declared is mapped exactly once, after it.
+    /// </summary>
+    private void PrepareWhole(InFlight chunk, CopyChunk c)
+    {
+        var bo = c.Pieces[0].BoIndex;
+        if (Work.PrepareMaps is not { } prepare || _bos.ContainsKey(bo))
+        {
+            SendWhole(chunk, c);
+            return;
+        }
+        if (_preparedBos.TryGetValue(bo, out var waiting))
+        {
+            if (waiting is null) SendWhole(chunk, c);
+            else waiting.Add(chunk);
+            return;
+        }
+        var plan = Work.Plan;
+        var batch = new List<int> { bo };
+        var remaining = Work.Remaining;
+        for (var at = chunk.Position + 1; at < remaining.Count && at <= chunk.Position + WholeMapsAhead; at++)
+        {
+            var next = plan.Chunks[remaining[at]];
+            if (next.Pieces.Count != 1) continue;
+            var other = next.Pieces[0].BoIndex;
+            if (!_bos.ContainsKey(other) && !_preparedBos.ContainsKey(other) && !batch.Contains(other)) batch.Add(other);
+        }
+        foreach (var b in batch) _preparedBos[b] = [];
+        _preparedBos[bo]!.Add(chunk);
+        var bos = batch.Select(b => plan.Bos[b]).ToList();
+        Task.Factory.StartNew(() => prepare(bos), _stop.Token, TaskCreationOptions.DenyChildAttach, IoThreads.For(Context.System))
+            .PipeTo(Self, success: () => new WholeMapsPrepared(batch), failure: _ => new WholeMapsPrepared(batch));
+    }
+
+    /// <summary>The declaration answered (whatever its outcome: a BO the driver refuses fails on its own mapping, naming itself).</summary>
+    private void OnWholeMapsPrepared(WholeMapsPrepared prepared)
+    {
+        foreach (var bo in prepared.Bos)
+        {
+            var waiting = _preparedBos[bo];
+            _preparedBos[bo] = null;
+            foreach (var chunk in waiting!)
+            {
+                if (!_inFlight.ContainsKey(chunk.Index)) continue;
+                if (_failure is not null) EndChunk(chunk, landed: false, 0);
+                else SendWhole(chunk, Work.Plan.Chunks[chunk.Index]);
+            }
+        }
     }
 
     /// <summary>
@@ -315,6 +374,7 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         private bool _abandoned;
 
         public int Index { get; } = index;
+        public int Position { get; init; } // in the work's remaining chunks
         public ChunkPool.Lease? Lease { get; private set; }
 
         /// <summary>Takes the rented buffer, or gives it straight back when the slot was abandoned (no message could return it then).</summary>

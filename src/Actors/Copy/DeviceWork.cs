@@ -11,13 +11,16 @@ namespace Gpuckpt.Actors.Copy;
 /// <param name="Sinks">Checkpoint: the page files, by the plan's file index.</param>
 /// <param name="Sources">Restore: the page files, by the plan's file index.</param>
 /// <param name="Map">Opens a BO's mapping (read-only for a checkpoint, writable for a restore).</param>
+/// <param name="PrepareMaps">Declares BOs about to be mapped, one call for many (<see cref="IGpuDriver.PrepareMaps"/>).</param>
+/// <param name="ForgetMaps">Drops declarations no mapping used (<see cref="IGpuDriver.ForgetMaps"/>).</param>
 public sealed record DeviceWork(
     DeviceContents Plan,
     IReadOnlyList<int> Remaining,
     IReadOnlyList<IChunkSink>? Sinks,
     IReadOnlyList<IChunkSource>? Sources,
     Func<BoSource, IBoMapping> Map,
-    Action<IReadOnlyList<BoSource>>? PrepareMaps = null)
+    Action<IReadOnlyList<BoSource>>? PrepareMaps = null,
+    Action<IReadOnlyList<BoSource>>? ForgetMaps = null)
 {
     public bool Saving => Sinks is not null;
 }

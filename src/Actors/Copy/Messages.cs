@@ -23,6 +23,9 @@ internal sealed record RentFailed(int Chunk, Exception Error) : INoSerialization
 /// <summary>The BOs of a shared chunk were declared to the driver (or that was skipped): the chunk goes on.</summary>
 internal sealed record MapsPrepared(int Chunk) : INoSerializationVerificationNeeded;
 
+/// <summary>The driver answered the declaration of these BOs' mappings (whole chunks, DeviceActor.PrepareWhole).</summary>
+internal sealed record WholeMapsPrepared(IReadOnlyList<int> Bos) : INoSerializationVerificationNeeded;
+
 /// <summary>A BO actor's turn for one piece of a chunk: read it into (checkpoint) or write it from (restore) the buffer.</summary>
 internal sealed record CopyPiece(int Chunk, BoPiece Piece, ChunkPool.Lease Buffer) : INoSerializationVerificationNeeded;
 

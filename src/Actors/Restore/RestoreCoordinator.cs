@@ -250,7 +250,8 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
             opened.Sources[i],
             bo => bo.Path == BoCopyPath.CopyEngine ? driver.CopyBo(bo.Minor, bo.Dmabuf, bo.MmapOffset, bo.Size, writable: true)
                 : driver.MapBo(bo.Minor, bo.MmapOffset, bo.Size, writable: true),
-            bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)]))).ToList();
+            bos => driver.PrepareMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)]),
+            bos => driver.ForgetMaps([.. bos.Where(b => b.Path == BoCopyPath.Cpu).Select(b => b.Range)]))).ToList();
         StartContents(works, Landed, failure =>
         {
             if (failure is not null) RollBack($"contents: {failure}");

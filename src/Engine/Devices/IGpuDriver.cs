@@ -81,6 +81,12 @@ public interface IGpuDriver : IDisposable
     void PrepareMaps(IReadOnlyList<BoRange> bos) { }
 
     /// <summary>
+    /// Drops what <see cref="PrepareMaps"/> learned of these BOs and no <see cref="MapBo"/> used (a copy that stopped
+    /// before mapping them): a later mapping of the same range asks the driver again, as the kernel would check it.
+    /// </summary>
+    void ForgetMaps(IReadOnlyList<BoRange> bos) { }
+
+    /// <summary>
     /// The buffers of <paramref name="pid"/> written after tick <paramref name="since"/> of the driver's write clock, read
     /// without pausing the process (what a live copy re-sends); <c>since</c> <see cref="ulong.MaxValue"/> reads only the
     /// clock. Null where the driver keeps no dirty bits (a GPU's VRAM has none): then only content hashes tell.

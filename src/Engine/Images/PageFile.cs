@@ -90,6 +90,20 @@ public sealed partial class PageFile : Copy.IChunkSink
         }
     }
 
+    /// <summary>
+    /// Creates the file now, if its first write has not (one thread creating a render node's thousands of files ahead
+    /// of the writers, instead of each writer waiting its turn in the directory). False once the image closed it.
+    /// </summary>
+    public bool Create()
+    {
+        lock (_gate)
+        {
+            if (_closed) return false;
+        }
+        _ = Handle;
+        return true;
+    }
+
     public string FileName { get; }
 
     /// <summary>Payload length in bytes; the file is 8 bytes longer.</summary>
