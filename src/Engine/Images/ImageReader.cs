@@ -9,15 +9,34 @@ namespace Gpuckpt.Engine.Images;
 public sealed class ImageReader
 {
     private readonly Dictionary<string, (ManifestFile Entry, SegmentCover Cover)> _files;
+    private readonly IReadOnlyDictionary<string, IMessage>? _messages;
     private long _metadataBytesRead;
 
-    private ImageReader(string directory, ImageManifest manifest, Dictionary<string, (ManifestFile, SegmentCover)> files, ImageReader? parent)
+    private ImageReader(string directory, ImageManifest manifest, Dictionary<string, (ManifestFile, SegmentCover)> files, ImageReader? parent,
+        IReadOnlyDictionary<string, IMessage>? messages = null)
     {
         Directory = directory;
         Manifest = manifest;
         _files = files;
         Parent = parent;
+        _messages = messages;
     }
+
+    /// <summary>
+    /// An image a verify accepted (<see cref="ImageVerifier.VerifyAllButContents"/>): its manifest and metadata files as
+    /// that verify read them, its files' sizes, prefixes and covers as it checked them. Nothing is read again but the
+    /// contents, which each read checks.
+    /// </summary>
+    public static ImageReader Open(string dir, VerifiedImage verified)
+    {
+        var manifest = verified.Manifest;
+        if (manifest.Parent is not null) throw new ArgumentException("an image with a parent is opened from its directory", nameof(verified));
+        var files = manifest.Files.ToDictionary(f => f.Name, f => (f, SegmentCover.Build(f.Name, f.Size, f.Segments)), StringComparer.Ordinal);
+        return new ImageReader(Path.GetFullPath(dir), manifest, files, null, verified.Messages) { Verified = true };
+    }
+
+    /// <summary>Opened from a verify's <see cref="VerifiedImage"/>: <see cref="CheckLayout"/> has nothing left to check.</summary>
+    public bool Verified { get; private init; }
 
     public string Directory { get; }
 
@@ -89,6 +108,7 @@ public sealed class ImageReader
     /// </summary>
     public void CheckLayout()
     {
+        if (Verified) return;
         foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "amdgpu-*").Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(path);
@@ -107,6 +127,8 @@ public sealed class ImageReader
     public T Read<T>(string fileName, MessageParser<T> parser) where T : IMessage<T>
     {
         var (entry, cover) = Find(fileName);
+        if (_messages?.GetValueOrDefault(fileName) is { } verified)
+            return verified is T message ? message : throw new ImageException(fileName, null, $"holds {verified.GetType().Name}, not {typeof(T).Name}");
         if (entry.Size > MessageFiles.MaxFileSize)
             throw new ImageException(fileName, null, $"{entry.Size} bytes: a message file is at most {MessageFiles.MaxFileSize}");
         byte[] bytes;

@@ -27,13 +27,17 @@ public static class ImageVerifier
     /// every file's size, prefix and cover, every metadata file whole, the cross-file rules, and the signature's MACs.
     /// Each page file's signed digest is left to check against its contents as a restore reads them
     /// (<see cref="PageFileReader.Digest"/>): <paramref name="pending"/> holds them, file name to digest; empty for an
-    /// unsigned image, whose segments' checksums are checked as they are read.
+    /// unsigned image, whose segments' checksums are checked as they are read. <paramref name="verified"/> holds the
+    /// manifest and metadata files it accepted (null when it refused the image), for the restore to build on.
     /// </summary>
-    public static VerifyResult VerifyAllButContents(string dir, ImageTrust? trust, out IReadOnlyDictionary<string, string> pending)
+    public static VerifyResult VerifyAllButContents(string dir, ImageTrust? trust, out IReadOnlyDictionary<string, string> pending, out VerifiedImage? verified)
     {
         var deferred = new Dictionary<string, string>(StringComparer.Ordinal);
         pending = deferred;
-        return RunOne(dir, consistency: true, null, default, trust, out _, deferred);
+        VerifiedImage? accepted = null;
+        var result = RunOne(dir, consistency: true, null, default, trust, out _, deferred, v => accepted = v);
+        verified = result.Ok ? accepted : null;
+        return result;
     }
 
     /// <summary>
@@ -56,8 +60,9 @@ public static class ImageVerifier
     }
 
     /// <param name="deferred">When given, page files' contents are not read: their signed digests are put here for the reader to check.</param>
+    /// <param name="accepted">Given the manifest and the metadata files once the image passed every check.</param>
     private static VerifyResult RunOne(string dir, bool consistency, IProgress<(long Done, long Total)>? progress, CancellationToken cancel, ImageTrust? trust,
-        out ParentImage? parent, Dictionary<string, string>? deferred = null)
+        out ParentImage? parent, Dictionary<string, string>? deferred = null, Action<VerifiedImage>? accepted = null)
     {
         parent = null;
         int files = 0;
@@ -90,6 +95,7 @@ public static class ImageVerifier
             CriuKfd? kfd = null;
             var renderNodes = new List<(string, CriuRenderNode)>();
             var dmabufs = new List<(string, CriuDmabufNode)>();
+            var messages = new Dictionary<string, Google.Protobuf.IMessage>(StringComparer.Ordinal);
             // Files, and the segments of large ones, are read on every core at once; what they found is taken in manifest
             // order, so the first bad file named is the one a reading in order would have named.
             var found = FileChecks.Run(dir, manifest, signed, contents: deferred is null, cancel, length =>
@@ -112,6 +118,7 @@ public static class ImageVerifier
                     hashes[entry.Name] = claimed;
                     deferred[entry.Name] = claimed;
                 }
+                if (found[i].Message is { } message) messages[entry.Name] = message;
                 switch (found[i].Message)
                 {
                     case CriuKfd k: kfd = k; break;
@@ -126,6 +133,7 @@ public static class ImageVerifier
             var kfdFile = ImageFileName.Kfd(ImageIds.Kfd);
             if (kfd is null) throw new ImageException(kfdFile, null, "missing: the manifest does not list it");
             ImageConsistency.Check(manifest, kfd, renderNodes, dmabufs);
+            accepted?.Invoke(new VerifiedImage(manifest, messages));
             return new VerifyResult(true, null, null, null, files, segments, bytes);
         }
         catch (ImageException e)

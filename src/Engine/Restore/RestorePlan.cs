@@ -42,17 +42,19 @@ public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
             Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, ImageManifest.FileName))))
             && manifest.Parent is null;
         IReadOnlyDictionary<string, string> pending = new Dictionary<string, string>();
+        VerifiedImage? accepted = null;
         if (!alreadyChecked && (trust is { Require: true } or { Key: not null } || manifest.Parent is not null))
         {
             // An incremental image reads most of its contents in its parents: the whole chain is verified before a device is touched.
             var whole = wholeFirst || manifest.Parent is not null || manifest.FormatVersion != ImageManifest.CurrentFormatVersion;
-            var verified = whole ? ImageVerifier.Verify(dir, trust: trust) : ImageVerifier.VerifyAllButContents(dir, trust, out pending);
+            var verified = whole ? ImageVerifier.Verify(dir, trust: trust) : ImageVerifier.VerifyAllButContents(dir, trust, out pending, out accepted);
             // Refused: the whole image is read to name what a reading in order meets first (a file whose contents were
             // rewritten and resealed, rather than the manifest whose MAC no longer matches).
             if (!verified.Ok && !whole && ImageVerifier.Verify(dir, trust: trust) is { Ok: false } precise) verified = precise;
             if (!verified.Ok) throw new ImageException(verified.File ?? dir, verified.Offset, verified.Reason ?? "verification failed");
         }
-        var reader = ImageReader.Open(dir);
+        // What the verify accepted is what is restored: the manifest and metadata files are not read again.
+        var reader = accepted is not null ? ImageReader.Open(dir, accepted) : ImageReader.Open(dir);
         reader.CheckLayout();
         var image = LoadedImage.Load(reader);
         RenderRestorePasses.CheckExporters(image.RenderNodes, image.Imports, image.Kfd);

@@ -143,6 +143,30 @@ public sealed class ImageSignatureSpecs(RealImage image) : IClassFixture<RealIma
     }
 
     [Fact]
+    public void A_manifest_and_KFD_file_replaced_after_the_check_are_not_the_ones_a_restore_builds_on()
+    {
+        var dir = image.Copy(signed: true);
+        var trust = new ImageTrust(image.Key, Sign: false, Require: true);
+        var checkedResult = ImageVerifier.VerifyAllButContents(dir, trust, out _, out var accepted);
+        Assert.True(checkedResult.Ok, checkedResult.Describe());
+        var kfdFile = ImageFileName.Kfd(Engine.Checkpoint.ImageIds.Kfd);
+        var original = Engine.Images.Proto.CriuKfd.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(dir, kfdFile)).AsSpan(LengthPrefix.Size));
+
+        // Between the check and the restore, the KFD file is replaced by a well-formed one with a BO less, and the
+        // manifest resealed to match it (its xxHash64s fixed; its signature no longer holds, and nothing checks it again).
+        var forged = original.Clone();
+        forged.BoEntries.RemoveAt(forged.BoEntries.Count - 1);
+        forged.NumOfBos = (uint)forged.BoEntries.Count;
+        ImageForge.RewriteFile(dir, kfdFile, ImageForge.WithPrefix(Google.Protobuf.MessageExtensions.ToByteArray(forged)));
+        Assert.Equal(forged.NumOfBos, ImageReader.Open(dir).Read(kfdFile, Engine.Images.Proto.CriuKfd.Parser).NumOfBos);
+
+        var reader = ImageReader.Open(dir, accepted!);
+        Assert.Equal(original, reader.Read(kfdFile, Engine.Images.Proto.CriuKfd.Parser));
+        Assert.Equal(original.BoEntries.Count, LoadedImage.Load(reader).Kfd.BoEntries.Count);
+        Assert.NotEqual(ManifestCodec.Load(dir).FindFile(kfdFile)!.Size, reader.Manifest.FindFile(kfdFile)!.Size);
+    }
+
+    [Fact]
     public void A_signed_restore_checks_each_page_files_signed_digest_against_the_bytes_it_read()
     {
         var trust = new ImageTrust(image.Key, Sign: false, Require: true);
