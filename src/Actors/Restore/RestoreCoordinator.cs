@@ -216,7 +216,9 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     {
         var session = _session!;
         var reader = _plan!.Image.Reader;
-        reader.DirectIo = Settings.DirectIo;
+        // A held restore (a migration's target) restores the copy it has just received, written through the page cache:
+        // read from there, not from the disk.
+        reader.DirectIo = Settings.DirectIo && !Hold;
         var chunkSize = ChunkSize;
         var digests = _plan.PendingDigests.Count > 0;
         BeginPhase("contents");
