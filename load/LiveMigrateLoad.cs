@@ -8,7 +8,9 @@ namespace Gpuckpt.Load;
 /// `gpuckpt-load migrate --live`: a `serve` process (an inference server: it rewrites two of its 32 KV blocks a step)
 /// stepping every millisecond on node a, moved to node b stop-and-copy and live, alternately, each beside a twin. Prints
 /// each migration's pause (the time the job ran nowhere), the live ones' rounds and bytes per round, and whether every
-/// moved process went on like its twin.
+/// moved process went on like its twin. The first pair after the nodes start is a warm-up, not counted (the nodes are
+/// long-running: their first moves also compile the engine's hot paths on the same two cores); without it, a cold
+/// stop-and-copy would be set against a live move on warm nodes.
 /// </summary>
 public static class LiveMigrateLoad
 {
@@ -34,6 +36,11 @@ public static class LiveMigrateLoad
         ], Path.Combine(work, "cluster"), gpuckpt);
         var rows = new List<(double StopPause, double LivePause, string Rounds)>();
         var allSame = true;
+        var warmStop = await Move(false, 4039);
+        var warmLive = await Move(true, 4039);
+        allSame &= warmStop.Same && warmLive.Same;
+        Console.Error.WriteLine($"warm-up (not counted): stop-and-copy paused {warmStop.Pause:F2} s, live paused {warmLive.Pause:F2} s; " +
+                                $"continued on b like their twins: {warmStop.Same && warmLive.Same}");
         for (var run = 0; run < runs; run++)
         {
             var stop = await Move(false, 4040UL + (ulong)run);

@@ -8,7 +8,7 @@ public static class MigrateCommand
     public static Command Create()
     {
         var size = LoadCli.Bytes("--size", "BO bytes of the train workload", 1UL << 30);
-        var runs = LoadCli.Int("--runs", "migrations; the median is reported", 1, 1, 100);
+        var runs = LoadCli.Int("--runs", "migrations (with --live, pairs of moves) counted after a warm-up one; the median is reported", 1, 1, 100);
         var gpuckpt = new Option<string?>("--gpuckpt") { Description = "the gpuckpt (apphost or gpuckpt.dll) that runs the nodes and commands (default: the one beside this tool)" };
         var plain = new Option<bool>("--also-without-tls") { Description = "run the same migrations again with the cluster's TLS off, and print what TLS costs" };
         var live = new Option<bool>("--live")
