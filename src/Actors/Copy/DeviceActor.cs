@@ -163,16 +163,16 @@ public sealed partial class DeviceActor : ReceiveActor, IWithTimers
         }
         var plan = Work.Plan;
         var batch = new List<int> { bo };
+        _preparedBos[bo] = [chunk];
         var remaining = Work.Remaining;
         for (var at = chunk.Position + 1; at < remaining.Count && at <= chunk.Position + WholeMapsAhead; at++)
         {
             var next = plan.Chunks[remaining[at]];
             if (next.Pieces.Count != 1) continue;
             var other = next.Pieces[0].BoIndex;
-            if (!_bos.ContainsKey(other) && !_preparedBos.ContainsKey(other) && !batch.Contains(other)) batch.Add(other);
+            if (_bos.ContainsKey(other) || !_preparedBos.TryAdd(other, [])) continue;
+            batch.Add(other);
         }
-        foreach (var b in batch) _preparedBos[b] = [];
-        _preparedBos[bo]!.Add(chunk);
         var bos = batch.Select(b => plan.Bos[b]).ToList();
         Task.Factory.StartNew(() => prepare(bos), _stop.Token, TaskCreationOptions.DenyChildAttach, IoThreads.For(Context.System))
             .PipeTo(Self, success: () => new WholeMapsPrepared(batch), failure: _ => new WholeMapsPrepared(batch));
