@@ -344,7 +344,8 @@ public sealed class SimulatorClient : IGpuDriver
     {
         string path;
         uint micros;
-        if (_prepared.TryRemove(new BoRange(renderMinor, mmapOffset, size), out var ticket))
+        if (_prepared.TryRemove(new BoRange(renderMinor, mmapOffset, size), out var ticket)
+            && System.Diagnostics.Stopwatch.GetElapsedTime(ticket.At) <= PreparedFor)
         {
             if (ticket.Errno != 0)
                 throw new DriverException(ticket.Errno, nameof(SimOpcode.MapInfo), Name, $"renderD{renderMinor} offset 0x{mmapOffset:x}", ticket.Path);
@@ -412,7 +413,7 @@ public sealed class SimulatorClient : IGpuDriver
 
     /// <summary>
     /// One call checks every range; each answer (where its memory is, or why it cannot be mapped) waits for the one
-    /// MapBo of that range. A range prepared again replaces its earlier answer.
+    /// MapBo of that range, for <see cref="PreparedFor"/> at most. A range prepared again replaces its earlier answer.
     /// </summary>
     public void PrepareMaps(IReadOnlyList<BoRange> bos)
     {
@@ -425,7 +426,8 @@ public sealed class SimulatorClient : IGpuDriver
         foreach (var bo in bos)
         {
             var errno = r.I32();
-            _prepared[bo] = errno == 0 ? new PreparedMap(0, r.String(), r.U32()) : new PreparedMap(errno, r.String(), 0);
+            var at = System.Diagnostics.Stopwatch.GetTimestamp();
+            _prepared[bo] = errno == 0 ? new PreparedMap(0, r.String(), r.U32(), at) : new PreparedMap(errno, r.String(), 0, at);
         }
     }
 
@@ -453,7 +455,13 @@ public sealed class SimulatorClient : IGpuDriver
 
 
     /// <summary>A prepared range's answer: its memory file and copy delay, or (Errno set) the reason it cannot be mapped.</summary>
-    private readonly record struct PreparedMap(int Errno, string Path, uint MicrosPerMiB);
+    /// <summary>
+    /// How long a prepared answer stands for its MapBo: it says what the simulator found then (the BO there, its memory,
+    /// the copy delay a test set for its GPU), and a later MapBo asks again, as mmap(2) would find the state of that moment.
+    /// </summary>
+    private static readonly TimeSpan PreparedFor = TimeSpan.FromSeconds(2);
+
+    private readonly record struct PreparedMap(int Errno, string Path, uint MicrosPerMiB, long At);
 
     public ulong DmabufInode(int fd) => Control(SimOpcode.DmabufInode, new WireWriter().I32(fd), $"fd {fd}").U64();
 
