@@ -423,10 +423,10 @@ public sealed class SimulatorClient : IGpuDriver
         var r = Control(SimOpcode.MapInfos, request, $"{bos.Count} BOs");
         var count = r.U32();
         if (count != bos.Count) throw new InvalidDataException($"simulator answered {count} mappings for {bos.Count} BOs");
+        var at = System.Diagnostics.Stopwatch.GetTimestamp();
         foreach (var bo in bos)
         {
             var errno = r.I32();
-            var at = System.Diagnostics.Stopwatch.GetTimestamp();
             _prepared[bo] = errno == 0 ? new PreparedMap(0, r.String(), r.U32(), at) : new PreparedMap(errno, r.String(), 0, at);
         }
     }
@@ -454,13 +454,13 @@ public sealed class SimulatorClient : IGpuDriver
     }
 
 
-    /// <summary>A prepared range's answer: its memory file and copy delay, or (Errno set) the reason it cannot be mapped.</summary>
     /// <summary>
     /// How long a prepared answer stands for its MapBo: it says what the simulator found then (the BO there, its memory,
     /// the copy delay a test set for its GPU), and a later MapBo asks again, as mmap(2) would find the state of that moment.
     /// </summary>
     private static readonly TimeSpan PreparedFor = TimeSpan.FromSeconds(2);
 
+    /// <summary>A prepared range's answer, given at <paramref name="At"/> (a Stopwatch timestamp): its memory file and copy delay, or (Errno set) the reason it cannot be mapped.</summary>
     private readonly record struct PreparedMap(int Errno, string Path, uint MicrosPerMiB, long At);
 
     public ulong DmabufInode(int fd) => Control(SimOpcode.DmabufInode, new WireWriter().I32(fd), $"fd {fd}").U64();

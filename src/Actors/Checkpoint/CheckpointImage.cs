@@ -26,7 +26,7 @@ internal static class CheckpointImage
             foreach (var device in process.Devices)
             {
                 cancel.ThrowIfCancellationRequested();
-                // A render node's BOs have a file each (thousands): each is created by its first write, while the copy runs.
+                // A render node's BOs have a file each (thousands): they are created while the copy runs (CreateAhead).
                 var pages = device.Files.Select(f => writer.OpenPages(f.FileName, f.Length)).ToArray();
                 files[device.Device] = pages;
                 // A journalled chunk is adopted only if its bytes still hash to what was journalled; else it is copied again.
@@ -43,6 +43,29 @@ internal static class CheckpointImage
             process.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The page files of devices with many (a render node's BOs have one each) are created on a thread of their own, in
+    /// the order the copy reaches them, while the copy runs: a writer finds its file there, rather than every I/O thread
+    /// waiting in turn for the directory. A file the creator has not reached is created by its first write, as before; a
+    /// creation that fails is left to that write, which reports it naming the file.
+    /// </summary>
+    internal static void CreateAhead(Captured captured)
+    {
+        var files = captured.Files.Values.Where(f => f.Length > 1).SelectMany(f => f).ToList();
+        if (files.Count == 0) return;
+        Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                foreach (var file in files)
+                    if (!file.Create()) return;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>The process's KFD and render-node files, those not yet in the image.</summary>

@@ -345,36 +345,13 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
     private void CopyThenCommit(Captured captured)
     {
         BeginPhase("copy");
-        CreateAhead(captured);
+        CheckpointImage.CreateAhead(captured);
         StartContents(Works(captured, captured.Remaining), Landed, failure =>
         {
             if (_interrupt is not null) Next();
             else if (failure is not null) Fail(new StepFailed("copy", new IOException(failure)));
             else Commit();
         }, _round >= 0 ? $"r{_round + 1}" : null);
-    }
-
-    /// <summary>
-    /// The page files of devices with many (a render node's BOs have one each) are created on a thread of their own, in
-    /// the order the copy reaches them, while the copy runs: a writer finds its file there, rather than every I/O thread
-    /// waiting in turn for the directory. A file the creator has not reached is created by its first write, as before; a
-    /// creation that fails is left to that write, which reports it naming the file.
-    /// </summary>
-    private static void CreateAhead(Captured captured)
-    {
-        var files = captured.Files.Values.Where(f => f.Length > 1).SelectMany(f => f).ToList();
-        if (files.Count == 0) return;
-        Task.Factory.StartNew(() =>
-        {
-            try
-            {
-                foreach (var file in files)
-                    if (!file.Create()) return;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
-            {
-            }
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     private List<DeviceWork> Works(Captured captured, IReadOnlyDictionary<string, IReadOnlyList<int>> chunks)
