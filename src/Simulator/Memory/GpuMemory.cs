@@ -9,9 +9,10 @@ namespace Gpuckpt.Simulator.Memory;
 /// also its mmap offset. Tracks VRAM use against the GPU's VRAM size. The simulator sees the whole file through one
 /// mapping inside a reserved address range that grows with the file (one VMA, however many BOs).
 /// VRAM stays resident, as a GPU's does: a freed VRAM BO's pages stay in the file (up to <see cref="ResidentCap"/>
-/// bytes, so that a simulator never holds much more than its processes use), and a later VRAM BO takes them (cleared
-/// to zeros) before any fresh range; system-memory BOs, VRAM past the cap and BOs under <see cref="ResidentMin"/>
-/// give their pages back when freed.
+/// bytes, so that a simulator never holds much more than its processes use), cleared to zeros behind the free that let
+/// it go (a GPU that wipes VRAM on release: the free returns at once), and a later VRAM BO takes them, once cleared,
+/// before any fresh range; system-memory BOs, VRAM past the cap and BOs under <see cref="ResidentMin"/> give their
+/// pages back when freed.
 /// </summary>
 internal sealed unsafe class GpuMemory : IDisposable
 {
@@ -28,6 +29,8 @@ internal sealed unsafe class GpuMemory : IDisposable
     private readonly SortedList<ulong, ulong> _resident = new();
     private static readonly byte[] Zeros = new byte[1 << 20];
     private ulong _residentBytes;
+    // The clears of freed VRAM, one after another; each adds its range to _resident when done.
+    private Task _clearing = Task.CompletedTask;
 
     /// <summary>The most bytes of freed VRAM one GPU keeps resident.</summary>
     public const ulong ResidentCap = 2UL << 30;
@@ -116,8 +119,42 @@ internal sealed unsafe class GpuMemory : IDisposable
     {
         _live.Remove(buffer.Offset);
         VramUsed -= buffer.VramBytes;
-        if (buffer.VramBytes >= ResidentMin && buffer.Length <= ResidentCap - _residentBytes) KeepResident(buffer.Offset, buffer.Length);
+        if (buffer.VramBytes >= ResidentMin && buffer.Length <= ResidentCap - _residentBytes)
+        {
+            var (offset, length) = (buffer.Offset, buffer.Length);
+            _residentBytes += length;
+            _clearing = _clearing.ContinueWith(_ =>
+            {
+                Clear(offset, length);
+                KeepResident(offset, length);
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
         else FileHoles.Punch(_file, Path, buffer.Offset, buffer.Length);
+    }
+
+    /// <summary>
+    /// Waits for the clears of freed VRAM. Only the driver's calls start one or read what they leave, one call at a
+    /// time: a call that waits here has every range freed before it cleared and in <see cref="_resident"/>.
+    /// </summary>
+    private void Cleared() => _clearing.GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Zeros over [offset, offset+length), so that the next BO there reads as zeros, as one in fresh pages does: paid
+    /// after VRAM is let go, neither by the free (a migration's source, killed inside the pause) nor by the allocation
+    /// that takes it again (a restore's, inside the pause). Pages the freed BO never touched are holes: where filling
+    /// them finds the memory full, the range goes back to holes, zeros too.
+    /// </summary>
+    private void Clear(ulong offset, ulong length)
+    {
+        try
+        {
+            for (ulong at = 0; at < length; at += (ulong)Zeros.Length)
+                RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min((ulong)Zeros.Length, length - at)), checked((long)(offset + at)));
+        }
+        catch (IOException)
+        {
+            FileHoles.Punch(_file, Path, offset, length);
+        }
     }
 
     /// <summary>A freed VRAM range is kept, merged with its neighbours.</summary>
@@ -125,7 +162,6 @@ internal sealed unsafe class GpuMemory : IDisposable
     {
         var index = _resident.IndexOfKey(offset);
         if (index >= 0) throw new InvalidOperationException($"{Path}: 0x{offset:x} freed twice");
-        _residentBytes += length;
         // The range before, if it ends here, and the range after, if it starts where this ends, become one.
         var before = Floor(_resident.Keys, offset);
         if (before >= 0 && _resident.Keys[before] + _resident.Values[before] == offset)
@@ -155,9 +191,10 @@ internal sealed unsafe class GpuMemory : IDisposable
         return found;
     }
 
-    /// <summary>The first resident range (of the first few: a BO never waits on a long search) that holds <paramref name="length"/> bytes at an <paramref name="align"/>-aligned offset, cleared; null when none does.</summary>
+    /// <summary>The first resident range (of the first few: a BO never waits on a long search) that holds <paramref name="length"/> bytes at an <paramref name="align"/>-aligned offset (zeros since it was freed); null when none does.</summary>
     private ulong? TakeResident(ulong length, ulong align)
     {
+        Cleared();
         for (var i = 0; i < Math.Min(_resident.Count, 16); i++)
         {
             var (start, size) = (_resident.Keys[i], _resident.Values[i]);
@@ -167,17 +204,6 @@ internal sealed unsafe class GpuMemory : IDisposable
             _residentBytes -= length;
             if (offset > start) _resident.Add(start, offset - start);
             if (offset + length < start + size) _resident.Add(offset + length, start + size - offset - length);
-            // A new BO reads as zeros, as one in fresh pages does. Pages a freed BO never touched are holes: where
-            // filling them finds the memory full, the range goes back to holes, zeros too.
-            try
-            {
-                for (ulong at = 0; at < length; at += (ulong)Zeros.Length)
-                    RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min((ulong)Zeros.Length, length - at)), checked((long)(offset + at)));
-            }
-            catch (IOException)
-            {
-                FileHoles.Punch(_file, Path, offset, length);
-            }
             return offset;
         }
         return null;
@@ -194,6 +220,7 @@ internal sealed unsafe class GpuMemory : IDisposable
 
     public void Dispose()
     {
+        Cleared();
         _live.Clear();
         if (Libc.Munmap(_base, unchecked((nuint)MaxFileSize)) != 0) throw new IOException($"munmap of {Path}'s view failed: errno {Libc.LastErrno}");
         _file.Dispose();
