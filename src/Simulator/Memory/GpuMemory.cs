@@ -134,9 +134,15 @@ internal sealed unsafe class GpuMemory : IDisposable
 
     /// <summary>
     /// Waits for the clears of freed VRAM. Only the driver's calls start one or read what they leave, one call at a
-    /// time: a call that waits here has every range freed before it cleared and in <see cref="_resident"/>.
+    /// time: a call that waits here has every range freed before it cleared and in <see cref="_resident"/>. A clear
+    /// that failed (a range freed twice) fails this call, once.
     /// </summary>
-    private void Cleared() => _clearing.GetAwaiter().GetResult();
+    private void Cleared()
+    {
+        var clearing = _clearing;
+        _clearing = Task.CompletedTask;
+        clearing.GetAwaiter().GetResult();
+    }
 
     /// <summary>
     /// Zeros over [offset, offset+length), so that the next BO there reads as zeros, as one in fresh pages does: paid
@@ -220,7 +226,8 @@ internal sealed unsafe class GpuMemory : IDisposable
 
     public void Dispose()
     {
-        Cleared();
+        // The clears write to the file: they end before it is closed, whatever they met.
+        _clearing.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Wait();
         _live.Clear();
         if (Libc.Munmap(_base, unchecked((nuint)MaxFileSize)) != 0) throw new IOException($"munmap of {Path}'s view failed: errno {Libc.LastErrno}");
         _file.Dispose();
