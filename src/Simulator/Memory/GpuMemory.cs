@@ -123,10 +123,18 @@ internal sealed unsafe class GpuMemory : IDisposable
         {
             var (offset, length) = (buffer.Offset, buffer.Length);
             _residentBytes += length;
-            _clearing = _clearing.ContinueWith(_ =>
+            _clearing = _clearing.ContinueWith(before =>
             {
-                Clear(offset, length);
-                KeepResident(offset, length);
+                try
+                {
+                    Clear(offset, length);
+                    KeepResident(offset, length);
+                }
+                finally
+                {
+                    // An earlier clear's failure is not lost behind this one.
+                    before.GetAwaiter().GetResult();
+                }
             }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
         else FileHoles.Punch(_file, Path, buffer.Offset, buffer.Length);
