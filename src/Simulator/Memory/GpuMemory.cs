@@ -235,7 +235,7 @@ internal sealed unsafe class GpuMemory : IDisposable
     public void Dispose()
     {
         // The clears write to the file: they end before it is closed, whatever they met.
-        _clearing.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Wait();
+        Task.WaitAny(_clearing);
         _live.Clear();
         if (Libc.Munmap(_base, unchecked((nuint)MaxFileSize)) != 0) throw new IOException($"munmap of {Path}'s view failed: errno {Libc.LastErrno}");
         _file.Dispose();
