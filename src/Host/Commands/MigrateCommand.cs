@@ -108,9 +108,9 @@ public static class MigrateCommand
         var done = new TaskCompletionSource<IMigrationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         var listener = contact.System.ActorOf(Listener.Props(progress, done, live ?? (_ => { })));
         contact.System.ActorSelection($"{contact.NodeAddress}/user/{NodeActor.Name}").Tell(request, listener);
-        var first = await Task.WhenAny(done.Task, Task.Delay(contact.Timeout), contact.Refused);
-        if (first == contact.Refused && !done.Task.IsCompleted && !Listener.Started(listener))
-            throw new InvalidOperationException(contact.RefusedBy(await contact.Refused));
+        var first = await Task.WhenAny(done.Task, Task.Delay(contact.Timeout), contact.Unreached);
+        if (first == contact.Unreached && !done.Task.IsCompleted && !Listener.Started(listener))
+            throw new InvalidOperationException(await contact.Unreached);
         if (first != done.Task && !Listener.Started(listener))
             throw new InvalidOperationException($"no gpuckpt node answered at {contact.NodeAddress} within {contact.Timeout.TotalSeconds:F0} s");
         return await done.Task;

@@ -29,6 +29,10 @@ public sealed class StrangerSpecs(ITestOutputHelper output)
         await cluster.StartAll();
         var a = cluster.Clients["a"];
         var pid = a.Spawn(WorkloadRequest.Named("tiny", 3));
+        // A member's CLI goes straight to remoting: nothing it does reads, in the node's log, as a failed handshake.
+        var status = await cluster.Cli("cluster", "status", "--node", cluster.Address("a"));
+        Assert.True(status.ExitCode == 0, $"the cluster's own CLI was refused: {status}");
+        Assert.DoesNotContain("TLS", cluster.Process("a").Output, StringComparison.OrdinalIgnoreCase);
         var strangers = Directory.CreateTempSubdirectory("gpuckpt-strangers-").FullName;
         try
         {
