@@ -65,7 +65,7 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new CriuTargetRestored("migr-1", 4242),
         new CriuAbortTarget("migr-1"),
         new CriuTargetAborted("migr-1", false, 0, "criu restore failed"),
-        new BeginImage("migr-1", "abc123", new ImageSource("sim:/run/a.sock", 4242, "node-a"), new[] { Gpu }),
+        new BeginImage("migr-1", "abc123", new ImageSource("sim:/run/a.sock", 4242, "node-a"), new[] { Gpu }, Live: true),
         new ImageBegun("migr-1", 40123, "5f0e" + new string('a', 60)),
         new FrameAck(5L << 32),
         new FrameRejected(17, "amdgpu-pages-1-0010.img: offset 8: frame 17 checksum mismatch"),

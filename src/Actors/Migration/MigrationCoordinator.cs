@@ -239,7 +239,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
         Context.Watch(_target);
         // The chunks the checkpoint writes go to the sender from memory while it keeps up (and the budget allows).
         _kept ??= _settings.KeptBytes > 0 ? CapturedPieces.Open(ImageDir, _settings.KeptBytes, _settings.FrameSize, _settings.AckTimeout) : null;
-        _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings, _kept), "transfer");
+        _sender = Context.ActorOf(TransferSender.Props(_migrationId, prepared.Target, ImageDir, _settings, _kept, _live), "transfer");
         Context.Watch(_sender);
         _runningCheckpoint = _state.Started!.CheckpointJobId;
         var checkpoint = new CheckpointRequest(Request.Pid, ImageDir, LeaveRunning: false, _runningCheckpoint, ReportChunks: true);

@@ -169,7 +169,7 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         var dir = ImageDir;
         Task.Run(() =>
             // A copy that an earlier start of this target left in progress is taken up: the sender checks what it confirmed.
-            new ReceiverReady(ImageReceiver.Resume(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology)), replyTo)).PipeTo(Self);
+            new ReceiverReady(ImageReceiver.Resume(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology), throughPageCache: begin.Live || !_settings.DirectIo), replyTo)).PipeTo(Self);
     }
 
     private void Seal(SealImage seal)

@@ -27,6 +27,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private readonly string _sourceDir;
     private readonly MigrationSettings _settings;
     private readonly CapturedPieces? _kept;
+    private readonly bool _live;
     private readonly Queue<TransferPiece> _pending = new();
     private readonly HashSet<string> _announced = [];
     private readonly Queue<(long Seq, byte[] Frame, bool Again)> _ready = new();
@@ -52,9 +53,11 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
     private IActorRef? _drainWaiter;
 
     /// <param name="kept">The chunks the checkpoint has just written, kept in memory: a piece found there is not read back.</param>
-    public TransferSender(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings, CapturedPieces? kept = null)
+    /// <param name="live">The image of a live migration (<see cref="BeginImage.Live"/>).</param>
+    public TransferSender(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings, CapturedPieces? kept = null, bool live = false)
     {
         _kept = kept;
+        _live = live;
         _migrationId = migrationId;
         _target = target;
         _sourceDir = sourceDir;
@@ -74,7 +77,7 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
             _seal = new SealImage(_migrationId, s.Files, s.Links, s.Seal);
             Pump();
         });
-        Receive<Begun>(b => Ask(_begin = new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology)));
+        Receive<Begun>(b => Ask(_begin = new BeginImage(_migrationId, b.Manifest.ImageId, b.Manifest.Source, b.Manifest.Topology, _live)));
         Receive<ImageBegun>(b =>
         {
             if (_begun) return;
@@ -180,8 +183,8 @@ public sealed class TransferSender : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings, CapturedPieces? kept = null) =>
-        Akka.Actor.Props.Create(() => new TransferSender(migrationId, target, sourceDir, settings, kept));
+    public static Props Props(string migrationId, IActorRef target, string sourceDir, MigrationSettings settings, CapturedPieces? kept = null, bool live = false) =>
+        Akka.Actor.Props.Create(() => new TransferSender(migrationId, target, sourceDir, settings, kept, live));
 
     protected override void PreStart()
     {

@@ -19,14 +19,17 @@ public sealed class ImageReceiver : IDisposable
     private long _bytes;
 
     /// <summary>
-    /// The copy is written through the page cache, not with O_DIRECT: the target restores it as soon as it is sealed,
-    /// mostly inside the source's pause, and reads it back from memory then rather than from the disk. Each write starts
-    /// its writeback at once, and the commit fsyncs every file, so the copy is as durable when it is committed.
+    /// A live migration's copy (<paramref name="throughPageCache"/>) is written through the page cache: all but its last
+    /// round arrived while the process ran, and the target restores it inside the source's pause, reading it back from
+    /// memory then rather than from the disk. Each write starts its writeback at once, and the commit fsyncs every file,
+    /// so the copy is as durable when it is committed. A stop-and-copy migration's copy arrives inside the pause and is
+    /// bound by the CPU both nodes share: its page files go to the disk with O_DIRECT like any image's, which spares the
+    /// target a copy of every byte into the page cache; its restore then reads them from the disk.
     /// </summary>
-    private ImageReceiver(ImageWriter writer)
+    private ImageReceiver(ImageWriter writer, bool throughPageCache)
     {
         _writer = writer;
-        writer.DirectIo = false;
+        if (throughPageCache) writer.DirectIo = false;
     }
 
     public string Directory => _writer.Directory;
@@ -35,21 +38,22 @@ public sealed class ImageReceiver : IDisposable
     public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>Starts the copy in <paramref name="dir"/> (absent or empty) with the source image's identity and topology.</summary>
-    public static ImageReceiver Create(string dir, ImageHeader header) => new(ImageWriter.Create(dir, header));
+    /// <param name="throughPageCache">A live migration's copy: every page file through the page cache (see the constructor).</param>
+    public static ImageReceiver Create(string dir, ImageHeader header, bool throughPageCache) => new(ImageWriter.Create(dir, header), throughPageCache);
 
     /// <summary>
     /// Takes up the copy a receiver that died left in <paramref name="dir"/>, when it is an in-progress copy of the same
     /// image: what it wrote stays, to be kept piece by piece through <see cref="Holds"/>. Anything else there (no copy,
     /// another image, a sealed or unreadable one) is deleted and the copy starts empty.
     /// </summary>
-    public static ImageReceiver Resume(string dir, ImageHeader header)
+    public static ImageReceiver Resume(string dir, ImageHeader header, bool throughPageCache)
     {
         if (System.IO.Directory.Exists(dir))
         {
             try
             {
                 var writer = ImageWriter.Reopen(dir);
-                if (writer.ImageId == header.ImageId) return new ImageReceiver(writer);
+                if (writer.ImageId == header.ImageId) return new ImageReceiver(writer, throughPageCache);
                 writer.Dispose();
             }
             catch (Exception e) when (e is ImageException or IOException or InvalidDataException)
@@ -58,7 +62,7 @@ public sealed class ImageReceiver : IDisposable
             }
             System.IO.Directory.Delete(dir, recursive: true);
         }
-        return Create(dir, header);
+        return Create(dir, header, throughPageCache);
     }
 
     /// <summary>

@@ -32,7 +32,7 @@ public sealed class DataLinkTargetSpecs(ITestOutputHelper output) : EngineSpec(o
         var target = Sys.ActorOf(MigrationTarget.Props("migr-link", "b", CreateTestProbe().Ref, settings));
         target.Tell(new PrepareTarget("migr-link", "a", coordinator.Ref), coordinator.Ref);
         await coordinator.ExpectMsgAsync<TargetPrepared>(Wait);
-        var begin = new BeginImage("migr-link", "image-1", new ImageSource("sim:/run/a.sock", 4242, "a"), Array.Empty<GpuNode>());
+        var begin = new BeginImage("migr-link", "image-1", new ImageSource("sim:/run/a.sock", 4242, "a"), Array.Empty<GpuNode>(), Live: false);
 
         target.Tell(begin, sender.Ref);
         var begun = await sender.ExpectMsgAsync<ImageBegun>(Wait);
