@@ -130,6 +130,8 @@ public class SerializationSpecs(ITestOutputHelper output) : EngineSpec(output)
         new CheckpointFailing("copy: EIO"),
         new CheckpointFinished(new CheckpointCompleted(Summary)),
         new RestoreStarted("rest-1", new RestoreRequest("/img", "rest-1"), "sim:/run/s.sock"),
+        new RestoreStarted("rest-2", new RestoreRequest("/img", "rest-2", HoldBeforeResume: true, ThroughPageCache: false), "sim:/run/s.sock"),
+        new RestoreStarted("rest-3", new RestoreRequest("/img", "rest-3", HoldBeforeResume: true, ThroughPageCache: true), "sim:/run/s.sock"),
         new TargetIntended("restore-rest-1"),
         new TargetCreated(1001),
         new TargetDiscarded(1001),

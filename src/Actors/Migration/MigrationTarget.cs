@@ -25,6 +25,8 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
     private readonly MigrationSettings _settings;
     private readonly TargetState _state = new();
     private ImageReceiver? _receiver;
+    // How the copy is written, so that its restore reads it the same way (null: no copy begun in this incarnation).
+    private bool? _throughPageCache;
     private string? _dataToken;
     private IActorRef? _dataSender;
     private bool _sealed, _beginning, _sealing, _discarding;
@@ -167,10 +169,15 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         if (_beginning) return;
         _beginning = true;
         var dir = ImageDir;
+        var throughPageCache = ThroughPageCache(begin);
+        _throughPageCache = throughPageCache;
         Task.Run(() =>
             // A copy that an earlier start of this target left in progress is taken up: the sender checks what it confirmed.
-            new ReceiverReady(ImageReceiver.Resume(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology), throughPageCache: begin.Live || !_settings.DirectIo), replyTo)).PipeTo(Self);
+            new ReceiverReady(ImageReceiver.Resume(dir, new ImageHeader(begin.ImageId, begin.Source, begin.Topology), throughPageCache), replyTo)).PipeTo(Self);
     }
+
+    /// <summary>A live migration's copy goes through the page cache; a stop-and-copy one with O_DIRECT where the engine writes so.</summary>
+    private bool ThroughPageCache(BeginImage begin) => begin.Live || !_settings.DirectIo;
 
     private void Seal(SealImage seal)
     {
@@ -235,7 +242,7 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         Persist(new TargetRestoreStarted(jobId), e =>
         {
             _state.Apply(e);
-            var request = new RestoreRequest(ImageDir, jobId, HoldBeforeResume: true);
+            var request = new RestoreRequest(ImageDir, jobId, HoldBeforeResume: true, ThroughPageCache: _throughPageCache);
             // The copy was hashed whole and checked against the source's seal as it was committed: not a second time.
             _jobs.Tell(_checkedManifest is { } sha ? new RestoreCheckedCopy(request, sha) : request, Self);
         });

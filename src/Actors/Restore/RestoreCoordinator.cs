@@ -216,9 +216,9 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     {
         var session = _session!;
         var reader = _plan!.Image.Reader;
-        // A held restore (a migration's target) restores the copy it has just received, written through the page cache:
-        // read from there, not from the disk.
-        reader.DirectIo = Settings.DirectIo && !Hold;
+        // A live migration's target restores the copy it has just received through the page cache: read from there, not
+        // from the disk. A stop-and-copy target's copy went to the disk with O_DIRECT, and is read back the same way.
+        reader.DirectIo = Settings.DirectIo && !(ThroughPageCache ?? Hold);
         var chunkSize = ChunkSize;
         var digests = _plan.PendingDigests.Count > 0;
         BeginPhase("contents");
@@ -307,6 +307,8 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     }
 
     private bool Hold => State.Started?.Request.HoldBeforeResume ?? _request?.HoldBeforeResume ?? false;
+
+    private bool? ThroughPageCache => State.Started is { } started ? started.Request.ThroughPageCache : _request?.ThroughPageCache;
 
     /// <summary>The decision on a held restore: RESUME it, or discard the process. One that comes early waits for the hold.</summary>
     private void Release(ReleaseRestore release)
