@@ -61,7 +61,7 @@ public sealed class JobsActor : ReceiveActor
         });
         Receive<JobHolds>(holds => _holds[holds.JobId] = holds.Key);
         Receive<RestoreRequest>(request => Restore(request, null));
-        Receive<RestoreCheckedCopy>(copy => Restore(copy.Request, copy.ManifestSha256));
+        Receive<RestoreCheckedCopy>(copy => Restore(copy.Request, copy.ManifestSha256, copy.ThroughPageCache));
         Receive<ResumeJob>(resume => Take(resume.JobId, JobControl.Resume));
         Receive<ControlJob>(control => Take(control.JobId, control.Control));
         Receive<InterruptJob>(interrupt =>
@@ -175,10 +175,11 @@ public sealed class JobsActor : ReceiveActor
                $"again would evict its queues a second time, which its one UNPAUSE cannot undo; `gpuckpt unpause --pid {pid}` lets it run again";
     }
 
-    private void Restore(RestoreRequest request, string? checkedManifest)
+    private void Restore(RestoreRequest request, string? checkedManifest, bool? throughPageCache = null)
     {
         var id = request.JobId ?? NewId(RestorePrefix);
-        Start(id, RestoreCoordinator.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender, checkedManifest: checkedManifest),
+        Start(id, RestoreCoordinator.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender, checkedManifest: checkedManifest,
+                throughPageCache: throughPageCache),
             reason => new RestoreFailed(request.ImagesDir, reason));
     }
 

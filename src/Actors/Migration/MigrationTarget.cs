@@ -242,9 +242,10 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
         Persist(new TargetRestoreStarted(jobId), e =>
         {
             _state.Apply(e);
-            var request = new RestoreRequest(ImageDir, jobId, HoldBeforeResume: true, ThroughPageCache: _throughPageCache);
+            var request = new RestoreRequest(ImageDir, jobId, HoldBeforeResume: true);
             // The copy was hashed whole and checked against the source's seal as it was committed: not a second time.
-            _jobs.Tell(_checkedManifest is { } sha ? new RestoreCheckedCopy(request, sha) : request, Self);
+            // It is read back the way it was written.
+            _jobs.Tell(_checkedManifest is { } sha ? new RestoreCheckedCopy(request, sha, _throughPageCache) : request, Self);
         });
     }
 

@@ -23,6 +23,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
 {
     private readonly RestoreRequest? _request;
     private readonly string? _checkedManifest;
+    private readonly bool? _throughPageCache;
     private readonly IGpuDriver _driver;
     private readonly List<IDisposable> _sources = [];
     private RestorePlan? _plan;
@@ -34,13 +35,15 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
     /// <param name="checkedManifest">The SHA-256 of the manifest of a copy its owner checked whole moments ago (<see cref="RestoreCheckedCopy"/>); a restarted job has none and verifies it again.</param>
+    /// <param name="throughPageCache">How that copy was written (<see cref="RestoreCheckedCopy.ThroughPageCache"/>); a restarted job has none, and follows the engine's rule.</param>
     public RestoreCoordinator(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume, string? checkedManifest = null)
+        JobControl control = JobControl.Resume, string? checkedManifest = null, bool? throughPageCache = null)
         : base(jobId, settings, pool, replyTo)
     {
         Command<ReleaseRestore>(Release);
         _request = request;
         _checkedManifest = checkedManifest;
+        _throughPageCache = throughPageCache;
         _driver = driver;
         _control = control;
         Command<PassDone>(OnPassDone);
@@ -49,8 +52,8 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     public override string PersistenceId => $"restore-{JobId}";
 
     public static Props Props(string jobId, RestoreRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume, string? checkedManifest = null) =>
-        Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo, control, checkedManifest));
+        JobControl control = JobControl.Resume, string? checkedManifest = null, bool? throughPageCache = null) =>
+        Akka.Actor.Props.Create(() => new RestoreCoordinator(jobId, request, driver, settings, pool, replyTo, control, checkedManifest, throughPageCache));
 
     private string ImagesDir => State.Started?.Request.ImagesDir ?? _request?.ImagesDir ?? "";
 
@@ -218,7 +221,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         var reader = _plan!.Image.Reader;
         // A live migration's target restores the copy it has just received through the page cache: read from there, not
         // from the disk. A stop-and-copy target's copy went to the disk with O_DIRECT, and is read back the same way.
-        reader.DirectIo = Settings.DirectIo && !(ThroughPageCache ?? Hold);
+        reader.DirectIo = Settings.DirectIo && !(_throughPageCache ?? Hold);
         var chunkSize = ChunkSize;
         var digests = _plan.PendingDigests.Count > 0;
         BeginPhase("contents");
@@ -307,8 +310,6 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     }
 
     private bool Hold => State.Started?.Request.HoldBeforeResume ?? _request?.HoldBeforeResume ?? false;
-
-    private bool? ThroughPageCache => State.Started is { } started ? started.Request.ThroughPageCache : _request?.ThroughPageCache;
 
     /// <summary>The decision on a held restore: RESUME it, or discard the process. One that comes early waits for the hold.</summary>
     private void Release(ReleaseRestore release)

@@ -10,8 +10,4 @@ namespace Gpuckpt.Actors.Restore;
 /// <see cref="ReleaseRestore"/> (a migration's commit decides); resumed from the journal before it was held, it
 /// discards what it built and fails instead of building again.
 /// </summary>
-/// <param name="ThroughPageCache">
-/// Whether the page files are read through the page cache. Null: with O_DIRECT (<c>gpuckpt.copy.direct-io</c>) unless
-/// the restore is held; a migration's target says which way it wrote its copy.
-/// </param>
-public sealed record RestoreRequest(string ImagesDir, string? JobId = null, bool HoldBeforeResume = false, bool? ThroughPageCache = null) : IRestoreMessage;
+public sealed record RestoreRequest(string ImagesDir, string? JobId = null, bool HoldBeforeResume = false) : IRestoreMessage;

@@ -200,13 +200,11 @@ public sealed partial class EventSerializer
     {
         var request = new P.RestoreRequestData { ImagesDir = e.Request.ImagesDir, HoldBeforeResume = e.Request.HoldBeforeResume };
         if (e.Request.JobId is not null) request.JobId = e.Request.JobId;
-        if (e.Request.ThroughPageCache is { } cached) request.ThroughPageCache = cached;
         return new P.RestoreStartedEvent { JobId = e.JobId, Request = request, Driver = e.Driver };
     }
 
     private static RestoreStarted Decode(P.RestoreStartedEvent e) =>
-        new(e.JobId, new RestoreRequest(e.Request.ImagesDir, e.Request.HasJobId ? e.Request.JobId : null, e.Request.HoldBeforeResume,
-            e.Request.HasThroughPageCache ? e.Request.ThroughPageCache : null), e.Driver);
+        new(e.JobId, new RestoreRequest(e.Request.ImagesDir, e.Request.HasJobId ? e.Request.JobId : null, e.Request.HoldBeforeResume), e.Driver);
 
     private static P.DeviceStateDoneEvent Encode(DeviceStateDone e) =>
         new() { Pid = e.Pid, RestoredOffsets = { e.RestoredOffsets }, RenderPasses = e.RenderPasses };
