@@ -112,6 +112,7 @@ public sealed class ClusterNode : IAsyncDisposable
         var migrationSettings = MigrationSettings.From(config, config.GetString("gpuckpt.state-dir", Path.GetTempPath())) with
         {
             SignWith = engine.Settings.Trust.Key,
+            DirectIo = engine.Settings.DirectIo,
             Tls = tls,
             SelfCommand = start.SelfCommand,
             Kernel = start.Kernel,

@@ -57,8 +57,9 @@ public sealed record MigrationSettings(
     public long KeptBytes { get; init; } = 64L << 20;
 
     /// <summary>
-    /// Whether a stop-and-copy migration's copy goes to the target's disk with O_DIRECT (<c>gpuckpt.copy.direct-io</c>,
-    /// as every image this engine writes); a live migration's copy is written through the page cache whatever this says.
+    /// Whether a stop-and-copy migration's copy goes to the target's disk with O_DIRECT, as every image this node's engine
+    /// writes (<see cref="EngineSettings.DirectIo"/>); a live migration's copy is written through the page cache whatever
+    /// this says.
     /// </summary>
     public bool DirectIo { get; init; } = true;
 
@@ -101,7 +102,6 @@ public sealed record MigrationSettings(
             MaximumFrame = (int)maxFrame,
             PidFreeTimeout = config.GetTimeSpan("gpuckpt.migration.criu.pid-free-timeout", TimeSpan.FromSeconds(30)),
             KeptBytes = Math.Max(0, config.GetByteSize("gpuckpt.migration.kept-bytes") ?? 64L << 20),
-            DirectIo = config.GetBoolean("gpuckpt.copy.direct-io", true),
             LiveFinalBytes = config.GetByteSize("gpuckpt.migration.live.final-bytes") ?? 64L << 20,
             LiveMaxRounds = Math.Max(1, config.GetInt("gpuckpt.migration.live.max-rounds", 8)),
             ProcessLockHolderWait = config.GetTimeSpan("gpuckpt.cli.process-lock-holder-wait", TimeSpan.FromSeconds(1), allowInfinite: false),
