@@ -18,4 +18,11 @@ public sealed record SimulatorOptions(string SocketPath)
     /// of VRAM and a checkpoint moves every VRAM BO with the copy engine. Default: large BAR (FB_PUBLIC).
     /// </summary>
     public bool SmallBar { get; init; }
+
+    /// <summary>
+    /// Bytes of each GPU's VRAM made resident at start (zeros written in the background; at most
+    /// <see cref="Memory.GpuMemory.ResidentCap"/>), as a GPU's VRAM is present from power-on: the first BOs placed there
+    /// take no fresh memory. Default 0: VRAM is fresh memory until a BO first frees it.
+    /// </summary>
+    public ulong ResidentVram { get; init; }
 }

@@ -36,7 +36,7 @@ public sealed partial class SimulatorServer : IDisposable
             _owner = CreateOwned(MemoryDir);
         }
         else Directory.CreateDirectory(MemoryDir);
-        _driver = new SimulatedDriver(Topology, MemoryDir);
+        _driver = new SimulatedDriver(Topology, MemoryDir, options.ResidentVram);
         try
         {
             RemoveStaleSocket(SocketPath);

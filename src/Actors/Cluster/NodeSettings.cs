@@ -13,7 +13,8 @@ public sealed record NodeSettings(
     int SimulatorGpus,
     uint SimulatorIdSeed,
     int PublicPort = 0,
-    string Protocol = "akka.tcp")
+    string Protocol = "akka.tcp",
+    ulong SimulatorResidentVram = 0)
 {
     /// <summary>The address other members know this node by (the public port where one is set, behind a forwarder).</summary>
     public string SelfAddress => $"{Protocol}://{SystemName}@{Hostname}:{(PublicPort > 0 ? PublicPort : Port)}";
@@ -33,6 +34,7 @@ public sealed record NodeSettings(
             config.GetInt("gpuckpt.node.simulator.gpus", 2),
             (uint)config.GetInt("gpuckpt.node.simulator.id-seed", 0),
             config.GetInt("akka.remote.dot-netty.tcp.public-port", 0),
-            NodeConfig.Protocol(config));
+            NodeConfig.Protocol(config),
+            config.GetByteSize("gpuckpt.node.simulator.resident-vram") is > 0 and var resident ? (ulong)resident : 0);
     }
 }

@@ -23,8 +23,11 @@ internal static class ClusterDemo
         }
         try
         {
+            // Machine b's VRAM is resident from the start, as a GPU's is: the job restored there writes into memory b
+            // already holds (an eighth more than the job, for the BOs' alignments), not into pages the machine hands out
+            // on first touch inside the pause.
             using var machineA = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "a.sock")) { Gpus = 2, IdSeed = 0 });
-            using var machineB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9 });
+            using var machineB = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "b.sock")) { Gpus = 2, IdSeed = 9, ResidentVram = size + size / 8 });
             using var a = SimulatorClient.Connect(machineA.SocketPath);
             using var b = SimulatorClient.Connect(machineB.SocketPath);
 

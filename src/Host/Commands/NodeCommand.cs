@@ -47,6 +47,7 @@ public static class NodeCommand
                 {
                     Gpus = settings.SimulatorGpus,
                     IdSeed = settings.SimulatorIdSeed,
+                    ResidentVram = settings.SimulatorResidentVram,
                 })
                 : null;
             using var gpu = Drivers.Open(parse.GetValue(driver) ?? $"sim:{embedded!.SocketPath}");

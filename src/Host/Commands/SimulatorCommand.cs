@@ -16,8 +16,10 @@ public static class SimulatorCommand
         var idSeed = new Option<uint>("--id-seed") { Description = "seed of the generated gpu ids and render minors", DefaultValueFactory = _ => 0 };
         var memoryDir = new Option<string?>("--memory-dir") { Description = "where BO memory files live (default: a fresh directory under /dev/shm)" };
         var smallBar = new Option<bool>("--small-bar") { Description = "every GPU has a small BAR (vram_public 0): VRAM is checkpointed with the copy engine" };
+        var residentVram = ByteSizeOption.Create("--resident-vram",
+            "VRAM of each GPU made resident at start, as a GPU's is from power-on: the first BOs take no fresh memory (at most 2G; default none)");
         var json = Cli.JsonOption();
-        var command = new Command("simulator", "run the simulated GPU driver on a Unix socket") { socket, topology, gpus, idSeed, memoryDir, smallBar, json };
+        var command = new Command("simulator", "run the simulated GPU driver on a Unix socket") { socket, topology, gpus, idSeed, memoryDir, smallBar, residentVram, json };
         command.SetAction(parse => Cli.Guard(() =>
         {
             var topologyPath = parse.GetValue(topology);
@@ -30,6 +32,7 @@ public static class SimulatorCommand
                 IdSeed = parse.GetValue(idSeed),
                 MemoryDir = parse.GetValue(memoryDir),
                 SmallBar = parse.GetValue(smallBar),
+                ResidentVram = parse.GetValue(residentVram) ?? 0,
             };
             using var stop = new ManualResetEventSlim();
             void OnSignal(PosixSignalContext context)

@@ -24,12 +24,16 @@ internal sealed partial class SimulatedDriver : IDisposable
     private ulong _nextBufferId = 1;
     private ulong _nextCookie = CookieBase;
 
-    public SimulatedDriver(GpuTopology topology, string memoryDir)
+    public SimulatedDriver(GpuTopology topology, string memoryDir, ulong residentVram = 0)
     {
         Topology = topology;
         MemoryDir = memoryDir;
         foreach (var node in topology.Gpus)
-            _gpus.Add(new SimGpu(node, new GpuMemory(Path.Combine(memoryDir, $"renderD{node.DrmRenderMinor}.mem"), node.VramSize)));
+        {
+            var memory = new GpuMemory(Path.Combine(memoryDir, $"renderD{node.DrmRenderMinor}.mem"), node.VramSize);
+            _gpus.Add(new SimGpu(node, memory));
+            memory.MakeResident(residentVram);
+        }
     }
 
     public FairLock Lock { get; } = new();

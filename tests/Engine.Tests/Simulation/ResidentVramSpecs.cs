@@ -44,4 +44,25 @@ public sealed class ResidentVramSpecs
         fresh.Client.Run(twin, 5);
         Assert.Equal(fresh.Client.State(twin).Digest, reused.Client.State(second).Digest);
     }
+
+    [Fact]
+    public void A_simulator_started_with_resident_vram_holds_it_and_places_a_process_s_vram_in_it()
+    {
+        var seed = TestSeed.Fresh();
+        const long resident = 96L << 20;
+        using var warm = new TestSimulator(gpus: 1, residentVram: resident);
+        using var fresh = new TestSimulator(gpus: 1);
+        // The first VRAM BO waits for the zeros written behind the start.
+        var pid = warm.Client.Spawn(Vram(seed, 24UL << 20, 4UL << 20, 36UL << 20));
+        var twin = fresh.Client.Spawn(Vram(seed, 24UL << 20, 4UL << 20, 36UL << 20));
+
+        // The 96 MiB are held, and the process's 64 MiB of VRAM lie inside them: only what is not VRAM takes fresh pages.
+        var held = Resident(warm);
+        Assert.True(held >= resident, $"seed {seed}: {held} bytes held, not the {resident} made resident");
+        Assert.True(held - resident < 16L << 20, $"seed {seed}: the process took fresh pages: {held} bytes held, {resident} resident");
+        Assert.Equal(fresh.Client.State(twin).Digest, warm.Client.State(pid).Digest);
+        warm.Client.Run(pid, 5);
+        fresh.Client.Run(twin, 5);
+        Assert.Equal(fresh.Client.State(twin).Digest, warm.Client.State(pid).Digest);
+    }
 }
