@@ -25,4 +25,7 @@ public sealed record SimulatorOptions(string SocketPath)
     /// take no fresh memory. Default 0: VRAM is fresh memory until a BO first frees it.
     /// </summary>
     public ulong ResidentVram { get; init; }
+
+    /// <summary>The most <see cref="ResidentVram"/> a GPU takes (the most freed VRAM it keeps resident).</summary>
+    public const ulong MaxResidentVram = Memory.GpuMemory.ResidentCap;
 }

@@ -25,6 +25,8 @@ public static class SimulatorCommand
             var topologyPath = parse.GetValue(topology);
             var count = parse.GetValue(gpus);
             if (topologyPath is null && count is < 1 or > 64) throw new UsageException($"--gpus {count}: between 1 and 64");
+            if (parse.GetValue(residentVram) is > SimulatorOptions.MaxResidentVram and var asked)
+                throw new UsageException($"--resident-vram {asked}: at most {SimulatorOptions.MaxResidentVram} bytes (2G) of each GPU's VRAM stay resident");
             var options = new SimulatorOptions(parse.GetValue(socket)!)
             {
                 Topology = topologyPath is null ? null : GpuTopology.Load(topologyPath),
@@ -48,7 +50,7 @@ public static class SimulatorCommand
                 if (parse.GetValue(json))
                     Cli.PrintJson(new
                     {
-                        socket = server.SocketPath, memory_dir = server.MemoryDir, state = "ready",
+                        socket = server.SocketPath, memory_dir = server.MemoryDir, state = "ready", resident_vram = options.ResidentVram,
                         gpus = server.Topology.Gpus.Select(g => new { gpu_id = g.GpuId, render_minor = g.DrmRenderMinor }),
                         reclaimed = server.Reclaimed.Select(r => new { dir = r.Item1, bytes = r.Item2 }),
                     });
@@ -56,7 +58,8 @@ public static class SimulatorCommand
                 {
                     foreach (var (dir, bytes) in server.Reclaimed)
                         Console.Out.WriteLine($"removed {dir}: {bytes} bytes of BO memory a killed simulator left");
-                    Console.Out.WriteLine($"simulator ready on {server.SocketPath}: {server.Topology.Gpus.Count} GPUs ({ids}), memory in {server.MemoryDir}");
+                    Console.Out.WriteLine($"simulator ready on {server.SocketPath}: {server.Topology.Gpus.Count} GPUs ({ids}), memory in {server.MemoryDir}" +
+                                          (options.ResidentVram > 0 ? $", {options.ResidentVram} bytes of each GPU's VRAM made resident" : ""));
                 }
                 Console.Out.Flush();
                 stop.Wait();
