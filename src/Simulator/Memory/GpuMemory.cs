@@ -31,6 +31,8 @@ internal sealed unsafe class GpuMemory : IDisposable
     private ulong _residentBytes;
     // The clears of freed VRAM, one after another; each adds its range to _resident when done.
     private Task _clearing = Task.CompletedTask;
+    // Ends a resident range still being made when the memory is disposed (a simulator stopped moments after it started).
+    private readonly CancellationTokenSource _disposing = new();
 
     /// <summary>The most bytes of freed VRAM one GPU keeps resident.</summary>
     public const ulong ResidentCap = 2UL << 30;
@@ -82,9 +84,10 @@ internal sealed unsafe class GpuMemory : IDisposable
         var offset = _end;
         _end = offset + length;
         _residentBytes += length;
+        var disposing = _disposing.Token;
         _clearing = Task.Run(() =>
         {
-            Clear(offset, length);
+            Clear(offset, length, disposing);
             KeepResident(offset, length);
         });
     }
@@ -184,11 +187,11 @@ internal sealed unsafe class GpuMemory : IDisposable
     /// that takes it again (a restore's, inside the pause). Pages the freed BO never touched are holes: where filling
     /// them finds the memory full, the range goes back to holes, zeros too.
     /// </summary>
-    private void Clear(ulong offset, ulong length)
+    private void Clear(ulong offset, ulong length, CancellationToken disposing = default)
     {
         try
         {
-            for (ulong at = 0; at < length; at += (ulong)Zeros.Length)
+            for (ulong at = 0; at < length && !disposing.IsCancellationRequested; at += (ulong)Zeros.Length)
                 RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min((ulong)Zeros.Length, length - at)), checked((long)(offset + at)));
         }
         catch (IOException)
@@ -261,6 +264,7 @@ internal sealed unsafe class GpuMemory : IDisposable
     public void Dispose()
     {
         // The clears write to the file: they end before it is closed, whatever they met.
+        _disposing.Cancel();
         Task.WaitAny(_clearing);
         _live.Clear();
         if (Libc.Munmap(_base, unchecked((nuint)MaxFileSize)) != 0) throw new IOException($"munmap of {Path}'s view failed: errno {Libc.LastErrno}");

@@ -35,6 +35,13 @@ public sealed class NodeConfigSpecs : IDisposable
     }
 
     [Theory]
+    [InlineData("gpuckpt.node.simulator.resident-vram = 1536MiB", 1536UL << 20)]
+    [InlineData("gpuckpt.node.simulator.id-seed = 3", 0UL)]
+    [InlineData("gpuckpt.node.simulator.resident-vram = -1", 0UL)]
+    public void A_node_s_embedded_simulator_makes_resident_the_vram_its_file_names_and_none_by_default(string text, ulong bytes) =>
+        Assert.Equal(bytes, NodeSettings.From(NodeConfig.Load(Write(text), _ => null)).SimulatorResidentVram);
+
+    [Theory]
     [InlineData("96KiB", false)]
     [InlineData("1000000", false)]
     [InlineData("128KiB", true)]
