@@ -53,15 +53,22 @@ public sealed record ImageSignature(string Algorithm, string KeyId, IReadOnlyDic
         object value = part switch
         {
             // The parent is part of the identity; a whole image has none, and its identity reads as before there was one.
-            "identity" => new { m.FormatVersion, m.ToolVersion, m.ImageId, m.Created, m.Finished, m.State, m.Parent },
+            "identity" => new SignedIdentity(m.FormatVersion, m.ToolVersion, m.ImageId, m.Created, m.Finished, m.State, m.Parent),
             "source" => m.Source,
             "topology" => m.Topology,
-            "files" => new { m.Files, Hashes = hashes.OrderBy(h => h.Key, StringComparer.Ordinal).ToList() },
+            "files" => new SignedFiles(m.Files, hashes.OrderBy(h => h.Key, StringComparer.Ordinal).ToList()),
             "links" => m.Links,
             _ => m.Extra.OrderBy(e => e.Key, StringComparer.Ordinal).ToList(),
         };
         return [.. Encoding.UTF8.GetBytes(part + "\n"), .. JsonSerializer.SerializeToUtf8Bytes(value, ManifestCodec.Json)];
     }
+
+    /// <summary>The identity part's members, named and ordered as its MAC has always covered them.</summary>
+    internal sealed record SignedIdentity(int FormatVersion, string ToolVersion, string ImageId, DateTimeOffset Created, DateTimeOffset? Finished,
+        ImageState State, ImageParent? Parent);
+
+    /// <summary>The files part: the manifest's file list, then every file's digest by name.</summary>
+    internal sealed record SignedFiles(IReadOnlyList<ManifestFile> Files, List<KeyValuePair<string, string>> Hashes);
 
     private static bool CryptographicEquals(string a, string b) =>
         System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(a), Encoding.ASCII.GetBytes(b));

@@ -3,8 +3,9 @@ using System.Text.Json.Serialization;
 namespace Gpuckpt.Engine.Images;
 
 /// <summary>
-/// The manifests' serialization metadata, generated at build time (and precompiled with the rest of the engine) rather
-/// than built by reflection the first time a process reads or writes a manifest. The options match
+/// The manifests' serialization metadata, and that of the parts a signature covers, generated at build time (and
+/// precompiled with the rest of the engine) rather than built by reflection the first time a process reads, writes or
+/// signs a manifest. The options match
 /// <see cref="ManifestCodec.Json"/>, which uses this context and falls back to reflection for any other type.
 /// </summary>
 [JsonSourceGenerationOptions(
@@ -13,4 +14,11 @@ namespace Gpuckpt.Engine.Images;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ImageManifest))]
 [JsonSerializable(typeof(ProcessManifest))]
+[JsonSerializable(typeof(ImageSignature.SignedIdentity))]
+[JsonSerializable(typeof(ImageSignature.SignedFiles))]
+[JsonSerializable(typeof(List<KeyValuePair<string, string>>))]
+[JsonSerializable(typeof(List<Topology.GpuNode>))]
+[JsonSerializable(typeof(Topology.GpuNode[]))]
+[JsonSerializable(typeof(List<ImageLink>))]
+[JsonSerializable(typeof(ImageLink[]))]
 internal sealed partial class ManifestJsonContext : JsonSerializerContext;
