@@ -113,7 +113,15 @@ public sealed partial class PageFile : Copy.IChunkSink
     /// Writes <paramref name="data"/> at payload offset <paramref name="offset"/> and records its checksum, which it
     /// returns (the engine may journal it to <see cref="Adopt"/> the piece after a crash). Thread-safe.
     /// </summary>
-    public ulong Write(long offset, ReadOnlySpan<byte> data)
+    public ulong Write(long offset, ReadOnlySpan<byte> data) => Write(offset, data, checkedXxh64: null);
+
+    /// <summary>
+    /// <see cref="Write(long, ReadOnlySpan{byte})"/> of bytes the caller has just checked against their xxHash64 (a
+    /// migration's frame, checked on arrival): recorded with <paramref name="xxh64"/>, not hashed a second time.
+    /// </summary>
+    public ulong Write(long offset, ReadOnlySpan<byte> data, ulong xxh64) => Write(offset, data, checkedXxh64: (ulong?)xxh64);
+
+    private ulong Write(long offset, ReadOnlySpan<byte> data, ulong? checkedXxh64)
     {
         if (data.IsEmpty) return XxHash64.HashToUInt64(data);
         if (offset < 0 || offset > Length - data.Length)
@@ -121,7 +129,7 @@ public sealed partial class PageFile : Copy.IChunkSink
                 $"{FileName}: piece [{offset}, {offset + data.Length}) lies outside the payload of {Length} bytes");
         var fileOffset = LengthPrefix.Size + offset;
         var zero = data.IndexOfAnyExcept((byte)0) < 0;
-        var segment = new Segment(fileOffset, data.Length, zero ? ZeroHash(data.Length) : XxHash64.HashToUInt64(data), zero);
+        var segment = new Segment(fileOffset, data.Length, zero ? ZeroHash(data.Length) : checkedXxh64 ?? XxHash64.HashToUInt64(data), zero);
         // The bytes were read to hash them (no dirty bits on a GPU); equal to the parent's, they are referenced, not written.
         if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, data.Length, segment.Xxh64))
         {
