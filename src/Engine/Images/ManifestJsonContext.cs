@@ -5,8 +5,8 @@ namespace Gpuckpt.Engine.Images;
 /// <summary>
 /// The manifests' serialization metadata, and that of the parts a signature covers, generated at build time (and
 /// precompiled with the rest of the engine) rather than built by reflection the first time a process reads, writes or
-/// signs a manifest. The options match
-/// <see cref="ManifestCodec.Json"/>, which uses this context and falls back to reflection for any other type.
+/// signs a manifest. The options match <see cref="ManifestCodec.Json"/>, which uses this context and falls back to
+/// reflection for any other type.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

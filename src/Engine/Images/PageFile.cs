@@ -116,12 +116,11 @@ public sealed partial class PageFile : Copy.IChunkSink
     public ulong Write(long offset, ReadOnlySpan<byte> data) => Write(offset, data, checkedXxh64: null);
 
     /// <summary>
-    /// <see cref="Write(long, ReadOnlySpan{byte})"/> of bytes the caller has just checked against their xxHash64 (a
-    /// migration's frame, checked on arrival): recorded with <paramref name="xxh64"/>, not hashed a second time.
+    /// <see cref="Write(long, ReadOnlySpan{byte})"/>; bytes the caller has just checked against their xxHash64 (a
+    /// migration's frame, checked on arrival) come with <paramref name="checkedXxh64"/>, recorded as it is rather than
+    /// hashed a second time.
     /// </summary>
-    public ulong Write(long offset, ReadOnlySpan<byte> data, ulong xxh64) => Write(offset, data, checkedXxh64: (ulong?)xxh64);
-
-    private ulong Write(long offset, ReadOnlySpan<byte> data, ulong? checkedXxh64)
+    public ulong Write(long offset, ReadOnlySpan<byte> data, ulong? checkedXxh64)
     {
         if (data.IsEmpty) return XxHash64.HashToUInt64(data);
         if (offset < 0 || offset > Length - data.Length)

@@ -92,9 +92,6 @@ internal sealed unsafe class GpuMemory : IDisposable
         });
     }
 
-    /// <summary>Bytes of freed or resident VRAM kept in the file for the next VRAM BOs.</summary>
-    public ulong ResidentBytes => _residentBytes;
-
     public string Path { get; }
     public ulong VramSize { get; }
     public ulong VramUsed { get; private set; }
