@@ -18,12 +18,14 @@ public static class CliCommand
         var gpuckpt = new Option<string?>("--gpuckpt") { Description = "the gpuckpt.dll to run (default: the one beside this tool)" };
         var gpus = LoadCli.Int("--gpus", "simulated GPUs", 2, 1, 16);
         var seed = new Option<ulong>("--seed") { Description = "workload seed", DefaultValueFactory = _ => 7 };
+        var resident = new Option<bool>("--resident") { Description = "run `gpuckpt serve` on the bench's state directory first: the commands' jobs run in that resident engine" };
         var command = new Command("cli", "gpuckpt checkpoint and restore as users run them, each against dd of the same bytes in the same run")
         {
-            workload, size, bos, spec, runs, checkpointOnly, gpuckpt, gpus, seed,
+            workload, size, bos, spec, runs, checkpointOnly, gpuckpt, gpus, seed, resident,
         };
         command.SetAction(parse => CliBench.Run(new CliBenchSettings(parse.GetValue(runs), parse.GetValue(checkpointOnly), parse.GetValue(gpuckpt), parse.GetValue(gpus),
-            parse.GetValue(workload)!, parse.GetValue(size), parse.GetValue(bos), parse.GetValue(spec)?.FullName, parse.GetValue(seed))));
+            parse.GetValue(workload)!, parse.GetValue(size), parse.GetValue(bos), parse.GetValue(spec)?.FullName, parse.GetValue(seed),
+            Resident: parse.GetValue(resident))));
         return command;
     }
 }

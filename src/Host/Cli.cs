@@ -173,12 +173,20 @@ public static class Cli
 
     private static int Fail(Exception e)
     {
-        var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
+        var code = FailureOf(e).Print(JsonMode);
+        if (Verbose) Console.Error.WriteLine(Inner(e));
+        return code;
+    }
+
+    /// <summary>An error a user can cause, as the command reports it: its message, exit 2 for bad input, else 1.</summary>
+    public static CommandOutcome FailureOf(Exception e)
+    {
+        var inner = Inner(e);
         var code = inner is UsageException or Engine.Settings.EnvironmentValueException or Engine.Trust.TrustException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
             ? ExitBadInput
             : ExitFailed;
-        Error(inner.Message, code);
-        if (Verbose) Console.Error.WriteLine(inner);
-        return code;
+        return CommandOutcome.Failure(inner.Message, code);
     }
+
+    private static Exception Inner(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
 }

@@ -22,6 +22,7 @@ var root = new System.CommandLine.RootCommand("gpuckpt: checkpoint and restore t
     ForgetCommand.Create(),
     DemoCommand.Create(),
     NodeCommand.Create(),
+    ServeCommand.Create(),
     ClusterCommand.Create(),
     MigrateCommand.Create(),
 };

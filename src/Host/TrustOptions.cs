@@ -30,6 +30,9 @@ public sealed class TrustOptions
         command.Options.Add(AllowUnsigned);
     }
 
+    /// <summary>Whether the user chose a trust other than this engine's own key.</summary>
+    public bool Given(ParseResult parse) => parse.GetValue(TrustKey) is not null || parse.GetValue(AllowUnsigned);
+
     /// <summary><paramref name="config"/> with the user's choice applied (the key file is checked before anything runs).</summary>
     public Config Apply(ParseResult parse, Config config)
     {
@@ -43,10 +46,13 @@ public sealed class TrustOptions
         return ConfigurationFactory.ParseString($"gpuckpt.images {{ sign = off, require-signature = on, key-file = {HoconString.Quote(path)} }}").WithFallback(config);
     }
 
+    /// <summary><see cref="Advice"/> when <paramref name="reason"/> is a refused signature, else null.</summary>
+    public static string? AdviceOn(string? reason) =>
+        reason is not null && (reason.Contains("signed", StringComparison.Ordinal) || reason.Contains("signature", StringComparison.Ordinal)) ? Advice : null;
+
     /// <summary>Prints <see cref="Advice"/> when <paramref name="reason"/> is a refused signature.</summary>
     public static void AdviseOn(string? reason)
     {
-        if (reason is not null && (reason.Contains("signed", StringComparison.Ordinal) || reason.Contains("signature", StringComparison.Ordinal)))
-            Console.Error.WriteLine($"gpuckpt: {Advice}");
+        if (AdviceOn(reason) is { } advice) Console.Error.WriteLine($"gpuckpt: {advice}");
     }
 }

@@ -13,13 +13,12 @@ namespace Gpuckpt.Simulator;
 public sealed partial class SimulatorServer : IDisposable
 {
     private readonly SimulatedDriver _driver;
-    private readonly Socket _listener;
+    private readonly Engine.Native.PublishedSocket _published;
     private readonly bool _ownsMemoryDir;
     /// <summary>An exclusive flock on the memory directory's owner file, held for the simulator's life: the kernel drops it when the process dies.</summary>
     private readonly FileStream? _owner;
     private readonly List<Socket> _connections = [];
     private readonly Thread _acceptor;
-    private readonly ulong? _socketInode;
     private int _disposed;
 
     private SimulatorServer(SimulatorOptions options)
@@ -39,27 +38,7 @@ public sealed partial class SimulatorServer : IDisposable
         _driver = new SimulatedDriver(Topology, MemoryDir, options.ResidentVram);
         try
         {
-            RemoveStaleSocket(SocketPath);
-            // .NET unlinks the path a socket was bound to when it is disposed, whoever holds that path by then: the
-            // listener is bound to a private name beside the socket and published under the real one with link(2),
-            // which never replaces what is there; the private name goes at once.
-            var bound = Path.Combine(Path.GetDirectoryName(SocketPath)!, $".gpuckpt-{Guid.NewGuid():N}"[..18]);
-            _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                _listener.Bind(new UnixDomainSocketEndPoint(bound));
-                _listener.Listen(64);
-                var linked = Engine.Native.Libc.Link(bound, SocketPath) == 0 ? 0 : Engine.Native.Libc.LastErrno;
-                File.Delete(bound);
-                if (linked != 0)
-                    throw new IOException($"cannot listen on {SocketPath}: {(linked == Engine.Devices.Errno.EEXIST ? "another simulator took it first" : Engine.Devices.Errno.Name(linked))}");
-            }
-            catch (Exception e) when (e is SocketException or ArgumentException or IOException)
-            {
-                _listener.Dispose();
-                throw e is IOException ? e : new IOException($"cannot listen on {SocketPath}: {e.Message}", e);
-            }
-            _socketInode = Engine.Native.Libc.StatPath(SocketPath)?.Inode;
+            _published = Engine.Native.PublishedSocket.Listen(SocketPath, "simulator", "stop that one, or choose another --socket");
         }
         catch
         {
@@ -80,28 +59,6 @@ public sealed partial class SimulatorServer : IDisposable
     public GpuTopology Topology { get; }
 
     public static SimulatorServer Start(SimulatorOptions options) => new(options);
-
-    /// <summary>
-    /// A socket file left by a simulator that died is removed; one that a live simulator answers on is refused, so a
-    /// second simulator never takes the first one's socket (and its processes) away. Anything else there is refused too.
-    /// </summary>
-    private static void RemoveStaleSocket(string path)
-    {
-        if (Engine.Native.Libc.StatPath(path) is not { } found) return;
-        if ((found.Mode & Engine.Native.Libc.S_IFMT) != Engine.Native.Libc.S_IFSOCK)
-            throw new IOException($"cannot listen on {path}: a file that is not a socket is there");
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(path));
-        }
-        catch (SocketException)
-        {
-            File.Delete(path); // nobody listens: a dead simulator's socket
-            return;
-        }
-        throw new IOException($"cannot listen on {path}: another simulator is serving it (stop that one, or choose another --socket)");
-    }
 
     /// <summary>The memory directories of dead simulators removed at start, with the bytes they held.</summary>
     public IReadOnlyList<(string Dir, long Bytes)> Reclaimed { get; } = [];
@@ -192,7 +149,7 @@ public sealed partial class SimulatorServer : IDisposable
             Socket connection;
             try
             {
-                connection = _listener.Accept();
+                connection = _published.Listener.Accept();
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -247,13 +204,11 @@ public sealed partial class SimulatorServer : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _listener.Dispose();
+        _published.Dispose();
         lock (_connections)
             foreach (var c in _connections)
                 c.Dispose();
         using (_driver.Lock.Enter()) _driver.Dispose();
-        // Only our own socket: if another process bound the path since, its socket stays.
-        if (_socketInode is { } inode && Engine.Native.Libc.StatPath(SocketPath)?.Inode == inode) File.Delete(SocketPath);
         if (_ownsMemoryDir && Directory.Exists(MemoryDir)) Directory.Delete(MemoryDir, recursive: true);
         else
             foreach (var g in Topology.Gpus)

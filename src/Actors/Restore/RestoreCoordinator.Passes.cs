@@ -18,6 +18,7 @@ public sealed partial class RestoreCoordinator
     /// <summary>One device actor per render node, its BO actors ready for the passes; the passes visit the nodes in image order.</summary>
     private void StartPasses()
     {
+        if (StopsHere()) return;
         BeginPhase("passes");
         var image = _plan!.Image;
         _passPlan = new RenderPassPlan(image.RenderNodes, image.Imports, image.Kfd);

@@ -31,6 +31,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     private ContentsOpened? _contents;
     private ReleaseRestore? _release;
     private readonly JobControl _control;
+    private string? _interrupt;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
@@ -47,6 +48,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         _driver = driver;
         _control = control;
         Command<PassDone>(OnPassDone);
+        Command<InterruptJob>(OnInterrupt);
     }
 
     public override string PersistenceId => $"restore-{JobId}";
@@ -180,6 +182,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
 
     private void CreateTarget()
     {
+        if (StopsHere()) return;
         var driver = _driver;
         var plan = _plan!;
         var tag = $"{PersistenceId}";
@@ -217,6 +220,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
     /// <summary>Plans the contents and opens the page files (a task: opening files blocks), then starts the copy.</summary>
     private void OpenContents()
     {
+        if (StopsHere()) return;
         var session = _session!;
         var reader = _plan!.Image.Reader;
         // A live migration's target restores the copy it has just received through the page cache: read from there, not
@@ -290,6 +294,7 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
 
     private void ContentsDone()
     {
+        if (StopsHere()) return;
         var image = _plan!.Image;
         var contents = _contents!;
         var summary = new RestoreSummary(
@@ -307,6 +312,34 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         // A held restore tells its client how long each phase took so far.
         if (Hold) Record(new RestoreHoldReached(summary.Pid, summary with { Phases = EndPhase() }), Next);
         else Record(new ResumeIntended(summary.Pid, summary), () => Resume(summary.Pid));
+    }
+
+    /// <summary>
+    /// A signal to the command this restore runs for (one served by a resident engine): the restore stops short of
+    /// RESUME. A copy in flight stops at once; any other step is let finish (each is bounded), and the next one sees
+    /// the interrupt. What was built is rolled back, so nothing half restored is left running or holding memory.
+    /// </summary>
+    private void OnInterrupt(InterruptJob interrupt)
+    {
+        if (_interrupt is not null || Hold || State.ResumeIntended is not null || State.Finished is not null) return;
+        _interrupt = interrupt.Signal;
+        AbortContents(Interrupted(interrupt.Signal));
+    }
+
+    /// <summary>The reason an interrupted restore ends with: <see cref="InterruptedBy"/> finds the signal in it.</summary>
+    public static string Interrupted(string signal) => $"interrupted by {signal} before RESUME";
+
+    /// <summary>The signal that interrupted the restore a failure's reason describes, or null.</summary>
+    public static string? InterruptedBy(string reason) =>
+        System.Text.RegularExpressions.Regex.Match(reason, @"interrupted by (SIG[A-Z]+) before RESUME") is { Success: true } m ? m.Groups[1].Value : null;
+
+    /// <summary>True when an interrupt came: the restore then ends here, rolling back what it built.</summary>
+    private bool StopsHere()
+    {
+        if (_interrupt is null) return false;
+        if (_session is not null) RollBack(Interrupted(_interrupt));
+        else Finish(new RestoreFailed(ImagesDir, Interrupted(_interrupt)));
+        return true;
     }
 
     private bool Hold => State.Started?.Request.HoldBeforeResume ?? _request?.HoldBeforeResume ?? false;

@@ -19,10 +19,11 @@ public static class RestoreCommand
         var json = Cli.JsonOption();
         var criu = CriuOptions.Criu("a whole-process image (gpuckpt checkpoint --criu), restored by CRIU with the bridge");
         var shellJob = CriuOptions.ShellJob();
+        var inProcess = Resident.ResidentOptions.InProcess();
         driver.Required = false;
         var engineOptions = new EngineOptions();
         var trust = new TrustOptions();
-        var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, job, json, criu, shellJob };
+        var command = new Command("restore", "restore an image into a new process on this machine's GPUs") { driver, images, dryRun, job, json, criu, shellJob, inProcess };
         engineOptions.AddTo(command);
         trust.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
@@ -34,12 +35,17 @@ public static class RestoreCommand
             var dir = Path.GetFullPath(parse.GetValue(images)!);
             if (!Directory.Exists(dir)) throw new UsageException($"{dir}: no such image directory");
             var asJson = parse.GetValue(json);
-            using var gpu = Drivers.Open(parse.GetValue(driver)!);
-            var config = trust.Apply(parse, engineOptions.Load(parse));
-            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, EngineSettings.LoadTrust(config));
             var jobId = parse.GetValue(job);
             if (jobId is not null && !jobId.StartsWith(JobsActor.RestorePrefix, StringComparison.Ordinal))
                 throw new UsageException($"a restore job id starts with {JobsActor.RestorePrefix}: {jobId}");
+            // A resident engine checks images against its own key: a restore that names another trust runs here.
+            if (!parse.GetValue(dryRun) && !parse.GetValue(inProcess) && !trust.Given(parse)
+                && await Resident.ResidentOptions.TryRunAsync(parse, engineOptions, parse.GetValue(driver)!, Resident.ResidentRequest.Restore,
+                    new System.Text.Json.Nodes.JsonObject { ["images"] = dir, ["job"] = jobId }, $"a restore from {dir}", asJson) is { } outcome)
+                return outcome.Print(asJson);
+            using var gpu = Drivers.Open(parse.GetValue(driver)!);
+            var config = trust.Apply(parse, engineOptions.Load(parse));
+            if (parse.GetValue(dryRun)) return DryRun(gpu, dir, asJson, EngineSettings.LoadTrust(config));
             await JobsCommand.RefuseFinished(config, jobId);
             jobId ??= JobsActor.NewId(JobsActor.RestorePrefix);
             using var held = JobLock.Take(engineOptions.StateDirOf(parse), jobId, JobLock.StopItFirst(jobId));
@@ -53,7 +59,7 @@ public static class RestoreCommand
                 var restore = engine.RestoreAsync(new RestoreRequest(dir, jobId));
                 return await Task.WhenAny(restore, interrupted.Task) == restore ? await restore : null;
             });
-            if (reply is not null) return Report(reply, asJson);
+            if (reply is not null) return Outcome(reply).With("engine", "in-process").Print(asJson);
             // Stopped where it stands, as a killed engine would leave it: the journal knows the half-built process,
             // which `resume` reattaches (or discards and builds again) and `abort` removes.
             await engine.System.Terminate();
@@ -86,34 +92,24 @@ public static class RestoreCommand
         return Cli.ExitOk;
     }
 
-    internal static int Report(IRestoreMessage reply, bool json)
+    internal static int Report(IRestoreMessage reply, bool json) => Outcome(reply).Print(json);
+
+    /// <summary>What a restore's answer prints, as JSON and as text, and its exit code.</summary>
+    internal static CommandOutcome Outcome(IRestoreMessage reply) => reply switch
     {
-        switch (reply)
-        {
-            case RestoreCompleted { Summary: var s }:
-                if (json)
-                    Cli.PrintJson(new
-                    {
-                        job_id = s.JobId, pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
-                        render_passes = s.RenderPasses, seconds = s.Seconds, gb_per_s = s.GigabytesPerSecond, gpu_map = Cli.GpuMap(s.GpuMap),
-                        content_bytes_read = s.ContentBytesRead, metadata_bytes_read = s.MetadataBytesRead, reads_per_content_byte = s.ReadsPerContentByte,
-                        phases = Cli.Phases(s.Phases),
-                    });
-                else
-                {
-                    Console.Out.WriteLine($"restored {s.ImagesDir} as pid {s.Pid}: {s.Bytes} bytes, {s.Bos} BOs, {s.RenderPasses} render pass(es), " +
-                                          $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); GPUs {string.Join(", ", s.GpuMap.Select(kv => $"{kv.Key}→{kv.Value}"))}");
-                    Console.Out.WriteLine($"  {Cli.DescribePhases(s.Phases, s.Bytes, "contents")}; content bytes read {s.ReadsPerContentByte:F2}× each");
-                }
-                return Cli.ExitOk;
-            case RestoreJobUnknown u:
-                return Cli.Error($"no job {u.JobId} in the journal", Cli.ExitBadInput, new { job_id = u.JobId });
-            case RestoreFailed f:
-                var code = Cli.Error($"restore of {f.ImagesDir} failed: {f.Reason}", Cli.ExitFailed, new { images = f.ImagesDir });
-                TrustOptions.AdviseOn(f.Reason);
-                return code;
-            default:
-                throw new InvalidOperationException($"unexpected reply {reply}");
-        }
-    }
+        RestoreCompleted { Summary: var s } => CommandOutcome.Success(new
+            {
+                job_id = s.JobId, pid = s.Pid, images = s.ImagesDir, bytes = s.Bytes, bos = s.Bos, devices = s.Devices,
+                render_passes = s.RenderPasses, seconds = s.Seconds, gb_per_s = s.GigabytesPerSecond, gpu_map = Cli.GpuMap(s.GpuMap),
+                content_bytes_read = s.ContentBytesRead, metadata_bytes_read = s.MetadataBytesRead, reads_per_content_byte = s.ReadsPerContentByte,
+                phases = Cli.Phases(s.Phases),
+            },
+            $"restored {s.ImagesDir} as pid {s.Pid}: {s.Bytes} bytes, {s.Bos} BOs, {s.RenderPasses} render pass(es), " +
+            $"{s.Seconds:F2} s ({s.GigabytesPerSecond:F2} GB/s); GPUs {string.Join(", ", s.GpuMap.Select(kv => $"{kv.Key}→{kv.Value}"))}",
+            $"  {Cli.DescribePhases(s.Phases, s.Bytes, "contents")}; content bytes read {s.ReadsPerContentByte:F2}× each"),
+        RestoreJobUnknown u => CommandOutcome.Failure($"no job {u.JobId} in the journal", Cli.ExitBadInput, new { job_id = u.JobId }),
+        RestoreFailed f => CommandOutcome.Failure($"restore of {f.ImagesDir} failed: {f.Reason}", Cli.ExitFailed, new { images = f.ImagesDir },
+            TrustOptions.AdviceOn(f.Reason)),
+        _ => throw new InvalidOperationException($"unexpected reply {reply}"),
+    };
 }

@@ -1,0 +1,244 @@
+using System.Text.Json;
+using Gpuckpt.Engine.Images;
+using Gpuckpt.Simulator;
+using Gpuckpt.Engine.Tests.Simulation;
+using Gpuckpt.Tests.Support;
+using Xunit;
+
+namespace Gpuckpt.Engine.Tests.Cli;
+
+/// <summary>
+/// `gpuckpt serve`, the resident engine of a state directory, with checkpoint and restore as users run them: their jobs
+/// run there when it serves their driver and journal (and restore the bytes saved), and in the command otherwise. The
+/// command's Ctrl-C and SIGTERM reach the job, a command killed mid-checkpoint still has its process unpaused once, a
+/// restore interrupted is rolled back with nothing resumed, and stopping the engine interrupts its jobs and tells their
+/// commands.
+/// </summary>
+public sealed class ResidentEngineSpecs : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    private readonly TestSimulator _sim = new();
+    private readonly string _root = Directory.CreateTempSubdirectory("gpuckpt-resident-").FullName;
+    private readonly List<GpuckptProcess> _started = [];
+
+    [Fact]
+    public async Task Checkpoint_and_restore_run_in_the_resident_engine_and_restore_the_bytes_saved()
+    {
+        var pid = Spawn((ulong)TestSeed.Fresh());
+        var serve = await Serve();
+
+        var saved = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("image"), "--leave-running", "--json"]);
+        Assert.True(saved.ExitCode == 0, saved.ToString());
+        Assert.Equal("resident", Json(saved).GetProperty("engine").GetString());
+        Assert.True(ImageVerifier.Verify(Dir("image")).Ok);
+        var digest = _sim.Client.State(pid).Digest;
+        _sim.Client.Run(pid, 2); // the original goes on: the restore must bring back what was saved, not what it holds now
+
+        var restored = await Gpuckpt(["restore", "--images", Dir("image"), "--json"]);
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        Assert.Equal("resident", Json(restored).GetProperty("engine").GetString());
+        var copy = Json(restored).GetProperty("pid").GetUInt32();
+        Assert.Equal(digest, _sim.Client.State(copy).Digest);
+        Assert.Equal(1, _sim.Client.State(copy).Counters.Resume);
+        Assert.Equal(1, _sim.Client.State(pid).Counters.Unpause);
+        // The jobs are the engine's, journalled in the state directory as any command's.
+        var jobs = await Gpuckpt(["jobs", "--json"]);
+        Assert.True(jobs.ExitCode == 0, jobs.ToString());
+        foreach (var job in new[] { saved, restored })
+            Assert.Contains(JsonDocument.Parse(jobs.Stdout).RootElement.EnumerateArray(),
+                j => j.GetProperty("job_id").GetString() == Json(job).GetProperty("job_id").GetString() && j.GetProperty("state").GetString() == "completed");
+        Assert.False(serve.HasExited, serve.Output);
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task A_command_with_another_driver_or_with_in_process_runs_its_own_engine()
+    {
+        var pid = Spawn(11);
+        await Serve();
+        using var other = new TestSimulator();
+        var elsewhere = other.Client.Spawn(WorkloadRequest.Named("train", 12, sizeBytes: 2UL << 20));
+
+        var own = await GpuckptProcess.RunAsync(["checkpoint", "--driver", $"sim:{other.SocketPath}", "--pid", $"{elsewhere}", "--images", Dir("other"),
+            "--state-dir", Dir("state"), "--leave-running", "--json"], timeout: Timeout);
+        var forced = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("forced"), "--leave-running", "--in-process", "--json"]);
+
+        Assert.True(own.ExitCode == 0, own.ToString());
+        Assert.Equal("in-process", Json(own).GetProperty("engine").GetString());
+        Assert.True(forced.ExitCode == 0, forced.ToString());
+        Assert.Equal("in-process", Json(forced).GetProperty("engine").GetString());
+        Assert.True(ImageVerifier.Verify(Dir("other")).Ok);
+        Assert.True(ImageVerifier.Verify(Dir("forced")).Ok);
+    }
+
+    [Theory]
+    [Trait("Tier", "Full")]
+    [InlineData(2, "SIGINT", 130)]
+    [InlineData(9, "SIGHUP", 137)]
+    public async Task A_checkpoint_whose_command_is_interrupted_or_killed_unpauses_its_process_once_and_keeps_no_image(int signal, string name, int exitCode)
+    {
+        var pid = Spawn(13);
+        var serve = await Serve();
+        var job = NewJob();
+        SlowCopies();
+        using (var running = GpuckptProcess.Start(Arguments(["checkpoint", "--pid", $"{pid}", "--images", Dir("cut"), "--job", job])))
+        {
+            await Eventually(() => _sim.Client.State(pid).Paused, "the checkpoint never paused its process");
+            running.Signal(signal);
+            var cut = await running.WaitForExitAsync(Timeout);
+            Assert.True(cut.ExitCode == exitCode, cut.ToString());
+            if (signal != GpuckptProcess.SigKill)
+                Assert.Contains($"checkpoint job {job} interrupted by {name}: pid {pid} was unpaused and runs again", Assert.Single(Lines(cut.Stderr)));
+        }
+        // A killed command's job is interrupted by the engine, which saw the command go.
+        await Eventually(async () => await StateOf(job) == "interrupted", "the job was not interrupted");
+        FastCopies();
+        Assert.False(_sim.Client.State(pid).Paused);
+        Assert.Equal(1, _sim.Client.State(pid).Counters.Unpause);
+        Assert.False(Directory.Exists(Dir("cut")), "the interrupted job left its partial image");
+
+        // As after any interrupted checkpoint, the job holds its process until it is resumed or aborted; the engine serves on.
+        var aborted = await Gpuckpt(["abort", job]);
+        Assert.True(aborted.ExitCode == 0, aborted.ToString());
+        var after = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("after"), "--leave-running", "--json"]);
+        Assert.True(after.ExitCode == 0, after.ToString());
+        Assert.Equal("resident", Json(after).GetProperty("engine").GetString());
+        Assert.Equal(2, _sim.Client.State(pid).Counters.Unpause);
+        Assert.True(ImageVerifier.Verify(Dir("after")).Ok);
+        Assert.False(serve.HasExited, serve.Output);
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task A_restore_whose_command_is_interrupted_is_rolled_back_and_nothing_is_resumed()
+    {
+        var pid = Spawn(17);
+        await Serve();
+        var saved = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("image"), "--leave-running"]);
+        Assert.True(saved.ExitCode == 0, saved.ToString());
+        var job = $"rest-{Guid.NewGuid():N}"[..17];
+        var tag = $"restore-{job}";
+        SlowCopies();
+        using (var running = GpuckptProcess.Start(Arguments(["restore", "--images", Dir("image"), "--job", job])))
+        {
+            await Eventually(() => _sim.Client.RestoreTargetsTagged(tag).Count > 0, "the restore never created its process");
+            running.Signal(2);
+            var cut = await running.WaitForExitAsync(Timeout);
+            FastCopies();
+            Assert.True(cut.ExitCode == 130, cut.ToString());
+            Assert.Contains($"restore job {job} interrupted by SIGINT: what it had built was removed and nothing was resumed", Assert.Single(Lines(cut.Stderr)));
+        }
+        Assert.Empty(_sim.Client.RestoreTargetsTagged(tag));
+
+        var again = await Gpuckpt(["restore", "--images", Dir("image"), "--json"]);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal(_sim.Client.State(pid).Digest, _sim.Client.State(Json(again).GetProperty("pid").GetUInt32()).Digest);
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task Stopping_the_engine_interrupts_its_checkpoint_tells_the_command_and_a_second_engine_on_the_directory_is_refused()
+    {
+        var pid = Spawn(19);
+        var serve = await Serve();
+        var second = await GpuckptProcess.RunAsync(["serve", "--driver", $"sim:{_sim.SocketPath}", "--state-dir", Dir("state")], timeout: Timeout);
+        Assert.True(second.ExitCode == 1, second.ToString());
+        Assert.Contains($"cannot listen on {Path.Combine(Dir("state"), "engine.sock")}: another resident engine is serving it", second.Stderr);
+
+        SlowCopies();
+        var job = NewJob();
+        using var running = GpuckptProcess.Start(Arguments(["checkpoint", "--pid", $"{pid}", "--images", Dir("cut"), "--job", job]));
+        await Eventually(() => _sim.Client.State(pid).Paused, "the checkpoint never paused its process");
+        serve.Signal(GpuckptProcess.SigTerm);
+        var cut = await running.WaitForExitAsync(Timeout);
+        FastCopies();
+        var stopped = await serve.WaitForExitAsync(Timeout);
+
+        Assert.True(cut.ExitCode == 143, cut.ToString());
+        Assert.Contains($"interrupted by SIGTERM: pid {pid} was unpaused and runs again", Assert.Single(Lines(cut.Stderr)));
+        Assert.True(stopped.ExitCode == 0, stopped.ToString());
+        Assert.False(_sim.Client.State(pid).Paused);
+        Assert.Equal(1, _sim.Client.State(pid).Counters.Unpause);
+        Assert.False(File.Exists(Path.Combine(Dir("state"), "engine.sock")), "the stopped engine left its socket");
+
+        // With no engine left, a command runs its own.
+        var aborted = await Gpuckpt(["abort", job]);
+        Assert.True(aborted.ExitCode == 0, aborted.ToString());
+        var own = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("own"), "--leave-running", "--json"]);
+        Assert.True(own.ExitCode == 0, own.ToString());
+        Assert.Equal("in-process", Json(own).GetProperty("engine").GetString());
+    }
+
+    private async Task<GpuckptProcess> Serve()
+    {
+        var serve = GpuckptProcess.Start(["serve", "--driver", $"sim:{_sim.SocketPath}", "--state-dir", Dir("state"), "--json"], Env());
+        _started.Add(serve);
+        await serve.WaitForLineAsync(l => l.Contains("\"serving\"", StringComparison.Ordinal), Timeout);
+        return serve;
+    }
+
+    private uint Spawn(ulong seed)
+    {
+        var pid = _sim.Client.Spawn(WorkloadRequest.Named("train", seed, sizeBytes: 8UL << 20));
+        _sim.Client.Run(pid, 1);
+        return pid;
+    }
+
+    /// <summary>8 s a MiB: still copying when the signal comes.</summary>
+    private void SlowCopies()
+    {
+        foreach (var gpu in _sim.Client.Topology()) _sim.Client.SetCopyDelay(gpu.GpuId, 8_000_000);
+    }
+
+    private void FastCopies()
+    {
+        foreach (var gpu in _sim.Client.Topology()) _sim.Client.SetCopyDelay(gpu.GpuId, 0);
+    }
+
+    private Task<GpuckptProcess.Result> Gpuckpt(string[] args) => GpuckptProcess.RunAsync(Arguments(args), timeout: Timeout);
+
+    private IEnumerable<string> Arguments(string[] args) =>
+        args[0] is "checkpoint" or "restore"
+            ? args.Concat(["--driver", $"sim:{_sim.SocketPath}", "--state-dir", Dir("state")])
+            : args.Concat(["--state-dir", Dir("state")]);
+
+    private static Dictionary<string, string> Env() => new() { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" };
+
+    private string Dir(string name) => Path.Combine(_root, name);
+
+    private static JsonElement Json(GpuckptProcess.Result result) => JsonDocument.Parse(result.Stdout).RootElement;
+
+    private static IEnumerable<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    private static Task Eventually(Func<bool> condition, string why) => Eventually(() => Task.FromResult(condition()), why);
+
+    private static async Task Eventually(Func<Task<bool>> condition, string why)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, why);
+            await Task.Delay(20);
+        }
+    }
+
+    private static string NewJob() => $"ckpt-{Guid.NewGuid():N}"[..17];
+
+    private async Task<string> StateOf(string job)
+    {
+        var jobs = await Gpuckpt(["jobs", "--json"]);
+        Assert.True(jobs.ExitCode == 0, jobs.ToString());
+        return JsonDocument.Parse(jobs.Stdout).RootElement.EnumerateArray().Single(j => j.GetProperty("job_id").GetString() == job).GetProperty("state").GetString()!;
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in _started)
+        {
+            process.Stop(TimeSpan.FromSeconds(30));
+            process.Dispose();
+        }
+        _sim.Dispose();
+        try { Directory.Delete(_root, true); } catch (IOException) { }
+    }
+}
