@@ -7,12 +7,13 @@ using Gpuckpt.Simulator;
 namespace Gpuckpt.Load;
 
 /// <summary>
-/// The engine as users run it: `gpuckpt checkpoint` and `gpuckpt restore` as their own processes (engine start, SQLite
-/// journal, exit included), each timed against `dd bs=4M` of the same number of bytes in the same run, pair by pair:
+/// The engine as users run it: `gpuckpt checkpoint` and `gpuckpt restore` as their own processes (start, SQLite journal,
+/// exit included; an engine's start too, unless a resident engine runs their jobs: <see cref="CliBenchSettings.Resident"/>), each timed against `dd bs=4M` of the same number of bytes in the same run, pair by pair:
 /// checkpoint against the faster of dd from /dev/shm to a file beside the image with conv=fsync and with
 /// oflag=direct; restore against the faster of dd of that file back into /dev/shm buffered and with iflag=direct, every
 /// cache dropped before each. Prints the wall times, the engine/dd ratios (dd time ÷ engine time: 1 is dd's speed), the pause
-/// the process felt, µs per BO and each command's peak RSS (from /usr/bin/time).
+/// the process felt, µs per BO and each command's peak RSS (from /usr/bin/time; with a resident engine, the larger of that
+/// and the engine's own peak).
 /// </summary>
 public static class CliBench
 {
