@@ -70,7 +70,7 @@ public sealed class ProcessLock : IDisposable
     }
 
     /// <summary>The driver as every process names it: a simulator's socket by its full path.</summary>
-    private static string Key(string driver) =>
+    public static string Key(string driver) =>
         driver.StartsWith("sim:", StringComparison.Ordinal) ? "sim:" + Path.GetFullPath(driver["sim:".Length..]) : driver;
 
     /// <summary>Where pid <paramref name="pid"/>'s holder line on <paramref name="driver"/> lies (a spec reads it to see who holds the pid).</summary>

@@ -75,11 +75,18 @@ public static class NodeCommand
                         $"{Path.Combine(ClusterTls.DirOf(nodeConfig.WithFallback(engineConfig)), settings.Name)}.crt, must be issued by the cluster's CA and valid now, and so must the seed's");
                 throw new InvalidOperationException($"node {settings.Name} stopped before it joined the cluster");
             }
+            // The node is also its state directory's resident engine: checkpoint and restore on this machine run their jobs in it.
+            await using var resident = ServeLocally(node.Engine, gpu, parse.GetValue(driver) ?? $"sim:{embedded!.SocketPath}",
+                parse.GetValue(engineOptions.Journal)!, stateDir, merged);
             var gpus = gpu.Topology();
             if (parse.GetValue(json))
-                Cli.PrintJson(new { node = settings.Name, address = Cli.HostPort(node.Address.ToString()), driver = gpu.Name, gpus = gpus.Count, state = "up" });
+                Cli.PrintJson(new
+                {
+                    node = settings.Name, address = Cli.HostPort(node.Address.ToString()), driver = gpu.Name, gpus = gpus.Count, engine_socket = resident?.SocketPath, state = "up",
+                });
             else
-                Console.Out.WriteLine($"node {settings.Name} up at {node.Address} with {gpus.Count} GPUs on {gpu.Name}");
+                Console.Out.WriteLine($"node {settings.Name} up at {node.Address} with {gpus.Count} GPUs on {gpu.Name}" +
+                                      (resident is null ? "" : $"; checkpoint and restore run in it through {resident.SocketPath}"));
             if (standing is var (standInPid, standInSim))
             {
                 if (parse.GetValue(json)) Cli.PrintJson(new { stand_in = standInPid, sim_pid = standInSim, simulator = embedded!.SocketPath });
@@ -102,6 +109,24 @@ public static class NodeCommand
             return Cli.ExitOk;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The node's resident engine, or null (said on stderr) where its socket cannot be had: a `gpuckpt serve` there
+    /// already, or a state directory whose path is too long for a socket. The node is a cluster member either way.
+    /// </summary>
+    private static Resident.ResidentEngine? ServeLocally(Actors.EngineHost engine, Engine.Devices.IGpuDriver gpu, string driver, string journal, string stateDir,
+        Akka.Configuration.Config config)
+    {
+        try
+        {
+            return Resident.ResidentEngine.Start(engine, gpu, driver, journal, stateDir, config, line => Console.Error.WriteLine($"gpuckpt: {line}"));
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"gpuckpt: checkpoint and restore will not run in this node: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>WORKLOAD:SEED or WORKLOAD:SEED:SIZE.</summary>

@@ -33,8 +33,7 @@ public sealed record ResidentRequest(string Op, string Driver, string Journal, J
     }
 
     /// <summary>A driver as the engine compares it: sim:SOCKET with the socket's absolute path.</summary>
-    public static string DriverKey(string driver) =>
-        driver.StartsWith("sim:", StringComparison.Ordinal) && driver.Length > 4 ? "sim:" + Path.GetFullPath(driver[4..]) : driver;
+    public static string DriverKey(string driver) => Engine.Checkpoint.ProcessLock.Key(driver);
 
     /// <summary>A journal as the engine compares it: sqlite, postgres, or a .conf file's absolute path.</summary>
     public static string JournalKey(string journal) => journal is "sqlite" or "postgres" ? journal : Path.GetFullPath(journal);
