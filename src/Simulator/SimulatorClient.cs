@@ -239,6 +239,47 @@ public sealed class SimulatorClient : IGpuDriver
         return 0;
     }
 
+    /// <summary>Many render-node ioctls of one file in one round trip: each answered as if called alone.</summary>
+    internal void RenderIoctls(int fd, IReadOnlyList<RenderBoQuery> queries)
+    {
+        var request = new WireWriter().I32(fd).U32((uint)queries.Count * 3);
+        foreach (var q in queries)
+        {
+            request.U32(DrmIoctls.AmdgpuGemOp).Blob(MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemOp>(ref q.MappingInfo)))
+                .Blob(MemoryMarshal.AsBytes(q.Mappings.AsSpan(0, (int)Math.Min(q.MappingInfo.num_entries, (uint)q.Mappings.Length))));
+            request.U32(DrmIoctls.AmdgpuGemMmap).Blob(MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemMmap>(ref q.Mmap))).Blob([]);
+            request.U32(DrmIoctls.PrimeHandleToFd).Blob(MemoryMarshal.AsBytes(new Span<DrmPrimeHandle>(ref q.Prime))).Blob([]);
+        }
+        var (errno, reply) = Call(SimOpcode.RenderIoctls, request);
+        if (errno != 0)
+        {
+            // The batch itself was refused (a closed fd): every call in it answers so.
+            foreach (var q in queries) q.MappingInfoRc = q.MmapRc = q.PrimeRc = errno;
+            return;
+        }
+        if (reply.U32() != queries.Count * 3) throw new InvalidDataException("the simulator answered another number of ioctls than it was sent");
+        foreach (var q in queries)
+        {
+            q.MappingInfoRc = Answer(reply, MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemOp>(ref q.MappingInfo)),
+                MemoryMarshal.AsBytes(q.Mappings.AsSpan(0, (int)Math.Min(q.MappingInfo.num_entries, (uint)q.Mappings.Length))));
+            q.MmapRc = Answer(reply, MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemMmap>(ref q.Mmap)), []);
+            q.PrimeRc = Answer(reply, MemoryMarshal.AsBytes(new Span<DrmPrimeHandle>(ref q.Prime)), []);
+        }
+
+        static int Answer(WireReader reply, Span<byte> args, Span<byte> array)
+        {
+            var rc = reply.I32();
+            if (rc != 0)
+            {
+                reply.String();
+                return rc;
+            }
+            CopyBack(reply.Blob(), args);
+            CopyBack(reply.Blob(), array);
+            return 0;
+        }
+    }
+
     internal int KfdIoctl<T>(uint pid, uint request, ref T args, Span<byte> devices, Span<byte> bos, Span<byte> priv) where T : unmanaged
     {
         var (errno, reply) = Call(SimOpcode.KfdIoctl,
@@ -577,6 +618,8 @@ internal sealed class SimRenderNode(SimulatorClient client, uint minor, int fd) 
         args.op != AmdgpuGem.GemOpGetMappingInfo || args.num_entries > entries.Length
             ? Errno.EINVAL
             : client.RenderIoctl(Fd, DrmIoctls.AmdgpuGemOp, ref args, MemoryMarshal.AsBytes(entries[..(int)args.num_entries]));
+
+    public void QueryBos(IReadOnlyList<RenderBoQuery> queries) => client.RenderIoctls(Fd, queries);
 
     public void Dispose()
     {

@@ -11,8 +11,11 @@ public static class RenderNodeScanner
     /// <summary>The first array sizes tried (CRIU's plugin starts with 8); the kernel says how many it has when they are too small.</summary>
     private const int FirstHandles = 8, FirstMappings = 2;
 
-    /// <summary>The per-BO queries run on this many threads at once (a remote driver answers them in turn, without idling).</summary>
-    private const int Threads = 8;
+    /// <summary>
+    /// The per-BO queries go to the driver this many BOs at a time (<see cref="IRenderNode.QueryBos"/>), on this many
+    /// threads at once (a remote driver answers one batch while the next is on its way).
+    /// </summary>
+    private const int Batch = 512, Threads = 4;
 
     /// <summary>
     /// Every BO of the file with its mappings, mmap offset and dmabuf identity. The dmabuf fd of each comes back open in
@@ -28,19 +31,31 @@ public static class RenderNodeScanner
         Array.Fill(fds, -1);
         try
         {
-            // Each BO's queries are independent ioctls on the same file: several threads keep them coming.
-            Parallel.For(0, entries.Length, new ParallelOptions { MaxDegreeOfParallelism = Threads }, i =>
+            // Each BO's queries are independent ioctls on the same file: batches of them keep the driver busy.
+            var batches = (entries.Length + Batch - 1) / Batch;
+            Parallel.For(0, batches, new ParallelOptions { MaxDegreeOfParallelism = Threads }, b =>
             {
-                var handle = entries[i].gem_handle;
-                mappings[i] = ListMappings(node, handle, device);
-                var mmap = new DrmAmdgpuGemMmap { handle = handle };
-                var rc = node.GemMmap(ref mmap);
-                // EPERM: created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS, so it has no CPU mapping; the copy engine moves it.
-                if (rc != Errno.EPERM) rc.Check("GEM_MMAP", device, $"handle {handle}");
-                offsets[i] = rc == 0 ? mmap.addr_ptr : 0;
-                var prime = new DrmPrimeHandle { handle = handle, flags = AmdgpuGem.DrmCloexec };
-                node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, $"handle {handle}");
-                fds[i] = prime.fd;
+                var first = b * Batch;
+                var queries = new List<RenderBoQuery>(Math.Min(Batch, entries.Length - first));
+                for (var i = first; i < Math.Min(first + Batch, entries.Length); i++) queries.Add(new RenderBoQuery(entries[i].gem_handle, FirstMappings));
+                node.QueryBos(queries);
+                // Every fd opened is recorded before any check, so that a failure closes them all.
+                for (var k = 0; k < queries.Count; k++)
+                    if (queries[k].PrimeRc == 0) fds[first + k] = queries[k].Prime.fd;
+                for (var k = 0; k < queries.Count; k++)
+                {
+                    var q = queries[k];
+                    var handle = q.Handle;
+                    q.MappingInfoRc.Check("GEM_OP(GET_MAPPING_INFO)", device, $"handle {handle}");
+                    // More mappings than the first array held: asked again alone, with room for them all.
+                    mappings[first + k] = q.MappingInfo.num_entries <= q.Mappings.Length
+                        ? q.Mappings[..(int)q.MappingInfo.num_entries]
+                        : ListMappings(node, handle, device);
+                    // EPERM: created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS, so it has no CPU mapping; the copy engine moves it.
+                    if (q.MmapRc != Errno.EPERM) q.MmapRc.Check("GEM_MMAP", device, $"handle {handle}");
+                    offsets[first + k] = q.MmapRc == 0 ? q.Mmap.addr_ptr : 0;
+                    q.PrimeRc.Check("PRIME_HANDLE_TO_FD", device, $"handle {handle}");
+                }
             });
             var inodes = driver.DmabufInodes(fds);
             var bos = new List<RenderBo>(entries.Length);

@@ -29,4 +29,18 @@ public interface IRenderNode : IDisposable
     /// span's length; out: the mapping count, entries filled only when they fit.
     /// </summary>
     int GemMappingInfo(ref Uapi.DrmAmdgpuGemOp args, Span<Uapi.DrmAmdgpuGemVmEntry> entries);
+
+    /// <summary>
+    /// Each query's three ioctls (<see cref="RenderBoQuery"/>), in order, each answered as if called alone. The kernel's
+    /// file takes them one by one, as here; a driver reached over a connection takes many in one round trip.
+    /// </summary>
+    void QueryBos(IReadOnlyList<RenderBoQuery> queries)
+    {
+        foreach (var q in queries)
+        {
+            q.MappingInfoRc = GemMappingInfo(ref q.MappingInfo, q.Mappings);
+            q.MmapRc = GemMmap(ref q.Mmap);
+            q.PrimeRc = PrimeHandleToFd(ref q.Prime);
+        }
+    }
 }

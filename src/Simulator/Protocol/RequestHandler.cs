@@ -65,6 +65,29 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                 case SimOpcode.RenderIoctl:
                     RenderIoctl(r, w);
                     break;
+                case SimOpcode.RenderIoctls:
+                {
+                    // Many ioctls of one file, each applied and answered as its own RenderIoctl would be (injected
+                    // faults included): a refusal is answered for that call alone.
+                    var fd = r.I32();
+                    var count = r.U32();
+                    w.U32(count);
+                    for (var i = 0; i < count; i++)
+                    {
+                        var (request, args, array) = (r.U32(), r.Blob(), r.Blob());
+                        try
+                        {
+                            var sent = args.Length;
+                            RenderIoctl(fd, request, ref args, array);
+                            w.I32(0).Blob(args.AsSpan(0, sent)).Blob(array);
+                        }
+                        catch (SimError e)
+                        {
+                            w.I32(e.ErrorNumber).String(e.Detail);
+                        }
+                    }
+                    break;
+                }
                 case SimOpcode.CloseFd:
                     _fds.Close(r.I32());
                     break;
@@ -255,6 +278,13 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
         var args = r.Blob();
         var sent = args.Length;
         var array = r.Blob();
+        RenderIoctl(fd, request, ref args, array);
+        w.Blob(args.AsSpan(0, sent)).Blob(array);
+    }
+
+    /// <summary>One render-node ioctl on the bytes of its struct (<paramref name="args"/>, replaced where the struct grew) and its array.</summary>
+    private void RenderIoctl(int fd, uint request, ref byte[] args, byte[] array)
+    {
         if (((request >> 8) & 0xff) != DrmIoctls.Base) throw new SimError(Errno.ENOTTY, $"request 0x{request:x} is not a DRM ioctl");
         var nr = IoctlNumber.Nr(request);
         if (nr == IoctlNumber.Nr(DrmIoctls.AmdgpuGemCreate))
@@ -287,7 +317,6 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
             driver.GemMappingInfo(_fds, fd, ref Drm<DrmAmdgpuGemOp>(request, DrmIoctls.AmdgpuGemOp, ref args), Cast<DrmAmdgpuGemVmEntry>(array));
         else
             throw new SimError(Errno.ENOTTY, $"DRM ioctl nr 0x{nr:x} is not simulated");
-        w.Blob(args.AsSpan(0, sent)).Blob(array);
     }
 
     /// <summary>A CS's chunks in the wire form <see cref="SubmittedChunksWire"/> writes: counts, then the IB chunks and the handles.</summary>

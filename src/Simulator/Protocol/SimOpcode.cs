@@ -31,4 +31,5 @@ internal enum SimOpcode : uint
     OpenRenderFile = 23,
     Dirty = 24,
     CopyInfo = 25,
+    RenderIoctls = 26,
 }
