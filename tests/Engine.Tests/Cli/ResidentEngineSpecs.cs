@@ -52,6 +52,30 @@ public sealed class ResidentEngineSpecs : IDisposable
 
     [Fact]
     [Trait("Tier", "Full")]
+    public async Task Commands_at_once_each_get_their_own_job_and_restore_their_own_bytes()
+    {
+        var pids = new[] { Spawn(21), Spawn(22), Spawn(23) };
+        await Serve();
+
+        var saved = await Task.WhenAll(pids.Select(pid =>
+            Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir($"image-{pid}"), "--leave-running", "--json"])));
+        var digests = pids.Select(pid => _sim.Client.State(pid).Digest).ToList();
+        var restored = await Task.WhenAll(pids.Select(pid => Gpuckpt(["restore", "--images", Dir($"image-{pid}"), "--json"])));
+
+        for (var i = 0; i < pids.Length; i++)
+        {
+            Assert.True(saved[i].ExitCode == 0, saved[i].ToString());
+            Assert.Equal(pids[i], Json(saved[i]).GetProperty("pid").GetUInt32());
+            Assert.Equal("resident", Json(saved[i]).GetProperty("engine").GetString());
+            Assert.True(restored[i].ExitCode == 0, restored[i].ToString());
+            Assert.Equal(Dir($"image-{pids[i]}"), Json(restored[i]).GetProperty("images").GetString());
+            Assert.Equal(digests[i], _sim.Client.State(Json(restored[i]).GetProperty("pid").GetUInt32()).Digest);
+        }
+        Assert.Equal(3, saved.Select(r => Json(r).GetProperty("job_id").GetString()).Distinct().Count());
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
     public async Task A_command_with_another_driver_or_with_in_process_runs_its_own_engine()
     {
         var pid = Spawn(11);
