@@ -44,19 +44,27 @@ public static class ResidentClient
                 // The engine has answered and closed already.
             }
         });
-        var line = await reader.ReadLineAsync().ConfigureAwait(false)
-                   ?? throw new IOException($"the resident engine at {path} closed the connection before it answered (did it stop?); `gpuckpt jobs` shows what its job left");
+        string? jobId = null;
         JsonObject answer;
-        try
+        while (true)
         {
-            answer = JsonNode.Parse(line)!.AsObject();
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
-        {
-            throw new InvalidDataException($"the resident engine at {path} answered what is not JSON: {line}", e);
+            var line = await reader.ReadLineAsync().ConfigureAwait(false)
+                       ?? throw new IOException($"the resident engine at {path} stopped before it answered" + (jobId is null
+                           ? "; `gpuckpt jobs` shows what it left"
+                           : $": job {jobId} stands as it left it (a process it paused stays paused); `gpuckpt resume {jobId}` continues it, `gpuckpt abort {jobId}` ends it"));
+            try
+            {
+                answer = JsonNode.Parse(line)!.AsObject();
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+            {
+                throw new InvalidDataException($"the resident engine at {path} answered what is not JSON: {line}", e);
+            }
+            if (answer["job"]?.GetValue<string>() is { } started) jobId = started;
+            else break;
         }
         if (answer["declined"] is not null) return null;
         if (answer["refused"]?.GetValue<string>() is { } refused) throw new UnauthorizedAccessException(refused);
-        return CommandOutcome.FromJson(answer["outcome"] as JsonObject ?? throw new InvalidDataException($"the resident engine at {path} answered no outcome: {line}"));
+        return CommandOutcome.FromJson(answer["outcome"] as JsonObject ?? throw new InvalidDataException($"the resident engine at {path} answered no outcome: {answer.ToJsonString()}"));
     }
 }

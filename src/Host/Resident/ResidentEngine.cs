@@ -119,8 +119,8 @@ public sealed class ResidentEngine : IAsyncDisposable
             {
                 outcome = request.Op switch
                 {
-                    ResidentRequest.Checkpoint => await CheckpointAsync(request.Arguments, peer.Uid, signals).ConfigureAwait(false),
-                    ResidentRequest.Restore => await RestoreAsync(request.Arguments, signals).ConfigureAwait(false),
+                    ResidentRequest.Checkpoint => await CheckpointAsync(request.Arguments, peer.Uid, signals, Started).ConfigureAwait(false),
+                    ResidentRequest.Restore => await RestoreAsync(request.Arguments, signals, Started).ConfigureAwait(false),
                     _ => CommandOutcome.Failure($"the resident engine runs checkpoint and restore, not {request.Op}", Cli.ExitBadInput),
                 };
             }
@@ -129,6 +129,9 @@ public sealed class ResidentEngine : IAsyncDisposable
                 outcome = Cli.FailureOf(e);
             }
             await writer.WriteLineAsync(new JsonObject { ["outcome"] = outcome.ToJson() }.ToJsonString()).ConfigureAwait(false);
+
+            // The job's id, told before it runs: should this engine die, the command names what continues or ends it.
+            void Started(string jobId) => writer.WriteLine(new JsonObject { ["job"] = jobId }.ToJsonString());
         }
         catch (OperationCanceledException)
         {
@@ -156,7 +159,7 @@ public sealed class ResidentEngine : IAsyncDisposable
         signals.Raise(ClientSignals.Gone);
     }
 
-    private async Task<CommandOutcome> CheckpointAsync(JsonObject arguments, uint peerUid, ClientSignals signals)
+    private async Task<CommandOutcome> CheckpointAsync(JsonObject arguments, uint peerUid, ClientSignals signals, Action<string> started)
     {
         var pid = arguments["pid"]!.GetValue<uint>();
         var imagesDir = Path.GetFullPath(arguments["images"]!.GetValue<string>());
@@ -170,12 +173,13 @@ public sealed class ResidentEngine : IAsyncDisposable
             given ?? JobsActor.NewId(JobsActor.CheckpointPrefix), Parent: arguments["parent"]?.GetValue<string>());
         using var held = JobLock.Take(_stateDir, request.JobId!, JobLock.StopItFirst(request.JobId!));
         using var claimed = Engine.Checkpoint.ProcessLock.Take(_driver, pid, request.JobId!, CheckpointCommand.HolderWait(_config));
+        started(request.JobId!);
         using var relay = signals.On(signal => _engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
         var reply = await _engine.CheckpointAsync(request).ConfigureAwait(false);
         return CheckpointCommand.Outcome(reply).With("engine", "resident");
     }
 
-    private async Task<CommandOutcome> RestoreAsync(JsonObject arguments, ClientSignals signals)
+    private async Task<CommandOutcome> RestoreAsync(JsonObject arguments, ClientSignals signals, Action<string> started)
     {
         var dir = Path.GetFullPath(arguments["images"]!.GetValue<string>());
         RestoreCommand.RefuseKfd(_driver);
@@ -184,6 +188,7 @@ public sealed class ResidentEngine : IAsyncDisposable
         await JobsCommand.RefuseFinished(_config, jobId).ConfigureAwait(false);
         jobId ??= JobsActor.NewId(JobsActor.RestorePrefix);
         using var held = JobLock.Take(_stateDir, jobId, JobLock.StopItFirst(jobId));
+        started(jobId);
         using var relay = signals.On(signal => _engine.Jobs.Tell(new InterruptJob(jobId, signal)));
         var reply = await _engine.RestoreAsync(new RestoreRequest(dir, jobId)).ConfigureAwait(false);
         if (reply is RestoreFailed failed && RestoreCoordinator.InterruptedBy(failed.Reason) is { } signal)

@@ -193,6 +193,32 @@ public sealed class ResidentEngineSpecs : IDisposable
         Assert.Equal("in-process", Json(own).GetProperty("engine").GetString());
     }
 
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task An_engine_killed_mid_checkpoint_leaves_its_command_naming_the_job_and_abort_unpauses_the_process_once()
+    {
+        var pid = Spawn(29);
+        var serve = await Serve();
+        SlowCopies();
+        var job = NewJob();
+        using var running = GpuckptProcess.Start(Arguments(["checkpoint", "--pid", $"{pid}", "--images", Dir("cut"), "--job", job]));
+        await Eventually(() => _sim.Client.State(pid).Paused, "the checkpoint never paused its process");
+        serve.Signal(GpuckptProcess.SigKill);
+        var cut = await running.WaitForExitAsync(Timeout);
+        FastCopies();
+
+        Assert.True(cut.ExitCode == 1, cut.ToString());
+        var line = Assert.Single(Lines(cut.Stderr));
+        Assert.Contains($"stopped before it answered: job {job} stands as it left it", line);
+        Assert.Contains($"`gpuckpt resume {job}`", line);
+        Assert.Contains($"`gpuckpt abort {job}`", line);
+        Assert.True(_sim.Client.State(pid).Paused, "nothing but the job may unpause the process");
+        var aborted = await Gpuckpt(["abort", job]);
+        Assert.True(aborted.ExitCode == 0, aborted.ToString());
+        Assert.False(_sim.Client.State(pid).Paused);
+        Assert.Equal(1, _sim.Client.State(pid).Counters.Unpause);
+    }
+
     private async Task<GpuckptProcess> Serve()
     {
         var serve = GpuckptProcess.Start(["serve", "--driver", $"sim:{_sim.SocketPath}", "--state-dir", Dir("state"), "--json"], Env());
