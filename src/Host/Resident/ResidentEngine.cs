@@ -105,11 +105,11 @@ public sealed class ResidentEngine : IAsyncDisposable
             // A command that says nothing does not hold the engine's stop.
             if (await reader.ReadLineAsync(_closing.Token).ConfigureAwait(false) is not { } line) return;
             var request = ResidentRequest.FromJson(line);
-            if (request.Driver != _driver || request.Journal != _journal)
+            if (request.Driver != _driver || request.Journal != _journal || request.Version != ResidentRequest.ThisVersion)
             {
                 await writer.WriteLineAsync(new JsonObject
                 {
-                    ["declined"] = $"this engine serves {_driver} with the {_journal} journal",
+                    ["declined"] = $"this engine is gpuckpt {ResidentRequest.ThisVersion} serving {_driver} with the {_journal} journal",
                 }.ToJsonString()).ConfigureAwait(false);
                 return;
             }

@@ -16,7 +16,8 @@ public static class ResidentOptions
         string what, bool json)
     {
         var stateDir = engineOptions.StateDirOf(parse);
-        var request = new ResidentRequest(op, ResidentRequest.DriverKey(driver), ResidentRequest.JournalKey(parse.GetValue(engineOptions.Journal)!), arguments);
+        var request = new ResidentRequest(op, ResidentRequest.DriverKey(driver), ResidentRequest.JournalKey(parse.GetValue(engineOptions.Journal)!), arguments,
+            ResidentRequest.ThisVersion);
         StatusLine.Say(Cli.Interactive(json), $"{what} in the resident engine of {stateDir}…");
         var outcome = await ResidentClient.TryRunAsync(stateDir, request);
         StatusLine.Clear();

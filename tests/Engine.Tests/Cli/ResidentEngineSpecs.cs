@@ -93,6 +93,22 @@ public sealed class ResidentEngineSpecs : IDisposable
         Assert.Equal("in-process", Json(forced).GetProperty("engine").GetString());
         Assert.True(ImageVerifier.Verify(Dir("other")).Ok);
         Assert.True(ImageVerifier.Verify(Dir("forced")).Ok);
+
+        // A command of another gpuckpt (one installed since the engine started) is declined: it runs its own engine.
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(Dir("state"), "engine.sock")));
+        await using var stream = new System.Net.Sockets.NetworkStream(socket);
+        using var reader = new StreamReader(stream);
+        await using var writer = new StreamWriter(stream) { AutoFlush = true, NewLine = "\n" };
+        await writer.WriteLineAsync(JsonSerializer.Serialize(new
+        {
+            op = "checkpoint", driver = $"sim:{_sim.SocketPath}", journal = "sqlite", version = "0.9.0+elsewhere",
+            arguments = new { pid, images = Dir("elsewhere"), leave_running = true },
+        }));
+        var answer = JsonDocument.Parse(await reader.ReadLineAsync() ?? "{}").RootElement;
+        Assert.StartsWith("this engine is gpuckpt ", answer.GetProperty("declined").GetString());
+        Assert.False(Directory.Exists(Dir("elsewhere")));
+        Assert.Equal(1, _sim.Client.State(pid).Counters.ProcessInfo); // the forced checkpoint's pause alone
     }
 
     [Theory]
