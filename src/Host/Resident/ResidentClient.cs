@@ -48,7 +48,7 @@ public static class ResidentClient
         JsonObject answer;
         while (true)
         {
-            var line = await reader.ReadLineAsync().ConfigureAwait(false)
+            var line = await ReadLineOrEnd(reader).ConfigureAwait(false)
                        ?? throw new IOException($"the resident engine at {path} stopped before it answered" + (jobId is null
                            ? "; `gpuckpt jobs` shows what it left"
                            : $": job {jobId} stands as it left it (a process it paused stays paused); `gpuckpt resume {jobId}` continues it, `gpuckpt abort {jobId}` ends it"));
@@ -66,5 +66,18 @@ public static class ResidentClient
         if (answer["declined"] is not null) return null;
         if (answer["refused"]?.GetValue<string>() is { } refused) throw new UnauthorizedAccessException(refused);
         return CommandOutcome.FromJson(answer["outcome"] as JsonObject ?? throw new InvalidDataException($"the resident engine at {path} answered no outcome: {answer.ToJsonString()}"));
+    }
+
+    /// <summary>The next line, or null at the end of the connection, however it ended (closed or reset).</summary>
+    private static async Task<string?> ReadLineOrEnd(StreamReader reader)
+    {
+        try
+        {
+            return await reader.ReadLineAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 }
