@@ -20,6 +20,9 @@ public sealed class PublishedSocket : IDisposable
         _inode = inode;
     }
 
+    /// <summary>The longest path a Unix socket takes (sun_path's 108 bytes, the last one NUL).</summary>
+    public const int MaxPath = 107;
+
     public string Path { get; }
     public Socket Listener { get; }
 
@@ -33,6 +36,9 @@ public sealed class PublishedSocket : IDisposable
         // listener is bound to a private name beside the socket and published under the real one with link(2),
         // which never replaces what is there; the private name goes at once.
         var bound = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, $".gpuckpt-{Guid.NewGuid():N}"[..18]);
+        var longest = Math.Max(System.Text.Encoding.UTF8.GetByteCount(path), System.Text.Encoding.UTF8.GetByteCount(bound));
+        if (longest > MaxPath)
+            throw new IOException($"cannot listen on {path}: a Unix socket's path holds at most {MaxPath} bytes, and this one (or the name it is bound under first, beside it) takes {longest}; choose a shorter directory");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
