@@ -8,8 +8,8 @@ namespace Gpuckpt.Load;
 
 /// <summary>
 /// The engine as users run it: `gpuckpt checkpoint` and `gpuckpt restore` as their own processes (start, SQLite journal,
-/// exit included; an engine's start too, unless a resident engine runs their jobs: <see cref="CliBenchSettings.Resident"/>), each timed against `dd bs=4M` of the same number of bytes in the same run, pair by pair:
-/// checkpoint against the faster of dd from /dev/shm to a file beside the image with conv=fsync and with
+/// exit included; an engine's start too, unless a resident engine runs their jobs: <see cref="CliBenchSettings.Resident"/>),
+/// each timed against `dd bs=4M` of the same number of bytes in the same run, pair by pair: checkpoint against the faster of dd from /dev/shm to a file beside the image with conv=fsync and with
 /// oflag=direct; restore against the faster of dd of that file back into /dev/shm buffered and with iflag=direct, every
 /// cache dropped before each. Prints the wall times, the engine/dd ratios (dd time ÷ engine time: 1 is dd's speed), the pause
 /// the process felt, µs per BO and each command's peak RSS (from /usr/bin/time; with a resident engine, the larger of that
@@ -147,7 +147,7 @@ public static class CliBench
 
     private static string Describe(CliBenchSettings args) => args.Spec is { } spec ? $"spec {spec}" : args.Workload;
 
-    private static async Task<Timing> Gpuckpt(string dll, IReadOnlyList<string> args) => await Timed(Command(dll, args)[0], Command(dll, args)[1..]);
+    private static Task<Timing> Gpuckpt(string dll, IReadOnlyList<string> args) => Command(dll, args) is [var command, .. var rest] ? Timed(command, rest) : throw new ArgumentException("no command");
 
     /// <summary>A gpuckpt.dll runs under dotnet; an apphost (the published `gpuckpt`) runs as it is.</summary>
     internal static string[] Command(string dll, IReadOnlyList<string> args) => dll.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", dll, .. args] : [dll, .. args];

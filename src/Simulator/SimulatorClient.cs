@@ -245,8 +245,7 @@ public sealed class SimulatorClient : IGpuDriver
         var request = new WireWriter().I32(fd).U32((uint)queries.Count * 3);
         foreach (var q in queries)
         {
-            request.U32(DrmIoctls.AmdgpuGemOp).Blob(MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemOp>(ref q.MappingInfo)))
-                .Blob(MemoryMarshal.AsBytes(q.Mappings.AsSpan(0, (int)Math.Min(q.MappingInfo.num_entries, (uint)q.Mappings.Length))));
+            request.U32(DrmIoctls.AmdgpuGemOp).Blob(MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemOp>(ref q.MappingInfo))).Blob(MemoryMarshal.AsBytes(q.Mappings.AsSpan()));
             request.U32(DrmIoctls.AmdgpuGemMmap).Blob(MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemMmap>(ref q.Mmap))).Blob([]);
             request.U32(DrmIoctls.PrimeHandleToFd).Blob(MemoryMarshal.AsBytes(new Span<DrmPrimeHandle>(ref q.Prime))).Blob([]);
         }
@@ -260,8 +259,7 @@ public sealed class SimulatorClient : IGpuDriver
         if (reply.U32() != queries.Count * 3) throw new InvalidDataException("the simulator answered another number of ioctls than it was sent");
         foreach (var q in queries)
         {
-            q.MappingInfoRc = Answer(reply, MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemOp>(ref q.MappingInfo)),
-                MemoryMarshal.AsBytes(q.Mappings.AsSpan(0, (int)Math.Min(q.MappingInfo.num_entries, (uint)q.Mappings.Length))));
+            q.MappingInfoRc = Answer(reply, MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemOp>(ref q.MappingInfo)), MemoryMarshal.AsBytes(q.Mappings.AsSpan()));
             q.MmapRc = Answer(reply, MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemMmap>(ref q.Mmap)), []);
             q.PrimeRc = Answer(reply, MemoryMarshal.AsBytes(new Span<DrmPrimeHandle>(ref q.Prime)), []);
         }

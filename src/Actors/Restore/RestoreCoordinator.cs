@@ -326,12 +326,8 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         AbortContents(Interrupted(interrupt.Signal));
     }
 
-    /// <summary>The reason an interrupted restore ends with: <see cref="InterruptedBy"/> finds the signal in it.</summary>
+    /// <summary>The reason a restore interrupted by <paramref name="signal"/> ends with (after what its rollback met, if anything).</summary>
     public static string Interrupted(string signal) => $"interrupted by {signal} before RESUME";
-
-    /// <summary>The signal that interrupted the restore a failure's reason describes, or null.</summary>
-    public static string? InterruptedBy(string reason) =>
-        System.Text.RegularExpressions.Regex.Match(reason, @"interrupted by (SIG[A-Z]+) before RESUME") is { Success: true } m ? m.Groups[1].Value : null;
 
     /// <summary>True when an interrupt came: the restore then ends here, rolling back what it built.</summary>
     private bool StopsHere()

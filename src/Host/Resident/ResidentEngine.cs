@@ -191,7 +191,7 @@ public sealed class ResidentEngine : IAsyncDisposable
         started(jobId);
         using var relay = signals.On(signal => _engine.Jobs.Tell(new InterruptJob(jobId, signal)));
         var reply = await _engine.RestoreAsync(new RestoreRequest(dir, jobId)).ConfigureAwait(false);
-        if (reply is RestoreFailed failed && RestoreCoordinator.InterruptedBy(failed.Reason) is { } signal)
+        if (reply is RestoreFailed failed && signals.Signal is { } signal && failed.Reason.Contains(RestoreCoordinator.Interrupted(signal), StringComparison.Ordinal))
             return CommandOutcome.Failure($"restore job {jobId} interrupted by {signal}: what it had built was removed and nothing was resumed " +
                                           $"({failed.Reason}); next: run the restore again",
                 signal == "SIGTERM" ? Cli.ExitTerminated : Cli.ExitInterrupted, new { job_id = jobId, images = dir, signal, resumable = false });
