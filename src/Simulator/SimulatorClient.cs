@@ -278,6 +278,58 @@ public sealed class SimulatorClient : IGpuDriver
         }
     }
 
+    /// <summary>
+    /// Render BOs recreated in one round trip (<see cref="RenderBoCreate"/>): the simulator makes each BO's calls as the
+    /// file would one by one, and stops at the first BO whose calls fail.
+    /// </summary>
+    internal void RenderCreates(int fd, IReadOnlyList<RenderBoCreate> creates)
+    {
+        var request = new WireWriter().I32(fd).U32((uint)creates.Count);
+        foreach (var c in creates)
+        {
+            request.Blob(MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemCreate>(ref c.Create))).U32(c.Handle).U32((uint)c.Mappings.Length);
+            foreach (var va in c.Mappings) request.Blob(MemoryMarshal.AsBytes(new ReadOnlySpan<DrmAmdgpuGemVa>(in va)));
+            request.Blob(c.WantsMmap ? MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemMmap>(ref c.Mmap)) : [])
+                .Blob(c.WantsPrime ? MemoryMarshal.AsBytes(new Span<DrmPrimeHandle>(ref c.Prime)) : []);
+        }
+        var (errno, reply) = Call(SimOpcode.RenderCreates, request);
+        if (errno != 0)
+        {
+            // The batch itself was refused (a closed fd): its first call answers so, and nothing after it runs.
+            if (creates.Count > 0)
+            {
+                creates[0].Tried = true;
+                creates[0].Answered(RenderBoCreate.CreateCall, errno);
+            }
+            return;
+        }
+        if (reply.U32() != creates.Count) throw new InvalidDataException("the simulator answered another number of BOs than it was sent");
+        foreach (var c in creates)
+        {
+            c.Tried = true;
+            if (!c.Answered(RenderBoCreate.CreateCall, Answer(reply, MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemCreate>(ref c.Create))))) return;
+            c.Created = true;
+            if (c.Create.handle != c.Handle && !c.Answered(RenderBoCreate.ChangeCall, Answer(reply, []))) return;
+            c.Moved = true;
+            for (var i = 0; i < c.Mappings.Length; i++)
+                if (!c.Answered(RenderBoCreate.VaCall, Answer(reply, []), i)) return;
+            if (c.WantsMmap && !c.Answered(RenderBoCreate.MmapCall, Answer(reply, MemoryMarshal.AsBytes(new Span<DrmAmdgpuGemMmap>(ref c.Mmap))))) return;
+            if (c.WantsPrime && !c.Answered(RenderBoCreate.PrimeCall, Answer(reply, MemoryMarshal.AsBytes(new Span<DrmPrimeHandle>(ref c.Prime))))) return;
+        }
+
+        static int Answer(WireReader reply, Span<byte> args)
+        {
+            var rc = reply.I32();
+            if (rc != 0)
+            {
+                reply.String();
+                return rc;
+            }
+            CopyBack(reply.Blob(), args);
+            return 0;
+        }
+    }
+
     internal int KfdIoctl<T>(uint pid, uint request, ref T args, Span<byte> devices, Span<byte> bos, Span<byte> priv) where T : unmanaged
     {
         var (errno, reply) = Call(SimOpcode.KfdIoctl,
@@ -618,6 +670,8 @@ internal sealed class SimRenderNode(SimulatorClient client, uint minor, int fd) 
             : client.RenderIoctl(Fd, DrmIoctls.AmdgpuGemOp, ref args, MemoryMarshal.AsBytes(entries[..(int)args.num_entries]));
 
     public void QueryBos(IReadOnlyList<RenderBoQuery> queries) => client.RenderIoctls(Fd, queries);
+
+    public void CreateBos(IReadOnlyList<RenderBoCreate> creates) => client.RenderCreates(Fd, creates);
 
     public void Dispose()
     {

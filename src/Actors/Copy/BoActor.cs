@@ -172,6 +172,12 @@ public sealed class BoActor : UntypedActor, IWithTimers
             Context.Parent.Tell(new BoSkipped(pass.Pass, bo.Handle, exporter));
             return;
         }
+        if (link is null && session.TakeCreatedAhead(bo, out var error))
+        {
+            // Its device created it ahead with others: the outcome is there already.
+            Restored(new IoDone(pass, 1, null, error));
+            return;
+        }
         var self = Self;
         Task.Factory.StartNew(() =>
             {

@@ -25,6 +25,7 @@ public sealed partial class DeviceActor
     private void Passes()
     {
         Receive<RunPass>(StartPass);
+        Receive<CreatedAhead>(c => AskCreates(c.Pass));
         Receive<BoRestored>(r =>
         {
             _restored.Add(r.Handle);
@@ -61,7 +62,29 @@ public sealed partial class DeviceActor
         _waiting.Clear();
         _passFailure = null;
         _importsAsked = false;
-        foreach (var bo in run.Step.Creates) _asking.Enqueue(bo.Handle);
+        if (run.Step.Creates.Count < 2)
+        {
+            AskCreates(run.Pass);
+            return;
+        }
+        // The step's BOs are created ahead, many to a call of the driver; each BO actor then takes its own outcome.
+        var (session, nodeId, creates, pass) = (_render!.Session, run.Step.Creates[0].NodeId, run.Step.Creates, run.Pass);
+        Task.Factory.StartNew(() => session.CreateAhead(nodeId, creates, CreateAheadBatch), CancellationToken.None,
+                TaskCreationOptions.DenyChildAttach, IoThreads.For(Context.System))
+            .PipeTo(Self, success: () => new CreatedAhead(pass), failure: _ => new CreatedAhead(pass));
+    }
+
+    /// <summary>How many BOs one call of the driver creates ahead (a remote driver answers them in one round trip).</summary>
+    private const int CreateAheadBatch = 512;
+
+    /// <summary>
+    /// The step's BOs were created ahead (or some were not, when one failed, or the driver broke: each BO then meets its
+    /// own outcome); now each is asked for its step.
+    /// </summary>
+    private void AskCreates(int pass)
+    {
+        if (pass != _pass) return;
+        foreach (var bo in _step!.Creates) _asking.Enqueue(bo.Handle);
         AskMore();
     }
 
@@ -93,4 +116,6 @@ public sealed partial class DeviceActor
         _answersDue--;
         AskMore();
     }
+
+    private sealed record CreatedAhead(int Pass) : INoSerializationVerificationNeeded;
 }

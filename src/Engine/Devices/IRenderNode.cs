@@ -43,4 +43,18 @@ public interface IRenderNode : IDisposable
             q.PrimeRc = PrimeHandleToFd(ref q.Prime);
         }
     }
+
+    /// <summary>
+    /// Recreates render BOs (<see cref="RenderBoCreate"/>), in order, each BO's calls as if made alone; the batch stops
+    /// at the first BO whose calls fail. The kernel's file takes them one by one, as here; a driver reached over a
+    /// connection takes many in one round trip.
+    /// </summary>
+    void CreateBos(IReadOnlyList<RenderBoCreate> creates)
+    {
+        foreach (var c in creates)
+        {
+            c.Run(this);
+            if (c.Failed) return;
+        }
+    }
 }

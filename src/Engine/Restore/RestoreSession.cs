@@ -24,6 +24,8 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
     private readonly Dictionary<(int NodeId, uint Handle), int> _renderDmabufs = new();
     private readonly List<(IRenderNode Node, uint Handle)> _created = [];
     private readonly HashSet<(int NodeId, uint Handle)> _renderDone = [];
+    // Render BOs created ahead of their own step (CreateAhead): null, or the error their calls met.
+    private readonly Dictionary<(int NodeId, uint Handle), DriverException?> _ahead = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<int, Lock> _handleLocks = new();
     private Dictionary<(uint GpuId, ulong Addr), int>? _kfdIndex;
@@ -165,6 +167,11 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
 
     public void Create(RenderBoRef bo)
     {
+        if (TakeCreatedAhead(bo, out var error))
+        {
+            if (error is not null) throw error;
+            return;
+        }
         var node = _nodes[bo.NodeId];
         var device = $"renderD{node.Minor}";
         var create = new DrmAmdgpuGemCreate
@@ -181,6 +188,79 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             TakeHandle(node, create.handle, bo);
         }
         Map(node, bo);
+    }
+
+    /// <summary>
+    /// Creates render BOs of one node ahead of their own steps, <paramref name="batch"/> at a time in the order of their
+    /// handles (a file hands out its lowest free handle, so most BOs get theirs at once): the same calls as
+    /// <see cref="Create"/>'s, many to a call of the driver (<see cref="IRenderNode.CreateBos"/>). Each BO's
+    /// <see cref="Create"/> then finds its outcome here, failure included. After a failure the BOs not tried are left to
+    /// their own <see cref="Create"/>.
+    /// </summary>
+    public void CreateAhead(int nodeId, IEnumerable<RenderBoRef> bos, int batch)
+    {
+        var node = _nodes[nodeId];
+        foreach (var chunk in bos.OrderBy(b => b.Handle).Chunk(batch))
+        {
+            var creates = chunk.Select(bo => Planned(bo)).ToArray();
+            lock (HandleLock(nodeId))
+            {
+                node.CreateBos(creates);
+                for (var i = 0; i < chunk.Length; i++)
+                    if (creates[i].Tried)
+                        Ahead(node, chunk[i], creates[i]);
+            }
+            if (creates.Any(c => c.Failed)) return;
+        }
+    }
+
+    /// <summary>What <see cref="Create"/> would call for <paramref name="bo"/>, as one <see cref="RenderBoCreate"/>.</summary>
+    private RenderBoCreate Planned(RenderBoRef bo)
+    {
+        var entry = bo.Entry;
+        var create = new DrmAmdgpuGemCreate
+        {
+            bo_size = entry.Size,
+            alignment = AmdgpuGem.AlignmentBytes(entry.Alignment, bo.ToString()),
+            domains = entry.PreferredDomains,
+            domain_flags = entry.AllocFlags,
+        };
+        var mappings = entry.VmEntries.Select(vm => new DrmAmdgpuGemVa
+        {
+            handle = bo.Handle,
+            operation = AmdgpuGem.VaOpMap,
+            flags = (uint)vm.Flags,
+            va_address = vm.Addr,
+            offset_in_bo = vm.Offset,
+            map_size = vm.Size,
+        }).ToArray();
+        return new RenderBoCreate(create, bo.Handle, mappings, (entry.AllocFlags & AmdgpuGem.CreateNoCpuAccess) == 0,
+            CopyEngineRule.ForRender(entry.PreferredDomains, entry.AllocFlags, _map[bo.GpuId]));
+    }
+
+    /// <summary>Takes note of a BO created ahead (under its node's handle lock), as <see cref="Create"/> does of its own.</summary>
+    private void Ahead(IRenderNode node, RenderBoRef bo, RenderBoCreate c)
+    {
+        lock (_gate)
+        {
+            if (c.Created) _created.Add((node, c.HandleNow));
+            if (c.Failed)
+            {
+                var what = c.FailedCall == RenderBoCreate.VaCall ? $"{bo} at 0x{bo.Entry.VmEntries[c.FailedMapping].Addr:x}" : bo.ToString();
+                _ahead[(bo.NodeId, bo.Handle)] = new DriverException(c.Rc, c.FailedCall!, $"renderD{node.Minor}", what);
+                return;
+            }
+            if (c.WantsMmap) _renderOffsets[(bo.NodeId, bo.Handle)] = c.Mmap.addr_ptr;
+            if (c.WantsPrime) _renderDmabufs[(bo.NodeId, bo.Handle)] = c.Prime.fd;
+            _renderDone.Add((bo.NodeId, bo.Handle));
+            _ahead[(bo.NodeId, bo.Handle)] = null;
+        }
+    }
+
+    /// <summary>Whether <paramref name="bo"/> was created ahead (<see cref="CreateAhead"/>), and the error it met if so; taken once.</summary>
+    public bool TakeCreatedAhead(RenderBoRef bo, out DriverException? error)
+    {
+        lock (_gate) return _ahead.Remove((bo.NodeId, bo.Handle), out error);
     }
 
     public void Import(RenderBoRef bo, ImportLink link)

@@ -88,6 +88,9 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
                     }
                     break;
                 }
+                case SimOpcode.RenderCreates:
+                    RenderCreates(r, w);
+                    break;
                 case SimOpcode.CloseFd:
                     _fds.Close(r.I32());
                     break;
@@ -283,6 +286,65 @@ internal sealed class RequestHandler(SimulatedDriver driver, Func<bool> clientGo
     }
 
     /// <summary>One render-node ioctl on the bytes of its struct (<paramref name="args"/>, replaced where the struct grew) and its array.</summary>
+    /// <summary>
+    /// Render BOs recreated as the engine's restore would one call at a time (<see cref="RenderBoCreate"/>): GEM_CREATE,
+    /// GEM_CHANGE_HANDLE when the new handle is not the BO's, GEM_VA of each mapping, GEM_MMAP and PRIME_HANDLE_TO_FD
+    /// when asked, each applied and answered as its own RenderIoctl would be (injected faults included). The first call
+    /// that fails ends the batch: the BOs after it are read and not made.
+    /// </summary>
+    private void RenderCreates(WireReader r, WireWriter w)
+    {
+        var fd = r.I32();
+        var count = r.U32();
+        w.U32(count);
+        var failed = false;
+        for (var i = 0; i < count; i++)
+        {
+            var create = r.Blob();
+            var handle = r.U32();
+            var mappings = new byte[r.U32()][];
+            for (var m = 0; m < mappings.Length; m++) mappings[m] = r.Blob();
+            // GEM_MMAP and PRIME_HANDLE_TO_FD come only for the BOs that ask them (an empty blob: not asked).
+            var (mmap, prime) = (r.Blob(), r.Blob());
+            if (failed) continue;
+            failed = !Call(DrmIoctls.AmdgpuGemCreate, create, back: true);
+            if (failed) continue;
+            var made = MemoryMarshal.Read<DrmAmdgpuGemCreate>(create).handle;
+            if (made != handle)
+            {
+                var change = new DrmGemChangeHandle { handle = made, new_handle = handle };
+                failed = !Call(DrmIoctls.GemChangeHandle, MemoryMarshal.AsBytes(new Span<DrmGemChangeHandle>(ref change)).ToArray(), back: false);
+                if (failed) continue;
+            }
+            foreach (var va in mappings)
+                if (failed = !Call(DrmIoctls.AmdgpuGemVa, va, back: false)) break;
+            if (failed) continue;
+            if (mmap.Length > 0 && (failed = !Call(DrmIoctls.AmdgpuGemMmap, mmap, back: true))) continue;
+            if (prime.Length > 0) failed = !Call(DrmIoctls.PrimeHandleToFd, prime, back: true);
+        }
+
+        // One call, answered as RenderIoctl's: 0 and (for a call that writes back) its args, or the errno and why.
+        bool Call(uint request, byte[] args, bool back)
+        {
+            try
+            {
+                var sent = args.Length;
+                var buffer = args;
+                RenderIoctl(fd, request, ref buffer, []);
+                w.I32(0);
+                if (back) w.Blob(buffer.AsSpan(0, sent));
+                else w.Blob([]);
+                if (back && !ReferenceEquals(buffer, args)) buffer.AsSpan(0, sent).CopyTo(args);
+                return true;
+            }
+            catch (SimError e)
+            {
+                w.I32(e.ErrorNumber).String(e.Detail);
+                return false;
+            }
+        }
+    }
+
     private void RenderIoctl(int fd, uint request, ref byte[] args, byte[] array)
     {
         if (((request >> 8) & 0xff) != DrmIoctls.Base) throw new SimError(Errno.ENOTTY, $"request 0x{request:x} is not a DRM ioctl");

@@ -32,4 +32,5 @@ internal enum SimOpcode : uint
     Dirty = 24,
     CopyInfo = 25,
     RenderIoctls = 26,
+    RenderCreates = 27,
 }
