@@ -11,8 +11,8 @@ namespace Gpuckpt.Engine.Tests.Cli;
 /// `gpuckpt serve`, the resident engine of a state directory, with checkpoint and restore as users run them: their jobs
 /// run there when it serves their driver and journal (and restore the bytes saved), and in the command otherwise. The
 /// command's Ctrl-C and SIGTERM reach the job, a command killed mid-checkpoint still has its process unpaused once, a
-/// restore interrupted is rolled back with nothing resumed, and stopping the engine interrupts its jobs and tells their
-/// commands.
+/// restore interrupted is rolled back with nothing resumed, stopping the engine interrupts its jobs and tells their
+/// commands, and an engine whose jobs have answered gives back the memory they left.
 /// </summary>
 public sealed class ResidentEngineSpecs : IDisposable
 {
@@ -72,6 +72,37 @@ public sealed class ResidentEngineSpecs : IDisposable
             Assert.Equal(digests[i], _sim.Client.State(Json(restored[i]).GetProperty("pid").GetUInt32()).Digest);
         }
         Assert.Equal(3, saved.Select(r => Json(r).GetProperty("job_id").GetString()).Distinct().Count());
+    }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    public async Task An_engine_gives_back_the_memory_a_job_of_many_bos_left_once_the_job_answered()
+    {
+        var pid = _sim.Client.Spawn(WorkloadRequest.Named("many-bos", (ulong)TestSeed.Fresh(), bos: 100_000));
+        var serve = await Serve();
+
+        var saved = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("image"), "--leave-running", "--json"]);
+        Assert.True(saved.ExitCode == 0, saved.ToString());
+        Assert.Equal("resident", Json(saved).GetProperty("engine").GetString());
+
+        // Its peak is the job's; once the job has answered, the engine holds well under it (without giving the heap
+        // back it stays above four fifths of it).
+        var (rss, peak) = Memory(serve.ProcessId);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (rss > peak * 0.6 && DateTime.UtcNow < until)
+        {
+            await Task.Delay(200);
+            (rss, peak) = Memory(serve.ProcessId);
+        }
+        Assert.True(rss <= peak * 0.6, $"the idle engine holds {rss >> 20} MiB after a peak of {peak >> 20} MiB");
+        Assert.False(serve.HasExited, serve.Output);
+
+        static (long Rss, long Peak) Memory(int process)
+        {
+            var status = File.ReadAllLines($"/proc/{process}/status");
+            long Kib(string field) => long.Parse(status.Single(l => l.StartsWith(field + ":", StringComparison.Ordinal))[(field.Length + 1)..].Trim().Split(' ')[0]) << 10;
+            return (Kib("VmRSS"), Kib("VmHWM"));
+        }
     }
 
     [Fact]
