@@ -46,8 +46,9 @@ public sealed partial class GpuckptProcess : IDisposable
     /// <summary>The load tool (load/), started through this helper like gpuckpt itself.</summary>
     public const string LoadTool = "gpuckpt-load.dll";
 
+    /// <param name="uid">Run as this user (and its group of the same number, no other groups) instead of the test's.</param>
     public static GpuckptProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string program = "gpuckpt.dll",
-        string? workingDirectory = null)
+        string? workingDirectory = null, uint? uid = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, program);
         if (!File.Exists(dll)) throw new FileNotFoundException($"{program} not found beside the running assemblies in {AppContext.BaseDirectory}", dll);
@@ -56,8 +57,9 @@ public sealed partial class GpuckptProcess : IDisposable
         // Both streams are read at once, line by line, as they come: a child never blocks on a full pipe.
         // Ctrl-C as a terminal sends it: a test run started in the background of a shell ignores SIGINT, and a child
         // would inherit that (env execs dotnet, so the pid is gpuckpt's).
-        var command = CliWrap.Cli.Wrap("env")
-            .WithArguments(["--default-signal=INT", "dotnet", dll, .. list])
+        string[] asUser = uid is { } u ? ["setpriv", $"--reuid={u}", $"--regid={u}", "--clear-groups", "env"] : ["env"];
+        var command = CliWrap.Cli.Wrap(asUser[0])
+            .WithArguments([.. asUser[1..], "--default-signal=INT", "dotnet", dll, .. list])
             .WithWorkingDirectory(workingDirectory ?? Environment.CurrentDirectory)
             .WithEnvironmentVariables(env =>
             {
@@ -88,9 +90,9 @@ public sealed partial class GpuckptProcess : IDisposable
 
     /// <summary>Runs gpuckpt to its exit; a run longer than <paramref name="timeout"/> is killed and reported.</summary>
     public static async Task<Result> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null,
-        string program = "gpuckpt.dll", string? workingDirectory = null)
+        string program = "gpuckpt.dll", string? workingDirectory = null, uint? uid = null)
     {
-        using var process = Start(args, environment, program, workingDirectory);
+        using var process = Start(args, environment, program, workingDirectory, uid);
         return await process.WaitForExitAsync(timeout ?? TimeSpan.FromMinutes(2)).ConfigureAwait(false);
     }
 

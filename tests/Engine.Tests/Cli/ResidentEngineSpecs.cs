@@ -12,7 +12,8 @@ namespace Gpuckpt.Engine.Tests.Cli;
 /// run there when it serves their driver and journal (and restore the bytes saved), and in the command otherwise. The
 /// command's Ctrl-C and SIGTERM reach the job, a command killed mid-checkpoint still has its process unpaused once, a
 /// restore interrupted is rolled back with nothing resumed, stopping the engine interrupts its jobs and tells their
-/// commands, and an engine whose jobs have answered gives back the memory they left.
+/// commands, a command of a user other than root and the engine's own is refused by its socket credentials, and an
+/// engine whose jobs have answered gives back the memory they left.
 /// </summary>
 public sealed class ResidentEngineSpecs : IDisposable
 {
@@ -73,6 +74,39 @@ public sealed class ResidentEngineSpecs : IDisposable
         }
         Assert.Equal(3, saved.Select(r => Json(r).GetProperty("job_id").GetString()).Distinct().Count());
     }
+
+    [Fact]
+    [Trait("Tier", "Full")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task A_command_of_another_user_is_refused_by_its_credentials_and_runs_nothing()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "this spec runs its second user with setpriv, which only root may");
+        var pid = Spawn(31);
+        await Serve();
+        // Past the file modes that keep other users out first: only the socket's peer credentials are left to refuse.
+        foreach (var dir in new[] { _root, Dir("state") })
+            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
+                                      UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(Path.Combine(Dir("state"), "engine.sock"), (UnixFileMode)0b110_110_110);
+        Directory.CreateDirectory(Dir("theirs"));
+        File.SetUnixFileMode(Dir("theirs"), (UnixFileMode)0b111_111_111);
+
+        var refused = await GpuckptProcess.RunAsync(Arguments(["checkpoint", "--pid", $"{pid}", "--images", Dir("theirs"), "--leave-running", "--json"]),
+            new Dictionary<string, string> { ["HOME"] = _root }, Timeout, uid: Nobody);
+
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains($"the resident engine at {Path.Combine(Dir("state"), "engine.sock")} refused pid", refused.Stdout);
+        Assert.Contains($"running as uid {Nobody}: only root or uid 0 may use it", refused.Stdout);
+        // Nothing was asked of the process: not even its state, let alone a pause.
+        Assert.Equal((0, 0, 0), (_sim.Client.State(pid).Counters.ProcessInfo, _sim.Client.State(pid).Counters.Checkpoint, _sim.Client.State(pid).Counters.Unpause));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Dir("theirs")));
+        // Root is served as before.
+        var saved = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("image"), "--leave-running", "--json"]);
+        Assert.True(saved.ExitCode == 0, saved.ToString());
+        Assert.Equal("resident", Json(saved).GetProperty("engine").GetString());
+    }
+
+    private const uint Nobody = 65534;
 
     [Fact]
     [Trait("Tier", "Full")]
