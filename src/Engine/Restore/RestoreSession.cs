@@ -165,37 +165,25 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         _restored = bos;
     }
 
+    /// <summary>
+    /// Creates a render BO where it was: GEM_CREATE, its handle changed back, its mappings, and how its contents get in
+    /// (<see cref="RenderBoCreate"/>). One its node created ahead (<see cref="CreateAhead"/>) is only taken note of.
+    /// </summary>
     public void Create(RenderBoRef bo)
     {
-        if (TakeCreatedAhead(bo, out var error))
+        if (!TakeCreatedAhead(bo, out var error))
         {
-            if (error is not null) throw error;
-            return;
+            CreateAhead(bo.NodeId, [bo], 1);
+            TakeCreatedAhead(bo, out error);
         }
-        var node = _nodes[bo.NodeId];
-        var device = $"renderD{node.Minor}";
-        var create = new DrmAmdgpuGemCreate
-        {
-            bo_size = bo.Entry.Size,
-            alignment = AmdgpuGem.AlignmentBytes(bo.Entry.Alignment, bo.ToString()),
-            domains = bo.Entry.PreferredDomains,
-            domain_flags = bo.Entry.AllocFlags,
-        };
-        // A new handle is whatever the node hands out: until it is changed back, it may be another BO's original one.
-        lock (HandleLock(bo.NodeId))
-        {
-            node.GemCreate(ref create).Check("GEM_CREATE", device, bo.ToString());
-            TakeHandle(node, create.handle, bo);
-        }
-        Map(node, bo);
+        if (error is not null) throw error;
     }
 
     /// <summary>
-    /// Creates render BOs of one node ahead of their own steps, <paramref name="batch"/> at a time in the order of their
-    /// handles (a file hands out its lowest free handle, so most BOs get theirs at once): the same calls as
-    /// <see cref="Create"/>'s, many to a call of the driver (<see cref="IRenderNode.CreateBos"/>). Each BO's
-    /// <see cref="Create"/> then finds its outcome here, failure included. After a failure the BOs not tried are left to
-    /// their own <see cref="Create"/>.
+    /// Creates render BOs of one node ahead of their own steps, <paramref name="batch"/> to a call of the driver
+    /// (<see cref="IRenderNode.CreateBos"/>), in the order of their handles (a file hands out its lowest free handle,
+    /// so most BOs get theirs at once), under the node's handle lock. Each BO's <see cref="Create"/> then finds its
+    /// outcome here, failure included. After a failure the BOs not tried are left to their own <see cref="Create"/>.
     /// </summary>
     public void CreateAhead(int nodeId, IEnumerable<RenderBoRef> bos, int batch)
     {
@@ -225,18 +213,25 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             domains = entry.PreferredDomains,
             domain_flags = entry.AllocFlags,
         };
-        var mappings = entry.VmEntries.Select(vm => new DrmAmdgpuGemVa
-        {
-            handle = bo.Handle,
-            operation = AmdgpuGem.VaOpMap,
-            flags = (uint)vm.Flags,
-            va_address = vm.Addr,
-            offset_in_bo = vm.Offset,
-            map_size = vm.Size,
-        }).ToArray();
-        return new RenderBoCreate(create, bo.Handle, mappings, (entry.AllocFlags & AmdgpuGem.CreateNoCpuAccess) == 0,
-            CopyEngineRule.ForRender(entry.PreferredDomains, entry.AllocFlags, _map[bo.GpuId]));
+        return new RenderBoCreate(create, bo.Handle, Mappings(bo), CpuMaps(entry), CopyEngineWrites(entry, bo.GpuId));
     }
+
+    /// <summary>GEM_VA(MAP) of each of the BO's mappings, where it had them.</summary>
+    private static DrmAmdgpuGemVa[] Mappings(RenderBoRef bo) => [.. bo.Entry.VmEntries.Select(vm => new DrmAmdgpuGemVa
+    {
+        handle = bo.Handle,
+        operation = AmdgpuGem.VaOpMap,
+        flags = (uint)vm.Flags,
+        va_address = vm.Addr,
+        offset_in_bo = vm.Offset,
+        map_size = vm.Size,
+    })];
+
+    /// <summary>Whether the CPU may map the BO (GEM_MMAP): not when it was created with AMDGPU_GEM_CREATE_NO_CPU_ACCESS (the kernel refuses that with EPERM).</summary>
+    private static bool CpuMaps(Images.Proto.DrmBoEntry entry) => (entry.AllocFlags & AmdgpuGem.CreateNoCpuAccess) == 0;
+
+    /// <summary>Whether the copy engine writes the BO, through a dmabuf of it (<see cref="CopyEngineRule"/>: where the CPU may not).</summary>
+    private bool CopyEngineWrites(Images.Proto.DrmBoEntry entry, uint gpuId) => CopyEngineRule.ForRender(entry.PreferredDomains, entry.AllocFlags, _map[gpuId]);
 
     /// <summary>Takes note of a BO created ahead (under its node's handle lock), as <see cref="Create"/> does of its own.</summary>
     private void Ahead(IRenderNode node, RenderBoRef bo, RenderBoCreate c)
@@ -246,7 +241,7 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
             if (c.Created) _created.Add((node, c.HandleNow));
             if (c.Failed)
             {
-                var what = c.FailedCall == RenderBoCreate.VaCall ? $"{bo} at 0x{bo.Entry.VmEntries[c.FailedMapping].Addr:x}" : bo.ToString();
+                var what = c.FailedCall == RenderBoCreate.VaCall ? $"{bo} at 0x{c.Mappings[c.FailedMapping].va_address:x}" : bo.ToString();
                 _ahead[(bo.NodeId, bo.Handle)] = new DriverException(c.Rc, c.FailedCall!, $"renderD{node.Minor}", what);
                 return;
             }
@@ -319,42 +314,30 @@ public sealed class RestoreSession : IDisposable, IRenderRestoreOps
         lock (_gate) _created[slot] = (node, bo.Handle);
     }
 
-    /// <summary>Maps a restored BO where it was mapped, and learns its mmap offset.</summary>
+    /// <summary>Maps an imported BO where it was mapped (its contents are its exporter's).</summary>
     private void Map(IRenderNode node, RenderBoRef bo)
     {
         var device = $"renderD{node.Minor}";
-        foreach (var vm in bo.Entry.VmEntries)
-        {
-            var va = new DrmAmdgpuGemVa
-            {
-                handle = bo.Handle,
-                operation = AmdgpuGem.VaOpMap,
-                flags = (uint)vm.Flags,
-                va_address = vm.Addr,
-                offset_in_bo = vm.Offset,
-                map_size = vm.Size,
-            };
-            node.GemVa(ref va).Check("GEM_VA(MAP)", device, $"{bo} at 0x{vm.Addr:x}");
-        }
-        if (bo.Entry.IsImport == 0) Reach(node, bo.NodeId, bo.GpuId, bo.Entry, bo.ToString());
+        var mappings = Mappings(bo);
+        for (var i = 0; i < mappings.Length; i++)
+            node.GemVa(ref mappings[i]).Check("GEM_VA(MAP)", device, $"{bo} at 0x{mappings[i].va_address:x}");
         lock (_gate) _renderDone.Add((bo.NodeId, bo.Handle));
     }
 
     /// <summary>
-    /// How a restored render BO's contents get in: its mmap offset (GEM_MMAP), unless it was created with
-    /// AMDGPU_GEM_CREATE_NO_CPU_ACCESS (the kernel refuses that with EPERM); and a dmabuf for the copy engine where
-    /// <see cref="CopyEngineRule"/> says the CPU may not write it.
+    /// How a render BO restored before a restart gets its contents: its mmap offset (GEM_MMAP) where the CPU maps it,
+    /// and a dmabuf where the copy engine writes it.
     /// </summary>
     private void Reach(IRenderNode node, int nodeId, uint gpuId, Images.Proto.DrmBoEntry entry, string what)
     {
         var device = $"renderD{node.Minor}";
-        if ((entry.AllocFlags & AmdgpuGem.CreateNoCpuAccess) == 0)
+        if (CpuMaps(entry))
         {
             var mmap = new DrmAmdgpuGemMmap { handle = entry.Handle };
             node.GemMmap(ref mmap).Check("GEM_MMAP", device, what);
             lock (_gate) _renderOffsets[(nodeId, entry.Handle)] = mmap.addr_ptr;
         }
-        if (!CopyEngineRule.ForRender(entry.PreferredDomains, entry.AllocFlags, _map[gpuId])) return;
+        if (!CopyEngineWrites(entry, gpuId)) return;
         var prime = new DrmPrimeHandle { handle = entry.Handle, flags = AmdgpuGem.DrmCloexec | AmdgpuGem.DrmRdwr };
         node.PrimeHandleToFd(ref prime).Check("PRIME_HANDLE_TO_FD", device, what);
         lock (_gate) _renderDmabufs[(nodeId, entry.Handle)] = prime.fd;
