@@ -32,7 +32,15 @@ public static class ResidentClient
         using var reader = new StreamReader(stream, Encoding.UTF8);
         await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
         var gate = new object();
-        lock (gate) writer.WriteLine(request.ToJson().ToJsonString());
+        try
+        {
+            lock (gate) writer.WriteLine(request.ToJson().ToJsonString());
+        }
+        catch (IOException)
+        {
+            // An engine that refuses this user answers and closes before it reads anything: its answer is still there
+            // to read. An engine that closed without one is taken below as stopped.
+        }
         using var interrupts = new Interrupts(signal =>
         {
             try
