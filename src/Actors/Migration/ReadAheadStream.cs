@@ -36,7 +36,21 @@ internal sealed class ReadAheadStream(Stream inner, int size) : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancel) =>
         ReadAsync(buffer.AsMemory(offset, count), cancel).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        if (count == 0) return 0;
+        if (_start == _end)
+        {
+            if (count >= _buffer.Length) return inner.Read(buffer, offset, count);
+            _start = 0;
+            _end = inner.Read(_buffer, 0, _buffer.Length);
+            if (_end == 0) return 0;
+        }
+        var n = Math.Min(count, _end - _start);
+        _buffer.AsSpan(_start, n).CopyTo(buffer.AsSpan(offset, n));
+        _start += n;
+        return n;
+    }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancel = default) => inner.WriteAsync(source, cancel);
 
