@@ -17,6 +17,12 @@ namespace Gpuckpt.Actors.Migration;
 /// </summary>
 public sealed class FrameLink : IDisposable
 {
+    /// <summary>Under TLS, how many bytes of records are sent together (<see cref="LinkStream"/>).</summary>
+    private const int HeldWrites = 1 << 20;
+
+    /// <summary>The listener never writes, so the link reads little.</summary>
+    private const int WatchBuffer = 4096;
+
     private readonly Channel<byte[]> _frames = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _failed;
@@ -40,6 +46,7 @@ public sealed class FrameLink : IDisposable
             await using var network = new NetworkStream(socket, ownsSocket: false);
             await using var stream = tls is null ? (Stream)network : await Authenticate(network, host, tls);
             await stream.WriteAsync(Convert.FromHexString(token), _stop.Token);
+            await stream.FlushAsync(_stop.Token);
             // The listener never writes: a read that ends means the link closed, noticed even while nothing is sent.
             var closed = WatchClose(stream);
             var prefix = new byte[4];
@@ -54,6 +61,8 @@ public sealed class FrameLink : IDisposable
                     await stream.WriteAsync(prefix, _stop.Token);
                     await stream.WriteAsync(frame, _stop.Token);
                 }
+                // Under TLS the records of what was written are held together (LinkStream) until now.
+                await stream.FlushAsync(_stop.Token);
             }
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException or AuthenticationException)
@@ -68,7 +77,8 @@ public sealed class FrameLink : IDisposable
     /// <summary>The client's side of the handshake: this node's certificate, and the listener's, which must be the cluster's.</summary>
     private async Task<Stream> Authenticate(NetworkStream network, string host, ClusterTls tls)
     {
-        var stream = new SslStream(network, leaveInnerStreamOpen: true);
+        var buffers = new LinkStream(network, WatchBuffer);
+        var stream = new SslStream(buffers, leaveInnerStreamOpen: true);
         string? refusal = null;
         try
         {
@@ -79,6 +89,7 @@ public sealed class FrameLink : IDisposable
                 EnabledSslProtocols = SslProtocols.Tls13 | SslProtocols.Tls12,
                 RemoteCertificateValidationCallback = (_, certificate, _, _) => (refusal = tls.Authority.Check(certificate)) is null,
             }, _stop.Token);
+            buffers.HoldWrites(HeldWrites);
             return stream;
         }
         catch (AuthenticationException e) when (refusal is not null)

@@ -29,7 +29,7 @@ public sealed class FrameListener : IDisposable
 {
     public const int TokenSize = 32;
 
-    /// <summary>What one receive may take under TLS (<see cref="ReadAheadStream"/>).</summary>
+    /// <summary>What one receive may take under TLS (<see cref="LinkStream"/>).</summary>
     private const int ReadAhead = 1 << 20;
     private static readonly TimeSpan TokenTimeout = TimeSpan.FromSeconds(10);
     private readonly TcpListener _listener;
@@ -186,7 +186,7 @@ public sealed class FrameListener : IDisposable
     /// <summary>The server's side of the handshake: this node's certificate, and the sender's, which must be the cluster's.</summary>
     private async Task<Stream> Authenticate(NetworkStream network, string peer, CancellationToken cancel)
     {
-        var tls = new SslStream(new ReadAheadStream(network, ReadAhead), leaveInnerStreamOpen: false);
+        var tls = new SslStream(new LinkStream(network, ReadAhead), leaveInnerStreamOpen: false);
         string? refusal = null;
         try
         {
