@@ -50,7 +50,9 @@ internal static class FileChecks
     public static FileFound[] Run(string dir, ImageManifest manifest, bool signed, bool contents, CancellationToken cancel, Action<long> checkedBytes, Action<long> inParent)
     {
         var files = manifest.Files;
-        var segmentDigests = signed && manifest.FormatVersion != FileDigest.WholeFileFormat;
+        // A format 1 image signed each whole file; later formats, the leaves of its segments, by the format's hash.
+        var leafHash = signed && manifest.FormatVersion != FileDigest.WholeFileFormat ? LeafHash.Of(manifest.FormatVersion) : null;
+        var segmentDigests = leafHash is not null;
         var states = files.Select(_ => new FileState()).ToArray();
         var work = new List<Work>();
         for (var i = 0; i < files.Count; i++)
@@ -94,14 +96,14 @@ internal static class FileChecks
                     if (!contents && kind.IsPages()) return;
                     var count = state.Cover!.Segments.Count;
                     state.Digests = segmentDigests ? new byte[count][] : null;
-                    CheckSegments(handle, entry.Name, state, 0, count, cancel, checkedBytes, inParent);
+                    CheckSegments(handle, entry.Name, state, leafHash, 0, count, cancel, checkedBytes, inParent);
                     if (MessageFiles.ParserFor(kind) is { } parser)
                         state.Message = ParseMessage(handle, entry, parser);
                 }
                 else
                 {
                     using var handle = ImageFiles.OpenRead(dir, entry.Name);
-                    CheckSegments(handle, entry.Name, state, w.First, w.Count, cancel, checkedBytes, inParent);
+                    CheckSegments(handle, entry.Name, state, leafHash, w.First, w.Count, cancel, checkedBytes, inParent);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
@@ -154,7 +156,7 @@ internal static class FileChecks
         }
     }
 
-    private static void CheckSegments(SafeFileHandle handle, string file, FileState state, int first, int count, CancellationToken cancel,
+    private static void CheckSegments(SafeFileHandle handle, string file, FileState state, LeafHash? leafHash, int first, int count, CancellationToken cancel,
         Action<long> checkedBytes, Action<long> inParent)
     {
         var segments = state.Cover!.Segments;
@@ -168,12 +170,12 @@ internal static class FileChecks
             {
                 // A chunk in the parent is checked there; here only the digest covers what the file holds (a hole).
                 // Counted where its bytes are, when the parent is verified.
-                if (state.Digests is not null) digest = FileDigest.OfSegment(handle, file, s);
+                if (state.Digests is not null) digest = FileDigest.OfSegment(handle, file, s, leafHash!);
                 inParent(s.Length);
             }
             else
             {
-                SegmentIo.Verify(handle, file, s, state.Digests is not null, out digest);
+                SegmentIo.Verify(handle, file, s, state.Digests is not null ? leafHash : null, out digest);
                 checkedSegments++;
                 bytes += s.Length;
                 checkedBytes(s.Length);

@@ -8,8 +8,8 @@ namespace Gpuckpt.Engine.Images;
 /// <summary>
 /// The digest a signature holds for one file. From format 2 on, it is the SHA-256 of the file's leaves: each segment,
 /// in offset order, is cut into leaves of <see cref="LeafSize"/> bytes from its start (the last one shorter), and each
-/// leaf contributes its file offset and length (8 bytes each, little-endian) and the SHA-256 of its bytes as the file
-/// holds them (zeros where it holds a hole). A piece is hashed on its own, by the thread that writes or reads it, so a
+/// leaf contributes its file offset and length (8 bytes each, little-endian) and the hash of its bytes as the file
+/// holds them (zeros where it holds a hole): SHA-256 in format 2, BLAKE3 from format 3 on (<see cref="LeafHash"/>). A piece is hashed on its own, by the thread that writes or reads it, so a
 /// file is digested on every core at once, and a piece written again changes its own leaves only. A copy whose pieces
 /// were cut into frames of a multiple of <see cref="LeafSize"/> from each piece's start (a migration's) has the same
 /// leaves, and so the same digest. Format 1 images hold the SHA-256 of the whole file, read in order; they are still
@@ -26,35 +26,34 @@ public static class FileDigest
     /// <summary>Bytes of one leaf's hash and of a file's digest.</summary>
     public const int HashSize = SHA256.HashSizeInBytes;
 
-    private static readonly ConcurrentDictionary<long, byte[]> ZeroLeaves = new();
-    private static readonly byte[] ZeroLeaf = Hash(new byte[LeafSize]);
-
-    /// <summary>The SHA-256 of <paramref name="data"/>.</summary>
-    public static byte[] Hash(ReadOnlySpan<byte> data) => SHA256.HashData(data);
+    private static readonly ConcurrentDictionary<(LeafHash, long), byte[]> ZeroLeaves = new();
 
     /// <summary>Leaves in a segment of <paramref name="length"/> bytes.</summary>
     public static int LeafCount(long length) => (int)((length + LeafSize - 1) / LeafSize);
 
-    /// <summary>The leaves (their hashes, back to back) of <paramref name="data"/>, a whole segment.</summary>
-    public static byte[] Leaves(ReadOnlySpan<byte> data)
+    /// <summary>The leaves (their hashes by <paramref name="hash"/>, back to back) of <paramref name="data"/>, a whole segment.</summary>
+    public static byte[] Leaves(ReadOnlySpan<byte> data, LeafHash hash)
     {
         var leaves = new byte[LeafCount(data.Length) * HashSize];
         for (var i = 0; i < leaves.Length / HashSize; i++)
         {
             var leaf = data.Slice(i * LeafSize, Math.Min(LeafSize, data.Length - i * LeafSize));
-            SHA256.HashData(leaf, leaves.AsSpan(i * HashSize, HashSize));
+            hash.Hash(leaf, leaves.AsSpan(i * HashSize, HashSize));
         }
         return leaves;
     }
 
     /// <summary>The leaves of <paramref name="length"/> zero bytes (a hole, an all-zero piece); pieces repeat few sizes, so each is made once.</summary>
-    public static byte[] Zeros(long length) => ZeroLeaves.GetOrAdd(length, static n =>
+    public static byte[] Zeros(long length, LeafHash hash) => ZeroLeaves.GetOrAdd((hash, length), static key =>
     {
+        var (hash, n) = key;
         var count = LeafCount(n);
         var leaves = new byte[count * HashSize];
-        for (var i = 0; i < count; i++) ZeroLeaf.CopyTo(leaves, i * HashSize);
+        Span<byte> whole = stackalloc byte[HashSize];
+        hash.Hash(new byte[Math.Min(LeafSize, n)], whole);
+        for (var i = 0; i < count; i++) whole.CopyTo(leaves.AsSpan(i * HashSize));
         var last = n - (long)(count - 1) * LeafSize;
-        if (last < LeafSize) SHA256.HashData(new byte[last], leaves.AsSpan((count - 1) * HashSize, HashSize));
+        if (last < LeafSize) hash.Hash(new byte[last], leaves.AsSpan((count - 1) * HashSize, HashSize));
         return leaves;
     });
 
@@ -94,7 +93,7 @@ public static class FileDigest
         var digests = new byte[cover.Segments.Count][];
         using var handle = ImageFiles.OpenRead(dir, entry.Name);
         Parallel.For(0, digests.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            i => digests[i] = OfSegment(handle, entry.Name, cover.Segments[i]));
+            i => digests[i] = OfSegment(handle, entry.Name, cover.Segments[i], LeafHash.Of(formatVersion)));
         return Combine(cover.Segments, i => digests[i]);
     }
 
@@ -112,10 +111,10 @@ public static class FileDigest
             : ReadAll(dir, manifest with { FormatVersion = ImageManifest.CurrentFormatVersion });
 
     /// <summary>The leaves of one segment as the file holds it (a hole reads as zeros), checking nothing.</summary>
-    public static byte[] OfSegment(SafeFileHandle handle, string file, Segment segment)
+    public static byte[] OfSegment(SafeFileHandle handle, string file, Segment segment, LeafHash hash)
     {
-        if (FileSync.IsHole(handle, segment.Offset, segment.Length)) return Zeros(segment.Length);
-        using var leaves = new LeafHasher(segment.Length);
+        if (FileSync.IsHole(handle, segment.Offset, segment.Length)) return Zeros(segment.Length, hash);
+        using var leaves = new LeafHasher(segment.Length, hash);
         SegmentIo.ReadThrough(handle, file, segment, leaves, static (bytes, to) => to.Append(bytes));
         return leaves.Finish();
     }

@@ -153,12 +153,12 @@ public sealed class ImageReader
     {
         var (entry, cover) = Find(fileName);
         if (!ImageFileName.Parse(fileName).Kind.IsPages()) throw new ImageException(fileName, null, "not a pages file");
-        if (!cover.Segments.Any(s => s.InParent)) return new PageFileReader(Directory, entry, cover, DirectIo);
+        if (!cover.Segments.Any(s => s.InParent)) return new PageFileReader(Directory, entry, cover, LeafHash.Of(Manifest.FormatVersion), DirectIo);
         Parent!.DirectIo = DirectIo;
         var parent = Parent.OpenPagesWithin(fileName);
         try
         {
-            return new PageFileReader(Directory, entry, cover, DirectIo, parent);
+            return new PageFileReader(Directory, entry, cover, LeafHash.Of(Manifest.FormatVersion), DirectIo, parent);
         }
         catch
         {

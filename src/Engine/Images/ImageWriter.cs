@@ -154,7 +154,7 @@ public sealed class ImageWriter : IDisposable
     private static ManifestFile MessageEntry(string fileName, byte[] bytes) =>
         new(fileName, bytes.Length, [new Segment(0, bytes.Length, XxHash64.HashToUInt64(bytes))]);
 
-    private static string MessageDigest(ManifestFile entry, byte[] bytes) => FileDigest.Combine(entry.Segments, _ => FileDigest.Leaves(bytes));
+    private static string MessageDigest(ManifestFile entry, byte[] bytes) => FileDigest.Combine(entry.Segments, _ => FileDigest.Leaves(bytes, LeafHash.Current));
 
     /// <summary>Creates a raw-contents file of <paramref name="totalLength"/> payload bytes, to be filled by <see cref="PageFile.Write"/>.</summary>
     public PageFile OpenPages(string fileName, long totalLength)

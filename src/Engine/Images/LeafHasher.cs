@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace Gpuckpt.Engine.Images;
 
 /// <summary>
@@ -8,16 +6,18 @@ namespace Gpuckpt.Engine.Images;
 /// </summary>
 public sealed class LeafHasher : IDisposable
 {
-    private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly LeafHash.IncrementalLeaf _leaf;
     private readonly byte[] _leaves;
     private readonly long _length;
     private long _done;
     private int _inLeaf;
 
     /// <param name="length">The segment's length: the bytes that must be appended before <see cref="Finish"/>.</param>
-    public LeafHasher(long length)
+    /// <param name="hash">The leaves' hash, as the image's format defines it.</param>
+    public LeafHasher(long length, LeafHash hash)
     {
         _length = length;
+        _leaf = hash.Incremental();
         _leaves = new byte[FileDigest.LeafCount(length) * FileDigest.HashSize];
     }
 
@@ -27,7 +27,7 @@ public sealed class LeafHasher : IDisposable
         while (!data.IsEmpty)
         {
             var take = Math.Min(data.Length, FileDigest.LeafSize - _inLeaf);
-            _sha.AppendData(data[..take]);
+            _leaf.Append(data[..take]);
             data = data[take..];
             _inLeaf += take;
             _done += take;
@@ -42,12 +42,12 @@ public sealed class LeafHasher : IDisposable
         return _leaves;
     }
 
-    public void Dispose() => _sha.Dispose();
+    public void Dispose() => _leaf.Dispose();
 
     private void CutLeaf()
     {
         var index = (int)((_done - 1) / FileDigest.LeafSize);
-        if (!_sha.TryGetHashAndReset(_leaves.AsSpan(index * SHA256.HashSizeInBytes), out _)) throw new InvalidOperationException("a SHA-256 is 32 bytes");
+        _leaf.Cut(_leaves.AsSpan(index * FileDigest.HashSize, FileDigest.HashSize));
         _inLeaf = 0;
     }
 }

@@ -42,7 +42,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
         _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
-        _digests[0] = FileDigest.Leaves(prefix);
+        _digests[0] = FileDigest.Leaves(prefix, LeafHash.Current);
     }
 
     private SafeFileHandle Handle
@@ -133,7 +133,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, data.Length, segment.Xxh64))
         {
             // Not written: the file reads zeros there, and its digest says so.
-            Record(segment with { InParent = true }, FileDigest.Zeros(data.Length));
+            Record(segment with { InParent = true }, FileDigest.Zeros(data.Length, LeafHash.Current));
             return segment.Xxh64;
         }
         bool rewrite;
@@ -145,7 +145,7 @@ public sealed partial class PageFile : Copy.IChunkSink
             if (held is { InParent: false } h && h.Length == segment.Length && h.Xxh64 == segment.Xxh64 && h.Zero == segment.Zero) return segment.Xxh64;
         }
         // Hashed here, on the thread that writes the piece: a file's digest needs no pass of its own, on any one thread.
-        var digest = zero ? FileDigest.Zeros(data.Length) : FileDigest.Leaves(data);
+        var digest = zero ? FileDigest.Zeros(data.Length, LeafHash.Current) : FileDigest.Leaves(data, LeafHash.Current);
         // A retried piece must overwrite what the first attempt left, even with zeros; so must any piece of a file a dead
         // writer left, since a range it did not adopt may hold anything.
         if (!segment.Zero || rewrite || _reused)
@@ -184,7 +184,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         var fileOffset = LengthPrefix.Size + offset;
         if (_parent is not null && _parent.Holds(FileName, fileOffset, length, xxh64))
         {
-            Record(new Segment(fileOffset, length, xxh64, InParent: true), FileDigest.Zeros(length));
+            Record(new Segment(fileOffset, length, xxh64, InParent: true), FileDigest.Zeros(length, LeafHash.Current));
             return true;
         }
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
@@ -193,7 +193,7 @@ public sealed partial class PageFile : Copy.IChunkSink
             var piece = buffer.AsSpan(0, length);
             SegmentIo.ReadExactly(Handle, FileName, piece, fileOffset);
             if (XxHash64.HashToUInt64(piece) != xxh64) return false;
-            var digest = FileDigest.Leaves(piece);
+            var digest = FileDigest.Leaves(piece, LeafHash.Current);
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_closed, this);

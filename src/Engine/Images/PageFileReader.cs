@@ -17,12 +17,15 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     private readonly PageFileReader? _parent;
     private long _bytesRead;
     private byte[]?[]? _digests; // each segment's leaves (FileDigest) as it was read, once RecordDigests is called
+    private readonly LeafHash _leafHash;
 
     /// <param name="directIo">Read segments of <see cref="DirectMinSegment"/> and more with O_DIRECT, past the page cache, where the filesystem allows.</param>
     /// <param name="parent">The parent image's file of the same name, where segments marked in_parent are read.</param>
-    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover, bool directIo = false, PageFileReader? parent = null)
+    /// <param name="leafHash">The leaves' hash of the image's format, for <see cref="Digest"/>.</param>
+    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover, LeafHash leafHash, bool directIo = false, PageFileReader? parent = null)
     {
         _parent = parent;
+        _leafHash = leafHash;
         FileName = entry.Name;
         Length = entry.Size - LengthPrefix.Size;
         _cover = cover;
@@ -91,7 +94,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             return;
         }
         var hash = new XxHash64();
-        using var leaves = _digests is null ? null : new LeafHasher(s.Length);
+        using var leaves = _digests is null ? null : new LeafHasher(s.Length, _leafHash);
         var stage = DirectIo.Rent();
         try
         {
@@ -124,7 +127,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     public string Digest()
     {
         var digests = _digests ?? new byte[_cover.Segments.Count][];
-        return FileDigest.Combine(_cover.Segments, i => digests[i] ??= FileDigest.OfSegment(_handle, FileName, _cover.Segments[i]));
+        return FileDigest.Combine(_cover.Segments, i => digests[i] ??= FileDigest.OfSegment(_handle, FileName, _cover.Segments[i], _leafHash));
     }
 
     private void Recorded(Segment s, byte[] digest)
@@ -164,7 +167,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         {
             part.Clear();
             SegmentIo.Check(FileName, s, PageFile.ZeroHash(part.Length));
-            if (_digests is not null) Recorded(s, FileDigest.Zeros(part.Length));
+            if (_digests is not null) Recorded(s, FileDigest.Zeros(part.Length, _leafHash));
             return;
         }
         if (_direct is not null && part.Length >= DirectMinSegment)
@@ -177,7 +180,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             Interlocked.Add(ref _bytesRead, part.Length);
         }
         SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
-        if (_digests is not null) Recorded(s, FileDigest.Leaves(part));
+        if (_digests is not null) Recorded(s, FileDigest.Leaves(part, _leafHash));
     }
 
     /// <summary>
@@ -219,7 +222,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     /// <summary>A read that covers only part of a segment still checks all of it, then copies the part asked for.</summary>
     private void ReadPart(Segment s, long start, long end, Span<byte> dest)
     {
-        Interlocked.Add(ref _bytesRead, SegmentIo.Verify(_handle, FileName, s, _digests is not null, out var leaves));
+        Interlocked.Add(ref _bytesRead, SegmentIo.Verify(_handle, FileName, s, _digests is not null ? _leafHash : null, out var leaves));
         if (leaves is not null) Recorded(s, leaves);
         var from = Math.Max(s.Offset, start);
         var to = Math.Min(s.End, end);

@@ -25,18 +25,21 @@ public static class SegmentIo
     /// Checks one segment, reading it through a pooled buffer; a hole stands for a zero segment unread. Returns the
     /// bytes read.
     /// </summary>
-    public static long Verify(SafeFileHandle handle, string file, Segment segment) => Verify(handle, file, segment, false, out _);
+    public static long Verify(SafeFileHandle handle, string file, Segment segment) => Verify(handle, file, segment, null, out _);
 
-    /// <summary>As <see cref="Verify(SafeFileHandle, string, Segment)"/>; with <paramref name="digest"/>, also the segment's leaves (<see cref="FileDigest"/>): a signed image's check.</summary>
-    public static long Verify(SafeFileHandle handle, string file, Segment segment, bool digest, out byte[]? leaves)
+    /// <summary>
+    /// As <see cref="Verify(SafeFileHandle, string, Segment)"/>; with <paramref name="digest"/>, also the segment's
+    /// leaves by that hash (<see cref="FileDigest"/>): a signed image's check.
+    /// </summary>
+    public static long Verify(SafeFileHandle handle, string file, Segment segment, LeafHash? digest, out byte[]? leaves)
     {
         leaves = null;
         if (segment.Zero && FileSync.IsHole(handle, segment.Offset, segment.Length))
         {
-            if (digest) leaves = FileDigest.Zeros(segment.Length);
+            if (digest is not null) leaves = FileDigest.Zeros(segment.Length, digest);
             return 0;
         }
-        using var hasher = digest ? new LeafHasher(segment.Length) : null;
+        using var hasher = digest is not null ? new LeafHasher(segment.Length, digest) : null;
         var hash = new XxHash64();
         ReadThrough(handle, file, segment, (hash, hasher), static (bytes, to) =>
         {

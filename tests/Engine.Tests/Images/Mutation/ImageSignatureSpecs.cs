@@ -223,6 +223,27 @@ public sealed class ImageSignatureSpecs(RealImage image) : IClassFixture<RealIma
             ManifestCodec.Load(dir).Signature!.Files[pages]);
     }
 
+    [Fact]
+    public void An_image_an_older_build_signed_with_SHA_256_leaves_still_verifies_and_its_forgery_is_refused()
+    {
+        var key = ImageKey.LoadOrCreate(Path.Combine(_keyDir, "image.key"));
+        var trust = new ImageTrust(key, Sign: true, Require: true);
+        var dir = image.Copy();
+        var manifest = ManifestCodec.Load(dir) with { FormatVersion = 2 };
+        ManifestCodec.Store(dir, manifest with { Signature = ImageSignature.Sign(manifest, FileDigest.ReadAll(dir, manifest), key) });
+        Assert.True(ImageVerifier.Verify(dir, trust: trust).Ok, ImageVerifier.Verify(dir, trust: trust).Describe());
+
+        var pages = image.Files.First(f => ImageFileName.TryParse(f)?.Kind == ImageFileKind.KfdPages);
+        // What format 2 signed is the SHA-256 of each leaf: read as this build writes (BLAKE3 leaves), the digest differs.
+        Assert.NotEqual(FileDigest.Read(dir, manifest.FindFile(pages)!, ImageManifest.CurrentFormatVersion), ManifestCodec.Load(dir).Signature!.Files[pages]);
+        var bytes = File.ReadAllBytes(Path.Combine(dir, pages));
+        bytes[LengthPrefix.Size + new Random(TestSeed.Fresh()).Next(bytes.Length - LengthPrefix.Size)] ^= 0x01;
+        ImageForge.RewriteFile(dir, pages, bytes);
+        var forged = ImageVerifier.Verify(dir, trust: trust);
+        Assert.Equal(pages, forged.File);
+        Assert.StartsWith("contents changed after the image was signed", forged.Reason);
+    }
+
     /// <summary>A copy of the real image signed with <paramref name="key"/>, as a signing engine commits it (each file's digest read back).</summary>
     private string Signed(ImageKey key)
     {
