@@ -214,6 +214,7 @@ public sealed partial class MigrationTarget : ReceivePersistentActor, IWithTimer
                     var received = FileDigest.Current(receiver.Directory, copy);
                     if (seal.Seal!.Check(cluster, copy.ImageId, received, seal.Links) is { } refusal)
                     {
+                        refusal = seal.Seal.OlderFormat(cluster, receiver.Directory, copy, seal.Links) ?? refusal;
                         // No longer a committed image: nothing restores it, whatever happens before the rollback.
                         File.Delete(Path.Combine(receiver.Directory, ImageManifest.FileName));
                         return new TargetFailed(_migrationId, _node, "verify source", refusal);

@@ -85,6 +85,24 @@ public sealed record SourceSeal(string ImageId, IReadOnlyDictionary<string, stri
         return null;
     }
 
+    /// <summary>
+    /// Why a copy refused by <see cref="Check"/> holds the bytes the source sent all the same, or null: the seal is
+    /// sound, and the files in <paramref name="dir"/> hash to its digests in an older image format (a source of an
+    /// older build, whose leaves are another hash). Reads the copy once for each older format; ask only after a refusal.
+    /// </summary>
+    public string? OlderFormat(ClusterAuthority cluster, string dir, ImageManifest copy, IReadOnlyList<ImageLink> links)
+    {
+        if (Check(cluster, copy.ImageId, Files, links) is not null) return null; // not a question of digests
+        for (var format = ImageManifest.CurrentFormatVersion - 1; format >= FileDigest.WholeFileFormat; format--)
+        {
+            if (Check(cluster, copy.ImageId, FileDigest.ReadAll(dir, copy with { FormatVersion = format }), links) is null)
+                return $"the bytes received are the ones {Signer} signed, but it hashed them as image format {format} and this node " +
+                       $"hashes as format {ImageManifest.CurrentFormatVersion}: the two nodes run different versions of gpuckpt, and a " +
+                       "migration needs the same version on both";
+        }
+        return null;
+    }
+
     /// <summary>The bytes signed: a domain line, the image id, each file's name and hash in name order, each link.</summary>
     private static byte[] Canonical(string imageId, IReadOnlyDictionary<string, string> files, IReadOnlyList<ImageLink> links)
     {

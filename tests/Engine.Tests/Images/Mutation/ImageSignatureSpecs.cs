@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Gpuckpt.Engine.Devices;
 using Gpuckpt.Engine.Images;
+using Gpuckpt.Engine.Trust;
 using Gpuckpt.Engine.Restore;
 using Gpuckpt.Simulator;
 using Gpuckpt.Engine.Tests.Simulation;
@@ -242,6 +243,34 @@ public sealed class ImageSignatureSpecs(RealImage image) : IClassFixture<RealIma
         var forged = ImageVerifier.Verify(dir, trust: trust);
         Assert.Equal(pages, forged.File);
         Assert.StartsWith("contents changed after the image was signed", forged.Reason);
+    }
+
+    [Fact]
+    public void A_migration_target_names_a_source_of_another_image_format_rather_than_changed_bytes()
+    {
+        var cluster = ClusterAuthority.Create(Path.Combine(_keyDir, "cluster"));
+        var dir = image.Copy();
+        var copy = ManifestCodec.Load(dir);
+        // A source of the build before hashed its leaves with SHA-256 (format 2); this node hashes what it received as format 3.
+        var older = FileDigest.ReadAll(dir, copy with { FormatVersion = 2 });
+        var seal = SourceSeal.Sign(copy.ImageId, older, copy.Links, cluster.IdentityFor("a"));
+        var received = FileDigest.Current(dir, copy);
+
+        var refusal = seal.Check(cluster, copy.ImageId, received, copy.Links);
+        Assert.Contains("the bytes received differ from those the source signed", refusal);
+        var named = seal.OlderFormat(cluster, dir, copy, copy.Links);
+        Assert.StartsWith("the bytes received are the ones a signed, but it hashed them as image format 2", named);
+        Assert.Contains("different versions of gpuckpt", named);
+
+        // Bytes that differ in every format are not explained away: the refusal stands.
+        var pages = image.Files.First(f => ImageFileName.TryParse(f)?.Kind == ImageFileKind.KfdPages);
+        var bytes = File.ReadAllBytes(Path.Combine(dir, pages));
+        bytes[LengthPrefix.Size + new Random(TestSeed.Fresh()).Next(bytes.Length - LengthPrefix.Size)] ^= 0x01;
+        ImageForge.RewriteFile(dir, pages, bytes);
+        Assert.Null(seal.OlderFormat(cluster, dir, ManifestCodec.Load(dir), copy.Links));
+        // Nor is a seal that does not hold.
+        var stranger = ClusterAuthority.Create(Path.Combine(_keyDir, "stranger"));
+        Assert.Null(SourceSeal.Sign(copy.ImageId, older, copy.Links, stranger.IdentityFor("a")).OlderFormat(cluster, image.Copy(), copy, copy.Links));
     }
 
     /// <summary>A copy of the real image signed with <paramref name="key"/>, as a signing engine commits it (each file's digest read back).</summary>
