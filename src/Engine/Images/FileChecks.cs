@@ -52,7 +52,6 @@ internal static class FileChecks
         var files = manifest.Files;
         // A format 1 image signed each whole file; later formats, the leaves of its segments, by the format's hash.
         var leafHash = signed && manifest.FormatVersion != FileDigest.WholeFileFormat ? LeafHash.Of(manifest.FormatVersion) : null;
-        var segmentDigests = leafHash is not null;
         var states = files.Select(_ => new FileState()).ToArray();
         var work = new List<Work>();
         for (var i = 0; i < files.Count; i++)
@@ -67,7 +66,7 @@ internal static class FileChecks
             try
             {
                 using var handle = Open(dir, entry, states[i]);
-                states[i].Digests = segmentDigests ? new byte[states[i].Cover!.Segments.Count][] : null;
+                states[i].Digests = leafHash is not null ? new byte[states[i].Cover!.Segments.Count][] : null;
             }
             catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
             {
@@ -95,7 +94,7 @@ internal static class FileChecks
                     var kind = ImageFileName.Parse(entry.Name).Kind;
                     if (!contents && kind.IsPages()) return;
                     var count = state.Cover!.Segments.Count;
-                    state.Digests = segmentDigests ? new byte[count][] : null;
+                    state.Digests = leafHash is not null ? new byte[count][] : null;
                     CheckSegments(handle, entry.Name, state, leafHash, 0, count, cancel, checkedBytes, inParent);
                     if (MessageFiles.ParserFor(kind) is { } parser)
                         state.Message = ParseMessage(handle, entry, parser);
@@ -120,7 +119,7 @@ internal static class FileChecks
                 try
                 {
                     // A format 1 image signed each whole file, read in order.
-                    state.Digest = segmentDigests
+                    state.Digest = leafHash is not null
                         ? FileDigest.Combine(state.Cover!.Segments, k => state.Digests![k])
                         : ImageFiles.Sha256(dir, files[i].Name);
                 }

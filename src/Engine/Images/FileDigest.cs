@@ -91,9 +91,10 @@ public static class FileDigest
         if (formatVersion == WholeFileFormat) return ImageFiles.Sha256(dir, entry.Name);
         var cover = SegmentCover.Build(entry.Name, entry.Size, entry.Segments);
         var digests = new byte[cover.Segments.Count][];
+        var hash = LeafHash.Of(formatVersion);
         using var handle = ImageFiles.OpenRead(dir, entry.Name);
         Parallel.For(0, digests.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            i => digests[i] = OfSegment(handle, entry.Name, cover.Segments[i], LeafHash.Of(formatVersion)));
+            i => digests[i] = OfSegment(handle, entry.Name, cover.Segments[i], hash));
         return Combine(cover.Segments, i => digests[i]);
     }
 

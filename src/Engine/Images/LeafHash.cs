@@ -22,15 +22,11 @@ public abstract class LeafHash
     /// <summary>The leaf hash of the images this build writes.</summary>
     public static LeafHash Current => Of(ImageManifest.CurrentFormatVersion);
 
-    public abstract string Name { get; }
-
     /// <summary>Hashes <paramref name="data"/> into the <see cref="FileDigest.HashSize"/> bytes of <paramref name="hash"/>.</summary>
     public abstract void Hash(ReadOnlySpan<byte> data, Span<byte> hash);
 
     /// <summary>A hash fed in pieces: <see cref="IncrementalLeaf.Append"/>, then <see cref="IncrementalLeaf.Cut"/> once per leaf.</summary>
     public abstract IncrementalLeaf Incremental();
-
-    public override string ToString() => Name;
 
     /// <summary>One leaf's hash fed in pieces, reset by each <see cref="Cut"/>.</summary>
     public abstract class IncrementalLeaf : IDisposable
@@ -45,7 +41,7 @@ public abstract class LeafHash
 
     private sealed class Sha256Leaves : LeafHash
     {
-        public override string Name => "SHA-256";
+        public override string ToString() => "SHA-256";
 
         public override void Hash(ReadOnlySpan<byte> data, Span<byte> hash) => SHA256.HashData(data, hash);
 
@@ -69,7 +65,7 @@ public abstract class LeafHash
 
     private sealed class Blake3Leaves : LeafHash
     {
-        public override string Name => "BLAKE3";
+        public override string ToString() => "BLAKE3";
 
         public override void Hash(ReadOnlySpan<byte> data, Span<byte> hash) => global::Blake3.Hasher.Hash(data, hash[..FileDigest.HashSize]);
 
