@@ -48,8 +48,9 @@ public sealed class EngineHost : IAsyncDisposable
     /// Runs a checkpoint to its end: <see cref="CheckpointCompleted"/> or <see cref="CheckpointFailed"/>; a job that stops
     /// or goes silent is a <see cref="JobLostException"/> (<see cref="JobWait"/>). <paramref name="timeout"/> caps the whole job.
     /// </summary>
-    public async Task<ICheckpointMessage> CheckpointAsync(CheckpointRequest request, TimeSpan? timeout = null) =>
-        (ICheckpointMessage)await RunAsync(request, request.JobId, timeout).ConfigureAwait(false);
+    /// <param name="pack">Pack the page files' chunks with LZ4 where that pays (<see cref="PackedCheckpointRequest"/>).</param>
+    public async Task<ICheckpointMessage> CheckpointAsync(CheckpointRequest request, TimeSpan? timeout = null, bool pack = false) =>
+        (ICheckpointMessage)await RunAsync(pack ? new PackedCheckpointRequest(request) : request, request.JobId, timeout).ConfigureAwait(false);
 
     /// <summary>Runs a restore to its end: <see cref="RestoreCompleted"/> or <see cref="RestoreFailed"/>, as <see cref="CheckpointAsync"/>.</summary>
     public async Task<IRestoreMessage> RestoreAsync(RestoreRequest request, TimeSpan? timeout = null) =>

@@ -39,6 +39,7 @@ public sealed class JobsActor : ReceiveActor
         _pool = pool;
         Receive<CheckpointRequest>(request => Checkpoint(request, live: false));
         Receive<LiveCheckpointRequest>(live => Checkpoint(live.Request, live: true));
+        Receive<PackedCheckpointRequest>(packed => Checkpoint(packed.Request, live: false, pack: true));
         Receive<ClaimGranted>(granted =>
         {
             _claimingKeys.Remove(granted.Key);
@@ -183,11 +184,11 @@ public sealed class JobsActor : ReceiveActor
             reason => new RestoreFailed(request.ImagesDir, reason));
     }
 
-    private void Checkpoint(CheckpointRequest request, bool live)
+    private void Checkpoint(CheckpointRequest request, bool live, bool pack = false)
     {
         var id = request.JobId ?? NewId(CheckpointPrefix);
         Claim(id, ProcessClaim.KeyOf(_driver.Name, request.Pid), $"{(live ? "live " : "")}checkpoint of pid {request.Pid} into {request.ImagesDir}",
-            CheckpointSupervisor.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender, live: live),
+            CheckpointSupervisor.Props(id, request with { JobId = id }, _driver, _settings, _pool, Sender, live: live, pack: pack),
             reason => new CheckpointFailed(request.Pid, reason, false));
     }
 

@@ -20,13 +20,15 @@ public sealed partial class CheckpointSupervisor
     private readonly Stopwatch _roundClock = new();
     private readonly Dictionary<string, ulong> _landedSums = [];
 
-    protected override bool Snapshots => !_live && !_journalledLive;
+    // A snapshot holds neither flag: a live or packing job keeps every event instead.
+    protected override bool Snapshots => !_live && !_journalledLive && !_pack && !_journalledPack;
 
     protected override void Applied(ICheckpointEvent e)
     {
         switch (e)
         {
             case LiveCopyStarted: _journalledLive = true; break;
+            case PackedCopyStarted: _journalledPack = true; break;
             case LiveCopyEnded ended: _liveSince = ended.Since; break;
         }
     }

@@ -34,18 +34,23 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
     private readonly bool _live;
     // What the journal says of a live checkpoint (its events, not its snapshot type): live, and past its running rounds since a tick.
     private bool _journalledLive;
+    // A job that packs its chunks: asked for, or (continued after a restart) journalled so.
+    private readonly bool _pack;
+    private bool _journalledPack;
     private ulong? _liveSince;
     private string? _interrupt;
 
     /// <param name="request">The job to start, or null to continue the journalled job <paramref name="jobId"/>.</param>
     /// <param name="control">For a journalled job: continue it, abort it or forget it.</param>
     /// <param name="live">A new job copies while the process runs (<see cref="LiveCheckpointRequest"/>).</param>
+    /// <param name="pack">A new job packs its chunks with LZ4 where that pays (<see cref="PackedCheckpointRequest"/>).</param>
     public CheckpointSupervisor(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume, bool live = false)
+        JobControl control = JobControl.Resume, bool live = false, bool pack = false)
         : base(jobId, settings, pool, replyTo)
     {
         _request = request;
         _live = live;
+        _pack = pack;
         _driver = driver;
         _control = control;
         Command<Claims.ClaimReleased>(_ => Reply(_answer!));
@@ -71,8 +76,8 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
     public override string PersistenceId => $"checkpoint-{JobId}";
 
     public static Props Props(string jobId, CheckpointRequest? request, IGpuDriver driver, EngineSettings settings, ChunkPool pool, IActorRef replyTo,
-        JobControl control = JobControl.Resume, bool live = false) =>
-        Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo, control, live));
+        JobControl control = JobControl.Resume, bool live = false, bool pack = false) =>
+        Akka.Actor.Props.Create(() => new CheckpointSupervisor(jobId, request, driver, settings, pool, replyTo, control, live, pack));
 
     private CheckpointStarted Started => State.Started!;
     private CheckpointRequest Request => Started.Request;
@@ -113,8 +118,10 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
             else
             {
                 var begun = new CheckpointStarted(JobId, _request, _driver.Name, Settings.ChunkSize, Guid.NewGuid().ToString("N"));
-                if (_live) Record([begun, new LiveCopyStarted()], Next);
-                else Record(begun, Next);
+                var events = new List<ICheckpointEvent> { begun };
+                if (_live) events.Add(new LiveCopyStarted());
+                if (_pack) events.Add(new PackedCopyStarted());
+                Record(events, Next);
             }
             return;
         }
@@ -199,6 +206,7 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
         var started = Started;
         var driver = _driver;
         var directIo = Settings.DirectIo;
+        var pack = _pack || _journalledPack;
         // A live checkpoint's last pause goes on with the image and the KFD file its running rounds had open.
         var (openWriter, openKfd) = (_writer, _kfd);
         BeginPhase("pause");
@@ -208,6 +216,7 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
             var writer = CheckpointImage.Open(started, driver);
             if (writer is null) return new Committed(CheckpointImage.CommittedFromManifest(started));
             writer.DirectIo = directIo;
+            writer.Pack = pack;
             try
             {
                 var kfd = driver.OpenKfd(started.Request.Pid);

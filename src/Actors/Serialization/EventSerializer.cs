@@ -32,6 +32,7 @@ public sealed partial class EventSerializer(ExtendedActorSystem system) : Serial
         UnpauseIntended => "unpause-intended.v1",
         ProcessUnpaused => "process-unpaused.v1",
         LiveCopyStarted => "live-copy-started.v1",
+        PackedCopyStarted => "packed-copy-started.v1",
         LiveCopyEnded => "live-copy-ended.v1",
         CheckpointFailing => "checkpoint-failing.v1",
         CheckpointFinished => "checkpoint-finished.v1",
@@ -67,7 +68,7 @@ public sealed partial class EventSerializer(ExtendedActorSystem system) : Serial
 
     public override byte[] ToBinary(object obj) => obj switch
     {
-        PauseIntended or UnpauseIntended or ProcessUnpaused or LiveCopyStarted or SourceUnpauseIntended or TargetCommitSeen => [],
+        PauseIntended or UnpauseIntended or ProcessUnpaused or LiveCopyStarted or PackedCopyStarted or SourceUnpauseIntended or TargetCommitSeen => [],
         CheckpointStarted e => Encode(e).ToByteArray(),
         CheckpointInterrupted e => new P.CheckpointInterruptedEvent { Signal = e.Signal }.ToByteArray(),
         UnknownPauseUndone e => new P.UnknownPauseUndoneEvent { WasPaused = e.WasPaused }.ToByteArray(),
@@ -132,6 +133,7 @@ public sealed partial class EventSerializer(ExtendedActorSystem system) : Serial
         "unpause-intended.v1" => new UnpauseIntended(),
         "process-unpaused.v1" => new ProcessUnpaused(),
         "live-copy-started.v1" => new LiveCopyStarted(),
+        "packed-copy-started.v1" => new PackedCopyStarted(),
         "live-copy-ended.v1" => new LiveCopyEnded(P.LiveCopyEndedEvent.Parser.ParseFrom(bytes).Since),
         "checkpoint-failing.v1" => new CheckpointFailing(P.CheckpointFailingEvent.Parser.ParseFrom(bytes).Reason),
         "checkpoint-finished.v1" => new CheckpointFinished(Decode(P.CheckpointFinishedEvent.Parser.ParseFrom(bytes).Outcome)),

@@ -8,7 +8,7 @@ namespace Gpuckpt.Engine.Images;
 /// </summary>
 public sealed record ImageManifest
 {
-    public const int CurrentFormatVersion = 3;
+    public const int CurrentFormatVersion = 4;
     public const string FileName = "manifest.json";
 
     public int FormatVersion { get; init; } = CurrentFormatVersion;

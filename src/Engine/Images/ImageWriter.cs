@@ -35,6 +35,9 @@ public sealed class ImageWriter : IDisposable
     /// <summary>Page files of 1 MiB and more are written with O_DIRECT where the filesystem allows (see <see cref="PageFile"/>).</summary>
     public bool DirectIo { get; set; } = true;
 
+    /// <summary>Page files pack each piece with LZ4 where that saves an eighth of it or more (see <see cref="PackedSegment"/>).</summary>
+    public bool Pack { get; set; }
+
     public static string ToolVersion { get; } =
         typeof(ImageWriter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
@@ -166,7 +169,7 @@ public sealed class ImageWriter : IDisposable
         }
         bool reuse;
         lock (_gate) reuse = _leftOver.Remove(fileName);
-        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates, DirectIo, _parent);
+        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates, DirectIo, _parent, Pack);
         lock (_gate) _pages[fileName] = file;
         return file;
     }

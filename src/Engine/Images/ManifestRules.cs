@@ -37,6 +37,7 @@ public static class ManifestRules
             {
                 var segment = f.Segments[s] ?? throw new ImageException(name, null, $"segment {s} is null in the manifest");
                 if (segment.InParent) CheckReference(m, name, segment);
+                if (segment.Packed) CheckPacked(m, name, segment);
             }
         }
         if (m.Parent is { } parent)
@@ -59,6 +60,19 @@ public static class ManifestRules
         if (segment.Zero) throw new ImageException(name, segment.Offset, "segment marked both zero and in_parent");
         if (ImageFileName.TryParse(name)?.Kind.IsPages() != true || segment.Offset < LengthPrefix.Size)
             throw new ImageException(name, segment.Offset, "segment marked in_parent outside the contents of a page file");
+    }
+
+    /// <summary>A packed segment: only page files' contents have them, from format 4 on, never a zero one, its block shorter than the piece.</summary>
+    private static void CheckPacked(ImageManifest m, string name, Segment segment)
+    {
+        if (m.FormatVersion < PackedSegment.FirstFormat)
+            throw new ImageException(name, segment.Offset, $"segment marked lz4 in an image of format {m.FormatVersion} (packed segments came with format {PackedSegment.FirstFormat})");
+        if (segment.Zero) throw new ImageException(name, segment.Offset, "segment marked both zero and lz4");
+        if (ImageFileName.TryParse(name)?.Kind.IsPages() != true || segment.Offset < LengthPrefix.Size)
+            throw new ImageException(name, segment.Offset, "segment marked lz4 outside the contents of a page file");
+        if (segment.Lz4 < 0 || segment.Lz4 >= segment.Length || segment.Length > PackedSegment.MaxLength)
+            throw new ImageException(name, segment.Offset,
+                $"a segment of {segment.Length} bytes claims an LZ4 block of {segment.Lz4} bytes: a block is shorter than its piece, and a piece at most {PackedSegment.MaxLength} bytes");
     }
 
     private static void CheckTopology(IReadOnlyList<GpuNode> topology)

@@ -21,6 +21,7 @@ public sealed partial class PageFile : Copy.IChunkSink
     private readonly bool _reused; // ... and no range of it is known to be a hole
     private readonly ParentImage? _parent; // an incremental image's: equal chunks are referenced there, not written
     private readonly Dictionary<long, byte[]> _digests = []; // each segment's leaves (FileDigest), by offset, as its piece was written or adopted
+    private readonly bool _pack; // pieces packed with LZ4 where that pays
 
     /// <summary>
     /// The file is opened (created, pre-sized, its length prefix written) by its first write, adoption or sync, not
@@ -28,9 +29,11 @@ public sealed partial class PageFile : Copy.IChunkSink
     /// <paramref name="creates"/> is held while a file is created: creations in one directory take its lock in the
     /// kernel one at a time anyway, and a thread that waits here sleeps instead of spinning there.
     /// </summary>
-    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates, bool directIo = false, ParentImage? parent = null)
+    /// <param name="pack">Pack each piece with LZ4 where that pays (<see cref="PackedSegment"/>).</param>
+    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates, bool directIo = false, ParentImage? parent = null, bool pack = false)
     {
         _parent = parent;
+        _pack = pack;
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         FileName = fileName;
         Length = length;
@@ -126,39 +129,64 @@ public sealed partial class PageFile : Copy.IChunkSink
         if (offset < 0 || offset > Length - data.Length)
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"{FileName}: piece [{offset}, {offset + data.Length}) lies outside the payload of {Length} bytes");
-        var fileOffset = LengthPrefix.Size + offset;
         var zero = data.IndexOfAnyExcept((byte)0) < 0;
-        var segment = new Segment(fileOffset, data.Length, zero ? ZeroHash(data.Length) : checkedXxh64 ?? XxHash64.HashToUInt64(data), zero);
+        byte[]? packed = null;
+        try
+        {
+            var stored = 0;
+            if (_pack && !zero)
+            {
+                packed = System.Buffers.ArrayPool<byte>.Shared.Rent(data.Length);
+                stored = PackedSegment.TryPack(data, packed.AsSpan(0, data.Length));
+            }
+            // What the file holds for the piece: the bytes themselves, or the LZ4 block and zeros up to the piece's end.
+            return stored > 0 ? Write(offset, packed.AsSpan(0, data.Length), stored, zero: false, null)
+                : Write(offset, data, 0, zero, checkedXxh64);
+        }
+        finally
+        {
+            if (packed is not null) System.Buffers.ArrayPool<byte>.Shared.Return(packed);
+        }
+    }
+
+    /// <param name="held">The piece as the file holds it (packed: the LZ4 block of <paramref name="stored"/> bytes, then zeros).</param>
+    private ulong Write(long offset, ReadOnlySpan<byte> held, int stored, bool zero, ulong? checkedXxh64)
+    {
+        var fileOffset = LengthPrefix.Size + offset;
+        var segment = new Segment(fileOffset, held.Length, zero ? ZeroHash(held.Length) : checkedXxh64 ?? XxHash64.HashToUInt64(held), zero, Lz4: stored);
         // The bytes were read to hash them (no dirty bits on a GPU); equal to the parent's, they are referenced, not written.
-        if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, data.Length, segment.Xxh64))
+        if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, held.Length, segment.Xxh64, stored))
         {
             // Not written: the file reads zeros there, and its digest says so.
-            Record(segment with { InParent = true }, FileDigest.Zeros(data.Length, LeafHash.Current));
+            Record(segment with { InParent = true }, FileDigest.Zeros(held.Length, LeafHash.Current));
             return segment.Xxh64;
         }
         bool rewrite;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
-            rewrite = _segments.TryGetValue(fileOffset, out var held);
+            rewrite = _segments.TryGetValue(fileOffset, out var before);
             // The same bytes at the same place (a live copy's last round reading a chunk that did not change): nothing to write.
-            if (held is { InParent: false } h && h.Length == segment.Length && h.Xxh64 == segment.Xxh64 && h.Zero == segment.Zero) return segment.Xxh64;
+            if (before is { InParent: false } h && h.Length == segment.Length && h.Xxh64 == segment.Xxh64 && h.Zero == segment.Zero && h.Lz4 == segment.Lz4)
+                return segment.Xxh64;
         }
         // Hashed here, on the thread that writes the piece: a file's digest needs no pass of its own, on any one thread.
-        var digest = zero ? FileDigest.Zeros(data.Length, LeafHash.Current) : FileDigest.Leaves(data, LeafHash.Current);
+        var digest = zero ? FileDigest.Zeros(held.Length, LeafHash.Current) : FileDigest.Leaves(held, LeafHash.Current);
         // A retried piece must overwrite what the first attempt left, even with zeros; so must any piece of a file a dead
-        // writer left, since a range it did not adopt may hold anything.
+        // writer left, since a range it did not adopt may hold anything. A packed piece written to a fresh range leaves
+        // its zeros to the hole the pre-sized file holds there.
         if (!segment.Zero || rewrite || _reused)
         {
+            var bytes = stored > 0 && !rewrite && !_reused ? held[..stored] : held;
             var handle = Handle;
             if (_direct is not null)
             {
-                WriteDirect(handle, fileOffset, data);
+                WriteDirect(handle, fileOffset, bytes);
             }
             else
             {
-                RandomAccess.Write(handle, data, fileOffset);
-                FileSync.StartWriteback(handle, FileName, fileOffset, data.Length);
+                RandomAccess.Write(handle, bytes, fileOffset);
+                FileSync.StartWriteback(handle, FileName, fileOffset, bytes.Length);
             }
         }
         lock (_gate)
@@ -181,8 +209,10 @@ public sealed partial class PageFile : Copy.IChunkSink
         if (offset < 0 || length <= 0 || offset > Length - length)
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"{FileName}: piece [{offset}, {offset + length}) lies outside the payload of {Length} bytes");
+        // The journal does not say whether a dead writer packed the piece, so a packing file writes every piece again.
+        if (_pack) return false;
         var fileOffset = LengthPrefix.Size + offset;
-        if (_parent is not null && _parent.Holds(FileName, fileOffset, length, xxh64))
+        if (_parent is not null && _parent.Holds(FileName, fileOffset, length, xxh64, 0))
         {
             Record(new Segment(fileOffset, length, xxh64, InParent: true), FileDigest.Zeros(length, LeafHash.Current));
             return true;

@@ -150,7 +150,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     {
         if (_direct is null || length < DirectMinSegment || offset < 0 || offset > Length - length) return null;
         var s = _cover.Segments[_cover.IndexOf(LengthPrefix.Size + offset)];
-        if (s.Offset != LengthPrefix.Size + offset || s.Length != length || s.InParent) return null;
+        if (s.Offset != LengthPrefix.Size + offset || s.Length != length || s.InParent || s.Packed) return null;
         return s.Zero && FileSync.IsHole(_handle, s.Offset, s.Length) ? null : s;
     }
 
@@ -163,6 +163,11 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
 
     private void ReadWhole(Segment s, Span<byte> part)
     {
+        if (s.Packed)
+        {
+            ReadPacked(s, part);
+            return;
+        }
         if (s.Zero && FileSync.IsHole(_handle, s.Offset, s.Length))
         {
             part.Clear();
@@ -219,9 +224,51 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         return block[(int)(from - at)..(int)(upTo - at)];
     }
 
+    /// <summary>
+    /// A packed segment: the file's bytes for it (the LZ4 block and the zeros after it, read whole: the zeros are a hole,
+    /// which costs no disk) are checked against its checksum, then the block is decoded into <paramref name="raw"/>.
+    /// </summary>
+    private void ReadPacked(Segment s, Span<byte> raw)
+    {
+        var held = ArrayPool<byte>.Shared.Rent((int)s.Length);
+        try
+        {
+            var bytes = held.AsSpan(0, (int)s.Length);
+            if (_direct is not null && bytes.Length >= DirectMinSegment) ReadDirect(s.Offset, bytes);
+            else
+            {
+                SegmentIo.ReadExactly(_handle, FileName, bytes, s.Offset);
+                Interlocked.Add(ref _bytesRead, bytes.Length);
+            }
+            SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(bytes));
+            if (_digests is not null) Recorded(s, FileDigest.Leaves(bytes, _leafHash));
+            PackedSegment.Unpack(FileName, s, bytes, raw);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(held);
+        }
+    }
+
     /// <summary>A read that covers only part of a segment still checks all of it, then copies the part asked for.</summary>
     private void ReadPart(Segment s, long start, long end, Span<byte> dest)
     {
+        if (s.Packed)
+        {
+            var raw = ArrayPool<byte>.Shared.Rent((int)s.Length);
+            try
+            {
+                ReadPacked(s, raw.AsSpan(0, (int)s.Length));
+                var first = Math.Max(s.Offset, start);
+                var last = Math.Min(s.End, end);
+                raw.AsSpan((int)(first - s.Offset), (int)(last - first)).CopyTo(dest[(int)(first - start)..]);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(raw);
+            }
+            return;
+        }
         Interlocked.Add(ref _bytesRead, SegmentIo.Verify(_handle, FileName, s, _digests is not null ? _leafHash : null, out var leaves));
         if (leaves is not null) Recorded(s, leaves);
         var from = Math.Max(s.Offset, start);

@@ -54,10 +54,13 @@ public sealed class ParentImage
         return new ParentImage(full, manifest, recorded);
     }
 
-    /// <summary>True when the parent's file <paramref name="file"/> has a segment exactly [fileOffset, +length) hashing to <paramref name="xxh64"/>.</summary>
-    public bool Holds(string file, long fileOffset, long length, ulong xxh64) =>
+    /// <summary>
+    /// True when the parent's file <paramref name="file"/> has a segment exactly [fileOffset, +length) hashing to
+    /// <paramref name="xxh64"/>, held as the same LZ4 block (<paramref name="lz4"/> bytes) or, with 0, unpacked.
+    /// </summary>
+    public bool Holds(string file, long fileOffset, long length, ulong xxh64, long lz4) =>
         _segments.TryGetValue(file, out var segments) && segments.TryGetValue(fileOffset, out var s)
-        && s.Length == length && s.Xxh64 == xxh64 && !s.Zero;
+        && s.Length == length && s.Xxh64 == xxh64 && s.Lz4 == lz4 && !s.Zero;
 
     /// <summary>
     /// Every segment of <paramref name="child"/> marked in_parent must be a segment of this parent, equal to it: else the
@@ -67,7 +70,7 @@ public sealed class ParentImage
     {
         foreach (var f in child.Files)
             foreach (var s in f.Segments.Where(s => s.InParent))
-                if (!Holds(f.Name, s.Offset, s.Length, s.Xxh64))
+                if (!Holds(f.Name, s.Offset, s.Length, s.Xxh64, s.Lz4))
                     throw new ImageException(Path.Combine(Directory, f.Name), s.Offset,
                         $"the chunk [{s.Offset}, {s.End}) an incremental image references is not in its parent (no equal segment there)");
     }

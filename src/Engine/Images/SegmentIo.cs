@@ -47,6 +47,8 @@ public static class SegmentIo
             to.hasher?.Append(bytes);
         });
         Check(file, segment, hash.GetCurrentHashAsUInt64());
+        // A packed piece must also decode to its length: the checksum covers the block, not what it decodes to.
+        if (segment.Packed) PackedSegment.CheckDecodes(handle, file, segment);
         leaves = hasher?.Finish();
         return segment.Length;
     }

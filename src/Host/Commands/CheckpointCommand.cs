@@ -23,6 +23,10 @@ public static class CheckpointCommand
         {
             Description = "an earlier image of the process: chunks equal to its own are referenced there, not written (restore and verify read the chain)",
         };
+        var compress = new Option<bool>("--compress")
+        {
+            Description = "pack each chunk with LZ4 where that saves an eighth of it or more (image format 4: gpuckpt restores it, CRIU's amdgpu plugin cannot)",
+        };
         var job = new Option<string?>("--job") { Description = "job id (ckpt-…) to journal it under; `gpuckpt resume` continues it after a crash" };
         var json = Cli.JsonOption();
         var criu = CriuOptions.Criu("the whole process: CRIU saves the CPU side, the engine the GPU side through the CRIU bridge");
@@ -30,13 +34,15 @@ public static class CheckpointCommand
         var inProcess = Resident.ResidentOptions.InProcess();
         driver.Required = false;
         var engineOptions = new EngineOptions();
-        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, parent, job, json, criu, shellJob, inProcess };
+        var command = new Command("checkpoint", "save a process's GPU state (BOs, mappings, queues) to an image") { driver, pid, images, leaveRunning, parent, compress, job, json, criu, shellJob, inProcess };
         engineOptions.AddTo(command);
         command.SetAction((parse, _) => Cli.Guard(async () =>
         {
             var whole = CriuOptions.Check(parse, criu, driver, shellJob);
             var imagesDir = Path.GetFullPath(parse.GetValue(images)!);
             var parentDir = ParentOf(parse.GetValue(parent), imagesDir, whole);
+            var packed = parse.GetValue(compress);
+            if (whole && packed) throw new UsageException("--compress is for GPU images; a whole process (--criu) is saved unpacked, as CRIU's amdgpu plugin reads it");
             if (whole)
                 return await CriuCheckpoint.RunAsync(parse.GetValue(pid), parse.GetValue(images)!, parse.GetValue(leaveRunning), parse.GetValue(shellJob),
                     parse.GetValue(json), engineOptions.Load(parse));
@@ -48,19 +54,20 @@ public static class CheckpointCommand
                 var arguments = new System.Text.Json.Nodes.JsonObject
                 {
                     ["pid"] = parse.GetValue(pid), ["images"] = imagesDir, ["leave_running"] = parse.GetValue(leaveRunning), ["parent"] = parentDir, ["job"] = given,
+                    ["compress"] = packed,
                 };
                 if (await Resident.ResidentOptions.TryRunAsync(parse, engineOptions, parse.GetValue(driver)!, Resident.ResidentRequest.Checkpoint, arguments,
                         $"a checkpoint of pid {parse.GetValue(pid)}", asJson) is { } outcome)
                     return outcome.Print(asJson);
             }
-            return await InProcess(parse, engineOptions, parse.GetValue(driver)!, parse.GetValue(pid), imagesDir, parse.GetValue(leaveRunning), parentDir, given, asJson);
+            return await InProcess(parse, engineOptions, parse.GetValue(driver)!, parse.GetValue(pid), imagesDir, parse.GetValue(leaveRunning), parentDir, packed, given, asJson);
         }));
         return command;
     }
 
     /// <summary>The checkpoint run by an engine started in this process for it.</summary>
     private static async Task<int> InProcess(System.CommandLine.ParseResult parse, EngineOptions engineOptions, string driverSpec, uint pid, string imagesDir,
-        bool leaveRunning, string? parentDir, string? given, bool asJson)
+        bool leaveRunning, string? parentDir, bool packed, string? given, bool asJson)
     {
         using var gpu = Drivers.Open(driverSpec);
         // A missing or unreachable target is refused before a job, an image or a pause exists.
@@ -77,7 +84,7 @@ public static class CheckpointCommand
         StatusLine.Say(Cli.Interactive(asJson), $"spawning device actors for pid {request.Pid}…");
         using var interrupts = new Interrupts(signal => engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
         var reply = await ProgressView.Run(engine.System, Cli.Interactive(asJson), "checkpoint",
-            () => engine.CheckpointAsync(request));
+            () => engine.CheckpointAsync(request, pack: packed));
         return Outcome(reply).With("engine", "in-process").Print(asJson);
     }
 

@@ -201,7 +201,7 @@ public sealed class ResidentEngine : IAsyncDisposable
         using var claimed = Engine.Checkpoint.ProcessLock.Take(_driver, pid, request.JobId!, CheckpointCommand.HolderWait(_config));
         started(request.JobId!);
         using var relay = signals.On(signal => _engine.Jobs.Tell(new InterruptJob(request.JobId!, signal)));
-        var reply = await _engine.CheckpointAsync(request).ConfigureAwait(false);
+        var reply = await _engine.CheckpointAsync(request, pack: arguments["compress"]?.GetValue<bool>() ?? false).ConfigureAwait(false);
         return CheckpointCommand.Outcome(reply).With("engine", "resident");
     }
 

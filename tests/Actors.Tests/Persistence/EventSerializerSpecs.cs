@@ -40,6 +40,7 @@ public sealed partial class EventSerializerSpecs(ITestOutputHelper output) : Eng
         new UnpauseIntended(),
         new ProcessUnpaused(),
         new LiveCopyStarted(),
+        new PackedCopyStarted(),
         new LiveCopyEnded(1UL << 40),
         new CheckpointFailing("copy: GPU 0x10: chunk at file offset 4294967296: EIO"),
         new CheckpointFinished(new CheckpointCompleted(Summary)),

@@ -1,0 +1,82 @@
+using System.Buffers;
+using K4os.Compression.LZ4;
+using Microsoft.Win32.SafeHandles;
+
+namespace Gpuckpt.Engine.Images;
+
+/// <summary>
+/// A page file's piece packed with LZ4 (image format 4, <c>checkpoint --compress</c>): the LZ4 block at the piece's
+/// offset, then zeros up to its end, which a pre-sized file holds as a hole. The piece keeps its place in the file, so a
+/// BO's bytes are still found at their own offset, and its checksums cover the bytes as the file holds them.
+/// </summary>
+public static class PackedSegment
+{
+    /// <summary>The first image format whose segments may be packed.</summary>
+    public const int FirstFormat = 4;
+
+    /// <summary>The longest piece that may be packed (the largest chunk is far shorter).</summary>
+    public const long MaxLength = 1L << 30;
+
+    /// <summary>Pieces shorter than this are written as they are: packing them would save a few blocks at most.</summary>
+    public const int MinLength = 64 << 10;
+
+    /// <summary>
+    /// Packs <paramref name="data"/> into <paramref name="into"/> (as long as the data): the LZ4 block, then zeros to the
+    /// end, as the file will hold it. Returns the block's length, or 0 when packing does not pay: the block would not
+    /// save an eighth of the piece.
+    /// </summary>
+    public static int TryPack(ReadOnlySpan<byte> data, Span<byte> into)
+    {
+        if (data.Length < MinLength || into.Length < data.Length) return 0;
+        var limit = data.Length - data.Length / 8;
+        var stored = LZ4Codec.Encode(data, into[..limit], LZ4Level.L00_FAST);
+        if (stored <= 0) return 0;
+        into[stored..data.Length].Clear();
+        return stored;
+    }
+
+    /// <summary>
+    /// Decodes the block of <paramref name="segment"/> (its <see cref="Segment.Lz4"/> bytes, at the start of
+    /// <paramref name="stored"/>) into <paramref name="raw"/>, which must be the piece's length: a block that is damaged
+    /// or decodes to another length is an error naming the file and the segment's offset.
+    /// </summary>
+    public static void Unpack(string file, Segment segment, ReadOnlySpan<byte> stored, Span<byte> raw)
+    {
+        if (segment.Lz4 <= 0 || segment.Lz4 > stored.Length || raw.Length != segment.Length)
+            throw new ImageException(file, segment.Offset, $"packed segment [{segment.Offset}, {segment.End}) claims an LZ4 block of {segment.Lz4} bytes");
+        var decoded = LZ4Codec.Decode(stored[..(int)segment.Lz4], raw);
+        if (decoded != segment.Length)
+            throw new ImageException(file, segment.Offset, decoded < 0
+                ? $"the LZ4 block of segment [{segment.Offset}, {segment.End}) does not decode (damaged)"
+                : $"the LZ4 block of segment [{segment.Offset}, {segment.End}) decodes to {decoded} bytes, not {segment.Length}");
+    }
+
+    /// <summary>Reads the block of <paramref name="segment"/> from the file and decodes it into <paramref name="raw"/>.</summary>
+    public static void ReadUnpacked(SafeFileHandle handle, string file, Segment segment, Span<byte> raw)
+    {
+        var stored = ArrayPool<byte>.Shared.Rent((int)segment.Lz4);
+        try
+        {
+            SegmentIo.ReadExactly(handle, file, stored.AsSpan(0, (int)segment.Lz4), segment.Offset);
+            Unpack(file, segment, stored.AsSpan(0, (int)segment.Lz4), raw);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+        }
+    }
+
+    /// <summary>Checks that the block of <paramref name="segment"/> decodes to the piece's length (a verify's check).</summary>
+    public static void CheckDecodes(SafeFileHandle handle, string file, Segment segment)
+    {
+        var raw = ArrayPool<byte>.Shared.Rent((int)segment.Length);
+        try
+        {
+            ReadUnpacked(handle, file, segment, raw.AsSpan(0, (int)segment.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+        }
+    }
+}
