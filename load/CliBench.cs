@@ -53,6 +53,7 @@ public static class CliBench
             using var server = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "sim.sock")) { Gpus = args.Gpus });
             using var client = SimulatorClient.Connect(server.SocketPath);
             var pid = client.Spawn(Request(args));
+            if (args.Sparse) SparseContents.Write(client, server, pid, args.Seed);
             var driver = $"sim:{server.SocketPath}";
             var state = Path.Combine(work, "state");
             await using var serving = args.Resident ? await ServedEngine.StartAsync(gpuckpt, driver, state) : null;
@@ -70,7 +71,8 @@ public static class CliBench
                 // BO files created over the 7 000 of an image deleted just before took 3.3 CPU-seconds more.
                 var images = Path.Combine(work, $"image-{run}");
                 Clean(ddOut, ddBack);
-                var checkpoint = await Gpuckpt(gpuckpt, ["checkpoint", "--driver", driver, "--pid", $"{pid}", "--images", images, "--leave-running", "--state-dir", state, "--json"]);
+                var checkpoint = await Gpuckpt(gpuckpt, ["checkpoint", "--driver", driver, "--pid", $"{pid}", "--images", images, "--leave-running", "--state-dir", state, "--json",
+                    .. args.Compress ? ["--compress"] : Array.Empty<string>()]);
                 bytes = checkpoint.Json.GetProperty("bytes").GetInt64();
                 bos = checkpoint.Json.GetProperty("bos").GetInt32();
                 if (checkpointOnly)

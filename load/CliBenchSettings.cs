@@ -7,4 +7,4 @@ namespace Gpuckpt.Load;
 /// directory first, so the commands have their jobs run by that resident engine.
 /// </summary>
 public sealed record CliBenchSettings(int Runs, bool CheckpointOnly, string? Gpuckpt, int Gpus, string Workload, ulong Size, int Bos, string? Spec, ulong Seed,
-    bool Lean = false, bool Resident = false);
+    bool Lean = false, bool Resident = false, bool Compress = false, bool Sparse = false);

@@ -20,13 +20,14 @@ public sealed class PackedPageFileSpecs : IDisposable
     private enum Kind { Sparse, Noise, Zeros, Text }
 
     /// <summary>
-    /// A few MiB cut into pieces of one random size (at least a packed piece's minimum), each of one kind: a quarter
+    /// Several MiB cut into pieces of one random size (at least a packed piece's minimum), each of one kind: a quarter
     /// of noise then zeros (packs), noise (does not), zeros, or repeated text (packs well).
     /// </summary>
     private static (byte[] Payload, List<(long Offset, int Length, Kind Kind)> Pieces) Contents(Random random)
     {
-        var payload = new byte[(3 << 20) + random.Next(0, 3 << 20) + random.Next(1, 4096)];
-        var chunk = PackedSegment.MinLength + random.Next(0, 200) * 4096 + random.Next(0, 4096);
+        var payload = new byte[(6 << 20) + random.Next(0, 4 << 20) + random.Next(1, 4096)];
+        // From the shortest piece packed to pieces long enough (1 MiB) to be sampled before they are packed.
+        var chunk = PackedSegment.MinLength + random.Next(0, 400) * 4096 + random.Next(0, 4096);
         var pieces = new List<(long, int, Kind)>();
         var kinds = Enum.GetValues<Kind>();
         for (long at = 0; at < payload.Length; at += chunk)
