@@ -10,8 +10,9 @@ namespace Gpuckpt.Engine.Tests.Cli;
 
 /// <summary>
 /// `gpuckpt checkpoint --compress` as a user runs it: chunks that pack are packed, the image verifies and restores into
-/// a process that continues as the uninterrupted one does, also after the checkpoint was killed midway and resumed;
-/// a whole process through CRIU is refused the option in one line.
+/// a process that continues as the uninterrupted one does, also after the checkpoint was killed midway and resumed, and
+/// as an incremental image whose packed chunks are referenced in its parent; a whole process through CRIU is refused the
+/// option in one line.
 /// </summary>
 public sealed class CompressCommandSpecs : IDisposable
 {
@@ -63,6 +64,23 @@ public sealed class CompressCommandSpecs : IDisposable
             _sim.Client.Run(copy, 3);
             Assert.True(twin == _sim.Client.State(copy).Digest, $"seed {seed}: the process restored from packed image {image} differs from the uninterrupted one");
             _sim.Client.Kill(copy);
+        }
+
+        // Incremental and packed: a chunk packed to the same block as the parent's is referenced there, packed.
+        var incremental = await Gpuckpt(["checkpoint", "--pid", $"{pid}", "--images", Dir("D"), "--parent", Dir("A"), "--leave-running", "--compress"]);
+        Assert.True(incremental.ExitCode == 0, incremental.ToString());
+        Assert.Contains(ManifestCodec.Load(Dir("D")).Files.SelectMany(f => f.Segments), s => s.Packed && s.InParent);
+        var chain = await Gpuckpt(["verify", Dir("D")]);
+        Assert.True(chain.ExitCode == 0, chain.ToString());
+        _sim.Client.Run(pid, 2);
+        var later = _sim.Client.State(pid).Digest;
+        var fromChain = await Gpuckpt(["restore", "--images", Dir("D"), "--json"]);
+        Assert.True(fromChain.ExitCode == 0, fromChain.ToString());
+        using (var r = JsonDocument.Parse(fromChain.Stdout))
+        {
+            var copy = r.RootElement.GetProperty("pid").GetUInt32();
+            _sim.Client.Run(copy, 2);
+            Assert.True(later == _sim.Client.State(copy).Digest, $"seed {seed}: the process restored from the packed incremental image differs from the uninterrupted one");
         }
 
         var criu = await GpuckptProcess.RunAsync(["checkpoint", "--criu", "--pid", $"{pid}", "--images", Dir("C"), "--compress"], null, ProcessTimeout);
