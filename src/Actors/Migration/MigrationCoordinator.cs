@@ -48,7 +48,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
 
     /// <summary>The chunks the checkpoint wrote, kept for the sender (null: it reads every piece back from the image).</summary>
     private CapturedPieces? _kept;
-    private double _pauseStartedAt = -1, _transferSeconds;
+    // The process stopped running here at the first, and runs on the target from the second (its RESUME answered).
+    private double _pauseStartedAt = -1, _pauseEndedAt = -1, _transferSeconds;
     private TransferDone? _transfer;
     private long _confirmed, _announced, _resent;
     private int _attempts, _targetReturns;
@@ -380,6 +381,7 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
     {
         Command<TargetResumed>(_ =>
         {
+            _pauseEndedAt = _clock.Elapsed.TotalSeconds;
             Timers.Cancel("commit");
             CrashPoints.Hit("migration-target-resumed");
             Become(Releasing);
@@ -420,7 +422,8 @@ public sealed partial class MigrationCoordinator : ReceivePersistentActor, IWith
 
     private MigrationSummary Summary(MigrationCommitted committed)
     {
-        var pause = _pauseStartedAt >= 0 ? _clock.Elapsed.TotalSeconds - _pauseStartedAt : 0;
+        // The pause ends where the process runs again, on the target: killing the source after it is not part of it.
+        var pause = _pauseStartedAt >= 0 ? (_pauseEndedAt >= 0 ? _pauseEndedAt : _clock.Elapsed.TotalSeconds) - _pauseStartedAt : 0;
         return new MigrationSummary(_migrationId, Request.Pid, _self, Request.To, committed.TargetPid, _transfer?.ImageBytes ?? 0,
             _transfer?.BytesSent ?? 0, _transfer?.BytesResent ?? 0, _transfer?.LinkBreaks ?? 0, _clock.Elapsed.TotalSeconds,
             _transferSeconds, pause, committed.GpuMap, _transfer?.TargetRestarts ?? 0, _transfer?.BytesKept ?? 0);
