@@ -37,6 +37,18 @@ public static class AllBench
         rows.Add(Ratio($"checkpoint, train {size}: dd / gpuckpt", train.CheckpointRatio, 0.9, $"gpuckpt {train.Checkpoint:F2} s, dd {train.DdSave:F2} s; pause {train.Pause:F2} s"));
         rows.Add(Ratio($"restore, train {size}: dd / gpuckpt", train.RestoreRatio, 0.9, $"gpuckpt {train.Restore:F2} s, dd {train.DdLoad:F2} s"));
 
+        // Packing (checkpoint --compress) is reported without a goal: what it gains on memory that packs (buffers in
+        // part full, in part empty) and what it costs on memory that does not (the train workload's noise).
+        Console.Error.WriteLine($"-- train {size}, --compress: on its noise, then partly filled, unpacked and packed");
+        var noisePacked = await CliBench.Measure(new CliBenchSettings(s.Runs, false, gpuckpt, 2, "train", s.Size, 0, null, 7, Resident: true, Compress: true));
+        var sparse = await CliBench.Measure(new CliBenchSettings(s.Runs, false, gpuckpt, 2, "train", s.Size, 0, null, 7, Resident: true, Sparse: true));
+        var sparsePacked = await CliBench.Measure(new CliBenchSettings(s.Runs, false, gpuckpt, 2, "train", s.Size, 0, null, 7, Resident: true, Compress: true, Sparse: true));
+        rows.Add(new Row($"checkpoint --compress, train {size} partly filled (a quarter of each 64 KiB): dd / gpuckpt", "report", $"{sparsePacked.CheckpointRatio:F2}", null,
+            $"unpacked {sparse.CheckpointRatio:F2}; gpuckpt {sparsePacked.Checkpoint:F2} s against {sparse.Checkpoint:F2} s unpacked; " +
+            $"restore {sparsePacked.Restore:F2} s against {sparse.Restore:F2} s; peak RSS {sparsePacked.CheckpointMiB:F0} MiB"));
+        rows.Add(new Row($"checkpoint --compress, train {size} (noise, nothing packs): dd / gpuckpt", "report", $"{noisePacked.CheckpointRatio:F2}", null,
+            $"unpacked {train.CheckpointRatio:F2} above; gpuckpt {noisePacked.Checkpoint:F2} s against {train.Checkpoint:F2} s unpacked"));
+
         if (s.BigSpec is { } spec)
         {
             Console.Error.WriteLine($"-- {Path.GetFileName(spec)}: checkpoint and restore, one run");
