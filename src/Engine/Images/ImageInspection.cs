@@ -1,6 +1,7 @@
 namespace Gpuckpt.Engine.Images;
 
 /// <summary>What an image holds, for people (a table) and machines (JSON). Built by <see cref="ImageInspector"/>.</summary>
+/// <param name="PackedBytes">Contents this image holds packed with LZ4 (<c>checkpoint --compress</c>), and <paramref name="PackedStoredBytes"/> the blocks they are held in.</param>
 public sealed record ImageInspection(
     string Directory,
     string ImageId,
@@ -20,4 +21,6 @@ public sealed record ImageInspection(
     IReadOnlyDictionary<string, string> Extra,
     IReadOnlyList<string> Problems,
     ImageParent? Parent = null,
-    long ReferencedBytes = 0);
+    long ReferencedBytes = 0,
+    long PackedBytes = 0,
+    long PackedStoredBytes = 0);

@@ -69,7 +69,9 @@ public static class ImageInspector
         return new ImageInspection(Path.GetFullPath(dir), manifest.ImageId, StateName(manifest.State), manifest.FailureReason,
             manifest.FormatVersion, manifest.ToolVersion, manifest.Created, manifest.Finished, manifest.Source, devices, kfdBos,
             renderNodes, dmabufs, manifest.Links, files, manifest.Extra, problems, manifest.Parent,
-            manifest.Files.SelectMany(f => f.Segments).Where(s => s.InParent).Sum(s => s.Length));
+            manifest.Files.SelectMany(f => f.Segments).Where(s => s.InParent).Sum(s => s.Length),
+            manifest.Files.SelectMany(f => f.Segments).Where(s => s.Packed && !s.InParent).Sum(s => s.Length),
+            manifest.Files.SelectMany(f => f.Segments).Where(s => s.Packed && !s.InParent).Sum(s => s.Lz4));
     }
 
     public static string StateName(ImageState state) => state switch

@@ -59,6 +59,8 @@ public static class InspectCommand
         head.AddRow("format", Markup.Escape($"v{image.FormatVersion}, written by gpuckpt {image.ToolVersion}"));
         if (image.Parent is { } parent)
             head.AddRow("parent", Markup.Escape($"{parent.ImageId}  ({parent.Path}): {image.ReferencedBytes} bytes of contents read there"));
+        if (image.PackedBytes > 0)
+            head.AddRow("packed", Markup.Escape($"{Bytes((ulong)image.PackedBytes)} of contents held in {Bytes((ulong)image.PackedStoredBytes)} of LZ4 blocks"));
         var renderBos = image.RenderNodes.SelectMany(n => n.Bos).ToList();
         var imports = renderBos.Count(b => b.IsImport);
         head.AddRow("totals", Markup.Escape($"{image.Devices.Count} GPU(s), {image.KfdBos.Count} KFD BOs, {renderBos.Count} render-node BOs " +

@@ -36,6 +36,16 @@ public sealed class CompressCommandSpecs : IDisposable
         var saved = segments.Where(s => s.Packed).Sum(s => s.Length - s.Lz4);
         // Every chunk the test wrote is three quarters zeros: packed, each saves more than half of it.
         Assert.True(saved * 2 > written, $"seed {seed}: packing saved {saved} bytes of the {written} made compressible");
+        // inspect says how much is held packed, and in how much.
+        var inspected = await _cli.Run(["inspect", _cli.Dir("A"), "--json"]);
+        Assert.True(inspected.ExitCode == 0, inspected.ToString());
+        using (var i = JsonDocument.Parse(inspected.Stdout))
+        {
+            Assert.Equal(segments.Where(s => s.Packed).Sum(s => s.Length), i.RootElement.GetProperty("packed_bytes").GetInt64());
+            Assert.Equal(segments.Where(s => s.Packed).Sum(s => s.Lz4), i.RootElement.GetProperty("packed_stored_bytes").GetInt64());
+        }
+        var table = await _cli.Run(["inspect", _cli.Dir("A")]);
+        Assert.Contains("of LZ4 blocks", table.Stdout);
 
         // Killed midway, then resumed: the pieces the dead writer packed are written again, and the image is whole.
         var job = $"ckpt-{Guid.NewGuid():N}"[..17];
