@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Gpuckpt.Load.Comparators;
 using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
 
 namespace Gpuckpt.Load;
 
@@ -53,7 +54,7 @@ public static class CliBench
             using var server = SimulatorServer.Start(new SimulatorOptions(Path.Combine(work, "sim.sock")) { Gpus = args.Gpus });
             using var client = SimulatorClient.Connect(server.SocketPath);
             var pid = client.Spawn(Request(args));
-            if (args.Sparse) SparseContents.Write(client, server, pid, args.Seed);
+            if (args.Sparse) PartlyFilled.Write(client, server.Topology, pid, args.Seed);
             var driver = $"sim:{server.SocketPath}";
             var state = Path.Combine(work, "state");
             await using var serving = args.Resident ? await ServedEngine.StartAsync(gpuckpt, driver, state) : null;

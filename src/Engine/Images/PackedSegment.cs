@@ -1,6 +1,5 @@
-using System.Buffers;
+using System.IO.Hashing;
 using K4os.Compression.LZ4;
-using Microsoft.Win32.SafeHandles;
 
 namespace Gpuckpt.Engine.Images;
 
@@ -55,47 +54,22 @@ public static class PackedSegment
     }
 
     /// <summary>
-    /// Decodes the block of <paramref name="segment"/> (its <see cref="Segment.Lz4"/> bytes, at the start of
-    /// <paramref name="stored"/>) into <paramref name="raw"/>, which must be the piece's length: a block that is damaged
-    /// or decodes to another length is an error naming the file and the segment's offset.
+    /// Checks <paramref name="held"/>, the bytes the file holds for a packed <paramref name="segment"/> (its whole range),
+    /// against the segment's checksum, and decodes its block into <paramref name="raw"/>, the piece's length: a block
+    /// that is damaged or decodes to another length is an error naming the file and the segment's offset. With
+    /// <paramref name="leafHash"/>, returns the segment's leaves (<see cref="FileDigest"/>), taken from the same bytes.
     /// </summary>
-    public static void Unpack(string file, Segment segment, ReadOnlySpan<byte> stored, Span<byte> raw)
+    public static byte[]? CheckAndUnpack(string file, Segment segment, ReadOnlySpan<byte> held, Span<byte> raw, LeafHash? leafHash)
     {
-        if (segment.Lz4 <= 0 || segment.Lz4 > stored.Length || raw.Length != segment.Length)
+        SegmentIo.Check(file, segment, XxHash64.HashToUInt64(held));
+        var leaves = leafHash is null ? null : FileDigest.Leaves(held, leafHash);
+        if (segment.Lz4 <= 0 || segment.Lz4 > held.Length || raw.Length != segment.Length)
             throw new ImageException(file, segment.Offset, $"packed segment [{segment.Offset}, {segment.End}) claims an LZ4 block of {segment.Lz4} bytes");
-        var decoded = LZ4Codec.Decode(stored[..(int)segment.Lz4], raw);
+        var decoded = LZ4Codec.Decode(held[..(int)segment.Lz4], raw);
         if (decoded != segment.Length)
             throw new ImageException(file, segment.Offset, decoded < 0
                 ? $"the LZ4 block of segment [{segment.Offset}, {segment.End}) does not decode (damaged)"
                 : $"the LZ4 block of segment [{segment.Offset}, {segment.End}) decodes to {decoded} bytes, not {segment.Length}");
-    }
-
-    /// <summary>Reads the block of <paramref name="segment"/> from the file and decodes it into <paramref name="raw"/>.</summary>
-    public static void ReadUnpacked(SafeFileHandle handle, string file, Segment segment, Span<byte> raw)
-    {
-        var stored = ArrayPool<byte>.Shared.Rent((int)segment.Lz4);
-        try
-        {
-            SegmentIo.ReadExactly(handle, file, stored.AsSpan(0, (int)segment.Lz4), segment.Offset);
-            Unpack(file, segment, stored.AsSpan(0, (int)segment.Lz4), raw);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(stored);
-        }
-    }
-
-    /// <summary>Checks that the block of <paramref name="segment"/> decodes to the piece's length (a verify's check).</summary>
-    public static void CheckDecodes(SafeFileHandle handle, string file, Segment segment)
-    {
-        var raw = ArrayPool<byte>.Shared.Rent((int)segment.Length);
-        try
-        {
-            ReadUnpacked(handle, file, segment, raw.AsSpan(0, (int)segment.Length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(raw);
-        }
+        return leaves;
     }
 }

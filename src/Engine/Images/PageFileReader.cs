@@ -240,9 +240,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
                 SegmentIo.ReadExactly(_handle, FileName, bytes, s.Offset);
                 Interlocked.Add(ref _bytesRead, bytes.Length);
             }
-            SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(bytes));
-            if (_digests is not null) Recorded(s, FileDigest.Leaves(bytes, _leafHash));
-            PackedSegment.Unpack(FileName, s, bytes, raw);
+            if (PackedSegment.CheckAndUnpack(FileName, s, bytes, raw, _digests is not null ? _leafHash : null) is { } leaves) Recorded(s, leaves);
         }
         finally
         {

@@ -39,6 +39,7 @@ public static class SegmentIo
             if (digest is not null) leaves = FileDigest.Zeros(segment.Length, digest);
             return 0;
         }
+        if (segment.Packed) return VerifyPacked(handle, file, segment, digest, out leaves);
         using var hasher = digest is not null ? new LeafHasher(segment.Length, digest) : null;
         var hash = new XxHash64();
         ReadThrough(handle, file, segment, (hash, hasher), static (bytes, to) =>
@@ -47,10 +48,30 @@ public static class SegmentIo
             to.hasher?.Append(bytes);
         });
         Check(file, segment, hash.GetCurrentHashAsUInt64());
-        // A packed piece must also decode to its length: the checksum covers the block, not what it decodes to.
-        if (segment.Packed) PackedSegment.CheckDecodes(handle, file, segment);
         leaves = hasher?.Finish();
         return segment.Length;
+    }
+
+    /// <summary>
+    /// A packed segment is read whole, once: its checksum covers the block, and the block must also decode to the
+    /// piece's length (<see cref="PackedSegment.CheckAndUnpack"/>).
+    /// </summary>
+    private static long VerifyPacked(SafeFileHandle handle, string file, Segment segment, LeafHash? digest, out byte[]? leaves)
+    {
+        var held = ArrayPool<byte>.Shared.Rent((int)segment.Length);
+        var raw = ArrayPool<byte>.Shared.Rent((int)segment.Length);
+        try
+        {
+            var bytes = held.AsSpan(0, (int)segment.Length);
+            ReadExactly(handle, file, bytes, segment.Offset);
+            leaves = PackedSegment.CheckAndUnpack(file, segment, bytes, raw.AsSpan(0, (int)segment.Length), digest);
+            return segment.Length;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+            ArrayPool<byte>.Shared.Return(held);
+        }
     }
 
     /// <summary>Reads a segment in order through a pooled buffer, handing each part read to <paramref name="consume"/>.</summary>

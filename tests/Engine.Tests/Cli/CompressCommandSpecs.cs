@@ -1,8 +1,7 @@
 using System.Text.Json;
 using Gpuckpt.Engine.Images;
-using Gpuckpt.Engine.Tests.Simulation;
-using Gpuckpt.Engine.Uapi;
 using Gpuckpt.Simulator;
+using Gpuckpt.Simulator.Workloads;
 using Gpuckpt.Tests.Support;
 using Xunit;
 
@@ -25,7 +24,7 @@ public sealed class CompressCommandSpecs : IDisposable
         const ulong seed = 43;
         var pid = _cli.Sim.Client.Spawn(WorkloadRequest.Named("serve", seed, sizeBytes: 16UL << 20));
         _cli.Sim.Client.Run(pid, 2);
-        var written = MakeCompressible(pid, new Random((int)seed));
+        var written = PartlyFilled.Write(_cli.Sim.Client, _cli.Sim.Server.Topology, pid, seed);
         Assert.True(written > 0, "no BO of the process could be written");
 
         var packed = await _cli.Run(["checkpoint", "--pid", $"{pid}", "--images", _cli.Dir("A"), "--leave-running", "--compress", "--json"]);
@@ -65,11 +64,7 @@ public sealed class CompressCommandSpecs : IDisposable
         var twin = _cli.Sim.Client.State(pid).Digest;
         foreach (var image in new[] { "A", "B" })
         {
-            var restored = await _cli.Run(["restore", "--images", _cli.Dir(image), "--json"]);
-            Assert.True(restored.ExitCode == 0, restored.ToString());
-            uint copy;
-            using (var r = JsonDocument.Parse(restored.Stdout)) copy = r.RootElement.GetProperty("pid").GetUInt32();
-            _cli.Sim.Client.Run(copy, 3);
+            var copy = await _cli.RestoreAndRun(_cli.Dir(image), 3);
             Assert.True(twin == _cli.Sim.Client.State(copy).Digest, $"seed {seed}: the process restored from packed image {image} differs from the uninterrupted one");
             _cli.Sim.Client.Kill(copy);
         }
@@ -82,51 +77,13 @@ public sealed class CompressCommandSpecs : IDisposable
         Assert.True(chain.ExitCode == 0, chain.ToString());
         _cli.Sim.Client.Run(pid, 2);
         var later = _cli.Sim.Client.State(pid).Digest;
-        var fromChain = await _cli.Run(["restore", "--images", _cli.Dir("D"), "--json"]);
-        Assert.True(fromChain.ExitCode == 0, fromChain.ToString());
-        using (var r = JsonDocument.Parse(fromChain.Stdout))
-        {
-            var copy = r.RootElement.GetProperty("pid").GetUInt32();
-            _cli.Sim.Client.Run(copy, 2);
-            Assert.True(later == _cli.Sim.Client.State(copy).Digest, $"seed {seed}: the process restored from the packed incremental image differs from the uninterrupted one");
-        }
+        var fromChain = await _cli.RestoreAndRun(_cli.Dir("D"), 2);
+        Assert.True(later == _cli.Sim.Client.State(fromChain).Digest, $"seed {seed}: the process restored from the packed incremental image differs from the uninterrupted one");
 
         var criu = await GpuckptProcess.RunAsync(["checkpoint", "--criu", "--pid", $"{pid}", "--images", _cli.Dir("C"), "--compress"], null, SimCommands.ProcessTimeout);
         Assert.True(criu.ExitCode == 2, criu.ToString());
         Assert.Contains("--compress", Assert.Single(criu.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.False(Directory.Exists(_cli.Dir("C")));
-    }
-
-    /// <summary>
-    /// Writes into every BO the process may write (as its kernels would): in each 64 KiB, a quarter of noise, then zeros.
-    /// Pauses the process to find its BOs and unpauses it once. Returns the bytes written.
-    /// </summary>
-    private long MakeCompressible(uint pid, Random random)
-    {
-        using var kfd = _cli.Sim.Client.OpenKfd(pid);
-        var info = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.ProcessInfo };
-        Assert.Equal(0, kfd.CriuOp(ref info, [], [], []));
-        var devices = new KfdCriuDeviceBucket[info.num_devices];
-        var bos = new KfdCriuBoBucket[info.num_bos];
-        var dump = info with { op = (uint)KfdCriuOp.Checkpoint };
-        Assert.Equal(0, kfd.CriuOp(ref dump, devices, bos, new byte[info.priv_data_size]));
-        var minor = _cli.Sim.Server.Topology.Gpus.Single(g => g.GpuId == devices[0].actual_gpu_id).DrmRenderMinor;
-        long written = 0;
-        foreach (var bo in bos.Where(b => b.dmabuf_fd != uint.MaxValue))
-        {
-            if ((bo.alloc_flags & (uint)KfdAllocFlags.Writable) != 0 && bo.size >= 64 << 10)
-            {
-                var bytes = new byte[bo.size];
-                for (var at = 0; at < bytes.Length; at += 64 << 10) random.NextBytes(bytes.AsSpan(at, 16 << 10));
-                using var map = _cli.Sim.Client.MapBo(minor, bo.offset, bo.size, writable: true);
-                map.Write(0, bytes);
-                written += bytes.Length;
-            }
-            _cli.Sim.Client.CloseFd((int)bo.dmabuf_fd);
-        }
-        var unpause = new KfdIoctlCriuArgs { op = (uint)KfdCriuOp.Unpause };
-        Assert.Equal(0, kfd.CriuOp(ref unpause, [], [], []));
-        return written;
     }
 
     public void Dispose() => _cli.Dispose();

@@ -48,11 +48,7 @@ public sealed class IncrementalCommandSpecs : IDisposable
         _cli.Sim.Client.Run(pid, 4);
         var twin = _cli.Sim.Client.State(pid).Digest;
 
-        var restored = await _cli.Run(["restore", "--images", _cli.Dir("B"), "--json"]);
-        Assert.True(restored.ExitCode == 0, restored.ToString());
-        uint copy;
-        using (var r = JsonDocument.Parse(restored.Stdout)) copy = r.RootElement.GetProperty("pid").GetUInt32();
-        _cli.Sim.Client.Run(copy, 4);
+        var copy = await _cli.RestoreAndRun(_cli.Dir("B"), 4);
         Assert.True(twin == _cli.Sim.Client.State(copy).Digest, $"seed {seed}: the process restored from B differs from the uninterrupted one after 4 steps");
 
         // A parent that is not there: bad input, refused before the process is paused or a directory is made.
@@ -104,11 +100,7 @@ public sealed class IncrementalCommandSpecs : IDisposable
         Assert.True(verified.ExitCode == 0, verified.ToString());
         _cli.Sim.Client.Run(pid, 3);
         var twin = _cli.Sim.Client.State(pid).Digest;
-        var restored = await _cli.Run(["restore", "--images", _cli.Dir("B"), "--json"]);
-        Assert.True(restored.ExitCode == 0, restored.ToString());
-        uint copy;
-        using (var r = JsonDocument.Parse(restored.Stdout)) copy = r.RootElement.GetProperty("pid").GetUInt32();
-        _cli.Sim.Client.Run(copy, 3);
+        var copy = await _cli.RestoreAndRun(_cli.Dir("B"), 3);
         Assert.True(twin == _cli.Sim.Client.State(copy).Digest, $"seed {seed}: the process restored from the resumed B differs from the uninterrupted one");
     }
 

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Gpuckpt.Engine.Tests.Simulation;
 using Gpuckpt.Tests.Support;
+using Xunit;
 
 namespace Gpuckpt.Engine.Tests.Cli;
 
@@ -27,6 +29,20 @@ internal sealed class SimCommands(string prefix) : IDisposable
         var environment = new Dictionary<string, string> { ["GPUCKPT_CHUNK_SIZE"] = "256KiB" };
         if (crashPoint is not null) environment["GPUCKPT_CRASH_AT"] = crashPoint;
         return GpuckptProcess.RunAsync(all, environment, ProcessTimeout);
+    }
+
+    /// <summary>
+    /// `restore --images IMAGE --json`, which must succeed; then the restored process runs <paramref name="steps"/>
+    /// steps. Returns its pid, for a comparison with the uninterrupted process.
+    /// </summary>
+    public async Task<uint> RestoreAndRun(string image, ulong steps)
+    {
+        var restored = await Run(["restore", "--images", image, "--json"]);
+        Assert.True(restored.ExitCode == 0, restored.ToString());
+        uint copy;
+        using (var r = JsonDocument.Parse(restored.Stdout)) copy = r.RootElement.GetProperty("pid").GetUInt32();
+        Sim.Client.Run(copy, steps);
+        return copy;
     }
 
     public void Dispose()
