@@ -20,14 +20,15 @@ public static class CliCommand
         var seed = new Option<ulong>("--seed") { Description = "workload seed", DefaultValueFactory = _ => 7 };
         var resident = new Option<bool>("--resident") { Description = "run `gpuckpt serve` on the bench's state directory first: the commands' jobs run in that resident engine" };
         var compress = new Option<bool>("--compress") { Description = "checkpoint with --compress (chunks packed with LZ4 where that pays)" };
+        var lean = new Option<bool>("--lean") { Description = "one run whose process ends before the restore (an image too large for memory to hold its process twice); `all` measures its large image so" };
         var sparse = new Option<bool>("--sparse") { Description = "before the first round, make every BO the process may write a partly filled buffer: in each 64 KiB, a quarter of noise, then zeros" };
         var command = new Command("cli", "gpuckpt checkpoint and restore as users run them, each against dd of the same bytes in the same run")
         {
-            workload, size, bos, spec, runs, checkpointOnly, gpuckpt, gpus, seed, resident, compress, sparse,
+            workload, size, bos, spec, runs, checkpointOnly, gpuckpt, gpus, seed, resident, compress, sparse, lean,
         };
         command.SetAction(parse => CliBench.Run(new CliBenchSettings(parse.GetValue(runs), parse.GetValue(checkpointOnly), parse.GetValue(gpuckpt), parse.GetValue(gpus),
             parse.GetValue(workload)!, parse.GetValue(size), parse.GetValue(bos), parse.GetValue(spec)?.FullName, parse.GetValue(seed),
-            Resident: parse.GetValue(resident), Compress: parse.GetValue(compress), Sparse: parse.GetValue(sparse))));
+            Lean: parse.GetValue(lean), Resident: parse.GetValue(resident), Compress: parse.GetValue(compress), Sparse: parse.GetValue(sparse))));
         return command;
     }
 }

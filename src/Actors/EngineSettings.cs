@@ -34,8 +34,14 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
     /// <summary>Dedicated threads that run the copy's blocking I/O (mapping reads and writes, hashing, file writes and reads, driver calls).</summary>
     public int IoThreads { get; init; } = 8;
 
-    /// <summary>Page files of 1 MiB and more are written and read with O_DIRECT, past the page cache, where the filesystem allows.</summary>
+    /// <summary>Page files of 1 MiB and more are written with O_DIRECT, past the page cache, where the filesystem allows.</summary>
     public bool DirectIo { get; init; } = true;
+
+    /// <summary>
+    /// A restore reads page files with O_DIRECT too; off (the default), it reads them through the page cache, with the
+    /// kernel's readahead, and drops each range from the cache once it is checked.
+    /// </summary>
+    public bool DirectReads { get; init; }
 
     /// <summary>Faults injected into the copy (tests only; none unless gpuckpt.copy.faults is set).</summary>
     public ChunkFaults Faults { get; init; } = ChunkFaults.None;
@@ -73,6 +79,7 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
             PublishActorTree = c.GetBoolean("publish-actor-tree", false),
             IoThreads = Math.Max(1, c.GetInt("io-threads", 8)),
             DirectIo = c.GetBoolean("direct-io", true),
+            DirectReads = c.GetBoolean("direct-reads", false),
             Wait = JobWaitSettings.From(config),
         };
     }

@@ -207,6 +207,7 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
         var driver = _driver;
         var directIo = Settings.DirectIo;
         var pack = _pack || _journalledPack;
+        var sign = Settings.Trust.Sign;
         // A live checkpoint's last pause goes on with the image and the KFD file its running rounds had open.
         var (openWriter, openKfd) = (_writer, _kfd);
         BeginPhase("pause");
@@ -217,6 +218,7 @@ public sealed partial class CheckpointSupervisor : ContentJob<CheckpointState, I
             if (writer is null) return new Committed(CheckpointImage.CommittedFromManifest(started));
             writer.DirectIo = directIo;
             writer.Pack = pack;
+            writer.KeepDigests = sign;
             try
             {
                 var kfd = driver.OpenKfd(started.Request.Pid);

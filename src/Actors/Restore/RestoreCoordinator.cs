@@ -224,8 +224,12 @@ public sealed partial class RestoreCoordinator : ContentJob<RestoreState, IResto
         var session = _session!;
         var reader = _plan!.Image.Reader;
         // A live migration's target restores the copy it has just received through the page cache: read from there, not
-        // from the disk. A stop-and-copy target's copy went to the disk with O_DIRECT, and is read back the same way.
-        reader.DirectIo = Settings.DirectIo && !(_throughPageCache ?? Hold);
+        // from the disk, and left there (its pages may not be written back yet). Any other image is read from the disk,
+        // through the page cache with the kernel's readahead and dropped from it as it is checked (or with O_DIRECT, when
+        // direct-reads is on).
+        var cached = _throughPageCache ?? Hold;
+        reader.DirectIo = Settings.DirectReads && !cached;
+        reader.DropBehind = !cached;
         var chunkSize = ChunkSize;
         var digests = _plan.PendingDigests.Count > 0;
         BeginPhase("contents");

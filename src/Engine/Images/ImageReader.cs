@@ -149,16 +149,20 @@ public sealed class ImageReader
     /// <summary>Large segments of page files are read with O_DIRECT where the filesystem allows (see <see cref="PageFileReader"/>).</summary>
     public bool DirectIo { get; set; } = true;
 
+    /// <summary>Large segments read through the page cache are dropped from it once checked (see <see cref="PageFileReader"/>).</summary>
+    public bool DropBehind { get; set; }
+
     public PageFileReader OpenPages(string fileName)
     {
         var (entry, cover) = Find(fileName);
         if (!ImageFileName.Parse(fileName).Kind.IsPages()) throw new ImageException(fileName, null, "not a pages file");
-        if (!cover.Segments.Any(s => s.InParent)) return new PageFileReader(Directory, entry, cover, LeafHash.Of(Manifest.FormatVersion), DirectIo);
+        if (!cover.Segments.Any(s => s.InParent)) return new PageFileReader(Directory, entry, cover, LeafHash.Of(Manifest.FormatVersion), DirectIo, dropBehind: DropBehind);
         Parent!.DirectIo = DirectIo;
+        Parent.DropBehind = DropBehind;
         var parent = Parent.OpenPagesWithin(fileName);
         try
         {
-            return new PageFileReader(Directory, entry, cover, LeafHash.Of(Manifest.FormatVersion), DirectIo, parent);
+            return new PageFileReader(Directory, entry, cover, LeafHash.Of(Manifest.FormatVersion), DirectIo, parent, DropBehind);
         }
         catch
         {

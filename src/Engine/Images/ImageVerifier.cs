@@ -30,12 +30,14 @@ public static class ImageVerifier
     /// unsigned image, whose segments' checksums are checked as they are read. <paramref name="verified"/> holds the
     /// manifest and metadata files it accepted (null when it refused the image), for the restore to build on.
     /// </summary>
-    public static VerifyResult VerifyAllButContents(string dir, ImageTrust? trust, out IReadOnlyDictionary<string, string> pending, out VerifiedImage? verified)
+    /// <param name="loaded">The manifest as the caller has just loaded it from <paramref name="dir"/> (a large image's takes a while to parse): the one checked and accepted.</param>
+    public static VerifyResult VerifyAllButContents(string dir, ImageTrust? trust, out IReadOnlyDictionary<string, string> pending, out VerifiedImage? verified,
+        ImageManifest? loaded = null)
     {
         var deferred = new Dictionary<string, string>(StringComparer.Ordinal);
         pending = deferred;
         VerifiedImage? accepted = null;
-        var result = RunOne(dir, consistency: true, null, default, trust, out _, deferred, v => accepted = v);
+        var result = RunOne(dir, consistency: true, null, default, trust, out _, deferred, v => accepted = v, loaded);
         verified = result.Ok ? accepted : null;
         return result;
     }
@@ -62,7 +64,7 @@ public static class ImageVerifier
     /// <param name="deferred">When given, page files' contents are not read: their signed digests are put here for the reader to check.</param>
     /// <param name="accepted">Given the manifest and the metadata files once the image passed every check.</param>
     private static VerifyResult RunOne(string dir, bool consistency, IProgress<(long Done, long Total)>? progress, CancellationToken cancel, ImageTrust? trust,
-        out ParentImage? parent, Dictionary<string, string>? deferred = null, Action<VerifiedImage>? accepted = null)
+        out ParentImage? parent, Dictionary<string, string>? deferred = null, Action<VerifiedImage>? accepted = null, ImageManifest? loaded = null)
     {
         parent = null;
         int files = 0;
@@ -70,7 +72,7 @@ public static class ImageVerifier
         var current = ImageManifest.FileName;
         try
         {
-            var manifest = ManifestCodec.Load(dir);
+            var manifest = loaded ?? ManifestCodec.Load(dir);
             ImageReader.RequireCommitted(manifest);
             // The chain is checked before any content is read: a parent that is missing or not the one recorded costs nothing.
             if (deferred is not null && (manifest.Parent is not null || manifest.FormatVersion != ImageManifest.CurrentFormatVersion))

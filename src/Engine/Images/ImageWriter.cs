@@ -35,6 +35,12 @@ public sealed class ImageWriter : IDisposable
     /// <summary>Page files of 1 MiB and more are written with O_DIRECT where the filesystem allows (see <see cref="PageFile"/>).</summary>
     public bool DirectIo { get; set; } = true;
 
+    /// <summary>
+    /// Page files keep the leaves of their digests as pieces are written, for <see cref="Commit"/> to sign; off for an
+    /// image that will not be signed, whose every byte would otherwise be hashed a second time for nothing.
+    /// </summary>
+    public bool KeepDigests { get; set; } = true;
+
     /// <summary>Page files pack each piece with LZ4 where that saves an eighth of it or more (see <see cref="PackedSegment"/>).</summary>
     public bool Pack { get; set; }
 
@@ -169,7 +175,7 @@ public sealed class ImageWriter : IDisposable
         }
         bool reuse;
         lock (_gate) reuse = _leftOver.Remove(fileName);
-        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates, DirectIo, _parent, Pack);
+        var file = new PageFile(Directory, fileName, totalLength, reuse, _creates, DirectIo, _parent, Pack, KeepDigests);
         lock (_gate) _pages[fileName] = file;
         return file;
     }

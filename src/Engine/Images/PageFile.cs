@@ -20,7 +20,7 @@ public sealed partial class PageFile : Copy.IChunkSink
     private bool _dirty = true; // a reopened file holds a dead writer's bytes, durable only after an fsync
     private readonly bool _reused; // ... and no range of it is known to be a hole
     private readonly ParentImage? _parent; // an incremental image's: equal chunks are referenced there, not written
-    private readonly Dictionary<long, byte[]> _digests = []; // each segment's leaves (FileDigest), by offset, as its piece was written or adopted
+    private readonly Dictionary<long, byte[]>? _digests; // each segment's leaves (FileDigest), by offset, as its piece was written or adopted; null: no digest kept
     private readonly bool _pack; // pieces packed with LZ4 where that pays
 
     /// <summary>
@@ -30,7 +30,9 @@ public sealed partial class PageFile : Copy.IChunkSink
     /// kernel one at a time anyway, and a thread that waits here sleeps instead of spinning there.
     /// </summary>
     /// <param name="pack">Pack each piece with LZ4 where that pays (<see cref="PackedSegment"/>).</param>
-    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates, bool directIo = false, ParentImage? parent = null, bool pack = false)
+    /// <param name="digests">Keep the leaves of the file's digest as pieces are written (<see cref="Digest"/>, what a signed commit signs).</param>
+    internal PageFile(string dir, string fileName, long length, bool reuse, Lock creates, bool directIo = false, ParentImage? parent = null, bool pack = false,
+        bool digests = true)
     {
         _parent = parent;
         _pack = pack;
@@ -45,7 +47,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         Span<byte> prefix = stackalloc byte[LengthPrefix.Size];
         LengthPrefix.Write(prefix, length);
         _segments[0] = new Segment(0, LengthPrefix.Size, XxHash64.HashToUInt64(prefix));
-        _digests[0] = FileDigest.Leaves(prefix, LeafHash.Current);
+        if (digests) _digests = new Dictionary<long, byte[]> { [0] = FileDigest.Leaves(prefix, LeafHash.Current) };
     }
 
     private SafeFileHandle Handle
@@ -158,7 +160,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, held.Length, segment.Xxh64, stored))
         {
             // Not written: the file reads zeros there, and its digest says so.
-            Record(segment with { InParent = true }, FileDigest.Zeros(held.Length, LeafHash.Current));
+            Record(segment with { InParent = true }, _digests is null ? null : FileDigest.Zeros(held.Length, LeafHash.Current));
             return segment.Xxh64;
         }
         bool rewrite;
@@ -171,7 +173,7 @@ public sealed partial class PageFile : Copy.IChunkSink
                 return segment.Xxh64;
         }
         // Hashed here, on the thread that writes the piece: a file's digest needs no pass of its own, on any one thread.
-        var digest = zero ? FileDigest.Zeros(held.Length, LeafHash.Current) : FileDigest.Leaves(held, LeafHash.Current);
+        var digest = _digests is null ? null : zero ? FileDigest.Zeros(held.Length, LeafHash.Current) : FileDigest.Leaves(held, LeafHash.Current);
         // A retried piece must overwrite what the first attempt left, even with zeros; so must any piece of a file a dead
         // writer left, since a range it did not adopt may hold anything. A packed piece written to a fresh range leaves
         // its zeros to the hole the pre-sized file holds there.
@@ -193,7 +195,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             _segments[fileOffset] = segment;
-            _digests[fileOffset] = digest;
+            if (digest is not null) _digests![fileOffset] = digest;
             _dirty = true;
         }
         return segment.Xxh64;
@@ -214,7 +216,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         var fileOffset = LengthPrefix.Size + offset;
         if (_parent is not null && _parent.Holds(FileName, fileOffset, length, xxh64, 0))
         {
-            Record(new Segment(fileOffset, length, xxh64, InParent: true), FileDigest.Zeros(length, LeafHash.Current));
+            Record(new Segment(fileOffset, length, xxh64, InParent: true), _digests is null ? null : FileDigest.Zeros(length, LeafHash.Current));
             return true;
         }
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
@@ -223,12 +225,12 @@ public sealed partial class PageFile : Copy.IChunkSink
             var piece = buffer.AsSpan(0, length);
             SegmentIo.ReadExactly(Handle, FileName, piece, fileOffset);
             if (XxHash64.HashToUInt64(piece) != xxh64) return false;
-            var digest = FileDigest.Leaves(piece, LeafHash.Current);
+            var digest = _digests is null ? null : FileDigest.Leaves(piece, LeafHash.Current);
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_closed, this);
                 _segments[fileOffset] = new Segment(fileOffset, length, xxh64, piece.IndexOfAnyExcept((byte)0) < 0);
-                _digests[fileOffset] = digest;
+                if (digest is not null) _digests![fileOffset] = digest;
             }
             return true;
         }
@@ -238,13 +240,13 @@ public sealed partial class PageFile : Copy.IChunkSink
         }
     }
 
-    private void Record(Segment segment, byte[] digest)
+    private void Record(Segment segment, byte[]? digest)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             _segments[segment.Offset] = segment;
-            _digests[segment.Offset] = digest;
+            if (digest is not null) _digests![segment.Offset] = digest;
         }
     }
 
@@ -289,7 +291,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         }
         var cover = SegmentCover.Build(FileName, LengthPrefix.Size + Length, segments);
         // Every segment of the cover was recorded with its digest, under the same lock.
-        Digest ??= FileDigest.Combine(cover.Segments, i => _digests[cover.Segments[i].Offset]);
+        if (_digests is { } digests) Digest ??= FileDigest.Combine(cover.Segments, i => digests[cover.Segments[i].Offset]);
         return new ManifestFile(FileName, LengthPrefix.Size + Length, cover.Segments);
     }
 

@@ -18,13 +18,17 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     private long _bytesRead;
     private byte[]?[]? _digests; // each segment's leaves (FileDigest) as it was read, once RecordDigests is called
     private readonly LeafHash _leafHash;
+    private readonly bool _dropBehind;
 
     /// <param name="directIo">Read segments of <see cref="DirectMinSegment"/> and more with O_DIRECT, past the page cache, where the filesystem allows.</param>
     /// <param name="parent">The parent image's file of the same name, where segments marked in_parent are read.</param>
     /// <param name="leafHash">The leaves' hash of the image's format, for <see cref="Digest"/>.</param>
-    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover, LeafHash leafHash, bool directIo = false, PageFileReader? parent = null)
+    /// <param name="dropBehind">Drop each segment of <see cref="DirectMinSegment"/> and more read through the page cache from it once checked.</param>
+    internal PageFileReader(string dir, ManifestFile entry, SegmentCover cover, LeafHash leafHash, bool directIo = false, PageFileReader? parent = null,
+        bool dropBehind = false)
     {
         _parent = parent;
+        _dropBehind = dropBehind;
         _leafHash = leafHash;
         FileName = entry.Name;
         Length = entry.Size - LengthPrefix.Size;
@@ -183,9 +187,16 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
         {
             SegmentIo.ReadExactly(_handle, FileName, part, s.Offset);
             Interlocked.Add(ref _bytesRead, part.Length);
+            DropBehind(s.Offset, part.Length);
         }
         SegmentIo.Check(FileName, s, XxHash64.HashToUInt64(part));
         if (_digests is not null) Recorded(s, FileDigest.Leaves(part, _leafHash));
+    }
+
+    /// <summary>A large range read through the page cache leaves it (the bytes are in the caller's buffer now).</summary>
+    private void DropBehind(long offset, long length)
+    {
+        if (_dropBehind && length >= DirectMinSegment) FileSync.DropCached(_handle, FileName, offset, length);
     }
 
     /// <summary>
@@ -239,6 +250,7 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
             {
                 SegmentIo.ReadExactly(_handle, FileName, bytes, s.Offset);
                 Interlocked.Add(ref _bytesRead, bytes.Length);
+                DropBehind(s.Offset, bytes.Length);
             }
             if (PackedSegment.CheckAndUnpack(FileName, s, bytes, raw, _digests is not null ? _leafHash : null) is { } leaves) Recorded(s, leaves);
         }

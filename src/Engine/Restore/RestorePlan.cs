@@ -47,7 +47,7 @@ public sealed record RestorePlan(LoadedImage Image, TopologyMap Map)
         {
             // An incremental image reads most of its contents in its parents: the whole chain is verified before a device is touched.
             var whole = wholeFirst || manifest.Parent is not null || manifest.FormatVersion != ImageManifest.CurrentFormatVersion;
-            var verified = whole ? ImageVerifier.Verify(dir, trust: trust) : ImageVerifier.VerifyAllButContents(dir, trust, out pending, out accepted);
+            var verified = whole ? ImageVerifier.Verify(dir, trust: trust) : ImageVerifier.VerifyAllButContents(dir, trust, out pending, out accepted, manifest);
             // Refused: the whole image is read to name what a reading in order meets first (a file whose contents were
             // rewritten and resealed, rather than the manifest whose MAC no longer matches).
             if (!verified.Ok && !whole && ImageVerifier.Verify(dir, trust: trust) is { Ok: false } precise) verified = precise;

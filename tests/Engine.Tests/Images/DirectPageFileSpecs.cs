@@ -7,7 +7,8 @@ namespace Gpuckpt.Engine.Tests.Images;
 
 /// <summary>
 /// Page files written and read with O_DIRECT, on the real filesystem of the temp directory: the bytes on disk are the
-/// bytes a buffered write leaves, whatever the order, size or zeros of the pieces, and damage is still found.
+/// bytes a buffered write leaves, whatever the order, size or zeros of the pieces, and damage is still found. A restore's
+/// reads through the page cache leave no copy of the file there.
 /// </summary>
 public sealed class DirectPageFileSpecs
 {
@@ -105,6 +106,56 @@ public sealed class DirectPageFileSpecs
         {
             Directory.Delete(root, true);
         }
+    }
+
+    [Fact]
+    public void A_read_through_the_page_cache_with_drop_behind_is_verified_and_leaves_no_copy_of_the_file_in_the_cache()
+    {
+        var seed = TestSeed.Fresh();
+        var random = new Random(seed);
+        var (payload, pieces) = Contents(random);
+        var name = ImageFileName.KfdPages(1, 0x1234);
+        var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-direct-{Guid.NewGuid():N}");
+        try
+        {
+            // Written through the page cache: once committed, the whole file is there, clean.
+            var path = Write(dir, name, payload, pieces, directIo: false, random);
+            Assert.True(CachedBytes(path) >= payload.Length / 2, $"seed {seed}: the file just written is not in the page cache; this filesystem cannot show drop-behind");
+
+            var reader = ImageReader.Open(dir);
+            reader.DirectIo = false;
+            reader.DropBehind = true;
+            using (var pages = reader.OpenPages(name))
+            {
+                Assert.False(pages.Direct);
+                var back = new byte[payload.Length];
+                foreach (var (offset, length) in pieces.OrderBy(_ => random.Next()))
+                    pages.ReadVerified(offset, back.AsSpan((int)offset, length));
+                Assert.True(back.AsSpan().SequenceEqual(payload), $"seed {seed}: the read differs from what was written");
+            }
+
+            // What stays: the pages of pieces shorter than a drop-behind range, and each piece's partial pages at its ends.
+            var kept = pieces.Where(p => p.Length < PageFileReader.DirectMinSegment).Sum(p => (long)p.Length + 2 * Block) + 2L * Block * pieces.Count + Block;
+            var cached = CachedBytes(path);
+            Assert.True(cached <= kept, $"seed {seed}: {cached} bytes of the file are still in the page cache after the read, at most {kept} expected");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    /// <summary>The file's bytes in the page cache, as util-linux's fincore counts them.</summary>
+    private static long CachedBytes(string path)
+    {
+        using var fincore = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("fincore", ["--bytes", "--noheadings", "--raw", "--output", "RES", path])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        var output = fincore.StandardOutput.ReadToEnd();
+        fincore.WaitForExit();
+        Assert.True(fincore.ExitCode == 0, $"fincore {path} exited {fincore.ExitCode}");
+        return long.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]

@@ -100,6 +100,46 @@ public sealed class ImageCommitSpecs
     }
 
     [Fact]
+    public void A_writer_that_keeps_no_digests_commits_an_unsigned_image_that_verifies_and_refuses_to_sign_one()
+    {
+        var random = new Random(TestSeed.Fresh());
+        var root = Path.Combine(Path.GetTempPath(), $"gpuckpt-unsigned-{Guid.NewGuid():N}");
+        var keyFile = Path.Combine(Path.GetTempPath(), $"gpuckpt-key-{Guid.NewGuid():N}");
+        try
+        {
+            var key = ImageKey.LoadOrCreate(keyFile);
+            var data = new byte[64 << 10];
+            random.NextBytes(data);
+            ImageWriter Written(string dir)
+            {
+                var writer = ImageWriter.Create(dir, ImageHeader.New(new ImageSource("test", 1), []));
+                writer.KeepDigests = false;
+                var file = writer.OpenPages(ImageFileName.KfdPages(1, 0x1000), 2L * data.Length);
+                file.Write(data.Length, data);
+                file.Write(0, data);
+                return writer;
+            }
+
+            using (var unsigned = Written(Path.Combine(root, "unsigned")))
+            {
+                var manifest = unsigned.Commit();
+                Assert.Null(manifest.Signature);
+            }
+            Assert.True(ImageVerifier.VerifyFiles(Path.Combine(root, "unsigned")).Ok);
+
+            // Asked to sign all the same, it refuses rather than sign digests it never took.
+            using var signing = Written(Path.Combine(root, "signing"));
+            var e = Assert.Throws<InvalidOperationException>(() => signing.Commit(signWith: key));
+            Assert.Contains("no digest recorded", e.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, true);
+            File.Delete(keyFile);
+        }
+    }
+
+    [Fact]
     public void Commit_refuses_a_pages_file_with_an_unwritten_range()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-gap-{Guid.NewGuid():N}");
