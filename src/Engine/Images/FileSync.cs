@@ -29,8 +29,9 @@ internal static partial class FileSync
     }
 
     /// <summary>
-    /// Drops [offset, offset+length) of the file from the page cache (posix_fadvise DONTNEED): a restore that has read a
-    /// range through the cache and checked it leaves no copy of the image behind in memory. Clean pages only go.
+    /// Drops [offset, offset+length) of the file from the page cache (posix_fadvise DONTNEED; length 0: to its end): a
+    /// restore that has read a range through the cache and checked it leaves no copy of the image behind in memory. Clean
+    /// pages only go, and only those the range covers whole (a large folio that a range's end cuts stays).
     /// </summary>
     public static void DropCached(SafeFileHandle handle, string name, long offset, long length)
     {

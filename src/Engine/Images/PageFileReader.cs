@@ -161,6 +161,18 @@ public sealed class PageFileReader : Copy.IChunkSource, IDisposable
     public void Dispose()
     {
         _parent?.Dispose();
+        // The pages no single range covered whole (a large folio across two chunks), and any the kernel read ahead
+        // into a range already dropped, go with the file: a hint, whose failure loses nothing read.
+        if (_dropBehind && !_handle.IsClosed)
+        {
+            try
+            {
+                FileSync.DropCached(_handle, FileName, 0, 0);
+            }
+            catch (IOException)
+            {
+            }
+        }
         _handle.Dispose();
         _direct?.Dispose();
     }

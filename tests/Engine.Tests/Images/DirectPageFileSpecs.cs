@@ -30,6 +30,16 @@ public sealed class DirectPageFileSpecs
         return (payload, pieces);
     }
 
+    /// <summary>The calling spec's fresh seed (named by every failure), its random source, and the contents it draws.</summary>
+    private static (int Seed, Random Random, byte[] Payload, List<(long Offset, int Length)> Pieces) Fresh(
+        [System.Runtime.CompilerServices.CallerMemberName] string spec = "")
+    {
+        var seed = TestSeed.Fresh(test: spec);
+        var random = new Random(seed);
+        var (payload, pieces) = Contents(random);
+        return (seed, random, payload, pieces);
+    }
+
     private static string Write(string dir, string name, byte[] payload, IReadOnlyList<(long Offset, int Length)> pieces, bool directIo, Random random,
         int? again = null, int? torn = null)
     {
@@ -65,9 +75,7 @@ public sealed class DirectPageFileSpecs
     [Fact]
     public void Pieces_written_past_the_page_cache_in_any_order_torn_or_twice_leave_the_bytes_of_a_buffered_write_and_read_back_verified()
     {
-        var seed = TestSeed.Fresh();
-        var random = new Random(seed);
-        var (payload, pieces) = Contents(random);
+        var (seed, random, payload, pieces) = Fresh();
         var name = ImageFileName.KfdPages(1, 0x1234);
         var root = Path.Combine(Path.GetTempPath(), $"gpuckpt-direct-{Guid.NewGuid():N}");
         try
@@ -111,16 +119,15 @@ public sealed class DirectPageFileSpecs
     [Fact]
     public void A_read_through_the_page_cache_with_drop_behind_is_verified_and_leaves_no_copy_of_the_file_in_the_cache()
     {
-        var seed = TestSeed.Fresh();
-        var random = new Random(seed);
-        var (payload, pieces) = Contents(random);
+        var (seed, random, payload, pieces) = Fresh();
         var name = ImageFileName.KfdPages(1, 0x1234);
         var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-direct-{Guid.NewGuid():N}");
         try
         {
-            // Written through the page cache: once committed, the whole file is there, clean.
+            // Written, then read whole through the page cache: all of it is there, clean.
             var path = Write(dir, name, payload, pieces, directIo: false, random);
-            Assert.True(CachedBytes(path) >= payload.Length / 2, $"seed {seed}: the file just written is not in the page cache; this filesystem cannot show drop-behind");
+            Assert.Equal(payload.Length + 8, File.ReadAllBytes(path).Length);
+            Assert.True(CachedBytes(path) >= payload.Length / 2, $"seed {seed}: the file just read is not in the page cache; this filesystem cannot show drop-behind");
 
             var reader = ImageReader.Open(dir);
             reader.DirectIo = false;
@@ -128,16 +135,16 @@ public sealed class DirectPageFileSpecs
             using (var pages = reader.OpenPages(name))
             {
                 Assert.False(pages.Direct);
+                // In any order: the kernel's readahead for one range may bring back pages of another already dropped,
+                // and a large folio across two ranges is covered whole by neither; the file goes whole when it is closed.
                 var back = new byte[payload.Length];
                 foreach (var (offset, length) in pieces.OrderBy(_ => random.Next()))
                     pages.ReadVerified(offset, back.AsSpan((int)offset, length));
                 Assert.True(back.AsSpan().SequenceEqual(payload), $"seed {seed}: the read differs from what was written");
             }
 
-            // What stays: the pages of pieces shorter than a drop-behind range, and each piece's partial pages at its ends.
-            var kept = pieces.Where(p => p.Length < PageFileReader.DirectMinSegment).Sum(p => (long)p.Length + 2 * Block) + 2L * Block * pieces.Count + Block;
             var cached = CachedBytes(path);
-            Assert.True(cached <= kept, $"seed {seed}: {cached} bytes of the file are still in the page cache after the read, at most {kept} expected");
+            Assert.True(cached == 0, $"seed {seed}: {cached} bytes of the file are still in the page cache after the read");
         }
         finally
         {
@@ -161,9 +168,7 @@ public sealed class DirectPageFileSpecs
     [Fact]
     public void A_byte_changed_on_disk_fails_the_direct_read_streamed_or_not_naming_the_file_and_the_segment_offset()
     {
-        var seed = TestSeed.Fresh();
-        var random = new Random(seed);
-        var (payload, pieces) = Contents(random);
+        var (seed, random, payload, pieces) = Fresh();
         var name = ImageFileName.KfdPages(1, 0x1234);
         var dir = Path.Combine(Path.GetTempPath(), $"gpuckpt-direct-{Guid.NewGuid():N}");
         try
@@ -197,9 +202,7 @@ public sealed class DirectPageFileSpecs
     [Fact]
     public void A_direct_file_whose_writer_died_keeps_every_piece_it_wrote_whole_for_adoption()
     {
-        var seed = TestSeed.Fresh();
-        var random = new Random(seed);
-        var (payload, pieces) = Contents(random);
+        var (seed, random, payload, pieces) = Fresh();
         // Nonzero at every piece's ends, so that a block a piece shares with a neighbour shows in its checksum.
         foreach (var (offset, length) in pieces)
         {
