@@ -160,7 +160,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         if (!zero && _parent is not null && _parent.Holds(FileName, fileOffset, held.Length, segment.Xxh64, stored))
         {
             // Not written: the file reads zeros there, and its digest says so.
-            Record(segment with { InParent = true }, _digests is null ? null : FileDigest.Zeros(held.Length, LeafHash.Current));
+            Record(segment with { InParent = true }, ZeroLeaves(held.Length));
             return segment.Xxh64;
         }
         bool rewrite;
@@ -173,7 +173,7 @@ public sealed partial class PageFile : Copy.IChunkSink
                 return segment.Xxh64;
         }
         // Hashed here, on the thread that writes the piece: a file's digest needs no pass of its own, on any one thread.
-        var digest = _digests is null ? null : zero ? FileDigest.Zeros(held.Length, LeafHash.Current) : FileDigest.Leaves(held, LeafHash.Current);
+        var digest = zero ? ZeroLeaves(held.Length) : LeavesOf(held);
         // A retried piece must overwrite what the first attempt left, even with zeros; so must any piece of a file a dead
         // writer left, since a range it did not adopt may hold anything. A packed piece written to a fresh range leaves
         // its zeros to the hole the pre-sized file holds there.
@@ -216,7 +216,7 @@ public sealed partial class PageFile : Copy.IChunkSink
         var fileOffset = LengthPrefix.Size + offset;
         if (_parent is not null && _parent.Holds(FileName, fileOffset, length, xxh64, 0))
         {
-            Record(new Segment(fileOffset, length, xxh64, InParent: true), _digests is null ? null : FileDigest.Zeros(length, LeafHash.Current));
+            Record(new Segment(fileOffset, length, xxh64, InParent: true), ZeroLeaves(length));
             return true;
         }
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
@@ -225,13 +225,7 @@ public sealed partial class PageFile : Copy.IChunkSink
             var piece = buffer.AsSpan(0, length);
             SegmentIo.ReadExactly(Handle, FileName, piece, fileOffset);
             if (XxHash64.HashToUInt64(piece) != xxh64) return false;
-            var digest = _digests is null ? null : FileDigest.Leaves(piece, LeafHash.Current);
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_closed, this);
-                _segments[fileOffset] = new Segment(fileOffset, length, xxh64, piece.IndexOfAnyExcept((byte)0) < 0);
-                if (digest is not null) _digests![fileOffset] = digest;
-            }
+            Record(new Segment(fileOffset, length, xxh64, piece.IndexOfAnyExcept((byte)0) < 0), LeavesOf(piece));
             return true;
         }
         finally
@@ -239,6 +233,11 @@ public sealed partial class PageFile : Copy.IChunkSink
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>The leaves of a piece's bytes, or null when this file keeps no digest.</summary>
+    private byte[]? LeavesOf(ReadOnlySpan<byte> bytes) => _digests is null ? null : FileDigest.Leaves(bytes, LeafHash.Current);
+
+    private byte[]? ZeroLeaves(int length) => _digests is null ? null : FileDigest.Zeros(length, LeafHash.Current);
 
     private void Record(Segment segment, byte[]? digest)
     {
