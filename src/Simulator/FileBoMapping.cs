@@ -12,6 +12,9 @@ internal sealed class FileBoMapping(MemoryFileHandle memory, string path, ulong 
 
     public ulong Size { get; } = size;
 
+    /// <summary>A pread or pwrite of the memory file in tmpfs.</summary>
+    public bool CopiesAtMemorySpeed => true;
+
     public void Read(ulong at, Span<byte> destination)
     {
         var position = Position(at, destination.Length);

@@ -36,12 +36,37 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
         Run(key, attempt);
     }
 
+    /// <summary>
+    /// The first attempt run here, on the owner's thread, for work that takes no longer than a memory copy (a small piece
+    /// of a BO the CPU reaches at memory speed): no task, no timer, no message back. Its outcome is the one
+    /// <see cref="Handle(IoDone)"/> would give; a retry, if it needs one, runs on the I/O threads as any other.
+    /// </summary>
+    public IoOutcome RunHere(object key, Func<CancellationToken, object?> body, Func<IDisposable?>? hold = null)
+    {
+        _running[key] = new Attempt(body, hold, null);
+        var held = hold?.Invoke();
+        if (hold is not null && held is null)
+            return Handle(new IoDone(key, 1, null, new ObjectDisposedException("chunk", "its buffer or mapping was already let go: the copy is stopping")));
+        try
+        {
+            return Handle(new IoDone(key, 1, body(stop), null));
+        }
+        catch (Exception e)
+        {
+            return Handle(new IoDone(key, 1, null, e));
+        }
+        finally
+        {
+            held?.Dispose();
+        }
+    }
+
     public IoOutcome Handle(IoDone done)
     {
         if (!_running.TryGetValue(done.Key, out var attempt) || attempt.Number != done.Attempt) return default;
         // Cancelled while the owner was not stopping: the attempt ran past the chunk timeout.
-        var timedOut = attempt.Cancel.IsCancellationRequested && !stop.IsCancellationRequested;
-        attempt.Cancel.Dispose();
+        var timedOut = attempt.Cancel?.IsCancellationRequested == true && !stop.IsCancellationRequested;
+        attempt.Cancel?.Dispose();
         if (done.Error is null)
         {
             // A late success is a success: the bytes are in place.
@@ -77,8 +102,9 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
     private void Run(object key, Attempt attempt)
     {
         var number = attempt.Number;
-        attempt.Cancel.CancelAfter(settings.ChunkTimeout);
-        var token = attempt.Cancel.Token;
+        var cancel = attempt.Cancel!;
+        cancel.CancelAfter(settings.ChunkTimeout);
+        var token = cancel.Token;
         var target = self;
         var body = attempt.Body;
         var held = attempt.Hold?.Invoke();
@@ -99,12 +125,13 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private sealed class Attempt(Func<CancellationToken, object?> body, Func<IDisposable?>? hold, CancellationTokenSource cancel)
+    /// <param name="cancel">The attempt's own timeout and stop; null for one run on the owner's thread.</param>
+    private sealed class Attempt(Func<CancellationToken, object?> body, Func<IDisposable?>? hold, CancellationTokenSource? cancel)
     {
         public Func<CancellationToken, object?> Body { get; } = body;
         public Func<IDisposable?>? Hold { get; } = hold;
         public int Number { get; set; } = 1;
         public Exception? LastError { get; set; }
-        public CancellationTokenSource Cancel { get; set; } = cancel;
+        public CancellationTokenSource? Cancel { get; set; } = cancel;
     }
 }

@@ -40,19 +40,20 @@ public sealed partial record ImageFileName(ImageFileKind Kind, int Id, uint GpuI
         return parsed is not null && parsed.FileName == fileName ? parsed : null;
     }
 
+    /// <summary>The one pattern a name's prefix leaves (the prefixes are distinct), so a render BO's file costs one match, not five.</summary>
     private static ImageFileName? Match(string fileName)
     {
         Match m;
-        if ((m = KfdPattern().Match(fileName)).Success)
-            return new(ImageFileKind.Kfd, Dec(m, 1), 0, 0, 0);
-        if ((m = KfdPagesPattern().Match(fileName)).Success)
-            return new(ImageFileKind.KfdPages, Dec(m, 1), Hex(m, 2), 0, 0);
-        if ((m = RenderNodePattern().Match(fileName)).Success)
-            return new(ImageFileKind.RenderNode, Dec(m, 1), 0, 0, 0);
-        if ((m = DrmPagesPattern().Match(fileName)).Success)
-            return new(ImageFileKind.DrmPages, Dec(m, 1), 0, (uint)Dec(m, 2), (int)Hex(m, 3));
-        if ((m = DmabufPattern().Match(fileName)).Success)
-            return new(ImageFileKind.Dmabuf, Dec(m, 1), 0, 0, 0);
+        if (fileName.StartsWith("amdgpu-kfd-", StringComparison.Ordinal))
+            return (m = KfdPattern().Match(fileName)).Success ? new(ImageFileKind.Kfd, Dec(m, 1), 0, 0, 0) : null;
+        if (fileName.StartsWith("amdgpu-pages-", StringComparison.Ordinal))
+            return (m = KfdPagesPattern().Match(fileName)).Success ? new(ImageFileKind.KfdPages, Dec(m, 1), Hex(m, 2), 0, 0) : null;
+        if (fileName.StartsWith("amdgpu-renderD-", StringComparison.Ordinal))
+            return (m = RenderNodePattern().Match(fileName)).Success ? new(ImageFileKind.RenderNode, Dec(m, 1), 0, 0, 0) : null;
+        if (fileName.StartsWith("amdgpu-drm-pages-", StringComparison.Ordinal))
+            return (m = DrmPagesPattern().Match(fileName)).Success ? new(ImageFileKind.DrmPages, Dec(m, 1), 0, (uint)Dec(m, 2), (int)Hex(m, 3)) : null;
+        if (fileName.StartsWith("amdgpu-dmabuf_", StringComparison.Ordinal))
+            return (m = DmabufPattern().Match(fileName)).Success ? new(ImageFileKind.Dmabuf, Dec(m, 1), 0, 0, 0) : null;
         return null;
     }
 

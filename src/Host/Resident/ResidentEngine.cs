@@ -19,8 +19,10 @@ namespace Gpuckpt.Host.Resident;
 /// processes of their own. Each job is run as the command would run it (the same checks, job lock, process lock and
 /// journal), and the command's Ctrl-C or SIGTERM reaches it. A command that goes away before its answer stops its job
 /// as a signal would: a checkpoint unpauses its process, a restore rolls back what it built. When its last running job
-/// has answered, the engine gives back the memory that job's garbage held (a job of 100,000 BOs leaves hundreds of
-/// MiB), so an idle engine holds what it needs and not its largest job's peak. Disposing stops taking commands,
+/// has answered and no other has come for <see cref="IdleBeforeGiveBack"/>, the engine gives back the memory that job's
+/// garbage held (a job of 100,000 BOs leaves hundreds of MiB), so an idle engine holds what it needs and not its largest
+/// job's peak, while a command that follows another (a restore after its checkpoint) finds that memory still mapped
+/// instead of faulting it in page by page again. Disposing stops taking commands,
 /// interrupts the jobs still running and waits for their answers.
 /// </summary>
 public sealed class ResidentEngine : IAsyncDisposable
@@ -39,6 +41,7 @@ public sealed class ResidentEngine : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private bool _stopping;
     private int _running;
+    private readonly Timer _giveBack;
 
     private ResidentEngine(EngineHost engine, IGpuDriver gpu, string driver, string journal, string stateDir, Config config, Action<string> log)
     {
@@ -50,6 +53,10 @@ public sealed class ResidentEngine : IAsyncDisposable
         _config = config;
         _log = log;
         _socket = PublishedSocket.Listen(SocketIn(stateDir), "resident engine", "stop that `gpuckpt serve`, or choose another --state-dir");
+        _giveBack = new Timer(_ =>
+        {
+            if (Volatile.Read(ref _running) == 0) GiveBackMemory();
+        });
         _accepting = Task.Run(AcceptAsync);
     }
 
@@ -119,6 +126,7 @@ public sealed class ResidentEngine : IAsyncDisposable
             _ = WatchAsync(reader, signals);
             CommandOutcome outcome;
             Interlocked.Increment(ref _running);
+            _giveBack.Change(Timeout.Infinite, Timeout.Infinite);
             try
             {
                 try
@@ -138,8 +146,8 @@ public sealed class ResidentEngine : IAsyncDisposable
             }
             finally
             {
-                // After the answer, so that no command waits for it.
-                if (Interlocked.Decrement(ref _running) == 0) GiveBackMemory();
+                // After the answer, so that no command waits for it, and only once the engine has stayed idle.
+                if (Interlocked.Decrement(ref _running) == 0) _giveBack.Change(IdleBeforeGiveBack, Timeout.InfiniteTimeSpan);
             }
 
             // The job's id, told before it runs: should this engine die, the command names what continues or ends it.
@@ -165,6 +173,9 @@ public sealed class ResidentEngine : IAsyncDisposable
         if (GC.GetGCMemoryInfo().TotalCommittedBytes > KeptHeap)
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
+
+    /// <summary>How long an engine with no job keeps the memory its last job left before it gives it back.</summary>
+    private static readonly TimeSpan IdleBeforeGiveBack = TimeSpan.FromSeconds(10);
 
     /// <summary>The heap an idle engine keeps without a collection of its own.</summary>
     private const long KeptHeap = 128L << 20;
@@ -257,6 +268,7 @@ public sealed class ResidentEngine : IAsyncDisposable
         foreach (var (_, signals) in serving) signals.Raise("SIGTERM");
         await Task.WhenAll(serving.Select(s => s.Served)).ConfigureAwait(false);
         await _accepting.ConfigureAwait(false);
+        await _giveBack.DisposeAsync().ConfigureAwait(false);
         _closing.Dispose();
     }
 }

@@ -13,7 +13,7 @@ namespace Gpuckpt.Engine.Tests.Cli;
 /// command's Ctrl-C and SIGTERM reach the job, a command killed mid-checkpoint still has its process unpaused once, a
 /// restore interrupted is rolled back with nothing resumed, stopping the engine interrupts its jobs and tells their
 /// commands, a command of a user other than root and the engine's own is refused by its socket credentials, and an
-/// engine whose jobs have answered gives back the memory they left.
+/// engine whose jobs have answered gives back the memory they left once it has been idle a while.
 /// </summary>
 public sealed class ResidentEngineSpecs : IDisposable
 {
@@ -110,7 +110,7 @@ public sealed class ResidentEngineSpecs : IDisposable
 
     [Fact]
     [Trait("Tier", "Full")]
-    public async Task An_engine_gives_back_the_memory_a_job_of_many_bos_left_once_the_job_answered()
+    public async Task An_engine_gives_back_the_memory_a_job_of_many_bos_left_once_it_has_been_idle()
     {
         var pid = _sim.Client.Spawn(WorkloadRequest.Named("many-bos", (ulong)TestSeed.Fresh(), bos: 100_000));
         var serve = await Serve();
@@ -119,8 +119,8 @@ public sealed class ResidentEngineSpecs : IDisposable
         Assert.True(saved.ExitCode == 0, saved.ToString());
         Assert.Equal("resident", Json(saved).GetProperty("engine").GetString());
 
-        // Its peak is the job's; once the job has answered, the engine holds well under it (without giving the heap
-        // back it stays above four fifths of it).
+        // Its peak is the job's; once the job has answered and no other came for a while (10 s), the engine holds well
+        // under it (without giving the heap back it stays above four fifths of it).
         var (rss, peak) = Memory(serve.ProcessId);
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (rss > peak * 0.6 && DateTime.UtcNow < until)
