@@ -125,12 +125,13 @@ public sealed class BoActor : UntypedActor, IWithTimers
 
     /// <summary>
     /// A small piece of a BO reached at memory speed is copied where the actor runs, with no task and no message back:
-    /// for a job of 100 000 small BOs, that hand-off costs more than the copy. Not when faults are injected (they stall
-    /// and fail pieces, which the I/O threads' timeouts and retries are there for), nor when the mapping does not open.
+    /// for a job of 100 000 small BOs, that hand-off costs more than the copy. Not for a BO the copy engine moves (setting
+    /// it up waits for the GPU), not when faults are injected (they stall and fail pieces, which the I/O threads' timeouts
+    /// and retries are there for), nor when the mapping does not open.
     /// </summary>
     private bool CopiesHere(int length, LazyBoMapping mapping)
     {
-        if (length > HereAtMost || _settings.Faults.Faults.Count > 0) return false;
+        if (length > HereAtMost || _settings.Faults.Faults.Count > 0 || _contents!.Source.Path == BoCopyPath.CopyEngine) return false;
         try
         {
             return mapping.Get().CopiesAtMemorySpeed;
