@@ -46,7 +46,7 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
         _running[key] = new Attempt(body, hold, null);
         var held = hold?.Invoke();
         if (hold is not null && held is null)
-            return Handle(new IoDone(key, 1, null, new ObjectDisposedException("chunk", "its buffer or mapping was already let go: the copy is stopping")));
+            return Handle(new IoDone(key, 1, null, LetGo()));
         try
         {
             return Handle(new IoDone(key, 1, body(stop), null));
@@ -110,7 +110,7 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
         var held = attempt.Hold?.Invoke();
         if (attempt.Hold is not null && held is null)
         {
-            target.Tell(new IoDone(key, number, null, new ObjectDisposedException("chunk", "its buffer or mapping was already let go: the copy is stopping")));
+            target.Tell(new IoDone(key, number, null, LetGo()));
             return;
         }
         Task.Factory.StartNew(() => body(token), token, TaskCreationOptions.DenyChildAttach, io)
@@ -124,6 +124,9 @@ internal sealed class RetryingIo(IActorRef self, ITimerScheduler timers, TaskSch
                 },
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
+
+    /// <summary>Why an attempt fails without running: what it would use went back with the copy that is stopping.</summary>
+    private static ObjectDisposedException LetGo() => new("chunk", "its buffer or mapping was already let go: the copy is stopping");
 
     /// <param name="cancel">The attempt's own timeout and stop; null for one run on the owner's thread.</param>
     private sealed class Attempt(Func<CancellationToken, object?> body, Func<IDisposable?>? hold, CancellationTokenSource? cancel)
