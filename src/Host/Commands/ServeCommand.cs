@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Gpuckpt.Actors;
+using Gpuckpt.Engine.Images;
 using Gpuckpt.Host.Resident;
 
 namespace Gpuckpt.Host.Commands;
@@ -36,7 +37,7 @@ public static class ServeCommand
             await using (resident)
             {
                 // Serving is said once the hashes' optimised code is in place, so that the first job does not pay for it.
-                var warm = Engine.Images.HashWarmUp.Run(Engine.Images.HashWarmUp.Quiet, Engine.Images.HashWarmUp.Limit);
+                var warm = HashWarmUp.Run(HashWarmUp.Quiet, HashWarmUp.Limit);
                 if (asJson) Cli.PrintJson(new
                     {
                         socket = resident.SocketPath, driver = gpu.Name, state_dir = stateDir, pid = Environment.ProcessId, warm_up_seconds = Math.Round(warm.Took.TotalSeconds, 2),
