@@ -6,11 +6,11 @@ namespace Gpuckpt.Engine.Images;
 /// <summary>
 /// Runs the hashes every byte of an image goes through (the leaves of <see cref="FileDigest"/> and the segment's
 /// <see cref="SegmentHash"/>) over one chunk of scratch bytes, round after round, until the runtime has put their
-/// optimised code in place. The resident engine does this before it says it is serving. The published build carries
-/// precompiled code for most of the engine, but not for BLAKE3's 512-bit vector code: the runtime compiles that on first
-/// use without optimisation, and replaces it only once the method has been called often after start-up has settled.
-/// Without the warm-up, an engine's first large checkpoint hashed its first gigabytes with that code and spent twice the
-/// CPU of the next one.
+/// optimised code in place. The resident engine does this before it says it is serving, and a cluster node before it
+/// says it is up. The published build carries precompiled code for most of the engine, but not for BLAKE3's 512-bit
+/// vector code: the runtime compiles that on first use without optimisation, and replaces it only once the method has
+/// been called often after start-up has settled. Without the warm-up, an engine's first large checkpoint hashed its
+/// first gigabytes with that code and spent twice the CPU of the next one.
 /// </summary>
 public static class HashWarmUp
 {

@@ -38,10 +38,11 @@ public static class ServeCommand
             {
                 // Serving is said once the hashes' optimised code is in place, so that the first job does not pay for it.
                 var warm = HashWarmUp.Run(HashWarmUp.Quiet, HashWarmUp.Limit);
-                if (asJson) Cli.PrintJson(new
+                if (asJson)
+                    Cli.PrintJson(new
                     {
-                        socket = resident.SocketPath, driver = gpu.Name, state_dir = stateDir, pid = Environment.ProcessId, warm_up_seconds = Math.Round(warm.Took.TotalSeconds, 2),
-                        state = "serving",
+                        socket = resident.SocketPath, driver = gpu.Name, state_dir = stateDir, pid = Environment.ProcessId,
+                        warm_up_seconds = Math.Round(warm.Took.TotalSeconds, 2), state = "serving",
                     });
                 else Console.Out.WriteLine($"serving checkpoint and restore for {gpu.Name} at {resident.SocketPath} (pid {Environment.ProcessId})");
                 Console.Out.Flush();

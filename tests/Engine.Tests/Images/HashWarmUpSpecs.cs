@@ -4,9 +4,9 @@ using Xunit;
 namespace Gpuckpt.Engine.Tests.Images;
 
 /// <summary>
-/// The resident engine's warm-up (<see cref="HashWarmUp"/>): rounds of an image's hashes over one chunk of scratch bytes,
-/// ended by the runtime going quiet or by the limit, whichever comes first. A warm-up that never ended would hold back
-/// `gpuckpt serve` from ever saying it serves.
+/// The warm-up of the resident engine and of a cluster node (<see cref="HashWarmUp"/>): rounds of an image's hashes
+/// over one chunk of scratch bytes, ended by the runtime going quiet or by the limit, whichever comes first. A warm-up
+/// that never ended would hold back `gpuckpt serve` from ever saying it serves, and a node from saying it is up.
 /// </summary>
 public sealed class HashWarmUpSpecs
 {
