@@ -37,11 +37,14 @@ public static class CliBench
         return 0;
     }
 
-    /// <summary>The medians of <see cref="CliBenchSettings.Runs"/> counted runs (after one warm-up round, unless lean).</summary>
+    /// <summary>
+    /// The medians of <see cref="CliBenchSettings.Runs"/> counted runs, after one warm-up round. Each checkpoint is timed
+    /// beside its dd pair, and which of the two goes first alternates from run to run, so that neither always follows
+    /// the other's writes. A lean bench restores once, after its last checkpoint round: its process ends first.
+    /// </summary>
     public static async Task<CliBenchResult> Measure(CliBenchSettings args)
     {
         var runs = args.Runs;
-        if (args.Lean && runs != 1) throw new ArgumentException("a lean bench runs once: its process ends before the restore");
         // Memory measurements of large images: the command alone, no dd beside it and no restore (which would need the memory twice).
         var checkpointOnly = args.CheckpointOnly;
         var gpuckpt = args.Gpuckpt ?? Path.Combine(AppContext.BaseDirectory, "gpuckpt.dll");
@@ -60,59 +63,92 @@ public static class CliBench
             await using var serving = args.Resident ? await ServedEngine.StartAsync(gpuckpt, driver, state) : null;
             var ddOut = Path.Combine(work, "dd.out");
             var ddBack = Path.Combine(shm, "dd.back");
+            var source = Path.Combine(shm, "dd.in");
             var rows = new List<Row>();
             long bytes = 0;
             int bos = 0;
-            // A lean bench has no warm-up round: the process it measures ends before its restore.
-            var first = args.Lean ? 1 : 0;
-            for (var run = first; run <= runs; run++)
+
+            // The comparator of a checkpoint: the image's bytes from /dev/shm to a durable file beside it, the faster of
+            // a direct write and a buffered one with fsync. The file stays for the restore's comparator.
+            async Task<(Timing Direct, Timing Buffered)> DdSave()
             {
-                // Each run writes a directory of its own, and every image stays until the bench ends. On an ext4
-                // without a journal, creating a file scans past every inode freed in the last minutes: 7 000 render
-                // BO files created over the 7 000 of an image deleted just before took 3.3 CPU-seconds more.
-                var images = Path.Combine(work, $"image-{run}");
-                Clean(ddOut, ddBack);
-                var checkpoint = await Gpuckpt(gpuckpt, ["checkpoint", "--driver", driver, "--pid", $"{pid}", "--images", images, "--leave-running", "--state-dir", state, "--json",
-                    .. args.Compress ? ["--compress"] : Array.Empty<string>()]);
-                bytes = checkpoint.Json.GetProperty("bytes").GetInt64();
-                bos = checkpoint.Json.GetProperty("bos").GetInt32();
-                if (checkpointOnly)
-                {
-                    Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s, pause {checkpoint.Json.GetProperty("pause_seconds").GetDouble():F2} s, peak RSS {checkpoint.PeakKiB / 1024:F0} MiB");
-                    if (run > 0) rows.Add(new Row(checkpoint.Seconds, 0, checkpoint.Json.GetProperty("pause_seconds").GetDouble(), checkpoint.PeakKiB, 0, 0, 0, 0));
-                    continue;
-                }
-                // The comparator of a checkpoint: the image's bytes from /dev/shm to a durable file beside it, the faster of
-                // a buffered write with fsync and a direct one.
-                var source = Path.Combine(shm, "dd.in");
                 if (!File.Exists(source)) Fill(source, bytes);
-                var ddSaveDirect = await Timed("dd", [$"if={source}", $"of={ddOut}", "bs=4M", "oflag=direct", "conv=fsync", "status=none"]);
                 Clean(ddOut);
-                var ddSave = await Timed("dd", [$"if={source}", $"of={ddOut}", "bs=4M", "conv=fsync", "status=none"]);
-                if (args.Lean)
-                {
-                    Clean(source);
-                    client.Kill(pid);
-                }
-                // The comparator of a restore: that file into /dev/shm with every cache dropped first, the faster of a
-                // buffered read and a direct one. The restore itself starts with caches dropped too.
+                var direct = await Timed("dd", [$"if={source}", $"of={ddOut}", "bs=4M", "oflag=direct", "conv=fsync", "status=none"]);
+                Clean(ddOut);
+                return (direct, await Timed("dd", [$"if={source}", $"of={ddOut}", "bs=4M", "conv=fsync", "status=none"]));
+            }
+
+            // The comparator of a restore: that file into /dev/shm with every cache dropped first, the faster of a
+            // buffered read and a direct one. The restore itself starts with caches dropped too.
+            async Task<(Timing Restore, Timing Buffered, Timing Direct)> Restore(string images)
+            {
                 await Caches.Drop(images, ddOut);
                 var restore = await Gpuckpt(gpuckpt, ["restore", "--driver", driver, "--images", images, "--state-dir", state, "--json"]);
                 client.Kill(restore.Json.GetProperty("pid").GetUInt32());
                 await Caches.Drop(images, ddOut);
-                var ddLoad = await Timed("dd", [$"if={ddOut}", $"of={ddBack}", "bs=4M", "status=none"]);
+                var buffered = await Timed("dd", [$"if={ddOut}", $"of={ddBack}", "bs=4M", "status=none"]);
                 Clean(ddBack);
                 await Caches.Drop(images, ddOut);
-                var ddLoadDirect = await Timed("dd", [$"if={ddOut}", $"of={ddBack}", "bs=4M", "iflag=direct", "status=none"]);
+                var direct = await Timed("dd", [$"if={ddOut}", $"of={ddBack}", "bs=4M", "iflag=direct", "status=none"]);
                 Clean(ddBack);
-                // The first round warms page cache, JIT caches and the journal file; it is not counted.
-                if (run == 0) continue;
-                rows.Add(new Row(checkpoint.Seconds, Math.Min(ddSave.Seconds, ddSaveDirect.Seconds), checkpoint.Json.GetProperty("pause_seconds").GetDouble(), checkpoint.PeakKiB,
-                    restore.Seconds, Math.Min(ddLoad.Seconds, ddLoadDirect.Seconds), restore.PeakKiB, restore.Json.GetProperty("reads_per_content_byte").GetDouble()));
-                Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd conv=fsync {ddSave.Seconds:F2} s, oflag=direct {ddSaveDirect.Seconds:F2} s; {Phases(checkpoint)}), " +
-                                        $"restore {restore.Seconds:F2} s (dd {ddLoad.Seconds:F2} s, iflag=direct {ddLoadDirect.Seconds:F2} s; {Phases(restore)})");
+                return (restore, buffered, direct);
             }
-            if (!args.Lean) client.Kill(pid);
+
+            var images = "";
+            for (var run = 0; run <= runs; run++)
+            {
+                // Each run writes a directory of its own, and every image stays until the bench ends. On an ext4
+                // without a journal, creating a file scans past every inode freed in the last minutes: 7 000 render
+                // BO files created over the 7 000 of an image deleted just before took 3.3 CPU-seconds more.
+                images = Path.Combine(work, $"image-{run}");
+                Clean(ddBack);
+                // dd goes first in every other counted run; the warm-up run learns the image's size from the checkpoint.
+                var ddFirst = !checkpointOnly && run % 2 == 0 && run > 0;
+                var ddSave = ddFirst ? await DdSave() : default;
+                var checkpoint = await Gpuckpt(gpuckpt, ["checkpoint", "--driver", driver, "--pid", $"{pid}", "--images", images, "--leave-running", "--state-dir", state, "--json",
+                    .. args.Compress ? ["--compress"] : Array.Empty<string>()]);
+                bytes = checkpoint.Json.GetProperty("bytes").GetInt64();
+                bos = checkpoint.Json.GetProperty("bos").GetInt32();
+                var pause = checkpoint.Json.GetProperty("pause_seconds").GetDouble();
+                if (checkpointOnly)
+                {
+                    Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s, pause {pause:F2} s, peak RSS {checkpoint.PeakKiB / 1024:F0} MiB");
+                    if (run > 0) rows.Add(new Row(checkpoint.Seconds, 0, pause, checkpoint.PeakKiB, 0, 0, 0, 0));
+                    continue;
+                }
+                if (!ddFirst) ddSave = await DdSave();
+                var ddSaved = Math.Min(ddSave.Direct.Seconds, ddSave.Buffered.Seconds);
+                var order = ddFirst ? "dd first" : "gpuckpt first";
+                if (args.Lean)
+                {
+                    Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd conv=fsync {ddSave.Buffered.Seconds:F2} s, oflag=direct {ddSave.Direct.Seconds:F2} s; " +
+                                            $"{order}; {Phases(checkpoint)})");
+                    // The first round warms page cache, JIT caches and the journal file; it is not counted.
+                    if (run > 0) rows.Add(new Row(checkpoint.Seconds, ddSaved, pause, checkpoint.PeakKiB, 0, 0, 0, 0));
+                    continue;
+                }
+                var (restore, ddLoad, ddLoadDirect) = await Restore(images);
+                Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd conv=fsync {ddSave.Buffered.Seconds:F2} s, oflag=direct {ddSave.Direct.Seconds:F2} s; " +
+                                        $"{order}; {Phases(checkpoint)}), restore {restore.Seconds:F2} s (dd {ddLoad.Seconds:F2} s, iflag=direct {ddLoadDirect.Seconds:F2} s; {Phases(restore)})");
+                if (run == 0) continue;
+                rows.Add(new Row(checkpoint.Seconds, ddSaved, pause, checkpoint.PeakKiB,
+                    restore.Seconds, Math.Min(ddLoad.Seconds, ddLoadDirect.Seconds), restore.PeakKiB, restore.Json.GetProperty("reads_per_content_byte").GetDouble()));
+            }
+            if (args.Lean && !checkpointOnly)
+            {
+                // The restored process needs the memory that the source and dd's input hold: both go first.
+                Clean(source);
+                client.Kill(pid);
+                var (restore, ddLoad, ddLoadDirect) = await Restore(images);
+                Console.Error.WriteLine($"restore of the last image: {restore.Seconds:F2} s (dd {ddLoad.Seconds:F2} s, iflag=direct {ddLoadDirect.Seconds:F2} s; {Phases(restore)})");
+                rows = [.. rows.Select(r => r with
+                {
+                    Restore = restore.Seconds, DdLoad = Math.Min(ddLoad.Seconds, ddLoadDirect.Seconds), RestoreKiB = restore.PeakKiB,
+                    ReadsPerByte = restore.Json.GetProperty("reads_per_content_byte").GetDouble(),
+                })];
+            }
+            else client.Kill(pid);
             // A resident engine's own peak counts with each command's: it ran their jobs.
             var engineKiB = serving is null ? 0 : await serving.StopAsync();
             if (engineKiB > 0)

@@ -20,7 +20,7 @@ public static class CliCommand
         var seed = new Option<ulong>("--seed") { Description = "workload seed", DefaultValueFactory = _ => 7 };
         var resident = new Option<bool>("--resident") { Description = "run `gpuckpt serve` on the bench's state directory first: the commands' jobs run in that resident engine" };
         var compress = new Option<bool>("--compress") { Description = "checkpoint with --compress (chunks packed with LZ4 where that pays)" };
-        var lean = new Option<bool>("--lean") { Description = "one run whose process ends before the restore (an image too large for memory to hold its process twice); `all` measures its large image so" };
+        var lean = new Option<bool>("--lean") { Description = "checkpoint rounds beside dd, then one restore after the process has ended (an image too large for memory to hold its process twice); `all` measures its large image so" };
         var sparse = new Option<bool>("--sparse") { Description = "before the first round, make every BO the process may write a partly filled buffer: in each 64 KiB, a quarter of noise, then zeros" };
         var command = new Command("cli", "gpuckpt checkpoint and restore as users run them, each against dd of the same bytes in the same run")
         {
