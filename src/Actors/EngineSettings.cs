@@ -8,7 +8,7 @@ namespace Gpuckpt.Actors;
 public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPerDevice, TimeSpan OpTimeout)
 {
     /// <summary>A job snapshots its state after this many events, so that recovery replays few.</summary>
-    public int SnapshotEvery { get; init; } = 1000;
+    public int SnapshotEvery { get; init; } = 10000;
 
     /// <summary>Progress events (chunks landed) journalled in one write.</summary>
     public int JournalBatch { get; init; } = 64;
@@ -64,7 +64,7 @@ public sealed record EngineSettings(int ChunkSize, int PoolChunks, int WorkersPe
             Math.Max(1, c.GetInt("workers-per-device", 4)),
             config.GetTimeSpan("gpuckpt.op-timeout", TimeSpan.FromMinutes(2)))
         {
-            SnapshotEvery = Math.Max(1, config.GetInt("gpuckpt.jobs.snapshot-every", 1000)),
+            SnapshotEvery = Math.Max(1, config.GetInt("gpuckpt.jobs.snapshot-every", 10000)),
             StepCancelGrace = config.GetTimeSpan("gpuckpt.jobs.step-cancel-grace", TimeSpan.FromSeconds(10)),
             JournalBatch = Math.Max(1, config.GetInt("gpuckpt.jobs.journal-batch", 64)),
             JournalFlush = config.GetTimeSpan("gpuckpt.jobs.journal-flush", TimeSpan.FromMilliseconds(100)),

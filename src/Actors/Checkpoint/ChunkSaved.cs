@@ -5,7 +5,7 @@ namespace Gpuckpt.Actors.Checkpoint;
 /// <paramref name="FirstBo"/> and <paramref name="LastBo"/> (KFD bucket indexes or GEM handles) name the BOs whose bytes
 /// it holds: one, or the first and last of small BOs that shared the write.
 /// </summary>
-public sealed record ChunkSaved(string Device, int File, long Offset, int Length, ulong Checksum, uint FirstBo = 0, uint LastBo = 0) : ICheckpointEvent
+public sealed record ChunkSaved(string Device, int File, long Offset, int Length, ulong Checksum, uint FirstBo = 0, uint LastBo = 0) : ICheckpointEvent, Persistence.IProgressEvent
 {
     public string Key => $"{Device}|{File}|{Offset}";
 

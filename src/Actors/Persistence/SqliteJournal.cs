@@ -9,7 +9,8 @@ namespace Gpuckpt.Actors.Persistence;
 
 /// <summary>
 /// The embedded journal: events in one SQLite file (WAL, synchronous FULL), written through
-/// <see cref="SqliteStore"/> (its own thread, group commit). Each event row holds what Akka's serialization made of it
+/// <see cref="SqliteStore"/> (its own thread, group commit). A write of nothing but progress (<see cref="IProgressEvent"/>)
+/// commits without the WAL's sync. Each event row holds what Akka's serialization made of it
 /// (serializer id, manifest, bytes); trimmed events are deleted and the highest sequence number of an id survives them
 /// in <c>highest</c>. Plain statements, prepared once per command: a command's start pays no query compilation.
 /// </summary>
@@ -54,12 +55,14 @@ public sealed class SqliteJournal : AsyncWriteJournal
         var rows = new List<Row[]>();
         var results = new List<Exception?>();
         var now = DateTime.UtcNow.Ticks;
+        var durable = false;
         foreach (var write in messages)
         {
             try
             {
                 var events = (IImmutableList<IPersistentRepresentation>)write.Payload;
                 rows.Add([.. events.Select(e => Serialize(e, now))]);
+                durable |= events.Any(e => e.Payload is not IProgressEvent);
                 results.Add(null);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -86,7 +89,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
                     (eventManifest.Value, serializer.Value, manifest.Value, payload.Value) = (row.EventManifest, row.SerializerId, row.Manifest, row.Payload);
                     insert.ExecuteNonQuery();
                 }
-            });
+            }, durable);
         return [.. results];
     }
 

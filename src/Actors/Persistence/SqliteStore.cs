@@ -7,7 +7,8 @@ namespace Gpuckpt.Actors.Persistence;
 /// One SQLite file of the embedded journal, served by a thread of its own: every statement runs there, on one
 /// connection, so no actor thread waits on the disk. Writes that queue up while a transaction commits go into the next
 /// transaction together (group commit: one WAL sync for all of them), each in a savepoint of its own, so that one that
-/// fails fails alone.
+/// fails fails alone. A transaction whose writes are none of them durable commits without the sync (synchronous NORMAL):
+/// the next durable commit syncs the WAL, and it with the rest.
 /// </summary>
 internal sealed class SqliteStore : IDisposable
 {
@@ -15,6 +16,7 @@ internal sealed class SqliteStore : IDisposable
     private readonly SqliteConnection _connection;
     private readonly Thread _thread;
     private SqliteTransaction? _transaction;
+    private bool _syncing = true;
 
     /// <param name="schema">Statements run once at open (CREATE TABLE IF NOT EXISTS ...).</param>
     public SqliteStore(string connectionString, string name, string schema)
@@ -45,15 +47,18 @@ internal sealed class SqliteStore : IDisposable
     /// <summary>Runs <paramref name="read"/> on the store's thread.</summary>
     public async Task<T> Read<T>(Func<SqliteStore, T> read)
     {
-        var work = new Work(c => read(c), Grouped: false);
+        var work = new Work(c => read(c), Grouped: false, Durable: false);
         Enqueue(work);
         return (T)(await work.Done.Task.ConfigureAwait(false))!;
     }
 
-    /// <summary>Runs <paramref name="write"/> on the store's thread inside a transaction, possibly shared with other writes.</summary>
-    public Task Write(Action<SqliteStore> write)
+    /// <summary>
+    /// Runs <paramref name="write"/> on the store's thread inside a transaction, possibly shared with other writes; a
+    /// write that is not <paramref name="durable"/> is answered once it is in the file, not yet once it is on the disk.
+    /// </summary>
+    public Task Write(Action<SqliteStore> write, bool durable = true)
     {
-        var work = new Work(c => { write(c); return null; }, Grouped: true);
+        var work = new Work(c => { write(c); return null; }, Grouped: true, durable);
         Enqueue(work);
         return work.Done.Task;
     }
@@ -113,6 +118,7 @@ internal sealed class SqliteStore : IDisposable
         var failed = new Exception?[group.Count];
         try
         {
+            Syncing(group.Exists(w => w.Durable));
             using (var transaction = _connection.BeginTransaction())
             {
                 _transaction = transaction;
@@ -146,6 +152,14 @@ internal sealed class SqliteStore : IDisposable
         group.Clear();
     }
 
+    /// <summary>Whether commits wait for the WAL's sync from now on (PRAGMA synchronous FULL) or not (NORMAL).</summary>
+    private void Syncing(bool sync)
+    {
+        if (sync == _syncing) return;
+        Execute(sync ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+        _syncing = sync;
+    }
+
     /// <summary>A statement on the store's connection, inside the open transaction if there is one: for the store's thread only.</summary>
     public SqliteCommand Command(string sql)
     {
@@ -170,7 +184,7 @@ internal sealed class SqliteStore : IDisposable
         _queue.Dispose();
     }
 
-    private sealed record Work(Func<SqliteStore, object?> Body, bool Grouped)
+    private sealed record Work(Func<SqliteStore, object?> Body, bool Grouped, bool Durable)
     {
         public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

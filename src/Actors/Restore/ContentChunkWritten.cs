@@ -1,7 +1,7 @@
 namespace Gpuckpt.Actors.Restore;
 
 /// <summary>One chunk of contents is in the restored process's memory.</summary>
-public sealed record ContentChunkWritten(string Device, int File, long Offset) : IRestoreEvent
+public sealed record ContentChunkWritten(string Device, int File, long Offset) : IRestoreEvent, Persistence.IProgressEvent
 {
     public string Key => $"{Device}|{File}|{Offset}";
 

@@ -4,7 +4,10 @@ using Xunit;
 
 namespace Gpuckpt.Actors.Tests.Persistence;
 
-/// <summary>The embedded journal's file: writes queued together commit together, and one that fails takes nothing else with it.</summary>
+/// <summary>
+/// The embedded journal's file: writes queued together commit together, one that fails takes nothing else with it, and
+/// a commit of progress alone does not wait for the disk.
+/// </summary>
 public sealed class SqliteStoreSpecs : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("gpuckpt-store-").FullName;
@@ -44,6 +47,41 @@ public sealed class SqliteStoreSpecs : IDisposable
         await using (var reader = await select.ExecuteReaderAsync())
             while (await reader.ReadAsync()) rows.Add($"{reader.GetInt64(0)}={reader.GetString(1)}");
         Assert.Equal(["1=one", "3=three"], rows);
+    }
+
+    [Fact]
+    public async Task A_commit_of_progress_alone_skips_the_WALs_sync_and_one_durable_write_among_it_syncs_it_all()
+    {
+        var file = Path.Combine(_dir, "store.db");
+        using (var store = new SqliteStore($"Data Source={file}", "store-spec", "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);"))
+        {
+            // The mode each commit ran with, as SQLite itself reports it: 2 is FULL (the WAL synced at commit), 1 NORMAL.
+            Task<long> Mode() => store.Read(s =>
+            {
+                using var pragma = s.Command("PRAGMA synchronous");
+                return (long)pragma.ExecuteScalar()!;
+            });
+            Assert.Equal(2, await Mode());
+
+            await store.Write(s => Insert(s, 1, "progress"), durable: false);
+            Assert.Equal(1, await Mode());
+
+            // Queued together with a durable write, progress goes into a commit that syncs.
+            var gate = new ManualResetEventSlim();
+            var held = store.Read(_ => gate.Wait(TimeSpan.FromMinutes(1)));
+            var progress = store.Write(s => Insert(s, 2, "progress"), durable: false);
+            var durable = store.Write(s => Insert(s, 3, "committed"));
+            gate.Set();
+            Assert.True(await held);
+            await Task.WhenAll(progress, durable);
+            Assert.Equal(2, await Mode());
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT group_concat(v, ',') FROM (SELECT v FROM t ORDER BY k)";
+        Assert.Equal("progress,progress,committed", (string?)await select.ExecuteScalarAsync());
     }
 
     private static void Insert(SqliteStore store, long key, string value)
