@@ -119,18 +119,17 @@ public static class CliBench
                 }
                 if (!ddFirst) ddSave = await DdSave();
                 var ddSaved = Math.Min(ddSave.Direct.Seconds, ddSave.Buffered.Seconds);
-                var order = ddFirst ? "dd first" : "gpuckpt first";
+                var saved = $"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd conv=fsync {ddSave.Buffered.Seconds:F2} s, oflag=direct {ddSave.Direct.Seconds:F2} s; " +
+                            $"{(ddFirst ? "dd first" : "gpuckpt first")}; {Phases(checkpoint)})";
                 if (args.Lean)
                 {
-                    Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd conv=fsync {ddSave.Buffered.Seconds:F2} s, oflag=direct {ddSave.Direct.Seconds:F2} s; " +
-                                            $"{order}; {Phases(checkpoint)})");
+                    Console.Error.WriteLine(saved);
                     // The first round warms page cache, JIT caches and the journal file; it is not counted.
                     if (run > 0) rows.Add(new Row(checkpoint.Seconds, ddSaved, pause, checkpoint.PeakKiB, 0, 0, 0, 0));
                     continue;
                 }
                 var (restore, ddLoad, ddLoadDirect) = await Restore(images);
-                Console.Error.WriteLine($"run {run}: checkpoint {checkpoint.Seconds:F2} s (dd conv=fsync {ddSave.Buffered.Seconds:F2} s, oflag=direct {ddSave.Direct.Seconds:F2} s; " +
-                                        $"{order}; {Phases(checkpoint)}), restore {restore.Seconds:F2} s (dd {ddLoad.Seconds:F2} s, iflag=direct {ddLoadDirect.Seconds:F2} s; {Phases(restore)})");
+                Console.Error.WriteLine($"{saved}, restore {restore.Seconds:F2} s (dd {ddLoad.Seconds:F2} s, iflag=direct {ddLoadDirect.Seconds:F2} s; {Phases(restore)})");
                 if (run == 0) continue;
                 rows.Add(new Row(checkpoint.Seconds, ddSaved, pause, checkpoint.PeakKiB,
                     restore.Seconds, Math.Min(ddLoad.Seconds, ddLoadDirect.Seconds), restore.PeakKiB, restore.Json.GetProperty("reads_per_content_byte").GetDouble()));
