@@ -14,19 +14,25 @@ public sealed class DirectPageFileSpecs
 {
     private const int Block = 4096;
 
-    /// <summary>A payload of a few MiB whose end is not block-aligned, cut into pieces of one random chunk size, some all zeros.</summary>
+    /// <summary>
+    /// A payload of a few MiB whose end is not block-aligned, cut into pieces of one random chunk size, some all zeros but
+    /// never all of them: a file of zeros only is never written (its pieces are holes) and so never opened for O_DIRECT.
+    /// </summary>
     private static (byte[] Payload, List<(long Offset, int Length)> Pieces) Contents(Random random)
     {
         var payload = new byte[(2 << 20) + random.Next(0, 3 << 20) + random.Next(1, Block)];
         random.NextBytes(payload);
         var chunk = random.Next(1, 300) * Block + (random.Next(2) == 0 ? 0 : random.Next(1, Block));
         var pieces = new List<(long, int)>();
+        var zeros = new List<bool>();
         for (long at = 0; at < payload.Length; at += chunk)
         {
-            var length = (int)Math.Min(chunk, payload.Length - at);
-            if (random.Next(4) == 0) Array.Clear(payload, (int)at, length);
-            pieces.Add((at, length));
+            pieces.Add((at, (int)Math.Min(chunk, payload.Length - at)));
+            zeros.Add(random.Next(4) == 0);
         }
+        if (zeros.TrueForAll(z => z)) zeros[random.Next(zeros.Count)] = false;
+        for (var i = 0; i < pieces.Count; i++)
+            if (zeros[i]) Array.Clear(payload, (int)pieces[i].Item1, pieces[i].Item2);
         return (payload, pieces);
     }
 
