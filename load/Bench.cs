@@ -48,7 +48,7 @@ public static class Bench
                 Directory.Delete(raw, true);
                 rows.Add((rawSave, engineSave, rawLoad, engineLoad, bytes, allocated, rawLoadDisk));
             }
-            double Median(Func<(double, double, double, double, long, long, double), double> f) => rows.Select(r => f(r)).Order().ElementAt(rows.Count / 2);
+            double Median(Func<(double, double, double, double, long, long, double), double> f) => Statistics.Median.Of(rows, f);
             var mb = rows[0].Bytes / 1e6;
             var rs = Median(r => r.Item1);
             var es = Median(r => r.Item2);

@@ -155,7 +155,7 @@ public static class CliBench
                 Console.Error.WriteLine($"resident engine: peak RSS {engineKiB / 1024:F0} MiB");
                 rows = [.. rows.Select(r => r with { CheckpointKiB = Math.Max(r.CheckpointKiB, engineKiB), RestoreKiB = Math.Max(r.RestoreKiB, engineKiB) })];
             }
-            double Median(Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
+            double Median(Func<Row, double> f) => Statistics.Median.Of(rows, f);
             return new CliBenchResult(bytes, bos, Median(r => r.Checkpoint), Median(r => r.DdSave), Median(r => r.Pause), Median(r => r.CheckpointKiB) / 1024,
                 Median(r => r.Restore), Median(r => r.DdLoad), Median(r => r.RestoreKiB) / 1024, Median(r => r.ReadsPerByte),
                 checkpointOnly ? 0 : Median(r => r.DdSave / r.Checkpoint), checkpointOnly ? 0 : Median(r => r.DdLoad / r.Restore),

@@ -51,7 +51,7 @@ public static class LiveMigrateLoad
                                     $"live paused {live.Pause:F2} s ({live.Steps} steps served meanwhile), rounds {live.Rounds}; " +
                                     $"continued on b like their twins: {stop.Same && live.Same}");
         }
-        double Median(Func<(double StopPause, double LivePause, string Rounds), double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
+        double Median(Func<(double StopPause, double LivePause, string Rounds), double> f) => Statistics.Median.Of(rows, f);
         return new LiveMigrateResult(Median(r => r.StopPause), Median(r => r.LivePause), Median(r => r.LivePause / r.StopPause), rows[rows.Count / 2].Rounds, allSame);
 
         async Task<(double Pause, string Rounds, ulong Steps, bool Same)> Move(bool isLive, ulong seed)

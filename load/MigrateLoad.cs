@@ -56,7 +56,7 @@ public static class MigrateLoad
 
     private sealed record Row(double Transfer, double MigrateRate, double RawRate, double Pause, double Total);
 
-    private static double Median(List<Row> rows, Func<Row, double> f) => rows.Select(f).Order().ElementAt(rows.Count / 2);
+    private static double Median(List<Row> rows, Func<Row, double> f) => Statistics.Median.Of(rows, f);
 
     private static void Print(string label, List<Row> rows)
     {
