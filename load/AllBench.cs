@@ -70,6 +70,7 @@ public static class AllBench
         var migrate = await MigrateLoad.Measure(s.Size, gpuckpt, s.MigrationRuns);
         same &= migrate.Same;
         rows.Add(Ratio($"migration, train {size}: gpuckpt / raw TCP", migrate.Ratio, 0.8,
+            (migrate.RunRatios.Count > 1 ? $"runs {string.Join(", ", migrate.RunRatios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}; medians " : "") +
             $"{migrate.MigrateRate:F0} MB/s against {migrate.RawRate:F0} MB/s; pause {migrate.Pause:F2} s; the first migration after the nodes started " +
             $"(not counted): {migrate.FirstRatio:F2}, {migrate.FirstRate:F0} MB/s, pause {migrate.FirstPause:F2} s"));
 

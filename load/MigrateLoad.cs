@@ -51,7 +51,7 @@ public static class MigrateLoad
         using var machines = TwoMachines.Start("gpuckpt-migrate-load-");
         var (rows, first, same) = await Migrations("tls", null, size, gpuckpt, runs, machines);
         return new MigrateLoadResult(Median(rows, r => r.MigrateRate / r.RawRate), Median(rows, r => r.MigrateRate), Median(rows, r => r.RawRate),
-            Median(rows, r => r.Pause), same, first.MigrateRate / first.RawRate, first.MigrateRate, first.Pause);
+            Median(rows, r => r.Pause), same, first.MigrateRate / first.RawRate, first.MigrateRate, first.Pause, [.. rows.Select(r => r.MigrateRate / r.RawRate)]);
     }
 
     private sealed record Row(double Transfer, double MigrateRate, double RawRate, double Pause, double Total);

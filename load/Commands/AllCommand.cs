@@ -10,7 +10,7 @@ public static class AllCommand
         var gpuckpt = new Option<string?>("--gpuckpt") { Description = "the published gpuckpt.dll to run (dotnet publish src/Host -c Release -o DIR; default: the one beside this tool)" };
         var size = LoadCli.Bytes("--size", "BO bytes of train and serve (the goals are set at 1 GiB)", 1UL << 30);
         var runs = LoadCli.Int("--runs", "counted runs of the 1 GiB, 8 GiB checkpoint and many-BO measures; the median is reported", 3, 1, 100);
-        var migrationRuns = LoadCli.Int("--migration-runs", "migrations of each kind, counted after a warm-up one; the median is reported", 1, 1, 100);
+        var migrationRuns = LoadCli.Int("--migration-runs", "migrations of each kind, counted after a warm-up one; the median is reported", 3, 1, 100);
         var big = new Option<FileInfo?>("--big-spec")
         {
             Description = "the large image's workload spec (default: specs/one-4gib-bo-in-8gib.json beside this tool; needs about 17 GiB of memory)",
