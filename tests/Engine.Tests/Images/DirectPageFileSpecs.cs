@@ -23,7 +23,7 @@ public sealed class DirectPageFileSpecs
         var payload = new byte[(2 << 20) + random.Next(0, 3 << 20) + random.Next(1, Block)];
         random.NextBytes(payload);
         var chunk = random.Next(1, 300) * Block + (random.Next(2) == 0 ? 0 : random.Next(1, Block));
-        var pieces = new List<(long, int)>();
+        var pieces = new List<(long Offset, int Length)>();
         var zeros = new List<bool>();
         for (long at = 0; at < payload.Length; at += chunk)
         {
@@ -32,7 +32,7 @@ public sealed class DirectPageFileSpecs
         }
         if (zeros.TrueForAll(z => z)) zeros[random.Next(zeros.Count)] = false;
         for (var i = 0; i < pieces.Count; i++)
-            if (zeros[i]) Array.Clear(payload, (int)pieces[i].Item1, pieces[i].Item2);
+            if (zeros[i]) Array.Clear(payload, (int)pieces[i].Offset, pieces[i].Length);
         return (payload, pieces);
     }
 
